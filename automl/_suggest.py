@@ -1,0 +1,42 @@
+"""Did you mean ...?" suggestions for unknown names."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def close_names(name: object, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """Return up to ``n`` candidates that look like ``name`` (case-insensitive).
+
+    Example:
+        >>> close_names("lightgmb", ["lightgbm", "knn"])
+        ['lightgbm']
+    """
+    candidates = list(candidates)
+    lowered = {c.lower(): c for c in candidates}
+    text = str(name).lower()
+    matches = difflib.get_close_matches(text, list(lowered), n=n, cutoff=0.6)
+    # A prefix or substring match is also a good hint ("rf" -> "random_forest" is not, "forest" is).
+    for low, original in lowered.items():
+        if len(text) >= 3 and text in low and low not in matches:
+            matches.append(low)
+    return [lowered[m] for m in matches[:n]]
+
+
+def unknown_name_message(kind: str, name: object, candidates: Iterable[str]) -> str:
+    """Build the message for an unknown ``kind`` called ``name``.
+
+    Example:
+        >>> unknown_name_message("metric", "roc_aux", ["roc_auc", "accuracy"])
+        "unknown metric 'roc_aux'; did you mean 'roc_auc'? Known metrics: accuracy, roc_auc."
+    """
+    candidates = sorted(candidates)
+    hints = close_names(name, candidates)
+    message = f"unknown {kind} {name!r}"
+    if hints:
+        message += "; did you mean " + " or ".join(repr(h) for h in hints) + "?"
+    else:
+        message += "."
+    message += f" Known {kind}s: " + ", ".join(candidates) + "."
+    return message

@@ -1,0 +1,130 @@
+"""The one-call entry points: :func:`fit` on a DataFrame and :func:`load` of a saved model.
+
+Example:
+    >>> import automl
+    >>> from sklearn.datasets import load_diabetes
+    >>> df = load_diabetes(as_frame=True).frame
+    >>> model = automl.fit(df, target="target", n_trials=2, families=["linear"], cv=3)
+    >>> model.task_, model.metric_.name
+    ('regression', 'rmse')
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl._suggest import unknown_name_message
+from automl.data.task import infer_task, validate_task_name
+from automl.estimators import AutoMLClassifier, AutoMLRegressor
+from automl.exceptions import DataValidationError, InputTypeError, InvalidParameterError
+
+__all__ = ["fit", "load"]
+
+
+def _column(df: pd.DataFrame, name: object, argument: str) -> str:
+    if not isinstance(name, str):
+        raise InvalidParameterError(f"{argument} must be a column name (a string), got {name!r}")
+    if name not in df.columns:
+        message = unknown_name_message("column", name, [str(c) for c in df.columns])
+        raise DataValidationError(f"{argument}={name!r}: {message}")
+    return name
+
+
+def fit(
+    data: pd.DataFrame,
+    target: str | Any = None,
+    *,
+    task: str | None = None,
+    groups: str | Any = None,
+    metric: Any = None,
+    time_budget: float | None = None,
+    n_trials: int | None = None,
+    cv: Any = 5,
+    families: Any = None,
+    search_space: Any = None,
+    seed: int | None = 0,
+    n_jobs: int = -1,
+    study_name: str | None = None,
+    storage: Any = None,
+    pruner: Any = "percentile",
+) -> AutoMLClassifier | AutoMLRegressor:
+    """Search model families on ``data`` and return the refitted best model.
+
+    Args:
+        data: The training frame, target included (or features only, with ``target`` an array).
+        target: Name of the target column (or the target values).
+        task: ``"binary"``, ``"multiclass"``, ``"regression"`` or None (inferred from the target).
+        groups: Column name (removed from the features) or labels, for group k-fold.
+            ``cv="group:COLUMN"`` is the same as ``groups="COLUMN"``.
+        metric, time_budget, n_trials, cv, families, search_space, seed, n_jobs,
+            study_name, storage, pruner: see :class:`automl.AutoMLClassifier`.
+
+    Returns:
+        A fitted :class:`~automl.AutoMLClassifier` or :class:`~automl.AutoMLRegressor`
+        with ``leaderboard()``, ``predict``, ``predict_proba`` (classifiers),
+        ``score``, ``evaluate`` and ``save``.
+
+    Raises:
+        InputTypeError: ``data`` is not a DataFrame or 2-D array.
+        DataValidationError: the target or groups column is missing, or the data is unusable.
+        InvalidParameterError: a setting is invalid.
+    """
+    if isinstance(data, np.ndarray) and data.ndim == 2:
+        data = pd.DataFrame(data, columns=[f"x{i}" for i in range(data.shape[1])])
+    if not isinstance(data, pd.DataFrame):
+        raise InputTypeError(
+            f"data must be a pandas DataFrame (or a 2-D array with target= values), got {type(data).__name__}; "
+            "for example automl.fit(pd.read_csv('train.csv'), target='label')"
+        )
+    if isinstance(cv, str) and cv.startswith("group:") and not cv[6:].isdigit():
+        if groups is not None:
+            raise InvalidParameterError(f"cv={cv!r} names the group column; do not pass groups= as well")
+        groups, cv = cv[6:], 5
+    drop: list[str] = []
+    if target is None:
+        raise InvalidParameterError("target= is required: the name of the column to predict")
+    if isinstance(target, str):
+        _column(data, target, "target")
+        y = data[target]
+        drop.append(target)
+    else:
+        y = pd.Series(np.asarray(target), name="y")
+    if isinstance(groups, str):
+        _column(data, groups, "groups")
+        group_values = data[groups].to_numpy()
+        drop.append(groups)
+    else:
+        group_values = groups
+    X = data.drop(columns=drop) if drop else data
+    task = validate_task_name(task)
+    if task is None:
+        known = y.dropna()
+        task = infer_task(known) if len(known) else "binary"
+    settings = dict(
+        metric=metric, time_budget=time_budget, n_trials=n_trials, cv=cv, families=families,
+        search_space=search_space, seed=seed, n_jobs=n_jobs, study_name=study_name, storage=storage,
+        pruner=pruner,
+    )
+    if task == "regression":
+        model: AutoMLClassifier | AutoMLRegressor = AutoMLRegressor(**settings)
+    else:
+        model = AutoMLClassifier(task=task, **settings)
+    return model.fit(X, y, groups=group_values)
+
+
+def load(path: str | os.PathLike, *, check_versions: bool = True) -> AutoMLClassifier | AutoMLRegressor:
+    """Load a model saved with ``model.save(path)``.
+
+    The manifest's file hashes are checked before anything is unpickled; a
+    warning names any package whose version differs from the saved one.
+
+    Raises:
+        ModelFileError: the folder is not a saved model, or a file is missing or changed.
+    """
+    from automl.persistence import load_model
+
+    return load_model(path, check_versions=check_versions)

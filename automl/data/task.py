@@ -1,0 +1,119 @@
+"""Task inference and class-label encoding.
+
+Example:
+    >>> import pandas as pd
+    >>> infer_task(pd.Series(["yes", "no", "yes"]))
+    'binary'
+    >>> infer_task(pd.Series([0.5, 1.7, 2.2]))
+    'regression'
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from automl.exceptions import DataValidationError, InvalidParameterError
+
+__all__ = ["TASKS", "MAX_CLASSES_FROM_INTEGERS", "infer_task", "check_task", "encode_labels"]
+
+TASKS = ("binary", "multiclass", "regression")
+#: An integer-valued numeric target with at most this many distinct values is
+#: taken as classification (for example wine quality 3..9); above, regression.
+MAX_CLASSES_FROM_INTEGERS = 20
+
+
+def _is_integer_valued(y: pd.Series) -> bool:
+    values = y.to_numpy(dtype="float64")
+    return bool(np.all(np.isfinite(values)) and np.all(values == np.round(values)))
+
+
+def infer_task(y: pd.Series) -> str:
+    """Guess the task from a target without missing values.
+
+    Rules: booleans, strings, categories and objects are classification; a
+    numeric target with two distinct values is binary; integer-valued with at
+    most :data:`MAX_CLASSES_FROM_INTEGERS` distinct values is multiclass;
+    anything else numeric is regression. Override with ``task=``.
+
+    Example:
+        >>> infer_task(pd.Series([3, 5, 6, 5, 7]))
+        'multiclass'
+    """
+    n_unique = y.nunique(dropna=True)
+    numeric = pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype)
+    if not numeric:
+        return "binary" if n_unique <= 2 else "multiclass"
+    if n_unique <= 2:
+        return "binary"
+    if _is_integer_valued(y) and n_unique <= MAX_CLASSES_FROM_INTEGERS:
+        return "multiclass"
+    return "regression"
+
+
+def check_task(task: str, y: pd.Series, target_name: str) -> list[str]:
+    """Problems with using ``y`` for ``task`` (empty when it fits).
+
+    Example:
+        >>> check_task("regression", pd.Series(["a", "b"]), "label")
+        ["task='regression' needs a numeric target, but column 'label' holds str values; use task='binary' or 'multiclass', or convert the target to numbers"]
+    """
+    problems: list[str] = []
+    n_unique = y.nunique(dropna=True)
+    numeric = pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype)
+    if task == "regression":
+        if not numeric:
+            problems.append(
+                f"task='regression' needs a numeric target, but column {target_name!r} holds {y.dtype} values; "
+                "use task='binary' or 'multiclass', or convert the target to numbers"
+            )
+        return problems
+    if n_unique < 2:
+        only = y.dropna().iloc[0] if len(y.dropna()) else None
+        problems.append(
+            f"target {target_name!r} has a single class ({only!r}); classification needs at least two classes"
+        )
+        return problems
+    if numeric and not _is_integer_valued(y):
+        problems.append(
+            f"target {target_name!r} holds continuous values ({n_unique} distinct, not whole numbers) but task={task!r}; "
+            "use task='regression', or bin the target into classes first"
+        )
+    elif task == "binary" and n_unique > 2:
+        problems.append(
+            f"task='binary' but target {target_name!r} has {n_unique} classes; use task='multiclass'"
+        )
+    elif task == "multiclass" and n_unique == 2:
+        problems.append(f"task='multiclass' but target {target_name!r} has 2 classes; use task='binary'")
+    return problems
+
+
+def validate_task_name(task: object) -> str | None:
+    """Check a ``task=`` argument; ``None`` means infer.
+
+    Example:
+        >>> validate_task_name("binary")
+        'binary'
+    """
+    if task is None or task in TASKS:
+        return task  # type: ignore[return-value]
+    raise InvalidParameterError(f"task must be one of {list(TASKS)} or None (infer), got {task!r}")
+
+
+def encode_labels(y: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Encode class labels to ``0..K-1``; return ``(codes, classes)`` with classes sorted.
+
+    Example:
+        >>> codes, classes = encode_labels(pd.Series(["b", "a", "b"]))
+        >>> codes.tolist(), classes.tolist()
+        ([1, 0, 1], ['a', 'b'])
+    """
+    values = y.to_numpy()
+    try:
+        classes, codes = np.unique(values, return_inverse=True)
+    except TypeError as exc:  # mixed types that cannot be sorted
+        raise DataValidationError(
+            f"target {y.name!r} mixes value types ({sorted({type(v).__name__ for v in values})}); "
+            "convert it to one type, e.g. y.astype(str)"
+        ) from exc
+    return codes.astype(np.int64), classes

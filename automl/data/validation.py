@@ -1,0 +1,220 @@
+"""Validation of training data at the edge: every problem collected, then one error.
+
+Example:
+    >>> import pandas as pd
+    >>> X = coerce_features(pd.DataFrame({"a": [1.0, float("inf")]}))
+    >>> feature_problems(X)
+    ["column 'a' holds 1 infinite value(s); replace them, e.g. df['a'] = df['a'].replace([np.inf, -np.inf], np.nan)"]
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from automl.data.task import check_task, infer_task
+from automl.exceptions import DataValidationError, InputTypeError
+
+__all__ = ["TrainingData", "coerce_features", "feature_problems", "validate_training_data"]
+
+
+def coerce_features(X: object, *, argument: str = "X") -> pd.DataFrame:
+    """Turn a DataFrame or 2-D array into a DataFrame; reject anything else.
+
+    Arrays get the column names ``x0, x1, ...``.
+
+    Raises:
+        InputTypeError: ``X`` is neither a DataFrame nor a 2-D array.
+
+    Example:
+        >>> coerce_features(np.zeros((2, 2))).columns.tolist()
+        ['x0', 'x1']
+    """
+    if isinstance(X, pd.DataFrame):
+        return X
+    if isinstance(X, np.ndarray):
+        if X.ndim != 2:
+            raise InputTypeError(
+                f"{argument} must be a pandas DataFrame or a 2-D array, got an array of shape {X.shape}; "
+                "reshape it, e.g. X.reshape(len(X), -1)"
+            )
+        return pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    raise InputTypeError(
+        f"{argument} must be a pandas DataFrame or a 2-D numpy array, got {type(X).__name__}; "
+        "wrap it, e.g. pd.DataFrame(data)"
+    )
+
+
+def _object_cell_problem(name: str, series: pd.Series) -> str | None:
+    values = series.dropna()
+    if not len(values):
+        return None
+    bad = values.map(lambda v: isinstance(v, (dict, list, set, tuple, np.ndarray)))
+    if bad.any():
+        example = type(values[bad].iloc[0]).__name__
+        return (
+            f"column {name!r} holds {example} values in its cells; flatten it into scalar columns "
+            f"(e.g. pd.json_normalize) or drop it"
+        )
+    return None
+
+
+def feature_problems(X: pd.DataFrame) -> list[str]:
+    """Every problem that stops ``X`` from being used as features.
+
+    Checks: at least one row and one column; string, unique, single-level
+    column names; no infinite, complex or nested values; no column entirely
+    missing; no time-zone-aware datetimes.
+
+    Example:
+        >>> feature_problems(pd.DataFrame({"a": [1], "b": [None]}))
+        ["column 'b' is entirely missing; drop it (X = X.drop(columns=['b']))"]
+    """
+    problems: list[str] = []
+    if isinstance(X.columns, pd.MultiIndex):
+        return [
+            "X has MultiIndex columns; flatten them first, e.g. "
+            "X.columns = ['_'.join(map(str, c)) for c in X.columns]"
+        ]
+    if X.shape[0] == 0:
+        problems.append("X is empty (0 rows); pass a frame with rows")
+    if X.shape[1] == 0:
+        problems.append("X has no feature columns; pass at least one column besides the target")
+    non_string = [c for c in X.columns if not isinstance(c, str)]
+    if non_string:
+        problems.append(
+            f"column names must be strings, got {non_string[:5]!r}; rename them, e.g. X.columns = X.columns.astype(str)"
+        )
+    duplicated = sorted({str(c) for c, n in Counter(X.columns).items() if n > 1})
+    if duplicated:
+        problems.append(f"duplicate column names {duplicated}; give every column a unique name")
+    if problems:
+        return problems
+    for name in X.columns:
+        series = X[name]
+        dtype = series.dtype
+        if pd.api.types.is_complex_dtype(dtype):
+            problems.append(f"column {name!r} holds complex numbers; split it into real and imaginary parts")
+            continue
+        if series.isna().all():
+            problems.append(f"column {name!r} is entirely missing; drop it (X = X.drop(columns=[{name!r}]))")
+            continue
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            if getattr(dtype, "tz", None) is not None:
+                problems.append(
+                    f"column {name!r} holds time-zone-aware datetimes ({dtype.tz}); convert them to naive UTC, "
+                    f"e.g. X[{name!r}] = X[{name!r}].dt.tz_convert(None)"
+                )
+            continue
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            values = series.to_numpy(dtype="float64", na_value=np.nan)
+            n_inf = int(np.isinf(values).sum())
+            if n_inf:
+                problems.append(
+                    f"column {name!r} holds {n_inf} infinite value(s); replace them, "
+                    f"e.g. df[{name!r}] = df[{name!r}].replace([np.inf, -np.inf], np.nan)"
+                )
+            continue
+        if dtype == object:
+            problem = _object_cell_problem(str(name), series)
+            if problem:
+                problems.append(problem)
+    return problems
+
+
+@dataclass
+class TrainingData:
+    """Validated training data.
+
+    Attributes:
+        X: Feature frame with a fresh RangeIndex.
+        y: Target with missing rows dropped (same index as ``X``).
+        groups: Group labels (same rows) or ``None``.
+        task: ``binary``, ``multiclass`` or ``regression``.
+        n_dropped: Rows dropped because their target was missing.
+    """
+
+    X: pd.DataFrame
+    y: pd.Series
+    groups: pd.Series | None
+    task: str
+    n_dropped: int
+
+
+def validate_training_data(
+    X: pd.DataFrame,
+    y: object,
+    *,
+    target_name: str = "y",
+    task: str | None = None,
+    groups: object = None,
+    classifier: bool | None = None,
+) -> TrainingData:
+    """Validate features and target together; raise one error listing every problem.
+
+    Rows whose target is missing are dropped with a warning. ``classifier``
+    restricts the inferred task (True: binary or multiclass; False: regression).
+
+    Raises:
+        DataValidationError: anything that makes the data unusable.
+
+    Example:
+        >>> data = validate_training_data(pd.DataFrame({"a": [1, 2, 3, 4]}), pd.Series([0, 1, 0, 1]))
+        >>> data.task
+        'binary'
+    """
+    problems = feature_problems(X)
+    if isinstance(y, pd.DataFrame):
+        raise InputTypeError(f"y must be one column (a Series or 1-D array), got a DataFrame of shape {y.shape}")
+    y_series = pd.Series(np.asarray(y) if not isinstance(y, pd.Series) else y, name=target_name)
+    y_series = y_series.reset_index(drop=True)
+    if y_series.ndim != 1 or len(y_series) != len(X):
+        problems.append(f"y has {len(y_series)} values but X has {len(X)} rows; pass one target value per row")
+        raise DataValidationError(problems)
+    group_series = None
+    if groups is not None:
+        group_series = pd.Series(np.asarray(groups)).reset_index(drop=True)
+        if len(group_series) != len(X):
+            problems.append(f"groups has {len(group_series)} values but X has {len(X)} rows")
+        elif group_series.isna().any():
+            problems.append(f"groups has {int(group_series.isna().sum())} missing value(s); give every row a group")
+    missing = y_series.isna()
+    if len(y_series) and missing.all():
+        problems.append(f"target {target_name!r} is entirely missing; every row needs a target value")
+        raise DataValidationError(problems)
+    if pd.api.types.is_numeric_dtype(y_series.dtype) and not pd.api.types.is_bool_dtype(y_series.dtype):
+        n_inf = int(np.isinf(y_series.to_numpy(dtype="float64", na_value=np.nan)).sum())
+        if n_inf:
+            problems.append(f"target {target_name!r} holds {n_inf} infinite value(s); drop or fix those rows")
+    if problems:
+        raise DataValidationError(problems)
+
+    n_dropped = int(missing.sum())
+    X = X.reset_index(drop=True)
+    if n_dropped:
+        warnings.warn(
+            f"dropped {n_dropped} row(s) whose target {target_name!r} is missing",
+            UserWarning,
+            stacklevel=3,
+        )
+        keep = ~missing.to_numpy()
+        X = X.loc[keep].reset_index(drop=True)
+        y_series = y_series[keep].reset_index(drop=True)
+        if group_series is not None:
+            group_series = group_series[keep].reset_index(drop=True)
+    if isinstance(y_series.dtype, pd.CategoricalDtype):
+        y_series = y_series.astype(object)
+    if task is None:
+        task = infer_task(y_series)
+        if classifier is True and task == "regression":
+            task = "multiclass" if y_series.nunique() > 2 else "binary"
+        if classifier is False:
+            task = "regression"
+    problems.extend(check_task(task, y_series, target_name))
+    if problems:
+        raise DataValidationError(problems)
+    return TrainingData(X, y_series, group_series, task, n_dropped)

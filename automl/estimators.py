@@ -1,0 +1,446 @@
+"""``AutoMLClassifier`` and ``AutoMLRegressor``: scikit-learn estimators around the search.
+
+``fit`` validates everything first (nothing is written before the data and
+settings pass), runs the cross-validated Optuna search and refits the best
+configuration on all rows.
+
+Example:
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True, as_frame=True)
+    >>> clf = AutoMLClassifier(n_trials=3, families=["linear", "knn"], cv=3).fit(X, y)
+    >>> clf.predict(X.head(2)).tolist()
+    [0, 0]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils._tags import Tags
+
+from automl._params import resolve_n_jobs, settings_problems
+from automl.data.schema import Schema
+from automl.data.task import encode_labels, validate_task_name
+from automl.data.validation import coerce_features, validate_training_data
+from automl.evaluation.cross_validation import Evaluator
+from automl.evaluation.metrics import default_metric, get_metric, report_metrics
+from automl.evaluation.splitters import make_cv_plan
+from automl.exceptions import (
+    DataValidationError,
+    InvalidParameterError,
+    NotFittedError,
+    SearchSpaceError,
+)
+from automl.families.pipeline import FamilyPipeline
+from automl.families.registry import get_family, resolve_families
+from automl.search.budget import Budget
+from automl.search.leaderboard import ATTR_HINTS, leaderboard, trial_params
+from automl.search.runner import Search
+from automl.search.storage import describe_storage
+
+__all__ = ["AutoMLClassifier", "AutoMLRegressor"]
+
+logger = logging.getLogger("automl")
+DEFAULT_TIME_BUDGET = 60.0
+
+
+def _load_overrides(search_space: object) -> dict[str, Any]:
+    if search_space is None:
+        return {}
+    if isinstance(search_space, (str, os.PathLike)):
+        path = os.fspath(search_space)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = yaml.safe_load(handle)
+        except OSError as exc:
+            raise SearchSpaceError(f"search_space={path!r} cannot be read: {exc}") from exc
+        if not isinstance(data, Mapping):
+            raise SearchSpaceError(f"{path}: must map family names to parameter overrides")
+        return dict(data)
+    return dict(search_space)  # type: ignore[arg-type]
+
+
+class _AutoMLBase(BaseEstimator):
+    """What the classifier and regressor share; see :class:`AutoMLClassifier` for the arguments."""
+
+    _is_classifier: bool = False
+
+    def _settings(self) -> dict[str, Any]:
+        return self.get_params(deep=False)
+
+    # -- fit --------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any, groups: Any = None) -> _AutoMLBase:
+        """Search the families under cross-validation, then refit the best on all rows.
+
+        Args:
+            X: Features: a pandas DataFrame (numeric, bool, string, category,
+                nullable and datetime columns) or a 2-D array.
+            y: Target, one value per row; rows with a missing target are dropped (with a warning).
+            groups: Group label per row, for group k-fold.
+
+        Returns:
+            self, fitted.
+
+        Raises:
+            InvalidParameterError: a setting is invalid (all problems listed).
+            DataValidationError: the data cannot be used (all problems listed).
+            AllTrialsFailedError: every trial failed (reasons grouped by family).
+        """
+        started = time.monotonic()
+        problems = settings_problems(self._settings())
+        task = validate_task_name(getattr(self, "task", None)) if self._is_classifier else "regression"
+        if task == "regression" and self._is_classifier:
+            problems.append("AutoMLClassifier cannot do regression; use AutoMLRegressor or task=None")
+        if problems:
+            raise InvalidParameterError(problems)
+        X = coerce_features(X)
+        target_name = str(getattr(y, "name", None) or "y")
+        data = validate_training_data(
+            X, y, target_name=target_name, task=task, groups=groups, classifier=self._is_classifier
+        )
+        task = data.task
+        metric = get_metric(self.metric, task) if self.metric is not None else default_metric(task)
+        families = resolve_families(self.families, task)
+        overrides = _load_overrides(self.search_space)
+        unknown = [name for name in overrides if name not in {f.name for f in families}]
+        if unknown:
+            raise InvalidParameterError(
+                f"search_space names families not in this search: {unknown}; searched: {[f.name for f in families]}"
+            )
+        spaces = {
+            f.name: f.space().with_overrides(overrides[f.name], source=f"search_space[{f.name!r}]")
+            if f.name in overrides
+            else f.space()
+            for f in families
+        }
+        seed = 0 if self.seed is None else int(self.seed)
+        plan = make_cv_plan(self.cv, task, seed=seed, has_groups=data.groups is not None)
+        data_problems = plan.data_problems(data.y, task, data.groups)
+        if data_problems:
+            raise DataValidationError(data_problems)
+
+        schema = Schema.from_frame(data.X)
+        X_canonical = schema.transform(data.X, warn=False)
+        if task == "regression":
+            y_model = data.y.to_numpy(dtype="float64")
+            classes = None
+        else:
+            y_model, classes = encode_labels(data.y)
+        splits = plan.splits(len(y_model), y_model, None if data.groups is None else data.groups.to_numpy())
+        n_jobs = resolve_n_jobs(self.n_jobs)
+        metrics = report_metrics(task, metric)
+        evaluator = Evaluator(
+            metrics, splits, task=task, n_classes=0 if classes is None else len(classes),
+            classes=classes, seed=seed, n_jobs=n_jobs,
+        )
+        time_budget = self.time_budget
+        if time_budget is None and self.n_trials is None:
+            time_budget = DEFAULT_TIME_BUDGET
+        train_rows = np.mean([len(tr) for tr, _ in splits])
+        search = Search(
+            evaluator,
+            families,
+            spaces,
+            time_budget=time_budget,
+            n_trials=self.n_trials,
+            seed=self.seed,
+            study_name=self.study_name,
+            storage=self.storage,
+            pruner=self.pruner,
+            fingerprint=self._fingerprint(X_canonical, y_model, task, metric.name, plan.description, spaces),
+            budget=Budget(time_budget, started),
+            refit_scale=len(y_model) / max(train_rows, 1.0),
+        )
+        result = search.run(X_canonical, y_model)
+
+        best = result.best_trial
+        family_name, params = trial_params(best.params)
+        params = {**spaces[family_name].defaults(), **params}
+        family = get_family(family_name)
+        refit_params = dict(params)
+        if family.refit_params is not None:
+            refit_params = family.refit_params(params, best.user_attrs.get(ATTR_HINTS, []))
+        refit_started = time.monotonic()
+        self.model_ = FamilyPipeline(
+            family_name, refit_params, task=task, n_classes=evaluator.n_classes, seed=seed, n_jobs=n_jobs
+        ).fit(X_canonical, y_model)
+        self.refit_time_ = time.monotonic() - refit_started
+
+        self.task_ = task
+        self.metric_ = metric
+        self.schema_ = schema
+        self.target_name_ = target_name
+        self.feature_names_in_ = np.asarray(schema.names, dtype=object)
+        self.n_features_in_ = len(schema.names)
+        if classes is not None:
+            self.classes_ = classes
+        self.cv_ = plan.description
+        self.study_ = result.study
+        self.study_name_ = result.study.study_name
+        self.storage_ = describe_storage(self.storage, self.study_name)
+        self.best_trial_ = best.number
+        self.best_family_ = family_name
+        self.best_params_ = params
+        self.refit_params_ = refit_params
+        self.best_score_ = float(best.value)
+        self.reported_metrics_ = [m.name for m in metrics]
+        self.leaderboard_ = leaderboard(result.study, self.reported_metrics_)
+        self.oof_predictions_ = result.oof
+        self.n_rows_dropped_ = data.n_dropped
+        self.search_time_ = result.search_time
+        self.fit_time_ = time.monotonic() - started
+        logger.info(
+            "best: trial %d %s %s=%.5g (%d trials, %.1fs)",
+            best.number, family_name, metric.name, best.value, result.n_new_trials, self.fit_time_,
+        )
+        return self
+
+    @staticmethod
+    def _fingerprint(
+        X: pd.DataFrame, y: np.ndarray, task: str, metric: str, cv: str, spaces: Mapping[str, Any]
+    ) -> str:
+        digest = hashlib.sha256()
+        digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
+        digest.update(np.ascontiguousarray(y).tobytes())
+        settings = {
+            "columns": list(X.columns),
+            "task": task,
+            "metric": metric,
+            "cv": cv,
+            "spaces": {k: v.to_dict() for k, v in sorted(spaces.items())},
+        }
+        digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+        return digest.hexdigest()
+
+    # -- predict ----------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(X, y) (or automl.fit) before using it"
+            )
+
+    def _scores(self, X: Any) -> np.ndarray:
+        self._check_fitted()
+        X = coerce_features(X)
+        if self.target_name_ in X.columns and self.target_name_ not in self.schema_.names:
+            X = X.drop(columns=[self.target_name_])  # the target itself is not an unexpected column
+        if isinstance(X, pd.DataFrame) and len(X.columns) == self.n_features_in_ and all(
+            str(c).startswith("x") for c in X.columns
+        ) and list(X.columns) != list(self.schema_.names) and not set(map(str, X.columns)) & set(self.schema_.names):
+            X = X.set_axis(self.schema_.names, axis=1)
+        canonical = self.schema_.transform(X)
+        if len(canonical) == 0:
+            width = len(getattr(self, "classes_", [])) if self.task_ != "regression" else 0
+            return np.empty((0, width)) if width else np.empty(0)
+        return self.model_.predict_scores(canonical)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted class labels (as given at fit) or values for the rows of ``X``.
+
+        Columns may come in any order; missing columns raise, listing them;
+        extra columns are dropped with a warning (the target column silently);
+        unseen categories are treated as missing.
+        """
+        scores = self._scores(X)
+        if self.task_ == "regression":
+            return scores
+        if len(scores) == 0:
+            return self.classes_[:0]
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def _split_target(self, X: Any, y: Any) -> tuple[Any, Any]:
+        if y is None:
+            if isinstance(X, pd.DataFrame) and self.target_name_ in X.columns:
+                return X.drop(columns=[self.target_name_]), X[self.target_name_]
+            raise InvalidParameterError(
+                f"pass y, or a frame that holds the target column {self.target_name_!r}"
+            )
+        return X, y
+
+    def evaluate(self, X: Any, y: Any = None) -> dict[str, float]:
+        """Every reported metric on ``(X, y)`` (``y`` may be the target column inside ``X``).
+
+        Example:
+            >>> from sklearn.datasets import load_diabetes
+            >>> X, y = load_diabetes(return_X_y=True, as_frame=True)
+            >>> reg = AutoMLRegressor(n_trials=1, families=["linear"], cv=3).fit(X, y)
+            >>> sorted(reg.evaluate(X, y))
+            ['mae', 'r2', 'rmse']
+        """
+        X, y = _AutoMLBase._split_target(self, X, y)
+        scores = self._scores(X)
+        y = pd.Series(np.asarray(y))
+        keep = y.notna().to_numpy()
+        if self.task_ == "regression":
+            truth = y[keep].to_numpy(dtype="float64")
+        else:
+            lookup = {label: i for i, label in enumerate(self.classes_.tolist())}
+            unknown = sorted({str(v) for v in y[keep] if v not in lookup})
+            if unknown:
+                raise DataValidationError(f"y holds classes not seen at fit: {unknown[:5]}")
+            truth = np.array([lookup[v] for v in y[keep]])
+        metrics = report_metrics(self.task_, self.metric_)
+        classes = getattr(self, "classes_", None)
+        return {m.name: m.compute(truth, scores[keep], classes) for m in metrics}
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """The search metric on ``(X, y)``, greater is better.
+
+        Losses (log_loss, rmse, mse, mae) are returned negated, as scikit-learn's
+        ``neg_*`` scorers do, so ``cross_val_score`` and grid searches rank
+        models correctly. ``y`` may be omitted when ``X`` holds the target column.
+        """
+        value = self.evaluate(X, y)[self.metric_.name]
+        return value if self.metric_.greater_is_better else -value
+
+    def leaderboard(self) -> pd.DataFrame:
+        """One row per trial: rank, trial, family, params, CV mean and std of each metric, times, state."""
+        self._check_fitted()
+        return self.leaderboard_.copy()
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> str:
+        """Save the fitted model to the folder ``path`` (see :func:`automl.load`)."""
+        from automl.persistence import save_model
+
+        return save_model(self, path, overwrite=overwrite)
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.non_deterministic = self.time_budget is not None
+        return tags
+
+
+_DOC_ARGS = """
+    Args:
+        metric: Metric to optimise: a name (``roc_auc``, ``log_loss``, ``accuracy``,
+            ``balanced_accuracy``, ``f1``/``precision``/``recall`` and their ``_macro`` /
+            ``_weighted`` forms, ``rmse``, ``mse``, ``mae``, ``r2``), a callable
+            ``fn(y_true, y_pred)`` (greater is better) or :class:`automl.Metric`.
+            Default: roc_auc (binary), log_loss (multiclass), rmse (regression).
+        time_budget: Seconds for the whole fit, refit included (it ends within
+            ``time_budget * 1.1 + 10``). Default 60 when ``n_trials`` is not given either.
+        n_trials: Trials to run (on a resumed study: more trials).
+        cv: Cross-validation: folds (int), holdout fraction (float), ``"repeated:5x3"``,
+            ``"group:5"``, ``"time:5"``, ``"holdout:0.2"`` or a scikit-learn splitter.
+        families: Family names to search (default: all installed); see
+            ``automl.available_families()``.
+        search_space: Overrides ``{family: {param: value or {low, high, ...}}}`` or a YAML
+            file of them; a plain value pins the parameter.
+        seed: Seed of the sampler, the folds and the models.
+        n_jobs: Threads per model (-1: all cores).
+        study_name: Name of the study; with it the study is stored (by default in
+            ``automl-studies.journal``) and a later fit with the same name resumes it.
+        storage: Where the study is stored: a ``.journal`` path, an RDB URL or an optuna storage.
+        pruner: ``"percentile"`` (stop trials in the worst quarter after 2 folds),
+            ``"median"``, ``"none"`` or an optuna pruner.
+"""
+
+
+class AutoMLClassifier(ClassifierMixin, _AutoMLBase):
+    __doc__ = (
+        "Searches classifiers under cross-validation and refits the best one.\n"
+        + _DOC_ARGS
+        + """        task: ``"binary"``, ``"multiclass"`` or None (inferred).
+
+    Example:
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+        >>> clf = AutoMLClassifier(n_trials=2, families=["linear"], cv=3).fit(X, y)
+        >>> clf.predict_proba(X.head(1)).shape
+        (1, 2)
+"""
+    )
+
+    _is_classifier = True
+
+    def __init__(
+        self,
+        *,
+        metric: Any = None,
+        time_budget: float | None = None,
+        n_trials: int | None = None,
+        cv: Any = 5,
+        families: Any = None,
+        search_space: Any = None,
+        seed: int | None = 0,
+        n_jobs: int = -1,
+        study_name: str | None = None,
+        storage: Any = None,
+        pruner: Any = "percentile",
+        task: str | None = None,
+    ) -> None:
+        self.metric = metric
+        self.time_budget = time_budget
+        self.n_trials = n_trials
+        self.cv = cv
+        self.families = families
+        self.search_space = search_space
+        self.seed = seed
+        self.n_jobs = n_jobs
+        self.study_name = study_name
+        self.storage = storage
+        self.pruner = pruner
+        self.task = task
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, one column per class in the order of ``classes_``."""
+        return self._scores(X)
+
+
+class AutoMLRegressor(RegressorMixin, _AutoMLBase):
+    __doc__ = (
+        "Searches regressors under cross-validation and refits the best one.\n"
+        + _DOC_ARGS
+        + """
+    Example:
+        >>> from sklearn.datasets import load_diabetes
+        >>> X, y = load_diabetes(return_X_y=True, as_frame=True)
+        >>> reg = AutoMLRegressor(n_trials=2, families=["linear"], cv=3).fit(X, y)
+        >>> reg.predict(X.head(3)).shape
+        (3,)
+"""
+    )
+
+    def __init__(
+        self,
+        *,
+        metric: Any = None,
+        time_budget: float | None = None,
+        n_trials: int | None = None,
+        cv: Any = 5,
+        families: Any = None,
+        search_space: Any = None,
+        seed: int | None = 0,
+        n_jobs: int = -1,
+        study_name: str | None = None,
+        storage: Any = None,
+        pruner: Any = "percentile",
+    ) -> None:
+        self.metric = metric
+        self.time_budget = time_budget
+        self.n_trials = n_trials
+        self.cv = cv
+        self.families = families
+        self.search_space = search_space
+        self.seed = seed
+        self.n_jobs = n_jobs
+        self.study_name = study_name
+        self.storage = storage
+        self.pruner = pruner
+
+
+warnings.filterwarnings("default", category=DeprecationWarning, module="automl")

@@ -1,0 +1,166 @@
+"""The fold loop: fit on each training part, score the validation part, keep out-of-fold predictions.
+
+Example:
+    >>> import numpy as np, pandas as pd
+    >>> from automl.evaluation.metrics import get_metric
+    >>> from automl.evaluation.splitters import make_cv_plan
+    >>> X = pd.DataFrame({"a": np.arange(40.0)}); y = (np.arange(40) % 2)
+    >>> splits = make_cv_plan(4, "binary").splits(40, y, None)
+    >>> ev = Evaluator([get_metric("accuracy", "binary")], splits, task="binary", n_classes=2)
+    >>> result = ev.evaluate("linear", {}, X, y)
+    >>> len(result.fold_scores["accuracy"]), result.oof.shape
+    (4, (40, 2))
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.evaluation.metrics import Metric
+from automl.families.pipeline import FamilyPipeline
+
+__all__ = ["CVResult", "Evaluator", "TrialStopped"]
+
+
+class TrialStopped(Exception):
+    """Raised inside the fold loop to stop a trial early (pruned or out of time)."""
+
+    def __init__(self, reason: str, kind: str = "pruned") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+        self.fold_scores: dict[str, list[float]] = {}
+
+
+@dataclass
+class CVResult:
+    """Scores and predictions of one configuration under cross-validation.
+
+    Attributes:
+        fold_scores: Metric name → one score per fold.
+        oof: Out-of-fold predictions (float32): probabilities ``(n, K)`` or values
+            ``(n,)``; rows no fold predicted are NaN; repeated splits are averaged.
+        fit_time: Seconds spent fitting, all folds together.
+        predict_time: Seconds spent predicting, all folds together.
+        refit_hints: What each fold's model learned for the refit (see ModelFamily).
+    """
+
+    fold_scores: dict[str, list[float]]
+    oof: np.ndarray
+    fit_time: float
+    predict_time: float
+    refit_hints: list[dict[str, Any]] = field(default_factory=list)
+
+    def mean(self, metric: str) -> float:
+        """Mean over folds of ``metric`` (NaN folds ignored; NaN if all are)."""
+        values = np.asarray(self.fold_scores[metric], dtype=float)
+        return float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+
+    def std(self, metric: str) -> float:
+        """Standard deviation over folds of ``metric``."""
+        values = np.asarray(self.fold_scores[metric], dtype=float)
+        values = values[np.isfinite(values)]
+        return float(values.std()) if len(values) else math.nan
+
+
+class Evaluator:
+    """Runs the same folds for every configuration.
+
+    Args:
+        metrics: Metrics to compute; the first is reported to the pruner.
+        splits: ``(train_idx, valid_idx)`` pairs, fixed for the whole search.
+        task: ``binary``, ``multiclass`` or ``regression``.
+        n_classes: Number of classes (0 for regression).
+        classes: Original class labels (decoding for user metrics).
+        seed: Seed given to every model.
+        n_jobs: Threads per model.
+    """
+
+    def __init__(
+        self,
+        metrics: Sequence[Metric],
+        splits: Sequence[tuple[np.ndarray, np.ndarray]],
+        *,
+        task: str,
+        n_classes: int,
+        classes: np.ndarray | None = None,
+        seed: int = 0,
+        n_jobs: int = 1,
+    ) -> None:
+        self.metrics = list(metrics)
+        self.splits = list(splits)
+        self.task = task
+        self.n_classes = n_classes
+        self.classes = classes
+        self.seed = seed
+        self.n_jobs = n_jobs
+
+    def pipeline(self, family: str, params: Mapping[str, Any]) -> FamilyPipeline:
+        """An unfitted pipeline for ``family`` with ``params``."""
+        return FamilyPipeline(
+            family, dict(params), task=self.task, n_classes=self.n_classes, seed=self.seed, n_jobs=self.n_jobs
+        )
+
+    def evaluate(
+        self,
+        family: str,
+        params: Mapping[str, Any],
+        X: pd.DataFrame,
+        y: np.ndarray,
+        *,
+        on_fold: Callable[[int, float, float], None] | None = None,
+    ) -> CVResult:
+        """Cross-validate one configuration.
+
+        Args:
+            family: Family name.
+            params: Its parameters.
+            X: Canonical frame (all rows).
+            y: Encoded target.
+            on_fold: Called after each fold with ``(fold_index, running_mean_of_primary,
+                seconds_of_this_fold)``; it may raise :class:`TrialStopped`.
+
+        Returns:
+            The :class:`CVResult`.
+        """
+        n = len(y)
+        width = self.n_classes if self.task != "regression" else 1
+        total = np.zeros((n, width))
+        counts = np.zeros(n)
+        scores: dict[str, list[float]] = {m.name: [] for m in self.metrics}
+        fit_time = predict_time = 0.0
+        hints: list[dict[str, Any]] = []
+        primary = self.metrics[0].name
+        for fold, (train, valid) in enumerate(self.splits):
+            started = time.perf_counter()
+            model = self.pipeline(family, params).fit(X.iloc[train], y[train])
+            fitted = time.perf_counter()
+            prediction = model.predict_scores(X.iloc[valid])
+            predicted = time.perf_counter()
+            fit_time += fitted - started
+            predict_time += predicted - fitted
+            hints.append(model.refit_hints())
+            total[valid] += prediction.reshape(len(valid), width)
+            counts[valid] += 1
+            for metric in self.metrics:
+                scores[metric.name].append(metric.compute(y[valid], prediction, self.classes))
+            if on_fold is not None:
+                running = np.asarray(scores[primary], dtype=float)
+                mean = float(np.nanmean(running)) if np.isfinite(running).any() else math.nan
+                try:
+                    on_fold(fold, mean, predicted - started)
+                except TrialStopped as stop:
+                    stop.fold_scores = scores
+                    raise
+        with np.errstate(invalid="ignore", divide="ignore"):
+            oof = (total / counts[:, None]).astype("float32")
+        if self.task == "regression":
+            oof = oof.ravel()
+        return CVResult(scores, oof, fit_time, predict_time, hints)

@@ -1,0 +1,268 @@
+"""Metrics: a registry keyed by name, each knowing its direction and what it scores.
+
+Internally a classifier's prediction is always a probability matrix of shape
+``(n_rows, n_classes)`` in the order of the encoded classes ``0..K-1``, and a
+regressor's is a float vector. Each :class:`Metric` turns ``(y_true, prediction)``
+into a float, so every metric can be computed from the same out-of-fold
+predictions.
+
+Example:
+    >>> import numpy as np
+    >>> m = get_metric("accuracy", "binary")
+    >>> m.compute(np.array([0, 1, 1]), np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))
+    0.6666666666666666
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn import metrics as skm
+
+from automl._suggest import unknown_name_message
+from automl.exceptions import InputTypeError, InvalidParameterError, UnknownNameError
+
+__all__ = [
+    "Metric",
+    "get_metric",
+    "default_metric",
+    "report_metrics",
+    "available_metrics",
+    "TASKS",
+]
+
+TASKS = ("binary", "multiclass", "regression")
+_CLASSIFICATION = frozenset({"binary", "multiclass"})
+_REGRESSION = frozenset({"regression"})
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named score with its direction.
+
+    Args:
+        name: Name shown in the leaderboard and used as a key.
+        fn: ``fn(y_true, y_input)`` returning a float. ``y_input`` is the label
+            vector, the probability matrix or the regression prediction,
+            according to ``needs``.
+        greater_is_better: Direction of the score (the study maximises or minimises it).
+        needs: ``"label"`` (class labels), ``"proba"`` (probability matrix) or
+            ``"prediction"`` (regression values).
+        tasks: The tasks the metric applies to.
+        decode: For user callables on classification: receive the original class
+            labels instead of encoded ``0..K-1``.
+
+    Example:
+        >>> import numpy as np
+        >>> m = Metric("neg_max_error", lambda t, p: -float(np.max(np.abs(t - p))),
+        ...            greater_is_better=True, needs="prediction", tasks=frozenset({"regression"}))
+        >>> m.compute(np.array([1.0, 2.0]), np.array([1.5, 2.0]))
+        -0.5
+    """
+
+    name: str
+    fn: Callable[..., float]
+    greater_is_better: bool
+    needs: str
+    tasks: frozenset[str]
+    decode: bool = False
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def direction(self) -> str:
+        """``"maximize"`` or ``"minimize"``, as Optuna spells it."""
+        return "maximize" if self.greater_is_better else "minimize"
+
+    def compute(
+        self,
+        y_true: np.ndarray,
+        prediction: np.ndarray,
+        classes: np.ndarray | None = None,
+    ) -> float:
+        """Score a prediction in the internal representation.
+
+        Args:
+            y_true: Encoded labels (classification) or targets (regression).
+            prediction: Probability matrix (classification) or values (regression).
+            classes: Original class labels, used to decode for user callables.
+
+        Returns:
+            The score as a float (NaN when it is undefined on these rows, for
+            example ROC AUC on a fold holding a single class).
+        """
+        y_input: np.ndarray = prediction
+        if self.needs == "label":
+            y_input = np.asarray(prediction).argmax(axis=1)
+        if self.decode and classes is not None:
+            y_true = np.asarray(classes)[y_true]
+            if self.needs == "label":
+                y_input = np.asarray(classes)[y_input]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                value = float(self.fn(y_true, y_input))
+        except ValueError:
+            return math.nan
+        return value
+
+    def is_better(self, a: float, b: float) -> bool:
+        """Whether score ``a`` is strictly better than ``b``.
+
+        Example:
+            >>> get_metric("rmse", "regression").is_better(1.0, 2.0)
+            True
+        """
+        return a > b if self.greater_is_better else a < b
+
+
+def _n_classes(proba: np.ndarray) -> list[int]:
+    return list(range(proba.shape[1]))
+
+
+def _roc_auc(y: np.ndarray, proba: np.ndarray) -> float:
+    if proba.shape[1] == 2:
+        return skm.roc_auc_score(y, proba[:, 1])
+    present = np.unique(y)
+    if len(present) < proba.shape[1]:
+        # One-vs-rest over the classes present in this fold, renormalised.
+        sub = proba[:, present]
+        sub = sub / np.clip(sub.sum(axis=1, keepdims=True), 1e-15, None)
+        if len(present) == 2:
+            return skm.roc_auc_score(y == present[1], sub[:, 1])
+        return skm.roc_auc_score(y, sub, multi_class="ovr", labels=present)
+    return skm.roc_auc_score(y, proba, multi_class="ovr", labels=_n_classes(proba))
+
+
+def _log_loss(y: np.ndarray, proba: np.ndarray) -> float:
+    return skm.log_loss(y, np.clip(proba, 1e-15, 1.0), labels=_n_classes(proba))
+
+
+def _averaged(fn: Callable[..., float], average: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    def score(y: np.ndarray, labels: np.ndarray) -> float:
+        kwargs: dict[str, Any] = {"average": average, "zero_division": 0}
+        if average == "binary":
+            kwargs["pos_label"] = 1
+        return fn(y, labels, **kwargs)
+
+    return score
+
+
+def _rmse(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.sqrt(skm.mean_squared_error(y, p)))
+
+
+_ALL = _CLASSIFICATION | _REGRESSION
+_REGISTRY: dict[str, Metric] = {}
+
+
+def _register(metric: Metric) -> None:
+    if metric.name in _REGISTRY:
+        raise InvalidParameterError(f"metric {metric.name!r} is already registered")
+    _REGISTRY[metric.name] = metric
+
+
+_register(Metric("accuracy", skm.accuracy_score, True, "label", _CLASSIFICATION))
+_register(Metric("balanced_accuracy", skm.balanced_accuracy_score, True, "label", _CLASSIFICATION))
+for _base, _fn in (("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score)):
+    _register(Metric(_base, _averaged(_fn, "binary"), True, "label", frozenset({"binary"})))
+    for _avg in ("macro", "weighted"):
+        _register(Metric(f"{_base}_{_avg}", _averaged(_fn, _avg), True, "label", _CLASSIFICATION))
+_register(Metric("roc_auc", _roc_auc, True, "proba", _CLASSIFICATION))
+_register(Metric("log_loss", _log_loss, False, "proba", _CLASSIFICATION))
+_register(Metric("rmse", _rmse, False, "prediction", _REGRESSION))
+_register(Metric("mse", skm.mean_squared_error, False, "prediction", _REGRESSION))
+_register(Metric("mae", skm.mean_absolute_error, False, "prediction", _REGRESSION))
+_register(Metric("r2", skm.r2_score, True, "prediction", _REGRESSION))
+
+_DEFAULTS = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
+_REPORTED = {
+    "binary": ("roc_auc", "log_loss", "accuracy", "f1"),
+    "multiclass": ("log_loss", "accuracy", "balanced_accuracy", "f1_macro"),
+    "regression": ("rmse", "mae", "r2"),
+}
+
+
+def available_metrics(task: str | None = None) -> list[str]:
+    """Names of the registered metrics, optionally only those for ``task``.
+
+    Example:
+        >>> available_metrics("regression")
+        ['mae', 'mse', 'r2', 'rmse']
+    """
+    return sorted(n for n, m in _REGISTRY.items() if task is None or task in m.tasks)
+
+
+def default_metric(task: str) -> Metric:
+    """The metric a search optimises when none is given.
+
+    Example:
+        >>> default_metric("multiclass").name
+        'log_loss'
+    """
+    return _REGISTRY[_DEFAULTS[task]]
+
+
+def get_metric(metric: str | Callable[..., float] | Metric, task: str) -> Metric:
+    """Resolve a metric name, a :class:`Metric` or a callable for ``task``.
+
+    A plain callable is called as ``fn(y_true, y_pred)`` with the original class
+    labels (classification) or values (regression); greater is better. Wrap it
+    in :class:`Metric` for another direction or to score probabilities.
+
+    Raises:
+        UnknownNameError: the name is not registered (with close names).
+        InvalidParameterError: the metric does not apply to ``task``.
+
+    Example:
+        >>> get_metric("f1_macro", "multiclass").greater_is_better
+        True
+    """
+    if isinstance(metric, Metric):
+        if task not in metric.tasks:
+            raise InvalidParameterError(
+                f"metric={metric.name!r} applies to {sorted(metric.tasks)}, not to a {task} task; "
+                f"choose one of: {', '.join(available_metrics(task))}"
+            )
+        return metric
+    if callable(metric):
+        name = getattr(metric, "__name__", "custom")
+        if name == "<lambda>":
+            name = "custom"
+        needs = "prediction" if task == "regression" else "label"
+        return Metric(name, metric, True, needs, _ALL, decode=True)
+    if not isinstance(metric, str):
+        raise InputTypeError(
+            f"metric must be a metric name, a callable or automl.Metric, got {type(metric).__name__}; "
+            f"for example metric='roc_auc'"
+        )
+    if metric not in _REGISTRY:
+        raise UnknownNameError(unknown_name_message("metric", metric, _REGISTRY))
+    found = _REGISTRY[metric]
+    if task not in found.tasks:
+        hint = ""
+        if metric in {"f1", "precision", "recall"} and task == "multiclass":
+            hint = f" For several classes use {metric}_macro or {metric}_weighted."
+        raise InvalidParameterError(
+            f"metric={metric!r} does not apply to a {task} task.{hint} "
+            f"Metrics for {task}: {', '.join(available_metrics(task))}"
+        )
+    return found
+
+
+def report_metrics(task: str, primary: Metric) -> list[Metric]:
+    """The metrics computed for every trial: the primary one first, then the usual ones.
+
+    Example:
+        >>> [m.name for m in report_metrics("regression", get_metric("mae", "regression"))]
+        ['mae', 'rmse', 'r2']
+    """
+    out = [primary]
+    for name in _REPORTED[task]:
+        if name != primary.name:
+            out.append(_REGISTRY[name])
+    return out

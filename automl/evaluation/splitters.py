@@ -1,0 +1,179 @@
+"""Cross-validation schemes: parse the ``cv=`` argument into a scikit-learn splitter.
+
+Accepted forms:
+
+- an int ``k`` >= 2: stratified k-fold for classification, k-fold for
+  regression (shuffled, seeded); group k-fold when ``groups`` are given;
+- a float in (0, 1): one holdout split of that fraction;
+- ``"kfold:K"``, ``"repeated:KxR"`` (K folds repeated R times), ``"group:K"``,
+  ``"time:K"`` (time-series split, rows in time order), ``"holdout:F"``;
+- ``"group:COLUMN"`` in :func:`automl.fit` (groups from that column, 5 folds);
+- any object with ``split`` and ``get_n_splits`` (a scikit-learn splitter).
+
+Example:
+    >>> plan = make_cv_plan(3, "binary", seed=0)
+    >>> plan.description, plan.n_splits
+    ('stratified_kfold:3', 3)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn import model_selection as ms
+
+from automl.exceptions import DataValidationError, InvalidParameterError
+
+__all__ = ["CVPlan", "make_cv_plan", "CV_FORMS"]
+
+CV_FORMS = (
+    "an int k >= 2 (k folds), a float in (0, 1) (holdout fraction), 'kfold:K', 'repeated:KxR', "
+    "'group:K', 'time:K', 'holdout:F', or a scikit-learn splitter"
+)
+
+
+@dataclass
+class CVPlan:
+    """A splitter and what the data must satisfy for it.
+
+    Attributes:
+        splitter: The scikit-learn splitter.
+        description: Short text for logs and fingerprints (``stratified_kfold:5``).
+        n_splits: Number of train/validation splits.
+        needs_groups: Whether ``groups`` are required.
+        min_rows: Fewest rows the scheme can work with.
+        min_per_class: Fewest rows each class needs (classification).
+    """
+
+    splitter: Any
+    description: str
+    n_splits: int
+    needs_groups: bool = False
+    min_rows: int = 2
+    min_per_class: int = 1
+
+    def splits(self, n_rows: int, y: np.ndarray, groups: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Materialise the splits once, so every trial sees the same folds."""
+        X_dummy = np.zeros((n_rows, 1))
+        try:
+            return [(np.asarray(tr), np.asarray(va)) for tr, va in self.splitter.split(X_dummy, y, groups)]
+        except ValueError as exc:
+            raise DataValidationError(f"cv={self.description} cannot split this data: {exc}") from exc
+
+    def data_problems(self, y: Any, task: str, groups: Any) -> list[str]:
+        """Problems the data has with this scheme (rows, class sizes, groups)."""
+        problems = []
+        n = len(y)
+        if n < self.min_rows:
+            problems.append(
+                f"{n} row(s) but cv={self.description} needs at least {self.min_rows}; "
+                "add rows or use fewer folds (e.g. cv=2 or cv=0.2)"
+            )
+        if task != "regression" and self.min_per_class > 1 and n >= self.min_rows:
+            values, counts = np.unique(np.asarray(y, dtype=object).astype(str), return_counts=True)
+            small = [(v, c) for v, c in zip(values, counts) if c < self.min_per_class]
+            if small:
+                listed = ", ".join(f"{v!r} ({c} rows)" for v, c in small[:5])
+                problems.append(
+                    f"class(es) {listed} have fewer rows than the {self.min_per_class} that cv={self.description} "
+                    f"needs per class; use fewer folds (cv={max(2, int(min(c for _, c in small)))} or a holdout "
+                    "cv=0.2), or merge or drop the rare classes"
+                )
+        if self.needs_groups and groups is None:
+            problems.append(f"cv={self.description} needs groups; pass groups= (a column name or one label per row)")
+        if groups is not None and self.needs_groups:
+            n_groups = len(np.unique(np.asarray(groups, dtype=object).astype(str)))
+            if n_groups < self.n_splits:
+                problems.append(
+                    f"groups has {n_groups} distinct group(s) but cv={self.description} needs at least {self.n_splits}"
+                )
+        return problems
+
+
+def _positive_int(text: str, cv: object) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidParameterError(f"cv={cv!r}: {text!r} is not a whole number; cv must be {CV_FORMS}") from None
+    if value < 2:
+        raise InvalidParameterError(f"cv={cv!r}: needs at least 2 folds, got {value}")
+    return value
+
+
+def _fraction(text: str | float, cv: object) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidParameterError(f"cv={cv!r}: {text!r} is not a number; cv must be {CV_FORMS}") from None
+    if not 0 < value < 1:
+        raise InvalidParameterError(f"cv={cv!r}: a holdout fraction must be between 0 and 1 (exclusive), got {value}")
+    return value
+
+
+def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = False) -> CVPlan:
+    """Build the :class:`CVPlan` for a ``cv=`` argument.
+
+    Raises:
+        InvalidParameterError: ``cv`` is not one of the accepted forms.
+
+    Example:
+        >>> make_cv_plan("repeated:5x2", "regression").n_splits
+        10
+    """
+    classification = task != "regression"
+    if hasattr(cv, "split") and hasattr(cv, "get_n_splits"):
+        try:
+            n = int(cv.get_n_splits())
+        except TypeError:
+            n = 1
+        return CVPlan(cv, type(cv).__name__, n, min_rows=max(2, n))
+    if isinstance(cv, bool) or not isinstance(cv, (int, float, str)):
+        raise InvalidParameterError(f"cv must be {CV_FORMS}; got {cv!r} of type {type(cv).__name__}")
+    if isinstance(cv, float):
+        return _holdout(_fraction(cv, cv), classification, seed)
+    if isinstance(cv, int):
+        k = _positive_int(str(cv), cv)
+        return _kfold(k, classification, seed, has_groups)
+    kind, _, arg = cv.partition(":")
+    kind = kind.strip().lower()
+    if kind == "kfold":
+        return _kfold(_positive_int(arg, cv), classification, seed, False)
+    if kind == "group":
+        return _kfold(_positive_int(arg or "5", cv), classification, seed, True)
+    if kind == "holdout":
+        return _holdout(_fraction(arg, cv), classification, seed)
+    if kind == "time":
+        k = _positive_int(arg or "5", cv)
+        return CVPlan(ms.TimeSeriesSplit(n_splits=k), f"time:{k}", k, min_rows=k + 1)
+    if kind == "repeated":
+        folds, _, repeats = arg.lower().partition("x")
+        k, r = _positive_int(folds, cv), _positive_int(repeats or "2", cv)
+        cls = ms.RepeatedStratifiedKFold if classification else ms.RepeatedKFold
+        return CVPlan(
+            cls(n_splits=k, n_repeats=r, random_state=seed), f"repeated:{k}x{r}", k * r, min_rows=k,
+            min_per_class=k if classification else 1,
+        )
+    raise InvalidParameterError(f"cv={cv!r} is not understood; cv must be {CV_FORMS}")
+
+
+def _kfold(k: int, classification: bool, seed: int, groups: bool) -> CVPlan:
+    if groups:
+        if classification:
+            splitter = ms.StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        else:
+            splitter = ms.GroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        return CVPlan(splitter, f"group:{k}", k, needs_groups=True, min_rows=k)
+    if classification:
+        return CVPlan(
+            ms.StratifiedKFold(n_splits=k, shuffle=True, random_state=seed), f"stratified_kfold:{k}", k,
+            min_rows=k, min_per_class=k,
+        )
+    return CVPlan(ms.KFold(n_splits=k, shuffle=True, random_state=seed), f"kfold:{k}", k, min_rows=k)
+
+
+def _holdout(fraction: float, classification: bool, seed: int) -> CVPlan:
+    cls = ms.StratifiedShuffleSplit if classification else ms.ShuffleSplit
+    splitter = cls(n_splits=1, test_size=fraction, random_state=seed)
+    return CVPlan(splitter, f"holdout:{fraction:g}", 1, min_rows=4, min_per_class=2 if classification else 1)

@@ -1,0 +1,94 @@
+"""The :class:`ModelFamily` abstraction and the context a builder receives.
+
+Example:
+    >>> from sklearn.dummy import DummyRegressor
+    >>> fam = ModelFamily(
+    ...     name="dummy", tasks=frozenset({"regression"}), encoding="ordinal",
+    ...     build=lambda params, ctx: DummyRegressor(), description="predicts the mean")
+    >>> fam.supports("regression")
+    True
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["BuildContext", "ModelFamily"]
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a builder knows about the data of the fold it builds for.
+
+    Attributes:
+        task: ``binary``, ``multiclass`` or ``regression``.
+        n_classes: Number of classes (0 for regression).
+        n_rows: Rows of the training part.
+        n_features: Columns of the encoded matrix.
+        categorical_indices: Encoded columns that hold category codes (``native`` encoding).
+        category_counts: Levels of each of those columns.
+        seed: Random seed for the estimator.
+        n_jobs: Threads the estimator may use.
+    """
+
+    task: str
+    n_classes: int
+    n_rows: int
+    n_features: int
+    categorical_indices: Sequence[int] = ()
+    category_counts: Sequence[int] = ()
+    seed: int = 0
+    n_jobs: int = 1
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """A kind of model the search can pick.
+
+    Args:
+        name: Registry key; also the prefix of its Optuna parameters (``name__param``).
+        tasks: Tasks it supports.
+        encoding: Preprocessing it needs: ``onehot``, ``ordinal`` or ``native``.
+        build: ``build(params, context) -> estimator`` (unfitted, scikit-learn API;
+            classifiers must have ``predict_proba``). Imports heavy packages inside.
+        description: One line for ``automl families``.
+        requires: Top-level modules that must be importable (checked without importing them).
+        refit_params: ``refit_params(params, fold_hints) -> params`` adapting the
+            winning parameters to the refit on all rows (for example the number
+            of boosting rounds found by early stopping in each fold).
+        fitted_hints: ``fitted_hints(fitted_estimator) -> dict`` collecting, in
+            each fold, what ``refit_params`` needs.
+    """
+
+    name: str
+    tasks: frozenset[str]
+    encoding: str
+    build: Callable[[Mapping[str, Any], BuildContext], Any]
+    description: str = ""
+    requires: tuple[str, ...] = ()
+    refit_params: Callable[[Mapping[str, Any], list[dict[str, Any]]], dict[str, Any]] | None = field(
+        default=None, compare=False
+    )
+    fitted_hints: Callable[[Any], dict[str, Any]] | None = field(default=None, compare=False)
+
+    def supports(self, task: str) -> bool:
+        """Whether this family can model ``task``."""
+        return task in self.tasks
+
+    def missing_requirements(self) -> list[str]:
+        """Required modules that are not installed (found without importing them).
+
+        Example:
+            >>> ModelFamily("x", frozenset(), "ordinal", print, requires=("no_such_mod",)).missing_requirements()
+            ['no_such_mod']
+        """
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+    def space(self):  # noqa: ANN201 - SearchSpace, imported lazily
+        """The family's built-in search space (``search_spaces/<name>.yaml``)."""
+        from automl.spaces import load_builtin_space
+
+        return load_builtin_space(self.name)

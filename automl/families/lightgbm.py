@@ -1,0 +1,168 @@
+"""LightGBM with native categories and early stopping on a split of the training fold.
+
+``lightgbm`` is imported only when a model is fitted, so registering and
+listing this family stays light.
+
+Example:
+    >>> import numpy as np
+    >>> from automl.families.base import BuildContext
+    >>> est = FAMILY.build(FAMILY.space().defaults(), BuildContext("regression", 0, 200, 2))
+    >>> X = np.random.default_rng(0).normal(size=(200, 2)); y = X[:, 0] * 3
+    >>> est.fit(X, y).refit_hints_["n_estimators"] > 10
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+
+from automl.families.base import BuildContext, ModelFamily
+
+__all__ = ["FAMILY", "EarlyStoppingLightGBM"]
+
+_MIN_ROWS_FOR_EARLY_STOPPING = 50
+
+
+class EarlyStoppingLightGBM(BaseEstimator):
+    """LightGBM that holds out ``validation_fraction`` of its rows to stop early.
+
+    Class labels are re-encoded to ``0..K-1`` before training, so the
+    validation labels match LightGBM's own encoding.
+
+    Args:
+        task: ``binary``, ``multiclass`` or ``regression``.
+        params: LightGBM parameters (learning_rate, num_leaves, ...).
+        n_estimators: Most boosting rounds.
+        early_stopping_rounds: Rounds without improvement before stopping; 0 trains all rounds.
+        validation_fraction: Share of rows held out for early stopping.
+        categorical_feature: Column indices holding category codes.
+        seed: Random seed.
+        n_jobs: Threads.
+    """
+
+    def __init__(
+        self,
+        task: str = "binary",
+        params: Mapping[str, Any] | None = None,
+        n_estimators: int = 2000,
+        early_stopping_rounds: int = 50,
+        validation_fraction: float = 0.1,
+        categorical_feature: Sequence[int] = (),
+        seed: int = 0,
+        n_jobs: int = 1,
+    ) -> None:
+        self.task = task
+        self.params = params
+        self.n_estimators = n_estimators
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
+        self.categorical_feature = categorical_feature
+        self.seed = seed
+        self.n_jobs = n_jobs
+
+    def _model(self, n_estimators: int) -> Any:
+        import lightgbm as lgb
+
+        cls = lgb.LGBMRegressor if self.task == "regression" else lgb.LGBMClassifier
+        return cls(
+            n_estimators=n_estimators,
+            random_state=self.seed,
+            n_jobs=self.n_jobs,
+            verbose=-1,
+            deterministic=True,
+            force_col_wise=True,
+            **dict(self.params or {}),
+        )
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> EarlyStoppingLightGBM:
+        """Fit, stopping early on a held-out split when there are enough rows."""
+        import lightgbm as lgb
+
+        classification = self.task != "regression"
+        if classification:
+            self.classes_, y = np.unique(y, return_inverse=True)
+        categorical = list(self.categorical_feature) or "auto"
+        stratify = y if classification and np.bincount(y).min() >= 2 else None
+        early = (
+            self.early_stopping_rounds
+            and len(y) >= _MIN_ROWS_FOR_EARLY_STOPPING
+            and (stratify is not None or not classification)
+        )
+        if early:
+            X_fit, X_val, y_fit, y_val = train_test_split(
+                X, y, test_size=self.validation_fraction, random_state=self.seed, stratify=stratify
+            )
+            model = self._model(self.n_estimators)
+            model.fit(
+                X_fit,
+                y_fit,
+                eval_X=(X_val,),
+                eval_y=(y_val,),
+                categorical_feature=categorical,
+                callbacks=[lgb.early_stopping(int(self.early_stopping_rounds), verbose=False)],
+            )
+            rounds = int(model.best_iteration_ or self.n_estimators)
+        else:
+            learning_rate = float((self.params or {}).get("learning_rate", 0.1))
+            rounds = self.n_estimators if not self.early_stopping_rounds else int(np.clip(10 / learning_rate, 50, 1000))
+            rounds = min(rounds, self.n_estimators)
+            model = self._model(rounds)
+            model.fit(X, y, categorical_feature=categorical)
+        self.model_ = model
+        self.refit_hints_ = {"n_estimators": rounds}
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predicted values (regression) or labels (classification)."""
+        if self.task == "regression":
+            return self.model_.predict(X, num_iteration=self.model_.best_iteration_ or None)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``."""
+        return self.model_.predict_proba(X, num_iteration=self.model_.best_iteration_ or None)
+
+
+def build(params: Mapping[str, Any], ctx: BuildContext) -> EarlyStoppingLightGBM:
+    """Build the estimator from the ``lightgbm`` space's parameters."""
+    own = {"n_estimators", "early_stopping_rounds"}
+    lgb_params = {k: v for k, v in params.items() if k not in own}
+    return EarlyStoppingLightGBM(
+        task=ctx.task,
+        params=lgb_params,
+        n_estimators=int(params["n_estimators"]),
+        early_stopping_rounds=int(params["early_stopping_rounds"]),
+        categorical_feature=tuple(ctx.categorical_indices),
+        seed=ctx.seed,
+        n_jobs=ctx.n_jobs,
+    )
+
+
+def fitted_hints(estimator: EarlyStoppingLightGBM) -> dict[str, Any]:
+    """Boosting rounds kept in this fold."""
+    return dict(estimator.refit_hints_)
+
+
+def refit_params(params: Mapping[str, Any], hints: list[dict[str, Any]]) -> dict[str, Any]:
+    """Refit with the folds' mean rounds (+10 % for the larger data) and no held-out split."""
+    rounds = [h["n_estimators"] for h in hints if "n_estimators" in h]
+    if not rounds:
+        return dict(params)
+    return {**params, "n_estimators": max(1, int(round(np.mean(rounds) * 1.1))), "early_stopping_rounds": 0}
+
+
+FAMILY = ModelFamily(
+    name="lightgbm",
+    tasks=frozenset({"binary", "multiclass", "regression"}),
+    encoding="native",
+    build=build,
+    description="LightGBM gradient boosting with native categories and early stopping",
+    requires=("lightgbm",),
+    refit_params=refit_params,
+    fitted_hints=fitted_hints,
+)

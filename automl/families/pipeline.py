@@ -1,0 +1,99 @@
+"""``FamilyPipeline``: per-fold preprocessing plus a family's estimator, built at fit time.
+
+The estimator is built inside :meth:`FamilyPipeline.fit`, once the preprocessing
+has been fitted on the training rows, so the builder knows the encoded width and
+which columns hold categories.
+
+Example:
+    >>> import numpy as np, pandas as pd
+    >>> X = pd.DataFrame({"a": np.arange(20.0)})
+    >>> y = (np.arange(20) >= 10).astype(int)
+    >>> p = FamilyPipeline("linear", {}, task="binary", n_classes=2).fit(X, y)
+    >>> p.predict_scores(X).shape
+    (20, 2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from automl.data.preprocessing import TabularPreprocessor
+from automl.families.base import BuildContext
+from automl.families.registry import get_family
+
+__all__ = ["FamilyPipeline"]
+
+
+class FamilyPipeline(BaseEstimator):
+    """Preprocessing fitted on the training rows, then the family's estimator.
+
+    Args:
+        family: Registered family name.
+        params: The family's parameters (unprefixed); missing ones take the space defaults.
+        task: ``binary``, ``multiclass`` or ``regression``.
+        n_classes: Number of classes of the whole problem (0 for regression);
+            class scores always have this many columns, even when a training
+            part lacks a class.
+        seed: Random seed.
+        n_jobs: Threads for the estimator.
+    """
+
+    def __init__(
+        self,
+        family: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        task: str = "binary",
+        n_classes: int = 2,
+        seed: int = 0,
+        n_jobs: int = 1,
+    ) -> None:
+        self.family = family
+        self.params = params
+        self.task = task
+        self.n_classes = n_classes
+        self.seed = seed
+        self.n_jobs = n_jobs
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> FamilyPipeline:
+        """Fit the preprocessing, build the estimator for this data, fit it."""
+        family = get_family(self.family)
+        params = {**family.space().defaults(), **dict(self.params or {})}
+        self.preprocessor_ = TabularPreprocessor(family.encoding).fit(X)
+        Z = self.preprocessor_.transform(X)
+        context = BuildContext(
+            task=self.task,
+            n_classes=self.n_classes,
+            n_rows=Z.shape[0],
+            n_features=Z.shape[1],
+            categorical_indices=tuple(self.preprocessor_.categorical_indices_),
+            category_counts=tuple(self.preprocessor_.category_counts()),
+            seed=self.seed,
+            n_jobs=self.n_jobs,
+        )
+        self.estimator_ = family.build(params, context)
+        self.estimator_.fit(Z, y)
+        return self
+
+    def predict_scores(self, X: pd.DataFrame) -> np.ndarray:
+        """Class probabilities ``(n, n_classes)`` for classification, values for regression."""
+        Z = self.preprocessor_.transform(X)
+        if self.task == "regression":
+            return np.asarray(self.estimator_.predict(Z), dtype="float64").ravel()
+        proba = np.asarray(self.estimator_.predict_proba(Z), dtype="float64")
+        classes = np.asarray(self.estimator_.classes_, dtype=int)
+        if proba.shape[1] == self.n_classes and np.array_equal(classes, np.arange(self.n_classes)):
+            return proba
+        full = np.zeros((len(Z), self.n_classes))
+        full[:, classes] = proba
+        return full
+
+    def refit_hints(self) -> dict[str, Any]:
+        """What the fitted estimator learned that a refit on all rows should reuse."""
+        family = get_family(self.family)
+        return dict(family.fitted_hints(self.estimator_)) if family.fitted_hints else {}

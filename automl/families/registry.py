@@ -1,0 +1,144 @@
+"""The registry of model families, keyed by name.
+
+Families are registered by import path (``"package.module:ATTRIBUTE"``), so
+registering and listing never import torch or lightgbm: a family module only
+imports its heavy package inside its builder.
+
+Example:
+    >>> registered_families()[:2]
+    ['lightgbm', 'hist_gradient_boosting']
+    >>> get_family("random_forest").encoding
+    'ordinal'
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterable
+
+from automl._suggest import unknown_name_message
+from automl.exceptions import FamilyUnavailableError, InvalidParameterError, UnknownNameError
+from automl.families.base import ModelFamily
+
+__all__ = ["register_family", "registered_families", "get_family", "available_families", "resolve_families"]
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_PATHS: dict[str, str] = {}
+_LOADED: dict[str, ModelFamily] = {}
+
+
+def register_family(name: str, import_path: str, *, replace: bool = False) -> None:
+    """Register a family under ``name``, found at ``import_path`` (``"module:ATTR"``).
+
+    Raises:
+        InvalidParameterError: the name is malformed or taken, or the path is not ``module:attr``.
+
+    Example:
+        >>> register_family("linear", "automl.families.linear:FAMILY", replace=True)
+    """
+    problems = []
+    if not isinstance(name, str) or not _NAME.match(name) or "__" in name:
+        problems.append(
+            f"family name {name!r} must be lower-case letters, digits and single underscores, "
+            "starting with a letter (it prefixes Optuna parameters as name__param)"
+        )
+    if not isinstance(import_path, str) or import_path.count(":") != 1:
+        problems.append(f"import_path {import_path!r} must look like 'package.module:ATTRIBUTE'")
+    if name in _PATHS and not replace:
+        problems.append(f"family {name!r} is already registered (from {_PATHS[name]}); pass replace=True")
+    if problems:
+        raise InvalidParameterError(problems)
+    _PATHS[name] = import_path
+    _LOADED.pop(name, None)
+
+
+def registered_families() -> list[str]:
+    """Every registered family name, installed or not, in registration order.
+
+    The order is the order in which each family's defaults are tried first:
+    strong, fast families lead.
+    """
+    return list(_PATHS)
+
+
+def get_family(name: str) -> ModelFamily:
+    """Load the family registered under ``name``.
+
+    Raises:
+        UnknownNameError: nothing is registered under ``name`` (with close names).
+    """
+    if name not in _PATHS:
+        raise UnknownNameError(unknown_name_message("family", name, _PATHS))
+    if name not in _LOADED:
+        module_name, attribute = _PATHS[name].split(":")
+        family = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(family, ModelFamily) or family.name != name:
+            raise InvalidParameterError(
+                f"{_PATHS[name]} must be a ModelFamily named {name!r}, got {family!r}"
+            )
+        _LOADED[name] = family
+    return _LOADED[name]
+
+
+def available_families(task: str | None = None) -> list[str]:
+    """Families whose packages are installed (optionally only those supporting ``task``).
+
+    Example:
+        >>> "knn" in available_families("regression")
+        True
+    """
+    out = []
+    for name in registered_families():
+        family = get_family(name)
+        if family.missing_requirements():
+            continue
+        if task is None or family.supports(task):
+            out.append(name)
+    return out
+
+
+def resolve_families(names: Iterable[str] | None, task: str) -> list[ModelFamily]:
+    """Turn a ``families=`` argument into families for ``task``; ``None`` means all installed.
+
+    Raises:
+        UnknownNameError: a name is not registered.
+        FamilyUnavailableError: a named family needs a package that is missing.
+        InvalidParameterError: a named family does not support ``task``, or the list is empty.
+    """
+    if names is None:
+        return [get_family(n) for n in available_families(task)]
+    if isinstance(names, str):
+        names = [names]
+    names = list(names)
+    problems: list[str] = []
+    families = []
+    for name in names:
+        if name not in _PATHS:
+            problems.append(unknown_name_message("family", name, _PATHS))
+            continue
+        family = get_family(name)
+        missing = family.missing_requirements()
+        if missing:
+            raise FamilyUnavailableError(
+                f"family {name!r} needs {', '.join(missing)}, which is not installed; "
+                f"install it (pip install {' '.join(missing)}) or leave {name!r} out of families="
+            )
+        if not family.supports(task):
+            problems.append(f"family {name!r} does not support a {task} task (it supports {sorted(family.tasks)})")
+            continue
+        families.append(family)
+    if not names:
+        problems.append("families= is empty; name at least one family, or pass None for all installed families")
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        problems.append(f"families= names {duplicated} more than once")
+    if problems:
+        if all("unknown family" in p for p in problems):
+            raise UnknownNameError(problems)
+        raise InvalidParameterError(problems)
+    return families
+
+
+for _name in ("lightgbm", "hist_gradient_boosting", "random_forest", "extra_trees", "linear", "knn"):
+    register_family(_name, f"automl.families.{_name}:FAMILY")

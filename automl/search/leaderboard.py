@@ -1,0 +1,83 @@
+"""The leaderboard: one row per trial, read back from the study alone.
+
+Every trial stores its per-fold scores, times and (if any) failure reason as
+Optuna user attributes, so a leaderboard can be rebuilt from any storage,
+from another process or after a resume.
+
+Example:
+    >>> import optuna
+    >>> study = optuna.create_study(direction="maximize")
+    >>> leaderboard(study, ["accuracy"]).columns[:4].tolist()
+    ['rank', 'trial', 'family', 'params']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["leaderboard", "trial_params", "ATTR_SCORES", "ATTR_REASON", "ATTR_FIT_TIME", "ATTR_PREDICT_TIME"]
+
+ATTR_SCORES = "automl:fold_scores"
+ATTR_REASON = "automl:reason"
+ATTR_FIT_TIME = "automl:fit_time"
+ATTR_PREDICT_TIME = "automl:predict_time"
+ATTR_HINTS = "automl:refit_hints"
+
+
+def trial_params(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Split Optuna params ``{"family": f, "f__p": v}`` into ``(f, {"p": v})``.
+
+    Example:
+        >>> trial_params({"family": "knn", "knn__p": 1})
+        ('knn', {'p': 1})
+    """
+    family = params.get("family", "")
+    prefix = f"{family}__"
+    return family, {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+def leaderboard(study: Any, metrics: Sequence[str]) -> pd.DataFrame:
+    """One row per trial: rank, trial, family, params, mean and std of each metric, times, state, reason.
+
+    Completed trials come first, ranked by the study's objective; then
+    pruned, failed and running ones (rank NaN).
+    """
+    import optuna
+
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        family, params = trial_params(t.params)
+        scores = t.user_attrs.get(ATTR_SCORES, {})
+        row: dict[str, Any] = {"trial": t.number, "family": family, "params": params}
+        for name in metrics:
+            values = np.asarray(scores.get(name, []), dtype=float)
+            finite = values[np.isfinite(values)]
+            row[f"{name}_mean"] = float(finite.mean()) if len(finite) else math.nan
+            row[f"{name}_std"] = float(finite.std()) if len(finite) else math.nan
+        row["n_folds"] = len(next(iter(scores.values()), [])) if scores else 0
+        row["fit_time"] = t.user_attrs.get(ATTR_FIT_TIME, math.nan)
+        row["duration"] = t.duration.total_seconds() if t.duration is not None else math.nan
+        row["state"] = t.state.name.lower()
+        row["value"] = t.value if t.state == optuna.trial.TrialState.COMPLETE else math.nan
+        row["reason"] = t.user_attrs.get(ATTR_REASON, "")
+        rows.append(row)
+    columns = ["rank", "trial", "family", "params"]
+    for name in metrics:
+        columns += [f"{name}_mean", f"{name}_std"]
+    columns += ["n_folds", "fit_time", "duration", "state", "reason"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame(rows)
+    complete = frame["state"] == "complete"
+    frame["rank"] = np.nan
+    frame.loc[complete, "rank"] = frame.loc[complete, "value"].rank(ascending=not maximize, method="min")
+    frame["_order"] = np.where(complete, 0, 1)
+    frame = frame.sort_values(["_order", "rank", "trial"]).reset_index(drop=True)
+    frame["rank"] = frame["rank"].astype("Int64")
+    return frame[columns]

@@ -1,0 +1,317 @@
+"""The search: one Optuna study over ``family -> family__param``, defaults first.
+
+Example:
+    >>> import numpy as np, pandas as pd
+    >>> from automl.evaluation import Evaluator, get_metric, make_cv_plan
+    >>> from automl.families import resolve_families
+    >>> X = pd.DataFrame({"a": np.arange(60.0)}); y = (np.arange(60) % 3 == 0).astype(int)
+    >>> ev = Evaluator([get_metric("accuracy", "binary")],
+    ...                make_cv_plan(3, "binary").splits(60, y, None), task="binary", n_classes=2)
+    >>> result = Search(ev, resolve_families(["linear", "knn"], "binary"), n_trials=3, seed=0).run(X, y)
+    >>> len(result.study.trials), sorted(result.oof)
+    (3, [0, 1, 2])
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.evaluation.cross_validation import Evaluator, TrialStopped
+from automl.exceptions import AllTrialsFailedError, BudgetExhaustedError, StudyMismatchError
+from automl.families.base import ModelFamily
+from automl.search.budget import Budget
+from automl.search.leaderboard import (
+    ATTR_FIT_TIME,
+    ATTR_HINTS,
+    ATTR_PREDICT_TIME,
+    ATTR_REASON,
+    ATTR_SCORES,
+    trial_params,
+)
+from automl.search.storage import open_storage
+from automl.spaces import SearchSpace
+
+__all__ = ["Search", "SearchResult"]
+
+logger = logging.getLogger("automl")
+
+ATTR_FINGERPRINT = "automl:fingerprint"
+
+
+def _plain(scores: Mapping[str, list[float]]) -> dict[str, list[float]]:
+    return {k: [float(v) for v in vals] for k, vals in scores.items()}
+
+
+class _TrialFailed(Exception):
+    """Marks a trial as failed; its reason is already recorded on the trial."""
+
+
+@dataclass
+class SearchResult:
+    """What a search leaves behind.
+
+    Attributes:
+        study: The Optuna study (all trials, including earlier runs of a resumed study).
+        best_trial: The best completed trial.
+        oof: Trial number → out-of-fold predictions, for trials completed in this run.
+        search_time: Seconds the search took.
+        n_new_trials: Trials run in this call.
+    """
+
+    study: Any
+    best_trial: Any
+    oof: dict[int, np.ndarray] = field(default_factory=dict)
+    search_time: float = 0.0
+    n_new_trials: int = 0
+
+
+def make_sampler(seed: int | None) -> Any:
+    """TPE, multivariate and grouped (the conditional space family → params), seeded."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+
+
+def make_pruner(pruner: object) -> Any:
+    """``"percentile"`` (default): stop a trial whose running fold mean is in the worst
+    quarter after two folds; ``"median"``; ``None``/``"none"``; or an Optuna pruner."""
+    import optuna
+
+    if pruner is None or pruner == "none":
+        return optuna.pruners.NopPruner()
+    if pruner == "percentile":
+        return optuna.pruners.PercentilePruner(75.0, n_startup_trials=5, n_warmup_steps=1)
+    if pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    return pruner
+
+
+class Search:
+    """Runs the study.
+
+    Args:
+        evaluator: Runs the fixed folds for one configuration.
+        families: Families to choose from, in the order their defaults are tried.
+        spaces: Search space per family name (defaults to each family's built-in one).
+        time_budget: Seconds for the whole fit (refit included), or ``None``.
+        n_trials: Trials to run in this call, or ``None``.
+        seed: Seed of the sampler.
+        study_name: Name of the study (``None``: a fresh in-memory one).
+        storage: Where the study lives (see :mod:`automl.search.storage`).
+        pruner: ``"percentile"``, ``"median"``, ``"none"`` or an Optuna pruner.
+        fingerprint: Hash of data and settings; a stored study must match it.
+        budget: A :class:`Budget` already started (else one starts now).
+        refit_scale: All rows over training-part rows (time estimate of the refit).
+    """
+
+    def __init__(
+        self,
+        evaluator: Evaluator,
+        families: Sequence[ModelFamily],
+        spaces: Mapping[str, SearchSpace] | None = None,
+        *,
+        time_budget: float | None = None,
+        n_trials: int | None = None,
+        seed: int | None = 0,
+        study_name: str | None = None,
+        storage: object = None,
+        pruner: object = "percentile",
+        fingerprint: str = "",
+        budget: Budget | None = None,
+        refit_scale: float = 1.25,
+    ) -> None:
+        self.evaluator = evaluator
+        self.families = list(families)
+        self.spaces = dict(spaces or {})
+        for family in self.families:
+            self.spaces.setdefault(family.name, family.space())
+        self.time_budget = time_budget
+        self.n_trials = n_trials
+        self.seed = seed
+        self.study_name = study_name
+        self.storage = storage
+        self.pruner = pruner
+        self.fingerprint = fingerprint
+        self.budget = budget or Budget(time_budget)
+        self.refit_scale = refit_scale
+
+    # -- study ------------------------------------------------------------------------------
+    def open_study(self, direction: str) -> Any:
+        """Create the study, or load it by name and check it was made for the same data."""
+        import optuna
+
+        storage = open_storage(self.storage, self.study_name)
+        study = optuna.create_study(
+            storage=storage,
+            study_name=self.study_name,
+            direction=direction,
+            sampler=make_sampler(self.seed),
+            pruner=make_pruner(self.pruner),
+            load_if_exists=True,
+        )
+        stored = study.user_attrs.get(ATTR_FINGERPRINT)
+        if stored is None:
+            study.set_user_attr(ATTR_FINGERPRINT, self.fingerprint)
+        elif stored != self.fingerprint:
+            raise StudyMismatchError(
+                f"study {self.study_name!r} was created for other data or settings (target, columns, task, "
+                "metric, cv or families differ); pass a new study_name= to start a fresh search, "
+                "or the same data and settings to resume it"
+            )
+        if study.direction.name.lower() != direction:
+            raise StudyMismatchError(f"study {self.study_name!r} was created to {study.direction.name.lower()}")
+        if not study.trials:
+            for family in self.families:
+                study.enqueue_trial({"family": family.name, **self.spaces[family.name].optuna_defaults()})
+        return study
+
+    # -- the run ----------------------------------------------------------------------------
+    def run(self, X: pd.DataFrame, y: np.ndarray) -> SearchResult:
+        """Run trials until ``n_trials`` or the time budget is spent.
+
+        Raises:
+            AllTrialsFailedError: no trial completed and some failed (reasons grouped by family).
+            BudgetExhaustedError: no trial completed within the time budget.
+        """
+        import optuna
+
+        primary = self.evaluator.metrics[0]
+        optuna_verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        try:
+            return self._run(X, y, primary)
+        finally:
+            optuna.logging.set_verbosity(optuna_verbosity)
+
+    def _run(self, X: pd.DataFrame, y: np.ndarray, primary: Any) -> SearchResult:
+        import optuna
+
+        study = self.open_study(primary.direction)
+        budget = self.budget
+        names = [f.name for f in self.families]
+        oof: dict[int, np.ndarray] = {}
+        fold_seconds: dict[str, list[float]] = defaultdict(list)
+        best_so_far: list[float] = []
+        n_splits = len(self.evaluator.splits)
+        complete_before = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+        def objective(trial: optuna.Trial) -> float:
+            family = trial.suggest_categorical("family", names)
+            params = self.spaces[family].suggest(trial)
+            has_complete = bool(best_so_far) or complete_before > 0
+            typical = float(np.median(fold_seconds[family])) if fold_seconds[family] else 0.0
+            if has_complete and budget.search_time_left() < typical:
+                self._stop(trial, "not run: the time budget left is shorter than one fold of this family")
+
+            def on_fold(fold: int, running: float, seconds: float) -> None:
+                fold_seconds[family].append(seconds)
+                if math.isfinite(running):
+                    trial.report(running, fold)
+                if fold == n_splits - 1:
+                    return
+                if trial.should_prune():
+                    raise TrialStopped(
+                        f"pruned after fold {fold + 1}/{n_splits}: running mean {primary.name}={running:.5g} "
+                        "is among the worst of the trials at that fold"
+                    )
+                deadline = budget.search_deadline() if has_complete else budget.hard_deadline()
+                if deadline is not None and time.monotonic() + seconds > deadline:
+                    raise TrialStopped(
+                        f"stopped after fold {fold + 1}/{n_splits}: the next fold would overrun the time budget",
+                        kind="timeout",
+                    )
+
+            try:
+                result = self.evaluator.evaluate(family, params, X, y, on_fold=on_fold)
+            except TrialStopped as stop:
+                trial.set_user_attr(ATTR_SCORES, _plain(stop.fold_scores))
+                self._stop(trial, stop.reason)
+            except Exception as exc:  # noqa: BLE001 - a failing trial never ends the search
+                reason = f"{type(exc).__name__}: {exc}"
+                trial.set_user_attr(ATTR_REASON, reason[:2000])
+                logger.warning("trial %d (%s) failed: %s", trial.number, family, reason)
+                raise _TrialFailed(reason) from exc
+            trial.set_user_attr(ATTR_SCORES, _plain(result.fold_scores))
+            trial.set_user_attr(ATTR_FIT_TIME, round(result.fit_time, 4))
+            trial.set_user_attr(ATTR_PREDICT_TIME, round(result.predict_time, 4))
+            trial.set_user_attr(ATTR_HINTS, result.refit_hints)
+            value = result.mean(primary.name)
+            if not math.isfinite(value):
+                reason = f"{primary.name} is not finite on any fold (got {result.fold_scores[primary.name]})"
+                trial.set_user_attr(ATTR_REASON, reason)
+                logger.warning("trial %d (%s) failed: %s", trial.number, family, reason)
+                raise _TrialFailed(reason)
+            oof[trial.number] = result.oof
+            if not best_so_far or primary.is_better(value, best_so_far[0]):
+                best_so_far[:] = [value]
+                budget.reserve_refit(result.fit_time / max(n_splits, 1), self.refit_scale)
+            logger.info("trial %d %s %s=%.5g", trial.number, family, primary.name, value)
+            return value
+
+        def stop_when_out_of_time(study: optuna.Study, trial: Any) -> None:
+            if budget.seconds is not None and budget.search_time_left() <= 0:
+                study.stop()
+
+        n_before = len(study.trials)
+        started = time.monotonic()
+        study.optimize(
+            objective,
+            n_trials=self.n_trials,
+            callbacks=[stop_when_out_of_time],
+            catch=(_TrialFailed,),
+            gc_after_trial=False,
+        )
+        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if not complete:
+            raise self._nothing_completed(study)
+        return SearchResult(
+            study=study,
+            best_trial=study.best_trial,
+            oof=oof,
+            search_time=time.monotonic() - started,
+            n_new_trials=len(study.trials) - n_before,
+        )
+
+    @staticmethod
+    def _stop(trial: Any, reason: str) -> None:
+        import optuna
+
+        trial.set_user_attr(ATTR_REASON, reason)
+        raise optuna.TrialPruned(reason)
+
+    def _nothing_completed(self, study: Any) -> Exception:
+        import optuna
+
+        by_family: dict[str, list[str]] = defaultdict(list)
+        failed = False
+        for t in study.trials:
+            family, _ = trial_params(t.params)
+            reason = t.user_attrs.get(ATTR_REASON, t.state.name.lower())
+            by_family[family or "?"].append(reason)
+            failed |= t.state == optuna.trial.TrialState.FAIL
+        lines = []
+        for family, reasons in sorted(by_family.items()):
+            counts: dict[str, int] = defaultdict(int)
+            for r in reasons:
+                counts[r] += 1
+            detail = "; ".join(f"{r} (x{n})" if n > 1 else r for r, n in counts.items())
+            lines.append(f"  {family}: {detail}")
+        body = "\n".join(lines)
+        if failed:
+            return AllTrialsFailedError(f"every trial failed; reasons by family:\n{body}")
+        return BudgetExhaustedError(
+            "no trial completed within the time budget; raise time_budget= or use fewer folds "
+            f"or lighter families. Trials:\n{body}"
+        )

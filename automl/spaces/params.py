@@ -1,0 +1,483 @@
+"""Search-space parameters and the :class:`SearchSpace` of one model family.
+
+A parameter knows its bounds and default, reports rule violations with
+:meth:`problems` and asks an Optuna trial (duck-typed: only ``suggest_float``,
+``suggest_int`` and ``suggest_categorical`` are used) for a value.  Optuna is
+never imported here.
+
+Example:
+    >>> space = SearchSpace("knn", (IntParam("n_neighbors", 1, 50, 5, log=True),
+    ...                             FixedParam("p", 2)))
+    >>> space.defaults()
+    {'n_neighbors': 5, 'p': 2}
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Union
+
+from automl._suggest import close_names
+from automl.exceptions import SearchSpaceError
+
+__all__ = ["FloatParam", "IntParam", "CategoricalParam", "FixedParam", "Param", "SearchSpace"]
+
+#: Types a categorical choice or a fixed value may have (``None`` is YAML ``null``).
+SCALAR_TYPES = (str, int, float, bool, type(None))
+
+
+def _is_scalar(value: object) -> bool:
+    return isinstance(value, SCALAR_TYPES)
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _name_problems(name: object, what: str = "parameter") -> list[str]:
+    example = "num_leaves" if what == "parameter" else "lightgbm"
+    if not isinstance(name, str) or not name.isidentifier():
+        return [f"{what} {name!r}: name is not a valid identifier; use letters, digits and "
+                f"underscores, not starting with a digit (e.g. {example})"]
+    if "__" in name:
+        return [f"{what} {name!r}: name contains '__', which joins family and parameter names "
+                "in Optuna keys; use a single underscore"]
+    return []
+
+
+def _range_problems(p: _BoundedParam, kind: str) -> list[str]:
+    """Problems shared by float and int parameters."""
+    check = _is_real if kind == "float" else _is_int
+    noun = "a number" if kind == "float" else "an integer"
+    head = f"parameter {p.name!r}: "
+    out = _name_problems(p.name)
+    valid = {}
+    for fld in ("low", "high", "default"):
+        value = getattr(p, fld)
+        if isinstance(value, bool):
+            out.append(head + f"{fld} {value!r} is a boolean, not {noun}; write {noun} instead")
+        elif not check(value):
+            hint = " (a number in quotes is text)" if isinstance(value, str) else ""
+            out.append(head + f"{fld} {value!r} is not {noun}{hint}; write {noun} such as "
+                       f"{fld}: {'0.01' if kind == 'float' else '8'}")
+        elif not math.isfinite(value):
+            out.append(head + f"{fld} {value!r} is not finite; use a finite {fld}")
+        else:
+            valid[fld] = value
+    if not isinstance(p.log, bool):
+        out.append(head + f"log {p.log!r} is not a boolean; write log: true or log: false")
+    low, high = valid.get("low"), valid.get("high")
+    if low is not None and high is not None:
+        if not low < high:
+            out.append(head + f"low={low!r} is not below high={high!r}; make low smaller than "
+                       "high (use a fixed parameter to pin a single value)")
+        elif p.log is True and low <= 0:
+            out.append(head + f"log=true needs low > 0 but low={low!r}; use a positive low "
+                       "or set log: false")
+        elif "default" in valid:
+            default = valid["default"]
+            where = "below low" if default < low else "above high" if default > high else ""
+            if where:
+                bound = low if default < low else high
+                out.append(head + f"default {default!r} is {where}={bound!r}; choose a default "
+                           f"inside [{low!r}, {high!r}]")
+    return out
+
+
+@dataclass(frozen=True)
+class _BoundedParam:
+    """Shared body of :class:`FloatParam` and :class:`IntParam`."""
+
+    kind: ClassVar[str] = ""
+    name: str
+    low: Any
+    high: Any
+    default: Any
+    log: bool = False
+
+    def problems(self) -> list[str]:
+        """Return the rule violations of this parameter (empty when valid).
+
+        Example:
+            >>> IntParam("num_leaves", 8, 256, 500).problems()
+            ["parameter 'num_leaves': default 500 is above high=256; choose a default inside [8, 256]"]
+        """
+        return _range_problems(self, self.kind)
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the YAML form of this parameter.
+
+        Example:
+            >>> IntParam("num_leaves", 4, 256, 31, log=True).to_dict()
+            {'type': 'int', 'low': 4, 'high': 256, 'log': True, 'default': 31}
+        """
+        out: dict[str, object] = {"type": self.kind, "low": self.low, "high": self.high}
+        if self.log:
+            out["log"] = True
+        out["default"] = self.default
+        return out
+
+
+@dataclass(frozen=True)
+class FloatParam(_BoundedParam):
+    """A float searched in ``[low, high]``, on a log scale when ``log`` is true.
+
+    Example:
+        >>> FloatParam("learning_rate", 0.005, 0.3, 0.05, log=True).problems()
+        []
+        >>> FloatParam("learning_rate", 0.0, 0.3, 0.05, log=True).problems()
+        ["parameter 'learning_rate': log=true needs low > 0 but low=0.0; use a positive low or set log: false"]
+    """
+
+    kind: ClassVar[str] = "float"
+    low: float
+    high: float
+    default: float
+
+    def suggest(self, trial: Any, key: str) -> float:
+        """Ask ``trial`` for a float under the Optuna name ``key``.
+
+        Example:
+            >>> import optuna
+            >>> FloatParam("subsample", 0.5, 1.0, 1.0).suggest(optuna.trial.FixedTrial({"s": 0.7}), "s")
+            0.7
+        """
+        return trial.suggest_float(key, float(self.low), float(self.high), log=self.log)
+
+
+@dataclass(frozen=True)
+class IntParam(_BoundedParam):
+    """An integer searched in ``[low, high]`` (both included), log scale when ``log``.
+
+    Example:
+        >>> IntParam("num_leaves", 4.5, 256, 31).problems()
+        ["parameter 'num_leaves': low 4.5 is not an integer; write an integer such as low: 8"]
+    """
+
+    kind: ClassVar[str] = "int"
+    low: int
+    high: int
+    default: int
+
+    def suggest(self, trial: Any, key: str) -> int:
+        """Ask ``trial`` for an integer under the Optuna name ``key``.
+
+        Example:
+            >>> import optuna
+            >>> IntParam("k", 1, 50, 5).suggest(optuna.trial.FixedTrial({"knn__k": 7}), "knn__k")
+            7
+        """
+        return trial.suggest_int(key, int(self.low), int(self.high), log=self.log)
+
+
+@dataclass(frozen=True)
+class CategoricalParam:
+    """One of ``choices`` (strings, numbers, booleans or ``None``).
+
+    A list given as ``choices`` is stored as a tuple so the parameter stays hashable.
+
+    Example:
+        >>> CategoricalParam("penalty", ["l2", "elasticnet"], "l2").choices
+        ('l2', 'elasticnet')
+    """
+
+    kind: ClassVar[str] = "categorical"
+    name: str
+    choices: tuple
+    default: Any
+
+    def __post_init__(self) -> None:
+        if isinstance(self.choices, list):
+            object.__setattr__(self, "choices", tuple(self.choices))
+
+    def problems(self) -> list[str]:
+        """Return the rule violations of this parameter (empty when valid).
+
+        Example:
+            >>> CategoricalParam("penalty", ("l2", "elasticnet"), "elasticnt").problems()
+            ["parameter 'penalty': default 'elasticnt' is not one of the choices ['l2', 'elasticnet']; choose one of them (did you mean 'elasticnet'?)"]
+        """
+        head = f"parameter {self.name!r}: "
+        out = _name_problems(self.name)
+        if not isinstance(self.choices, tuple):
+            return out + [head + f"choices {self.choices!r} is not a list; write choices: [a, b]"]
+        if not self.choices:
+            out.append(head + "choices is empty; list at least one value")
+        for i, choice in enumerate(self.choices):
+            if not _is_scalar(choice):
+                out.append(head + f"choice {choice!r} is not a string, number, boolean or null; "
+                           "use scalar choices only")
+            elif any(_is_scalar(c) and c == choice for c in self.choices[:i]):
+                twin = next(c for c in self.choices[:i] if c == choice)
+                what = (f"choice {choice!r} appears more than once" if repr(twin) == repr(choice)
+                        else f"choices {twin!r} and {choice!r} are equal (Optuna cannot tell "
+                        "them apart)")
+                out.append(head + f"{what} in {list(self.choices)!r}; list each choice once")
+        if not _is_scalar(self.default):
+            out.append(head + f"default {self.default!r} is not a string, number, boolean or null")
+        elif self.choices and self.default not in self.choices:
+            hint = close_names(self.default, [c for c in self.choices if isinstance(c, str)])
+            tail = f" (did you mean {hint[0]!r}?)" if hint and isinstance(self.default, str) else ""
+            out.append(head + f"default {self.default!r} is not one of the choices "
+                       f"{list(self.choices)!r}; choose one of them{tail}")
+        return out
+
+    def suggest(self, trial: Any, key: str) -> Any:
+        """Ask ``trial`` for one of the choices under the Optuna name ``key``.
+
+        Example:
+            >>> import optuna
+            >>> p = CategoricalParam("weights", ("uniform", "distance"), "uniform")
+            >>> p.suggest(optuna.trial.FixedTrial({"w": "distance"}), "w")
+            'distance'
+        """
+        return trial.suggest_categorical(key, list(self.choices))
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the YAML form of this parameter.
+
+        Example:
+            >>> CategoricalParam("p", (1, 2), 2).to_dict()
+            {'type': 'categorical', 'choices': [1, 2], 'default': 2}
+        """
+        return {"type": "categorical", "choices": list(self.choices), "default": self.default}
+
+
+@dataclass(frozen=True)
+class FixedParam:
+    """A pinned value: never suggested to Optuna, always returned as is.
+
+    Example:
+        >>> FixedParam("n_estimators", 2000).default
+        2000
+    """
+
+    kind: ClassVar[str] = "fixed"
+    name: str
+    value: Any
+
+    @property
+    def default(self) -> Any:
+        """The pinned value (a fixed parameter's default is its value).
+
+        Example:
+            >>> FixedParam("subsample_freq", 1).default
+            1
+        """
+        return self.value
+
+    def problems(self) -> list[str]:
+        """Return the rule violations of this parameter (empty when valid).
+
+        Example:
+            >>> FixedParam("max_iter", [1000]).problems()
+            ["parameter 'max_iter': value [1000] is not a string, number, boolean or null; pin a single value"]
+        """
+        out = _name_problems(self.name)
+        if not _is_scalar(self.value):
+            out.append(f"parameter {self.name!r}: value {self.value!r} is not a string, number, "
+                       "boolean or null; pin a single value")
+        return out
+
+    def suggest(self, trial: Any, key: str) -> Any:
+        """Return the pinned value without touching ``trial``.
+
+        Example:
+            >>> FixedParam("max_iter", 1000).suggest(None, "hgb__max_iter")
+            1000
+        """
+        return self.value
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the YAML form of this parameter.
+
+        Example:
+            >>> FixedParam("max_iter", 1000).to_dict()
+            {'type': 'fixed', 'value': 1000}
+        """
+        return {"type": "fixed", "value": self.value}
+
+
+Param = Union[FloatParam, IntParam, CategoricalParam, FixedParam]
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The parameters searched for one model family.
+
+    Optuna sees every parameter as ``f"{family}__{name}"`` so that families in
+    one study never share a distribution; callers get the unprefixed names.
+
+    Example:
+        >>> import optuna
+        >>> space = SearchSpace("lightgbm", (IntParam("num_leaves", 4, 256, 31, log=True),
+        ...                                  FixedParam("n_estimators", 2000)))
+        >>> space.suggest(optuna.trial.FixedTrial({"lightgbm__num_leaves": 64}))
+        {'num_leaves': 64, 'n_estimators': 2000}
+        >>> space.optuna_defaults()
+        {'lightgbm__num_leaves': 31}
+    """
+
+    family: str
+    params: tuple = ()
+    source: str = field(default="<dict>", compare=False)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.params, list):
+            object.__setattr__(self, "params", tuple(self.params))
+
+    @property
+    def names(self) -> list[str]:
+        """Parameter names in definition order.
+
+        Example:
+            >>> SearchSpace("knn", (FixedParam("p", 2), FixedParam("n_neighbors", 5))).names
+            ['p', 'n_neighbors']
+        """
+        return [p.name for p in self.params]
+
+    def __getitem__(self, name: str) -> Param:
+        """Return the parameter called ``name`` (``KeyError`` with suggestions otherwise).
+
+        Example:
+            >>> SearchSpace("knn", (FixedParam("p", 2),))["p"]
+            FixedParam(name='p', value=2)
+        """
+        for p in self.params:
+            if p.name == name:
+                return p
+        hint = close_names(name, self.names)
+        tail = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise KeyError(f"no parameter {name!r} in the {self.family} search space{tail}")
+
+    def problems(self) -> list[str]:
+        """Return every rule violation of the family name and the parameters.
+
+        Example:
+            >>> SearchSpace("knn", (FixedParam("p", 1), FixedParam("p", 2))).problems()
+            ["parameter 'p': defined 2 times; keep one definition"]
+        """
+        out = _name_problems(self.family, "family")
+        for p in self.params:
+            if getattr(p, "kind", None) not in ("float", "int", "categorical", "fixed"):
+                out.append(f"parameter {p!r} is not a FloatParam, IntParam, CategoricalParam "
+                           "or FixedParam")
+            else:
+                out.extend(p.problems())
+        names = [getattr(p, "name", None) for p in self.params]
+        for name in dict.fromkeys(names):
+            if names.count(name) > 1:
+                out.append(f"parameter {name!r}: defined {names.count(name)} times; "
+                           "keep one definition")
+        return out
+
+    def validate(self) -> SearchSpace:
+        """Raise :class:`SearchSpaceError` listing all problems (each naming ``source``).
+
+        Example:
+            >>> SearchSpace("knn", (IntParam("k", 5, 1, 3),), source="knn.yaml").validate()
+            Traceback (most recent call last):
+            ...
+            automl.exceptions.SearchSpaceError: knn.yaml: parameter 'k': low=5 is not below high=1; make low smaller than high (use a fixed parameter to pin a single value)
+        """
+        problems = self.problems()
+        if problems:
+            raise SearchSpaceError([f"{self.source}: {p}" for p in problems])
+        return self
+
+    def defaults(self) -> dict[str, object]:
+        """Default value of every parameter (fixed ones included), unprefixed.
+
+        Example:
+            >>> SearchSpace("knn", (IntParam("n_neighbors", 1, 50, 5),)).defaults()
+            {'n_neighbors': 5}
+        """
+        return {p.name: p.default for p in self.params}
+
+    def optuna_defaults(self) -> dict[str, object]:
+        """Defaults of the searched parameters under their Optuna names (for ``enqueue_trial``).
+
+        Example:
+            >>> SearchSpace("knn", (IntParam("k", 1, 50, 5), FixedParam("p", 2))).optuna_defaults()
+            {'knn__k': 5}
+        """
+        return {self.key(p.name): p.default for p in self.params if p.kind != "fixed"}
+
+    def key(self, name: str) -> str:
+        """The Optuna parameter name of ``name``.
+
+        Example:
+            >>> SearchSpace("knn").key("p")
+            'knn__p'
+        """
+        return f"{self.family}__{name}"
+
+    def suggest(self, trial: Any) -> dict[str, object]:
+        """Suggest every parameter from ``trial``; return them under unprefixed names.
+
+        Example:
+            >>> import optuna
+            >>> space = SearchSpace("knn", (CategoricalParam("p", (1, 2), 2),))
+            >>> space.suggest(optuna.trial.FixedTrial({"knn__p": 1}))
+            {'p': 1}
+        """
+        return {p.name: p.suggest(trial, self.key(p.name)) for p in self.params}
+
+    def with_overrides(self, overrides: Mapping[str, object],
+                       source: str = "<overrides>") -> SearchSpace:
+        """Return a copy with some parameters pinned or changed.
+
+        A scalar pins the parameter (it becomes a :class:`FixedParam`); a mapping
+        of ``low``/``high``/``default``/``log``/``choices`` replaces those fields
+        (``{value: x}`` pins).  When the bounds or choices change but ``default``
+        is not given, an old default that falls outside is moved to the nearest
+        bound (or the first choice).
+
+        Example:
+            >>> space = SearchSpace("knn", (IntParam("n_neighbors", 1, 50, 5),
+            ...                             CategoricalParam("p", (1, 2), 2)))
+            >>> new = space.with_overrides({"p": 1, "n_neighbors": {"low": 10}})
+            >>> new.defaults()
+            {'n_neighbors': 10, 'p': 1}
+            >>> space.with_overrides({"n_neighbour": 3})
+            Traceback (most recent call last):
+            ...
+            automl.exceptions.SearchSpaceError: <overrides>: unknown parameter 'n_neighbour' for family 'knn' (did you mean 'n_neighbors'?); known parameters: n_neighbors, p
+        """
+        from automl.spaces.loader import _apply_overrides  # the loader imports this module
+
+        return _apply_overrides(self, overrides, source)
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the YAML form of the space (what :func:`space_from_dict` reads).
+
+        Example:
+            >>> SearchSpace("knn", (FixedParam("p", 2),)).to_dict()
+            {'family': 'knn', 'params': {'p': {'type': 'fixed', 'value': 2}}}
+        """
+        out: dict[str, object] = {"family": self.family}
+        if self.description:
+            out["description"] = self.description
+        out["params"] = {p.name: p.to_dict() for p in self.params}
+        return out
+
+    def to_yaml(self) -> str:
+        """Return the space as YAML text, one parameter per line.
+
+        Example:
+            >>> print(SearchSpace("knn", (FixedParam("p", 2),)).to_yaml(), end="")
+            family: knn
+            params:
+              p: {type: fixed, value: 2}
+        """
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
