@@ -38,5 +38,6 @@ def unknown_name_message(kind: str, name: object, candidates: Iterable[str]) -> 
         message += "; did you mean " + " or ".join(repr(h) for h in hints) + "?"
     else:
         message += "."
-    message += f" Known {kind}s: " + ", ".join(candidates) + "."
+    plural = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+    message += f" Known {plural}: " + ", ".join(candidates) + "."
     return message

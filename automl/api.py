@@ -30,7 +30,8 @@ def _column(df: pd.DataFrame, name: object, argument: str) -> str:
         raise InvalidParameterError(f"{argument} must be a column name (a string), got {name!r}")
     if name not in df.columns:
         message = unknown_name_message("column", name, [str(c) for c in df.columns])
-        raise DataValidationError(f"{argument}={name!r}: {message}")
+        label = argument if "=" in argument or "(" in argument else f"{argument}={name!r}"
+        raise DataValidationError(f"{label}: {message}")
     return name
 
 
@@ -80,11 +81,17 @@ def fit(
             f"data must be a pandas DataFrame (or a 2-D array with target= values), got {type(data).__name__}; "
             "for example automl.fit(pd.read_csv('train.csv'), target='label')"
         )
+    group_argument = "groups"
     if isinstance(cv, str) and cv.startswith("group:") and not cv[6:].isdigit():
         if groups is not None:
             raise InvalidParameterError(f"cv={cv!r} names the group column; do not pass groups= as well")
+        group_argument = f"cv='group:{cv[6:]}' (the group column)"
         groups, cv = cv[6:], 5
     drop: list[str] = []
+    if data.shape[1] == 0:
+        raise DataValidationError(
+            f"data is empty ({data.shape[0]} rows, 0 columns); pass a frame with rows, feature columns and the target column"
+        )
     if target is None:
         raise InvalidParameterError("target= is required: the name of the column to predict")
     if isinstance(target, str):
@@ -94,7 +101,7 @@ def fit(
     else:
         y = pd.Series(np.asarray(target), name="y")
     if isinstance(groups, str):
-        _column(data, groups, "groups")
+        _column(data, groups, group_argument)
         group_values = data[groups].to_numpy()
         drop.append(groups)
     else:

@@ -81,6 +81,7 @@ def save_model(model: Any, path: str | os.PathLike, *, overwrite: bool = False) 
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging.chmod(0o755)
     try:
         portable = copy.copy(model)
         portable.study_ = None

@@ -30,7 +30,7 @@ from automl.exceptions import DataValidationError
 
 __all__ = ["ColumnSpec", "Schema", "column_kind", "DATETIME_PARTS"]
 
-DATETIME_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour", "elapsed_days")
+DATETIME_PARTS = ("year", "month", "day", "day_of_week", "day_of_year", "hour", "elapsed_days")
 _EPOCH = pd.Timestamp("1970-01-01")
 
 
@@ -88,7 +88,7 @@ def _as_text(series: pd.Series) -> pd.Series:
 
 def _datetime_parts(series: pd.Series) -> tuple[str, ...]:
     values = series.dropna()
-    parts = ["year", "month", "day", "dayofweek", "dayofyear"]
+    parts = ["year", "month", "day", "day_of_week", "day_of_year"]
     if len(values) and (values.dt.hour != 0).any():
         parts.append("hour")
     parts.append("elapsed_days")

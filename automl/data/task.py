@@ -70,8 +70,10 @@ def check_task(task: str, y: pd.Series, target_name: str) -> list[str]:
         return problems
     if n_unique < 2:
         only = y.dropna().iloc[0] if len(y.dropna()) else None
+        only = only.item() if isinstance(only, np.generic) else only
         problems.append(
-            f"target {target_name!r} has a single class ({only!r}); classification needs at least two classes"
+            f"target {target_name!r} has a single class ({only!r}); classification needs at least two classes; "
+            "check the target column, or use task='regression' for a numeric target"
         )
         return problems
     if numeric and not _is_integer_valued(y):

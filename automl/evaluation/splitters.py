@@ -75,7 +75,7 @@ class CVPlan:
             values, counts = np.unique(np.asarray(y, dtype=object).astype(str), return_counts=True)
             small = [(v, c) for v, c in zip(values, counts) if c < self.min_per_class]
             if small:
-                listed = ", ".join(f"{v!r} ({c} rows)" for v, c in small[:5])
+                listed = ", ".join(f"'{v}' ({c} rows)" for v, c in small[:5])
                 problems.append(
                     f"class(es) {listed} have fewer rows than the {self.min_per_class} that cv={self.description} "
                     f"needs per class; use fewer folds (cv={max(2, int(min(c for _, c in small)))} or a holdout "

@@ -11,6 +11,7 @@ from automl.families.registry import (
     available_families,
     get_family,
     register_family,
+    unregister_family,
     registered_families,
     resolve_families,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "available_families",
     "get_family",
     "register_family",
+    "unregister_family",
     "registered_families",
     "resolve_families",
 ]

@@ -61,6 +61,8 @@ class ModelFamily:
             of boosting rounds found by early stopping in each fold).
         fitted_hints: ``fitted_hints(fitted_estimator) -> dict`` collecting, in
             each fold, what ``refit_params`` needs.
+        search_space: A :class:`~automl.spaces.SearchSpace` for families defined
+            outside automl; the built-in ones read ``search_spaces/<name>.yaml``.
     """
 
     name: str
@@ -73,6 +75,7 @@ class ModelFamily:
         default=None, compare=False
     )
     fitted_hints: Callable[[Any], dict[str, Any]] | None = field(default=None, compare=False)
+    search_space: Any = field(default=None, compare=False)
 
     def supports(self, task: str) -> bool:
         """Whether this family can model ``task``."""
@@ -88,7 +91,9 @@ class ModelFamily:
         return [m for m in self.requires if importlib.util.find_spec(m) is None]
 
     def space(self):  # noqa: ANN201 - SearchSpace, imported lazily
-        """The family's built-in search space (``search_spaces/<name>.yaml``)."""
+        """The family's search space (its own, else ``search_spaces/<name>.yaml``)."""
+        if self.search_space is not None:
+            return self.search_space
         from automl.spaces import load_builtin_space
 
         return load_builtin_space(self.name)

@@ -21,7 +21,7 @@ from automl._suggest import unknown_name_message
 from automl.exceptions import FamilyUnavailableError, InvalidParameterError, UnknownNameError
 from automl.families.base import ModelFamily
 
-__all__ = ["register_family", "registered_families", "get_family", "available_families", "resolve_families"]
+__all__ = ["register_family", "unregister_family", "registered_families", "get_family", "available_families", "resolve_families"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PATHS: dict[str, str] = {}
@@ -50,6 +50,18 @@ def register_family(name: str, import_path: str, *, replace: bool = False) -> No
     if problems:
         raise InvalidParameterError(problems)
     _PATHS[name] = import_path
+    _LOADED.pop(name, None)
+
+
+def unregister_family(name: str) -> None:
+    """Remove a family from the registry (for tests and plugins).
+
+    Raises:
+        UnknownNameError: nothing is registered under ``name``.
+    """
+    if name not in _PATHS:
+        raise UnknownNameError(unknown_name_message("family", name, _PATHS))
+    del _PATHS[name]
     _LOADED.pop(name, None)
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks for automl: accuracy against peers, import start-up time, per-trial overhead."""

@@ -1,0 +1,412 @@
+"""Bad input to ``automl.fit`` and the estimators: one typed error, a helpful message, nothing on disk.
+
+Every case passes ``study_name="bad"``, so a study journal *would* be written in
+the working directory if validation let the call through; each case runs in an
+empty temporary directory and checks that it is still empty afterwards.
+``n_trials=1, families=["linear"]`` keep an unexpected success fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn.exceptions
+
+import automl
+
+N = 30  # rows of the default frames
+
+
+# -- tiny frames ---------------------------------------------------------------------------------
+def _features(n: int = N) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+
+
+def binary_frame(n: int = N) -> pd.DataFrame:
+    df = _features(n)
+    df["y"] = np.arange(n) % 2
+    return df
+
+
+def multiclass_frame(n: int = N) -> pd.DataFrame:
+    df = _features(n)
+    df["y"] = np.array(["red", "green", "blue"])[np.arange(n) % 3]
+    return df
+
+
+def regression_frame(n: int = N) -> pd.DataFrame:
+    df = _features(n)
+    df["y"] = df["a"] * 2.5 + 0.1
+    return df
+
+
+def _with(df: pd.DataFrame, **columns: Any) -> pd.DataFrame:
+    df = df.copy()
+    for name, values in columns.items():
+        df[name] = values
+    return df
+
+
+def _dup_columns() -> pd.DataFrame:
+    df = binary_frame()
+    return pd.DataFrame(df.to_numpy(), columns=["a", "a", "y"]).astype({"y": int})
+
+
+def _non_string_columns() -> pd.DataFrame:
+    df = binary_frame()
+    df.columns = [0, 1, "y"]
+    return df
+
+
+def _multiindex_columns() -> pd.DataFrame:
+    df = binary_frame()
+    df.columns = pd.MultiIndex.from_tuples([("a", "x"), ("b", "x"), ("y", "")])
+    return df
+
+
+def _rare_class() -> pd.DataFrame:
+    df = _features(N)
+    df["y"] = ["common"] * (N - 2) + ["rare"] * 2
+    return df
+
+
+def _tz_aware() -> pd.DataFrame:
+    return _with(binary_frame(), t=pd.date_range("2024-01-01", periods=N, freq="D", tz="Europe/Paris"))
+
+
+def _groups_frame() -> pd.DataFrame:
+    return _with(binary_frame(), group=np.arange(N) % 6)
+
+
+# -- cases ---------------------------------------------------------------------------------------
+FAST = dict(n_trials=1, families=["linear"], study_name="bad", n_jobs=1)
+
+
+@dataclass
+class Case:
+    """One bad call: ``call()`` must raise ``error`` whose message holds ``names`` and ``hints``."""
+
+    call: Callable[[], Any]
+    error: type | tuple[type, ...]
+    names: list[str]  # the column / argument the message must name
+    hints: list[str]  # how to fix it
+    absent: list[str] = field(default_factory=list)  # must NOT be in the message
+
+
+def fit_case(data: Callable[[], Any], error, names, hints, *, target: Any = "y", **kwargs: Any) -> Case:
+    settings = {**FAST, **kwargs}
+    return Case(lambda: automl.fit(data(), target=target, **settings), error, names, hints)
+
+
+def estimator_case(cls_name: str, X: Callable[[], Any], y: Callable[[], Any], error, names, hints,
+                   **kwargs: Any) -> Case:
+    settings = {**FAST, **kwargs}
+
+    def call() -> Any:
+        return getattr(automl, cls_name)(**settings).fit(X(), y())
+
+    return Case(call, error, names, hints)
+
+
+def _absent(case: Case, *texts: str) -> Case:
+    case.absent.extend(texts)
+    return case
+
+
+def _lazy(name: str):
+    return getattr(automl, name)
+
+
+DVE = _lazy("DataValidationError")
+IPE = _lazy("InvalidParameterError")
+ITE = _lazy("InputTypeError")
+UNE = _lazy("UnknownNameError")
+
+CASES = [
+    # --- the data frame itself
+    pytest.param(
+        fit_case(lambda: binary_frame().iloc[:0], DVE, ["X", "0 rows"], ["pass a frame with rows"]),
+        id="empty-frame-no-rows",
+    ),
+    pytest.param(
+        fit_case(lambda: pd.DataFrame(), DVE, ["empty"], ["pass a frame with rows"]),
+        id="empty-frame-no-columns",
+    ),
+    pytest.param(
+        fit_case(lambda: binary_frame()[["y"]], DVE, ["no feature columns"],
+                 ["at least one column besides the target"]),
+        id="only-target-column",
+    ),
+    pytest.param(
+        fit_case(lambda: binary_frame().rename(columns={"y": "target"}), DVE, ["target=", "'targte'"],
+                 ["did you mean 'target'"], target="targte"),
+        id="target-missing-near-miss",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), y=np.nan), DVE, ["'y'", "entirely missing"],
+                 ["every row needs a target value"]),
+        id="target-all-nan",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), y=1), DVE, ["'y'", "single class"], ["at least two classes"]),
+        id="single-class",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), y="spam"), DVE, ["'y'", "single class ('spam')"],
+                 ["at least two classes"]),
+        id="single-class-string-label",
+    ),
+    pytest.param(
+        _absent(fit_case(lambda: _with(binary_frame(), y=1), DVE, ["single class (1)"], ["at least two classes"]),
+                "np.int64"),
+        id="single-class-label-rendered-plainly",
+    ),
+    pytest.param(
+        fit_case(_rare_class, DVE, ["'rare'", "(2 rows)", "cv="], ["use fewer folds", "cv=2"], cv=5),
+        id="class-smaller-than-folds",
+    ),
+    pytest.param(
+        _absent(fit_case(_rare_class, DVE, ["class(es) 'rare' (2 rows)"], ["use fewer folds"], cv=5), "np.str_"),
+        id="class-smaller-than-folds-label-rendered-plainly",
+    ),
+    pytest.param(
+        fit_case(lambda: regression_frame(3), DVE, ["3 row(s)", "cv=kfold:5"], ["fewer folds"], cv=5),
+        id="fewer-rows-than-folds-regression",
+    ),
+    pytest.param(
+        fit_case(_dup_columns, DVE, ["duplicate column names ['a']"], ["unique name"]),
+        id="duplicate-column-names",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), b=[np.inf] + [0.5] * (N - 1)), DVE,
+                 ["column 'b'", "infinite"], ["replace them"]),
+        id="infinite-feature",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), y=[np.inf] + [0.5, 1.5] * 14 + [2.0]), DVE,
+                 ["target 'y'", "infinite"], ["drop or fix those rows"]),
+        id="infinite-target",
+    ),
+    pytest.param(
+        fit_case(lambda: binary_frame().to_dict("records"), ITE, ["data", "list"], ["DataFrame"]),
+        id="data-is-list",
+    ),
+    pytest.param(
+        fit_case(lambda: binary_frame().to_dict("list"), ITE, ["data", "dict"], ["DataFrame"]),
+        id="data-is-dict",
+    ),
+    pytest.param(
+        estimator_case("AutoMLClassifier", lambda: binary_frame()[["a", "b"]].to_numpy().tolist(),
+                       lambda: binary_frame()["y"], ITE, ["X must be", "list"], ["pd.DataFrame(data)"]),
+        id="estimator-X-is-list",
+    ),
+    pytest.param(
+        estimator_case("AutoMLClassifier", lambda: binary_frame()[["a", "b"]],
+                       lambda: binary_frame()[["y", "y"]], ITE, ["y must be one column"], ["Series or 1-D array"]),
+        id="estimator-y-is-frame",
+    ),
+    pytest.param(
+        estimator_case("AutoMLRegressor", lambda: regression_frame()[["a", "b"]],
+                       lambda: regression_frame()["y"].iloc[:-5], DVE, ["y has 25 values", "30 rows"],
+                       ["one target value per row"]),
+        id="estimator-y-length-mismatch",
+    ),
+    pytest.param(
+        fit_case(_non_string_columns, DVE, ["column names must be strings", "[0, 1]"], ["astype(str)"]),
+        id="non-string-column-names",
+    ),
+    pytest.param(
+        fit_case(_multiindex_columns, DVE, ["MultiIndex columns"], ["flatten them"]),
+        id="multiindex-columns",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), c=np.arange(N) + 1j), DVE, ["column 'c'", "complex"],
+                 ["real and imaginary"]),
+        id="complex-numbers",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), d=[{"k": i} for i in range(N)]), DVE, ["column 'd'", "dict"],
+                 ["json_normalize"]),
+        id="dict-cells",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), b=np.nan), DVE, ["column 'b'", "entirely missing"],
+                 ["drop it"]),
+        id="all-missing-feature",
+    ),
+    pytest.param(
+        fit_case(_tz_aware, DVE, ["column 't'", "time-zone-aware"], ["tz_convert(None)"]),
+        id="tz-aware-datetimes",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), b=np.nan, c=np.arange(N) + 1j), DVE,
+                 ["2 problems", "column 'b'", "column 'c'"], ["drop it", "real and imaginary"]),
+        id="several-data-problems",
+    ),
+    # --- task
+    pytest.param(
+        fit_case(regression_frame, DVE, ["'y'", "continuous"], ["task='regression'"], task="binary"),
+        id="continuous-target-task-binary",
+    ),
+    pytest.param(
+        fit_case(multiclass_frame, DVE, ["task='binary'", "3 classes"], ["task='multiclass'"], task="binary"),
+        id="three-classes-task-binary",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["task must be one of", "'bianry'"], ["'binary'"], task="bianry"),
+        id="unknown-task",
+    ),
+    # --- metric
+    pytest.param(
+        fit_case(binary_frame, (IPE, UNE), ["metric 'roc_aux'"], ["did you mean 'roc_auc'"], metric="roc_aux"),
+        id="unknown-metric-near-miss",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["metric='rmse'", "binary"], ["Metrics for binary", "roc_auc"], metric="rmse"),
+        id="regression-metric-for-classification",
+    ),
+    pytest.param(
+        fit_case(multiclass_frame, IPE, ["metric='f1'", "multiclass"], ["f1_macro"], metric="f1"),
+        id="f1-on-multiclass",
+    ),
+    pytest.param(
+        fit_case(regression_frame, IPE, ["metric='roc_auc'", "regression"], ["Metrics for regression", "rmse"],
+                 metric="roc_auc"),
+        id="classification-metric-for-regression",
+    ),
+    # --- families
+    pytest.param(
+        fit_case(binary_frame, (IPE, UNE), ["family 'lightgmb'"], ["did you mean 'lightgbm'"],
+                 families=["lightgmb"]),
+        id="unknown-family-near-miss",
+    ),
+    pytest.param(
+        _absent(fit_case(binary_frame, (IPE, UNE), ["family 'lightgmb'"], ["Known families:"],
+                         families=["lightgmb"]), "familys"),
+        id="unknown-family-lists-known-families",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["families="], ["name at least one family"], families=[]),
+        id="empty-families",
+    ),
+    # --- budget and trials
+    pytest.param(
+        fit_case(binary_frame, IPE, ["time_budget", "got 0"], ["time_budget=60"], time_budget=0),
+        id="time-budget-zero",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["time_budget", "got -5"], ["time_budget=60"], time_budget=-5),
+        id="time-budget-negative",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["n_trials", "got 0"], ["n_trials=40"], n_trials=0),
+        id="n-trials-zero",
+    ),
+    # --- cross-validation
+    pytest.param(
+        fit_case(binary_frame, IPE, ["cv='fold:3'"], ["'kfold:K'"], cv="fold:3"),
+        id="cv-unknown-scheme",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["cv=1"], ["at least 2 folds"], cv=1),
+        id="cv-one-fold",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["cv=1.5"], ["between 0 and 1"], cv=1.5),
+        id="cv-fraction-above-one",
+    ),
+    pytest.param(
+        fit_case(_groups_frame, DVE, ["groups='gruop'"], ["did you mean 'group'"], groups="gruop"),
+        id="groups-column-missing",
+    ),
+    pytest.param(
+        fit_case(_groups_frame, DVE, ["'gruop'", "unknown column"], ["did you mean 'group'"], cv="group:gruop"),
+        id="cv-group-column-missing",
+    ),
+    # --- other settings
+    pytest.param(
+        fit_case(binary_frame, IPE, ["storage='ftp://x'"], [".journal"], storage="ftp://x"),
+        id="storage-not-understood",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["n_jobs", "got 0"], ["-1: all cores"], n_jobs=0),
+        id="n-jobs-zero",
+    ),
+    # --- several setting problems: one error listing them all
+    pytest.param(
+        fit_case(binary_frame, IPE, ["3 problems", "time_budget", "n_trials", "metric 'nope'"],
+                 ["time_budget=60", "n_trials=40", "Known metrics"], time_budget=-1, n_trials=0, metric="nope"),
+        id="several-setting-problems",
+    ),
+]
+
+
+@pytest.fixture
+def empty_cwd(tmp_path, monkeypatch):
+    """An empty working directory, and no AUTOML_STORAGE pointing elsewhere."""
+    monkeypatch.delenv("AUTOML_STORAGE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_raises_typed_error_with_hint_and_writes_nothing(case: Case, empty_cwd) -> None:
+    with pytest.raises(automl.AutoMLError) as info:
+        case.call()
+    exc = info.value
+    message = str(exc)
+    assert isinstance(exc, (ValueError, TypeError)), f"{type(exc).__name__} is neither ValueError nor TypeError"
+    assert isinstance(exc, automl.AutoMLError)
+    assert isinstance(exc, case.error), f"expected {case.error}, got {type(exc).__name__}: {message}"
+    for text in case.names:
+        assert text in message, f"{text!r} not named in: {message}"
+    for text in case.hints:
+        assert text in message, f"hint {text!r} missing from: {message}"
+    for text in case.absent:
+        assert text not in message, f"{text!r} should not be in: {message}"
+    assert list(empty_cwd.iterdir()) == []
+
+
+def test_several_setting_problems_are_one_error_with_three_problems(empty_cwd) -> None:
+    with pytest.raises(automl.InvalidParameterError) as info:
+        automl.fit(binary_frame(), target="y", time_budget=-1, n_trials=0, metric="nope",
+                   families=["linear"], study_name="bad")
+    assert len(info.value.problems) == 3
+    assert list(empty_cwd.iterdir()) == []
+
+
+# -- not errors ----------------------------------------------------------------------------------
+def test_missing_targets_are_dropped_with_a_warning(empty_cwd) -> None:
+    df = binary_frame(40)
+    df["y"] = df["y"].astype("float64")
+    df.loc[[3, 10, 17], "y"] = np.nan
+    with pytest.warns(UserWarning, match=r"dropped 3 row\(s\) whose target 'y' is missing"):
+        model = automl.fit(df, target="y", n_trials=1, families=["linear"], cv=3, n_jobs=1)
+    assert model.n_rows_dropped_ == 3
+    assert model.task_ == "binary"
+    assert len(model.predict(df[["a", "b"]])) == 40
+
+
+@pytest.mark.parametrize("cls_name", ["AutoMLClassifier", "AutoMLRegressor"])
+@pytest.mark.parametrize("method", ["predict", "score", "leaderboard"])
+def test_use_before_fit_raises_not_fitted(cls_name: str, method: str) -> None:
+    model = getattr(automl, cls_name)()
+    X = binary_frame()[["a", "b"]]
+    args = {"predict": (X,), "score": (X, binary_frame()["y"]), "leaderboard": ()}[method]
+    with pytest.raises(automl.NotFittedError) as info:
+        getattr(model, method)(*args)
+    assert isinstance(info.value, sklearn.exceptions.NotFittedError)
+    assert isinstance(info.value, automl.AutoMLError)
+    assert cls_name in str(info.value) and "call fit(X, y)" in str(info.value)
+
+
+def test_predict_proba_before_fit_raises_not_fitted() -> None:
+    with pytest.raises(sklearn.exceptions.NotFittedError) as info:
+        automl.AutoMLClassifier().predict_proba(binary_frame()[["a", "b"]])
+    assert isinstance(info.value, automl.NotFittedError)
