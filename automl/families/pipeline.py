@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from automl._threads import limit_threads
 from automl.data.preprocessing import TabularPreprocessor
 from automl.families.base import BuildContext
 from automl.families.registry import get_family
@@ -77,15 +78,17 @@ class FamilyPipeline(BaseEstimator):
             n_jobs=self.n_jobs,
         )
         self.estimator_ = family.build(params, context)
-        self.estimator_.fit(Z, y)
+        with limit_threads(self.n_jobs):
+            self.estimator_.fit(Z, y)
         return self
 
     def predict_scores(self, X: pd.DataFrame) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` for classification, values for regression."""
         Z = self.preprocessor_.transform(X)
-        if self.task == "regression":
-            return np.asarray(self.estimator_.predict(Z), dtype="float64").ravel()
-        proba = np.asarray(self.estimator_.predict_proba(Z), dtype="float64")
+        with limit_threads(self.n_jobs):
+            if self.task == "regression":
+                return np.asarray(self.estimator_.predict(Z), dtype="float64").ravel()
+            proba = np.asarray(self.estimator_.predict_proba(Z), dtype="float64")
         classes = np.asarray(self.estimator_.classes_, dtype=int)
         if proba.shape[1] == self.n_classes and np.array_equal(classes, np.arange(self.n_classes)):
             return proba

@@ -27,6 +27,7 @@ ATTR_REASON = "automl:reason"
 ATTR_FIT_TIME = "automl:fit_time"
 ATTR_PREDICT_TIME = "automl:predict_time"
 ATTR_HINTS = "automl:refit_hints"
+ATTR_PARAMS = "automl:params"
 
 
 def trial_params(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -45,14 +46,18 @@ def leaderboard(study: Any, metrics: Sequence[str]) -> pd.DataFrame:
     """One row per trial: rank, trial, family, params, mean and std of each metric, times, state, reason.
 
     Completed trials come first, ranked by the study's objective; then
-    pruned, failed and running ones (rank NaN).
+    pruned, failed and running ones (rank NaN). ``params`` holds every
+    parameter of the family, pinned ones included.
     """
     import optuna
 
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     rows = []
     for t in study.get_trials(deepcopy=False):
+        if t.state == optuna.trial.TrialState.WAITING:
+            continue  # enqueued but not run (yet): not a result
         family, params = trial_params(t.params)
+        params = t.user_attrs.get(ATTR_PARAMS, params)
         scores = t.user_attrs.get(ATTR_SCORES, {})
         row: dict[str, Any] = {"trial": t.number, "family": family, "params": params}
         for name in metrics:

@@ -33,6 +33,7 @@ from automl.search.budget import Budget
 from automl.search.leaderboard import (
     ATTR_FIT_TIME,
     ATTR_HINTS,
+    ATTR_PARAMS,
     ATTR_PREDICT_TIME,
     ATTR_REASON,
     ATTR_SCORES,
@@ -210,6 +211,7 @@ class Search:
         def objective(trial: optuna.Trial) -> float:
             family = trial.suggest_categorical("family", names)
             params = self.spaces[family].suggest(trial)
+            trial.set_user_attr(ATTR_PARAMS, params)
             has_complete = bool(best_so_far) or complete_before > 0
             typical = float(np.median(fold_seconds[family])) if fold_seconds[family] else 0.0
             if has_complete and budget.search_time_left() < typical:

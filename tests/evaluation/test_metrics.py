@@ -1,0 +1,83 @@
+"""Metrics: every name computes, directions are right, wrong use is explained."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from automl.evaluation.metrics import Metric, available_metrics, default_metric, get_metric, report_metrics
+from automl.exceptions import InvalidParameterError, UnknownNameError
+
+Y_BIN = np.array([0, 1, 1, 0, 1, 0])
+P_BIN = np.array([[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.6, 0.4], [0.7, 0.3], [0.9, 0.1]])
+Y_MC = np.array([0, 1, 2, 2, 1, 0])
+P_MC = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.3, 0.3, 0.4], [0.5, 0.4, 0.1], [0.6, 0.3, 0.1]])
+
+
+@pytest.mark.parametrize("name", available_metrics("binary"))
+def test_every_binary_metric_computes_a_finite_score(name):
+    assert np.isfinite(get_metric(name, "binary").compute(Y_BIN, P_BIN))
+
+
+@pytest.mark.parametrize("name", available_metrics("multiclass"))
+def test_every_multiclass_metric_computes_a_finite_score(name):
+    assert np.isfinite(get_metric(name, "multiclass").compute(Y_MC, P_MC))
+
+
+def test_values_match_scikit_learn():
+    assert get_metric("roc_auc", "binary").compute(Y_BIN, P_BIN) == skm.roc_auc_score(Y_BIN, P_BIN[:, 1])
+    assert get_metric("f1", "binary").compute(Y_BIN, P_BIN) == skm.f1_score(Y_BIN, P_BIN.argmax(1))
+    assert get_metric("roc_auc", "multiclass").compute(Y_MC, P_MC) == skm.roc_auc_score(Y_MC, P_MC, multi_class="ovr")
+    y, p = np.array([1.0, 2.0, 4.0]), np.array([1.5, 2.0, 3.0])
+    assert get_metric("rmse", "regression").compute(y, p) == pytest.approx(np.sqrt(np.mean((y - p) ** 2)))
+    assert get_metric("r2", "regression").compute(y, p) == skm.r2_score(y, p)
+
+
+def test_log_loss_counts_classes_absent_from_a_fold():
+    # Only classes 0 and 1 appear, but the matrix has three columns: labels must be passed.
+    value = get_metric("log_loss", "multiclass").compute(np.array([0, 1]), P_MC[:2])
+    assert value == pytest.approx(skm.log_loss([0, 1], P_MC[:2], labels=[0, 1, 2]))
+
+
+def test_directions():
+    assert get_metric("log_loss", "binary").direction == "minimize"
+    assert get_metric("roc_auc", "binary").direction == "maximize"
+    assert default_metric("binary").name == "roc_auc"
+    assert default_metric("multiclass").name == "log_loss"
+    assert default_metric("regression").name == "rmse"
+
+
+def test_callable_metric_receives_original_labels():
+    seen = {}
+
+    def hit_rate(y_true, y_pred):
+        seen["labels"] = set(y_true)
+        return float(np.mean(y_true == y_pred))
+
+    metric = get_metric(hit_rate, "binary")
+    score = metric.compute(Y_BIN, P_BIN, classes=np.array(["no", "yes"]))
+    assert seen["labels"] == {"no", "yes"}
+    assert score == pytest.approx(skm.accuracy_score(Y_BIN, P_BIN.argmax(1)))
+    assert metric.name == "hit_rate" and metric.greater_is_better
+
+
+def test_metric_object_with_own_direction():
+    m = Metric("max_err", lambda t, p: float(np.max(np.abs(t - p))), False, "prediction", frozenset({"regression"}))
+    assert get_metric(m, "regression").direction == "minimize"
+    with pytest.raises(InvalidParameterError, match="applies to"):
+        get_metric(m, "binary")
+
+
+def test_unknown_and_misapplied_metrics_are_explained():
+    with pytest.raises(UnknownNameError, match="did you mean 'roc_auc'"):
+        get_metric("roc_aux", "binary")
+    with pytest.raises(InvalidParameterError, match="f1_macro or f1_weighted"):
+        get_metric("f1", "multiclass")
+    with pytest.raises(InvalidParameterError, match="Metrics for regression"):
+        get_metric("accuracy", "regression")
+
+
+def test_report_metrics_put_the_primary_first_without_duplicates():
+    names = [m.name for m in report_metrics("binary", get_metric("f1", "binary"))]
+    assert names[0] == "f1" and len(names) == len(set(names))

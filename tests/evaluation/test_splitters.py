@@ -1,0 +1,108 @@
+"""Cross-validation schemes and the fold loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import KFold
+
+from automl.data import Schema
+from automl.evaluation import Evaluator, get_metric, make_cv_plan
+from automl.exceptions import InvalidParameterError
+
+
+@pytest.mark.parametrize(
+    "cv,task,description,n_splits",
+    [
+        (5, "binary", "stratified_kfold:5", 5),
+        (3, "regression", "kfold:3", 3),
+        (0.25, "binary", "holdout:0.25", 1),
+        ("holdout:0.2", "regression", "holdout:0.2", 1),
+        ("repeated:3x2", "multiclass", "repeated:3x2", 6),
+        ("time:4", "regression", "time:4", 4),
+        ("group:3", "binary", "group:3", 3),
+        ("kfold:4", "binary", "stratified_kfold:4", 4),
+        (KFold(2), "binary", "KFold", 2),
+    ],
+)
+def test_cv_forms(cv, task, description, n_splits):
+    plan = make_cv_plan(cv, task, seed=0)
+    assert plan.description == description
+    assert plan.n_splits == n_splits
+
+
+@pytest.mark.parametrize("cv", [1, 0, 1.0, "fold:3", "kfold:x", "holdout:2", True, [5]])
+def test_bad_cv_lists_the_accepted_forms(cv):
+    with pytest.raises(InvalidParameterError, match="cv"):
+        make_cv_plan(cv, "binary")
+
+
+def test_group_splits_never_share_a_group():
+    groups = np.repeat(np.arange(10), 6)
+    y = np.tile([0, 1], 30)
+    plan = make_cv_plan(5, "binary", has_groups=True)
+    for train, valid in plan.splits(60, y, groups):
+        assert not set(groups[train]) & set(groups[valid])
+
+
+def test_time_series_splits_validate_on_later_rows_only():
+    plan = make_cv_plan("time:3", "regression")
+    for train, valid in plan.splits(40, np.arange(40.0), None):
+        assert train.max() < valid.min()
+
+
+def _frame(n=60):
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["a", "b"], n)})
+
+
+def test_evaluator_covers_every_row_once_and_reports_each_fold():
+    frame = _frame()
+    X = Schema.from_frame(frame).transform(frame)
+    y = (frame["x"] > 0).astype(int).to_numpy()
+    splits = make_cv_plan(4, "binary").splits(60, y, None)
+    seen = []
+    ev = Evaluator([get_metric("roc_auc", "binary"), get_metric("accuracy", "binary")], splits,
+                   task="binary", n_classes=2)
+    result = ev.evaluate("linear", {}, X, y, on_fold=lambda i, mean, s: seen.append((i, mean)))
+    assert [i for i, _ in seen] == [0, 1, 2, 3]
+    assert result.oof.shape == (60, 2) and result.oof.dtype == np.float32
+    assert not np.isnan(result.oof).any()
+    assert len(result.fold_scores["accuracy"]) == 4
+    assert result.mean("roc_auc") > 0.9
+
+
+def test_holdout_leaves_unpredicted_rows_as_nan_and_repeats_are_averaged():
+    frame = _frame()
+    X = Schema.from_frame(frame).transform(frame)
+    y = frame["x"].to_numpy() * 2
+    holdout = Evaluator([get_metric("rmse", "regression")], make_cv_plan(0.25, "regression").splits(60, y, None),
+                        task="regression", n_classes=0).evaluate("linear", {}, X, y)
+    assert np.isnan(holdout.oof).sum() == 45
+    repeated = Evaluator([get_metric("rmse", "regression")],
+                         make_cv_plan("repeated:3x2", "regression").splits(60, y, None),
+                         task="regression", n_classes=0).evaluate("linear", {}, X, y)
+    assert not np.isnan(repeated.oof).any() and len(repeated.fold_scores["rmse"]) == 6
+
+
+def test_preprocessing_is_fitted_on_the_training_part_only(monkeypatch):
+    """The per-fold preprocessor never sees validation rows."""
+    from automl.data import preprocessing
+
+    fitted_rows = []
+    original = preprocessing.TabularPreprocessor.fit
+
+    def spy(self, X, y=None):
+        fitted_rows.append(set(X.index))
+        return original(self, X, y)
+
+    monkeypatch.setattr(preprocessing.TabularPreprocessor, "fit", spy)
+    frame = _frame()
+    X = Schema.from_frame(frame).transform(frame)
+    y = (frame["x"] > 0).astype(int).to_numpy()
+    splits = make_cv_plan(3, "binary").splits(60, y, None)
+    Evaluator([get_metric("accuracy", "binary")], splits, task="binary", n_classes=2).evaluate("knn", {}, X, y)
+    assert len(fitted_rows) == 3
+    for rows, (train, valid) in zip(fitted_rows, splits):
+        assert rows == set(train) and not rows & set(valid)

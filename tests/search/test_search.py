@@ -1,0 +1,152 @@
+"""The search loop: defaults first, failures recorded, pruning, budget, resume, reproducibility."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from sklearn.dummy import DummyClassifier, DummyRegressor
+
+import automl
+from automl.exceptions import AllTrialsFailedError, StudyMismatchError
+from automl.families import ModelFamily, get_family, register_family, unregister_family
+from automl.spaces import space_from_dict
+
+_SPACE = {"params": {"level": {"type": "float", "low": 0.0, "high": 1.0, "default": 0.5}}}
+
+
+def _explode(params: Any, ctx: Any) -> Any:
+    raise RuntimeError("boom")
+
+
+class _NaNRegressor(DummyRegressor):
+    def predict(self, X, return_std=False):
+        return np.full(len(X), np.nan)
+
+
+EXPLODING = ModelFamily("exploding", frozenset({"binary", "multiclass", "regression"}), "ordinal", _explode,
+                        "always fails", search_space=space_from_dict({"family": "exploding", **_SPACE}))
+NAN = ModelFamily("nan_scores", frozenset({"regression"}), "ordinal", lambda p, c: _NaNRegressor(),
+                  "predicts NaN", search_space=space_from_dict({"family": "nan_scores", **_SPACE}))
+CONSTANT = ModelFamily("constant", frozenset({"binary"}), "ordinal",
+                       lambda p, c: DummyClassifier(strategy="prior"), "predicts the prior",
+                       search_space=space_from_dict({"family": "constant", **_SPACE}))
+
+
+@pytest.fixture
+def test_families():
+    for fam in (EXPLODING, NAN, CONSTANT):
+        register_family(fam.name, f"{__name__}:{fam.name.upper() if fam is not NAN else 'NAN'}")
+    yield
+    for fam in (EXPLODING, NAN, CONSTANT):
+        unregister_family(fam.name)
+
+
+def _binary(n=80, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.choice(["u", "v"], n)})
+    y = np.where(X["a"] + 0.5 * X["b"] > 0, "pos", "neg")
+    return X.assign(y=y)
+
+
+def test_each_family_default_is_tried_first_in_registry_order():
+    names = ["lightgbm", "linear", "knn"]
+    model = automl.fit(_binary(), target="y", n_trials=3, families=names, cv=3, n_jobs=1)
+    trials = sorted(model.study_.trials, key=lambda t: t.number)
+    for trial, name in zip(trials, names):
+        assert trial.params == {"family": name, **get_family(name).space().optuna_defaults()}
+        assert trial.user_attrs["automl:params"] == get_family(name).space().defaults()
+
+
+def test_failing_and_nan_trials_are_recorded_and_the_search_goes_on(test_families):
+    data = _binary()
+    model = automl.fit(data, target="y", n_trials=4, families=["exploding", "linear"], cv=3, n_jobs=1)
+    board = model.leaderboard()
+    failed = board[board["family"] == "exploding"]
+    assert len(failed) >= 1 and set(failed["state"]) == {"fail"}
+    assert failed["reason"].str.contains("RuntimeError: boom").all()
+    assert (board["state"] == "complete").any()
+    assert model.best_family_ == "linear"
+
+    reg = _binary().assign(y=lambda d: d["a"] * 2.0)
+    model = automl.fit(reg, target="y", n_trials=3, families=["nan_scores", "linear"], cv=3, n_jobs=1)
+    nan_rows = model.leaderboard().query("family == 'nan_scores'")
+    assert set(nan_rows["state"]) == {"fail"}
+    assert nan_rows["reason"].str.contains("not finite").all()
+
+
+def test_every_trial_failing_raises_with_reasons_grouped_by_family(test_families):
+    with pytest.raises(AllTrialsFailedError, match=r"exploding: RuntimeError: boom \(x3\)"):
+        automl.fit(_binary(), target="y", n_trials=3, families=["exploding"], cv=3, n_jobs=1)
+
+
+def test_a_hopeless_trial_is_pruned_with_its_reason(test_families):
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
+    model = automl.fit(_binary(200), target="y", n_trials=2, families=["linear", "constant"], cv=5,
+                       pruner=pruner, n_jobs=1)
+    row = model.leaderboard().query("family == 'constant'").iloc[0]
+    assert row["state"] == "pruned"
+    assert row["reason"].startswith("pruned after fold 1/5")
+    assert row["n_folds"] == 1  # the folds it ran are kept
+
+
+def test_same_seed_and_n_trials_give_the_same_leaderboard():
+    data = _binary(120, seed=3)
+    cols = ["trial", "family", "params", "roc_auc_mean", "roc_auc_std", "state"]
+    runs = [
+        automl.fit(data, target="y", n_trials=10, families=["linear", "knn", "lightgbm"], cv=3, seed=7, n_jobs=1)
+        .leaderboard()[cols]
+        for _ in range(2)
+    ]
+    pd.testing.assert_frame_equal(runs[0], runs[1])
+    assert len(set(map(str, runs[0]["params"]))) > 3  # really searched, not repeated defaults
+
+
+def test_time_budget_is_kept_refit_included():
+    model = automl.fit(_binary(300), target="y", time_budget=4, cv=3, n_jobs=1)
+    assert model.fit_time_ <= 4 * 1.1 + 10
+    assert len(model.leaderboard()) >= 2
+    assert model.search_time_ < model.fit_time_
+
+
+def test_a_named_study_is_stored_locally_and_resumed(tmp_path):
+    data = _binary()
+    first = automl.fit(data, target="y", n_trials=3, families=["linear", "knn"], cv=3, study_name="s1", n_jobs=1)
+    assert (tmp_path / "automl-studies.journal").is_file()
+    second = automl.fit(data, target="y", n_trials=2, families=["linear", "knn"], cv=3, study_name="s1", n_jobs=1)
+    assert len(second.leaderboard()) == 5
+    assert sorted(second.leaderboard()["trial"]) == list(range(5))
+    assert second.best_score_ >= first.best_score_  # the earlier trials still count
+    assert set(second.oof_predictions_) <= {3, 4}  # only this run's trials carry predictions
+    with pytest.raises(StudyMismatchError, match="new study_name"):
+        automl.fit(_binary(seed=9), target="y", n_trials=1, families=["linear", "knn"], cv=3, study_name="s1")
+
+
+def test_out_of_fold_predictions_are_kept_for_every_completed_trial():
+    model = automl.fit(_binary(), target="y", n_trials=4, families=["linear", "knn"], cv=4, n_jobs=1)
+    board = model.leaderboard()
+    complete = set(board.loc[board["state"] == "complete", "trial"])
+    assert complete == set(model.oof_predictions_)
+    for oof in model.oof_predictions_.values():
+        assert oof.shape == (80, 2) and oof.dtype == np.float32 and not np.isnan(oof).any()
+
+
+def test_refit_reuses_the_boosting_rounds_found_by_early_stopping():
+    model = automl.fit(_binary(300), target="y", n_trials=1, families=["lightgbm"], cv=3, n_jobs=1)
+    assert model.refit_params_["early_stopping_rounds"] == 0
+    assert 1 <= model.refit_params_["n_estimators"] < 2000
+    assert model.model_.estimator_.model_.n_estimators == model.refit_params_["n_estimators"]
+
+
+def test_search_space_overrides_pin_and_narrow(tmp_path):
+    overrides = {"knn": {"weights": "distance", "n_neighbors": {"low": 3, "high": 7}}}
+    model = automl.fit(_binary(), target="y", n_trials=5, families=["knn"], cv=3, search_space=overrides)
+    params = model.leaderboard()["params"]
+    assert all(p["weights"] == "distance" and 3 <= p["n_neighbors"] <= 7 for p in params)
+    with pytest.raises(automl.SearchSpaceError, match="did you mean 'n_neighbors'"):
+        automl.fit(_binary(), target="y", n_trials=1, families=["knn"], search_space={"knn": {"n_neighbor": 3}})
+    assert math.isfinite(model.best_score_)
