@@ -366,6 +366,7 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLBase):
     )
 
     _is_classifier = True
+    score = _AutoMLBase.score  # the search metric, not ClassifierMixin's accuracy
 
     def __init__(
         self,
@@ -414,6 +415,8 @@ class AutoMLRegressor(RegressorMixin, _AutoMLBase):
         (3,)
 """
     )
+
+    score = _AutoMLBase.score  # the search metric, not RegressorMixin's R²
 
     def __init__(
         self,

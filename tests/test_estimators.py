@@ -1,0 +1,114 @@
+"""The one-call fit and the scikit-learn estimators: dtypes, labels, predict contract, sklearn use."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+import automl
+from automl import AutoMLClassifier, AutoMLRegressor
+
+FAST = dict(n_trials=3, families=["linear", "lightgbm"], cv=3, n_jobs=1)
+
+
+@pytest.mark.parametrize("fixture,task,metric", [
+    ("binary_df", "binary", "roc_auc"),
+    ("multiclass_df", "multiclass", "log_loss"),
+    ("regression_df", "regression", "rmse"),
+])
+def test_fit_on_a_frame_of_every_dtype(request, fixture, task, metric):
+    df = request.getfixturevalue(fixture)
+    model = automl.fit(df, target="label", **FAST)
+    assert model.task_ == task and model.metric_.name == metric
+    board = model.leaderboard()
+    assert list(board.columns[:4]) == ["rank", "trial", "family", "params"]
+    assert {f"{metric}_mean", f"{metric}_std", "fit_time", "state"} <= set(board.columns)
+    assert board["rank"].iloc[0] == 1
+    predictions = model.predict(df)
+    assert len(predictions) == len(df)
+    if task == "regression":
+        assert np.corrcoef(predictions, df["label"])[0, 1] > 0.9
+    else:
+        assert set(predictions) <= set(df["label"])  # string labels come back as given
+        proba = model.predict_proba(df)
+        assert proba.shape == (len(df), df["label"].nunique())
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+        assert list(model.classes_) == sorted(df["label"].unique())
+        assert (predictions == df["label"]).mean() > 0.7
+
+
+def test_score_and_evaluate_use_the_search_metric(regression_df, binary_df):
+    reg = automl.fit(regression_df, target="label", **FAST)
+    scores = reg.evaluate(regression_df)
+    assert set(scores) == {"rmse", "mae", "r2"}
+    assert reg.score(regression_df) == pytest.approx(-scores["rmse"])  # losses negated: greater is better
+    X, y = regression_df.drop(columns="label"), regression_df["label"]
+    assert reg.score(X, y) == reg.score(regression_df)
+    clf = automl.fit(binary_df, target="label", metric="accuracy", **FAST)
+    assert clf.score(binary_df) == pytest.approx((clf.predict(binary_df) == binary_df["label"]).mean())
+
+
+def test_predict_contract(binary_df):
+    model = automl.fit(binary_df, target="label", **FAST)
+    X = binary_df.drop(columns="label")
+    base = model.predict_proba(X)
+    np.testing.assert_array_equal(model.predict_proba(X[X.columns[::-1]]), base)  # bit-identical
+    with pytest.raises(automl.DataValidationError, match=r"missing: \['city'\]"):
+        model.predict(X.drop(columns="city"))
+    with pytest.warns(UserWarning, match="dropping 1 column") as record:
+        model.predict(X.assign(surprise=1))
+    assert len(record) == 1
+    with pytest.warns(UserWarning, match="not seen at fit.*'city'"):
+        model.predict(X.assign(city="atlantis"))
+    assert model.predict(X.iloc[:0]).shape == (0,)
+    assert model.predict_proba(X.iloc[:0]).shape == (0, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert model.predict(X.iloc[:1]).shape == (1,)
+        model.predict(binary_df)  # the target column itself is dropped silently
+
+
+def test_numpy_arrays_and_estimators_work_like_scikit_learn():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 4))
+    y = (X[:, 0] > 0).astype(int)
+    clf = AutoMLClassifier(**FAST)
+    assert clone(clf).get_params() == clf.get_params()
+    clf.fit(X, y)
+    assert clf.n_features_in_ == 4 and (clf.predict(X) == y).mean() > 0.9
+    scores = cross_val_score(AutoMLClassifier(n_trials=1, families=["linear"], cv=3), X, y, cv=3)
+    assert scores.shape == (3,) and (scores > 0.8).all()
+    pipe = make_pipeline(FunctionTransformer(lambda a: a * 2.0), AutoMLRegressor(n_trials=1, families=["linear"], cv=3))
+    pipe.fit(X, X[:, 1] * 3)
+    assert pipe.score(X, X[:, 1] * 3) > -0.1
+
+
+def test_groups_from_a_column_never_share_folds():
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"x": rng.normal(size=60), "patient": np.repeat([f"p{i}" for i in range(12)], 5)})
+    df["y"] = (df["x"] > 0).astype(int)
+    for kwargs in ({"groups": "patient", "cv": 4}, {"cv": "group:patient"}):
+        model = automl.fit(df, target="y", n_trials=1, families=["linear"], n_jobs=1, **kwargs)
+        assert model.cv_.startswith("group:")
+        assert "patient" not in model.feature_names_in_
+
+
+def test_other_cv_schemes_through_fit(regression_df):
+    for cv in (0.25, "repeated:3x2", "time:3"):
+        model = automl.fit(regression_df, target="label", n_trials=1, families=["linear"], cv=cv, n_jobs=1)
+        assert model.leaderboard()["state"].iloc[0] == "complete"
+
+
+def test_string_class_labels_and_explicit_task(binary_df):
+    df = binary_df.assign(label=binary_df["label"].map({"yes": 1, "no": 0}))
+    model = automl.fit(df, target="label", task="binary", metric="f1", **FAST)
+    assert model.classes_.tolist() == [0, 1]
+    with pytest.raises(automl.InvalidParameterError, match="task must be one of"):
+        automl.fit(df, target="label", task="classification")

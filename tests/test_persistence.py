@@ -1,0 +1,76 @@
+"""save / load: identical predictions in a fresh process, a manifest, tamper detection, no half-written folders."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import automl
+
+
+@pytest.fixture
+def fitted(binary_df):
+    return automl.fit(binary_df, target="label", n_trials=2, families=["linear", "lightgbm"], cv=3, n_jobs=1)
+
+
+def test_round_trip_in_a_fresh_process_gives_identical_predictions(fitted, binary_df, tmp_path):
+    folder = fitted.save(tmp_path / "model")
+    binary_df.to_pickle(tmp_path / "data.pkl")
+    expected = fitted.predict_proba(binary_df)
+    code = (
+        "import automl, pandas as pd, numpy as np, sys\n"
+        f"m = automl.load({str(folder)!r})\n"
+        f"df = pd.read_pickle({str(tmp_path / 'data.pkl')!r})\n"
+        f"np.save({str(tmp_path / 'out.npy')!r}, m.predict_proba(df))\n"
+        "print(list(m.predict(df.head(3))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), expected)
+    assert out.stdout.strip() == str(list(fitted.predict(binary_df.head(3))))
+
+
+def test_manifest_records_versions_schema_and_hashes(fitted, tmp_path):
+    folder = fitted.save(tmp_path / "model")
+    manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
+    assert manifest["versions"]["scikit-learn"] and manifest["versions"]["automl"] == automl.__version__
+    assert [c["name"] for c in manifest["schema"]["columns"]] == list(fitted.feature_names_in_)
+    assert set(manifest["files"]) == {"model.joblib", "leaderboard.csv"}
+    assert manifest["task"] == "binary" and manifest["classes"] == ["no", "yes"]
+    assert manifest["best"]["family"] == fitted.best_family_
+    loaded = automl.load(folder)
+    assert loaded.leaderboard().shape == fitted.leaderboard().shape
+    assert loaded.study_ is None
+
+
+def test_tampered_or_missing_files_are_refused(fitted, tmp_path):
+    folder = tmp_path / "model"
+    fitted.save(folder)
+    with open(folder / "model.joblib", "ab") as handle:
+        handle.write(b"x")
+    with pytest.raises(automl.ModelFileError, match="model.joblib.*SHA-256"):
+        automl.load(folder)
+    (folder / "manifest.json").unlink()
+    with pytest.raises(automl.ModelFileError, match="manifest.json is missing"):
+        automl.load(folder)
+
+
+def test_existing_folder_is_not_overwritten_unless_asked(fitted, tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("mine")
+    with pytest.raises(automl.InvalidParameterError, match="overwrite=True"):
+        fitted.save(folder)
+    assert (folder / "keep.txt").read_text() == "mine"
+    fitted.save(folder, overwrite=True)
+    assert not (folder / "keep.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging folder left
+
+
+def test_unfitted_model_cannot_be_saved(tmp_path):
+    with pytest.raises(automl.NotFittedError):
+        automl.AutoMLClassifier().save(tmp_path / "m")
+    assert not (tmp_path / "m").exists()
