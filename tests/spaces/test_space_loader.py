@@ -34,6 +34,14 @@ BUILTINS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_builtin_cache():
+    """Built-in spaces are cached; tests that swap the folder must not see (or leave) stale entries."""
+    loader.load_builtin_space.cache_clear()
+    yield
+    loader.load_builtin_space.cache_clear()
+
+
 def write(tmp_path, text: str, name: str = "space.yaml"):
     path = tmp_path / name
     path.write_text(textwrap.dedent(text))
