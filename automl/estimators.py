@@ -232,13 +232,16 @@ class _AutoMLBase(BaseEstimator):
 
     def _scores(self, X: Any) -> np.ndarray:
         self._check_fitted()
+        if isinstance(X, np.ndarray) and X.ndim == 2:
+            if X.shape[1] != self.n_features_in_:
+                raise DataValidationError(
+                    f"X has {X.shape[1]} columns but the model was fitted on {self.n_features_in_} "
+                    f"({list(self.schema_.names)}); pass the same columns, in that order for an array"
+                )
+            X = pd.DataFrame(X, columns=list(self.schema_.names))  # an array is read in fit's column order
         X = coerce_features(X)
         if self.target_name_ in X.columns and self.target_name_ not in self.schema_.names:
             X = X.drop(columns=[self.target_name_])  # the target itself is not an unexpected column
-        if isinstance(X, pd.DataFrame) and len(X.columns) == self.n_features_in_ and all(
-            str(c).startswith("x") for c in X.columns
-        ) and list(X.columns) != list(self.schema_.names) and not set(map(str, X.columns)) & set(self.schema_.names):
-            X = X.set_axis(self.schema_.names, axis=1)
         canonical = self.schema_.transform(X)
         if len(canonical) == 0:
             width = len(getattr(self, "classes_", [])) if self.task_ != "regression" else 0

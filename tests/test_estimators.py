@@ -112,3 +112,11 @@ def test_string_class_labels_and_explicit_task(binary_df):
     assert model.classes_.tolist() == [0, 1]
     with pytest.raises(automl.InvalidParameterError, match="task must be one of"):
         automl.fit(df, target="label", task="classification")
+
+
+def test_an_array_at_predict_is_read_in_fit_column_order(binary_df):
+    X = binary_df[["x", "ratio", "flag"]].astype(float)
+    model = AutoMLClassifier(n_trials=1, families=["linear"], cv=3).fit(X, binary_df["label"])
+    np.testing.assert_array_equal(model.predict_proba(X.to_numpy()), model.predict_proba(X))
+    with pytest.raises(automl.DataValidationError, match="has 2 columns but the model was fitted on 3"):
+        model.predict(X.to_numpy()[:, :2])
