@@ -44,7 +44,7 @@ def fit(
     metric: Any = None,
     time_budget: float | None = None,
     n_trials: int | None = None,
-    cv: Any = 5,
+    cv: Any = None,
     families: Any = None,
     search_space: Any = None,
     seed: int | None = 0,
@@ -86,7 +86,7 @@ def fit(
         if groups is not None:
             raise InvalidParameterError(f"cv={cv!r} names the group column; do not pass groups= as well")
         group_argument = f"cv='group:{cv[6:]}' (the group column)"
-        groups, cv = cv[6:], 5
+        groups, cv = cv[6:], None
     drop: list[str] = []
     if data.shape[1] == 0:
         raise DataValidationError(

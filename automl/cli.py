@@ -32,7 +32,9 @@ def _read_frame(path: str):  # noqa: ANN202 - pandas imported lazily
     return pd.read_csv(path)
 
 
-def _cv(text: str) -> object:
+def _cv(text: str | None) -> object:
+    if text is None:
+        return None
     if text.isdigit():
         return int(text)
     try:
@@ -144,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--metric", help="metric to optimise (default by task)")
     fit.add_argument("--time-budget", type=float, help="seconds for the whole fit")
     fit.add_argument("--n-trials", type=int, help="number of trials")
-    fit.add_argument("--cv", default="5", help="5 | 0.2 | repeated:5x3 | group:COLUMN | time:5 | holdout:0.2")
+    fit.add_argument("--cv", help="5 | 0.2 | repeated:5x3 | group:COLUMN | time:5 | holdout:0.2 (default: 5 folds)")
     fit.add_argument("--families", help="comma-separated family names (default: all installed)")
     fit.add_argument("--space", help="YAML file of search-space overrides {family: {param: ...}}")
     fit.add_argument("--seed", type=int, default=0)

@@ -129,6 +129,8 @@ class _AutoMLBase(BaseEstimator):
         data_problems = plan.data_problems(data.y, task, data.groups)
         if data_problems:
             raise DataValidationError(data_problems)
+        for message in plan.data_warnings(data.y, task):
+            warnings.warn(message, UserWarning, stacklevel=2)
 
         schema = Schema.from_frame(data.X)
         X_canonical = schema.transform(data.X, warn=False)
@@ -337,7 +339,8 @@ _DOC_ARGS = """
         time_budget: Seconds for the whole fit, refit included (it ends within
             ``time_budget * 1.1 + 10``). Default 60 when ``n_trials`` is not given either.
         n_trials: Trials to run (on a resumed study: more trials).
-        cv: Cross-validation: folds (int), holdout fraction (float), ``"repeated:5x3"``,
+        cv: Cross-validation: None (5 folds, stratified for classification; classes
+            smaller than 5 rows tolerated with a warning), folds (int, strict), holdout fraction (float), ``"repeated:5x3"``,
             ``"group:5"``, ``"time:5"``, ``"holdout:0.2"`` or a scikit-learn splitter.
         families: Family names to search (default: all installed); see
             ``automl.available_families()``.
@@ -377,7 +380,7 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLBase):
         metric: Any = None,
         time_budget: float | None = None,
         n_trials: int | None = None,
-        cv: Any = 5,
+        cv: Any = None,
         families: Any = None,
         search_space: Any = None,
         seed: int | None = 0,
@@ -427,7 +430,7 @@ class AutoMLRegressor(RegressorMixin, _AutoMLBase):
         metric: Any = None,
         time_budget: float | None = None,
         n_trials: int | None = None,
-        cv: Any = 5,
+        cv: Any = None,
         families: Any = None,
         search_space: Any = None,
         seed: int | None = 0,
@@ -449,4 +452,3 @@ class AutoMLRegressor(RegressorMixin, _AutoMLBase):
         self.pruner = pruner
 
 
-warnings.filterwarnings("default", category=DeprecationWarning, module="automl")

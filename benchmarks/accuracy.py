@@ -41,15 +41,16 @@ from benchmarks.tasks import DEFAULT_SUITE, GREATER_IS_BETTER, REPO_ROOT, TIE_AB
 SYSTEMS = ("automl", "lightgbm_default")
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 FIELDS = ["dataset", "task", "metric", "system", "score", "secondary_metric", "secondary", "wall_s",
-          "fit_s", "predict_s", "peak_rss_mib", "budget_s", "n_trials", "best_family", "error"]
+          "fit_s", "predict_s", "peak_rss_mib", "budget_s", "n_trials", "best_family", "settings", "error"]
 
 
 # -- child side ------------------------------------------------------------------------------
-def run_automl(task: Task, train, test, budget: float) -> dict:
+def run_automl(task: Task, train, test, budget: float, cv: int | None = None) -> dict:
     import automl
 
+    extra = {} if cv is None else {"cv": cv}
     started = time.perf_counter()
-    model = automl.fit(train, target=task.target, time_budget=budget, n_jobs=1, seed=0)
+    model = automl.fit(train, target=task.target, time_budget=budget, n_jobs=1, seed=0, **extra)
     fitted = time.perf_counter()
     metrics = model.evaluate(test)
     done = time.perf_counter()
@@ -103,7 +104,8 @@ def worker(args: argparse.Namespace) -> None:
     try:
         train, test = load_split(task)
         if args.system == "automl":
-            record.update(run_automl(task, train, test, args.budget))
+            record.update(run_automl(task, train, test, args.budget, args.automl_cv))
+            record["settings"] = "" if args.automl_cv is None else f"cv={args.automl_cv}"
         else:
             record.update(run_lightgbm(task, train, test))
         record["wall_s"] = record["fit_s"] + record["predict_s"]
@@ -122,6 +124,8 @@ def run_child(system: str, task: Task, args: argparse.Namespace) -> dict:
                    "--datasets", task.name, "--budget", str(args.budget), "--result", str(result)]
         if args.suite:
             command += ["--suite", args.suite]
+        if args.automl_cv is not None:
+            command += ["--automl-cv", str(args.automl_cv)]
         if args.pin is not None:
             command = ["taskset", "-c", str(args.pin), *command]
         started = time.perf_counter()
@@ -177,10 +181,13 @@ def markdown(records: list[dict], systems: list[str], tasks: list[Task]) -> str:
         rows = [by.get((task.name, s), {}) for s in systems]
         scores = [float(r.get("score", "nan") or "nan") for r in rows]
         arrow = "↑" if GREATER_IS_BETTER[task.metric] else "↓"
-        cells = [task.name, f"{task.metric} {arrow}"] + [fmt(s) for s in scores]
+        cells = [task.name, f"{task.metric} {arrow}"]
+        cells += ["ERROR" if r.get("error") else fmt(v) for r, v in zip(rows, scores)]
         if ref:
             word = verdict(task.metric, scores[0], scores[1])
             tally[word] += 1
+            failed = [s for s, r in zip(systems[:2], rows) if r.get("error")]
+            word = f"n/a ({', '.join(failed)} failed)" if failed and word == "n/a" else word
             ratio = scores[0] / scores[1] if scores[1] else math.nan
             cells += [f"{scores[0] - scores[1]:+.4f}" if math.isfinite(scores[0] - scores[1]) else "—",
                       fmt(ratio), word]
@@ -191,7 +198,7 @@ def markdown(records: list[dict], systems: list[str], tasks: list[Task]) -> str:
     if ref:
         lines.append("")
         lines.append(f"{ours} vs {ref}: {tally['better']} better / {tally['tie']} tie / {tally['worse']} worse"
-                     + (f" / {tally['n/a']} n/a" if tally["n/a"] else ""))
+                     + (f" / {tally['n/a']} n/a (failed run)" if tally["n/a"] else ""))
     return "\n".join(lines)
 
 
@@ -207,6 +214,8 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"comma-separated, from {', '.join(SYSTEMS)}; the first is compared with the second")
     parser.add_argument("--suite", default=None, help=f"folder holding manifest.json (default {DEFAULT_SUITE})")
     parser.add_argument("--out", default=str(REPO_ROOT / "benchmarks" / "results"), help="folder for the CSV")
+    parser.add_argument("--automl-cv", type=int, default=None,
+                        help="pass cv=K to automl.fit (default: not passed, automl's own default)")
     parser.add_argument("--pin", type=int, default=None, help="run each child on this CPU only (taskset -c)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--system", default=None, help=argparse.SUPPRESS)
@@ -242,7 +251,8 @@ def main(argv: list[str] | None = None) -> None:
         writer = csv.DictWriter(handle, fieldnames=FIELDS + ["process_s"], extrasaction="ignore")
         writer.writeheader()
         writer.writerows(records)
-    print(f"\nbudget {args.budget:g} s, n_jobs=1, CSV: {path}\n")
+    cv_note = "" if args.automl_cv is None else f", automl cv={args.automl_cv} (not the default)"
+    print(f"\nbudget {args.budget:g} s, n_jobs=1{cv_note}, CSV: {path}\n")
     print(markdown(records, systems, tasks))
 
 

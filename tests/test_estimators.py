@@ -120,3 +120,15 @@ def test_an_array_at_predict_is_read_in_fit_column_order(binary_df):
     np.testing.assert_array_equal(model.predict_proba(X.to_numpy()), model.predict_proba(X))
     with pytest.raises(automl.DataValidationError, match="has 2 columns but the model was fitted on 3"):
         model.predict(X.to_numpy()[:, :2])
+
+
+def test_default_cv_tolerates_a_class_smaller_than_the_folds_with_a_warning():
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"x": rng.normal(size=63)})
+    df["y"] = np.where(df["x"] > 0, "a", "b")
+    df.loc[:2, "y"] = "rare"  # 3 rows, fewer than the 5 default folds
+    with pytest.warns(UserWarning, match=r"'rare' \(3 rows\) have fewer rows than the 5 folds.*cv=3"):
+        model = automl.fit(df, target="y", n_trials=1, families=["linear"], n_jobs=1)
+    assert model.predict_proba(df).shape == (63, 3)
+    with pytest.raises(automl.DataValidationError, match="use fewer folds"):
+        automl.fit(df, target="y", n_trials=1, families=["linear"], cv=5)

@@ -2,6 +2,9 @@
 
 Accepted forms:
 
+- ``None`` (the default): 5 folds, stratified for classification; a class
+  with fewer than 5 rows (but at least 2) is tolerated with a warning, since
+  some validation folds then lack it;
 - an int ``k`` >= 2: stratified k-fold for classification, k-fold for
   regression (shuffled, seeded); group k-fold when ``groups`` are given;
 - a float in (0, 1): one holdout split of that fraction;
@@ -21,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import warnings
+
 import numpy as np
 from sklearn import model_selection as ms
 
@@ -29,7 +34,7 @@ from automl.exceptions import DataValidationError, InvalidParameterError
 __all__ = ["CVPlan", "make_cv_plan", "CV_FORMS"]
 
 CV_FORMS = (
-    "an int k >= 2 (k folds), a float in (0, 1) (holdout fraction), 'kfold:K', 'repeated:KxR', "
+    "None (5 folds), an int k >= 2 (k folds), a float in (0, 1) (holdout fraction), 'kfold:K', 'repeated:KxR', "
     "'group:K', 'time:K', 'holdout:F', or a scikit-learn splitter"
 )
 
@@ -53,14 +58,34 @@ class CVPlan:
     needs_groups: bool = False
     min_rows: int = 2
     min_per_class: int = 1
+    lenient_classes: bool = False
 
     def splits(self, n_rows: int, y: np.ndarray, groups: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
         """Materialise the splits once, so every trial sees the same folds."""
         X_dummy = np.zeros((n_rows, 1))
         try:
-            return [(np.asarray(tr), np.asarray(va)) for tr, va in self.splitter.split(X_dummy, y, groups)]
+            with warnings.catch_warnings():  # small classes are reported by data_warnings instead
+                warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+                return [(np.asarray(tr), np.asarray(va)) for tr, va in self.splitter.split(X_dummy, y, groups)]
         except ValueError as exc:
             raise DataValidationError(f"cv={self.description} cannot split this data: {exc}") from exc
+
+    def _small_classes(self, y: Any, below: int) -> list[tuple[str, int]]:
+        values, counts = np.unique(np.asarray(y, dtype=object).astype(str), return_counts=True)
+        return [(v, int(c)) for v, c in zip(values, counts) if c < below]
+
+    def data_warnings(self, y: Any, task: str) -> list[str]:
+        """What works but deserves a warning: classes smaller than the folds under ``cv=None``."""
+        if task == "regression" or not self.lenient_classes:
+            return []
+        small = self._small_classes(y, self.n_splits)
+        if not small:
+            return []
+        listed = ", ".join(f"'{v}' ({c} rows)" for v, c in small[:5])
+        return [
+            f"class(es) {listed} have fewer rows than the {self.n_splits} folds, so some validation folds "
+            f"do not contain them; pass cv={min(c for _, c in small)} to have them in every fold"
+        ]
 
     def data_problems(self, y: Any, task: str, groups: Any) -> list[str]:
         """Problems the data has with this scheme (rows, class sizes, groups)."""
@@ -72,8 +97,7 @@ class CVPlan:
                 "add rows or use fewer folds (e.g. cv=2 or cv=0.2)"
             )
         if task != "regression" and self.min_per_class > 1 and n >= self.min_rows:
-            values, counts = np.unique(np.asarray(y, dtype=object).astype(str), return_counts=True)
-            small = [(v, c) for v, c in zip(values, counts) if c < self.min_per_class]
+            small = self._small_classes(y, self.min_per_class)
             if small:
                 listed = ", ".join(f"'{v}' ({c} rows)" for v, c in small[:5])
                 problems.append(
@@ -123,6 +147,11 @@ def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = Fal
         10
     """
     classification = task != "regression"
+    if cv is None:
+        plan = _kfold(5, classification, seed, has_groups)
+        if classification and not has_groups:
+            plan.min_per_class, plan.lenient_classes = 2, True
+        return plan
     if hasattr(cv, "split") and hasattr(cv, "get_n_splits"):
         try:
             n = int(cv.get_n_splits())
