@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
 
 from automl._suggest import unknown_name_message
 from automl.exceptions import InputTypeError, InvalidParameterError, UnknownNameError
@@ -120,40 +119,103 @@ class Metric:
         return a > b if self.greater_is_better else a < b
 
 
-def _n_classes(proba: np.ndarray) -> list[int]:
-    return list(range(proba.shape[1]))
+# The built-in metrics are plain numpy: they run for every fold of every trial,
+# and scikit-learn's input validation costs about 1-5 ms a call. Tests check
+# that each one equals scikit-learn's value.
+
+
+def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """Mann-Whitney ROC AUC with average ranks for ties (NaN if one class is absent)."""
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse]
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
 def _roc_auc(y: np.ndarray, proba: np.ndarray) -> float:
     if proba.shape[1] == 2:
-        return skm.roc_auc_score(y, proba[:, 1])
+        return _binary_auc(y == 1, proba[:, 1])
     present = np.unique(y)
-    if len(present) < proba.shape[1]:
-        # One-vs-rest over the classes present in this fold, renormalised.
-        sub = proba[:, present]
+    if len(present) < 2:
+        return math.nan
+    sub = proba[:, present]
+    if len(present) < proba.shape[1]:  # one-vs-rest over the classes in this fold, renormalised
         sub = sub / np.clip(sub.sum(axis=1, keepdims=True), 1e-15, None)
         if len(present) == 2:
-            return skm.roc_auc_score(y == present[1], sub[:, 1])
-        return skm.roc_auc_score(y, sub, multi_class="ovr", labels=present)
-    return skm.roc_auc_score(y, proba, multi_class="ovr", labels=_n_classes(proba))
+            return _binary_auc(y == present[1], sub[:, 1])
+    return float(np.mean([_binary_auc(y == c, sub[:, i]) for i, c in enumerate(present)]))
 
 
 def _log_loss(y: np.ndarray, proba: np.ndarray) -> float:
-    return skm.log_loss(y, np.clip(proba, 1e-15, 1.0), labels=_n_classes(proba))
+    proba = np.clip(proba, 1e-15, 1.0)
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    return float(-np.mean(np.log(proba[np.arange(len(y)), y])))
 
 
-def _averaged(fn: Callable[..., float], average: str) -> Callable[[np.ndarray, np.ndarray], float]:
+def _accuracy(y: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(y == labels))
+
+
+def _counts(y: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    k = int(max(y.max(initial=0), labels.max(initial=0))) + 1
+    true_positive = np.bincount(y[y == labels], minlength=k).astype(float)
+    return true_positive, np.bincount(labels, minlength=k).astype(float), np.bincount(y, minlength=k).astype(float)
+
+
+def _balanced_accuracy(y: np.ndarray, labels: np.ndarray) -> float:
+    tp, _, support = _counts(y, labels)
+    present = support > 0
+    return float(np.mean(tp[present] / support[present]))
+
+
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+
+
+_PER_CLASS = {
+    "precision": lambda tp, pred, true: _ratio(tp, pred),
+    "recall": lambda tp, pred, true: _ratio(tp, true),
+    "f1": lambda tp, pred, true: _ratio(2 * tp, pred + true),
+}
+
+
+def _averaged(kind: str, average: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    """precision / recall / f1 with scikit-learn's averaging and zero_division=0."""
+
     def score(y: np.ndarray, labels: np.ndarray) -> float:
-        kwargs: dict[str, Any] = {"average": average, "zero_division": 0}
+        tp, pred, true = _counts(y, labels)
+        values = _PER_CLASS[kind](tp, pred, true)
         if average == "binary":
-            kwargs["pos_label"] = 1
-        return fn(y, labels, **kwargs)
+            return float(values[1]) if len(values) > 1 else 0.0
+        present = (pred + true) > 0
+        if average == "macro":
+            return float(values[present].mean())
+        return float((values * true).sum() / true.sum())
 
     return score
 
 
+def _mse(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.mean((y - p) ** 2))
+
+
 def _rmse(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.sqrt(skm.mean_squared_error(y, p)))
+    return float(np.sqrt(_mse(y, p)))
+
+
+def _mae(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.mean(np.abs(y - p)))
+
+
+def _r2(y: np.ndarray, p: np.ndarray) -> float:
+    residual = float(np.sum((y - p) ** 2))
+    total = float(np.sum((y - np.mean(y)) ** 2))
+    if total == 0.0:
+        return 1.0 if residual == 0.0 else 0.0
+    return 1.0 - residual / total
 
 
 _ALL = _CLASSIFICATION | _REGRESSION
@@ -166,18 +228,18 @@ def _register(metric: Metric) -> None:
     _REGISTRY[metric.name] = metric
 
 
-_register(Metric("accuracy", skm.accuracy_score, True, "label", _CLASSIFICATION))
-_register(Metric("balanced_accuracy", skm.balanced_accuracy_score, True, "label", _CLASSIFICATION))
-for _base, _fn in (("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score)):
-    _register(Metric(_base, _averaged(_fn, "binary"), True, "label", frozenset({"binary"})))
+_register(Metric("accuracy", _accuracy, True, "label", _CLASSIFICATION))
+_register(Metric("balanced_accuracy", _balanced_accuracy, True, "label", _CLASSIFICATION))
+for _base in ("precision", "recall", "f1"):
+    _register(Metric(_base, _averaged(_base, "binary"), True, "label", frozenset({"binary"})))
     for _avg in ("macro", "weighted"):
-        _register(Metric(f"{_base}_{_avg}", _averaged(_fn, _avg), True, "label", _CLASSIFICATION))
+        _register(Metric(f"{_base}_{_avg}", _averaged(_base, _avg), True, "label", _CLASSIFICATION))
 _register(Metric("roc_auc", _roc_auc, True, "proba", _CLASSIFICATION))
 _register(Metric("log_loss", _log_loss, False, "proba", _CLASSIFICATION))
 _register(Metric("rmse", _rmse, False, "prediction", _REGRESSION))
-_register(Metric("mse", skm.mean_squared_error, False, "prediction", _REGRESSION))
-_register(Metric("mae", skm.mean_absolute_error, False, "prediction", _REGRESSION))
-_register(Metric("r2", skm.r2_score, True, "prediction", _REGRESSION))
+_register(Metric("mse", _mse, False, "prediction", _REGRESSION))
+_register(Metric("mae", _mae, False, "prediction", _REGRESSION))
+_register(Metric("r2", _r2, True, "prediction", _REGRESSION))
 
 _DEFAULTS = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
 _REPORTED = {

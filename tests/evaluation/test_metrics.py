@@ -26,12 +26,13 @@ def test_every_multiclass_metric_computes_a_finite_score(name):
 
 
 def test_values_match_scikit_learn():
-    assert get_metric("roc_auc", "binary").compute(Y_BIN, P_BIN) == skm.roc_auc_score(Y_BIN, P_BIN[:, 1])
-    assert get_metric("f1", "binary").compute(Y_BIN, P_BIN) == skm.f1_score(Y_BIN, P_BIN.argmax(1))
-    assert get_metric("roc_auc", "multiclass").compute(Y_MC, P_MC) == skm.roc_auc_score(Y_MC, P_MC, multi_class="ovr")
+    assert get_metric("roc_auc", "binary").compute(Y_BIN, P_BIN) == pytest.approx(skm.roc_auc_score(Y_BIN, P_BIN[:, 1]))
+    assert get_metric("f1", "binary").compute(Y_BIN, P_BIN) == pytest.approx(skm.f1_score(Y_BIN, P_BIN.argmax(1)))
+    assert get_metric("roc_auc", "multiclass").compute(Y_MC, P_MC) == pytest.approx(
+        skm.roc_auc_score(Y_MC, P_MC, multi_class="ovr"))
     y, p = np.array([1.0, 2.0, 4.0]), np.array([1.5, 2.0, 3.0])
     assert get_metric("rmse", "regression").compute(y, p) == pytest.approx(np.sqrt(np.mean((y - p) ** 2)))
-    assert get_metric("r2", "regression").compute(y, p) == skm.r2_score(y, p)
+    assert get_metric("r2", "regression").compute(y, p) == pytest.approx(skm.r2_score(y, p))
 
 
 def test_log_loss_counts_classes_absent_from_a_fold():
@@ -81,3 +82,46 @@ def test_unknown_and_misapplied_metrics_are_explained():
 def test_report_metrics_put_the_primary_first_without_duplicates():
     names = [m.name for m in report_metrics("binary", get_metric("f1", "binary"))]
     assert names[0] == "f1" and len(names) == len(set(names))
+
+
+_SKLEARN = {
+    "accuracy": lambda y, p: skm.accuracy_score(y, p.argmax(1)),
+    "balanced_accuracy": lambda y, p: skm.balanced_accuracy_score(y, p.argmax(1)),
+    "precision": lambda y, p: skm.precision_score(y, p.argmax(1), zero_division=0),
+    "recall": lambda y, p: skm.recall_score(y, p.argmax(1), zero_division=0),
+    "f1": lambda y, p: skm.f1_score(y, p.argmax(1), zero_division=0),
+    **{f"{b}_{a}": (lambda fn, a: lambda y, p: fn(y, p.argmax(1), average=a, zero_division=0))(fn, a)
+       for b, fn in (("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score))
+       for a in ("macro", "weighted")},
+    "log_loss": lambda y, p: skm.log_loss(y, p, labels=list(range(p.shape[1]))),
+    "roc_auc": lambda y, p: skm.roc_auc_score(y, p[:, 1]) if p.shape[1] == 2
+    else skm.roc_auc_score(y, p, multi_class="ovr", labels=list(range(p.shape[1]))),
+}
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_numpy_metrics_equal_scikit_learn_on_random_data_with_ties(seed, n_classes):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, 60)
+    raw = np.round(rng.random((60, n_classes)), 1) + 1e-3  # rounding creates ties
+    proba = raw / raw.sum(axis=1, keepdims=True)
+    task = "binary" if n_classes == 2 else "multiclass"
+    for name in available_metrics(task):
+        ours = get_metric(name, task).compute(y, proba)
+        assert ours == pytest.approx(_SKLEARN[name](y, proba), abs=1e-9), name
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_numpy_regression_metrics_equal_scikit_learn(seed):
+    rng = np.random.default_rng(seed)
+    y, p = rng.normal(size=50), rng.normal(size=50)
+    reference = {"rmse": skm.root_mean_squared_error, "mse": skm.mean_squared_error,
+                 "mae": skm.mean_absolute_error, "r2": skm.r2_score}
+    for name, fn in reference.items():
+        assert get_metric(name, "regression").compute(y, p) == pytest.approx(fn(y, p), abs=1e-12)
+    assert get_metric("r2", "regression").compute(np.ones(3), np.ones(3)) == 1.0
+
+
+def test_auc_is_nan_when_a_fold_holds_one_class():
+    assert np.isnan(get_metric("roc_auc", "binary").compute(np.array([1, 1]), P_BIN[:2]))
