@@ -73,6 +73,16 @@ def settings_problems(params: Mapping[str, Any]) -> list[str]:
     name = params.get("study_name")
     if name is not None and (not isinstance(name, str) or not name.strip()):
         problems.append(f"study_name must be a non-empty string or None, got {name!r}")
+    tracking = params.get("tracking")
+    if tracking is not None and not isinstance(tracking, bool):
+        if not all(hasattr(tracking, m) for m in ("on_start", "on_trial", "finish")):
+            problems.append(
+                f"tracking must be True, False, None or a tracker with on_start/on_trial/finish, got {tracking!r}"
+            )
+    for name in ("tracking_uri", "register_model"):
+        value = params.get(name)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            problems.append(f"{name} must be a non-empty string or None, got {value!r}")
     pruner = params.get("pruner")
     if isinstance(pruner, str) and pruner not in {"percentile", "median", "none"}:
         problems.append(f"pruner must be 'percentile', 'median', 'none' or an optuna pruner, got {pruner!r}")

@@ -52,6 +52,9 @@ def fit(
     study_name: str | None = None,
     storage: Any = None,
     pruner: Any = "percentile",
+    tracking: Any = None,
+    tracking_uri: str | None = None,
+    register_model: str | None = None,
 ) -> AutoMLClassifier | AutoMLRegressor:
     """Search model families on ``data`` and return the refitted best model.
 
@@ -62,7 +65,8 @@ def fit(
         groups: Column name (removed from the features) or labels, for group k-fold.
             ``cv="group:COLUMN"`` is the same as ``groups="COLUMN"``.
         metric, time_budget, n_trials, cv, families, search_space, seed, n_jobs,
-            study_name, storage, pruner: see :class:`automl.AutoMLClassifier`.
+            study_name, storage, pruner, tracking, tracking_uri, register_model:
+            see :class:`automl.AutoMLClassifier`.
 
     Returns:
         A fitted :class:`~automl.AutoMLClassifier` or :class:`~automl.AutoMLRegressor`
@@ -114,7 +118,7 @@ def fit(
     settings = dict(
         metric=metric, time_budget=time_budget, n_trials=n_trials, cv=cv, families=families,
         search_space=search_space, seed=seed, n_jobs=n_jobs, study_name=study_name, storage=storage,
-        pruner=pruner,
+        pruner=pruner, tracking=tracking, tracking_uri=tracking_uri, register_model=register_model,
     )
     if task == "regression":
         model: AutoMLClassifier | AutoMLRegressor = AutoMLRegressor(**settings)

@@ -53,6 +53,8 @@ __all__ = ["AutoMLClassifier", "AutoMLRegressor"]
 
 logger = logging.getLogger("automl")
 DEFAULT_TIME_BUDGET = 60.0
+#: Seconds kept at the end of a tracked fit for plots, artifacts and the pyfunc model.
+TRACKING_RESERVE = 8.0
 
 
 def _load_overrides(search_space: object) -> dict[str, Any]:
@@ -164,8 +166,37 @@ class _AutoMLBase(BaseEstimator):
             budget=Budget(time_budget, started),
             refit_scale=len(y_model) / max(train_rows, 1.0),
         )
-        result = search.run(X_canonical, y_model)
+        tracker = self._make_tracker()
+        if tracker is not None:
+            search.tracker = tracker
+            search.budget.extra_reserve = TRACKING_RESERVE
+            search.tracker_settings = self._tracking_settings(
+                data, task, metric.name, plan.description, families, search.fingerprint, time_budget
+            )
+        try:
+            result = search.run(X_canonical, y_model)
+            self._refit(result, spaces, task, evaluator.n_classes, seed, n_jobs, X_canonical, y_model)
+        except BaseException as exc:
+            if tracker is not None:
+                status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+                tracker.finish(None, status, {"study": search.study})
+            raise
+        self._set_fitted(result, data, task, metric, schema, classes, plan, metrics, started)
+        if tracker is not None:
+            tracker.finish(
+                self, "FINISHED",
+                {"study": result.study, "spaces": spaces, "y": y_model, "X_example": data.X.head(5)},
+            )
+            self.tracking_run_id_ = getattr(tracker, "parent_run_id", None)
+            self.tracking_uri_ = getattr(tracker, "tracking_uri", None)
+            self.model_uri_ = getattr(tracker, "model_uri", None)
+        self.fit_time_ = time.monotonic() - started
+        return self
 
+    def _refit(
+        self, result: Any, spaces: Mapping[str, Any], task: str, n_classes: int, seed: int, n_jobs: int,
+        X_canonical: pd.DataFrame, y_model: np.ndarray,
+    ) -> None:
         best = result.best_trial
         family_name, params = trial_params(best.params)
         params = {**spaces[family_name].defaults(), **params}
@@ -175,14 +206,23 @@ class _AutoMLBase(BaseEstimator):
             refit_params = family.refit_params(params, best.user_attrs.get(ATTR_HINTS, []))
         refit_started = time.monotonic()
         self.model_ = FamilyPipeline(
-            family_name, refit_params, task=task, n_classes=evaluator.n_classes, seed=seed, n_jobs=n_jobs
+            family_name, refit_params, task=task, n_classes=n_classes, seed=seed, n_jobs=n_jobs
         ).fit(X_canonical, y_model)
         self.refit_time_ = time.monotonic() - refit_started
+        self.best_trial_ = best.number
+        self.best_family_ = family_name
+        self.best_params_ = params
+        self.refit_params_ = refit_params
+        self.best_score_ = float(best.value)
 
+    def _set_fitted(
+        self, result: Any, data: Any, task: str, metric: Any, schema: Schema, classes: Any, plan: Any,
+        metrics: list[Any], started: float,
+    ) -> None:
         self.task_ = task
         self.metric_ = metric
         self.schema_ = schema
-        self.target_name_ = target_name
+        self.target_name_ = str(data.y.name)
         self.feature_names_in_ = np.asarray(schema.names, dtype=object)
         self.n_features_in_ = len(schema.names)
         if classes is not None:
@@ -191,11 +231,6 @@ class _AutoMLBase(BaseEstimator):
         self.study_ = result.study
         self.study_name_ = result.study.study_name
         self.storage_ = describe_storage(self.storage, self.study_name)
-        self.best_trial_ = best.number
-        self.best_family_ = family_name
-        self.best_params_ = params
-        self.refit_params_ = refit_params
-        self.best_score_ = float(best.value)
         self.reported_metrics_ = [m.name for m in metrics]
         self.leaderboard_ = leaderboard(result.study, self.reported_metrics_)
         self.oof_predictions_ = result.oof
@@ -204,9 +239,52 @@ class _AutoMLBase(BaseEstimator):
         self.fit_time_ = time.monotonic() - started
         logger.info(
             "best: trial %d %s %s=%.5g (%d trials, %.1fs)",
-            best.number, family_name, metric.name, best.value, result.n_new_trials, self.fit_time_,
+            self.best_trial_, self.best_family_, metric.name, self.best_score_, result.n_new_trials, self.fit_time_,
         )
-        return self
+
+    def _make_tracker(self) -> Any:
+        tracking = self.tracking
+        if tracking is None:
+            tracking = os.environ.get("AUTOML_TRACKING", "1").strip().lower() not in {"0", "false", "no", "off"}
+        if tracking is False:
+            return None
+        if tracking is True:
+            from automl.tracking.mlflow_tracker import MLflowTracker
+
+            return MLflowTracker(self.tracking_uri, register_model=self.register_model)
+        return tracking
+
+    def _tracking_settings(
+        self, data: Any, task: str, metric: str, cv: str, families: Any, fingerprint: str, time_budget: Any
+    ) -> dict[str, Any]:
+        from automl import __version__
+
+        return {
+            "study_name": self.study_name,
+            "params": {
+                "families": ",".join(f.name for f in families),
+                "time_budget": time_budget,
+                "n_trials": self.n_trials,
+                "cv": cv,
+                "metric": metric,
+                "task": task,
+                "seed": self.seed,
+                "n_jobs": self.n_jobs,
+                "pruner": self.pruner if isinstance(self.pruner, str) else type(self.pruner).__name__,
+                "study_name": self.study_name,
+                "storage": describe_storage(self.storage, self.study_name),
+                "n_rows": len(data.y),
+                "n_columns": data.X.shape[1],
+                "n_rows_dropped": data.n_dropped,
+            },
+            "tags": {
+                "version": __version__,
+                "task": task,
+                "metric": metric,
+                "dataset_fingerprint": fingerprint[:16],
+                "target": str(data.y.name),
+            },
+        }
 
     @staticmethod
     def _fingerprint(
@@ -353,6 +431,11 @@ _DOC_ARGS = """
         storage: Where the study is stored: a ``.journal`` path, an RDB URL or an optuna storage.
         pruner: ``"percentile"`` (stop trials in the worst quarter after 2 folds),
             ``"median"``, ``"none"`` or an optuna pruner.
+        tracking: Log to MLflow: True, False, or a tracker object (see :mod:`automl.tracking`).
+            Default (None): on, unless the environment variable ``AUTOML_TRACKING`` is ``0``/``false``.
+        tracking_uri: MLflow store; default ``$MLFLOW_TRACKING_URI``, else MLflow 3's own
+            default ``sqlite:///mlflow.db`` in the working directory.
+        register_model: Register the final model in the MLflow model registry under this name.
 """
 
 
@@ -388,6 +471,9 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLBase):
         study_name: str | None = None,
         storage: Any = None,
         pruner: Any = "percentile",
+        tracking: Any = None,
+        tracking_uri: str | None = None,
+        register_model: str | None = None,
         task: str | None = None,
     ) -> None:
         self.metric = metric
@@ -401,6 +487,9 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLBase):
         self.study_name = study_name
         self.storage = storage
         self.pruner = pruner
+        self.tracking = tracking
+        self.tracking_uri = tracking_uri
+        self.register_model = register_model
         self.task = task
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -438,6 +527,9 @@ class AutoMLRegressor(RegressorMixin, _AutoMLBase):
         study_name: str | None = None,
         storage: Any = None,
         pruner: Any = "percentile",
+        tracking: Any = None,
+        tracking_uri: str | None = None,
+        register_model: str | None = None,
     ) -> None:
         self.metric = metric
         self.time_budget = time_budget
@@ -450,5 +542,8 @@ class AutoMLRegressor(RegressorMixin, _AutoMLBase):
         self.study_name = study_name
         self.storage = storage
         self.pruner = pruner
+        self.tracking = tracking
+        self.tracking_uri = tracking_uri
+        self.register_model = register_model
 
 

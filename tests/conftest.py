@@ -12,6 +12,9 @@ def _isolated_cwd(tmp_path, monkeypatch):
     """Run each test in an empty folder so default stores never touch the checkout."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("AUTOML_STORAGE", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    # MLflow tracking is on by default for users; tests that check it turn it on explicitly.
+    monkeypatch.setenv("AUTOML_TRACKING", "0")
     return tmp_path
 
 

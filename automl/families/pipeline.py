@@ -27,7 +27,22 @@ from automl.data.preprocessing import TabularPreprocessor
 from automl.families.base import BuildContext
 from automl.families.registry import get_family
 
-__all__ = ["FamilyPipeline"]
+__all__ = ["FamilyPipeline", "threads_for", "ROWS_PER_THREAD"]
+
+#: Rows of training data per extra thread. On small data, threads only wait on
+#: each other (OpenMP spin-waits): on a busy 2-core machine a LightGBM fold of
+#: 400 rows took 1.8 s with 2 threads and well under 0.1 s with one.
+ROWS_PER_THREAD = 20_000
+
+
+def threads_for(n_rows: int, n_jobs: int) -> int:
+    """Threads a model gets: at most ``n_jobs``, one more per ``ROWS_PER_THREAD`` rows.
+
+    Example:
+        >>> threads_for(500, 8), threads_for(50_000, 8), threads_for(50_000, 1)
+        (1, 3, 1)
+    """
+    return max(1, min(n_jobs, 1 + n_rows // ROWS_PER_THREAD))
 
 
 class FamilyPipeline(BaseEstimator):
@@ -67,6 +82,7 @@ class FamilyPipeline(BaseEstimator):
         params = {**family.space().defaults(), **dict(self.params or {})}
         self.preprocessor_ = TabularPreprocessor(family.encoding).fit(X)
         Z = self.preprocessor_.transform(X)
+        self.n_threads_ = threads_for(len(Z), self.n_jobs)
         context = BuildContext(
             task=self.task,
             n_classes=self.n_classes,
@@ -75,17 +91,17 @@ class FamilyPipeline(BaseEstimator):
             categorical_indices=tuple(self.preprocessor_.categorical_indices_),
             category_counts=tuple(self.preprocessor_.category_counts()),
             seed=self.seed,
-            n_jobs=self.n_jobs,
+            n_jobs=self.n_threads_,
         )
         self.estimator_ = family.build(params, context)
-        with limit_threads(self.n_jobs):
+        with limit_threads(self.n_threads_):
             self.estimator_.fit(Z, y)
         return self
 
     def predict_scores(self, X: pd.DataFrame) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` for classification, values for regression."""
         Z = self.preprocessor_.transform(X)
-        with limit_threads(self.n_jobs):
+        with limit_threads(self.n_threads_):
             if self.task == "regression":
                 return np.asarray(self.estimator_.predict(Z), dtype="float64").ravel()
             proba = np.asarray(self.estimator_.predict_proba(Z), dtype="float64")

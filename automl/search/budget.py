@@ -31,12 +31,14 @@ class Budget:
         self.seconds = seconds
         self.started_at = time.monotonic() if started_at is None else started_at
         self.refit_reserve = 0.0
+        self.extra_reserve = 0.0
 
     def reserve_refit(self, fold_fit_seconds: float, scale: float) -> None:
         """Keep time for refitting a model whose folds took ``fold_fit_seconds`` each.
 
         ``scale`` is all rows over the rows of a training part; 20 % and one
-        second are added as margin.
+        second are added as margin, plus ``extra_reserve`` (time the fit
+        needs after the refit, e.g. logging the model to MLflow).
         """
         self.refit_reserve = fold_fit_seconds * scale * 1.2 + 1.0
 
@@ -44,7 +46,7 @@ class Budget:
         """Monotonic time by which the search should stop (``None``: no limit)."""
         if self.seconds is None:
             return None
-        return self.started_at + self.seconds - self.refit_reserve
+        return self.started_at + self.seconds - self.refit_reserve - self.extra_reserve
 
     def hard_deadline(self) -> float | None:
         """The latest any trial may run to, even the first one."""

@@ -115,6 +115,8 @@ class Search:
         fingerprint: Hash of data and settings; a stored study must match it.
         budget: A :class:`Budget` already started (else one starts now).
         refit_scale: All rows over training-part rows (time estimate of the refit).
+        tracker: Told when the study opens and after every trial (see :mod:`automl.tracking`).
+        tracker_settings: What the tracker records about the search (params and tags).
     """
 
     def __init__(
@@ -132,6 +134,8 @@ class Search:
         fingerprint: str = "",
         budget: Budget | None = None,
         refit_scale: float = 1.25,
+        tracker: Any = None,
+        tracker_settings: Mapping[str, Any] | None = None,
     ) -> None:
         self.evaluator = evaluator
         self.families = list(families)
@@ -147,6 +151,9 @@ class Search:
         self.fingerprint = fingerprint
         self.budget = budget or Budget(time_budget)
         self.refit_scale = refit_scale
+        self.tracker = tracker
+        self.tracker_settings = dict(tracker_settings or {})
+        self.study: Any = None
 
     # -- study ------------------------------------------------------------------------------
     def open_study(self, direction: str) -> Any:
@@ -200,6 +207,11 @@ class Search:
         import optuna
 
         study = self.open_study(primary.direction)
+        self.study = study
+        callbacks = []
+        if self.tracker is not None:
+            self.tracker.on_start(study, self.tracker_settings)
+            callbacks.append(self.tracker.on_trial)
         budget = self.budget
         names = [f.name for f in self.families]
         oof: dict[int, np.ndarray] = {}
@@ -271,7 +283,7 @@ class Search:
         study.optimize(
             objective,
             n_trials=self.n_trials,
-            callbacks=[stop_when_out_of_time],
+            callbacks=[*callbacks, stop_when_out_of_time],
             catch=(_TrialFailed,),
             gc_after_trial=False,
         )

@@ -1,0 +1,88 @@
+"""The final model as an MLflow pyfunc: the saved automl folder plus a thin ``PythonModel``.
+
+``mlflow.pyfunc.load_model(uri).predict(df)`` equals ``model.predict(df)``: the
+pyfunc loads the saved folder (schema, preprocessing and estimator included)
+with :func:`automl.load`. The automl package travels in the model's code path.
+
+Example:
+    >>> from automl.tracking.pyfunc import AutoMLPythonModel  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import warnings
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+
+import automl
+
+__all__ = ["AutoMLPythonModel", "log_pyfunc_model", "pip_requirements"]
+
+_RUNTIME = ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "joblib", "pyyaml", "optuna")
+
+
+with warnings.catch_warnings():
+    # MLflow nags at class creation about predict() lacking type hints; the schema comes from
+    # the signature inferred on an input example instead.
+    warnings.filterwarnings("ignore", message=".*type hints.*", category=UserWarning)
+
+    class AutoMLPythonModel(mlflow.pyfunc.PythonModel):
+        """Predicts with a saved automl model folder (artifact ``automl_model``)."""
+
+        def load_context(self, context: Any) -> None:
+            """Load the saved folder (hashes checked)."""
+            self._model = automl.load(context.artifacts["automl_model"], check_versions=False)
+
+        def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201 - hints would become a schema
+            """Class labels or values, exactly as ``model.predict``."""
+            return self._model.predict(model_input)
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the runtime (explicit: inference costs MLflow 17-20 s).
+
+    Example:
+        >>> any(r.startswith("scikit-learn==") for r in pip_requirements())
+        True
+    """
+    out = []
+    for name in _RUNTIME:
+        try:
+            out.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def log_pyfunc_model(
+    run_id: str, saved_folder: str, model: Any, X_example: Any, registered_model_name: str | None
+) -> str:
+    """Log the pyfunc to ``run_id`` (the tracking URI must already point at the store); return its URI."""
+    from mlflow.models import infer_signature
+
+    signature = None
+    example = None
+    if X_example is not None and len(X_example):
+        example = X_example.head(5)
+        try:
+            signature = infer_signature(example, model.predict(example))
+        except Exception:  # noqa: BLE001 - some dtypes have no MLflow type; log without a signature
+            signature, example = None, None
+    active = mlflow.active_run()
+    with warnings.catch_warnings(), mlflow.start_run(run_id=run_id, nested=active is not None and active.info.run_id != run_id):
+        # Type hints would make MLflow build a schema from them; the signature comes from the example.
+        warnings.filterwarnings("ignore", message=".*type hints.*", category=UserWarning)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
+            artifacts={"automl_model": str(saved_folder)},
+            code_paths=[str(Path(automl.__file__).parent)],
+            signature=signature,
+            input_example=example,
+            pip_requirements=pip_requirements(),
+            registered_model_name=registered_model_name,
+        )
+    return info.model_uri
