@@ -17,7 +17,9 @@ from typing import Any, Protocol, runtime_checkable
 __all__ = ["Tracker", "NullTracker", "RUN_STATUS"]
 
 #: Optuna trial state -> MLflow run status.
-RUN_STATUS = {"complete": "FINISHED", "pruned": "KILLED", "fail": "FAILED", "running": "RUNNING"}
+RUN_STATUS = {
+    "complete": "FINISHED", "pruned": "KILLED", "fail": "FAILED", "interrupted": "KILLED", "running": "RUNNING",
+}
 
 
 @runtime_checkable

@@ -100,6 +100,7 @@ class MLflowTracker:
 
     def on_start(self, study: Any, settings: dict[str, Any]) -> None:
         """Create the parent run, or reopen the one a resumed study was logged to."""
+        self._logged, self.model_uri = set(), None
         name = self.experiment or (settings.get("study_name") or DEFAULT_EXPERIMENT)
         self.experiment_id = self._experiment_id(name)
         stored = study.user_attrs.get(ATTR_PARENT_RUN) if study is not None else None

@@ -1,0 +1,92 @@
+"""Real round trips against a temporary ``sqlite:///`` MLflow store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+import automl
+from automl.families import ModelFamily, register_family, unregister_family
+from automl.spaces import space_from_dict
+from automl.tracking.mlflow_tracker import MLflowTracker
+
+
+def _data(n=120):
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.choice(["x", "y", "z"], n)})
+    return df.assign(y=np.where(df["a"] + 0.3 * rng.normal(size=n) > 0, "up", "down"))
+
+
+def _children(client, experiment_id, parent):
+    return client.search_runs([experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent}'")
+
+
+def test_search_round_trip_runs_artifacts_and_pyfunc_in_a_fresh_process(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    df = _data()
+    model = automl.fit(df, target="y", n_trials=5, families=["linear", "lightgbm"], cv=3, study_name="rt",
+                       tracking=True, tracking_uri=uri, register_model="rt-model", n_jobs=1)
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name("rt")
+    parent = client.get_run(model.tracking_run_id_)
+    assert parent.info.status == "FINISHED" and parent.info.run_name == "rt"
+    children = _children(client, experiment.experiment_id, parent.info.run_id)
+    board = model.leaderboard()
+    assert len(children) == len(board) == 5
+    assert parent.data.metrics["best_roc_auc"] == pytest.approx(board["roc_auc_mean"].max())
+    states = {int(r.data.tags["automl.trial_number"]): r.info.status for r in children}
+    expected = {int(t): {"complete": "FINISHED", "pruned": "KILLED", "fail": "FAILED"}[s]
+                for t, s in zip(board["trial"], board["state"])}
+    assert states == expected
+    history = client.get_metric_history(children[0].info.run_id, "roc_auc_fold")
+    assert sorted(m.step for m in history) in ([0, 1, 2], [0], [0, 1])
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"leaderboard.csv", "search_space.yaml", "plots"} <= artifacts
+    plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert {"plots/optimization_history.png", "plots/roc_pr_curves.png", "plots/confusion_matrix.png"} <= plots
+    # The pyfunc, reloaded in a fresh process, predicts exactly what the model predicts.
+    df.to_pickle(tmp_path / "df.pkl")
+    code = (
+        "import mlflow, pandas as pd\n"
+        f"mlflow.set_tracking_uri({uri!r})\n"
+        f"df = pd.read_pickle({str(tmp_path / 'df.pkl')!r})\n"
+        f"print(list(mlflow.pyfunc.load_model({model.model_uri_!r}).predict(df.drop(columns='y'))))\n"
+        "print(list(mlflow.pyfunc.load_model('models:/rt-model/1').predict(df.drop(columns='y').head(3))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    lines = out.stdout.strip().splitlines()
+    assert lines[-2] == str(list(model.predict(df)))
+    assert lines[-1] == str(list(model.predict(df.head(3))))
+
+
+def _interrupt(params, ctx):
+    raise KeyboardInterrupt
+
+
+INTERRUPT = ModelFamily("interrupt", frozenset({"binary"}), "ordinal", _interrupt, "Ctrl-C",
+                        search_space=space_from_dict({"family": "interrupt", "params": {}}))
+
+
+def test_ctrl_c_marks_the_runs_killed_and_leaves_none_running(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    register_family("interrupt", f"{__name__}:INTERRUPT")
+    try:
+        tracker = MLflowTracker(uri, log_model=False, plots=False)
+        with pytest.raises(KeyboardInterrupt):
+            automl.fit(_data(), target="y", n_trials=3, families=["linear", "interrupt"], cv=3,
+                       tracking=tracker, n_jobs=1)
+    finally:
+        unregister_family("interrupt")
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name("automl")
+    runs = client.search_runs([experiment.experiment_id])
+    statuses = {r.info.run_name: r.info.status for r in runs}
+    assert statuses["automl-search"] == "KILLED"
+    assert statuses["trial-0000 linear"] == "FINISHED"
+    assert statuses["trial-0001 interrupt"] == "KILLED"
+    assert "RUNNING" not in statuses.values()
