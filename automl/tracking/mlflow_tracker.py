@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from automl.search.leaderboard import ATTR_FIT_TIME, ATTR_PARAMS, ATTR_PREDICT_TIME, ATTR_REASON, ATTR_SCORES
-from automl.tracking.background import BackgroundWorker
+from automl.tracking.writer import ProcessWriter, ThreadWriter
 from automl.tracking.base import RUN_STATUS
 
 __all__ = ["MLflowTracker", "default_tracking_uri", "ATTR_PARENT_RUN"]
@@ -80,6 +80,7 @@ class MLflowTracker:
         self.register_model = register_model
         self.log_model = log_model
         self.plots = plots
+        self._injected = client is not None
         if client is None:
             import mlflow
 
@@ -88,7 +89,7 @@ class MLflowTracker:
         self.parent_run_id: str | None = None
         self.experiment_id: str | None = None
         self._logged: set[int] = set()
-        self._worker: BackgroundWorker | None = None
+        self._worker: ThreadWriter | ProcessWriter | None = None
         self.model_uri: str | None = None
 
     # -- start ------------------------------------------------------------------------------
@@ -120,7 +121,9 @@ class MLflowTracker:
                 study.set_user_attr(
                     ATTR_PARENT_RUN, {"run_id": self.parent_run_id, "tracking_uri": self.tracking_uri}
                 )
-        self._worker = BackgroundWorker()
+        # An injected client (a stand-in in tests) stays in this process; otherwise a writer
+        # process owns its own client, so store writes never compete with the search for the GIL.
+        self._worker = ThreadWriter(self.client) if self._injected else ProcessWriter(self.tracking_uri)
         logger.info("MLflow: logging to %s, experiment %r, run %s", self.tracking_uri, name, self.parent_run_id)
 
     def _run_exists(self, run_id: str) -> bool:
@@ -142,32 +145,31 @@ class MLflowTracker:
         if trial.number in self._logged or self._worker is None:
             return
         self._logged.add(trial.number)
-        self._worker.submit(self._log_trial, trial)
+        self._worker.submit(self._payload(trial))
 
-    def _log_trial(self, trial: Any, state: str | None = None) -> None:
-        from mlflow.entities import Metric
-
+    def _payload(self, trial: Any, state: str | None = None) -> dict[str, Any]:
+        """A plain dict describing the child run of ``trial`` (cheap to build and to pickle)."""
         state = state or trial.state.name.lower()
         family = trial.params.get("family", "")
         params = {"family": family}
         for key, value in (trial.user_attrs.get(ATTR_PARAMS) or {}).items():
-            params[f"{family}__{key}"] = value
+            params[f"{family}__{key}"] = _text(value)[:6000]
         timestamp = _ms(trial.datetime_complete) or int(time.time() * 1000)
-        metrics = []
+        metrics: list[tuple[str, float, int, int]] = []
         for name, values in (trial.user_attrs.get(ATTR_SCORES) or {}).items():
             finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
             for step, value in enumerate(values):
                 if math.isfinite(value):
-                    metrics.append(Metric(f"{name}_fold", float(value), timestamp, step))
+                    metrics.append((f"{name}_fold", float(value), timestamp, step))
             if finite and state == "complete":
                 mean = sum(finite) / len(finite)
                 std = math.sqrt(sum((v - mean) ** 2 for v in finite) / len(finite))
-                metrics += [Metric(f"{name}_mean", mean, timestamp, 0), Metric(f"{name}_std", std, timestamp, 0)]
+                metrics += [(f"{name}_mean", mean, timestamp, 0), (f"{name}_std", std, timestamp, 0)]
         for key, name in ((ATTR_FIT_TIME, "fit_time"), (ATTR_PREDICT_TIME, "predict_time")):
             if key in trial.user_attrs:
-                metrics.append(Metric(name, float(trial.user_attrs[key]), timestamp, 0))
+                metrics.append((name, float(trial.user_attrs[key]), timestamp, 0))
         if trial.duration is not None:
-            metrics.append(Metric("duration", trial.duration.total_seconds(), timestamp, 0))
+            metrics.append(("duration", trial.duration.total_seconds(), timestamp, 0))
         tags = {
             "mlflow.parentRunId": self.parent_run_id,
             "automl.trial_number": str(trial.number),
@@ -177,14 +179,16 @@ class MLflowTracker:
         reason = trial.user_attrs.get(ATTR_REASON)
         if reason:
             tags["automl.reason"] = str(reason)[:_MAX_TAG]
-        run = self.client.create_run(
-            self.experiment_id,
-            start_time=_ms(trial.datetime_start),
-            tags=tags,
-            run_name=f"trial-{trial.number:04d} {family}",
-        )
-        self._log_batch(run.info.run_id, params=params, metrics=metrics)
-        self.client.set_terminated(run.info.run_id, status=RUN_STATUS.get(state, "FAILED"), end_time=timestamp)
+        return {
+            "experiment_id": self.experiment_id,
+            "run_name": f"trial-{trial.number:04d} {family}",
+            "start_time": _ms(trial.datetime_start),
+            "tags": tags,
+            "params": params,
+            "metrics": metrics,
+            "status": RUN_STATUS.get(state, "FAILED"),
+            "end_time": timestamp,
+        }
 
     def _log_batch(self, run_id: str, params: dict[str, Any] | None = None, metrics: list[Any] | None = None) -> None:
         from mlflow.entities import Param
@@ -212,8 +216,11 @@ class MLflowTracker:
                         self._logged.add(trial.number)
                         if status == "KILLED" and state == "fail" and ATTR_REASON not in trial.user_attrs:
                             state = "interrupted"
-                        self._worker.submit(self._log_trial, trial, state)
+                        self._worker.submit(self._payload(trial, state))
                 self._worker.close()
+                if self._worker.errors:
+                    logger.warning("MLflow: %d child run(s) not written: %s", len(self._worker.errors),
+                                   "; ".join(self._worker.errors[:3]))
             if model is not None and status == "FINISHED":
                 self._log_results(model, extras)
         except Exception as exc:  # noqa: BLE001 - a tracking failure must not lose the fitted model
