@@ -1,4 +1,4 @@
-"""The ``automl`` command line: ``demo``, ``fit``, ``predict`` and ``families``.
+"""The ``automl`` command line: ``demo``, ``fit``, ``predict``, ``families`` and ``ui``.
 
 Example:
     >>> main(["families"])  # doctest: +ELLIPSIS
@@ -21,6 +21,8 @@ _EPILOG = """examples:
   automl fit train.parquet --target price --n-trials 40 --families lightgbm,linear --cv 5
   automl predict model_dir test.csv -o predictions.csv --proba
   automl families
+  automl ui                                   # MLflow UI on ./mlflow.db at http://127.0.0.1:5000
+  automl ui --tracking-uri sqlite:///runs/mlflow.db --port 0
 """
 
 
@@ -66,6 +68,8 @@ def _demo(args: argparse.Namespace) -> int:
     same = (reloaded.predict(test) == model.predict(test)).all()
     print(f"saved to {folder}; reloaded predictions identical: {bool(same)}")
     print(f"study {model.study_name_!r} stored in {model.storage_} (run the demo again to resume it)")
+    if getattr(model, "tracking_run_id_", None):
+        print(f"MLflow: run {model.tracking_run_id_} in {model.tracking_uri_}; browse it with: automl ui")
     return 0
 
 
@@ -87,8 +91,13 @@ def _fit(args: argparse.Namespace) -> int:
         n_jobs=args.n_jobs,
         study_name=args.study,
         storage=args.storage,
+        tracking=False if args.no_tracking else None,
+        tracking_uri=args.tracking_uri,
+        register_model=args.register_model,
     )
     print(model.leaderboard().head(20).to_string(index=False))
+    if getattr(model, "tracking_run_id_", None):
+        print(f"MLflow run {model.tracking_run_id_} in {model.tracking_uri_} (see it with: automl ui)")
     if args.output:
         print(f"model saved to {model.save(args.output, overwrite=args.overwrite)}")
     return 0
@@ -119,6 +128,12 @@ def _families(args: argparse.Namespace) -> int:
         status = "installed" if not missing else f"missing {', '.join(missing)}"
         print(f"{name:24s} {status:12s} {family.description}")
     return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from automl.ui import serve
+
+    return serve(args.tracking_uri, host=args.host, port=args.port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--n-jobs", type=int, default=-1)
     fit.add_argument("--study", help="study name (stored, resumable)")
     fit.add_argument("--storage", help="study storage: a .journal path or an RDB URL")
+    fit.add_argument("--tracking-uri", help="MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    fit.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
+    fit.add_argument("--register-model", help="register the final model in MLflow under this name")
     fit.add_argument("--output", help="folder to save the model in")
     fit.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     fit.set_defaults(run=_fit)
@@ -166,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     families = sub.add_parser("families", help="list the model families and whether they are installed")
     families.set_defaults(run=_families)
+
+    ui = sub.add_parser("ui", help="browse the tracked runs in the MLflow UI (until Ctrl-C)", epilog=_EPILOG,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ui.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)")
+    ui.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1; the UI has no login)")
+    ui.add_argument("--port", type=int, default=5000, help="port (default 5000; 0 picks a free one)")
+    ui.set_defaults(run=_ui)
     return parser
 
 

@@ -97,7 +97,10 @@ class MLflowTracker:
         found = self.client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
-        return self.client.create_experiment(name)
+        experiment_id = self.client.create_experiment(name)
+        # MLflow 3's UI opens GenAI experiments on a traces overview; this one is about training runs.
+        self.client.set_experiment_tag(experiment_id, "mlflow.experimentKind", "custom_model_development")
+        return experiment_id
 
     def on_start(self, study: Any, settings: dict[str, Any]) -> None:
         """Create the parent run, or reopen the one a resumed study was logged to."""

@@ -32,6 +32,9 @@ class FakeClient:
         self.experiments[name] = f"exp-{len(self.experiments)}"
         return self.experiments[name]
 
+    def set_experiment_tag(self, experiment_id, key, value):
+        self._record("set_experiment_tag", experiment_id, key, value)
+
     def create_run(self, experiment_id, start_time=None, tags=None, run_name=None):
         self._record("create_run", experiment_id, start_time=start_time, tags=tags, run_name=run_name)
         run_id = f"run-{len(self.runs)}"
