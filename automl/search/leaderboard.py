@@ -46,7 +46,8 @@ def leaderboard(study: Any, metrics: Sequence[str]) -> pd.DataFrame:
     """One row per trial: rank, trial, family, params, mean and std of each metric, times, state, reason.
 
     Completed trials come first, ranked by the study's objective; then
-    pruned, failed and running ones (rank NaN). ``params`` holds every
+    pruned, failed and running ones (rank NaN, metric columns empty, the
+    folds they ran in ``n_folds``). ``params`` holds every
     parameter of the family, pinned ones included.
     """
     import optuna
@@ -60,8 +61,11 @@ def leaderboard(study: Any, metrics: Sequence[str]) -> pd.DataFrame:
         params = t.user_attrs.get(ATTR_PARAMS, params)
         scores = t.user_attrs.get(ATTR_SCORES, {})
         row: dict[str, Any] = {"trial": t.number, "family": family, "params": params}
+        complete = t.state == optuna.trial.TrialState.COMPLETE
         for name in metrics:
-            values = np.asarray(scores.get(name, []), dtype=float)
+            # A stopped trial's few folds are not comparable with full CV scores: they stay on the
+            # trial (and in MLflow as per-fold metrics) but its mean and std are left empty here.
+            values = np.asarray(scores.get(name, []) if complete else [], dtype=float)
             finite = values[np.isfinite(values)]
             row[f"{name}_mean"] = float(finite.mean()) if len(finite) else math.nan
             row[f"{name}_std"] = float(finite.std()) if len(finite) else math.nan

@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,18 @@ def log_pyfunc_model(
             signature = infer_signature(example, model.predict(example))
         except Exception:  # noqa: BLE001 - some dtypes have no MLflow type; log without a signature
             signature, example = None, None
+    progress = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # no progress bars inside a fit
+    try:
+        return _log(run_id, saved_folder, signature, example, registered_model_name)
+    finally:
+        if progress is None:
+            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+        else:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = progress
+
+
+def _log(run_id: str, saved_folder: str, signature: Any, example: Any, registered_model_name: str | None) -> str:
     active = mlflow.active_run()
     with warnings.catch_warnings(), mlflow.start_run(run_id=run_id, nested=active is not None and active.info.run_id != run_id):
         # Type hints would make MLflow build a schema from them; the signature comes from the example.

@@ -91,7 +91,8 @@ def test_a_hopeless_trial_is_pruned_with_its_reason(test_families):
     row = model.leaderboard().query("family == 'constant'").iloc[0]
     assert row["state"] == "pruned"
     assert row["reason"].startswith("pruned after fold 1/5")
-    assert row["n_folds"] == 1  # the folds it ran are kept
+    assert row["n_folds"] == 1  # the folds it ran are counted ...
+    assert np.isnan(row["roc_auc_mean"])  # ... but a partial mean is not shown beside full CV scores
 
 
 def test_same_seed_and_n_trials_give_the_same_leaderboard():
