@@ -90,3 +90,21 @@ def test_ctrl_c_marks_the_runs_killed_and_leaves_none_running(tmp_path):
     assert statuses["trial-0000 linear"] == "FINISHED"
     assert statuses["trial-0001 interrupt"] == "KILLED"
     assert "RUNNING" not in statuses.values()
+
+
+def test_budget_includes_tracking_and_a_resumed_study_continues_its_parent_run(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    df = _data()
+    first = automl.fit(df, target="y", time_budget=6, families=["linear", "knn"], cv=3, study_name="res",
+                       tracking=True, tracking_uri=uri, n_jobs=1)
+    assert first.fit_time_ <= 6 * 1.1 + 10
+    second = automl.fit(df, target="y", n_trials=2, families=["linear", "knn"], cv=3, study_name="res",
+                        tracking=MLflowTracker(uri, plots=False, log_model=False), n_jobs=1)
+    assert second.tracking_run_id_ == first.tracking_run_id_
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name("res")
+    children = _children(client, experiment.experiment_id, first.tracking_run_id_)
+    numbers = sorted(int(r.data.tags["automl.trial_number"]) for r in children)
+    assert numbers == sorted(second.leaderboard()["trial"])  # every trial once, none twice
+    assert client.get_run(first.tracking_run_id_).info.status == "FINISHED"
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
