@@ -7,7 +7,7 @@ run: the manifest metric on the test rows (roc_auc / log_loss / rmse), accuracy 
 r2 (regression), wall time of fit + predict (data loading excluded), and the child's peak resident
 memory (``ru_maxrss``, KiB on Linux). Systems:
 
-* ``automl``: ``automl.fit(train, target="target", time_budget=BUDGET, n_jobs=1, seed=0)``, scored
+* ``automl``: ``automl.fit(train, target="target", time_budget=BUDGET, n_jobs=1, seed=0, tracking=False)``, scored
   with ``model.evaluate(test)``;
 * ``lightgbm_default``: ``LGBMClassifier/LGBMRegressor(n_jobs=1, verbose=-1, random_state=0)``,
   scored with scikit-learn metrics on ``predict_proba`` / ``predict`` (log loss with ``labels=`` the
@@ -50,7 +50,8 @@ def run_automl(task: Task, train, test, budget: float, cv: int | None = None) ->
 
     extra = {} if cv is None else {"cv": cv}
     started = time.perf_counter()
-    model = automl.fit(train, target=task.target, time_budget=budget, n_jobs=1, seed=0, **extra)
+    # MLflow tracking off: the peers log nothing either (its cost: python -m benchmarks.tracking_cost).
+    model = automl.fit(train, target=task.target, time_budget=budget, n_jobs=1, seed=0, tracking=False, **extra)
     fitted = time.perf_counter()
     metrics = model.evaluate(test)
     done = time.perf_counter()
