@@ -26,7 +26,32 @@ import pandas as pd
 from automl.evaluation.metrics import Metric
 from automl.families.pipeline import FamilyPipeline
 
-__all__ = ["CVResult", "Evaluator", "TrialStopped"]
+__all__ = ["CVResult", "Evaluator", "TrialStopped", "average_curves", "MAX_CURVE_POINTS"]
+
+#: Points kept per learning curve (evenly spaced steps, the last one always kept).
+MAX_CURVE_POINTS = 100
+
+
+def average_curves(fold_curves: Sequence[Mapping[str, Sequence[float]]]) -> dict[str, list[tuple[int, float]]]:
+    """Average each curve over the folds that reached each step; thin it to ``MAX_CURVE_POINTS``.
+
+    Example:
+        >>> average_curves([{"valid_loss": [3.0, 2.0, 1.0]}, {"valid_loss": [1.0, 0.0]}])
+        {'valid_loss': [(0, 2.0), (1, 1.0), (2, 1.0)]}
+    """
+    out: dict[str, list[tuple[int, float]]] = {}
+    names = sorted({name for curves in fold_curves for name in curves})
+    for name in names:
+        series = [np.asarray(c[name], dtype=float) for c in fold_curves if len(c.get(name, ()))]
+        length = max(len(s) for s in series)
+        padded = np.full((len(series), length), np.nan)
+        for row, values in enumerate(series):
+            padded[row, : len(values)] = values
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(padded, axis=0)
+        steps = np.unique(np.linspace(0, length - 1, min(length, MAX_CURVE_POINTS)).round().astype(int))
+        out[name] = [(int(s), float(mean[s])) for s in steps if np.isfinite(mean[s])]
+    return out
 
 
 class TrialStopped(Exception):
@@ -50,6 +75,8 @@ class CVResult:
         fit_time: Seconds spent fitting, all folds together.
         predict_time: Seconds spent predicting, all folds together.
         refit_hints: What each fold's model learned for the refit (see ModelFamily).
+        curves: Learning curves averaged over folds: name -> ``[(step, value), ...]``,
+            at most :data:`MAX_CURVE_POINTS` points each.
     """
 
     fold_scores: dict[str, list[float]]
@@ -57,6 +84,7 @@ class CVResult:
     fit_time: float
     predict_time: float
     refit_hints: list[dict[str, Any]] = field(default_factory=list)
+    curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
 
     def mean(self, metric: str) -> float:
         """Mean over folds of ``metric`` (NaN folds ignored; NaN if all are)."""
@@ -137,6 +165,7 @@ class Evaluator:
         scores: dict[str, list[float]] = {m.name: [] for m in self.metrics}
         fit_time = predict_time = 0.0
         hints: list[dict[str, Any]] = []
+        fold_curves: list[dict[str, list[float]]] = []
         primary = self.metrics[0].name
         for fold, (train, valid) in enumerate(self.splits):
             started = time.perf_counter()
@@ -147,6 +176,7 @@ class Evaluator:
             fit_time += fitted - started
             predict_time += predicted - fitted
             hints.append(model.refit_hints())
+            fold_curves.append(model.learning_curves())
             total[valid] += prediction.reshape(len(valid), width)
             counts[valid] += 1
             for metric in self.metrics:
@@ -163,4 +193,4 @@ class Evaluator:
             oof = (total / counts[:, None]).astype("float32")
         if self.task == "regression":
             oof = oof.ravel()
-        return CVResult(scores, oof, fit_time, predict_time, hints)
+        return CVResult(scores, oof, fit_time, predict_time, hints, average_curves(fold_curves))

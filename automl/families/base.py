@@ -61,6 +61,9 @@ class ModelFamily:
             of boosting rounds found by early stopping in each fold).
         fitted_hints: ``fitted_hints(fitted_estimator) -> dict`` collecting, in
             each fold, what ``refit_params`` needs.
+        learning_curves: ``learning_curves(fitted_estimator) -> {name: [value per
+            epoch or boosting round]}`` (e.g. ``valid_loss``); logged to MLflow with
+            step = epoch.
         search_space: A :class:`~automl.spaces.SearchSpace` for families defined
             outside automl; the built-in ones read ``search_spaces/<name>.yaml``.
     """
@@ -76,6 +79,7 @@ class ModelFamily:
     )
     fitted_hints: Callable[[Any], dict[str, Any]] | None = field(default=None, compare=False)
     search_space: Any = field(default=None, compare=False)
+    learning_curves: Callable[[Any], dict[str, list[float]]] | None = field(default=None, compare=False)
 
     def supports(self, task: str) -> bool:
         """Whether this family can model ``task``."""

@@ -52,6 +52,16 @@ def fitted_hints(estimator: Any) -> dict[str, Any]:
     return {"n_iter": int(estimator.n_iter_)}
 
 
+def learning_curves(estimator: Any) -> dict[str, list[float]]:
+    """Training and validation loss after each iteration (when early stopping scored them)."""
+    curves = {}
+    for name, attribute in (("train_loss", "train_score_"), ("valid_loss", "validation_score_")):
+        values = np.asarray(getattr(estimator, attribute, ()), dtype=float)
+        if values.size > 1:  # scores are negated losses; the first entry is before any iteration
+            curves[name] = (-values[1:]).tolist()
+    return curves
+
+
 def refit_params(params: Mapping[str, Any], hints: list[dict[str, Any]]) -> dict[str, Any]:
     """Refit with the folds' mean iterations (+10 % for the larger data), no early stopping."""
     iters = [h["n_iter"] for h in hints if "n_iter" in h]
@@ -68,4 +78,5 @@ FAMILY = ModelFamily(
     description="Histogram gradient boosting (scikit-learn) with native categories and early stopping",
     refit_params=refit_params,
     fitted_hints=fitted_hints,
+    learning_curves=learning_curves,
 )

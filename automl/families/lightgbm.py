@@ -148,6 +148,15 @@ def fitted_hints(estimator: EarlyStoppingLightGBM) -> dict[str, Any]:
     return dict(estimator.refit_hints_)
 
 
+def learning_curves(estimator: EarlyStoppingLightGBM) -> dict[str, list[float]]:
+    """Loss on the early-stopping split after each boosting round (empty without that split)."""
+    results = getattr(estimator.model_, "evals_result_", None) or {}
+    for per_metric in results.values():
+        for values in per_metric.values():
+            return {"valid_loss": list(values)}
+    return {}
+
+
 def refit_params(params: Mapping[str, Any], hints: list[dict[str, Any]]) -> dict[str, Any]:
     """Refit with the folds' mean rounds (+10 % for the larger data) and no held-out split."""
     rounds = [h["n_estimators"] for h in hints if "n_estimators" in h]
@@ -165,4 +174,5 @@ FAMILY = ModelFamily(
     requires=("lightgbm",),
     refit_params=refit_params,
     fitted_hints=fitted_hints,
+    learning_curves=learning_curves,
 )

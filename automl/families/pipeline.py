@@ -112,6 +112,13 @@ class FamilyPipeline(BaseEstimator):
         full[:, classes] = proba
         return full
 
+    def learning_curves(self) -> dict[str, list[float]]:
+        """Per-epoch (or per-round) curves of the fitted estimator, if its family records any."""
+        family = get_family(self.family)
+        if family.learning_curves is None:
+            return {}
+        return {k: [float(v) for v in values] for k, values in family.learning_curves(self.estimator_).items()}
+
     def refit_hints(self) -> dict[str, Any]:
         """What the fitted estimator learned that a refit on all rows should reuse."""
         family = get_family(self.family)

@@ -28,6 +28,7 @@ ATTR_FIT_TIME = "automl:fit_time"
 ATTR_PREDICT_TIME = "automl:predict_time"
 ATTR_HINTS = "automl:refit_hints"
 ATTR_PARAMS = "automl:params"
+ATTR_CURVES = "automl:curves"
 
 
 def trial_params(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -32,6 +32,7 @@ from automl.families.base import ModelFamily
 from automl.search.budget import Budget
 from automl.search.leaderboard import (
     ATTR_FIT_TIME,
+    ATTR_CURVES,
     ATTR_HINTS,
     ATTR_PARAMS,
     ATTR_PREDICT_TIME,
@@ -261,6 +262,8 @@ class Search:
             trial.set_user_attr(ATTR_FIT_TIME, round(result.fit_time, 4))
             trial.set_user_attr(ATTR_PREDICT_TIME, round(result.predict_time, 4))
             trial.set_user_attr(ATTR_HINTS, result.refit_hints)
+            if result.curves:
+                trial.set_user_attr(ATTR_CURVES, {k: [list(p) for p in v] for k, v in result.curves.items()})
             value = result.mean(primary.name)
             if not math.isfinite(value):
                 reason = f"{primary.name} is not finite on any fold (got {result.fold_scores[primary.name]})"

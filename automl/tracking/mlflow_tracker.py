@@ -22,7 +22,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from automl.search.leaderboard import ATTR_FIT_TIME, ATTR_PARAMS, ATTR_PREDICT_TIME, ATTR_REASON, ATTR_SCORES
+from automl.search.leaderboard import (
+    ATTR_CURVES,
+    ATTR_FIT_TIME,
+    ATTR_PARAMS,
+    ATTR_PREDICT_TIME,
+    ATTR_REASON,
+    ATTR_SCORES,
+)
 from automl.tracking.writer import ProcessWriter, ThreadWriter
 from automl.tracking.base import RUN_STATUS
 
@@ -173,6 +180,8 @@ class MLflowTracker:
                 metrics.append((name, float(trial.user_attrs[key]), timestamp, 0))
         if trial.duration is not None:
             metrics.append(("duration", trial.duration.total_seconds(), timestamp, 0))
+        for name, points in (trial.user_attrs.get(ATTR_CURVES) or {}).items():
+            metrics += [(name, float(value), timestamp, int(step)) for step, value in points]
         tags = {
             "mlflow.parentRunId": self.parent_run_id,
             "automl.trial_number": str(trial.number),

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import queue as queue_module
 from typing import Any
@@ -39,11 +40,12 @@ def write_child_run(client: Any, payload: dict[str, Any]) -> str:
         payload["experiment_id"], start_time=payload["start_time"], tags=payload["tags"], run_name=payload["run_name"]
     )
     run_id = run.info.run_id
-    client.log_batch(
-        run_id,
-        metrics=[Metric(k, v, ts, step) for k, v, ts, step in payload["metrics"]],
-        params=[Param(k, v) for k, v in payload["params"].items()],
-    )
+    metrics = [Metric(k, v, ts, step) for k, v, ts, step in payload["metrics"]]
+    params = [Param(k, v) for k, v in payload["params"].items()]
+    # MLflow takes at most 1000 metrics and 100 params per batch: usually one batch does it all.
+    batches = max(math.ceil(len(metrics) / 1000), math.ceil(len(params) / 100), 1)
+    for i in range(batches):
+        client.log_batch(run_id, metrics=metrics[i * 1000 : (i + 1) * 1000], params=params[i * 100 : (i + 1) * 100])
     client.set_terminated(run_id, status=payload["status"], end_time=payload["end_time"])
     return run_id
 

@@ -155,3 +155,20 @@ def test_tracking_is_off_with_false_and_with_the_environment_variable(monkeypatc
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlruns").exists()
     with pytest.raises(automl.InvalidParameterError, match="tracking must be"):
         automl.fit(_data(), target="y", n_trials=1, tracking="yes please")
+
+
+@pytest.mark.parametrize("family,curves", [("lightgbm", {"valid_loss"}),
+                                           ("hist_gradient_boosting", {"train_loss", "valid_loss"})])
+def test_learning_curves_are_logged_with_step_per_round(family, curves):
+    client = FakeClient()
+    automl.fit(_data(300), target="y", n_trials=1, families=[family], cv=3, tracking=_tracker(client), n_jobs=1)
+    child = next(r for r in client.runs.values() if "mlflow.parentRunId" in r["tags"])
+    logged = {}
+    for key, value, step in child["metrics"]:
+        if key in curves:
+            logged.setdefault(key, []).append((step, value))
+    assert set(logged) == curves
+    for points in logged.values():
+        steps = [s for s, _ in points]
+        assert steps == sorted(steps) and steps[0] == 0 and 2 <= len(steps) <= 100
+        assert all(np.isfinite(v) and v >= 0 for _, v in points)
