@@ -19,7 +19,9 @@ overhead is defined the same way (trial duration minus the timed fit and predict
 bare variants compute the AUC with numpy/scipy ranks instead (scikit-learn's input validation costs
 a few ms per call), with the default sampler and with automl's (``multivariate=True, group=True``):
 the floor of an Optuna loop. automl computes roc_auc, log_loss, accuracy and f1 per fold (its own
-numpy implementations), and that is in its overhead. Ratios automl / bare are printed.
+numpy implementations), and that is in its overhead. automl runs twice: ``tracking=False``, and with
+``tracking=MLflowTracker(f"sqlite:///{tmp}/mlflow.db", plots=False, log_model=False)`` (a fresh
+store whose schema is created before the measured fit). Ratios automl / bare are printed for both.
 
     python -m benchmarks.overhead --trials 100
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import tempfile
 import time
 import warnings
 
@@ -50,14 +53,14 @@ def summary(overheads_s: list[float]) -> dict[str, float]:
             "mean": float(values.mean())}
 
 
-def run_automl(frame: pd.DataFrame, trials: int) -> dict:
+def run_automl(frame: pd.DataFrame, trials: int, tracking: object = False, label: str = "") -> dict:
     import optuna
 
     import automl
 
     started = time.perf_counter()
     model = automl.fit(frame, target="target", families=["linear"], n_trials=trials, cv=5, n_jobs=1,
-                       pruner="none", seed=0, tracking=False)
+                       pruner="none", seed=0, tracking=tracking)
     wall = time.perf_counter() - started
     complete = [t for t in model.study_.trials if t.state == optuna.trial.TrialState.COMPLETE]
     durations = [t.duration.total_seconds() for t in model.study_.trials if t.duration is not None]
@@ -69,7 +72,7 @@ def run_automl(frame: pd.DataFrame, trials: int) -> dict:
     check = board.loc[board["state"] == "complete", ["fit_time", "duration"]]
     assert len(check) == len(complete), "leaderboard and study disagree"
     return {
-        "label": "automl (families=['linear'], cv=5)", "stats": summary(overheads), "wall": wall,
+        "label": label or "automl (families=['linear'], cv=5)", "stats": summary(overheads), "wall": wall,
         "fit_predict": sum(t.user_attrs["automl:fit_time"] + t.user_attrs["automl:predict_time"] for t in complete),
         "between": model.search_time_ - sum(durations), "setup": model.fit_time_ - model.search_time_ - model.refit_time_,
         "n_trials": len(model.study_.trials),
@@ -155,12 +158,23 @@ def main(argv: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", category=ConvergenceWarning)  # saga on some configurations
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("automl").setLevel(logging.WARNING)
+    from automl.tracking.mlflow_tracker import MLflowTracker
+
     frame = synthetic(args.rows, args.cols)
     # Import and warm everything once, so neither loop pays first-use costs.
     run_bare(frame, 2, multivariate=False, numpy_auc=False)
     run_bare(frame, 2, multivariate=False, numpy_auc=True)
+    run_automl(frame, 2)
+    plain = run_automl(frame, args.trials, label="automl (families=['linear'], cv=5), tracking=False")
+    with tempfile.TemporaryDirectory() as tmp:
+        uri = f"sqlite:///{tmp}/mlflow.db"
+        # Create the store's schema (and import MLflow) before the measured fit: a one-off cost.
+        MLflowTracker(uri, plots=False, log_model=False).client.search_experiments()
+        tracked = run_automl(frame, args.trials, tracking=MLflowTracker(uri, plots=False, log_model=False),
+                             label="automl (families=['linear'], cv=5), MLflow tracking (sqlite, plots/model off)")
     results = [
-        run_automl(frame, args.trials),
+        plain,
+        tracked,
         run_bare(frame, args.trials, multivariate=False, numpy_auc=False),
         run_bare(frame, args.trials, multivariate=False, numpy_auc=True),
         run_bare(frame, args.trials, multivariate=True, numpy_auc=True),
@@ -174,14 +188,18 @@ def main(argv: list[str] | None = None) -> None:
         s = r["stats"]
         print(f"| {r['label']} | {s['n']} | {s['median']:.2f} | {s['p90']:.2f} | {s['mean']:.2f} | "
               f"{r['fit_predict']:.2f} | {r['wall']:.2f} | {1000 * r['between'] / max(r['n_trials'], 1):.2f} |")
-    ours, bare, floor, like = (r["stats"] for r in results)
-    print(f"\nratio automl / bare (median overhead): {ours['median'] / bare['median']:.2f}x "
-          f"(p90 {ours['p90'] / bare['p90']:.2f}x)")
-    print(f"ratio automl / bare with numpy AUC: {ours['median'] / floor['median']:.2f}x "
-          f"(p90 {ours['p90'] / floor['p90']:.2f}x); with automl's sampler too: "
-          f"{ours['median'] / like['median']:.2f}x (p90 {ours['p90'] / like['p90']:.2f}x)")
+    plain_s, mlflow_s, bare, floor, like = (r["stats"] for r in results)
+    print()
+    for name, ours in (("automl, tracking=False", plain_s), ("automl, MLflow tracking", mlflow_s)):
+        print(f"{name}: ratio / bare (median overhead) {ours['median'] / bare['median']:.2f}x "
+              f"(p90 {ours['p90'] / bare['p90']:.2f}x); / bare with numpy AUC {ours['median'] / floor['median']:.2f}x "
+              f"(p90 {ours['p90'] / floor['p90']:.2f}x); / bare with numpy AUC and automl's sampler "
+              f"{ours['median'] / like['median']:.2f}x (p90 {ours['p90'] / like['p90']:.2f}x)")
+    print(f"MLflow tracking adds {mlflow_s['median'] - plain_s['median']:.2f} ms/trial (median overhead) and "
+          f"{results[1]['wall'] - results[0]['wall']:.2f} s to the whole fit ({args.trials} trials)")
     print(f"automl fixed cost outside the search and refit (validation, schema, set-up): "
-          f"{1000 * results[0]['setup']:.1f} ms; 'loop wall' for automl is the whole automl.fit call.")
+          f"{1000 * results[0]['setup']:.1f} ms without tracking, {1000 * results[1]['setup']:.1f} ms with; "
+          "'loop wall' for automl is the whole automl.fit call.")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ interpreter, ``python -c CODE``, repeated ``--runs`` times (default 5); the medi
 * ``pass``                                     - the bare interpreter, the baseline;
 * ``import automl``                            - the package import (lazy, PEP 562);
 * ``import automl; automl.AutoMLClassifier``   - the first real use (loads scikit-learn, pandas ...);
-* ``import numpy, pandas, sklearn.base, yaml``  - those dependencies alone, the floor for first use.
+* ``import numpy, pandas, sklearn.base, yaml``  - those dependencies alone, the floor for first use;
+* ``automl --help``                            - the console script next to ``sys.executable`` (what a
+  shell user waits for before the CLI answers).
 
 Import cost = median(import) - median(pass). Then, in a fresh interpreter, ``import automl`` and
 list which of torch, lightgbm, mlflow, sklearn, optuna, pandas are in ``sys.modules`` (torch,
@@ -23,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from benchmarks.tasks import REPO_ROOT
 
@@ -35,6 +38,10 @@ CASES = {
     # The floor for first use: the third-party modules AutoMLClassifier needs, without automl.
     "dependencies only": "import numpy, pandas, sklearn.base, yaml",
 }
+# What the console script does for `automl --help`, with the help text swallowed.
+CLI_HELP = ("import contextlib, io\nfrom automl.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+            "    main(['--help'])")
 PROBE = (
     "import sys, json\n"
     "{setup}\n"
@@ -43,9 +50,15 @@ PROBE = (
 )
 
 
-def time_code(code: str, runs: int) -> list[float]:
-    """Wall seconds of ``runs`` fresh ``python -c code`` interpreters (after one untimed warm-up)."""
-    command = [sys.executable, "-c", code]
+def cli() -> Path:
+    """The ``automl`` console script installed next to the interpreter."""
+    return Path(sys.executable).parent / "automl"
+
+
+def time_code(code: str, runs: int, command: list[str] | None = None) -> list[float]:
+    """Wall seconds of ``runs`` fresh ``python -c code`` interpreters (or ``command``), after one
+    untimed warm-up."""
+    command = command or [sys.executable, "-c", code]
     subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True)  # warm the file cache
     times = []
     for _ in range(runs):
@@ -81,15 +94,25 @@ def main(argv: list[str] | None = None) -> None:
         extra = medians[label] - medians["pass"]
         print(f"| `python -c \"{code}\"` | {medians[label]:.1f} | {min(times):.1f} | {max(times):.1f} | "
               f"{extra:+.1f} |")
+    if cli().exists():
+        times = [t * 1000 for t in time_code("", args.runs, [str(cli()), "--help"])]
+        medians["cli"] = statistics.median(times)
+        print(f"| `automl --help` ({cli()}) | {medians['cli']:.1f} | {min(times):.1f} | {max(times):.1f} | "
+              f"{medians['cli'] - medians['pass']:+.1f} |")
+    else:
+        print(f"| `automl --help` | not installed at {cli()} | | | |")
     print(f"\nimport automl costs {medians['import automl'] - medians['pass']:.1f} ms over a bare interpreter; "
           f"first real use (automl.AutoMLClassifier) costs "
           f"{medians['import automl; automl.AutoMLClassifier'] - medians['pass']:.1f} ms, of which "
           f"{medians['dependencies only'] - medians['pass']:.1f} ms is importing numpy, pandas, "
-          f"scikit-learn and yaml themselves.\n")
+          f"scikit-learn and yaml themselves."
+          + (f" `automl --help` answers in {medians['cli']:.1f} ms ({medians['cli'] - medians['pass']:+.1f} ms over "
+             "a bare interpreter)." if "cli" in medians else "") + "\n")
 
     failed = False
     for label, setup in (("after `import automl`", "import automl"),
-                         ("after `automl.AutoMLClassifier`", "import automl; automl.AutoMLClassifier")):
+                         ("after `automl.AutoMLClassifier`", "import automl; automl.AutoMLClassifier"),
+                         ("after `automl --help` (automl.cli.main)", CLI_HELP)):
         loaded, count = probe(setup)
         names = ", ".join(f"{m}={'loaded' if v else 'absent'}" for m, v in loaded.items())
         print(f"{label}: {names} ({count} modules in sys.modules)")

@@ -1,0 +1,192 @@
+"""Scale benchmark: automl.fit on synthetic frames of growing size, each size in its own process.
+
+The frame (seeded, ``--seed``, default 0) has N rows x 20 feature columns: 15 numeric (standard
+normal, one with 5 % missing values) and 5 categorical string columns (pandas ``str`` dtype) with 5,
+10, 20, 35 and 50 levels, plus a binary target ``y`` with signal: ``y = 1`` when a linear term on six
+numeric columns, an interaction, a sine term and one effect per level of three categorical columns,
+plus Gaussian noise, is above its median. For each size a fresh child interpreter (pinned with
+``--pin CPU``, BLAS/OpenMP threads 1) builds the frame, then times::
+
+    start = time.time(); model = automl.fit(df, target="y", time_budget=B, n_jobs=1, tracking=False)
+
+and reports: time to the first completed trial (the earliest ``datetime_complete`` among the
+completed trials of ``model.study_`` minus ``start``), trials completed within the budget (and all
+trials, pruned and failed included), the total wall time of the fit, the child's peak resident
+memory (``ru_maxrss``, frame building included), the RSS just before the fit, and the ratio peak RSS
+/ ``df.memory_usage(deep=True).sum()``. A CSV goes to ``--out``.
+
+    python -m benchmarks.scale --sizes 10000,100000,1000000 --budget 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.tasks import REPO_ROOT
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+LEVELS = (5, 10, 20, 35, 50)
+FIELDS = ["rows", "budget_s", "seed", "build_s", "frame_mib", "rss_before_fit_mib", "first_trial_s",
+          "trials_complete", "trials_total", "wall_s", "peak_rss_mib", "peak_over_frame", "best_family",
+          "best_cv", "error"]
+
+
+def synthetic(rows: int, seed: int = 0):
+    """The N x 20 frame described in the module doc, target column ``y``."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    numeric = rng.standard_normal((rows, 15)).astype("float64")
+    data = {f"num{i}": numeric[:, i] for i in range(15)}
+    logit = (numeric[:, :6] @ np.array([1.0, -0.8, 0.6, 0.5, -0.4, 0.3]) + 0.5 * numeric[:, 6] * numeric[:, 7]
+             + 0.7 * np.sin(2.0 * numeric[:, 8]))
+    for j, levels in enumerate(LEVELS):
+        codes = rng.integers(0, levels, size=rows)
+        names = np.array([f"c{j}_{k}" for k in range(levels)], dtype=object)
+        data[f"cat{j}"] = pd.array(names[codes], dtype="str")
+        if j < 3:  # three categorical columns carry signal
+            logit += rng.normal(0.0, 0.6, size=levels)[codes]
+    missing = rng.random(rows) < 0.05
+    data["num14"] = np.where(missing, np.nan, data["num14"])
+    logit += rng.normal(0.0, 1.0, size=rows)
+    frame = pd.DataFrame(data)
+    frame["y"] = (logit > np.median(logit)).astype("int64")
+    return frame
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def worker(args: argparse.Namespace) -> None:
+    import resource
+
+    record: dict = {"rows": args.sizes, "budget_s": args.budget, "seed": args.seed, "error": ""}
+    try:
+        t0 = time.perf_counter()
+        frame = synthetic(int(args.sizes), args.seed)
+        record["build_s"] = time.perf_counter() - t0
+        frame_bytes = float(frame.memory_usage(deep=True).sum())
+        record["frame_mib"] = frame_bytes / 2**20
+        import automl  # imported before the clock starts: the fit, not the import, is measured
+        import optuna
+
+        record["rss_before_fit_mib"] = rss_mib()
+        start = time.time()
+        model = automl.fit(frame, target="y", time_budget=args.budget, n_jobs=1, tracking=False)
+        record["wall_s"] = time.time() - start
+        trials = model.study_.trials
+        done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and t.datetime_complete]
+        record["trials_complete"] = len(done)
+        record["trials_total"] = len(trials)
+        if done:  # Optuna stamps datetime.now() (naive local time); .timestamp() reads it the same way
+            record["first_trial_s"] = min(t.datetime_complete.timestamp() for t in done) - start
+        record["best_family"] = model.best_family_
+        board = model.leaderboard()
+        cv_cols = [c for c in board.columns if str(c).endswith("_mean")]
+        if cv_cols:
+            record["best_cv"] = float(board.iloc[0][cv_cols[0]])
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        record["peak_rss_mib"] = peak
+        record["peak_over_frame"] = peak * 2**20 / frame_bytes
+    except Exception:  # noqa: BLE001 - reported by the parent
+        record["error"] = traceback.format_exc()
+        record["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    Path(args.result).write_text(json.dumps(record, default=str), encoding="utf-8")
+
+
+def run_child(rows: int, args: argparse.Namespace) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), **{v: "1" for v in THREAD_VARS})
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result.json"
+        command = [sys.executable, "-m", "benchmarks.scale", "--worker", "--sizes", str(rows),
+                   "--budget", str(args.budget), "--seed", str(args.seed), "--result", str(result)]
+        if args.pin is not None:
+            command = ["taskset", "-c", str(args.pin), *command]
+        try:
+            proc = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True,
+                                  timeout=args.budget * 3 + 1200)
+            tail = (proc.stderr or "")[-3000:]
+        except subprocess.TimeoutExpired:
+            tail = "timed out"
+        if result.exists():
+            return json.loads(result.read_text(encoding="utf-8"))
+        return {"rows": rows, "budget_s": args.budget, "seed": args.seed,
+                "error": f"child produced no result; stderr tail:\n{tail}"}
+
+
+def fmt(value: object, digits: int = 1) -> str:
+    try:
+        return f"{float(value):,.{digits}f}"  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "—"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="automl.fit on synthetic N x 20 binary frames (15 numeric, 5 string categorical), "
+        "one process per size: time to the first trial, trials in the budget, wall, peak memory."
+    )
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated row counts")
+    parser.add_argument("--budget", type=float, default=300.0, help="automl time_budget in seconds (default 300)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic frame (default 0)")
+    parser.add_argument("--pin", type=int, default=None, help="run each child on this CPU only (taskset -c)")
+    parser.add_argument("--out", default=str(REPO_ROOT / "benchmarks" / "results"), help="folder for the CSV")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--result", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args)
+        return
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"scale_{datetime.now():%Y%m%d_%H%M%S}_b{args.budget:g}.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        csv.DictWriter(handle, fieldnames=FIELDS).writeheader()
+    records = []
+    for rows in sizes:
+        record = run_child(rows, args)
+        records.append(record)
+        with open(path, "a", newline="", encoding="utf-8") as handle:
+            csv.DictWriter(handle, fieldnames=FIELDS, extrasaction="ignore").writerow(record)
+        print(f"[{datetime.now():%H:%M:%S}] rows={rows:,} " + ("ERROR" if record.get("error") else
+              f"first trial {fmt(record.get('first_trial_s'))} s, {record.get('trials_complete')} trials, "
+              f"wall {fmt(record.get('wall_s'))} s, peak {fmt(record.get('peak_rss_mib'), 0)} MiB"), flush=True)
+        if record.get("error"):
+            print(record["error"], file=sys.stderr, flush=True)
+    print(f"\nsynthetic binary frames x 20 columns (15 numeric, 5 str categorical), budget {args.budget:g} s, "
+          f"n_jobs=1, tracking off" + (f", pinned to CPU {args.pin}" if args.pin is not None else "")
+          + f"; CSV: {path}\n")
+    print("| rows | frame MiB | build s | first trial s | trials complete (all) | wall s | wall / budget "
+          "| RSS before fit MiB | peak RSS MiB | peak RSS / frame | best family | best CV |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in records:
+        if r.get("error"):
+            print(f"| {int(r['rows']):,} | ERROR (see stderr) |" + " |" * 10)
+            continue
+        print(f"| {int(r['rows']):,} | {fmt(r.get('frame_mib'))} | {fmt(r.get('build_s'))} | "
+              f"{fmt(r.get('first_trial_s'))} | {r.get('trials_complete')} ({r.get('trials_total')}) | "
+              f"{fmt(r.get('wall_s'))} | {fmt(float(r.get('wall_s') or 'nan') / args.budget, 2)} | "
+              f"{fmt(r.get('rss_before_fit_mib'), 0)} | {fmt(r.get('peak_rss_mib'), 0)} | "
+              f"{fmt(r.get('peak_over_frame'), 1)} | {r.get('best_family', '—')} | {fmt(r.get('best_cv'), 4)} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""The systems of the accuracy benchmark, a registry keyed by name (BENCHMARKS.md peers).
+
+Every system is a function ``run(task, train, test, budget, seed) -> dict`` called inside a fresh
+child interpreter (see ``benchmarks.accuracy``), with ``n_jobs=1`` and the BLAS/OpenMP thread
+variables set to 1. It fits on ``train`` (the 80 %) and scores once on ``test`` (the 20 %). All
+systems are scored by the same code, :func:`score`, on their ``predict_proba`` / ``predict`` output
+(scikit-learn metrics; log loss with ``labels=`` the train classes, probabilities clipped by
+scikit-learn). The returned dict holds ``score``, ``secondary`` (accuracy or r2), ``fit_s``,
+``predict_s`` and optional ``n_trials``, ``best_family``, ``self_score`` (the system's own
+evaluation of the same test rows, a cross-check) and ``settings``.
+
+* ``automl``: ``automl.fit(train, target=..., time_budget=B, n_jobs=1, seed=SEED, tracking=False)``;
+* ``lightgbm_default``: ``LGBMClassifier/LGBMRegressor(n_jobs=1, verbose=-1, random_state=SEED)``;
+* ``histgb_default``: scikit-learn ``HistGradientBoostingClassifier/Regressor(random_state=SEED,
+  categorical_features="from_dtype")``, all else default;
+* ``flaml``: ``flaml.AutoML().fit(X, y, task="classification"|"regression",
+  metric="roc_auc"|"log_loss"|"rmse", time_budget=B, n_jobs=1, seed=SEED, verbose=0)``;
+* ``optuna_lightgbm``: a plain Optuna loop (``TPESampler(seed=SEED)``, LightGBM defaults enqueued as
+  the first trial) over learning_rate, num_leaves, min_child_samples, subsample, colsample_bytree,
+  reg_alpha, reg_lambda and n_estimators, scored by the manifest metric under 5-fold CV (stratified
+  for classification, shuffled, ``random_state=SEED``), stopped so that the refit of the best
+  configuration on the whole train part still ends within B.
+
+The peers (all but ``automl``) get the frames of :func:`benchmarks.tasks.lightgbm_frames`: string
+columns as ``category`` with the train categories, column names sanitised. automl gets the frames
+untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from benchmarks.tasks import Task
+
+
+def score(task: Task, y_test, output, classes=None) -> tuple[float, float]:
+    """``(metric, secondary)`` of ``output`` (probabilities, or predictions for regression)."""
+    from sklearn import metrics as skm
+
+    if task.task == "regression":
+        pred = np.asarray(output, dtype=float)
+        return float(np.sqrt(skm.mean_squared_error(y_test, pred))), float(skm.r2_score(y_test, pred))
+    proba = np.asarray(output, dtype=float)
+    classes = np.asarray(classes)
+    labels = classes[np.argmax(proba, axis=1)]
+    accuracy = float(skm.accuracy_score(np.asarray(y_test), labels))
+    if task.metric == "roc_auc":
+        return float(skm.roc_auc_score(np.asarray(y_test) == classes[1], proba[:, 1])), accuracy
+    return float(skm.log_loss(np.asarray(y_test), proba, labels=classes)), accuracy
+
+
+def _timed_score(task: Task, model, X_test, y_test, started: float, fitted: float, classes=None) -> dict:
+    if task.task == "regression":
+        output = model.predict(X_test)
+    else:
+        output = model.predict_proba(X_test)
+    done = time.perf_counter()
+    metric, secondary = score(task, y_test, output, model.classes_ if classes is None else classes)
+    return {"score": metric, "secondary": secondary, "fit_s": fitted - started, "predict_s": done - fitted}
+
+
+# -- automl ----------------------------------------------------------------------------------
+def run_automl(task: Task, train, test, budget: float, seed: int, cv: int | None = None) -> dict:
+    import automl
+
+    extra = {} if cv is None else {"cv": cv}
+    started = time.perf_counter()
+    # MLflow tracking off: the peers log nothing either (its cost: python -m benchmarks.tracking_cost).
+    model = automl.fit(train, target=task.target, time_budget=budget, n_jobs=1, seed=seed, tracking=False, **extra)
+    fitted = time.perf_counter()
+    X_test, y_test = test.drop(columns=[task.target]), test[task.target]
+    record = _timed_score(task, model, X_test, y_test, started, fitted,
+                          None if task.task == "regression" else model.classes_)
+    board = model.leaderboard()
+    record.update({
+        "self_score": model.evaluate(test)[task.metric],
+        "n_trials": int((board["state"] == "complete").sum()), "best_family": model.best_family_,
+        "settings": "" if cv is None else f"cv={cv}",
+    })
+    return record
+
+
+# -- defaults --------------------------------------------------------------------------------
+def run_lightgbm(task: Task, train, test, budget: float, seed: int) -> dict:
+    import lightgbm
+
+    from benchmarks.tasks import lightgbm_frames
+
+    X_train, y_train, X_test, y_test = lightgbm_frames(train, test, task)
+    kind = lightgbm.LGBMRegressor if task.task == "regression" else lightgbm.LGBMClassifier
+    model = kind(n_jobs=1, verbose=-1, random_state=seed)
+    started = time.perf_counter()
+    model.fit(X_train, y_train)
+    record = _timed_score(task, model, X_test, y_test, started, time.perf_counter())
+    return {**record, "best_family": "lightgbm"}
+
+
+def run_histgb(task: Task, train, test, budget: float, seed: int) -> dict:
+    from sklearn import ensemble
+
+    from benchmarks.tasks import lightgbm_frames
+
+    X_train, y_train, X_test, y_test = lightgbm_frames(train, test, task)
+    kind = (ensemble.HistGradientBoostingRegressor if task.task == "regression"
+            else ensemble.HistGradientBoostingClassifier)
+    model = kind(random_state=seed, categorical_features="from_dtype")
+    started = time.perf_counter()
+    model.fit(X_train, y_train)
+    record = _timed_score(task, model, X_test, y_test, started, time.perf_counter())
+    return {**record, "best_family": "hist_gradient_boosting"}
+
+
+# -- FLAML -----------------------------------------------------------------------------------
+def run_flaml(task: Task, train, test, budget: float, seed: int) -> dict:
+    import logging
+
+    from flaml import AutoML
+
+    from benchmarks.tasks import lightgbm_frames
+
+    logging.getLogger("flaml.automl.logger").setLevel(logging.WARNING)
+    X_train, y_train, X_test, y_test = lightgbm_frames(train, test, task)
+    model = AutoML()
+    started = time.perf_counter()
+    model.fit(X_train, y_train, task="regression" if task.task == "regression" else "classification",
+              metric=task.metric, time_budget=budget, n_jobs=1, seed=seed, verbose=0)
+    record = _timed_score(task, model, X_test, y_test, started, time.perf_counter())
+    trials = getattr(model, "config_history", None)
+    return {**record, "n_trials": len(trials) if trials is not None else "", "best_family": model.best_estimator}
+
+
+# -- plain Optuna + LightGBM -----------------------------------------------------------------
+LGBM_DEFAULTS = {"learning_rate": 0.1, "num_leaves": 31, "min_child_samples": 20, "subsample": 1.0,
+                 "colsample_bytree": 1.0, "reg_alpha": 1e-8, "reg_lambda": 1e-8, "n_estimators": 100}
+
+
+def _suggest(trial) -> dict:
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", 0.005, 0.3, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", 4, 256, log=True),
+        "min_child_samples": trial.suggest_int("min_child_samples", 2, 100, log=True),
+        "subsample": trial.suggest_float("subsample", 0.5, 1.0),
+        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.3, 1.0),
+        "reg_alpha": trial.suggest_float("reg_alpha", 1e-8, 10.0, log=True),
+        "reg_lambda": trial.suggest_float("reg_lambda", 1e-8, 10.0, log=True),
+        "n_estimators": trial.suggest_int("n_estimators", 50, 1000, log=True),
+    }
+
+
+def run_optuna_lightgbm(task: Task, train, test, budget: float, seed: int) -> dict:
+    import lightgbm
+    import optuna
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    from benchmarks.tasks import lightgbm_frames
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    X_train, y_train, X_test, y_test = lightgbm_frames(train, test, task)
+    started = time.perf_counter()
+    deadline = started + budget
+    regression = task.task == "regression"
+    kind = lightgbm.LGBMRegressor if regression else lightgbm.LGBMClassifier
+    classes = None if regression else np.unique(y_train)
+    splitter = (KFold(5, shuffle=True, random_state=seed) if regression
+                else StratifiedKFold(5, shuffle=True, random_state=seed))
+    folds = list(splitter.split(X_train, y_train))
+    sign = 1.0 if task.metric == "roc_auc" else -1.0  # maximise
+    fold_fit_s: list[float] = []  # seconds per fold fit, to predict the next fold and the refit
+    best: dict = {}  # fold fit seconds of the best trial so far
+
+    def refit_s() -> float:  # the whole train part is 1.25x a fold's training rows
+        return 1.25 * max(np.median(fold_fit_s), best.get("fold_s", 0.0))
+
+    def build(params: dict):
+        return kind(n_jobs=1, verbose=-1, random_state=seed, subsample_freq=1, **params)
+
+    def objective(trial) -> float:
+        params = _suggest(trial)
+        values = []
+        for train_idx, valid_idx in folds:
+            if fold_fit_s and time.perf_counter() + max(fold_fit_s[-1], np.median(fold_fit_s)) + refit_s() > deadline:
+                raise optuna.TrialPruned("out of budget")
+            t0 = time.perf_counter()
+            model = build(params).fit(X_train.iloc[train_idx], y_train.iloc[train_idx])
+            fold_fit_s.append(time.perf_counter() - t0)
+            X_valid, y_valid = X_train.iloc[valid_idx], y_train.iloc[valid_idx]
+            if regression:
+                output = model.predict(X_valid)
+            else:  # align the columns to all train classes (a rare class may miss a fold)
+                output = np.full((len(valid_idx), len(classes)), 1e-15)
+                output[:, np.searchsorted(classes, model.classes_)] = model.predict_proba(X_valid)
+            values.append(sign * score(task, y_valid, output, classes)[0])
+        value = float(np.mean(values))
+        if not best or value > best["value"]:
+            best.update(value=value, fold_s=float(np.mean(fold_fit_s[-len(folds):])))
+        return value
+
+    def stop_when_late(study, _trial) -> None:  # not even one more fold fits before the refit
+        if fold_fit_s and time.perf_counter() + np.median(fold_fit_s) + refit_s() > deadline:
+            study.stop()
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study.enqueue_trial(LGBM_DEFAULTS)
+    remaining = deadline - time.perf_counter()
+    study.optimize(objective, timeout=max(remaining, 1.0), callbacks=[stop_when_late], gc_after_trial=False)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    params = study.best_params if complete else LGBM_DEFAULTS
+    model = build(params).fit(X_train, y_train)
+    record = _timed_score(task, model, X_test, y_test, started, time.perf_counter())
+    return {**record, "n_trials": len(complete), "best_family": "lightgbm"}
+
+
+SYSTEMS: dict[str, Callable[..., dict]] = {
+    "automl": run_automl,
+    "flaml": run_flaml,
+    "optuna_lightgbm": run_optuna_lightgbm,
+    "lightgbm_default": run_lightgbm,
+    "histgb_default": run_histgb,
+}
+BASELINE = "lightgbm_default"  # normalised score 0
