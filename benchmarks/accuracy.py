@@ -34,6 +34,7 @@ import traceback
 from datetime import datetime
 from pathlib import Path
 
+from benchmarks.report import fmt
 from benchmarks.tasks import DEFAULT_SUITE, REPO_ROOT, Task, load_tasks, suite_dir
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -41,19 +42,6 @@ FIELDS = ["suite", "dataset", "task", "metric", "system", "budget_s", "seed", "s
           "secondary", "wall_s", "fit_s", "predict_s", "process_s", "peak_rss_mib", "n_trials", "best_family",
           "self_score", "settings", "pin", "started", "error"]
 DEFAULT_SYSTEMS = "automl,flaml,lightgbm_default,histgb_default,optuna_lightgbm"
-
-
-def fmt(value: object, digits: int | None = None) -> str:
-    """A number for a table: 4 decimals below 100, 2 below 1000, thousands separators above."""
-    try:
-        value = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "—"
-    if not math.isfinite(value):
-        return "—"
-    if digits is None:
-        digits = 0 if abs(value) >= 1000 else 2 if abs(value) >= 100 else 4
-    return f"{value:,.{digits}f}"
 
 
 # -- child side ------------------------------------------------------------------------------

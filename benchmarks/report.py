@@ -41,6 +41,7 @@ ORDER = ("automl", "flaml", "optuna_lightgbm", "lightgbm_default", "histgb_defau
 
 
 def fmt(value: object, digits: int | None = None) -> str:
+    """A number for a table: 4 decimals below 100, 2 below 1000, thousands separators above."""
     try:
         value = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
