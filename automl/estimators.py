@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils._tags import Tags
+from sklearn.utils import Tags
 
 from automl._params import resolve_n_jobs, settings_problems
 from automl.data.schema import Schema
@@ -361,7 +361,7 @@ class _AutoMLBase(BaseEstimator):
             >>> sorted(reg.evaluate(X, y))
             ['mae', 'r2', 'rmse']
         """
-        X, y = _AutoMLBase._split_target(self, X, y)
+        X, y = self._split_target(X, y)
         scores = self._scores(X)
         y = pd.Series(np.asarray(y))
         keep = y.notna().to_numpy()
