@@ -7,10 +7,12 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from automl.data.images import image_shape_problems
 from automl.evaluation.metrics import Metric, available_metrics
 from automl.evaluation.splitters import make_cv_plan
 from automl.exceptions import AutoMLError
 from automl.families.registry import registered_families
+from automl.families.torch_common import device_problems
 from automl._suggest import unknown_name_message
 from automl.search.storage import check_storage
 
@@ -83,6 +85,9 @@ def settings_problems(params: Mapping[str, Any]) -> list[str]:
         value = params.get(name)
         if value is not None and (not isinstance(value, str) or not value.strip()):
             problems.append(f"{name} must be a non-empty string or None, got {value!r}")
+    if "device" in params:
+        problems += device_problems(params["device"])
+    problems += image_shape_problems(params.get("image_shape"))
     pruner = params.get("pruner")
     if isinstance(pruner, str) and pruner not in {"percentile", "median", "none"}:
         problems.append(f"pruner must be 'percentile', 'median', 'none' or an optuna pruner, got {pruner!r}")

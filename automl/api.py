@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from automl._suggest import unknown_name_message
+from automl.data.images import as_image_frame, pixel_columns
 from automl.data.task import infer_task, validate_task_name
 from automl.estimators import AutoMLClassifier, AutoMLRegressor
 from automl.exceptions import DataValidationError, InputTypeError, InvalidParameterError
@@ -55,18 +56,22 @@ def fit(
     tracking: Any = None,
     tracking_uri: str | None = None,
     register_model: str | None = None,
+    device: str = "auto",
+    image_shape: Any = None,
 ) -> AutoMLClassifier | AutoMLRegressor:
     """Search model families on ``data`` and return the refitted best model.
 
     Args:
-        data: The training frame, target included (or features only, with ``target`` an array).
+        data: The training frame, target included (or features only, with ``target`` an
+            array); or images, an array shaped ``(N, H, W)`` or ``(N, H, W, C)`` with
+            ``target`` the labels (see ``image_shape`` for a frame of pixel columns).
         target: Name of the target column (or the target values).
         task: ``"binary"``, ``"multiclass"``, ``"regression"`` or None (inferred from the target).
         groups: Column name (removed from the features) or labels, for group k-fold.
             ``cv="group:COLUMN"`` is the same as ``groups="COLUMN"``.
         metric, time_budget, n_trials, cv, families, search_space, seed, n_jobs,
-            study_name, storage, pruner, tracking, tracking_uri, register_model:
-            see :class:`automl.AutoMLClassifier`.
+            study_name, storage, pruner, tracking, tracking_uri, register_model, device,
+            image_shape: see :class:`automl.AutoMLClassifier`.
 
     Returns:
         A fitted :class:`~automl.AutoMLClassifier` or :class:`~automl.AutoMLRegressor`
@@ -78,12 +83,20 @@ def fit(
         DataValidationError: the target or groups column is missing, or the data is unusable.
         InvalidParameterError: a setting is invalid.
     """
+    if isinstance(data, np.ndarray) and data.ndim in (3, 4):
+        if target is None or isinstance(target, str):
+            raise InvalidParameterError(
+                f"data is an array of images (shape {data.shape}); pass their labels as target= "
+                "(an array or list, one per image)"
+            )
+        data, image_shape = as_image_frame(data, image_shape, argument="data")
     if isinstance(data, np.ndarray) and data.ndim == 2:
-        data = pd.DataFrame(data, columns=[f"x{i}" for i in range(data.shape[1])])
+        names = pixel_columns(data.shape[1]) if image_shape is not None else [f"x{i}" for i in range(data.shape[1])]
+        data = pd.DataFrame(data, columns=names)
     if not isinstance(data, pd.DataFrame):
         raise InputTypeError(
-            f"data must be a pandas DataFrame (or a 2-D array with target= values), got {type(data).__name__}; "
-            "for example automl.fit(pd.read_csv('train.csv'), target='label')"
+            f"data must be a pandas DataFrame, a 2-D array with target= values, or images shaped (N, H, W[, C]), "
+            f"got {type(data).__name__}; for example automl.fit(pd.read_csv('train.csv'), target='label')"
         )
     group_argument = "groups"
     if isinstance(cv, str) and cv.startswith("group:") and not cv[6:].isdigit():
@@ -119,6 +132,7 @@ def fit(
         metric=metric, time_budget=time_budget, n_trials=n_trials, cv=cv, families=families,
         search_space=search_space, seed=seed, n_jobs=n_jobs, study_name=study_name, storage=storage,
         pruner=pruner, tracking=tracking, tracking_uri=tracking_uri, register_model=register_model,
+        device=device, image_shape=image_shape,
     )
     if task == "regression":
         model: AutoMLClassifier | AutoMLRegressor = AutoMLRegressor(**settings)

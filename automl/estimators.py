@@ -30,6 +30,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import Tags
 
 from automl._params import resolve_n_jobs, settings_problems
+from automl.data.images import as_image_frame
 from automl.data.schema import Schema
 from automl.data.task import encode_labels, validate_task_name
 from automl.data.validation import coerce_features, validate_training_data
@@ -42,7 +43,6 @@ from automl.exceptions import (
     NotFittedError,
     SearchSpaceError,
 )
-from automl.families.pipeline import FamilyPipeline
 from automl.families.registry import get_family, resolve_families
 from automl.search.budget import Budget
 from automl.search.leaderboard import ATTR_HINTS, leaderboard, trial_params
@@ -106,6 +106,7 @@ class _AutoMLBase(BaseEstimator):
             problems.append("AutoMLClassifier cannot do regression; use AutoMLRegressor or task=None")
         if problems:
             raise InvalidParameterError(problems)
+        X, image_shape = as_image_frame(X, self.image_shape)
         X = coerce_features(X)
         target_name = str(getattr(y, "name", None) or "y")
         data = validate_training_data(
@@ -113,7 +114,7 @@ class _AutoMLBase(BaseEstimator):
         )
         task = data.task
         metric = get_metric(self.metric, task) if self.metric is not None else default_metric(task)
-        families = resolve_families(self.families, task)
+        families = resolve_families(self.families, task, "image" if image_shape else "table")
         overrides = _load_overrides(self.search_space)
         unknown = [name for name in overrides if name not in {f.name for f in families}]
         if unknown:
@@ -146,7 +147,7 @@ class _AutoMLBase(BaseEstimator):
         metrics = report_metrics(task, metric)
         evaluator = Evaluator(
             metrics, splits, task=task, n_classes=0 if classes is None else len(classes),
-            classes=classes, seed=seed, n_jobs=n_jobs,
+            classes=classes, seed=seed, n_jobs=n_jobs, device=self.device, image_shape=image_shape,
         )
         time_budget = self.time_budget
         if time_budget is None and self.n_trials is None:
@@ -162,7 +163,9 @@ class _AutoMLBase(BaseEstimator):
             study_name=self.study_name,
             storage=self.storage,
             pruner=self.pruner,
-            fingerprint=self._fingerprint(X_canonical, y_model, task, metric.name, plan.description, spaces),
+            fingerprint=self._fingerprint(
+                X_canonical, y_model, task, metric.name, plan.description, spaces, image_shape
+            ),
             budget=Budget(time_budget, started),
             refit_scale=len(y_model) / max(train_rows, 1.0),
         )
@@ -171,16 +174,17 @@ class _AutoMLBase(BaseEstimator):
             search.tracker = tracker
             search.budget.extra_reserve = TRACKING_RESERVE
             search.tracker_settings = self._tracking_settings(
-                data, task, metric.name, plan.description, families, search.fingerprint, time_budget
+                data, task, metric.name, plan.description, families, search.fingerprint, time_budget, image_shape
             )
         try:
             result = search.run(X_canonical, y_model)
-            self._refit(result, spaces, task, evaluator.n_classes, seed, n_jobs, X_canonical, y_model)
+            self._refit(result, spaces, evaluator, X_canonical, y_model)
         except BaseException as exc:
             if tracker is not None:
                 status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
                 tracker.finish(None, status, {"study": search.study})
             raise
+        self.image_shape_ = image_shape
         self._set_fitted(result, data, task, metric, schema, classes, plan, metrics, started)
         if tracker is not None:
             tracker.finish(
@@ -194,8 +198,8 @@ class _AutoMLBase(BaseEstimator):
         return self
 
     def _refit(
-        self, result: Any, spaces: Mapping[str, Any], task: str, n_classes: int, seed: int, n_jobs: int,
-        X_canonical: pd.DataFrame, y_model: np.ndarray,
+        self, result: Any, spaces: Mapping[str, Any], evaluator: Evaluator, X_canonical: pd.DataFrame,
+        y_model: np.ndarray,
     ) -> None:
         best = result.best_trial
         family_name, params = trial_params(best.params)
@@ -205,9 +209,7 @@ class _AutoMLBase(BaseEstimator):
         if family.refit_params is not None:
             refit_params = family.refit_params(params, best.user_attrs.get(ATTR_HINTS, []))
         refit_started = time.monotonic()
-        self.model_ = FamilyPipeline(
-            family_name, refit_params, task=task, n_classes=n_classes, seed=seed, n_jobs=n_jobs
-        ).fit(X_canonical, y_model)
+        self.model_ = evaluator.pipeline(family_name, refit_params).fit(X_canonical, y_model)
         self.refit_time_ = time.monotonic() - refit_started
         self.best_trial_ = best.number
         self.best_family_ = family_name
@@ -255,7 +257,8 @@ class _AutoMLBase(BaseEstimator):
         return tracking
 
     def _tracking_settings(
-        self, data: Any, task: str, metric: str, cv: str, families: Any, fingerprint: str, time_budget: Any
+        self, data: Any, task: str, metric: str, cv: str, families: Any, fingerprint: str, time_budget: Any,
+        image_shape: Any = None,
     ) -> dict[str, Any]:
         from automl import __version__
 
@@ -276,6 +279,8 @@ class _AutoMLBase(BaseEstimator):
                 "n_rows": len(data.y),
                 "n_columns": data.X.shape[1],
                 "n_rows_dropped": data.n_dropped,
+                "device": self.device,
+                "image_shape": None if image_shape is None else "x".join(map(str, image_shape)),
             },
             "tags": {
                 "version": __version__,
@@ -288,7 +293,8 @@ class _AutoMLBase(BaseEstimator):
 
     @staticmethod
     def _fingerprint(
-        X: pd.DataFrame, y: np.ndarray, task: str, metric: str, cv: str, spaces: Mapping[str, Any]
+        X: pd.DataFrame, y: np.ndarray, task: str, metric: str, cv: str, spaces: Mapping[str, Any],
+        image_shape: Any = None,
     ) -> str:
         digest = hashlib.sha256()
         digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
@@ -300,6 +306,8 @@ class _AutoMLBase(BaseEstimator):
             "cv": cv,
             "spaces": {k: v.to_dict() for k, v in sorted(spaces.items())},
         }
+        if image_shape is not None:
+            settings["image_shape"] = list(image_shape)
         digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
         return digest.hexdigest()
 
@@ -312,6 +320,8 @@ class _AutoMLBase(BaseEstimator):
 
     def _scores(self, X: Any) -> np.ndarray:
         self._check_fitted()
+        if getattr(self, "image_shape_", None) is not None and isinstance(X, np.ndarray) and X.ndim in (3, 4):
+            X, _ = as_image_frame(X, self.image_shape_)
         if isinstance(X, np.ndarray) and X.ndim == 2:
             if X.shape[1] != self.n_features_in_:
                 raise DataValidationError(
@@ -436,6 +446,11 @@ _DOC_ARGS = """
         tracking_uri: MLflow store; default ``$MLFLOW_TRACKING_URI``, else MLflow 3's own
             default ``sqlite:///mlflow.db`` in the working directory.
         register_model: Register the final model in the MLflow model registry under this name.
+        device: Where the nets train: ``"auto"`` (CUDA, then MPS, then the CPU), ``"cpu"``,
+            ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+        image_shape: ``(height, width[, channels])`` when ``X`` is a frame or 2-D array of
+            pixel columns (channels last, row-major). Not needed for image arrays shaped
+            ``(N, H, W)`` or ``(N, H, W, C)``, which ``fit`` and ``predict`` take directly.
 """
 
 
@@ -474,6 +489,8 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLBase):
         tracking: Any = None,
         tracking_uri: str | None = None,
         register_model: str | None = None,
+        device: str = "auto",
+        image_shape: Any = None,
         task: str | None = None,
     ) -> None:
         self.metric = metric
@@ -490,6 +507,8 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLBase):
         self.tracking = tracking
         self.tracking_uri = tracking_uri
         self.register_model = register_model
+        self.device = device
+        self.image_shape = image_shape
         self.task = task
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -530,6 +549,8 @@ class AutoMLRegressor(RegressorMixin, _AutoMLBase):
         tracking: Any = None,
         tracking_uri: str | None = None,
         register_model: str | None = None,
+        device: str = "auto",
+        image_shape: Any = None,
     ) -> None:
         self.metric = metric
         self.time_budget = time_budget
@@ -545,5 +566,7 @@ class AutoMLRegressor(RegressorMixin, _AutoMLBase):
         self.tracking = tracking
         self.tracking_uri = tracking_uri
         self.register_model = register_model
+        self.device = device
+        self.image_shape = image_shape
 
 

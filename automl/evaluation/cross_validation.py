@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from automl.evaluation.metrics import Metric
+from automl.families.epochs import epoch_reporting
 from automl.families.pipeline import FamilyPipeline
 
 __all__ = ["CVResult", "Evaluator", "TrialStopped", "average_curves", "MAX_CURVE_POINTS"]
@@ -109,6 +110,8 @@ class Evaluator:
         classes: Original class labels (decoding for user metrics).
         seed: Seed given to every model.
         n_jobs: Threads per model.
+        device: Where nets train.
+        image_shape: ``(height, width, channels)`` when the columns are image pixels.
     """
 
     def __init__(
@@ -121,6 +124,8 @@ class Evaluator:
         classes: np.ndarray | None = None,
         seed: int = 0,
         n_jobs: int = 1,
+        device: str = "auto",
+        image_shape: tuple[int, int, int] | None = None,
     ) -> None:
         self.metrics = list(metrics)
         self.splits = list(splits)
@@ -129,11 +134,14 @@ class Evaluator:
         self.classes = classes
         self.seed = seed
         self.n_jobs = n_jobs
+        self.device = device
+        self.image_shape = image_shape
 
     def pipeline(self, family: str, params: Mapping[str, Any]) -> FamilyPipeline:
         """An unfitted pipeline for ``family`` with ``params``."""
         return FamilyPipeline(
-            family, dict(params), task=self.task, n_classes=self.n_classes, seed=self.seed, n_jobs=self.n_jobs
+            family, dict(params), task=self.task, n_classes=self.n_classes, seed=self.seed, n_jobs=self.n_jobs,
+            device=self.device, image_shape=self.image_shape,
         )
 
     def evaluate(
@@ -144,6 +152,7 @@ class Evaluator:
         y: np.ndarray,
         *,
         on_fold: Callable[[int, float, float], None] | None = None,
+        on_epoch: Callable[[int, int, float], None] | None = None,
     ) -> CVResult:
         """Cross-validate one configuration.
 
@@ -154,6 +163,9 @@ class Evaluator:
             y: Encoded target.
             on_fold: Called after each fold with ``(fold_index, running_mean_of_primary,
                 seconds_of_this_fold)``; it may raise :class:`TrialStopped`.
+            on_epoch: Called by models that train in epochs (the nets) after each epoch with
+                ``(fold_index, epoch, primary_metric_on_their_validation_rows)``; it may raise
+                :class:`TrialStopped`.
 
         Returns:
             The :class:`CVResult`.
@@ -169,7 +181,12 @@ class Evaluator:
         primary = self.metrics[0].name
         for fold, (train, valid) in enumerate(self.splits):
             started = time.perf_counter()
-            model = self.pipeline(family, params).fit(X.iloc[train], y[train])
+            try:
+                with epoch_reporting(self._epoch_reporter(fold, on_epoch)):
+                    model = self.pipeline(family, params).fit(X.iloc[train], y[train])
+            except TrialStopped as stop:  # a net stopped between epochs
+                stop.fold_scores = scores
+                raise
             fitted = time.perf_counter()
             prediction = model.predict_scores(X.iloc[valid])
             predicted = time.perf_counter()
@@ -194,3 +211,14 @@ class Evaluator:
         if self.task == "regression":
             oof = oof.ravel()
         return CVResult(scores, oof, fit_time, predict_time, hints, average_curves(fold_curves))
+
+    def _epoch_reporter(self, fold: int, on_epoch: Callable[[int, int, float], None] | None) -> Any:
+        """Scores a net's epoch with the primary metric and passes it to ``on_epoch``."""
+        if on_epoch is None:
+            return None
+        primary = self.metrics[0]
+
+        def reporter(epoch: int, y_true: Any, scores: Any) -> None:
+            on_epoch(fold, epoch, primary.compute(np.asarray(y_true), np.asarray(scores), self.classes))
+
+        return reporter

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BuildContext", "ModelFamily"]
+__all__ = ["BuildContext", "INPUT_KINDS", "ModelFamily"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,9 @@ class BuildContext:
         category_counts: Levels of each of those columns.
         seed: Random seed for the estimator.
         n_jobs: Threads the estimator may use.
+        device: Where nets train: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+        image_shape: ``(height, width, channels)`` when the columns are the pixels of
+            images (channels last, row-major), else None.
     """
 
     task: str
@@ -42,6 +45,12 @@ class BuildContext:
     category_counts: Sequence[int] = ()
     seed: int = 0
     n_jobs: int = 1
+    device: str = "auto"
+    image_shape: tuple[int, int, int] | None = None
+
+
+#: Kinds of input data: tables, and images given as pixel columns.
+INPUT_KINDS = ("table", "image")
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,9 @@ class ModelFamily:
             step = epoch.
         search_space: A :class:`~automl.spaces.SearchSpace` for families defined
             outside automl; the built-in ones read ``search_spaces/<name>.yaml``.
+        inputs: Kinds of data it models: ``table`` and/or ``image`` (pixel columns
+            with ``BuildContext.image_shape`` set). Tabular families also take images,
+            as flat pixel columns.
     """
 
     name: str
@@ -80,6 +92,7 @@ class ModelFamily:
     fitted_hints: Callable[[Any], dict[str, Any]] | None = field(default=None, compare=False)
     search_space: Any = field(default=None, compare=False)
     learning_curves: Callable[[Any], dict[str, list[float]]] | None = field(default=None, compare=False)
+    inputs: frozenset[str] = frozenset(INPUT_KINDS)
 
     def supports(self, task: str) -> bool:
         """Whether this family can model ``task``."""

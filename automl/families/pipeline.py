@@ -57,6 +57,8 @@ class FamilyPipeline(BaseEstimator):
             part lacks a class.
         seed: Random seed.
         n_jobs: Threads for the estimator.
+        device: Where nets train (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``).
+        image_shape: ``(height, width, channels)`` when the columns are image pixels.
     """
 
     def __init__(
@@ -68,6 +70,8 @@ class FamilyPipeline(BaseEstimator):
         n_classes: int = 2,
         seed: int = 0,
         n_jobs: int = 1,
+        device: str = "auto",
+        image_shape: tuple[int, int, int] | None = None,
     ) -> None:
         self.family = family
         self.params = params
@@ -75,6 +79,8 @@ class FamilyPipeline(BaseEstimator):
         self.n_classes = n_classes
         self.seed = seed
         self.n_jobs = n_jobs
+        self.device = device
+        self.image_shape = image_shape
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> FamilyPipeline:
         """Fit the preprocessing, build the estimator for this data, fit it."""
@@ -92,6 +98,8 @@ class FamilyPipeline(BaseEstimator):
             category_counts=tuple(self.preprocessor_.category_counts()),
             seed=self.seed,
             n_jobs=self.n_threads_,
+            device=self.device,
+            image_shape=None if self.image_shape is None else tuple(int(s) for s in self.image_shape),
         )
         self.estimator_ = family.build(params, context)
         with limit_threads(self.n_threads_):

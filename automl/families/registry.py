@@ -93,33 +93,42 @@ def get_family(name: str) -> ModelFamily:
     return _LOADED[name]
 
 
-def available_families(task: str | None = None) -> list[str]:
-    """Families whose packages are installed (optionally only those supporting ``task``).
+def available_families(task: str | None = None, kind: str | None = None) -> list[str]:
+    """Families whose packages are installed, optionally only those for ``task`` and input ``kind``.
+
+    Args:
+        task: ``binary``, ``multiclass`` or ``regression`` (None: any).
+        kind: ``table`` or ``image`` (None: any). For images, the families made for
+            images come first, so their defaults are tried first.
 
     Example:
         >>> "knn" in available_families("regression")
         True
+        >>> "cnn" in available_families("binary", "table")
+        False
     """
     out = []
     for name in registered_families():
         family = get_family(name)
         if family.missing_requirements():
             continue
-        if task is None or family.supports(task):
+        if (task is None or family.supports(task)) and (kind is None or kind in family.inputs):
             out.append(name)
+    if kind == "image":
+        out.sort(key=lambda n: get_family(n).inputs != frozenset({"image"}))
     return out
 
 
-def resolve_families(names: Iterable[str] | None, task: str) -> list[ModelFamily]:
-    """Turn a ``families=`` argument into families for ``task``; ``None`` means all installed.
+def resolve_families(names: Iterable[str] | None, task: str, kind: str = "table") -> list[ModelFamily]:
+    """Turn a ``families=`` argument into families for ``task`` on ``kind`` data; ``None`` means all installed.
 
     Raises:
         UnknownNameError: a name is not registered.
         FamilyUnavailableError: a named family needs a package that is missing.
-        InvalidParameterError: a named family does not support ``task``, or the list is empty.
+        InvalidParameterError: a named family does not support ``task`` or ``kind``, or the list is empty.
     """
     if names is None:
-        return [get_family(n) for n in available_families(task)]
+        return [get_family(n) for n in available_families(task, kind)]
     if isinstance(names, str):
         names = [names]
     names = list(names)
@@ -132,12 +141,21 @@ def resolve_families(names: Iterable[str] | None, task: str) -> list[ModelFamily
         family = get_family(name)
         missing = family.missing_requirements()
         if missing:
+            extra = ' "automl[torch]"' if missing == ["torch"] else ""
             raise FamilyUnavailableError(
-                f"family {name!r} needs {', '.join(missing)}, which is not installed; "
-                f"install it (pip install {' '.join(missing)}) or leave {name!r} out of families="
+                f"family {name!r} needs {', '.join(missing)}, which is not installed; install it "
+                f"(pip install {' '.join(missing)}{' or pip install' + extra if extra else ''}) "
+                f"or leave {name!r} out of families="
             )
         if not family.supports(task):
             problems.append(f"family {name!r} does not support a {task} task (it supports {sorted(family.tasks)})")
+            continue
+        if kind not in family.inputs:
+            hint = (
+                "; pass images as an array shaped (N, H, W) or (N, H, W, C), or pixel columns with image_shape="
+                if "image" in family.inputs else ""
+            )
+            problems.append(f"family {name!r} models {' and '.join(sorted(family.inputs))} data, not {kind} data{hint}")
             continue
         families.append(family)
     if not names:
@@ -152,5 +170,5 @@ def resolve_families(names: Iterable[str] | None, task: str) -> list[ModelFamily
     return families
 
 
-for _name in ("lightgbm", "hist_gradient_boosting", "random_forest", "extra_trees", "linear", "knn"):
+for _name in ("lightgbm", "hist_gradient_boosting", "random_forest", "extra_trees", "linear", "knn", "torch_mlp", "cnn"):
     register_family(_name, f"automl.families.{_name}:FAMILY")

@@ -29,6 +29,7 @@ import pandas as pd
 from automl.evaluation.cross_validation import Evaluator, TrialStopped
 from automl.exceptions import AllTrialsFailedError, BudgetExhaustedError, StudyMismatchError
 from automl.families.base import ModelFamily
+from automl.families.torch_common import free_accelerator_memory
 from automl.search.budget import Budget
 from automl.search.leaderboard import (
     ATTR_FIT_TIME,
@@ -48,6 +49,11 @@ __all__ = ["Search", "SearchResult"]
 logger = logging.getLogger("automl")
 
 ATTR_FINGERPRINT = "automl:fingerprint"
+#: Nets report their validation score after each epoch of the first fold at step
+#: ``EPOCH_STEP_BASE + epoch``, apart from the per-fold steps 0, 1, ...
+EPOCH_STEP_BASE = 1000
+#: Epochs a net trains before the pruner may stop it.
+MIN_EPOCHS_BEFORE_PRUNING = 4
 
 
 def _plain(scores: Mapping[str, list[float]]) -> dict[str, list[float]]:
@@ -248,8 +254,24 @@ class Search:
                         kind="timeout",
                     )
 
+            def on_epoch(fold: int, epoch: int, value: float) -> None:
+                deadline = budget.search_deadline() if has_complete else budget.hard_deadline()
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TrialStopped(
+                        f"stopped in fold {fold + 1}/{n_splits} at epoch {epoch + 1}: out of time budget",
+                        kind="timeout",
+                    )
+                if fold != 0 or not math.isfinite(value):
+                    return
+                trial.report(value, EPOCH_STEP_BASE + epoch)
+                if epoch + 1 >= MIN_EPOCHS_BEFORE_PRUNING and trial.should_prune():
+                    raise TrialStopped(
+                        f"pruned at epoch {epoch + 1} of fold 1: validation {primary.name}={value:.5g} "
+                        "is among the worst of the nets at that epoch"
+                    )
+
             try:
-                result = self.evaluator.evaluate(family, params, X, y, on_fold=on_fold)
+                result = self.evaluator.evaluate(family, params, X, y, on_fold=on_fold, on_epoch=on_epoch)
             except TrialStopped as stop:
                 trial.set_user_attr(ATTR_SCORES, _plain(stop.fold_scores))
                 self._stop(trial, stop.reason)
@@ -258,6 +280,8 @@ class Search:
                 trial.set_user_attr(ATTR_REASON, reason[:2000])
                 logger.warning("trial %d (%s) failed: %s", trial.number, family, reason)
                 raise _TrialFailed(reason) from exc
+            finally:
+                free_accelerator_memory()
             trial.set_user_attr(ATTR_SCORES, _plain(result.fold_scores))
             trial.set_user_attr(ATTR_FIT_TIME, round(result.fit_time, 4))
             trial.set_user_attr(ATTR_PREDICT_TIME, round(result.predict_time, 4))

@@ -1,0 +1,116 @@
+"""Images as input: arrays shaped ``(N, H, W)`` or ``(N, H, W, C)``, or pixel columns with ``image_shape``.
+
+Every family sees images as a frame of pixel columns (``pixel_0 ...``, channels
+last, row-major), so cross-validation, the leaderboard, tracking and saving
+work unchanged; the image families (``cnn``) get the shape and rebuild the
+images, the tabular families read the pixels as features.
+
+Example:
+    >>> import numpy as np
+    >>> frame, shape = as_image_frame(np.zeros((5, 8, 8)), None)
+    >>> frame.shape, shape
+    ((5, 64), (8, 8, 1))
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.exceptions import DataValidationError, InvalidParameterError
+
+__all__ = ["as_image_frame", "image_shape_problems", "pixel_columns"]
+
+
+def pixel_columns(n: int) -> list[str]:
+    """Names of the pixel columns of a flattened image.
+
+    Example:
+        >>> pixel_columns(3)
+        ['pixel_0', 'pixel_1', 'pixel_2']
+    """
+    return [f"pixel_{i}" for i in range(n)]
+
+
+def image_shape_problems(image_shape: object) -> list[str]:
+    """Problems with an ``image_shape=`` setting.
+
+    Example:
+        >>> image_shape_problems((28, 28)), image_shape_problems((8, 8, 1))
+        ([], [])
+        >>> image_shape_problems("8x8")
+        ["image_shape must be (height, width) or (height, width, channels) of positive whole numbers, got '8x8'; for example image_shape=(28, 28)"]
+    """
+    if image_shape is None:
+        return []
+    ok = (
+        isinstance(image_shape, Sequence) and not isinstance(image_shape, str) and len(image_shape) in (2, 3)
+        and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in image_shape)
+    )
+    if ok:
+        return []
+    return [
+        f"image_shape must be (height, width) or (height, width, channels) of positive whole numbers, "
+        f"got {image_shape!r}; for example image_shape=(28, 28)"
+    ]
+
+
+def _normal_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:
+    shape = tuple(int(s) for s in image_shape)
+    return shape if len(shape) == 3 else (shape[0], shape[1], 1)
+
+
+def as_image_frame(X: Any, image_shape: Sequence[int] | None, *, argument: str = "X") -> tuple[Any, tuple[int, int, int] | None]:
+    """Turn image input into pixel columns; anything else passes through with shape None.
+
+    Args:
+        X: An array ``(N, H, W)`` / ``(N, H, W, C)``, or a frame / 2-D array of pixel columns.
+        image_shape: ``(H, W)`` or ``(H, W, C)`` for pixel columns; checked against an image array.
+        argument: Name used in error messages.
+
+    Returns:
+        ``(frame, (H, W, C))`` for images, else ``(X, None)``.
+
+    Raises:
+        InvalidParameterError: ``image_shape`` is malformed.
+        DataValidationError: the array's shape or the number of columns does not match
+            ``image_shape``, or pixel columns are not numeric.
+    """
+    problems = image_shape_problems(image_shape)
+    if problems:
+        raise InvalidParameterError(problems)
+    if isinstance(X, np.ndarray) and X.ndim in (3, 4):
+        found = _normal_shape(X.shape[1:])
+        if image_shape is not None and _normal_shape(image_shape) != found:
+            raise DataValidationError(
+                f"{argument} holds images of shape {found} (height, width, channels) but image_shape="
+                f"{tuple(image_shape)}; leave image_shape out for arrays, or reshape the images"
+            )
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+            raise DataValidationError(f"{argument} holds images of dtype {X.dtype}; pixels must be real numbers")
+        flat = X.reshape(len(X), -1)
+        return pd.DataFrame(flat, columns=pixel_columns(flat.shape[1])), found
+    if image_shape is None:
+        return X, None
+    shape = _normal_shape(image_shape)
+    n_pixels = shape[0] * shape[1] * shape[2]
+    if isinstance(X, np.ndarray) and X.ndim == 2:
+        X = pd.DataFrame(X, columns=pixel_columns(X.shape[1]))
+    if isinstance(X, pd.DataFrame):
+        if X.shape[1] != n_pixels:
+            raise DataValidationError(
+                f"{argument} has {X.shape[1]} columns but image_shape={tuple(image_shape)} needs "
+                f"{n_pixels} pixel columns (height x width x channels, channels last); drop the other columns"
+            )
+        bad = [str(c) for c in X.columns if not pd.api.types.is_numeric_dtype(X[c].dtype)
+               or pd.api.types.is_bool_dtype(X[c].dtype)]
+        if bad:
+            raise DataValidationError(
+                f"pixel columns must be numeric, but {bad[:5]}{' ...' if len(bad) > 5 else ''} are not; "
+                "convert them (pd.to_numeric) or leave image_shape out for a table"
+            )
+    return X, shape

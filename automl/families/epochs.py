@@ -1,0 +1,64 @@
+"""Per-epoch progress from inside a model's ``fit``, for pruning and time limits.
+
+A family that trains in epochs (the torch nets) calls :func:`report_epoch`
+after each epoch with its validation labels and scores. While the search
+cross-validates a trial it installs a reporter with :func:`epoch_reporting`;
+the reporter scores the epoch with the search metric, tells the Optuna pruner
+and raises :class:`~automl.evaluation.cross_validation.TrialStopped` to end a
+hopeless or overlong trial. Outside a search (the final refit, direct use)
+:func:`report_epoch` does nothing. This module imports nothing heavy.
+
+Example:
+    >>> seen = []
+    >>> with epoch_reporting(lambda epoch, y, scores: seen.append(epoch)):
+    ...     report_epoch(0, [0, 1], [[0.9, 0.1], [0.2, 0.8]])
+    >>> report_epoch(1, [0], [[1.0, 0.0]])  # no reporter installed: ignored
+    >>> seen
+    [0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+__all__ = ["EpochReporter", "epoch_reporting", "report_epoch", "reporting_active"]
+
+#: ``reporter(epoch, y_true, scores)``: ``y_true`` are encoded labels (or values) of the
+#: validation rows, ``scores`` probabilities ``(n, n_classes)`` or values ``(n,)``.
+EpochReporter = Callable[[int, Any, Any], None]
+
+_REPORTER: ContextVar[EpochReporter | None] = ContextVar("automl_epoch_reporter", default=None)
+
+
+@contextmanager
+def epoch_reporting(reporter: EpochReporter | None) -> Iterator[None]:
+    """Install ``reporter`` for the ``fit`` calls made inside the ``with`` block."""
+    token = _REPORTER.set(reporter)
+    try:
+        yield
+    finally:
+        _REPORTER.reset(token)
+
+
+def report_epoch(epoch: int, y_true: Any, scores: Any) -> None:
+    """Tell the installed reporter (if any) how the model does after ``epoch`` (0-based).
+
+    Raises:
+        TrialStopped: the reporter decided the trial should stop (pruned or out of time).
+    """
+    reporter = _REPORTER.get()
+    if reporter is not None:
+        reporter(epoch, y_true, scores)
+
+
+def reporting_active() -> bool:
+    """Whether a reporter is installed (a family may skip computing scores otherwise).
+
+    Example:
+        >>> reporting_active()
+        False
+    """
+    return _REPORTER.get() is not None
