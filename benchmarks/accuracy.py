@@ -56,8 +56,8 @@ def worker(args: argparse.Namespace) -> None:
               "secondary_metric": task.secondary, "budget_s": args.budget, "seed": args.seed, "error": ""}
     try:
         train, test = load_split(task)
-        if args.system == "automl":
-            record.update(SYSTEMS["automl"](task, train, test, args.budget, args.seed, args.automl_cv))
+        if args.system.startswith("automl"):
+            record.update(SYSTEMS[args.system](task, train, test, args.budget, args.seed, args.automl_cv))
         else:
             record.update(SYSTEMS[args.system](task, train, test, args.budget, args.seed))
         record["wall_s"] = record["fit_s"] + record["predict_s"]

@@ -63,10 +63,13 @@ def _timed_score(task: Task, model, X_test, y_test, started: float, fitted: floa
 
 
 # -- automl ----------------------------------------------------------------------------------
-def run_automl(task: Task, train, test, budget: float, seed: int, cv: int | None = None) -> dict:
+def run_automl(task: Task, train, test, budget: float, seed: int, cv: int | None = None,
+               families: list[str] | None = None) -> dict:
     import automl
 
     extra = {} if cv is None else {"cv": cv}
+    if families is not None:
+        extra["families"] = families
     started = time.perf_counter()
     # MLflow tracking off: the peers log nothing either (its cost: python -m benchmarks.tracking_cost).
     model = automl.fit(train, target=task.target, time_budget=budget, n_jobs=1, seed=seed, tracking=False, **extra)
@@ -78,9 +81,24 @@ def run_automl(task: Task, train, test, budget: float, seed: int, cv: int | None
     record.update({
         "self_score": model.evaluate(test)[task.metric],
         "n_trials": int((board["state"] == "complete").sum()), "best_family": model.best_family_,
-        "settings": "" if cv is None else f"cv={cv}",
+        "settings": ";".join(filter(None, ["" if cv is None else f"cv={cv}",
+                                           "" if families is None else "families=" + ",".join(families)])),
     })
     return record
+
+
+#: The classical families (everything but the nets).
+CLASSICAL = ["lightgbm", "hist_gradient_boosting", "random_forest", "extra_trees", "linear", "knn"]
+
+
+def run_automl_mlp(task: Task, train, test, budget: float, seed: int, cv: int | None = None) -> dict:
+    """automl searching the ``torch_mlp`` family alone."""
+    return run_automl(task, train, test, budget, seed, cv, families=["torch_mlp"])
+
+
+def run_automl_classical(task: Task, train, test, budget: float, seed: int, cv: int | None = None) -> dict:
+    """automl searching the classical families only (no nets)."""
+    return run_automl(task, train, test, budget, seed, cv, families=CLASSICAL)
 
 
 # -- defaults --------------------------------------------------------------------------------
@@ -215,6 +233,8 @@ def run_optuna_lightgbm(task: Task, train, test, budget: float, seed: int) -> di
 
 SYSTEMS: dict[str, Callable[..., dict]] = {
     "automl": run_automl,
+    "automl_mlp": run_automl_mlp,
+    "automl_classical": run_automl_classical,
     "flaml": run_flaml,
     "optuna_lightgbm": run_optuna_lightgbm,
     "lightgbm_default": run_lightgbm,

@@ -92,7 +92,7 @@ def as_image_frame(X: Any, image_shape: Sequence[int] | None, *, argument: str =
             )
         if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
             raise DataValidationError(f"{argument} holds images of dtype {X.dtype}; pixels must be real numbers")
-        flat = X.reshape(len(X), -1)
+        flat = X.reshape(len(X), int(np.prod(X.shape[1:])))
         return pd.DataFrame(flat, columns=pixel_columns(flat.shape[1])), found
     if image_shape is None:
         return X, None

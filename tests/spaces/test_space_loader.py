@@ -31,6 +31,13 @@ BUILTINS = {
                  "subsample_freq", "colsample_bytree", "reg_alpha", "reg_lambda",
                  "n_estimators", "early_stopping_rounds"],
     "knn": ["n_neighbors", "weights", "p"],
+    "torch_mlp": ["architecture", "n_layers", "width", "shape", "dropout", "activation", "normalization",
+                  "numeric_scaling", "categorical_encoding", "embedding_dim", "optimizer", "learning_rate",
+                  "weight_decay", "momentum", "schedule", "batch_size", "max_epochs", "patience",
+                  "validation_fraction", "target_scaling"],
+    "cnn": ["n_blocks", "filters", "kernel_size", "pooling", "head_width", "dropout", "activation",
+            "batch_norm", "augmentation", "optimizer", "learning_rate", "weight_decay", "momentum", "schedule",
+            "batch_size", "max_epochs", "patience", "validation_fraction", "target_scaling"],
 }
 
 
