@@ -19,6 +19,7 @@ _EPILOG = """examples:
   automl demo
   automl fit train.csv --target income --time-budget 60 --output model_dir
   automl fit train.parquet --target price --n-trials 40 --families lightgbm,linear --cv 5
+  automl fit digits.csv --target label --image-shape 8x8 --families cnn,torch_mlp --device auto
   automl predict model_dir test.csv -o predictions.csv --proba
   automl families
   automl ui                                   # MLflow UI on ./mlflow.db at http://127.0.0.1:5000
@@ -94,6 +95,8 @@ def _fit(args: argparse.Namespace) -> int:
         tracking=False if args.no_tracking else None,
         tracking_uri=args.tracking_uri,
         register_model=args.register_model,
+        device=args.device,
+        image_shape=_image_shape(args.image_shape),
     )
     print(model.leaderboard().head(20).to_string(index=False))
     if getattr(model, "tracking_run_id_", None):
@@ -101,6 +104,20 @@ def _fit(args: argparse.Namespace) -> int:
     if args.output:
         print(f"model saved to {model.save(args.output, overwrite=args.overwrite)}")
     return 0
+
+
+def _image_shape(text: str | None) -> tuple[int, ...] | None:
+    """``28x28`` or ``32x32x3`` -> a tuple (validated by automl.fit)."""
+    if text is None:
+        return None
+    try:
+        return tuple(int(part) for part in text.lower().split("x"))
+    except ValueError:
+        from automl.exceptions import InvalidParameterError
+
+        raise InvalidParameterError(
+            f"--image-shape must look like HEIGHTxWIDTH or HEIGHTxWIDTHxCHANNELS (e.g. 28x28), got {text!r}"
+        ) from None
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -171,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--tracking-uri", help="MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
     fit.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
     fit.add_argument("--register-model", help="register the final model in MLflow under this name")
+    fit.add_argument("--device", default="auto", help="where nets train: auto (default), cpu, cuda, cuda:N, mps")
+    fit.add_argument("--image-shape", help="the columns are image pixels of this shape: HxW or HxWxC (channels last)")
     fit.add_argument("--output", help="folder to save the model in")
     fit.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     fit.set_defaults(run=_fit)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -44,14 +45,21 @@ FORMAT_VERSION = 1
 _PACKAGES = ("automl", "numpy", "pandas", "scikit-learn", "lightgbm", "optuna", "joblib", "scipy")
 
 
-def _versions() -> dict[str, str | None]:
+def _versions(extra: tuple[str, ...] = ()) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
-    for name in _PACKAGES:
+    for name in _PACKAGES + extra:
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             out[name] = None
     return out
+
+
+def _family_requirements(family: str) -> tuple[str, ...]:
+    """Packages the winning family needs beyond the core ones (``torch`` for the nets)."""
+    from automl.families.registry import get_family
+
+    return tuple(m for m in get_family(family).requires if m not in {"lightgbm"})
 
 
 def _sha256(path: Path) -> str:
@@ -93,7 +101,8 @@ def save_model(model: Any, path: str | os.PathLike, *, overwrite: bool = False) 
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "estimator": type(model).__name__,
             "python": platform.python_version(),
-            "versions": _versions(),
+            "versions": _versions(_family_requirements(model.best_family_)),
+            "requires": list(_family_requirements(model.best_family_)),
             "task": model.task_,
             "metric": model.metric_.name,
             "target": model.target_name_,
@@ -150,8 +159,17 @@ def load_model(path: str | os.PathLike, *, check_versions: bool = True) -> Any:
             problems.append(f"{name} in {folder} does not match its SHA-256 in the manifest (changed or corrupt)")
     if problems:
         raise ModelFileError(problems)
+    missing = [m for m in manifest.get("requires", []) if importlib.util.find_spec(m) is None]
+    if missing:
+        from automl.exceptions import FamilyUnavailableError
+
+        hint = ' (pip install "automl[torch]")' if missing == ["torch"] else ""
+        raise FamilyUnavailableError(
+            f"the model in {folder} is a {manifest.get('best', {}).get('family')!r} model and needs "
+            f"{', '.join(missing)}, which is not installed; install it{hint} to load this model"
+        )
     if check_versions:
-        saved, now = manifest.get("versions", {}), _versions()
+        saved, now = manifest.get("versions", {}), _versions(tuple(manifest.get("requires", [])))
         differ = {k: (saved.get(k), now.get(k)) for k in saved if saved.get(k) != now.get(k)}
         if differ:
             detail = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in sorted(differ.items()))

@@ -58,7 +58,9 @@ def _timed_score(task: Task, model, X_test, y_test, started: float, fitted: floa
     else:
         output = model.predict_proba(X_test)
     done = time.perf_counter()
-    metric, secondary = score(task, y_test, output, model.classes_ if classes is None else classes)
+    if task.task != "regression" and classes is None:
+        classes = model.classes_
+    metric, secondary = score(task, y_test, output, classes)
     return {"score": metric, "secondary": secondary, "fit_s": fitted - started, "predict_s": done - fitted}
 
 

@@ -40,3 +40,22 @@ def test_usage_errors_exit_2_with_the_message(tmp_path, binary_df):
     assert out.returncode == 2
     assert "did you mean 'label'" in out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train.csv"]
+
+
+def test_fit_pixel_columns_with_image_shape_and_a_device(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    pixels = rng.normal(size=(80, 16))
+    frame = pd.DataFrame(pixels, columns=[f"p{i}" for i in range(16)])
+    frame["label"] = (pixels[:, :8].mean(axis=1) > 0).astype(int)
+    frame.to_csv(tmp_path / "images.csv", index=False)
+    out = _automl("fit", "images.csv", "--target", "label", "--image-shape", "4x4", "--families", "cnn",
+                  "--n-trials", "1", "--cv", "2", "--device", "cpu", "--no-tracking", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "cnn" in out.stdout
+    out = _automl("fit", "images.csv", "--target", "label", "--image-shape", "4by4", "--n-trials", "1",
+                  cwd=tmp_path)
+    assert out.returncode == 2 and "--image-shape must look like HEIGHTxWIDTH" in out.stderr
+    out = _automl("fit", "images.csv", "--target", "label", "--device", "gpu", "--n-trials", "1", cwd=tmp_path)
+    assert out.returncode == 2 and "device must be 'auto'" in out.stderr

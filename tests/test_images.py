@@ -141,3 +141,26 @@ def test_cnn_defaults_reach_97_percent_test_accuracy_on_digits():
     model = automl.fit(X_train, target=y_train, families=["cnn"], n_trials=1, cv="holdout:0.2", n_jobs=1,
                        tracking=False)
     assert (model.predict(X_test) == y_test).mean() >= 0.97
+
+
+def test_a_saved_net_names_torch_and_loading_without_torch_says_how_to_install_it(tmp_path, monkeypatch):
+    import importlib.util
+    import json
+
+    from automl.exceptions import FamilyUnavailableError
+
+    images, labels = _images(60)
+    folder = _fit(images, labels).save(tmp_path / "m")
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert manifest["requires"] == ["torch"] and manifest["versions"]["torch"]
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    with pytest.raises(FamilyUnavailableError, match=r'needs torch.*automl\[torch\]'):
+        automl.load(folder)
+
+
+def test_pip_requirements_of_a_net_pin_torch_without_the_local_label():
+    from automl.tracking.pyfunc import pip_requirements
+
+    pins = [r for r in pip_requirements(("torch",)) if r.startswith("torch==")]
+    assert pins and "+" not in pins[0]

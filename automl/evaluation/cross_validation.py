@@ -152,7 +152,7 @@ class Evaluator:
         y: np.ndarray,
         *,
         on_fold: Callable[[int, float, float], None] | None = None,
-        on_epoch: Callable[[int, int, float], None] | None = None,
+        on_epoch: Callable[[int, int, float, float], Any] | None = None,
     ) -> CVResult:
         """Cross-validate one configuration.
 
@@ -164,8 +164,9 @@ class Evaluator:
             on_fold: Called after each fold with ``(fold_index, running_mean_of_primary,
                 seconds_of_this_fold)``; it may raise :class:`TrialStopped`.
             on_epoch: Called by models that train in epochs (the nets) after each epoch with
-                ``(fold_index, epoch, primary_metric_on_their_validation_rows)``; it may raise
-                :class:`TrialStopped`.
+                ``(fold_index, epoch, primary_metric_on_their_validation_rows, seconds_in_this_fold)``;
+                it may raise :class:`TrialStopped`, or return True to end that fold's training
+                early (the model keeps its best epoch).
 
         Returns:
             The :class:`CVResult`.
@@ -182,7 +183,7 @@ class Evaluator:
         for fold, (train, valid) in enumerate(self.splits):
             started = time.perf_counter()
             try:
-                with epoch_reporting(self._epoch_reporter(fold, on_epoch)):
+                with epoch_reporting(self._epoch_reporter(fold, on_epoch, started)):
                     model = self.pipeline(family, params).fit(X.iloc[train], y[train])
             except TrialStopped as stop:  # a net stopped between epochs
                 stop.fold_scores = scores
@@ -212,13 +213,15 @@ class Evaluator:
             oof = oof.ravel()
         return CVResult(scores, oof, fit_time, predict_time, hints, average_curves(fold_curves))
 
-    def _epoch_reporter(self, fold: int, on_epoch: Callable[[int, int, float], None] | None) -> Any:
+    def _epoch_reporter(self, fold: int, on_epoch: Callable[[int, int, float, float], Any] | None,
+                        started: float) -> Any:
         """Scores a net's epoch with the primary metric and passes it to ``on_epoch``."""
         if on_epoch is None:
             return None
         primary = self.metrics[0]
 
-        def reporter(epoch: int, y_true: Any, scores: Any) -> None:
-            on_epoch(fold, epoch, primary.compute(np.asarray(y_true), np.asarray(scores), self.classes))
+        def reporter(epoch: int, y_true: Any, scores: Any) -> Any:
+            value = primary.compute(np.asarray(y_true), np.asarray(scores), self.classes)
+            return on_epoch(fold, epoch, value, time.perf_counter() - started)
 
         return reporter

@@ -11,8 +11,9 @@ hopeless or overlong trial. Outside a search (the final refit, direct use)
 Example:
     >>> seen = []
     >>> with epoch_reporting(lambda epoch, y, scores: seen.append(epoch)):
-    ...     report_epoch(0, [0, 1], [[0.9, 0.1], [0.2, 0.8]])
+    ...     stop = report_epoch(0, [0, 1], [[0.9, 0.1], [0.2, 0.8]])
     >>> report_epoch(1, [0], [[1.0, 0.0]])  # no reporter installed: ignored
+    False
     >>> seen
     [0]
 """
@@ -26,9 +27,10 @@ from typing import Any
 
 __all__ = ["EpochReporter", "epoch_reporting", "report_epoch", "reporting_active"]
 
-#: ``reporter(epoch, y_true, scores)``: ``y_true`` are encoded labels (or values) of the
-#: validation rows, ``scores`` probabilities ``(n, n_classes)`` or values ``(n,)``.
-EpochReporter = Callable[[int, Any, Any], None]
+#: ``reporter(epoch, y_true, scores) -> stop``: ``y_true`` are encoded labels (or values) of the
+#: validation rows, ``scores`` probabilities ``(n, n_classes)`` or values ``(n,)``. A true
+#: return asks the model to end its training now, keeping its best epoch (out of time for this fold).
+EpochReporter = Callable[[int, Any, Any], Any]
 
 _REPORTER: ContextVar[EpochReporter | None] = ContextVar("automl_epoch_reporter", default=None)
 
@@ -43,15 +45,18 @@ def epoch_reporting(reporter: EpochReporter | None) -> Iterator[None]:
         _REPORTER.reset(token)
 
 
-def report_epoch(epoch: int, y_true: Any, scores: Any) -> None:
+def report_epoch(epoch: int, y_true: Any, scores: Any) -> bool:
     """Tell the installed reporter (if any) how the model does after ``epoch`` (0-based).
+
+    Returns:
+        True when the model should end its training now and keep its best epoch
+        (its time for this fold is spent); False otherwise or without a reporter.
 
     Raises:
         TrialStopped: the reporter decided the trial should stop (pruned or out of time).
     """
     reporter = _REPORTER.get()
-    if reporter is not None:
-        reporter(epoch, y_true, scores)
+    return bool(reporter(epoch, y_true, scores)) if reporter is not None else False
 
 
 def reporting_active() -> bool:

@@ -177,6 +177,7 @@ class TrainResult:
         batch_size: Batch size used (smaller than asked after out-of-memory retries).
         train_loss: Mean training loss per epoch.
         valid_loss: Validation loss per epoch (empty without validation rows).
+        time_capped: Training ended because its time for the fold was spent.
     """
 
     best_epoch: int
@@ -184,6 +185,7 @@ class TrainResult:
     batch_size: int
     train_loss: list[float] = field(default_factory=list)
     valid_loss: list[float] = field(default_factory=list)
+    time_capped: bool = False
 
 
 def _optimizer(config: TrainConfig, parameters: Any) -> Any:
@@ -252,7 +254,7 @@ def train(
     *,
     seed: int = 0,
     augment: Callable[[Sequence[Any], Any], Sequence[Any]] | None = None,
-    on_epoch: Callable[[int, Any], None] | None = None,
+    on_epoch: Callable[[int, Any], Any] | None = None,
 ) -> tuple[Any, TrainResult]:
     """Train a fresh module on resident tensors, halving the batch on CUDA out-of-memory.
 
@@ -266,8 +268,9 @@ def train(
         device: ``torch.device`` to train on.
         seed: Seed of the batch order (and of ``augment``'s draws).
         augment: ``augment(batch_inputs, generator) -> batch_inputs``, applied to training batches.
-        on_epoch: ``on_epoch(epoch, valid_outputs)`` after each epoch with validation rows;
-            it may raise to stop the training (the exception propagates).
+        on_epoch: ``on_epoch(epoch, valid_outputs) -> stop`` after each epoch with validation
+            rows; a true return ends the training there (best epoch kept, ``time_capped`` set);
+            an exception propagates.
 
     Returns:
         The trained module (best validation epoch restored) and a :class:`TrainResult`.
@@ -302,7 +305,7 @@ def train(
 def _train_once(
     make_module: Callable[[], Any], loss_fn: Callable[[Any, Any], Any], inputs: Sequence[Any], target: Any,
     valid: tuple[Sequence[Any], Any] | None, config: TrainConfig, device: Any, batch_size: int, seed: int,
-    augment: Callable[[Sequence[Any], Any], Sequence[Any]] | None, on_epoch: Callable[[int, Any], None] | None,
+    augment: Callable[[Sequence[Any], Any], Sequence[Any]] | None, on_epoch: Callable[[int, Any], Any] | None,
 ) -> tuple[Any, TrainResult]:
     import torch
 
@@ -352,8 +355,9 @@ def _train_once(
             best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         else:
             stale += 1
-        if on_epoch is not None:
-            on_epoch(epoch, outputs)
+        if on_epoch is not None and on_epoch(epoch, outputs):
+            result.time_capped = True
+            break
         if config.patience and stale >= config.patience:
             break
     if best_state is not None:

@@ -124,8 +124,8 @@ class TorchEstimator(BaseEstimator):
             if valid_rows is not None and reporting_active():
                 truth = y[valid_rows]
 
-                def on_epoch(epoch: int, outputs: Any) -> None:
-                    report_epoch(epoch, truth, self._full_scores(self._scores(outputs)))
+                def on_epoch(epoch: int, outputs: Any) -> bool:
+                    return report_epoch(epoch, truth, self._full_scores(self._scores(outputs)))
 
             self.module_, self.train_result_ = train(
                 lambda: self._make_module(n_outputs), self._loss(n_outputs), inputs, y_tensor[fit_rows],

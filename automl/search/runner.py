@@ -54,6 +54,23 @@ ATTR_FINGERPRINT = "automl:fingerprint"
 EPOCH_STEP_BASE = 1000
 #: Epochs a net trains before the pruner may stop it.
 MIN_EPOCHS_BEFORE_PRUNING = 4
+#: Under a time budget, a net's training in one fold ends (best epoch kept) after
+#: ``max(MIN_NET_FOLD_SECONDS, budget / (folds * NET_FOLDS_PER_BUDGET))`` seconds, so
+#: one net trial takes about a quarter of the budget at most and several fit in it.
+NET_FOLDS_PER_BUDGET = 4
+MIN_NET_FOLD_SECONDS = 3.0
+
+
+def net_fold_seconds(budget_seconds: float | None, n_splits: int) -> float | None:
+    """Seconds a net may train in one fold under ``budget_seconds`` (None: no cap).
+
+    Example:
+        >>> net_fold_seconds(120, 5), net_fold_seconds(20, 5), net_fold_seconds(None, 5)
+        (6.0, 3.0, None)
+    """
+    if budget_seconds is None:
+        return None
+    return max(MIN_NET_FOLD_SECONDS, budget_seconds / (max(n_splits, 1) * NET_FOLDS_PER_BUDGET))
 
 
 def _plain(scores: Mapping[str, list[float]]) -> dict[str, list[float]]:
@@ -226,6 +243,7 @@ class Search:
         best_so_far: list[float] = []
         n_splits = len(self.evaluator.splits)
         complete_before = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+        fold_cap = net_fold_seconds(budget.seconds, n_splits)
 
         def objective(trial: optuna.Trial) -> float:
             family = trial.suggest_categorical("family", names)
@@ -254,21 +272,21 @@ class Search:
                         kind="timeout",
                     )
 
-            def on_epoch(fold: int, epoch: int, value: float) -> None:
+            def on_epoch(fold: int, epoch: int, value: float, seconds: float) -> bool:
                 deadline = budget.search_deadline() if has_complete else budget.hard_deadline()
                 if deadline is not None and time.monotonic() > deadline:
                     raise TrialStopped(
                         f"stopped in fold {fold + 1}/{n_splits} at epoch {epoch + 1}: out of time budget",
                         kind="timeout",
                     )
-                if fold != 0 or not math.isfinite(value):
-                    return
-                trial.report(value, EPOCH_STEP_BASE + epoch)
-                if epoch + 1 >= MIN_EPOCHS_BEFORE_PRUNING and trial.should_prune():
-                    raise TrialStopped(
-                        f"pruned at epoch {epoch + 1} of fold 1: validation {primary.name}={value:.5g} "
-                        "is among the worst of the nets at that epoch"
-                    )
+                if fold == 0 and math.isfinite(value):
+                    trial.report(value, EPOCH_STEP_BASE + epoch)
+                    if epoch + 1 >= MIN_EPOCHS_BEFORE_PRUNING and trial.should_prune():
+                        raise TrialStopped(
+                            f"pruned at epoch {epoch + 1} of fold 1: validation {primary.name}={value:.5g} "
+                            "is among the worst of the nets at that epoch"
+                        )
+                return fold_cap is not None and seconds > fold_cap
 
             try:
                 result = self.evaluator.evaluate(family, params, X, y, on_fold=on_fold, on_epoch=on_epoch)

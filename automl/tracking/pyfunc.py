@@ -42,17 +42,21 @@ with warnings.catch_warnings():
             return self._model.predict(model_input)
 
 
-def pip_requirements() -> list[str]:
+def pip_requirements(extra: tuple[str, ...] = ()) -> list[str]:
     """Pinned requirements of the runtime (explicit: inference costs MLflow 17-20 s).
+
+    Args:
+        extra: Further packages the model needs (``torch`` for the nets); a local version
+            label such as ``+cpu`` is dropped, since package indexes do not serve it.
 
     Example:
         >>> any(r.startswith("scikit-learn==") for r in pip_requirements())
         True
     """
     out = []
-    for name in _RUNTIME:
+    for name in _RUNTIME + tuple(extra):
         try:
-            out.append(f"{name}=={importlib.metadata.version(name)}")
+            out.append(f"{name}=={importlib.metadata.version(name).split('+')[0]}")
         except importlib.metadata.PackageNotFoundError:
             continue
     return out
@@ -75,7 +79,10 @@ def log_pyfunc_model(
     progress = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # no progress bars inside a fit
     try:
-        return _log(run_id, saved_folder, signature, example, registered_model_name)
+        from automl.persistence import _family_requirements
+
+        extra = _family_requirements(model.best_family_)
+        return _log(run_id, saved_folder, signature, example, registered_model_name, extra)
     finally:
         if progress is None:
             os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
@@ -83,7 +90,10 @@ def log_pyfunc_model(
             os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = progress
 
 
-def _log(run_id: str, saved_folder: str, signature: Any, example: Any, registered_model_name: str | None) -> str:
+def _log(
+    run_id: str, saved_folder: str, signature: Any, example: Any, registered_model_name: str | None,
+    extra: tuple[str, ...] = (),
+) -> str:
     active = mlflow.active_run()
     with warnings.catch_warnings(), mlflow.start_run(run_id=run_id, nested=active is not None and active.info.run_id != run_id):
         # Type hints would make MLflow build a schema from them; the signature comes from the example.
@@ -95,7 +105,7 @@ def _log(run_id: str, saved_folder: str, signature: Any, example: Any, registere
             code_paths=[str(Path(automl.__file__).parent)],
             signature=signature,
             input_example=example,
-            pip_requirements=pip_requirements(),
+            pip_requirements=pip_requirements(extra),
             registered_model_name=registered_model_name,
         )
     return info.model_uri

@@ -208,3 +208,18 @@ def test_a_training_part_with_one_class_predicts_it():
     net = TabularNet(task="binary").fit(X, np.zeros(10, dtype=int))
     np.testing.assert_allclose(net.predict_proba(X), 1.0)
     assert net.predict(X).tolist() == [0] * 10
+
+
+def test_under_a_time_budget_a_net_fold_ends_at_its_share_and_keeps_its_best_epoch(binary_df):
+    import time
+
+    started = time.monotonic()
+    model = automl.fit(
+        binary_df, target="label", families=["torch_mlp"], time_budget=20, cv=2, n_jobs=1, tracking=False,
+        search_space={"torch_mlp": {"max_epochs": 100_000, "patience": 0}},
+    )
+    elapsed = time.monotonic() - started
+    first = model.study_.trials[0]
+    assert first.state.name == "COMPLETE"
+    assert all(1 <= h["epochs"] < 100_000 for h in first.user_attrs["automl:refit_hints"])
+    assert elapsed < 20 * 1.1 + 10
