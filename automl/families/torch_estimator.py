@@ -141,7 +141,9 @@ class TorchEstimator(BaseEstimator):
         if fraction <= 0 or n < MIN_ROWS_FOR_VALIDATION:
             return rows, None
         n_valid = max(int(round(fraction * n)), min(MIN_VALIDATION_ROWS, n // 3))
-        stratify = target if classification and np.bincount(target).min() >= 2 else None
+        counts = np.bincount(target) if classification else np.zeros(0)
+        stratifiable = classification and counts.min() >= 2 and min(n_valid, n - n_valid) >= len(counts)
+        stratify = target if stratifiable else None
         fit_rows, valid_rows = train_test_split(rows, test_size=n_valid, random_state=int(self.seed), stratify=stratify)
         return np.sort(fit_rows), np.sort(valid_rows)
 
