@@ -59,6 +59,8 @@ MIN_EPOCHS_BEFORE_PRUNING = 4
 #: one net trial takes about a quarter of the budget at most and several fit in it.
 NET_FOLDS_PER_BUDGET = 4
 MIN_NET_FOLD_SECONDS = 3.0
+#: Trials in a row that were not run for lack of time before the search ends.
+MAX_NOT_RUN_IN_A_ROW = 3
 
 
 def net_fold_seconds(budget_seconds: float | None, n_splits: int) -> float | None:
@@ -241,6 +243,7 @@ class Search:
         oof: dict[int, np.ndarray] = {}
         fold_seconds: dict[str, list[float]] = defaultdict(list)
         best_so_far: list[float] = []
+        not_run = [0]  # trials in a row not run for lack of time
         n_splits = len(self.evaluator.splits)
         complete_before = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
         fold_cap = net_fold_seconds(budget.seconds, n_splits)
@@ -252,7 +255,11 @@ class Search:
             has_complete = bool(best_so_far) or complete_before > 0
             typical = float(np.median(fold_seconds[family])) if fold_seconds[family] else 0.0
             if has_complete and budget.search_time_left() < typical:
+                not_run[0] += 1
+                if not_run[0] >= MAX_NOT_RUN_IN_A_ROW:
+                    trial.study.stop()
                 self._stop(trial, "not run: the time budget left is shorter than one fold of this family")
+            not_run[0] = 0
 
             def on_fold(fold: int, running: float, seconds: float) -> None:
                 fold_seconds[family].append(seconds)
@@ -320,7 +327,13 @@ class Search:
             return value
 
         def stop_when_out_of_time(study: optuna.Study, trial: Any) -> None:
-            if budget.seconds is not None and budget.search_time_left() <= 0:
+            if budget.seconds is None:
+                return
+            left = budget.search_time_left()
+            cheapest = min(  # the quickest fold any family has shown; unknown families count as 0
+                (float(np.median(fold_seconds[n])) if fold_seconds[n] else 0.0 for n in names), default=0.0
+            )
+            if left <= 0 or ((best_so_far or complete_before) and left < cheapest):
                 study.stop()
 
         n_before = len(study.trials)

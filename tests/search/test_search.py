@@ -114,6 +114,30 @@ def test_time_budget_is_kept_refit_included():
     assert model.search_time_ < model.fit_time_
 
 
+class _SlowClassifier(DummyClassifier):
+    def fit(self, X, y, sample_weight=None):
+        import time
+
+        time.sleep(1.0)
+        return super().fit(X, y, sample_weight)
+
+
+SLOW = ModelFamily("slow", frozenset({"binary"}), "ordinal", lambda p, c: _SlowClassifier(strategy="prior"),
+                   "sleeps 1 s per fold", search_space=space_from_dict({"family": "slow", **_SPACE}))
+
+
+def test_the_search_ends_instead_of_spinning_when_no_fold_fits_in_the_time_left():
+    register_family("slow", f"{__name__}:SLOW")
+    try:
+        model = automl.fit(_binary(), target="y", families=["slow"], time_budget=8, cv=2, n_jobs=1,
+                           tracking=False)
+    finally:
+        unregister_family("slow")
+    board = model.leaderboard()
+    not_run = board["reason"].fillna("").str.startswith("not run").sum()
+    assert len(board) <= 6 and not_run <= 3
+
+
 def test_a_named_study_is_stored_locally_and_resumed(tmp_path):
     data = _binary()
     first = automl.fit(data, target="y", n_trials=3, families=["linear", "knn"], cv=3, study_name="s1", n_jobs=1)
