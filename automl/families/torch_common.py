@@ -19,7 +19,7 @@ Example:
     ...                      momentum=0.0)
     >>> module, result = train(lambda: torch.nn.Linear(1, 1), torch.nn.functional.mse_loss, (X,), y, None,
     ...                        config, torch.device("cpu"), seed=0)
-    >>> round(float(module.weight), 2), result.epochs_run
+    >>> round(module.weight.item(), 2), result.epochs_run
     (2.0, 60)
 """
 
