@@ -27,7 +27,13 @@ from typing import Any
 import numpy as np
 
 from automl.families.base import BuildContext, ModelFamily
-from automl.families.torch_estimator import TorchEstimator, fitted_hints, learning_curves, refit_params
+from automl.families.torch_estimator import (
+    TorchEstimator,
+    build_net,
+    fitted_hints,
+    learning_curves,
+    refit_params,
+)
 
 __all__ = ["FAMILY", "ConvNetClassifier", "AUGMENTATIONS"]
 
@@ -111,8 +117,7 @@ class ConvNetClassifier(TorchEstimator):
                 "shaped (N, H, W) or (N, H, W, C), or pixel columns with image_shape="
             )
         checks = [("pooling", ("max", "avg")), ("activation", tuple(ACTIVATIONS)), ("augmentation", AUGMENTATIONS)]
-        problems += [f"{name} must be one of {choices}, got {getattr(self, name)!r}"
-                     for name, choices in checks if getattr(self, name) not in choices]
+        problems += self._choice_problems(checks)
         if int(self.kernel_size) < 1 or int(self.kernel_size) % 2 == 0:
             problems.append(f"kernel_size must be an odd positive number, got {self.kernel_size!r}")
         if int(self.n_blocks) < 1 or int(self.filters) < 1 or int(self.head_width) < 0:
@@ -177,20 +182,12 @@ class _Augment:
         return [images, *batch[1:]]
 
 
-_OWN = {"task", "n_classes", "image_shape", "seed", "n_jobs", "device"}
-
-
 def build(params: Mapping[str, Any], ctx: BuildContext) -> ConvNetClassifier:
     """Build the estimator from the ``cnn`` space's parameters and the fold's image shape."""
-    known = set(ConvNetClassifier().get_params()) - _OWN
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise ValueError(f"unknown cnn parameters {unknown}; known: {sorted(known)}")
-    return ConvNetClassifier(
-        task=ctx.task, n_classes=ctx.n_classes, image_shape=ctx.image_shape, seed=ctx.seed, n_jobs=ctx.n_jobs,
-        device=ctx.device, **params,
+    return build_net(
+        ConvNetClassifier, "cnn", params, task=ctx.task, n_classes=ctx.n_classes, image_shape=ctx.image_shape,
+        seed=ctx.seed, n_jobs=ctx.n_jobs, device=ctx.device,
     )
-
 
 FAMILY = ModelFamily(
     name="cnn",

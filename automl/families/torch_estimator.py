@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 from automl.families.epochs import report_epoch, reporting_active
 from automl.families.torch_common import TrainConfig, TrainResult, as_numpy, module_to_cpu, predict_outputs
 
-__all__ = ["TorchEstimator", "MIN_ROWS_FOR_VALIDATION", "TRAIN_PARAMS", "refit_params", "fitted_hints", "learning_curves"]
+__all__ = ["TorchEstimator", "build_net", "MIN_ROWS_FOR_VALIDATION", "TRAIN_PARAMS", "refit_params", "fitted_hints", "learning_curves"]
 
 #: Fewer training rows than this: no validation split, every epoch is trained.
 MIN_ROWS_FOR_VALIDATION = 50
@@ -64,6 +64,11 @@ class TorchEstimator(BaseEstimator):
         """Problems with the subclass's own parameters."""
         return []
 
+    def _choice_problems(self, checks: list[tuple[str, tuple[Any, ...]]]) -> list[str]:
+        """A problem for each ``(parameter, allowed values)`` whose value is not allowed."""
+        return [f"{name} must be one of {choices}, got {getattr(self, name)!r}"
+                for name, choices in checks if getattr(self, name) not in choices]
+
     # -- fit --------------------------------------------------------------------------------
     def _config(self) -> TrainConfig:
         return TrainConfig(**{name: getattr(self, name) for name in TRAIN_PARAMS})
@@ -72,12 +77,9 @@ class TorchEstimator(BaseEstimator):
         from automl.families.torch_common import OPTIMIZERS, SCHEDULES
 
         problems = list(self._check_params())
-        if self.optimizer not in OPTIMIZERS:
-            problems.append(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.schedule not in SCHEDULES:
-            problems.append(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.target_scaling not in ("standard", "none"):
-            problems.append(f"target_scaling must be 'standard' or 'none', got {self.target_scaling!r}")
+        problems += self._choice_problems(
+            [("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("target_scaling", ("standard", "none"))]
+        )
         if not 0 <= float(self.validation_fraction) < 1:
             problems.append(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}")
         if int(self.max_epochs) < 1 or int(self.batch_size) < 1:
@@ -208,6 +210,16 @@ class TorchEstimator(BaseEstimator):
         if state.get("module_") is not None:
             state["module_"] = module_to_cpu(state["module_"])
         return state
+
+
+def build_net(cls: type[TorchEstimator], family: str, params: Mapping[str, Any], **from_context: Any) -> Any:
+    """``cls(**from_context, **params)``, refusing parameters the net does not have or that
+    come from the fold's context (task, classes, shape, seed, threads, device)."""
+    known = set(cls().get_params()) - set(from_context)
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ValueError(f"unknown {family} parameters {unknown}; known: {sorted(known)}")
+    return cls(**from_context, **params)
 
 
 def fitted_hints(estimator: TorchEstimator) -> dict[str, Any]:

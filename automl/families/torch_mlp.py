@@ -31,6 +31,7 @@ import numpy as np
 from automl.families.base import BuildContext, ModelFamily
 from automl.families.torch_estimator import (
     TorchEstimator,
+    build_net,
     fitted_hints,
     learning_curves,
     refit_params,
@@ -120,8 +121,7 @@ class TabularNet(TorchEstimator):
             ("activation", tuple(ACTIVATIONS)), ("normalization", NORMALIZATIONS),
             ("numeric_scaling", SCALINGS), ("categorical_encoding", ("embedding", "onehot")),
         ]
-        problems = [f"{name} must be one of {choices}, got {getattr(self, name)!r}"
-                    for name, choices in checks if getattr(self, name) not in choices]
+        problems = self._choice_problems(checks)
         if int(self.n_layers) < 0 or int(self.width) < 1:
             problems.append(f"n_layers must be >= 0 and width >= 1, got {self.n_layers!r}, {self.width!r}")
         if len(self.categorical_indices) != len(self.category_counts):
@@ -179,22 +179,13 @@ class TabularNet(TorchEstimator):
         )
 
 
-#: Parameters that are not the net's own (they come from the data or the search settings).
-_OWN = {"task", "n_classes", "categorical_indices", "category_counts", "seed", "n_jobs"}
-
-
 def build(params: Mapping[str, Any], ctx: BuildContext) -> TabularNet:
     """Build the estimator from the ``torch_mlp`` space's parameters and the fold's context."""
-    known = set(TabularNet().get_params()) - _OWN
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise ValueError(f"unknown torch_mlp parameters {unknown}; known: {sorted(known)}")
-    return TabularNet(
-        task=ctx.task, n_classes=ctx.n_classes, categorical_indices=tuple(ctx.categorical_indices),
-        category_counts=tuple(ctx.category_counts), seed=ctx.seed, n_jobs=ctx.n_jobs,
-        device=ctx.device, **params,
+    return build_net(
+        TabularNet, "torch_mlp", params, task=ctx.task, n_classes=ctx.n_classes,
+        categorical_indices=tuple(ctx.categorical_indices), category_counts=tuple(ctx.category_counts),
+        seed=ctx.seed, n_jobs=ctx.n_jobs, device=ctx.device,
     )
-
 
 FAMILY = ModelFamily(
     name="torch_mlp",

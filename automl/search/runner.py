@@ -244,6 +244,10 @@ class Search:
         fold_seconds: dict[str, list[float]] = defaultdict(list)
         best_so_far: list[float] = []
         not_run = [0]  # trials in a row not run for lack of time
+
+        def typical_fold(family: str) -> float:
+            """Median seconds of one fold of ``family`` so far (0 before its first fold)."""
+            return float(np.median(fold_seconds[family])) if fold_seconds[family] else 0.0
         n_splits = len(self.evaluator.splits)
         complete_before = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
         fold_cap = net_fold_seconds(budget.seconds, n_splits)
@@ -253,7 +257,7 @@ class Search:
             params = self.spaces[family].suggest(trial)
             trial.set_user_attr(ATTR_PARAMS, params)
             has_complete = bool(best_so_far) or complete_before > 0
-            typical = float(np.median(fold_seconds[family])) if fold_seconds[family] else 0.0
+            typical = typical_fold(family)
             if has_complete and budget.search_time_left() < typical:
                 not_run[0] += 1
                 if not_run[0] >= MAX_NOT_RUN_IN_A_ROW:
@@ -330,9 +334,7 @@ class Search:
             if budget.seconds is None:
                 return
             left = budget.search_time_left()
-            cheapest = min(  # the quickest fold any family has shown; unknown families count as 0
-                (float(np.median(fold_seconds[n])) if fold_seconds[n] else 0.0 for n in names), default=0.0
-            )
+            cheapest = min((typical_fold(n) for n in names), default=0.0)
             if left <= 0 or ((best_so_far or complete_before) and left < cheapest):
                 study.stop()
 
