@@ -42,6 +42,7 @@ _LAZY = {
     "AllTrialsFailedError": "automl.exceptions",
     "BudgetExhaustedError": "automl.exceptions",
     "StudyMismatchError": "automl.exceptions",
+    "StudyNotFoundError": "automl.exceptions",
     "ModelFileError": "automl.exceptions",
     "NotFittedError": "automl.exceptions",
 }
@@ -64,6 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         NotFittedError,
         SearchSpaceError,
         StudyMismatchError,
+        StudyNotFoundError,
         UnknownNameError,
     )
     from automl.families.base import ModelFamily

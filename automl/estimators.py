@@ -21,6 +21,7 @@ import os
 import time
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -73,6 +74,26 @@ def _load_overrides(search_space: object) -> dict[str, Any]:
     return dict(search_space)  # type: ignore[arg-type]
 
 
+@dataclass
+class _Prepared:
+    """Validated data and settings, ready for a search."""
+
+    data: Any
+    task: str
+    metric: Any
+    metrics: list[Any]
+    families: list[Any]
+    spaces: dict[str, Any]
+    plan: Any
+    schema: Schema
+    X: pd.DataFrame
+    y: np.ndarray
+    classes: Any
+    splits: list[Any]
+    evaluator: Evaluator
+    image_shape: Any
+
+
 class _AutoMLBase(BaseEstimator):
     """What the classifier and regressor share; see :class:`AutoMLClassifier` for the arguments."""
 
@@ -99,7 +120,72 @@ class _AutoMLBase(BaseEstimator):
             DataValidationError: the data cannot be used (all problems listed).
             AllTrialsFailedError: every trial failed (reasons grouped by family).
         """
+        return self._fit(X, y, groups)
+
+    def _fit(self, X: Any, y: Any, groups: Any = None, sweep: Mapping[str, Any] | None = None) -> _AutoMLBase:
+        """``fit``, storing ``sweep`` (the settings workers rebuild the search from) on a named study."""
         started = time.monotonic()
+        prep = self._prepare(X, y, groups)
+        search = self._make_search(prep, started, role="main", sweep=sweep)
+        tracker = self._make_tracker()
+        if tracker is not None:
+            search.tracker = tracker
+            search.budget.extra_reserve = TRACKING_RESERVE
+            search.tracker_settings = self._tracking_settings(
+                prep.data, prep.task, prep.metric.name, prep.plan.description, prep.families, search.fingerprint,
+                search.time_budget, prep.image_shape,
+            )
+        try:
+            result = search.run(prep.X, prep.y)
+            self._refit(result, prep.spaces, prep.evaluator, prep.X, prep.y)
+        except BaseException as exc:
+            if tracker is not None:
+                status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+                tracker.finish(None, status, {"study": search.study})
+            raise
+        self.image_shape_ = prep.image_shape
+        self._set_fitted(
+            result, prep.data, prep.task, prep.metric, prep.schema, prep.classes, prep.plan, prep.metrics, started
+        )
+        if tracker is not None:
+            tracker.finish(
+                self, "FINISHED",
+                {"study": result.study, "spaces": prep.spaces, "y": prep.y, "X_example": prep.data.X.head(5)},
+            )
+            self.tracking_run_id_ = getattr(tracker, "parent_run_id", None)
+            self.tracking_uri_ = getattr(tracker, "tracking_uri", None)
+            self.model_uri_ = getattr(tracker, "model_uri", None)
+        self.fit_time_ = time.monotonic() - started
+        return self
+
+    def _work(self, X: Any, y: Any, groups: Any = None, n_trials: int | None = None) -> Any:
+        """Join the named study as a worker: run trials until its deadline or target; no refit.
+
+        Returns:
+            The :class:`~automl.search.SearchResult` of this worker's trials.
+        """
+        prep = self._prepare(X, y, groups)
+        search = self._make_search(prep, time.monotonic(), role="worker")
+        search.n_trials = n_trials
+        tracker = self._make_tracker()
+        if tracker is not None:
+            tracker.role = "worker"
+            search.tracker = tracker
+            search.tracker_settings = {"study_name": self.study_name}
+        status = "FAILED"
+        try:
+            result = search.run(prep.X, prep.y)
+            status = "FINISHED"
+            return result
+        except KeyboardInterrupt:
+            status = "KILLED"
+            raise
+        finally:
+            if tracker is not None:
+                tracker.finish(None, status, {"study": search.study})
+
+    def _prepare(self, X: Any, y: Any, groups: Any) -> _Prepared:
+        """Validate the settings and the data and build the evaluator (nothing is written)."""
         problems = settings_problems(self._settings())
         task = validate_task_name(getattr(self, "task", None)) if self._is_classifier else "regression"
         if task == "regression" and self._is_classifier:
@@ -133,7 +219,7 @@ class _AutoMLBase(BaseEstimator):
         if data_problems:
             raise DataValidationError(data_problems)
         for message in plan.data_warnings(data.y, task):
-            warnings.warn(message, UserWarning, stacklevel=2)
+            warnings.warn(message, UserWarning, stacklevel=4)
 
         schema = Schema.from_frame(data.X)
         X_canonical = schema.transform(data.X, warn=False)
@@ -143,20 +229,29 @@ class _AutoMLBase(BaseEstimator):
         else:
             y_model, classes = encode_labels(data.y)
         splits = plan.splits(len(y_model), y_model, None if data.groups is None else data.groups.to_numpy())
-        n_jobs = resolve_n_jobs(self.n_jobs)
         metrics = report_metrics(task, metric)
         evaluator = Evaluator(
             metrics, splits, task=task, n_classes=0 if classes is None else len(classes),
-            classes=classes, seed=seed, n_jobs=n_jobs, device=self.device, image_shape=image_shape,
+            classes=classes, seed=seed, n_jobs=resolve_n_jobs(self.n_jobs), device=self.device,
+            image_shape=image_shape,
         )
+        return _Prepared(
+            data=data, task=task, metric=metric, metrics=metrics, families=families, spaces=spaces, plan=plan,
+            schema=schema, X=X_canonical, y=y_model, classes=classes, splits=splits, evaluator=evaluator,
+            image_shape=image_shape,
+        )
+
+    def _make_search(
+        self, prep: _Prepared, started: float, role: str, sweep: Mapping[str, Any] | None = None
+    ) -> Search:
         time_budget = self.time_budget
-        if time_budget is None and self.n_trials is None:
+        if time_budget is None and self.n_trials is None and role == "main":
             time_budget = DEFAULT_TIME_BUDGET
-        train_rows = np.mean([len(tr) for tr, _ in splits])
-        search = Search(
-            evaluator,
-            families,
-            spaces,
+        train_rows = np.mean([len(tr) for tr, _ in prep.splits])
+        return Search(
+            prep.evaluator,
+            prep.families,
+            prep.spaces,
             time_budget=time_budget,
             n_trials=self.n_trials,
             seed=self.seed,
@@ -164,38 +259,13 @@ class _AutoMLBase(BaseEstimator):
             storage=self.storage,
             pruner=self.pruner,
             fingerprint=self._fingerprint(
-                X_canonical, y_model, task, metric.name, plan.description, spaces, image_shape
+                prep.X, prep.y, prep.task, prep.metric.name, prep.plan.description, prep.spaces, prep.image_shape
             ),
             budget=Budget(time_budget, started),
-            refit_scale=len(y_model) / max(train_rows, 1.0),
+            refit_scale=len(prep.y) / max(train_rows, 1.0),
+            role=role,
+            sweep=sweep,
         )
-        tracker = self._make_tracker()
-        if tracker is not None:
-            search.tracker = tracker
-            search.budget.extra_reserve = TRACKING_RESERVE
-            search.tracker_settings = self._tracking_settings(
-                data, task, metric.name, plan.description, families, search.fingerprint, time_budget, image_shape
-            )
-        try:
-            result = search.run(X_canonical, y_model)
-            self._refit(result, spaces, evaluator, X_canonical, y_model)
-        except BaseException as exc:
-            if tracker is not None:
-                status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-                tracker.finish(None, status, {"study": search.study})
-            raise
-        self.image_shape_ = image_shape
-        self._set_fitted(result, data, task, metric, schema, classes, plan, metrics, started)
-        if tracker is not None:
-            tracker.finish(
-                self, "FINISHED",
-                {"study": result.study, "spaces": spaces, "y": y_model, "X_example": data.X.head(5)},
-            )
-            self.tracking_run_id_ = getattr(tracker, "parent_run_id", None)
-            self.tracking_uri_ = getattr(tracker, "tracking_uri", None)
-            self.model_uri_ = getattr(tracker, "model_uri", None)
-        self.fit_time_ = time.monotonic() - started
-        return self
 
     def _refit(
         self, result: Any, spaces: Mapping[str, Any], evaluator: Evaluator, X_canonical: pd.DataFrame,

@@ -27,6 +27,7 @@ __all__ = [
     "AllTrialsFailedError",
     "BudgetExhaustedError",
     "StudyMismatchError",
+    "StudyNotFoundError",
     "ModelFileError",
     "NotFittedError",
 ]
@@ -87,6 +88,10 @@ class BudgetExhaustedError(AutoMLError, RuntimeError):
 
 class StudyMismatchError(_ProblemsMixin, AutoMLError, ValueError):
     """A stored study was created for other data or settings than the ones given."""
+
+
+class StudyNotFoundError(AutoMLError, LookupError):
+    """No study of the given name exists in the storage (the message lists the ones that do)."""
 
 
 class ModelFileError(_ProblemsMixin, AutoMLError, ValueError):

@@ -14,6 +14,8 @@ Example:
 from __future__ import annotations
 
 import math
+import os
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +31,19 @@ ATTR_PREDICT_TIME = "automl:predict_time"
 ATTR_HINTS = "automl:refit_hints"
 ATTR_PARAMS = "automl:params"
 ATTR_CURVES = "automl:curves"
+#: Which process ran the trial (``host:pid``), and whether it was skipped as surplus.
+ATTR_WORKER = "automl:worker"
+ATTR_SURPLUS = "automl:surplus"
+
+
+def worker_id() -> str:
+    """``host:pid`` of this process, recorded on each trial it runs.
+
+    Example:
+        >>> worker_id().endswith(str(os.getpid()))
+        True
+    """
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def trial_params(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:

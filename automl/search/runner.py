@@ -39,9 +39,12 @@ from automl.search.leaderboard import (
     ATTR_PREDICT_TIME,
     ATTR_REASON,
     ATTR_SCORES,
+    ATTR_SURPLUS,
+    ATTR_WORKER,
     trial_params,
+    worker_id,
 )
-from automl.search.storage import open_storage
+from automl.search.storage import open_study
 from automl.spaces import SearchSpace
 
 __all__ = ["Search", "SearchResult"]
@@ -49,6 +52,15 @@ __all__ = ["Search", "SearchResult"]
 logger = logging.getLogger("automl")
 
 ATTR_FINGERPRINT = "automl:fingerprint"
+#: Study attributes that let workers join: the sweep's settings, the wall-clock time the
+#: search ends (or None), the number of counted trials the study should reach (or None),
+#: and whether the search has ended.
+ATTR_SWEEP = "automl:sweep"
+ATTR_DEADLINE = "automl:deadline"
+ATTR_TARGET = "automl:trial_target"
+ATTR_DONE = "automl:search_done"
+#: Seconds between two looks at the study while the main process waits for workers' trials.
+DRAIN_POLL_SECONDS = 0.25
 #: Nets report their validation score after each epoch of the first fold at step
 #: ``EPOCH_STEP_BASE + epoch``, apart from the per-fold steps 0, 1, ...
 EPOCH_STEP_BASE = 1000
@@ -125,6 +137,29 @@ def make_pruner(pruner: object) -> Any:
     return pruner
 
 
+def counted_trials(trials: Sequence[Any]) -> int:
+    """Trials that count towards a study's trial target.
+
+    Complete and pruned trials count, and failed trials with a recorded reason;
+    surplus trials (started after the target was reached) and trials failed by
+    a lost heartbeat (queued again) do not.
+
+    Example:
+        >>> counted_trials([])
+        0
+    """
+    import optuna
+
+    state = optuna.trial.TrialState
+    n = 0
+    for t in trials:
+        if t.state in (state.COMPLETE, state.PRUNED) and not t.user_attrs.get(ATTR_SURPLUS):
+            n += 1
+        elif t.state == state.FAIL and ATTR_REASON in t.user_attrs:
+            n += 1
+    return n
+
+
 class Search:
     """Runs the study.
 
@@ -143,6 +178,11 @@ class Search:
         refit_scale: All rows over training-part rows (time estimate of the refit).
         tracker: Told when the study opens and after every trial (see :mod:`automl.tracking`).
         tracker_settings: What the tracker records about the search (params and tags).
+        role: ``"main"`` creates or resumes the study, enqueues the defaults and
+            records the budget and trial target on it; ``"worker"`` joins a study
+            that a main process started and runs trials until its deadline or
+            target is reached (it never refits).
+        sweep: Settings stored on the study (main role) so that workers can rebuild the search.
     """
 
     def __init__(
@@ -162,6 +202,8 @@ class Search:
         refit_scale: float = 1.25,
         tracker: Any = None,
         tracker_settings: Mapping[str, Any] | None = None,
+        role: str = "main",
+        sweep: Mapping[str, Any] | None = None,
     ) -> None:
         self.evaluator = evaluator
         self.families = list(families)
@@ -179,24 +221,20 @@ class Search:
         self.refit_scale = refit_scale
         self.tracker = tracker
         self.tracker_settings = dict(tracker_settings or {})
+        self.role = role
+        self.sweep = dict(sweep) if sweep is not None else None
         self.study: Any = None
+        self._target: int | None = None
 
     # -- study ------------------------------------------------------------------------------
     def open_study(self, direction: str) -> Any:
         """Create the study, or load it by name and check it was made for the same data."""
-        import optuna
-
-        storage = open_storage(self.storage, self.study_name)
-        study = optuna.create_study(
-            storage=storage,
-            study_name=self.study_name,
-            direction=direction,
-            sampler=make_sampler(self.seed),
-            pruner=make_pruner(self.pruner),
-            load_if_exists=True,
+        study, created = open_study(
+            self.storage, self.study_name, direction=direction, sampler=make_sampler(self.seed),
+            pruner=make_pruner(self.pruner), create=self.role == "main",
         )
         stored = study.user_attrs.get(ATTR_FINGERPRINT)
-        if stored is None:
+        if stored is None and self.role == "main":
             study.set_user_attr(ATTR_FINGERPRINT, self.fingerprint)
         elif stored != self.fingerprint:
             raise StudyMismatchError(
@@ -206,10 +244,33 @@ class Search:
             )
         if study.direction.name.lower() != direction:
             raise StudyMismatchError(f"study {self.study_name!r} was created to {study.direction.name.lower()}")
-        if not study.trials:
-            for family in self.families:
-                study.enqueue_trial({"family": family.name, **self.spaces[family.name].optuna_defaults()})
+        if self.role == "main":
+            if created:
+                for family in self.families:
+                    study.enqueue_trial({"family": family.name, **self.spaces[family.name].optuna_defaults()})
+            if self.study_name is not None:
+                self._publish(study)
         return study
+
+    def _publish(self, study: Any) -> None:
+        """Record the sweep's settings, deadline and trial target so that workers can join."""
+        if self.sweep is not None:
+            study.set_user_attr(ATTR_SWEEP, self.sweep)
+        deadline = self.budget.search_deadline()
+        wall = None if deadline is None else time.time() + (deadline - time.monotonic())
+        study.set_user_attr(ATTR_DEADLINE, wall)
+        if self.n_trials is not None:
+            self._target = counted_trials(study.get_trials(deepcopy=False)) + int(self.n_trials)
+        study.set_user_attr(ATTR_TARGET, self._target)
+        study.set_user_attr(ATTR_DONE, False)
+
+    def _worker_limits(self, study: Any) -> tuple[bool, int | None]:
+        """For a worker: ``(the search is over, trial target)`` read from the study."""
+        attrs = study.user_attrs
+        deadline = attrs.get(ATTR_DEADLINE)
+        over = bool(attrs.get(ATTR_DONE)) or (deadline is not None and time.time() >= float(deadline))
+        target = attrs.get(ATTR_TARGET)
+        return over, None if target is None else int(target)
 
     # -- the run ----------------------------------------------------------------------------
     def run(self, X: pd.DataFrame, y: np.ndarray) -> SearchResult:
@@ -234,6 +295,15 @@ class Search:
 
         study = self.open_study(primary.direction)
         self.study = study
+        stored = self.study_name is not None
+        me = worker_id()
+        if self.role == "worker":
+            over, self._target = self._worker_limits(study)
+            deadline = study.user_attrs.get(ATTR_DEADLINE)
+            if deadline is not None:
+                self.budget = Budget(max(0.0, float(deadline) - time.time()))
+            if over:
+                return SearchResult(study=study, best_trial=None)
         callbacks = []
         if self.tracker is not None:
             self.tracker.on_start(study, self.tracker_settings)
@@ -253,6 +323,9 @@ class Search:
         fold_cap = net_fold_seconds(budget.seconds, n_splits)
 
         def objective(trial: optuna.Trial) -> float:
+            if stored:
+                trial.set_user_attr(ATTR_WORKER, me)
+                self._skip_if_surplus(trial)
             family = trial.suggest_categorical("family", names)
             params = self.spaces[family].suggest(trial)
             trial.set_user_attr(ATTR_PARAMS, params)
@@ -331,6 +404,10 @@ class Search:
             return value
 
         def stop_when_out_of_time(study: optuna.Study, trial: Any) -> None:
+            if self.role == "worker":
+                over, self._target = self._worker_limits(study)
+                if over:
+                    study.stop()
             if budget.seconds is None:
                 return
             left = budget.search_time_left()
@@ -340,14 +417,29 @@ class Search:
 
         n_before = len(study.trials)
         started = time.monotonic()
-        study.optimize(
-            objective,
-            n_trials=self.n_trials,
-            callbacks=[*callbacks, stop_when_out_of_time],
-            catch=(_TrialFailed,),
-            gc_after_trial=False,
-        )
+
+        def optimize(n_trials: int | None) -> None:
+            study.optimize(
+                objective,
+                n_trials=n_trials,
+                callbacks=[*callbacks, stop_when_out_of_time],
+                catch=(_TrialFailed,),
+                gc_after_trial=False,
+            )
+
+        try:
+            optimize(self.n_trials)
+            if stored and self.role == "main":
+                self._drain(study, optimize)
+        finally:
+            if stored and self.role == "main":
+                study.set_user_attr(ATTR_DONE, True)
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if self.role == "worker":
+            return SearchResult(
+                study=study, best_trial=study.best_trial if complete else None, oof=oof,
+                search_time=time.monotonic() - started, n_new_trials=len(study.trials) - n_before,
+            )
         if not complete:
             raise self._nothing_completed(study)
         return SearchResult(
@@ -357,6 +449,43 @@ class Search:
             search_time=time.monotonic() - started,
             n_new_trials=len(study.trials) - n_before,
         )
+
+    def _skip_if_surplus(self, trial: Any) -> None:
+        """Prune ``trial`` unrun when the counted trials plus those started before it reach the target."""
+        import optuna
+
+        if self._target is None:
+            return
+        trials = trial.study.get_trials(deepcopy=False)
+        ahead = sum(t.state == optuna.trial.TrialState.RUNNING and t.number < trial.number for t in trials)
+        if counted_trials(trials) + ahead >= self._target:
+            trial.set_user_attr(ATTR_SURPLUS, True)
+            trial.study.stop()
+            self._stop(trial, f"not run: the study already has its {self._target} trials")
+
+    def _drain(self, study: Any, optimize: Any) -> None:
+        """Wait for the trials other workers are running; run the trials queued again after a lost worker.
+
+        Stale trials (no heartbeat for the grace period) are failed and queued
+        once more; the main process runs what is queued while the target and
+        the time budget allow it.
+        """
+        import optuna
+
+        state = optuna.trial.TrialState
+        while True:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
+            trials = study.get_trials(deepcopy=False)
+            out_of_time = self.budget.search_time_left() <= 0
+            reached = self._target is not None and counted_trials(trials) >= self._target
+            if any(t.state == state.WAITING for t in trials) and not out_of_time and not reached:
+                optimize(None)
+                continue
+            if not any(t.state == state.RUNNING for t in trials) or out_of_time:
+                return
+            time.sleep(DRAIN_POLL_SECONDS)
 
     @staticmethod
     def _stop(trial: Any, reason: str) -> None:

@@ -3,10 +3,18 @@
 - ``storage=None, study_name=None``: in memory; nothing is written.
 - ``storage=None, study_name="x"``: the embedded default, an Optuna journal
   file ``automl-studies.journal`` in the working directory (or the path in
-  ``AUTOML_STORAGE``), so the search can be continued by name.
+  ``AUTOML_STORAGE``), so the search can be continued by name and shared by
+  several processes on one host.
 - a path ending in ``.journal`` or ``.log``, or ``journal:///path``: that journal file.
 - an RDB URL (``sqlite:///...``, ``postgresql://...``, ``mysql://...``).
-- an ``optuna.storages.BaseStorage`` instance.
+- an ``optuna.storages.BaseStorage`` instance (used as it is).
+
+Stores opened from a path or a URL record a heartbeat for every running trial
+(Optuna's heartbeat protocol: :class:`optuna.storages.RDBStorage` has it, and
+:class:`HeartbeatJournalStorage` adds it to the journal file). A trial whose
+process died (``kill -9``, a lost machine) stops beating; after the grace
+period the next trial of any worker marks it failed and queues it once more
+with the same parameters.
 
 Example:
     >>> describe_storage(None, None)
@@ -15,39 +23,96 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
+import random
+import time
+import warnings
 from pathlib import Path
 from typing import Any
 
-from automl.exceptions import InvalidParameterError
+from automl.exceptions import FamilyUnavailableError, InvalidParameterError
 
-__all__ = ["DEFAULT_STORAGE_FILE", "check_storage", "describe_storage", "open_storage"]
+__all__ = [
+    "DEFAULT_STORAGE_FILE",
+    "HeartbeatJournalStorage",
+    "check_storage",
+    "describe_storage",
+    "heartbeat_settings",
+    "open_storage",
+    "open_study",
+]
+
+logger = logging.getLogger("automl")
 
 DEFAULT_STORAGE_FILE = "automl-studies.journal"
 _RDB_PREFIXES = ("sqlite:", "postgresql", "postgres:", "mysql")
 _JOURNAL_SUFFIXES = (".journal", ".log")
+#: Seconds between two heartbeats of a running trial (``AUTOML_HEARTBEAT_SECONDS`` overrides).
+HEARTBEAT_SECONDS = 10
+#: A running trial is stale after this many heartbeat intervals without one.
+GRACE_INTERVALS = 3
+#: A heartbeat-stale trial is queued again this many times at most.
+MAX_RETRY = 1
+_HEARTBEAT_ATTR = "automl:heartbeat"
+#: Attempts to open a store or a study when several processes start at the same moment.
+_OPEN_ATTEMPTS = 8
 
 
 def _default_path() -> str:
     return os.environ.get("AUTOML_STORAGE", DEFAULT_STORAGE_FILE)
 
 
+def heartbeat_settings() -> tuple[int, int]:
+    """``(interval, grace)`` in seconds, from ``AUTOML_HEARTBEAT_SECONDS`` (default 10).
+
+    Example:
+        >>> heartbeat_settings() if "AUTOML_HEARTBEAT_SECONDS" not in os.environ else (10, 30)
+        (10, 30)
+    """
+    raw = os.environ.get("AUTOML_HEARTBEAT_SECONDS", "")
+    try:
+        interval = max(1, int(float(raw))) if raw.strip() else HEARTBEAT_SECONDS
+    except ValueError:
+        raise InvalidParameterError(
+            f"AUTOML_HEARTBEAT_SECONDS must be a whole number of seconds >= 1, got {raw!r}"
+        ) from None
+    return interval, interval * GRACE_INTERVALS
+
+
 def describe_storage(storage: object, study_name: str | None) -> str:
     """A printable description of where the study is stored (for logs and the manifest).
+
+    Passwords in URLs are masked.
 
     Example:
         >>> describe_storage("runs.journal", "s")
         'journal:runs.journal'
+        >>> describe_storage("postgresql://me:secret@db/studies", "s")
+        'postgresql://me:***@db/studies'
     """
     if storage is None:
         return "memory" if study_name is None else describe_storage(_default_path(), study_name)
+    if isinstance(storage, os.PathLike):
+        storage = os.fspath(storage)
     if isinstance(storage, str):
         if storage.startswith("journal:///"):
             return "journal:" + storage[len("journal:///"):]
         if storage.endswith(_JOURNAL_SUFFIXES):
             return "journal:" + storage
-        return storage
+        return _mask_password(storage)
     return type(storage).__name__
+
+
+def _mask_password(url: str) -> str:
+    head, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    if ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{head}://{user}:***@{host}"
 
 
 def check_storage(storage: object) -> list[str]:
@@ -78,11 +143,104 @@ def check_storage(storage: object) -> list[str]:
     return [f"storage must be a path, a URL or an optuna storage, got {type(storage).__name__}"]
 
 
-def open_storage(storage: object, study_name: str | None) -> Any:
-    """The Optuna storage to use (``None`` means in memory)."""
+def _journal_class() -> type:
     import optuna
+    from optuna.storages._heartbeat import BaseHeartbeat
+    from optuna.trial import TrialState
+
+    class _HeartbeatJournalStorage(optuna.storages.JournalStorage, BaseHeartbeat):
+        """Optuna's journal file storage with Optuna's heartbeat protocol.
+
+        The heartbeat is a wall-clock timestamp in a system attribute of the
+        running trial; a trial is stale when neither it nor its start is more
+        recent than the grace period. Only for processes on one host (one clock).
+        """
+
+        def __init__(self, backend: Any, interval: int, grace: int, callback: Any) -> None:
+            super().__init__(backend)
+            self._heartbeat_interval = interval
+            self._grace = grace
+            self._stale_callback = callback
+
+        def record_heartbeat(self, trial_id: int) -> None:
+            try:
+                self.set_trial_system_attr(trial_id, _HEARTBEAT_ATTR, time.time())
+            except Exception:  # noqa: BLE001 - the trial was finished (or failed as stale) meanwhile
+                pass
+
+        def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+            now = time.time()
+            stale = []
+            for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+                beats = [float(trial.system_attrs.get(_HEARTBEAT_ATTR, 0.0))]
+                if trial.datetime_start is not None:
+                    beats.append(trial.datetime_start.timestamp())
+                if now - max(beats) > self._grace:
+                    stale.append(trial._trial_id)
+            return stale
+
+        def get_heartbeat_interval(self) -> int | None:
+            return self._heartbeat_interval
+
+        def get_heartbeat_stale_trial_callback(self) -> Any:
+            return self._stale_callback
+
+    return _HeartbeatJournalStorage
+
+
+def HeartbeatJournalStorage(path: str) -> Any:  # noqa: N802 - a factory standing for a lazily defined class
+    """A journal file storage whose running trials send heartbeats (see the module docstring).
+
+    Example:
+        >>> import tempfile, os
+        >>> storage = HeartbeatJournalStorage(os.path.join(tempfile.mkdtemp(), "s.journal"))
+        >>> storage.get_heartbeat_interval() >= 1
+        True
+    """
     from optuna.storages.journal import JournalFileBackend
 
+    interval, grace = heartbeat_settings()
+    return _journal_class()(JournalFileBackend(path), interval, grace, _retry_callback())
+
+
+def _retry_callback() -> Any:
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+
+
+def _rdb_storage(url: str) -> Any:
+    import optuna
+
+    interval, grace = heartbeat_settings()
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite:"):
+        # Writers wait for the file lock instead of failing at once under concurrent workers.
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
+    else:
+        kwargs["engine_kwargs"] = {"pool_pre_ping": True}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        try:
+            return optuna.storages.RDBStorage(
+                url, heartbeat_interval=interval, grace_period=grace,
+                heartbeat_stale_trial_callback=_retry_callback(), **kwargs,
+            )
+        except ModuleNotFoundError as exc:
+            raise FamilyUnavailableError(
+                f"storage={_mask_password(url)!r} needs the database driver {exc.name!r}; "
+                'install it with: pip install "automl[postgres]" (PostgreSQL) or the driver for your database'
+            ) from exc
+
+
+def open_storage(storage: object, study_name: str | None) -> Any:
+    """The Optuna storage to use (``None`` means in memory).
+
+    Opening an RDB store is retried when several processes create its tables
+    at the same moment.
+    """
     if storage is None:
         if study_name is None:
             return None
@@ -92,9 +250,79 @@ def open_storage(storage: object, study_name: str | None) -> Any:
     problems = check_storage(storage)
     if problems:
         raise InvalidParameterError(problems)
-    if isinstance(storage, str):
-        path = storage[len("journal:///"):] if storage.startswith("journal:///") else storage
-        if path.endswith(_JOURNAL_SUFFIXES) or storage.startswith("journal:///"):
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            return optuna.storages.JournalStorage(JournalFileBackend(path))
-    return storage
+    if not isinstance(storage, str):
+        return storage
+    path = storage[len("journal:///"):] if storage.startswith("journal:///") else storage
+    if path.endswith(_JOURNAL_SUFFIXES) or storage.startswith("journal:///"):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return HeartbeatJournalStorage(path)
+    return _retrying(lambda: _rdb_storage(storage), f"open {describe_storage(storage, study_name)}")
+
+
+def _retrying(action: Any, what: str) -> Any:
+    """Run ``action``, retrying the races of processes that start together (duplicate keys, locks)."""
+    from automl.exceptions import AutoMLError
+
+    for attempt in range(_OPEN_ATTEMPTS):
+        try:
+            return action()
+        except (AutoMLError, KeyError, ImportError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - sqlalchemy errors of concurrent schema/study creation
+            if attempt == _OPEN_ATTEMPTS - 1:
+                raise
+            delay = min(2.0, 0.05 * 2**attempt) * (0.5 + random.random())
+            logger.info("could not %s (%s: %s); retrying in %.2f s", what, type(exc).__name__, exc, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def open_study(
+    storage: object, study_name: str | None, *, direction: str, sampler: Any = None, pruner: Any = None,
+    create: bool = True,
+) -> tuple[Any, bool]:
+    """Create or load a study; return ``(study, created_here)``.
+
+    Of several processes that open the same new study at the same moment,
+    exactly one gets ``created_here=True`` (it enqueues the defaults); the
+    others load it.
+
+    Raises:
+        StudyNotFoundError: ``create=False`` and no study of that name exists.
+
+    Example:
+        >>> study, created = open_study(None, None, direction="maximize")
+        >>> created, len(study.trials)
+        (True, 0)
+    """
+    import optuna
+
+    from automl.exceptions import StudyNotFoundError
+
+    opened = open_storage(storage, study_name)
+
+    def attempt() -> tuple[Any, bool]:
+        if create:
+            try:
+                study = optuna.create_study(
+                    storage=opened, study_name=study_name, direction=direction, sampler=sampler, pruner=pruner,
+                )
+                return study, True
+            except optuna.exceptions.DuplicatedStudyError:
+                pass
+        try:
+            return optuna.load_study(storage=opened, study_name=study_name, sampler=sampler, pruner=pruner), False
+        except KeyError:
+            names = optuna.study.get_all_study_names(opened) if opened is not None else []
+            raise StudyNotFoundError(_not_found(study_name, names, describe_storage(storage, study_name))) from None
+
+    return _retrying(attempt, f"open study {study_name!r}")
+
+
+def _not_found(name: str | None, names: list[str], where: str) -> str:
+    from automl._suggest import close_names
+
+    close = close_names(name, names)
+    hint = "; did you mean " + " or ".join(repr(c) for c in close) + "?" if close else ""
+    listed = ", ".join(repr(n) for n in sorted(names)[:20]) or "none"
+    return f"no study named {name!r} in {where}{hint}; studies there: {listed}"

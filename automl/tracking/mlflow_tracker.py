@@ -29,6 +29,8 @@ from automl.search.leaderboard import (
     ATTR_PREDICT_TIME,
     ATTR_REASON,
     ATTR_SCORES,
+    ATTR_WORKER,
+    worker_id,
 )
 from automl.tracking.writer import ProcessWriter, ThreadWriter
 from automl.tracking.base import RUN_STATUS
@@ -96,8 +98,11 @@ class MLflowTracker:
         self.parent_run_id: str | None = None
         self.experiment_id: str | None = None
         self._logged: set[int] = set()
+        self._earlier: set[int] = set()
         self._worker: ThreadWriter | ProcessWriter | None = None
         self.model_uri: str | None = None
+        #: ``"main"`` owns the parent run; a ``"worker"`` only adds child runs for its own trials.
+        self.role = "main"
 
     # -- start ------------------------------------------------------------------------------
     def _experiment_id(self, name: str) -> str:
@@ -110,11 +115,31 @@ class MLflowTracker:
         return experiment_id
 
     def on_start(self, study: Any, settings: dict[str, Any]) -> None:
-        """Create the parent run, or reopen the one a resumed study was logged to."""
+        """Create the parent run, or reopen the one a resumed study was logged to.
+
+        A worker attaches to the parent run recorded on the study, and logs nothing
+        if there is none (the sweep runs without tracking).
+        """
         self._logged, self.model_uri = set(), None
         name = self.experiment or (settings.get("study_name") or DEFAULT_EXPERIMENT)
-        self.experiment_id = self._experiment_id(name)
         stored = study.user_attrs.get(ATTR_PARENT_RUN) if study is not None else None
+        if self.role == "worker":
+            if not stored:
+                logger.info("MLflow: the sweep has no parent run; this worker logs nothing")
+                return
+            self.tracking_uri = stored["tracking_uri"]
+            if not self._injected:
+                import mlflow
+
+                self.client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
+            self.parent_run_id = stored["run_id"]
+            self.experiment_id = self.client.get_run(self.parent_run_id).info.experiment_id
+            self._worker = ThreadWriter(self.client) if self._injected else ProcessWriter(self.tracking_uri)
+            return
+        self.experiment_id = self._experiment_id(name)
+        # Trials that ended before this run began are logged here unless an earlier run did;
+        # trials run meanwhile by other workers are logged by those workers.
+        self._earlier = {t.number for t in study.get_trials(deepcopy=False)} if study is not None else set()
         if stored and stored.get("tracking_uri") == self.tracking_uri and self._run_exists(stored["run_id"]):
             self.parent_run_id = stored["run_id"]
             self.client.update_run(self.parent_run_id, status="RUNNING")
@@ -136,6 +161,13 @@ class MLflowTracker:
         self._worker = ThreadWriter(self.client) if self._injected else ProcessWriter(self.tracking_uri)
         logger.info("MLflow: logging to %s, experiment %r, run %s", self.tracking_uri, name, self.parent_run_id)
 
+    def _mine(self, trial: Any) -> bool:
+        """Whether this process logs ``trial``: its own trials, and (main) those that ended before it began."""
+        owner = trial.user_attrs.get(ATTR_WORKER)
+        if owner is None or owner == worker_id():
+            return True
+        return self.role == "main" and trial.number in self._earlier
+
     def _run_exists(self, run_id: str) -> bool:
         try:
             self.client.get_run(run_id)
@@ -152,7 +184,7 @@ class MLflowTracker:
     # -- trials -----------------------------------------------------------------------------
     def on_trial(self, study: Any, trial: Any) -> None:
         """Queue a child run for a finished trial (never twice for the same trial)."""
-        if trial.number in self._logged or self._worker is None:
+        if trial.number in self._logged or self._worker is None or not self._mine(trial):
             return
         self._logged.add(trial.number)
         self._worker.submit(self._payload(trial))
@@ -223,7 +255,7 @@ class MLflowTracker:
                 if study is not None:
                     for trial in study.get_trials(deepcopy=False):
                         state = trial.state.name.lower()
-                        if trial.number in self._logged or state in ("waiting", "running"):
+                        if trial.number in self._logged or state in ("waiting", "running") or not self._mine(trial):
                             continue
                         self._logged.add(trial.number)
                         if status == "KILLED" and state == "fail" and ATTR_REASON not in trial.user_attrs:
@@ -238,7 +270,8 @@ class MLflowTracker:
         except Exception as exc:  # noqa: BLE001 - a tracking failure must not lose the fitted model
             logger.warning("MLflow logging failed: %s: %s", type(exc).__name__, exc)
         finally:
-            self.client.set_terminated(self.parent_run_id, status=status)
+            if self.role == "main":
+                self.client.set_terminated(self.parent_run_id, status=status)
 
     def _log_results(self, model: Any, extras: dict[str, Any]) -> None:
         from mlflow.entities import Metric
