@@ -23,7 +23,7 @@ from automl.data.task import infer_task, validate_task_name
 from automl.estimators import AutoMLClassifier, AutoMLRegressor
 from automl.exceptions import DataValidationError, InputTypeError, InvalidParameterError
 
-__all__ = ["fit", "load"]
+__all__ = ["fit", "load", "prepare_fit"]
 
 
 def _column(df: pd.DataFrame, name: object, argument: str) -> str:
@@ -83,6 +83,30 @@ def fit(
         DataValidationError: the target or groups column is missing, or the data is unusable.
         InvalidParameterError: a setting is invalid.
     """
+    model, X, y, group_values = prepare_fit(
+        data, target, task=task, groups=groups, metric=metric, time_budget=time_budget, n_trials=n_trials, cv=cv,
+        families=families, search_space=search_space, seed=seed, n_jobs=n_jobs, study_name=study_name,
+        storage=storage, pruner=pruner, tracking=tracking, tracking_uri=tracking_uri,
+        register_model=register_model, device=device, image_shape=image_shape,
+    )
+    return model.fit(X, y, groups=group_values)
+
+
+def prepare_fit(
+    data: Any, target: Any = None, *, task: str | None = None, groups: Any = None, cv: Any = None,
+    image_shape: Any = None, **settings: Any,
+) -> tuple[AutoMLClassifier | AutoMLRegressor, pd.DataFrame, Any, Any]:
+    """What :func:`fit` does before fitting: ``(unfitted model, features, target, groups)``.
+
+    The model is a classifier or a regressor depending on ``task`` (inferred
+    from the target when None); ``settings`` are the other arguments of :func:`fit`.
+
+    Example:
+        >>> import pandas as pd
+        >>> model, X, y, groups = prepare_fit(pd.DataFrame({"a": [1, 2, 3], "y": [1.5, 2.5, 0.5]}), "y")
+        >>> type(model).__name__, list(X.columns), groups
+        ('AutoMLRegressor', ['a'], None)
+    """
     if isinstance(data, np.ndarray) and data.ndim in (3, 4):
         if target is None or isinstance(target, str):
             raise InvalidParameterError(
@@ -128,17 +152,12 @@ def fit(
     if task is None:
         known = y.dropna()
         task = infer_task(known) if len(known) else "binary"
-    settings = dict(
-        metric=metric, time_budget=time_budget, n_trials=n_trials, cv=cv, families=families,
-        search_space=search_space, seed=seed, n_jobs=n_jobs, study_name=study_name, storage=storage,
-        pruner=pruner, tracking=tracking, tracking_uri=tracking_uri, register_model=register_model,
-        device=device, image_shape=image_shape,
-    )
+    settings.update(cv=cv, image_shape=image_shape)
     if task == "regression":
         model: AutoMLClassifier | AutoMLRegressor = AutoMLRegressor(**settings)
     else:
         model = AutoMLClassifier(task=task, **settings)
-    return model.fit(X, y, groups=group_values)
+    return model, X, y, group_values
 
 
 def load(path: str | os.PathLike, *, check_versions: bool = True) -> AutoMLClassifier | AutoMLRegressor:

@@ -20,7 +20,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,11 +122,16 @@ class _AutoMLBase(BaseEstimator):
         """
         return self._fit(X, y, groups)
 
-    def _fit(self, X: Any, y: Any, groups: Any = None, sweep: Mapping[str, Any] | None = None) -> _AutoMLBase:
-        """``fit``, storing ``sweep`` (the settings workers rebuild the search from) on a named study."""
+    def _fit(
+        self, X: Any, y: Any, groups: Any = None, sweep: Mapping[str, Any] | None = None,
+        callbacks: Sequence[Any] = (),
+    ) -> _AutoMLBase:
+        """``fit``, storing ``sweep`` (the settings workers rebuild the search from) on a named study;
+        ``callbacks(study, trial)`` run after each trial."""
         started = time.monotonic()
         prep = self._prepare(X, y, groups)
         search = self._make_search(prep, started, role="main", sweep=sweep)
+        search.callbacks = list(callbacks)
         tracker = self._make_tracker()
         if tracker is not None:
             search.tracker = tracker
@@ -158,7 +163,9 @@ class _AutoMLBase(BaseEstimator):
         self.fit_time_ = time.monotonic() - started
         return self
 
-    def _work(self, X: Any, y: Any, groups: Any = None, n_trials: int | None = None) -> Any:
+    def _work(
+        self, X: Any, y: Any, groups: Any = None, n_trials: int | None = None, callbacks: Sequence[Any] = ()
+    ) -> Any:
         """Join the named study as a worker: run trials until its deadline or target; no refit.
 
         Returns:
@@ -167,6 +174,7 @@ class _AutoMLBase(BaseEstimator):
         prep = self._prepare(X, y, groups)
         search = self._make_search(prep, time.monotonic(), role="worker")
         search.n_trials = n_trials
+        search.callbacks = list(callbacks)
         tracker = self._make_tracker()
         if tracker is not None:
             tracker.role = "worker"

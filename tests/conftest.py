@@ -59,3 +59,19 @@ def regression_df() -> pd.DataFrame:
     frame = mixed_frame(120, seed=2)
     frame["label"] = 3.0 * frame["x"] + frame["flag"].astype(float) + np.random.default_rng(3).normal(0, 0.1, 120)
     return frame
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the whole session (see tests/services.py)."""
+    from tests.services import PostgresServer
+
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """The URL of a fresh, empty PostgreSQL database."""
+    return postgres_server.new_database()

@@ -70,7 +70,12 @@ def leaderboard(study: Any, metrics: Sequence[str]) -> pd.DataFrame:
 
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     rows = []
-    for t in study.get_trials(deepcopy=False):
+    trials = study.get_trials(deepcopy=False)
+    retried_as = {}
+    for t in trials:
+        for number in t.system_attrs.get("retry_history", []):
+            retried_as[number] = t.number
+    for t in trials:
         if t.state == optuna.trial.TrialState.WAITING:
             continue  # enqueued but not run (yet): not a result
         family, params = trial_params(t.params)
@@ -91,11 +96,17 @@ def leaderboard(study: Any, metrics: Sequence[str]) -> pd.DataFrame:
         row["state"] = t.state.name.lower()
         row["value"] = t.value if t.state == optuna.trial.TrialState.COMPLETE else math.nan
         row["reason"] = t.user_attrs.get(ATTR_REASON, "")
+        if t.state == optuna.trial.TrialState.FAIL and not row["reason"]:
+            row["reason"] = (
+                f"its process stopped (no heartbeat); run again as trial {retried_as[t.number]}"
+                if t.number in retried_as else "its process stopped before the trial ended (interrupted or killed)"
+            )
+        row["worker"] = t.user_attrs.get(ATTR_WORKER, "")
         rows.append(row)
     columns = ["rank", "trial", "family", "params"]
     for name in metrics:
         columns += [f"{name}_mean", f"{name}_std"]
-    columns += ["n_folds", "fit_time", "duration", "state", "reason"]
+    columns += ["n_folds", "fit_time", "duration", "state", "reason", "worker"]
     if not rows:
         return pd.DataFrame(columns=columns)
     frame = pd.DataFrame(rows)

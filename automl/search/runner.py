@@ -225,6 +225,8 @@ class Search:
         self.sweep = dict(sweep) if sweep is not None else None
         self.study: Any = None
         self._target: int | None = None
+        #: Called as ``callback(study, trial)`` after each trial (after the tracker).
+        self.callbacks: list[Any] = []
 
     # -- study ------------------------------------------------------------------------------
     def open_study(self, direction: str) -> Any:
@@ -308,6 +310,7 @@ class Search:
         if self.tracker is not None:
             self.tracker.on_start(study, self.tracker_settings)
             callbacks.append(self.tracker.on_trial)
+        callbacks += self.callbacks
         budget = self.budget
         names = [f.name for f in self.families]
         oof: dict[int, np.ndarray] = {}
@@ -408,6 +411,11 @@ class Search:
                 over, self._target = self._worker_limits(study)
                 if over:
                     study.stop()
+            if stored and self._target is not None:
+                trials = study.get_trials(deepcopy=False)
+                running = sum(t.state == optuna.trial.TrialState.RUNNING for t in trials)
+                if counted_trials(trials) + running >= self._target:
+                    study.stop()  # the trials under way reach the target: do not start another
             if budget.seconds is None:
                 return
             left = budget.search_time_left()

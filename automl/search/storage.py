@@ -228,10 +228,10 @@ def _rdb_storage(url: str) -> Any:
                 url, heartbeat_interval=interval, grace_period=grace,
                 heartbeat_stale_trial_callback=_retry_callback(), **kwargs,
             )
-        except ModuleNotFoundError as exc:
+        except ImportError as exc:
             raise FamilyUnavailableError(
-                f"storage={_mask_password(url)!r} needs the database driver {exc.name!r}; "
-                'install it with: pip install "automl[postgres]" (PostgreSQL) or the driver for your database'
+                f"storage={_mask_password(url)!r} needs a database driver that is not installed ({exc}); "
+                'for PostgreSQL: pip install "automl[postgres]" (psycopg 3); for MySQL: pip install pymysql'
             ) from exc
 
 

@@ -72,11 +72,22 @@ class ThreadWriter:
 
 
 def _writer_main(tracking_uri: str, jobs: Any, results: Any) -> None:
+    import signal
+
     import mlflow
 
+    # Ctrl-C reaches the whole process group: the parent decides when the writer stops
+    # (after writing what is queued), and a parent killed outright ends the writer too.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     while True:
-        payload = jobs.get()
+        try:
+            payload = jobs.get(timeout=1.0)
+        except queue_module.Empty:
+            if parent is not None and not parent.is_alive():
+                return
+            continue
         if payload is None:
             results.put(("done", None))
             return

@@ -1,0 +1,54 @@
+"""The ``automl`` command line.
+
+``demo``, ``fit``, ``sweep``, ``worker``, ``resume``, ``leaderboard``,
+``predict``, ``families``, ``spaces show|check`` and ``ui``; ``automl COMMAND --help``
+shows each one's options and examples. Exit codes: 0 done, 1 failed, 2 usage or
+data error (with the message and a hint), 130 interrupted.
+
+Example:
+    >>> main(["families"])  # doctest: +ELLIPSIS
+    lightgbm ...
+    0
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser():  # noqa: ANN201 - argparse is imported with the parser module
+    """The argument parser of the ``automl`` command (see :mod:`automl.cli.parser`)."""
+    from automl.cli.parser import build_parser as build
+
+    return build()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (0 done, 1 failed, 2 usage error, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    from automl.exceptions import AutoMLError
+
+    command = " ".join(a for a in [args.command, getattr(args, "spaces_command", None)] if a)
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        print("automl: interrupted; finished trials are kept in the study (continue with: automl resume --study NAME)",
+              file=sys.stderr)
+        return 130
+    except AutoMLError as exc:
+        usage = isinstance(exc, (ValueError, TypeError, LookupError))
+        print(f"automl: error: {exc}", file=sys.stderr)
+        if usage:
+            print(f"hint: automl {command} --help shows the options and examples", file=sys.stderr)
+        return 2 if usage else 1
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback, unless -v
+        if args.verbose:
+            raise
+        print(f"automl: failed: {type(exc).__name__}: {exc} (run with -v for the traceback)", file=sys.stderr)
+        return 1

@@ -1,0 +1,303 @@
+"""What each ``automl`` sub-command does (the parser is in :mod:`automl.cli.parser`).
+
+Example:
+    >>> import argparse
+    >>> families(argparse.Namespace())  # doctest: +ELLIPSIS
+    lightgbm ...
+    0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "demo", "families", "fit", "leaderboard", "predict", "resume", "spaces_check", "spaces_show", "sweep", "ui",
+    "worker",
+]
+
+#: Leaderboard rows printed at the end of a fit (all of them with ``automl leaderboard --top 0``).
+TOP_ROWS = 10
+
+
+def _cv(text: str | None) -> object:
+    if text is None:
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _image_shape(text: str | None) -> tuple[int, ...] | None:
+    """``28x28`` or ``32x32x3`` -> a tuple (validated by automl.fit)."""
+    if text is None:
+        return None
+    try:
+        return tuple(int(part) for part in text.lower().split("x"))
+    except ValueError:
+        from automl.exceptions import InvalidParameterError
+
+        raise InvalidParameterError(
+            f"--image-shape must look like HEIGHTxWIDTH or HEIGHTxWIDTHxCHANNELS (e.g. 28x28), got {text!r}"
+        ) from None
+
+
+def board_table(board: Any, top: int = TOP_ROWS) -> str:
+    """The leaderboard as a compact text table (first metric's mean and std, times, state).
+
+    Example:
+        >>> import pandas as pd
+        >>> board = pd.DataFrame({"rank": [1], "trial": [0], "family": ["knn"], "params": [{}],
+        ...     "auc_mean": [0.9], "auc_std": [0.01], "n_folds": [5], "fit_time": [0.1], "duration": [0.2],
+        ...     "state": ["complete"], "reason": [""], "worker": [""]})
+        >>> print(board_table(board))  # doctest: +NORMALIZE_WHITESPACE
+         rank  trial family  auc_mean  auc_std  fit_time    state
+            1      0    knn       0.9     0.01       0.1 complete
+    """
+    metric_columns = [c for c in board.columns if c.endswith(("_mean", "_std"))][:2]
+    columns = ["rank", "trial", "family", *metric_columns, "fit_time", "state"]
+    if (board["reason"].fillna("") != "").any():
+        columns.append("reason")
+    shown = board[columns] if top <= 0 else board[columns].head(top)
+    shown = shown.assign(**{c: shown[c].astype(str).str.slice(0, 70) for c in columns if c == "reason"})
+    text = shown.to_string(index=False)
+    if 0 < top < len(board):
+        text += f"\n... {len(board) - top} more trials (automl leaderboard --study NAME --top 0 shows all)"
+    return text
+
+
+def _report(model: Any, spec: Any) -> None:
+    print(board_table(model.leaderboard()))
+    print(f"best: trial {model.best_trial_} ({model.best_family_}), CV {model.metric_.name} {model.best_score_:.5g}")
+    if spec.output:
+        print(f"model saved to {spec.output}")
+    if getattr(model, "study_name_", None):
+        print(f"study {model.study_name_!r} in {model.storage_} "
+              f"(continue it: automl resume --study {model.study_name_}; join it: automl worker --study {model.study_name_})")
+    if getattr(model, "tracking_run_id_", None):
+        print(f"MLflow run {model.tracking_run_id_} in {model.tracking_uri_} (browse it: automl ui)")
+
+
+def _progress(spec: Any) -> Any:
+    from automl.cli.progress import Progress
+
+    return Progress(sys.stderr, spec.settings.get("time_budget"), spec.settings.get("n_trials"))
+
+
+def _run(spec: Any, workers: int = 1) -> int:
+    from automl.sweep import run_sweep
+
+    helpers = _start_workers(spec, workers - 1)
+    progress = _progress(spec)
+    try:
+        model = run_sweep(spec, callbacks=[progress])
+    finally:
+        progress.close()
+        _stop_workers(helpers)
+    _report(model, spec)
+    return 0
+
+
+def _start_workers(spec: Any, n: int) -> list[subprocess.Popen]:
+    """Start ``n`` local ``automl worker`` processes that join the sweep's study."""
+    if n <= 0:
+        return []
+    if not spec.settings.get("study_name"):
+        spec.settings["study_name"] = f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        print(f"--workers: naming the study {spec.settings['study_name']!r}", file=sys.stderr)
+    command = [sys.executable, "-m", "automl.cli", "worker", "--study", spec.settings["study_name"], "--quiet"]
+    storage = spec.settings.get("storage")
+    if storage is not None:
+        command += ["--storage", str(storage)]
+    return [subprocess.Popen(command, stdout=subprocess.DEVNULL) for _ in range(n)]
+
+
+def _stop_workers(helpers: list[subprocess.Popen], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    for process in helpers:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Fit on a data set bundled with scikit-learn, evaluate, save and reload."""
+    import pandas as pd
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+
+    import automl
+
+    frame = load_breast_cancer(as_frame=True).frame
+    frame["target"] = frame["target"].map({0: "malignant", 1: "benign"})
+    train, test = train_test_split(frame, test_size=0.25, random_state=0, stratify=frame["target"])
+    print(f"demo: breast cancer (bundled with scikit-learn), {len(train)} training rows, {len(test)} test rows")
+    print(f"searching for {args.time_budget:g} s over {', '.join(automl.available_families())} ...")
+    model = automl.fit(train, target="target", time_budget=args.time_budget, study_name=args.study, seed=0)
+    board = model.leaderboard()
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(board[["rank", "trial", "family", "roc_auc_mean", "roc_auc_std", "fit_time", "state"]].head(10))
+    print(f"best: {model.best_family_} (trial {model.best_trial_}), CV roc_auc {model.best_score_:.4f}")
+    print(f"test: {model.evaluate(test)}")
+    folder = model.save(args.output, overwrite=True)
+    reloaded = automl.load(folder)
+    same = (reloaded.predict(test) == model.predict(test)).all()
+    print(f"saved to {folder}; reloaded predictions identical: {bool(same)}")
+    print(f"study {model.study_name_!r} stored in {model.storage_} (run the demo again to resume it)")
+    if getattr(model, "tracking_run_id_", None):
+        print(f"MLflow: run {model.tracking_run_id_} in {model.tracking_uri_}; browse it with: automl ui")
+    return 0
+
+
+def fit(args: argparse.Namespace) -> int:
+    """Search on a CSV or Parquet file; print the leaderboard; save the model."""
+    from automl.sweep import sweep_from_mapping
+
+    mapping: dict[str, Any] = {"data": args.data, "target": args.target}
+    options = {
+        "task": args.task, "metric": args.metric, "time_budget": args.time_budget, "n_trials": args.n_trials,
+        "cv": _cv(args.cv), "families": args.families, "search_space": args.space, "seed": args.seed,
+        "n_jobs": args.n_jobs, "study_name": args.study, "storage": args.storage,
+        "tracking_uri": args.tracking_uri, "register_model": args.register_model, "device": args.device,
+        "image_shape": _image_shape(args.image_shape), "output": args.output, "pruner": args.pruner,
+    }
+    mapping.update({k: v for k, v in options.items() if v is not None})
+    if args.no_tracking:
+        mapping["tracking"] = False
+    mapping["overwrite"] = bool(args.overwrite)
+    spec = sweep_from_mapping(mapping, "command line")
+    return _run(spec, args.workers)
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """Run the sweep described by a YAML file."""
+    from automl.sweep import load_sweep
+
+    spec = load_sweep(args.file)
+    if args.check:
+        print(f"{args.file}: OK ({spec.target!r} from {spec.data})")
+        return 0
+    return _run(spec, args.workers)
+
+
+def resume(args: argparse.Namespace) -> int:
+    """Continue a stored sweep with a new budget."""
+    from automl.sweep import resume_spec
+
+    spec = resume_spec(
+        args.study, args.storage, time_budget=args.time_budget, n_trials=args.n_trials, output=args.output
+    )
+    return _run(spec, args.workers)
+
+
+def worker(args: argparse.Namespace) -> int:
+    """Join a running sweep and work until its budget or trial target is spent."""
+    from automl.search.leaderboard import worker_id
+    from automl.sweep import run_worker
+
+    result = run_worker(args.study, args.storage, data=args.data, n_trials=args.n_trials, wait=args.wait)
+    mine = [t for t in result.study.get_trials(deepcopy=False) if t.user_attrs.get("automl:worker") == worker_id()]
+    states: dict[str, int] = {}
+    for t in mine:
+        states[t.state.name.lower()] = states.get(t.state.name.lower(), 0) + 1
+    if not args.quiet:
+        detail = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "none"
+        print(f"worker {worker_id()}: {len(mine)} trials in study {args.study!r} ({detail})")
+    return 0
+
+
+def leaderboard(args: argparse.Namespace) -> int:
+    """Print (or write) the leaderboard of a stored study."""
+    from automl.sweep import study_leaderboard
+
+    board = study_leaderboard(args.study, args.storage)
+    if args.csv:
+        board.to_csv(args.csv, index=False)
+        print(f"{len(board)} trials written to {args.csv}")
+    else:
+        print(board_table(board, args.top))
+    return 0
+
+
+def predict(args: argparse.Namespace) -> int:
+    """Predict with a saved model; write a CSV."""
+    import pandas as pd
+
+    import automl
+    from automl.sweep import read_frame
+
+    model = automl.load(args.model)
+    frame = read_frame(args.data)
+    if args.proba:
+        out = pd.DataFrame(model.predict_proba(frame), columns=[str(c) for c in model.classes_])
+    else:
+        out = pd.DataFrame({"prediction": model.predict(frame)})
+    out.to_csv(args.output, index=False)
+    print(f"{len(out)} predictions written to {args.output}")
+    return 0
+
+
+def families(args: argparse.Namespace) -> int:
+    """List the registered model families and whether they are installed."""
+    from automl.families import get_family, registered_families
+
+    for name in registered_families():
+        family = get_family(name)
+        missing = family.missing_requirements()
+        status = "installed" if not missing else f"missing {', '.join(missing)}"
+        print(f"{name:24s} {status:12s} {family.description}")
+    return 0
+
+
+def spaces_show(args: argparse.Namespace) -> int:
+    """Print a family's built-in search space as YAML."""
+    import yaml
+
+    from automl.families import get_family
+
+    space = get_family(args.family).space()
+    print(yaml.safe_dump(space.to_dict(), sort_keys=False).rstrip())
+    return 0
+
+
+def spaces_check(args: argparse.Namespace) -> int:
+    """Validate a search-space file: a whole family space, or overrides ``{family: {param: ...}}``."""
+    import yaml
+
+    from automl.exceptions import SearchSpaceError
+    from automl.spaces import load_space_file
+    from automl.sweep import check_space_overrides
+
+    path = Path(args.file)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SearchSpaceError(f"{args.file}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise SearchSpaceError(f"{args.file}: not valid YAML: {' '.join(str(exc).split())}") from None
+    if isinstance(data, dict) and "params" in data:
+        space = load_space_file(path)
+        print(f"{args.file}: OK, search space of {space.family!r} with {len(space.params)} parameters")
+        return 0
+    counts = check_space_overrides(data, args.file)
+    detail = ", ".join(f"{family} ({n} parameters)" for family, n in counts.items())
+    print(f"{args.file}: OK, overrides for {detail}")
+    return 0
+
+
+def ui(args: argparse.Namespace) -> int:
+    """Serve the MLflow UI on the tracking store until Ctrl-C."""
+    from automl.ui import serve
+
+    return serve(args.tracking_uri, host=args.host, port=args.port)

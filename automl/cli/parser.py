@@ -1,0 +1,194 @@
+"""The ``automl`` argument parser: every sub-command with its help and examples.
+
+Example:
+    >>> build_parser().parse_args(["leaderboard", "--study", "s"]).top
+    20
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from automl.cli import commands
+
+__all__ = ["build_parser"]
+
+_EXAMPLES = {
+    "main": """examples:
+  automl demo
+  automl fit train.csv --target income --time-budget 60 --output model_dir
+  automl sweep sweep.yaml --workers 2
+  automl worker --study income-v1 --storage postgresql://user@db/studies
+  automl resume --study income-v1 --time-budget 300
+  automl leaderboard --study income-v1
+  automl predict model_dir test.csv -o predictions.csv --proba
+  automl families; automl spaces show lightgbm; automl spaces check overrides.yaml
+  automl ui
+exit codes: 0 done, 1 failed, 2 usage or data error (the message says what to fix), 130 interrupted
+""",
+    "fit": """examples:
+  automl fit train.csv --target income --time-budget 60 --output model_dir
+  automl fit train.parquet --target price --n-trials 40 --families lightgbm,linear --cv 5
+  automl fit train.csv --target churn --cv group:customer_id --metric f1 --study churn --time-budget 600
+  automl fit train.csv --target y --study big --storage postgresql://me@db/studies --workers 2
+  automl fit digits.csv --target label --image-shape 8x8 --families cnn,torch_mlp --device auto
+""",
+    "sweep": """a sweep file (paths relative to it):
+  data: train.csv
+  target: income
+  time_budget: 600            # and/or n_trials: 200
+  cv: 5                       # 5 | 0.2 | group:COLUMN | time:5 | holdout:0.2 | repeated:5x3
+  metric: roc_auc
+  families: [lightgbm, linear]
+  search_space:               # a range, or a plain value to pin the parameter
+    lightgbm: {num_leaves: {low: 8, high: 64}, learning_rate: 0.05}
+  study_name: income-v1
+  storage: automl-studies.journal   # or postgresql://user@host/db for many machines
+  output: model_dir
+examples:
+  automl sweep sweep.yaml
+  automl sweep sweep.yaml --check
+  automl sweep sweep.yaml --workers 4        # 3 more worker processes on this host
+""",
+    "worker": """examples:
+  automl worker --study income-v1                                   # the local journal file
+  automl worker --study income-v1 --storage postgresql://me@db/studies --data /mnt/copy/train.csv
+  automl worker --study income-v1 --n-trials 50
+""",
+    "resume": """examples:
+  automl resume --study income-v1                     # the budget it started with, once more
+  automl resume --study income-v1 --time-budget 300 --output model_v2
+""",
+    "leaderboard": """examples:
+  automl leaderboard --study income-v1
+  automl leaderboard --study income-v1 --storage postgresql://me@db/studies --top 0
+  automl leaderboard --study income-v1 --csv trials.csv
+""",
+    "predict": """examples:
+  automl predict model_dir test.csv -o predictions.csv
+  automl predict model_dir test.parquet -o probabilities.csv --proba
+""",
+    "spaces": """examples:
+  automl spaces show lightgbm
+  automl spaces check overrides.yaml       # {family: {param: value or {low, high, ...}}}
+  automl spaces check my_space.yaml        # a whole space: {family: ..., params: ...}
+""",
+    "ui": """examples:
+  automl ui                                   # MLflow UI on ./mlflow.db at http://127.0.0.1:5000
+  automl ui --tracking-uri sqlite:///runs/mlflow.db --port 0
+""",
+}
+
+
+def _sub(sub: argparse._SubParsersAction, name: str, help_text: str, run: object, examples: str | None = None):  # noqa: ANN202
+    parser = sub.add_parser(
+        name, help=help_text, description=help_text, epilog=_EXAMPLES.get(examples or name),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _storage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--storage", help="study storage: a .journal path (default: ./automl-studies.journal "
+                        "or $AUTOML_STORAGE), sqlite:///FILE or postgresql://USER@HOST/DB")
+
+
+def _search_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", choices=["binary", "multiclass", "regression"])
+    parser.add_argument("--metric", help="metric to optimise (default by task: roc_auc, log_loss, rmse)")
+    parser.add_argument("--time-budget", type=float, help="seconds for the whole fit, refit included")
+    parser.add_argument("--n-trials", type=int, help="number of trials")
+    parser.add_argument("--cv", help="5 | 0.2 | repeated:5x3 | group:COLUMN | time:5 | holdout:0.2 (default: 5 folds)")
+    parser.add_argument("--families", help="comma-separated family names (default: all installed)")
+    parser.add_argument("--space", help="YAML file of search-space overrides {family: {param: ...}}")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--n-jobs", type=int, help="threads per model (default -1: all cores)")
+    parser.add_argument("--pruner", choices=["percentile", "median", "none"])
+    parser.add_argument("--study", help="study name: stored, resumable, joinable by workers")
+    _storage(parser)
+    parser.add_argument("--tracking-uri", help="MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    parser.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
+    parser.add_argument("--register-model", help="register the final model in MLflow under this name")
+    parser.add_argument("--device", help="where nets train: auto (default), cpu, cuda, cuda:N, mps")
+    parser.add_argument("--image-shape", help="the columns are image pixels of this shape: HxW or HxWxC")
+    parser.add_argument("--output", help="folder to save the model in")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
+
+
+def _workers(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes on this host working on the study (default 1; more need a study name, "
+                        "which is made up if missing)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``automl`` command."""
+    parser = argparse.ArgumentParser(
+        prog="automl",
+        description="AutoML model selection: cross-validated Optuna search over model families.",
+        epilog=_EXAMPLES["main"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every trial; tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = _sub(sub, "demo", "fit on a bundled data set with the embedded defaults", commands.demo, "main")
+    demo.add_argument("--time-budget", type=float, default=20.0, help="seconds (default 20)")
+    demo.add_argument("--study", default="automl-demo", help="study name (stored in the local journal file)")
+    demo.add_argument("--output", default="automl-demo-model", help="folder to save the model in")
+
+    fit = _sub(sub, "fit", "search and fit on a CSV or Parquet file", commands.fit)
+    fit.add_argument("data", help="CSV or Parquet file with the target column")
+    fit.add_argument("--target", required=True, help="name of the column to predict")
+    _search_options(fit)
+    _workers(fit)
+
+    sweep = _sub(sub, "sweep", "run the sweep described by a YAML file", commands.sweep)
+    sweep.add_argument("file", help="sweep YAML file")
+    sweep.add_argument("--check", action="store_true", help="only validate the file")
+    _workers(sweep)
+
+    worker = _sub(sub, "worker", "join a running sweep and work until its budget is spent", commands.worker)
+    worker.add_argument("--study", required=True, help="the sweep's study name")
+    _storage(worker)
+    worker.add_argument("--data", help="path of the sweep's data on this machine (default: the sweep's own path)")
+    worker.add_argument("--n-trials", type=int, help="stop after this many trials (default: until the sweep ends)")
+    worker.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the study to appear (default 60)")
+    worker.add_argument("--quiet", action="store_true", help="print nothing at the end")
+
+    resume = _sub(sub, "resume", "continue a stored sweep with a new budget", commands.resume)
+    resume.add_argument("--study", required=True, help="the sweep's study name")
+    _storage(resume)
+    resume.add_argument("--time-budget", type=float, help="seconds (default: the sweep's own budget)")
+    resume.add_argument("--n-trials", type=int, help="more trials (instead of a time budget)")
+    resume.add_argument("--output", help="folder to save the model in (default: the sweep's own)")
+    _workers(resume)
+
+    board = _sub(sub, "leaderboard", "the trials of a stored study, best first", commands.leaderboard)
+    board.add_argument("--study", required=True, help="study name")
+    _storage(board)
+    board.add_argument("--top", type=int, default=20, help="rows to show (default 20; 0: all)")
+    board.add_argument("--csv", help="write every trial and column to this CSV file instead")
+
+    predict = _sub(sub, "predict", "predict with a saved model", commands.predict)
+    predict.add_argument("model", help="model folder written by fit --output or model.save")
+    predict.add_argument("data", help="CSV or Parquet file")
+    predict.add_argument("-o", "--output", default="predictions.csv", help="CSV to write (default predictions.csv)")
+    predict.add_argument("--proba", action="store_true", help="class probabilities instead of labels")
+
+    _sub(sub, "families", "list the model families and whether they are installed", commands.families, "main")
+
+    spaces = _sub(sub, "spaces", "show or check search spaces", None)
+    spaces_sub = spaces.add_subparsers(dest="spaces_command", required=True, metavar="ACTION")
+    show = _sub(spaces_sub, "show", "print a family's built-in search space as YAML", commands.spaces_show, "spaces")
+    show.add_argument("family", help="family name (see automl families)")
+    check = _sub(spaces_sub, "check", "validate a search-space or overrides YAML file", commands.spaces_check,
+                 "spaces")
+    check.add_argument("file", help="YAML file")
+
+    ui = _sub(sub, "ui", "browse the tracked runs in the MLflow UI (until Ctrl-C)", commands.ui)
+    ui.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)")
+    ui.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1; the UI has no login)")
+    ui.add_argument("--port", type=int, default=5000, help="port (default 5000; 0 picks a free one)")
+    return parser

@@ -1,0 +1,446 @@
+"""Sweeps: a fit described by a YAML file (or by CLI flags), stored on its study so workers can join.
+
+A sweep file holds the settings of :func:`automl.fit` plus where the data is
+and where the model goes::
+
+    data: train.csv            # CSV or Parquet, relative to this file
+    target: income
+    time_budget: 600           # and/or n_trials: 200
+    cv: 5                      # 5 | 0.2 | group:COLUMN | time:5 | holdout:0.2 | repeated:5x3
+    metric: roc_auc
+    families: [lightgbm, linear]
+    search_space:              # overrides: a range, or a plain value to pin
+      lightgbm: {num_leaves: {low: 8, high: 64}, learning_rate: 0.05}
+    study_name: income-v1      # stored, resumable, joinable by workers
+    storage: postgresql://user@db/studies   # default: the local journal file
+    output: model_dir
+
+Everything is validated before anything runs; errors name the file, the key and the rule.
+The sweep's settings are stored on the study (absolute data path, resolved search
+space), so ``automl worker --study NAME`` and ``automl resume --study NAME`` need
+nothing else.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "d.csv").write_text("a,y\\n1,0\\n2,1\\n")
+    >>> _ = (folder / "s.yaml").write_text("data: d.csv\\ntarget: y\\nn_trials: 3\\n")
+    >>> spec = load_sweep(folder / "s.yaml")
+    >>> spec.target, spec.settings["n_trials"], spec.data == str(folder / "d.csv")
+    ('y', 3, True)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from automl._suggest import close_names
+from automl.exceptions import InvalidParameterError, StudyNotFoundError
+
+__all__ = [
+    "SweepSpec",
+    "load_sweep",
+    "read_frame",
+    "check_space_overrides",
+    "resume_spec",
+    "resume_sweep",
+    "run_sweep",
+    "run_worker",
+    "study_leaderboard",
+    "sweep_from_mapping",
+]
+
+#: Keys of a sweep file: where the data is and what to do with the model, then fit's settings.
+FILE_KEYS = ("data", "target", "groups", "output", "overwrite")
+SETTING_KEYS = (
+    "task", "metric", "time_budget", "n_trials", "cv", "families", "search_space", "seed", "n_jobs",
+    "study_name", "storage", "pruner", "tracking", "tracking_uri", "register_model", "device", "image_shape",
+)
+ALIASES = {"study": "study_name", "space": "search_space"}
+DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+_CV_TEXT = re.compile(r"^(\d+|repeated:\d+x\d+|group:.+|time:\d+|holdout:0?\.\d+)$")
+#: Seconds a worker waits for the study (and its sweep settings) to appear.
+DEFAULT_WAIT = 60.0
+
+
+@dataclass
+class SweepSpec:
+    """A validated sweep: the data file, the target and the settings of :func:`automl.fit`.
+
+    Attributes:
+        data: Absolute path of the CSV or Parquet file.
+        target: Name of the target column.
+        settings: Keyword arguments of :func:`automl.fit` (``search_space`` resolved to a mapping).
+        groups: Group column, or None.
+        output: Folder to save the model in, or None.
+        overwrite: Replace an existing model folder.
+        source: Where the spec came from (a file path, ``"command line"`` or ``"study NAME"``).
+    """
+
+    data: str
+    target: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    groups: str | None = None
+    output: str | None = None
+    overwrite: bool = False
+    source: str = "<dict>"
+
+    def record(self) -> dict[str, Any]:
+        """The JSON-able form stored on the study (no storage URL: it may hold a password).
+
+        Example:
+            >>> SweepSpec("/d.csv", "y", {"n_trials": 2}).record()["settings"]
+            {'n_trials': 2}
+        """
+        settings = {k: v for k, v in self.settings.items() if k != "storage"}
+        if isinstance(settings.get("image_shape"), tuple):
+            settings["image_shape"] = list(settings["image_shape"])
+        return {"data": self.data, "target": self.target, "groups": self.groups, "output": self.output,
+                "overwrite": self.overwrite, "settings": settings}
+
+    def with_settings(self, **changes: Any) -> SweepSpec:
+        """A copy with some settings changed (``None`` values are ignored).
+
+        Example:
+            >>> SweepSpec("/d.csv", "y", {"n_trials": 2}).with_settings(n_trials=5, seed=None).settings
+            {'n_trials': 5}
+        """
+        settings = {**self.settings, **{k: v for k, v in changes.items() if v is not None}}
+        return SweepSpec(self.data, self.target, settings, self.groups, self.output, self.overwrite, self.source)
+
+
+def read_frame(path: str | os.PathLike) -> Any:
+    """Read a CSV (optionally gzipped) or Parquet file into a DataFrame.
+
+    Raises:
+        InvalidParameterError: the file is missing, of another kind, or unreadable.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"; _ = p.write_text("a,b\\n1,2\\n")
+        >>> read_frame(p).shape
+        (1, 2)
+    """
+    import pandas as pd
+
+    text = os.fspath(path)
+    if not os.path.isfile(text):
+        raise InvalidParameterError(f"data file {text!r} not found; pass the path of a CSV or Parquet file")
+    try:
+        if text.endswith((".parquet", ".pq")):
+            return pd.read_parquet(text)
+        return pd.read_csv(text)
+    except Exception as exc:  # noqa: BLE001 - any parser error becomes one clear message
+        raise InvalidParameterError(f"data file {text!r} cannot be read: {type(exc).__name__}: {exc}") from None
+
+
+def _data_problems(value: object, base: Path, head: str) -> tuple[str | None, list[str]]:
+    if not isinstance(value, str) or not value.strip():
+        return None, [f"{head}'data' must be the path of a CSV or Parquet file, got {value!r}"]
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else base / path
+    problems = []
+    if not str(path).lower().endswith(DATA_SUFFIXES):
+        problems.append(f"{head}'data' must end in {', '.join(DATA_SUFFIXES)}, got {value!r}")
+    elif not path.is_file():
+        problems.append(f"{head}'data': file {str(path)!r} not found")
+    return str(path.resolve()), problems
+
+
+def _space_problems(space: object, families: object, base: Path, head: str) -> tuple[object, list[str]]:
+    """Resolve ``search_space`` (a mapping or a YAML path) and check it against the built-in spaces."""
+    from automl.exceptions import AutoMLError
+    from automl.families.registry import get_family, registered_families
+
+    if space is None:
+        return None, []
+    if isinstance(space, str):
+        import yaml
+
+        path = Path(space).expanduser()
+        path = path if path.is_absolute() else base / path
+        try:
+            space = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            return None, [f"{head}'search_space': cannot read {str(path)!r}: {' '.join(str(exc).split())}"]
+    if not isinstance(space, Mapping):
+        return None, [f"{head}'search_space' must map family names to parameter overrides, got {space!r}"]
+    selected = families if isinstance(families, list) else registered_families()
+    problems = []
+    for name, overrides in space.items():
+        if name not in registered_families():
+            hint = close_names(name, registered_families())
+            tail = f" (did you mean {hint[0]!r}?)" if hint else ""
+            problems.append(f"{head}'search_space': unknown family {name!r}{tail}")
+            continue
+        if name not in selected:
+            problems.append(f"{head}'search_space': family {name!r} is not in 'families' {selected}")
+            continue
+        try:
+            get_family(name).space().with_overrides(overrides, source=f"search_space[{name!r}]")
+        except AutoMLError as exc:
+            problems += [f"{head}{p}" for p in getattr(exc, "problems", [str(exc)])]
+    return dict(space), problems
+
+
+def sweep_from_mapping(data: object, source: str = "<dict>", base: str | os.PathLike | None = None) -> SweepSpec:
+    """Validate a sweep mapping; paths are relative to ``base`` (default: the working directory).
+
+    Raises:
+        InvalidParameterError: every problem, each naming the source, the key and the rule.
+
+    Example:
+        >>> sweep_from_mapping({"data": "x.csv", "target": "y", "time_budgett": 5}, "s.yaml")
+        Traceback (most recent call last):
+        ...
+        automl.exceptions.InvalidParameterError: 2 problems found:
+          - s.yaml: unknown key 'time_budgett' (did you mean 'time_budget'?); allowed keys: ...
+          - s.yaml: 'data': file '...x.csv' not found
+    """
+    from automl._params import settings_problems
+
+    head = f"{source}: "
+    if not isinstance(data, Mapping):
+        raise InvalidParameterError(f"{head}a sweep must be a mapping of keys such as data, target, time_budget; "
+                                    f"got {type(data).__name__}")
+    base_dir = Path(base) if base is not None else Path.cwd()
+    allowed = FILE_KEYS + SETTING_KEYS
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        name = ALIASES.get(key, key)
+        if name not in allowed:
+            hint = close_names(key, allowed + tuple(ALIASES))
+            tail = " (did you mean " + " or ".join(repr(h) for h in hint) + "?)" if hint else ""
+            problems.append(f"{head}unknown key {key!r}{tail}; allowed keys: {', '.join(allowed)}")
+        elif name in values:
+            problems.append(f"{head}{key!r} is given twice (as {name!r} and its alias)")
+        else:
+            values[name] = value
+    for key in ("data", "target"):
+        if key not in values:
+            problems.append(f"{head}missing key {key!r} (required)")
+    data_path, more = _data_problems(values["data"], base_dir, head) if "data" in values else (None, [])
+    problems += more
+    target = values.get("target")
+    if "target" in values and (not isinstance(target, str) or not target):
+        problems.append(f"{head}'target' must be a column name, got {target!r}")
+    for key in ("groups", "output"):
+        if values.get(key) is not None and not isinstance(values[key], str):
+            problems.append(f"{head}{key!r} must be a string, got {values[key]!r}")
+    if not isinstance(values.get("overwrite", False), bool):
+        problems.append(f"{head}'overwrite' must be true or false, got {values['overwrite']!r}")
+    settings = {k: values[k] for k in SETTING_KEYS if k in values}
+    if isinstance(settings.get("families"), str):
+        settings["families"] = [f.strip() for f in settings["families"].split(",") if f.strip()]
+    cv = settings.get("cv")
+    if isinstance(cv, str) and not _CV_TEXT.match(cv.strip()):
+        problems.append(f"{head}'cv' must be a number of folds, a holdout fraction, or one of repeated:KxR, "
+                        f"group:COLUMN, time:K, holdout:F; got {cv!r}")
+    if isinstance(settings.get("image_shape"), str):
+        try:
+            settings["image_shape"] = tuple(int(p) for p in settings["image_shape"].lower().split("x"))
+        except ValueError:
+            problems.append(f"{head}'image_shape' must look like 28x28 or [28, 28, 1], got {settings['image_shape']!r}")
+    elif isinstance(settings.get("image_shape"), list):
+        settings["image_shape"] = tuple(settings["image_shape"])
+    if settings.get("storage") is not None and not settings.get("study_name"):
+        problems.append(f"{head}'storage' needs 'study_name' too (the name of the study in that storage)")
+    space, more = _space_problems(settings.get("search_space"), settings.get("families"), base_dir, head)
+    problems += more
+    if space is not None:
+        settings["search_space"] = space
+    checked = {"n_jobs": -1, "device": "auto", **settings, "search_space": None}
+    problems += [f"{head}{p}" for p in settings_problems(checked)]
+    if problems:
+        raise InvalidParameterError(problems)
+    output = values.get("output")
+    if output is not None:
+        output = str((base_dir / Path(output).expanduser()).resolve())
+    return SweepSpec(str(data_path), str(target), settings, values.get("groups"), output,
+                     bool(values.get("overwrite", False)), source)
+
+
+def load_sweep(path: str | os.PathLike) -> SweepSpec:
+    """Read and validate a sweep YAML file (paths in it are relative to the file).
+
+    Raises:
+        InvalidParameterError: the file is missing or not YAML, or has problems (all listed).
+    """
+    import yaml
+
+    source = os.fspath(path)
+    try:
+        data = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidParameterError(f"{source}: sweep file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidParameterError(f"{source}: cannot read the file ({exc})") from None
+    except yaml.YAMLError as exc:
+        raise InvalidParameterError(f"{source}: not valid YAML: {' '.join(str(exc).split())}") from None
+    return sweep_from_mapping(data, source, Path(source).resolve().parent)
+
+
+def _split(spec: SweepSpec, frame: Any) -> tuple[Any, Any, Any]:
+    """(features, target, groups) of ``frame`` for ``spec``, through :func:`automl.api.prepare_fit`."""
+    from automl.api import prepare_fit
+
+    return prepare_fit(frame, spec.target, groups=spec.groups, **spec.settings)
+
+
+def run_sweep(spec: SweepSpec, *, callbacks: Sequence[Callable[..., None]] = ()) -> Any:
+    """Run a sweep as the main process: search, refit, save to ``spec.output``; return the model.
+
+    The sweep's settings are stored on its study (when it has a name) for workers and ``resume``.
+    ``callbacks`` are called as ``callback(study, trial)`` after each trial (e.g. a progress bar).
+    """
+    frame = read_frame(spec.data)
+    model, X, y, groups = _split(spec, frame)
+    record = spec.record() if spec.settings.get("study_name") else None
+    model._fit(X, y, groups, sweep=record, callbacks=callbacks)
+    if spec.output:
+        model.save(spec.output, overwrite=spec.overwrite)
+    return model
+
+
+def _sweep_of_study(study_name: str, storage: object, wait: float) -> tuple[Any, dict[str, Any]]:
+    """The study and its stored sweep record, waiting up to ``wait`` seconds for both to appear."""
+    from automl.search.runner import ATTR_SWEEP
+    from automl.search.storage import open_study
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            study, _ = open_study(storage, study_name, direction="maximize", create=False)
+            record = study.user_attrs.get(ATTR_SWEEP)
+            if record is not None:
+                return study, record
+            missing: Exception = StudyNotFoundError(
+                f"study {study_name!r} has no sweep settings stored on it; it was not started by "
+                "`automl fit`, `automl sweep` or automl.fit with a study_name (or it is still starting)"
+            )
+        except StudyNotFoundError as exc:
+            missing = exc
+        if time.monotonic() >= deadline:
+            raise missing
+        time.sleep(0.5)
+
+
+def _spec_of_record(record: Mapping[str, Any], study_name: str, storage: object) -> SweepSpec:
+    settings = dict(record.get("settings") or {})
+    settings["study_name"] = study_name
+    settings["storage"] = storage
+    if isinstance(settings.get("image_shape"), list):
+        settings["image_shape"] = tuple(settings["image_shape"])
+    return SweepSpec(record["data"], record["target"], settings, record.get("groups"), record.get("output"),
+                     bool(record.get("overwrite")), f"study {study_name!r}")
+
+
+def run_worker(
+    study_name: str, storage: object = None, *, data: str | None = None, n_trials: int | None = None,
+    wait: float = DEFAULT_WAIT, callbacks: Sequence[Callable[..., None]] = (),
+) -> Any:
+    """Join a running sweep: run its trials until its budget or trial target is spent.
+
+    Args:
+        study_name: The sweep's study.
+        storage: Its storage (default: the local journal file).
+        data: Path of the data on this machine, if not the one the sweep was started with.
+        n_trials: Stop after this many trials of this worker (default: until the sweep ends).
+        wait: Seconds to wait for the study to appear (workers may start first).
+
+    Returns:
+        The :class:`~automl.search.SearchResult` of this worker's trials.
+
+    Raises:
+        StudyNotFoundError: no such study (after waiting), or it holds no sweep settings.
+        StudyMismatchError: the data here differs from the data the sweep started with.
+    """
+    study, record = _sweep_of_study(study_name, storage, wait)
+    spec = _spec_of_record(record, study_name, storage)
+    if data is not None:
+        spec.data = str(Path(data).resolve())
+    if not os.path.isfile(spec.data):
+        raise InvalidParameterError(
+            f"the sweep's data file {spec.data!r} is not on this machine; pass --data PATH to a copy of it"
+        )
+    model, X, y, groups = _split(spec, read_frame(spec.data))
+    return model._work(X, y, groups, n_trials=n_trials, callbacks=callbacks)
+
+
+def resume_spec(
+    study_name: str, storage: object = None, *, time_budget: float | None = None, n_trials: int | None = None,
+    output: str | None = None,
+) -> SweepSpec:
+    """The spec that continues a stored sweep: its own settings, with a new budget if given.
+
+    Without ``time_budget`` and ``n_trials`` the sweep gets the budget it was started with
+    once more. The model is saved (replacing the old one) to ``output`` or the sweep's own folder.
+
+    Raises:
+        StudyNotFoundError: no such study, or it holds no sweep settings.
+    """
+    _, record = _sweep_of_study(study_name, storage, 0.0)
+    spec = _spec_of_record(record, study_name, storage)
+    if time_budget is not None or n_trials is not None:
+        spec.settings["time_budget"], spec.settings["n_trials"] = time_budget, n_trials
+    if output is not None:
+        spec.output = str(Path(output).resolve())
+    spec.overwrite = True
+    return spec
+
+
+def resume_sweep(
+    study_name: str, storage: object = None, *, time_budget: float | None = None, n_trials: int | None = None,
+    output: str | None = None, callbacks: Sequence[Callable[..., None]] = (),
+) -> Any:
+    """Continue a stored sweep (see :func:`resume_spec`); return the refitted model.
+
+    Completed trials are kept; a trial left running by a killed process is failed once its
+    heartbeat is stale and run again with the same parameters.
+    """
+    spec = resume_spec(study_name, storage, time_budget=time_budget, n_trials=n_trials, output=output)
+    return run_sweep(spec, callbacks=callbacks)
+
+
+def check_space_overrides(data: object, source: str, base: str | os.PathLike | None = None) -> dict[str, int]:
+    """Check search-space overrides ``{family: {param: value or range}}`` against the built-in spaces.
+
+    Returns:
+        Family name → number of parameters overridden.
+
+    Raises:
+        SearchSpaceError: every problem, naming the source, the family and the parameter.
+
+    Example:
+        >>> check_space_overrides({"knn": {"n_neighbors": {"low": 3, "high": 9}}}, "o.yaml")
+        {'knn': 1}
+    """
+    from automl.exceptions import SearchSpaceError
+
+    _, problems = _space_problems(data, None, Path(base) if base is not None else Path.cwd(), f"{source}: ")
+    if problems:
+        raise SearchSpaceError(problems)
+    return {str(name): len(overrides or {}) for name, overrides in dict(data).items()}  # type: ignore[arg-type]
+
+
+def study_leaderboard(study_name: str, storage: object = None) -> Any:
+    """The leaderboard of a stored study, read from its storage (any process may be writing it).
+
+    Raises:
+        StudyNotFoundError: no such study (the message lists the studies there).
+    """
+    from automl.search.leaderboard import ATTR_SCORES, leaderboard
+    from automl.search.storage import open_study
+
+    study, _ = open_study(storage, study_name, direction="maximize", create=False)
+    metrics: list[str] = []
+    for t in study.get_trials(deepcopy=False):
+        metrics += [name for name in t.user_attrs.get(ATTR_SCORES) or {} if name not in metrics]
+    return leaderboard(study, metrics)
