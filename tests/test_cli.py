@@ -27,7 +27,8 @@ def test_fit_then_predict(tmp_path, binary_df):
     out = _automl("fit", "train.csv", "--target", "label", "--n-trials", "2", "--families", "linear",
                   "--cv", "3", "--output", "model", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "roc_auc_mean" in out.stdout and "model saved to model" in out.stdout
+    assert "roc_auc_mean" in out.stdout and f"model saved to {tmp_path / 'model'}" in out.stdout
+    assert "automl resume" not in out.stdout  # an in-memory study cannot be resumed
     out = _automl("predict", "model", "train.csv", "-o", "p.csv", "--proba", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     probabilities = pd.read_csv(tmp_path / "p.csv")
@@ -59,3 +60,64 @@ def test_fit_pixel_columns_with_image_shape_and_a_device(tmp_path):
     assert out.returncode == 2 and "--image-shape must look like HEIGHTxWIDTH" in out.stderr
     out = _automl("fit", "images.csv", "--target", "label", "--device", "gpu", "--n-trials", "1", cwd=tmp_path)
     assert out.returncode == 2 and "device must be 'auto'" in out.stderr
+
+
+def test_every_command_has_help_with_examples(tmp_path):
+    for command in ["fit", "sweep", "worker", "resume", "leaderboard", "predict", "spaces", "ui"]:
+        out = _automl(command, "--help", cwd=tmp_path)
+        assert out.returncode == 0, command
+        assert "examples:" in out.stdout, command
+
+
+def test_sweep_file_errors_exit_2_naming_file_key_and_rule(tmp_path, binary_df):
+    binary_df.drop(columns="when").to_csv(tmp_path / "train.csv", index=False)
+    (tmp_path / "s.yaml").write_text("data: train.csv\ntarget: label\nn_trials: 2\ncv: weekly\nfamilys: [knn]\n")
+    out = _automl("sweep", "s.yaml", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "s.yaml: unknown key 'familys' (did you mean 'families'?)" in out.stderr
+    assert "s.yaml: 'cv' must be a number of folds" in out.stderr
+    assert "hint: automl sweep --help" in out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml", "train.csv"]
+
+
+def test_sweep_then_leaderboard_resume_and_spaces(tmp_path, binary_df):
+    binary_df.drop(columns="when").to_csv(tmp_path / "train.csv", index=False)
+    (tmp_path / "s.yaml").write_text(
+        "data: train.csv\ntarget: label\nn_trials: 3\nfamilies: [linear, knn]\ncv: 3\nstudy_name: s\n"
+        "tracking: false\noutput: model\nsearch_space: {knn: {n_neighbors: {low: 3, high: 9}}}\n"
+    )
+    out = _automl("sweep", "s.yaml", "--check", cwd=tmp_path)
+    assert out.returncode == 0 and "OK" in out.stdout
+    out = _automl("sweep", "s.yaml", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "roc_auc_mean" in out.stdout and "automl resume --study s" in out.stdout
+    assert "3/3 trials | best" in out.stderr  # the progress line
+    out = _automl("resume", "--study", "s", "--n-trials", "2", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    out = _automl("leaderboard", "--study", "s", "--csv", "board.csv", cwd=tmp_path)
+    assert out.returncode == 0 and len(pd.read_csv(tmp_path / "board.csv")) == 5
+    out = _automl("leaderboard", "--study", "t", cwd=tmp_path)
+    assert out.returncode == 2 and "no study named 't'" in out.stderr and "'s'" in out.stderr
+    out = _automl("worker", "--study", "t", "--wait", "0", cwd=tmp_path)
+    assert out.returncode == 2 and "no study named 't'" in out.stderr
+    out = _automl("spaces", "show", "knn", cwd=tmp_path)
+    assert out.returncode == 0 and "n_neighbors:" in out.stdout
+    out = _automl("spaces", "show", "knnn", cwd=tmp_path)
+    assert out.returncode == 2 and "did you mean 'knn'" in out.stderr
+    (tmp_path / "o.yaml").write_text("knn: {n_neighbors: {low: 9, high: 3}}\n")
+    out = _automl("spaces", "check", "o.yaml", cwd=tmp_path)
+    assert out.returncode == 2 and "o.yaml: search_space['knn']: parameter 'n_neighbors'" in out.stderr
+    (tmp_path / "o.yaml").write_text("knn: {n_neighbors: {low: 3, high: 9}}\nlinear: {alpha: 1.0}\n")
+    out = _automl("spaces", "check", "o.yaml", cwd=tmp_path)
+    assert out.returncode == 0 and "knn (1 parameters), linear (1 parameters)" in out.stdout, out.stderr
+    out = _automl("spaces", "check", str(Path(__file__).parents[1] / "search_spaces" / "knn.yaml"), cwd=tmp_path)
+    assert out.returncode == 0 and "search space of 'knn'" in out.stdout
+
+
+def test_fit_with_local_workers_shares_the_study(tmp_path, binary_df):
+    binary_df.drop(columns="when").to_csv(tmp_path / "train.csv", index=False)
+    out = _automl("fit", "train.csv", "--target", "label", "--n-trials", "20", "--families", "linear,knn",
+                  "--cv", "3", "--workers", "2", "--no-tracking", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "naming the study 'sweep-" in out.stderr
+    assert (tmp_path / "automl-studies.journal").is_file()

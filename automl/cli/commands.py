@@ -80,7 +80,7 @@ def _report(model: Any, spec: Any) -> None:
     print(f"best: trial {model.best_trial_} ({model.best_family_}), CV {model.metric_.name} {model.best_score_:.5g}")
     if spec.output:
         print(f"model saved to {spec.output}")
-    if getattr(model, "study_name_", None):
+    if getattr(model, "storage_", "memory") != "memory":
         print(f"study {model.study_name_!r} in {model.storage_} "
               f"(continue it: automl resume --study {model.study_name_}; join it: automl worker --study {model.study_name_})")
     if getattr(model, "tracking_run_id_", None):
