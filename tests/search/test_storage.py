@@ -13,6 +13,10 @@ from automl.exceptions import InvalidParameterError, StudyNotFoundError
 from automl.search import storage as storage_module
 from automl.search.storage import HeartbeatJournalStorage, describe_storage, heartbeat_settings, open_study
 
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::optuna.exceptions.ExperimentalWarning", "ignore:Heartbeat of storage:UserWarning"
+)
+
 
 def test_the_journal_store_fails_a_silent_trial_and_queues_it_again(tmp_path, monkeypatch):
     monkeypatch.setenv("AUTOML_HEARTBEAT_SECONDS", "1")
