@@ -124,6 +124,32 @@ def test_a_worker_killed_mid_trial_is_failed_by_heartbeat_and_its_trial_runs_aga
     assert code == 0 and f"no heartbeat); run again as trial {retries[0].number}" in output
 
 
+def _tracked_forest_sweep(folder: Path, monkeypatch: pytest.MonkeyPatch, n_estimators: int, **settings: object):
+    """A sweep of slow trials (a pinned forest) tracked in a fresh MLflow store; ``(tracking_uri, storage)``."""
+    monkeypatch.setenv("AUTOML_TRACKING", "1")
+    tracking = f"sqlite:///{folder / 'mlflow.db'}"
+    storage = str(folder / "studies.journal")
+    _data(folder, rows=1500, features=20)
+    path = _sweep(folder, storage, families="[random_forest]", n_jobs=1,
+                  search_space=f"{{random_forest: {{n_estimators: {n_estimators}}}}}", **settings)
+    path.write_text(path.read_text().replace("tracking: false", f"tracking_uri: {tracking}"))
+    return tracking, storage
+
+
+def _wait_for_complete(storage: str, n: int, timeout: float = 120) -> None:
+    """Poll the study until ``n`` trials are complete."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        try:
+            done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in _trials(storage))
+        except Exception:  # noqa: BLE001 - the study does not exist yet
+            continue
+        if done >= n:
+            return
+    raise AssertionError(f"fewer than {n} trials completed within {timeout} s")
+
+
 def _child_runs(tracking_uri: str) -> list:
     import mlflow
 
@@ -134,23 +160,9 @@ def _child_runs(tracking_uri: str) -> list:
 
 
 def test_a_killed_sweep_resumes_with_its_trials_and_no_duplicated_runs(tmp_path, monkeypatch):
-    monkeypatch.setenv("AUTOML_TRACKING", "1")
-    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    storage = str(tmp_path / "studies.journal")
-    _data(tmp_path, rows=1500, features=20)
-    path = _sweep(tmp_path, storage, n_trials=30, families="[random_forest]",
-                  search_space="{random_forest: {n_estimators: 60}}", n_jobs=1, output="model")
-    path.write_text(path.read_text().replace("tracking: false", f"tracking_uri: {tracking}"))
+    tracking, storage = _tracked_forest_sweep(tmp_path, monkeypatch, n_trials=30, n_estimators=60, output="model")
     main = _start("sweep", "sweep.yaml", cwd=tmp_path)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(0.3)
-        try:
-            done = [t for t in _trials(storage) if t.state == optuna.trial.TrialState.COMPLETE]
-        except Exception:  # noqa: BLE001 - not created yet
-            continue
-        if len(done) >= 3:
-            break
+    _wait_for_complete(storage, 3)
     main.send_signal(signal.SIGKILL)
     main.wait(timeout=30)
     before = {t.number: t for t in _trials(storage) if t.state == optuna.trial.TrialState.COMPLETE}
@@ -168,22 +180,9 @@ def test_a_killed_sweep_resumes_with_its_trials_and_no_duplicated_runs(tmp_path,
 
 
 def test_ctrl_c_stops_within_ten_seconds_and_leaves_the_study_and_runs_consistent(tmp_path, monkeypatch):
-    monkeypatch.setenv("AUTOML_TRACKING", "1")
-    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    storage = str(tmp_path / "studies.journal")
-    _data(tmp_path, rows=1500, features=20)
-    path = _sweep(tmp_path, storage, time_budget=300, families="[random_forest]", n_jobs=1,
-                  search_space="{random_forest: {n_estimators: 100}}")
-    path.write_text(path.read_text().replace("tracking: false", f"tracking_uri: {tracking}"))
+    tracking, storage = _tracked_forest_sweep(tmp_path, monkeypatch, time_budget=300, n_estimators=100)
     main = _start("sweep", "sweep.yaml", cwd=tmp_path)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(0.3)
-        try:
-            if any(t.state == optuna.trial.TrialState.COMPLETE for t in _trials(storage)):
-                break
-        except Exception:  # noqa: BLE001 - not created yet
-            continue
+    _wait_for_complete(storage, 1)
     time.sleep(0.5)  # inside the next trial
     main.send_signal(signal.SIGINT)
     sent = time.monotonic()
