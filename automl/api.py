@@ -163,11 +163,13 @@ def prepare_fit(
 def load(path: str | os.PathLike, *, check_versions: bool = True) -> AutoMLClassifier | AutoMLRegressor:
     """Load a model saved with ``model.save(path)``.
 
-    The manifest's file hashes are checked before anything is unpickled; a
-    warning names any package whose version differs from the saved one.
+    Before anything is unpickled, every file is checked (inside the folder, no links,
+    SHA-256 as in the manifest) and so are the package versions; ``check_versions=False``
+    loads a model saved with other versions anyway.
 
     Raises:
-        ModelFileError: the folder is not a saved model, or a file is missing or changed.
+        ModelFileError: the folder is not a saved model, a file is missing, changed, outside
+            the folder or a link, or the versions differ (all problems listed).
     """
     from automl.persistence import load_model
 

@@ -1,12 +1,18 @@
 """Saving and loading fitted models as a folder with a manifest.
 
-The folder holds ``model.joblib`` (the fitted estimator, without its study),
-``leaderboard.csv`` and ``manifest.json``: automl and package versions, the
-schema, the task and metric, the winning family and parameters, and the
-SHA-256 of every file. Loading checks the hashes before unpickling anything,
-and warns when the installed package versions differ from the saved ones.
+The folder holds ``model.pkl`` (the fitted estimator, without its study),
+``weights.pt`` (the nets' tensors, read with ``torch.load(weights_only=True)``),
+``lightgbm/booster_N.txt`` (LightGBM's text model format), ``leaderboard.csv``
+and ``manifest.json``: automl and package versions, the schema, the task and
+metric, the winning family and parameters, and the SHA-256 of every file (see
+:mod:`automl.model_files`).
 
-Only load model folders you trust: ``model.joblib`` is a pickle.
+Before anything is unpickled, loading checks that every file the manifest
+names is a plain file inside the folder (no ``..``, no absolute path, no link),
+that its SHA-256 matches, and that the installed package versions are the saved
+ones (``check_versions=False`` overrides that one check).
+
+Only load model folders you trust: ``model.pkl`` is a pickle, and unpickling runs code.
 
 Example:
     >>> import tempfile, automl
@@ -29,19 +35,20 @@ import os
 import platform
 import shutil
 import tempfile
-import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from automl import model_files
 from automl.exceptions import InvalidParameterError, ModelFileError
 
 __all__ = ["save_model", "load_model", "MANIFEST", "FORMAT_VERSION"]
 
 MANIFEST = "manifest.json"
-MODEL_FILE = "model.joblib"
+LEGACY_MODEL_FILE = "model.joblib"
 LEADERBOARD_FILE = "leaderboard.csv"
-FORMAT_VERSION = 1
+#: 2: model.pkl with weights.pt and lightgbm/*.txt beside it; 1: one model.joblib.
+FORMAT_VERSION = 2
 _PACKAGES = ("automl", "numpy", "pandas", "scikit-learn", "lightgbm", "optuna", "joblib", "scipy")
 
 
@@ -79,8 +86,6 @@ def save_model(model: Any, path: str | os.PathLike, *, overwrite: bool = False) 
     Raises:
         InvalidParameterError: ``path`` exists and is not empty (pass ``overwrite=True``).
     """
-    import joblib
-
     model._check_fitted()
     target = Path(path)
     if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
@@ -94,7 +99,7 @@ def save_model(model: Any, path: str | os.PathLike, *, overwrite: bool = False) 
         portable = copy.copy(model)
         portable.study_ = None
         portable.oof_predictions_ = {}
-        joblib.dump(portable, staging / MODEL_FILE)
+        files = model_files.dump(portable, staging)
         model.leaderboard_.to_csv(staging / LEADERBOARD_FILE, index=False)
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -116,7 +121,7 @@ def save_model(model: Any, path: str | os.PathLike, *, overwrite: bool = False) 
             },
             "study": {"name": model.study_name_, "storage": model.storage_},
             "schema": model.schema_.to_dict(),
-            "files": {name: _sha256(staging / name) for name in (MODEL_FILE, LEADERBOARD_FILE)},
+            "files": {name: _sha256(staging / name) for name in (*files, LEADERBOARD_FILE)},
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
         if target.exists():
@@ -128,35 +133,65 @@ def save_model(model: Any, path: str | os.PathLike, *, overwrite: bool = False) 
     return str(target)
 
 
+def _unsafe_names(folder: Path, names: list[str]) -> list[str]:
+    """Manifest entries that are not plain files inside ``folder`` (``..``, absolute paths, links)."""
+    root = folder.resolve()
+    problems = []
+    for name in names:
+        parts = Path(name).parts
+        if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in parts:
+            problems.append(f"the manifest names {name!r}, a path outside the model folder; refusing to load")
+            continue
+        path = folder / name
+        if any((folder.joinpath(*parts[: i + 1])).is_symlink() for i in range(len(parts))):
+            problems.append(f"{name} in {folder} is a symbolic link; a model folder holds plain files only")
+        elif path.exists() and root not in path.resolve().parents:
+            problems.append(f"{name} resolves outside {folder}; refusing to load")
+    return problems
+
+
 def load_model(path: str | os.PathLike, *, check_versions: bool = True) -> Any:
     """Load a model folder written by :func:`save_model`.
 
-    Raises:
-        ModelFileError: the folder or a file is missing, a hash does not match,
-            or the format is newer than this automl understands.
-    """
-    import joblib
+    Args:
+        path: The folder.
+        check_versions: Refuse a model saved with other package versions (the default);
+            ``False`` loads it anyway (predictions may then differ).
 
+    Raises:
+        ModelFileError: the folder or a file is missing, a file is outside the folder or a link,
+            a hash does not match, the package versions differ, or the format is newer than
+            this automl understands. Nothing is unpickled before these checks pass.
+    """
     folder = Path(path)
     manifest_path = folder / MANIFEST
+    if folder.is_symlink() or manifest_path.is_symlink():
+        raise ModelFileError(f"{str(folder)!r}: the model folder and its manifest must not be symbolic links")
     if not manifest_path.is_file():
         raise ModelFileError(f"{str(folder)!r} is not a saved automl model: {MANIFEST} is missing")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{manifest_path} cannot be read: {exc}") from exc
-    if manifest.get("format_version", 0) > FORMAT_VERSION:
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise ModelFileError(f"{manifest_path} is not an automl manifest (no 'files' table)")
+    version = manifest.get("format_version", 0)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ModelFileError(
-            f"{folder} was saved in format {manifest.get('format_version')}, newer than this automl reads "
-            f"({FORMAT_VERSION}); upgrade automl"
+            f"{folder} was saved in format {version!r}, newer than this automl reads ({FORMAT_VERSION}); upgrade automl"
         )
-    problems = []
-    for name, expected in manifest.get("files", {}).items():
-        file = folder / name
-        if not file.is_file():
-            problems.append(f"{name} is missing from {folder}")
-        elif _sha256(file) != expected:
-            problems.append(f"{name} in {folder} does not match its SHA-256 in the manifest (changed or corrupt)")
+    names = list(manifest["files"])
+    problems = _unsafe_names(folder, names)
+    if not problems:
+        for name, expected in manifest["files"].items():
+            file = folder / name
+            if not file.is_file():
+                problems.append(f"{name} is missing from {folder}")
+            elif _sha256(file) != expected:
+                problems.append(f"{name} in {folder} does not match its SHA-256 in the manifest (changed or corrupt)")
+        model_file = model_files.PICKLE_FILE if version >= 2 else LEGACY_MODEL_FILE
+        if model_file not in manifest["files"]:
+            problems.append(f"the manifest of {folder} does not list {model_file}")
     if problems:
         raise ModelFileError(problems)
     missing = [m for m in manifest.get("requires", []) if importlib.util.find_spec(m) is None]
@@ -173,9 +208,12 @@ def load_model(path: str | os.PathLike, *, check_versions: bool = True) -> Any:
         differ = {k: (saved.get(k), now.get(k)) for k in saved if saved.get(k) != now.get(k)}
         if differ:
             detail = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in sorted(differ.items()))
-            warnings.warn(
-                f"model in {folder} was saved with other package versions ({detail}); predictions may differ",
-                UserWarning,
-                stacklevel=3,
+            raise ModelFileError(
+                f"the model in {folder} was saved with other package versions ({detail}); install the saved "
+                "versions, or pass check_versions=False to load it anyway (predictions may differ)"
             )
-    return joblib.load(folder / MODEL_FILE)
+    if version < 2:
+        import joblib
+
+        return joblib.load(folder / LEGACY_MODEL_FILE)
+    return model_files.load(folder, set(names))

@@ -38,7 +38,7 @@ def test_manifest_records_versions_schema_and_hashes(fitted, tmp_path):
     manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
     assert manifest["versions"]["scikit-learn"] and manifest["versions"]["automl"] == automl.__version__
     assert [c["name"] for c in manifest["schema"]["columns"]] == list(fitted.feature_names_in_)
-    assert set(manifest["files"]) == {"model.joblib", "leaderboard.csv"}
+    assert set(manifest["files"]) == {"model.pkl", "leaderboard.csv"}
     assert manifest["task"] == "binary" and manifest["classes"] == ["no", "yes"]
     assert manifest["best"]["family"] == fitted.best_family_
     loaded = automl.load(folder)
@@ -49,9 +49,9 @@ def test_manifest_records_versions_schema_and_hashes(fitted, tmp_path):
 def test_tampered_or_missing_files_are_refused(fitted, tmp_path):
     folder = tmp_path / "model"
     fitted.save(folder)
-    with open(folder / "model.joblib", "ab") as handle:
+    with open(folder / "model.pkl", "ab") as handle:
         handle.write(b"x")
-    with pytest.raises(automl.ModelFileError, match="model.joblib.*SHA-256"):
+    with pytest.raises(automl.ModelFileError, match="model.pkl.*SHA-256"):
         automl.load(folder)
     (folder / "manifest.json").unlink()
     with pytest.raises(automl.ModelFileError, match="manifest.json is missing"):

@@ -1,0 +1,123 @@
+"""The model file format: a pickle of the estimator with its weights kept out of the pickle.
+
+``dump`` writes ``model.pkl``, and beside it:
+
+- ``weights.pt``: every torch tensor of the model (the nets' parameters and
+  buffers), a plain ``{key: tensor}`` dict that ``load`` reads with
+  ``torch.load(weights_only=True)``, so the weights never go through pickle;
+- ``lightgbm/booster_N.txt``: every LightGBM booster in LightGBM's own text
+  model format (``Booster.model_to_string``), rebuilt with ``Booster(model_str=...)``.
+
+The pickle keeps the rest (scikit-learn pipelines, encoders, our estimators),
+and points at those files by name. Unpickling still runs code: load only
+folders you trust (``automl.load`` checks every file's SHA-256 first).
+
+Example:
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> dump({"a": [1, 2]}, folder)
+    ['model.pkl']
+    >>> load(folder, {"model.pkl"})
+    {'a': [1, 2]}
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import pickle
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BOOSTER_DIR", "PICKLE_FILE", "WEIGHTS_FILE", "dump", "load"]
+
+PICKLE_FILE = "model.pkl"
+WEIGHTS_FILE = "weights.pt"
+BOOSTER_DIR = "lightgbm"
+
+#: While loading: the folder, the files it may read, and the tensors once read.
+_LOADING: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("automl_loading", default=None)
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles everything but torch tensors and LightGBM boosters, which go to their own files."""
+
+    def __init__(self, file: io.BufferedWriter, folder: Path) -> None:
+        super().__init__(file, protocol=5)
+        self.folder = folder
+        self.tensors: dict[str, Any] = {}
+        self.boosters: list[str] = []
+
+    def reducer_override(self, obj: Any) -> Any:
+        torch = sys.modules.get("torch")
+        if torch is not None and isinstance(obj, torch.Tensor):
+            key = f"t{len(self.tensors)}"
+            self.tensors[key] = obj.detach().cpu().contiguous().clone()
+            return _tensor, (key, isinstance(obj, torch.nn.Parameter), bool(obj.requires_grad))
+        lightgbm = sys.modules.get("lightgbm")
+        if lightgbm is not None and isinstance(obj, lightgbm.Booster):
+            name = f"{BOOSTER_DIR}/booster_{len(self.boosters)}.txt"
+            (self.folder / BOOSTER_DIR).mkdir(exist_ok=True)
+            (self.folder / name).write_text(obj.model_to_string(num_iteration=-1), encoding="utf-8")
+            self.boosters.append(name)
+            state = obj.__getstate__()
+            state.pop("_handle", None)
+            return _booster, (name,), state
+        return NotImplemented
+
+
+def dump(obj: Any, folder: str | Path) -> list[str]:
+    """Write ``obj`` into ``folder``; return the names of the files written (relative, ``/``-separated)."""
+    folder = Path(folder)
+    with open(folder / PICKLE_FILE, "wb") as handle:
+        pickler = _Pickler(handle, folder)
+        pickler.dump(obj)
+    files = [PICKLE_FILE, *pickler.boosters]
+    if pickler.tensors:
+        import torch
+
+        torch.save(pickler.tensors, folder / WEIGHTS_FILE)
+        files.append(WEIGHTS_FILE)
+    return files
+
+
+def load(folder: str | Path, allowed: set[str]) -> Any:
+    """Read what :func:`dump` wrote; only files named in ``allowed`` (already verified) are opened."""
+    folder = Path(folder)
+    token = _LOADING.set({"folder": folder, "allowed": set(allowed), "tensors": None})
+    try:
+        with open(folder / PICKLE_FILE, "rb") as handle:
+            return pickle.load(handle)
+    finally:
+        _LOADING.reset(token)
+
+
+def _state(name: str) -> dict[str, Any]:
+    state = _LOADING.get()
+    if state is None:
+        raise pickle.UnpicklingError("automl model parts can only be loaded through automl.load")
+    if name not in state["allowed"]:
+        raise pickle.UnpicklingError(f"the model refers to {name!r}, which its manifest does not list")
+    return state
+
+
+def _tensor(key: str, parameter: bool, requires_grad: bool) -> Any:
+    """Rebuild one tensor from ``weights.pt`` (read once, with ``weights_only=True``)."""
+    import torch
+
+    state = _state(WEIGHTS_FILE)
+    if state["tensors"] is None:
+        state["tensors"] = torch.load(state["folder"] / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+    tensor = state["tensors"][key]
+    if parameter:
+        return torch.nn.Parameter(tensor, requires_grad=requires_grad)
+    return tensor.requires_grad_(requires_grad) if tensor.is_floating_point() else tensor
+
+
+def _booster(name: str) -> Any:
+    """Rebuild one LightGBM booster from its text model file."""
+    import lightgbm
+
+    state = _state(name)
+    return lightgbm.Booster(model_str=(state["folder"] / name).read_text(encoding="utf-8"))
