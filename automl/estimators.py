@@ -47,7 +47,7 @@ from automl.exceptions import (
 from automl.families.registry import get_family, resolve_families
 from automl.search.budget import Budget
 from automl.search.leaderboard import ATTR_HINTS, leaderboard, trial_params
-from automl.search.runner import Search
+from automl.search.runner import Search, trial_seed
 from automl.search.storage import describe_storage
 
 __all__ = ["AutoMLClassifier", "AutoMLRegressor"]
@@ -287,7 +287,8 @@ class _AutoMLBase(BaseEstimator):
         if family.refit_params is not None:
             refit_params = family.refit_params(params, best.user_attrs.get(ATTR_HINTS, []))
         refit_started = time.monotonic()
-        self.model_ = evaluator.pipeline(family_name, refit_params).fit(X_canonical, y_model)
+        seed = trial_seed(self.seed, best.number)
+        self.model_ = evaluator.pipeline(family_name, refit_params, seed).fit(X_canonical, y_model)
         self.refit_time_ = time.monotonic() - refit_started
         self.best_trial_ = best.number
         self.best_family_ = family_name

@@ -137,10 +137,11 @@ class Evaluator:
         self.device = device
         self.image_shape = image_shape
 
-    def pipeline(self, family: str, params: Mapping[str, Any]) -> FamilyPipeline:
-        """An unfitted pipeline for ``family`` with ``params``."""
+    def pipeline(self, family: str, params: Mapping[str, Any], seed: int | None = None) -> FamilyPipeline:
+        """An unfitted pipeline for ``family`` with ``params`` (``seed``: the trial's, default the evaluator's)."""
         return FamilyPipeline(
-            family, dict(params), task=self.task, n_classes=self.n_classes, seed=self.seed, n_jobs=self.n_jobs,
+            family, dict(params), task=self.task, n_classes=self.n_classes,
+            seed=self.seed if seed is None else seed, n_jobs=self.n_jobs,
             device=self.device, image_shape=self.image_shape,
         )
 
@@ -153,6 +154,7 @@ class Evaluator:
         *,
         on_fold: Callable[[int, float, float], None] | None = None,
         on_epoch: Callable[[int, int, float, float], Any] | None = None,
+        seed: int | None = None,
     ) -> CVResult:
         """Cross-validate one configuration.
 
@@ -167,6 +169,8 @@ class Evaluator:
                 ``(fold_index, epoch, primary_metric_on_their_validation_rows, seconds_in_this_fold)``;
                 it may raise :class:`TrialStopped`, or return True to end that fold's training
                 early (the model keeps its best epoch).
+            seed: Seed of this trial's models (default: the evaluator's); see
+                :func:`automl.search.runner.trial_seed`.
 
         Returns:
             The :class:`CVResult`.
@@ -184,7 +188,7 @@ class Evaluator:
             started = time.perf_counter()
             try:
                 with epoch_reporting(self._epoch_reporter(fold, on_epoch, started)):
-                    model = self.pipeline(family, params).fit(X.iloc[train], y[train])
+                    model = self.pipeline(family, params, seed).fit(X.iloc[train], y[train])
             except TrialStopped as stop:  # a net stopped between epochs
                 stop.fold_scores = scores
                 raise

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -135,6 +136,20 @@ def make_pruner(pruner: object) -> Any:
     if pruner == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
     return pruner
+
+
+def trial_seed(seed: int | None, number: int) -> int:
+    """The seed of trial ``number``'s models, derived from the study seed and the trial number.
+
+    Every trial gets its own stream (no two trials share model randomness), and
+    the same study seed gives the same seeds, hence the same results on the CPU.
+
+    Example:
+        >>> trial_seed(0, 3) == trial_seed(0, 3), trial_seed(0, 3) == trial_seed(0, 4)
+        (True, False)
+    """
+    digest = hashlib.sha256(f"{0 if seed is None else int(seed)}:{int(number)}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
 def counted_trials(trials: Sequence[Any]) -> int:
@@ -376,7 +391,9 @@ class Search:
                 return fold_cap is not None and seconds > fold_cap
 
             try:
-                result = self.evaluator.evaluate(family, params, X, y, on_fold=on_fold, on_epoch=on_epoch)
+                result = self.evaluator.evaluate(
+                    family, params, X, y, on_fold=on_fold, on_epoch=on_epoch, seed=trial_seed(self.seed, trial.number)
+                )
             except TrialStopped as stop:
                 trial.set_user_attr(ATTR_SCORES, _plain(stop.fold_scores))
                 self._stop(trial, stop.reason)
