@@ -118,7 +118,8 @@ def test_a_worker_killed_mid_trial_is_failed_by_heartbeat_and_its_trial_runs_aga
     assert trials[killed_trial].state == optuna.trial.TrialState.FAIL
     retries = [t for t in trials.values() if t.system_attrs.get("failed_trial") == killed_trial]
     assert len(retries) == 1 and retries[0].state == optuna.trial.TrialState.COMPLETE
-    assert retries[0].params == trials[killed_trial].params
+    # Same parameters: all those the killed trial had recorded (a kill during sampling leaves fewer).
+    assert trials[killed_trial].params.items() <= retries[0].params.items()
     assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials.values()) == 10
     code, output = _finish(_start("leaderboard", "--study", "s", "--storage", storage, "--top", "0", cwd=tmp_path))
     assert code == 0 and f"no heartbeat); run again as trial {retries[0].number}" in output
