@@ -71,7 +71,7 @@ def _trials(storage: str) -> list[optuna.trial.FrozenTrial]:
 @pytest.mark.parametrize("kind", ["journal", "postgresql"])
 def test_four_processes_reach_exactly_the_target(kind, tmp_path, request):
     storage = _storage(kind, tmp_path, request)
-    _data(tmp_path, rows=300)
+    _data(tmp_path, rows=800)
     _sweep(tmp_path, storage, n_trials=100, families="[linear, knn]")
     processes = [_start("sweep", "sweep.yaml", cwd=tmp_path)]
     processes += [_start("worker", "--study", "s", "--storage", storage, cwd=tmp_path) for _ in range(3)]
