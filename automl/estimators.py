@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -34,7 +35,7 @@ from automl._params import resolve_n_jobs, settings_problems
 from automl.data.images import as_image_frame
 from automl.data.schema import Schema
 from automl.data.task import encode_labels, validate_task_name
-from automl.data.validation import coerce_features, validate_training_data
+from automl.data.validation import coerce_features, screen_features, validate_training_data
 from automl.evaluation.cross_validation import Evaluator
 from automl.evaluation.metrics import default_metric, get_metric, report_metrics
 from automl.evaluation.splitters import make_cv_plan
@@ -207,6 +208,11 @@ class _AutoMLBase(BaseEstimator):
             X, y, target_name=target_name, task=task, groups=groups, classifier=self._is_classifier
         )
         task = data.task
+        data.X, dropped = screen_features(data.X, data.y, drop_constant=image_shape is None)
+        if data.X.shape[1] == 0:
+            raise DataValidationError(
+                f"every feature column is constant ({dropped}); a model needs at least one column that varies"
+            )
         metric = get_metric(self.metric, task) if self.metric is not None else default_metric(task)
         families = resolve_families(self.families, task, "image" if image_shape else "table")
         overrides = _load_overrides(self.search_space)
@@ -229,7 +235,7 @@ class _AutoMLBase(BaseEstimator):
         for message in plan.data_warnings(data.y, task):
             warnings.warn(message, UserWarning, stacklevel=4)
 
-        schema = Schema.from_frame(data.X)
+        schema = dataclasses.replace(Schema.from_frame(data.X), ignored=tuple(dropped))
         X_canonical = schema.transform(data.X, warn=False)
         if task == "regression":
             y_model = data.y.to_numpy(dtype="float64")

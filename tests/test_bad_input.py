@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+import warnings
 from typing import Any
 
 import numpy as np
@@ -346,6 +347,33 @@ CASES = [
     ),
 ]
 
+CASES += [
+    pytest.param(
+        fit_case(lambda: binary_frame().head(1), DVE, ["'y'", "single class"], ["at least two classes"]),
+        id="one-row",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), m=pd.Series([1, "a", 2.5] * (N // 3), dtype=object)), DVE,
+                 ["'m'", "mixes number and text"], ["astype(str)", "pd.to_numeric"]),
+        id="mixed-type-object-column",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), a=1.0, b="same"), DVE, ["every feature column is constant", "'a'"],
+                 ["at least one column that varies"]),
+        id="all-features-constant",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), l=pd.Series([[1, 2]] * N, dtype=object)), DVE, ["'l'", "list"],
+                 ["flatten it"]),
+        id="list-cells",
+    ),
+    pytest.param(
+        fit_case(binary_frame, DVE, ["'team'", "group"], ["Known columns"], cv="group:team"),
+        id="group-column-missing",
+    ),
+]
+
+
 
 @pytest.fixture
 def empty_cwd(tmp_path, monkeypatch):
@@ -382,6 +410,53 @@ def test_several_setting_problems_are_one_error_with_three_problems(empty_cwd) -
 
 
 # -- not errors ----------------------------------------------------------------------------------
+def _suspicious(kind: str) -> pd.DataFrame:
+    df = binary_frame(60)
+    if kind == "target-among-features":
+        df["copy"] = df["y"]
+    elif kind == "constant":
+        df["copy"] = 7.0
+    elif kind == "id-integers":
+        df["copy"] = np.arange(60) + 1000
+    elif kind == "id-text":
+        df["copy"] = [f"user-{i}" for i in range(60)]
+    else:  # numbers stored as text
+        df["copy"] = pd.Series(np.arange(60) % 7, dtype="str")
+    return df
+
+
+@pytest.mark.parametrize(("kind", "warning"), [
+    ("target-among-features", "column 'copy' is identical to the target 'y': a leak"),
+    ("constant", r"dropping 1 constant column\(s\): \['copy'\]"),
+    ("id-integers", "column 'copy' has a different value in every row, like an identifier"),
+    ("id-text", "column 'copy' has a different value in every row, like an identifier"),
+    ("numbers-as-text", r"column 'copy' holds numbers stored as text.*pd.to_numeric"),
+])
+def test_suspicious_columns_are_warned_about(kind: str, warning: str, empty_cwd) -> None:
+    df = _suspicious(kind)
+    with pytest.warns(UserWarning, match=warning):
+        model = automl.fit(df, target="y", n_trials=1, families=["linear"], cv=3, n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a dropped constant column is expected at predict: no warning
+        assert len(model.predict(df.drop(columns="y"))) == 60
+    assert ("copy" in model.feature_names_in_) == (kind != "constant")
+
+
+@pytest.mark.parametrize("kind", ["nullable-with-pd-NA", "unused-categories", "non-unique-index"])
+def test_accepted_without_a_warning(kind: str, empty_cwd) -> None:
+    df = binary_frame(60)
+    if kind == "nullable-with-pd-NA":
+        df["n"] = pd.array([1, pd.NA, 3, 4] * 15, dtype="Int64")
+        df["s"] = pd.Series(["a", None, "b", "c"] * 15, dtype="string")
+    elif kind == "unused-categories":
+        df["c"] = pd.Categorical(["a", "b"] * 30, categories=["a", "b", "never"])
+    else:
+        df.index = [0] * 60
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = automl.fit(df, target="y", n_trials=1, families=["linear", "lightgbm"], cv=3, n_jobs=1)
+        assert len(model.predict(df.drop(columns="y"))) == 60
+
 def test_missing_targets_are_dropped_with_a_warning(empty_cwd) -> None:
     df = binary_frame(40)
     df["y"] = df["y"].astype("float64")

@@ -116,6 +116,8 @@ class Schema:
     """
 
     columns: tuple[ColumnSpec, ...]
+    #: Columns seen at fit but not used (constant ones); dropped at predict without a warning.
+    ignored: tuple[str, ...] = ()
     _by_name: dict[str, ColumnSpec] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -184,7 +186,7 @@ class Schema:
                 f"{len(missing)} column(s) seen at fit are missing: {missing}; "
                 f"the frame has {sorted(present)}. Pass every column the model was fitted on."
             )
-        extra = [str(c) for c in X.columns if str(c) not in self._by_name]
+        extra = [str(c) for c in X.columns if str(c) not in self._by_name and str(c) not in self.ignored]
         if extra and warn:
             warnings.warn(
                 f"dropping {len(extra)} column(s) not seen at fit: {extra}",
@@ -237,7 +239,7 @@ class Schema:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form (for the model manifest)."""
-        return {"columns": [asdict(c) for c in self.columns]}
+        return {"columns": [asdict(c) for c in self.columns], "ignored": list(self.ignored)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Schema:
@@ -255,7 +257,7 @@ class Schema:
                     c["name"], c["kind"], c["dtype"], tuple(c.get("categories", ())), tuple(c.get("parts", ()))
                 )
             )
-        return cls(tuple(specs))
+        return cls(tuple(specs), tuple(data.get("ignored", ())))
 
 
 def _to_float(series: pd.Series) -> pd.Series:

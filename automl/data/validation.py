@@ -19,7 +19,7 @@ import pandas as pd
 from automl.data.task import check_task, infer_task
 from automl.exceptions import DataValidationError, InputTypeError
 
-__all__ = ["TrainingData", "coerce_features", "feature_problems", "validate_training_data"]
+__all__ = ["TrainingData", "coerce_features", "feature_problems", "screen_features", "validate_training_data"]
 
 
 def coerce_features(X: object, *, argument: str = "X") -> pd.DataFrame:
@@ -120,10 +120,79 @@ def feature_problems(X: pd.DataFrame) -> list[str]:
                 )
             continue
         if dtype == object:
-            problem = _object_cell_problem(str(name), series)
+            problem = _object_cell_problem(str(name), series) or _mixed_type_problem(str(name), series)
             if problem:
                 problems.append(problem)
     return problems
+
+
+def _mixed_type_problem(name: str, series: pd.Series) -> str | None:
+    """A column of Python objects mixing numbers and text (e.g. ``[1, "a", 2.5]``) is ambiguous."""
+    values = series.dropna()
+    kinds = {"number" if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else
+             "text" if isinstance(v, str) else type(v).__name__ for v in values}
+    if len(kinds) < 2:
+        return None
+    return (
+        f"column {name!r} mixes {' and '.join(sorted(kinds))} values; make it one type: "
+        f"X[{name!r}] = X[{name!r}].astype(str) for categories, or pd.to_numeric(X[{name!r}], errors='coerce') "
+        "for numbers"
+    )
+
+
+#: Fewest rows before a column whose values are all different is called an identifier.
+ID_MIN_ROWS = 50
+
+
+def screen_features(X: pd.DataFrame, y: pd.Series, *, drop_constant: bool = True) -> tuple[pd.DataFrame, list[str]]:
+    """Warn about usable but suspicious feature columns; drop the constant ones.
+
+    - a column identical to the target (a leak): warned;
+    - a constant column (one value, or only missing values and one value): dropped, warned;
+    - an identifier-like column (integers or text, every value different, at least
+      ``ID_MIN_ROWS`` rows): warned;
+    - numbers stored as text: warned (they are used as categories).
+
+    Returns:
+        The frame without the constant columns, and their names.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     X, dropped = screen_features(pd.DataFrame({"a": [1, 1], "b": [1, 2]}), pd.Series([0, 1]))
+        >>> list(X.columns), dropped
+        (['b'], ['a'])
+    """
+    notes: list[str] = []
+    dropped: list[str] = []
+    target = y.reset_index(drop=True)
+    for name in X.columns:
+        series = X[name].reset_index(drop=True)
+        if series.astype(str).equals(target.astype(str)):
+            notes.append(f"column {name!r} is identical to the target {str(y.name)!r}: a leak that makes every "
+                         f"score look perfect; drop it")
+            continue
+        if drop_constant and series.nunique(dropna=True) <= 1:
+            dropped.append(str(name))
+            continue
+        dtype = series.dtype
+        text = pd.api.types.is_string_dtype(dtype) or dtype == object
+        integer = pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+        if (text or integer) and len(series) >= ID_MIN_ROWS and series.notna().all() and series.is_unique:
+            notes.append(f"column {name!r} has a different value in every row, like an identifier; it cannot "
+                         f"generalise to new rows: drop it unless it carries meaning")
+            continue
+        if text:
+            values = series.dropna()
+            if len(values) and pd.to_numeric(values.astype(str), errors="coerce").notna().all():
+                notes.append(f"column {name!r} holds numbers stored as text; it is used as categories. If they "
+                             f"are quantities, convert it: X[{name!r}] = pd.to_numeric(X[{name!r}])")
+    if dropped and len(dropped) < X.shape[1]:  # all constant: the caller raises instead
+        notes.append(f"dropping {len(dropped)} constant column(s): {dropped} (a single value carries no signal)")
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=5)
+    return (X.drop(columns=dropped) if dropped else X), dropped
 
 
 @dataclass
