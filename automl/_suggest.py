@@ -41,3 +41,16 @@ def unknown_name_message(kind: str, name: object, candidates: Iterable[str]) -> 
     plural = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
     message += f" Known {plural}: " + ", ".join(candidates) + "."
     return message
+
+
+def unknown_key_message(key: object, allowed: Iterable[str], where: str) -> str:
+    """Build the message for an unknown key of a mapping (YAML files, sweep files).
+
+    Example:
+        >>> unknown_key_message("lowe", ("low", "high"), "in an override")
+        "unknown key 'lowe' (did you mean 'low'?); allowed keys in an override: low, high"
+    """
+    allowed = tuple(allowed)
+    hint = close_names(key, allowed)
+    tail = " (did you mean " + " or ".join(repr(h) for h in hint) + "?)" if hint else ""
+    return f"unknown key {key!r}{tail}; allowed keys {where}: {', '.join(allowed)}"

@@ -139,7 +139,7 @@ def _unsafe_names(folder: Path, names: list[str]) -> list[str]:
     problems = []
     for name in names:
         parts = Path(name).parts
-        if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in parts:
+        if not name or Path(name).is_absolute() or ".." in parts:  # JSON keys are always strings
             problems.append(f"the manifest names {name!r}, a path outside the model folder; refusing to load")
             continue
         path = folder / name

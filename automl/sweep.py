@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automl._suggest import close_names
+from automl._suggest import unknown_key_message, unknown_name_message
 from automl.exceptions import InvalidParameterError, StudyNotFoundError
 
 __all__ = [
@@ -175,9 +175,7 @@ def _space_problems(space: object, families: object, base: Path, head: str) -> t
     problems = []
     for name, overrides in space.items():
         if name not in registered_families():
-            hint = close_names(name, registered_families())
-            tail = f" (did you mean {hint[0]!r}?)" if hint else ""
-            problems.append(f"{head}'search_space': unknown family {name!r}{tail}")
+            problems.append(f"{head}'search_space': {unknown_name_message('family', name, registered_families())}")
             continue
         if name not in selected:
             problems.append(f"{head}'search_space': family {name!r} is not in 'families' {selected}")
@@ -200,7 +198,7 @@ def sweep_from_mapping(data: object, source: str = "<dict>", base: str | os.Path
         Traceback (most recent call last):
         ...
         automl.exceptions.InvalidParameterError: 2 problems found:
-          - s.yaml: unknown key 'time_budgett' (did you mean 'time_budget'?); allowed keys: ...
+          - s.yaml: unknown key 'time_budgett' (did you mean 'time_budget'?); allowed keys in a sweep file: ...
           - s.yaml: 'data': file '...x.csv' not found
     """
     from automl._params import settings_problems
@@ -216,9 +214,7 @@ def sweep_from_mapping(data: object, source: str = "<dict>", base: str | os.Path
     for key, value in data.items():
         name = ALIASES.get(key, key)
         if name not in allowed:
-            hint = close_names(key, allowed + tuple(ALIASES))
-            tail = " (did you mean " + " or ".join(repr(h) for h in hint) + "?)" if hint else ""
-            problems.append(f"{head}unknown key {key!r}{tail}; allowed keys: {', '.join(allowed)}")
+            problems.append(head + unknown_key_message(key, allowed + tuple(ALIASES), "in a sweep file"))
         elif name in values:
             problems.append(f"{head}{key!r} is given twice (as {name!r} and its alias)")
         else:

@@ -144,6 +144,22 @@ def _mixed_type_problem(name: str, series: pd.Series) -> str | None:
 ID_MIN_ROWS = 50
 
 
+#: Rows compared first, so that a whole large column is converted to text only when its start matches.
+_PREFIX = 1000
+
+
+def _same_as_text(series: pd.Series, target: pd.Series) -> bool:
+    """Whether the column equals the target value for value, compared as text."""
+    head = slice(0, _PREFIX)
+    if not series.iloc[head].astype(str).equals(target.iloc[head].astype(str)):
+        return False
+    return series.astype(str).equals(target.astype(str))
+
+
+def _all_numbers(values: pd.Series) -> bool:
+    return bool(pd.to_numeric(values.astype(str), errors="coerce").notna().all())
+
+
 def screen_features(X: pd.DataFrame, y: pd.Series, *, drop_constant: bool = True) -> tuple[pd.DataFrame, list[str]]:
     """Warn about usable but suspicious feature columns; drop the constant ones.
 
@@ -169,7 +185,7 @@ def screen_features(X: pd.DataFrame, y: pd.Series, *, drop_constant: bool = True
     target = y.reset_index(drop=True)
     for name in X.columns:
         series = X[name].reset_index(drop=True)
-        if series.astype(str).equals(target.astype(str)):
+        if _same_as_text(series, target):
             notes.append(f"column {name!r} is identical to the target {str(y.name)!r}: a leak that makes every "
                          f"score look perfect; drop it")
             continue
@@ -185,7 +201,7 @@ def screen_features(X: pd.DataFrame, y: pd.Series, *, drop_constant: bool = True
             continue
         if text:
             values = series.dropna()
-            if len(values) and pd.to_numeric(values.astype(str), errors="coerce").notna().all():
+            if len(values) and _all_numbers(values.iloc[:_PREFIX]) and _all_numbers(values):
                 notes.append(f"column {name!r} holds numbers stored as text; it is used as categories. If they "
                              f"are quantities, convert it: X[{name!r}] = pd.to_numeric(X[{name!r}])")
     if dropped and len(dropped) < X.shape[1]:  # all constant: the caller raises instead

@@ -281,13 +281,14 @@ class Search:
         study.set_user_attr(ATTR_TARGET, self._target)
         study.set_user_attr(ATTR_DONE, False)
 
-    def _worker_limits(self, study: Any) -> tuple[bool, int | None]:
-        """For a worker: ``(the search is over, trial target)`` read from the study."""
+    def _worker_limits(self, study: Any) -> tuple[bool, int | None, float | None]:
+        """For a worker: ``(the search is over, trial target, wall-clock deadline)``, read from the study at once."""
         attrs = study.user_attrs
         deadline = attrs.get(ATTR_DEADLINE)
-        over = bool(attrs.get(ATTR_DONE)) or (deadline is not None and time.time() >= float(deadline))
+        deadline = None if deadline is None else float(deadline)
+        over = bool(attrs.get(ATTR_DONE)) or (deadline is not None and time.time() >= deadline)
         target = attrs.get(ATTR_TARGET)
-        return over, None if target is None else int(target)
+        return over, None if target is None else int(target), deadline
 
     # -- the run ----------------------------------------------------------------------------
     def run(self, X: pd.DataFrame, y: np.ndarray) -> SearchResult:
@@ -315,10 +316,9 @@ class Search:
         stored = self.study_name is not None
         me = worker_id()
         if self.role == "worker":
-            over, self._target = self._worker_limits(study)
-            deadline = study.user_attrs.get(ATTR_DEADLINE)
+            over, self._target, deadline = self._worker_limits(study)
             if deadline is not None:
-                self.budget = Budget(max(0.0, float(deadline) - time.time()))
+                self.budget = Budget(max(0.0, deadline - time.time()))
             if over:
                 return SearchResult(study=study, best_trial=None)
         callbacks = []
@@ -425,14 +425,11 @@ class Search:
 
         def stop_when_out_of_time(study: optuna.Study, trial: Any) -> None:
             if self.role == "worker":
-                over, self._target = self._worker_limits(study)
+                over, self._target, _ = self._worker_limits(study)
                 if over:
                     study.stop()
-            if stored and self._target is not None:
-                trials = study.get_trials(deepcopy=False)
-                running = sum(t.state == optuna.trial.TrialState.RUNNING for t in trials)
-                if counted_trials(trials) + running >= self._target:
-                    study.stop()  # the trials under way reach the target: do not start another
+            if stored and self._target_reached(study):
+                study.stop()  # the trials under way reach the target: do not start another
             if budget.seconds is None:
                 return
             left = budget.search_time_left()
@@ -460,30 +457,32 @@ class Search:
             if stored and self.role == "main":
                 study.set_user_attr(ATTR_DONE, True)
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-        if self.role == "worker":
-            return SearchResult(
-                study=study, best_trial=study.best_trial if complete else None, oof=oof,
-                search_time=time.monotonic() - started, n_new_trials=len(study.trials) - n_before,
-            )
-        if not complete:
+        if not complete and self.role == "main":  # a worker may end with nothing: the main process refits
             raise self._nothing_completed(study)
         return SearchResult(
             study=study,
-            best_trial=study.best_trial,
+            best_trial=study.best_trial if complete else None,
             oof=oof,
             search_time=time.monotonic() - started,
             n_new_trials=len(study.trials) - n_before,
         )
 
-    def _skip_if_surplus(self, trial: Any) -> None:
-        """Prune ``trial`` unrun when the counted trials plus those started before it reach the target."""
+    def _target_reached(self, study: Any, before: int | None = None) -> bool:
+        """Whether the counted trials plus the running ones (numbered below ``before``, if given)
+        reach the trial target (never without a target; the study is only read when there is one)."""
         import optuna
 
         if self._target is None:
-            return
-        trials = trial.study.get_trials(deepcopy=False)
-        ahead = sum(t.state == optuna.trial.TrialState.RUNNING and t.number < trial.number for t in trials)
-        if counted_trials(trials) + ahead >= self._target:
+            return False
+        trials = study.get_trials(deepcopy=False)
+        running = sum(
+            t.state == optuna.trial.TrialState.RUNNING and (before is None or t.number < before) for t in trials
+        )
+        return counted_trials(trials) + running >= self._target
+
+    def _skip_if_surplus(self, trial: Any) -> None:
+        """Prune ``trial`` unrun when the counted trials plus those started before it reach the target."""
+        if self._target_reached(trial.study, before=trial.number):
             trial.set_user_attr(ATTR_SURPLUS, True)
             trial.study.stop()
             self._stop(trial, f"not run: the study already has its {self._target} trials")

@@ -59,6 +59,13 @@ _HEARTBEAT_ATTR = "automl:heartbeat"
 _OPEN_ATTEMPTS = 8
 
 
+def _journal_path(storage: str) -> str | None:
+    """The journal file a storage string names (``journal:///path`` or ``*.journal`` / ``*.log``), else None."""
+    if storage.startswith("journal:///"):
+        return storage[len("journal:///"):]
+    return storage if storage.endswith(_JOURNAL_SUFFIXES) else None
+
+
 def _default_path() -> str:
     return os.environ.get("AUTOML_STORAGE", DEFAULT_STORAGE_FILE)
 
@@ -96,11 +103,8 @@ def describe_storage(storage: object, study_name: str | None) -> str:
     if isinstance(storage, os.PathLike):
         storage = os.fspath(storage)
     if isinstance(storage, str):
-        if storage.startswith("journal:///"):
-            return "journal:" + storage[len("journal:///"):]
-        if storage.endswith(_JOURNAL_SUFFIXES):
-            return "journal:" + storage
-        return _mask_password(storage)
+        journal = _journal_path(storage)
+        return "journal:" + journal if journal is not None else _mask_password(storage)
     return type(storage).__name__
 
 
@@ -125,7 +129,7 @@ def check_storage(storage: object) -> list[str]:
     if storage is None:
         return []
     if isinstance(storage, str):
-        if storage.startswith("journal:///") or storage.endswith(_JOURNAL_SUFFIXES):
+        if _journal_path(storage) is not None:
             return []
         if storage.startswith(_RDB_PREFIXES):
             return []
@@ -252,8 +256,8 @@ def open_storage(storage: object, study_name: str | None) -> Any:
         raise InvalidParameterError(problems)
     if not isinstance(storage, str):
         return storage
-    path = storage[len("journal:///"):] if storage.startswith("journal:///") else storage
-    if path.endswith(_JOURNAL_SUFFIXES) or storage.startswith("journal:///"):
+    path = _journal_path(storage)
+    if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return HeartbeatJournalStorage(path)
     return _retrying(lambda: _rdb_storage(storage), f"open {describe_storage(storage, study_name)}")

@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from automl._suggest import close_names, unknown_name_message
+from automl._suggest import close_names, unknown_key_message, unknown_name_message
 from automl.exceptions import SearchSpaceError
 from automl.spaces.params import (
     CategoricalParam,
@@ -72,12 +72,6 @@ _SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 def _article(kind: str) -> str:
     return ("an " if kind[0] in "aeiou" else "a ") + kind
-
-
-def _unknown_key(key: object, allowed: tuple[str, ...], where: str) -> str:
-    hint = close_names(key, allowed)
-    tail = " (did you mean " + " or ".join(repr(h) for h in hint) + "?)" if hint else ""
-    return f"unknown key {key!r}{tail}; allowed keys {where}: {', '.join(allowed)}"
 
 
 def _scalar(value: object) -> object:
@@ -142,7 +136,7 @@ def _parse_param(name: str, spec: object) -> tuple[Param | None, list[str]]:
                           f"belongs to {' and '.join(owners)} parameters); allowed keys: "
                           + ", ".join(_KEYS[kind]))
         else:
-            errors.append(_unknown_key(key, _KEYS[kind], f"for {_article(kind)} parameter"))
+            errors.append(unknown_key_message(key, _KEYS[kind], f"for {_article(kind)} parameter"))
     blocking = [f"missing required key {k!r} for {_article(kind)} parameter"
                 for k in _REQUIRED[kind] if k not in spec]
     if kind == "fixed":
@@ -215,7 +209,7 @@ def space_from_dict(data: Mapping, source: str = "<dict>") -> SearchSpace:
     if not isinstance(data, Mapping):
         raise SearchSpaceError(head + "the search space must be a mapping with keys family, "
                                f"description and params; got {type(data).__name__}")
-    problems = [head + _unknown_key(k, _TOP_KEYS, "at the top level")
+    problems = [head + unknown_key_message(k, _TOP_KEYS, "at the top level")
                 for k in data if k not in _TOP_KEYS]
     family = data.get("family")
     if "family" not in data:
@@ -337,7 +331,7 @@ def _override_param(param: Param, value: object, head: str) -> tuple[Param | Non
         return None, [head + f"override must be a single value (pins it) or a mapping of "
                       f"{', '.join(_OVERRIDE_KEYS)}; got {type(value).__name__} {value!r} "
                       "(to search among values write {choices: [...]})"]
-    errors = [head + _unknown_key(k, _OVERRIDE_KEYS, "in an override")
+    errors = [head + unknown_key_message(k, _OVERRIDE_KEYS, "in an override")
               for k in value if k not in _OVERRIDE_KEYS]
     if errors:
         return None, errors
