@@ -40,6 +40,7 @@ _LAZY = {
     "UnknownNameError": "automl.exceptions",
     "FamilyUnavailableError": "automl.exceptions",
     "AllTrialsFailedError": "automl.exceptions",
+    "NonFinitePredictionError": "automl.exceptions",
     "BudgetExhaustedError": "automl.exceptions",
     "StudyMismatchError": "automl.exceptions",
     "StudyNotFoundError": "automl.exceptions",

@@ -91,6 +91,16 @@ def settings_problems(params: Mapping[str, Any]) -> list[str]:
     pruner = params.get("pruner")
     if isinstance(pruner, str) and pruner not in {"percentile", "median", "none"}:
         problems.append(f"pruner must be 'percentile', 'median', 'none' or an optuna pruner, got {pruner!r}")
+    isolation = params.get("isolation", "process")
+    if isolation not in ("process", "none"):
+        problems.append(
+            f"isolation must be 'process' (trials in a worker process) or 'none' (in this process), got {isolation!r}"
+        )
+    for name, example in (("trial_timeout", "trial_timeout=600"), ("trial_memory_limit", "trial_memory_limit=4096")):
+        value = params.get(name)
+        if value is not None and (not _is_number(value) or not value > 0 or value != value):
+            unit = "seconds" if name == "trial_timeout" else "MiB"
+            problems.append(f"{name} must be a positive number of {unit} or None, got {value!r}; for example {example}")
     return problems
 
 

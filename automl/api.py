@@ -58,6 +58,9 @@ def fit(
     register_model: str | None = None,
     device: str = "auto",
     image_shape: Any = None,
+    isolation: str = "process",
+    trial_timeout: float | None = None,
+    trial_memory_limit: float | None = None,
 ) -> AutoMLClassifier | AutoMLRegressor:
     """Search model families on ``data`` and return the refitted best model.
 
@@ -71,7 +74,8 @@ def fit(
             ``cv="group:COLUMN"`` is the same as ``groups="COLUMN"``.
         metric, time_budget, n_trials, cv, families, search_space, seed, n_jobs,
             study_name, storage, pruner, tracking, tracking_uri, register_model, device,
-            image_shape: see :class:`automl.AutoMLClassifier`.
+            image_shape, isolation, trial_timeout, trial_memory_limit: see
+            :class:`automl.AutoMLClassifier`.
 
     Returns:
         A fitted :class:`~automl.AutoMLClassifier` or :class:`~automl.AutoMLRegressor`
@@ -87,7 +91,8 @@ def fit(
         data, target, task=task, groups=groups, metric=metric, time_budget=time_budget, n_trials=n_trials, cv=cv,
         families=families, search_space=search_space, seed=seed, n_jobs=n_jobs, study_name=study_name,
         storage=storage, pruner=pruner, tracking=tracking, tracking_uri=tracking_uri,
-        register_model=register_model, device=device, image_shape=image_shape,
+        register_model=register_model, device=device, image_shape=image_shape, isolation=isolation,
+        trial_timeout=trial_timeout, trial_memory_limit=trial_memory_limit,
     )
     return model.fit(X, y, groups=group_values)
 

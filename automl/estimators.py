@@ -279,6 +279,9 @@ class _AutoMLBase(BaseEstimator):
             refit_scale=len(prep.y) / max(train_rows, 1.0),
             role=role,
             sweep=sweep,
+            isolation=self.isolation,
+            trial_timeout=self.trial_timeout,
+            trial_memory_limit=self.trial_memory_limit,
         )
 
     def _refit(
@@ -366,6 +369,9 @@ class _AutoMLBase(BaseEstimator):
                 "n_rows_dropped": data.n_dropped,
                 "device": self.device,
                 "image_shape": None if image_shape is None else "x".join(map(str, image_shape)),
+                "isolation": self.isolation,
+                "trial_timeout": self.trial_timeout,
+                "trial_memory_limit": self.trial_memory_limit,
             },
             "tags": {
                 "version": __version__,
@@ -536,6 +542,16 @@ _DOC_ARGS = """
         image_shape: ``(height, width[, channels])`` when ``X`` is a frame or 2-D array of
             pixel columns (channels last, row-major). Not needed for image arrays shaped
             ``(N, H, W)`` or ``(N, H, W, C)``, which ``fit`` and ``predict`` take directly.
+        isolation: ``"process"`` (default): trials run in a separate worker process,
+            started with spawn and reused from trial to trial. A trial that crashes it
+            (segfault, abort), raises ``MemoryError``, runs past ``trial_timeout`` or
+            goes over ``trial_memory_limit`` is recorded as failed with its reason, the
+            worker is replaced and the search goes on. ``"none"``: trials run in the
+            fit's own process (for debuggers; a crash then ends the fit).
+        trial_timeout: Seconds one trial may run before it is killed and recorded as
+            failed (None: no limit of its own; a time budget still stops trials).
+        trial_memory_limit: Resident memory in MiB a trial's process may reach before
+            it is killed (None: three quarters of the machine's memory).
 """
 
 
@@ -576,6 +592,9 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLBase):
         register_model: str | None = None,
         device: str = "auto",
         image_shape: Any = None,
+        isolation: str = "process",
+        trial_timeout: float | None = None,
+        trial_memory_limit: float | None = None,
         task: str | None = None,
     ) -> None:
         self.metric = metric
@@ -594,6 +613,9 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLBase):
         self.register_model = register_model
         self.device = device
         self.image_shape = image_shape
+        self.isolation = isolation
+        self.trial_timeout = trial_timeout
+        self.trial_memory_limit = trial_memory_limit
         self.task = task
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -636,6 +658,9 @@ class AutoMLRegressor(RegressorMixin, _AutoMLBase):
         register_model: str | None = None,
         device: str = "auto",
         image_shape: Any = None,
+        isolation: str = "process",
+        trial_timeout: float | None = None,
+        trial_memory_limit: float | None = None,
     ) -> None:
         self.metric = metric
         self.time_budget = time_budget
@@ -653,5 +678,8 @@ class AutoMLRegressor(RegressorMixin, _AutoMLBase):
         self.register_model = register_model
         self.device = device
         self.image_shape = image_shape
+        self.isolation = isolation
+        self.trial_timeout = trial_timeout
+        self.trial_memory_limit = trial_memory_limit
 
 

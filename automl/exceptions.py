@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 __all__ = [
+    "NonFinitePredictionError",
     "AutoMLError",
     "InvalidParameterError",
     "DataValidationError",
@@ -76,6 +77,10 @@ class UnknownNameError(_ProblemsMixin, AutoMLError, ValueError):
 
 class FamilyUnavailableError(AutoMLError, ImportError):
     """A model family needs a package that is not installed."""
+
+
+class NonFinitePredictionError(AutoMLError, ValueError):
+    """A model predicted NaN or infinity (its trial fails; the search goes on)."""
 
 
 class AllTrialsFailedError(AutoMLError, RuntimeError):

@@ -26,8 +26,9 @@ def test_preprocessing_never_sees_validation_rows(binary_df, monkeypatch):
 
     monkeypatch.setattr(pipeline_module, "TabularPreprocessor", Spy)
     frame = binary_df.drop(columns="when").assign(row_id=np.arange(len(binary_df), dtype=float))
+    # In this process, where the spy is: isolated trials run the same Evaluator code in a worker.
     automl.fit(frame, target="label", n_trials=10, families=FAMILIES, cv=4, seed=0, n_jobs=1, device="cpu",
-               tracking=False, pruner="none")
+               tracking=False, pruner="none", isolation="none")
     y, _ = encode_labels(frame["label"])
     splits = make_cv_plan(4, "binary", seed=0).splits(len(y), y, None)
     folds = [(frozenset(train.tolist()), frozenset(valid.tolist())) for train, valid in splits]

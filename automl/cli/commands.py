@@ -171,6 +171,8 @@ def fit(args: argparse.Namespace) -> int:
         "n_jobs": args.n_jobs, "study_name": args.study, "storage": args.storage,
         "tracking_uri": args.tracking_uri, "register_model": args.register_model, "device": args.device,
         "image_shape": _image_shape(args.image_shape), "output": args.output, "pruner": args.pruner,
+        "isolation": args.isolation, "trial_timeout": args.trial_timeout,
+        "trial_memory_limit": args.trial_memory_limit,
     }
     mapping.update({k: v for k, v in options.items() if v is not None})
     if args.no_tracking:

@@ -112,6 +112,12 @@ def _search_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--register-model", help="register the final model in MLflow under this name")
     parser.add_argument("--device", help="where nets train: auto (default), cpu, cuda, cuda:N, mps")
     parser.add_argument("--image-shape", help="the columns are image pixels of this shape: HxW or HxWxC")
+    parser.add_argument("--isolation", choices=["process", "none"],
+                        help="process (default): trials run in a reused worker process that is replaced when a "
+                        "trial crashes it or passes a limit; none: in this process")
+    parser.add_argument("--trial-timeout", type=float, help="seconds one trial may run before it is killed and failed")
+    parser.add_argument("--trial-memory-limit", type=float,
+                        help="MiB a trial's process may use before it is killed (default: 3/4 of the machine's memory)")
     parser.add_argument("--output", help="folder to save the model in")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from automl.evaluation.metrics import Metric
+from automl.exceptions import NonFinitePredictionError
 from automl.families.epochs import epoch_reporting
 from automl.families.pipeline import FamilyPipeline
 
@@ -53,6 +54,15 @@ def average_curves(fold_curves: Sequence[Mapping[str, Sequence[float]]]) -> dict
         steps = np.unique(np.linspace(0, length - 1, min(length, MAX_CURVE_POINTS)).round().astype(int))
         out[name] = [(int(s), float(mean[s])) for s in steps if np.isfinite(mean[s])]
     return out
+
+
+def _check_finite(prediction: np.ndarray, fold: int, n_folds: int) -> None:
+    finite = np.isfinite(prediction).reshape(len(prediction), -1).all(axis=1)
+    if not finite.all():
+        raise NonFinitePredictionError(
+            f"predictions are not finite (NaN or inf) for {int((~finite).sum())} of {len(finite)} "
+            f"validation rows in fold {fold + 1}/{n_folds}"
+        )
 
 
 class TrialStopped(Exception):
@@ -195,6 +205,7 @@ class Evaluator:
             fitted = time.perf_counter()
             prediction = model.predict_scores(X.iloc[valid])
             predicted = time.perf_counter()
+            _check_finite(prediction, fold, len(self.splits))
             fit_time += fitted - started
             predict_time += predicted - fitted
             hints.append(model.refit_hints())

@@ -21,7 +21,7 @@ from automl._suggest import unknown_name_message
 from automl.exceptions import FamilyUnavailableError, InvalidParameterError, UnknownNameError
 from automl.families.base import ModelFamily
 
-__all__ = ["register_family", "unregister_family", "registered_families", "get_family", "available_families", "resolve_families"]
+__all__ = ["register_family", "unregister_family", "registered_families", "get_family", "family_import_path", "available_families", "resolve_families"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PATHS: dict[str, str] = {}
@@ -72,6 +72,21 @@ def registered_families() -> list[str]:
     strong, fast families lead.
     """
     return list(_PATHS)
+
+
+def family_import_path(name: str) -> str:
+    """Where the family registered under ``name`` is found (``"module:ATTR"``).
+
+    Raises:
+        UnknownNameError: nothing is registered under ``name`` (with close names).
+
+    Example:
+        >>> family_import_path("linear")
+        'automl.families.linear:FAMILY'
+    """
+    if name not in _PATHS:
+        raise UnknownNameError(unknown_name_message("family", name, _PATHS))
+    return _PATHS[name]
 
 
 def get_family(name: str) -> ModelFamily:

@@ -30,8 +30,17 @@ import pandas as pd
 from automl.evaluation.cross_validation import Evaluator, TrialStopped
 from automl.exceptions import AllTrialsFailedError, BudgetExhaustedError, StudyMismatchError
 from automl.families.base import ModelFamily
+from automl.families.registry import family_import_path
 from automl.families.torch_common import free_accelerator_memory
 from automl.search.budget import Budget
+from automl.search.isolation import (
+    IsolatedTrials,
+    TrialCrashed,
+    TrialRaised,
+    WorkerLoadError,
+    default_memory_limit_mb,
+    preload_packages,
+)
 from automl.search.leaderboard import (
     ATTR_FIT_TIME,
     ATTR_CURVES,
@@ -198,6 +207,14 @@ class Search:
             that a main process started and runs trials until its deadline or
             target is reached (it never refits).
         sweep: Settings stored on the study (main role) so that workers can rebuild the search.
+        isolation: ``"process"``: each trial runs in a reused spawned worker process, which
+            is killed and replaced when the trial crashes it, runs past ``trial_timeout``
+            or the budget's deadline, or goes over ``trial_memory_limit``; ``"none"``: in
+            this process (faster to debug, but a crash ends the search).
+        trial_timeout: Seconds a trial may run before it is killed and failed (None: no
+            limit of its own; the time budget still applies).
+        trial_memory_limit: Resident MiB a trial's process may reach (None: three
+            quarters of the machine's memory).
     """
 
     def __init__(
@@ -219,6 +236,9 @@ class Search:
         tracker_settings: Mapping[str, Any] | None = None,
         role: str = "main",
         sweep: Mapping[str, Any] | None = None,
+        isolation: str = "process",
+        trial_timeout: float | None = None,
+        trial_memory_limit: float | None = None,
     ) -> None:
         self.evaluator = evaluator
         self.families = list(families)
@@ -238,6 +258,9 @@ class Search:
         self.tracker_settings = dict(tracker_settings or {})
         self.role = role
         self.sweep = dict(sweep) if sweep is not None else None
+        self.isolation = isolation
+        self.trial_timeout = trial_timeout
+        self.trial_memory_limit = trial_memory_limit
         self.study: Any = None
         self._target: int | None = None
         #: Called as ``callback(study, trial)`` after each trial (after the tracker).
@@ -339,6 +362,28 @@ class Search:
         n_splits = len(self.evaluator.splits)
         complete_before = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
         fold_cap = net_fold_seconds(budget.seconds, n_splits)
+        isolated: list[IsolatedTrials | None] = [self._isolated_trials(X, y)]
+
+        def deadline_for(has_complete: bool) -> float | None:
+            """Past this, a trial is out of time (the first one may run to the hard limit)."""
+            return budget.search_deadline() if has_complete else budget.hard_deadline()
+
+        def evaluate(family: str, params: dict[str, Any], seed: int, has_complete: bool, **callbacks: Any) -> Any:
+            trials = isolated[0]
+            if trials is not None:
+                try:
+                    return trials.evaluate(
+                        family, params, seed=seed, deadline=lambda: deadline_for(has_complete), **callbacks
+                    )
+                except WorkerLoadError as exc:
+                    warnings.warn(
+                        f"{exc}; trials now run in the search's own process (as with isolation='none'). "
+                        "Register families from an importable module to keep them isolated.",
+                        RuntimeWarning, stacklevel=2,
+                    )
+                    trials.close()
+                    isolated[0] = None
+            return self.evaluator.evaluate(family, params, X, y, seed=seed, **callbacks)
 
         def objective(trial: optuna.Trial) -> float:
             if stored:
@@ -367,7 +412,7 @@ class Search:
                         f"pruned after fold {fold + 1}/{n_splits}: running mean {primary.name}={running:.5g} "
                         "is among the worst of the trials at that fold"
                     )
-                deadline = budget.search_deadline() if has_complete else budget.hard_deadline()
+                deadline = deadline_for(has_complete)
                 if deadline is not None and time.monotonic() + seconds > deadline:
                     raise TrialStopped(
                         f"stopped after fold {fold + 1}/{n_splits}: the next fold would overrun the time budget",
@@ -375,7 +420,7 @@ class Search:
                     )
 
             def on_epoch(fold: int, epoch: int, value: float, seconds: float) -> bool:
-                deadline = budget.search_deadline() if has_complete else budget.hard_deadline()
+                deadline = deadline_for(has_complete)
                 if deadline is not None and time.monotonic() > deadline:
                     raise TrialStopped(
                         f"stopped in fold {fold + 1}/{n_splits} at epoch {epoch + 1}: out of time budget",
@@ -391,14 +436,18 @@ class Search:
                 return fold_cap is not None and seconds > fold_cap
 
             try:
-                result = self.evaluator.evaluate(
-                    family, params, X, y, on_fold=on_fold, on_epoch=on_epoch, seed=trial_seed(self.seed, trial.number)
+                result = evaluate(
+                    family, params, trial_seed(self.seed, trial.number), has_complete,
+                    on_fold=on_fold, on_epoch=on_epoch,
                 )
             except TrialStopped as stop:
                 trial.set_user_attr(ATTR_SCORES, _plain(stop.fold_scores))
                 self._stop(trial, stop.reason)
             except Exception as exc:  # noqa: BLE001 - a failing trial never ends the search
-                reason = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, (TrialCrashed, TrialRaised)):
+                    reason = exc.reason
+                else:
+                    reason = f"{type(exc).__name__}: {exc}"
                 trial.set_user_attr(ATTR_REASON, reason[:2000])
                 logger.warning("trial %d (%s) failed: %s", trial.number, family, reason)
                 raise _TrialFailed(reason) from exc
@@ -420,6 +469,8 @@ class Search:
             if not best_so_far or primary.is_better(value, best_so_far[0]):
                 best_so_far[:] = [value]
                 budget.reserve_refit(result.fit_time / max(n_splits, 1), self.refit_scale)
+                if isolated[0] is not None:
+                    preload_packages(family)  # the refit runs here: import the leader's packages meanwhile
             logger.info("trial %d %s %s=%.5g", trial.number, family, primary.name, value)
             return value
 
@@ -454,6 +505,8 @@ class Search:
             if stored and self.role == "main":
                 self._drain(study, optimize)
         finally:
+            if isolated[0] is not None:
+                isolated[0].close()
             if stored and self.role == "main":
                 study.set_user_attr(ATTR_DONE, True)
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -466,6 +519,24 @@ class Search:
             search_time=time.monotonic() - started,
             n_new_trials=len(study.trials) - n_before,
         )
+
+    def _isolated_trials(self, X: pd.DataFrame, y: np.ndarray) -> IsolatedTrials | None:
+        """The worker process for this search's trials (None: they run in this process)."""
+        if self.isolation == "none":
+            return None
+        limit = self.trial_memory_limit if self.trial_memory_limit is not None else default_memory_limit_mb()
+        try:
+            paths = {f.name: family_import_path(f.name) for f in self.families}
+            return IsolatedTrials(
+                self.evaluator, X, y, paths, trial_timeout=self.trial_timeout, memory_limit_mb=limit
+            )
+        except Exception as exc:  # noqa: BLE001 - e.g. a metric or data that cannot be pickled
+            warnings.warn(
+                f"trials run in the search's own process (as with isolation='none'): the search cannot be "
+                f"sent to a worker process ({type(exc).__name__}: {exc})",
+                RuntimeWarning, stacklevel=3,
+            )
+            return None
 
     def _target_reached(self, study: Any, before: int | None = None) -> bool:
         """Whether the counted trials plus the running ones (numbered below ``before``, if given)

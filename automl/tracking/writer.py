@@ -23,6 +23,7 @@ import multiprocessing
 import queue as queue_module
 from typing import Any
 
+from automl._spawn import start_without_main
 from automl.tracking.background import BackgroundWorker
 
 __all__ = ["write_child_run", "ThreadWriter", "ProcessWriter", "PAYLOAD_KEYS"]
@@ -108,7 +109,7 @@ class ProcessWriter:
             target=_writer_main, args=(tracking_uri, self._jobs, self._results), name="automl-mlflow-writer",
             daemon=True,
         )
-        self._process.start()
+        start_without_main(self._process)
         self.errors: list[str] = []
 
     def submit(self, payload: dict[str, Any]) -> None:
