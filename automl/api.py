@@ -42,6 +42,7 @@ def fit(
     *,
     task: str | None = None,
     groups: str | Any = None,
+    sample_weight: str | Any = None,
     metric: Any = None,
     time_budget: float | None = None,
     n_trials: int | None = None,
@@ -72,6 +73,8 @@ def fit(
         task: ``"binary"``, ``"multiclass"``, ``"regression"`` or None (inferred from the target).
         groups: Column name (removed from the features) or labels, for group k-fold.
             ``cv="group:COLUMN"`` is the same as ``groups="COLUMN"``.
+        sample_weight: Column name (removed from the features) or values: the weight of
+            each row in training and in the CV scores (see ``AutoMLClassifier.fit``).
         metric, time_budget, n_trials, cv, families, search_space, seed, n_jobs,
             study_name, storage, pruner, tracking, tracking_uri, register_model, device,
             image_shape, isolation, trial_timeout, trial_memory_limit: see
@@ -87,30 +90,31 @@ def fit(
         DataValidationError: the target or groups column is missing, or the data is unusable.
         InvalidParameterError: a setting is invalid.
     """
-    model, X, y, group_values = prepare_fit(
-        data, target, task=task, groups=groups, metric=metric, time_budget=time_budget, n_trials=n_trials, cv=cv,
+    model, X, y, fit_args = prepare_fit(
+        data, target, task=task, groups=groups, sample_weight=sample_weight, metric=metric, time_budget=time_budget, n_trials=n_trials, cv=cv,
         families=families, search_space=search_space, seed=seed, n_jobs=n_jobs, study_name=study_name,
         storage=storage, pruner=pruner, tracking=tracking, tracking_uri=tracking_uri,
         register_model=register_model, device=device, image_shape=image_shape, isolation=isolation,
         trial_timeout=trial_timeout, trial_memory_limit=trial_memory_limit,
     )
-    return model.fit(X, y, groups=group_values)
+    return model.fit(X, y, **fit_args)
 
 
 def prepare_fit(
-    data: Any, target: Any = None, *, task: str | None = None, groups: Any = None, cv: Any = None,
-    image_shape: Any = None, **settings: Any,
-) -> tuple[AutoMLClassifier | AutoMLRegressor, pd.DataFrame, Any, Any]:
-    """What :func:`fit` does before fitting: ``(unfitted model, features, target, groups)``.
+    data: Any, target: Any = None, *, task: str | None = None, groups: Any = None, sample_weight: Any = None,
+    cv: Any = None, image_shape: Any = None, **settings: Any,
+) -> tuple[AutoMLClassifier | AutoMLRegressor, pd.DataFrame, Any, dict[str, Any]]:
+    """What :func:`fit` does before fitting: ``(unfitted model, features, target, fit_args)``,
+    where ``fit_args`` holds the ``groups`` and ``sample_weight`` values for ``model.fit``.
 
     The model is a classifier or a regressor depending on ``task`` (inferred
     from the target when None); ``settings`` are the other arguments of :func:`fit`.
 
     Example:
         >>> import pandas as pd
-        >>> model, X, y, groups = prepare_fit(pd.DataFrame({"a": [1, 2, 3], "y": [1.5, 2.5, 0.5]}), "y")
-        >>> type(model).__name__, list(X.columns), groups
-        ('AutoMLRegressor', ['a'], None)
+        >>> model, X, y, fit_args = prepare_fit(pd.DataFrame({"a": [1, 2, 3], "y": [1.5, 2.5, 0.5]}), "y")
+        >>> type(model).__name__, list(X.columns), fit_args
+        ('AutoMLRegressor', ['a'], {'groups': None, 'sample_weight': None})
     """
     if isinstance(data, np.ndarray) and data.ndim in (3, 4):
         if target is None or isinstance(target, str):
@@ -152,6 +156,12 @@ def prepare_fit(
         drop.append(groups)
     else:
         group_values = groups
+    if isinstance(sample_weight, str):
+        _column(data, sample_weight, "sample_weight")
+        weight_values = data[sample_weight]
+        drop.append(sample_weight)
+    else:
+        weight_values = sample_weight
     X = data.drop(columns=drop) if drop else data
     task = validate_task_name(task)
     if task is None:
@@ -162,7 +172,7 @@ def prepare_fit(
         model: AutoMLClassifier | AutoMLRegressor = AutoMLRegressor(**settings)
     else:
         model = AutoMLClassifier(task=task, **settings)
-    return model, X, y, group_values
+    return model, X, y, {"groups": group_values, "sample_weight": weight_values}
 
 
 def load(path: str | os.PathLike, *, check_versions: bool = True) -> AutoMLClassifier | AutoMLRegressor:

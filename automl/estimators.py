@@ -104,7 +104,7 @@ class _AutoMLBase(BaseEstimator):
         return self.get_params(deep=False)
 
     # -- fit --------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, groups: Any = None) -> _AutoMLBase:
+    def fit(self, X: Any, y: Any, groups: Any = None, sample_weight: Any = None) -> _AutoMLBase:
         """Search the families under cross-validation, then refit the best on all rows.
 
         Args:
@@ -112,6 +112,10 @@ class _AutoMLBase(BaseEstimator):
                 nullable and datetime columns) or a 2-D array.
             y: Target, one value per row; rows with a missing target are dropped (with a warning).
             groups: Group label per row, for group k-fold.
+            sample_weight: Weight of each row (finite, >= 0, not all zero): every fold's
+                model trains with its rows' weights, the CV scores are weighted, and so
+                is the refit. Families that cannot take weights (``knn``, the nets) are
+                left out of the search.
 
         Returns:
             self, fitted.
@@ -121,16 +125,16 @@ class _AutoMLBase(BaseEstimator):
             DataValidationError: the data cannot be used (all problems listed).
             AllTrialsFailedError: every trial failed (reasons grouped by family).
         """
-        return self._fit(X, y, groups)
+        return self._fit(X, y, groups, sample_weight=sample_weight)
 
     def _fit(
         self, X: Any, y: Any, groups: Any = None, sweep: Mapping[str, Any] | None = None,
-        callbacks: Sequence[Any] = (),
+        callbacks: Sequence[Any] = (), sample_weight: Any = None,
     ) -> _AutoMLBase:
         """``fit``, storing ``sweep`` (the settings workers rebuild the search from) on a named study;
         ``callbacks(study, trial)`` run after each trial."""
         started = time.monotonic()
-        prep = self._prepare(X, y, groups)
+        prep = self._prepare(X, y, groups, sample_weight)
         search = self._make_search(prep, started, role="main", sweep=sweep)
         search.callbacks = list(callbacks)
         tracker = self._make_tracker()
@@ -165,14 +169,15 @@ class _AutoMLBase(BaseEstimator):
         return self
 
     def _work(
-        self, X: Any, y: Any, groups: Any = None, n_trials: int | None = None, callbacks: Sequence[Any] = ()
+        self, X: Any, y: Any, groups: Any = None, n_trials: int | None = None, callbacks: Sequence[Any] = (),
+        sample_weight: Any = None,
     ) -> Any:
         """Join the named study as a worker: run trials until its deadline or target; no refit.
 
         Returns:
             The :class:`~automl.search.SearchResult` of this worker's trials.
         """
-        prep = self._prepare(X, y, groups)
+        prep = self._prepare(X, y, groups, sample_weight)
         search = self._make_search(prep, time.monotonic(), role="worker")
         search.n_trials = n_trials
         search.callbacks = list(callbacks)
@@ -193,7 +198,7 @@ class _AutoMLBase(BaseEstimator):
             if tracker is not None:
                 tracker.finish(None, status, {"study": search.study})
 
-    def _prepare(self, X: Any, y: Any, groups: Any) -> _Prepared:
+    def _prepare(self, X: Any, y: Any, groups: Any, sample_weight: Any = None) -> _Prepared:
         """Validate the settings and the data and build the evaluator (nothing is written)."""
         problems = settings_problems(self._settings())
         task = validate_task_name(getattr(self, "task", None)) if self._is_classifier else "regression"
@@ -205,7 +210,8 @@ class _AutoMLBase(BaseEstimator):
         X = coerce_features(X)
         target_name = str(getattr(y, "name", None) or "y")
         data = validate_training_data(
-            X, y, target_name=target_name, task=task, groups=groups, classifier=self._is_classifier
+            X, y, target_name=target_name, task=task, groups=groups, classifier=self._is_classifier,
+            sample_weight=sample_weight,
         )
         task = data.task
         data.X, dropped = screen_features(data.X, data.y, drop_constant=image_shape is None)
@@ -214,7 +220,9 @@ class _AutoMLBase(BaseEstimator):
                 f"every feature column is constant ({dropped}); a model needs at least one column that varies"
             )
         metric = get_metric(self.metric, task) if self.metric is not None else default_metric(task)
-        families = resolve_families(self.families, task, "image" if image_shape else "table")
+        families = resolve_families(
+            self.families, task, "image" if image_shape else "table", weighted=data.weights is not None
+        )
         overrides = _load_overrides(self.search_space)
         unknown = [name for name in overrides if name not in {f.name for f in families}]
         if unknown:
@@ -247,7 +255,7 @@ class _AutoMLBase(BaseEstimator):
         evaluator = Evaluator(
             metrics, splits, task=task, n_classes=0 if classes is None else len(classes),
             classes=classes, seed=seed, n_jobs=resolve_n_jobs(self.n_jobs), device=self.device,
-            image_shape=image_shape,
+            image_shape=image_shape, weights=data.weights,
         )
         return _Prepared(
             data=data, task=task, metric=metric, metrics=metrics, families=families, spaces=spaces, plan=plan,
@@ -273,7 +281,8 @@ class _AutoMLBase(BaseEstimator):
             storage=self.storage,
             pruner=self.pruner,
             fingerprint=self._fingerprint(
-                prep.X, prep.y, prep.task, prep.metric.name, prep.plan.description, prep.spaces, prep.image_shape
+                prep.X, prep.y, prep.task, prep.metric.name, prep.plan.description, prep.spaces, prep.image_shape,
+                prep.evaluator.weights,
             ),
             budget=Budget(time_budget, started),
             refit_scale=len(prep.y) / max(train_rows, 1.0),
@@ -297,7 +306,9 @@ class _AutoMLBase(BaseEstimator):
             refit_params = family.refit_params(params, best.user_attrs.get(ATTR_HINTS, []))
         refit_started = time.monotonic()
         seed = trial_seed(self.seed, best.number)
-        self.model_ = evaluator.pipeline(family_name, refit_params, seed).fit(X_canonical, y_model)
+        self.model_ = evaluator.pipeline(family_name, refit_params, seed).fit(
+            X_canonical, y_model, sample_weight=evaluator.weights
+        )
         self.refit_time_ = time.monotonic() - refit_started
         self.best_trial_ = best.number
         self.best_family_ = family_name
@@ -367,6 +378,7 @@ class _AutoMLBase(BaseEstimator):
                 "n_rows": len(data.y),
                 "n_columns": data.X.shape[1],
                 "n_rows_dropped": data.n_dropped,
+                "sample_weight": data.weights is not None,
                 "device": self.device,
                 "image_shape": None if image_shape is None else "x".join(map(str, image_shape)),
                 "isolation": self.isolation,
@@ -385,11 +397,13 @@ class _AutoMLBase(BaseEstimator):
     @staticmethod
     def _fingerprint(
         X: pd.DataFrame, y: np.ndarray, task: str, metric: str, cv: str, spaces: Mapping[str, Any],
-        image_shape: Any = None,
+        image_shape: Any = None, weights: np.ndarray | None = None,
     ) -> str:
         digest = hashlib.sha256()
         digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
         digest.update(np.ascontiguousarray(y).tobytes())
+        if weights is not None:
+            digest.update(b"weights" + np.ascontiguousarray(weights).tobytes())
         settings = {
             "columns": list(X.columns),
             "task": task,

@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 #: Keys of a sweep file: where the data is and what to do with the model, then fit's settings.
-FILE_KEYS = ("data", "target", "groups", "output", "overwrite")
+FILE_KEYS = ("data", "target", "groups", "sample_weight", "output", "overwrite")
 SETTING_KEYS = (
     "task", "metric", "time_budget", "n_trials", "cv", "families", "search_space", "seed", "n_jobs",
     "study_name", "storage", "pruner", "tracking", "tracking_uri", "register_model", "device", "image_shape",
@@ -82,6 +82,7 @@ class SweepSpec:
         output: Folder to save the model in, or None.
         overwrite: Replace an existing model folder.
         source: Where the spec came from (a file path, ``"command line"`` or ``"study NAME"``).
+        sample_weight: Column of sample weights, or None.
     """
 
     data: str
@@ -91,6 +92,7 @@ class SweepSpec:
     output: str | None = None
     overwrite: bool = False
     source: str = "<dict>"
+    sample_weight: str | None = None
 
     def record(self) -> dict[str, Any]:
         """The JSON-able form stored on the study (no storage URL: it may hold a password).
@@ -103,7 +105,7 @@ class SweepSpec:
         if isinstance(settings.get("image_shape"), tuple):
             settings["image_shape"] = list(settings["image_shape"])
         return {"data": self.data, "target": self.target, "groups": self.groups, "output": self.output,
-                "overwrite": self.overwrite, "settings": settings}
+                "overwrite": self.overwrite, "settings": settings, "sample_weight": self.sample_weight}
 
     def with_settings(self, **changes: Any) -> SweepSpec:
         """A copy with some settings changed (``None`` values are ignored).
@@ -113,7 +115,8 @@ class SweepSpec:
             {'n_trials': 5}
         """
         settings = {**self.settings, **{k: v for k, v in changes.items() if v is not None}}
-        return SweepSpec(self.data, self.target, settings, self.groups, self.output, self.overwrite, self.source)
+        return SweepSpec(self.data, self.target, settings, self.groups, self.output, self.overwrite, self.source,
+                         self.sample_weight)
 
 
 def read_frame(path: str | os.PathLike) -> Any:
@@ -228,7 +231,7 @@ def sweep_from_mapping(data: object, source: str = "<dict>", base: str | os.Path
     target = values.get("target")
     if "target" in values and (not isinstance(target, str) or not target):
         problems.append(f"{head}'target' must be a column name, got {target!r}")
-    for key in ("groups", "output"):
+    for key in ("groups", "sample_weight", "output"):
         if values.get(key) is not None and not isinstance(values[key], str):
             problems.append(f"{head}{key!r} must be a string, got {values[key]!r}")
     if not isinstance(values.get("overwrite", False), bool):
@@ -261,7 +264,7 @@ def sweep_from_mapping(data: object, source: str = "<dict>", base: str | os.Path
     if output is not None:
         output = str((base_dir / Path(output).expanduser()).resolve())
     return SweepSpec(str(data_path), str(target), settings, values.get("groups"), output,
-                     bool(values.get("overwrite", False)), source)
+                     bool(values.get("overwrite", False)), source, values.get("sample_weight"))
 
 
 def load_sweep(path: str | os.PathLike) -> SweepSpec:
@@ -285,10 +288,10 @@ def load_sweep(path: str | os.PathLike) -> SweepSpec:
 
 
 def _split(spec: SweepSpec, frame: Any) -> tuple[Any, Any, Any]:
-    """(features, target, groups) of ``frame`` for ``spec``, through :func:`automl.api.prepare_fit`."""
+    """(model, features, target, fit_args) of ``frame`` for ``spec``, through :func:`automl.api.prepare_fit`."""
     from automl.api import prepare_fit
 
-    return prepare_fit(frame, spec.target, groups=spec.groups, **spec.settings)
+    return prepare_fit(frame, spec.target, groups=spec.groups, sample_weight=spec.sample_weight, **spec.settings)
 
 
 def run_sweep(spec: SweepSpec, *, callbacks: Sequence[Callable[..., None]] = ()) -> Any:
@@ -298,9 +301,9 @@ def run_sweep(spec: SweepSpec, *, callbacks: Sequence[Callable[..., None]] = ())
     ``callbacks`` are called as ``callback(study, trial)`` after each trial (e.g. a progress bar).
     """
     frame = read_frame(spec.data)
-    model, X, y, groups = _split(spec, frame)
+    model, X, y, fit_args = _split(spec, frame)
     record = spec.record() if spec.settings.get("study_name") else None
-    model._fit(X, y, groups, sweep=record, callbacks=callbacks)
+    model._fit(X, y, fit_args["groups"], sweep=record, callbacks=callbacks, sample_weight=fit_args["sample_weight"])
     if spec.output:
         model.save(spec.output, overwrite=spec.overwrite)
     return model
@@ -336,7 +339,7 @@ def _spec_of_record(record: Mapping[str, Any], study_name: str, storage: object)
     if isinstance(settings.get("image_shape"), list):
         settings["image_shape"] = tuple(settings["image_shape"])
     return SweepSpec(record["data"], record["target"], settings, record.get("groups"), record.get("output"),
-                     bool(record.get("overwrite")), f"study {study_name!r}")
+                     bool(record.get("overwrite")), f"study {study_name!r}", record.get("sample_weight"))
 
 
 def run_worker(
@@ -367,8 +370,8 @@ def run_worker(
         raise InvalidParameterError(
             f"the sweep's data file {spec.data!r} is not on this machine; pass --data PATH to a copy of it"
         )
-    model, X, y, groups = _split(spec, read_frame(spec.data))
-    return model._work(X, y, groups, n_trials=n_trials, callbacks=callbacks)
+    model, X, y, fit_args = _split(spec, read_frame(spec.data))
+    return model._work(X, y, n_trials=n_trials, callbacks=callbacks, **fit_args)
 
 
 def resume_spec(

@@ -11,8 +11,8 @@ ends in an error (``BudgetExhaustedError`` when no trial fits in the budget: the
 
 ``memory``: one child runs a 500-trial in-memory search (``--trials``; family ``linear``, 3-fold CV,
 ``pruner="none"``, 2000 rows of the same frame), reading its resident set size (``/proc/self/statm``)
-after every trial. Reported: the RSS after trial 50 and after the last trial, and the growth between
-them (target: at most 100 MB).
+after every trial, and that of its trial worker process. Reported: the RSS after trial 50 and after
+the last trial, and the growth between them (target: at most 100 MB), for each process.
 
     python -m benchmarks.budget --budgets 10,30,60,120,300 --pin 1
 """
@@ -53,15 +53,21 @@ from benchmarks.scale import synthetic
 import automl
 trials = int(sys.argv[1])
 df = synthetic(2000, 0)
+import multiprocessing
 page = os.sysconf("SC_PAGE_SIZE")
-rss = []
+rss, worker_rss = [], []
+def statm(pid):
+    with open(f"/proc/{pid}/statm") as handle:
+        return int(handle.read().split()[1]) * page / 2**20
 def record(study, trial):
-    with open("/proc/self/statm") as handle:
-        rss.append(int(handle.read().split()[1]) * page / 2**20)
+    rss.append(statm("self"))
+    workers = [p for p in multiprocessing.active_children() if p.name == "automl-trial-worker"]
+    worker_rss.append(sum(statm(p.pid) for p in workers))
 model = automl.AutoMLClassifier(n_trials=trials, families=["linear"], cv=3, pruner="none", n_jobs=1, seed=0,
                                 tracking=False)
 model._fit(df.drop(columns="y"), df["y"], callbacks=[record])
-print(json.dumps({"trials": len(rss), "rss_50": rss[49], "rss_last": rss[-1], "rss_max": max(rss)}))
+print(json.dumps({"trials": len(rss), "rss_50": rss[49], "rss_last": rss[-1], "rss_max": max(rss),
+                  "worker_50": worker_rss[49], "worker_last": worker_rss[-1], "worker_max": max(worker_rss)}))
 """
 
 
@@ -106,6 +112,9 @@ def main(argv: list[str] | None = None) -> None:
             growth = row["rss_last"] - row["rss_50"]
             print(f"memory: {row['trials']} trials, RSS after trial 50 {row['rss_50']:.1f} MiB, after the last "
                   f"{row['rss_last']:.1f} MiB: growth {growth:+.1f} MiB (target <= 100), peak {row['rss_max']:.1f} MiB")
+            worker_growth = row["worker_last"] - row["worker_50"]
+            print(f"        trial worker: {row['worker_50']:.1f} MiB after trial 50, {row['worker_last']:.1f} MiB "
+                  f"after the last: growth {worker_growth:+.1f} MiB, peak {row['worker_max']:.1f} MiB")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2, default=str))
     print(f"results in {args.out}")

@@ -373,6 +373,52 @@ CASES += [
     ),
 ]
 
+# --- bad sample weights: each names sample_weight, the rows and the rule
+CASES += [
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), w=np.r_[-1.0, np.ones(N - 1)]), DVE,
+                 ["sample_weight", "1 negative value(s)", "rows [0]"], [">= 0"], sample_weight="w"),
+        id="weights-negative",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), w=np.r_[np.nan, np.nan, np.ones(N - 2)]), DVE,
+                 ["sample_weight", "2 missing value(s)", "rows [0, 1]"], ["give every row a weight"],
+                 sample_weight="w"),
+        id="weights-nan",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), w=np.r_[np.inf, np.ones(N - 1)]), DVE,
+                 ["sample_weight", "1 infinite value(s)"], ["must be finite"], sample_weight="w"),
+        id="weights-inf",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), w=0.0), DVE, ["sample_weight", "zero for every row"],
+                 ["positive weight"], sample_weight="w"),
+        id="weights-all-zero",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), w=pd.Series(["1"] * (N - 1) + ["heavy"], dtype=object)), DVE,
+                 ["sample_weight", "1 value(s) are not", "'heavy' in row 29"], ["pd.to_numeric"], sample_weight="w"),
+        id="weights-text",
+    ),
+    pytest.param(
+        fit_case(binary_frame, DVE, ["sample_weight", "29 values", "30 rows"], ["one weight per row"],
+                 sample_weight=np.ones(N - 1)),
+        id="weights-wrong-length",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), weight=1.0), DVE, ["sample_weight='wieght'"],
+                 ["did you mean 'weight'"], sample_weight="wieght"),
+        id="weights-column-missing",
+    ),
+    pytest.param(
+        Case(lambda: automl.AutoMLClassifier(**{**FAST, "families": ["knn"]}).fit(
+                 _features(), np.arange(N) % 2, sample_weight=np.ones(N)),
+             IPE, ["'knn'", "sample weights"], ["leave it out of families="]),
+        id="weights-with-a-family-that-cannot-use-them",
+    ),
+]
+
 
 
 @pytest.fixture

@@ -165,6 +165,8 @@ def fit(args: argparse.Namespace) -> int:
     from automl.sweep import sweep_from_mapping
 
     mapping: dict[str, Any] = {"data": args.data, "target": args.target}
+    if args.sample_weight is not None:
+        mapping["sample_weight"] = args.sample_weight
     options = {
         "task": args.task, "metric": args.metric, "time_budget": args.time_budget, "n_trials": args.n_trials,
         "cv": _cv(args.cv), "families": args.families, "search_space": args.space, "seed": args.seed,

@@ -147,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit = _sub(sub, "fit", "search and fit on a CSV or Parquet file", commands.fit)
     fit.add_argument("data", help="CSV or Parquet file with the target column")
     fit.add_argument("--target", required=True, help="name of the column to predict")
+    fit.add_argument("--sample-weight", metavar="COLUMN",
+                     help="column of row weights (used in training and in the CV scores; not a feature)")
     _search_options(fit)
     _workers(fit)
 

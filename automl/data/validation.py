@@ -221,6 +221,7 @@ class TrainingData:
         groups: Group labels (same rows) or ``None``.
         task: ``binary``, ``multiclass`` or ``regression``.
         n_dropped: Rows dropped because their target was missing.
+        weights: Sample weight of each row (float64), or ``None``.
     """
 
     X: pd.DataFrame
@@ -228,6 +229,48 @@ class TrainingData:
     groups: pd.Series | None
     task: str
     n_dropped: int
+    weights: np.ndarray | None = None
+
+
+def sample_weight_problems(sample_weight: object, n_rows: int) -> tuple[np.ndarray | None, list[str]]:
+    """Check sample weights: one finite, non-negative number per row, not all zero.
+
+    Returns:
+        ``(weights as float64 or None, problems)``.
+
+    Example:
+        >>> sample_weight_problems([1.0, -2.0, float("nan")], 3)[1]
+        ['sample_weight holds 1 missing value(s) (rows [2]); give every row a weight (1.0 is neutral)', 'sample_weight holds 1 negative value(s) (rows [1]); weights must be >= 0 (0 leaves a row out of training)']
+    """
+    if sample_weight is None:
+        return None, []
+    if isinstance(sample_weight, pd.DataFrame):
+        return None, [f"sample_weight must be one column (a Series, list or 1-D array), got a DataFrame of shape {sample_weight.shape}"]
+    values = sample_weight.to_numpy() if isinstance(sample_weight, pd.Series) else np.asarray(sample_weight, dtype=object)
+    if values.ndim != 1:
+        return None, [f"sample_weight must be one weight per row (1-D), got shape {values.shape}"]
+    if len(values) != n_rows:
+        return None, [f"sample_weight has {len(values)} values but the data has {n_rows} rows; pass one weight per row"]
+    weights = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    not_numbers = np.flatnonzero(np.isnan(weights) & ~pd.isna(pd.Series(values)).to_numpy())
+    if len(not_numbers):
+        row = int(not_numbers[0])
+        return None, [
+            f"sample_weight must hold numbers; {len(not_numbers)} value(s) are not (e.g. {values[row]!r} in row {row}); "
+            "convert the column with pd.to_numeric"
+        ]
+    problems = []
+    for label, mask, fix in (
+        ("missing", np.isnan(weights), "give every row a weight (1.0 is neutral)"),
+        ("infinite", np.isinf(weights), "weights must be finite"),
+        ("negative", weights < 0, "weights must be >= 0 (0 leaves a row out of training)"),
+    ):
+        if mask.any():
+            rows = np.flatnonzero(mask)
+            problems.append(f"sample_weight holds {len(rows)} {label} value(s) (rows {rows[:5].tolist()}); {fix}")
+    if not problems and not (weights > 0).any():
+        problems.append("sample_weight is zero for every row; at least one row needs a positive weight")
+    return (None if problems else weights), problems
 
 
 def validate_training_data(
@@ -238,6 +281,7 @@ def validate_training_data(
     task: str | None = None,
     groups: object = None,
     classifier: bool | None = None,
+    sample_weight: object = None,
 ) -> TrainingData:
     """Validate features and target together; raise one error listing every problem.
 
@@ -267,6 +311,8 @@ def validate_training_data(
             problems.append(f"groups has {len(group_series)} values but X has {len(X)} rows")
         elif group_series.isna().any():
             problems.append(f"groups has {int(group_series.isna().sum())} missing value(s); give every row a group")
+    weights, weight_problems = sample_weight_problems(sample_weight, len(X))
+    problems += weight_problems
     missing = y_series.isna()
     if len(y_series) and missing.all():
         problems.append(f"target {target_name!r} is entirely missing; every row needs a target value")
@@ -291,6 +337,8 @@ def validate_training_data(
         y_series = y_series[keep].reset_index(drop=True)
         if group_series is not None:
             group_series = group_series[keep].reset_index(drop=True)
+        if weights is not None:
+            weights = weights[keep]
     if isinstance(y_series.dtype, pd.CategoricalDtype):
         y_series = y_series.astype(object)
     if task is None:
@@ -302,4 +350,8 @@ def validate_training_data(
     problems.extend(check_task(task, y_series, target_name))
     if problems:
         raise DataValidationError(problems)
-    return TrainingData(X, y_series, group_series, task, n_dropped)
+    if weights is not None and not (weights > 0).any():
+        problems.append("sample_weight is zero for every row that has a target; at least one needs a positive weight")
+    if problems:
+        raise DataValidationError(problems)
+    return TrainingData(X, y_series, group_series, task, n_dropped, weights)

@@ -122,6 +122,8 @@ class Evaluator:
         n_jobs: Threads per model.
         device: Where nets train.
         image_shape: ``(height, width, channels)`` when the columns are image pixels.
+        weights: Sample weight of every row (``None``: unweighted). Each fold's model trains
+            with its training rows' weights and is scored with its validation rows' weights.
     """
 
     def __init__(
@@ -136,6 +138,7 @@ class Evaluator:
         n_jobs: int = 1,
         device: str = "auto",
         image_shape: tuple[int, int, int] | None = None,
+        weights: np.ndarray | None = None,
     ) -> None:
         self.metrics = list(metrics)
         self.splits = list(splits)
@@ -146,6 +149,7 @@ class Evaluator:
         self.n_jobs = n_jobs
         self.device = device
         self.image_shape = image_shape
+        self.weights = None if weights is None else np.asarray(weights, dtype="float64")
 
     def pipeline(self, family: str, params: Mapping[str, Any], seed: int | None = None) -> FamilyPipeline:
         """An unfitted pipeline for ``family`` with ``params`` (``seed``: the trial's, default the evaluator's)."""
@@ -198,7 +202,9 @@ class Evaluator:
             started = time.perf_counter()
             try:
                 with epoch_reporting(self._epoch_reporter(fold, on_epoch, started)):
-                    model = self.pipeline(family, params, seed).fit(X.iloc[train], y[train])
+                    model = self.pipeline(family, params, seed).fit(
+                        X.iloc[train], y[train], sample_weight=None if self.weights is None else self.weights[train]
+                    )
             except TrialStopped as stop:  # a net stopped between epochs
                 stop.fold_scores = scores
                 raise
@@ -212,8 +218,9 @@ class Evaluator:
             fold_curves.append(model.learning_curves())
             total[valid] += prediction.reshape(len(valid), width)
             counts[valid] += 1
+            valid_weights = None if self.weights is None else self.weights[valid]
             for metric in self.metrics:
-                scores[metric.name].append(metric.compute(y[valid], prediction, self.classes))
+                scores[metric.name].append(metric.compute(y[valid], prediction, self.classes, valid_weights))
             if on_fold is not None:
                 running = np.asarray(scores[primary], dtype=float)
                 mean = float(np.nanmean(running)) if np.isfinite(running).any() else math.nan

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from collections.abc import Callable
@@ -55,6 +56,9 @@ class Metric:
         tasks: The tasks the metric applies to.
         decode: For user callables on classification: receive the original class
             labels instead of encoded ``0..K-1``.
+        weighted: Whether ``fn`` takes sample weights as a third argument (or a
+            ``sample_weight`` keyword, for user callables); other metrics are
+            computed unweighted when a fit has sample weights.
 
     Example:
         >>> import numpy as np
@@ -71,6 +75,7 @@ class Metric:
     tasks: frozenset[str]
     decode: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    weighted: bool = False
 
     @property
     def direction(self) -> str:
@@ -82,6 +87,7 @@ class Metric:
         y_true: np.ndarray,
         prediction: np.ndarray,
         classes: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> float:
         """Score a prediction in the internal representation.
 
@@ -89,6 +95,7 @@ class Metric:
             y_true: Encoded labels (classification) or targets (regression).
             prediction: Probability matrix (classification) or values (regression).
             classes: Original class labels, used to decode for user callables.
+            sample_weight: Weight of each row (used when the metric is ``weighted``).
 
         Returns:
             The score as a float (NaN when it is undefined on these rows, for
@@ -104,8 +111,13 @@ class Metric:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                value = float(self.fn(y_true, y_input))
-        except ValueError:
+                if sample_weight is None or not self.weighted:
+                    value = float(self.fn(y_true, y_input))
+                elif self.decode:  # a user callable that takes sample_weight=
+                    value = float(self.fn(y_true, y_input, sample_weight=sample_weight))
+                else:
+                    value = float(self.fn(y_true, y_input, sample_weight))
+        except (ValueError, ZeroDivisionError):  # e.g. weights summing to zero on these rows
             return math.nan
         return value
 
@@ -135,7 +147,31 @@ def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
-def _roc_auc(y: np.ndarray, proba: np.ndarray) -> float:
+def _weighted_binary_auc(positive: np.ndarray, score: np.ndarray, w: np.ndarray) -> float:
+    """ROC AUC over weighted pairs: a positive above a negative counts 1, a tie 1/2."""
+    _, inverse = np.unique(score, return_inverse=True)
+    pos = np.bincount(inverse, weights=np.where(positive, w, 0.0))
+    neg = np.bincount(inverse, weights=np.where(positive, 0.0, w))
+    total_pos, total_neg = pos.sum(), neg.sum()
+    if total_pos <= 0 or total_neg <= 0:
+        return math.nan
+    below = np.cumsum(neg) - neg  # negative weight strictly below each score
+    return float((pos * (below + neg / 2.0)).sum() / (total_pos * total_neg))
+
+
+def _weighted_roc_auc(y: np.ndarray, proba: np.ndarray, w: np.ndarray) -> float:
+    """Weighted ROC AUC: binary, or one-vs-rest averaged over the classes present (scikit-learn's macro)."""
+    if proba.shape[1] == 2:
+        return _weighted_binary_auc(y == 1, proba[:, 1], w)
+    present = np.unique(y)
+    if len(present) < 2:
+        return math.nan
+    return float(np.mean([_weighted_binary_auc(y == c, proba[:, c], w) for c in present]))
+
+
+def _roc_auc(y: np.ndarray, proba: np.ndarray, w: np.ndarray | None = None) -> float:
+    if w is not None:
+        return _weighted_roc_auc(y, proba, w)
     if proba.shape[1] == 2:
         return _binary_auc(y == 1, proba[:, 1])
     present = np.unique(y)
@@ -149,24 +185,28 @@ def _roc_auc(y: np.ndarray, proba: np.ndarray) -> float:
     return float(np.mean([_binary_auc(y == c, sub[:, i]) for i, c in enumerate(present)]))
 
 
-def _log_loss(y: np.ndarray, proba: np.ndarray) -> float:
+def _log_loss(y: np.ndarray, proba: np.ndarray, w: np.ndarray | None = None) -> float:
     proba = np.clip(proba, 1e-15, 1.0)
     proba = proba / proba.sum(axis=1, keepdims=True)
-    return float(-np.mean(np.log(proba[np.arange(len(y)), y])))
+    return float(-np.average(np.log(proba[np.arange(len(y)), y]), weights=w))
 
 
-def _accuracy(y: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(y == labels))
+def _accuracy(y: np.ndarray, labels: np.ndarray, w: np.ndarray | None = None) -> float:
+    return float(np.average(y == labels, weights=w))
 
 
-def _counts(y: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _counts(
+    y: np.ndarray, labels: np.ndarray, w: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     k = int(max(y.max(initial=0), labels.max(initial=0))) + 1
-    true_positive = np.bincount(y[y == labels], minlength=k).astype(float)
-    return true_positive, np.bincount(labels, minlength=k).astype(float), np.bincount(y, minlength=k).astype(float)
+    hit = y == labels
+    true_positive = np.bincount(y[hit], weights=None if w is None else w[hit], minlength=k).astype(float)
+    predicted = np.bincount(labels, weights=w, minlength=k).astype(float)
+    return true_positive, predicted, np.bincount(y, weights=w, minlength=k).astype(float)
 
 
-def _balanced_accuracy(y: np.ndarray, labels: np.ndarray) -> float:
-    tp, _, support = _counts(y, labels)
+def _balanced_accuracy(y: np.ndarray, labels: np.ndarray, w: np.ndarray | None = None) -> float:
+    tp, _, support = _counts(y, labels, w)
     present = support > 0
     return float(np.mean(tp[present] / support[present]))
 
@@ -182,11 +222,11 @@ _PER_CLASS = {
 }
 
 
-def _averaged(kind: str, average: str) -> Callable[[np.ndarray, np.ndarray], float]:
+def _averaged(kind: str, average: str) -> Callable[..., float]:
     """precision / recall / f1 with scikit-learn's averaging and zero_division=0."""
 
-    def score(y: np.ndarray, labels: np.ndarray) -> float:
-        tp, pred, true = _counts(y, labels)
+    def score(y: np.ndarray, labels: np.ndarray, w: np.ndarray | None = None) -> float:
+        tp, pred, true = _counts(y, labels, w)
         values = _PER_CLASS[kind](tp, pred, true)
         if average == "binary":
             return float(values[1]) if len(values) > 1 else 0.0
@@ -198,21 +238,22 @@ def _averaged(kind: str, average: str) -> Callable[[np.ndarray, np.ndarray], flo
     return score
 
 
-def _mse(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.mean((y - p) ** 2))
+def _mse(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
+    return float(np.average((y - p) ** 2, weights=w))
 
 
-def _rmse(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.sqrt(_mse(y, p)))
+def _rmse(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
+    return float(np.sqrt(_mse(y, p, w)))
 
 
-def _mae(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.mean(np.abs(y - p)))
+def _mae(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
+    return float(np.average(np.abs(y - p), weights=w))
 
 
-def _r2(y: np.ndarray, p: np.ndarray) -> float:
-    residual = float(np.sum((y - p) ** 2))
-    total = float(np.sum((y - np.mean(y)) ** 2))
+def _r2(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
+    w = np.ones(len(y)) if w is None else w
+    residual = float(np.sum(w * (y - p) ** 2))
+    total = float(np.sum(w * (y - np.average(y, weights=w)) ** 2))
     if total == 0.0:
         return 1.0 if residual == 0.0 else 0.0
     return 1.0 - residual / total
@@ -228,18 +269,18 @@ def _register(metric: Metric) -> None:
     _REGISTRY[metric.name] = metric
 
 
-_register(Metric("accuracy", _accuracy, True, "label", _CLASSIFICATION))
-_register(Metric("balanced_accuracy", _balanced_accuracy, True, "label", _CLASSIFICATION))
+_register(Metric("accuracy", _accuracy, True, "label", _CLASSIFICATION, weighted=True))
+_register(Metric("balanced_accuracy", _balanced_accuracy, True, "label", _CLASSIFICATION, weighted=True))
 for _base in ("precision", "recall", "f1"):
-    _register(Metric(_base, _averaged(_base, "binary"), True, "label", frozenset({"binary"})))
+    _register(Metric(_base, _averaged(_base, "binary"), True, "label", frozenset({"binary"}), weighted=True))
     for _avg in ("macro", "weighted"):
-        _register(Metric(f"{_base}_{_avg}", _averaged(_base, _avg), True, "label", _CLASSIFICATION))
-_register(Metric("roc_auc", _roc_auc, True, "proba", _CLASSIFICATION))
-_register(Metric("log_loss", _log_loss, False, "proba", _CLASSIFICATION))
-_register(Metric("rmse", _rmse, False, "prediction", _REGRESSION))
-_register(Metric("mse", _mse, False, "prediction", _REGRESSION))
-_register(Metric("mae", _mae, False, "prediction", _REGRESSION))
-_register(Metric("r2", _r2, True, "prediction", _REGRESSION))
+        _register(Metric(f"{_base}_{_avg}", _averaged(_base, _avg), True, "label", _CLASSIFICATION, weighted=True))
+_register(Metric("roc_auc", _roc_auc, True, "proba", _CLASSIFICATION, weighted=True))
+_register(Metric("log_loss", _log_loss, False, "proba", _CLASSIFICATION, weighted=True))
+_register(Metric("rmse", _rmse, False, "prediction", _REGRESSION, weighted=True))
+_register(Metric("mse", _mse, False, "prediction", _REGRESSION, weighted=True))
+_register(Metric("mae", _mae, False, "prediction", _REGRESSION, weighted=True))
+_register(Metric("r2", _r2, True, "prediction", _REGRESSION, weighted=True))
 
 _DEFAULTS = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
 _REPORTED = {
@@ -296,7 +337,7 @@ def get_metric(metric: str | Callable[..., float] | Metric, task: str) -> Metric
         if name == "<lambda>":
             name = "custom"
         needs = "prediction" if task == "regression" else "label"
-        return Metric(name, metric, True, needs, _ALL, decode=True)
+        return Metric(name, metric, True, needs, _ALL, decode=True, weighted=_takes_sample_weight(metric))
     if not isinstance(metric, str):
         raise InputTypeError(
             f"metric must be a metric name, a callable or automl.Metric, got {type(metric).__name__}; "
@@ -314,6 +355,15 @@ def get_metric(metric: str | Callable[..., float] | Metric, task: str) -> Metric
             f"Metrics for {task}: {', '.join(available_metrics(task))}"
         )
     return found
+
+
+def _takes_sample_weight(fn: Callable[..., Any]) -> bool:
+    """Whether a user callable accepts ``sample_weight=`` (as scikit-learn's metrics do)."""
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "sample_weight" in parameters or any(p.kind == p.VAR_KEYWORD for p in parameters.values())
 
 
 def report_metrics(task: str, primary: Metric) -> list[Metric]:

@@ -78,6 +78,8 @@ class ModelFamily:
         inputs: Kinds of data it models: ``table`` and/or ``image`` (pixel columns
             with ``BuildContext.image_shape`` set). Tabular families also take images,
             as flat pixel columns.
+        sample_weight: Whether its estimator's ``fit`` takes ``sample_weight`` (families
+            that do not are left out of a search given sample weights).
     """
 
     name: str
@@ -93,6 +95,7 @@ class ModelFamily:
     search_space: Any = field(default=None, compare=False)
     learning_curves: Callable[[Any], dict[str, list[float]]] | None = field(default=None, compare=False)
     inputs: frozenset[str] = frozenset(INPUT_KINDS)
+    sample_weight: bool = True
 
     def supports(self, task: str) -> bool:
         """Whether this family can model ``task``."""

@@ -196,6 +196,7 @@ FAMILY = ModelFamily(
     build=build,
     description="PyTorch CNN for images: conv blocks, pooling, dense head, optional flips and shifts",
     requires=("torch",),
+    sample_weight=False,
     refit_params=refit_params,
     fitted_hints=fitted_hints,
     learning_curves=learning_curves,

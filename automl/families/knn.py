@@ -36,4 +36,5 @@ FAMILY = ModelFamily(
     encoding="onehot",
     build=build,
     description="k-nearest neighbours on standardised, one-hot encoded data",
+    sample_weight=False,
 )

@@ -79,8 +79,9 @@ class EarlyStoppingLightGBM(BaseEstimator):
             **dict(self.params or {}),
         )
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> EarlyStoppingLightGBM:
-        """Fit, stopping early on a held-out split when there are enough rows."""
+    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> EarlyStoppingLightGBM:
+        """Fit, stopping early on a held-out split when there are enough rows (weighted
+        training and early-stopping loss when ``sample_weight`` is given)."""
         import lightgbm as lgb
 
         classification = self.task != "regression"
@@ -94,16 +95,21 @@ class EarlyStoppingLightGBM(BaseEstimator):
             and (stratify is not None or not classification)
         )
         if early:
-            X_fit, X_val, y_fit, y_val = train_test_split(
-                X, y, test_size=self.validation_fraction, random_state=self.seed, stratify=stratify
+            rows = np.arange(len(y))
+            fit_rows, val_rows = train_test_split(
+                rows, test_size=self.validation_fraction, random_state=self.seed, stratify=stratify
             )
+            weights = {}
+            if sample_weight is not None:
+                weights = {"sample_weight": sample_weight[fit_rows], "eval_sample_weight": [sample_weight[val_rows]]}
             model = self._model(self.n_estimators)
             model.fit(
-                X_fit,
-                y_fit,
-                eval_X=(X_val,),
-                eval_y=(y_val,),
+                X[fit_rows],
+                y[fit_rows],
+                eval_X=(X[val_rows],),
+                eval_y=(y[val_rows],),
                 categorical_feature=categorical,
+                **weights,
                 callbacks=[lgb.early_stopping(int(self.early_stopping_rounds), verbose=False)],
             )
             rounds = int(model.best_iteration_ or self.n_estimators)
@@ -112,7 +118,7 @@ class EarlyStoppingLightGBM(BaseEstimator):
             rounds = self.n_estimators if not self.early_stopping_rounds else int(np.clip(10 / learning_rate, 50, 1000))
             rounds = min(rounds, self.n_estimators)
             model = self._model(rounds)
-            model.fit(X, y, categorical_feature=categorical)
+            model.fit(X, y, sample_weight=sample_weight, categorical_feature=categorical)
         self.model_ = model
         self.refit_hints_ = {"n_estimators": rounds}
         return self

@@ -82,8 +82,9 @@ class FamilyPipeline(BaseEstimator):
         self.device = device
         self.image_shape = image_shape
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> FamilyPipeline:
-        """Fit the preprocessing, build the estimator for this data, fit it."""
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> FamilyPipeline:
+        """Fit the preprocessing, build the estimator for this data, fit it (weighted if
+        ``sample_weight`` is given: the preprocessing itself is not weighted)."""
         family = get_family(self.family)
         params = {**family.space().defaults(), **dict(self.params or {})}
         self.preprocessor_ = TabularPreprocessor(family.encoding).fit(X)
@@ -103,7 +104,10 @@ class FamilyPipeline(BaseEstimator):
         )
         self.estimator_ = family.build(params, context)
         with limit_threads(self.n_threads_):
-            self.estimator_.fit(Z, y)
+            if sample_weight is None:
+                self.estimator_.fit(Z, y)
+            else:
+                self.estimator_.fit(Z, y, sample_weight=np.asarray(sample_weight, dtype="float64"))
         return self
 
     def predict_scores(self, X: pd.DataFrame) -> np.ndarray:

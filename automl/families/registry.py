@@ -134,16 +134,27 @@ def available_families(task: str | None = None, kind: str | None = None) -> list
     return out
 
 
-def resolve_families(names: Iterable[str] | None, task: str, kind: str = "table") -> list[ModelFamily]:
+def resolve_families(
+    names: Iterable[str] | None, task: str, kind: str = "table", *, weighted: bool = False
+) -> list[ModelFamily]:
     """Turn a ``families=`` argument into families for ``task`` on ``kind`` data; ``None`` means all installed.
+
+    With ``weighted`` (sample weights given), families whose estimators cannot
+    take them are left out of ``None`` and refused by name.
 
     Raises:
         UnknownNameError: a name is not registered.
         FamilyUnavailableError: a named family needs a package that is missing.
-        InvalidParameterError: a named family does not support ``task`` or ``kind``, or the list is empty.
+        InvalidParameterError: a named family does not support ``task``, ``kind`` or sample
+            weights, or the list is empty.
+
+    Example:
+        >>> [f.name for f in resolve_families(None, "binary", weighted=True)][:2]
+        ['lightgbm', 'hist_gradient_boosting']
     """
     if names is None:
-        return [get_family(n) for n in available_families(task, kind)]
+        found = [get_family(n) for n in available_families(task, kind)]
+        return [f for f in found if f.sample_weight or not weighted]
     if isinstance(names, str):
         names = [names]
     names = list(names)
@@ -171,6 +182,12 @@ def resolve_families(names: Iterable[str] | None, task: str, kind: str = "table"
                 if "image" in family.inputs else ""
             )
             problems.append(f"family {name!r} models {' and '.join(sorted(family.inputs))} data, not {kind} data{hint}")
+            continue
+        if weighted and not family.sample_weight:
+            problems.append(
+                f"family {name!r} cannot train with sample weights; leave it out of families= "
+                "or fit without sample_weight="
+            )
             continue
         families.append(family)
     if not names:

@@ -194,6 +194,7 @@ FAMILY = ModelFamily(
     build=build,
     description="PyTorch MLP or residual MLP with embeddings, early stopping and per-epoch pruning",
     requires=("torch",),
+    sample_weight=False,
     refit_params=refit_params,
     fitted_hints=fitted_hints,
     learning_curves=learning_curves,

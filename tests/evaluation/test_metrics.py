@@ -125,3 +125,61 @@ def test_numpy_regression_metrics_equal_scikit_learn(seed):
 
 def test_auc_is_nan_when_a_fold_holds_one_class():
     assert np.isnan(get_metric("roc_auc", "binary").compute(np.array([1, 1]), P_BIN[:2]))
+
+
+def _sklearn_weighted(name, y, p, w, labels):
+    """scikit-learn's value of metric ``name`` with sample weights."""
+    hard = p.argmax(1) if p.ndim == 2 else None
+    if name == "roc_auc":
+        return skm.roc_auc_score(y, p[:, 1] if p.shape[1] == 2 else p, multi_class="ovr", sample_weight=w)
+    if name == "log_loss":
+        return skm.log_loss(y, p, labels=labels, sample_weight=w)
+    if name == "accuracy":
+        return skm.accuracy_score(y, hard, sample_weight=w)
+    if name == "balanced_accuracy":
+        return skm.balanced_accuracy_score(y, hard, sample_weight=w)
+    if name in ("rmse", "mse", "mae", "r2"):
+        fn = {"rmse": skm.root_mean_squared_error, "mse": skm.mean_squared_error,
+              "mae": skm.mean_absolute_error, "r2": skm.r2_score}[name]
+        return fn(y, p, sample_weight=w)
+    base, _, average = name.partition("_")
+    fn = {"precision": skm.precision_score, "recall": skm.recall_score, "f1": skm.f1_score}[base]
+    return fn(y, hard, average=average or "binary", sample_weight=w, zero_division=0)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_every_weighted_builtin_matches_scikit_learn(task):
+    rng = np.random.default_rng(1)
+    n = 60
+    if task == "regression":
+        y, p = rng.normal(size=n), rng.normal(size=n)
+    else:
+        k = 2 if task == "binary" else 3
+        y = rng.integers(0, k, n)
+        p = rng.dirichlet(np.ones(k), n)
+        p[:5] = p[5]  # some tied scores
+    w = rng.uniform(0, 3, n)
+    w[:4] = 0.0
+    for name in available_metrics(task):
+        metric = get_metric(name, task)
+        assert metric.weighted
+        expected = _sklearn_weighted(name, y, p, w, list(range(p.shape[1])) if p.ndim == 2 else None)
+        assert metric.compute(y, p, sample_weight=w) == pytest.approx(expected), name
+        # weights that change nothing give the unweighted value
+        assert metric.compute(y, p, sample_weight=np.full(n, 2.0)) == pytest.approx(metric.compute(y, p)), name
+
+
+def test_user_metrics_get_weights_only_when_they_take_them():
+    seen = {}
+
+    def weighted_hits(y_true, y_pred, sample_weight=None):
+        seen["w"] = sample_weight
+        return float(np.average(y_true == y_pred, weights=sample_weight))
+
+    w = np.arange(1.0, 7.0)
+    assert get_metric(weighted_hits, "binary").compute(Y_BIN, P_BIN, sample_weight=w) == pytest.approx(
+        np.average(Y_BIN == P_BIN.argmax(1), weights=w))
+    assert seen["w"] is w
+    plain = get_metric(lambda t, p: float(np.mean(t == p)), "binary")
+    assert not plain.weighted
+    assert plain.compute(Y_BIN, P_BIN, sample_weight=w) == pytest.approx(np.mean(Y_BIN == P_BIN.argmax(1)))
