@@ -252,8 +252,11 @@ def _run_trial(conn: Any, loaded: tuple[Evaluator, Any, Any], family: str, param
     except MemoryError as exc:
         conn.send(("error", "MemoryError", str(exc) or "out of memory", traceback.format_exc(), True))
         os._exit(3)  # a process that ran out of memory is not trusted with another trial
+    except KeyboardInterrupt:
+        conn.send(("interrupt",))  # raised by the trial's own code: the search stops, as it would in-process
     except BaseException as exc:  # noqa: BLE001 - reported to the search process
-        conn.send(("error", type(exc).__name__, str(exc), traceback.format_exc(), False))
+        fatal = not isinstance(exc, Exception)  # SystemExit and the like: a fresh worker takes the next trial
+        conn.send(("error", type(exc).__name__, str(exc), traceback.format_exc(), fatal))
     finally:
         free_accelerator_memory()
 
@@ -550,6 +553,8 @@ class IsolatedTrials:
             stop = TrialStopped(message[1], kind=message[2])
             stop.fold_scores = message[3]
             raise stop
+        if kind == "interrupt":
+            raise KeyboardInterrupt
         if kind == "error":
             _, type_name, text, remote_tb, fatal = message
             if fatal:
