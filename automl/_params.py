@@ -91,6 +91,8 @@ def settings_problems(params: Mapping[str, Any]) -> list[str]:
     pruner = params.get("pruner")
     if isinstance(pruner, str) and pruner not in {"percentile", "median", "none"}:
         problems.append(f"pruner must be 'percentile', 'median', 'none' or an optuna pruner, got {pruner!r}")
+    if not isinstance(params.get("ensemble", True), bool):
+        problems.append(f"ensemble must be True or False, got {params['ensemble']!r}")
     isolation = params.get("isolation", "process")
     if isolation not in ("process", "none"):
         problems.append(

@@ -62,6 +62,7 @@ def fit(
     isolation: str = "process",
     trial_timeout: float | None = None,
     trial_memory_limit: float | None = None,
+    ensemble: bool = True,
 ) -> AutoMLClassifier | AutoMLRegressor:
     """Search model families on ``data`` and return the refitted best model.
 
@@ -77,7 +78,7 @@ def fit(
             each row in training and in the CV scores (see ``AutoMLClassifier.fit``).
         metric, time_budget, n_trials, cv, families, search_space, seed, n_jobs,
             study_name, storage, pruner, tracking, tracking_uri, register_model, device,
-            image_shape, isolation, trial_timeout, trial_memory_limit: see
+            image_shape, isolation, trial_timeout, trial_memory_limit, ensemble: see
             :class:`automl.AutoMLClassifier`.
 
     Returns:
@@ -95,7 +96,7 @@ def fit(
         families=families, search_space=search_space, seed=seed, n_jobs=n_jobs, study_name=study_name,
         storage=storage, pruner=pruner, tracking=tracking, tracking_uri=tracking_uri,
         register_model=register_model, device=device, image_shape=image_shape, isolation=isolation,
-        trial_timeout=trial_timeout, trial_memory_limit=trial_memory_limit,
+        trial_timeout=trial_timeout, trial_memory_limit=trial_memory_limit, ensemble=ensemble,
     )
     return model.fit(X, y, **fit_args)
 

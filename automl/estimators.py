@@ -45,9 +45,10 @@ from automl.exceptions import (
     NotFittedError,
     SearchSpaceError,
 )
-from automl.families.registry import get_family, resolve_families
+from automl.families.registry import resolve_families
 from automl.search.budget import Budget
-from automl.search.leaderboard import ATTR_HINTS, leaderboard, trial_params
+from automl.ensemble import EnsembleModel, plan_ensemble, refit_config
+from automl.search.leaderboard import ATTR_FIT_TIME, ATTR_SCORES, leaderboard, mark_significance
 from automl.search.runner import Search, trial_seed
 from automl.search.storage import describe_storage
 
@@ -57,6 +58,9 @@ logger = logging.getLogger("automl")
 DEFAULT_TIME_BUDGET = 60.0
 #: Seconds kept at the end of a tracked fit for plots, artifacts and the pyfunc model.
 TRACKING_RESERVE = 8.0
+#: With ``ensemble=True`` the search ends early enough to refit this many more models like the best
+#: one (the ensemble's members; fewer, cheaper or none are refitted when time is short).
+ENSEMBLE_REFIT_FACTOR = 2.0
 
 
 def _load_overrides(search_space: object) -> dict[str, Any]:
@@ -137,6 +141,8 @@ class _AutoMLBase(BaseEstimator):
         prep = self._prepare(X, y, groups, sample_weight)
         search = self._make_search(prep, started, role="main", sweep=sweep)
         search.callbacks = list(callbacks)
+        if self.ensemble:
+            search.budget.ensemble_factor = ENSEMBLE_REFIT_FACTOR
         tracker = self._make_tracker()
         if tracker is not None:
             search.tracker = tracker
@@ -147,7 +153,7 @@ class _AutoMLBase(BaseEstimator):
             )
         try:
             result = search.run(prep.X, prep.y)
-            self._refit(result, prep.spaces, prep.evaluator, prep.X, prep.y)
+            self._refit(result, prep.spaces, prep.evaluator, prep.X, prep.y, search)
         except BaseException as exc:
             if tracker is not None:
                 status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
@@ -155,7 +161,8 @@ class _AutoMLBase(BaseEstimator):
             raise
         self.image_shape_ = prep.image_shape
         self._set_fitted(
-            result, prep.data, prep.task, prep.metric, prep.schema, prep.classes, prep.plan, prep.metrics, started
+            result, prep.data, prep.task, prep.metric, prep.schema, prep.classes, prep.plan, prep.metrics, started,
+            float(np.mean([len(valid) for _, valid in prep.splits])) / max(len(prep.y), 1),
         )
         if tracker is not None:
             tracker.finish(
@@ -295,30 +302,81 @@ class _AutoMLBase(BaseEstimator):
 
     def _refit(
         self, result: Any, spaces: Mapping[str, Any], evaluator: Evaluator, X_canonical: pd.DataFrame,
-        y_model: np.ndarray,
+        y_model: np.ndarray, search: Search | None = None,
     ) -> None:
         best = result.best_trial
-        family_name, params = trial_params(best.params)
-        params = {**spaces[family_name].defaults(), **params}
-        family = get_family(family_name)
-        refit_params = dict(params)
-        if family.refit_params is not None:
-            refit_params = family.refit_params(params, best.user_attrs.get(ATTR_HINTS, []))
+        family_name, params, refit_params = refit_config(best, spaces)
         refit_started = time.monotonic()
         seed = trial_seed(self.seed, best.number)
         self.model_ = evaluator.pipeline(family_name, refit_params, seed).fit(
             X_canonical, y_model, sample_weight=evaluator.weights
         )
-        self.refit_time_ = time.monotonic() - refit_started
         self.best_trial_ = best.number
         self.best_family_ = family_name
         self.best_params_ = params
         self.refit_params_ = refit_params
         self.best_score_ = float(best.value)
+        self.families_used_ = [family_name]
+        self.ensemble_ = None
+        self.ensemble_time_ = 0.0
+        if self.ensemble and search is not None:
+            self._ensemble(result, spaces, evaluator, X_canonical, y_model, search)
+        self.refit_time_ = time.monotonic() - refit_started - self.ensemble_time_
+
+    def _ensemble(
+        self, result: Any, spaces: Mapping[str, Any], evaluator: Evaluator, X_canonical: pd.DataFrame,
+        y_model: np.ndarray, search: Search,
+    ) -> None:
+        """Blend the best trials (greedy selection on their out-of-fold predictions) when that scores
+        better than the best trial; refit the other members on all rows, within the time left."""
+        started = time.monotonic()
+        budget = search.budget
+        n_splits = max(len(evaluator.splits), 1)
+
+        def cost(trial: Any) -> float:
+            return float(trial.user_attrs.get(ATTR_FIT_TIME, 0.0)) / n_splits * search.refit_scale * 1.2 + 0.05
+
+        def affordable(members: list[Any]) -> bool:
+            if budget.seconds is None:
+                return True
+            left = budget.seconds - budget.elapsed() - budget.extra_reserve
+            return sum(cost(t) for t in members if t.number != self.best_trial_) <= left
+
+        plan = plan_ensemble(result.study, result.oof, evaluator, y_model, affordable=affordable)
+        selected = time.monotonic()
+        if plan is None:
+            self.ensemble_time_ = selected - started
+            return
+        members, trials = [], []
+        for trial in plan.trials:
+            if trial.number == self.best_trial_:
+                members.append(self.model_)
+            else:
+                family_name, _, refit_params = refit_config(trial, spaces)
+                members.append(
+                    evaluator.pipeline(family_name, refit_params, trial_seed(self.seed, trial.number)).fit(
+                        X_canonical, y_model, sample_weight=evaluator.weights
+                    )
+                )
+            trials.append(trial.number)
+        self.model_ = EnsembleModel(members, plan.counts, trials)
+        primary = evaluator.metrics[0].name
+        self.ensemble_ = {
+            "trials": trials,
+            "families": self.model_.families,
+            "weights": self.model_.weights,
+            "fold_scores": plan.scores,
+            "best_trial_fold_scores": plan.single_scores,
+            "selection_seconds": selected - started,
+            "refit_seconds": time.monotonic() - selected,
+        }
+        self.best_score_ = float(np.nanmean(plan.scores[primary]))
+        self.families_used_ = sorted(set(self.model_.families))
+        self.ensemble_time_ = time.monotonic() - started
 
     def _set_fitted(
         self, result: Any, data: Any, task: str, metric: Any, schema: Schema, classes: Any, plan: Any,
-        metrics: list[Any], started: float,
+        metrics: list[Any], started: float, test_fraction: float = 0.2,
     ) -> None:
         self.task_ = task
         self.metric_ = metric
@@ -334,6 +392,9 @@ class _AutoMLBase(BaseEstimator):
         self.storage_ = describe_storage(self.storage, self.study_name)
         self.reported_metrics_ = [m.name for m in metrics]
         self.leaderboard_ = leaderboard(result.study, self.reported_metrics_)
+        if getattr(self, "ensemble_", None):
+            self.leaderboard_ = _with_ensemble_row(self.leaderboard_, self.ensemble_, metric, self.reported_metrics_)
+        self.leaderboard_ = self._mark_top(self.leaderboard_, result.study, metric, test_fraction)
         self.oof_predictions_ = result.oof
         self.n_rows_dropped_ = data.n_dropped
         self.search_time_ = result.search_time
@@ -341,6 +402,22 @@ class _AutoMLBase(BaseEstimator):
         logger.info(
             "best: trial %d %s %s=%.5g (%d trials, %.1fs)",
             self.best_trial_, self.best_family_, metric.name, self.best_score_, result.n_new_trials, self.fit_time_,
+        )
+
+    def _mark_top(self, board: pd.DataFrame, study: Any, metric: Any, test_fraction: float) -> pd.DataFrame:
+        """Mark whether the leaderboard's #1 beats its #2 significantly, on their fold scores."""
+        complete = board[board["state"] == "complete"]
+        if len(complete) < 2:
+            return mark_significance(board, [], [], test_fraction, metric.greater_is_better)
+        trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+
+        def folds(row: Any) -> list[float]:
+            if pd.isna(row["trial"]):
+                return list(self.ensemble_["fold_scores"][metric.name])
+            return list(trials[int(row["trial"])].user_attrs.get(ATTR_SCORES, {}).get(metric.name, []))
+
+        return mark_significance(
+            board, folds(complete.iloc[0]), folds(complete.iloc[1]), test_fraction, metric.greater_is_better
         )
 
     def _make_tracker(self) -> Any:
@@ -384,6 +461,7 @@ class _AutoMLBase(BaseEstimator):
                 "isolation": self.isolation,
                 "trial_timeout": self.trial_timeout,
                 "trial_memory_limit": self.trial_memory_limit,
+                "ensemble": self.ensemble,
             },
             "tags": {
                 "version": __version__,
@@ -522,6 +600,30 @@ class _AutoMLBase(BaseEstimator):
         return tags
 
 
+def _with_ensemble_row(board: pd.DataFrame, ensemble: Mapping[str, Any], metric: Any, metrics: Sequence[str]) -> pd.DataFrame:
+    """The leaderboard with the ensemble as a row of its own (trial empty, family ``ensemble``), ranked."""
+    row: dict[str, Any] = {
+        "trial": pd.NA, "family": "ensemble",
+        "params": {f"{f}#{t}": round(w, 4) for f, t, w in zip(ensemble["families"], ensemble["trials"], ensemble["weights"])},
+        "n_folds": len(next(iter(ensemble["fold_scores"].values()))), "fit_time": np.nan, "duration": np.nan,
+        "state": "complete", "reason": "", "worker": "",
+    }
+    for name in metrics:
+        values = np.asarray(ensemble["fold_scores"].get(name, []), dtype=float)
+        values = values[np.isfinite(values)]
+        row[f"{name}_mean"] = float(values.mean()) if len(values) else np.nan
+        row[f"{name}_std"] = float(values.std()) if len(values) else np.nan
+    frame = pd.concat([pd.DataFrame([row]), board], ignore_index=True)
+    complete = frame["state"] == "complete"
+    key = frame[f"{metric.name}_mean"]
+    frame["rank"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    frame.loc[complete, "rank"] = key[complete].rank(ascending=not metric.greater_is_better, method="min").astype(int)
+    frame["trial"] = frame["trial"].astype("Int64")
+    order = np.where(complete, 0, 1)
+    frame = frame.assign(_o=order).sort_values(["_o", "rank"], kind="stable").reset_index(drop=True)
+    return frame[list(board.columns)]
+
+
 _DOC_ARGS = """
     Args:
         metric: Metric to optimise: a name (``roc_auc``, ``log_loss``, ``accuracy``,
@@ -566,6 +668,11 @@ _DOC_ARGS = """
             failed (None: no limit of its own; a time budget still stops trials).
         trial_memory_limit: Resident memory in MiB a trial's process may reach before
             it is killed (None: three quarters of the machine's memory).
+        ensemble: After the search, blend the best trials by greedy ensemble selection
+            (Caruana et al. 2004) on their out-of-fold predictions; when the blend's CV
+            score beats the best trial's, its members are refitted on all rows and
+            ``predict`` uses it (``ensemble_`` describes it, and it heads the
+            leaderboard). False: the best single trial, always.
 """
 
 
@@ -609,6 +716,7 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLBase):
         isolation: str = "process",
         trial_timeout: float | None = None,
         trial_memory_limit: float | None = None,
+        ensemble: bool = True,
         task: str | None = None,
     ) -> None:
         self.metric = metric
@@ -630,6 +738,7 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLBase):
         self.isolation = isolation
         self.trial_timeout = trial_timeout
         self.trial_memory_limit = trial_memory_limit
+        self.ensemble = ensemble
         self.task = task
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -675,6 +784,7 @@ class AutoMLRegressor(RegressorMixin, _AutoMLBase):
         isolation: str = "process",
         trial_timeout: float | None = None,
         trial_memory_limit: float | None = None,
+        ensemble: bool = True,
     ) -> None:
         self.metric = metric
         self.time_budget = time_budget
@@ -695,5 +805,6 @@ class AutoMLRegressor(RegressorMixin, _AutoMLBase):
         self.isolation = isolation
         self.trial_timeout = trial_timeout
         self.trial_memory_limit = trial_memory_limit
+        self.ensemble = ensemble
 
 

@@ -62,11 +62,13 @@ def _versions(extra: tuple[str, ...] = ()) -> dict[str, str | None]:
     return out
 
 
-def _family_requirements(family: str) -> tuple[str, ...]:
-    """Packages the winning family needs beyond the core ones (``torch`` for the nets)."""
+def _family_requirements(model: Any) -> tuple[str, ...]:
+    """Packages the final model's families need beyond the core ones (``torch`` for the nets)."""
     from automl.families.registry import get_family
 
-    return tuple(m for m in get_family(family).requires if m not in {"lightgbm"})
+    families = getattr(model, "families_used_", None) or [model.best_family_]
+    needed = {m for family in families for m in get_family(family).requires if m not in {"lightgbm"}}
+    return tuple(sorted(needed))
 
 
 def _sha256(path: Path) -> str:
@@ -106,8 +108,8 @@ def save_model(model: Any, path: str | os.PathLike, *, overwrite: bool = False) 
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "estimator": type(model).__name__,
             "python": platform.python_version(),
-            "versions": _versions(_family_requirements(model.best_family_)),
-            "requires": list(_family_requirements(model.best_family_)),
+            "versions": _versions(_family_requirements(model)),
+            "requires": list(_family_requirements(model)),
             "task": model.task_,
             "metric": model.metric_.name,
             "target": model.target_name_,
@@ -118,6 +120,9 @@ def save_model(model: Any, path: str | os.PathLike, *, overwrite: bool = False) 
                 "params": model.best_params_,
                 "cv_score": model.best_score_,
                 "cv": model.cv_,
+                "ensemble": None if not getattr(model, "ensemble_", None) else {
+                    k: model.ensemble_[k] for k in ("trials", "families", "weights")
+                },
             },
             "study": {"name": model.study_name_, "storage": model.storage_},
             "schema": model.schema_.to_dict(),

@@ -61,7 +61,7 @@ FILE_KEYS = ("data", "target", "groups", "sample_weight", "output", "overwrite")
 SETTING_KEYS = (
     "task", "metric", "time_budget", "n_trials", "cv", "families", "search_space", "seed", "n_jobs",
     "study_name", "storage", "pruner", "tracking", "tracking_uri", "register_model", "device", "image_shape",
-    "isolation", "trial_timeout", "trial_memory_limit",
+    "isolation", "trial_timeout", "trial_memory_limit", "ensemble",
 )
 ALIASES = {"study": "study_name", "space": "search_space"}
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")

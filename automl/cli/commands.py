@@ -72,12 +72,22 @@ def board_table(board: Any, top: int = TOP_ROWS) -> str:
     text = shown.to_string(index=False)
     if 0 < top < len(board):
         text += f"\n... {len(board) - top} more trials (automl leaderboard --study NAME --top 0 shows all)"
+    if "significant" in board.columns and board["significant"].notna().any():
+        row = board[board["significant"].notna()].iloc[0]
+        verdict = "significantly better than" if bool(row["significant"]) else "not significantly better than"
+        text += f"\n#1 is {verdict} #2 (paired t-test over the folds, corrected for overlap: p = {row['p_vs_next']:.3g})"
     return text
 
 
 def _report(model: Any, spec: Any) -> None:
     print(board_table(model.leaderboard()))
-    print(f"best: trial {model.best_trial_} ({model.best_family_}), CV {model.metric_.name} {model.best_score_:.5g}")
+    ensemble = getattr(model, "ensemble_", None)
+    if ensemble:
+        members = ", ".join(f"{f} #{t} ({w:.2f})" for f, t, w in zip(ensemble["families"], ensemble["trials"],
+                                                                      ensemble["weights"]))
+        print(f"final model: an ensemble of {members}; CV {model.metric_.name} {model.best_score_:.5g}")
+    print(f"best trial: {model.best_trial_} ({model.best_family_}), CV {model.metric_.name} "
+          f"{float(model.leaderboard().dropna(subset=['trial']).iloc[0][model.metric_.name + '_mean']):.5g}")
     if spec.output:
         print(f"model saved to {spec.output}")
     if getattr(model, "storage_", "memory") != "memory":
@@ -179,6 +189,8 @@ def fit(args: argparse.Namespace) -> int:
     mapping.update({k: v for k, v in options.items() if v is not None})
     if args.no_tracking:
         mapping["tracking"] = False
+    if args.no_ensemble:
+        mapping["ensemble"] = False
     mapping["overwrite"] = bool(args.overwrite)
     spec = sweep_from_mapping(mapping, "command line")
     return _run(spec, args.workers)

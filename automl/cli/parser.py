@@ -118,6 +118,8 @@ def _search_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trial-timeout", type=float, help="seconds one trial may run before it is killed and failed")
     parser.add_argument("--trial-memory-limit", type=float,
                         help="MiB a trial's process may use before it is killed (default: 3/4 of the machine's memory)")
+    parser.add_argument("--no-ensemble", action="store_true",
+                        help="keep the best single trial (default: blend the best trials when that scores better)")
     parser.add_argument("--output", help="folder to save the model in")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
 

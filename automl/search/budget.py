@@ -32,6 +32,8 @@ class Budget:
         self.started_at = time.monotonic() if started_at is None else started_at
         self.refit_reserve = 0.0
         self.extra_reserve = 0.0
+        #: Extra refits kept time for, as a multiple of the best trial's refit (the ensemble's members).
+        self.ensemble_factor = 0.0
 
     def reserve_refit(self, fold_fit_seconds: float, scale: float) -> None:
         """Keep time for refitting a model whose folds took ``fold_fit_seconds`` each.
@@ -46,7 +48,7 @@ class Budget:
         """Monotonic time by which the search should stop (``None``: no limit)."""
         if self.seconds is None:
             return None
-        return self.started_at + self.seconds - self.refit_reserve - self.extra_reserve
+        return self.started_at + self.seconds - self.refit_reserve * (1.0 + self.ensemble_factor) - self.extra_reserve
 
     def hard_deadline(self) -> float | None:
         """The latest any trial may run to, even the first one."""

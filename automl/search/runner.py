@@ -33,6 +33,7 @@ from automl.families.base import ModelFamily
 from automl.families.registry import family_import_path
 from automl.families.torch_common import free_accelerator_memory
 from automl.search.budget import Budget
+from automl.search.oof import OOFStore
 from automl.search.isolation import (
     IsolatedTrials,
     TrialCrashed,
@@ -112,14 +113,15 @@ class SearchResult:
     Attributes:
         study: The Optuna study (all trials, including earlier runs of a resumed study).
         best_trial: The best completed trial.
-        oof: Trial number → out-of-fold predictions, for trials completed in this run.
+        oof: Trial number → out-of-fold predictions (float32) of the best completed trials of
+            this run (at most :data:`~automl.search.oof.KEEP_BEST`; large arrays on disk).
         search_time: Seconds the search took.
         n_new_trials: Trials run in this call.
     """
 
     study: Any
     best_trial: Any
-    oof: dict[int, np.ndarray] = field(default_factory=dict)
+    oof: Mapping[int, np.ndarray] = field(default_factory=dict)
     search_time: float = 0.0
     n_new_trials: int = 0
 
@@ -351,7 +353,7 @@ class Search:
         callbacks += self.callbacks
         budget = self.budget
         names = [f.name for f in self.families]
-        oof: dict[int, np.ndarray] = {}
+        oof = OOFStore(greater_is_better=primary.greater_is_better)
         fold_seconds: dict[str, list[float]] = defaultdict(list)
         best_so_far: list[float] = []
         not_run = [0]  # trials in a row not run for lack of time
@@ -465,7 +467,7 @@ class Search:
                 trial.set_user_attr(ATTR_REASON, reason)
                 logger.warning("trial %d (%s) failed: %s", trial.number, family, reason)
                 raise _TrialFailed(reason)
-            oof[trial.number] = result.oof
+            oof.add(trial.number, value, result.oof)
             if not best_so_far or primary.is_better(value, best_so_far[0]):
                 best_so_far[:] = [value]
                 budget.reserve_refit(result.fit_time / max(n_splits, 1), self.refit_scale)

@@ -32,7 +32,7 @@ from automl.search.leaderboard import (
     ATTR_WORKER,
     worker_id,
 )
-from automl.tracking.writer import ProcessWriter, ThreadWriter
+from automl.tracking.writer import ProcessWriter, ThreadWriter, write_child_run
 from automl.tracking.base import RUN_STATUS
 
 __all__ = ["MLflowTracker", "default_tracking_uri", "ATTR_PARENT_RUN"]
@@ -234,6 +234,27 @@ class MLflowTracker:
             "end_time": timestamp,
         }
 
+    def _ensemble_payload(self, ensemble: dict[str, Any]) -> dict[str, Any]:
+        """The child run of the ensemble: its members and weights, and its score per fold (as a trial's)."""
+        now = int(time.time() * 1000)
+        metrics: list[tuple[str, float, int, int]] = []
+        for name, values in ensemble["fold_scores"].items():
+            finite = [float(v) for v in values if math.isfinite(v)]
+            metrics += [(f"{name}_fold", float(v), now, step) for step, v in enumerate(values) if math.isfinite(v)]
+            if finite:
+                mean = sum(finite) / len(finite)
+                std = math.sqrt(sum((v - mean) ** 2 for v in finite) / len(finite))
+                metrics += [(f"{name}_mean", mean, now, 0), (f"{name}_std", std, now, 0)]
+        metrics += [("selection_time", float(ensemble["selection_seconds"]), now, 0),
+                    ("refit_time", float(ensemble["refit_seconds"]), now, 0)]
+        params = {"family": "ensemble", "members": _text(
+            [{"trial": t, "family": f, "weight": round(w, 4)}
+             for t, f, w in zip(ensemble["trials"], ensemble["families"], ensemble["weights"])])[:6000]}
+        tags = {"mlflow.parentRunId": self.parent_run_id, "automl.family": "ensemble", "automl.state": "complete",
+                "automl.ensemble_trials": ",".join(str(t) for t in ensemble["trials"])}
+        return {"experiment_id": self.experiment_id, "run_name": "ensemble", "start_time": now, "tags": tags,
+                "params": params, "metrics": metrics, "status": "FINISHED", "end_time": now}
+
     def _log_batch(self, run_id: str, params: dict[str, Any] | None = None, metrics: list[Any] | None = None) -> None:
         from mlflow.entities import Param
 
@@ -293,6 +314,10 @@ class MLflowTracker:
         self.client.log_batch(self.parent_run_id, metrics=metrics)
         self.client.set_tag(self.parent_run_id, "automl.best_family", model.best_family_)
         self.client.set_tag(self.parent_run_id, "automl.best_trial", str(model.best_trial_))
+        ensemble = getattr(model, "ensemble_", None)
+        self.client.set_tag(self.parent_run_id, "automl.final_model", "ensemble" if ensemble else "best trial")
+        if ensemble:
+            write_child_run(self.client, self._ensemble_payload(ensemble))
         with tempfile.TemporaryDirectory(prefix="automl-mlflow-") as tmp:
             folder = Path(tmp)
             board.to_csv(folder / "leaderboard.csv", index=False)

@@ -712,6 +712,8 @@ def render_search_plots(
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     jobs: list[tuple[str, Any]] = []
+    if leaderboard is not None and "trial" in leaderboard.columns:
+        leaderboard = leaderboard[leaderboard["trial"].notna()]  # the trials (not the ensemble's row)
 
     has_complete = (
         leaderboard is not None

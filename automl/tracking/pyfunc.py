@@ -81,7 +81,7 @@ def log_pyfunc_model(
     try:
         from automl.persistence import _family_requirements
 
-        extra = _family_requirements(model.best_family_)
+        extra = _family_requirements(model)
         return _log(run_id, saved_folder, signature, example, registered_model_name, extra)
     finally:
         if progress is None:

@@ -35,13 +35,21 @@ def test_search_round_trip_runs_artifacts_and_pyfunc_in_a_fresh_process(tmp_path
     experiment = client.get_experiment_by_name("rt")
     parent = client.get_run(model.tracking_run_id_)
     assert parent.info.status == "FINISHED" and parent.info.run_name == "rt"
-    children = _children(client, experiment.experiment_id, parent.info.run_id)
+    runs = _children(client, experiment.experiment_id, parent.info.run_id)
+    children = [r for r in runs if "automl.trial_number" in r.data.tags]
     board = model.leaderboard()
-    assert len(children) == len(board) == 5
+    trials = board.dropna(subset=["trial"])
+    assert len(children) == len(trials) == 5
     assert parent.data.metrics["best_roc_auc"] == pytest.approx(board["roc_auc_mean"].max())
+    # The ensemble won here: it has a run of its own, with its members and its score per fold.
+    assert model.ensemble_ is not None and parent.data.tags["automl.final_model"] == "ensemble"
+    (ensemble,) = [r for r in runs if r.info.run_name == "ensemble"]
+    assert ensemble.data.tags["automl.ensemble_trials"] == ",".join(map(str, model.ensemble_["trials"]))
+    assert ensemble.data.metrics["roc_auc_mean"] == pytest.approx(model.best_score_)
+    assert len(client.get_metric_history(ensemble.info.run_id, "roc_auc_fold")) == 3
     states = {int(r.data.tags["automl.trial_number"]): r.info.status for r in children}
     expected = {int(t): {"complete": "FINISHED", "pruned": "KILLED", "fail": "FAILED"}[s]
-                for t, s in zip(board["trial"], board["state"])}
+                for t, s in zip(trials["trial"], trials["state"])}
     assert states == expected
     history = client.get_metric_history(children[0].info.run_id, "roc_auc_fold")
     assert sorted(m.step for m in history) in ([0, 1, 2], [0], [0, 1])
@@ -104,7 +112,7 @@ def test_budget_includes_tracking_and_a_resumed_study_continues_its_parent_run(t
     client = mlflow.MlflowClient(uri)
     experiment = client.get_experiment_by_name("res")
     children = _children(client, experiment.experiment_id, first.tracking_run_id_)
-    numbers = sorted(int(r.data.tags["automl.trial_number"]) for r in children)
-    assert numbers == sorted(second.leaderboard()["trial"])  # every trial once, none twice
+    numbers = sorted(int(r.data.tags["automl.trial_number"]) for r in children if "automl.trial_number" in r.data.tags)
+    assert numbers == sorted(second.leaderboard()["trial"].dropna())  # every trial once, none twice
     assert client.get_run(first.tracking_run_id_).info.status == "FINISHED"
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"

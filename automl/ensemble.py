@@ -1,0 +1,261 @@
+"""Greedy ensemble selection over the trials' out-of-fold predictions (Caruana et al., 2004).
+
+Starting from the best single trial, each round adds (with replacement) the trial
+whose addition most improves the primary metric of the averaged out-of-fold
+predictions; a trial's weight is how often it was picked over the rounds. The
+weights are chosen on out-of-fold predictions only, so the ensemble is scored
+on the same folds as every trial, and it is kept only when that score beats
+the best single trial's.
+
+Example:
+    >>> import numpy as np
+    >>> from automl.evaluation import get_metric
+    >>> y = np.array([0, 1, 0, 1, 1, 0])
+    >>> a = np.array([[.6, .4], [.4, .6], [.4, .6], [.6, .4], [.3, .7], [.7, .3]], dtype="float32")
+    >>> b = np.array([[.7, .3], [.2, .8], [.8, .2], [.45, .55], [.6, .4], [.4, .6]], dtype="float32")
+    >>> picked = greedy_selection([a, b], y, get_metric("roc_auc", "binary"), rounds=10)
+    >>> picked.counts.tolist(), round(picked.score, 3)
+    ([6, 4], 1.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from automl.evaluation.metrics import Metric
+
+__all__ = ["EnsembleModel", "Selection", "blend", "greedy_selection"]
+
+#: Rounds of greedy selection (the weights are multiples of 1 / rounds).
+DEFAULT_ROUNDS = 40
+
+
+@dataclass
+class Selection:
+    """What greedy selection chose.
+
+    Attributes:
+        counts: Times each candidate was picked (its weight is ``counts / counts.sum()``).
+        score: Primary metric of the blended out-of-fold predictions.
+        history: Score after each round.
+    """
+
+    counts: np.ndarray
+    score: float
+    history: list[float] = field(default_factory=list)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Normalised weights, one per candidate."""
+        return self.counts / self.counts.sum()
+
+
+def blend(predictions: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    """Weighted average of predictions (probability matrices or values).
+
+    Example:
+        >>> blend([np.array([1.0, 2.0]), np.array([3.0, 4.0])], [0.75, 0.25]).tolist()
+        [1.5, 2.5]
+    """
+    total = np.zeros(np.shape(predictions[0]), dtype="float64")
+    for prediction, weight in zip(predictions, weights):
+        if weight:
+            total += float(weight) * np.asarray(prediction, dtype="float64")
+    return total / float(np.sum(weights))
+
+
+def greedy_selection(
+    oofs: Sequence[np.ndarray],
+    y: np.ndarray,
+    metric: Metric,
+    *,
+    rounds: int = DEFAULT_ROUNDS,
+    sample_weight: np.ndarray | None = None,
+    classes: np.ndarray | None = None,
+) -> Selection:
+    """Pick, with replacement, the candidates whose average scores best on ``y``.
+
+    Args:
+        oofs: Out-of-fold predictions of each candidate, best single candidate first.
+        y: Encoded target.
+        metric: The primary metric.
+        rounds: Rounds of selection.
+        sample_weight: Row weights of the metric.
+        classes: Original labels (for user metrics).
+
+    Returns:
+        The :class:`Selection`; ties keep the earlier (better single) candidate.
+    """
+    rows = np.ones(len(y), dtype=bool)
+    for oof in oofs:
+        rows &= np.isfinite(np.asarray(oof, dtype="float64")).reshape(len(y), -1).all(axis=1)
+    y_rows = y[rows]
+    w_rows = None if sample_weight is None else sample_weight[rows]
+    preds = [np.asarray(o, dtype="float64")[rows] for o in oofs]
+
+    def score(prediction: np.ndarray) -> float:
+        return metric.compute(y_rows, prediction, classes, w_rows)
+
+    counts = np.zeros(len(preds), dtype=int)
+    total = np.zeros_like(preds[0])
+    best_score = np.nan
+    history: list[float] = []
+    for _ in range(max(1, rounds)):
+        n = counts.sum() + 1
+        round_best, round_index = np.nan, -1
+        for index, prediction in enumerate(preds):
+            value = score((total + prediction) / n)
+            if np.isfinite(value) and (round_index < 0 or metric.is_better(value, round_best)):
+                round_best, round_index = value, index
+        if round_index < 0:
+            break
+        counts[round_index] += 1
+        total += preds[round_index]
+        best_score = round_best
+        history.append(float(round_best))
+    if counts.sum() == 0:
+        counts[0] = 1
+        best_score = score(preds[0])
+    return Selection(counts, float(best_score), history)
+
+
+class EnsembleModel:
+    """Fitted pipelines averaged with fixed weights (what ``predict`` uses when the ensemble wins).
+
+    Args:
+        members: Fitted :class:`~automl.families.pipeline.FamilyPipeline` objects.
+        weights: One weight per member (normalised here).
+        trials: The trial number each member comes from.
+    """
+
+    def __init__(self, members: Sequence[Any], weights: Sequence[float], trials: Sequence[int]) -> None:
+        total = float(np.sum(weights))
+        self.members = list(members)
+        self.weights = [float(w) / total for w in weights]
+        self.trials = [int(t) for t in trials]
+
+    @property
+    def families(self) -> list[str]:
+        """Family of each member."""
+        return [m.family for m in self.members]
+
+    def predict_scores(self, X: Any) -> np.ndarray:
+        """The members' scores (probabilities or values), averaged with the weights."""
+        return blend([m.predict_scores(X) for m in self.members], self.weights)
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{f}#{t}: {w:.2f}" for f, t, w in zip(self.families, self.trials, self.weights))
+        return f"EnsembleModel({parts})"
+
+
+#: Best trials considered for the ensemble.
+MAX_CANDIDATES = 20
+
+
+def refit_config(trial: Any, spaces: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """``(family, params, refit_params)`` of a completed trial: the defaults filled in, then
+    adapted to a fit on all rows by the family's ``refit_params`` (e.g. rounds found by early stopping)."""
+    from automl.families.registry import get_family
+    from automl.search.leaderboard import ATTR_HINTS, trial_params
+
+    family_name, params = trial_params(trial.params)
+    params = {**spaces[family_name].defaults(), **params}
+    family = get_family(family_name)
+    refit_params = dict(params)
+    if family.refit_params is not None:
+        refit_params = family.refit_params(params, trial.user_attrs.get(ATTR_HINTS, []))
+    return family_name, params, refit_params
+
+
+def fold_scores(blended: np.ndarray, y: np.ndarray, evaluator: Any) -> dict[str, list[float]]:
+    """Each reported metric of ``blended`` out-of-fold predictions on each fold's validation rows."""
+    out: dict[str, list[float]] = {m.name: [] for m in evaluator.metrics}
+    for _, valid in evaluator.splits:
+        weights = None if evaluator.weights is None else evaluator.weights[valid]
+        for metric in evaluator.metrics:
+            out[metric.name].append(metric.compute(y[valid], blended[valid], evaluator.classes, weights))
+    return out
+
+
+@dataclass
+class EnsemblePlan:
+    """The ensemble chosen on out-of-fold predictions, before its members are refitted.
+
+    Attributes:
+        trials: The member trials (frozen Optuna trials), most weighted first.
+        counts: Times each was picked.
+        scores: Each reported metric of the blend, per fold.
+        single_scores: The same for the best single trial's own predictions.
+    """
+
+    trials: list[Any]
+    counts: list[int]
+    scores: dict[str, list[float]]
+    single_scores: dict[str, list[float]]
+
+
+def _mean(values: Sequence[float]) -> float:
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    return float(finite.mean()) if len(finite) else float("nan")
+
+
+def plan_ensemble(
+    study: Any,
+    oof: Any,
+    evaluator: Any,
+    y: np.ndarray,
+    *,
+    affordable: Any = None,
+    rounds: int = DEFAULT_ROUNDS,
+) -> EnsemblePlan | None:
+    """Greedy selection over the best completed trials; None when no blend beats the best trial.
+
+    Args:
+        study: The study (its completed trials with predictions in ``oof`` are candidates).
+        oof: Trial number → out-of-fold predictions.
+        evaluator: The search's evaluator (metrics, folds, sample weights, classes).
+        y: Encoded target.
+        affordable: ``affordable(trials) -> bool``: whether refitting these trials fits in
+            the time left; costly candidates are dropped until the chosen set is affordable.
+        rounds: Rounds of selection.
+    """
+    import optuna
+
+    primary = evaluator.metrics[0]
+    done = [
+        t for t in study.get_trials(deepcopy=False)
+        if t.state == optuna.trial.TrialState.COMPLETE and t.number in oof and t.value is not None
+        and np.isfinite(t.value)
+    ]
+    if len(done) < 2:
+        return None
+    done.sort(key=lambda t: t.value, reverse=primary.greater_is_better)
+    best = done[0]
+    candidates = done[:MAX_CANDIDATES]
+    single = fold_scores(np.asarray(oof[best.number], dtype="float64"), y, evaluator)
+    while len(candidates) >= 2:
+        selection = greedy_selection(
+            [oof[t.number] for t in candidates], y, primary, rounds=rounds,
+            sample_weight=evaluator.weights, classes=evaluator.classes,
+        )
+        chosen = sorted(
+            ((t, int(c)) for t, c in zip(candidates, selection.counts) if c), key=lambda tc: -tc[1]
+        )
+        if len(chosen) < 2:
+            return None
+        members = [t for t, _ in chosen]
+        if affordable is not None and not affordable(members):
+            costliest = max(members[1:], key=lambda t: t.user_attrs.get("automl:fit_time", 0.0))
+            candidates = [t for t in candidates if t.number != costliest.number]
+            continue
+        blended = blend([oof[t.number] for t in members], [c for _, c in chosen])
+        scores = fold_scores(blended, y, evaluator)
+        if not primary.is_better(_mean(scores[primary.name]), _mean(single[primary.name])):
+            return None
+        return EnsemblePlan(members, [c for _, c in chosen], scores, single)
+    return None
