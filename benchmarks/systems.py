@@ -66,12 +66,14 @@ def _timed_score(task: Task, model, X_test, y_test, started: float, fitted: floa
 
 # -- automl ----------------------------------------------------------------------------------
 def run_automl(task: Task, train, test, budget: float, seed: int, cv: int | None = None,
-               families: list[str] | None = None) -> dict:
+               families: list[str] | None = None, ensemble: bool = True) -> dict:
     import automl
 
     extra = {} if cv is None else {"cv": cv}
     if families is not None:
         extra["families"] = families
+    if not ensemble:
+        extra["ensemble"] = False
     started = time.perf_counter()
     # MLflow tracking off: the peers log nothing either (its cost: python -m benchmarks.tracking_cost).
     model = automl.fit(train, target=task.target, time_budget=budget, n_jobs=1, seed=seed, tracking=False, **extra)
@@ -82,9 +84,11 @@ def run_automl(task: Task, train, test, budget: float, seed: int, cv: int | None
     board = model.leaderboard()
     record.update({
         "self_score": model.evaluate(test)[task.metric],
-        "n_trials": int((board["state"] == "complete").sum()), "best_family": model.best_family_,
+        "n_trials": int((board["trial"].notna() & (board["state"] == "complete")).sum()),
+        "best_family": "ensemble" if getattr(model, "ensemble_", None) else model.best_family_,
         "settings": ";".join(filter(None, ["" if cv is None else f"cv={cv}",
-                                           "" if families is None else "families=" + ",".join(families)])),
+                                           "" if families is None else "families=" + ",".join(families),
+                                           "" if ensemble else "ensemble=False"])),
     })
     return record
 
@@ -96,6 +100,11 @@ CLASSICAL = ["lightgbm", "hist_gradient_boosting", "random_forest", "extra_trees
 def run_automl_mlp(task: Task, train, test, budget: float, seed: int, cv: int | None = None) -> dict:
     """automl searching the ``torch_mlp`` family alone."""
     return run_automl(task, train, test, budget, seed, cv, families=["torch_mlp"])
+
+
+def run_automl_no_ensemble(task: Task, train, test, budget: float, seed: int, cv: int | None = None) -> dict:
+    """automl with ``ensemble=False``: the best single trial (the system before ensembles)."""
+    return run_automl(task, train, test, budget, seed, cv, ensemble=False)
 
 
 def run_automl_classical(task: Task, train, test, budget: float, seed: int, cv: int | None = None) -> dict:
@@ -237,6 +246,7 @@ SYSTEMS: dict[str, Callable[..., dict]] = {
     "automl": run_automl,
     "automl_mlp": run_automl_mlp,
     "automl_classical": run_automl_classical,
+    "automl_no_ensemble": run_automl_no_ensemble,
     "flaml": run_flaml,
     "optuna_lightgbm": run_optuna_lightgbm,
     "lightgbm_default": run_lightgbm,
