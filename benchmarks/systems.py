@@ -84,6 +84,8 @@ def run_automl(task: Task, train, test, budget: float, seed: int, cv: int | None
     board = model.leaderboard()
     record.update({
         "self_score": model.evaluate(test)[task.metric],
+        "search_s": model.search_time_, "ensemble_s": getattr(model, "ensemble_time_", 0.0),
+        "refit_s": model.refit_time_,
         "n_trials": int((board["trial"].notna() & (board["state"] == "complete")).sum()),
         "best_family": "ensemble" if getattr(model, "ensemble_", None) else model.best_family_,
         "settings": ";".join(filter(None, ["" if cv is None else f"cv={cv}",
