@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from automl.evaluation.metrics import Metric
+from automl.search.leaderboard import ATTR_FIT_TIME, finite_mean_std
 
 __all__ = ["EnsembleModel", "Selection", "blend", "greedy_selection"]
 
@@ -198,12 +199,6 @@ class EnsemblePlan:
     single_scores: dict[str, list[float]]
 
 
-def _mean(values: Sequence[float]) -> float:
-    finite = np.asarray(values, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    return float(finite.mean()) if len(finite) else float("nan")
-
-
 def plan_ensemble(
     study: Any,
     oof: Any,
@@ -250,12 +245,12 @@ def plan_ensemble(
             return None
         members = [t for t, _ in chosen]
         if affordable is not None and not affordable(members):
-            costliest = max(members[1:], key=lambda t: t.user_attrs.get("automl:fit_time", 0.0))
+            costliest = max(members[1:], key=lambda t: t.user_attrs.get(ATTR_FIT_TIME, 0.0))
             candidates = [t for t in candidates if t.number != costliest.number]
             continue
         blended = blend([oof[t.number] for t in members], [c for _, c in chosen])
         scores = fold_scores(blended, y, evaluator)
-        if not primary.is_better(_mean(scores[primary.name]), _mean(single[primary.name])):
+        if not primary.is_better(finite_mean_std(scores[primary.name])[0], finite_mean_std(single[primary.name])[0]):
             return None
         return EnsemblePlan(members, [c for _, c in chosen], scores, single)
     return None

@@ -48,7 +48,7 @@ from automl.exceptions import (
 from automl.families.registry import resolve_families
 from automl.search.budget import Budget
 from automl.ensemble import EnsembleModel, plan_ensemble, refit_config
-from automl.search.leaderboard import ATTR_FIT_TIME, ATTR_SCORES, leaderboard, mark_significance
+from automl.search.leaderboard import ATTR_FIT_TIME, ATTR_SCORES, finite_mean_std, leaderboard, mark_significance
 from automl.search.runner import Search, trial_seed
 from automl.search.storage import describe_storage
 
@@ -370,7 +370,7 @@ class _AutoMLBase(BaseEstimator):
             "selection_seconds": selected - started,
             "refit_seconds": time.monotonic() - selected,
         }
-        self.best_score_ = float(np.nanmean(plan.scores[primary]))
+        self.best_score_ = finite_mean_std(plan.scores[primary])[0]
         self.families_used_ = sorted(set(self.model_.families))
         self.ensemble_time_ = time.monotonic() - started
 
@@ -609,10 +609,7 @@ def _with_ensemble_row(board: pd.DataFrame, ensemble: Mapping[str, Any], metric:
         "state": "complete", "reason": "", "worker": "",
     }
     for name in metrics:
-        values = np.asarray(ensemble["fold_scores"].get(name, []), dtype=float)
-        values = values[np.isfinite(values)]
-        row[f"{name}_mean"] = float(values.mean()) if len(values) else np.nan
-        row[f"{name}_std"] = float(values.std()) if len(values) else np.nan
+        row[f"{name}_mean"], row[f"{name}_std"] = finite_mean_std(ensemble["fold_scores"].get(name, []))
     frame = pd.concat([pd.DataFrame([row]), board], ignore_index=True)
     complete = frame["state"] == "complete"
     key = frame[f"{metric.name}_mean"]

@@ -348,8 +348,6 @@ def validate_training_data(
         if classifier is False:
             task = "regression"
     problems.extend(check_task(task, y_series, target_name))
-    if problems:
-        raise DataValidationError(problems)
     if weights is not None and not (weights > 0).any():
         problems.append("sample_weight is zero for every row that has a target; at least one needs a positive weight")
     if problems:

@@ -58,6 +58,20 @@ def trial_params(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return family, {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
 
 
+def finite_mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and standard deviation of the finite values (NaN, NaN when there are none).
+
+    Example:
+        >>> finite_mean_std([1.0, float("nan"), 3.0])
+        (2.0, 1.0)
+    """
+    array = np.asarray(values, dtype=float)
+    finite = array[np.isfinite(array)]
+    if not len(finite):
+        return math.nan, math.nan
+    return float(finite.mean()), float(finite.std())
+
+
 def leaderboard(study: Any, metrics: Sequence[str]) -> pd.DataFrame:
     """One row per trial: rank, trial, family, params, mean and std of each metric, times, state, reason.
 
@@ -86,10 +100,7 @@ def leaderboard(study: Any, metrics: Sequence[str]) -> pd.DataFrame:
         for name in metrics:
             # A stopped trial's few folds are not comparable with full CV scores: they stay on the
             # trial (and in MLflow as per-fold metrics) but its mean and std are left empty here.
-            values = np.asarray(scores.get(name, []) if complete else [], dtype=float)
-            finite = values[np.isfinite(values)]
-            row[f"{name}_mean"] = float(finite.mean()) if len(finite) else math.nan
-            row[f"{name}_std"] = float(finite.std()) if len(finite) else math.nan
+            row[f"{name}_mean"], row[f"{name}_std"] = finite_mean_std(scores.get(name, []) if complete else [])
         row["n_folds"] = len(next(iter(scores.values()), [])) if scores else 0
         row["fit_time"] = t.user_attrs.get(ATTR_FIT_TIME, math.nan)
         row["duration"] = t.duration.total_seconds() if t.duration is not None else math.nan

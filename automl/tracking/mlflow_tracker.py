@@ -58,6 +58,23 @@ def _ms(moment: Any) -> int | None:
     return int(moment.timestamp() * 1000) if moment is not None else None
 
 
+def _score_metrics(
+    scores: dict[str, list[float]], timestamp: int, summary: bool
+) -> list[tuple[str, float, int, int]]:
+    """``name_fold`` per fold (step = fold), then, with ``summary``, ``name_mean`` and ``name_std``."""
+    metrics: list[tuple[str, float, int, int]] = []
+    for name, values in scores.items():
+        finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+        for step, value in enumerate(values):
+            if math.isfinite(value):
+                metrics.append((f"{name}_fold", float(value), timestamp, step))
+        if finite and summary:
+            mean = sum(finite) / len(finite)
+            std = math.sqrt(sum((v - mean) ** 2 for v in finite) / len(finite))
+            metrics += [(f"{name}_mean", mean, timestamp, 0), (f"{name}_std", std, timestamp, 0)]
+    return metrics
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
@@ -197,16 +214,7 @@ class MLflowTracker:
         for key, value in (trial.user_attrs.get(ATTR_PARAMS) or {}).items():
             params[f"{family}__{key}"] = _text(value)[:6000]
         timestamp = _ms(trial.datetime_complete) or int(time.time() * 1000)
-        metrics: list[tuple[str, float, int, int]] = []
-        for name, values in (trial.user_attrs.get(ATTR_SCORES) or {}).items():
-            finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-            for step, value in enumerate(values):
-                if math.isfinite(value):
-                    metrics.append((f"{name}_fold", float(value), timestamp, step))
-            if finite and state == "complete":
-                mean = sum(finite) / len(finite)
-                std = math.sqrt(sum((v - mean) ** 2 for v in finite) / len(finite))
-                metrics += [(f"{name}_mean", mean, timestamp, 0), (f"{name}_std", std, timestamp, 0)]
+        metrics = _score_metrics(trial.user_attrs.get(ATTR_SCORES) or {}, timestamp, summary=state == "complete")
         for key, name in ((ATTR_FIT_TIME, "fit_time"), (ATTR_PREDICT_TIME, "predict_time")):
             if key in trial.user_attrs:
                 metrics.append((name, float(trial.user_attrs[key]), timestamp, 0))
@@ -237,14 +245,7 @@ class MLflowTracker:
     def _ensemble_payload(self, ensemble: dict[str, Any]) -> dict[str, Any]:
         """The child run of the ensemble: its members and weights, and its score per fold (as a trial's)."""
         now = int(time.time() * 1000)
-        metrics: list[tuple[str, float, int, int]] = []
-        for name, values in ensemble["fold_scores"].items():
-            finite = [float(v) for v in values if math.isfinite(v)]
-            metrics += [(f"{name}_fold", float(v), now, step) for step, v in enumerate(values) if math.isfinite(v)]
-            if finite:
-                mean = sum(finite) / len(finite)
-                std = math.sqrt(sum((v - mean) ** 2 for v in finite) / len(finite))
-                metrics += [(f"{name}_mean", mean, now, 0), (f"{name}_std", std, now, 0)]
+        metrics = _score_metrics(ensemble["fold_scores"], now, summary=True)
         metrics += [("selection_time", float(ensemble["selection_seconds"]), now, 0),
                     ("refit_time", float(ensemble["refit_seconds"]), now, 0)]
         params = {"family": "ensemble", "members": _text(
