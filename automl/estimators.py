@@ -36,7 +36,7 @@ from automl.data.images import as_image_frame
 from automl.data.schema import Schema
 from automl.data.task import encode_labels, validate_task_name
 from automl.data.validation import coerce_features, screen_features, validate_training_data
-from automl.evaluation.cross_validation import Evaluator
+from automl.evaluation.cross_validation import Evaluator, probe_fraction_for, subsample
 from automl.evaluation.metrics import default_metric, get_metric, report_metrics
 from automl.evaluation.splitters import make_cv_plan
 from automl.exceptions import (
@@ -48,7 +48,7 @@ from automl.exceptions import (
 from automl.families.registry import resolve_families
 from automl.search.budget import Budget
 from automl.ensemble import EnsembleModel, plan_ensemble, refit_config
-from automl.search.leaderboard import ATTR_FIT_TIME, ATTR_SCORES, finite_mean_std, leaderboard, mark_significance
+from automl.search.leaderboard import ATTR_FIT_TIME, ATTR_FRACTION, ATTR_SCORES, finite_mean_std, leaderboard, mark_significance
 from automl.search.runner import Search, trial_seed
 from automl.search.storage import describe_storage
 
@@ -61,6 +61,19 @@ TRACKING_RESERVE = 8.0
 #: With ``ensemble=True`` the search ends early enough to refit this many more models like the best
 #: one (the ensemble's members; fewer, cheaper or none are refitted when time is short).
 ENSEMBLE_REFIT_FACTOR = 2.0
+
+
+def _family_space(family: Any, train_rows: int, overrides: Mapping[str, Any] | None) -> Any:
+    """``family``'s space adapted to ``train_rows``, then the user's overrides (a parameter the
+    user overrides keeps its built-in bounds underneath: the user's choice wins)."""
+    space = family.space_for(train_rows)
+    if not overrides:
+        return space
+    original = family.space()
+    params = tuple(original[p.name] if p.name in overrides and p.name in original.names else p for p in space.params)
+    return dataclasses.replace(space, params=params).with_overrides(
+        overrides, source=f"search_space[{family.name!r}]"
+    )
 
 
 def _load_overrides(search_space: object) -> dict[str, Any]:
@@ -236,14 +249,8 @@ class _AutoMLBase(BaseEstimator):
             raise InvalidParameterError(
                 f"search_space names families not in this search: {unknown}; searched: {[f.name for f in families]}"
             )
-        spaces = {
-            f.name: f.space().with_overrides(overrides[f.name], source=f"search_space[{f.name!r}]")
-            if f.name in overrides
-            else f.space()
-            for f in families
-        }
         seed = 0 if self.seed is None else int(self.seed)
-        plan = make_cv_plan(self.cv, task, seed=seed, has_groups=data.groups is not None)
+        plan = make_cv_plan(self.cv, task, seed=seed, has_groups=data.groups is not None, y=data.y)
         data_problems = plan.data_problems(data.y, task, data.groups)
         if data_problems:
             raise DataValidationError(data_problems)
@@ -258,11 +265,15 @@ class _AutoMLBase(BaseEstimator):
         else:
             y_model, classes = encode_labels(data.y)
         splits = plan.splits(len(y_model), y_model, None if data.groups is None else data.groups.to_numpy())
+        # bounds follow the rows of a training fold (e.g. leaf sizes); the user's overrides come last
+        train_rows = int(np.mean([len(train) for train, _ in splits]))
+        spaces = {f.name: _family_space(f, train_rows, overrides.get(f.name)) for f in families}
         metrics = report_metrics(task, metric)
         evaluator = Evaluator(
             metrics, splits, task=task, n_classes=0 if classes is None else len(classes),
             classes=classes, seed=seed, n_jobs=resolve_n_jobs(self.n_jobs), device=self.device,
             image_shape=image_shape, weights=data.weights,
+            probe_fraction=probe_fraction_for(train_rows) if self.pruner not in (None, "none") or self.time_budget else None,
         )
         return _Prepared(
             data=data, task=task, metric=metric, metrics=metrics, families=families, spaces=spaces, plan=plan,
@@ -307,10 +318,7 @@ class _AutoMLBase(BaseEstimator):
         best = result.best_trial
         family_name, params, refit_params = refit_config(best, spaces)
         refit_started = time.monotonic()
-        seed = trial_seed(self.seed, best.number)
-        self.model_ = evaluator.pipeline(family_name, refit_params, seed).fit(
-            X_canonical, y_model, sample_weight=evaluator.weights
-        )
+        self.model_ = self._fit_trial_model(best, family_name, refit_params, evaluator, X_canonical, y_model)
         self.best_trial_ = best.number
         self.best_family_ = family_name
         self.best_params_ = params
@@ -322,6 +330,21 @@ class _AutoMLBase(BaseEstimator):
         if self.ensemble and search is not None:
             self._ensemble(result, spaces, evaluator, X_canonical, y_model, search)
         self.refit_time_ = time.monotonic() - refit_started - self.ensemble_time_
+
+    def _fit_trial_model(
+        self, trial: Any, family_name: str, refit_params: Mapping[str, Any], evaluator: Evaluator,
+        X_canonical: pd.DataFrame, y_model: np.ndarray,
+    ) -> Any:
+        """Refit ``trial``'s configuration on all rows, or on the same share of them its folds
+        trained on (a trial the probe sized down to fit the time left)."""
+        seed = trial_seed(self.seed, trial.number)
+        fraction = float(trial.user_attrs.get(ATTR_FRACTION, 1.0))
+        weights = evaluator.weights
+        if fraction < 1.0:
+            rows = subsample(np.arange(len(y_model)), y_model, fraction, seed, evaluator.task != "regression")
+            X_canonical, y_model = X_canonical.iloc[rows], y_model[rows]
+            weights = None if weights is None else weights[rows]
+        return evaluator.pipeline(family_name, refit_params, seed).fit(X_canonical, y_model, sample_weight=weights)
 
     def _ensemble(
         self, result: Any, spaces: Mapping[str, Any], evaluator: Evaluator, X_canonical: pd.DataFrame,
@@ -353,11 +376,7 @@ class _AutoMLBase(BaseEstimator):
                 members.append(self.model_)
             else:
                 family_name, _, refit_params = refit_config(trial, spaces)
-                members.append(
-                    evaluator.pipeline(family_name, refit_params, trial_seed(self.seed, trial.number)).fit(
-                        X_canonical, y_model, sample_weight=evaluator.weights
-                    )
-                )
+                members.append(self._fit_trial_model(trial, family_name, refit_params, evaluator, X_canonical, y_model))
             trials.append(trial.number)
         self.model_ = EnsembleModel(members, plan.counts, trials)
         primary = evaluator.metrics[0].name
@@ -605,7 +624,8 @@ def _with_ensemble_row(board: pd.DataFrame, ensemble: Mapping[str, Any], metric:
     row: dict[str, Any] = {
         "trial": pd.NA, "family": "ensemble",
         "params": {f"{f}#{t}": round(w, 4) for f, t, w in zip(ensemble["families"], ensemble["trials"], ensemble["weights"])},
-        "n_folds": len(next(iter(ensemble["fold_scores"].values()))), "fit_time": np.nan, "duration": np.nan,
+        "n_folds": len(next(iter(ensemble["fold_scores"].values()))), "rows_fraction": 1.0, "origin": "ensemble",
+        "fit_time": np.nan, "duration": np.nan,
         "state": "complete", "reason": "", "worker": "",
     }
     for name in metrics:

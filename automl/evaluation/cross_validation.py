@@ -28,10 +28,60 @@ from automl.exceptions import NonFinitePredictionError
 from automl.families.epochs import epoch_reporting
 from automl.families.pipeline import FamilyPipeline
 
-__all__ = ["CVResult", "Evaluator", "TrialStopped", "average_curves", "MAX_CURVE_POINTS"]
+__all__ = [
+    "CVResult", "Evaluator", "TrialStopped", "average_curves", "subsample", "probe_fraction_for",
+    "MAX_CURVE_POINTS", "PROBE_FOLD",
+]
 
 #: Points kept per learning curve (evenly spaced steps, the last one always kept).
 MAX_CURVE_POINTS = 100
+#: The fold index ``on_fold`` and ``on_epoch`` receive for the probe: a model trained on a
+#: subsample of fold 1's training rows and scored on fold 1's validation rows.
+PROBE_FOLD = -1
+#: Training folds of at least this many rows get a probe; it trains on a ninth of them
+#: (at least ``PROBE_MIN_SAMPLE``, at most ``PROBE_MAX_SAMPLE`` rows).
+PROBE_MIN_ROWS = 10_000
+PROBE_MIN_SAMPLE = 2_000
+PROBE_MAX_SAMPLE = 50_000
+
+
+def probe_fraction_for(train_rows: int) -> float | None:
+    """The share of fold 1's training rows a probe trains on (None: no probe, small data).
+
+    Example:
+        >>> probe_fraction_for(5_000), probe_fraction_for(18_000), probe_fraction_for(1_800_000)
+        (None, 0.1111, 0.0278)
+    """
+    if train_rows < PROBE_MIN_ROWS:
+        return None
+    rows = min(PROBE_MAX_SAMPLE, max(PROBE_MIN_SAMPLE, train_rows // 9))
+    return round(rows / train_rows, 4)
+
+
+def subsample(rows: np.ndarray, y: np.ndarray, fraction: float, seed: int, classification: bool) -> np.ndarray:
+    """A seeded subsample of ``rows`` (sorted), ``fraction`` of them; for classification
+    stratified, with at least 2 rows of every class (all of a class that has fewer).
+
+    Example:
+        >>> y = np.array([0] * 90 + [1] * 10)
+        >>> picked = subsample(np.arange(100), y, 0.2, seed=0, classification=True)
+        >>> len(picked), int(y[picked].sum())
+        (20, 2)
+    """
+    rows = np.asarray(rows)
+    if fraction >= 1.0:
+        return rows
+    rng = np.random.default_rng(seed)
+    if not classification:
+        size = max(1, int(round(len(rows) * fraction)))
+        return np.sort(rng.choice(rows, size=size, replace=False))
+    labels = y[rows]
+    picked = []
+    for label in np.unique(labels):
+        members = rows[labels == label]
+        size = min(len(members), max(2, int(round(len(members) * fraction))))
+        picked.append(rng.choice(members, size=size, replace=False))
+    return np.sort(np.concatenate(picked))
 
 
 def average_curves(fold_curves: Sequence[Mapping[str, Sequence[float]]]) -> dict[str, list[tuple[int, float]]]:
@@ -88,6 +138,8 @@ class CVResult:
         refit_hints: What each fold's model learned for the refit (see ModelFamily).
         curves: Learning curves averaged over folds: name -> ``[(step, value), ...]``,
             at most :data:`MAX_CURVE_POINTS` points each.
+        fraction: Share of each training fold's rows the models were trained on (1: all;
+            below 1 when the probe found that a full trial would not fit in the time left).
     """
 
     fold_scores: dict[str, list[float]]
@@ -96,6 +148,7 @@ class CVResult:
     predict_time: float
     refit_hints: list[dict[str, Any]] = field(default_factory=list)
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    fraction: float = 1.0
 
     def mean(self, metric: str) -> float:
         """Mean over folds of ``metric`` (NaN folds ignored; NaN if all are)."""
@@ -124,6 +177,10 @@ class Evaluator:
         image_shape: ``(height, width, channels)`` when the columns are image pixels.
         weights: Sample weight of every row (``None``: unweighted). Each fold's model trains
             with its training rows' weights and is scored with its validation rows' weights.
+        probe_fraction: When set (large data), every configuration is first trained on this
+            share of fold 1's training rows and scored on fold 1's validation rows; ``on_fold``
+            gets that score with fold :data:`PROBE_FOLD` and may stop the trial, or answer the
+            share of rows the real folds train on (see :meth:`evaluate`).
     """
 
     def __init__(
@@ -139,6 +196,7 @@ class Evaluator:
         device: str = "auto",
         image_shape: tuple[int, int, int] | None = None,
         weights: np.ndarray | None = None,
+        probe_fraction: float | None = None,
     ) -> None:
         self.metrics = list(metrics)
         self.splits = list(splits)
@@ -150,6 +208,7 @@ class Evaluator:
         self.device = device
         self.image_shape = image_shape
         self.weights = None if weights is None else np.asarray(weights, dtype="float64")
+        self.probe_fraction = probe_fraction
 
     def pipeline(self, family: str, params: Mapping[str, Any], seed: int | None = None) -> FamilyPipeline:
         """An unfitted pipeline for ``family`` with ``params`` (``seed``: the trial's, default the evaluator's)."""
@@ -166,7 +225,7 @@ class Evaluator:
         X: pd.DataFrame,
         y: np.ndarray,
         *,
-        on_fold: Callable[[int, float, float], None] | None = None,
+        on_fold: Callable[[int, float, float], Any] | None = None,
         on_epoch: Callable[[int, int, float, float], Any] | None = None,
         seed: int | None = None,
     ) -> CVResult:
@@ -178,7 +237,10 @@ class Evaluator:
             X: Canonical frame (all rows).
             y: Encoded target.
             on_fold: Called after each fold with ``(fold_index, running_mean_of_primary,
-                seconds_of_this_fold)``; it may raise :class:`TrialStopped`.
+                seconds_of_this_fold)``; it may raise :class:`TrialStopped`. With a
+                ``probe_fraction``, first called with ``(PROBE_FOLD, probe_score, seconds)``:
+                a number in (0, 1) it returns is the share of each fold's training rows
+                the folds then train on (a seeded, stratified subsample).
             on_epoch: Called by models that train in epochs (the nets) after each epoch with
                 ``(fold_index, epoch, primary_metric_on_their_validation_rows, seconds_in_this_fold)``;
                 it may raise :class:`TrialStopped`, or return True to end that fold's training
@@ -198,7 +260,14 @@ class Evaluator:
         hints: list[dict[str, Any]] = []
         fold_curves: list[dict[str, list[float]]] = []
         primary = self.metrics[0].name
+        fraction = 1.0
+        if self.probe_fraction is not None and on_fold is not None and self.splits:
+            fraction = self._probe(family, params, X, y, seed, on_fold, on_epoch)
+        classification = self.task != "regression"
+        base_seed = self.seed if seed is None else seed
         for fold, (train, valid) in enumerate(self.splits):
+            if fraction < 1.0:
+                train = subsample(train, y, fraction, base_seed + fold + 1, classification)
             started = time.perf_counter()
             try:
                 with epoch_reporting(self._epoch_reporter(fold, on_epoch, started)):
@@ -233,7 +302,38 @@ class Evaluator:
             oof = (total / counts[:, None]).astype("float32")
         if self.task == "regression":
             oof = oof.ravel()
-        return CVResult(scores, oof, fit_time, predict_time, hints, average_curves(fold_curves))
+        return CVResult(scores, oof, fit_time, predict_time, hints, average_curves(fold_curves), fraction)
+
+    def _probe(
+        self, family: str, params: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray, seed: int | None,
+        on_fold: Callable[[int, float, float], Any], on_epoch: Callable[[int, int, float, float], Any] | None,
+    ) -> float:
+        """Fit on ``probe_fraction`` of fold 1's training rows, score fold 1; return the share of
+        rows the folds train on (``on_fold``'s answer, 1 by default)."""
+        train, valid = self.splits[0]
+        base_seed = self.seed if seed is None else seed
+        rows = subsample(train, y, float(self.probe_fraction), base_seed, self.task != "regression")
+        started = time.perf_counter()
+        try:
+            with epoch_reporting(self._epoch_reporter(PROBE_FOLD, on_epoch, started)):
+                model = self.pipeline(family, params, seed).fit(
+                    X.iloc[rows], y[rows], sample_weight=None if self.weights is None else self.weights[rows]
+                )
+            prediction = model.predict_scores(X.iloc[valid])
+        except TrialStopped as stop:
+            stop.fold_scores = {m.name: [] for m in self.metrics}
+            raise
+        _check_finite(prediction, 0, len(self.splits))
+        weights = None if self.weights is None else self.weights[valid]
+        score = self.metrics[0].compute(y[valid], prediction, self.classes, weights)
+        try:
+            answer = on_fold(PROBE_FOLD, score, time.perf_counter() - started)
+        except TrialStopped as stop:
+            stop.fold_scores = {m.name: [] for m in self.metrics}
+            raise
+        if isinstance(answer, (int, float)) and not isinstance(answer, bool) and 0.0 < answer < 1.0:
+            return float(answer)
+        return 1.0
 
     def _epoch_reporter(self, fold: int, on_epoch: Callable[[int, int, float, float], Any] | None,
                         started: float) -> Any:

@@ -4,7 +4,10 @@ Accepted forms:
 
 - ``None`` (the default): 5 folds, stratified for classification; a class
   with fewer than 5 rows (but at least 2) is tolerated with a warning, since
-  some validation folds then lack it;
+  some validation folds then lack it. On small data (at most
+  :data:`SMALL_DATA_ROWS` rows, every class with 5 rows or more) the 5 folds
+  are repeated twice with another shuffle (``repeated:5x2``): scores of
+  small validation folds are noisy, and a second repeat halves their variance;
 - an int ``k`` >= 2: stratified k-fold for classification, k-fold for
   regression (shuffled, seeded); group k-fold when ``groups`` are given;
 - a float in (0, 1): one holdout split of that fraction;
@@ -31,7 +34,10 @@ from sklearn import model_selection as ms
 
 from automl.exceptions import DataValidationError, InvalidParameterError
 
-__all__ = ["CVPlan", "make_cv_plan", "CV_FORMS"]
+__all__ = ["CVPlan", "make_cv_plan", "CV_FORMS", "SMALL_DATA_ROWS"]
+
+#: With ``cv=None``, data of at most this many rows get 5 folds repeated twice.
+SMALL_DATA_ROWS = 2500
 
 CV_FORMS = (
     "None (5 folds), an int k >= 2 (k folds), a float in (0, 1) (holdout fraction), 'kfold:K', 'repeated:KxR', "
@@ -136,8 +142,10 @@ def _fraction(text: str | float, cv: object) -> float:
     return value
 
 
-def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = False) -> CVPlan:
+def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = False, y: Any = None) -> CVPlan:
     """Build the :class:`CVPlan` for a ``cv=`` argument.
+
+    ``y`` (the target, when known) lets ``cv=None`` choose repeated folds on small data.
 
     Raises:
         InvalidParameterError: ``cv`` is not one of the accepted forms.
@@ -145,8 +153,12 @@ def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = Fal
     Example:
         >>> make_cv_plan("repeated:5x2", "regression").n_splits
         10
+        >>> make_cv_plan(None, "regression", y=np.arange(100.0)).description
+        'repeated:5x2'
     """
     classification = task != "regression"
+    if cv is None and not has_groups and y is not None and _small(y, classification):
+        return make_cv_plan("repeated:5x2", task, seed=seed)
     if cv is None:
         plan = _kfold(5, classification, seed, has_groups)
         if classification and not has_groups:
@@ -185,6 +197,17 @@ def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = Fal
             min_per_class=k if classification else 1,
         )
     raise InvalidParameterError(f"cv={cv!r} is not understood; cv must be {CV_FORMS}")
+
+
+def _small(y: Any, classification: bool) -> bool:
+    """Whether ``y`` is small enough for repeated folds (and every class fills 5 folds)."""
+    values = np.asarray(y)
+    if len(values) > SMALL_DATA_ROWS or len(values) < 10:
+        return False
+    if not classification:
+        return True
+    _, counts = np.unique(values.astype(str), return_counts=True)
+    return bool(counts.min() >= 5)
 
 
 def _kfold(k: int, classification: bool, seed: int, groups: bool) -> CVPlan:

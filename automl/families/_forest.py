@@ -6,6 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from automl.families.base import BuildContext
+from automl.spaces.portfolio import cap_high
+
+
+def adapt_forest_space(space: Any, n_rows: int) -> Any:
+    """Leaves no larger than a 50th of the rows; on large data, fewer trees at most
+    (about 50 million tree-rows, never under 100 trees)."""
+    return cap_high(space, {"min_samples_leaf": max(4, n_rows // 50), "n_estimators": max(100, 50_000_000 // max(n_rows, 1))})
 
 
 def build_forest(classifier: type, regressor: type, params: Mapping[str, Any], ctx: BuildContext) -> Any:

@@ -80,6 +80,9 @@ class ModelFamily:
             as flat pixel columns.
         sample_weight: Whether its estimator's ``fit`` takes ``sample_weight`` (families
             that do not are left out of a search given sample weights).
+        adapt_space: ``adapt_space(space, n_rows) -> space`` narrowing the search space to
+            the rows of a training fold (e.g. leaf sizes), applied before the user's
+            overrides; ``None`` keeps the space as it is.
     """
 
     name: str
@@ -96,6 +99,18 @@ class ModelFamily:
     learning_curves: Callable[[Any], dict[str, list[float]]] | None = field(default=None, compare=False)
     inputs: frozenset[str] = frozenset(INPUT_KINDS)
     sample_weight: bool = True
+    adapt_space: Callable[[Any, int], Any] | None = field(default=None, compare=False)
+
+    def space_for(self, n_rows: int):  # noqa: ANN201 - SearchSpace, imported lazily
+        """The family's search space adapted to ``n_rows`` training rows (see ``adapt_space``).
+
+        Example:
+            >>> from automl.families import get_family
+            >>> get_family("knn").space_for(40)["n_neighbors"].high
+            4
+        """
+        space = self.space()
+        return space if self.adapt_space is None else self.adapt_space(space, int(n_rows))
 
     def supports(self, task: str) -> bool:
         """Whether this family can model ``task``."""

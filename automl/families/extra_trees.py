@@ -13,7 +13,7 @@ from typing import Any
 
 from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
 
-from automl.families._forest import build_forest
+from automl.families._forest import adapt_forest_space, build_forest
 from automl.families.base import BuildContext, ModelFamily
 
 __all__ = ["FAMILY"]
@@ -30,4 +30,5 @@ FAMILY = ModelFamily(
     encoding="ordinal",
     build=build,
     description="Extremely randomised trees (scikit-learn) on ordinal-encoded categories",
+    adapt_space=adapt_forest_space,
 )

@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from automl.families.base import BuildContext, ModelFamily
+from automl.spaces.portfolio import cap_high
 
 __all__ = ["FAMILY"]
 
@@ -70,6 +71,11 @@ def refit_params(params: Mapping[str, Any], hints: list[dict[str, Any]]) -> dict
     return {**params, "max_iter": max(1, int(round(np.mean(iters) * 1.1))), "early_stopping": False}
 
 
+def adapt_space(space: Any, n_rows: int) -> Any:
+    """Leaves no larger than a 20th of the rows, and no more leaves than a 10th of them."""
+    return cap_high(space, {"min_samples_leaf": max(10, n_rows // 20), "max_leaf_nodes": max(16, n_rows // 10)})
+
+
 FAMILY = ModelFamily(
     name="hist_gradient_boosting",
     tasks=frozenset({"binary", "multiclass", "regression"}),
@@ -79,4 +85,5 @@ FAMILY = ModelFamily(
     refit_params=refit_params,
     fitted_hints=fitted_hints,
     learning_curves=learning_curves,
+    adapt_space=adapt_space,
 )

@@ -15,6 +15,7 @@ from typing import Any
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 from automl.families.base import BuildContext, ModelFamily
+from automl.spaces.portfolio import cap_high
 
 __all__ = ["FAMILY"]
 
@@ -30,6 +31,11 @@ def build(params: Mapping[str, Any], ctx: BuildContext) -> Any:
     )
 
 
+def adapt_space(space: Any, n_rows: int) -> Any:
+    """At most a 10th of the rows as neighbours."""
+    return cap_high(space, {"n_neighbors": max(2, n_rows // 10)})
+
+
 FAMILY = ModelFamily(
     name="knn",
     tasks=frozenset({"binary", "multiclass", "regression"}),
@@ -37,4 +43,5 @@ FAMILY = ModelFamily(
     build=build,
     description="k-nearest neighbours on standardised, one-hot encoded data",
     sample_weight=False,
+    adapt_space=adapt_space,
 )

@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
 from automl.families.base import BuildContext, ModelFamily
+from automl.spaces.portfolio import cap_high
 
 __all__ = ["FAMILY", "EarlyStoppingLightGBM"]
 
@@ -171,6 +172,11 @@ def refit_params(params: Mapping[str, Any], hints: list[dict[str, Any]]) -> dict
     return {**params, "n_estimators": max(1, int(round(np.mean(rounds) * 1.1))), "early_stopping_rounds": 0}
 
 
+def adapt_space(space: Any, n_rows: int) -> Any:
+    """Leaves no larger than a 20th of the rows, and no more leaves than a 10th of them."""
+    return cap_high(space, {"min_child_samples": max(10, n_rows // 20), "num_leaves": max(16, n_rows // 10)})
+
+
 FAMILY = ModelFamily(
     name="lightgbm",
     tasks=frozenset({"binary", "multiclass", "regression"}),
@@ -181,4 +187,5 @@ FAMILY = ModelFamily(
     refit_params=refit_params,
     fitted_hints=fitted_hints,
     learning_curves=learning_curves,
+    adapt_space=adapt_space,
 )

@@ -238,8 +238,8 @@ def _run_trial(conn: Any, loaded: tuple[Evaluator, Any, Any], family: str, param
             raise TrialStopped(answer[1], kind=answer[2])
         return answer[1]
 
-    def on_fold(fold: int, running: float, seconds: float) -> None:
-        ask(("fold", fold, running, seconds))
+    def on_fold(fold: int, running: float, seconds: float) -> Any:
+        return ask(("fold", fold, running, seconds))
 
     def on_epoch(fold: int, epoch: int, value: float, seconds: float) -> Any:
         return ask(("epoch", fold, epoch, value, seconds))
@@ -461,7 +461,7 @@ class IsolatedTrials:
         family: str,
         params: Mapping[str, Any],
         *,
-        on_fold: Callable[[int, float, float], None] | None = None,
+        on_fold: Callable[[int, float, float], Any] | None = None,
         on_epoch: Callable[[int, int, float, float], Any] | None = None,
         seed: int | None = None,
         deadline: Callable[[], float | None] | None = None,

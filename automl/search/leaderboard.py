@@ -34,6 +34,12 @@ ATTR_CURVES = "automl:curves"
 #: Which process ran the trial (``host:pid``), and whether it was skipped as surplus.
 ATTR_WORKER = "automl:worker"
 ATTR_SURPLUS = "automl:surplus"
+#: Why the trial was run: ``default``, ``portfolio:<name>`` (enqueued) or absent (the sampler's).
+ATTR_ORIGIN = "automl:origin"
+#: Share of each training fold's rows the trial trained on, when below 1 (see the probe).
+ATTR_FRACTION = "automl:rows_fraction"
+#: Score of the probe: the configuration trained on a subsample of fold 1 (large data).
+ATTR_PROBE = "automl:probe_score"
 
 
 def worker_id() -> str:
@@ -73,7 +79,8 @@ def finite_mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 
 def leaderboard(study: Any, metrics: Sequence[str]) -> pd.DataFrame:
-    """One row per trial: rank, trial, family, params, mean and std of each metric, times, state, reason.
+    """One row per trial: rank, trial, family, params, mean and std of each metric, folds run, share of
+    rows trained on, origin (``default``, ``portfolio:<name>`` or ``sampler``), times, state, reason.
 
     Completed trials come first, ranked by the study's objective; then
     pruned, failed and running ones (rank NaN, metric columns empty, the
@@ -102,6 +109,8 @@ def leaderboard(study: Any, metrics: Sequence[str]) -> pd.DataFrame:
             # trial (and in MLflow as per-fold metrics) but its mean and std are left empty here.
             row[f"{name}_mean"], row[f"{name}_std"] = finite_mean_std(scores.get(name, []) if complete else [])
         row["n_folds"] = len(next(iter(scores.values()), [])) if scores else 0
+        row["rows_fraction"] = float(t.user_attrs.get(ATTR_FRACTION, 1.0))
+        row["origin"] = t.user_attrs.get(ATTR_ORIGIN, "sampler")
         row["fit_time"] = t.user_attrs.get(ATTR_FIT_TIME, math.nan)
         row["duration"] = t.duration.total_seconds() if t.duration is not None else math.nan
         row["state"] = t.state.name.lower()
@@ -117,7 +126,7 @@ def leaderboard(study: Any, metrics: Sequence[str]) -> pd.DataFrame:
     columns = ["rank", "trial", "family", "params"]
     for name in metrics:
         columns += [f"{name}_mean", f"{name}_std"]
-    columns += ["n_folds", "fit_time", "duration", "state", "reason", "worker"]
+    columns += ["n_folds", "rows_fraction", "origin", "fit_time", "duration", "state", "reason", "worker"]
     if not rows:
         return pd.DataFrame(columns=columns)
     frame = pd.DataFrame(rows)

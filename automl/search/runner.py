@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl.evaluation.cross_validation import Evaluator, TrialStopped
+from automl.evaluation.cross_validation import PROBE_FOLD, Evaluator, TrialStopped
 from automl.exceptions import AllTrialsFailedError, BudgetExhaustedError, StudyMismatchError
 from automl.families.base import ModelFamily
 from automl.families.registry import family_import_path
@@ -44,6 +44,9 @@ from automl.search.isolation import (
 )
 from automl.search.leaderboard import (
     ATTR_FIT_TIME,
+    ATTR_FRACTION,
+    ATTR_ORIGIN,
+    ATTR_PROBE,
     ATTR_CURVES,
     ATTR_HINTS,
     ATTR_PARAMS,
@@ -57,6 +60,7 @@ from automl.search.leaderboard import (
 )
 from automl.search.storage import open_study
 from automl.spaces import SearchSpace
+from automl.spaces.portfolio import portfolio_trials
 
 __all__ = ["Search", "SearchResult"]
 
@@ -84,6 +88,54 @@ NET_FOLDS_PER_BUDGET = 4
 MIN_NET_FOLD_SECONDS = 3.0
 #: Trials in a row that were not run for lack of time before the search ends.
 MAX_NOT_RUN_IN_A_ROW = 3
+#: Successive halving at the probe (large data): once this many trials have a probe score,
+#: a sampled trial whose probe is not among the best ``1 / PROBE_ETA`` of them is pruned.
+PROBE_MIN_TRIALS = 6
+PROBE_ETA = 3
+#: A trial that would not fit in the time left trains on a share of each fold's rows sized
+#: so that its folds and a refit take about this share of the time left.
+FIDELITY_TIME_SHARE = 0.8
+
+
+def enqueue_first_trials(study: Any, families: Sequence[ModelFamily], spaces: Mapping[str, SearchSpace],
+                         task: str) -> list[str]:
+    """Queue every family's defaults, then the families' portfolios in turn (entry 1 of each
+    family, then entry 2, ...); return the origins queued, in order.
+
+    Example:
+        >>> import optuna
+        >>> from automl.families import get_family
+        >>> fams = [get_family("knn"), get_family("linear")]
+        >>> study = optuna.create_study()
+        >>> enqueue_first_trials(study, fams, {f.name: f.space() for f in fams}, "binary")
+        ['default', 'default', 'portfolio:autogluon_distance']
+    """
+    origins = []
+    for family in families:
+        study.enqueue_trial({"family": family.name, **spaces[family.name].optuna_defaults()},
+                            user_attrs={ATTR_ORIGIN: "default"})
+        origins.append("default")
+    queues = [[(family.name, name, params) for name, params in portfolio_trials(spaces[family.name], task)]
+              for family in families]
+    for round_ in range(max((len(q) for q in queues), default=0)):
+        for queue in queues:
+            if round_ < len(queue):
+                family_name, name, params = queue[round_]
+                study.enqueue_trial({"family": family_name, **params}, user_attrs={ATTR_ORIGIN: f"portfolio:{name}"})
+                origins.append(f"portfolio:{name}")
+    return origins
+
+
+def probe_cut(scores: Sequence[float], greater_is_better: bool, eta: int = PROBE_ETA) -> float:
+    """The probe score a trial must reach to stay among the best ``1 / eta`` of ``scores``.
+
+    Example:
+        >>> probe_cut([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], greater_is_better=True)
+        0.5
+    """
+    values = np.asarray([s for s in scores if math.isfinite(s)], dtype=float)
+    q = 1.0 - 1.0 / eta if greater_is_better else 1.0 / eta
+    return float(np.quantile(values, q))
 
 
 def net_fold_seconds(budget_seconds: float | None, n_splits: int) -> float | None:
@@ -288,8 +340,7 @@ class Search:
             raise StudyMismatchError(f"study {self.study_name!r} was created to {study.direction.name.lower()}")
         if self.role == "main":
             if created:
-                for family in self.families:
-                    study.enqueue_trial({"family": family.name, **self.spaces[family.name].optuna_defaults()})
+                enqueue_first_trials(study, self.families, self.spaces, self.evaluator.task)
             if self.study_name is not None:
                 self._publish(study)
         return study
@@ -364,6 +415,8 @@ class Search:
         n_splits = len(self.evaluator.splits)
         complete_before = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
         fold_cap = net_fold_seconds(budget.seconds, n_splits)
+        probe_fraction = self.evaluator.probe_fraction
+        prune_probes = self.pruner not in (None, "none")
         isolated: list[IsolatedTrials | None] = [self._isolated_trials(X, y)]
 
         def deadline_for(has_complete: bool) -> float | None:
@@ -403,7 +456,33 @@ class Search:
                 self._stop(trial, "not run: the time budget left is shorter than one fold of this family")
             not_run[0] = 0
 
-            def on_fold(fold: int, running: float, seconds: float) -> None:
+            def on_probe(score: float, seconds: float) -> float:
+                """Successive halving at the probe; the share of rows the folds train on."""
+                if math.isfinite(score):
+                    trial.set_user_attr(ATTR_PROBE, float(score))
+                if prune_probes and math.isfinite(score) and ATTR_ORIGIN not in trial.user_attrs:
+                    others = [
+                        t.user_attrs[ATTR_PROBE] for t in trial.study.get_trials(deepcopy=False)
+                        if t.number != trial.number and ATTR_PROBE in t.user_attrs
+                    ]
+                    if len(others) >= PROBE_MIN_TRIALS:
+                        cut = probe_cut(others, primary.greater_is_better)
+                        if not (score >= cut if primary.greater_is_better else score <= cut):
+                            raise TrialStopped(
+                                f"pruned at the probe: {primary.name}={score:.5g} on {probe_fraction:.0%} of fold 1's "
+                                f"training rows is not among the best 1/{PROBE_ETA} of {len(others)} probed trials "
+                                f"(needs {cut:.5g})"
+                            )
+                left = budget.search_time_left()
+                if not math.isfinite(left) or not probe_fraction:
+                    return 1.0
+                fold_estimate = seconds / probe_fraction  # about linear in the rows
+                fits = max(left, 0.0) * FIDELITY_TIME_SHARE / (fold_estimate * (n_splits + 2))
+                return 1.0 if fits >= 1.0 else round(max(float(probe_fraction), fits), 4)
+
+            def on_fold(fold: int, running: float, seconds: float) -> Any:
+                if fold == PROBE_FOLD:
+                    return on_probe(running, seconds)
                 fold_seconds[family].append(seconds)
                 if math.isfinite(running):
                     trial.report(running, fold)
@@ -424,10 +503,10 @@ class Search:
             def on_epoch(fold: int, epoch: int, value: float, seconds: float) -> bool:
                 deadline = deadline_for(has_complete)
                 if deadline is not None and time.monotonic() > deadline:
-                    raise TrialStopped(
-                        f"stopped in fold {fold + 1}/{n_splits} at epoch {epoch + 1}: out of time budget",
-                        kind="timeout",
-                    )
+                    where = "the probe" if fold == PROBE_FOLD else f"fold {fold + 1}/{n_splits}"
+                    raise TrialStopped(f"stopped in {where} at epoch {epoch + 1}: out of time budget", kind="timeout")
+                if fold == PROBE_FOLD:
+                    return fold_cap is not None and seconds > fold_cap
                 if fold == 0 and math.isfinite(value):
                     trial.report(value, EPOCH_STEP_BASE + epoch)
                     if epoch + 1 >= MIN_EPOCHS_BEFORE_PRUNING and trial.should_prune():
@@ -459,6 +538,8 @@ class Search:
             trial.set_user_attr(ATTR_FIT_TIME, round(result.fit_time, 4))
             trial.set_user_attr(ATTR_PREDICT_TIME, round(result.predict_time, 4))
             trial.set_user_attr(ATTR_HINTS, result.refit_hints)
+            if result.fraction < 1.0:
+                trial.set_user_attr(ATTR_FRACTION, round(float(result.fraction), 6))
             if result.curves:
                 trial.set_user_attr(ATTR_CURVES, {k: [list(p) for p in v] for k, v in result.curves.items()})
             value = result.mean(primary.name)
@@ -597,6 +678,8 @@ class Search:
         by_family: dict[str, list[str]] = defaultdict(list)
         failed = False
         for t in study.trials:
+            if t.state == optuna.trial.TrialState.WAITING:
+                continue  # queued (defaults, portfolio) but never started
             family, _ = trial_params(t.params)
             reason = t.user_attrs.get(ATTR_REASON, t.state.name.lower())
             by_family[family or "?"].append(reason)

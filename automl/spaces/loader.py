@@ -37,6 +37,7 @@ import yaml
 
 from automl._suggest import close_names, unknown_key_message, unknown_name_message
 from automl.exceptions import SearchSpaceError
+from automl.spaces.portfolio import PortfolioEntry, parse_portfolio
 from automl.spaces.params import (
     CategoricalParam,
     FixedParam,
@@ -52,7 +53,7 @@ from automl.spaces.params import (
 
 __all__ = ["space_from_dict", "load_space_file", "load_builtin_space", "builtin_space_names"]
 
-_TOP_KEYS = ("family", "description", "params")
+_TOP_KEYS = ("family", "description", "params", "portfolio")
 _KEYS = {
     "float": ("type", "low", "high", "log", "default"),
     "int": ("type", "low", "high", "log", "default"),
@@ -199,7 +200,7 @@ def space_from_dict(data: Mapping, source: str = "<dict>") -> SearchSpace:
         Traceback (most recent call last):
         ...
         automl.exceptions.SearchSpaceError: 2 problems found:
-          - <dict>: unknown key 'parms' (did you mean 'params'?); allowed keys at the top level: family, description, params
+          - <dict>: unknown key 'parms' (did you mean 'params'?); allowed keys at the top level: family, description, params, portfolio
           - <dict>: missing required key 'params' (a mapping of parameter name to definition)
     """
     head = f"{source}: "
@@ -235,9 +236,14 @@ def space_from_dict(data: Mapping, source: str = "<dict>") -> SearchSpace:
     else:
         params, errors = _parse_params(data["params"], head)
         problems += errors
+    portfolio: list[PortfolioEntry] = []
+    if data.get("portfolio") is not None:
+        portfolio, errors = parse_portfolio(data["portfolio"], {p.name: p for p in params}, head)
+        problems += errors
     if problems:
         raise SearchSpaceError(problems)
-    space = SearchSpace(family, tuple(params), source=source, description=description.strip())
+    space = SearchSpace(family, tuple(params), source=source, description=description.strip(),
+                        portfolio=tuple(portfolio))
     return space.validate()
 
 

@@ -329,10 +329,15 @@ class SearchSpace:
     params: tuple = ()
     source: str = field(default="<dict>", compare=False)
     description: str = ""
+    #: Warm-start configurations (:class:`~automl.spaces.portfolio.PortfolioEntry`), tried
+    #: after the defaults.
+    portfolio: tuple = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.params, list):
             object.__setattr__(self, "params", tuple(self.params))
+        if isinstance(self.portfolio, list):
+            object.__setattr__(self, "portfolio", tuple(self.portfolio))
 
     @property
     def names(self) -> list[str]:
@@ -467,6 +472,8 @@ class SearchSpace:
         if self.description:
             out["description"] = self.description
         out["params"] = {p.name: p.to_dict() for p in self.params}
+        if self.portfolio:
+            out["portfolio"] = [entry.to_dict() for entry in self.portfolio]
         return out
 
     def to_yaml(self) -> str:

@@ -57,9 +57,12 @@ def test_each_family_default_is_tried_first_in_registry_order():
     names = ["lightgbm", "linear", "knn"]
     model = automl.fit(_binary(), target="y", n_trials=3, families=names, cv=3, n_jobs=1)
     trials = sorted(model.study_.trials, key=lambda t: t.number)
+    train_rows = len(_binary()) * 2 // 3  # the defaults follow the rows of a training fold (3 folds)
     for trial, name in zip(trials, names):
-        assert trial.params == {"family": name, **get_family(name).space().optuna_defaults()}
-        assert trial.user_attrs["automl:params"] == get_family(name).space().defaults()
+        space = get_family(name).space_for(train_rows)
+        assert trial.params == {"family": name, **space.optuna_defaults()}
+        assert trial.user_attrs["automl:params"] == space.defaults()
+        assert trial.user_attrs["automl:origin"] == "default"
 
 
 def test_failing_and_nan_trials_are_recorded_and_the_search_goes_on(test_families):

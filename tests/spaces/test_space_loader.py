@@ -28,7 +28,7 @@ BUILTINS = {
     "hist_gradient_boosting": ["learning_rate", "max_leaf_nodes", "min_samples_leaf",
                                "l2_regularization", "max_features", "max_iter"],
     "lightgbm": ["learning_rate", "num_leaves", "min_child_samples", "subsample",
-                 "subsample_freq", "colsample_bytree", "reg_alpha", "reg_lambda",
+                 "subsample_freq", "colsample_bytree", "reg_alpha", "reg_lambda", "extra_trees",
                  "n_estimators", "early_stopping_rounds"],
     "knn": ["n_neighbors", "weights", "p"],
     "torch_mlp": ["architecture", "n_layers", "width", "shape", "dropout", "activation", "normalization",
