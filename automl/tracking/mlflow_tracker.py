@@ -25,7 +25,10 @@ from typing import Any
 from automl.search.leaderboard import (
     ATTR_CURVES,
     ATTR_FIT_TIME,
+    ATTR_FRACTION,
+    ATTR_ORIGIN,
     ATTR_PARAMS,
+    ATTR_PROBE,
     ATTR_PREDICT_TIME,
     ATTR_REASON,
     ATTR_SCORES,
@@ -215,7 +218,10 @@ class MLflowTracker:
             params[f"{family}__{key}"] = _text(value)[:6000]
         timestamp = _ms(trial.datetime_complete) or int(time.time() * 1000)
         metrics = _score_metrics(trial.user_attrs.get(ATTR_SCORES) or {}, timestamp, summary=state == "complete")
-        for key, name in ((ATTR_FIT_TIME, "fit_time"), (ATTR_PREDICT_TIME, "predict_time")):
+        for key, name in (
+            (ATTR_FIT_TIME, "fit_time"), (ATTR_PREDICT_TIME, "predict_time"), (ATTR_PROBE, "probe_score"),
+            (ATTR_FRACTION, "rows_fraction"),
+        ):
             if key in trial.user_attrs:
                 metrics.append((name, float(trial.user_attrs[key]), timestamp, 0))
         if trial.duration is not None:
@@ -227,6 +233,7 @@ class MLflowTracker:
             "automl.trial_number": str(trial.number),
             "automl.family": family,
             "automl.state": state,
+            "automl.origin": str(trial.user_attrs.get(ATTR_ORIGIN, "sampler")),
         }
         reason = trial.user_attrs.get(ATTR_REASON)
         if reason:

@@ -100,6 +100,10 @@ def test_one_parent_and_one_child_per_trial_with_namespaced_params_and_fold_step
     mean = next(v for k, v, _ in first["metrics"] if k == "roc_auc_mean")
     assert mean == pytest.approx(model.leaderboard().query("trial == 0")["roc_auc_mean"].iloc[0])
     assert first["status"] == "FINISHED" and first["tags"]["automl.state"] == "complete"
+    assert first["tags"]["automl.origin"] == "default"
+    assert {r["tags"]["automl.origin"] for r in children} <= {"default", "sampler"} | {
+        f"portfolio:{name}" for name in ("autogluon_distance", "autogluon_xt", "autogluon_large", "flaml_binary_2")
+    }
     best = next(v for k, v, _ in parent["metrics"] if k == "best_roc_auc")
     assert best == pytest.approx(model.best_score_)
     # Every child is created with one batch of params and metrics, then closed: 3 calls, no more.
