@@ -123,13 +123,13 @@ def test_the_evaluator_probes_first_then_trains_the_folds_on_the_share_it_is_tol
     assert SEEN == [400, 400, 400]  # no callback, no probe
 
 
-def test_successive_halving_at_the_probe_prunes_weak_sampled_trials_only(families):
+def test_successive_halving_at_the_probe_prunes_weak_trials_never_the_defaults(families):
     model = automl.fit(_frame(16_000), target="y", families=["noisy"], n_trials=16, seed=0, n_jobs=1,
                        isolation="none", ensemble=False)
     trials = model.study_.trials
     at_probe = [t for t in trials if t.user_attrs.get("automl:reason", "").startswith("pruned at the probe")]
     assert at_probe, "no trial was pruned at the probe"
-    assert all("automl:origin" not in t.user_attrs for t in at_probe)  # queued trials always run
+    assert all(t.user_attrs.get("automl:origin") != "default" for t in at_probe)  # the defaults always run
     assert all(not any(t.user_attrs["automl:fold_scores"].values()) for t in at_probe)  # no fold ran
     probes = {t.number: t.user_attrs["automl:probe_score"] for t in trials}
     complete = [t for t in trials if t.state.name == "COMPLETE"]

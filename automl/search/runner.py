@@ -89,7 +89,8 @@ MIN_NET_FOLD_SECONDS = 3.0
 #: Trials in a row that were not run for lack of time before the search ends.
 MAX_NOT_RUN_IN_A_ROW = 3
 #: Successive halving at the probe (large data): once this many trials have a probe score,
-#: a sampled trial whose probe is not among the best ``1 / PROBE_ETA`` of them is pruned.
+#: a trial (not a family's defaults) whose probe is not among the best ``1 / PROBE_ETA`` of
+#: them is pruned.
 PROBE_MIN_TRIALS = 6
 PROBE_ETA = 3
 #: A trial that would not fit in the time left trains on a share of each fold's rows sized
@@ -460,7 +461,7 @@ class Search:
                 """Successive halving at the probe; the share of rows the folds train on."""
                 if math.isfinite(score):
                     trial.set_user_attr(ATTR_PROBE, float(score))
-                if prune_probes and math.isfinite(score) and ATTR_ORIGIN not in trial.user_attrs:
+                if prune_probes and math.isfinite(score) and trial.user_attrs.get(ATTR_ORIGIN) != "default":
                     others = [
                         t.user_attrs[ATTR_PROBE] for t in trial.study.get_trials(deepcopy=False)
                         if t.number != trial.number and ATTR_PROBE in t.user_attrs
