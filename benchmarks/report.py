@@ -209,9 +209,23 @@ def plot(datasets: list[str], systems: list[str], relative: dict, walls: dict, p
     fig.savefig(path, dpi=110)
 
 
-def report(paths: list[Path], out_dir: Path | None = None, stem: str = "accuracy") -> str:
-    """Reports of every (suite, budget, seed) group found in the CSVs ``paths``."""
-    rows = read([Path(p) for p in paths])
+def read_labelled(specs: list[str | Path]) -> list[dict]:
+    """Rows of the CSVs; a spec ``PATH::old=new[,old2=new2]`` keeps only those systems of PATH,
+    renamed (e.g. an earlier commit's ``automl`` as ``automl_before``, beside this run's)."""
+    rows: list[dict] = []
+    for spec in specs:
+        path, _, mapping = str(spec).partition("::")
+        names = dict(pair.split("=", 1) for pair in mapping.split(",") if "=" in pair)
+        for row in read([Path(path)]):
+            if names and row.get("system") not in names:
+                continue
+            rows.append({**row, "system": names.get(row.get("system"), row.get("system"))})
+    return rows
+
+
+def report(paths: list, out_dir: Path | None = None, stem: str = "accuracy") -> str:
+    """Reports of every (suite, budget, seed) group found in the CSVs ``paths`` (see :func:`read_labelled`)."""
+    rows = read_labelled(list(paths))
     groups: dict[tuple[str, str, str], list[dict]] = {}
     for row in rows:
         key = (row.get("suite") or "suite", f"{float(row.get('budget_s') or 'nan'):g}", row.get("seed") or "0")
@@ -225,11 +239,15 @@ def report(paths: list[Path], out_dir: Path | None = None, stem: str = "accuracy
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Summarise accuracy CSVs: tables, plot, summary lines.")
-    parser.add_argument("csv", nargs="+", help="accuracy CSV(s) from benchmarks.accuracy (complete or partial)")
+    parser.add_argument(
+        "csv", nargs="+",
+        help="accuracy CSV(s) from benchmarks.accuracy (complete or partial); PATH::automl=automl_before keeps "
+             "only that system of PATH, under the new name (before/after tables across commits)",
+    )
     parser.add_argument("--out", default=None, help="folder for the .md and .png (default: next to the first CSV)")
     parser.add_argument("--stem", default=None, help="file-name stem (default: the first CSV's name)")
     args = parser.parse_args(argv)
-    first = Path(args.csv[0])
+    first = Path(args.csv[0].partition("::")[0])
     print(report(args.csv, Path(args.out) if args.out else first.parent, args.stem or first.stem))
 
 
