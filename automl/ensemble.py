@@ -3,9 +3,10 @@
 Starting from the best single trial, each round adds (with replacement) the trial
 whose addition most improves the primary metric of the averaged out-of-fold
 predictions; a trial's weight is how often it was picked over the rounds. The
-weights are chosen on out-of-fold predictions only, so the ensemble is scored
-on the same folds as every trial, and it is kept only when that score beats
-the best single trial's.
+weights are chosen on out-of-fold predictions only. The ensemble is scored on
+the same folds as every trial, each fold with weights chosen again without it
+(cross-fitted, so the score is not flattered by the choice of weights), and it
+is kept only when that score beats the best single trial's.
 
 Example:
     >>> import numpy as np
@@ -248,9 +249,40 @@ def plan_ensemble(
             costliest = max(members[1:], key=lambda t: t.user_attrs.get(ATTR_FIT_TIME, 0.0))
             candidates = [t for t in candidates if t.number != costliest.number]
             continue
-        blended = blend([oof[t.number] for t in members], [c for _, c in chosen])
-        scores = fold_scores(blended, y, evaluator)
+        counts = [c for _, c in chosen]
+        scores = cross_fitted_scores([oof[t.number] for t in members], counts, y, evaluator, rounds)
         if not primary.is_better(finite_mean_std(scores[primary.name])[0], finite_mean_std(single[primary.name])[0]):
             return None
-        return EnsemblePlan(members, [c for _, c in chosen], scores, single)
+        return EnsemblePlan(members, counts, scores, single)
     return None
+
+
+def cross_fitted_scores(
+    oofs: Sequence[np.ndarray], counts: Sequence[int], y: np.ndarray, evaluator: Any, rounds: int = DEFAULT_ROUNDS
+) -> dict[str, list[float]]:
+    """Each metric of the blend per fold, with the members' weights chosen again without that fold.
+
+    The weights chosen on all out-of-fold rows have seen every validation fold, so the blend's
+    score on those folds would be optimistic (on pure noise, noticeably). For fold k the weights
+    are chosen by greedy selection over the same members on the rows outside fold k, and the
+    blend is scored on fold k. Where no row outside fold k has predictions (a holdout split), the
+    weights chosen on all rows are used.
+    """
+    primary = evaluator.metrics[0]
+    n = len(y)
+    out: dict[str, list[float]] = {m.name: [] for m in evaluator.metrics}
+    arrays = [np.asarray(o, dtype="float64") for o in oofs]
+    for _, valid in evaluator.splits:
+        outside = np.ones(n, dtype=bool)
+        outside[valid] = False
+        fold_counts = np.asarray(counts, dtype=float)
+        if outside.any() and all(np.isfinite(a[outside]).any() for a in arrays):
+            weights = None if evaluator.weights is None else evaluator.weights[outside]
+            selection = greedy_selection([a[outside] for a in arrays], y[outside], primary, rounds=rounds,
+                                         sample_weight=weights, classes=evaluator.classes)
+            fold_counts = selection.counts.astype(float)
+        blended = blend([a[valid] for a in arrays], fold_counts)
+        weights = None if evaluator.weights is None else evaluator.weights[valid]
+        for metric in evaluator.metrics:
+            out[metric.name].append(metric.compute(y[valid], blended, evaluator.classes, weights))
+    return out

@@ -191,3 +191,19 @@ def test_bad_isolation_settings_are_refused_before_anything_runs(settings, messa
         automl.fit(_frame(), "label", n_trials=1, tracking=False, study_name="x",
                    storage=str(tmp_path / "s.journal"), **settings)
     assert not (tmp_path / "s.journal").exists()
+
+
+def test_freeing_gpu_memory_skips_a_torch_that_another_thread_is_still_importing(monkeypatch):
+    # The search process preloads the leader's packages (torch for a net) in a thread while trials
+    # go on; between trials it frees accelerator memory, and must not touch a half-imported torch.
+    # (A 300 s benchmark run once ended with "partially initialized module 'torch' has no attribute
+    # 'backends'" here.)
+    from automl.families.torch_common import free_accelerator_memory
+
+    importing = types.ModuleType("torch")
+    importing.__spec__ = types.SimpleNamespace(_initializing=True)
+    monkeypatch.setitem(sys.modules, "torch", importing)
+    free_accelerator_memory()
+    partial = types.ModuleType("torch")  # no __spec__ flag, and no attributes yet
+    monkeypatch.setitem(sys.modules, "torch", partial)
+    free_accelerator_memory()

@@ -129,10 +129,13 @@ def free_accelerator_memory() -> None:
         >>> free_accelerator_memory()
     """
     torch = sys.modules.get("torch")
-    if torch is None:
+    if torch is None or getattr(getattr(torch, "__spec__", None), "_initializing", False):
+        return  # never imported, or being imported by another thread (the refit's preload): nothing to free yet
+    try:
+        cuda = torch.cuda.is_available()
+        mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    except AttributeError:  # a partly initialised torch (an import under way elsewhere)
         return
-    cuda = torch.cuda.is_available()
-    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if not (cuda or mps):
         return  # CPU memory is freed by reference counting; no collection pass needed
     gc.collect()
