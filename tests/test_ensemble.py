@@ -50,7 +50,8 @@ def test_blend_and_the_model_average_with_normalised_weights():
 
 
 def test_a_winning_ensemble_heads_the_leaderboard_and_predicts(tmp_path):
-    frame = _frame()
+    # 1000 rows: enough for the blend to beat the best trial on cross-fitted scores (+0.006 AUC here).
+    frame = _frame(1000)
     model = automl.fit(frame, "y", n_trials=8, families=["linear", "random_forest", "knn"], cv=4, seed=0,
                        n_jobs=1, tracking=False)
     assert model.ensemble_ is not None, model.leaderboard()

@@ -33,8 +33,8 @@ def test_preprocessing_never_sees_validation_rows(binary_df, monkeypatch):
     splits = make_cv_plan(4, "binary", seed=0).splits(len(y), y, None)
     folds = [(frozenset(train.tolist()), frozenset(valid.tolist())) for train, valid in splits]
     everything = frozenset(range(len(frame)))
-    assert seen[-1] == everything  # the refit, on all rows
-    cv_fits = seen[:-1]
+    assert seen[-1] == everything  # the refit (and any ensemble member's), on all rows
+    cv_fits = [rows for rows in seen if rows != everything]
     assert len(cv_fits) == 10 * 4  # every fold of every trial went through the spy
     for number, rows in enumerate(cv_fits):
         train, valid = folds[number % 4]
@@ -50,4 +50,6 @@ def test_pure_noise_scores_like_noise(seed):
     frame["label"] = rng.integers(0, 2, n)
     model = automl.fit(frame, target="label", n_trials=6, families=["linear", "lightgbm", "knn"], cv=5,
                        seed=seed, n_jobs=1, tracking=False)
-    assert 0.45 <= model.best_score_ <= 0.55
+    # The best of 6 noisy CV means (each with a standard error of about 0.02 AUC here) sits a little
+    # above 0.5 by selection alone; a leak would score far higher.
+    assert 0.45 <= model.best_score_ <= 0.57
