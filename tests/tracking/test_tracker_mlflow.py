@@ -14,6 +14,7 @@ import automl
 from automl.families import ModelFamily, register_family, unregister_family
 from automl.spaces import space_from_dict
 from automl.tracking.mlflow_tracker import MLflowTracker
+from tests.test_ensemble import _frame as ensemble_frame
 
 
 def _data(n=120):
@@ -28,8 +29,8 @@ def _children(client, experiment_id, parent):
 
 def test_search_round_trip_runs_artifacts_and_pyfunc_in_a_fresh_process(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    df = _data()
-    model = automl.fit(df, target="y", n_trials=5, families=["linear", "lightgbm"], cv=3, study_name="rt",
+    df = ensemble_frame(1000)  # data where the blend beats the best trial on cross-fitted scores
+    model = automl.fit(df, target="y", n_trials=8, families=["linear", "random_forest", "knn"], cv=4, study_name="rt",
                        tracking=True, tracking_uri=uri, register_model="rt-model", n_jobs=1)
     client = mlflow.MlflowClient(uri)
     experiment = client.get_experiment_by_name("rt")
@@ -39,20 +40,20 @@ def test_search_round_trip_runs_artifacts_and_pyfunc_in_a_fresh_process(tmp_path
     children = [r for r in runs if "automl.trial_number" in r.data.tags]
     board = model.leaderboard()
     trials = board.dropna(subset=["trial"])
-    assert len(children) == len(trials) == 5
+    assert len(children) == len(trials) == 8
     assert parent.data.metrics["best_roc_auc"] == pytest.approx(board["roc_auc_mean"].max())
     # The ensemble won here: it has a run of its own, with its members and its score per fold.
     assert model.ensemble_ is not None and parent.data.tags["automl.final_model"] == "ensemble"
     (ensemble,) = [r for r in runs if r.info.run_name == "ensemble"]
     assert ensemble.data.tags["automl.ensemble_trials"] == ",".join(map(str, model.ensemble_["trials"]))
     assert ensemble.data.metrics["roc_auc_mean"] == pytest.approx(model.best_score_)
-    assert len(client.get_metric_history(ensemble.info.run_id, "roc_auc_fold")) == 3
+    assert len(client.get_metric_history(ensemble.info.run_id, "roc_auc_fold")) == 4
     states = {int(r.data.tags["automl.trial_number"]): r.info.status for r in children}
     expected = {int(t): {"complete": "FINISHED", "pruned": "KILLED", "fail": "FAILED"}[s]
                 for t, s in zip(trials["trial"], trials["state"])}
     assert states == expected
     history = client.get_metric_history(children[0].info.run_id, "roc_auc_fold")
-    assert sorted(m.step for m in history) in ([0, 1, 2], [0], [0, 1])
+    assert sorted(m.step for m in history) in ([0, 1, 2, 3], [0], [0, 1], [0, 1, 2])
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"leaderboard.csv", "search_space.yaml", "plots"} <= artifacts
     plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
