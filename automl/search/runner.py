@@ -409,6 +409,7 @@ class Search:
         fold_seconds: dict[str, list[float]] = defaultdict(list)
         best_so_far: list[float] = []
         not_run = [0]  # trials in a row not run for lack of time
+        asked: list[int] = []  # the numbers of the trials this process started
 
         def typical_fold(family: str) -> float:
             """Median seconds of one fold of ``family`` so far (0 before its first fold)."""
@@ -442,6 +443,7 @@ class Search:
             return self.evaluator.evaluate(family, params, X, y, seed=seed, **callbacks)
 
         def objective(trial: optuna.Trial) -> float:
+            asked.append(trial.number)
             if stored:
                 trial.set_user_attr(ATTR_WORKER, me)
                 self._skip_if_surplus(trial)
@@ -576,13 +578,30 @@ class Search:
         started = time.monotonic()
 
         def optimize(n_trials: int | None) -> None:
-            study.optimize(
-                objective,
-                n_trials=n_trials,
-                callbacks=[*callbacks, stop_when_out_of_time],
-                catch=(_TrialFailed,),
-                gc_after_trial=False,
-            )
+            while True:
+                started_before = len(asked)
+                try:
+                    study.optimize(
+                        objective,
+                        n_trials=n_trials,
+                        callbacks=[*callbacks, stop_when_out_of_time],
+                        catch=(_TrialFailed,),
+                        gc_after_trial=False,
+                    )
+                    return
+                except ValueError as exc:
+                    lost = self._lost_trial(study, asked[-1] if len(asked) > started_before else None, exc)
+                    if lost is None:
+                        raise
+                logger.warning(
+                    "trial %d was failed by another process while this one ran it (its heartbeat came later than "
+                    "the grace period, e.g. on an overloaded machine); it was queued again and the search goes on",
+                    lost,
+                )
+                if n_trials is not None:  # the lost trial does not count: it was queued again
+                    n_trials -= len(asked) - started_before - 1
+                    if n_trials <= 0:
+                        return
 
         try:
             optimize(self.n_trials)
@@ -665,6 +684,23 @@ class Search:
             if not any(t.state == state.RUNNING for t in trials) or out_of_time:
                 return
             time.sleep(DRAIN_POLL_SECONDS)
+
+    @staticmethod
+    def _lost_trial(study: Any, number: int | None, error: ValueError) -> int | None:
+        """``number`` when that trial, run by this process, was finished by another one (failed as stale).
+
+        Optuna cannot tell a finished trial, so ``study.optimize`` raises at the end
+        of such a trial; the trial itself is already failed (and queued again by the
+        heartbeat's retry callback), so the search can go on.
+        """
+        import optuna
+
+        if number is None or not str(error).startswith("Cannot tell a"):
+            return None
+        trial = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
+        if trial is None or trial.state != optuna.trial.TrialState.FAIL:
+            return None
+        return number
 
     @staticmethod
     def _stop(trial: Any, reason: str) -> None:

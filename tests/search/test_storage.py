@@ -91,3 +91,86 @@ def test_eight_processes_opening_a_new_study_at_once_do_not_crash(kind, tmp_path
         url = request.getfixturevalue("postgres_url")
     created = _race(url)
     assert sorted(created) == ["0"] * 7 + ["1"]  # exactly one of them created it
+
+
+class _LosesItsTrialOnce:
+    """A prior classifier whose first fit has the running trial failed as stale by "another process"."""
+
+    journal: list[str] = []  # the study file to fail the running trial in (emptied by the first fit)
+
+    def __init__(self) -> None:
+        from sklearn.dummy import DummyClassifier
+
+        self._model = DummyClassifier(strategy="prior")
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {}
+
+    def set_params(self, **params: object) -> _LosesItsTrialOnce:
+        return self
+
+    def fit(self, X, y, sample_weight=None):
+        if self.journal:
+            # What another worker's fail_stale_trials does when this process's heartbeat is late.
+            study = optuna.load_study(study_name="s", storage=HeartbeatJournalStorage(self.journal.pop()))
+            real_time = time.time
+            storage_module.time.time = lambda: real_time() + 60
+            try:
+                optuna.storages.fail_stale_trials(study)
+            finally:
+                storage_module.time.time = real_time
+        self._model.fit(X, y)
+        self.classes_ = self._model.classes_
+        return self
+
+    def predict(self, X):
+        return self._model.predict(X)
+
+    def predict_proba(self, X):
+        return self._model.predict_proba(X)
+
+
+def _loses_its_trial(params, ctx):
+    return _LosesItsTrialOnce()
+
+
+def _stale_family():
+    from automl.families import ModelFamily
+    from automl.spaces import space_from_dict
+
+    space = {"family": "stale_once", "params": {"level": {"type": "float", "low": 0.0, "high": 1.0, "default": 0.5}}}
+    return ModelFamily("stale_once", frozenset({"binary"}), "ordinal", _loses_its_trial,
+                       "loses its first trial to a late heartbeat", search_space=space_from_dict(space))
+
+
+STALE_ONCE = _stale_family()
+
+
+def test_a_trial_failed_as_stale_while_still_running_does_not_end_the_search(tmp_path, monkeypatch):
+    # A CI run crashed on this: another process failed a running trial whose heartbeat was late, and
+    # the owner's tell then raised "Cannot tell a FAIL trial" out of study.optimize.
+    import numpy as np
+    import pandas as pd
+
+    import automl
+    from automl.families import register_family, unregister_family
+
+    monkeypatch.setenv("AUTOML_HEARTBEAT_SECONDS", "1")
+    path = str(tmp_path / "s.journal")
+    monkeypatch.setattr(_LosesItsTrialOnce, "journal", [path])
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"a": rng.normal(size=90), "y": rng.choice(["p", "q"], 90)})
+    register_family("stale_once", f"{__name__}:STALE_ONCE")
+    try:
+        model = automl.fit(data, target="y", families=["stale_once"], n_trials=3, cv=3, study_name="s",
+                           storage=path, isolation="none", tracking=False, n_jobs=1, ensemble=False)
+    finally:
+        unregister_family("stale_once")
+    trials = model.study_.get_trials()
+    assert _LosesItsTrialOnce.journal == []  # the first fit did fail its trial
+    lost = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
+    assert len(lost) == 1 and "automl:reason" not in lost[0].user_attrs
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) == 3
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == lost[0].number]
+    assert len(retried) == 1 and retried[0].state == optuna.trial.TrialState.COMPLETE
+    assert "no heartbeat" in model.leaderboard().query("state == 'fail'")["reason"].iloc[0]
