@@ -250,7 +250,10 @@ class _AutoMLBase(BaseEstimator):
                 f"search_space names families not in this search: {unknown}; searched: {[f.name for f in families]}"
             )
         seed = 0 if self.seed is None else int(self.seed)
-        plan = make_cv_plan(self.cv, task, seed=seed, has_groups=data.groups is not None, y=data.y)
+        plan = make_cv_plan(
+            self.cv, task, seed=seed, has_groups=data.groups is not None, y=data.y,
+            time_budget=self._planning_budget(), n_columns=data.X.shape[1],
+        )
         data_problems = plan.data_problems(data.y, task, data.groups)
         if data_problems:
             raise DataValidationError(data_problems)
@@ -280,6 +283,15 @@ class _AutoMLBase(BaseEstimator):
             schema=schema, X=X_canonical, y=y_model, classes=classes, splits=splits, evaluator=evaluator,
             image_shape=image_shape,
         )
+
+    def _planning_budget(self) -> float | None:
+        """The time budget the default folds follow (None: no budget, or a stored study, whose
+        folds must not change when it is resumed under another budget)."""
+        if self.study_name is not None:
+            return None
+        if self.time_budget is None:
+            return DEFAULT_TIME_BUDGET if self.n_trials is None else None
+        return float(self.time_budget)
 
     def _make_search(
         self, prep: _Prepared, started: float, role: str, sweep: Mapping[str, Any] | None = None

@@ -7,7 +7,12 @@ Accepted forms:
   some validation folds then lack it. On small data (at most
   :data:`SMALL_DATA_ROWS` rows, every class with 5 rows or more) the 5 folds
   are repeated twice with another shuffle (``repeated:5x2``): scores of
-  small validation folds are noisy, and a second repeat halves their variance;
+  small validation folds are noisy, and a second repeat halves their variance.
+  Under a time budget the folds follow the work per second of budget
+  (``rows x columns / seconds``, as FLAML chooses between CV and holdout):
+  repeated folds only up to :data:`REPEATED_MAX_WORK`, 5 folds up to
+  :data:`FIVE_FOLDS_MAX_WORK`, 3 folds above it, so that a short budget still
+  pays for enough trials;
 - an int ``k`` >= 2: stratified k-fold for classification, k-fold for
   regression (shuffled, seeded); group k-fold when ``groups`` are given;
 - a float in (0, 1): one holdout split of that fraction;
@@ -34,10 +39,14 @@ from sklearn import model_selection as ms
 
 from automl.exceptions import DataValidationError, InvalidParameterError
 
-__all__ = ["CVPlan", "make_cv_plan", "CV_FORMS", "SMALL_DATA_ROWS"]
+__all__ = ["CVPlan", "make_cv_plan", "CV_FORMS", "SMALL_DATA_ROWS", "REPEATED_MAX_WORK", "FIVE_FOLDS_MAX_WORK"]
 
 #: With ``cv=None``, data of at most this many rows get 5 folds repeated twice.
 SMALL_DATA_ROWS = 2500
+#: With ``cv=None`` and a time budget: most cells (rows x columns) per second of budget for repeated folds.
+REPEATED_MAX_WORK = 500.0
+#: With ``cv=None`` and a time budget: most cells per second of budget for 5 folds (3 folds above).
+FIVE_FOLDS_MAX_WORK = 2000.0
 
 CV_FORMS = (
     "None (5 folds), an int k >= 2 (k folds), a float in (0, 1) (holdout fraction), 'kfold:K', 'repeated:KxR', "
@@ -142,10 +151,13 @@ def _fraction(text: str | float, cv: object) -> float:
     return value
 
 
-def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = False, y: Any = None) -> CVPlan:
+def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = False, y: Any = None,
+                 time_budget: float | None = None, n_columns: int | None = None) -> CVPlan:
     """Build the :class:`CVPlan` for a ``cv=`` argument.
 
-    ``y`` (the target, when known) lets ``cv=None`` choose repeated folds on small data.
+    ``y`` (the target, when known) lets ``cv=None`` choose repeated folds on small data;
+    ``time_budget`` (seconds) and ``n_columns`` let it choose fewer folds when the
+    budget is short for the data (see the module docstring).
 
     Raises:
         InvalidParameterError: ``cv`` is not one of the accepted forms.
@@ -155,12 +167,18 @@ def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = Fal
         10
         >>> make_cv_plan(None, "regression", y=np.arange(100.0)).description
         'repeated:5x2'
+        >>> make_cv_plan(None, "regression", y=np.arange(20_000.0), time_budget=60, n_columns=12).description
+        'kfold:3'
     """
     classification = task != "regression"
-    if cv is None and not has_groups and y is not None and _small(y, classification):
+    work = 0.0
+    if time_budget is not None and y is not None and n_columns is not None:
+        work = len(y) * n_columns / max(float(time_budget), 1e-9)
+    if (cv is None and not has_groups and y is not None and _small(y, classification)
+            and work <= REPEATED_MAX_WORK):
         return make_cv_plan("repeated:5x2", task, seed=seed)
     if cv is None:
-        plan = _kfold(5, classification, seed, has_groups)
+        plan = _kfold(5 if work <= FIVE_FOLDS_MAX_WORK else 3, classification, seed, has_groups)
         if classification and not has_groups:
             plan.min_per_class, plan.lenient_classes = 2, True
         return plan

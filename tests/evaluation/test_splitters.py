@@ -106,3 +106,34 @@ def test_preprocessing_is_fitted_on_the_training_part_only(monkeypatch):
     assert len(fitted_rows) == 3
     for rows, (train, valid) in zip(fitted_rows, splits):
         assert rows == set(train) and not rows & set(valid)
+
+
+@pytest.mark.parametrize(
+    ("rows", "columns", "budget", "expected"),
+    [
+        (1_000, 10, None, "repeated:5x2"),  # no budget: small data are repeated
+        (1_000, 10, 60, "repeated:5x2"),  # 167 cells per second of budget
+        (2_000, 40, 60, "kfold:5"),  # 1,333 cells/s: too much work to repeat, 5 folds
+        (20_000, 12, 60, "kfold:3"),  # 4,000 cells/s: 3 folds
+        (20_000, 12, 300, "kfold:5"),  # the same data with 5x the time
+        (20_000, 12, None, "kfold:5"),
+    ],
+)
+def test_default_folds_follow_the_work_per_second_of_budget(rows, columns, budget, expected):
+    y = np.arange(float(rows))
+    plan = make_cv_plan(None, "regression", y=y, time_budget=budget, n_columns=columns)
+    assert plan.description == expected
+
+
+def test_fit_chooses_fewer_folds_for_a_short_budget_but_not_for_a_stored_study(tmp_path):
+    import automl
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(3_000, 40)), columns=[f"c{i}" for i in range(40)])
+    frame["y"] = frame["c0"] + rng.normal(size=3_000)
+    # 120,000 cells in 20 s: 6,000 cells/s -> 3 folds
+    model = automl.fit(frame, target="y", time_budget=20, families=["linear"], tracking=False, ensemble=False)
+    assert model.cv_ == "kfold:3"
+    stored = automl.fit(frame, target="y", time_budget=20, families=["linear"], tracking=False, ensemble=False,
+                        study_name="s", storage=str(tmp_path / "s.journal"))
+    assert stored.cv_ == "kfold:5"  # resumable under any budget: the folds never follow it
