@@ -210,12 +210,12 @@ def plot(datasets: list[str], systems: list[str], relative: dict, walls: dict, p
 
 
 def read_labelled(specs: list[str | Path]) -> list[dict]:
-    """Rows of the CSVs; a spec ``PATH::old=new[,old2=new2]`` keeps only those systems of PATH,
-    renamed (e.g. an earlier commit's ``automl`` as ``automl_before``, beside this run's)."""
+    """Rows of the CSVs; a spec ``PATH::old=new[,old2=new2,kept]`` keeps only those systems of PATH,
+    renamed where a new name is given (e.g. an earlier commit's ``automl`` as ``automl_before``, beside this run's)."""
     rows: list[dict] = []
     for spec in specs:
         path, _, mapping = str(spec).partition("::")
-        names = dict(pair.split("=", 1) for pair in mapping.split(",") if "=" in pair)
+        names = {old: new or old for old, _, new in (pair.partition("=") for pair in mapping.split(",") if pair)}
         for row in read([Path(path)]):
             if names and row.get("system") not in names:
                 continue

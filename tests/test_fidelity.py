@@ -197,3 +197,15 @@ def test_a_small_fit_scores_every_trial_on_ten_folds(families):
                        ensemble=False)
     assert model.cv_ == "repeated:5x2"
     assert (model.leaderboard_["n_folds"] == 10).all()
+
+
+def test_the_share_of_rows_shrinks_with_the_time_left_and_never_below_the_probe():
+    from automl.search.runner import FIDELITY_EXPONENT, FIDELITY_TIME_SHARE, fidelity_share
+
+    shares = [fidelity_share(2.0, 0.1, left, 5) for left in (5.0, 50.0, 200.0, 400.0, 10_000.0)]
+    assert shares == sorted(shares) and shares[0] == 0.1 and shares[-1] == 1.0
+    share = shares[2]
+    assert 0.1 < share < 1.0
+    # the folds and the refit at that share, with fit time growing as rows ** exponent, fill the share of the time
+    predicted = 2.0 * (share / 0.1) ** FIDELITY_EXPONENT * (5 + 2)
+    assert predicted == pytest.approx(200.0 * FIDELITY_TIME_SHARE, rel=1e-3)

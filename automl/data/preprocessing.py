@@ -4,7 +4,9 @@ It is fitted on the training part of each fold only. Three encodings serve
 the families:
 
 - ``onehot``: numeric columns imputed with the training median (plus a
-  missing-indicator column where the training part had gaps) and
+  missing-indicator column where the training part had gaps), clipped to
+  the training range (a linear model or a net never extrapolates past the
+  values it saw: one outlying row cannot get an outlying prediction) and
   standardised; categoricals one-hot encoded over their most frequent levels
   (rarer and unseen levels share no column). For linear models and k-NN.
 - ``ordinal``: numeric columns as they are (missing kept as NaN), categoricals
@@ -65,6 +67,8 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             self.medians_ = medians
             self.indicator_ = np.flatnonzero(np.isnan(num).any(axis=0)) if num.shape[1] else np.empty(0, int)
             filled = np.where(np.isnan(num), medians, num)
+            self.lows_ = filled.min(axis=0) if len(filled) else np.full(num.shape[1], -np.inf)
+            self.highs_ = filled.max(axis=0) if len(filled) else np.full(num.shape[1], np.inf)
             self.means_ = filled.mean(axis=0) if len(filled) else np.zeros(num.shape[1])
             scale = filled.std(axis=0) if len(filled) else np.ones(num.shape[1])
             self.scales_ = np.where(scale > 0, scale, 1.0)
@@ -99,7 +103,7 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         blocks = []
         if self.encoding == "onehot":
             missing = np.isnan(num)
-            filled = np.where(missing, self.medians_, num)
+            filled = np.clip(np.where(missing, self.medians_, num), self.lows_, self.highs_)
             blocks.append((filled - self.means_) / self.scales_)
             if len(self.indicator_):
                 blocks.append(missing[:, self.indicator_].astype("float64"))
