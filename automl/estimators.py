@@ -36,7 +36,7 @@ from automl.data.images import as_image_frame
 from automl.data.schema import Schema
 from automl.data.task import encode_labels, validate_task_name
 from automl.data.validation import coerce_features, screen_features, validate_training_data
-from automl.evaluation.cross_validation import Evaluator, probe_fraction_for, subsample
+from automl.evaluation.cross_validation import Evaluator, cap_validation_rows, probe_fraction_for, subsample
 from automl.evaluation.metrics import default_metric, get_metric, report_metrics
 from automl.evaluation.splitters import make_cv_plan
 from automl.exceptions import (
@@ -268,6 +268,7 @@ class _AutoMLBase(BaseEstimator):
         else:
             y_model, classes = encode_labels(data.y)
         splits = plan.splits(len(y_model), y_model, None if data.groups is None else data.groups.to_numpy())
+        splits = cap_validation_rows(splits, y_model, seed, task != "regression")
         # bounds follow the rows of a training fold (e.g. leaf sizes); the user's overrides come last
         train_rows = int(np.mean([len(train) for train, _ in splits]))
         spaces = {f.name: _family_space(f, train_rows, overrides.get(f.name)) for f in families}

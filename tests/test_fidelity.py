@@ -209,3 +209,18 @@ def test_the_share_of_rows_shrinks_with_the_time_left_and_never_below_the_probe(
     # the folds and the refit at that share, with fit time growing as rows ** exponent, fill the share of the time
     predicted = 2.0 * (share / 0.1) ** FIDELITY_EXPONENT * (5 + 2)
     assert predicted == pytest.approx(200.0 * FIDELITY_TIME_SHARE, rel=1e-3)
+
+
+def test_large_validation_folds_are_cut_to_a_sample_that_is_the_same_for_every_trial(families, monkeypatch):
+    from automl.evaluation import cross_validation
+
+    monkeypatch.setattr(cross_validation, "VALIDATION_MAX_ROWS", 500)
+    frame = _frame(3_000)
+    model = automl.fit(frame, target="y", families=["noisy"], n_trials=2, cv=3, n_jobs=1, isolation="none",
+                       ensemble=False, pruner="none")
+    oof = model.oof_predictions_
+    covered = [np.flatnonzero(np.isfinite(np.asarray(o, dtype=float).reshape(3_000, -1)).all(axis=1))
+               for o in oof.values()]
+    assert len(covered) == 2 and all(len(rows) == 1_500 for rows in covered)  # 3 folds x 500 rows
+    np.testing.assert_array_equal(covered[0], covered[1])
+    assert sorted(SEEN[:3]) == [2_000, 2_000, 2_000]  # the training parts stay whole
