@@ -224,3 +224,30 @@ def test_large_validation_folds_are_cut_to_a_sample_that_is_the_same_for_every_t
     assert len(covered) == 2 and all(len(rows) == 1_500 for rows in covered)  # 3 folds x 500 rows
     np.testing.assert_array_equal(covered[0], covered[1])
     assert sorted(SEEN[:3]) == [2_000, 2_000, 2_000]  # the training parts stay whole
+
+
+def test_folds_at_the_probes_share_reuse_the_probe_as_fold_one(families):
+    from automl.evaluation.splitters import make_cv_plan as plan_for
+
+    frame = _frame(16_000)
+    X, y = frame[["a", "b"]], frame["y"].to_numpy()
+    splits = plan_for(3, "binary", seed=0).splits(len(y), y, None)
+    fraction = probe_fraction_for(len(splits[0][0]))
+    answers = []
+
+    def at_the_probes_share(fold: int, score: float, seconds: float) -> Any:
+        answers.append(fold)
+        return fraction if fold == PROBE_FOLD else None
+
+    evaluator = Evaluator([get_metric("roc_auc", "binary")], splits, task="binary", n_classes=2,
+                          probe_fraction=fraction)
+    result = evaluator.evaluate("noisy", {"quality": 1.0, "seconds_per_row": 0.0}, X, y,
+                                on_fold=at_the_probes_share)
+    assert answers == [PROBE_FOLD, 0, 1, 2]
+    assert len(SEEN) == 3  # the probe (fold 1) and folds 2 and 3: no fit is repeated
+    assert result.fraction == fraction and len(result.fold_scores["roc_auc"]) == 3
+    assert np.isfinite(result.oof[splits[0][1]]).all()
+    SEEN.clear()
+    evaluator.evaluate("noisy", {"quality": 1.0, "seconds_per_row": 0.0}, X, y,
+                       on_fold=lambda fold, score, seconds: 0.5 if fold == PROBE_FOLD else None)
+    assert len(SEEN) == 4  # a larger share: the probe, then 3 folds of their own

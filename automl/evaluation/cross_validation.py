@@ -287,29 +287,35 @@ class Evaluator:
         hints: list[dict[str, Any]] = []
         fold_curves: list[dict[str, list[float]]] = []
         primary = self.metrics[0].name
-        fraction = 1.0
+        fraction, probed = 1.0, None
         if self.probe_fraction is not None and on_fold is not None and self.splits:
-            fraction = self._probe(family, params, X, y, seed, on_fold, on_epoch)
+            fraction, probed = self._probe(family, params, X, y, seed, on_fold, on_epoch)
         classification = self.task != "regression"
         base_seed = self.seed if seed is None else seed
         for fold, (train, valid) in enumerate(self.splits):
-            if fraction < 1.0:
-                train = subsample(train, y, fraction, base_seed + fold + 1, classification)
-            started = time.perf_counter()
-            try:
-                with epoch_reporting(self._epoch_reporter(fold, on_epoch, started)):
-                    model = self.pipeline(family, params, seed).fit(
-                        X.iloc[train], y[train], sample_weight=None if self.weights is None else self.weights[train]
-                    )
-            except TrialStopped as stop:  # a net stopped between epochs
-                stop.fold_scores = scores
-                raise
-            fitted = time.perf_counter()
-            prediction = model.predict_scores(X.iloc[valid])
-            predicted = time.perf_counter()
-            _check_finite(prediction, fold, len(self.splits))
-            fit_time += fitted - started
-            predict_time += predicted - fitted
+            if fold == 0 and probed is not None and fraction == float(self.probe_fraction):
+                # The folds train on the probe's share: fold 1 is the probe itself (same rows, same model).
+                model, prediction, fit_seconds, predict_seconds = probed
+                probed = None
+            else:
+                if fraction < 1.0:
+                    train = subsample(train, y, fraction, base_seed + fold + 1, classification)
+                started = time.perf_counter()
+                try:
+                    with epoch_reporting(self._epoch_reporter(fold, on_epoch, started)):
+                        model = self.pipeline(family, params, seed).fit(
+                            X.iloc[train], y[train],
+                            sample_weight=None if self.weights is None else self.weights[train],
+                        )
+                except TrialStopped as stop:  # a net stopped between epochs
+                    stop.fold_scores = scores
+                    raise
+                fitted = time.perf_counter()
+                prediction = model.predict_scores(X.iloc[valid])
+                fit_seconds, predict_seconds = fitted - started, time.perf_counter() - fitted
+                _check_finite(prediction, fold, len(self.splits))
+            fit_time += fit_seconds
+            predict_time += predict_seconds
             hints.append(model.refit_hints())
             fold_curves.append(model.learning_curves())
             total[valid] += prediction.reshape(len(valid), width)
@@ -321,7 +327,7 @@ class Evaluator:
                 running = np.asarray(scores[primary], dtype=float)
                 mean = float(np.nanmean(running)) if np.isfinite(running).any() else math.nan
                 try:
-                    on_fold(fold, mean, predicted - started)
+                    on_fold(fold, mean, fit_seconds + predict_seconds)
                 except TrialStopped as stop:
                     stop.fold_scores = scores
                     raise
@@ -334,9 +340,11 @@ class Evaluator:
     def _probe(
         self, family: str, params: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray, seed: int | None,
         on_fold: Callable[[int, float, float], Any], on_epoch: Callable[[int, int, float, float], Any] | None,
-    ) -> float:
+    ) -> tuple[float, tuple[Any, np.ndarray, float, float]]:
         """Fit on ``probe_fraction`` of fold 1's training rows, score fold 1; return the share of
-        rows the folds train on (``on_fold``'s answer, 1 by default)."""
+        rows the folds train on (``on_fold``'s answer, 1 by default) and the probe's model, its
+        fold-1 prediction, and its fit and predict seconds (fold 1 itself when the share is the
+        probe's)."""
         train, valid = self.splits[0]
         base_seed = self.seed if seed is None else seed
         rows = subsample(train, y, float(self.probe_fraction), base_seed, self.task != "regression")
@@ -346,6 +354,7 @@ class Evaluator:
                 model = self.pipeline(family, params, seed).fit(
                     X.iloc[rows], y[rows], sample_weight=None if self.weights is None else self.weights[rows]
                 )
+            fitted = time.perf_counter()
             prediction = model.predict_scores(X.iloc[valid])
         except TrialStopped as stop:
             stop.fold_scores = {m.name: [] for m in self.metrics}
@@ -353,14 +362,16 @@ class Evaluator:
         _check_finite(prediction, 0, len(self.splits))
         weights = None if self.weights is None else self.weights[valid]
         score = self.metrics[0].compute(y[valid], prediction, self.classes, weights)
+        predicted = time.perf_counter()
         try:
-            answer = on_fold(PROBE_FOLD, score, time.perf_counter() - started)
+            answer = on_fold(PROBE_FOLD, score, predicted - started)
         except TrialStopped as stop:
             stop.fold_scores = {m.name: [] for m in self.metrics}
             raise
+        probed = (model, prediction, fitted - started, predicted - fitted)
         if isinstance(answer, (int, float)) and not isinstance(answer, bool) and 0.0 < answer < 1.0:
-            return float(answer)
-        return 1.0
+            return float(answer), probed
+        return 1.0, probed
 
     def _epoch_reporter(self, fold: int, on_epoch: Callable[[int, int, float, float], Any] | None,
                         started: float) -> Any:
