@@ -177,10 +177,16 @@ def fold_scores(blended: np.ndarray, y: np.ndarray, evaluator: Any) -> dict[str,
     """Each reported metric of ``blended`` out-of-fold predictions on each fold's validation rows."""
     out: dict[str, list[float]] = {m.name: [] for m in evaluator.metrics}
     for _, valid in evaluator.splits:
-        weights = None if evaluator.weights is None else evaluator.weights[valid]
-        for metric in evaluator.metrics:
-            out[metric.name].append(metric.compute(y[valid], blended[valid], evaluator.classes, weights))
+        _add_fold_scores(out, blended[valid], y, valid, evaluator)
     return out
+
+
+def _add_fold_scores(out: dict[str, list[float]], prediction: np.ndarray, y: np.ndarray, valid: np.ndarray,
+                     evaluator: Any) -> None:
+    """Append each reported metric of ``prediction`` (on the ``valid`` rows) to ``out``."""
+    weights = None if evaluator.weights is None else evaluator.weights[valid]
+    for metric in evaluator.metrics:
+        out[metric.name].append(metric.compute(y[valid], prediction, evaluator.classes, weights))
 
 
 @dataclass
@@ -281,8 +287,5 @@ def cross_fitted_scores(
             selection = greedy_selection([a[outside] for a in arrays], y[outside], primary, rounds=rounds,
                                          sample_weight=weights, classes=evaluator.classes)
             fold_counts = selection.counts.astype(float)
-        blended = blend([a[valid] for a in arrays], fold_counts)
-        weights = None if evaluator.weights is None else evaluator.weights[valid]
-        for metric in evaluator.metrics:
-            out[metric.name].append(metric.compute(y[valid], blended, evaluator.classes, weights))
+        _add_fold_scores(out, blend([a[valid] for a in arrays], fold_counts), y, valid, evaluator)
     return out

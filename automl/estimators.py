@@ -285,21 +285,22 @@ class _AutoMLBase(BaseEstimator):
             image_shape=image_shape,
         )
 
+    def _time_budget(self, role: str = "main") -> float | None:
+        """The search's time budget: ``time_budget=``, or :data:`DEFAULT_TIME_BUDGET` for a main
+        search given neither a budget nor ``n_trials``."""
+        if self.time_budget is None and self.n_trials is None and role == "main":
+            return DEFAULT_TIME_BUDGET
+        return self.time_budget
+
     def _planning_budget(self) -> float | None:
         """The time budget the default folds follow (None: no budget, or a stored study, whose
         folds must not change when it is resumed under another budget)."""
-        if self.study_name is not None:
-            return None
-        if self.time_budget is None:
-            return DEFAULT_TIME_BUDGET if self.n_trials is None else None
-        return float(self.time_budget)
+        return None if self.study_name is not None else self._time_budget()
 
     def _make_search(
         self, prep: _Prepared, started: float, role: str, sweep: Mapping[str, Any] | None = None
     ) -> Search:
-        time_budget = self.time_budget
-        if time_budget is None and self.n_trials is None and role == "main":
-            time_budget = DEFAULT_TIME_BUDGET
+        time_budget = self._time_budget(role)
         train_rows = np.mean([len(tr) for tr, _ in prep.splits])
         return Search(
             prep.evaluator,
