@@ -1,0 +1,54 @@
+"""Guard rails of the redesign: the public surface written down by the code before it.
+
+``tests/golden/api.json`` was written by ``python -m tests.golden.make_api_snapshot`` at the commit it
+names. The same description, rebuilt from today's code, must match: ``automl.fit``'s and ``load``'s
+signatures and both estimators' parameters exactly; every CLI command with its flags, choices and
+defaults (new flags may be added, none removed or changed); the fitted attributes and MLflow keys
+(new ones may be added, none removed); the leaderboard's columns and the MLflow run names exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.golden import make_api_snapshot as snapshot
+
+SNAPSHOT = json.loads((Path(__file__).resolve().parent / "golden" / "api.json").read_text())
+
+
+def test_signatures_and_parameters_are_unchanged():
+    assert snapshot.signatures() == SNAPSHOT["signatures"]
+
+
+def test_every_cli_command_keeps_its_flags_choices_and_defaults():
+    now = snapshot.cli()
+    for command, options in SNAPSHOT["cli"].items():
+        assert command in now, f"automl {command} is gone"
+        current = {tuple(o["flags"]): o for o in now[command]}
+        for option in options:
+            assert tuple(option["flags"]) in current, f"automl {command}: {option['flags']} is gone"
+            assert current[tuple(option["flags"])] == option, f"automl {command}: {option['flags']} changed"
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory):
+    return snapshot.fitted_and_mlflow(tmp_path_factory.mktemp("snapshot"))
+
+
+def test_fitted_attributes_and_leaderboard_columns_are_kept(tracked):
+    assert set(SNAPSHOT["fitted_attributes"]) <= set(tracked["fitted_attributes"])
+    assert tracked["leaderboard_columns"] == SNAPSHOT["leaderboard_columns"]
+
+
+def test_the_mlflow_run_layout_and_names_are_kept(tracked):
+    old, new = SNAPSHOT["mlflow"], tracked["mlflow"]
+    for key in ("experiment", "parent_run_name", "trial_run_names", "ensemble_won", "parent_artifacts"):
+        assert new[key] == old[key], key
+    assert set(old["experiment_tags"]) <= set(new["experiment_tags"])
+    for run in ("parent", "complete_trial", "ensemble"):
+        for kind in ("tags", "params", "metrics"):
+            missing = set(old[run][kind]) - set(new[run][kind])
+            assert not missing, f"{run} run lost {kind} {sorted(missing)}"
