@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from automl._suggest import unknown_name_message
+from automl.config import fit_signature, setting_names
 from automl.data.images import as_image_frame, pixel_columns
 from automl.data.task import infer_task, validate_task_name
 from automl.estimators import AutoMLClassifier, AutoMLRegressor
@@ -36,34 +37,8 @@ def _column(df: pd.DataFrame, name: object, argument: str) -> str:
     return name
 
 
-def fit(
-    data: pd.DataFrame,
-    target: str | Any = None,
-    *,
-    task: str | None = None,
-    groups: str | Any = None,
-    sample_weight: str | Any = None,
-    metric: Any = None,
-    time_budget: float | None = None,
-    n_trials: int | None = None,
-    cv: Any = None,
-    families: Any = None,
-    search_space: Any = None,
-    seed: int | None = 0,
-    n_jobs: int = -1,
-    study_name: str | None = None,
-    storage: Any = None,
-    pruner: Any = "percentile",
-    tracking: Any = None,
-    tracking_uri: str | None = None,
-    register_model: str | None = None,
-    device: str = "auto",
-    image_shape: Any = None,
-    isolation: str = "process",
-    trial_timeout: float | None = None,
-    trial_memory_limit: float | None = None,
-    ensemble: bool = True,
-) -> AutoMLClassifier | AutoMLRegressor:
+def fit(data: Any, target: Any = None, *, task: str | None = None, groups: Any = None, sample_weight: Any = None,
+        **settings: Any) -> AutoMLClassifier | AutoMLRegressor:
     """Search model families on ``data`` and return the refitted best model.
 
     Args:
@@ -76,10 +51,8 @@ def fit(
             ``cv="group:COLUMN"`` is the same as ``groups="COLUMN"``.
         sample_weight: Column name (removed from the features) or values: the weight of
             each row in training and in the CV scores (see ``AutoMLClassifier.fit``).
-        metric, time_budget, n_trials, cv, families, search_space, seed, n_jobs,
-            study_name, storage, pruner, tracking, tracking_uri, register_model, device,
-            image_shape, isolation, trial_timeout, trial_memory_limit, ensemble: see
-            :class:`automl.AutoMLClassifier`.
+        **settings: Every setting of :class:`automl.AutoMLClassifier` (``metric``, ``time_budget``,
+            ``n_trials``, ``cv``, ``families``, ...), with the same defaults; the signature lists them.
 
     Returns:
         A fitted :class:`~automl.AutoMLClassifier` or :class:`~automl.AutoMLRegressor`
@@ -87,23 +60,21 @@ def fit(
         ``score``, ``evaluate`` and ``save``.
 
     Raises:
-        InputTypeError: ``data`` is not a DataFrame or 2-D array.
+        InputTypeError: ``data`` is not a DataFrame or 2-D array, or a setting does not exist.
         DataValidationError: the target or groups column is missing, or the data is unusable.
         InvalidParameterError: a setting is invalid.
     """
-    model, X, y, fit_args = prepare_fit(
-        data, target, task=task, groups=groups, sample_weight=sample_weight, metric=metric, time_budget=time_budget, n_trials=n_trials, cv=cv,
-        families=families, search_space=search_space, seed=seed, n_jobs=n_jobs, study_name=study_name,
-        storage=storage, pruner=pruner, tracking=tracking, tracking_uri=tracking_uri,
-        register_model=register_model, device=device, image_shape=image_shape, isolation=isolation,
-        trial_timeout=trial_timeout, trial_memory_limit=trial_memory_limit, ensemble=ensemble,
-    )
+    model, X, y, fit_args = prepare_fit(data, target, task=task, groups=groups, sample_weight=sample_weight,
+                                        **settings)
     return model.fit(X, y, **fit_args)
+
+
+fit.__signature__ = fit_signature()  # type: ignore[attr-defined]
 
 
 def prepare_fit(
     data: Any, target: Any = None, *, task: str | None = None, groups: Any = None, sample_weight: Any = None,
-    cv: Any = None, image_shape: Any = None, **settings: Any,
+    image_shape: Any = None, **settings: Any,
 ) -> tuple[AutoMLClassifier | AutoMLRegressor, pd.DataFrame, Any, dict[str, Any]]:
     """What :func:`fit` does before fitting: ``(unfitted model, features, target, fit_args)``,
     where ``fit_args`` holds the ``groups`` and ``sample_weight`` values for ``model.fit``.
@@ -132,12 +103,6 @@ def prepare_fit(
             f"data must be a pandas DataFrame, a 2-D array with target= values, or images shaped (N, H, W[, C]), "
             f"got {type(data).__name__}; for example automl.fit(pd.read_csv('train.csv'), target='label')"
         )
-    group_argument = "groups"
-    if isinstance(cv, str) and cv.startswith("group:") and not cv[6:].isdigit():
-        if groups is not None:
-            raise InvalidParameterError(f"cv={cv!r} names the group column; do not pass groups= as well")
-        group_argument = f"cv='group:{cv[6:]}' (the group column)"
-        groups, cv = cv[6:], None
     drop: list[str] = []
     if data.shape[1] == 0:
         raise DataValidationError(
@@ -152,7 +117,7 @@ def prepare_fit(
     else:
         y = pd.Series(np.asarray(target), name="y")
     if isinstance(groups, str):
-        _column(data, groups, group_argument)
+        _column(data, groups, "groups")
         group_values = data[groups].to_numpy()
         drop.append(groups)
     else:
@@ -168,7 +133,10 @@ def prepare_fit(
     if task is None:
         known = y.dropna()
         task = infer_task(known) if len(known) else "binary"
-    settings.update(cv=cv, image_shape=image_shape)
+    unknown = [name for name in settings if name not in setting_names()]
+    if unknown:
+        raise InputTypeError([unknown_name_message("setting", name, setting_names()) for name in unknown])
+    settings.update(image_shape=image_shape)
     if task == "regression":
         model: AutoMLClassifier | AutoMLRegressor = AutoMLRegressor(**settings)
     else:

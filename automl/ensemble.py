@@ -21,19 +21,24 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from automl.evaluation.metrics import Metric
-from automl.search.leaderboard import ATTR_FIT_TIME, finite_mean_std
+from automl.evaluation.stats import finite_mean_std
 
-__all__ = ["EnsembleModel", "Selection", "blend", "greedy_selection"]
+__all__ = ["EnsembleModel", "EnsemblePlan", "OutOfTime", "Selection", "blend", "greedy_selection", "plan_ensemble"]
 
 #: Rounds of greedy selection (the weights are multiples of 1 / rounds).
 DEFAULT_ROUNDS = 40
+
+
+class OutOfTime(Exception):
+    """Greedy selection passed its deadline (the ensemble is then given up)."""
 
 
 @dataclass
@@ -78,6 +83,7 @@ def greedy_selection(
     rounds: int = DEFAULT_ROUNDS,
     sample_weight: np.ndarray | None = None,
     classes: np.ndarray | None = None,
+    deadline: float | None = None,
 ) -> Selection:
     """Pick, with replacement, the candidates whose average scores best on ``y``.
 
@@ -88,9 +94,13 @@ def greedy_selection(
         rounds: Rounds of selection.
         sample_weight: Row weights of the metric.
         classes: Original labels (for user metrics).
+        deadline: Monotonic time past which selection stops (checked before each candidate).
 
     Returns:
         The :class:`Selection`; ties keep the earlier (better single) candidate.
+
+    Raises:
+        OutOfTime: the deadline passed.
     """
     rows = np.ones(len(y), dtype=bool)
     for oof in oofs:
@@ -110,6 +120,8 @@ def greedy_selection(
         n = counts.sum() + 1
         round_best, round_index = np.nan, -1
         for index, prediction in enumerate(preds):
+            if deadline is not None and time.monotonic() > deadline:
+                raise OutOfTime("ensemble selection ran past its deadline")
             value = score((total + prediction) / n)
             if np.isfinite(value) and (round_index < 0 or metric.is_better(value, round_best)):
                 round_best, round_index = value, index
@@ -158,21 +170,6 @@ class EnsembleModel:
 MAX_CANDIDATES = 20
 
 
-def refit_config(trial: Any, spaces: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """``(family, params, refit_params)`` of a completed trial: the defaults filled in, then
-    adapted to a fit on all rows by the family's ``refit_params`` (e.g. rounds found by early stopping)."""
-    from automl.families.registry import get_family
-    from automl.search.leaderboard import ATTR_HINTS, trial_params
-
-    family_name, params = trial_params(trial.params)
-    params = {**spaces[family_name].defaults(), **params}
-    family = get_family(family_name)
-    refit_params = dict(params)
-    if family.refit_params is not None:
-        refit_params = family.refit_params(params, trial.user_attrs.get(ATTR_HINTS, []))
-    return family_name, params, refit_params
-
-
 def fold_scores(blended: np.ndarray, y: np.ndarray, evaluator: Any) -> dict[str, list[float]]:
     """Each reported metric of ``blended`` out-of-fold predictions on each fold's validation rows."""
     out: dict[str, list[float]] = {m.name: [] for m in evaluator.metrics}
@@ -194,77 +191,74 @@ class EnsemblePlan:
     """The ensemble chosen on out-of-fold predictions, before its members are refitted.
 
     Attributes:
-        trials: The member trials (frozen Optuna trials), most weighted first.
+        members: The member trials' records, most weighted first.
         counts: Times each was picked.
-        scores: Each reported metric of the blend, per fold.
+        scores: Each reported metric of the blend, per fold (cross-fitted).
         single_scores: The same for the best single trial's own predictions.
     """
 
-    trials: list[Any]
+    members: list[Any]
     counts: list[int]
     scores: dict[str, list[float]]
     single_scores: dict[str, list[float]]
 
 
 def plan_ensemble(
-    study: Any,
+    ranked: Sequence[Any],
     oof: Any,
     evaluator: Any,
     y: np.ndarray,
     *,
-    affordable: Any = None,
+    affordable: Callable[[list[Any]], bool] | None = None,
     rounds: int = DEFAULT_ROUNDS,
+    deadline: float | None = None,
 ) -> EnsemblePlan | None:
     """Greedy selection over the best completed trials; None when no blend beats the best trial.
 
     Args:
-        study: The study (its completed trials with predictions in ``oof`` are candidates).
+        ranked: The completed trials' records (:class:`~automl.search.trial_record.TrialRecord`),
+            best first; those with predictions in ``oof`` are candidates.
         oof: Trial number → out-of-fold predictions.
         evaluator: The search's evaluator (metrics, folds, sample weights, classes).
         y: Encoded target.
-        affordable: ``affordable(trials) -> bool``: whether refitting these trials fits in
+        affordable: ``affordable(members) -> bool``: whether refitting these trials fits in
             the time left; costly candidates are dropped until the chosen set is affordable.
         rounds: Rounds of selection.
+        deadline: Monotonic time past which selection gives up (None: no limit).
     """
-    import optuna
-
     primary = evaluator.metrics[0]
-    done = [
-        t for t in study.get_trials(deepcopy=False)
-        if t.state == optuna.trial.TrialState.COMPLETE and t.number in oof and t.value is not None
-        and np.isfinite(t.value)
-    ]
+    done = [r for r in ranked if r.number in oof]
     if len(done) < 2:
         return None
-    done.sort(key=lambda t: t.value, reverse=primary.greater_is_better)
-    best = done[0]
     candidates = done[:MAX_CANDIDATES]
-    single = fold_scores(np.asarray(oof[best.number], dtype="float64"), y, evaluator)
-    while len(candidates) >= 2:
-        selection = greedy_selection(
-            [oof[t.number] for t in candidates], y, primary, rounds=rounds,
-            sample_weight=evaluator.weights, classes=evaluator.classes,
-        )
-        chosen = sorted(
-            ((t, int(c)) for t, c in zip(candidates, selection.counts) if c), key=lambda tc: -tc[1]
-        )
-        if len(chosen) < 2:
-            return None
-        members = [t for t, _ in chosen]
-        if affordable is not None and not affordable(members):
-            costliest = max(members[1:], key=lambda t: t.user_attrs.get(ATTR_FIT_TIME, 0.0))
-            candidates = [t for t in candidates if t.number != costliest.number]
-            continue
-        counts = [c for _, c in chosen]
-        scores = cross_fitted_scores([oof[t.number] for t in members], counts, y, evaluator, rounds)
-        if not primary.is_better(finite_mean_std(scores[primary.name])[0], finite_mean_std(single[primary.name])[0]):
-            return None
-        return EnsemblePlan(members, counts, scores, single)
+    single = fold_scores(np.asarray(oof[done[0].number], dtype="float64"), y, evaluator)
+    try:
+        while len(candidates) >= 2:
+            selection = greedy_selection(
+                [oof[r.number] for r in candidates], y, primary, rounds=rounds,
+                sample_weight=evaluator.weights, classes=evaluator.classes, deadline=deadline,
+            )
+            chosen = sorted(((r, int(c)) for r, c in zip(candidates, selection.counts) if c), key=lambda rc: -rc[1])
+            if len(chosen) < 2:
+                return None
+            members = [r for r, _ in chosen]
+            if affordable is not None and not affordable(members):
+                costliest = max(members[1:], key=lambda r: r.fit_time if np.isfinite(r.fit_time) else 0.0)
+                candidates = [r for r in candidates if r.number != costliest.number]
+                continue
+            counts = [c for _, c in chosen]
+            scores = cross_fitted_scores([oof[r.number] for r in members], counts, y, evaluator, rounds, deadline)
+            if not primary.is_better(finite_mean_std(scores[primary.name])[0], finite_mean_std(single[primary.name])[0]):
+                return None
+            return EnsemblePlan(members, counts, scores, single)
+    except OutOfTime:
+        return None
     return None
 
 
 def cross_fitted_scores(
-    oofs: Sequence[np.ndarray], counts: Sequence[int], y: np.ndarray, evaluator: Any, rounds: int = DEFAULT_ROUNDS
+    oofs: Sequence[np.ndarray], counts: Sequence[int], y: np.ndarray, evaluator: Any, rounds: int = DEFAULT_ROUNDS,
+    deadline: float | None = None,
 ) -> dict[str, list[float]]:
     """Each metric of the blend per fold, with the members' weights chosen again without that fold.
 
@@ -285,7 +279,7 @@ def cross_fitted_scores(
         if outside.any() and all(np.isfinite(a[outside]).any() for a in arrays):
             weights = None if evaluator.weights is None else evaluator.weights[outside]
             selection = greedy_selection([a[outside] for a in arrays], y[outside], primary, rounds=rounds,
-                                         sample_weight=weights, classes=evaluator.classes)
+                                         sample_weight=weights, classes=evaluator.classes, deadline=deadline)
             fold_counts = selection.counts.astype(float)
         _add_fold_scores(out, blend([a[valid] for a in arrays], fold_counts), y, valid, evaluator)
     return out

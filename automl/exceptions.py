@@ -27,6 +27,7 @@ __all__ = [
     "FamilyUnavailableError",
     "AllTrialsFailedError",
     "BudgetExhaustedError",
+    "RefitFailedError",
     "StudyMismatchError",
     "StudyNotFoundError",
     "ModelFileError",
@@ -89,6 +90,10 @@ class AllTrialsFailedError(AutoMLError, RuntimeError):
 
 class BudgetExhaustedError(AutoMLError, RuntimeError):
     """The time budget ran out before any trial completed."""
+
+
+class RefitFailedError(AutoMLError, RuntimeError):
+    """Every finalist's refit on all rows failed (crashed, raised or ran out of time); the message lists why."""
 
 
 class StudyMismatchError(_ProblemsMixin, AutoMLError, ValueError):

@@ -62,7 +62,7 @@ def _versions(extra: tuple[str, ...] = ()) -> dict[str, str | None]:
     return out
 
 
-def _family_requirements(model: Any) -> tuple[str, ...]:
+def family_requirements(model: Any) -> tuple[str, ...]:
     """Packages the final model's families need beyond the core ones (``torch`` for the nets)."""
     from automl.families.registry import get_family
 
@@ -108,8 +108,8 @@ def save_model(model: Any, path: str | os.PathLike, *, overwrite: bool = False) 
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "estimator": type(model).__name__,
             "python": platform.python_version(),
-            "versions": _versions(_family_requirements(model)),
-            "requires": list(_family_requirements(model)),
+            "versions": _versions(family_requirements(model)),
+            "requires": list(family_requirements(model)),
             "task": model.task_,
             "metric": model.metric_.name,
             "target": model.target_name_,

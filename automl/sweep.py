@@ -33,7 +33,6 @@ Example:
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from automl._suggest import unknown_key_message, unknown_name_message
+from automl.config import SETTINGS, setting_names
 from automl.exceptions import InvalidParameterError, StudyNotFoundError
 
 __all__ = [
@@ -56,16 +56,12 @@ __all__ = [
     "sweep_from_mapping",
 ]
 
-#: Keys of a sweep file: where the data is and what to do with the model, then fit's settings.
+#: Keys of a sweep file: where the data is and what to do with the model, then fit's settings
+#: (every setting of :mod:`automl.config`, under its name or its alias).
 FILE_KEYS = ("data", "target", "groups", "sample_weight", "output", "overwrite")
-SETTING_KEYS = (
-    "task", "metric", "time_budget", "n_trials", "cv", "families", "search_space", "seed", "n_jobs",
-    "study_name", "storage", "pruner", "tracking", "tracking_uri", "register_model", "device", "image_shape",
-    "isolation", "trial_timeout", "trial_memory_limit", "ensemble",
-)
-ALIASES = {"study": "study_name", "space": "search_space"}
+SETTING_KEYS = tuple(setting_names())
+ALIASES = {s.sweep_alias: s.name for s in SETTINGS if s.sweep_alias}
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
-_CV_TEXT = re.compile(r"^(\d+|repeated:\d+x\d+|group:.+|time:\d+|holdout:0?\.\d+)$")
 #: Seconds a worker waits for the study (and its sweep settings) to appear.
 DEFAULT_WAIT = 60.0
 
@@ -191,6 +187,17 @@ def _space_problems(space: object, families: object, base: Path, head: str) -> t
     return dict(space), problems
 
 
+def _settings_problems(settings: Mapping[str, Any]) -> list[str]:
+    """Every problem :func:`automl.config.resolve_settings` finds in a sweep's settings."""
+    from automl.config import resolve_settings
+
+    try:
+        resolve_settings(settings)
+    except InvalidParameterError as exc:
+        return list(exc.problems)
+    return []
+
+
 def sweep_from_mapping(data: object, source: str = "<dict>", base: str | os.PathLike | None = None) -> SweepSpec:
     """Validate a sweep mapping; paths are relative to ``base`` (default: the working directory).
 
@@ -205,8 +212,6 @@ def sweep_from_mapping(data: object, source: str = "<dict>", base: str | os.Path
           - s.yaml: unknown key 'time_budgett' (did you mean 'time_budget'?); allowed keys in a sweep file: ...
           - s.yaml: 'data': file '...x.csv' not found
     """
-    from automl._params import settings_problems
-
     head = f"{source}: "
     if not isinstance(data, Mapping):
         raise InvalidParameterError(f"{head}a sweep must be a mapping of keys such as data, target, time_budget; "
@@ -237,27 +242,17 @@ def sweep_from_mapping(data: object, source: str = "<dict>", base: str | os.Path
     if not isinstance(values.get("overwrite", False), bool):
         problems.append(f"{head}'overwrite' must be true or false, got {values['overwrite']!r}")
     settings = {k: values[k] for k in SETTING_KEYS if k in values}
-    if isinstance(settings.get("families"), str):
-        settings["families"] = [f.strip() for f in settings["families"].split(",") if f.strip()]
-    cv = settings.get("cv")
-    if isinstance(cv, str) and not _CV_TEXT.match(cv.strip()):
-        problems.append(f"{head}'cv' must be a number of folds, a holdout fraction, or one of repeated:KxR, "
-                        f"group:COLUMN, time:K, holdout:F; got {cv!r}")
-    if isinstance(settings.get("image_shape"), str):
-        try:
-            settings["image_shape"] = tuple(int(p) for p in settings["image_shape"].lower().split("x"))
-        except ValueError:
-            problems.append(f"{head}'image_shape' must look like 28x28 or [28, 28, 1], got {settings['image_shape']!r}")
-    elif isinstance(settings.get("image_shape"), list):
-        settings["image_shape"] = tuple(settings["image_shape"])
+    for name, value in list(settings.items()):
+        normalise = next(x.normalise for x in SETTINGS if x.name == name)
+        if normalise is not None:
+            settings[name] = normalise(value)
     if settings.get("storage") is not None and not settings.get("study_name"):
         problems.append(f"{head}'storage' needs 'study_name' too (the name of the study in that storage)")
     space, more = _space_problems(settings.get("search_space"), settings.get("families"), base_dir, head)
     problems += more
     if space is not None:
         settings["search_space"] = space
-    checked = {"n_jobs": -1, "device": "auto", **settings, "search_space": None}
-    problems += [f"{head}{p}" for p in settings_problems(checked)]
+    problems += [f"{head}{p}" for p in _settings_problems({**settings, "search_space": None})]
     if problems:
         raise InvalidParameterError(problems)
     output = values.get("output")
@@ -287,7 +282,7 @@ def load_sweep(path: str | os.PathLike) -> SweepSpec:
     return sweep_from_mapping(data, source, Path(source).resolve().parent)
 
 
-def _split(spec: SweepSpec, frame: Any) -> tuple[Any, Any, Any]:
+def _split(spec: SweepSpec, frame: Any) -> tuple[Any, Any, Any, Any]:
     """(model, features, target, fit_args) of ``frame`` for ``spec``, through :func:`automl.api.prepare_fit`."""
     from automl.api import prepare_fit
 
@@ -300,10 +295,15 @@ def run_sweep(spec: SweepSpec, *, callbacks: Sequence[Callable[..., None]] = ())
     The sweep's settings are stored on its study (when it has a name) for workers and ``resume``.
     ``callbacks`` are called as ``callback(study, trial)`` after each trial (e.g. a progress bar).
     """
+    from automl._fit.run import run_fit
+    from automl.config import resolve_settings
+
     frame = read_frame(spec.data)
     model, X, y, fit_args = _split(spec, frame)
-    record = spec.record() if spec.settings.get("study_name") else None
-    model._fit(X, y, fit_args["groups"], sweep=record, callbacks=callbacks, sample_weight=fit_args["sample_weight"])
+    settings = resolve_settings(model.get_params(deep=False), model._estimator)
+    report = run_fit(settings, type(model), X, y, fit_args["groups"], fit_args["sample_weight"], callbacks=callbacks,
+                     sweep=spec.record())
+    model.__dict__.update(report.attributes)
     if spec.output:
         model.save(spec.output, overwrite=spec.overwrite)
     return model
@@ -311,14 +311,14 @@ def run_sweep(spec: SweepSpec, *, callbacks: Sequence[Callable[..., None]] = ())
 
 def _sweep_of_study(study_name: str, storage: object, wait: float) -> tuple[Any, dict[str, Any]]:
     """The study and its stored sweep record, waiting up to ``wait`` seconds for both to appear."""
-    from automl.search.runner import ATTR_SWEEP
     from automl.search.storage import open_study
+    from automl.search.trial_record import StudyRecord
 
     deadline = time.monotonic() + wait
     while True:
         try:
             study, _ = open_study(storage, study_name, direction="maximize", create=False)
-            record = study.user_attrs.get(ATTR_SWEEP)
+            record = StudyRecord.read(study).sweep
             if record is not None:
                 return study, record
             missing: Exception = StudyNotFoundError(
@@ -356,7 +356,7 @@ def run_worker(
         wait: Seconds to wait for the study to appear (workers may start first).
 
     Returns:
-        The :class:`~automl.search.SearchResult` of this worker's trials.
+        The :class:`~automl.search.SearchOutcome` of this worker's trials.
 
     Raises:
         StudyNotFoundError: no such study (after waiting), or it holds no sweep settings.
@@ -370,8 +370,13 @@ def run_worker(
         raise InvalidParameterError(
             f"the sweep's data file {spec.data!r} is not on this machine; pass --data PATH to a copy of it"
         )
+    from automl._fit.run import join_fit
+    from automl.config import resolve_settings
+
     model, X, y, fit_args = _split(spec, read_frame(spec.data))
-    return model._work(X, y, n_trials=n_trials, callbacks=callbacks, **fit_args)
+    settings = resolve_settings(model.get_params(deep=False), model._estimator)
+    return join_fit(settings, X, y, fit_args["groups"], fit_args["sample_weight"], n_trials=n_trials,
+                    callbacks=callbacks)
 
 
 def resume_spec(
@@ -436,11 +441,12 @@ def study_leaderboard(study_name: str, storage: object = None) -> Any:
     Raises:
         StudyNotFoundError: no such study (the message lists the studies there).
     """
-    from automl.search.leaderboard import ATTR_SCORES, leaderboard
+    from automl.search.leaderboard import leaderboard
     from automl.search.storage import open_study
+    from automl.search.trial_record import TrialRecord
 
     study, _ = open_study(storage, study_name, direction="maximize", create=False)
     metrics: list[str] = []
-    for t in study.get_trials(deepcopy=False):
-        metrics += [name for name in t.user_attrs.get(ATTR_SCORES) or {} if name not in metrics]
+    for record in map(TrialRecord.read, study.get_trials(deepcopy=False)):
+        metrics += [name for name in record.fold_scores if name not in metrics]
     return leaderboard(study, metrics)

@@ -15,9 +15,10 @@ from sklearn.linear_model import LogisticRegression
 
 import automl
 from automl.evaluation import Evaluator, get_metric, make_cv_plan
-from automl.evaluation.cross_validation import PROBE_FOLD, probe_fraction_for, subsample
+from automl.evaluation.cross_validation import probe_fraction_for, subsample
+from automl.evaluation.monitor import FoldDone, Go, ProbeDone, Unmonitored
 from automl.families import ModelFamily, register_family, unregister_family
-from automl.search.runner import probe_cut
+from automl.search.policy import probe_cut
 from automl.spaces import space_from_dict
 
 #: Rows each fit of the test families saw, in order.
@@ -102,19 +103,30 @@ def test_probe_cut_keeps_the_best_third_in_either_direction():
     assert probe_cut([*scores, math.nan], greater_is_better=True) == 5.0
 
 
+class SharePicker(Unmonitored):
+    """Answers the probe with a share of rows; records the events it sees."""
+
+    def __init__(self, share: float) -> None:
+        self.share = share
+        self.calls: list[Any] = []
+
+    def probe(self, event: ProbeDone) -> Go:
+        self.calls.append("probe")
+        return Go(share=self.share)
+
+    def fold(self, event: FoldDone) -> Go:
+        self.calls.append(event.fold)
+        return Go()
+
+
 def test_the_evaluator_probes_first_then_trains_the_folds_on_the_share_it_is_told(families):
     frame = _frame(600)
     y = frame.pop("y").to_numpy()
     splits = make_cv_plan(3, "binary").splits(len(y), y, None)
     ev = Evaluator([get_metric("roc_auc", "binary")], splits, task="binary", n_classes=2, probe_fraction=0.25)
-    calls = []
-
-    def on_fold(fold: int, running: float, seconds: float) -> Any:
-        calls.append(fold)
-        return 0.5 if fold == PROBE_FOLD else None
-
-    result = ev.evaluate("noisy", {"quality": 1.0, "seconds_per_row": 0.0}, frame, y, on_fold=on_fold)
-    assert calls == [PROBE_FOLD, 0, 1, 2]
+    monitor = SharePicker(0.5)
+    result = ev.evaluate("noisy", {"quality": 1.0, "seconds_per_row": 0.0}, frame, y, monitor=monitor)
+    assert monitor.calls == ["probe", 0, 1, 2]
     assert SEEN == [100, 200, 200, 200]  # the probe: a quarter of fold 1's 400 rows; then half of each fold
     assert result.fraction == 0.5
     assert not np.isnan(result.oof).any()  # every validation row is still predicted and scored
@@ -200,7 +212,7 @@ def test_a_small_fit_scores_every_trial_on_ten_folds(families):
 
 
 def test_the_share_of_rows_shrinks_with_the_time_left_and_never_below_the_probe():
-    from automl.search.runner import FIDELITY_EXPONENT, FIDELITY_TIME_SHARE, fidelity_share
+    from automl.search.policy import FIDELITY_EXPONENT, FIDELITY_TIME_SHARE, fidelity_share
 
     shares = [fidelity_share(2.0, 0.1, left, 5) for left in (5.0, 50.0, 200.0, 400.0, 10_000.0)]
     assert shares == sorted(shares) and shares[0] == 0.1 and shares[-1] == 1.0
@@ -233,21 +245,16 @@ def test_folds_at_the_probes_share_reuse_the_probe_as_fold_one(families):
     X, y = frame[["a", "b"]], frame["y"].to_numpy()
     splits = plan_for(3, "binary", seed=0).splits(len(y), y, None)
     fraction = probe_fraction_for(len(splits[0][0]))
-    answers = []
-
-    def at_the_probes_share(fold: int, score: float, seconds: float) -> Any:
-        answers.append(fold)
-        return fraction if fold == PROBE_FOLD else None
-
+    at_the_probes_share = SharePicker(fraction)
     evaluator = Evaluator([get_metric("roc_auc", "binary")], splits, task="binary", n_classes=2,
                           probe_fraction=fraction)
     result = evaluator.evaluate("noisy", {"quality": 1.0, "seconds_per_row": 0.0}, X, y,
-                                on_fold=at_the_probes_share)
-    assert answers == [PROBE_FOLD, 0, 1, 2]
+                                monitor=at_the_probes_share)
+    assert at_the_probes_share.calls == ["probe", 0, 1, 2]
     assert len(SEEN) == 3  # the probe (fold 1) and folds 2 and 3: no fit is repeated
     assert result.fraction == fraction and len(result.fold_scores["roc_auc"]) == 3
     assert np.isfinite(result.oof[splits[0][1]]).all()
     SEEN.clear()
     evaluator.evaluate("noisy", {"quality": 1.0, "seconds_per_row": 0.0}, X, y,
-                       on_fold=lambda fold, score, seconds: 0.5 if fold == PROBE_FOLD else None)
+                       monitor=SharePicker(0.5))
     assert len(SEEN) == 4  # a larger share: the probe, then 3 folds of their own

@@ -26,8 +26,9 @@ from sklearn.dummy import DummyClassifier
 import automl
 from automl.evaluation import Evaluator, get_metric, make_cv_plan
 from automl.families import ModelFamily, register_family, unregister_family
-from automl.search.isolation import IsolatedTrials, TrialCrashed, TrialRaised, resident_mb
-from automl.search.leaderboard import ATTR_REASON
+from automl.evaluation.monitor import FoldDone, Go, Unmonitored
+from automl.search.isolation import IsolatedRunner, TrialCrashed, TrialRaised, resident_mb
+from automl.search.trial_record import TrialRecord
 from automl.search.storage import open_storage
 from automl.spaces import space_from_dict
 
@@ -90,7 +91,7 @@ def test_every_fault_fails_its_trial_and_the_cli_sweep_still_exits_0(tmp_path):
     by_fault = {t.params["faulty__fault"]: t for t in trials if t.params["faulty__fault"] != "ok"}
     assert sum(t.state == STATE.COMPLETE for t in trials) == faults.count("ok")
     assert all(t.state == STATE.FAIL for t in by_fault.values())
-    reasons = {fault: t.user_attrs[ATTR_REASON] for fault, t in by_fault.items()}
+    reasons = {fault: TrialRecord.read(t).reason for fault, t in by_fault.items()}
     assert reasons["raise"] == "ValueError: injected failure"
     assert "not finite" in reasons["nan"] and "not finite" in reasons["inf"]
     assert reasons["memory_error"] == "MemoryError: injected: cannot allocate"
@@ -115,7 +116,7 @@ def test_a_trial_past_the_budget_is_killed_and_the_fit_ends_on_time(faulty, tmp_
     assert wall < 8 * 1.1 + 10
     hang = model.study_.trials[1]
     assert hang.state == STATE.PRUNED
-    assert "killed at the time budget's deadline" in hang.user_attrs[ATTR_REASON]
+    assert "killed at the time budget's deadline" in TrialRecord.read(hang).reason
     assert model.best_trial_ == 0
 
 
@@ -136,10 +137,16 @@ def test_the_worker_gives_bit_identical_results_and_reports_errors_by_type():
                    task="binary", n_classes=2)
     register_family("faulty", "tests.faulty_family:FAULTY")
     try:
-        with IsolatedTrials(ev, X, y, {"linear": "automl.families.linear:FAMILY",
+        with IsolatedRunner(ev, X, y, {"linear": "automl.families.linear:FAMILY",
                                        "faulty": "tests.faulty_family:FAULTY"}) as trials:
             folds: list[int] = []
-            remote = trials.evaluate("linear", {}, seed=3, on_fold=lambda f, m, s: folds.append(f))
+
+            class Folds(Unmonitored):
+                def fold(self, event: FoldDone) -> Go:
+                    folds.append(event.fold)
+                    return Go()
+
+            remote = trials.evaluate("linear", {}, seed=3, monitor=Folds())
             local = ev.evaluate("linear", {}, X, y, seed=3)
             assert folds == [0, 1, 2]
             np.testing.assert_array_equal(remote.oof, local.oof)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import automl
-from automl.search.runner import trial_seed
+from automl.search.objective import trial_seed
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 FAMILIES = ["linear", "lightgbm", "random_forest", "knn", "torch_mlp"]

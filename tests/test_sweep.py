@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from automl.exceptions import InvalidParameterError, SearchSpaceError, StudyNotFoundError
-from automl.search.runner import ATTR_SWEEP
+from automl.search.trial_record import StudyRecord
 from automl.sweep import check_space_overrides, load_sweep, resume_spec, run_sweep, run_worker, study_leaderboard
 
 
@@ -78,7 +78,7 @@ def test_the_sweep_is_stored_on_its_study_and_resumed_from_it(tmp_path, data_fil
                   "study_name: s\noutput: model\n")
     model = run_sweep(load_sweep(path))
     assert (tmp_path / "model" / "manifest.json").is_file()
-    record = model.study_.user_attrs[ATTR_SWEEP]
+    record = StudyRecord.read(model.study_).sweep
     assert record["data"] == str(data_file.resolve()) and "storage" not in record["settings"]
     spec = resume_spec("s", n_trials=2)
     assert spec.settings["n_trials"] == 2 and spec.settings["time_budget"] is None and spec.overwrite

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification
 
-from automl.search.leaderboard import ATTR_WORKER
+from automl.search.trial_record import TrialRecord
 
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 SCRIPT = str(Path(sys.executable).with_name("automl"))
@@ -84,7 +84,7 @@ def test_four_processes_reach_exactly_the_target(kind, tmp_path, request):
     assert len(complete) == 100
     assert len({t.number for t in trials}) == len(trials)
     assert all(t.state != optuna.trial.TrialState.RUNNING for t in trials)
-    assert len({t.user_attrs[ATTR_WORKER] for t in complete}) >= 2  # the work was shared
+    assert len({TrialRecord.read(t).worker for t in complete}) >= 2  # the work was shared
 
 
 @pytest.mark.parametrize("kind", ["journal", "postgresql"])
@@ -105,7 +105,7 @@ def test_a_worker_killed_mid_trial_is_failed_by_heartbeat_and_its_trial_runs_aga
         except Exception:  # noqa: BLE001 - the study does not exist yet
             continue
         for t in trials:
-            owner = t.user_attrs.get(ATTR_WORKER, "")
+            owner = TrialRecord.read(t).worker
             if t.state == optuna.trial.TrialState.RUNNING and owner.endswith(f":{victim.pid}"):
                 victim.send_signal(signal.SIGKILL)
                 killed_trial = t.number

@@ -26,31 +26,6 @@ __all__ = [
 TOP_ROWS = 10
 
 
-def _cv(text: str | None) -> object:
-    if text is None:
-        return None
-    if text.isdigit():
-        return int(text)
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
-def _image_shape(text: str | None) -> tuple[int, ...] | None:
-    """``28x28`` or ``32x32x3`` -> a tuple (validated by automl.fit)."""
-    if text is None:
-        return None
-    try:
-        return tuple(int(part) for part in text.lower().split("x"))
-    except ValueError:
-        from automl.exceptions import InvalidParameterError
-
-        raise InvalidParameterError(
-            f"--image-shape must look like HEIGHTxWIDTH or HEIGHTxWIDTHxCHANNELS (e.g. 28x28), got {text!r}"
-        ) from None
-
-
 def board_table(board: Any, top: int = TOP_ROWS) -> str:
     """The leaderboard as a compact text table (first metric's mean and std, times, state).
 
@@ -170,27 +145,32 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given as flags (one per setting of :data:`automl.config.SETTINGS`); a ``--no-...``
+    flag sets its setting to False. Values are passed as read: the sweep's validation (the same as
+    ``automl.fit``'s) parses and checks them."""
+    from automl.config import SETTINGS
+
+    out: dict[str, Any] = {}
+    for spec in SETTINGS:
+        value = getattr(args, spec.flag[2:].replace("-", "_"))
+        if spec.flag.startswith("--no-"):
+            if value:
+                out[spec.name] = False
+        elif value is not None:
+            out[spec.name] = value
+    return out
+
+
 def fit(args: argparse.Namespace) -> int:
     """Search on a CSV or Parquet file; print the leaderboard; save the model."""
     from automl.sweep import sweep_from_mapping
 
-    mapping: dict[str, Any] = {"data": args.data, "target": args.target}
+    mapping: dict[str, Any] = {"data": args.data, "target": args.target, **_flag_settings(args)}
     if args.sample_weight is not None:
         mapping["sample_weight"] = args.sample_weight
-    options = {
-        "task": args.task, "metric": args.metric, "time_budget": args.time_budget, "n_trials": args.n_trials,
-        "cv": _cv(args.cv), "families": args.families, "search_space": args.space, "seed": args.seed,
-        "n_jobs": args.n_jobs, "study_name": args.study, "storage": args.storage,
-        "tracking_uri": args.tracking_uri, "register_model": args.register_model, "device": args.device,
-        "image_shape": _image_shape(args.image_shape), "output": args.output, "pruner": args.pruner,
-        "isolation": args.isolation, "trial_timeout": args.trial_timeout,
-        "trial_memory_limit": args.trial_memory_limit,
-    }
-    mapping.update({k: v for k, v in options.items() if v is not None})
-    if args.no_tracking:
-        mapping["tracking"] = False
-    if args.no_ensemble:
-        mapping["ensemble"] = False
+    if args.output is not None:
+        mapping["output"] = args.output
     mapping["overwrite"] = bool(args.overwrite)
     spec = sweep_from_mapping(mapping, "command line")
     return _run(spec, args.workers)
@@ -219,14 +199,14 @@ def resume(args: argparse.Namespace) -> int:
 
 def worker(args: argparse.Namespace) -> int:
     """Join a running sweep and work until its budget or trial target is spent."""
-    from automl.search.leaderboard import worker_id
+    from automl.search.trial_record import worker_id
     from automl.sweep import run_worker
 
     result = run_worker(args.study, args.storage, data=args.data, n_trials=args.n_trials, wait=args.wait)
-    mine = [t for t in result.study.get_trials(deepcopy=False) if t.user_attrs.get("automl:worker") == worker_id()]
+    mine = [r for r in result.trials() if r.worker == worker_id()]
     states: dict[str, int] = {}
-    for t in mine:
-        states[t.state.name.lower()] = states.get(t.state.name.lower(), 0) + 1
+    for r in mine:
+        states[r.state] = states.get(r.state, 0) + 1
     if not args.quiet:
         detail = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "none"
         print(f"worker {worker_id()}: {len(mine)} trials in study {args.study!r} ({detail})")

@@ -90,36 +90,26 @@ def _sub(sub: argparse._SubParsersAction, name: str, help_text: str, run: object
 
 
 def _storage(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--storage", help="study storage: a .journal path (default: ./automl-studies.journal "
-                        "or $AUTOML_STORAGE), sqlite:///FILE or postgresql://USER@HOST/DB")
+    from automl.config import setting
+
+    parser.add_argument("--storage", help=setting("storage").cli_help)
 
 
 def _search_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", choices=["binary", "multiclass", "regression"])
-    parser.add_argument("--metric", help="metric to optimise (default by task: roc_auc, log_loss, rmse)")
-    parser.add_argument("--time-budget", type=float, help="seconds for the whole fit, refit included")
-    parser.add_argument("--n-trials", type=int, help="number of trials")
-    parser.add_argument("--cv", help="5 | 0.2 | repeated:5x3 | group:COLUMN | time:5 | holdout:0.2 (default: 5 folds)")
-    parser.add_argument("--families", help="comma-separated family names (default: all installed)")
-    parser.add_argument("--space", help="YAML file of search-space overrides {family: {param: ...}}")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--n-jobs", type=int, help="threads per model (default -1: all cores)")
-    parser.add_argument("--pruner", choices=["percentile", "median", "none"])
-    parser.add_argument("--study", help="study name: stored, resumable, joinable by workers")
-    _storage(parser)
-    parser.add_argument("--tracking-uri", help="MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
-    parser.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
-    parser.add_argument("--register-model", help="register the final model in MLflow under this name")
-    parser.add_argument("--device", help="where nets train: auto (default), cpu, cuda, cuda:N, mps")
-    parser.add_argument("--image-shape", help="the columns are image pixels of this shape: HxW or HxWxC")
-    parser.add_argument("--isolation", choices=["process", "none"],
-                        help="process (default): trials run in a reused worker process that is replaced when a "
-                        "trial crashes it or passes a limit; none: in this process")
-    parser.add_argument("--trial-timeout", type=float, help="seconds one trial may run before it is killed and failed")
-    parser.add_argument("--trial-memory-limit", type=float,
-                        help="MiB a trial's process may use before it is killed (default: 3/4 of the machine's memory)")
-    parser.add_argument("--no-ensemble", action="store_true",
-                        help="keep the best single trial (default: blend the best trials when that scores better)")
+    """One flag per setting of :data:`automl.config.SETTINGS` (its flag, type, choices and help),
+    then where the model goes."""
+    from automl.config import SETTINGS
+
+    for spec in SETTINGS:
+        if spec.flag.startswith("--no-"):
+            parser.add_argument(spec.flag, action="store_true", help=spec.cli_help)
+            continue
+        kwargs: dict[str, object] = {"help": spec.cli_help or None}
+        if spec.cli_type is not None:
+            kwargs["type"] = spec.cli_type
+        if spec.cli_choices is not None:
+            kwargs["choices"] = list(spec.cli_choices)
+        parser.add_argument(spec.flag, **kwargs)
     parser.add_argument("--output", help="folder to save the model in")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
 

@@ -19,13 +19,13 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from automl._warnings import warn_user
 from automl.exceptions import DataValidationError
 
 __all__ = ["ColumnSpec", "Schema", "column_kind", "DATETIME_PARTS"]
@@ -188,11 +188,7 @@ class Schema:
             )
         extra = [str(c) for c in X.columns if str(c) not in self._by_name and str(c) not in self.ignored]
         if extra and warn:
-            warnings.warn(
-                f"dropping {len(extra)} column(s) not seen at fit: {extra}",
-                UserWarning,
-                stacklevel=3,
-            )
+            warn_user(f"dropping {len(extra)} column(s) not seen at fit: {extra}")
         out: dict[str, pd.Series] = {}
         problems: list[str] = []
         unseen: dict[str, list[str]] = {}
@@ -229,11 +225,7 @@ class Schema:
             raise DataValidationError(problems)
         if unseen and warn:
             detail = "; ".join(f"{k!r} (e.g. {v})" for k, v in unseen.items())
-            warnings.warn(
-                f"categories not seen at fit are treated as missing in: {detail}",
-                UserWarning,
-                stacklevel=3,
-            )
+            warn_user(f"categories not seen at fit are treated as missing in: {detail}")
         frame = pd.DataFrame(out, index=index)
         return frame[self.output_names]
 

@@ -9,7 +9,6 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from collections import Counter
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from automl.data.task import check_task, infer_task
+from automl._warnings import warn_user
 from automl.exceptions import DataValidationError, InputTypeError
 
 __all__ = ["TrainingData", "coerce_features", "feature_problems", "screen_features", "validate_training_data"]
@@ -207,7 +207,7 @@ def screen_features(X: pd.DataFrame, y: pd.Series, *, drop_constant: bool = True
     if dropped and len(dropped) < X.shape[1]:  # all constant: the caller raises instead
         notes.append(f"dropping {len(dropped)} constant column(s): {dropped} (a single value carries no signal)")
     for note in notes:
-        warnings.warn(note, UserWarning, stacklevel=5)
+        warn_user(note)
     return (X.drop(columns=dropped) if dropped else X), dropped
 
 
@@ -327,11 +327,7 @@ def validate_training_data(
     n_dropped = int(missing.sum())
     X = X.reset_index(drop=True)
     if n_dropped:
-        warnings.warn(
-            f"dropped {n_dropped} row(s) whose target {target_name!r} is missing",
-            UserWarning,
-            stacklevel=3,
-        )
+        warn_user(f"dropped {n_dropped} row(s) whose target {target_name!r} is missing")
         keep = ~missing.to_numpy()
         X = X.loc[keep].reset_index(drop=True)
         y_series = y_series[keep].reset_index(drop=True)

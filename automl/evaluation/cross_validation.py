@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,20 +24,18 @@ import numpy as np
 import pandas as pd
 
 from automl.evaluation.metrics import Metric
+from automl.evaluation.monitor import Answer, EpochDone, FoldDone, Go, ProbeDone, Stop, TrialMonitor, TrialStopped
 from automl.exceptions import NonFinitePredictionError
 from automl.families.epochs import epoch_reporting
 from automl.families.pipeline import FamilyPipeline
 
 __all__ = [
     "CVResult", "Evaluator", "TrialStopped", "average_curves", "subsample", "probe_fraction_for",
-    "cap_validation_rows", "MAX_CURVE_POINTS", "PROBE_FOLD", "VALIDATION_MAX_ROWS",
+    "cap_validation_rows", "MAX_CURVE_POINTS", "VALIDATION_MAX_ROWS",
 ]
 
 #: Points kept per learning curve (evenly spaced steps, the last one always kept).
 MAX_CURVE_POINTS = 100
-#: The fold index ``on_fold`` and ``on_epoch`` receive for the probe: a model trained on a
-#: subsample of fold 1's training rows and scored on fold 1's validation rows.
-PROBE_FOLD = -1
 #: Training folds of at least this many rows get a probe; it trains on a ninth of them
 #: (at least ``PROBE_MIN_SAMPLE``, at most ``PROBE_MAX_SAMPLE`` rows).
 PROBE_MIN_ROWS = 10_000
@@ -142,14 +140,13 @@ def _check_finite(prediction: np.ndarray, fold: int, n_folds: int) -> None:
         )
 
 
-class TrialStopped(Exception):
-    """Raised inside the fold loop to stop a trial early (pruned or out of time)."""
-
-    def __init__(self, reason: str, kind: str = "pruned") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.kind = kind
-        self.fold_scores: dict[str, list[float]] = {}
+def _obey(answer: Answer, scores: dict[str, list[float]]) -> Go:
+    """``answer`` if it is :class:`Go`; raise :class:`TrialStopped` (with the scores so far) for :class:`Stop`."""
+    if isinstance(answer, Stop):
+        stop = TrialStopped(answer.reason, kind=answer.kind)
+        stop.fold_scores = scores
+        raise stop
+    return answer
 
 
 @dataclass
@@ -205,9 +202,9 @@ class Evaluator:
         weights: Sample weight of every row (``None``: unweighted). Each fold's model trains
             with its training rows' weights and is scored with its validation rows' weights.
         probe_fraction: When set (large data), every configuration is first trained on this
-            share of fold 1's training rows and scored on fold 1's validation rows; ``on_fold``
-            gets that score with fold :data:`PROBE_FOLD` and may stop the trial, or answer the
-            share of rows the real folds train on (see :meth:`evaluate`).
+            share of fold 1's training rows and scored on fold 1's validation rows; the monitor
+            gets that score (:class:`~automl.evaluation.monitor.ProbeDone`) and may stop the
+            trial, or answer the share of rows the real folds train on (see :meth:`evaluate`).
     """
 
     def __init__(
@@ -252,8 +249,7 @@ class Evaluator:
         X: pd.DataFrame,
         y: np.ndarray,
         *,
-        on_fold: Callable[[int, float, float], Any] | None = None,
-        on_epoch: Callable[[int, int, float, float], Any] | None = None,
+        monitor: TrialMonitor | None = None,
         seed: int | None = None,
     ) -> CVResult:
         """Cross-validate one configuration.
@@ -263,20 +259,17 @@ class Evaluator:
             params: Its parameters.
             X: Canonical frame (all rows).
             y: Encoded target.
-            on_fold: Called after each fold with ``(fold_index, running_mean_of_primary,
-                seconds_of_this_fold)``; it may raise :class:`TrialStopped`. With a
-                ``probe_fraction``, first called with ``(PROBE_FOLD, probe_score, seconds)``:
-                a number in (0, 1) it returns is the share of each fold's training rows
-                the folds then train on (a seeded, stratified subsample).
-            on_epoch: Called by models that train in epochs (the nets) after each epoch with
-                ``(fold_index, epoch, primary_metric_on_their_validation_rows, seconds_in_this_fold)``;
-                it may raise :class:`TrialStopped`, or return True to end that fold's training
-                early (the model keeps its best epoch).
+            monitor: Told of the probe (with a ``probe_fraction``), of each fold and of each
+                epoch of a net (see :mod:`automl.evaluation.monitor`); its :class:`Stop`
+                ends the trial with :class:`TrialStopped`. None: every fold runs, no probe.
             seed: Seed of this trial's models (default: the evaluator's); see
-                :func:`automl.search.runner.trial_seed`.
+                :func:`automl.search.objective.trial_seed`.
 
         Returns:
             The :class:`CVResult`.
+
+        Raises:
+            TrialStopped: the monitor stopped the trial (pruned or out of time).
         """
         n = len(y)
         width = self.n_classes if self.task != "regression" else 1
@@ -288,12 +281,13 @@ class Evaluator:
         fold_curves: list[dict[str, list[float]]] = []
         primary = self.metrics[0].name
         fraction, probed = 1.0, None
-        if self.probe_fraction is not None and on_fold is not None and self.splits:
-            fraction, probed = self._probe(family, params, X, y, seed, on_fold, on_epoch)
+        if self.probe_fraction is not None and monitor is not None and self.splits:
+            fraction, probed = self._probe(family, params, X, y, seed, monitor)
         classification = self.task != "regression"
         base_seed = self.seed if seed is None else seed
+        n_folds = len(self.splits)
         for fold, (train, valid) in enumerate(self.splits):
-            if fold == 0 and probed is not None and fraction == float(self.probe_fraction):
+            if fold == 0 and probed is not None and fraction == float(self.probe_fraction or 0.0):
                 # The folds train on the probe's share: fold 1 is the probe itself (same rows, same model).
                 model, prediction, fit_seconds, predict_seconds = probed
                 probed = None
@@ -302,7 +296,7 @@ class Evaluator:
                     train = subsample(train, y, fraction, base_seed + fold + 1, classification)
                 started = time.perf_counter()
                 try:
-                    with epoch_reporting(self._epoch_reporter(fold, on_epoch, started)):
+                    with epoch_reporting(self._epoch_reporter(fold, monitor, started)):
                         model = self.pipeline(family, params, seed).fit(
                             X.iloc[train], y[train],
                             sample_weight=None if self.weights is None else self.weights[train],
@@ -313,7 +307,7 @@ class Evaluator:
                 fitted = time.perf_counter()
                 prediction = model.predict_scores(X.iloc[valid])
                 fit_seconds, predict_seconds = fitted - started, time.perf_counter() - fitted
-                _check_finite(prediction, fold, len(self.splits))
+                _check_finite(prediction, fold, n_folds)
             fit_time += fit_seconds
             predict_time += predict_seconds
             hints.append(model.refit_hints())
@@ -323,14 +317,10 @@ class Evaluator:
             valid_weights = None if self.weights is None else self.weights[valid]
             for metric in self.metrics:
                 scores[metric.name].append(metric.compute(y[valid], prediction, self.classes, valid_weights))
-            if on_fold is not None:
+            if monitor is not None:
                 running = np.asarray(scores[primary], dtype=float)
                 mean = float(np.nanmean(running)) if np.isfinite(running).any() else math.nan
-                try:
-                    on_fold(fold, mean, fit_seconds + predict_seconds)
-                except TrialStopped as stop:
-                    stop.fold_scores = scores
-                    raise
+                _obey(monitor.fold(FoldDone(fold, n_folds, mean, fit_seconds + predict_seconds)), scores)
         with np.errstate(invalid="ignore", divide="ignore"):
             oof = (total / counts[:, None]).astype("float32")
         if self.task == "regression":
@@ -339,49 +329,46 @@ class Evaluator:
 
     def _probe(
         self, family: str, params: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray, seed: int | None,
-        on_fold: Callable[[int, float, float], Any], on_epoch: Callable[[int, int, float, float], Any] | None,
+        monitor: TrialMonitor,
     ) -> tuple[float, tuple[Any, np.ndarray, float, float]]:
         """Fit on ``probe_fraction`` of fold 1's training rows, score fold 1; return the share of
-        rows the folds train on (``on_fold``'s answer, 1 by default) and the probe's model, its
-        fold-1 prediction, and its fit and predict seconds (fold 1 itself when the share is the
-        probe's)."""
+        rows the folds train on (the monitor's answer) and the probe's model, its fold-1
+        prediction, and its fit and predict seconds (fold 1 itself when the share is the probe's)."""
         train, valid = self.splits[0]
         base_seed = self.seed if seed is None else seed
-        rows = subsample(train, y, float(self.probe_fraction), base_seed, self.task != "regression")
+        fraction = float(self.probe_fraction or 1.0)
+        rows = subsample(train, y, fraction, base_seed, self.task != "regression")
+        no_scores: dict[str, list[float]] = {m.name: [] for m in self.metrics}
         started = time.perf_counter()
         try:
-            with epoch_reporting(self._epoch_reporter(PROBE_FOLD, on_epoch, started)):
+            with epoch_reporting(self._epoch_reporter(None, monitor, started)):
                 model = self.pipeline(family, params, seed).fit(
                     X.iloc[rows], y[rows], sample_weight=None if self.weights is None else self.weights[rows]
                 )
             fitted = time.perf_counter()
             prediction = model.predict_scores(X.iloc[valid])
         except TrialStopped as stop:
-            stop.fold_scores = {m.name: [] for m in self.metrics}
+            stop.fold_scores = no_scores
             raise
         _check_finite(prediction, 0, len(self.splits))
         weights = None if self.weights is None else self.weights[valid]
         score = self.metrics[0].compute(y[valid], prediction, self.classes, weights)
         predicted = time.perf_counter()
-        try:
-            answer = on_fold(PROBE_FOLD, score, predicted - started)
-        except TrialStopped as stop:
-            stop.fold_scores = {m.name: [] for m in self.metrics}
-            raise
+        answer = _obey(monitor.probe(ProbeDone(float(score), predicted - started, fraction)), no_scores)
         probed = (model, prediction, fitted - started, predicted - fitted)
-        if isinstance(answer, (int, float)) and not isinstance(answer, bool) and 0.0 < answer < 1.0:
-            return float(answer), probed
-        return 1.0, probed
+        share = float(answer.share)
+        return (share if 0.0 < share < 1.0 else 1.0), probed
 
-    def _epoch_reporter(self, fold: int, on_epoch: Callable[[int, int, float, float], Any] | None,
-                        started: float) -> Any:
-        """Scores a net's epoch with the primary metric and passes it to ``on_epoch``."""
-        if on_epoch is None:
+    def _epoch_reporter(self, fold: int | None, monitor: TrialMonitor | None, started: float) -> Any:
+        """Scores a net's epoch with the primary metric and tells the monitor."""
+        if monitor is None:
             return None
         primary = self.metrics[0]
+        n_folds = len(self.splits)
 
-        def reporter(epoch: int, y_true: Any, scores: Any) -> Any:
+        def reporter(epoch: int, y_true: Any, scores: Any) -> bool:
             value = primary.compute(np.asarray(y_true), np.asarray(scores), self.classes)
-            return on_epoch(fold, epoch, value, time.perf_counter() - started)
+            event = EpochDone(fold, n_folds, epoch, float(value), time.perf_counter() - started)
+            return _obey(monitor.epoch(event), {m.name: [] for m in self.metrics}).end_fold
 
         return reporter

@@ -18,7 +18,8 @@ Accepted forms:
 - a float in (0, 1): one holdout split of that fraction;
 - ``"kfold:K"``, ``"repeated:KxR"`` (K folds repeated R times), ``"group:K"``,
   ``"time:K"`` (time-series split, rows in time order), ``"holdout:F"``;
-- ``"group:COLUMN"`` in :func:`automl.fit` (groups from that column, 5 folds);
+- ``"group:COLUMN"`` (groups from that column, which leaves the features; 5 folds);
+- a number as text (``"5"``, ``"0.2"``) is the number itself, as the command line gives it;
 - any object with ``split`` and ``get_n_splits`` (a scikit-learn splitter).
 
 Example:
@@ -39,7 +40,7 @@ from sklearn import model_selection as ms
 
 from automl.exceptions import DataValidationError, InvalidParameterError
 
-__all__ = ["CVPlan", "make_cv_plan", "CV_FORMS", "SMALL_DATA_ROWS", "REPEATED_MAX_WORK", "FIVE_FOLDS_MAX_WORK"]
+__all__ = ["CVPlan", "CVSpec", "make_cv_plan", "parse_cv", "CV_FORMS", "SMALL_DATA_ROWS", "REPEATED_MAX_WORK", "FIVE_FOLDS_MAX_WORK"]
 
 #: With ``cv=None``, data of at most this many rows get 5 folds repeated twice.
 SMALL_DATA_ROWS = 2500
@@ -49,8 +50,8 @@ REPEATED_MAX_WORK = 500.0
 FIVE_FOLDS_MAX_WORK = 2000.0
 
 CV_FORMS = (
-    "None (5 folds), an int k >= 2 (k folds), a float in (0, 1) (holdout fraction), 'kfold:K', 'repeated:KxR', "
-    "'group:K', 'time:K', 'holdout:F', or a scikit-learn splitter"
+    "None (5 folds), a number of folds k >= 2 (5 or '5'), a holdout fraction in (0, 1) (0.2 or '0.2'), 'kfold:K', "
+    "'repeated:KxR', 'group:K', 'group:COLUMN', 'time:K', 'holdout:F', or a scikit-learn splitter"
 )
 
 
@@ -131,6 +132,28 @@ class CVPlan:
         return problems
 
 
+@dataclass(frozen=True)
+class CVSpec:
+    """A parsed ``cv=`` value: the one grammar every entry point reads (see :func:`parse_cv`).
+
+    Attributes:
+        kind: ``default`` (None), ``folds`` (a number k), ``kfold``, ``group``, ``time``,
+            ``holdout``, ``repeated`` or ``splitter`` (a scikit-learn splitter).
+        folds: Number of folds (K).
+        repeats: Repeats of ``repeated:KxR``.
+        fraction: Holdout fraction.
+        column: The group column of ``group:COLUMN``.
+        splitter: The scikit-learn splitter of kind ``splitter``.
+    """
+
+    kind: str
+    folds: int = 5
+    repeats: int = 2
+    fraction: float = 0.0
+    column: str | None = None
+    splitter: Any = None
+
+
 def _positive_int(text: str, cv: object) -> int:
     try:
         value = int(text)
@@ -151,13 +174,75 @@ def _fraction(text: str | float, cv: object) -> float:
     return value
 
 
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_cv(cv: object) -> CVSpec:
+    """Parse a ``cv=`` value; every entry point (``automl.fit``, the estimators, sweep files and
+    ``automl fit --cv``) reads it through this one function, so they accept and refuse the same
+    spellings with the same messages.
+
+    Raises:
+        InvalidParameterError: ``cv`` is not one of the accepted forms (the message lists them).
+
+    Example:
+        >>> parse_cv("5") == parse_cv(5), parse_cv("0.2") == parse_cv(0.2)
+        (True, True)
+        >>> parse_cv("group:customer").column, parse_cv("repeated:5x3").repeats
+        ('customer', 3)
+        >>> parse_cv("kfold:1")
+        Traceback (most recent call last):
+        ...
+        automl.exceptions.InvalidParameterError: cv='kfold:1': needs at least 2 folds, got 1
+    """
+    if isinstance(cv, CVSpec):
+        return cv
+    if cv is None:
+        return CVSpec("default")
+    if hasattr(cv, "split") and hasattr(cv, "get_n_splits"):
+        return CVSpec("splitter", splitter=cv)
+    if isinstance(cv, bool) or not isinstance(cv, (int, float, str)):
+        raise InvalidParameterError(f"cv must be {CV_FORMS}; got {cv!r} of type {type(cv).__name__}")
+    if isinstance(cv, float):
+        return CVSpec("holdout", fraction=_fraction(cv, cv))
+    if isinstance(cv, int):
+        return CVSpec("folds", folds=_positive_int(str(cv), cv))
+    text = cv.strip()
+    if text.isdigit():
+        return CVSpec("folds", folds=_positive_int(text, cv))
+    if _is_number_text(text):
+        return CVSpec("holdout", fraction=_fraction(text, cv))
+    kind, _, arg = text.partition(":")
+    kind = kind.strip().lower()
+    if kind == "kfold":
+        return CVSpec("kfold", folds=_positive_int(arg, cv))
+    if kind == "group":
+        if arg and not arg.strip().isdigit():
+            return CVSpec("group", column=arg)
+        return CVSpec("group", folds=_positive_int(arg or "5", cv))
+    if kind == "holdout":
+        return CVSpec("holdout", fraction=_fraction(arg, cv))
+    if kind == "time":
+        return CVSpec("time", folds=_positive_int(arg or "5", cv))
+    if kind == "repeated":
+        folds, _, repeats = arg.lower().partition("x")
+        return CVSpec("repeated", folds=_positive_int(folds, cv), repeats=_positive_int(repeats or "2", cv))
+    raise InvalidParameterError(f"cv={cv!r} is not understood; cv must be {CV_FORMS}")
+
+
 def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = False, y: Any = None,
                  time_budget: float | None = None, n_columns: int | None = None) -> CVPlan:
-    """Build the :class:`CVPlan` for a ``cv=`` argument.
+    """Build the :class:`CVPlan` for a ``cv=`` argument (any form :func:`parse_cv` reads).
 
     ``y`` (the target, when known) lets ``cv=None`` choose repeated folds on small data;
     ``time_budget`` (seconds) and ``n_columns`` let it choose fewer folds when the
-    budget is short for the data (see the module docstring).
+    budget is short for the data (see the module docstring). ``group:COLUMN`` is planned as
+    ``group:5`` (the groups come from that column).
 
     Raises:
         InvalidParameterError: ``cv`` is not one of the accepted forms.
@@ -170,51 +255,38 @@ def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = Fal
         >>> make_cv_plan(None, "regression", y=np.arange(20_000.0), time_budget=60, n_columns=12).description
         'kfold:3'
     """
+    spec = parse_cv(cv)
     classification = task != "regression"
     work = 0.0
     if time_budget is not None and y is not None and n_columns is not None:
         work = len(y) * n_columns / max(float(time_budget), 1e-9)
-    if (cv is None and not has_groups and y is not None and _small(y, classification)
-            and work <= REPEATED_MAX_WORK):
-        return make_cv_plan("repeated:5x2", task, seed=seed)
-    if cv is None:
+    if spec.kind == "default":
+        if not has_groups and y is not None and _small(y, classification) and work <= REPEATED_MAX_WORK:
+            return make_cv_plan("repeated:5x2", task, seed=seed)
         plan = _kfold(5 if work <= FIVE_FOLDS_MAX_WORK else 3, classification, seed, has_groups)
         if classification and not has_groups:
             plan.min_per_class, plan.lenient_classes = 2, True
         return plan
-    if hasattr(cv, "split") and hasattr(cv, "get_n_splits"):
+    if spec.kind == "splitter":
         try:
-            n = int(cv.get_n_splits())
+            n = int(spec.splitter.get_n_splits())
         except TypeError:
             n = 1
-        return CVPlan(cv, type(cv).__name__, n, min_rows=max(2, n))
-    if isinstance(cv, bool) or not isinstance(cv, (int, float, str)):
-        raise InvalidParameterError(f"cv must be {CV_FORMS}; got {cv!r} of type {type(cv).__name__}")
-    if isinstance(cv, float):
-        return _holdout(_fraction(cv, cv), classification, seed)
-    if isinstance(cv, int):
-        k = _positive_int(str(cv), cv)
-        return _kfold(k, classification, seed, has_groups)
-    kind, _, arg = cv.partition(":")
-    kind = kind.strip().lower()
-    if kind == "kfold":
-        return _kfold(_positive_int(arg, cv), classification, seed, False)
-    if kind == "group":
-        return _kfold(_positive_int(arg or "5", cv), classification, seed, True)
-    if kind == "holdout":
-        return _holdout(_fraction(arg, cv), classification, seed)
-    if kind == "time":
-        k = _positive_int(arg or "5", cv)
+        return CVPlan(spec.splitter, type(spec.splitter).__name__, n, min_rows=max(2, n))
+    if spec.kind == "holdout":
+        return _holdout(spec.fraction, classification, seed)
+    if spec.kind in ("folds", "kfold", "group"):
+        groups = has_groups if spec.kind == "folds" else spec.kind == "group"
+        return _kfold(spec.folds, classification, seed, groups)
+    if spec.kind == "time":
+        k = spec.folds
         return CVPlan(ms.TimeSeriesSplit(n_splits=k), f"time:{k}", k, min_rows=k + 1)
-    if kind == "repeated":
-        folds, _, repeats = arg.lower().partition("x")
-        k, r = _positive_int(folds, cv), _positive_int(repeats or "2", cv)
-        cls = ms.RepeatedStratifiedKFold if classification else ms.RepeatedKFold
-        return CVPlan(
-            cls(n_splits=k, n_repeats=r, random_state=seed), f"repeated:{k}x{r}", k * r, min_rows=k,
-            min_per_class=k if classification else 1,
-        )
-    raise InvalidParameterError(f"cv={cv!r} is not understood; cv must be {CV_FORMS}")
+    k, r = spec.folds, spec.repeats
+    cls = ms.RepeatedStratifiedKFold if classification else ms.RepeatedKFold
+    return CVPlan(
+        cls(n_splits=k, n_repeats=r, random_state=seed), f"repeated:{k}x{r}", k * r, min_rows=k,
+        min_per_class=k if classification else 1,
+    )
 
 
 def _small(y: Any, classification: bool) -> bool:

@@ -27,16 +27,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import gc
 import logging
 import math
-import re
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from automl._device import DEVICE_PATTERN, device_problems, free_accelerator_memory
 
 __all__ = [
     "DEVICE_PATTERN",
@@ -53,8 +52,6 @@ __all__ = [
 
 logger = logging.getLogger("automl")
 
-#: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 #: Halvings of the batch size tried after a CUDA out-of-memory error.
 MAX_OOM_RETRIES = 3
 #: The batch size is capped so that an epoch has at least this many steps (small data).
@@ -63,21 +60,6 @@ MIN_STEPS_PER_EPOCH = 8
 PREDICT_BATCH = 8192
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("constant", "cosine", "onecycle")
-
-
-def device_problems(device: object) -> list[str]:
-    """Problems with a ``device=`` setting, found without importing torch.
-
-    Example:
-        >>> device_problems("cuda:0"), device_problems("gpu")
-        ([], ["device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got 'gpu'; 'auto' picks CUDA, then MPS, then the CPU"])
-    """
-    if isinstance(device, str) and DEVICE_PATTERN.match(device):
-        return []
-    return [
-        f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}; "
-        "'auto' picks CUDA, then MPS, then the CPU"
-    ]
 
 
 def resolve_device(device: str = "auto") -> Any:
@@ -120,29 +102,6 @@ def torch_runtime(seed: int, n_threads: int) -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(previous)
-
-
-def free_accelerator_memory() -> None:
-    """Release cached GPU memory between trials (a no-op when torch was never imported).
-
-    Example:
-        >>> free_accelerator_memory()
-    """
-    torch = sys.modules.get("torch")
-    if torch is None or getattr(getattr(torch, "__spec__", None), "_initializing", False):
-        return  # never imported, or being imported by another thread (the refit's preload): nothing to free yet
-    try:
-        cuda = torch.cuda.is_available()
-        mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    except AttributeError:  # a partly initialised torch (an import under way elsewhere)
-        return
-    if not (cuda or mps):
-        return  # CPU memory is freed by reference counting; no collection pass needed
-    gc.collect()
-    if cuda:
-        torch.cuda.empty_cache()
-    if mps:
-        torch.mps.empty_cache()
 
 
 @dataclass(frozen=True)

@@ -1,64 +1,138 @@
-"""Wall-clock budget of a fit: the search stops early enough to leave time for the refit.
+"""The time budget of one fit: every deadline of every stage, fixed before the search starts.
+
+A fit with ``time_budget=B`` aims to end at ``B`` and promises to end within
+``B * OVERRUN_FACTOR + OVERRUN_SECONDS``. The :class:`Budget` is built whole before the
+search and never changes; each stage asks it for its own deadline:
+
+- the search stops starting trials at :meth:`Budget.search_deadline`, which keeps time for
+  the refit it estimates from the best trial so far (the estimate is the caller's, the
+  budget only does the arithmetic), the ensemble's extra refits and tracking;
+- a running trial is killed at :meth:`Budget.trial_deadline` (the first trial may run a
+  little past ``B``, so that there is something to refit);
+- the ensemble's member refits must end by :meth:`Budget.ensemble_deadline` (else the best
+  single model is kept);
+- the final model's refit (and any fallback refit) is killed at :meth:`Budget.refit_deadline`;
+- tracking is stopped at :meth:`Budget.tracking_deadline`;
+- :data:`WRAP_UP_SECONDS` are left for what follows a kill (the report, closing runs).
+
+With process isolation each of these is enforced: the worker that runs a trial or a refit
+is killed at its deadline. With ``isolation="none"`` the same deadlines are only checked
+between folds, epochs and stages, so the budget is best effort (``enforced=False``).
 
 Example:
     >>> b = Budget(60.0, started_at=0.0)
-    >>> b.reserve_refit(fold_fit_seconds=2.0, scale=1.25)
-    >>> round(b.search_deadline(), 2)
-    56.0
+    >>> b.search_deadline(refit_estimate=4.0), b.refit_deadline(), b.limit()
+    (56.0, 72.0, 76.0)
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, replace
 
-__all__ = ["Budget"]
+__all__ = ["Budget", "OVERRUN_FACTOR", "OVERRUN_SECONDS", "WRAP_UP_SECONDS"]
+
+#: The promise: a fit given ``B`` seconds ends within ``B * OVERRUN_FACTOR + OVERRUN_SECONDS``.
+OVERRUN_FACTOR = 1.1
+OVERRUN_SECONDS = 10.0
+#: Seconds kept after the last kill point: receiving the model, the report, closing the runs.
+WRAP_UP_SECONDS = 4.0
+#: The first trial (nothing completed yet) may run this share of the budget past it.
+FIRST_TRIAL_OVERRUN = 0.05
 
 
+@dataclass(frozen=True)
 class Budget:
-    """Tracks the deadline of a fit with an optional time budget.
+    """Every deadline of a fit, as monotonic times (``None`` everywhere without a budget).
 
-    The whole fit, refit included, aims to end by ``started_at + seconds``; the
-    search itself stops ``refit_reserve`` seconds earlier. A trial may overrun
-    by at most one fold, and the first trial is allowed up to the hard limit
-    ``seconds * 1.1 + 5`` so that there is always something to refit.
-
-    Args:
+    Attributes:
         seconds: The budget, or ``None`` for no time limit.
         started_at: ``time.monotonic()`` when the fit started.
+        tracking_reserve: Seconds kept at the end for tracking (0 without tracking).
+        ensemble_factor: Extra refits the search keeps time for, as a multiple of the best
+            trial's refit (the ensemble's members; 0 without an ensemble).
+        enforced: Whether trials and refits run where they can be killed at their deadline
+            (process isolation); ``False``: the deadlines are checked between steps only.
     """
 
-    def __init__(self, seconds: float | None, started_at: float | None = None) -> None:
-        self.seconds = seconds
-        self.started_at = time.monotonic() if started_at is None else started_at
-        self.refit_reserve = 0.0
-        self.extra_reserve = 0.0
-        #: Extra refits kept time for, as a multiple of the best trial's refit (the ensemble's members).
-        self.ensemble_factor = 0.0
+    seconds: float | None
+    started_at: float
+    tracking_reserve: float = 0.0
+    ensemble_factor: float = 0.0
+    enforced: bool = True
 
-    def reserve_refit(self, fold_fit_seconds: float, scale: float) -> None:
-        """Keep time for refitting a model whose folds took ``fold_fit_seconds`` each.
+    @classmethod
+    def start(cls, seconds: float | None, **reserves: float | bool) -> Budget:
+        """A budget that starts now."""
+        return cls(seconds, time.monotonic(), **reserves)  # type: ignore[arg-type]
 
-        ``scale`` is all rows over the rows of a training part; 20 % and one
-        second are added as margin, plus ``extra_reserve`` (time the fit
-        needs after the refit, e.g. logging the model to MLflow).
+    @classmethod
+    def until_wall_time(cls, deadline: float | None, enforced: bool = True) -> Budget:
+        """The budget of a process joining a search that ends at wall-clock ``deadline`` (``time.time()``).
+
+        Example:
+            >>> Budget.until_wall_time(None).seconds is None
+            True
         """
-        self.refit_reserve = fold_fit_seconds * scale * 1.2 + 1.0
+        if deadline is None:
+            return cls(None, time.monotonic(), enforced=enforced)
+        seconds = max(0.0, deadline - time.time())
+        return cls(seconds, time.monotonic(), enforced=enforced)
 
-    def search_deadline(self) -> float | None:
-        """Monotonic time by which the search should stop (``None``: no limit)."""
+    def with_start(self, started_at: float) -> Budget:
+        """The same budget started at ``started_at``."""
+        return replace(self, started_at=started_at)
+
+    # -- deadlines --------------------------------------------------------------------------
+    def end(self) -> float | None:
+        """When the fit aims to end: ``started_at + seconds``."""
+        return None if self.seconds is None else self.started_at + self.seconds
+
+    def limit(self) -> float | None:
+        """The promise: ``started_at + seconds * OVERRUN_FACTOR + OVERRUN_SECONDS``."""
         if self.seconds is None:
             return None
-        return self.started_at + self.seconds - self.refit_reserve * (1.0 + self.ensemble_factor) - self.extra_reserve
+        return self.started_at + self.seconds * OVERRUN_FACTOR + OVERRUN_SECONDS
 
-    def hard_deadline(self) -> float | None:
-        """The latest any trial may run to, even the first one."""
+    def search_deadline(self, refit_estimate: float = 0.0) -> float | None:
+        """When the search stops starting trials, keeping ``refit_estimate`` seconds for the
+        final refit, as much again per ``ensemble_factor``, and the tracking reserve."""
+        end = self.end()
+        if end is None:
+            return None
+        return end - refit_estimate * (1.0 + self.ensemble_factor) - self.tracking_reserve
+
+    def trial_deadline(self, has_complete: bool, refit_estimate: float = 0.0) -> float | None:
+        """Past this a running trial is out of time: the search deadline once a trial has
+        completed; before that a little past the budget, so that there is something to refit."""
         if self.seconds is None:
             return None
-        return self.started_at + self.seconds * 1.1 + 5.0
+        if has_complete:
+            return self.search_deadline(refit_estimate)
+        return self.started_at + self.seconds * (1.0 + FIRST_TRIAL_OVERRUN) - self.tracking_reserve
 
-    def search_time_left(self, now: float | None = None) -> float:
-        """Seconds left for the search (infinite without a budget)."""
-        deadline = self.search_deadline()
+    def ensemble_deadline(self) -> float | None:
+        """The ensemble's member refits must end by this (else the best single model is kept)."""
+        end = self.end()
+        return None if end is None else end - self.tracking_reserve
+
+    def refit_deadline(self) -> float | None:
+        """The final model's refit (and a fallback's) is killed at this."""
+        limit = self.limit()
+        return None if limit is None else limit - WRAP_UP_SECONDS - self.tracking_reserve
+
+    def tracking_deadline(self) -> float | None:
+        """Tracking is stopped at this."""
+        limit = self.limit()
+        return None if limit is None else limit - WRAP_UP_SECONDS
+
+    def wall_time(self, moment: float | None) -> float | None:
+        """The wall-clock time (``time.time()``) of the monotonic ``moment``."""
+        return None if moment is None else time.time() + (moment - time.monotonic())
+
+    # -- now ----------------------------------------------------------------------------------
+    def left(self, deadline: float | None, now: float | None = None) -> float:
+        """Seconds until ``deadline`` (infinite for ``None``)."""
         if deadline is None:
             return float("inf")
         return deadline - (time.monotonic() if now is None else now)

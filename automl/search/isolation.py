@@ -1,25 +1,28 @@
-"""Trials in a separate, reused process: a trial that crashes, hangs or eats memory never ends the search.
+"""Trials and refits in a separate, reused process: a crash, a hang or a memory hog never ends the fit.
 
-Each fit's trials run in one worker process started with ``spawn`` (never
-``fork``: LightGBM and OpenMP can hang in a forked child). The process is
-reused from trial to trial, and kept warm between fits, so isolation costs
-a few milliseconds per trial, not a Python start-up. The search process
-keeps the Optuna trial: the worker sends it each fold's running score and
-each epoch's validation score, and waits for the answer (go on, or stop:
-pruned or out of time), exactly as the in-process callbacks would.
+Each fit's trials *and* its final refits run in one worker process started with ``spawn``
+(never ``fork``: LightGBM and OpenMP can hang in a forked child). The process is reused
+from request to request, and kept warm between fits, so isolation costs a few
+milliseconds per trial, not a Python start-up. The fit's process keeps the Optuna trial:
+the worker sends it each probe, fold and epoch event and waits for the typed answer
+(see :mod:`automl.evaluation.monitor`), exactly as an in-process monitor would answer.
 
-What the search process does when a trial misbehaves:
+What the fit's process does when a trial or a refit misbehaves:
 
-- raises (``MemoryError`` included): the trial fails with ``"Type: message"``;
-  after a ``MemoryError`` the worker is replaced;
-- crashes its process (segfault, ``os.abort``, killed by the OS): the trial
-  fails with the signal or exit code, and a new worker takes the next trial;
-- runs past ``trial_timeout`` seconds: the worker is killed (within
-  :data:`POLL_SECONDS` of the limit) and the trial fails;
-- runs past the time budget's deadline: the worker is killed and the trial
-  is stopped (pruned), as a fold that would overrun the budget is;
-- grows its resident memory past ``trial_memory_limit`` MiB: the worker is
-  killed and the trial fails with the size it reached.
+- raises (``MemoryError`` included): it fails with ``"Type: message"``; after a
+  ``MemoryError`` the worker is replaced;
+- crashes its process (segfault, ``os.abort``, killed by the OS): it fails with the signal
+  or exit code, and a new worker takes the next request;
+- runs past ``trial_timeout`` seconds: the worker is killed (within :data:`POLL_SECONDS`
+  of the limit) and it fails;
+- runs past its deadline (the time budget's): the worker is killed; a trial is stopped
+  (pruned), a refit raises :class:`DeadlineKilled`;
+- grows its resident memory past ``trial_memory_limit`` MiB: the worker is killed and it
+  fails with the size it reached.
+
+:class:`InProcessRunner` has the same interface and runs everything in the fit's own
+process (``isolation="none"``): nothing can be killed there, so deadlines are only
+checked between folds and epochs.
 
 Example:
     >>> import numpy as np, pandas as pd
@@ -27,9 +30,11 @@ Example:
     >>> X = pd.DataFrame({"a": np.arange(40.0)}); y = np.arange(40) % 2
     >>> ev = Evaluator([get_metric("accuracy", "binary")], make_cv_plan(2, "binary").splits(40, y, None),
     ...                task="binary", n_classes=2)
-    >>> with IsolatedTrials(ev, X, y, {"linear": "automl.families.linear:FAMILY"}) as trials:
-    ...     len(trials.evaluate("linear", {}).fold_scores["accuracy"])
-    2
+    >>> with IsolatedRunner(ev, X, y, {"linear": "automl.families.linear:FAMILY"}) as runner:
+    ...     result = runner.evaluate("linear", {})
+    ...     model = runner.refit("linear", {}, seed=0)
+    >>> len(result.fold_scores["accuracy"]), model.family
+    (2, 'linear')
 """
 
 from __future__ import annotations
@@ -39,47 +44,53 @@ import importlib
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import tempfile
 import threading
 import time
-import traceback
 import warnings
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from automl._spawn import start_without_main
-from automl.evaluation.cross_validation import CVResult, Evaluator, TrialStopped
+from automl.evaluation.cross_validation import CVResult, Evaluator
+from automl.evaluation.monitor import EpochDone, FoldDone, ProbeDone, TrialMonitor, TrialStopped
+from automl.search.worker_process import fit_rows, serve
 
 __all__ = [
+    "DeadlineKilled",
     "ISOLATION_MODES",
-    "IsolatedTrials",
+    "InProcessRunner",
+    "IsolatedRunner",
+    "Runner",
     "TrialCrashed",
     "TrialRaised",
     "WorkerLoadError",
     "default_memory_limit_mb",
+    "make_runner",
     "preload_packages",
     "resident_mb",
 ]
 
 logger = logging.getLogger("automl")
 
-#: ``"process"``: trials run in a reused spawned worker; ``"none"``: in the search's own process.
+#: ``"process"``: trials and refits run in a reused spawned worker; ``"none"``: in the fit's own process.
 ISOLATION_MODES = ("process", "none")
 #: Seconds between two looks at a running trial (time and memory limits, a dead worker).
 POLL_SECONDS = 0.05
-#: Seconds a killed trial may keep running past the budget's deadline, so that the
-#: trial's own checks (between folds and epochs) stop it first when they can.
+#: Seconds a trial may keep running past its deadline before it is killed, so that the
+#: trial's own checks (between folds and epochs) stop it first when they can (a refit has none).
 DEADLINE_GRACE_SECONDS = 1.0
-#: Seconds to wait for a worker to start and load the data before giving up on it.
+#: Seconds to wait for a worker to start and load the data before giving up on it (or less: the deadline).
 START_TIMEOUT_SECONDS = 300.0
 #: Warm workers kept for the next fit.
 MAX_IDLE_WORKERS = 2
 
 
 class TrialCrashed(Exception):
-    """The worker running a trial died or was killed (crash, time limit, memory limit).
+    """The worker running a trial or a refit died or was killed (crash, time limit, memory limit).
 
     Attributes:
         reason: What happened, as recorded on the trial.
@@ -88,6 +99,10 @@ class TrialCrashed(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class DeadlineKilled(TrialCrashed):
+    """A refit was killed at its deadline (the time budget's)."""
 
 
 class WorkerLoadError(RuntimeError):
@@ -172,96 +187,7 @@ def _import_quietly(module: str) -> None:
         logger.debug("preloading %s failed", module, exc_info=True)
 
 
-# -- the worker process -----------------------------------------------------------------------
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent dies (no-op elsewhere)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _load_payload(path: str, families: Mapping[str, str], filters: Any) -> tuple[Evaluator, Any, Any]:
-    from automl.families.registry import get_family, register_family
-
-    if filters is not None:
-        warnings.filters[:] = list(filters)
-    for name, import_path in families.items():
-        register_family(name, import_path, replace=True)
-        get_family(name)  # a family that only exists in the search's process fails here, not in a trial
-    with open(path, "rb") as handle:
-        import pickle
-
-        return pickle.load(handle)
-
-
-def _serve(conn: Any) -> None:
-    """The worker's loop: load a fit's data, then evaluate one configuration per request."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the search process's to handle
-    _die_with_parent()
-    loaded: tuple[Evaluator, Any, Any] | None = None
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        kind = message[0]
-        if kind == "exit":
-            return
-        if kind == "unload":
-            loaded = None
-            continue
-        if kind == "load":
-            try:
-                loaded = _load_payload(*message[1:])
-                conn.send(("loaded", os.getpid()))
-            except BaseException as exc:  # noqa: BLE001 - reported to the search process
-                conn.send(("load_error", f"{type(exc).__name__}: {exc}"))
-            continue
-        if kind == "trial" and loaded is not None:
-            _run_trial(conn, loaded, *message[1:])
-
-
-def _run_trial(conn: Any, loaded: tuple[Evaluator, Any, Any], family: str, params: Any, seed: Any) -> None:
-    from automl.families.torch_common import free_accelerator_memory
-
-    evaluator, X, y = loaded
-
-    def ask(message: tuple[Any, ...]) -> Any:
-        conn.send(message)
-        answer = conn.recv()
-        if answer[0] == "stop":
-            raise TrialStopped(answer[1], kind=answer[2])
-        return answer[1]
-
-    def on_fold(fold: int, running: float, seconds: float) -> Any:
-        return ask(("fold", fold, running, seconds))
-
-    def on_epoch(fold: int, epoch: int, value: float, seconds: float) -> Any:
-        return ask(("epoch", fold, epoch, value, seconds))
-
-    try:
-        result = evaluator.evaluate(family, params, X, y, on_fold=on_fold, on_epoch=on_epoch, seed=seed)
-        conn.send(("done", result))
-    except TrialStopped as stop:
-        conn.send(("stopped", stop.reason, stop.kind, stop.fold_scores))
-    except MemoryError as exc:
-        conn.send(("error", "MemoryError", str(exc) or "out of memory", traceback.format_exc(), True))
-        os._exit(3)  # a process that ran out of memory is not trusted with another trial
-    except KeyboardInterrupt:
-        conn.send(("interrupt",))  # raised by the trial's own code: the search stops, as it would in-process
-    except BaseException as exc:  # noqa: BLE001 - reported to the search process
-        fatal = not isinstance(exc, Exception)  # SystemExit and the like: a fresh worker takes the next trial
-        conn.send(("error", type(exc).__name__, str(exc), traceback.format_exc(), fatal))
-    finally:
-        free_accelerator_memory()
-
-
-# -- the search process's side ------------------------------------------------------------------
+# -- the fit's side: worker processes and the warm pool ------------------------------------------------------------------
 def _describe_exit(code: int | None) -> str:
     if code is None:
         return "did not exit"
@@ -279,7 +205,7 @@ class _Worker:
     def __init__(self) -> None:
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child,), name="automl-trial-worker", daemon=True)
+        self.process = context.Process(target=serve, args=(child,), name="automl-trial-worker", daemon=True)
         start_without_main(self.process)
         child.close()
         self.payload: str | None = None
@@ -359,20 +285,77 @@ def _pickle_payload(evaluator: Evaluator, X: Any, y: Any) -> str:
     return path
 
 
-class IsolatedTrials:
-    """Runs :meth:`Evaluator.evaluate` for a fit's trials in a reused worker process.
+
+class Runner(Protocol):
+    """Runs a fit's trials and refits: in a worker process, or in the fit's own process."""
+
+    isolated: bool
+
+    def evaluate(self, family: str, params: Mapping[str, Any], *, seed: int | None = None,
+                 monitor: TrialMonitor | None = None, deadline: float | None = None) -> CVResult:
+        """Cross-validate one configuration (see :meth:`Evaluator.evaluate`)."""
+
+    def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
+              deadline: float | None = None) -> Any:
+        """``family`` with ``params`` fitted on all rows (or the share ``fraction``)."""
+
+    def close(self) -> None:
+        """Release the worker."""
+
+
+class InProcessRunner:
+    """Trials and refits in the fit's own process (``isolation="none"``): nothing can be killed,
+    so deadlines are checked between folds and epochs only (by the monitor).
+
+    Args:
+        evaluator: The fit's evaluator.
+        X: Canonical frame (all rows).
+        y: Encoded target.
+    """
+
+    isolated = False
+
+    def __init__(self, evaluator: Evaluator, X: Any, y: Any) -> None:
+        self.evaluator, self.X, self.y = evaluator, X, y
+
+    def __enter__(self) -> InProcessRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def evaluate(self, family: str, params: Mapping[str, Any], *, seed: int | None = None,
+                 monitor: TrialMonitor | None = None, deadline: float | None = None) -> CVResult:
+        """Cross-validate here (``deadline`` is the monitor's to check)."""
+        return self.evaluator.evaluate(family, params, self.X, self.y, monitor=monitor, seed=seed)
+
+    def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
+              deadline: float | None = None) -> Any:
+        """Fit here; a refit that cannot start before ``deadline`` raises :class:`DeadlineKilled`."""
+        if deadline is not None and time.monotonic() >= deadline:
+            raise DeadlineKilled("not started: the time budget's deadline has passed")
+        return fit_rows(self.evaluator, self.X, self.y, family, params, seed, fraction)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class IsolatedRunner:
+    """Runs a fit's trials and refits in a reused worker process.
 
     Args:
         evaluator: The fit's evaluator (sent to the worker once, with ``X`` and ``y``).
         X: Canonical frame (all rows).
         y: Encoded target.
         families: Family name → registry import path, registered in the worker.
-        trial_timeout: Seconds a trial may run before its worker is killed (None: no limit).
-        memory_limit_mb: Resident MiB the worker may reach during a trial (None: no limit).
+        trial_timeout: Seconds a trial or a refit may run before its worker is killed (None: no limit).
+        memory_limit_mb: Resident MiB the worker may reach (None: no limit).
 
     Raises:
-        TypeError: the evaluator or data cannot be pickled (see :meth:`open`).
+        TypeError: the evaluator or data cannot be pickled.
     """
+
+    isolated = True
 
     def __init__(
         self,
@@ -389,12 +372,13 @@ class IsolatedTrials:
         self.memory_limit_mb = memory_limit_mb
         self.n_replaced = 0
         self._families = dict(families)
+        self._local = InProcessRunner(evaluator, X, y)
         self._path = _pickle_payload(evaluator, X, y)
         self._worker: _Worker | None = None
         self._ready = False
         self._start()
 
-    def __enter__(self) -> IsolatedTrials:
+    def __enter__(self) -> IsolatedRunner:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -413,12 +397,17 @@ class IsolatedTrials:
         self._ready = False
         return worker
 
-    def _wait_ready(self) -> _Worker:
+    def _wait_ready(self, deadline: float | None) -> _Worker:
         worker = self._worker or self._start()
         if self._ready:
             return worker
-        if not worker.conn.poll(START_TIMEOUT_SECONDS):
+        wait = START_TIMEOUT_SECONDS
+        if deadline is not None:
+            wait = max(0.0, min(wait, deadline + DEADLINE_GRACE_SECONDS - time.monotonic()))
+        if not worker.conn.poll(wait):
             self._discard()
+            if wait < START_TIMEOUT_SECONDS:
+                raise DeadlineKilled(f"the worker process had not started by the time budget's deadline ({wait:.1f} s)")
             raise TrialCrashed(f"the trial worker did not start within {START_TIMEOUT_SECONDS:g} s")
         try:
             answer = worker.conn.recv()
@@ -432,7 +421,7 @@ class IsolatedTrials:
         return worker
 
     def _discard(self) -> int | None:
-        """Kill the current worker; the next trial starts a new one."""
+        """Kill the current worker; the next request starts a new one."""
         worker, self._worker = self._worker, None
         self._ready = False
         self.n_replaced += 1
@@ -452,103 +441,109 @@ class IsolatedTrials:
 
     @property
     def pid(self) -> int | None:
-        """The current worker's process id (None between a crash and the next trial)."""
+        """The current worker's process id (None between a crash and the next request)."""
         return None if self._worker is None else self._worker.process.pid
 
-    # -- one trial ----------------------------------------------------------------------------
-    def evaluate(
-        self,
-        family: str,
-        params: Mapping[str, Any],
-        *,
-        on_fold: Callable[[int, float, float], Any] | None = None,
-        on_epoch: Callable[[int, int, float, float], Any] | None = None,
-        seed: int | None = None,
-        deadline: Callable[[], float | None] | None = None,
-    ) -> CVResult:
+    # -- requests ------------------------------------------------------------------------------
+    def evaluate(self, family: str, params: Mapping[str, Any], *, seed: int | None = None,
+                 monitor: TrialMonitor | None = None, deadline: float | None = None) -> CVResult:
         """Cross-validate one configuration in the worker.
 
         Args:
             family: Family name.
             params: Its parameters.
-            on_fold: As for :meth:`Evaluator.evaluate`, called in this process.
-            on_epoch: As for :meth:`Evaluator.evaluate`, called in this process.
             seed: The trial's seed.
-            deadline: Returns the monotonic time past which the trial is out of the time
-                budget (None: no budget); the worker is killed a second after it.
-
-        Returns:
-            The :class:`CVResult`.
+            monitor: Answers the trial's events, here in the fit's process.
+            deadline: Monotonic time past which the trial is out of time (None: none); the
+                worker is killed :data:`DEADLINE_GRACE_SECONDS` after it.
 
         Raises:
-            TrialStopped: pruned, or out of the time budget (``kind="timeout"``).
-            TrialRaised: the trial raised an exception in the worker.
+            TrialStopped: the monitor stopped it, or it was killed at its deadline (``kind="timeout"``).
+            TrialRaised: it raised an exception in the worker.
             TrialCrashed: the worker crashed, or was killed at the time or memory limit.
         """
-        worker = self._wait_ready()
+        request = ("trial", family, dict(params), seed, monitor is not None)
+        message = self._exchange(request, "trial", family, deadline, monitor)
+        return message[1]  # type: ignore[no-any-return]
+
+    def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
+              deadline: float | None = None) -> Any:
+        """``family`` with ``params`` fitted in the worker on all rows (or the share ``fraction``).
+
+        Raises:
+            DeadlineKilled: killed at ``deadline``.
+            TrialRaised: it raised an exception in the worker.
+            TrialCrashed: the worker crashed, or was killed at the time or memory limit.
+        """
+        message = self._exchange(("refit", family, dict(params), seed, fraction), "refit", family, deadline, None)
+        if message[0] == "unpicklable":
+            warnings.warn(
+                f"the {family!r} model cannot be sent back from the worker process ({message[1]}); it is refitted "
+                "in the fit's own process instead, where a crash or the deadline cannot be contained",
+                RuntimeWarning, stacklevel=2,
+            )
+            return self._local.refit(family, params, seed=seed, fraction=fraction, deadline=deadline)
+        return pickle.loads(message[1])
+
+    def _exchange(self, request: tuple[Any, ...], what: str, family: str, deadline: float | None,
+                  monitor: TrialMonitor | None) -> tuple[Any, ...]:
+        """Send ``request``, answer its events, enforce its limits; return the final message."""
+        worker = self._wait_ready(deadline)
         started = time.monotonic()
-        peak = 0.0
         try:
-            worker.conn.send(("trial", family, dict(params), seed))
+            worker.conn.send(request)
             while True:
                 if worker.conn.poll(POLL_SECONDS):
                     try:
                         message = worker.conn.recv()
                     except (EOFError, OSError):
                         code = self._discard()
-                        raise TrialCrashed(f"the trial's process {_describe_exit(code)} ({family})") from None
-                    outcome = self._answer(worker, message, on_fold, on_epoch)
-                    if outcome is not None:
-                        return outcome
-                    continue
-                if not worker.alive:
-                    code = self._discard()
-                    raise TrialCrashed(f"the trial's process {_describe_exit(code)} ({family})")
-                now = time.monotonic()
-                if self.trial_timeout is not None and now - started > self.trial_timeout:
-                    self._discard()
-                    raise TrialCrashed(
-                        f"killed after {now - started:.1f} s: the trial ran past trial_timeout={self.trial_timeout:g} s"
-                    )
-                limit = deadline() if deadline is not None else None
-                if limit is not None and now > limit + DEADLINE_GRACE_SECONDS:
-                    self._discard()
-                    raise TrialStopped(
-                        f"stopped after {now - started:.1f} s: killed at the time budget's deadline", kind="timeout"
-                    )
-                if self.memory_limit_mb is not None:
-                    rss = resident_mb(worker.process.pid)  # type: ignore[arg-type]
-                    peak = max(peak, rss or 0.0)
-                    if rss is not None and rss > self.memory_limit_mb:
-                        self._discard()
-                        raise TrialCrashed(
-                            f"killed at {rss:.0f} MiB resident: the trial went over "
-                            f"trial_memory_limit={self.memory_limit_mb:g} MiB"
-                        )
+                        raise TrialCrashed(f"the {what}'s process {_describe_exit(code)} ({family})") from None
+                    if message[0] == "event":
+                        worker.conn.send(("answer", _dispatch(monitor, message[1])))
+                        continue
+                    return self._outcome(message)
+                self._check_limits(worker, what, family, started, deadline)
         except (TrialStopped, TrialRaised, TrialCrashed):
             raise
         except BaseException:
-            # Ctrl-C, or a callback of the search failed: the worker is mid-trial, so it goes.
+            # Ctrl-C, or the monitor failed: the worker is mid-request, so it goes.
             if self._worker is worker:
                 self._discard()
             raise
 
-    def _answer(
-        self, worker: _Worker, message: tuple[Any, ...], on_fold: Any, on_epoch: Any
-    ) -> CVResult | None:
-        """Handle one message of the worker; return the result when the trial is over."""
+    def _check_limits(self, worker: _Worker, what: str, family: str, started: float, deadline: float | None) -> None:
+        """Kill the worker when it died, or passed the timeout, the deadline or the memory limit."""
+        if not worker.alive:
+            code = self._discard()
+            raise TrialCrashed(f"the {what}'s process {_describe_exit(code)} ({family})")
+        now = time.monotonic()
+        if self.trial_timeout is not None and now - started > self.trial_timeout:
+            self._discard()
+            raise TrialCrashed(
+                f"killed after {now - started:.1f} s: the {what} ran past trial_timeout={self.trial_timeout:g} s"
+            )
+        grace = DEADLINE_GRACE_SECONDS if what == "trial" else 0.0
+        if deadline is not None and now > deadline + grace:
+            self._discard()
+            reason = f"stopped after {now - started:.1f} s: killed at the time budget's deadline"
+            if what == "trial":
+                raise TrialStopped(reason, kind="timeout")
+            raise DeadlineKilled(reason)
+        if self.memory_limit_mb is not None:
+            rss = resident_mb(worker.process.pid)  # type: ignore[arg-type]
+            if rss is not None and rss > self.memory_limit_mb:
+                self._discard()
+                raise TrialCrashed(
+                    f"killed at {rss:.0f} MiB resident: the {what} went over "
+                    f"trial_memory_limit={self.memory_limit_mb:g} MiB"
+                )
+
+    def _outcome(self, message: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The final message of a request; raise for a stopped, failed or interrupted one."""
         kind = message[0]
-        if kind in ("fold", "epoch"):
-            callback = on_fold if kind == "fold" else on_epoch
-            try:
-                value = callback(*message[1:]) if callback is not None else None
-            except TrialStopped as stop:
-                worker.conn.send(("stop", stop.reason, stop.kind))
-                return None
-            worker.conn.send(("go", value))
-            return None
-        if kind == "done":
-            return message[1]
+        if kind in ("done", "model", "unpicklable"):
+            return message
         if kind == "stopped":
             stop = TrialStopped(message[1], kind=message[2])
             stop.fold_scores = message[3]
@@ -560,4 +555,45 @@ class IsolatedTrials:
             if fatal:
                 self._discard()
             raise TrialRaised(type_name, text, remote_tb)
-        raise TrialCrashed(f"the trial worker sent an unexpected message {kind!r}")  # pragma: no cover
+        raise TrialCrashed(f"the worker sent an unexpected message {kind!r}")  # pragma: no cover
+
+
+def _dispatch(monitor: TrialMonitor | None, event: object) -> Any:
+    """The monitor's answer to ``event`` (a probe, fold or epoch)."""
+    from automl.evaluation.monitor import Go
+
+    if monitor is None:
+        return Go()
+    if isinstance(event, ProbeDone):
+        return monitor.probe(event)
+    if isinstance(event, FoldDone):
+        return monitor.fold(event)
+    if isinstance(event, EpochDone):
+        return monitor.epoch(event)
+    raise TypeError(f"unexpected event from the worker: {event!r}")  # pragma: no cover
+
+
+def make_runner(evaluator: Evaluator, X: Any, y: Any, families: Mapping[str, str], *, isolation: str = "process",
+                trial_timeout: float | None = None, memory_limit_mb: float | None = None) -> Runner:
+    """The runner of a fit: isolated (the default), or in this process for ``isolation="none"`` or when
+    the fit cannot be sent to a worker (a metric or data that do not pickle: with a warning).
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from automl.evaluation import Evaluator, get_metric
+        >>> ev = Evaluator([get_metric("rmse", "regression")], [], task="regression", n_classes=0)
+        >>> make_runner(ev, pd.DataFrame({"a": [1.0]}), np.ones(1), {}, isolation="none").isolated
+        False
+    """
+    if isolation == "none":
+        return InProcessRunner(evaluator, X, y)
+    limit = memory_limit_mb if memory_limit_mb is not None else default_memory_limit_mb()
+    try:
+        return IsolatedRunner(evaluator, X, y, families, trial_timeout=trial_timeout, memory_limit_mb=limit)
+    except Exception as exc:  # noqa: BLE001 - e.g. a metric or data that cannot be pickled
+        warnings.warn(
+            f"trials run in the fit's own process (as with isolation='none'): the fit cannot be sent to a worker "
+            f"process ({type(exc).__name__}: {exc})",
+            RuntimeWarning, stacklevel=3,
+        )
+        return InProcessRunner(evaluator, X, y)

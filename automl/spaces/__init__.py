@@ -22,8 +22,8 @@ from automl.spaces.params import (
     FixedParam,
     FloatParam,
     IntParam,
-    SearchSpace,
 )
+from automl.spaces.space import SearchSpace
 
 __all__ = [
     "FloatParam",

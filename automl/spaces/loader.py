@@ -27,150 +27,22 @@ import functools
 
 import importlib.resources
 import os
-import re
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from automl._suggest import close_names, unknown_key_message, unknown_name_message
+from automl._suggest import unknown_key_message, unknown_name_message
 from automl.exceptions import SearchSpaceError
 from automl.spaces.portfolio import PortfolioEntry, parse_portfolio
-from automl.spaces.params import (
-    CategoricalParam,
-    FixedParam,
-    FloatParam,
-    IntParam,
-    Param,
-    SearchSpace,
-    _is_int,
-    _is_real,
-    _is_scalar,
-    _name_problems,
-)
+from automl.spaces.param_specs import parse_param
+from automl.spaces.params import Param, _name_problems
+from automl.spaces.space import SearchSpace
 
 __all__ = ["space_from_dict", "load_space_file", "load_builtin_space", "builtin_space_names"]
 
 _TOP_KEYS = ("family", "description", "params", "portfolio")
-_KEYS = {
-    "float": ("type", "low", "high", "log", "default"),
-    "int": ("type", "low", "high", "log", "default"),
-    "categorical": ("type", "choices", "default"),
-    "fixed": ("type", "value"),
-}
-_REQUIRED = {
-    "float": ("low", "high", "default"),
-    "int": ("low", "high", "default"),
-    "categorical": ("choices", "default"),
-    "fixed": ("value",),
-}
-_OVERRIDE_KEYS = ("low", "high", "default", "log", "choices", "value")
-# Scientific notation without a dot, which YAML 1.1 leaves as text ("1e-3", "-2E+5").
-_SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
-
-
-def _article(kind: str) -> str:
-    return ("an " if kind[0] in "aeiou" else "a ") + kind
-
-
-def _scalar(value: object) -> object:
-    """Undo YAML 1.1's reading of ``1e-3`` as text for scalar values."""
-    if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
-        return float(value)
-    return value
-
-
-def _float_field(fld: str, value: object, errors: list[str]) -> float | None:
-    if _is_real(value):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            pass
-    kind = "a boolean" if isinstance(value, bool) else f"{type(value).__name__} {value!r}"
-    errors.append(f"{fld} must be a number but is {kind}; write a number such as {fld}: 0.01")
-    return None
-
-
-def _int_field(fld: str, value: object, errors: list[str]) -> int | None:
-    if _is_int(value):
-        return int(value)
-    if isinstance(value, bool):
-        kind = "a boolean"
-    elif isinstance(value, float) and value.is_integer():
-        kind = f"the float {value!r}; write {int(value)}"
-    elif isinstance(value, str):
-        kind = f"the text {value!r} (write whole numbers without quotes or exponents)"
-    else:
-        kind = f"{type(value).__name__} {value!r}"
-    errors.append(f"{fld} must be an integer but is {kind}")
-    return None
-
-
-def _parse_param(name: str, spec: object) -> tuple[Param | None, list[str]]:
-    """Build one parameter from its YAML mapping, with its structural problems.
-
-    Messages carry no ``"parameter 'x': "`` prefix.  Range and default checks are
-    left to :meth:`Param.problems`; the parameter is ``None`` when a field is
-    missing or has the wrong type (unknown keys are reported but do not block it).
-    """
-    if not isinstance(spec, Mapping):
-        return None, [f"definition must be a mapping such as {{type: float, low: 0.01, high: 1.0, "
-                      f"default: 0.1}}; got {type(spec).__name__} {spec!r}"]
-    if "type" not in spec:
-        return None, ["missing key 'type'; use one of: " + ", ".join(_KEYS)]
-    kind = spec["type"]
-    if kind not in _KEYS:
-        hint = close_names(kind, _KEYS) if isinstance(kind, str) else []
-        tail = f" (did you mean {hint[0]!r}?)" if hint else ""
-        return None, [f"unknown type {kind!r}{tail}; use one of: " + ", ".join(_KEYS)]
-    errors = []
-    for key in spec:
-        if key in _KEYS[kind]:
-            continue
-        owners = [k for k, keys in _KEYS.items() if key in keys]
-        if owners:
-            errors.append(f"key {key!r} does not apply to {_article(kind)} parameter (it "
-                          f"belongs to {' and '.join(owners)} parameters); allowed keys: "
-                          + ", ".join(_KEYS[kind]))
-        else:
-            errors.append(unknown_key_message(key, _KEYS[kind], f"for {_article(kind)} parameter"))
-    blocking = [f"missing required key {k!r} for {_article(kind)} parameter"
-                for k in _REQUIRED[kind] if k not in spec]
-    if kind == "fixed":
-        value = _scalar(spec.get("value"))
-        if not _is_scalar(value):
-            blocking.append(f"value {value!r} is not a string, number, boolean or null; pin a "
-                            "single value")
-        param = FixedParam(name, value)
-    elif kind == "categorical":
-        choices = spec.get("choices", ())
-        if isinstance(choices, (list, tuple)):
-            choices = tuple(_scalar(c) for c in choices)
-            blocking += [f"choice {c!r} is not a string, number, boolean or null"
-                         for c in choices if not _is_scalar(c)]
-        else:
-            blocking.append(f"choices must be a list such as [a, b] but is "
-                            f"{type(choices).__name__} {choices!r}")
-        default = _scalar(spec.get("default"))
-        if not _is_scalar(default):
-            blocking.append(f"default {default!r} is not a string, number, boolean or null")
-        param = CategoricalParam(name, choices, default)
-    else:
-        read = _float_field if kind == "float" else _int_field
-        values = {f: read(f, spec[f], blocking) for f in ("low", "high", "default") if f in spec}
-        log = spec.get("log", False)
-        if not isinstance(log, bool):
-            blocking.append(f"log must be true or false but is {type(log).__name__} {log!r}")
-        if not blocking:
-            cls = FloatParam if kind == "float" else IntParam
-            param = cls(name, values["low"], values["high"], values["default"], log=log)
-    return (None if blocking else param), errors + blocking
-
-
 def _parse_params(params: Mapping, head: str) -> tuple[list[Param], list[str]]:
     out: list[Param] = []
     problems: list[str] = []
@@ -179,7 +51,7 @@ def _parse_params(params: Mapping, head: str) -> tuple[list[Param], list[str]]:
             problems.append(f"{head}parameter {name!r}: name must be text, not "
                             f"{type(name).__name__}")
             continue
-        param, errors = _parse_param(name, spec)
+        param, errors = parse_param(name, spec)
         problems += [f"{head}parameter {name!r}: {e}" for e in errors]
         if param is not None:
             out.append(param)
@@ -326,67 +198,3 @@ def load_builtin_space(family: str) -> SearchSpace:
         raise SearchSpaceError(f"{source}: family {space.family!r} does not match the file name; "
                                f"write family: {family} (or rename the file)")
     return space
-
-
-def _override_param(param: Param, value: object, head: str) -> tuple[Param | None, list[str]]:
-    """Apply one override (see :meth:`SearchSpace.with_overrides`); ``head`` prefixes messages."""
-    name = param.name
-    if _is_scalar(value):
-        return FixedParam(name, _scalar(value)), []
-    if not isinstance(value, Mapping):
-        return None, [head + f"override must be a single value (pins it) or a mapping of "
-                      f"{', '.join(_OVERRIDE_KEYS)}; got {type(value).__name__} {value!r} "
-                      "(to search among values write {choices: [...]})"]
-    errors = [head + unknown_key_message(k, _OVERRIDE_KEYS, "in an override")
-              for k in value if k not in _OVERRIDE_KEYS]
-    if errors:
-        return None, errors
-    if "value" in value:
-        others = [k for k in value if k != "value"]
-        if others:
-            return None, [head + f"'value' pins the parameter and cannot be combined with "
-                          f"{', '.join(others)}; give either value or the other keys"]
-        spec: dict[str, object] = {"type": "fixed", "value": value["value"]}
-    elif param.kind == "fixed":
-        return None, [head + f"is fixed (value={param.value!r}); override it with a single value "
-                      "or {value: ...}, or edit the search-space file to search it"]
-    else:
-        spec = {**param.to_dict(), **value}
-        if param.kind == "categorical" and "choices" in value and "default" not in value:
-            choices = value["choices"]
-            if (isinstance(choices, (list, tuple)) and choices
-                    and param.default not in [_scalar(c) for c in choices]):
-                spec["default"] = _scalar(choices[0])
-    new, errors = _parse_param(name, spec)
-    errors = [head + e for e in errors]
-    if new is not None and new.kind in ("float", "int") and "default" not in value:
-        if new.low < new.high:  # move an old default that the new bounds exclude
-            new = replace(new, default=min(max(new.default, new.low), new.high))
-    return new, errors
-
-
-def _apply_overrides(space: SearchSpace, overrides: object, source: str) -> SearchSpace:
-    """Implementation of :meth:`SearchSpace.with_overrides`."""
-    if not isinstance(overrides, Mapping):
-        raise SearchSpaceError(f"{source}: overrides must be a mapping of parameter name to "
-                               f"a value or {{low, high, ...}}; got {type(overrides).__name__}")
-    problems: list[str] = []
-    new = {p.name: p for p in space.params}
-    for name, value in overrides.items():
-        if name not in new:
-            hint = close_names(name, new)
-            tail = f" (did you mean {hint[0]!r}?)" if hint else ""
-            problems.append(f"{source}: unknown parameter {name!r} for family {space.family!r}"
-                            f"{tail}; known parameters: {', '.join(new)}")
-            continue
-        param, errors = _override_param(new[name], value, f"{source}: parameter {name!r}: ")
-        problems.extend(errors)
-        if param is not None:
-            new[name] = param
-    if problems:
-        raise SearchSpaceError(problems)
-    result = replace(space, params=tuple(new.values()), source=f"{space.source} with {source}")
-    problems = result.problems()
-    if problems:
-        raise SearchSpaceError([f"{source}: {p}" for p in problems])
-    return result

@@ -9,7 +9,7 @@ still gets the nearest configuration; an entry whose categorical value is no lon
 choice is skipped.
 
 Example:
-    >>> from automl.spaces.params import CategoricalParam, IntParam, SearchSpace
+    >>> from automl.spaces import CategoricalParam, IntParam, SearchSpace
     >>> entry = PortfolioEntry("big", (("k", 80),), tasks=frozenset({"binary"}))
     >>> space = SearchSpace("knn", (IntParam("k", 1, 50, 5), CategoricalParam("w", ("u", "d"), "u")),
     ...                     portfolio=(entry,))
@@ -189,7 +189,7 @@ def cap_high(space: Any, caps: Mapping[str, float]) -> Any:
     the new bound move to it.
 
     Example:
-        >>> from automl.spaces.params import IntParam, SearchSpace
+        >>> from automl.spaces import IntParam, SearchSpace
         >>> space = SearchSpace("knn", (IntParam("n_neighbors", 1, 50, 5),))
         >>> cap_high(space, {"n_neighbors": 3}).defaults()
         {'n_neighbors': 3}

@@ -11,9 +11,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from automl.tracking.base import RUN_STATUS, NullTracker, Tracker
+from automl.tracking.base import RUN_STATUS, NullTracker, SearchInfo, Tracker, TrackingResult
 
-__all__ = ["MLflowTracker", "NullTracker", "RUN_STATUS", "Tracker"]
+__all__ = ["MLflowTracker", "NullTracker", "RUN_STATUS", "SearchInfo", "Tracker", "TrackingResult", "make_tracker"]
+
+
+def make_tracker(settings: Any) -> Tracker:
+    """The tracker of a fit's settings: an ``MLflowTracker`` when tracking is on, the tracker object
+    given, or a :class:`NullTracker`.
+
+    Example:
+        >>> from automl.config import resolve_settings
+        >>> type(make_tracker(resolve_settings({"tracking": False}))).__name__
+        'NullTracker'
+    """
+    if not settings.tracking_on:
+        return NullTracker()
+    if settings.tracking is None or settings.tracking is True:
+        from automl.tracking.mlflow_tracker import MLflowTracker
+
+        return MLflowTracker(settings.tracking_uri, register_model=settings.register_model)
+    return settings.tracking  # type: ignore[no-any-return]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,20 +1,24 @@
-"""The tracker protocol: what the search tells a tracker, and a tracker that records nothing.
+"""The tracker protocol: what a fit tells a tracker, and a tracker that records nothing.
 
-A tracker is told when the study is open (``on_start``), after each finished
-trial (``on_trial``), and once at the end (``finish``) with the fitted model or
-the status the fit ended in. Trackers must never break a search: they catch
-and report their own errors.
+A tracker is told when the study is open (``on_start``, with a :class:`SearchInfo`), after
+each finished trial (``on_trial``), and once at the end (``finish``, with the fit's report, or
+None when the fit failed or when the process only joined another's search). It returns a
+:class:`TrackingResult` saying where the run went. Trackers must never break a fit: they
+catch and report their own errors, and ``finish`` ends by its ``deadline``.
 
 Example:
     >>> t = NullTracker()
-    >>> t.on_start(None, {}); t.finish(None, "FINISHED")
+    >>> t.on_start(None, SearchInfo("s", False, {}, {})); t.finish(None, None, "FINISHED")
+    TrackingResult(run_id=None, tracking_uri=None, model_uri=None)
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Tracker", "NullTracker", "RUN_STATUS"]
+__all__ = ["NullTracker", "RUN_STATUS", "SearchInfo", "Tracker", "TrackingResult"]
 
 #: Optuna trial state -> MLflow run status.
 RUN_STATUS = {
@@ -22,28 +26,62 @@ RUN_STATUS = {
 }
 
 
+@dataclass(frozen=True)
+class SearchInfo:
+    """What a tracker records about a search when it starts.
+
+    Attributes:
+        study_name: The study's name (None: an in-memory study).
+        joining: This process joins a search another process started (it adds its own trials only).
+        params: The search's settings and data shape (the parent run's params).
+        tags: Version, task, metric, data fingerprint, target (the parent run's tags).
+    """
+
+    study_name: str | None
+    joining: bool
+    params: Mapping[str, Any] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrackingResult:
+    """Where a fit was tracked.
+
+    Attributes:
+        run_id: The parent run (None: nothing was recorded).
+        tracking_uri: The store it is in.
+        model_uri: The logged model (None: not logged).
+    """
+
+    run_id: str | None = None
+    tracking_uri: str | None = None
+    model_uri: str | None = None
+
+
 @runtime_checkable
 class Tracker(Protocol):
-    """What the search calls on a tracker."""
+    """What a fit calls on a tracker."""
 
-    def on_start(self, study: Any, settings: dict[str, Any]) -> None:
-        """The study is open; ``settings`` describe the search (budget, cv, metric, data shape...)."""
+    def on_start(self, study: Any, info: SearchInfo) -> None:
+        """The study is open."""
 
     def on_trial(self, study: Any, trial: Any) -> None:
         """A trial finished (complete, pruned or failed)."""
 
-    def finish(self, model: Any, status: str, extras: dict[str, Any] | None = None) -> None:
-        """The fit ended with ``status`` (FINISHED, FAILED or KILLED); ``model`` is set when FINISHED."""
+    def finish(self, study: Any, report: Any, status: str, deadline: float | None = None) -> TrackingResult:
+        """The fit ended with ``status`` (FINISHED, FAILED or KILLED); ``report`` (a
+        :class:`~automl._fit.report.FitReport`) is set when FINISHED; stop by ``deadline`` (monotonic)."""
 
 
 class NullTracker:
     """Records nothing (``tracking=False``)."""
 
-    def on_start(self, study: Any, settings: dict[str, Any]) -> None:
+    def on_start(self, study: Any, info: SearchInfo) -> None:
         """Do nothing."""
 
     def on_trial(self, study: Any, trial: Any) -> None:
         """Do nothing."""
 
-    def finish(self, model: Any, status: str, extras: dict[str, Any] | None = None) -> None:
+    def finish(self, study: Any, report: Any, status: str, deadline: float | None = None) -> TrackingResult:
         """Do nothing."""
+        return TrackingResult()

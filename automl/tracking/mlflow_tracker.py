@@ -1,10 +1,12 @@
 """MLflow tracking: one parent run per search, one child run per trial, the final model as a pyfunc.
 
-The tracker talks to MLflow through an injectable ``MlflowClient`` (a mock in
-unit tests). Child runs are written by a background thread so that SQLite
-writes (20-35 ms each) stay off the search's critical path; ``finish`` waits
-for them. A resumed study keeps its parent run (its id is stored on the study)
-and never logs a trial twice.
+The tracker talks to MLflow through an injectable ``MlflowClient`` (a stand-in in
+unit tests). Child runs, artifacts and the final model are written by a spawned
+writer process (:mod:`automl.tracking.writer`) so that SQLite writes (20-35 ms each)
+stay off the search's critical path; ``finish`` waits for them until the fit's
+tracking deadline and then stops the writer, marking the parent run with what was
+left out. A resumed study keeps its parent run (its id is stored on the study) and
+never logs a trial twice. The tracker is fed the fit's report, never the estimator.
 
 Example:
     >>> tracker = MLflowTracker(tracking_uri="sqlite:///:memory:")  # doctest: +SKIP
@@ -16,33 +18,22 @@ import json
 import logging
 import math
 import os
+import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from automl.search.leaderboard import (
-    ATTR_CURVES,
-    ATTR_FIT_TIME,
-    ATTR_FRACTION,
-    ATTR_ORIGIN,
-    ATTR_PARAMS,
-    ATTR_PROBE,
-    ATTR_PREDICT_TIME,
-    ATTR_REASON,
-    ATTR_SCORES,
-    ATTR_WORKER,
-    worker_id,
-)
+from automl.search.trial_record import StudyRecord, StudyWriter, TrialRecord, worker_id
+from automl.tracking.base import RUN_STATUS, SearchInfo, TrackingResult
 from automl.tracking.writer import ProcessWriter, ThreadWriter, write_child_run
-from automl.tracking.base import RUN_STATUS
 
-__all__ = ["MLflowTracker", "default_tracking_uri", "ATTR_PARENT_RUN"]
+__all__ = ["MLflowTracker", "default_tracking_uri", "fluent_tracking_uri"]
 
 logger = logging.getLogger("automl")
 
-ATTR_PARENT_RUN = "automl:mlflow_parent_run"
 DEFAULT_EXPERIMENT = "automl"
 _MAX_TAG = 5000
 
@@ -82,6 +73,10 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
+#: Seconds the plots are expected to take; they are left out when less time is left before the deadline.
+PLOTS_SECONDS = 3.0
+
+
 class MLflowTracker:
     """Logs a search to MLflow.
 
@@ -117,44 +112,38 @@ class MLflowTracker:
         self.client = client
         self.parent_run_id: str | None = None
         self.experiment_id: str | None = None
+        self._joining = False
         self._logged: set[int] = set()
         self._earlier: set[int] = set()
-        self._worker: ThreadWriter | ProcessWriter | None = None
-        self.model_uri: str | None = None
-        #: ``"main"`` owns the parent run; a ``"worker"`` only adds child runs for its own trials.
-        self.role = "main"
+        self._writer: ThreadWriter | ProcessWriter | None = None
 
     # -- start ------------------------------------------------------------------------------
     def _experiment_id(self, name: str) -> str:
         found = self.client.get_experiment_by_name(name)
         if found is not None:
-            return found.experiment_id
+            return str(found.experiment_id)
         experiment_id = self.client.create_experiment(name)
         # MLflow 3's UI opens GenAI experiments on a traces overview; this one is about training runs.
         self.client.set_experiment_tag(experiment_id, "mlflow.experimentKind", "custom_model_development")
-        return experiment_id
+        return str(experiment_id)
 
-    def on_start(self, study: Any, settings: dict[str, Any]) -> None:
+    def _open_writer(self) -> None:
+        # An injected client (a stand-in in tests) stays in this process; otherwise a writer
+        # process owns its own client, so store writes never compete with the search for the GIL.
+        self._writer = ThreadWriter(self.client, self.tracking_uri) if self._injected else ProcessWriter(
+            self.tracking_uri)
+
+    def on_start(self, study: Any, info: SearchInfo) -> None:
         """Create the parent run, or reopen the one a resumed study was logged to.
 
-        A worker attaches to the parent run recorded on the study, and logs nothing
-        if there is none (the sweep runs without tracking).
+        A joining process attaches to the parent run recorded on the study, and logs
+        nothing if there is none (the sweep runs without tracking).
         """
-        self._logged, self.model_uri = set(), None
-        name = self.experiment or (settings.get("study_name") or DEFAULT_EXPERIMENT)
-        stored = study.user_attrs.get(ATTR_PARENT_RUN) if study is not None else None
-        if self.role == "worker":
-            if not stored:
-                logger.info("MLflow: the sweep has no parent run; this worker logs nothing")
-                return
-            self.tracking_uri = stored["tracking_uri"]
-            if not self._injected:
-                import mlflow
-
-                self.client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
-            self.parent_run_id = stored["run_id"]
-            self.experiment_id = self.client.get_run(self.parent_run_id).info.experiment_id
-            self._worker = ThreadWriter(self.client) if self._injected else ProcessWriter(self.tracking_uri)
+        self._logged, self._joining = set(), info.joining
+        name = self.experiment or (info.study_name or DEFAULT_EXPERIMENT)
+        stored = StudyRecord.read(study).parent_run if study is not None else None
+        if info.joining:
+            self._join(stored)
             return
         self.experiment_id = self._experiment_id(name)
         # Trials that ended before this run began are logged here unless an earlier run did;
@@ -166,27 +155,33 @@ class MLflowTracker:
             self._logged = self._logged_trials()
             self.client.set_tag(self.parent_run_id, "automl.resumed", "true")
         else:
-            tags = {f"automl.{k}": _text(v) for k, v in settings.get("tags", {}).items()}
-            run = self.client.create_run(
-                self.experiment_id, run_name=settings.get("study_name") or "automl-search", tags=tags
-            )
+            tags = {f"automl.{k}": _text(v) for k, v in info.tags.items()}
+            run = self.client.create_run(self.experiment_id, run_name=info.study_name or "automl-search", tags=tags)
             self.parent_run_id = run.info.run_id
-            self._log_batch(self.parent_run_id, params=settings.get("params", {}))
-            if study is not None and settings.get("study_name"):
-                study.set_user_attr(
-                    ATTR_PARENT_RUN, {"run_id": self.parent_run_id, "tracking_uri": self.tracking_uri}
-                )
-        # An injected client (a stand-in in tests) stays in this process; otherwise a writer
-        # process owns its own client, so store writes never compete with the search for the GIL.
-        self._worker = ThreadWriter(self.client) if self._injected else ProcessWriter(self.tracking_uri)
+            self._log_batch(self.parent_run_id, params=dict(info.params))
+            if study is not None and info.study_name:
+                StudyWriter(study).parent_run(self.parent_run_id, self.tracking_uri)
+        self._open_writer()
         logger.info("MLflow: logging to %s, experiment %r, run %s", self.tracking_uri, name, self.parent_run_id)
 
-    def _mine(self, trial: Any) -> bool:
-        """Whether this process logs ``trial``: its own trials, and (main) those that ended before it began."""
-        owner = trial.user_attrs.get(ATTR_WORKER)
-        if owner is None or owner == worker_id():
+    def _join(self, stored: dict[str, Any] | None) -> None:
+        if not stored:
+            logger.info("MLflow: the sweep has no parent run; this worker logs nothing")
+            return
+        self.tracking_uri = stored["tracking_uri"]
+        if not self._injected:
+            import mlflow
+
+            self.client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
+        self.parent_run_id = stored["run_id"]
+        self.experiment_id = self.client.get_run(self.parent_run_id).info.experiment_id
+        self._open_writer()
+
+    def _mine(self, record: TrialRecord) -> bool:
+        """Whether this process logs a trial: its own trials, and (main) those that ended before it began."""
+        if not record.worker or record.worker == worker_id():
             return True
-        return self.role == "main" and trial.number in self._earlier
+        return not self._joining and record.number in self._earlier
 
     def _run_exists(self, run_id: str) -> bool:
         try:
@@ -204,49 +199,40 @@ class MLflowTracker:
     # -- trials -----------------------------------------------------------------------------
     def on_trial(self, study: Any, trial: Any) -> None:
         """Queue a child run for a finished trial (never twice for the same trial)."""
-        if trial.number in self._logged or self._worker is None or not self._mine(trial):
+        record = TrialRecord.read(trial)
+        if record.number in self._logged or self._writer is None or not self._mine(record):
             return
-        self._logged.add(trial.number)
-        self._worker.submit(self._payload(trial))
+        self._logged.add(record.number)
+        self._writer.submit(("run", self._payload(record)))
 
-    def _payload(self, trial: Any, state: str | None = None) -> dict[str, Any]:
-        """A plain dict describing the child run of ``trial`` (cheap to build and to pickle)."""
-        state = state or trial.state.name.lower()
-        family = trial.params.get("family", "")
+    def _payload(self, record: TrialRecord, state: str | None = None) -> dict[str, Any]:
+        """A plain dict describing the child run of a trial (cheap to build and to pickle)."""
+        state = state or record.state
+        family = record.family
         params = {"family": family}
-        for key, value in (trial.user_attrs.get(ATTR_PARAMS) or {}).items():
+        for key, value in record.params.items():
             params[f"{family}__{key}"] = _text(value)[:6000]
-        timestamp = _ms(trial.datetime_complete) or int(time.time() * 1000)
-        metrics = _score_metrics(trial.user_attrs.get(ATTR_SCORES) or {}, timestamp, summary=state == "complete")
-        for key, name in (
-            (ATTR_FIT_TIME, "fit_time"), (ATTR_PREDICT_TIME, "predict_time"), (ATTR_PROBE, "probe_score"),
-            (ATTR_FRACTION, "rows_fraction"),
-        ):
-            if key in trial.user_attrs:
-                metrics.append((name, float(trial.user_attrs[key]), timestamp, 0))
-        if trial.duration is not None:
-            metrics.append(("duration", trial.duration.total_seconds(), timestamp, 0))
-        for name, points in (trial.user_attrs.get(ATTR_CURVES) or {}).items():
+        timestamp = _ms(record.completed) or int(time.time() * 1000)
+        metrics = _score_metrics(record.fold_scores, timestamp, summary=state == "complete")
+        for name, value in (("fit_time", record.fit_time), ("predict_time", record.predict_time),
+                            ("probe_score", record.probe_score),
+                            ("rows_fraction", record.rows_fraction if record.sized_down else None)):
+            if value is not None and math.isfinite(value):
+                metrics.append((name, float(value), timestamp, 0))
+        if math.isfinite(record.duration):
+            metrics.append(("duration", record.duration, timestamp, 0))
+        for name, points in record.curves.items():
             metrics += [(name, float(value), timestamp, int(step)) for step, value in points]
         tags = {
-            "mlflow.parentRunId": self.parent_run_id,
-            "automl.trial_number": str(trial.number),
-            "automl.family": family,
-            "automl.state": state,
-            "automl.origin": str(trial.user_attrs.get(ATTR_ORIGIN, "sampler")),
+            "mlflow.parentRunId": self.parent_run_id, "automl.trial_number": str(record.number),
+            "automl.family": family, "automl.state": state, "automl.origin": record.origin,
         }
-        reason = trial.user_attrs.get(ATTR_REASON)
-        if reason:
-            tags["automl.reason"] = str(reason)[:_MAX_TAG]
+        if record.reason:
+            tags["automl.reason"] = record.reason[:_MAX_TAG]
         return {
-            "experiment_id": self.experiment_id,
-            "run_name": f"trial-{trial.number:04d} {family}",
-            "start_time": _ms(trial.datetime_start),
-            "tags": tags,
-            "params": params,
-            "metrics": metrics,
-            "status": RUN_STATUS.get(state, "FAILED"),
-            "end_time": timestamp,
+            "experiment_id": self.experiment_id, "run_name": f"trial-{record.number:04d} {family}",
+            "start_time": _ms(record.started), "tags": tags, "params": params, "metrics": metrics,
+            "status": RUN_STATUS.get(state, "FAILED"), "end_time": timestamp,
         }
 
     def _ensemble_payload(self, ensemble: dict[str, Any]) -> dict[str, Any]:
@@ -273,106 +259,122 @@ class MLflowTracker:
         )
 
     # -- end --------------------------------------------------------------------------------
-    def finish(self, model: Any, status: str, extras: dict[str, Any] | None = None) -> None:
-        """Log the trials not yet logged, the parent's results and artifacts, and close the runs."""
+    def finish(self, study: Any, report: Any, status: str, deadline: float | None = None) -> TrackingResult:
+        """Log the trials not yet logged, the fit's results, artifacts and model, and close the runs,
+        all by ``deadline`` (monotonic): what is not written by then is left out and named on the run."""
         if self.parent_run_id is None:
-            return
-        extras = extras or {}
-        study = extras.get("study")
+            return TrackingResult()
+        model_uri = None
+        staging = Path(tempfile.mkdtemp(prefix="automl-mlflow-"))
         try:
-            if self._worker is not None:
-                if study is not None:
-                    for trial in study.get_trials(deepcopy=False):
-                        state = trial.state.name.lower()
-                        if trial.number in self._logged or state in ("waiting", "running") or not self._mine(trial):
-                            continue
-                        self._logged.add(trial.number)
-                        if status == "KILLED" and state == "fail" and ATTR_REASON not in trial.user_attrs:
-                            state = "interrupted"
-                        self._worker.submit(self._payload(trial, state))
-                self._worker.close()
-                if self._worker.errors:
-                    logger.warning("MLflow: %d child run(s) not written: %s", len(self._worker.errors),
-                                   "; ".join(self._worker.errors[:3]))
-            if model is not None and status == "FINISHED":
-                self._log_results(model, extras)
+            self._queue_remaining(study, status)
+            if report is not None and status == "FINISHED":
+                self._queue_results(report, staging, deadline)
+            if self._writer is not None:
+                self._writer.close(deadline)
+                model_uri = self._writer.results.get("model")
+                self._report_errors(self._writer.errors)
+            if model_uri is not None:
+                self.client.set_tag(self.parent_run_id, "automl.model_uri", model_uri)
         except Exception as exc:  # noqa: BLE001 - a tracking failure must not lose the fitted model
             logger.warning("MLflow logging failed: %s: %s", type(exc).__name__, exc)
         finally:
-            if self.role == "main":
+            shutil.rmtree(staging, ignore_errors=True)
+            if not self._joining:
                 self.client.set_terminated(self.parent_run_id, status=status)
+        return TrackingResult(self.parent_run_id, self.tracking_uri, model_uri)
 
-    def _log_results(self, model: Any, extras: dict[str, Any]) -> None:
+    def _report_errors(self, errors: list[str]) -> None:
+        if not errors:
+            return
+        logger.warning("MLflow: %d write(s) not done: %s", len(errors), "; ".join(errors[:3]))
+        if not self._joining:
+            self.client.set_tag(self.parent_run_id, "automl.tracking_incomplete", "; ".join(errors)[:_MAX_TAG])
+
+    def _queue_remaining(self, study: Any, status: str) -> None:
+        """Queue a child run for every finished trial not logged yet (a killed fit's last ones included)."""
+        if self._writer is None or study is None:
+            return
+        for record in map(TrialRecord.read, study.get_trials(deepcopy=False)):
+            if record.number in self._logged or record.state in ("waiting", "running") or not self._mine(record):
+                continue
+            self._logged.add(record.number)
+            state = "interrupted" if status == "KILLED" and record.state == "fail" and not record.has_reason else None
+            self._writer.submit(("run", self._payload(record, state)))
+
+    def _queue_results(self, report: Any, staging: Path, deadline: float | None) -> None:
+        """Log the parent's metrics and tags now; queue its artifacts and the model for the writer."""
         from mlflow.entities import Metric
 
-        board = model.leaderboard_
+        board = report.leaderboard_
         now = int(time.time() * 1000)
         counts = board["state"].value_counts().to_dict()
-        metrics = [Metric(f"best_{model.metric_.name}", float(model.best_score_), now, 0)]
+        metrics = [Metric(f"best_{report.metric_.name}", float(report.best_score_), now, 0)]
         complete = board[board["state"] == "complete"]
-        for name in model.reported_metrics_:
+        for name in report.reported_metrics_:
             column = f"{name}_mean"
             if len(complete) and column in complete:
                 metrics.append(Metric(f"best_trial_{name}", float(complete[column].iloc[0]), now, 0))
         for state in ("complete", "pruned", "fail"):
             metrics.append(Metric(f"n_trials_{state}", float(counts.get(state, 0)), now, 0))
         for name in ("search_time_", "refit_time_", "fit_time_"):
-            if hasattr(model, name):
-                metrics.append(Metric(name.rstrip("_"), float(getattr(model, name)), now, 0))
+            metrics.append(Metric(name.rstrip("_"), float(report.attributes[name]), now, 0))
         self.client.log_batch(self.parent_run_id, metrics=metrics)
-        self.client.set_tag(self.parent_run_id, "automl.best_family", model.best_family_)
-        self.client.set_tag(self.parent_run_id, "automl.best_trial", str(model.best_trial_))
-        ensemble = getattr(model, "ensemble_", None)
-        self.client.set_tag(self.parent_run_id, "automl.final_model", "ensemble" if ensemble else "best trial")
-        if ensemble:
-            write_child_run(self.client, self._ensemble_payload(ensemble))
-        with tempfile.TemporaryDirectory(prefix="automl-mlflow-") as tmp:
-            folder = Path(tmp)
-            board.to_csv(folder / "leaderboard.csv", index=False)
-            spaces = extras.get("spaces") or {}
-            import yaml
+        self.client.set_tag(self.parent_run_id, "automl.best_family", report.best_family_)
+        self.client.set_tag(self.parent_run_id, "automl.best_trial", str(report.best_trial_))
+        self.client.set_tag(self.parent_run_id, "automl.final_model", "ensemble" if report.ensemble_ else "best trial")
+        if report.ensemble_:
+            self._writer_submit(("run", self._ensemble_payload(report.ensemble_)))
+        self._queue_artifacts(report, staging, deadline)
 
-            (folder / "search_space.yaml").write_text(
-                yaml.safe_dump({name: space.to_dict() for name, space in spaces.items()}, sort_keys=False),
-                encoding="utf-8",
-            )
-            self.client.log_artifacts(self.parent_run_id, str(folder))
-            if self.plots:
-                self._log_plots(model, extras, folder / "plots")
-            if self.log_model:
-                self._log_pyfunc(model, extras, folder / "saved")
+    def _writer_submit(self, job: tuple[Any, ...]) -> None:
+        if self._writer is not None:
+            self._writer.submit(job)
+        elif job[0] == "run":
+            write_child_run(self.client, job[1])
 
-    def _log_plots(self, model: Any, extras: dict[str, Any], folder: Path) -> None:
+    def _queue_artifacts(self, report: Any, staging: Path, deadline: float | None) -> None:
+        import yaml
+
+        files = staging / "files"
+        files.mkdir()
+        report.leaderboard_.to_csv(files / "leaderboard.csv", index=False)
+        (files / "search_space.yaml").write_text(
+            yaml.safe_dump({name: space.to_dict() for name, space in report.spaces.items()}, sort_keys=False),
+            encoding="utf-8",
+        )
+        self._writer_submit(("artifacts", self.parent_run_id, str(files), None))
+        if self.plots:
+            if deadline is None or deadline - time.monotonic() > PLOTS_SECONDS:
+                self._queue_plots(report, staging / "plots")
+            else:
+                self._report_errors(["out of time: the plots were left out"])
+        if self.log_model and report.estimator is not None:
+            self._queue_model(report, staging / "saved")
+
+    def _queue_plots(self, report: Any, folder: Path) -> None:
         from automl.tracking.plots import render_search_plots
 
         folder.mkdir()
         written = render_search_plots(
-            model.leaderboard_,
-            extras.get("study"),
-            model.metric_.name,
-            model.metric_.greater_is_better,
-            model.task_,
-            extras.get("y"),
-            model.oof_predictions_.get(model.best_trial_),
-            getattr(model, "classes_", None),
-            folder,
+            report.leaderboard_, report.study, report.metric_.name, report.metric_.greater_is_better, report.task_,
+            report.y, report.oof_predictions_.get(report.best_trial_), report.attributes.get("classes_"), folder,
         )
         if written:
-            self.client.log_artifacts(self.parent_run_id, str(folder), "plots")
+            self._writer_submit(("artifacts", self.parent_run_id, str(folder), "plots"))
 
-    def _log_pyfunc(self, model: Any, extras: dict[str, Any], folder: Path) -> None:
-        from automl.tracking.pyfunc import log_pyfunc_model
+    def _queue_model(self, report: Any, folder: Path) -> None:
+        from automl.persistence import family_requirements
+        from automl.tracking.pyfunc import model_signature
 
-        saved = model.save(folder)
-        with _tracking_uri(self.tracking_uri):
-            self.model_uri = log_pyfunc_model(
-                self.parent_run_id, saved, model, extras.get("X_example"), self.register_model
-            )
-        self.client.set_tag(self.parent_run_id, "automl.model_uri", self.model_uri)
+        saved = report.estimator.save(folder)
+        signature, example = model_signature(report.estimator, report.X_example)
+        extra = family_requirements(report.estimator)
+        self._writer_submit(("model", self.parent_run_id, saved, signature, example, self.register_model, extra))
 
 
 @contextmanager
-def _tracking_uri(uri: str):  # noqa: ANN202
+def fluent_tracking_uri(uri: str) -> Iterator[None]:
     """Point MLflow's fluent API at ``uri`` for the duration, then restore the previous URI and env."""
     import mlflow
     import mlflow.tracking._tracking_service.utils as tracking_utils

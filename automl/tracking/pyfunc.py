@@ -20,7 +20,7 @@ import mlflow.pyfunc
 
 import automl
 
-__all__ = ["AutoMLPythonModel", "log_pyfunc_model", "pip_requirements"]
+__all__ = ["AutoMLPythonModel", "log_pyfunc_model", "model_signature", "pip_requirements"]
 
 _RUNTIME = ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "joblib", "pyyaml", "optuna")
 
@@ -62,26 +62,36 @@ def pip_requirements(extra: tuple[str, ...] = ()) -> list[str]:
     return out
 
 
-def log_pyfunc_model(
-    run_id: str, saved_folder: str, model: Any, X_example: Any, registered_model_name: str | None
-) -> str:
-    """Log the pyfunc to ``run_id`` (the tracking URI must already point at the store); return its URI."""
+def model_signature(model: Any, X_example: Any) -> tuple[Any, Any]:
+    """``(signature, input example)`` of ``model`` from a few rows (``(None, None)`` when MLflow has no type for them)."""
     from mlflow.models import infer_signature
 
-    signature = None
-    example = None
-    if X_example is not None and len(X_example):
-        example = X_example.head(5)
-        try:
-            signature = infer_signature(example, model.predict(example))
-        except Exception:  # noqa: BLE001 - some dtypes have no MLflow type; log without a signature
-            signature, example = None, None
+    if X_example is None or not len(X_example):
+        return None, None
+    example = X_example.head(5)
+    try:
+        return infer_signature(example, model.predict(example)), example
+    except Exception:  # noqa: BLE001 - some dtypes have no MLflow type; log without a signature
+        return None, None
+
+
+def log_pyfunc_model(
+    run_id: str, saved_folder: str, signature: Any, example: Any, registered_model_name: str | None,
+    extra: tuple[str, ...] = (),
+) -> str:
+    """Log the pyfunc to ``run_id`` (the tracking URI must already point at the store); return its URI.
+
+    Args:
+        run_id: The parent run.
+        saved_folder: The model folder written by ``model.save``.
+        signature: Its MLflow signature (see :func:`model_signature`), or None.
+        example: Its input example, or None.
+        registered_model_name: Register the model under this name too.
+        extra: Packages the model needs beyond the runtime's (``torch`` for the nets).
+    """
     progress = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # no progress bars inside a fit
     try:
-        from automl.persistence import _family_requirements
-
-        extra = _family_requirements(model)
         return _log(run_id, saved_folder, signature, example, registered_model_name, extra)
     finally:
         if progress is None:

@@ -1,11 +1,18 @@
-"""Writing child runs off the search's critical path: in a thread, or in a separate process.
+"""Writing to MLflow off the fit's critical path: in a spawned process that is stopped at a deadline.
 
 A child run costs three store writes (create, one batch of params and metrics,
 terminate): about 70 ms of mostly-Python work on SQLite. In a thread of the
-search's own process that work competes for the GIL and slowed trials by
+fit's own process that work competes for the GIL and slowed trials by
 ~47 ms each; in a spawned writer process it runs on another core and the
-search only pickles a small dict. An injected client (a mock in tests) cannot
-cross processes, so it is written to from a thread.
+fit only pickles a small dict. At the end of a fit the writer also uploads the
+artifacts and logs the final model; :meth:`ProcessWriter.close` waits for all of
+it until the fit's tracking deadline and then kills the process, so a slow store
+can never stretch the fit past its time budget. An injected client (a stand-in in
+tests) cannot cross processes, so it is written to from a thread (best effort).
+
+Jobs, as tuples: ``("run", payload)`` (a child run, see :data:`PAYLOAD_KEYS`),
+``("artifacts", run_id, local_folder, artifact_path)`` and ``("model", run_id, saved_folder,
+signature, example, registered_model_name, extra_requirements)`` (its result is the model's URI).
 
 Example:
     >>> payload = {"experiment_id": "1", "run_name": "trial-0000 knn", "start_time": None, "tags": {},
@@ -21,16 +28,19 @@ import logging
 import math
 import multiprocessing
 import queue as queue_module
+import threading
+import time
 from typing import Any
 
 from automl._spawn import start_without_main
-from automl.tracking.background import BackgroundWorker
 
-__all__ = ["write_child_run", "ThreadWriter", "ProcessWriter", "PAYLOAD_KEYS"]
+__all__ = ["PAYLOAD_KEYS", "ProcessWriter", "ThreadWriter", "run_job", "write_child_run"]
 
 logger = logging.getLogger("automl")
 
 PAYLOAD_KEYS = ("experiment_id", "run_name", "start_time", "tags", "params", "metrics", "status", "end_time")
+#: Seconds the writer may take to finish without a deadline.
+DEFAULT_TIMEOUT = 300.0
 
 
 def write_child_run(client: Any, payload: dict[str, Any]) -> str:
@@ -51,25 +61,59 @@ def write_child_run(client: Any, payload: dict[str, Any]) -> str:
     return run_id
 
 
+def run_job(client: Any, tracking_uri: str, job: tuple[Any, ...]) -> Any:
+    """Carry out one job with ``client`` (the model through MLflow's fluent API on ``tracking_uri``)."""
+    kind = job[0]
+    if kind == "run":
+        return write_child_run(client, job[1])
+    if kind == "artifacts":
+        _, run_id, folder, artifact_path = job
+        client.log_artifacts(run_id, folder, artifact_path)
+        return None
+    if kind == "model":
+        from automl.tracking.mlflow_tracker import fluent_tracking_uri
+        from automl.tracking.pyfunc import log_pyfunc_model
+
+        with fluent_tracking_uri(tracking_uri):
+            return log_pyfunc_model(*job[1:])
+    raise ValueError(f"unknown tracking job {kind!r}")  # pragma: no cover
+
+
 class ThreadWriter:
-    """Writes payloads with ``client`` on a background thread."""
+    """Carries out jobs with an injected ``client`` on a background thread (best effort at the deadline)."""
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self._worker = BackgroundWorker()
+    def __init__(self, client: Any, tracking_uri: str) -> None:
+        self.client, self.tracking_uri = client, tracking_uri
+        self.errors: list[str] = []
+        self.results: dict[str, Any] = {}
+        self._jobs: queue_module.Queue[tuple[Any, ...] | None] = queue_module.Queue()
+        self._thread = threading.Thread(target=self._run, name="automl-tracking", daemon=True)
+        self._thread.start()
 
-    @property
-    def errors(self) -> list[str]:
-        """Errors met so far."""
-        return self._worker.errors
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            try:
+                result = run_job(self.client, self.tracking_uri, job)
+                if job[0] == "model":
+                    self.results["model"] = result
+            except Exception as exc:  # noqa: BLE001 - tracking must never break the fit
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+                logger.warning("MLflow %s not written: %s", job[0], exc)
 
-    def submit(self, payload: dict[str, Any]) -> None:
-        """Queue one child run."""
-        self._worker.submit(write_child_run, self.client, payload)
+    def submit(self, job: tuple[Any, ...]) -> None:
+        """Queue one job."""
+        self._jobs.put(job)
 
-    def close(self) -> None:
-        """Write everything queued, then stop."""
-        self._worker.close()
+    def close(self, deadline: float | None = None) -> None:
+        """Carry out everything queued, waiting at most until ``deadline`` (monotonic)."""
+        self._jobs.put(None)
+        wait = DEFAULT_TIMEOUT if deadline is None else max(0.0, deadline - time.monotonic())
+        self._thread.join(timeout=wait)
+        if self._thread.is_alive():
+            self.errors.append("out of time: the MLflow writes did not finish by the fit's deadline")
 
 
 def _writer_main(tracking_uri: str, jobs: Any, results: Any) -> None:
@@ -84,22 +128,24 @@ def _writer_main(tracking_uri: str, jobs: Any, results: Any) -> None:
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     while True:
         try:
-            payload = jobs.get(timeout=1.0)
+            job = jobs.get(timeout=1.0)
         except queue_module.Empty:
             if parent is not None and not parent.is_alive():
                 return
             continue
-        if payload is None:
+        if job is None:
             results.put(("done", None))
             return
         try:
-            write_child_run(client, payload)
+            result = run_job(client, tracking_uri, job)
+            if job[0] == "model":
+                results.put(("model", result))
         except Exception as exc:  # noqa: BLE001 - reported to the parent, never raised here
-            results.put(("error", f"{type(exc).__name__}: {exc}"))
+            results.put(("error", f"{job[0]}: {type(exc).__name__}: {exc}"))
 
 
 class ProcessWriter:
-    """Writes payloads from a spawned process with its own ``MlflowClient`` on ``tracking_uri``."""
+    """Carries out jobs in a spawned process with its own ``MlflowClient`` on ``tracking_uri``."""
 
     def __init__(self, tracking_uri: str) -> None:
         context = multiprocessing.get_context("spawn")
@@ -111,27 +157,33 @@ class ProcessWriter:
         )
         start_without_main(self._process)
         self.errors: list[str] = []
+        self.results: dict[str, Any] = {}
 
-    def submit(self, payload: dict[str, Any]) -> None:
-        """Queue one child run (pickles a small dict; returns at once)."""
-        self._jobs.put(payload)
+    def submit(self, job: tuple[Any, ...]) -> None:
+        """Queue one job (pickles a small tuple; returns at once)."""
+        self._jobs.put(job)
 
-    def close(self, timeout: float = 300.0) -> None:
-        """Wait until every queued run is written (at most ``timeout`` s), then stop the process."""
+    def close(self, deadline: float | None = None) -> None:
+        """Wait until every queued job is done, at most until ``deadline`` (monotonic); then stop the
+        process (killed if it is still writing)."""
         self._jobs.put(None)
+        end = time.monotonic() + DEFAULT_TIMEOUT if deadline is None else deadline
         while True:
             try:
-                kind, detail = self._results.get(timeout=timeout)
+                kind, detail = self._results.get(timeout=max(0.01, end - time.monotonic()))
             except queue_module.Empty:
-                self.errors.append(f"the MLflow writer did not finish within {timeout:g} s")
+                self.errors.append("out of time: the MLflow writes did not finish by the fit's deadline")
                 break
             if kind == "done":
                 break
-            self.errors.append(detail)
-            logger.warning("MLflow child run not written: %s", detail)
-        self._process.join(timeout=10)
+            if kind == "model":
+                self.results["model"] = detail
+            else:
+                self.errors.append(detail)
+                logger.warning("MLflow write failed: %s", detail)
+        self._process.join(timeout=max(0.0, min(5.0, end - time.monotonic())))
         if self._process.is_alive():
-            self._process.terminate()
+            self._process.kill()
             self._process.join(timeout=5)
-        if not self.errors and self._process.exitcode not in (0, None):
+        elif not self.errors and self._process.exitcode not in (0, None):
             self.errors.append(f"the MLflow writer exited with code {self._process.exitcode}")

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 import automl
-from automl.tracking.mlflow_tracker import ATTR_PARENT_RUN, MLflowTracker
+from automl.search.trial_record import StudyRecord
+from automl.tracking.mlflow_tracker import MLflowTracker
 
 
 class FakeClient:
@@ -143,7 +144,7 @@ def test_resumed_study_reuses_the_parent_and_never_duplicates_a_child():
     client = FakeClient()
     kwargs = dict(target="y", families=["linear", "knn"], cv=3, study_name="again", n_jobs=1)
     first = automl.fit(_data(), n_trials=2, tracking=_tracker(client), **kwargs)
-    assert first.study_.user_attrs[ATTR_PARENT_RUN]["run_id"] == "run-0"
+    assert StudyRecord.read(first.study_).parent_run["run_id"] == "run-0"
     automl.fit(_data(), n_trials=2, tracking=_tracker(client), **kwargs)
     children = [r for r in client.runs.values() if r["tags"].get("mlflow.parentRunId") == "run-0"]
     trial_runs = [r for r in children if r["tags"]["automl.family"] != "ensemble"]  # a fit's blend has a run too

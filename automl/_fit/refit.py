@@ -1,0 +1,224 @@
+"""Stage 3: the search's finalists → the :class:`FinalModel` that ``predict`` uses.
+
+The best trial's configuration is refitted on all rows (or on the share of rows its folds
+trained on, for a trial sized down to fit the time left), in the isolated worker, under the
+budget's refit deadline. A refit that crashes, raises, runs out of memory or past its deadline
+falls back to the next finalist, and last to the cheapest completed trial, with the time
+that one needs kept aside; the fit only fails when every finalist's refit failed.
+
+With ``ensemble=True`` the best trials are then blended by greedy selection on their
+out-of-fold predictions; when the cross-fitted blend beats the best trial, the other members
+are refitted in the worker before the ensemble deadline. A member that fails or runs late
+leaves the best single model in place.
+
+Example:
+    >>> from types import SimpleNamespace
+    >>> from automl.spaces import load_builtin_space
+    >>> record = SimpleNamespace(family="knn", params={"n_neighbors": 7}, refit_hints=[])
+    >>> refit_config(record, {"knn": load_builtin_space("knn")})[2]
+    {'n_neighbors': 7, 'weights': 'uniform', 'p': 2}
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from automl._warnings import warn_user
+from automl.ensemble import EnsembleModel, plan_ensemble
+from automl.evaluation.stats import finite_mean_std
+from automl.exceptions import RefitFailedError
+from automl.families.registry import get_family
+from automl.search.budget import Budget
+from automl.search.isolation import DeadlineKilled, Runner, TrialCrashed, TrialRaised
+from automl.search.objective import trial_seed
+from automl.search.policy import REFIT_MARGIN
+from automl.search.runner import SearchOutcome
+from automl.search.trial_record import TrialRecord
+
+__all__ = ["FinalModel", "MAX_FINALISTS", "build_final_model", "refit_config"]
+
+logger = logging.getLogger("automl")
+
+#: The best trials whose refit is tried in turn (then the cheapest completed trial).
+MAX_FINALISTS = 3
+
+
+@dataclass
+class FinalModel:
+    """The model ``predict`` uses, and how it came to be.
+
+    Attributes:
+        model: A fitted :class:`~automl.families.pipeline.FamilyPipeline`, or an
+            :class:`~automl.ensemble.EnsembleModel`.
+        trial: The record of the single trial refitted (the best one, unless its refit failed).
+        params: Its parameters; ``refit_params`` as adapted for all rows.
+        score: The CV score of ``model`` (the ensemble's when it won).
+        families: The families ``model`` uses.
+        ensemble: What the ensemble is (members, weights, fold scores, times), or None.
+        refit_seconds: Seconds spent refitting the single model (fallbacks included).
+        ensemble_seconds: Seconds spent on the ensemble (selection and member refits).
+        fallbacks: ``{"trial", "family", "reason"}`` of each finalist whose refit failed.
+    """
+
+    model: Any
+    trial: TrialRecord
+    params: dict[str, Any]
+    refit_params: dict[str, Any]
+    score: float
+    families: list[str]
+    ensemble: dict[str, Any] | None = None
+    refit_seconds: float = 0.0
+    ensemble_seconds: float = 0.0
+    fallbacks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def refit_config(record: Any, spaces: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """``(family, params, refit_params)`` of a completed trial: the defaults filled in, then adapted
+    to a fit on all rows by the family's ``refit_params`` (e.g. the rounds early stopping found)."""
+    family_name = record.family
+    params = {**spaces[family_name].defaults(), **record.params}
+    family = get_family(family_name)
+    refit_params = dict(params)
+    if family.refit_params is not None:
+        refit_params = family.refit_params(params, record.refit_hints)
+    return family_name, params, refit_params
+
+
+def _estimate(record: TrialRecord, n_splits: int, scale: float) -> float:
+    """Seconds a refit of ``record``'s configuration on all rows is expected to take."""
+    fit = record.fit_time if math.isfinite(record.fit_time) else 0.0
+    return fit / max(n_splits, 1) * scale * REFIT_MARGIN + 1.0
+
+
+def finalists(ranked: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """The refits to try, in order: the best :data:`MAX_FINALISTS` trials, then the cheapest one.
+
+    Example:
+        >>> from types import SimpleNamespace as T
+        >>> picked = finalists([T(number=n, fit_time=t) for n, t in [(4, 9.0), (2, 5.0), (7, 8.0), (1, 0.5)]])
+        >>> [r.number for r in picked]
+        [4, 2, 7, 1]
+    """
+    chosen = list(ranked[:MAX_FINALISTS])
+    if ranked:
+        cheapest = min(ranked, key=lambda r: r.fit_time if math.isfinite(r.fit_time) else math.inf)
+        if all(r.number != cheapest.number for r in chosen):
+            chosen.append(cheapest)
+    return chosen
+
+
+class _Refitter:
+    """Refits trials' configurations in the runner, under the budget."""
+
+    def __init__(self, runner: Runner, spaces: Mapping[str, Any], seed: int | None, n_splits: int,
+                 scale: float) -> None:
+        self.runner, self.spaces, self.seed = runner, spaces, seed
+        self.n_splits, self.scale = n_splits, scale
+
+    def estimate(self, record: TrialRecord) -> float:
+        return _estimate(record, self.n_splits, self.scale)
+
+    def refit(self, record: TrialRecord, deadline: float | None) -> Any:
+        family, _, refit_params = refit_config(record, self.spaces)
+        return self.runner.refit(family, refit_params, seed=trial_seed(self.seed, record.number),
+                                 fraction=record.rows_fraction, deadline=deadline)
+
+
+def _failure(exc: BaseException) -> str:
+    if isinstance(exc, (TrialCrashed, TrialRaised)):
+        return exc.reason
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _refit_single(refitter: _Refitter, ranked: Sequence[TrialRecord], budget: Budget,
+                  ) -> tuple[Any, TrialRecord, list[dict[str, Any]]]:
+    """Refit the first finalist whose refit succeeds; keep time for the cheapest as the last resort."""
+    order = finalists(ranked)
+    last = order[-1]
+    fallbacks: list[dict[str, Any]] = []
+    for record in order:
+        deadline = budget.refit_deadline()
+        if deadline is not None and record is not last:
+            deadline -= refitter.estimate(last)  # the last resort keeps its time
+            if budget.left(deadline) < refitter.estimate(record) and fallbacks:
+                fallbacks.append({"trial": record.number, "family": record.family,
+                                  "reason": "not refitted: its refit would not fit in the time left"})
+                continue
+        try:
+            return refitter.refit(record, deadline), record, fallbacks
+        except (DeadlineKilled, TrialCrashed, TrialRaised, Exception) as exc:  # noqa: BLE001 - the next finalist
+            reason = _failure(exc)
+            fallbacks.append({"trial": record.number, "family": record.family, "reason": reason})
+            logger.warning("the refit of trial %d (%s) failed: %s", record.number, record.family, reason)
+    detail = "; ".join(f"trial {f['trial']} ({f['family']}): {f['reason']}" for f in fallbacks)
+    raise RefitFailedError(f"every finalist's refit on all rows failed: {detail}")
+
+
+def _ensemble(refitter: _Refitter, outcome: SearchOutcome, problem: Any, ranked: Sequence[TrialRecord],
+              best_model: Any, budget: Budget) -> tuple[EnsembleModel, dict[str, Any]] | None:
+    """The ensemble when it beats the best trial and its members refit in time; else None."""
+    started = time.monotonic()
+    deadline = budget.ensemble_deadline()
+    best = ranked[0]
+
+    def affordable(members: list[TrialRecord]) -> bool:
+        cost = sum(refitter.estimate(r) for r in members if r.number != best.number)
+        return cost <= budget.left(deadline)
+
+    plan = plan_ensemble(ranked, outcome.oof, problem.evaluator, problem.y, affordable=affordable, deadline=deadline)
+    selected = time.monotonic()
+    if plan is None:
+        return None
+    members = []
+    for record in plan.members:
+        if record.number == best.number:
+            members.append(best_model)
+            continue
+        try:
+            members.append(refitter.refit(record, deadline))
+        except Exception as exc:  # noqa: BLE001 - the best single model stays
+            warn_user(f"the ensemble is left out: the refit of its member trial {record.number} ({record.family}) "
+                      f"failed ({_failure(exc)}); predict uses the best single trial", RuntimeWarning)
+            return None
+    model = EnsembleModel(members, plan.counts, [r.number for r in plan.members])
+    return model, {
+        "trials": model.trials, "families": model.families, "weights": model.weights,
+        "fold_scores": plan.scores, "best_trial_fold_scores": plan.single_scores,
+        "selection_seconds": selected - started, "refit_seconds": time.monotonic() - selected,
+    }
+
+
+def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budget: Budget) -> FinalModel:
+    """The final model: the best finalist refitted (with fallbacks), then, with ``ensemble=True``,
+    the ensemble when it wins and its members refit in time.
+
+    Raises:
+        RefitFailedError: every finalist's refit failed (each reason listed).
+    """
+    primary = problem.metric
+    ranked = outcome.ranked(primary.greater_is_better)
+    refitter = _Refitter(runner, problem.spaces, problem.settings.seed, len(problem.splits), problem.refit_scale)
+    started = time.monotonic()
+    model, record, fallbacks = _refit_single(refitter, ranked, budget)
+    refit_seconds = time.monotonic() - started
+    if fallbacks:
+        warn_user(f"the best trial's refit failed ({fallbacks[0]['reason']}); predict uses trial {record.number} "
+                  f"({record.family}), the next finalist whose refit succeeded", RuntimeWarning)
+    family, params, refit_params = refit_config(record, problem.spaces)
+    final = FinalModel(model, record, params, refit_params, float(record.value or math.nan), [family],
+                       refit_seconds=refit_seconds, fallbacks=fallbacks)
+    if not problem.settings.ensemble or fallbacks:
+        return final
+    started = time.monotonic()
+    blended = _ensemble(refitter, outcome, problem, ranked, model, budget)
+    final.ensemble_seconds = time.monotonic() - started
+    if blended is not None:
+        final.model, final.ensemble = blended
+        final.score = finite_mean_std(final.ensemble["fold_scores"][primary.name])[0]
+        final.families = sorted(set(final.model.families))
+    return final

@@ -1,0 +1,179 @@
+"""One fit, start to end: settings → problem → search → final model → report → tracking, under one budget.
+
+:func:`run_fit` is what ``AutoMLClassifier.fit`` and ``AutoMLRegressor.fit`` call (through
+``automl.fit``, sweeps and the command line too); :func:`join_fit` is what a process joining
+another's search runs (``automl worker``). The one :class:`~automl.search.budget.Budget` is built
+before the search and never changes; the trials *and* the refits run in one isolated worker
+(:func:`~automl.search.isolation.make_runner`) that is killed at each stage's deadline. The
+tracker is opened and closed here, and only here.
+
+Example:
+    >>> from sklearn.datasets import load_diabetes
+    >>> from automl.config import resolve_settings
+    >>> X, y = load_diabetes(return_X_y=True, as_frame=True)
+    >>> settings = resolve_settings({"n_trials": 2, "families": ["linear"], "cv": 3, "tracking": False}, "regressor")
+    >>> report = run_fit(settings, None, X, y)
+    >>> report.best_family_, report.task_
+    ('linear', 'regression')
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from automl.config import FitSettings
+from automl.families.registry import family_import_path
+from automl.search.budget import Budget
+from automl.search.isolation import Runner, make_runner
+from automl.search.runner import JoiningRole, MainRole, SearchOutcome, SearchSpec, run_search
+from automl.search.storage import describe_storage
+from automl.tracking import SearchInfo, Tracker, make_tracker
+from automl._fit.problem import Problem, prepare_problem
+from automl._fit.refit import build_final_model
+from automl._fit.report import FitReport, build_report
+
+__all__ = ["ENSEMBLE_REFIT_FACTOR", "TRACKING_RESERVE", "join_fit", "run_fit"]
+
+#: Seconds kept at the end of a tracked fit for the last child runs, plots, artifacts and the MLflow model.
+TRACKING_RESERVE = 8.0
+#: With ``ensemble=True`` the search ends early enough to refit this many more models like the best
+#: one (the ensemble's members; fewer, cheaper or none are refitted when time is short).
+ENSEMBLE_REFIT_FACTOR = 2.0
+
+TrialCallback = Callable[[Any, Any], None]
+
+
+def _budget(settings: FitSettings, started: float, tracked: bool) -> Budget:
+    return Budget(
+        settings.budget_seconds, started, tracking_reserve=TRACKING_RESERVE if tracked else 0.0,
+        ensemble_factor=ENSEMBLE_REFIT_FACTOR if settings.ensemble else 0.0,
+        enforced=settings.isolation == "process",
+    )
+
+
+def _search_spec(problem: Problem, n_trials: int | None, sweep: Mapping[str, Any] | None) -> SearchSpec:
+    settings = problem.settings
+    return SearchSpec(
+        problem.evaluator, problem.families, problem.spaces, n_trials=n_trials, seed=settings.seed,
+        study_name=settings.study_name, storage=settings.storage, pruner=settings.pruner,
+        fingerprint=problem.fingerprint, refit_scale=problem.refit_scale, sweep=sweep,
+    )
+
+
+def _runner(problem: Problem) -> Runner:
+    settings = problem.settings
+    paths = {f.name: family_import_path(f.name) for f in problem.families}
+    return make_runner(problem.evaluator, problem.X, problem.y, paths, isolation=settings.isolation,
+                       trial_timeout=settings.trial_timeout, memory_limit_mb=settings.trial_memory_limit)
+
+
+def search_info(problem: Problem, budget: Budget, joining: bool = False) -> SearchInfo:
+    """What the tracker records about the search (the parent run's params and tags)."""
+    from automl import __version__
+
+    settings, data = problem.settings, problem.data
+    pruner = settings.pruner if isinstance(settings.pruner, str) or settings.pruner is None else type(settings.pruner).__name__
+    params = {
+        "families": ",".join(f.name for f in problem.families), "time_budget": budget.seconds,
+        "n_trials": settings.n_trials, "cv": problem.plan.description, "metric": problem.metric.name,
+        "task": problem.task, "seed": settings.seed, "n_jobs": settings.n_jobs, "pruner": pruner,
+        "study_name": settings.study_name, "storage": describe_storage(settings.storage, settings.study_name),
+        "n_rows": len(data.y), "n_columns": data.X.shape[1], "n_rows_dropped": data.n_dropped,
+        "sample_weight": data.weights is not None, "device": settings.device,
+        "image_shape": None if problem.image_shape is None else "x".join(map(str, problem.image_shape)),
+        "isolation": settings.isolation, "trial_timeout": settings.trial_timeout,
+        "trial_memory_limit": settings.trial_memory_limit, "ensemble": settings.ensemble,
+    }
+    tags = {"version": __version__, "task": problem.task, "metric": problem.metric.name,
+            "dataset_fingerprint": problem.fingerprint[:16], "target": str(data.y.name)}
+    return SearchInfo(settings.study_name, joining, params, tags)
+
+
+def _status(exc: BaseException) -> str:
+    return "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+
+
+def fitted_estimator(estimator_class: Any, settings: FitSettings, attributes: Mapping[str, Any]) -> Any:
+    """An estimator of ``estimator_class`` with ``settings`` and the fitted ``attributes`` (None: no class)."""
+    if estimator_class is None:
+        return None
+    estimator = estimator_class(**settings.raw)
+    estimator.__dict__.update(attributes)
+    return estimator
+
+
+def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups: Any = None,
+            sample_weight: Any = None, *, callbacks: Sequence[TrialCallback] = (),
+            sweep: Mapping[str, Any] | None = None) -> FitReport:
+    """Run one fit: validate, search, build the final model, report, track.
+
+    Args:
+        settings: The fit's settings (:func:`automl.config.resolve_settings`).
+        estimator_class: The estimator the fitted model is saved as (for the MLflow model).
+        X, y, groups, sample_weight: The data, as ``fit`` takes them.
+        callbacks: ``callback(study, frozen_trial)`` after each trial (after the tracker's).
+        sweep: Settings stored on a named study so that other processes can join it.
+
+    Raises:
+        InvalidParameterError, DataValidationError: before anything is written.
+        AllTrialsFailedError, BudgetExhaustedError: no trial completed.
+        RefitFailedError: every finalist's refit failed.
+    """
+    started = time.monotonic()
+    problem = prepare_problem(settings, X, y, groups, sample_weight)
+    tracker = make_tracker(settings)
+    budget = _budget(settings, started, tracked=settings.tracking_on)
+    spec = _search_spec(problem, settings.n_trials, sweep if settings.study_name else None)
+    opened: list[Any] = []
+
+    def on_open(study: Any) -> None:
+        opened.append(study)
+        tracker.on_start(study, search_info(problem, budget))
+
+    runner = _runner(problem)
+    try:
+        outcome = run_search(spec, runner, MainRole(spec), budget, [tracker.on_trial, *callbacks], on_open)
+        final = build_final_model(problem, outcome, runner, budget)
+    except BaseException as exc:
+        tracker.finish(opened[0] if opened else None, None, _status(exc), budget.tracking_deadline())
+        raise
+    finally:
+        runner.close()
+    report = build_report(problem, outcome, final, time.monotonic() - started)
+    report.estimator = fitted_estimator(estimator_class, settings, report.attributes)
+    result = tracker.finish(outcome.study, report, "FINISHED", budget.tracking_deadline())
+    if result.run_id is not None:
+        report.attributes.update(tracking_run_id_=result.run_id, tracking_uri_=result.tracking_uri,
+                                 model_uri_=result.model_uri)
+    report.attributes["fit_time_"] = time.monotonic() - started
+    return report
+
+
+def join_fit(settings: FitSettings, X: Any, y: Any, groups: Any = None, sample_weight: Any = None, *,
+             n_trials: int | None = None, callbacks: Sequence[TrialCallback] = ()) -> SearchOutcome:
+    """Join the named study another process started: run trials until its deadline or target; no refit."""
+    problem = prepare_problem(settings, X, y, groups, sample_weight)
+    tracker: Tracker = make_tracker(settings)
+    budget = Budget(None, time.monotonic(), enforced=settings.isolation == "process")  # the study's deadline rules
+    spec = _search_spec(problem, n_trials, None)
+    opened: list[Any] = []
+
+    def on_open(study: Any) -> None:
+        opened.append(study)
+        tracker.on_start(study, search_info(problem, budget, joining=True))
+
+    runner = _runner(problem)
+    status = "FAILED"
+    try:
+        outcome = run_search(spec, runner, JoiningRole(spec), budget, [tracker.on_trial, *callbacks], on_open)
+        status = "FINISHED"
+        return outcome
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        runner.close()
+        if opened:
+            tracker.finish(opened[0], None, status, None)

@@ -1,0 +1,497 @@
+"""The settings of a fit, declared once.
+
+:data:`SETTINGS` is the one table of the 21 settings that ``automl.fit``, both estimators,
+sweep files and ``automl fit`` share: name, default, check, help text, command-line flag
+and sweep-file key. From it come the estimators' ``__init__`` signatures and docstrings,
+``automl.fit``'s signature, the sweep keys, the command-line flags and the README's
+settings table (a test keeps the README in step). Every value is checked here, all
+problems at once, before anything is read or written (:func:`resolve_settings`).
+
+Example:
+    >>> settings = resolve_settings({"time_budget": 30, "cv": "5"}, estimator="regressor")
+    >>> settings.time_budget, settings.cv.folds, settings.pruner
+    (30, 5, 'percentile')
+    >>> resolve_settings({"time_budget": -5, "cv": "kfold:1"}, estimator="regressor")
+    Traceback (most recent call last):
+    ...
+    automl.exceptions.InvalidParameterError: 2 problems found:
+      - time_budget must be a positive number of seconds, got -5; for example time_budget=60
+      - cv='kfold:1': needs at least 2 folds, got 1
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from automl._device import device_problems
+from automl._suggest import unknown_name_message
+from automl.exceptions import AutoMLError, InputTypeError, InvalidParameterError
+
+__all__ = [
+    "DEFAULT_TIME_BUDGET", "SETTINGS", "FitSettings", "Setting", "estimator_docs", "estimator_signature",
+    "fit_signature", "readme_table", "resolve_settings", "setting", "setting_names",
+]
+
+#: Seconds of a fit given neither ``time_budget`` nor ``n_trials``.
+DEFAULT_TIME_BUDGET = 60.0
+#: The values ``pruner`` and ``isolation`` take as text.
+PRUNERS = ("percentile", "median", "none")
+ISOLATION_MODES = ("process", "none")
+TASKS = ("binary", "multiclass", "regression")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+# -- checks: value -> problems ------------------------------------------------------------------
+def _positive(unit: str, example: str, optional: bool = True) -> Callable[[str, Any], list[str]]:
+    def check(name: str, value: Any) -> list[str]:
+        if value is None or (_is_number(value) and value > 0):
+            return []
+        tail = " or None" if optional else ""
+        return [f"{name} must be a positive number of {unit}{tail}, got {value!r}; for example {example}"]
+
+    return check
+
+
+def _check_time_budget(name: str, value: Any) -> list[str]:
+    if value is None or (_is_number(value) and value > 0):
+        return []
+    return [f"time_budget must be a positive number of seconds, got {value!r}; for example time_budget=60"]
+
+
+def _check_n_trials(name: str, value: Any) -> list[str]:
+    if value is None or (_is_whole(value) and value >= 1):
+        return []
+    return [f"n_trials must be a positive whole number, got {value!r}; for example n_trials=40"]
+
+
+def _check_seed(name: str, value: Any) -> list[str]:
+    if value is None or (_is_whole(value) and value >= 0):
+        return []
+    return [f"seed must be a non-negative whole number or None, got {value!r}"]
+
+
+def _check_n_jobs(name: str, value: Any) -> list[str]:
+    if _is_whole(value) and value != 0:
+        return []
+    return [f"n_jobs must be a non-zero whole number (-1: all cores), got {value!r}"]
+
+
+def _check_metric(name: str, value: Any) -> list[str]:
+    from automl.evaluation.metrics import Metric, available_metrics
+
+    if isinstance(value, str):
+        return [] if value in available_metrics() else [unknown_name_message("metric", value, available_metrics())]
+    if value is None or isinstance(value, Metric) or callable(value):
+        return []
+    return [f"metric must be a name, a callable or automl.Metric, got {type(value).__name__}"]
+
+
+def _check_families(name: str, value: Any) -> list[str]:
+    from automl.families.registry import registered_families
+
+    if value is None:
+        return []
+    names = _family_list(value)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return [f"families must be a list of family names, got {value!r}"]
+    if not names:
+        return ["families= is empty; name at least one family, or pass None for all installed ones"]
+    known = registered_families()
+    return [unknown_name_message("family", n, known) for n in names if n not in known]
+
+
+def _check_search_space(name: str, value: Any) -> list[str]:
+    if value is None or isinstance(value, (Mapping, str, os.PathLike)):
+        return []
+    return [f"search_space must be a mapping {{family: {{param: value or range}}}} or a YAML path, "
+            f"got {type(value).__name__}"]
+
+
+def _check_cv(name: str, value: Any) -> list[str]:
+    from automl.evaluation.splitters import parse_cv
+
+    try:
+        parse_cv(value)
+    except AutoMLError as exc:
+        return [str(exc)]
+    return []
+
+
+def _check_storage(name: str, value: Any) -> list[str]:
+    from automl.search.storage import check_storage
+
+    return check_storage(value)
+
+
+def _nonempty_text(name: str, value: Any) -> list[str]:
+    if value is None or (isinstance(value, str) and value.strip()):
+        return []
+    return [f"{name} must be a non-empty string or None, got {value!r}"]
+
+
+def _check_pruner(name: str, value: Any) -> list[str]:
+    if not isinstance(value, str) or value in PRUNERS:
+        return []  # None is "none"; any other object is taken for an Optuna pruner
+    return [f"pruner must be 'percentile', 'median', 'none' or an optuna pruner, got {value!r}"]
+
+
+def _check_tracking(name: str, value: Any) -> list[str]:
+    if value is None or isinstance(value, bool):
+        return []
+    if all(hasattr(value, m) for m in ("on_start", "on_trial", "finish")):
+        return []
+    return [f"tracking must be True, False, None or a tracker with on_start/on_trial/finish, got {value!r}"]
+
+
+def _check_device(name: str, value: Any) -> list[str]:
+    return device_problems(value)
+
+
+def _check_image_shape(name: str, value: Any) -> list[str]:
+    from automl.data.images import image_shape_problems
+
+    return image_shape_problems(value)
+
+
+def _check_isolation(name: str, value: Any) -> list[str]:
+    if value in ISOLATION_MODES:
+        return []
+    return [f"isolation must be 'process' (trials in a worker process) or 'none' (in this process), got {value!r}"]
+
+
+def _check_ensemble(name: str, value: Any) -> list[str]:
+    return [] if isinstance(value, bool) else [f"ensemble must be True or False, got {value!r}"]
+
+
+def _check_task(name: str, value: Any) -> list[str]:
+    if value is None or value in TASKS:
+        return []
+    return [f"task must be 'binary', 'multiclass', 'regression' or None (inferred), got {value!r}"]
+
+
+# -- command-line values -> setting values ---------------------------------------------------------
+def _family_list(value: Any) -> Any:
+    """``"a,b"`` or ``["a", "b"]`` -> ``["a", "b"]`` (anything else unchanged, for the check)."""
+    if isinstance(value, str):
+        return [f.strip() for f in value.split(",") if f.strip()]
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _image_shape(value: Any) -> Any:
+    """``"28x28"`` or ``[28, 28, 1]`` -> a tuple (anything else unchanged, for the check)."""
+    if isinstance(value, str):
+        try:
+            return tuple(int(part) for part in value.lower().split("x"))
+        except ValueError:
+            return value
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of a fit.
+
+    Attributes:
+        name: The keyword argument.
+        default: Its default value.
+        check: ``check(name, value) -> problems`` for the value alone.
+        doc: What it means (docstrings and the README table).
+        shown_default: The default as the README table shows it.
+        flag: Its command-line flag (``--time-budget``); a ``--no-...`` flag turns a setting off.
+        cli_type: How the flag's text is read (``float``, ``int``; None: kept as text).
+        cli_choices: The values the flag accepts, if a closed list.
+        cli_help: The flag's help text.
+        sweep_alias: Another key a sweep file may use (``study`` for ``study_name``).
+        normalise: Turns an accepted spelling into the canonical value (``"a,b"`` -> a list).
+        classifier_only: Only ``AutoMLClassifier`` (and ``automl.fit``) take it.
+        budget_note: Shown after the doc in the README: what holds with ``isolation="none"``.
+    """
+
+    name: str
+    default: Any
+    check: Callable[[str, Any], list[str]]
+    doc: str
+    shown_default: str
+    flag: str
+    cli_help: str
+    cli_type: Callable[[str], Any] | None = None
+    cli_choices: tuple[str, ...] | None = None
+    sweep_alias: str | None = None
+    normalise: Callable[[Any], Any] | None = None
+    classifier_only: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("metric", None, _check_metric,
+            "Metric to optimise: a name (``roc_auc``, ``log_loss``, ``accuracy``, ``balanced_accuracy``, "
+            "``f1``/``precision``/``recall`` and their ``_macro`` / ``_weighted`` forms, ``rmse``, ``mse``, ``mae``, "
+            "``r2``), a callable ``fn(y_true, y_pred)`` (greater is better, original labels) or "
+            "``automl.Metric(...)``.",
+            "roc_auc / log_loss / rmse", "--metric",
+            "metric to optimise (default by task: roc_auc, log_loss, rmse)"),
+    Setting("time_budget", None, _check_time_budget,
+            "Seconds for the whole fit: search, ensemble, refits and tracking. With process isolation the fit "
+            "ends within ``time_budget * 1.1 + 10`` seconds: every trial and refit runs in the worker process "
+            "and is killed at its deadline, falling back to a model already refitted. With "
+            "``isolation=\"none\"`` the budget is best effort (nothing can be killed).",
+            "60 s when `n_trials` is not given either", "--time-budget",
+            "seconds for the whole fit, refit included", cli_type=float),
+    Setting("n_trials", None, _check_n_trials,
+            "Trials to run in this call (on a resumed study: more trials).",
+            "–", "--n-trials", "number of trials", cli_type=int),
+    Setting("cv", None, _check_cv,
+            "Cross-validation: None (5 folds, stratified for classification; 5 × 2 on at most 2,500 rows; "
+            "under a time budget repeated only up to 500 cells per second of budget and 3 folds above 2,000, "
+            "not for a named study), a number of folds ``k`` (every class needs ``k`` rows), a holdout "
+            "fraction ``0.2``, ``\"kfold:5\"``, ``\"repeated:5x3\"``, ``\"group:5\"``, ``\"group:COLUMN\"`` "
+            "(groups from that column), ``\"time:5\"``, ``\"holdout:0.2\"`` or a scikit-learn splitter. "
+            "A number may be given as text (``\"5\"``): every entry point reads the same grammar.",
+            "None: 5 folds (5 × 2 on small data, 3 on a short budget)", "--cv",
+            "5 | 0.2 | kfold:5 | repeated:5x3 | group:COLUMN | time:5 | holdout:0.2 (default: 5 folds)"),
+    Setting("families", None, _check_families,
+            "Family names to search (default: all installed); see ``automl.available_families()``. "
+            "On the command line, comma-separated.",
+            "all installed", "--families", "comma-separated family names (default: all installed)",
+            normalise=_family_list),
+    Setting("search_space", None, _check_search_space,
+            "Overrides ``{family: {param: value or {low, high, log, default, choices}}}`` or a YAML file of "
+            "them; a plain value pins the parameter.",
+            "–", "--space", "YAML file of search-space overrides {family: {param: ...}}", sweep_alias="space"),
+    Setting("seed", 0, _check_seed,
+            "Seeds the sampler and the folds; trial N's models get a seed derived from ``seed`` and N. The same "
+            "``seed`` and ``n_trials`` give the same leaderboard and predictions on the CPU.",
+            "0", "--seed", "", cli_type=int),
+    Setting("n_jobs", -1, _check_n_jobs,
+            "Threads per model (-1: all cores; OpenMP and BLAS pools are capped to it as well).",
+            "-1", "--n-jobs", "threads per model (default -1: all cores)", cli_type=int),
+    Setting("study_name", None, _nonempty_text,
+            "Name of the study; with it the study is stored (by default in ``automl-studies.journal``) and a "
+            "later fit with the same name resumes it.",
+            "–", "--study", "study name: stored, resumable, joinable by workers", sweep_alias="study"),
+    Setting("storage", None, _check_storage,
+            "Where the study is stored: a ``.journal`` path, an RDB URL (``sqlite:///…``, ``postgresql://…``) "
+            "or an Optuna storage.",
+            "local journal file", "--storage",
+            "study storage: a .journal path (default: ./automl-studies.journal or $AUTOML_STORAGE), "
+            "sqlite:///FILE or postgresql://USER@HOST/DB"),
+    Setting("pruner", "percentile", _check_pruner,
+            "``\"percentile\"`` (stop trials in the worst quarter after 2 folds), ``\"median\"``, ``\"none\"`` or "
+            "an Optuna pruner.",
+            "`\"percentile\"`", "--pruner", "", cli_choices=PRUNERS),
+    Setting("tracking", None, _check_tracking,
+            "Log to MLflow: True, False, or a tracker object (see ``automl.tracking``). Default (None): on, "
+            "unless the environment variable ``AUTOML_TRACKING`` is ``0``/``false``.",
+            "on", "--no-tracking", "do not log to MLflow"),
+    Setting("tracking_uri", None, _nonempty_text,
+            "MLflow store; default ``$MLFLOW_TRACKING_URI``, else MLflow 3's own default ``sqlite:///mlflow.db`` "
+            "in the working directory.",
+            "`sqlite:///mlflow.db`", "--tracking-uri",
+            "MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)"),
+    Setting("register_model", None, _nonempty_text,
+            "Register the final model in the MLflow model registry under this name.",
+            "–", "--register-model", "register the final model in MLflow under this name"),
+    Setting("device", "auto", _check_device,
+            "Where the nets train: ``\"auto\"`` (CUDA, then MPS, then the CPU), ``\"cpu\"``, ``\"cuda\"``, "
+            "``\"cuda:N\"`` or ``\"mps\"``.",
+            "`\"auto\"`", "--device", "where nets train: auto (default), cpu, cuda, cuda:N, mps"),
+    Setting("image_shape", None, _check_image_shape,
+            "``(height, width[, channels])`` when the features are pixel columns (channels last, row-major); "
+            "not needed for image arrays shaped ``(N, H, W)`` or ``(N, H, W, C)``. On the command line "
+            "``28x28``.",
+            "–", "--image-shape", "the columns are image pixels of this shape: HxW or HxWxC",
+            normalise=_image_shape),
+    Setting("isolation", "process", _check_isolation,
+            "``\"process\"``: trials and the final refits run in a separate worker process, started with spawn "
+            "and reused; a trial or refit that crashes it (segfault, abort), raises ``MemoryError``, runs past "
+            "``trial_timeout`` or its deadline, or goes over ``trial_memory_limit`` fails with its reason, the "
+            "worker is replaced and the fit goes on. ``\"none\"``: in the fit's own process (for debuggers; a "
+            "crash then ends the fit, and the time budget is best effort).",
+            "`\"process\"`", "--isolation",
+            "process (default): trials run in a reused worker process that is replaced when a "
+            "trial crashes it or passes a limit; none: in this process", cli_choices=ISOLATION_MODES),
+    Setting("trial_timeout", None, _positive("seconds", "trial_timeout=600"),
+            "Seconds one trial (or refit) may run before its worker is killed and it is recorded as failed "
+            "(None: no limit of its own; a time budget still stops it).",
+            "–", "--trial-timeout", "seconds one trial may run before it is killed and failed", cli_type=float),
+    Setting("trial_memory_limit", None, _positive("MiB", "trial_memory_limit=4096"),
+            "Resident memory in MiB a trial's (or refit's) worker may reach before it is killed "
+            "(None: three quarters of the machine's memory).",
+            "¾ of the machine's memory", "--trial-memory-limit",
+            "MiB a trial's process may use before it is killed (default: 3/4 of the machine's memory)",
+            cli_type=float),
+    Setting("ensemble", True, _check_ensemble,
+            "Blend the best trials by greedy ensemble selection (Caruana et al. 2004) on their out-of-fold "
+            "predictions; when the blend's cross-fitted CV score beats the best trial's, its members are "
+            "refitted on all rows and ``predict`` uses it. False: the best single trial, always.",
+            "`True`", "--no-ensemble",
+            "keep the best single trial (default: blend the best trials when that scores better)"),
+    Setting("task", None, _check_task,
+            "``\"binary\"``, ``\"multiclass\"``, ``\"regression\"`` or None (inferred from the target). "
+            "``AutoMLClassifier`` takes binary or multiclass.",
+            "inferred", "--task", "", cli_choices=TASKS, classifier_only=True),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def setting(name: str) -> Setting:
+    """The setting called ``name``.
+
+    Example:
+        >>> setting("cv").flag
+        '--cv'
+    """
+    return _BY_NAME[name]
+
+
+def setting_names(estimator: str = "any") -> list[str]:
+    """The settings of ``estimator`` (``"classifier"``, ``"regressor"``; ``"any"``: all of them), in table order.
+
+    Example:
+        >>> "task" in setting_names("classifier"), "task" in setting_names("regressor")
+        (True, False)
+    """
+    return [s.name for s in SETTINGS if estimator != "regressor" or not s.classifier_only]
+
+
+class FitSettings(Mapping[str, Any]):
+    """Every setting of a fit, checked and in canonical form (a read-only mapping with attribute access).
+
+    Build it with :func:`resolve_settings`. ``cv`` is a parsed
+    :class:`~automl.evaluation.splitters.CVSpec`; ``families`` a list or None; ``image_shape``
+    a tuple or None; ``raw`` keeps the values as given (the MLflow params, the fingerprint).
+    """
+
+    def __init__(self, values: Mapping[str, Any], raw: Mapping[str, Any], estimator: str) -> None:
+        self._values = dict(values)
+        self.raw = dict(raw)
+        self.estimator = estimator
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"FitSettings({self._values!r})"
+
+    @property
+    def budget_seconds(self) -> float | None:
+        """The fit's time budget: ``time_budget``, or :data:`DEFAULT_TIME_BUDGET` when neither a
+        budget nor ``n_trials`` was given."""
+        if self.time_budget is None and self.n_trials is None:
+            return DEFAULT_TIME_BUDGET
+        return None if self.time_budget is None else float(self.time_budget)
+
+    @property
+    def tracking_on(self) -> bool:
+        """Whether the fit is tracked (``tracking`` True or a tracker; None: unless ``AUTOML_TRACKING`` says no)."""
+        if self.tracking is None:
+            return os.environ.get("AUTOML_TRACKING", "1").strip().lower() not in {"0", "false", "no", "off"}
+        return self.tracking is not False
+
+
+def resolve_settings(params: Mapping[str, Any], estimator: str = "any") -> FitSettings:
+    """Check every setting in ``params`` (the missing ones take their defaults), all problems at once.
+
+    Args:
+        params: Setting name -> value.
+        estimator: ``"classifier"``, ``"regressor"`` or ``"any"`` (``automl.fit`` and sweep files).
+
+    Raises:
+        InvalidParameterError: the problems, one per line, each naming the setting, the value and the fix.
+        InputTypeError: ``params`` names a setting that does not exist (with "did you mean").
+    """
+    names = setting_names(estimator)
+    unknown = [k for k in params if k not in names]
+    if unknown:
+        raise InputTypeError([unknown_name_message("setting", k, names) for k in unknown])
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for name in names:
+        spec = _BY_NAME[name]
+        value = params.get(name, spec.default)
+        if spec.normalise is not None:
+            value = spec.normalise(value)
+        problems += spec.check(name, value)
+        values[name] = value
+    if estimator == "classifier" and values.get("task") == "regression":
+        problems.append("AutoMLClassifier cannot do regression; use AutoMLRegressor or task=None")
+    if problems:
+        raise InvalidParameterError(problems)
+    from automl.evaluation.splitters import parse_cv
+
+    values["cv"] = parse_cv(values["cv"])
+    return FitSettings(values, {n: params.get(n, _BY_NAME[n].default) for n in names}, estimator)
+
+
+# -- what is generated from the table -------------------------------------------------------------
+def _parameters(names: list[str]) -> list[inspect.Parameter]:
+    return [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=_BY_NAME[n].default) for n in names]
+
+
+def estimator_signature(estimator: str) -> inspect.Signature:
+    """The ``__init__`` signature of ``AutoMLClassifier`` / ``AutoMLRegressor`` (keyword-only settings)."""
+    self = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return inspect.Signature([self, *_parameters(setting_names(estimator))], return_annotation=None)
+
+
+def fit_signature() -> inspect.Signature:
+    """The signature of :func:`automl.fit`: the data arguments, then every setting (``task`` first)."""
+    kw = inspect.Parameter.KEYWORD_ONLY
+    names = [n for n in setting_names() if n != "task"]
+    head = [
+        inspect.Parameter("data", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("target", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None),
+        inspect.Parameter("task", kw, default=None),
+        inspect.Parameter("groups", kw, default=None),
+        inspect.Parameter("sample_weight", kw, default=None),
+    ]
+    return inspect.Signature([*head, *_parameters(names)])
+
+
+def estimator_docs(estimator: str) -> str:
+    """The ``Args:`` section of an estimator's docstring, from the table."""
+    import textwrap
+
+    lines = ["    Args:"]
+    for name in setting_names(estimator):
+        body = textwrap.wrap(_BY_NAME[name].doc, 92)
+        lines.append(f"        {name}: {body[0]}")
+        lines += [f"            {line}" for line in body[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def readme_table() -> str:
+    """The README's settings table (markdown), from the table; a test keeps the README in step."""
+    rows = ["| argument | default | meaning |", "|---|---|---|"]
+    for spec in SETTINGS:
+        flag = f" (`{spec.flag}`)" if spec.flag else ""
+        rows.append(f"| `{spec.name}`{flag} | {spec.shown_default} | {spec.doc.replace('``', '`')} |")
+    return "\n".join(rows) + "\n"

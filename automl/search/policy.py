@@ -1,0 +1,292 @@
+"""The search's policy: which trials run, on how many rows, and when they stop.
+
+Mechanism apart from policy: the fold loop reports a trial's probe, folds and epochs to a
+:class:`~automl.evaluation.monitor.TrialMonitor` and obeys its typed answers; this module
+decides those answers.
+
+- **Successive halving at the probe** (large data): once :data:`PROBE_MIN_TRIALS` trials
+  have a probe score, a trial (not a family's defaults) whose probe is not among the best
+  ``1 / PROBE_ETA`` of them is stopped there.
+- **Fidelity**: under a time budget, a trial whose folds and refit would not fit in
+  :data:`FIDELITY_TIME_SHARE` of the search time left trains each fold on a share of its
+  rows, sized from the probe's time (:func:`fidelity_share`).
+- **Pruning**: each fold's running mean goes to the Optuna pruner (step = fold), each epoch
+  of a net's first fold too (step ``EPOCH_STEP_BASE + epoch``, after
+  :data:`MIN_EPOCHS_BEFORE_PRUNING` epochs).
+- **Deadlines**: a trial stops between folds when the next fold would overrun its deadline
+  (:meth:`~automl.search.budget.Budget.trial_deadline`), and between epochs past it; a net's
+  fold ends its training after :func:`net_fold_seconds` under a budget.
+
+Example:
+    >>> fidelity_share(1.0, 0.1, 1000.0, 3), probe_cut([0.1, 0.5, 0.9], greater_is_better=True)
+    (1.0, 0.6333333333333333)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from automl.evaluation.metrics import Metric
+from automl.evaluation.monitor import Answer, EpochDone, FoldDone, Go, ProbeDone, Stop
+from automl.search.budget import Budget
+from automl.search.trial_record import TrialRecord, TrialWriter
+
+__all__ = [
+    "EPOCH_STEP_BASE", "FIDELITY_EXPONENT", "FIDELITY_SNAP", "FIDELITY_TIME_SHARE", "MAX_NOT_RUN_IN_A_ROW",
+    "MIN_EPOCHS_BEFORE_PRUNING", "PROBE_ETA", "PROBE_MIN_TRIALS", "SearchPolicy", "TrialPolicyMonitor",
+    "fidelity_share", "net_fold_seconds", "probe_cut",
+]
+
+#: Nets report their validation score after each epoch of the first fold at step
+#: ``EPOCH_STEP_BASE + epoch``, apart from the per-fold steps 0, 1, ...
+EPOCH_STEP_BASE = 1000
+#: Epochs a net trains before the pruner may stop it.
+MIN_EPOCHS_BEFORE_PRUNING = 4
+#: Under a time budget, a net's training in one fold ends (best epoch kept) after
+#: ``max(MIN_NET_FOLD_SECONDS, budget / (folds * NET_FOLDS_PER_BUDGET))`` seconds, so
+#: one net trial takes about a quarter of the budget at most and several fit in it.
+NET_FOLDS_PER_BUDGET = 4
+MIN_NET_FOLD_SECONDS = 3.0
+#: Trials in a row that were not run for lack of time before the search ends.
+MAX_NOT_RUN_IN_A_ROW = 3
+#: Successive halving at the probe (large data): once this many trials have a probe score,
+#: a trial (not a family's defaults) whose probe is not among the best ``1 / PROBE_ETA`` of
+#: them is pruned.
+PROBE_MIN_TRIALS = 6
+PROBE_ETA = 3
+#: A trial that would not fit in the time left trains on a share of each fold's rows sized
+#: so that its folds and a refit take about this share of the time left.
+FIDELITY_TIME_SHARE = 0.8
+#: Fit time grows as (rows) ** this (boosting stops later on more rows; sorting is n log n):
+#: a probe on a ninth of the rows predicts a full fold about 1.5x slower than a linear guess.
+FIDELITY_EXPONENT = 1.2
+#: A share below this many times the probe's is taken down to the probe's: the probe's model is
+#: then fold 1's, which saves a fold for a few per cent fewer rows.
+FIDELITY_SNAP = 1.5
+#: The refit of a model whose folds took ``s`` seconds each is estimated at ``s * scale * REFIT_MARGIN + 1``
+#: (``scale``: all rows over a training part's rows).
+REFIT_MARGIN = 1.2
+
+
+def fidelity_share(probe_seconds: float, probe_fraction: float, time_left: float, n_splits: int) -> float:
+    """The share of each fold's training rows a trial trains on, from its probe's seconds.
+
+    A full fold is predicted to take ``probe_seconds * (1 / probe_fraction) ** FIDELITY_EXPONENT``;
+    the trial's folds plus a refit (``n_splits + 2`` fits) must take at most
+    ``FIDELITY_TIME_SHARE`` of ``time_left``. Never below the probe's own share, and the
+    probe's share itself when the fit would be less than ``FIDELITY_SNAP`` times it (the
+    evaluator then reuses the probe as fold 1).
+
+    Example:
+        >>> fidelity_share(1.0, 0.1, 1000.0, 3), fidelity_share(1.0, 0.1, 40.0, 3)
+        (1.0, 0.4697)
+    """
+    budget = max(time_left, 0.0) * FIDELITY_TIME_SHARE / (n_splits + 2)
+    full = probe_seconds * (1.0 / probe_fraction) ** FIDELITY_EXPONENT
+    if full <= budget:
+        return 1.0
+    share = probe_fraction * (budget / max(probe_seconds, 1e-9)) ** (1.0 / FIDELITY_EXPONENT)
+    if share < probe_fraction * FIDELITY_SNAP:
+        return round(probe_fraction, 4)  # the probe's own share: the probe then serves as fold 1
+    return round(min(1.0, share), 4)
+
+
+def probe_cut(scores: Sequence[float], greater_is_better: bool, eta: int = PROBE_ETA) -> float:
+    """The probe score a trial must reach to stay among the best ``1 / eta`` of ``scores``.
+
+    Example:
+        >>> probe_cut([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], greater_is_better=True)
+        0.5
+    """
+    values = np.asarray([s for s in scores if math.isfinite(s)], dtype=float)
+    q = 1.0 - 1.0 / eta if greater_is_better else 1.0 / eta
+    return float(np.quantile(values, q))
+
+
+def net_fold_seconds(budget_seconds: float | None, n_splits: int) -> float | None:
+    """Seconds a net may train in one fold under ``budget_seconds`` (None: no cap).
+
+    Example:
+        >>> net_fold_seconds(120, 5), net_fold_seconds(20, 5), net_fold_seconds(None, 5)
+        (6.0, 3.0, None)
+    """
+    if budget_seconds is None:
+        return None
+    return max(MIN_NET_FOLD_SECONDS, budget_seconds / (max(n_splits, 1) * NET_FOLDS_PER_BUDGET))
+
+
+class SearchPolicy:
+    """What the search learns as it goes, and the decisions taken from it.
+
+    Args:
+        budget: The fit's budget.
+        primary: The metric the search optimises.
+        n_splits: Folds per trial.
+        probe_fraction: Share of fold 1's rows a probe trains on (None: no probe).
+        prune_probes: Whether successive halving applies at the probe.
+        refit_scale: All rows over a training part's rows (the refit's size).
+        complete_before: Trials the study had completed before this search began.
+    """
+
+    def __init__(self, budget: Budget, primary: Metric, n_splits: int, *, probe_fraction: float | None = None,
+                 prune_probes: bool = True, refit_scale: float = 1.25, complete_before: int = 0) -> None:
+        self.budget = budget
+        self.primary = primary
+        self.n_splits = n_splits
+        self.probe_fraction = probe_fraction
+        self.prune_probes = prune_probes
+        self.refit_scale = refit_scale
+        self.complete_before = complete_before
+        self.best_value: float | None = None
+        #: Seconds kept for the refit of the best trial so far (the search stops that much earlier).
+        self.refit_estimate = 0.0
+        self.fold_cap = net_fold_seconds(budget.seconds, n_splits)
+        self._fold_seconds: dict[str, list[float]] = defaultdict(list)
+        self._not_run = 0
+
+    # -- what the search knows ------------------------------------------------------------------
+    @property
+    def has_complete(self) -> bool:
+        """Whether some trial has completed (in this search or before it)."""
+        return self.best_value is not None or self.complete_before > 0
+
+    def typical_fold(self, family: str) -> float:
+        """Median seconds of one fold of ``family`` so far (0 before its first fold)."""
+        seconds = self._fold_seconds.get(family)
+        return float(np.median(seconds)) if seconds else 0.0
+
+    def search_time_left(self) -> float:
+        """Seconds until the search deadline (infinite without a budget)."""
+        return self.budget.left(self.budget.search_deadline(self.refit_estimate))
+
+    def trial_deadline(self) -> float | None:
+        """When a trial starting now is out of time."""
+        return self.budget.trial_deadline(self.has_complete, self.refit_estimate)
+
+    def refit_seconds(self, fit_time: float) -> float:
+        """Estimated seconds of a refit on all rows of a trial whose folds took ``fit_time`` together."""
+        return fit_time / max(self.n_splits, 1) * self.refit_scale * REFIT_MARGIN + 1.0
+
+    # -- decisions -----------------------------------------------------------------------------------
+    def skip_reason(self, family: str) -> str | None:
+        """Why a trial of ``family`` should not run now (None: it runs); counts trials not run in a row."""
+        if self.has_complete and self.search_time_left() < self.typical_fold(family):
+            self._not_run += 1
+            return "not run: the time budget left is shorter than one fold of this family"
+        self._not_run = 0
+        return None
+
+    @property
+    def stop_after_skips(self) -> bool:
+        """Whether enough trials in a row were not run for lack of time to end the search."""
+        return self._not_run >= MAX_NOT_RUN_IN_A_ROW
+
+    def out_of_time(self, families: Sequence[str]) -> bool:
+        """Whether the search should start no more trials: past its deadline, or (once a trial
+        has completed) with less time left than one fold of the cheapest family."""
+        if self.budget.seconds is None:
+            return False
+        left = self.search_time_left()
+        cheapest = min((self.typical_fold(name) for name in families), default=0.0)
+        return left <= 0 or (self.has_complete and left < cheapest)
+
+    def completed(self, family: str, value: float, fit_time: float) -> bool:
+        """Learn from a completed trial; return whether it is the best so far (its refit is then reserved)."""
+        if self.best_value is not None and not self.primary.is_better(value, self.best_value):
+            return False
+        self.best_value = value
+        self.refit_estimate = self.refit_seconds(fit_time)
+        return True
+
+    def fold_done(self, family: str, seconds: float) -> None:
+        """Learn how long a fold of ``family`` took."""
+        self._fold_seconds[family].append(seconds)
+
+    def monitor(self, trial: Any, family: str) -> TrialPolicyMonitor:
+        """The monitor of ``trial`` (an Optuna trial running ``family``)."""
+        return TrialPolicyMonitor(self, trial, family)
+
+
+class TrialPolicyMonitor:
+    """Answers one trial's probe, fold and epoch events for the :class:`SearchPolicy`.
+
+    Args:
+        policy: The search's policy.
+        trial: The Optuna trial (its pruner is asked; its probe score is recorded).
+        family: The family it runs.
+    """
+
+    def __init__(self, policy: SearchPolicy, trial: Any, family: str) -> None:
+        self.policy = policy
+        self.trial = trial
+        self.family = family
+        self.writer = TrialWriter(trial)
+        self.deadline = policy.trial_deadline()
+
+    def probe(self, event: ProbeDone) -> Answer:
+        """Successive halving at the probe; then the share of rows the folds train on."""
+        if math.isfinite(event.score):
+            self.writer.probe(event.score)
+            stop = self._halving(event)
+            if stop is not None:
+                return stop
+        left = self.policy.search_time_left()
+        if not math.isfinite(left):
+            return Go()
+        return Go(share=fidelity_share(event.seconds, event.fraction, left, self.policy.n_splits))
+
+    def _halving(self, event: ProbeDone) -> Stop | None:
+        policy, primary = self.policy, self.policy.primary
+        if not policy.prune_probes or self.writer.origin == "default":
+            return None
+        others = [
+            r.probe_score for r in map(TrialRecord.read, self.trial.study.get_trials(deepcopy=False))
+            if r.number != self.trial.number and r.probe_score is not None
+        ]
+        if len(others) < PROBE_MIN_TRIALS:
+            return None
+        cut = probe_cut(others, primary.greater_is_better)
+        if event.score >= cut if primary.greater_is_better else event.score <= cut:
+            return None
+        return Stop(
+            f"pruned at the probe: {primary.name}={event.score:.5g} on {event.fraction:.0%} of fold 1's "
+            f"training rows is not among the best 1/{PROBE_ETA} of {len(others)} probed trials (needs {cut:.5g})"
+        )
+
+    def fold(self, event: FoldDone) -> Answer:
+        """Report the running mean to the pruner; stop a hopeless trial, or one whose next fold would overrun."""
+        self.policy.fold_done(self.family, event.seconds)
+        if math.isfinite(event.running):
+            self.trial.report(event.running, event.fold)
+        if event.fold == event.n_folds - 1:
+            return Go()
+        where = f"after fold {event.fold + 1}/{event.n_folds}"
+        if self.trial.should_prune():
+            return Stop(
+                f"pruned {where}: running mean {self.policy.primary.name}={event.running:.5g} "
+                "is among the worst of the trials at that fold"
+            )
+        if self.deadline is not None and time.monotonic() + event.seconds > self.deadline:
+            return Stop(f"stopped {where}: the next fold would overrun the time budget", kind="timeout")
+        return Go()
+
+    def epoch(self, event: EpochDone) -> Answer:
+        """Stop past the deadline; report the first fold's epochs to the pruner; end a fold past its cap."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            where = "the probe" if event.fold is None else f"fold {event.fold + 1}/{event.n_folds}"
+            return Stop(f"stopped in {where} at epoch {event.epoch + 1}: out of time budget", kind="timeout")
+        if event.fold == 0 and math.isfinite(event.value):
+            self.trial.report(event.value, EPOCH_STEP_BASE + event.epoch)
+            if event.epoch + 1 >= MIN_EPOCHS_BEFORE_PRUNING and self.trial.should_prune():
+                return Stop(
+                    f"pruned at epoch {event.epoch + 1} of fold 1: validation {self.policy.primary.name}="
+                    f"{event.value:.5g} is among the worst of the nets at that epoch"
+                )
+        cap = self.policy.fold_cap
+        return Go(end_fold=cap is not None and event.seconds > cap)

@@ -1,0 +1,215 @@
+"""The study of a search: open or join it, queue its first trials, publish and read its limits.
+
+A search runs one Optuna study over the conditional space ``family -> family__param``. The
+process that starts it (the *main* role) creates or resumes the study, checks that a stored
+one was made for the same data and settings (its fingerprint), queues every family's
+defaults and then the portfolios, and records the deadline and trial target so that other
+processes can *join* it (:mod:`automl.search.runner` has both roles).
+
+Example:
+    >>> import optuna
+    >>> from automl.families import get_family
+    >>> fams = [get_family("knn"), get_family("linear")]
+    >>> study = optuna.create_study()
+    >>> enqueue_first_trials(study, fams, {f.name: f.space() for f in fams}, "binary")
+    ['default', 'default', 'portfolio:autogluon_distance']
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from automl.exceptions import AllTrialsFailedError, BudgetExhaustedError, StudyMismatchError
+from automl.families.base import ModelFamily
+from automl.search.storage import open_study
+from automl.search.trial_record import StudyRecord, StudyWriter, TrialRecord, counted_trials, origin_attrs
+from automl.spaces import SearchSpace
+from automl.spaces.portfolio import portfolio_trials
+
+__all__ = [
+    "DRAIN_POLL_SECONDS", "StudyLimits", "drain", "enqueue_first_trials", "lost_trial", "make_pruner",
+    "make_sampler", "nothing_completed", "open_checked_study", "publish_limits", "read_limits", "target_reached",
+]
+
+logger = logging.getLogger("automl")
+
+#: Seconds between two looks at the study while the main process waits for other processes' trials.
+DRAIN_POLL_SECONDS = 0.25
+
+
+def make_sampler(seed: int | None) -> Any:
+    """TPE, multivariate and grouped (the conditional space family → params), seeded."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+
+
+def make_pruner(pruner: object) -> Any:
+    """``"percentile"`` (default): stop a trial whose running fold mean is in the worst
+    quarter after two folds; ``"median"``; ``None``/``"none"``; or an Optuna pruner."""
+    import optuna
+
+    if pruner is None or pruner == "none":
+        return optuna.pruners.NopPruner()
+    if pruner == "percentile":
+        return optuna.pruners.PercentilePruner(75.0, n_startup_trials=5, n_warmup_steps=1)
+    if pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    return pruner
+
+
+def enqueue_first_trials(study: Any, families: Sequence[ModelFamily], spaces: Mapping[str, SearchSpace],
+                         task: str) -> list[str]:
+    """Queue every family's defaults, then the families' portfolios in turn (entry 1 of each
+    family, then entry 2, ...); return the origins queued, in order."""
+    origins = []
+    for family in families:
+        study.enqueue_trial({"family": family.name, **spaces[family.name].optuna_defaults()},
+                            user_attrs=origin_attrs("default"))
+        origins.append("default")
+    queues = [[(family.name, name, params) for name, params in portfolio_trials(spaces[family.name], task)]
+              for family in families]
+    for round_ in range(max((len(q) for q in queues), default=0)):
+        for queue in queues:
+            if round_ < len(queue):
+                family_name, name, params = queue[round_]
+                study.enqueue_trial({"family": family_name, **params}, user_attrs=origin_attrs(f"portfolio:{name}"))
+                origins.append(f"portfolio:{name}")
+    return origins
+
+
+def open_checked_study(storage: object, study_name: str | None, *, direction: str, seed: int | None,
+                       pruner: object, fingerprint: str, create: bool) -> tuple[Any, bool]:
+    """Open (``create``: or create) the study; a stored one must carry ``fingerprint``.
+
+    Returns:
+        ``(study, created_here)``.
+
+    Raises:
+        StudyMismatchError: the stored study was made for other data or settings, or the other direction.
+        StudyNotFoundError: ``create=False`` and there is no such study.
+    """
+    study, created = open_study(storage, study_name, direction=direction, sampler=make_sampler(seed),
+                                pruner=make_pruner(pruner), create=create)
+    stored = StudyRecord.read(study).fingerprint
+    if stored is None and create:
+        StudyWriter(study).fingerprint(fingerprint)
+    elif stored != fingerprint:
+        raise StudyMismatchError(
+            f"study {study_name!r} was created for other data or settings (target, columns, task, "
+            "metric, cv or families differ); pass a new study_name= to start a fresh search, "
+            "or the same data and settings to resume it"
+        )
+    if study.direction.name.lower() != direction:
+        raise StudyMismatchError(f"study {study_name!r} was created to {study.direction.name.lower()}")
+    return study, created
+
+
+@dataclass(frozen=True)
+class StudyLimits:
+    """What a joining process reads from the study: whether the search is over, its trial
+    target and its wall-clock deadline."""
+
+    over: bool
+    target: int | None
+    deadline: float | None
+
+
+def publish_limits(study: Any, search_deadline_wall: float | None, n_trials: int | None,
+                   sweep: Mapping[str, Any] | None) -> int | None:
+    """Record the sweep's settings, deadline and trial target for joining processes; return the target."""
+    writer = StudyWriter(study)
+    if sweep is not None:
+        writer.sweep(sweep)
+    target = None if n_trials is None else counted_trials(study.get_trials(deepcopy=False)) + int(n_trials)
+    writer.limits(search_deadline_wall, target)
+    return target
+
+
+def read_limits(study: Any) -> StudyLimits:
+    """The limits a main process published (one read of the study's attributes)."""
+    record = StudyRecord.read(study)
+    over = record.done or (record.deadline is not None and time.time() >= record.deadline)
+    return StudyLimits(over, record.target, record.deadline)
+
+
+def target_reached(study: Any, target: int | None, before: int | None = None) -> bool:
+    """Whether the counted trials plus the running ones (numbered below ``before``, if given)
+    reach ``target`` (never without one; the study is only read when there is one)."""
+    if target is None:
+        return False
+    trials = study.get_trials(deepcopy=False)
+    running = sum(t.state.name == "RUNNING" and (before is None or t.number < before) for t in trials)
+    return counted_trials(trials) + running >= target
+
+
+def drain(study: Any, optimize: Callable[[int | None], None], out_of_time: Callable[[], bool],
+          target: int | None) -> None:
+    """Wait for the trials other processes are running; run the trials queued again after a lost one.
+
+    Stale trials (no heartbeat for the grace period) are failed and queued once more; the
+    main process runs what is queued while the target and the time budget allow it.
+    """
+    import optuna
+
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False)
+        late = out_of_time()
+        reached = target is not None and counted_trials(trials) >= target
+        if any(t.state.name == "WAITING" for t in trials) and not late and not reached:
+            optimize(None)
+            continue
+        if not any(t.state.name == "RUNNING" for t in trials) or late:
+            return
+        time.sleep(DRAIN_POLL_SECONDS)
+
+
+def lost_trial(study: Any, number: int | None, error: ValueError) -> int | None:
+    """``number`` when that trial, run by this process, was finished by another one (failed as stale).
+
+    Optuna cannot tell a finished trial, so ``study.optimize`` raises at the end of such a
+    trial; the trial itself is already failed (and queued again by the heartbeat's retry
+    callback), so the search can go on.
+    """
+    if number is None or not str(error).startswith("Cannot tell a"):
+        return None
+    trial = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
+    if trial is None or trial.state.name != "FAIL":
+        return None
+    return number
+
+
+def nothing_completed(study: Any) -> Exception:
+    """The error of a search where no trial completed: every failure reason, grouped by family."""
+    by_family: dict[str, list[str]] = defaultdict(list)
+    failed = False
+    for record in map(TrialRecord.read, study.get_trials(deepcopy=False)):
+        if record.state == "waiting":
+            continue  # queued (defaults, portfolio) but never started
+        by_family[record.family or "?"].append(record.reason if record.has_reason else record.state)
+        failed |= record.state == "fail"
+    lines = []
+    for family, reasons in sorted(by_family.items()):
+        counts: dict[str, int] = defaultdict(int)
+        for r in reasons:
+            counts[r] += 1
+        detail = "; ".join(f"{r} (x{n})" if n > 1 else r for r, n in counts.items())
+        lines.append(f"  {family}: {detail}")
+    body = "\n".join(lines)
+    if failed:
+        return AllTrialsFailedError(f"every trial failed; reasons by family:\n{body}")
+    return BudgetExhaustedError(
+        "no trial completed within the time budget; raise time_budget= or use fewer folds "
+        f"or lighter families. Trials:\n{body}"
+    )

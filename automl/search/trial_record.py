@@ -1,0 +1,335 @@
+"""What a trial and a study store in Optuna, read and written here and nowhere else.
+
+Every trial keeps its per-fold scores, times, parameters and (if any) the reason it
+stopped as Optuna user attributes under ``automl:*`` keys, so a leaderboard, a tracker or
+a resumed search can rebuild everything from any storage, from another process. The study
+keeps what lets other processes join it (the fingerprint of its data and settings, the
+sweep's settings, the deadline and trial target) and the MLflow run it is logged to.
+
+:class:`TrialRecord` is the typed, read-only view of one trial; :class:`TrialWriter`
+writes onto a running trial; :class:`StudyRecord` and :class:`StudyWriter` do the same
+for the study. The key strings are part of the stored-study format: never change them.
+
+Example:
+    >>> import optuna
+    >>> study = optuna.create_study(direction="maximize")
+    >>> trial = study.ask({"family": optuna.distributions.CategoricalDistribution(["knn"])})
+    >>> TrialWriter(trial).params({"n_neighbors": 5})
+    >>> TrialWriter(trial).scores({"roc_auc": [0.8, 0.9]})
+    >>> study.tell(trial, 0.85)
+    FrozenTrial(...)
+    >>> record = TrialRecord.read(study.trials[0])
+    >>> record.family, record.params, record.fold_scores["roc_auc"], record.state
+    ('knn', {'n_neighbors': 5}, [0.8, 0.9], 'complete')
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "StudyRecord",
+    "StudyWriter",
+    "TrialRecord",
+    "TrialWriter",
+    "counted_trials",
+    "origin_attrs",
+    "trial_params",
+    "worker_id",
+]
+
+# -- the stored keys (the format of a stored study) ----------------------------------------------
+_SCORES = "automl:fold_scores"
+_REASON = "automl:reason"
+_FIT_TIME = "automl:fit_time"
+_PREDICT_TIME = "automl:predict_time"
+_HINTS = "automl:refit_hints"
+_PARAMS = "automl:params"
+_CURVES = "automl:curves"
+_WORKER = "automl:worker"  # which process ran the trial (host:pid)
+_SURPLUS = "automl:surplus"  # started after the trial target was reached: not run
+_ORIGIN = "automl:origin"  # default, portfolio:<name>, or absent (the sampler's)
+_FRACTION = "automl:rows_fraction"  # share of each training fold's rows, when below 1
+_PROBE = "automl:probe_score"  # score of the probe on a subsample of fold 1
+
+_FINGERPRINT = "automl:fingerprint"
+_SWEEP = "automl:sweep"
+_DEADLINE = "automl:deadline"
+_TARGET = "automl:trial_target"
+_DONE = "automl:search_done"
+_PARENT_RUN = "automl:mlflow_parent_run"
+
+
+def worker_id() -> str:
+    """``host:pid`` of this process, recorded on each trial it runs.
+
+    Example:
+        >>> worker_id().endswith(str(os.getpid()))
+        True
+    """
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def trial_params(params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Split Optuna params ``{"family": f, "f__p": v}`` into ``(f, {"p": v})``.
+
+    Example:
+        >>> trial_params({"family": "knn", "knn__p": 1})
+        ('knn', {'p': 1})
+    """
+    family = str(params.get("family", ""))
+    prefix = f"{family}__"
+    return family, {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+def origin_attrs(origin: str) -> dict[str, str]:
+    """The user attributes of a trial queued for ``origin`` (``default`` or ``portfolio:<name>``).
+
+    Example:
+        >>> origin_attrs("default")
+        {'automl:origin': 'default'}
+    """
+    return {_ORIGIN: origin}
+
+
+def _plain(scores: Mapping[str, Sequence[float]]) -> dict[str, list[float]]:
+    return {str(k): [float(v) for v in values] for k, values in scores.items()}
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as the study stores it (a typed view of an Optuna ``FrozenTrial``).
+
+    Attributes:
+        number: The trial's number in the study.
+        state: ``complete``, ``pruned``, ``fail``, ``running`` or ``waiting``.
+        family: The family it ran.
+        params: Every parameter of the family (pinned ones included).
+        value: Its objective value (complete trials), else None.
+        fold_scores: Metric name -> one score per fold it ran.
+        fit_time: Seconds spent fitting, all folds together (NaN if unknown).
+        predict_time: Seconds spent predicting.
+        refit_hints: What each fold's model learned for the refit (e.g. boosting rounds).
+        curves: Learning curves ``name -> [(step, value), ...]``.
+        reason: Why it stopped or failed ("" if it did not).
+        worker: ``host:pid`` of the process that ran it ("" if unknown).
+        surplus: Started after the trial target was reached, and not run.
+        origin: ``default``, ``portfolio:<name>`` or ``sampler``.
+        rows_fraction: Share of each training fold's rows it trained on.
+        probe_score: Score of its probe (large data), or None.
+        duration: Seconds from start to end (NaN while running).
+        retried_as: For a trial failed by a lost heartbeat: the number it was queued again as.
+    """
+
+    number: int
+    state: str
+    family: str
+    params: dict[str, Any]
+    value: float | None = None
+    fold_scores: dict[str, list[float]] = field(default_factory=dict)
+    fit_time: float = math.nan
+    predict_time: float = math.nan
+    refit_hints: list[dict[str, Any]] = field(default_factory=list)
+    curves: dict[str, list[list[float]]] = field(default_factory=dict)
+    reason: str = ""
+    worker: str = ""
+    surplus: bool = False
+    origin: str = "sampler"
+    rows_fraction: float = 1.0
+    probe_score: float | None = None
+    duration: float = math.nan
+    retry_of: tuple[int, ...] = ()
+    has_reason: bool = False
+    started: Any = None
+    completed: Any = None
+
+    @classmethod
+    def read(cls, trial: Any) -> TrialRecord:
+        """The record of an Optuna trial (frozen or live)."""
+        attrs = trial.user_attrs
+        family, suggested = trial_params(trial.params)
+        state = trial.state.name.lower()
+        duration = trial.duration.total_seconds() if getattr(trial, "duration", None) is not None else math.nan
+        return cls(
+            number=int(trial.number), state=state, family=family,
+            params=dict(attrs.get(_PARAMS, suggested)),
+            value=float(trial.value) if state == "complete" and trial.value is not None else None,
+            fold_scores=_plain(attrs.get(_SCORES) or {}),
+            fit_time=float(attrs.get(_FIT_TIME, math.nan)),
+            predict_time=float(attrs.get(_PREDICT_TIME, math.nan)),
+            refit_hints=list(attrs.get(_HINTS) or []),
+            curves=dict(attrs.get(_CURVES) or {}),
+            reason=str(attrs.get(_REASON, "")),
+            worker=str(attrs.get(_WORKER, "")),
+            surplus=bool(attrs.get(_SURPLUS, False)),
+            origin=str(attrs.get(_ORIGIN, "sampler")),
+            rows_fraction=float(attrs.get(_FRACTION, 1.0)),
+            probe_score=float(attrs[_PROBE]) if _PROBE in attrs else None,
+            duration=duration,
+            retry_of=tuple(int(n) for n in trial.system_attrs.get("retry_history", [])),
+            has_reason=_REASON in attrs,
+            started=getattr(trial, "datetime_start", None),
+            completed=getattr(trial, "datetime_complete", None),
+        )
+
+    @property
+    def complete(self) -> bool:
+        """Whether the trial completed (ran every fold and has a finite value)."""
+        return self.state == "complete" and self.value is not None and math.isfinite(self.value)
+
+    @property
+    def n_folds(self) -> int:
+        """Folds it ran."""
+        return len(next(iter(self.fold_scores.values()), []))
+
+    @property
+    def sized_down(self) -> bool:
+        """Whether its folds trained on a share of their rows (the refit then does too)."""
+        return self.rows_fraction < 1.0
+
+
+def read_trials(study: Any) -> list[TrialRecord]:
+    """Every trial of ``study`` as a :class:`TrialRecord`, in number order."""
+    return [TrialRecord.read(t) for t in study.get_trials(deepcopy=False)]
+
+
+def counted_trials(trials: Sequence[Any]) -> int:
+    """Trials that count towards a study's trial target.
+
+    Complete and pruned trials count, and failed trials with a recorded reason;
+    surplus trials (started after the target was reached) and trials failed by
+    a lost heartbeat (queued again) do not.
+
+    Example:
+        >>> counted_trials([])
+        0
+    """
+    n = 0
+    for t in trials:
+        state = t.state.name.lower()
+        if state in ("complete", "pruned") and not t.user_attrs.get(_SURPLUS):
+            n += 1
+        elif state == "fail" and _REASON in t.user_attrs:
+            n += 1
+    return n
+
+
+class TrialWriter:
+    """Writes a running trial's record (``automl:*`` user attributes).
+
+    Args:
+        trial: A live ``optuna.Trial``.
+    """
+
+    def __init__(self, trial: Any) -> None:
+        self.trial = trial
+
+    def worker(self) -> None:
+        """Record which process runs the trial."""
+        self.trial.set_user_attr(_WORKER, worker_id())
+
+    def params(self, params: Mapping[str, Any]) -> None:
+        """Record every parameter of the family (pinned ones included)."""
+        self.trial.set_user_attr(_PARAMS, dict(params))
+
+    def probe(self, score: float) -> None:
+        """Record the probe's score."""
+        self.trial.set_user_attr(_PROBE, float(score))
+
+    def scores(self, fold_scores: Mapping[str, Sequence[float]]) -> None:
+        """Record the scores of the folds run so far."""
+        self.trial.set_user_attr(_SCORES, _plain(fold_scores))
+
+    def reason(self, reason: str) -> None:
+        """Record why the trial stopped or failed."""
+        self.trial.set_user_attr(_REASON, str(reason)[:2000])
+
+    def surplus(self) -> None:
+        """Mark the trial as started after the target was reached (it is not run)."""
+        self.trial.set_user_attr(_SURPLUS, True)
+
+    def result(self, result: Any) -> None:
+        """Record a finished cross-validation (:class:`~automl.evaluation.CVResult`)."""
+        self.scores(result.fold_scores)
+        self.trial.set_user_attr(_FIT_TIME, round(float(result.fit_time), 4))
+        self.trial.set_user_attr(_PREDICT_TIME, round(float(result.predict_time), 4))
+        self.trial.set_user_attr(_HINTS, list(result.refit_hints))
+        if result.fraction < 1.0:
+            self.trial.set_user_attr(_FRACTION, round(float(result.fraction), 6))
+        if result.curves:
+            self.trial.set_user_attr(_CURVES, {k: [list(p) for p in v] for k, v in result.curves.items()})
+
+    @property
+    def origin(self) -> str:
+        """Why the trial runs: ``default``, ``portfolio:<name>`` or ``sampler``."""
+        return str(self.trial.user_attrs.get(_ORIGIN, "sampler"))
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """What a study stores for the processes that share it.
+
+    Attributes:
+        fingerprint: Hash of the data and settings it was created for (None: not an automl study).
+        sweep: The sweep's settings (for workers and ``resume``), or None.
+        deadline: Wall-clock time (``time.time()``) the search ends, or None.
+        target: Counted trials the study should reach, or None.
+        done: Whether the main process ended the search.
+        parent_run: ``{"run_id", "tracking_uri"}`` of the MLflow parent run, or None.
+    """
+
+    fingerprint: str | None = None
+    sweep: dict[str, Any] | None = None
+    deadline: float | None = None
+    target: int | None = None
+    done: bool = False
+    parent_run: dict[str, Any] | None = None
+
+    @classmethod
+    def read(cls, study: Any) -> StudyRecord:
+        """The record of ``study`` (one read of its attributes)."""
+        attrs = study.user_attrs
+        deadline, target = attrs.get(_DEADLINE), attrs.get(_TARGET)
+        return cls(
+            fingerprint=attrs.get(_FINGERPRINT), sweep=attrs.get(_SWEEP),
+            deadline=None if deadline is None else float(deadline), target=None if target is None else int(target),
+            done=bool(attrs.get(_DONE, False)), parent_run=attrs.get(_PARENT_RUN),
+        )
+
+
+class StudyWriter:
+    """Writes a study's record.
+
+    Args:
+        study: An ``optuna.Study``.
+    """
+
+    def __init__(self, study: Any) -> None:
+        self.study = study
+
+    def fingerprint(self, value: str) -> None:
+        """Record the fingerprint of the data and settings."""
+        self.study.set_user_attr(_FINGERPRINT, value)
+
+    def sweep(self, record: Mapping[str, Any]) -> None:
+        """Record the sweep's settings."""
+        self.study.set_user_attr(_SWEEP, dict(record))
+
+    def limits(self, deadline: float | None, target: int | None) -> None:
+        """Record when the search ends and the trial target; the search is under way."""
+        self.study.set_user_attr(_DEADLINE, deadline)
+        self.study.set_user_attr(_TARGET, target)
+        self.study.set_user_attr(_DONE, False)
+
+    def done(self) -> None:
+        """Record that the main process ended the search."""
+        self.study.set_user_attr(_DONE, True)
+
+    def parent_run(self, run_id: str, tracking_uri: str) -> None:
+        """Record the MLflow parent run the study is logged to."""
+        self.study.set_user_attr(_PARENT_RUN, {"run_id": run_id, "tracking_uri": tracking_uri})

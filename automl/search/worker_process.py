@@ -1,0 +1,177 @@
+"""The isolated worker's own side: load a fit's data once, then run trials and refits on request.
+
+This module runs in the spawned worker process (see :mod:`automl.search.isolation` for the
+fit's side). Messages, as tuples over a ``multiprocessing`` pipe:
+
+- from the fit: ``("load", path, families, warning_filters)``, ``("unload",)``,
+  ``("trial", family, params, seed, monitored)``, ``("refit", family, params, seed, rows)``,
+  ``("answer", answer)`` (to an event), ``("exit",)``;
+- to the fit: ``("loaded", pid)``, ``("load_error", text)``, ``("event", event)`` (a probe,
+  fold or epoch of the trial, see :mod:`automl.evaluation.monitor`), ``("done", result)``,
+  ``("stopped", reason, kind, fold_scores)``, ``("model", pickled_model)``, ``("unpicklable", text)``,
+  ``("error", type_name, message, traceback, fatal)``, ``("interrupt",)``.
+
+Example:
+    >>> from automl.evaluation.monitor import FoldDone, Go
+    >>> class Pipe:
+    ...     sent = []
+    ...     def send(self, message): self.sent.append(message)
+    ...     def recv(self): return ("answer", Go())
+    >>> RemoteMonitor(Pipe()).fold(FoldDone(0, 3, 0.5, 0.1))
+    Go(share=1.0, end_fold=False)
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+import traceback
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from automl._device import free_accelerator_memory
+from automl.evaluation.cross_validation import Evaluator, subsample
+from automl.evaluation.monitor import Answer, EpochDone, FoldDone, ProbeDone, TrialStopped
+
+__all__ = ["RemoteMonitor", "serve"]
+
+Loaded = tuple[Evaluator, Any, Any]
+
+
+class RemoteMonitor:
+    """A monitor in the worker that asks the fit's process for every answer.
+
+    Args:
+        conn: The worker's end of the pipe.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def _ask(self, event: object) -> Answer:
+        self.conn.send(("event", event))
+        message = self.conn.recv()
+        return message[1]  # type: ignore[no-any-return]
+
+    def probe(self, event: ProbeDone) -> Answer:
+        """Ask the fit's monitor."""
+        return self._ask(event)
+
+    def fold(self, event: FoldDone) -> Answer:
+        """Ask the fit's monitor."""
+        return self._ask(event)
+
+    def epoch(self, event: EpochDone) -> Answer:
+        """Ask the fit's monitor."""
+        return self._ask(event)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _load_payload(path: str, families: Mapping[str, str], filters: Any) -> Loaded:
+    from automl.families.registry import get_family, register_family
+
+    if filters is not None:
+        warnings.filters[:] = list(filters)
+    for name, import_path in families.items():
+        register_family(name, import_path, replace=True)
+        get_family(name)  # a family that only exists in the fit's process fails here, not in a trial
+    with open(path, "rb") as handle:
+        return pickle.load(handle)  # type: ignore[no-any-return]
+
+
+def serve(conn: Any) -> None:
+    """The worker's loop: load a fit's data, then run one trial or refit per request."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the fit's process's to handle
+    _die_with_parent()
+    loaded: Loaded | None = None
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        kind = message[0]
+        if kind == "exit":
+            return
+        if kind == "unload":
+            loaded = None
+        elif kind == "load":
+            try:
+                loaded = _load_payload(*message[1:])
+                conn.send(("loaded", os.getpid()))
+            except BaseException as exc:  # noqa: BLE001 - reported to the fit's process
+                conn.send(("load_error", f"{type(exc).__name__}: {exc}"))
+        elif kind in ("trial", "refit") and loaded is not None:
+            _guarded(conn, loaded, kind, message[1:])
+
+
+def _guarded(conn: Any, loaded: Loaded, kind: str, args: tuple[Any, ...]) -> None:
+    """Run one request; report its outcome, whatever happens."""
+    try:
+        if kind == "trial":
+            _run_trial(conn, loaded, *args)
+        else:
+            _run_refit(conn, loaded, *args)
+    except TrialStopped as stop:
+        conn.send(("stopped", stop.reason, stop.kind, stop.fold_scores))
+    except MemoryError as exc:
+        conn.send(("error", "MemoryError", str(exc) or "out of memory", traceback.format_exc(), True))
+        os._exit(3)  # a process that ran out of memory is not trusted with another request
+    except KeyboardInterrupt:
+        conn.send(("interrupt",))  # raised by the model's own code: the fit stops, as it would in-process
+    except BaseException as exc:  # noqa: BLE001 - reported to the fit's process
+        fatal = not isinstance(exc, Exception)  # SystemExit and the like: a fresh worker takes the next request
+        conn.send(("error", type(exc).__name__, str(exc), traceback.format_exc(), fatal))
+    finally:
+        free_accelerator_memory()
+
+
+def _run_trial(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, monitored: bool) -> None:
+    evaluator, X, y = loaded
+    monitor = RemoteMonitor(conn) if monitored else None
+    result = evaluator.evaluate(family, params, X, y, monitor=monitor, seed=seed)
+    conn.send(("done", result))
+
+
+def _run_refit(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, fraction: float) -> None:
+    """Fit ``family`` with ``params`` on all rows (or the seeded share ``fraction`` of them) and send
+    the fitted pipeline back, pickled here so that a model that does not pickle is an error of this refit."""
+    evaluator, X, y = loaded
+    model = fit_rows(evaluator, X, y, family, params, seed, fraction)
+    try:
+        import cloudpickle as pickler
+    except ImportError:  # pragma: no cover - cloudpickle comes with mlflow
+        pickler = pickle  # type: ignore[no-redef]
+    try:
+        payload = pickler.dumps(model, protocol=5)
+    except Exception as exc:  # noqa: BLE001 - the fit's process then refits in-process
+        conn.send(("unpicklable", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("model", payload))
+
+
+def fit_rows(evaluator: Evaluator, X: Any, y: Any, family: str, params: Mapping[str, Any], seed: int,
+             fraction: float = 1.0) -> Any:
+    """``family`` with ``params`` fitted on all rows of ``X``, or on the seeded, stratified share
+    ``fraction`` of them (the share a sized-down trial's folds trained on)."""
+    import numpy as np
+
+    weights = evaluator.weights
+    if fraction < 1.0:
+        rows = subsample(np.arange(len(y)), y, fraction, seed, evaluator.task != "regression")
+        X, y = X.iloc[rows], y[rows]
+        weights = None if weights is None else weights[rows]
+    return evaluator.pipeline(family, params, seed).fit(X, y, sample_weight=weights)
