@@ -162,6 +162,9 @@ def _check_device(name: str, value: Any) -> list[str]:
 def _check_image_shape(name: str, value: Any) -> list[str]:
     from automl.data.images import image_shape_problems
 
+    if isinstance(value, str):  # text that _image_shape could not read
+        return [f"image_shape must be (height, width) or (height, width, channels) of positive whole numbers, or "
+                f"text HEIGHTxWIDTH[xCHANNELS] such as 28x28; got {value!r}"]
     return image_shape_problems(value)
 
 

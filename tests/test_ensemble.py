@@ -100,7 +100,7 @@ def test_a_bad_ensemble_setting_is_refused():
 
 
 def test_the_leaderboard_marks_whether_first_is_significantly_better_than_second():
-    from automl.search.leaderboard import paired_difference
+    from automl.evaluation.stats import paired_difference
 
     model = automl.fit(_frame(), "y", n_trials=6, families=["linear", "random_forest", "knn"], cv=5, seed=0,
                        n_jobs=1, tracking=False, ensemble=False)

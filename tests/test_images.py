@@ -94,7 +94,7 @@ def test_cnn_on_a_table_is_refused_with_the_way_to_pass_images(binary_df):
         automl.fit(binary_df, target="label", families=["cnn"], n_trials=1, tracking=False)
 
 
-@pytest.mark.parametrize("shape", [(6,), (6, 6, 1, 1), (0, 6), "6x6", (6.0, 6)])
+@pytest.mark.parametrize("shape", [(6,), (6, 6, 1, 1), (0, 6), "6by6", (6.0, 6)])
 def test_malformed_image_shape_is_rejected(shape):
     images, labels = _images()
     frame = pd.DataFrame(images.reshape(len(images), -1))

@@ -46,7 +46,7 @@ def test_every_problem_names_the_file_the_key_and_the_rule(tmp_path):
         f"{source}: unknown key 'time_budgett' (did you mean 'time_budget'?)",
         f"{source}: missing key 'target' (required)",
         f"{source}: 'data' must end in .csv",
-        f"{source}: 'cv' must be a number of folds",
+        f"{source}: cv='weekly' is not understood; cv must be",
         "unknown family 'lightgmb'; did you mean 'lightgbm'?",
         "n_trials must be a positive whole number",
         "'storage' needs 'study_name' too",

@@ -3,8 +3,10 @@
 The best trial's configuration is refitted on all rows (or on the share of rows its folds
 trained on, for a trial sized down to fit the time left), in the isolated worker, under the
 budget's refit deadline. A refit that crashes, raises, runs out of memory or past its deadline
-falls back to the next finalist, and last to the cheapest completed trial, with the time
-that one needs kept aside; the fit only fails when every finalist's refit failed.
+falls back to the next finalist, and then to the cheapest completed trial, with the time that
+one needs kept aside. When every finalist's refit fails, ``predict`` uses the best trial's
+fold-1 model, which the worker kept from the search and handed over before any refit ran; the
+fit fails only when that is lost too.
 
 With ``ensemble=True`` the best trials are then blended by greedy selection on their
 out-of-fold predictions; when the cross-fitted blend beats the best trial, the other members
@@ -34,7 +36,7 @@ from automl.evaluation.stats import finite_mean_std
 from automl.exceptions import RefitFailedError
 from automl.families.registry import get_family
 from automl.search.budget import Budget
-from automl.search.isolation import DeadlineKilled, Runner, TrialCrashed, TrialRaised
+from automl.search.isolation import Runner, TrialCrashed, TrialRaised
 from automl.search.objective import trial_seed
 from automl.search.policy import REFIT_MARGIN
 from automl.search.runner import SearchOutcome
@@ -63,6 +65,7 @@ class FinalModel:
         refit_seconds: Seconds spent refitting the single model (fallbacks included).
         ensemble_seconds: Seconds spent on the ensemble (selection and member refits).
         fallbacks: ``{"trial", "family", "reason"}`` of each finalist whose refit failed.
+        source: What ``model`` is: ``"refit of trial N"``, ``"fold 1 of trial N"`` or ``"ensemble"``.
     """
 
     model: Any
@@ -75,6 +78,7 @@ class FinalModel:
     refit_seconds: float = 0.0
     ensemble_seconds: float = 0.0
     fallbacks: list[dict[str, Any]] = field(default_factory=list)
+    source: str = ""
 
 
 def refit_config(record: Any, spaces: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -136,8 +140,9 @@ def _failure(exc: BaseException) -> str:
 
 
 def _refit_single(refitter: _Refitter, ranked: Sequence[TrialRecord], budget: Budget,
-                  ) -> tuple[Any, TrialRecord, list[dict[str, Any]]]:
-    """Refit the first finalist whose refit succeeds; keep time for the cheapest as the last resort."""
+                  ) -> tuple[Any, TrialRecord | None, list[dict[str, Any]]]:
+    """Refit the first finalist whose refit succeeds, keeping time for the cheapest; return
+    ``(model, its record, the failures before it)``, or ``(None, None, failures)``."""
     order = finalists(ranked)
     last = order[-1]
     fallbacks: list[dict[str, Any]] = []
@@ -151,12 +156,42 @@ def _refit_single(refitter: _Refitter, ranked: Sequence[TrialRecord], budget: Bu
                 continue
         try:
             return refitter.refit(record, deadline), record, fallbacks
-        except (DeadlineKilled, TrialCrashed, TrialRaised, Exception) as exc:  # noqa: BLE001 - the next finalist
+        except Exception as exc:  # noqa: BLE001 - a failing refit never ends the fit: the next finalist
             reason = _failure(exc)
             fallbacks.append({"trial": record.number, "family": record.family, "reason": reason})
             logger.warning("the refit of trial %d (%s) failed: %s", record.number, record.family, reason)
+    return None, None, fallbacks
+
+
+def _last_resort(runner: Runner, outcome: SearchOutcome, ranked: Sequence[TrialRecord], budget: Budget,
+                 ) -> tuple[Any, TrialRecord] | None:
+    """The best trial's fold-1 model, if this process ran that trial and its runner still holds it."""
+    if not ranked or outcome.kept_trial != ranked[0].number:
+        return None
+    try:
+        model = runner.kept_model(budget.refit_deadline())
+    except Exception:  # noqa: BLE001 - no last resort, then
+        return None
+    return None if model is None else (model, ranked[0])
+
+
+def _single(refitter: _Refitter, runner: Runner, outcome: SearchOutcome, ranked: Sequence[TrialRecord],
+            budget: Budget) -> tuple[Any, TrialRecord, list[dict[str, Any]], str]:
+    """The single model: a finalist's refit, or the best trial's fold-1 model when every refit failed."""
+    kept = _last_resort(runner, outcome, ranked, budget)  # fetched before a refit can take the worker down
+    model, record, fallbacks = _refit_single(refitter, ranked, budget)
+    if model is not None and record is not None:
+        if fallbacks:
+            warn_user(f"the best trial's refit failed ({fallbacks[0]['reason']}); predict uses trial "
+                      f"{record.number} ({record.family}), the next finalist whose refit succeeded", RuntimeWarning)
+        return model, record, fallbacks, f"refit of trial {record.number}"
     detail = "; ".join(f"trial {f['trial']} ({f['family']}): {f['reason']}" for f in fallbacks)
-    raise RefitFailedError(f"every finalist's refit on all rows failed: {detail}")
+    if kept is None:
+        raise RefitFailedError(f"every finalist's refit on all rows failed: {detail}")
+    model, record = kept
+    warn_user(f"every finalist's refit failed ({detail}); predict uses trial {record.number}'s model from its "
+              "first fold, trained on that fold's training rows", RuntimeWarning)
+    return model, record, fallbacks, f"fold 1 of trial {record.number}"
 
 
 def _ensemble(refitter: _Refitter, outcome: SearchOutcome, problem: Any, ranked: Sequence[TrialRecord],
@@ -204,14 +239,10 @@ def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budg
     ranked = outcome.ranked(primary.greater_is_better)
     refitter = _Refitter(runner, problem.spaces, problem.settings.seed, len(problem.splits), problem.refit_scale)
     started = time.monotonic()
-    model, record, fallbacks = _refit_single(refitter, ranked, budget)
-    refit_seconds = time.monotonic() - started
-    if fallbacks:
-        warn_user(f"the best trial's refit failed ({fallbacks[0]['reason']}); predict uses trial {record.number} "
-                  f"({record.family}), the next finalist whose refit succeeded", RuntimeWarning)
+    model, record, fallbacks, source = _single(refitter, runner, outcome, ranked, budget)
     family, params, refit_params = refit_config(record, problem.spaces)
     final = FinalModel(model, record, params, refit_params, float(record.value or math.nan), [family],
-                       refit_seconds=refit_seconds, fallbacks=fallbacks)
+                       refit_seconds=time.monotonic() - started, fallbacks=fallbacks, source=source)
     if not problem.settings.ensemble or fallbacks:
         return final
     started = time.monotonic()
@@ -219,6 +250,7 @@ def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budg
     final.ensemble_seconds = time.monotonic() - started
     if blended is not None:
         final.model, final.ensemble = blended
+        final.source = "ensemble of trials " + ", ".join(str(t) for t in final.ensemble["trials"])
         final.score = finite_mean_std(final.ensemble["fold_scores"][primary.name])[0]
         final.families = sorted(set(final.model.families))
     return final

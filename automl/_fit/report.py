@@ -33,7 +33,7 @@ logger = logging.getLogger("automl")
 #: Every attribute a fit sets on the estimator (the tracking ones only when tracked).
 FITTED_ATTRIBUTES = (
     "model_", "best_trial_", "best_family_", "best_params_", "refit_params_", "best_score_", "families_used_",
-    "ensemble_", "ensemble_time_", "refit_time_", "refit_fallbacks_", "task_", "metric_", "schema_",
+    "ensemble_", "ensemble_time_", "refit_time_", "refit_fallbacks_", "model_source_", "task_", "metric_", "schema_",
     "target_name_", "feature_names_in_", "n_features_in_", "classes_", "cv_", "study_", "study_name_", "storage_",
     "reported_metrics_", "leaderboard_", "oof_predictions_", "n_rows_dropped_", "search_time_", "fit_time_",
     "image_shape_", "tracking_run_id_", "tracking_uri_", "model_uri_",
@@ -123,7 +123,8 @@ def build_report(problem: Any, outcome: SearchOutcome, final: Any, fit_seconds: 
         "model_": final.model, "best_trial_": final.trial.number, "best_family_": final.trial.family,
         "best_params_": final.params, "refit_params_": final.refit_params, "best_score_": float(final.score),
         "families_used_": list(final.families), "ensemble_": final.ensemble, "ensemble_time_": final.ensemble_seconds,
-        "refit_time_": final.refit_seconds, "refit_fallbacks_": list(final.fallbacks), "task_": problem.task,
+        "refit_time_": final.refit_seconds, "refit_fallbacks_": list(final.fallbacks),
+        "model_source_": final.source, "task_": problem.task,
         "metric_": problem.metric, "schema_": problem.schema, "target_name_": str(problem.data.y.name),
         "feature_names_in_": np.asarray(problem.schema.names, dtype=object),
         "n_features_in_": len(problem.schema.names), "cv_": problem.plan.description, "study_": outcome.study,

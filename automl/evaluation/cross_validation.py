@@ -164,6 +164,8 @@ class CVResult:
             at most :data:`MAX_CURVE_POINTS` points each.
         fraction: Share of each training fold's rows the models were trained on (1: all;
             below 1 when the probe found that a full trial would not fit in the time left).
+        model: Fold 1's fitted model, when asked for with ``keep_model`` (the fit's last-resort
+            fallback when every refit fails).
     """
 
     fold_scores: dict[str, list[float]]
@@ -173,6 +175,7 @@ class CVResult:
     refit_hints: list[dict[str, Any]] = field(default_factory=list)
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     fraction: float = 1.0
+    model: Any = None
 
     def mean(self, metric: str) -> float:
         """Mean over folds of ``metric`` (NaN folds ignored; NaN if all are)."""
@@ -251,6 +254,7 @@ class Evaluator:
         *,
         monitor: TrialMonitor | None = None,
         seed: int | None = None,
+        keep_model: bool = False,
     ) -> CVResult:
         """Cross-validate one configuration.
 
@@ -264,6 +268,7 @@ class Evaluator:
                 ends the trial with :class:`TrialStopped`. None: every fold runs, no probe.
             seed: Seed of this trial's models (default: the evaluator's); see
                 :func:`automl.search.objective.trial_seed`.
+            keep_model: Keep fold 1's fitted model on the result (``CVResult.model``).
 
         Returns:
             The :class:`CVResult`.
@@ -286,6 +291,7 @@ class Evaluator:
         classification = self.task != "regression"
         base_seed = self.seed if seed is None else seed
         n_folds = len(self.splits)
+        kept = None
         for fold, (train, valid) in enumerate(self.splits):
             if fold == 0 and probed is not None and fraction == float(self.probe_fraction or 0.0):
                 # The folds train on the probe's share: fold 1 is the probe itself (same rows, same model).
@@ -310,6 +316,8 @@ class Evaluator:
                 _check_finite(prediction, fold, n_folds)
             fit_time += fit_seconds
             predict_time += predict_seconds
+            if keep_model and fold == 0:
+                kept = model
             hints.append(model.refit_hints())
             fold_curves.append(model.learning_curves())
             total[valid] += prediction.reshape(len(valid), width)
@@ -325,7 +333,7 @@ class Evaluator:
             oof = (total / counts[:, None]).astype("float32")
         if self.task == "regression":
             oof = oof.ravel()
-        return CVResult(scores, oof, fit_time, predict_time, hints, average_curves(fold_curves), fraction)
+        return CVResult(scores, oof, fit_time, predict_time, hints, average_curves(fold_curves), fraction, kept)
 
     def _probe(
         self, family: str, params: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray, seed: int | None,

@@ -37,8 +37,13 @@ OVERRUN_FACTOR = 1.1
 OVERRUN_SECONDS = 10.0
 #: Seconds kept after the last kill point: receiving the model, the report, closing the runs.
 WRAP_UP_SECONDS = 4.0
-#: The first trial (nothing completed yet) may run this share of the budget past it.
-FIRST_TRIAL_OVERRUN = 0.05
+#: While nothing has completed, trials may run this share of the way from the budget's end to the
+#: refit deadline: part of the slack goes to getting a first model at all.
+FIRST_TRIAL_SLACK = 0.5
+#: At most this share of the slack (``limit - end``) is kept for tracking, so that a short budget
+#: still leaves the refit some of the slack.
+TRACKING_SHARE = 0.5
+
 
 
 @dataclass(frozen=True)
@@ -94,32 +99,41 @@ class Budget:
             return None
         return self.started_at + self.seconds * OVERRUN_FACTOR + OVERRUN_SECONDS
 
+    def tracking_seconds(self) -> float:
+        """The seconds kept for tracking: ``tracking_reserve``, at most :data:`TRACKING_SHARE` of the slack."""
+        if self.seconds is None:
+            return self.tracking_reserve
+        slack = self.seconds * (OVERRUN_FACTOR - 1.0) + OVERRUN_SECONDS
+        return min(self.tracking_reserve, TRACKING_SHARE * slack)
+
     def search_deadline(self, refit_estimate: float = 0.0) -> float | None:
         """When the search stops starting trials, keeping ``refit_estimate`` seconds for the
         final refit, as much again per ``ensemble_factor``, and the tracking reserve."""
         end = self.end()
         if end is None:
             return None
-        return end - refit_estimate * (1.0 + self.ensemble_factor) - self.tracking_reserve
+        return end - refit_estimate * (1.0 + self.ensemble_factor) - self.tracking_seconds()
 
     def trial_deadline(self, has_complete: bool, refit_estimate: float = 0.0) -> float | None:
         """Past this a running trial is out of time: the search deadline once a trial has
-        completed; before that a little past the budget, so that there is something to refit."""
-        if self.seconds is None:
+        completed; before that, :data:`FIRST_TRIAL_SLACK` of the way from the budget's end to the
+        refit deadline (so that there is something to refit, with time left to refit it)."""
+        end, refit = self.end(), self.refit_deadline()
+        if end is None or refit is None:
             return None
         if has_complete:
             return self.search_deadline(refit_estimate)
-        return self.started_at + self.seconds * (1.0 + FIRST_TRIAL_OVERRUN) - self.tracking_reserve
+        return end + FIRST_TRIAL_SLACK * max(0.0, refit - end)
 
     def ensemble_deadline(self) -> float | None:
         """The ensemble's member refits must end by this (else the best single model is kept)."""
         end = self.end()
-        return None if end is None else end - self.tracking_reserve
+        return None if end is None else end - self.tracking_seconds()
 
     def refit_deadline(self) -> float | None:
         """The final model's refit (and a fallback's) is killed at this."""
         limit = self.limit()
-        return None if limit is None else limit - WRAP_UP_SECONDS - self.tracking_reserve
+        return None if limit is None else limit - WRAP_UP_SECONDS - self.tracking_seconds()
 
     def tracking_deadline(self) -> float | None:
         """Tracking is stopped at this."""

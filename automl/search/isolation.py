@@ -299,6 +299,15 @@ class Runner(Protocol):
               deadline: float | None = None) -> Any:
         """``family`` with ``params`` fitted on all rows (or the share ``fraction``)."""
 
+    def start(self, deadline: float | None = None) -> None:
+        """Have the worker ready (started, data loaded) by ``deadline`` if it can be."""
+
+    def promote(self) -> None:
+        """The last trial evaluated is the best so far: keep its fold-1 model."""
+
+    def kept_model(self, deadline: float | None = None) -> Any:
+        """The fold-1 model of the trial promoted last (None if it is lost, e.g. with a crashed worker)."""
+
     def close(self) -> None:
         """Release the worker."""
 
@@ -317,6 +326,8 @@ class InProcessRunner:
 
     def __init__(self, evaluator: Evaluator, X: Any, y: Any) -> None:
         self.evaluator, self.X, self.y = evaluator, X, y
+        self._pending: Any = None
+        self._best: Any = None
 
     def __enter__(self) -> InProcessRunner:
         return self
@@ -327,7 +338,10 @@ class InProcessRunner:
     def evaluate(self, family: str, params: Mapping[str, Any], *, seed: int | None = None,
                  monitor: TrialMonitor | None = None, deadline: float | None = None) -> CVResult:
         """Cross-validate here (``deadline`` is the monitor's to check)."""
-        return self.evaluator.evaluate(family, params, self.X, self.y, monitor=monitor, seed=seed)
+        self._pending = None
+        result = self.evaluator.evaluate(family, params, self.X, self.y, monitor=monitor, seed=seed, keep_model=True)
+        self._pending, result.model = result.model, None
+        return result
 
     def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
               deadline: float | None = None) -> Any:
@@ -336,8 +350,20 @@ class InProcessRunner:
             raise DeadlineKilled("not started: the time budget's deadline has passed")
         return fit_rows(self.evaluator, self.X, self.y, family, params, seed, fraction)
 
+    def start(self, deadline: float | None = None) -> None:
+        """Nothing to start."""
+
+    def promote(self) -> None:
+        """Keep the last trial's fold-1 model as the best's."""
+        self._best = self._pending
+
+    def kept_model(self, deadline: float | None = None) -> Any:
+        """The best trial's fold-1 model."""
+        return self._best
+
     def close(self) -> None:
-        """Nothing to release."""
+        """Drop the kept models."""
+        self._pending = self._best = None
 
 
 class IsolatedRunner:
@@ -373,6 +399,7 @@ class IsolatedRunner:
         self.n_replaced = 0
         self._families = dict(families)
         self._local = InProcessRunner(evaluator, X, y)
+        self._degraded = False
         self._path = _pickle_payload(evaluator, X, y)
         self._worker: _Worker | None = None
         self._ready = False
@@ -462,9 +489,24 @@ class IsolatedRunner:
             TrialRaised: it raised an exception in the worker.
             TrialCrashed: the worker crashed, or was killed at the time or memory limit.
         """
-        request = ("trial", family, dict(params), seed, monitor is not None)
-        message = self._exchange(request, "trial", family, deadline, monitor)
-        return message[1]  # type: ignore[no-any-return]
+        if not self._degraded:
+            try:
+                message = self._exchange(("trial", family, dict(params), seed, monitor is not None), "trial", family,
+                                         deadline, monitor)
+                return message[1]  # type: ignore[no-any-return]
+            except WorkerLoadError as exc:
+                self._degrade(exc)
+        return self._local.evaluate(family, params, seed=seed, monitor=monitor, deadline=deadline)
+
+    def _degrade(self, exc: WorkerLoadError) -> None:
+        """Run everything in this process from now on (the worker cannot load the fit)."""
+        warnings.warn(
+            f"{exc}; trials now run in the search's own process (as with isolation='none'). "
+            "Register families from an importable module to keep them isolated.",
+            RuntimeWarning, stacklevel=4,
+        )
+        self._degraded = True
+        self.isolated = False
 
     def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
               deadline: float | None = None) -> Any:
@@ -475,6 +517,8 @@ class IsolatedRunner:
             TrialRaised: it raised an exception in the worker.
             TrialCrashed: the worker crashed, or was killed at the time or memory limit.
         """
+        if self._degraded:
+            return self._local.refit(family, params, seed=seed, fraction=fraction, deadline=deadline)
         message = self._exchange(("refit", family, dict(params), seed, fraction), "refit", family, deadline, None)
         if message[0] == "unpicklable":
             warnings.warn(
@@ -484,6 +528,40 @@ class IsolatedRunner:
             )
             return self._local.refit(family, params, seed=seed, fraction=fraction, deadline=deadline)
         return pickle.loads(message[1])
+
+    def start(self, deadline: float | None = None) -> None:
+        """Wait (until ``deadline`` at most) for the worker to start and load the data, so that the
+        first trial's time is its own; a worker that cannot load the fit degrades to this process."""
+        if self._degraded:
+            return
+        try:
+            self._wait_ready(deadline)
+        except WorkerLoadError as exc:
+            self._degrade(exc)
+        except TrialCrashed:
+            pass  # the first trial starts another worker and reports what happens
+
+    def promote(self) -> None:
+        """Tell the worker to keep the last trial's fold-1 model as the best's."""
+        if self._degraded:
+            self._local.promote()
+        elif self._worker is not None and self._ready:
+            try:
+                self._worker.conn.send(("promote",))
+            except (OSError, ValueError):
+                self._discard()
+
+    def kept_model(self, deadline: float | None = None) -> Any:
+        """The best trial's fold-1 model, fetched from the worker (None if it was lost or does not pickle)."""
+        if self._degraded:
+            return self._local.kept_model(deadline)
+        if self._worker is None or not self._ready:
+            return None  # the worker that held it is gone
+        try:
+            message = self._exchange(("kept",), "transfer", "kept model", deadline, None)
+        except (TrialStopped, TrialRaised, TrialCrashed):
+            return None
+        return None if message[1] is None else pickle.loads(message[1])
 
     def _exchange(self, request: tuple[Any, ...], what: str, family: str, deadline: float | None,
                   monitor: TrialMonitor | None) -> tuple[Any, ...]:
@@ -542,7 +620,7 @@ class IsolatedRunner:
     def _outcome(self, message: tuple[Any, ...]) -> tuple[Any, ...]:
         """The final message of a request; raise for a stopped, failed or interrupted one."""
         kind = message[0]
-        if kind in ("done", "model", "unpicklable"):
+        if kind in ("done", "model", "unpicklable", "kept"):
             return message
         if kind == "stopped":
             stop = TrialStopped(message[1], kind=message[2])

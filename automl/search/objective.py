@@ -81,6 +81,8 @@ class Objective:
         self.before_run = before_run
         #: The numbers of the trials this process started, in order.
         self.asked: list[int] = []
+        #: The best trial this process completed (its fold-1 model is kept by the runner).
+        self.best_number: int | None = None
 
     def __call__(self, trial: Any) -> float:
         self.asked.append(trial.number)
@@ -102,8 +104,11 @@ class Objective:
             self._fail(trial, family, f"{self.primary.name} is not finite on any fold (got "
                                        f"{result.fold_scores[self.primary.name]})")
         self.oof.add(trial.number, value, result.oof)
-        if self.policy.completed(family, value, result.fit_time) and self.runner.isolated:
-            preload_packages(family)  # the refit's model comes back here: import its packages meanwhile
+        if self.policy.completed(family, value, result.fit_time):
+            self.runner.promote()  # its fold-1 model is the fit's last resort if every refit fails
+            self.best_number = trial.number
+            if self.runner.isolated:
+                preload_packages(family)  # the refit's model comes back here: import its packages meanwhile
         logger.info("trial %d %s %s=%.5g", trial.number, family, self.primary.name, value)
         return value
 

@@ -107,12 +107,14 @@ class SearchOutcome:
             this run (at most :data:`~automl.search.oof.KEEP_BEST`; large arrays on disk).
         search_time: Seconds the search took.
         n_new_trials: Trials run in this call.
+        kept_trial: The best trial this process completed: the runner keeps its fold-1 model.
     """
 
     study: Any
     oof: Mapping[int, np.ndarray] = field(default_factory=dict)
     search_time: float = 0.0
     n_new_trials: int = 0
+    kept_trial: int | None = None
 
     def trials(self) -> list[TrialRecord]:
         """Every trial's record."""
@@ -262,9 +264,11 @@ def _run(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, budget:
 
     n_before = len(study.trials)
     started = time.monotonic()
+    runner.start(budget.trial_deadline(False))
     optimize(spec.n_trials)
     role.finish(study, optimize, lambda: policy.search_time_left() <= 0)
-    outcome = SearchOutcome(study, oof, time.monotonic() - started, len(study.trials) - n_before)
+    outcome = SearchOutcome(study, oof, time.monotonic() - started, len(study.trials) - n_before,
+                            objective.best_number)
     if role.refits and outcome.best_trial is None:  # a joining process may end with nothing
         raise nothing_completed(study)
     return outcome

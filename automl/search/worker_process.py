@@ -4,11 +4,13 @@ This module runs in the spawned worker process (see :mod:`automl.search.isolatio
 fit's side). Messages, as tuples over a ``multiprocessing`` pipe:
 
 - from the fit: ``("load", path, families, warning_filters)``, ``("unload",)``,
-  ``("trial", family, params, seed, monitored)``, ``("refit", family, params, seed, rows)``,
-  ``("answer", answer)`` (to an event), ``("exit",)``;
+  ``("trial", family, params, seed, monitored)``, ``("refit", family, params, seed, fraction)``,
+  ``("answer", answer)`` (to an event), ``("promote",)`` (the last trial is the best so far: keep
+  its fold-1 model), ``("kept",)`` (send that model back), ``("exit",)``;
 - to the fit: ``("loaded", pid)``, ``("load_error", text)``, ``("event", event)`` (a probe,
   fold or epoch of the trial, see :mod:`automl.evaluation.monitor`), ``("done", result)``,
   ``("stopped", reason, kind, fold_scores)``, ``("model", pickled_model)``, ``("unpicklable", text)``,
+  ``("kept", pickled_model_or_None)``,
   ``("error", type_name, message, traceback, fatal)``, ``("interrupt",)``.
 
 Example:
@@ -98,6 +100,7 @@ def serve(conn: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the fit's process's to handle
     _die_with_parent()
     loaded: Loaded | None = None
+    kept: dict[str, Any] = {}  # fold 1's model of the last trial ("pending") and of the best ("best")
     while True:
         try:
             message = conn.recv()
@@ -108,6 +111,11 @@ def serve(conn: Any) -> None:
             return
         if kind == "unload":
             loaded = None
+            kept.clear()
+        elif kind == "promote":
+            kept["best"] = kept.pop("pending", None)
+        elif kind == "kept":
+            conn.send(("kept", _dumps(kept.get("best"))))
         elif kind == "load":
             try:
                 loaded = _load_payload(*message[1:])
@@ -115,14 +123,29 @@ def serve(conn: Any) -> None:
             except BaseException as exc:  # noqa: BLE001 - reported to the fit's process
                 conn.send(("load_error", f"{type(exc).__name__}: {exc}"))
         elif kind in ("trial", "refit") and loaded is not None:
-            _guarded(conn, loaded, kind, message[1:])
+            _guarded(conn, loaded, kind, message[1:], kept)
 
 
-def _guarded(conn: Any, loaded: Loaded, kind: str, args: tuple[Any, ...]) -> None:
+def _dumps(model: Any) -> bytes | None:
+    """``model`` pickled for the fit's process (None if it is None or does not pickle)."""
+    if model is None:
+        return None
+    try:
+        import cloudpickle as pickler
+    except ImportError:  # pragma: no cover - cloudpickle comes with mlflow
+        pickler = pickle  # type: ignore[no-redef]
+    try:
+        return pickler.dumps(model, protocol=5)  # type: ignore[no-any-return]
+    except Exception:  # noqa: BLE001 - no fallback model, then
+        return None
+
+
+def _guarded(conn: Any, loaded: Loaded, kind: str, args: tuple[Any, ...], kept: dict[str, Any]) -> None:
     """Run one request; report its outcome, whatever happens."""
     try:
         if kind == "trial":
-            _run_trial(conn, loaded, *args)
+            kept.pop("pending", None)
+            kept["pending"] = _run_trial(conn, loaded, *args)
         else:
             _run_refit(conn, loaded, *args)
     except TrialStopped as stop:
@@ -139,11 +162,14 @@ def _guarded(conn: Any, loaded: Loaded, kind: str, args: tuple[Any, ...]) -> Non
         free_accelerator_memory()
 
 
-def _run_trial(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, monitored: bool) -> None:
+def _run_trial(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, monitored: bool) -> Any:
+    """Cross-validate; send the result (without its fold-1 model, which stays here); return that model."""
     evaluator, X, y = loaded
     monitor = RemoteMonitor(conn) if monitored else None
-    result = evaluator.evaluate(family, params, X, y, monitor=monitor, seed=seed)
+    result = evaluator.evaluate(family, params, X, y, monitor=monitor, seed=seed, keep_model=True)
+    model, result.model = result.model, None
     conn.send(("done", result))
+    return model
 
 
 def _run_refit(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, fraction: float) -> None:
@@ -151,14 +177,9 @@ def _run_refit(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, f
     the fitted pipeline back, pickled here so that a model that does not pickle is an error of this refit."""
     evaluator, X, y = loaded
     model = fit_rows(evaluator, X, y, family, params, seed, fraction)
-    try:
-        import cloudpickle as pickler
-    except ImportError:  # pragma: no cover - cloudpickle comes with mlflow
-        pickler = pickle  # type: ignore[no-redef]
-    try:
-        payload = pickler.dumps(model, protocol=5)
-    except Exception as exc:  # noqa: BLE001 - the fit's process then refits in-process
-        conn.send(("unpicklable", f"{type(exc).__name__}: {exc}"))
+    payload = _dumps(model)
+    if payload is None:  # the fit's process then refits in-process
+        conn.send(("unpicklable", f"the fitted {family!r} model cannot be pickled"))
         return
     conn.send(("model", payload))
 

@@ -322,7 +322,9 @@ class MLflowTracker:
         self.client.log_batch(self.parent_run_id, metrics=metrics)
         self.client.set_tag(self.parent_run_id, "automl.best_family", report.best_family_)
         self.client.set_tag(self.parent_run_id, "automl.best_trial", str(report.best_trial_))
-        self.client.set_tag(self.parent_run_id, "automl.final_model", "ensemble" if report.ensemble_ else "best trial")
+        source = str(report.attributes.get("model_source_", ""))
+        final = "ensemble" if report.ensemble_ else "fold model" if source.startswith("fold") else "best trial"
+        self.client.set_tag(self.parent_run_id, "automl.final_model", final)
         if report.ensemble_:
             self._writer_submit(("run", self._ensemble_payload(report.ensemble_)))
         self._queue_artifacts(report, staging, deadline)

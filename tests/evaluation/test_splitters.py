@@ -9,6 +9,7 @@ from sklearn.model_selection import KFold
 
 from automl.data import Schema
 from automl.evaluation import Evaluator, get_metric, make_cv_plan
+from automl.evaluation.monitor import FoldDone, Go, Unmonitored
 from automl.exceptions import InvalidParameterError
 
 
@@ -65,7 +66,12 @@ def test_evaluator_covers_every_row_once_and_reports_each_fold():
     seen = []
     ev = Evaluator([get_metric("roc_auc", "binary"), get_metric("accuracy", "binary")], splits,
                    task="binary", n_classes=2)
-    result = ev.evaluate("linear", {}, X, y, on_fold=lambda i, mean, s: seen.append((i, mean)))
+    class Seen(Unmonitored):
+        def fold(self, event: FoldDone) -> Go:
+            seen.append((event.fold, event.running))
+            return Go()
+
+    result = ev.evaluate("linear", {}, X, y, monitor=Seen())
     assert [i for i, _ in seen] == [0, 1, 2, 3]
     assert result.oof.shape == (60, 2) and result.oof.dtype == np.float32
     assert not np.isnan(result.oof).any()

@@ -1,0 +1,108 @@
+"""Shapes where the time budget is hard to keep, for ``benchmarks.budget`` and the budget tests.
+
+``slow_refit``: a family whose refit is much slower than its folds. Its model is a logistic
+regression with an interaction term (so it ranks first on :func:`linear_frame`) whose ``fit`` sleeps
+``fold_seconds * (rows / fold_rows) ** 8``: on 3-fold CV the refit on all rows (1.5 times a
+fold's rows) sleeps about 26 times as long as a fold. Its fold time is calibrated to the budget
+by the caller (a tenth of it), so the refit of the best trial would take 2.6 budgets: a fit can
+only keep its budget by killing that refit and falling back to another finalist.
+
+``long_fold``: the built-in families on :func:`benchmarks.scale.synthetic` rows large enough that
+one LightGBM fold takes longer than the smallest budgets.
+
+With ``refit_fault`` (``segfault``, ``abort``, ``raise``, ``memory_error``) the refit on all rows
+misbehaves instead (its folds do not), for the tests of the refit's isolation.
+
+Register the family in a child with ``register_family("slow_refit", "benchmarks.shapes:SLOW_REFIT")``
+(the trial worker imports it from that path).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+
+from automl.families import ModelFamily
+from automl.spaces import space_from_dict
+
+__all__ = ["SLOW_REFIT", "SlowRefitClassifier", "linear_frame"]
+
+#: Rows are scaled to this power: the refit on 1.5x a fold's rows sleeps 1.5 ** 8 ≈ 26 times as long.
+POWER = 8
+
+
+def _with_interaction(X: Any) -> np.ndarray:
+    X = np.asarray(X, dtype=float)
+    return np.column_stack([X, X[:, 0] * X[:, 1]])
+
+
+class SlowRefitClassifier(ClassifierMixin, BaseEstimator):
+    """A logistic regression with the ``x0 * x1`` interaction (so it beats the plain linear family on
+    :func:`linear_frame`), whose ``fit`` sleeps ``fold_seconds * (rows / fold_rows) ** POWER``."""
+
+    def __init__(self, fold_seconds: float = 0.5, fold_rows: int = 1000, C: float = 1.0, refit_fault: str = "none",
+                 ) -> None:
+        self.fold_seconds = fold_seconds
+        self.fold_rows = fold_rows
+        self.C = C
+        self.refit_fault = refit_fault
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SlowRefitClassifier:
+        if len(y) > self.fold_rows * 1.2 and self.refit_fault != "none":  # the refit on all rows
+            _fault(self.refit_fault)
+        time.sleep(self.fold_seconds * (len(y) / self.fold_rows) ** POWER)
+        self.model_ = LogisticRegression(C=self.C, max_iter=500).fit(_with_interaction(X), y, sample_weight)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return self.model_.predict_proba(_with_interaction(X))  # type: ignore[no-any-return]
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.model_.predict(_with_interaction(X))  # type: ignore[no-any-return]
+
+
+def _fault(kind: str) -> None:
+    """Misbehave as ``kind`` says: ``segfault``, ``abort``, ``raise`` or ``memory_error``."""
+    import ctypes
+    import os
+
+    if kind == "segfault":
+        ctypes.string_at(0)
+    if kind == "abort":
+        os.abort()
+    if kind == "memory_error":
+        raise MemoryError("injected at the refit")
+    raise RuntimeError(f"injected {kind} at the refit")
+
+
+def _build(params: Any, ctx: Any) -> SlowRefitClassifier:
+    return SlowRefitClassifier(params["fold_seconds"], params["fold_rows"], params["C"], params["refit_fault"])
+
+
+SLOW_REFIT = ModelFamily(
+    "slow_refit", frozenset({"binary", "multiclass"}), "onehot", _build,
+    "logistic regression whose refit on all rows is much slower than its folds (benchmarks only)",
+    search_space=space_from_dict({"family": "slow_refit", "params": {
+        "fold_seconds": {"type": "fixed", "value": 0.5},
+        "fold_rows": {"type": "fixed", "value": 1000},
+        "C": {"type": "float", "low": 0.1, "high": 10.0, "log": True, "default": 1.0},
+        "refit_fault": {"type": "fixed", "value": "none"},
+    }}),
+)
+
+
+def linear_frame(rows: int = 1500, seed: int = 0) -> pd.DataFrame:
+    """A binary target with an ``x0 * x1`` interaction (8 numeric columns, column ``y``)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((rows, 8))
+    logit = X @ np.array([1.5, -1.0, 0.8, 0.5, -0.5, 0.3, 0.0, 0.0]) + 2.0 * X[:, 0] * X[:, 1]
+    y = (logit + rng.logistic(size=rows) > 0).astype(int)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(8)])
+    frame["y"] = y
+    return frame

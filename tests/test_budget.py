@@ -1,0 +1,132 @@
+"""The time budget and the refit's isolation, tested from outside: real processes, a wall clock around the call.
+
+The ``slow_refit`` family (benchmarks/shapes.py) is a logistic regression with an interaction term
+(it ranks first on its frame) whose fit sleeps much longer on all rows than on a fold, or crashes
+there (``refit_fault``). Each budget case runs ``automl.fit`` in a fresh interpreter that times
+the call with its own clock; the test process times the whole child too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import automl
+from automl.families import register_family, unregister_family
+from benchmarks.shapes import linear_frame
+
+ROOT = Path(__file__).resolve().parents[1]
+CHILD = """
+import json, sys, time, warnings
+warnings.simplefilter("ignore")
+from automl.families import register_family
+register_family("slow_refit", "benchmarks.shapes:SLOW_REFIT")
+import automl
+from benchmarks.shapes import linear_frame
+kwargs = json.loads(sys.argv[1])
+frame = linear_frame(kwargs.pop("rows", 1500))
+start = time.monotonic()
+try:
+    model = automl.fit(frame, target="y", **kwargs)
+    out = {"wall": time.monotonic() - start, "family": model.best_family_, "model": type(model.model_).__name__,
+           "fallbacks": model.refit_fallbacks_, "run": getattr(model, "tracking_run_id_", None)}
+except automl.AutoMLError as exc:
+    out = {"wall": time.monotonic() - start, "error": type(exc).__name__, "message": str(exc)}
+print(json.dumps(out))
+"""
+
+
+def _fit_in_child(**kwargs: object) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(kwargs)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out["process_wall"] = time.monotonic() - started
+    return out
+
+
+def test_a_refit_slower_than_the_budget_is_killed_and_the_fit_ends_on_time():
+    # Folds of slow_refit sleep 0.5 s; its refit on all rows would sleep 13 s, longer than the whole budget.
+    out = _fit_in_child(time_budget=5, families=["slow_refit", "linear"], cv=3, tracking=False,
+                        search_space={"slow_refit": {"fold_seconds": 0.5}})
+    assert out["wall"] <= 5 * 1.1 + 10, out
+    assert "error" not in out, out
+    assert out["fallbacks"] and "deadline" in out["fallbacks"][0]["reason"], out
+
+
+def test_a_fold_longer_than_the_budget_is_killed_and_a_cheaper_family_still_gives_a_model():
+    out = _fit_in_child(time_budget=5, families=["slow_refit", "linear"], cv=3, tracking=False,
+                        search_space={"slow_refit": {"fold_seconds": 30.0}})
+    assert out["wall"] <= 5 * 1.1 + 10, out
+    assert out.get("family") == "linear", out
+
+
+def test_the_budget_covers_tracking_to_a_real_mlflow_store(tmp_path):
+    out = _fit_in_child(time_budget=5, families=["slow_refit", "linear"], cv=3, tracking=True,
+                        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+                        search_space={"slow_refit": {"fold_seconds": 0.5}})
+    assert out["wall"] <= 5 * 1.1 + 10, out
+    assert "error" not in out and out["run"], out
+
+
+@pytest.fixture
+def slow_refit():
+    register_family("slow_refit", "benchmarks.shapes:SLOW_REFIT")
+    yield
+    unregister_family("slow_refit")
+
+
+@pytest.mark.parametrize("fault,reason", [("segfault", "SIGSEGV"), ("abort", "SIGABRT"),
+                                          ("memory_error", "MemoryError"), ("raise", "RuntimeError")])
+def test_a_crash_in_the_refit_falls_back_to_the_next_finalist_and_this_process_lives_on(slow_refit, fault, reason):
+    with pytest.warns(RuntimeWarning, match="refit failed"):
+        model = automl.fit(linear_frame(), target="y", n_trials=4, families=["slow_refit", "linear"], cv=3,
+                           tracking=False, search_space={"slow_refit": {"fold_seconds": 0.0, "refit_fault": fault}})
+    failed = model.refit_fallbacks_[0]
+    assert failed["family"] == "slow_refit" and reason in failed["reason"]
+    board = model.leaderboard()
+    assert board.iloc[0]["family"] == "slow_refit"  # it was the best trial; its refit failed
+    assert model.best_family_ != "slow_refit" or model.best_trial_ != failed["trial"]
+    assert model.predict_proba(linear_frame(20, seed=1).drop(columns="y")).shape == (20, 2)
+
+
+def test_when_every_refit_crashes_predict_uses_the_best_trials_fold_model(slow_refit):
+    with pytest.warns(RuntimeWarning, match="every finalist's refit failed"):
+        model = automl.fit(linear_frame(), target="y", n_trials=2, families=["slow_refit"], cv=3, tracking=False,
+                           search_space={"slow_refit": {"fold_seconds": 0.0, "refit_fault": "segfault"}})
+    assert len(model.refit_fallbacks_) == 2 and all("SIGSEGV" in f["reason"] for f in model.refit_fallbacks_)
+    assert model.model_source_ == f"fold 1 of trial {model.best_trial_}"
+    X = linear_frame(200, seed=1)
+    assert model.score(X) > 0.8  # a real model: the fold's, trained on two thirds of the rows
+
+
+def test_when_every_refit_fails_and_no_fold_model_is_left_the_error_lists_each_reason():
+    from types import SimpleNamespace
+
+    from automl._fit.refit import _single, _Refitter
+    from automl.search.budget import Budget
+    from automl.search.isolation import TrialCrashed
+    from automl.spaces import load_builtin_space
+
+    class Broken:
+        isolated = True
+
+        def refit(self, family, params, **kwargs):
+            raise TrialCrashed(f"the refit's process was killed by signal SIGSEGV ({family})")
+
+        def kept_model(self, deadline=None):
+            return None
+
+    record = SimpleNamespace(number=0, family="knn", params={}, refit_hints=[], fit_time=0.1, rows_fraction=1.0)
+    refitter = _Refitter(Broken(), {"knn": load_builtin_space("knn")}, 0, 3, 1.5)
+    outcome = SimpleNamespace(kept_trial=0)
+    with pytest.raises(automl.RefitFailedError, match=r"trial 0 \(knn\): the refit's process was killed by signal SIGSEGV"):
+        _single(refitter, Broken(), outcome, [record], Budget(None, 0.0))
