@@ -242,10 +242,10 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("metric", None, _check_metric,
-            "Metric to optimise: a name (``roc_auc``, ``log_loss``, ``accuracy``, ``balanced_accuracy``, "
-            "``f1``/``precision``/``recall`` and their ``_macro`` / ``_weighted`` forms, ``rmse``, ``mse``, ``mae``, "
-            "``r2``), a callable ``fn(y_true, y_pred)`` (greater is better, original labels) or "
-            "``automl.Metric(...)``.",
+            "Metric to optimise: a name (``roc_auc``, one-vs-rest for multiclass, ``log_loss``, ``accuracy``, "
+            "``balanced_accuracy``, ``f1``/``precision``/``recall`` (binary) and their ``_macro`` / ``_weighted`` "
+            "forms, ``rmse``, ``mse``, ``mae``, ``r2``), a callable ``fn(y_true, y_pred)`` (greater is better, "
+            "original labels) or ``automl.Metric(...)``.",
             "roc_auc / log_loss / rmse", "--metric",
             "metric to optimise (default by task: roc_auc, log_loss, rmse)"),
     Setting("time_budget", None, _check_time_budget,
@@ -259,9 +259,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Trials to run in this call (on a resumed study: more trials).",
             "–", "--n-trials", "number of trials", cli_type=int),
     Setting("cv", None, _check_cv,
-            "Cross-validation: None (5 folds, stratified for classification; 5 × 2 on at most 2,500 rows; "
-            "under a time budget repeated only up to 500 cells per second of budget and 3 folds above 2,000, "
-            "not for a named study), a number of folds ``k`` (every class needs ``k`` rows), a holdout "
+            "Cross-validation: None (5 folds, stratified for classification, a class with fewer than 5 but at "
+            "least 2 rows tolerated with a warning; 5 × 2 on at most 2,500 rows with every class of 5 or more; "
+            "under a time budget repeated only up to 500 cells (rows × columns) per second of budget and 3 folds "
+            "above 2,000, not for a named study), a number of folds ``k`` (every class needs ``k`` rows), a holdout "
             "fraction ``0.2``, ``\"kfold:5\"``, ``\"repeated:5x3\"``, ``\"group:5\"``, ``\"group:COLUMN\"`` "
             "(groups from that column), ``\"time:5\"``, ``\"holdout:0.2\"`` or a scikit-learn splitter. "
             "A number may be given as text (``\"5\"``): every entry point reads the same grammar.",
@@ -277,8 +278,9 @@ SETTINGS: tuple[Setting, ...] = (
             "them; a plain value pins the parameter.",
             "–", "--space", "YAML file of search-space overrides {family: {param: ...}}", sweep_alias="space"),
     Setting("seed", 0, _check_seed,
-            "Seeds the sampler and the folds; trial N's models get a seed derived from ``seed`` and N. The same "
-            "``seed`` and ``n_trials`` give the same leaderboard and predictions on the CPU.",
+            "Seeds the sampler and the folds; trial N's models get a seed derived from ``seed`` and N (the refit "
+            "uses the winning trial's). The same ``seed`` and ``n_trials`` give the same leaderboard and "
+            "predictions on the CPU (a test checks it, nets included).",
             "0", "--seed", "", cli_type=int),
     Setting("n_jobs", -1, _check_n_jobs,
             "Threads per model (-1: all cores; OpenMP and BLAS pools are capped to it as well).",

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
 from collections.abc import Iterable
 
@@ -202,5 +203,19 @@ def resolve_families(
     return families
 
 
-for _name in ("lightgbm", "hist_gradient_boosting", "random_forest", "extra_trees", "linear", "knn", "torch_mlp", "cnn"):
+def builtin_families() -> list[str]:
+    """The built-in families, discovered: every search-space file shipped in ``automl.search_spaces`` whose
+    family has a module ``automl.families.<name>`` (defining ``FAMILY``), in the files' ``priority`` order.
+    Adding a built-in family is its module and its YAML file, nothing else.
+
+    Example:
+        >>> builtin_families()[:3]
+        ['lightgbm', 'hist_gradient_boosting', 'random_forest']
+    """
+    from automl.spaces.loader import builtin_family_order
+
+    return [name for name in builtin_family_order() if importlib.util.find_spec(f"automl.families.{name}") is not None]
+
+
+for _name in builtin_families():
     register_family(_name, f"automl.families.{_name}:FAMILY")

@@ -246,7 +246,8 @@ class TrialPolicyMonitor:
             stop = self._halving(event)
             if stop is not None:
                 return stop
-        left = self.policy.search_time_left()
+        # sized to the search time left, and to this trial's own deadline (a first trial's is capped)
+        left = min(self.policy.search_time_left(), self.policy.budget.left(self.deadline))
         if not math.isfinite(left):
             return Go()
         return Go(share=fidelity_share(event.seconds, event.fraction, left, self.policy.n_splits))

@@ -40,9 +40,13 @@ from automl.spaces.param_specs import parse_param
 from automl.spaces.params import Param, _name_problems
 from automl.spaces.space import SearchSpace
 
-__all__ = ["space_from_dict", "load_space_file", "load_builtin_space", "builtin_space_names"]
+__all__ = ["DEFAULT_PRIORITY", "builtin_family_order", "builtin_space_names", "load_builtin_space", "load_space_file",
+           "space_from_dict"]
 
-_TOP_KEYS = ("family", "description", "params", "portfolio")
+#: The priority of a search space that gives none (the built-in families' defaults run in priority order).
+DEFAULT_PRIORITY = 1000
+
+_TOP_KEYS = ("family", "description", "priority", "params", "portfolio")
 def _parse_params(params: Mapping, head: str) -> tuple[list[Param], list[str]]:
     out: list[Param] = []
     problems: list[str] = []
@@ -72,7 +76,7 @@ def space_from_dict(data: Mapping, source: str = "<dict>") -> SearchSpace:
         Traceback (most recent call last):
         ...
         automl.exceptions.SearchSpaceError: 2 problems found:
-          - <dict>: unknown key 'parms' (did you mean 'params'?); allowed keys at the top level: family, description, params, portfolio
+          - <dict>: unknown key 'parms' (did you mean 'params'?); allowed keys at the top level: family, description, priority, params, portfolio
           - <dict>: missing required key 'params' (a mapping of parameter name to definition)
     """
     head = f"{source}: "
@@ -98,6 +102,9 @@ def space_from_dict(data: Mapping, source: str = "<dict>") -> SearchSpace:
     if not isinstance(description, str):
         problems.append(head + f"description must be one line of text but is "
                         f"{type(description).__name__}")
+    priority = data.get("priority", DEFAULT_PRIORITY)
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        problems.append(head + f"priority must be a whole number (lower runs its defaults first) but is {priority!r}")
     params: list[Param] = []
     if "params" not in data:
         problems.append(head + "missing required key 'params' (a mapping of parameter name to "
@@ -173,6 +180,23 @@ def builtin_space_names() -> list[str]:
     """
     return sorted(f.name[: -len(".yaml")] for f in _builtin_dir().iterdir()
                   if f.name.endswith(".yaml") and f.is_file())
+
+
+def builtin_family_order() -> list[str]:
+    """The built-in search spaces' families by their ``priority:`` (then by name): the order in which
+    the built-in families are registered, and their defaults run.
+
+    Example:
+        >>> builtin_family_order()[:2]
+        ['lightgbm', 'hist_gradient_boosting']
+    """
+    ranked = []
+    for name in builtin_space_names():
+        resource = _builtin_dir() / f"{name}.yaml"
+        data = _read_yaml(resource, str(resource))
+        priority = data.get("priority", DEFAULT_PRIORITY) if isinstance(data, Mapping) else DEFAULT_PRIORITY
+        ranked.append((priority if isinstance(priority, int) else DEFAULT_PRIORITY, name))
+    return [name for _, name in sorted(ranked)]
 
 
 @functools.lru_cache(maxsize=None)

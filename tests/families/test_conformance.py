@@ -1,128 +1,82 @@
-"""One conformance test over every registered family: no per-family branches here."""
+"""One conformance suite over every registered family (automl.testing, shipped for third parties)."""
 
 from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import clone
 
-from automl.data import Schema
+import automl.families
 from automl.families import get_family, registered_families
-from automl.families.pipeline import FamilyPipeline
-from tests.conftest import mixed_frame
-
-TASKS = ("binary", "multiclass", "regression")
-
-
-IMAGE_SHAPE = (4, 4, 1)
-
-
-def _data(task: str, kind: str = "table"):
-    """A small problem whose signal is in column ``x`` (tables) or in the left half of 4x4 images."""
-    if kind == "table":
-        frame = mixed_frame(90, seed=4)
-        signal = frame["x"].to_numpy()
-    else:
-        rng = np.random.default_rng(4)
-        images = rng.normal(size=(90,) + IMAGE_SHAPE)
-        signal = images[:, :, :2, 0].mean(axis=(1, 2)) * 2
-        frame = pd.DataFrame(images.reshape(90, -1), columns=[f"pixel_{i}" for i in range(16)])
-    X = Schema.from_frame(frame).transform(frame, warn=False)
-    if task == "regression":
-        y = 2.0 * signal
-        n_classes = 0
-    else:
-        cut = [0.0] if task == "binary" else [-0.4, 0.4]
-        y = np.digitize(signal, cut)
-        n_classes = len(cut) + 1
-    return X, y, n_classes
-
-
-def _pipeline(family: str, params: dict, task: str, n_classes: int, kind: str) -> FamilyPipeline:
-    shape = IMAGE_SHAPE if kind == "image" else None
-    return FamilyPipeline(family, params, task=task, n_classes=n_classes, seed=0, n_jobs=1, image_shape=shape)
-
-
-def _first_kind(family: str) -> str:
-    return sorted(get_family(family).inputs, reverse=True)[0]  # "table" where supported, else "image"
-
-
-CASES = [
-    (f, t, k)
-    for f in registered_families()
-    for t in TASKS
-    for k in sorted(get_family(f).inputs, reverse=True)
-    if get_family(f).supports(t) and get_family(f).missing_requirements() == []
-]
-
-
-@pytest.mark.parametrize("family,task,kind", CASES)
-def test_family_fits_with_defaults_and_predicts_well_formed_scores(family, task, kind):
-    X, y, n_classes = _data(task, kind)
-    train, valid = np.arange(60), np.arange(60, 90)
-    model = _pipeline(family, {}, task, n_classes, kind)
-    model.fit(X.iloc[train], y[train])
-    scores = model.predict_scores(X.iloc[valid])
-    assert np.isfinite(scores).all()
-    if task == "regression":
-        assert scores.shape == (30,)
-        assert np.corrcoef(scores, y[valid])[0, 1] > 0.5  # it learned the signal
-    else:
-        assert scores.shape == (30, n_classes)
-        np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-6)
-        assert (scores.argmax(axis=1) == y[valid]).mean() > 1.0 / n_classes
-    # Deterministic for a seed, and clone-able.
-    again = clone(model).fit(X.iloc[train], y[train]).predict_scores(X.iloc[valid])
-    np.testing.assert_allclose(again, scores)
-
-
-@pytest.mark.parametrize("family", registered_families())
-def test_family_space_loads_and_defaults_are_its_first_point(family):
-    fam = get_family(family)
-    space = fam.space()
-    assert space.family == family
-    assert space.problems() == []
-    assert set(space.defaults()) == set(space.names)
-    assert fam.description
-
+from automl.testing import check_family, family_checks
 
 INSTALLED = [f for f in registered_families() if not get_family(f).missing_requirements()]
+CHECKS = [check for family in INSTALLED for check in family_checks(family)]
 
 
-@pytest.mark.parametrize("family", INSTALLED)
-def test_refit_hints_round_trip(family):
-    kind = _first_kind(family)
-    X, y, n_classes = _data("binary", kind)
-    model = _pipeline(family, {}, "binary", n_classes, kind).fit(X, y)
-    hints = model.refit_hints()
-    fam = get_family(family)
-    params = fam.space().defaults()
-    refit = fam.refit_params(params, [hints, hints]) if fam.refit_params else params
-    assert set(params) <= set(refit)
-    _pipeline(family, refit, "binary", n_classes, kind).fit(X, y)
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.name)
+def test_every_family_passes_the_conformance_suite(check):
+    check()
 
 
-@pytest.mark.parametrize("family", INSTALLED)
-def test_class_absent_from_training_part_gets_a_zero_column(family):
-    kind = _first_kind(family)
-    X, y, _ = _data("multiclass", kind)
-    keep = y != 2
-    model = _pipeline(family, {}, "multiclass", 3, kind).fit(X[keep], y[keep])
-    scores = model.predict_scores(X.head(5))
-    assert scores.shape == (5, 3)
-    np.testing.assert_allclose(scores[:, 2], 0.0)
+def test_the_suite_names_each_failed_check_of_a_broken_family():
+    from sklearn.dummy import DummyClassifier
+
+    from automl.families import ModelFamily
+    from automl.spaces import space_from_dict
+
+    import types
+
+    module = types.ModuleType("automl_test_broken")
+    module.FAMILY = ModelFamily("broken", frozenset({"binary"}), "ordinal",
+                                lambda p, c: DummyClassifier(strategy="uniform"), "",
+                                search_space=space_from_dict({"family": "broken", "params": {}}))
+    sys.modules[module.__name__] = module
+    automl.families.register_family("broken", "automl_test_broken:FAMILY")
+    try:
+        with pytest.raises(AssertionError) as info:
+            check_family(module.FAMILY)
+    finally:
+        automl.families.unregister_family("broken")
+        del sys.modules[module.__name__]
+    text = str(info.value)
+    assert "broken: space: a one-line description is needed" in text
+    assert "broken: fit_predict (binary, image): it did no better than chance" in text
+    assert "broken: isolated: the worker process cannot import the family" in text
 
 
-@pytest.mark.parametrize("family", INSTALLED)
-def test_fitted_family_pickles_and_predicts_the_same(family):
-    import pickle
+def test_a_built_in_family_is_its_module_and_its_yaml_file_nothing_else(tmp_path, monkeypatch):
+    from automl.families import registry
+    from automl.spaces import loader
 
-    kind = _first_kind(family)
-    X, y, n_classes = _data("multiclass", kind)
-    model = _pipeline(family, {}, "multiclass", n_classes, kind).fit(X, y)
-    copy = pickle.loads(pickle.dumps(model))
-    np.testing.assert_allclose(copy.predict_scores(X), model.predict_scores(X))
+    spaces = tmp_path / "spaces"
+    shutil.copytree(loader._builtin_dir(), spaces)
+    knn = (spaces / "knn.yaml").read_text().replace("family: knn", "family: tiny_knn")
+    (spaces / "tiny_knn.yaml").write_text(knn.replace("priority: 60", "priority: 55"))
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "tiny_knn.py").write_text(
+        "import dataclasses\nfrom automl.families.knn import FAMILY as KNN\n"
+        "FAMILY = dataclasses.replace(KNN, name='tiny_knn', description='knn with 3 neighbours', search_space=None)\n")
+    monkeypatch.setattr(loader, "_builtin_dir", lambda: spaces)
+    monkeypatch.setattr(automl.families, "__path__", [*automl.families.__path__, str(modules)])
+    loader.load_builtin_space.cache_clear()
+    try:
+        order = registry.builtin_families()
+        assert order.index("linear") < order.index("tiny_knn") < order.index("knn")  # priority 55: between them
+        registry.register_family("tiny_knn", "automl.families.tiny_knn:FAMILY")
+        for check in family_checks("tiny_knn"):
+            if not check.name.endswith("isolated"):  # the worker process does not see this test's patched paths
+                check()
+    finally:
+        registry._PATHS.pop("tiny_knn", None)
+        registry._LOADED.pop("tiny_knn", None)
+        sys.modules.pop("automl.families.tiny_knn", None)
+        loader.load_builtin_space.cache_clear()
 
 
 def test_unseen_category_in_validation_is_encoded_as_missing():
