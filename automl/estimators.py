@@ -102,8 +102,8 @@ class _AutoMLBase(BaseEstimator):
         if isinstance(X, np.ndarray) and X.ndim == 2:
             if X.shape[1] != self.n_features_in_:
                 raise DataValidationError(
-                    f"X has {X.shape[1]} columns but the model was fitted on {self.n_features_in_} "
-                    f"({list(self.schema_.names)}); pass the same columns, in that order for an array"
+                    f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "
+                    f"features as input ({list(self.schema_.names)}); pass the same columns, in that order for an array"
                 )
             X = pd.DataFrame(X, columns=list(self.schema_.names))  # an array is read in fit's column order
         X = coerce_features(X)

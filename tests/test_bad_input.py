@@ -140,7 +140,7 @@ CASES = [
         id="empty-frame-no-columns",
     ),
     pytest.param(
-        fit_case(lambda: binary_frame()[["y"]], DVE, ["no feature columns"],
+        fit_case(lambda: binary_frame()[["y"]], DVE, ["0 feature(s)"],
                  ["at least one column besides the target"]),
         id="only-target-column",
     ),

@@ -118,7 +118,7 @@ def test_an_array_at_predict_is_read_in_fit_column_order(binary_df):
     X = binary_df[["x", "ratio", "flag"]].astype(float)
     model = AutoMLClassifier(n_trials=1, families=["linear"], cv=3).fit(X, binary_df["label"])
     np.testing.assert_array_equal(model.predict_proba(X.to_numpy()), model.predict_proba(X))
-    with pytest.raises(automl.DataValidationError, match="has 2 columns but the model was fitted on 3"):
+    with pytest.raises(automl.DataValidationError, match="X has 2 features, but AutoMLClassifier is expecting 3 features"):
         model.predict(X.to_numpy()[:, :2])
 
 

@@ -78,7 +78,7 @@ def test_saved_cnn_loads_and_predicts_the_same(tmp_path):
     "make_input,error,match",
     [
         (lambda im: im[:, :5, :], DataValidationError, r"images of shape \(5, 6, 1\)"),
-        (lambda im: im.reshape(len(im), -1)[:, :30], DataValidationError, "X has 30 columns but the model was fitted on 36"),
+        (lambda im: im.reshape(len(im), -1)[:, :30], DataValidationError, "X has 30 features, but AutoMLClassifier is expecting 36 features"),
         (lambda im: im.astype(str), DataValidationError, "pixels must be real numbers"),
     ],
 )

@@ -194,7 +194,8 @@ def prepare_problem(settings: FitSettings, X: Any, y: Any, groups: Any = None, s
     else:
         y_model, classes = encode_labels(data.y)
     seed = 0 if settings.seed is None else int(settings.seed)
-    splits = plan.splits(len(y_model), y_model, None if data.groups is None else data.groups.to_numpy())
+    uses_groups = data.groups is not None and (plan.needs_groups or settings.cv.kind == "splitter")
+    splits = plan.splits(len(y_model), y_model, data.groups.to_numpy() if uses_groups else None)
     splits = cap_validation_rows(splits, y_model, seed, task != "regression")
     train_rows = int(np.mean([len(train) for train, _ in splits]))  # bounds follow the rows of a training fold
     spaces = {f.name: family_space(f, train_rows, overrides.get(f.name)) for f in families}

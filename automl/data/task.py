@@ -72,14 +72,15 @@ def check_task(task: str, y: pd.Series, target_name: str) -> list[str]:
         only = y.dropna().iloc[0] if len(y.dropna()) else None
         only = only.item() if isinstance(only, np.generic) else only
         problems.append(
-            f"target {target_name!r} has a single class ({only!r}); classification needs at least two classes; "
+            f"target {target_name!r} has a single class ({only!r}); one class cannot be learned: classification needs "
+            "at least two classes; "
             "check the target column, or use task='regression' for a numeric target"
         )
         return problems
     if numeric and not _is_integer_valued(y):
         problems.append(
-            f"target {target_name!r} holds continuous values ({n_unique} distinct, not whole numbers) but task={task!r}; "
-            "use task='regression', or bin the target into classes first"
+            f"target {target_name!r} holds continuous values ({n_unique} distinct, not whole numbers) but task={task!r} "
+            "(Unknown label type: continuous); use task='regression', or bin the target into classes first"
         )
     elif task == "binary" and n_unique > 2:
         problems.append(

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -36,6 +38,11 @@ def coerce_features(X: object, *, argument: str = "X") -> pd.DataFrame:
     """
     if isinstance(X, pd.DataFrame):
         return X
+    if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
+        raise InputTypeError(
+            f"{argument} is a sparse matrix ({type(X).__name__}); sparse input is not supported: pass a dense "
+            "array or frame, e.g. X.toarray()"
+        )
     if isinstance(X, np.ndarray):
         if X.ndim != 2:
             raise InputTypeError(
@@ -47,6 +54,18 @@ def coerce_features(X: object, *, argument: str = "X") -> pd.DataFrame:
         f"{argument} must be a pandas DataFrame or a 2-D numpy array, got {type(X).__name__}; "
         "wrap it, e.g. pd.DataFrame(data)"
     )
+
+
+def _column_vector(y: Any) -> Any:
+    """A target shaped ``(n, 1)`` as ``(n,)``, with scikit-learn's ``DataConversionWarning``."""
+    shape = getattr(y, "shape", None)
+    if shape is not None and len(shape) == 2 and shape[1] == 1 and not isinstance(y, pd.DataFrame):
+        from sklearn.exceptions import DataConversionWarning
+
+        warn_user("A column-vector y was passed when a 1d array was expected; it is read as one column",
+                  DataConversionWarning)
+        return np.asarray(y).ravel()
+    return y
 
 
 def _object_cell_problem(name: str, series: pd.Series) -> str | None:
@@ -83,7 +102,8 @@ def feature_problems(X: pd.DataFrame) -> list[str]:
     if X.shape[0] == 0:
         problems.append("X is empty (0 rows); pass a frame with rows")
     if X.shape[1] == 0:
-        problems.append("X has no feature columns; pass at least one column besides the target")
+        problems.append(f"X has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required; pass at least one "
+                        "column besides the target")
     non_string = [c for c in X.columns if not isinstance(c, str)]
     if non_string:
         problems.append(
@@ -98,7 +118,8 @@ def feature_problems(X: pd.DataFrame) -> list[str]:
         series = X[name]
         dtype = series.dtype
         if pd.api.types.is_complex_dtype(dtype):
-            problems.append(f"column {name!r} holds complex numbers; split it into real and imaginary parts")
+            problems.append(f"column {name!r} holds complex numbers (Complex data not supported); split it into real "
+                            "and imaginary parts")
             continue
         if series.isna().all():
             problems.append(f"column {name!r} is entirely missing; drop it (X = X.drop(columns=[{name!r}]))")
@@ -297,8 +318,11 @@ def validate_training_data(
         'binary'
     """
     problems = feature_problems(X)
+    if y is None:
+        raise DataValidationError("requires y to be passed, but the target y is None; pass the target values")
     if isinstance(y, pd.DataFrame):
         raise InputTypeError(f"y must be one column (a Series or 1-D array), got a DataFrame of shape {y.shape}")
+    y = _column_vector(y)
     y_series = pd.Series(np.asarray(y) if not isinstance(y, pd.Series) else y, name=target_name)
     y_series = y_series.reset_index(drop=True)
     if y_series.ndim != 1 or len(y_series) != len(X):
@@ -346,6 +370,9 @@ def validate_training_data(
     problems.extend(check_task(task, y_series, target_name))
     if weights is not None and not (weights > 0).any():
         problems.append("sample_weight is zero for every row that has a target; at least one needs a positive weight")
+    elif weights is not None and task != "regression" and y_series[weights > 0].nunique() < 2:
+        problems.append("the rows with a positive sample_weight hold a single class; classification needs at least "
+                        "two classes with weight")
     if problems:
         raise DataValidationError(problems)
     return TrainingData(X, y_series, group_series, task, n_dropped, weights)

@@ -109,7 +109,7 @@ class CVPlan:
         n = len(y)
         if n < self.min_rows:
             problems.append(
-                f"{n} row(s) but cv={self.description} needs at least {self.min_rows}; "
+                f"{n} row(s) (n_samples={n}) but cv={self.description} needs at least {self.min_rows}; "
                 "add rows or use fewer folds (e.g. cv=2 or cv=0.2)"
             )
         if task != "regression" and self.min_per_class > 1 and n >= self.min_rows:
