@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from automl._version import __version__
 
 # Public name -> module that defines it; loaded on first access (PEP 562).
 _LAZY = {
@@ -52,27 +52,27 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from automl.api import fit, load
-    from automl.estimators import AutoMLClassifier, AutoMLRegressor
-    from automl.evaluation.metrics import Metric, available_metrics
+    from automl.api import fit as fit, load as load
+    from automl.estimators import AutoMLClassifier as AutoMLClassifier, AutoMLRegressor as AutoMLRegressor
+    from automl.evaluation.metrics import Metric as Metric, available_metrics as available_metrics
     from automl.exceptions import (
-        AllTrialsFailedError,
-        AutoMLError,
-        BudgetExhaustedError,
-        DataValidationError,
-        FamilyUnavailableError,
-        InputTypeError,
-        InvalidParameterError,
-        ModelFileError,
-        NotFittedError,
-        RefitFailedError,
-        SearchSpaceError,
-        StudyMismatchError,
-        StudyNotFoundError,
-        UnknownNameError,
+        AllTrialsFailedError as AllTrialsFailedError,
+        AutoMLError as AutoMLError,
+        BudgetExhaustedError as BudgetExhaustedError,
+        DataValidationError as DataValidationError,
+        FamilyUnavailableError as FamilyUnavailableError,
+        InputTypeError as InputTypeError,
+        InvalidParameterError as InvalidParameterError,
+        ModelFileError as ModelFileError,
+        NotFittedError as NotFittedError,
+        RefitFailedError as RefitFailedError,
+        SearchSpaceError as SearchSpaceError,
+        StudyMismatchError as StudyMismatchError,
+        StudyNotFoundError as StudyNotFoundError,
+        UnknownNameError as UnknownNameError,
     )
-    from automl.families.base import ModelFamily
-    from automl.families.registry import available_families, register_family
+    from automl.families.base import ModelFamily as ModelFamily
+    from automl.families.registry import available_families as available_families, register_family as register_family
 
 
 def __getattr__(name: str) -> Any:

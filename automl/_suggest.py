@@ -18,7 +18,7 @@ def close_names(name: object, candidates: Iterable[str], n: int = 3) -> list[str
     text = str(name).lower()
     matches = difflib.get_close_matches(text, list(lowered), n=n, cutoff=0.6)
     # A prefix or substring match is also a good hint ("rf" -> "random_forest" is not, "forest" is).
-    for low, original in lowered.items():
+    for low in lowered:
         if len(text) >= 3 and text in low and low not in matches:
             matches.append(low)
     return [lowered[m] for m in matches[:n]]

@@ -35,7 +35,7 @@ import os
 import platform
 import shutil
 import tempfile
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,7 @@ def save_model(model: Any, path: str | os.PathLike, *, overwrite: bool = False) 
         model.leaderboard_.to_csv(staging / LEADERBOARD_FILE, index=False)
         manifest = {
             "format_version": FORMAT_VERSION,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "estimator": type(model).__name__,
             "python": platform.python_version(),
             "versions": _versions(family_requirements(model)),

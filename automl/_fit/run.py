@@ -71,7 +71,7 @@ def _runner(problem: Problem) -> Runner:
 
 def search_info(problem: Problem, budget: Budget, joining: bool = False) -> SearchInfo:
     """What the tracker records about the search (the parent run's params and tags)."""
-    from automl import __version__
+    from automl._version import __version__
 
     settings, data = problem.settings, problem.data
     pruner = settings.pruner if isinstance(settings.pruner, str) or settings.pruner is None else type(settings.pruner).__name__

@@ -212,9 +212,7 @@ def counted_trials(trials: Sequence[Any]) -> int:
     n = 0
     for t in trials:
         state = t.state.name.lower()
-        if state in ("complete", "pruned") and not t.user_attrs.get(_SURPLUS):
-            n += 1
-        elif state == "fail" and _REASON in t.user_attrs:
+        if state in ("complete", "pruned") and not t.user_attrs.get(_SURPLUS) or state == "fail" and _REASON in t.user_attrs:
             n += 1
     return n
 

@@ -199,7 +199,7 @@ def builtin_family_order() -> list[str]:
     return [name for _, name in sorted(ranked)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_builtin_space(family: str) -> SearchSpace:
     """Load (once, then from a cache) the built-in search space of ``family`` (``search_spaces/<family>.yaml``).
 

@@ -52,9 +52,8 @@ def override_param(param: Param, value: object, head: str) -> tuple[Param | None
                 spec["default"] = scalar(choices[0])
     new, errors = parse_param(name, spec)
     errors = [head + e for e in errors]
-    if new is not None and new.kind in ("float", "int") and "default" not in value:
-        if new.low < new.high:  # move an old default that the new bounds exclude
-            new = replace(new, default=min(max(new.default, new.low), new.high))
+    if new is not None and new.kind in ("float", "int") and "default" not in value and new.low < new.high:
+        new = replace(new, default=min(max(new.default, new.low), new.high))  # an old default the bounds exclude
     return new, errors
 
 

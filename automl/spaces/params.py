@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 from automl._suggest import close_names
 
@@ -301,4 +301,4 @@ class FixedParam:
         return {"type": "fixed", "value": self.value}
 
 
-Param = Union[FloatParam, IntParam, CategoricalParam, FixedParam]
+Param = FloatParam | IntParam | CategoricalParam | FixedParam

@@ -21,8 +21,6 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,7 @@ from automl.search.trial_record import StudyRecord, StudyWriter, TrialRecord, wo
 from automl.tracking.base import RUN_STATUS, SearchInfo, TrackingResult
 from automl.tracking.writer import ProcessWriter, ThreadWriter, write_child_run
 
-__all__ = ["MLflowTracker", "default_tracking_uri", "fluent_tracking_uri"]
+__all__ = ["MLflowTracker", "default_tracking_uri"]
 
 logger = logging.getLogger("automl")
 
@@ -373,22 +371,3 @@ class MLflowTracker:
         signature, example = model_signature(report.estimator, report.X_example)
         extra = family_requirements(report.estimator)
         self._writer_submit(("model", self.parent_run_id, saved, signature, example, self.register_model, extra))
-
-
-@contextmanager
-def fluent_tracking_uri(uri: str) -> Iterator[None]:
-    """Point MLflow's fluent API at ``uri`` for the duration, then restore the previous URI and env."""
-    import mlflow
-    import mlflow.tracking._tracking_service.utils as tracking_utils
-
-    previous = getattr(tracking_utils, "_tracking_uri", None)
-    env = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(previous)
-        if env is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = env

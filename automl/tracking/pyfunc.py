@@ -18,7 +18,7 @@ from typing import Any
 
 import mlflow.pyfunc
 
-import automl
+from automl.persistence import load_model
 
 __all__ = ["AutoMLPythonModel", "log_pyfunc_model", "model_signature", "pip_requirements"]
 
@@ -35,7 +35,7 @@ with warnings.catch_warnings():
 
         def load_context(self, context: Any) -> None:
             """Load the saved folder (hashes checked)."""
-            self._model = automl.load(context.artifacts["automl_model"], check_versions=False)
+            self._model = load_model(context.artifacts["automl_model"], check_versions=False)
 
         def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201 - hints would become a schema
             """Class labels or values, exactly as ``model.predict``."""
@@ -112,7 +112,7 @@ def _log(
             name="model",
             python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
             artifacts={"automl_model": str(saved_folder)},
-            code_paths=[str(Path(automl.__file__).parent)],
+            code_paths=[str(Path(__file__).resolve().parents[1])],  # the automl package itself
             signature=signature,
             input_example=example,
             pip_requirements=pip_requirements(extra),

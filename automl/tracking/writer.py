@@ -27,14 +27,17 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
+import os
 import queue as queue_module
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from automl._spawn import start_without_main
 
-__all__ = ["PAYLOAD_KEYS", "ProcessWriter", "ThreadWriter", "run_job", "write_child_run"]
+__all__ = ["PAYLOAD_KEYS", "ProcessWriter", "ThreadWriter", "fluent_tracking_uri", "run_job", "write_child_run"]
 
 logger = logging.getLogger("automl")
 
@@ -71,7 +74,6 @@ def run_job(client: Any, tracking_uri: str, job: tuple[Any, ...]) -> Any:
         client.log_artifacts(run_id, folder, artifact_path)
         return None
     if kind == "model":
-        from automl.tracking.mlflow_tracker import fluent_tracking_uri
         from automl.tracking.pyfunc import log_pyfunc_model
 
         with fluent_tracking_uri(tracking_uri):
@@ -187,3 +189,22 @@ class ProcessWriter:
             self._process.join(timeout=5)
         elif not self.errors and self._process.exitcode not in (0, None):
             self.errors.append(f"the MLflow writer exited with code {self._process.exitcode}")
+
+
+@contextmanager
+def fluent_tracking_uri(uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API at ``uri`` for the duration, then restore the previous URI and env."""
+    import mlflow
+    import mlflow.tracking._tracking_service.utils as tracking_utils
+
+    previous = getattr(tracking_utils, "_tracking_uri", None)
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+        if env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = env
