@@ -61,7 +61,7 @@ class Selection:
         return self.counts / self.counts.sum()
 
 
-def blend(predictions: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+def blend(predictions: Sequence[np.ndarray], weights: Sequence[float] | np.ndarray) -> np.ndarray:
     """Weighted average of predictions (probability matrices or values).
 
     Example:

@@ -39,7 +39,7 @@ class AutoMLError(Exception):
     """Base class of every error raised by automl."""
 
 
-class _ProblemsMixin:
+class _ProblemsMixin(Exception):
     """Carries a list of problems and renders them one per line."""
 
     problems: list[str]

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from automl._suggest import unknown_key_message, unknown_name_message
 from automl.config import SETTINGS, setting_names
@@ -432,7 +432,7 @@ def check_space_overrides(data: object, source: str, base: str | os.PathLike | N
     _, problems = _space_problems(data, None, Path(base) if base is not None else Path.cwd(), f"{source}: ")
     if problems:
         raise SearchSpaceError(problems)
-    return {str(name): len(overrides or {}) for name, overrides in dict(data).items()}  # type: ignore[arg-type]
+    return {str(name): len(overrides or {}) for name, overrides in dict(cast(Mapping[str, Any], data)).items()}
 
 
 def study_leaderboard(study_name: str, storage: object = None) -> Any:

@@ -35,6 +35,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -216,9 +217,9 @@ def family_checks(family: Any) -> list[FamilyCheck]:
     for task in (t for t in TASKS if fam.supports(t)):
         for kind in sorted(fam.inputs, reverse=True):
             checks.append(FamilyCheck(f"{name}: fit_predict ({task}, {kind})",
-                                      lambda t=task, k=kind: _check_fit_predict(fam, t, k)))
+                                      functools.partial(_check_fit_predict, fam, task, kind)))
             checks.append(FamilyCheck(f"{name}: deterministic ({task}, {kind})",
-                                      lambda t=task, k=kind: _check_deterministic(fam, t, k)))
+                                      functools.partial(_check_deterministic, fam, task, kind)))
     checks.append(FamilyCheck(f"{name}: refit_hints", lambda: _check_refit_hints(fam)))
     if fam.supports("multiclass"):
         checks.append(FamilyCheck(f"{name}: absent_class", lambda: _check_absent_class(fam)))

@@ -194,8 +194,10 @@ def prepare_problem(settings: FitSettings, X: Any, y: Any, groups: Any = None, s
     else:
         y_model, classes = encode_labels(data.y)
     seed = 0 if settings.seed is None else int(settings.seed)
-    uses_groups = data.groups is not None and (plan.needs_groups or settings.cv.kind == "splitter")
-    splits = plan.splits(len(y_model), y_model, data.groups.to_numpy() if uses_groups else None)
+    groups = None
+    if data.groups is not None and (plan.needs_groups or settings.cv.kind == "splitter"):
+        groups = data.groups.to_numpy()
+    splits = plan.splits(len(y_model), y_model, groups)
     splits = cap_validation_rows(splits, y_model, seed, task != "regression")
     train_rows = int(np.mean([len(train) for train, _ in splits]))  # bounds follow the rows of a training fold
     spaces = {f.name: family_space(f, train_rows, overrides.get(f.name)) for f in families}
@@ -230,7 +232,7 @@ def fingerprint(X: pd.DataFrame, y: np.ndarray, task: str, metric: str, cv: str,
     digest.update(np.ascontiguousarray(y).tobytes())
     if weights is not None:
         digest.update(b"weights" + np.ascontiguousarray(weights).tobytes())
-    settings = {
+    settings: dict[str, Any] = {
         "columns": list(X.columns), "task": task, "metric": metric, "cv": cv,
         "spaces": {k: v.to_dict() for k, v in sorted(spaces.items())},
     }

@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from automl.cli import commands
 
@@ -104,7 +105,7 @@ def _search_options(parser: argparse.ArgumentParser) -> None:
         if spec.flag.startswith("--no-"):
             parser.add_argument(spec.flag, action="store_true", help=spec.cli_help)
             continue
-        kwargs: dict[str, object] = {"help": spec.cli_help or None}
+        kwargs: dict[str, Any] = {"help": spec.cli_help or None}
         if spec.cli_type is not None:
             kwargs["type"] = spec.cli_type
         if spec.cli_choices is not None:
@@ -149,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--check", action="store_true", help="only validate the file")
     _workers(sweep)
 
+    _study_commands(sub)
+    _model_and_space_commands(sub)
+    return parser
+
+
+def _study_commands(sub: argparse._SubParsersAction) -> None:
+    """``worker``, ``resume`` and ``leaderboard``: the commands that work on a stored study."""
     worker = _sub(sub, "worker", "join a running sweep and work until its budget is spent", commands.worker)
     worker.add_argument("--study", required=True, help="the sweep's study name")
     _storage(worker)
@@ -171,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--top", type=int, default=20, help="rows to show (default 20; 0: all)")
     board.add_argument("--csv", help="write every trial and column to this CSV file instead")
 
+
+def _model_and_space_commands(sub: argparse._SubParsersAction) -> None:
+    """``predict``, ``families``, ``spaces show|check`` and ``ui``."""
     predict = _sub(sub, "predict", "predict with a saved model", commands.predict)
     predict.add_argument("model", help="model folder written by fit --output or model.save")
     predict.add_argument("data", help="CSV or Parquet file")
@@ -191,4 +202,3 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)")
     ui.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1; the UI has no login)")
     ui.add_argument("--port", type=int, default=5000, help="port (default 5000; 0 picks a free one)")
-    return parser

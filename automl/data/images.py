@@ -49,7 +49,7 @@ def image_shape_problems(image_shape: object) -> list[str]:
         return []
     ok = (
         isinstance(image_shape, Sequence) and not isinstance(image_shape, str) and len(image_shape) in (2, 3)
-        and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in image_shape)
+        and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and int(s) > 0 for s in image_shape)
     )
     if ok:
         return []

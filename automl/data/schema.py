@@ -118,7 +118,7 @@ class Schema:
     columns: tuple[ColumnSpec, ...]
     #: Columns seen at fit but not used (constant ones); dropped at predict without a warning.
     ignored: tuple[str, ...] = ()
-    _by_name: dict[str, ColumnSpec] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    _by_name: dict[str, ColumnSpec] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {c.name: c for c in self.columns})

@@ -99,7 +99,7 @@ def validate_task_name(task: object) -> str | None:
         'binary'
     """
     if task is None or task in TASKS:
-        return task  # type: ignore[return-value]
+        return task
     raise InvalidParameterError(f"task must be one of {list(TASKS)} or None (infer), got {task!r}")
 
 

@@ -127,7 +127,7 @@ def feature_problems(X: pd.DataFrame) -> list[str]:
         if pd.api.types.is_datetime64_any_dtype(dtype):
             if getattr(dtype, "tz", None) is not None:
                 problems.append(
-                    f"column {name!r} holds time-zone-aware datetimes ({dtype.tz}); convert them to naive UTC, "
+                    f"column {name!r} holds time-zone-aware datetimes ({getattr(dtype, 'tz', '')}); convert them to naive UTC, "
                     f"e.g. X[{name!r}] = X[{name!r}].dt.tz_convert(None)"
                 )
             continue

@@ -20,7 +20,7 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -78,7 +78,7 @@ class Metric:
     weighted: bool = False
 
     @property
-    def direction(self) -> str:
+    def direction(self) -> Literal["maximize", "minimize"]:
         """``"maximize"`` or ``"minimize"``, as Optuna spells it."""
         return "maximize" if self.greater_is_better else "minimize"
 

@@ -124,11 +124,18 @@ class ConvNetClassifier(TorchEstimator):
             problems.append("n_blocks and filters must be >= 1 and head_width >= 0")
         return problems
 
+    def _shape(self) -> tuple[int, int, int]:
+        """``(height, width, channels)``; a CNN needs an image shape."""
+        if self.image_shape is None:
+            raise ValueError("the cnn family needs image_shape= (or image arrays shaped (N, H, W[, C]))")
+        height, width, *rest = (int(s) for s in self.image_shape)
+        return height, width, rest[0] if rest else 1
+
     def _learn_inputs(self, X: np.ndarray) -> None:
-        height, width, channels = (int(s) for s in self.image_shape)
+        height, width, channels = self._shape()
         if X.shape[1] != height * width * channels:
             raise ValueError(
-                f"X has {X.shape[1]} columns but image_shape={tuple(self.image_shape)} needs "
+                f"X has {X.shape[1]} columns but image_shape={(height, width, channels)} needs "
                 f"{height * width * channels} pixel columns"
             )
         pixels = np.nan_to_num(X).reshape(len(X), height * width, channels)
@@ -137,14 +144,14 @@ class ConvNetClassifier(TorchEstimator):
         self.channel_scales_ = np.where(std > 0, std, 1.0)
 
     def _inputs(self, X: np.ndarray) -> list[np.ndarray]:
-        height, width, channels = (int(s) for s in self.image_shape)
+        height, width, channels = self._shape()
         images = (np.nan_to_num(X).reshape(len(X), height, width, channels) - self.channel_means_) / self.channel_scales_
         return [np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype="float32")]
 
     def _make_module(self, n_outputs: int) -> Any:
         from automl.families._torch_modules import ConvNet
 
-        height, width, channels = (int(s) for s in self.image_shape)
+        height, width, channels = self._shape()
         return ConvNet(
             channels, height, width, int(self.n_blocks), int(self.filters), int(self.kernel_size), self.pooling,
             int(self.head_width), float(self.dropout), self.activation, bool(self.batch_norm), n_outputs,
@@ -154,7 +161,7 @@ class ConvNetClassifier(TorchEstimator):
         if self.augmentation == "none":
             return None
         flip = "flip" in self.augmentation
-        shift = max(1, round(0.1 * min(int(s) for s in self.image_shape[:2]))) if "shift" in self.augmentation else 0
+        shift = max(1, round(0.1 * min(self._shape()[:2]))) if "shift" in self.augmentation else 0
         return _Augment(flip, shift)
 
 

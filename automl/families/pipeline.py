@@ -45,6 +45,12 @@ def threads_for(n_rows: int, n_jobs: int) -> int:
     return max(1, min(n_jobs, 1 + n_rows // ROWS_PER_THREAD))
 
 
+def _three(shape: Any) -> tuple[int, int, int]:
+    """``(height, width, channels)`` of an image shape given with or without its channels."""
+    height, width, *rest = (int(s) for s in shape)
+    return height, width, rest[0] if rest else 1
+
+
 class FamilyPipeline(BaseEstimator):
     """Preprocessing fitted on the training rows, then the family's estimator.
 
@@ -100,7 +106,7 @@ class FamilyPipeline(BaseEstimator):
             seed=self.seed,
             n_jobs=self.n_threads_,
             device=self.device,
-            image_shape=None if self.image_shape is None else tuple(int(s) for s in self.image_shape),
+            image_shape=None if self.image_shape is None else _three(self.image_shape),
         )
         self.estimator_ = family.build(params, context)
         with limit_threads(self.n_threads_):

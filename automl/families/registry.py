@@ -212,9 +212,18 @@ def builtin_families() -> list[str]:
         >>> builtin_families()[:3]
         ['lightgbm', 'hist_gradient_boosting', 'random_forest']
     """
+    from automl.exceptions import SearchSpaceError
     from automl.spaces.loader import builtin_family_order
 
-    return [name for name in builtin_family_order() if importlib.util.find_spec(f"automl.families.{name}") is not None]
+    try:
+        order = builtin_family_order()
+    except SearchSpaceError:  # the YAML files are not installed: the modules that define FAMILY, by name
+        import pkgutil
+
+        package = importlib.import_module("automl.families")
+        order = [m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")
+                 and isinstance(getattr(importlib.import_module(f"automl.families.{m.name}"), "FAMILY", None), ModelFamily)]
+    return [name for name in order if importlib.util.find_spec(f"automl.families.{name}") is not None]
 
 
 for _name in builtin_families():

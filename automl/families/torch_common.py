@@ -286,7 +286,7 @@ def _train_once(
         total = torch.zeros((), device=device)
         for start in starts:
             index = order[start : start + batch_size]
-            batch = [t[index] for t in inputs]
+            batch: Sequence[Any] = [t[index] for t in inputs]
             if augment is not None:
                 batch = augment(batch, generator)
             with autocast:

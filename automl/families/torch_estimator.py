@@ -188,7 +188,8 @@ class TorchEstimator(BaseEstimator):
 
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
         X = np.asarray(X, dtype="float64")
-        device = next(self.module_.parameters()).device
+        module: Any = self.module_
+        device = next(module.parameters()).device
         with torch_runtime(self.seed, self.n_jobs):
             tensors = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in self._inputs(X)]
             return predict_outputs(self.module_, tensors)

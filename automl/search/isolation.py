@@ -7,18 +7,11 @@ milliseconds per trial, not a Python start-up. The fit's process keeps the Optun
 the worker sends it each probe, fold and epoch event and waits for the typed answer
 (see :mod:`automl.evaluation.monitor`), exactly as an in-process monitor would answer.
 
-What the fit's process does when a trial or a refit misbehaves:
-
-- raises (``MemoryError`` included): it fails with ``"Type: message"``; after a
-  ``MemoryError`` the worker is replaced;
-- crashes its process (segfault, ``os.abort``, killed by the OS): it fails with the signal
-  or exit code, and a new worker takes the next request;
-- runs past ``trial_timeout`` seconds: the worker is killed (within :data:`POLL_SECONDS`
-  of the limit) and it fails;
-- runs past its deadline (the time budget's): the worker is killed; a trial is stopped
-  (pruned), a refit raises :class:`DeadlineKilled`;
-- grows its resident memory past ``trial_memory_limit`` MiB: the worker is killed and it
-  fails with the size it reached.
+When a trial or a refit raises (``MemoryError`` included: the worker is then replaced),
+crashes its process, runs past ``trial_timeout`` or grows past ``trial_memory_limit`` MiB, it
+fails with the reason and a new worker takes the next request; past its deadline the worker
+is killed, a trial is stopped (pruned) and a refit raises :class:`DeadlineKilled`. The
+worker processes and their warm pool are in :mod:`automl.search.worker_pool`.
 
 :class:`InProcessRunner` has the same interface and runs everything in the fit's own
 process (``isolation="none"``): nothing can be killed there, so deadlines are only
@@ -39,25 +32,28 @@ Example:
 
 from __future__ import annotations
 
-import atexit
-import importlib
 import logging
-import multiprocessing
 import os
 import pickle
-import signal
-import sys
-import tempfile
-import threading
 import time
 import warnings
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
-from automl._spawn import start_without_main
 from automl.evaluation.cross_validation import CVResult, Evaluator
 from automl.evaluation.monitor import EpochDone, FoldDone, ProbeDone, TrialMonitor, TrialStopped
-from automl.search.worker_process import fit_rows, serve
+from automl.search.failures import DeadlineKilled, TrialCrashed, TrialRaised, WorkerLoadError
+from automl.search.in_process import InProcessRunner, Runner
+from automl.search.worker_pool import (
+    Worker,
+    default_memory_limit_mb,
+    describe_exit,
+    keep_worker,
+    pickle_payload,
+    preload_packages,
+    resident_mb,
+    take_worker,
+)
 
 __all__ = [
     "DeadlineKilled",
@@ -85,285 +81,6 @@ POLL_SECONDS = 0.05
 DEADLINE_GRACE_SECONDS = 1.0
 #: Seconds to wait for a worker to start and load the data before giving up on it (or less: the deadline).
 START_TIMEOUT_SECONDS = 300.0
-#: Warm workers kept for the next fit.
-MAX_IDLE_WORKERS = 2
-
-
-class TrialCrashed(Exception):
-    """The worker running a trial or a refit died or was killed (crash, time limit, memory limit).
-
-    Attributes:
-        reason: What happened, as recorded on the trial.
-    """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class DeadlineKilled(TrialCrashed):
-    """A refit was killed at its deadline (the time budget's)."""
-
-
-class WorkerLoadError(RuntimeError):
-    """The worker process could not load the fit (a family or metric that only exists in this process)."""
-
-
-class TrialRaised(Exception):
-    """A trial raised an exception in the worker process.
-
-    Attributes:
-        type_name: Name of the exception's class (``"ValueError"``).
-        reason: ``"Type: message"``, as the same error raised in-process is recorded.
-        remote_traceback: The worker's traceback.
-    """
-
-    def __init__(self, type_name: str, message: str, remote_traceback: str = "") -> None:
-        super().__init__(message)
-        self.type_name = type_name
-        self.reason = f"{type_name}: {message}"
-        self.remote_traceback = remote_traceback
-
-
-def default_memory_limit_mb() -> float | None:
-    """Three quarters of the machine's physical memory, in MiB (None where it cannot be read).
-
-    Example:
-        >>> default_memory_limit_mb() > 0
-        True
-    """
-    try:
-        return 0.75 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
-    except (AttributeError, OSError, ValueError):
-        return None
-
-
-def resident_mb(pid: int) -> float | None:
-    """Resident memory of process ``pid`` in MiB (Linux ``/proc``, else psutil if installed; None if unknown).
-
-    Example:
-        >>> resident_mb(os.getpid()) > 0
-        True
-    """
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        import psutil  # type: ignore[import-untyped]
-
-        return psutil.Process(pid).memory_info().rss / 2**20
-    except Exception:  # noqa: BLE001 - no psutil, or the process is gone
-        return None
-
-
-_PRELOADING: set[str] = set()
-
-
-def preload_packages(family_name: str) -> None:
-    """Import the packages of ``family_name`` in a background thread (once per process).
-
-    With isolated trials the refit is this process's first use of the winning
-    family; importing lightgbm or torch takes seconds, better spent while
-    other trials run in the worker.
-
-    Example:
-        >>> preload_packages("linear")  # scikit-learn only: nothing to import
-    """
-    from automl.families.registry import get_family
-
-    for module in get_family(family_name).requires:
-        if module in sys.modules or module in _PRELOADING:
-            continue
-        _PRELOADING.add(module)
-        threading.Thread(target=_import_quietly, args=(module,), name=f"automl-preload-{module}", daemon=True).start()
-
-
-def _import_quietly(module: str) -> None:
-    try:
-        importlib.import_module(module)
-    except Exception:  # noqa: BLE001 - the refit will report a broken package itself
-        logger.debug("preloading %s failed", module, exc_info=True)
-
-
-# -- the fit's side: worker processes and the warm pool ------------------------------------------------------------------
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "did not exit"
-    if code < 0:
-        try:
-            return f"was killed by signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with code {code}"
-
-
-class _Worker:
-    """One spawned worker process and its end of the pipe."""
-
-    def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=serve, args=(child,), name="automl-trial-worker", daemon=True)
-        start_without_main(self.process)
-        child.close()
-        self.payload: str | None = None
-
-    @property
-    def alive(self) -> bool:
-        return self.process.is_alive()
-
-    def kill(self) -> int | None:
-        """Kill the process at once; return its exit code."""
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(timeout=5)
-        self.conn.close()
-        return self.process.exitcode
-
-
-_IDLE: list[_Worker] = []
-_IDLE_LOCK = threading.Lock()
-
-
-def _take_worker() -> _Worker:
-    with _IDLE_LOCK:
-        while _IDLE:
-            worker = _IDLE.pop()
-            if worker.alive:
-                return worker
-            worker.kill()
-    return _Worker()
-
-
-def _keep_worker(worker: _Worker) -> None:
-    """Keep a healthy worker warm for the next fit (its data dropped), or stop it."""
-    try:
-        worker.conn.send(("unload",))
-        worker.payload = None
-    except (OSError, ValueError):
-        worker.kill()
-        return
-    with _IDLE_LOCK:
-        if len(_IDLE) < MAX_IDLE_WORKERS:
-            _IDLE.append(worker)
-            return
-    _stop_worker(worker)
-
-
-def _stop_worker(worker: _Worker) -> None:
-    try:
-        worker.conn.send(("exit",))
-        worker.process.join(timeout=2)
-    except (OSError, ValueError):
-        pass
-    worker.kill()
-
-
-@atexit.register
-def _stop_idle_workers() -> None:
-    with _IDLE_LOCK:
-        idle, _IDLE[:] = list(_IDLE), []
-    for worker in idle:
-        _stop_worker(worker)
-
-
-def _pickle_payload(evaluator: Evaluator, X: Any, y: Any) -> str:
-    """Write what the worker needs to a private temporary file; return its path."""
-    try:
-        import cloudpickle as pickler  # lambdas and classes from __main__ (user metrics) pickle too
-    except ImportError:  # pragma: no cover - cloudpickle comes with mlflow
-        import pickle as pickler  # type: ignore[no-redef]
-    handle, path = tempfile.mkstemp(prefix="automl-trial-data-", suffix=".pkl")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            pickler.dump((evaluator, X, y), out, protocol=5)
-    except BaseException:
-        os.unlink(path)
-        raise
-    return path
-
-
-
-class Runner(Protocol):
-    """Runs a fit's trials and refits: in a worker process, or in the fit's own process."""
-
-    isolated: bool
-
-    def evaluate(self, family: str, params: Mapping[str, Any], *, seed: int | None = None,
-                 monitor: TrialMonitor | None = None, deadline: float | None = None) -> CVResult:
-        """Cross-validate one configuration (see :meth:`Evaluator.evaluate`)."""
-
-    def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
-              deadline: float | None = None) -> Any:
-        """``family`` with ``params`` fitted on all rows (or the share ``fraction``)."""
-
-    def start(self, deadline: float | None = None) -> None:
-        """Have the worker ready (started, data loaded) by ``deadline`` if it can be."""
-
-    def promote(self) -> None:
-        """The last trial evaluated is the best so far: keep its fold-1 model."""
-
-    def kept_model(self, deadline: float | None = None) -> Any:
-        """The fold-1 model of the trial promoted last (None if it is lost, e.g. with a crashed worker)."""
-
-    def close(self) -> None:
-        """Release the worker."""
-
-
-class InProcessRunner:
-    """Trials and refits in the fit's own process (``isolation="none"``): nothing can be killed,
-    so deadlines are checked between folds and epochs only (by the monitor).
-
-    Args:
-        evaluator: The fit's evaluator.
-        X: Canonical frame (all rows).
-        y: Encoded target.
-    """
-
-    isolated = False
-
-    def __init__(self, evaluator: Evaluator, X: Any, y: Any) -> None:
-        self.evaluator, self.X, self.y = evaluator, X, y
-        self._pending: Any = None
-        self._best: Any = None
-
-    def __enter__(self) -> InProcessRunner:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def evaluate(self, family: str, params: Mapping[str, Any], *, seed: int | None = None,
-                 monitor: TrialMonitor | None = None, deadline: float | None = None) -> CVResult:
-        """Cross-validate here (``deadline`` is the monitor's to check)."""
-        self._pending = None
-        result = self.evaluator.evaluate(family, params, self.X, self.y, monitor=monitor, seed=seed, keep_model=True)
-        self._pending, result.model = result.model, None
-        return result
-
-    def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
-              deadline: float | None = None) -> Any:
-        """Fit here; a refit that cannot start before ``deadline`` raises :class:`DeadlineKilled`."""
-        if deadline is not None and time.monotonic() >= deadline:
-            raise DeadlineKilled("not started: the time budget's deadline has passed")
-        return fit_rows(self.evaluator, self.X, self.y, family, params, seed, fraction)
-
-    def start(self, deadline: float | None = None) -> None:
-        """Nothing to start."""
-
-    def promote(self) -> None:
-        """Keep the last trial's fold-1 model as the best's."""
-        self._best = self._pending
-
-    def kept_model(self, deadline: float | None = None) -> Any:
-        """The best trial's fold-1 model."""
-        return self._best
-
-    def close(self) -> None:
-        """Drop the kept models."""
-        self._pending = self._best = None
 
 
 class IsolatedRunner:
@@ -400,8 +117,8 @@ class IsolatedRunner:
         self._families = dict(families)
         self._local = InProcessRunner(evaluator, X, y)
         self._degraded = False
-        self._path = _pickle_payload(evaluator, X, y)
-        self._worker: _Worker | None = None
+        self._path = pickle_payload(evaluator, X, y)
+        self._worker: Worker | None = None
         self._ready = False
         self._start()
 
@@ -412,9 +129,9 @@ class IsolatedRunner:
         self.close()
 
     # -- worker management ------------------------------------------------------------------
-    def _start(self) -> _Worker:
+    def _start(self) -> Worker:
         """Take a warm worker (or spawn one) and send it the data; does not wait."""
-        worker = _take_worker()
+        worker = take_worker()
         filters = list(warnings.filters)
         try:
             worker.conn.send(("load", self._path, self._families, filters))
@@ -424,7 +141,7 @@ class IsolatedRunner:
         self._ready = False
         return worker
 
-    def _wait_ready(self, deadline: float | None) -> _Worker:
+    def _wait_ready(self, deadline: float | None) -> Worker:
         worker = self._worker or self._start()
         if self._ready:
             return worker
@@ -440,7 +157,7 @@ class IsolatedRunner:
             answer = worker.conn.recv()
         except (EOFError, OSError):
             code = self._discard()
-            raise TrialCrashed(f"the trial worker {_describe_exit(code)} while loading the data") from None
+            raise TrialCrashed(f"the trial worker {describe_exit(code)} while loading the data") from None
         if answer[0] == "load_error":
             self._discard()
             raise WorkerLoadError(f"the trial worker could not load the search: {answer[1]}")
@@ -459,7 +176,7 @@ class IsolatedRunner:
         worker, self._worker = self._worker, None
         if worker is not None:
             if self._ready and worker.alive:
-                _keep_worker(worker)
+                keep_worker(worker)
             else:
                 worker.kill()
         if self._path and os.path.exists(self._path):
@@ -493,7 +210,7 @@ class IsolatedRunner:
             try:
                 message = self._exchange(("trial", family, dict(params), seed, monitor is not None), "trial", family,
                                          deadline, monitor)
-                return message[1]  # type: ignore[no-any-return]
+                return message[1]
             except WorkerLoadError as exc:
                 self._degrade(exc)
         return self._local.evaluate(family, params, seed=seed, monitor=monitor, deadline=deadline)
@@ -576,7 +293,7 @@ class IsolatedRunner:
                         message = worker.conn.recv()
                     except (EOFError, OSError):
                         code = self._discard()
-                        raise TrialCrashed(f"the {what}'s process {_describe_exit(code)} ({family})") from None
+                        raise TrialCrashed(f"the {what}'s process {describe_exit(code)} ({family})") from None
                     if message[0] == "event":
                         worker.conn.send(("answer", _dispatch(monitor, message[1])))
                         continue
@@ -590,11 +307,11 @@ class IsolatedRunner:
                 self._discard()
             raise
 
-    def _check_limits(self, worker: _Worker, what: str, family: str, started: float, deadline: float | None) -> None:
+    def _check_limits(self, worker: Worker, what: str, family: str, started: float, deadline: float | None) -> None:
         """Kill the worker when it died, or passed the timeout, the deadline or the memory limit."""
         if not worker.alive:
             code = self._discard()
-            raise TrialCrashed(f"the {what}'s process {_describe_exit(code)} ({family})")
+            raise TrialCrashed(f"the {what}'s process {describe_exit(code)} ({family})")
         now = time.monotonic()
         if self.trial_timeout is not None and now - started > self.trial_timeout:
             self._discard()
@@ -675,3 +392,4 @@ def make_runner(evaluator: Evaluator, X: Any, y: Any, families: Mapping[str, str
             RuntimeWarning, stacklevel=3,
         )
         return InProcessRunner(evaluator, X, y)
+

@@ -29,7 +29,7 @@ import random
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from automl.exceptions import FamilyUnavailableError, InvalidParameterError
 
@@ -282,7 +282,8 @@ def _retrying(action: Any, what: str) -> Any:
 
 
 def open_study(
-    storage: object, study_name: str | None, *, direction: str, sampler: Any = None, pruner: Any = None,
+    storage: object, study_name: str | None, *, direction: Literal["maximize", "minimize"], sampler: Any = None,
+    pruner: Any = None,
     create: bool = True,
 ) -> tuple[Any, bool]:
     """Create or load a study; return ``(study, created_here)``.

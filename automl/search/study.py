@@ -23,7 +23,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from automl.exceptions import AllTrialsFailedError, BudgetExhaustedError, StudyMismatchError
 from automl.families.base import ModelFamily
@@ -86,7 +86,8 @@ def enqueue_first_trials(study: Any, families: Sequence[ModelFamily], spaces: Ma
     return origins
 
 
-def open_checked_study(storage: object, study_name: str | None, *, direction: str, seed: int | None,
+def open_checked_study(storage: object, study_name: str | None, *, direction: Literal["maximize", "minimize"],
+                       seed: int | None,
                        pruner: object, fingerprint: str, create: bool) -> tuple[Any, bool]:
     """Open (``create``: or create) the study; a stored one must carry ``fingerprint``.
 

@@ -32,7 +32,7 @@ import sys
 import traceback
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from automl._device import free_accelerator_memory
 from automl.evaluation.cross_validation import Evaluator, subsample
@@ -56,7 +56,7 @@ class RemoteMonitor:
     def _ask(self, event: object) -> Answer:
         self.conn.send(("event", event))
         message = self.conn.recv()
-        return message[1]  # type: ignore[no-any-return]
+        return message[1]
 
     def probe(self, event: ProbeDone) -> Answer:
         """Ask the fit's monitor."""
@@ -87,12 +87,12 @@ def _load_payload(path: str, families: Mapping[str, str], filters: Any) -> Loade
     from automl.families.registry import get_family, register_family
 
     if filters is not None:
-        warnings.filters[:] = list(filters)
+        cast(list[Any], warnings.filters)[:] = list(filters)
     for name, import_path in families.items():
         register_family(name, import_path, replace=True)
         get_family(name)  # a family that only exists in the fit's process fails here, not in a trial
     with open(path, "rb") as handle:
-        return pickle.load(handle)  # type: ignore[no-any-return]
+        return pickle.load(handle)
 
 
 def serve(conn: Any) -> None:
@@ -133,9 +133,9 @@ def _dumps(model: Any) -> bytes | None:
     try:
         import cloudpickle as pickler
     except ImportError:  # pragma: no cover - cloudpickle comes with mlflow
-        pickler = pickle  # type: ignore[no-redef]
+        pickler = pickle
     try:
-        return pickler.dumps(model, protocol=5)  # type: ignore[no-any-return]
+        return pickler.dumps(model, protocol=5)
     except Exception:  # noqa: BLE001 - no fallback model, then
         return None
 

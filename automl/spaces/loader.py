@@ -63,7 +63,7 @@ def _parse_params(params: Mapping, head: str) -> tuple[list[Param], list[str]]:
     return out, problems
 
 
-def space_from_dict(data: Mapping, source: str = "<dict>") -> SearchSpace:
+def space_from_dict(data: object, source: str = "<dict>") -> SearchSpace:
     """Build and validate a :class:`SearchSpace` from its YAML form.
 
     All problems are collected and raised together as one
@@ -121,7 +121,7 @@ def space_from_dict(data: Mapping, source: str = "<dict>") -> SearchSpace:
         problems += errors
     if problems:
         raise SearchSpaceError(problems)
-    space = SearchSpace(family, tuple(params), source=source, description=description.strip(),
+    space = SearchSpace(str(family), tuple(params), source=source, description=description.strip(),
                         portfolio=tuple(portfolio))
     return space.validate()
 

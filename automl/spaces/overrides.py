@@ -16,7 +16,7 @@ from typing import Any
 from automl._suggest import close_names, unknown_key_message
 from automl.exceptions import SearchSpaceError
 from automl.spaces.param_specs import OVERRIDE_KEYS, parse_param, scalar
-from automl.spaces.params import FixedParam, Param, _is_scalar
+from automl.spaces.params import FixedParam, FloatParam, IntParam, Param, _is_scalar
 
 __all__ = ["apply_overrides", "override_param"]
 
@@ -40,7 +40,7 @@ def override_param(param: Param, value: object, head: str) -> tuple[Param | None
             return None, [head + f"'value' pins the parameter and cannot be combined with "
                           f"{', '.join(others)}; give either value or the other keys"]
         spec: dict[str, object] = {"type": "fixed", "value": value["value"]}
-    elif param.kind == "fixed":
+    elif isinstance(param, FixedParam):
         return None, [head + f"is fixed (value={param.value!r}); override it with a single value "
                       "or {value: ...}, or edit the search-space file to search it"]
     else:
@@ -52,8 +52,10 @@ def override_param(param: Param, value: object, head: str) -> tuple[Param | None
                 spec["default"] = scalar(choices[0])
     new, errors = parse_param(name, spec)
     errors = [head + e for e in errors]
-    if new is not None and new.kind in ("float", "int") and "default" not in value and new.low < new.high:
+    if isinstance(new, FloatParam) and "default" not in value and new.low < new.high:
         new = replace(new, default=min(max(new.default, new.low), new.high))  # an old default the bounds exclude
+    elif isinstance(new, IntParam) and "default" not in value and new.low < new.high:
+        new = replace(new, default=min(max(new.default, new.low), new.high))
     return new, errors
 
 

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import numbers
 import re
 from collections.abc import Mapping
 
@@ -49,7 +50,7 @@ def scalar(value: object) -> object:
 
 
 def _float_field(fld: str, value: object, errors: list[str]) -> float | None:
-    if _is_real(value):
+    if isinstance(value, numbers.Real) and _is_real(value):
         return float(value)
     if isinstance(value, str):
         try:
@@ -62,7 +63,7 @@ def _float_field(fld: str, value: object, errors: list[str]) -> float | None:
 
 
 def _int_field(fld: str, value: object, errors: list[str]) -> int | None:
-    if _is_int(value):
+    if isinstance(value, numbers.Integral) and _is_int(value):
         return int(value)
     if isinstance(value, bool):
         kind = "a boolean"
@@ -106,6 +107,7 @@ def parse_param(name: str, spec: object) -> tuple[Param | None, list[str]]:
             errors.append(unknown_key_message(key, KEYS[kind], f"for {_article(kind)} parameter"))
     blocking = [f"missing required key {k!r} for {_article(kind)} parameter"
                 for k in REQUIRED[kind] if k not in spec]
+    param: Param | None = None
     if kind == "fixed":
         value = scalar(spec.get("value"))
         if not _is_scalar(value):
@@ -131,9 +133,12 @@ def parse_param(name: str, spec: object) -> tuple[Param | None, list[str]]:
         log = spec.get("log", False)
         if not isinstance(log, bool):
             blocking.append(f"log must be true or false but is {type(log).__name__} {log!r}")
-        if not blocking:
-            cls = FloatParam if kind == "float" else IntParam
-            param = cls(name, values["low"], values["high"], values["default"], log=log)
+        low, high, default = values.get("low"), values.get("high"), values.get("default")
+        if not blocking and low is not None and high is not None and default is not None:
+            if kind == "float":
+                param = FloatParam(name, float(low), float(high), float(default), log=log)
+            else:
+                param = IntParam(name, int(low), int(high), int(default), log=log)
     return (None if blocking else param), errors + blocking
 
 

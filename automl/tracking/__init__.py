@@ -31,7 +31,7 @@ def make_tracker(settings: Any) -> Tracker:
         from automl.tracking.mlflow_tracker import MLflowTracker
 
         return MLflowTracker(settings.tracking_uri, register_model=settings.register_model)
-    return settings.tracking  # type: ignore[no-any-return]
+    return settings.tracking
 
 
 def __getattr__(name: str) -> Any:

@@ -25,21 +25,26 @@ Example:
     ('actual', 'predicted')
 """
 
+
 from __future__ import annotations
 
 import logging
-import math
 import pathlib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+from automl.tracking.plot_style import (
+    _GREY, DPI, _add_note, _complete_rows, _family_colours, _new_figure, _no_data, _outside_legend,
+    _score_column,
+)
+from automl.tracking.plots_model import confusion_matrix_plot, predicted_vs_actual, residuals_plot, roc_pr_curves
 
 __all__ = [
     "optimization_history",
@@ -53,136 +58,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("automl")
-
-DPI = 110
-_MAX_CURVES = 10  # one-vs-rest curves drawn at most (the classes with most rows)
-_MAX_SCATTER = 20_000  # points drawn at most in a scatter (a seeded sample beyond)
-_ANNOTATE_MAX_CLASSES = 25  # confusion matrix cells get their count up to this many classes
-
-# Fixed colours for the built-in families (tab10), so a family keeps its colour across plots.
-_FAMILY_ORDER = ("lightgbm", "hist_gradient_boosting", "random_forest", "extra_trees", "linear", "knn", "torch_mlp")
-_GREY = "0.55"
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def _new_figure(width: float, height: float) -> Figure:
-    """A pyplot-free figure with an Agg canvas and constrained layout."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _family_colours(families: Sequence[str]) -> dict[str, Any]:
-    """A stable colour per family: built-ins by their fixed slot, others after them."""
-    import matplotlib
-
-    palette = matplotlib.colormaps["tab10"].colors + matplotlib.colormaps["Dark2"].colors
-    colours: dict[str, Any] = {}
-    extra = len(_FAMILY_ORDER)
-    for family in sorted(set(families), key=str):
-        if family in _FAMILY_ORDER:
-            colours[family] = palette[_FAMILY_ORDER.index(family)]
-        else:
-            colours[family] = palette[extra % len(palette)]
-            extra += 1
-    return colours
-
-
-def _score_column(leaderboard: pd.DataFrame, metric: str) -> str:
-    column = f"{metric}_mean"
-    if column not in leaderboard.columns:
-        raise ValueError(
-            f"The leaderboard has no column {column!r} for metric {metric!r}; "
-            f"its columns are {list(leaderboard.columns)}."
-        )
-    return column
-
-
-def _complete_rows(leaderboard: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Completed trials with a finite score, in trial order."""
-    rows = leaderboard[leaderboard["state"] == "complete"]
-    scores = pd.to_numeric(rows[column], errors="coerce").astype(float)
-    rows = rows.assign(_score=scores)[np.isfinite(scores.to_numpy())]
-    return rows.sort_values("trial")
-
-
-def _label(value: Any) -> str:
-    return str(value)
-
-
-def _outside_legend(ax: Axes, **kwargs: Any) -> None:
-    """A legend to the right of the axes, so it never hides data."""
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, **kwargs)
-
-
-def _below_legend(ax: Axes, ncols: int = 1) -> None:
-    """A legend under the axes (below the tick labels and x label), so it never hides data."""
-    from matplotlib.transforms import ScaledTranslation
-
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        below = ax.transAxes + ScaledTranslation(0.0, -36 / 72, ax.figure.dpi_scale_trans)
-        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=below,
-                  ncols=ncols, fontsize="small")
-
-
-def _finite_limits(values: np.ndarray) -> tuple[float, float]:
-    """Data limits padded by 5 %, never empty (a constant gets a unit window)."""
-    lo, hi = float(np.min(values)), float(np.max(values))
-    if not hi > lo:
-        return lo - 0.5, hi + 0.5
-    pad = 0.05 * (hi - lo)
-    return lo - pad, hi + pad
-
-
-def _sample(n: int, limit: int = _MAX_SCATTER) -> np.ndarray:
-    """Row indices to draw: all of them, or a seeded sample of ``limit``."""
-    if n <= limit:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(0).choice(n, size=limit, replace=False))
-
-
-def _classification_rows(y_true: Any, proba: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Encoded labels and a 2-D probability matrix, restricted to rows that were predicted."""
-    y = np.asarray(y_true).astype(int, copy=False).ravel()
-    p = np.asarray(proba, dtype=float)
-    if p.ndim == 1:  # a binary score for the positive class
-        p = np.column_stack([1.0 - p, p])
-    if p.ndim != 2 or len(p) != len(y):
-        raise ValueError(f"proba must be (n, K) with n = len(y_true) = {len(y)}; got shape {np.shape(proba)}.")
-    keep = np.isfinite(p).all(axis=1)
-    return y[keep], p[keep]
-
-
-def _regression_rows(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y_true, dtype=float).ravel()
-    p = np.asarray(y_pred, dtype=float).ravel()
-    if len(y) != len(p):
-        raise ValueError(f"y_true and y_pred differ in length: {len(y)} and {len(p)}.")
-    keep = np.isfinite(y) & np.isfinite(p)
-    return y[keep], p[keep]
-
-
-def _add_note(fig: Figure, note: str) -> None:
-    """Append a small grey line to the figure's super-title (constrained layout makes room)."""
-    current = fig.get_suptitle()
-    fig.suptitle(f"{current}; {note}" if current else note, fontsize="small", color="0.35")
-
-
-def _no_data(ax: Axes, message: str) -> None:
-    ax.text(0.5, 0.5, message, transform=ax.transAxes, ha="center", va="center", color=_GREY)
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-# ----------------------------------------------------------------------------- search plots
 
 
 def optimization_history(leaderboard: pd.DataFrame, metric: str, greater_is_better: bool) -> Figure:
@@ -399,270 +274,6 @@ def score_by_family(leaderboard: pd.DataFrame, metric: str, greater_is_better: b
 # ----------------------------------------------------------------------------- classification plots
 
 
-def confusion_matrix_plot(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[Any]) -> Figure:
-    """Confusion matrix of the most probable class: counts in the cells, colour by row share.
-
-    Up to 25 classes, cells carry their count (text artists with gid
-    ``"count"``); up to 8 classes, also their share of the row, i.e. of the
-    true class (gid ``"share"``).
-
-    Args:
-        y_true: Encoded labels ``0..K-1``.
-        proba: Probabilities, shape ``(n, K)``; rows containing NaN (not
-            predicted by any fold) are skipped.
-        classes: Class names in encoded order (axis tick labels).
-
-    Returns:
-        The figure (rows are the true class, columns the predicted class).
-
-    Example:
-        >>> import numpy as np
-        >>> proba = np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4], [np.nan, np.nan]])
-        >>> ax = confusion_matrix_plot(np.array([0, 1, 1, 0]), proba, ["no", "yes"]).axes[0]
-        >>> ax.get_xlabel(), ax.get_ylabel()
-        ('predicted', 'true')
-        >>> [t.get_text() for t in ax.texts if t.get_gid() == "count"]  # row by row
-        ['1', '0', '1', '1']
-    """
-    from matplotlib.colors import Normalize
-
-    y, p = _classification_rows(y_true, proba)
-    names = [_label(c) for c in classes]
-    k = len(names)
-    if p.shape[1] != k:
-        raise ValueError(f"proba has {p.shape[1]} columns but there are {k} classes.")
-    predicted = p.argmax(axis=1) if len(p) else np.zeros(0, dtype=int)
-    counts = np.zeros((k, k), dtype=np.int64)
-    np.add.at(counts, (y, predicted), 1)
-    totals = counts.sum(axis=1, keepdims=True)
-    share = np.divide(counts, totals, out=np.zeros((k, k)), where=totals > 0)
-
-    size = min(max(4.5, 0.55 * k + 2.5), 16.0)
-    fig = _new_figure(size + 1.0, size)
-    ax = fig.add_subplot()
-    image = ax.imshow(share, cmap="Blues", norm=Normalize(0.0, 1.0), interpolation="nearest", aspect="equal")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class (row)")
-    ticks = np.arange(k)
-    long_names = k > 6 or max((len(n) for n in names), default=0) > 8
-    ax.set_xticks(ticks, names, rotation=45 if long_names else 0, ha="right" if long_names else "center",
-                  rotation_mode="anchor")
-    ax.set_yticks(ticks, names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    accuracy = float(np.trace(counts) / counts.sum()) if counts.sum() else math.nan
-    ax.set_title(f"Confusion matrix (n={int(counts.sum())}, accuracy {accuracy:.3f})")
-    if k <= _ANNOTATE_MAX_CLASSES:
-        fontsize = "medium" if k <= 8 else "small" if k <= 15 else "x-small"
-        for i in range(k):
-            for j in range(k):
-                ax.text(j, i, f"{counts[i, j]:d}", ha="center", va="bottom" if k <= 8 else "center",
-                        fontsize=fontsize, color="white" if share[i, j] > 0.55 else "0.1", gid="count")
-                if k <= 8:  # the row share the colour encodes, under the count
-                    ax.annotate(f"{share[i, j]:.0%}", (j, i), xytext=(0, -2), textcoords="offset points",
-                                ha="center", va="top", fontsize="x-small",
-                                color="white" if share[i, j] > 0.55 else "0.35", gid="share")
-    return fig
-
-
-def _curve_classes(y: np.ndarray, k: int) -> list[int]:
-    """Classes that get a one-vs-rest curve: binary -> [1]; else up to 10, most rows first."""
-    if k == 2:
-        return [1]
-    support = np.bincount(y, minlength=k)
-    order = sorted(range(k), key=lambda c: (-support[c], c))
-    return order[:_MAX_CURVES]
-
-
-def roc_pr_curves(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[Any]) -> Figure:
-    """ROC and precision-recall curves side by side.
-
-    Binary: one curve for the positive class ``classes[1]``. Multiclass: one
-    one-vs-rest curve per class (the 10 classes with most rows when there are
-    more). Legends hold the AUC and the average precision, and sit under the
-    panels so they never hide a curve.
-
-    Args:
-        y_true: Encoded labels ``0..K-1``.
-        proba: Probabilities, shape ``(n, K)``; rows containing NaN are skipped.
-        classes: Class names in encoded order.
-
-    Returns:
-        The figure (two axes: ROC, then precision-recall).
-
-    Example:
-        >>> import numpy as np
-        >>> proba = np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4], [0.2, 0.8]])
-        >>> fig = roc_pr_curves(np.array([0, 1, 0, 1]), proba, ["no", "yes"])
-        >>> [ax.get_title() for ax in fig.axes]
-        ['ROC curve', 'Precision-recall curve']
-        >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-        ['yes (AUC = 1.000)', 'chance']
-    """
-    import matplotlib
-    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
-
-    y, p = _classification_rows(y_true, proba)
-    names = [_label(c) for c in classes]
-    k = len(names)
-    if p.shape[1] != k:
-        raise ValueError(f"proba has {p.shape[1]} columns but there are {k} classes.")
-    chosen = _curve_classes(y, k)
-    palette = matplotlib.colormaps["tab10"].colors
-
-    fig = _new_figure(11.0, 5.4 if len(chosen) <= 3 else 6.2)
-    roc_ax, pr_ax = fig.subplots(1, 2)
-    skipped = []
-    for slot, c in enumerate(chosen):
-        target = (y == c).astype(int)
-        positives = int(target.sum())
-        if positives == 0 or positives == len(target):
-            skipped.append(names[c])
-            continue
-        colour = palette[slot % len(palette)]
-        fpr, tpr, _ = roc_curve(target, p[:, c])
-        roc_ax.plot(fpr, tpr, color=colour, linewidth=1.6, label=f"{names[c]} (AUC = {auc(fpr, tpr):.3f})")
-        precision, recall, _ = precision_recall_curve(target, p[:, c])
-        ap = average_precision_score(target, p[:, c])
-        pr_ax.plot(recall, precision, color=colour, linewidth=1.6, drawstyle="steps-post",
-                   label=f"{names[c]} (AP = {ap:.3f})" if len(chosen) <= 3 else
-                   f"{names[c]} (AP = {ap:.3f}, prevalence {positives / len(target):.2f})")
-        prevalence = positives / len(target)
-        if len(chosen) == 1:
-            label = f"prevalence = {prevalence:.2f}"
-        elif len(chosen) <= 3:
-            label = f"{names[c]} prevalence = {prevalence:.2f}"
-        else:  # many classes: prevalence lines stay, unlabelled, to keep the legend short
-            label = None
-        pr_ax.axhline(prevalence, color=colour, linestyle=":", linewidth=1.0, alpha=0.8 if label else 0.5,
-                      label=label)
-    roc_ax.plot([0, 1], [0, 1], color=_GREY, linestyle="--", linewidth=1.0, label="chance")
-
-    roc_ax.set_title("ROC curve")
-    roc_ax.set_xlabel("false positive rate")
-    roc_ax.set_ylabel("true positive rate")
-    pr_ax.set_title("Precision-recall curve")
-    pr_ax.set_xlabel("recall")
-    pr_ax.set_ylabel("precision")
-    for ax in (roc_ax, pr_ax):
-        ax.set_xlim(-0.02, 1.02)
-        ax.set_ylim(-0.02, 1.02)  # no equal aspect: with legends below it fights constrained layout
-        ax.grid(True, alpha=0.3)
-    ncols = 1 if len(chosen) <= 3 else 2
-    _below_legend(roc_ax, ncols=ncols)
-    _below_legend(pr_ax, ncols=ncols)
-    notes = []
-    if k > 2:
-        notes.append(f"one-vs-rest, the {len(chosen)} of {k} classes with most rows" if len(chosen) < k else
-                     "one-vs-rest per class")
-        if len(chosen) > 3:
-            notes.append("dotted lines: class prevalence")
-    if skipped:
-        notes.append(f"no curve for {', '.join(skipped)} (one class only)")
-    if notes:
-        _add_note(fig, "; ".join(notes))
-    return fig
-
-
-# ----------------------------------------------------------------------------- regression plots
-
-
-def _regression_summary(y: np.ndarray, p: np.ndarray) -> str:
-    residual = y - p
-    rmse = float(np.sqrt(np.mean(residual**2)))
-    total = float(np.sum((y - y.mean()) ** 2))
-    r2 = 1.0 - float(np.sum(residual**2)) / total if total > 0 else math.nan
-    return f"n={len(y)}, RMSE={rmse:.4g}, R²={r2:.3f}"
-
-
-def predicted_vs_actual(y_true: np.ndarray, y_pred: np.ndarray) -> Figure:
-    """Predicted against actual values, with the identity line ``predicted = actual``.
-
-    Args:
-        y_true: Actual values.
-        y_pred: Predictions; NaN rows (not predicted by any fold) are skipped.
-
-    Returns:
-        The figure (square axes, the same range on both).
-
-    Example:
-        >>> import numpy as np
-        >>> ax = predicted_vs_actual(np.array([1.0, 2.0, 3.0]), np.array([1.2, np.nan, 2.7])).axes[0]
-        >>> ax.get_title(), ax.get_xlabel(), ax.get_ylabel()
-        ('Predicted vs actual', 'actual', 'predicted')
-    """
-    y, p = _regression_rows(y_true, y_pred)
-    fig = _new_figure(5.8, 5.8)
-    ax = fig.add_subplot()
-    ax.set_title("Predicted vs actual")
-    ax.set_xlabel("actual")
-    ax.set_ylabel("predicted")
-    if not len(y):
-        _no_data(ax, "no predictions")
-        return fig
-    rows = _sample(len(y))
-    alpha = float(np.clip(60.0 / np.sqrt(len(rows)), 0.15, 0.8))
-    label = _regression_summary(y, p) + (f" ({len(rows)} drawn)" if len(rows) < len(y) else "")
-    ax.scatter(y[rows], p[rows], s=12, alpha=alpha, color="#4c72b0", edgecolors="none", label=label)
-    lo, hi = _finite_limits(np.concatenate([y, p]))
-    ax.plot([lo, hi], [lo, hi], color="0.25", linestyle="--", linewidth=1.0, label="predicted = actual")
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(lo, hi)
-    ax.set_aspect("equal")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", fontsize="small")  # the corner a useful model leaves empty
-    return fig
-
-
-def residuals_plot(y_true: np.ndarray, y_pred: np.ndarray) -> Figure:
-    """Residuals against predictions (with a zero line), and their histogram beside them.
-
-    Args:
-        y_true: Actual values.
-        y_pred: Predictions; NaN rows are skipped.
-
-    Returns:
-        The figure (two axes sharing the residual axis: scatter, then histogram).
-
-    Example:
-        >>> import numpy as np
-        >>> fig = residuals_plot(np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.1, 1.8, 3.3, 3.9]))
-        >>> [ax.get_title() for ax in fig.axes]
-        ['Residuals vs predicted', 'Residual distribution']
-        >>> fig.axes[0].get_ylabel()
-        'residual (actual − predicted)'
-    """
-    y, p = _regression_rows(y_true, y_pred)
-    fig = _new_figure(10.0, 4.8)
-    scatter_ax, hist_ax = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [3, 1]})
-    scatter_ax.set_title("Residuals vs predicted")
-    scatter_ax.set_xlabel("predicted")
-    scatter_ax.set_ylabel("residual (actual − predicted)")
-    hist_ax.set_title("Residual distribution")
-    hist_ax.set_xlabel("rows")
-    if not len(y):
-        _no_data(scatter_ax, "no predictions")
-        return fig
-    residual = y - p
-    rows = _sample(len(y))
-    alpha = float(np.clip(60.0 / np.sqrt(len(rows)), 0.15, 0.8))
-    scatter_ax.scatter(p[rows], residual[rows], s=12, alpha=alpha, color="#4c72b0", edgecolors="none",
-                       label=_regression_summary(y, p))
-    scatter_ax.axhline(0.0, color="0.25", linestyle="--", linewidth=1.0, label="zero residual")
-    scatter_ax.set_xlim(*_finite_limits(p))
-    scatter_ax.set_ylim(*_finite_limits(np.append(residual, 0.0)))
-    scatter_ax.grid(True, alpha=0.3)
-    bins = int(np.clip(np.sqrt(len(residual)), 5, 60))
-    hist_ax.hist(residual, bins=bins, range=_finite_limits(residual), orientation="horizontal",
-                 color="#4c72b0", alpha=0.7)
-    hist_ax.axhline(0.0, color="0.25", linestyle="--", linewidth=1.0)
-    hist_ax.grid(True, axis="x", alpha=0.3)
-    hist_ax.tick_params(labelleft=False)
-    _below_legend(scatter_ax, ncols=2)
-    return fig
-
-
-# ----------------------------------------------------------------------------- driver
-
 
 def render_search_plots(
     leaderboard: pd.DataFrame | None,
@@ -711,35 +322,9 @@ def render_search_plots(
     """
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    jobs: list[tuple[str, Any]] = []
-    if leaderboard is not None and "trial" in leaderboard.columns:
-        leaderboard = leaderboard[leaderboard["trial"].notna()]  # the trials (not the ensemble's row)
-
-    has_complete = (
-        leaderboard is not None
-        and len(leaderboard) > 0
-        and "state" in leaderboard.columns
-        and bool((leaderboard["state"] == "complete").any())
-    )
-    if has_complete:
-        jobs.append(("optimization_history.png", lambda: optimization_history(leaderboard, metric_name,
-                                                                                greater_is_better)))
-    if study is not None:
-        jobs.append(("param_importance.png", lambda: param_importance(study)))
-    if has_complete:
-        jobs.append(("score_by_family.png", lambda: score_by_family(leaderboard, metric_name, greater_is_better)))
-
-    has_oof = y_true is not None and oof is not None and len(y_true) > 0 and np.size(oof) > 0
-    if has_oof and task in ("binary", "multiclass"):
-        if classes is None or len(classes) == 0:
-            classes = list(range(np.shape(oof)[1] if np.ndim(oof) == 2 else 2))
-        jobs.append(("confusion_matrix.png", lambda: confusion_matrix_plot(y_true, oof, classes)))
-        jobs.append(("roc_pr_curves.png", lambda: roc_pr_curves(y_true, oof, classes)))
-    elif has_oof and task == "regression":
-        jobs.append(("predicted_vs_actual.png", lambda: predicted_vs_actual(y_true, oof)))
-        jobs.append(("residuals.png", lambda: residuals_plot(y_true, oof)))
-
-    oof_names = {"confusion_matrix.png", "roc_pr_curves.png", "predicted_vs_actual.png", "residuals.png"}
+    jobs = _search_jobs(leaderboard, study, metric_name, greater_is_better)
+    if y_true is not None and oof is not None and len(y_true) > 0 and np.size(oof) > 0:
+        jobs += _prediction_jobs(task, y_true, oof, classes)
     written: list[pathlib.Path] = []
     for name, build in jobs:
         path = out / name
@@ -747,7 +332,7 @@ def render_search_plots(
             fig = build()
             if fig is None:
                 continue
-            if name in oof_names:
+            if name in _PREDICTION_PLOTS:
                 _add_note(fig, "out-of-fold predictions of the best trial")
             fig.savefig(path, dpi=DPI, bbox_inches="tight", facecolor="white")
         except Exception as error:  # noqa: BLE001 - one bad plot must not stop the others or the run
@@ -755,3 +340,37 @@ def render_search_plots(
             continue
         written.append(path)
     return written
+
+
+#: The plots drawn from the best trial's out-of-fold predictions (they get a note saying so).
+_PREDICTION_PLOTS = {"confusion_matrix.png", "roc_pr_curves.png", "predicted_vs_actual.png", "residuals.png"}
+Job = tuple[str, Callable[[], Any]]
+
+
+def _search_jobs(leaderboard: pd.DataFrame | None, study: Any, metric_name: str, greater_is_better: bool) -> list[Job]:
+    """The plots of the search itself: its history and scores by family (from the trials' rows), importances."""
+    jobs: list[Job] = []
+    board = None
+    if leaderboard is not None and "trial" in leaderboard.columns:
+        board = leaderboard[leaderboard["trial"].notna()]  # the trials (not the ensemble's row)
+    if board is not None and len(board) and "state" in board.columns and bool((board["state"] == "complete").any()):
+        trials = board
+        jobs.append(("optimization_history.png", lambda: optimization_history(trials, metric_name, greater_is_better)))
+    if study is not None:
+        jobs.append(("param_importance.png", lambda: param_importance(study)))
+    if jobs and jobs[0][0] == "optimization_history.png":
+        jobs.append(("score_by_family.png", lambda: score_by_family(trials, metric_name, greater_is_better)))
+    return jobs
+
+
+def _prediction_jobs(task: str, y_true: np.ndarray, oof: np.ndarray, classes: Sequence[Any] | None) -> list[Job]:
+    """The plots of the best trial's out-of-fold predictions, for ``task``."""
+    if task in ("binary", "multiclass"):
+        labels = list(classes) if classes is not None and len(classes) else list(
+            range(np.shape(oof)[1] if np.ndim(oof) == 2 else 2))
+        return [("confusion_matrix.png", lambda: confusion_matrix_plot(y_true, oof, labels)),
+                ("roc_pr_curves.png", lambda: roc_pr_curves(y_true, oof, labels))]
+    if task == "regression":
+        return [("predicted_vs_actual.png", lambda: predicted_vs_actual(y_true, oof)),
+                ("residuals.png", lambda: residuals_plot(y_true, oof))]
+    return []

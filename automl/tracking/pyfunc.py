@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
+from mlflow.pyfunc import PythonModel
 
 from automl.persistence import load_model
 
@@ -30,7 +31,7 @@ with warnings.catch_warnings():
     # the signature inferred on an input example instead.
     warnings.filterwarnings("ignore", message=".*type hints.*", category=UserWarning)
 
-    class AutoMLPythonModel(mlflow.pyfunc.PythonModel):
+    class AutoMLPythonModel(PythonModel):
         """Predicts with a saved automl model folder (artifact ``automl_model``)."""
 
         def load_context(self, context: Any) -> None:
@@ -100,6 +101,19 @@ def log_pyfunc_model(
             os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = progress
 
 
+def _code_paths() -> list[str]:
+    """The automl package, and its built-in search spaces when they live outside it (an editable install):
+    the served model registers the built-in families from them."""
+    from automl.spaces.loader import _builtin_dir
+
+    package = Path(__file__).resolve().parents[1]
+    paths = [str(package)]
+    spaces = Path(str(_builtin_dir())).resolve()
+    if package not in spaces.parents:
+        paths.append(str(spaces))  # copied as code/search_spaces, where the loader looks beside the package
+    return paths
+
+
 def _log(
     run_id: str, saved_folder: str, signature: Any, example: Any, registered_model_name: str | None,
     extra: tuple[str, ...] = (),
@@ -112,7 +126,7 @@ def _log(
             name="model",
             python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
             artifacts={"automl_model": str(saved_folder)},
-            code_paths=[str(Path(__file__).resolve().parents[1])],  # the automl package itself
+            code_paths=_code_paths(),
             signature=signature,
             input_example=example,
             pip_requirements=pip_requirements(extra),

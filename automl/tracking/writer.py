@@ -203,7 +203,7 @@ def fluent_tracking_uri(uri: str) -> Iterator[None]:
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(previous)
+        mlflow.set_tracking_uri(previous)  # type: ignore[arg-type] # None resets MLflow to its default URI
         if env is None:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:

@@ -86,3 +86,17 @@ def test_unseen_category_in_validation_is_encoded_as_missing():
     pre = TabularPreprocessor("native").fit(frame.iloc[:2])  # "c" never seen in training rows
     codes = pre.transform(frame)[:, pre.categorical_indices_[0]]
     assert np.isnan(codes[2]) and not np.isnan(codes[0])
+
+
+def test_without_the_yaml_files_the_built_in_families_are_still_found(monkeypatch):
+    # a model served from a copy of the package without its search spaces must still unpickle and predict
+    from automl.exceptions import SearchSpaceError
+    from automl.families import registry
+    from automl.spaces import loader
+
+    def missing():
+        raise SearchSpaceError("the built-in search spaces are not installed")
+
+    monkeypatch.setattr(loader, "_builtin_dir", missing)
+    assert set(registry.builtin_families()) == set(registered_families()) & set(registry.builtin_families())
+    assert {"lightgbm", "linear", "knn"} <= set(registry.builtin_families())

@@ -1,0 +1,108 @@
+"""The runner protocol, and the runner that keeps trials and refits in the fit's own process.
+
+:class:`Runner` is what the search and the refit stage ask to cross-validate a configuration
+or refit one; :class:`~automl.search.isolation.IsolatedRunner` does it in a worker process,
+:class:`InProcessRunner` here (``isolation="none"``, or a fit that cannot be sent to a worker).
+
+Example:
+    >>> import numpy as np, pandas as pd
+    >>> from automl.evaluation import Evaluator, get_metric, make_cv_plan
+    >>> X = pd.DataFrame({"a": np.arange(40.0)}); y = np.arange(40) % 2
+    >>> ev = Evaluator([get_metric("accuracy", "binary")], make_cv_plan(2, "binary").splits(40, y, None),
+    ...                task="binary", n_classes=2)
+    >>> InProcessRunner(ev, X, y).refit("linear", {}, seed=0).family
+    'linear'
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from automl.evaluation.cross_validation import CVResult, Evaluator
+from automl.evaluation.monitor import TrialMonitor
+from automl.search.failures import DeadlineKilled
+from automl.search.worker_process import fit_rows
+
+__all__ = ["InProcessRunner", "Runner"]
+
+
+class Runner(Protocol):
+    """Runs a fit's trials and refits: in a worker process, or in the fit's own process."""
+
+    isolated: bool
+
+    def evaluate(self, family: str, params: Mapping[str, Any], *, seed: int | None = None,
+                 monitor: TrialMonitor | None = None, deadline: float | None = None) -> CVResult:
+        """Cross-validate one configuration (see :meth:`Evaluator.evaluate`)."""
+
+    def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
+              deadline: float | None = None) -> Any:
+        """``family`` with ``params`` fitted on all rows (or the share ``fraction``)."""
+
+    def start(self, deadline: float | None = None) -> None:
+        """Have the worker ready (started, data loaded) by ``deadline`` if it can be."""
+
+    def promote(self) -> None:
+        """The last trial evaluated is the best so far: keep its fold-1 model."""
+
+    def kept_model(self, deadline: float | None = None) -> Any:
+        """The fold-1 model of the trial promoted last (None if it is lost, e.g. with a crashed worker)."""
+
+    def close(self) -> None:
+        """Release the worker."""
+
+
+class InProcessRunner:
+    """Trials and refits in the fit's own process (``isolation="none"``): nothing can be killed,
+    so deadlines are checked between folds and epochs only (by the monitor).
+
+    Args:
+        evaluator: The fit's evaluator.
+        X: Canonical frame (all rows).
+        y: Encoded target.
+    """
+
+    isolated = False
+
+    def __init__(self, evaluator: Evaluator, X: Any, y: Any) -> None:
+        self.evaluator, self.X, self.y = evaluator, X, y
+        self._pending: Any = None
+        self._best: Any = None
+
+    def __enter__(self) -> InProcessRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def evaluate(self, family: str, params: Mapping[str, Any], *, seed: int | None = None,
+                 monitor: TrialMonitor | None = None, deadline: float | None = None) -> CVResult:
+        """Cross-validate here (``deadline`` is the monitor's to check)."""
+        self._pending = None
+        result = self.evaluator.evaluate(family, params, self.X, self.y, monitor=monitor, seed=seed, keep_model=True)
+        self._pending, result.model = result.model, None
+        return result
+
+    def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
+              deadline: float | None = None) -> Any:
+        """Fit here; a refit that cannot start before ``deadline`` raises :class:`DeadlineKilled`."""
+        if deadline is not None and time.monotonic() >= deadline:
+            raise DeadlineKilled("not started: the time budget's deadline has passed")
+        return fit_rows(self.evaluator, self.X, self.y, family, params, seed, fraction)
+
+    def start(self, deadline: float | None = None) -> None:
+        """Nothing to start."""
+
+    def promote(self) -> None:
+        """Keep the last trial's fold-1 model as the best's."""
+        self._best = self._pending
+
+    def kept_model(self, deadline: float | None = None) -> Any:
+        """The best trial's fold-1 model."""
+        return self._best
+
+    def close(self) -> None:
+        """Drop the kept models."""
+        self._pending = self._best = None

@@ -1,0 +1,196 @@
+"""The worker processes behind isolated trials: spawning, the warm pool, memory readings, the data file.
+
+A worker is a process started with ``spawn`` that runs :func:`automl.search.worker_process.serve`.
+Healthy workers are kept warm (their data dropped) for the next fit in the same Python process,
+up to :data:`MAX_IDLE_WORKERS`; all of them stop when the process exits.
+
+Example:
+    >>> resident_mb(os.getpid()) > 0
+    True
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import tempfile
+import threading
+from typing import Any
+
+from automl._spawn import start_without_main
+from automl.evaluation.cross_validation import Evaluator
+from automl.search.worker_process import serve
+
+__all__ = ["MAX_IDLE_WORKERS", "default_memory_limit_mb", "describe_exit", "pickle_payload", "preload_packages",
+           "resident_mb", "Worker", "keep_worker", "take_worker"]
+
+logger = logging.getLogger("automl")
+
+#: Warm workers kept for the next fit.
+MAX_IDLE_WORKERS = 2
+
+
+def default_memory_limit_mb() -> float | None:
+    """Three quarters of the machine's physical memory, in MiB (None where it cannot be read).
+
+    Example:
+        >>> default_memory_limit_mb() > 0
+        True
+    """
+    try:
+        return 0.75 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def resident_mb(pid: int) -> float | None:
+    """Resident memory of process ``pid`` in MiB (Linux ``/proc``, else psutil if installed; None if unknown).
+
+    Example:
+        >>> resident_mb(os.getpid()) > 0
+        True
+    """
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+
+        return psutil.Process(pid).memory_info().rss / 2**20
+    except Exception:  # noqa: BLE001 - no psutil, or the process is gone
+        return None
+
+
+_PRELOADING: set[str] = set()
+
+
+def preload_packages(family_name: str) -> None:
+    """Import the packages of ``family_name`` in a background thread (once per process).
+
+    With isolated trials the refit is this process's first use of the winning
+    family; importing lightgbm or torch takes seconds, better spent while
+    other trials run in the worker.
+
+    Example:
+        >>> preload_packages("linear")  # scikit-learn only: nothing to import
+    """
+    from automl.families.registry import get_family
+
+    for module in get_family(family_name).requires:
+        if module in sys.modules or module in _PRELOADING:
+            continue
+        _PRELOADING.add(module)
+        threading.Thread(target=_import_quietly, args=(module,), name=f"automl-preload-{module}", daemon=True).start()
+
+
+def _import_quietly(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except Exception:  # noqa: BLE001 - the refit will report a broken package itself
+        logger.debug("preloading %s failed", module, exc_info=True)
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "did not exit"
+    if code < 0:
+        try:
+            return f"was killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class Worker:
+    """One spawned worker process and its end of the pipe."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=serve, args=(child,), name="automl-trial-worker", daemon=True)
+        start_without_main(self.process)
+        child.close()
+        self.payload: str | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def kill(self) -> int | None:
+        """Kill the process at once; return its exit code."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.conn.close()
+        return self.process.exitcode
+
+
+_IDLE: list[Worker] = []
+_IDLE_LOCK = threading.Lock()
+
+
+def take_worker() -> Worker:
+    with _IDLE_LOCK:
+        while _IDLE:
+            worker = _IDLE.pop()
+            if worker.alive:
+                return worker
+            worker.kill()
+    return Worker()
+
+
+def keep_worker(worker: Worker) -> None:
+    """Keep a healthy worker warm for the next fit (its data dropped), or stop it."""
+    try:
+        worker.conn.send(("unload",))
+        worker.payload = None
+    except (OSError, ValueError):
+        worker.kill()
+        return
+    with _IDLE_LOCK:
+        if len(_IDLE) < MAX_IDLE_WORKERS:
+            _IDLE.append(worker)
+            return
+    _stop_worker(worker)
+
+
+def _stop_worker(worker: Worker) -> None:
+    try:
+        worker.conn.send(("exit",))
+        worker.process.join(timeout=2)
+    except (OSError, ValueError):
+        pass
+    worker.kill()
+
+
+@atexit.register
+def _stop_idle_workers() -> None:
+    with _IDLE_LOCK:
+        idle, _IDLE[:] = list(_IDLE), []
+    for worker in idle:
+        _stop_worker(worker)
+
+
+def pickle_payload(evaluator: Evaluator, X: Any, y: Any) -> str:
+    """Write what the worker needs to a private temporary file; return its path."""
+    try:
+        import cloudpickle as pickler  # lambdas and classes from __main__ (user metrics) pickle too
+    except ImportError:  # pragma: no cover - cloudpickle comes with mlflow
+        import pickle as pickler
+    handle, path = tempfile.mkstemp(prefix="automl-trial-data-", suffix=".pkl")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            pickler.dump((evaluator, X, y), out, protocol=5)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
+
+
