@@ -37,7 +37,7 @@ def _column(df: pd.DataFrame, name: object, argument: str) -> str:
     return name
 
 
-def fit(data: Any, target: Any = None, *, task: str | None = None, groups: Any = None, sample_weight: Any = None,
+def fit(data: Any, target: Any = None, *, groups: Any = None, sample_weight: Any = None,
         **settings: Any) -> AutoMLClassifier | AutoMLRegressor:
     """Search model families on ``data`` and return the refitted best model.
 
@@ -64,8 +64,7 @@ def fit(data: Any, target: Any = None, *, task: str | None = None, groups: Any =
         DataValidationError: the target or groups column is missing, or the data is unusable.
         InvalidParameterError: a setting is invalid.
     """
-    model, X, y, fit_args = prepare_fit(data, target, task=task, groups=groups, sample_weight=sample_weight,
-                                        **settings)
+    model, X, y, fit_args = prepare_fit(data, target, groups=groups, sample_weight=sample_weight, **settings)
     return model.fit(X, y, **fit_args)
 
 
@@ -73,8 +72,7 @@ fit.__signature__ = fit_signature()  # type: ignore[attr-defined]
 
 
 def prepare_fit(
-    data: Any, target: Any = None, *, task: str | None = None, groups: Any = None, sample_weight: Any = None,
-    image_shape: Any = None, **settings: Any,
+    data: Any, target: Any = None, *, groups: Any = None, sample_weight: Any = None, **settings: Any,
 ) -> tuple[AutoMLClassifier | AutoMLRegressor, pd.DataFrame, Any, dict[str, Any]]:
     """What :func:`fit` does before fitting: ``(unfitted model, features, target, fit_args)``,
     where ``fit_args`` holds the ``groups`` and ``sample_weight`` values for ``model.fit``.
@@ -88,6 +86,7 @@ def prepare_fit(
         >>> type(model).__name__, list(X.columns), fit_args
         ('AutoMLRegressor', ['a'], {'groups': None, 'sample_weight': None})
     """
+    task, image_shape = settings.pop("task", None), settings.pop("image_shape", None)
     if isinstance(data, np.ndarray) and data.ndim in (3, 4):
         if target is None or isinstance(target, str):
             raise InvalidParameterError(

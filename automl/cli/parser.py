@@ -91,26 +91,32 @@ def _sub(sub: argparse._SubParsersAction, name: str, help_text: str, run: object
 
 
 def _storage(parser: argparse.ArgumentParser) -> None:
+    _flag(parser, "storage")
+
+
+def _flag(parser: argparse.ArgumentParser, name: str, **overrides: Any) -> None:
+    """The flag of setting ``name`` as the table declares it (flag, type, choices, help); a command
+    may give it its own default, help or ``required``."""
     from automl.config import setting
 
-    parser.add_argument("--storage", help=setting("storage").cli_help)
+    spec = setting(name)
+    if spec.flag.startswith("--no-"):
+        parser.add_argument(spec.flag, action="store_true", help=spec.cli_help)
+        return
+    kwargs: dict[str, Any] = {"help": spec.cli_help or None}
+    if spec.cli_type is not None:
+        kwargs["type"] = spec.cli_type
+    if spec.cli_choices is not None:
+        kwargs["choices"] = list(spec.cli_choices)
+    parser.add_argument(spec.flag, **{**kwargs, **overrides})
 
 
 def _search_options(parser: argparse.ArgumentParser) -> None:
-    """One flag per setting of :data:`automl.config.SETTINGS` (its flag, type, choices and help),
-    then where the model goes."""
+    """One flag per setting of :data:`automl.config.SETTINGS`, then where the model goes."""
     from automl.config import SETTINGS
 
     for spec in SETTINGS:
-        if spec.flag.startswith("--no-"):
-            parser.add_argument(spec.flag, action="store_true", help=spec.cli_help)
-            continue
-        kwargs: dict[str, Any] = {"help": spec.cli_help or None}
-        if spec.cli_type is not None:
-            kwargs["type"] = spec.cli_type
-        if spec.cli_choices is not None:
-            kwargs["choices"] = list(spec.cli_choices)
-        parser.add_argument(spec.flag, **kwargs)
+        _flag(parser, spec.name)
     parser.add_argument("--output", help="folder to save the model in")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
 
@@ -133,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = _sub(sub, "demo", "fit on a bundled data set with the embedded defaults", commands.demo, "main")
-    demo.add_argument("--time-budget", type=float, default=20.0, help="seconds (default 20)")
-    demo.add_argument("--study", default="automl-demo", help="study name (stored in the local journal file)")
+    _flag(demo, "time_budget", default=20.0, help="seconds (default 20)")
+    _flag(demo, "study_name", default="automl-demo", help="study name (stored in the local journal file)")
     demo.add_argument("--output", default="automl-demo-model", help="folder to save the model in")
 
     fit = _sub(sub, "fit", "search and fit on a CSV or Parquet file", commands.fit)
@@ -158,23 +164,23 @@ def build_parser() -> argparse.ArgumentParser:
 def _study_commands(sub: argparse._SubParsersAction) -> None:
     """``worker``, ``resume`` and ``leaderboard``: the commands that work on a stored study."""
     worker = _sub(sub, "worker", "join a running sweep and work until its budget is spent", commands.worker)
-    worker.add_argument("--study", required=True, help="the sweep's study name")
+    _flag(worker, "study_name", required=True, help="the sweep's study name")
     _storage(worker)
     worker.add_argument("--data", help="path of the sweep's data on this machine (default: the sweep's own path)")
-    worker.add_argument("--n-trials", type=int, help="stop after this many trials (default: until the sweep ends)")
+    _flag(worker, "n_trials", help="stop after this many trials (default: until the sweep ends)")
     worker.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the study to appear (default 60)")
     worker.add_argument("--quiet", action="store_true", help="print nothing at the end")
 
     resume = _sub(sub, "resume", "continue a stored sweep with a new budget", commands.resume)
-    resume.add_argument("--study", required=True, help="the sweep's study name")
+    _flag(resume, "study_name", required=True, help="the sweep's study name")
     _storage(resume)
-    resume.add_argument("--time-budget", type=float, help="seconds (default: the sweep's own budget)")
-    resume.add_argument("--n-trials", type=int, help="more trials (instead of a time budget)")
+    _flag(resume, "time_budget", help="seconds (default: the sweep's own budget)")
+    _flag(resume, "n_trials", help="more trials (instead of a time budget)")
     resume.add_argument("--output", help="folder to save the model in (default: the sweep's own)")
     _workers(resume)
 
     board = _sub(sub, "leaderboard", "the trials of a stored study, best first", commands.leaderboard)
-    board.add_argument("--study", required=True, help="study name")
+    _flag(board, "study_name", required=True, help="study name")
     _storage(board)
     board.add_argument("--top", type=int, default=20, help="rows to show (default 20; 0: all)")
     board.add_argument("--csv", help="write every trial and column to this CSV file instead")
@@ -199,6 +205,6 @@ def _model_and_space_commands(sub: argparse._SubParsersAction) -> None:
     check.add_argument("file", help="YAML file")
 
     ui = _sub(sub, "ui", "browse the tracked runs in the MLflow UI (until Ctrl-C)", commands.ui)
-    ui.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)")
+    _flag(ui, "tracking_uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)")
     ui.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1; the UI has no login)")
     ui.add_argument("--port", type=int, default=5000, help="port (default 5000; 0 picks a free one)")

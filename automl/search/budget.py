@@ -28,7 +28,7 @@ Example:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 __all__ = ["Budget", "OVERRUN_FACTOR", "OVERRUN_SECONDS", "WRAP_UP_SECONDS"]
 
@@ -67,11 +67,6 @@ class Budget:
     enforced: bool = True
 
     @classmethod
-    def start(cls, seconds: float | None, **reserves: float | bool) -> Budget:
-        """A budget that starts now."""
-        return cls(seconds, time.monotonic(), **reserves)  # type: ignore[arg-type]
-
-    @classmethod
     def until_wall_time(cls, deadline: float | None, enforced: bool = True) -> Budget:
         """The budget of a process joining a search that ends at wall-clock ``deadline`` (``time.time()``).
 
@@ -83,10 +78,6 @@ class Budget:
             return cls(None, time.monotonic(), enforced=enforced)
         seconds = max(0.0, deadline - time.time())
         return cls(seconds, time.monotonic(), enforced=enforced)
-
-    def with_start(self, started_at: float) -> Budget:
-        """The same budget started at ``started_at``."""
-        return replace(self, started_at=started_at)
 
     # -- deadlines --------------------------------------------------------------------------
     def end(self) -> float | None:

@@ -179,8 +179,8 @@ class JoiningRole:
     deadline or trial target, read from the study, and never refits.
 
     Args:
-        spec: The search (as the main process described it).
-        n_trials: Stop after this many trials of this process (None: until the search ends).
+        spec: The search (as the main process described it); its ``n_trials`` stops this process
+            after that many trials (None: until the search ends).
     """
 
     refits = False

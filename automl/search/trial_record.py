@@ -193,11 +193,6 @@ class TrialRecord:
         return self.rows_fraction < 1.0
 
 
-def read_trials(study: Any) -> list[TrialRecord]:
-    """Every trial of ``study`` as a :class:`TrialRecord`, in number order."""
-    return [TrialRecord.read(t) for t in study.get_trials(deepcopy=False)]
-
-
 def counted_trials(trials: Sequence[Any]) -> int:
     """Trials that count towards a study's trial target.
 
