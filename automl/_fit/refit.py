@@ -165,14 +165,16 @@ def _refit_single(refitter: _Refitter, ranked: Sequence[TrialRecord], budget: Bu
 
 def _last_resort(runner: Runner, outcome: SearchOutcome, ranked: Sequence[TrialRecord], budget: Budget,
                  ) -> tuple[Any, TrialRecord] | None:
-    """The best trial's fold-1 model, if this process ran that trial and its runner still holds it."""
-    if not ranked or outcome.kept_trial != ranked[0].number:
+    """The fold-1 model of the best trial this process completed (the best of all, unless a resumed study
+    or another process holds a better one), if its runner still holds it."""
+    record = next((r for r in ranked if r.number == outcome.kept_trial), None)
+    if record is None:
         return None
     try:
         model = runner.kept_model(budget.refit_deadline())
     except Exception:  # noqa: BLE001 - no last resort, then
         return None
-    return None if model is None else (model, ranked[0])
+    return None if model is None else (model, record)
 
 
 def _single(refitter: _Refitter, runner: Runner, outcome: SearchOutcome, ranked: Sequence[TrialRecord],
