@@ -48,6 +48,8 @@ logger = logging.getLogger("automl")
 
 #: The best trials whose refit is tried in turn (then the cheapest completed trial).
 MAX_FINALISTS = 3
+#: Seconds a fresh worker process takes to start and load the data, after one was killed at a deadline.
+WORKER_RESTART_SECONDS = 3.0
 
 
 @dataclass
@@ -149,7 +151,7 @@ def _refit_single(refitter: _Refitter, ranked: Sequence[TrialRecord], budget: Bu
     for record in order:
         deadline = budget.refit_deadline()
         if deadline is not None and record is not last:
-            deadline -= refitter.estimate(last)  # the last resort keeps its time
+            deadline -= refitter.estimate(last) + WORKER_RESTART_SECONDS  # the last resort keeps its time
             if budget.left(deadline) < refitter.estimate(record) and fallbacks:
                 fallbacks.append({"trial": record.number, "family": record.family,
                                   "reason": "not refitted: its refit would not fit in the time left"})
