@@ -110,7 +110,9 @@ def _child(code: str, args: list[str], pin: int | None, timeout: float) -> dict:
         command = ["taskset", "-c", str(pin), *command]
     started = time.monotonic()
     try:
-        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO_ROOT)
+        # ``python -c`` puts its working directory first on sys.path: run in the code's folder
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout,
+                              cwd=CODE[0] if CODE else REPO_ROOT)
     except subprocess.TimeoutExpired:
         return {"error": f"killed after {timeout:.0f} s", "process_wall": time.monotonic() - started}
     if done.returncode != 0:

@@ -21,7 +21,9 @@ from typing import Any
 from automl._device import free_accelerator_memory
 from automl.evaluation.metrics import Metric
 from automl.evaluation.monitor import TrialStopped
-from automl.search.isolation import Runner, TrialCrashed, TrialRaised, preload_packages
+from automl.search.failures import DeadlineKilled, TrialCrashed, TrialRaised
+from automl.search.in_process import Runner
+from automl.search.worker_pool import preload_packages
 from automl.search.oof import OOFStore
 from automl.search.policy import SearchPolicy
 from automl.search.trial_record import TrialWriter
@@ -120,6 +122,8 @@ class Objective:
         except TrialStopped as stop:
             writer.scores(stop.fold_scores)
             _stop(trial, stop.reason)
+        except DeadlineKilled as late:  # e.g. the worker had not started by the deadline: out of time, not failed
+            _stop(trial, late.reason)
         except Exception as exc:  # noqa: BLE001 - a failing trial never ends the search
             reason = exc.reason if isinstance(exc, (TrialCrashed, TrialRaised)) else f"{type(exc).__name__}: {exc}"
             self._fail(trial, family, reason, exc)
