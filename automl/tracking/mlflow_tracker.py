@@ -21,6 +21,8 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,24 @@ logger = logging.getLogger("automl")
 
 DEFAULT_EXPERIMENT = "automl"
 _MAX_TAG = 5000
+
+
+#: While the parent run is opened: one retry and a 10 s timeout per request (MLflow's own defaults retry
+#: for minutes, which would spend the fit's time budget waiting for a server that is down); a value the
+#: user set in the environment wins.
+_START_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
+@contextmanager
+def _patient_once() -> Iterator[None]:
+    """MLflow's HTTP retries and timeout set to :data:`_START_HTTP` for the duration (unless set by the user)."""
+    added = {k: v for k, v in _START_HTTP.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def default_tracking_uri() -> str:
@@ -135,8 +155,22 @@ class MLflowTracker:
         """Create the parent run, or reopen the one a resumed study was logged to.
 
         A joining process attaches to the parent run recorded on the study, and logs
-        nothing if there is none (the sweep runs without tracking).
+        nothing if there is none (the sweep runs without tracking). A store that cannot be
+        reached leaves the fit untracked, with a warning: tracking never breaks a fit.
         """
+        try:
+            with _patient_once():
+                self._start(study, info)
+        except Exception as exc:  # noqa: BLE001 - e.g. a tracking server that does not answer
+            logger.warning("MLflow: cannot log to %s (%s: %s); this fit is not tracked", self.tracking_uri,
+                           type(exc).__name__, exc)
+            from automl._warnings import warn_user
+
+            warn_user(f"MLflow tracking is off for this fit: {self.tracking_uri} cannot be reached "
+                      f"({type(exc).__name__}: {exc})", RuntimeWarning)
+            self.parent_run_id, self._writer = None, None
+
+    def _start(self, study: Any, info: SearchInfo) -> None:
         self._logged, self._joining = set(), info.joining
         name = self.experiment or (info.study_name or DEFAULT_EXPERIMENT)
         stored = StudyRecord.read(study).parent_run if study is not None else None

@@ -117,3 +117,15 @@ def test_budget_includes_tracking_and_a_resumed_study_continues_its_parent_run(t
     assert numbers == sorted(second.leaderboard()["trial"].dropna())  # every trial once, none twice
     assert client.get_run(first.tracking_run_id_).info.status == "FINISHED"
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_an_unreachable_tracking_server_leaves_the_fit_untracked_with_a_warning(monkeypatch):
+    import time
+
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    started = time.monotonic()
+    with pytest.warns(RuntimeWarning, match="MLflow tracking is off for this fit"):
+        model = automl.fit(_data(), target="y", n_trials=1, families=["linear"], cv=3, tracking=True,
+                           tracking_uri="http://127.0.0.1:9/", n_jobs=1)
+    assert time.monotonic() - started < 60  # MLflow's own retries would take minutes
+    assert getattr(model, "tracking_run_id_", None) is None and model.predict(_data().head(2)).shape == (2,)
