@@ -79,6 +79,9 @@ POLL_SECONDS = 0.05
 #: Seconds a trial may keep running past its deadline before it is killed, so that the
 #: trial's own checks (between folds and epochs) stop it first when they can (a refit has none).
 DEADLINE_GRACE_SECONDS = 1.0
+#: The best trial's fold-1 model is handed over (as the fit's last resort) only when it pickles to at most
+#: this: a large forest would cost the fit seconds and memory for a fallback rarely used.
+KEPT_MODEL_MAX_BYTES = 64 * 2**20
 #: Seconds to wait for a worker to start and load the data before giving up on it (or less: the deadline).
 START_TIMEOUT_SECONDS = 300.0
 
@@ -275,7 +278,7 @@ class IsolatedRunner:
         if self._worker is None or not self._ready:
             return None  # the worker that held it is gone
         try:
-            message = self._exchange(("kept",), "transfer", "kept model", deadline, None)
+            message = self._exchange(("kept", KEPT_MODEL_MAX_BYTES), "transfer", "kept model", deadline, None)
         except (TrialStopped, TrialRaised, TrialCrashed):
             return None
         return None if message[1] is None else pickle.loads(message[1])

@@ -6,7 +6,8 @@ fit's side). Messages, as tuples over a ``multiprocessing`` pipe:
 - from the fit: ``("load", path, families, warning_filters)``, ``("unload",)``,
   ``("trial", family, params, seed, monitored)``, ``("refit", family, params, seed, fraction)``,
   ``("answer", answer)`` (to an event), ``("promote",)`` (the last trial is the best so far: keep
-  its fold-1 model), ``("kept",)`` (send that model back), ``("exit",)``;
+  its fold-1 model), ``("kept", max_bytes)`` (send that model back, if it pickles to at most
+  ``max_bytes``), ``("exit",)``;
 - to the fit: ``("loaded", pid)``, ``("load_error", text)``, ``("event", event)`` (a probe,
   fold or epoch of the trial, see :mod:`automl.evaluation.monitor`), ``("done", result)``,
   ``("stopped", reason, kind, fold_scores)``, ``("model", pickled_model)``, ``("unpicklable", text)``,
@@ -115,7 +116,8 @@ def serve(conn: Any) -> None:
         elif kind == "promote":
             kept["best"] = kept.pop("pending", None)
         elif kind == "kept":
-            conn.send(("kept", _dumps(kept.get("best"))))
+            payload = _dumps(kept.get("best"))
+            conn.send(("kept", payload if payload is not None and len(payload) <= message[1] else None))
         elif kind == "load":
             try:
                 loaded = _load_payload(*message[1:])
