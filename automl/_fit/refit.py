@@ -95,10 +95,15 @@ def refit_config(record: Any, spaces: Mapping[str, Any]) -> tuple[str, dict[str,
     return family_name, params, refit_params
 
 
-def _estimate(record: TrialRecord, n_splits: int, scale: float) -> float:
+#: Seconds added to a refit's estimate: a margin for a fallback that must fit, next to nothing for an
+#: ensemble member (whose refit is killed at its deadline if it runs late, leaving the best single model).
+FALLBACK_PAD, MEMBER_PAD = 1.0, 0.05
+
+
+def _estimate(record: TrialRecord, n_splits: int, scale: float, pad: float = FALLBACK_PAD) -> float:
     """Seconds a refit of ``record``'s configuration on all rows is expected to take."""
     fit = record.fit_time if math.isfinite(record.fit_time) else 0.0
-    return fit / max(n_splits, 1) * scale * REFIT_MARGIN + 1.0
+    return fit / max(n_splits, 1) * scale * REFIT_MARGIN + pad
 
 
 def finalists(ranked: Sequence[TrialRecord]) -> list[TrialRecord]:
@@ -126,8 +131,8 @@ class _Refitter:
         self.runner, self.spaces, self.seed = runner, spaces, seed
         self.n_splits, self.scale = n_splits, scale
 
-    def estimate(self, record: TrialRecord) -> float:
-        return _estimate(record, self.n_splits, self.scale)
+    def estimate(self, record: TrialRecord, pad: float = FALLBACK_PAD) -> float:
+        return _estimate(record, self.n_splits, self.scale, pad)
 
     def refit(self, record: TrialRecord, deadline: float | None) -> Any:
         family, _, refit_params = refit_config(record, self.spaces)
@@ -200,14 +205,17 @@ def _single(refitter: _Refitter, runner: Runner, outcome: SearchOutcome, ranked:
 
 def _ensemble(refitter: _Refitter, outcome: SearchOutcome, problem: Any, ranked: Sequence[TrialRecord],
               best_model: Any, budget: Budget) -> tuple[EnsembleModel, dict[str, Any]] | None:
-    """The ensemble when it beats the best trial and its members refit in time; else None."""
+    """The ensemble when it beats the best trial and its members refit in time; else None.
+
+    Members are chosen so that their refits are expected to end by the ensemble deadline (the budget's
+    end); selection and the refits themselves are only stopped at the refit deadline (the promise's)."""
     started = time.monotonic()
-    deadline = budget.ensemble_deadline()
+    aim, deadline = budget.ensemble_deadline(), budget.refit_deadline()
     best = ranked[0]
 
     def affordable(members: list[TrialRecord]) -> bool:
-        cost = sum(refitter.estimate(r) for r in members if r.number != best.number)
-        return cost <= budget.left(deadline)
+        cost = sum(refitter.estimate(r, MEMBER_PAD) for r in members if r.number != best.number)
+        return cost <= budget.left(aim)
 
     plan = plan_ensemble(ranked, outcome.oof, problem.evaluator, problem.y, affordable=affordable, deadline=deadline)
     selected = time.monotonic()
