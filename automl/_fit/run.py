@@ -29,7 +29,7 @@ from automl.search.budget import Budget
 from automl.search.isolation import Runner, make_runner
 from automl.search.runner import JoiningRole, MainRole, SearchOutcome, SearchSpec, run_search
 from automl.search.storage import describe_storage
-from automl.tracking import SearchInfo, Tracker, make_tracker
+from automl.tracking import SearchInfo, Tracker, TrackingResult, make_tracker
 from automl._fit.problem import Problem, prepare_problem
 from automl._fit.refit import build_final_model
 from automl._fit.report import FitReport, build_report
@@ -144,10 +144,12 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
     report = build_report(problem, outcome, final, time.monotonic() - started)
     report.estimator = fitted_estimator(estimator_class, settings, report.attributes)
     result = tracker.finish(outcome.study, report, "FINISHED", budget.tracking_deadline())
-    if result.run_id is not None:
+    if isinstance(result, TrackingResult) and result.run_id is not None:  # a tracker of yours may return nothing
         report.attributes.update(tracking_run_id_=result.run_id, tracking_uri_=result.tracking_uri,
                                  model_uri_=result.model_uri)
     report.attributes["fit_time_"] = time.monotonic() - started
+    if report.estimator is not None:
+        report.estimator.__dict__.update({k: v for k, v in report.attributes.items() if k.startswith(("tracking", "model_uri"))})
     return report
 
 

@@ -178,3 +178,35 @@ def test_learning_curves_are_logged_with_step_per_round(family, curves):
         steps = [s for s, _ in points]
         assert steps == sorted(steps) and steps[0] == 0 and 2 <= len(steps) <= 100
         assert all(np.isfinite(v) and v >= 0 for _, v in points)
+
+
+class RecordingTracker:
+    """A tracker of one's own, with the protocol's three methods (its finish returns nothing)."""
+
+    def __init__(self):
+        self.events = []
+
+    def on_start(self, study, info):
+        self.events.append(("start", info))
+
+    def on_trial(self, study, trial):
+        self.events.append(("trial", trial.number))
+
+    def finish(self, study, report, status, deadline=None):
+        self.events.append(("finish", report, status, deadline))
+
+
+def test_a_tracker_of_ones_own_is_fed_the_search_info_each_trial_and_the_fit_report():
+    from automl.tracking import SearchInfo
+
+    tracker = RecordingTracker()
+    model = automl.fit(_data(), target="y", n_trials=3, families=["linear", "knn"], cv=3, time_budget=60,
+                       tracking=tracker, n_jobs=1)
+    (kind, info), *trials, (last, report, status, deadline) = tracker.events
+    assert kind == "start" and isinstance(info, SearchInfo) and not info.joining
+    assert info.params["cv"] == "stratified_kfold:3" and info.tags["task"] == "binary"
+    assert [e[1] for e in trials] == [0, 1, 2]
+    assert last == "finish" and status == "FINISHED" and deadline is not None
+    assert report.best_trial_ == model.best_trial_ and report.leaderboard_.equals(model.leaderboard_)
+    assert report.estimator.predict(_data().head(3)).tolist() == model.predict(_data().head(3)).tolist()
+    assert not hasattr(model, "tracking_run_id_")  # it returned no TrackingResult: nothing to record
