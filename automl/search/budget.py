@@ -40,6 +40,9 @@ WRAP_UP_SECONDS = 4.0
 #: While nothing has completed, trials may run this share of the way from the budget's end to the
 #: refit deadline: part of the slack goes to getting a first model at all.
 FIRST_TRIAL_SLACK = 0.5
+#: The ensemble's members are chosen to end by this share of the budget past it: their refits run in the
+#: worker and come back pickled (a few tenths of a second each that an in-process refit did not cost).
+ENSEMBLE_OVERRUN = 0.02
 #: At most this share of the slack (``limit - end``) is kept for tracking, so that a short budget
 #: still leaves the refit some of the slack.
 TRACKING_SHARE = 0.5
@@ -117,9 +120,12 @@ class Budget:
         return end + FIRST_TRIAL_SLACK * max(0.0, refit - end)
 
     def ensemble_deadline(self) -> float | None:
-        """The ensemble's member refits must end by this (else the best single model is kept)."""
+        """The ensemble's member refits are chosen to end by this: :data:`ENSEMBLE_OVERRUN` of the budget
+        past its end, less the tracking reserve."""
         end = self.end()
-        return None if end is None else end - self.tracking_seconds()
+        if end is None or self.seconds is None:
+            return None
+        return end + ENSEMBLE_OVERRUN * self.seconds - self.tracking_seconds()
 
     def refit_deadline(self) -> float | None:
         """The final model's refit (and a fallback's) is killed at this."""
