@@ -132,6 +132,12 @@ class SearchOutcome:
         return self.study.best_trial if complete else None
 
 
+def _open(spec: SearchSpec, create: bool) -> tuple[Any, bool]:
+    """The study of ``spec``, checked against its fingerprint (``create``: created if missing)."""
+    return open_checked_study(spec.storage, spec.study_name, direction=spec.evaluator.metrics[0].direction,
+                              seed=spec.seed, pruner=spec.pruner, fingerprint=spec.fingerprint, create=create)
+
+
 class MainRole:
     """The process that starts (or resumes) a search: it owns the study's first trials and limits.
 
@@ -148,10 +154,7 @@ class MainRole:
     def open(self, budget: Budget) -> tuple[Any, Budget]:
         """Create or resume the study; queue the first trials of a new one; publish the limits."""
         spec = self.spec
-        study, created = open_checked_study(
-            spec.storage, spec.study_name, direction=spec.evaluator.metrics[0].direction, seed=spec.seed,
-            pruner=spec.pruner, fingerprint=spec.fingerprint, create=True,
-        )
+        study, created = _open(spec, create=True)
         if created:
             enqueue_first_trials(study, spec.families, spec.spaces, spec.evaluator.task)
         if spec.stored:
@@ -191,11 +194,7 @@ class JoiningRole:
 
     def open(self, budget: Budget) -> tuple[Any, Budget]:
         """Join the study; the budget becomes the time left until the search's deadline."""
-        spec = self.spec
-        study, _ = open_checked_study(
-            spec.storage, spec.study_name, direction=spec.evaluator.metrics[0].direction, seed=spec.seed,
-            pruner=spec.pruner, fingerprint=spec.fingerprint, create=False,
-        )
+        study, _ = _open(self.spec, create=False)
         limits = read_limits(study)
         self.target = limits.target
         return study, Budget.until_wall_time(limits.deadline, enforced=budget.enforced)
