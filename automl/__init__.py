@@ -25,6 +25,7 @@ from automl._version import __version__
 _LAZY = {
     "fit": "automl.api",
     "load": "automl.api",
+    "model_digest": "automl.persistence",
     "AutoMLClassifier": "automl.estimators",
     "AutoMLRegressor": "automl.estimators",
     "available_families": "automl.families.registry",
@@ -73,6 +74,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from automl.families.base import ModelFamily as ModelFamily
     from automl.families.registry import available_families as available_families, register_family as register_family
+    from automl.persistence import model_digest as model_digest
 
 
 def __getattr__(name: str) -> Any:

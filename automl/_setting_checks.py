@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from collections.abc import Callable, Mapping
@@ -45,7 +46,7 @@ def _is_whole(value: object) -> bool:
 # -- checks: value -> problems ------------------------------------------------------------------
 def _positive(unit: str, example: str, optional: bool = True) -> Callable[[str, Any], list[str]]:
     def check(name: str, value: Any) -> list[str]:
-        if value is None or (_is_number(value) and value > 0):
+        if value is None or (_is_number(value) and 0 < value < math.inf):
             return []
         tail = " or None" if optional else ""
         return [f"{name} must be a positive number of {unit}{tail}, got {value!r}; for example {example}"]
@@ -54,7 +55,7 @@ def _positive(unit: str, example: str, optional: bool = True) -> Callable[[str, 
 
 
 def _check_time_budget(name: str, value: Any) -> list[str]:
-    if value is None or (_is_number(value) and value > 0):
+    if value is None or (_is_number(value) and 0 < value < math.inf):
         return []
     return [f"time_budget must be a positive number of seconds, got {value!r}; for example time_budget=60"]
 
@@ -65,10 +66,15 @@ def _check_n_trials(name: str, value: Any) -> list[str]:
     return [f"n_trials must be a positive whole number, got {value!r}; for example n_trials=40"]
 
 
+#: The largest seed: the sampler and scikit-learn's folds take seeds below 2**32.
+MAX_SEED = 2**32 - 1
+
+
 def _check_seed(name: str, value: Any) -> list[str]:
-    if value is None or (_is_whole(value) and value >= 0):
+    if value is None or (_is_whole(value) and 0 <= value <= MAX_SEED):
         return []
-    return [f"seed must be a non-negative whole number or None, got {value!r}"]
+    return [f"seed must be a whole number from 0 to 2**32 - 1 ({MAX_SEED}) or None, got {value!r}; "
+            "for example seed=0"]
 
 
 def _check_n_jobs(name: str, value: Any) -> list[str]:
@@ -82,9 +88,26 @@ def _check_metric(name: str, value: Any) -> list[str]:
 
     if isinstance(value, str):
         return [] if value in available_metrics() else [unknown_name_message("metric", value, available_metrics())]
-    if value is None or isinstance(value, Metric) or callable(value):
+    if value is None or isinstance(value, Metric):
         return []
+    if callable(value):
+        return _callable_metric_problems(value)
     return [f"metric must be a name, a callable or automl.Metric, got {type(value).__name__}"]
+
+
+def _callable_metric_problems(fn: Any) -> list[str]:
+    """A metric callable is called ``fn(y_true, y_pred)``: refused when it cannot take those two arguments."""
+    import inspect
+
+    try:
+        inspect.signature(fn).bind(None, None)
+    except TypeError as exc:
+        name = getattr(fn, "__name__", type(fn).__name__)
+        return [f"metric={name!r} is called as fn(y_true, y_pred), but {exc}; give a callable of two arguments "
+                "(greater is better), or wrap it in automl.Metric"]
+    except ValueError:  # no signature to read (a builtin): it is tried in the first fold instead
+        return []
+    return []
 
 
 def _check_families(name: str, value: Any) -> list[str]:
@@ -131,9 +154,52 @@ def _nonempty_text(name: str, value: Any) -> list[str]:
 
 
 def _check_pruner(name: str, value: Any) -> list[str]:
-    if not isinstance(value, str) or value in PRUNERS:
-        return []  # None is "none"; any other object is taken for an Optuna pruner
-    return [f"pruner must be 'percentile', 'median', 'none' or an optuna pruner, got {value!r}"]
+    if value is None or value in PRUNERS or (not isinstance(value, str) and callable(getattr(value, "prune", None))):
+        return []  # None is "none"; another object must be an Optuna pruner (it has prune(study, trial))
+    return [f"pruner must be 'percentile', 'median', 'none' or an optuna pruner (with a prune method), got {value!r}"]
+
+
+#: The MLflow store schemes MLflow's own client accepts.
+TRACKING_SCHEMES = ("file", "sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks", "databricks-uc",
+                    "uc")
+
+
+def tracking_uri_problems(uri: Any) -> list[str]:
+    """An MLflow store ``uri`` MLflow cannot use: an unknown scheme, or a SQLite file in a folder that does not exist.
+
+    Example:
+        >>> tracking_uri_problems("sqlite:///mlflow.db"), tracking_uri_problems("ftp://x")[0][:36]
+        ([], "tracking_uri='ftp://x': MLflow canno")
+    """
+    if not isinstance(uri, str) or not uri.strip():
+        return []
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return []  # a plain path: a local folder store
+    base = scheme.split("+")[0].lower()
+    if base not in TRACKING_SCHEMES:
+        return [f"tracking_uri={uri!r}: MLflow cannot log to a {scheme!r} store; use sqlite:///PATH.db, "
+                "http(s)://HOST, postgresql://..., or a folder path"]
+    return sqlite_folder_problems("tracking_uri", uri) if base == "sqlite" else []
+
+
+def sqlite_folder_problems(name: str, uri: Any) -> list[str]:
+    """A ``sqlite:///PATH`` URL whose file's folder does not exist (SQLite cannot create the file there).
+
+    Example:
+        >>> sqlite_folder_problems("storage", "sqlite:////no-such-folder-x/s.db")[0][:52]
+        "storage='sqlite:////no-such-folder-x/s.db': the fold"
+    """
+    if not isinstance(uri, str) or not uri.lower().startswith("sqlite"):
+        return []
+    rest = uri.partition("://")[2]
+    if not rest.startswith("/") or rest in ("/", "/:memory:"):
+        return []
+    folder = os.path.dirname(rest[1:].split("?")[0]) or "."
+    if os.path.isdir(folder):
+        return []
+    return [f"{name}={uri!r}: the folder {folder!r} of the SQLite file does not exist; create it or choose "
+            "another path"]
 
 
 def _check_tracking(name: str, value: Any) -> list[str]:
@@ -171,3 +237,79 @@ def _check_task(name: str, value: Any) -> list[str]:
     if value is None or value in TASKS:
         return []
     return [f"task must be 'binary', 'multiclass', 'regression' or None (inferred), got {value!r}"]
+
+
+def isolation_limit_problems(values: Mapping[str, Any]) -> list[str]:
+    """``trial_timeout`` / ``trial_memory_limit`` with ``isolation="none"``: nothing in the fit's own
+    process can be stopped, so the limits cannot be kept (refused rather than ignored).
+
+    Example:
+        >>> isolation_limit_problems({"isolation": "none", "trial_timeout": 2})  # doctest: +ELLIPSIS
+        ["trial_timeout=2 cannot be enforced with isolation='none': ...; use isolation='process' ..."]
+    """
+    if values.get("isolation") != "none":
+        return []
+    asked = [f"{name}={values[name]!r}" for name in ("trial_timeout", "trial_memory_limit")
+             if values.get(name) is not None]
+    if not asked:
+        return []
+    return [f"{' and '.join(asked)} cannot be enforced with isolation='none': a trial running in the fit's own "
+            "process cannot be stopped; use isolation='process' (the default), or drop the limit"]
+
+
+def output_problems(path: Any, overwrite: bool = False) -> list[str]:
+    """Why a model could not be saved to the folder ``path`` after the search (checked before it).
+
+    Example:
+        >>> import tempfile
+        >>> output_problems(tempfile.mkdtemp()), output_problems(None)
+        ([], [])
+    """
+    from pathlib import Path
+
+    if path is None:
+        return []
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        return [f"output must be a folder path, got {path!r}"]
+    target = Path(path).expanduser()
+    if target.exists() and not target.is_dir():
+        return [f"output {str(target)!r} is a file, not a folder; choose another path"]
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        return [f"output {str(target)!r} already exists and is not empty; the search would run and its model "
+                "could not be saved there: choose another folder, or pass --overwrite to replace it"]
+    if target.is_dir() and any(target.iterdir()):
+        from automl._model_folder import not_a_model
+
+        why = not_a_model(target)  # overwrite replaces a saved model only, never a folder of other files
+        if why:
+            return [f"output {str(target)!r} {why}; overwrite replaces only a saved automl model: choose another "
+                    "folder"]
+    parent = next((p for p in (target, *target.parents) if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        return [f"output {str(target)!r} cannot be created: {str(parent)!r} is not a writable folder; choose "
+                "another path"]
+    return []
+
+
+#: Below these, every trial fails: a trial's worker needs about 200 MiB before any model (Python, numpy,
+#: pandas, scikit-learn: measured 196 MiB resident), and a second to start and fit one fold.
+MIN_TRIAL_MEMORY_MB = 256.0
+MIN_TRIAL_TIMEOUT_S = 1.0
+
+
+def limit_problems(trial_timeout: Any, trial_memory_limit: Any) -> list[str]:
+    """A ``trial_timeout`` or ``trial_memory_limit`` no trial can stay within (checked before the search).
+
+    Example:
+        >>> limit_problems(None, 1.0)[0][:40]
+        'trial_memory_limit=1.0 MiB is below the '
+    """
+    out = []
+    if _is_number(trial_memory_limit) and 0 < trial_memory_limit < MIN_TRIAL_MEMORY_MB:
+        out.append(f"trial_memory_limit={trial_memory_limit!r} MiB is below the {MIN_TRIAL_MEMORY_MB:g} MiB a trial's "
+                   "worker needs before any model (Python, numpy, pandas, scikit-learn), so every trial would be "
+                   f"killed; give at least {MIN_TRIAL_MEMORY_MB:g}, e.g. trial_memory_limit=4096, or None")
+    if _is_number(trial_timeout) and 0 < trial_timeout < MIN_TRIAL_TIMEOUT_S:
+        out.append(f"trial_timeout={trial_timeout!r} s is below {MIN_TRIAL_TIMEOUT_S:g} s, too short for any trial to "
+                   "start and fit a fold; give at least 1, e.g. trial_timeout=600, or None")
+    return out

@@ -1,10 +1,16 @@
-"""Start spawned helper processes without running the user's ``__main__`` script again.
+"""The life of our helper processes: started without ``__main__``, dead with their parent, SIGTERM as Ctrl-C.
 
-``multiprocessing`` with ``spawn`` imports the parent's main script in the child
-(as ``__mp_main__``). A user's script without an ``if __name__ == "__main__":``
-guard would then run its whole fit again inside our helper. Our helpers
-(trial workers, the MLflow writer) need nothing from ``__main__``, so it is
-hidden from ``multiprocessing`` while the process starts.
+- :func:`start_without_main` starts a ``multiprocessing`` spawn process (trial workers, the MLflow
+  writer) without importing the user's main script in it again (a script without an
+  ``if __name__ == "__main__":`` guard would run its whole fit there), and makes the child die
+  with the process that started it: Linux's ``PR_SET_PDEATHSIG`` where it exists, and on every
+  system a thread that waits for the end of the pipe ``multiprocessing`` keeps to the parent.
+- :func:`start_helper` starts a command-line helper (``automl worker`` for ``--workers``) with a
+  liveness pipe and the parent's pid in its environment; :func:`watch_parent`, called at the
+  helper's start, stops it (as SIGTERM would) when that pipe ends: the parent died, even by kill -9.
+- :func:`sigterm_as_interrupt` turns SIGTERM (sent by ``timeout``, systemd, docker, CI) into
+  :class:`Terminated`, a ``KeyboardInterrupt``, while a fit runs, so that the same clean-up as for
+  Ctrl-C runs: workers stopped, the MLflow run marked KILLED.
 
 Example:
     >>> import multiprocessing
@@ -15,18 +21,42 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
 import sys
 import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = ["start_without_main"]
+__all__ = ["PARENT_FD_ENV", "PARENT_PID_ENV", "Terminated", "sigterm_as_interrupt", "sigterm_deferred",
+           "start_helper", "start_without_main", "stop_helper", "stop_helpers", "watch_parent"]
+
+#: Environment variables a helper started by :func:`start_helper` finds its liveness pipe and parent in.
+PARENT_FD_ENV = "AUTOML_PARENT_FD"
+PARENT_PID_ENV = "AUTOML_PARENT_PID"
+#: Seconds a helper whose parent died has to clean up (after SIGTERM) before it exits regardless.
+ORPHAN_GRACE_SECONDS = 10.0
 
 _LOCK = threading.Lock()
 _MISSING = object()
+_PR_SET_PDEATHSIG = 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived while a fit ran: handled as Ctrl-C (the run is marked KILLED, workers stop)."""
 
 
 def start_without_main(process: Any) -> None:
-    """``process.start()`` with ``__main__``'s ``__file__`` and ``__spec__`` hidden from the child."""
+    """``process.start()`` with ``__main__``'s ``__file__`` and ``__spec__`` hidden from the child,
+    and the child set to die with this process (see :func:`_child_main`)."""
+    target = getattr(process, "_target", None)
+    if target is not None and target is not _child_main:
+        process._target = _child_main
+        process._args = (target, tuple(process._args), dict(process._kwargs), os.getpid())
+        process._kwargs = {}
     main = sys.modules.get("__main__")
     with _LOCK:
         saved_file = getattr(main, "__file__", _MISSING)
@@ -42,3 +72,190 @@ def start_without_main(process: Any) -> None:
                 main.__file__ = saved_file  # type: ignore[union-attr]
             if saved_spec is not _MISSING:
                 main.__spec__ = saved_spec  # type: ignore[union-attr]
+
+
+def _child_main(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], parent_pid: int) -> Any:
+    """In a spawned child: die with the parent (``SIGKILL`` at its death, and a watching thread), then run."""
+    die_with_parent(parent_pid, signal.SIGKILL)
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_when_ready, args=(parent.sentinel,), name="automl-parent-watch",
+                         daemon=True).start()
+    return target(*args, **kwargs)
+
+
+def _exit_when_ready(sentinel: int) -> None:
+    """Wait until ``sentinel`` (the parent's end of a pipe) is closed: the parent is gone; exit now."""
+    from multiprocessing.connection import wait
+
+    wait([sentinel])
+    os._exit(1)
+
+
+def die_with_parent(parent_pid: int, signum: int) -> None:
+    """Ask Linux to send ``signum`` to this process when its parent dies (no-op elsewhere); exit at
+    once if the parent ``parent_pid`` is already gone (it died before the request was made)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signum))
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+# -- command-line helpers (automl worker for --workers) -------------------------------------------------
+def start_helper(command: Sequence[str], env: Mapping[str, str] | None = None, **popen: Any) -> subprocess.Popen:
+    """Start ``command`` with a liveness pipe: its read end is the helper's ``$AUTOML_PARENT_FD``, its
+    write end stays here, so the helper sees end-of-file when this process dies, however it dies.
+    Secrets go in ``env``, never in ``command`` (``ps`` shows every process's command line)."""
+    if os.name != "posix":  # no descriptors to pass: the helper ends with its sweep's deadline
+        process = subprocess.Popen(list(command), env={**os.environ, **(env or {})}, **popen)
+        process.liveness = None  # type: ignore[attr-defined]
+        return process
+    read_end, write_end = os.pipe()
+    child_env = {**os.environ, **(env or {}), PARENT_FD_ENV: str(read_end), PARENT_PID_ENV: str(os.getpid())}
+    try:
+        process = subprocess.Popen(list(command), env=child_env, pass_fds=(read_end,), **popen)
+    except BaseException:
+        os.close(write_end)
+        raise
+    finally:
+        os.close(read_end)
+    process.liveness = write_end  # type: ignore[attr-defined]
+    return process
+
+
+def stop_helpers(processes: Sequence[subprocess.Popen], timeout: float = 60.0, terminate: bool = False) -> None:
+    """:func:`stop_helper` for each of ``processes`` within ``timeout`` seconds in all; with ``terminate``
+    all are sent SIGTERM first, so that they clean up at the same time."""
+    if terminate:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        stop_helper(process, max(0.1, deadline - time.monotonic()))
+
+
+def stop_helper(process: subprocess.Popen, timeout: float | None = None, terminate: bool = False) -> None:
+    """Wait ``timeout`` seconds (None: for ever) for a helper to end, or SIGTERM it at once with
+    ``terminate``; SIGTERM it past ``timeout``, SIGKILL it 10 s later; close its liveness pipe."""
+    try:
+        if terminate and process.poll() is None:
+            process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    finally:
+        fd = getattr(process, "liveness", None)
+        if fd is not None:
+            process.liveness = None  # type: ignore[attr-defined]
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def watch_parent(environ: Mapping[str, str] | None = None) -> bool:
+    """In a helper started by :func:`start_helper`: stop (SIGTERM to itself, then exit after
+    :data:`ORPHAN_GRACE_SECONDS`) when the parent dies. Returns whether there was a parent to watch."""
+    environ = os.environ if environ is None else environ
+    try:
+        fd, parent_pid = int(environ[PARENT_FD_ENV]), int(environ[PARENT_PID_ENV])
+    except (KeyError, ValueError):
+        return False
+    os.environ.pop(PARENT_FD_ENV, None)  # not for this helper's own children
+    os.environ.pop(PARENT_PID_ENV, None)
+    try:
+        os.set_inheritable(fd, False)
+    except OSError:
+        return False  # no such pipe: not started by start_helper
+    die_with_parent(parent_pid, signal.SIGTERM)
+    threading.Thread(target=_stop_when_closed, args=(fd,), name="automl-parent-watch", daemon=True).start()
+    return True
+
+
+def _stop_when_closed(fd: int) -> None:
+    try:
+        while os.read(fd, 1):
+            pass
+    except OSError:
+        pass
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(ORPHAN_GRACE_SECONDS)
+    os._exit(143)
+
+
+# -- SIGTERM while a fit runs -------------------------------------------------------------------------
+def _raise_terminated(signum: int, frame: Any) -> None:
+    if _STATE["raised"]:
+        return  # the clean-up of the first SIGTERM is running: let it finish (SIGKILL still ends it)
+    if _STATE["deferred"]:
+        _STATE["pending"] = True  # raised when the block that must not be cut ends
+        return
+    _STATE["raised"] = True
+    raise Terminated("terminated by signal SIGTERM")
+
+
+_STATE = {"raised": False, "deferred": False, "pending": False}
+
+
+@contextlib.contextmanager
+def sigterm_deferred() -> Iterator[None]:
+    """Inside :func:`sigterm_as_interrupt`: a SIGTERM arriving in this block (short, and bounded by its
+    own deadline, e.g. the MLflow run being finished) raises :class:`Terminated` only when it ends.
+
+    Example:
+        >>> with sigterm_deferred():
+        ...     pass
+    """
+    if _STATE["deferred"] or signal.getsignal(signal.SIGTERM) is not _raise_terminated:
+        yield
+        return
+    _STATE["deferred"], _STATE["pending"] = True, False
+    try:
+        yield
+    finally:
+        _STATE["deferred"] = False
+        if _STATE["pending"] and not _STATE["raised"]:
+            _STATE["pending"], _STATE["raised"] = False, True
+            raise Terminated("terminated by signal SIGTERM")
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[bool]:
+    """While the block runs, SIGTERM raises :class:`Terminated` (a ``KeyboardInterrupt``) in the main
+    thread; the previous handler is restored after. Does nothing outside the main thread, inside
+    another such block, or when SIGTERM is not at its default (the program handles or ignores it).
+    Yields whether it installed the handler.
+
+    Example:
+        >>> with sigterm_as_interrupt() as installed:
+        ...     signal.getsignal(signal.SIGTERM) is _raise_terminated
+        True
+        >>> signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        True
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield False
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        yield False
+        return
+    _STATE.update(raised=False, deferred=False, pending=False)
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _STATE.update(raised=False, deferred=False, pending=False)

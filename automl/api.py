@@ -64,7 +64,12 @@ def fit(data: Any, target: Any = None, *, groups: Any = None, sample_weight: Any
         DataValidationError: the target or groups column is missing, or the data is unusable.
         InvalidParameterError: a setting is invalid.
     """
-    model, X, y, fit_args = prepare_fit(data, target, groups=groups, sample_weight=sample_weight, **settings)
+    try:
+        model, X, y, fit_args = prepare_fit(data, target, groups=groups, sample_weight=sample_weight, **settings)
+    except DataValidationError as exc:  # the settings' problems too, in one error
+        from automl._fit.problem import with_setting_problems
+
+        raise with_setting_problems(exc, settings) from None
     return model.fit(X, y, **fit_args)
 
 
@@ -143,17 +148,31 @@ def prepare_fit(
     return model, X, y, {"groups": group_values, "sample_weight": weight_values}
 
 
-def load(path: str | os.PathLike, *, check_versions: bool = True) -> AutoMLClassifier | AutoMLRegressor:
+def load(path: str | os.PathLike, *, check_versions: bool = True,
+         digest: str | None = None) -> AutoMLClassifier | AutoMLRegressor:
     """Load a model saved with ``model.save(path)``.
 
     Before anything is unpickled, every file is checked (inside the folder, no links,
     SHA-256 as in the manifest) and so are the package versions; ``check_versions=False``
-    loads a model saved with other versions anyway.
+    loads a model saved with other versions anyway. The bytes checked are the bytes loaded,
+    and a folder re-saved by another process while it is read is read again.
+
+    The SHA-256 hashes catch damage, not an attacker, who can rewrite the manifest too.
+    Pin ``digest=automl.model_digest(path)`` (taken right after saving, kept where the folder's
+    writers cannot change it): the folder is then loaded only if it is exactly the one pinned.
+
+    Args:
+        path: The model folder.
+        check_versions: Refuse a model saved with other package versions (the default).
+        digest: ``"sha256:<hex>"``, the pinned digest of the folder (the SHA-256 of its
+            ``manifest.json``, which lists every file's SHA-256), or None not to check it.
 
     Raises:
         ModelFileError: the folder is not a saved model, a file is missing, changed, outside
-            the folder or a link, or the versions differ (all problems listed).
+            the folder or a link, the manifest is malformed, the folder's digest is not the
+            pinned one, or the versions differ (all problems listed).
+        InvalidParameterError: ``digest`` is not ``"sha256:"`` and 64 hex digits.
     """
     from automl.persistence import load_model
 
-    return load_model(path, check_versions=check_versions)
+    return load_model(path, check_versions=check_versions, digest=digest)

@@ -1,6 +1,6 @@
 """The settings of a fit, declared once.
 
-:data:`SETTINGS` is the one table of the 21 settings that ``automl.fit``, both estimators,
+:data:`SETTINGS` is the one table of the 22 settings that ``automl.fit``, both estimators,
 sweep files and ``automl fit`` share: name, default, check, help text, command-line flag
 and sweep-file key. From it come the estimators' ``__init__`` signatures and docstrings,
 ``automl.fit``'s signature, the sweep keys, the command-line flags and the README's
@@ -30,6 +30,7 @@ from typing import Any
 from automl._setting_checks import (  # noqa: F401 - the table names every check
     ISOLATION_MODES, PRUNERS, TASKS, _check_cv, _check_device, _check_ensemble, _check_families, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_task, _check_time_budget, _check_tracking, _nonempty_text, _positive, family_list,
 )
+from automl._setting_checks import isolation_limit_problems
 from automl._suggest import unknown_name_message
 from automl.exceptions import InputTypeError, InvalidParameterError
 
@@ -53,6 +54,30 @@ def _image_shape(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(value)
     return value
+
+
+_YES = {"1", "true", "yes", "on"}
+_NO = {"0", "false", "no", "off"}
+
+
+def _yes_no(text: str) -> bool:
+    """A command-line ``yes``/``no`` (``true``/``false``, ``1``/``0``, ``on``/``off``) as a bool.
+
+    Example:
+        >>> _yes_no("yes"), _yes_no("False")
+        (True, False)
+    """
+    word = str(text).strip().lower()
+    if word in _YES | _NO:
+        return word in _YES
+    raise ValueError(f"expected yes or no, got {text!r}")
+
+
+_yes_no.__name__ = "yes/no"  # argparse says: invalid yes/no value: 'maybe'
+
+
+def _check_bool(name: str, value: Any) -> list[str]:
+    return [] if isinstance(value, bool) else [f"{name} must be True or False, got {value!r}; for example {name}=True"]
 
 
 @dataclass(frozen=True)
@@ -160,6 +185,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("register_model", None, _nonempty_text,
             "Register the final model in the MLflow model registry under this name.",
             "–", "--register-model", "register the final model in MLflow under this name"),
+    Setting("log_input_example", False, _check_bool,
+            "Log five training rows with the MLflow model as its input example (off by default: they are your "
+            "data, and anyone who can read the run can read them). The model's signature is logged either way, "
+            "from the training frame's column types.",
+            "`False`", "--log-input-example",
+            "yes: log five training rows with the MLflow model as its input example (default: no)",
+            cli_type=_yes_no),
     Setting("device", "auto", _check_device,
             "Where the nets train: ``\"auto\"`` (CUDA, then MPS, then the CPU), ``\"cpu\"``, ``\"cuda\"``, "
             "``\"cuda:N\"`` or ``\"mps\"``.",
@@ -181,11 +213,12 @@ SETTINGS: tuple[Setting, ...] = (
             "trial crashes it or passes a limit; none: in this process", cli_choices=ISOLATION_MODES),
     Setting("trial_timeout", None, _positive("seconds", "trial_timeout=600"),
             "Seconds one trial (or refit) may run before its worker is killed and it is recorded as failed "
-            "(None: no limit of its own; a time budget still stops it).",
+            "(None: no limit of its own; a time budget still stops it). At least 1; needs "
+            "``isolation=\"process\"`` (refused with ``\"none\"``, where nothing can be killed).",
             "–", "--trial-timeout", "seconds one trial may run before it is killed and failed", cli_type=float),
     Setting("trial_memory_limit", None, _positive("MiB", "trial_memory_limit=4096"),
             "Resident memory in MiB a trial's (or refit's) worker may reach before it is killed "
-            "(None: three quarters of the machine's memory).",
+            "(None: three quarters of the machine's memory). At least 256; needs ``isolation=\"process\"``.",
             "¾ of the machine's memory", "--trial-memory-limit",
             "MiB a trial's process may use before it is killed (default: 3/4 of the machine's memory)",
             cli_type=float),
@@ -297,6 +330,7 @@ def resolve_settings(params: Mapping[str, Any], estimator: str = "any") -> FitSe
         values[name] = value
     if estimator == "classifier" and values.get("task") == "regression":
         problems.append("AutoMLClassifier cannot do regression; use AutoMLRegressor or task=None")
+    problems += isolation_limit_problems(values)
     if problems:
         raise InvalidParameterError(problems)
     from automl.evaluation.splitters import parse_cv

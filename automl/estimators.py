@@ -25,7 +25,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import Tags
 
-from automl.config import estimator_docs, estimator_signature, resolve_settings, setting
+from automl.config import estimator_docs, estimator_signature, setting
 from automl.data.images import as_image_frame
 from automl.data.validation import coerce_features
 from automl.evaluation.metrics import report_metrics
@@ -59,6 +59,21 @@ class _AutoMLBase(BaseEstimator):
 
     _estimator = "any"
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A model saved before a setting existed gets its default (``get_params``, ``repr`` and ``clone`` work)."""
+        from automl.config import setting_names
+
+        for name in setting_names(self._estimator):
+            state.setdefault(name, setting(name).default)
+        super().__setstate__(state)
+
+    def __repr__(self, N_CHAR_MAX: int = 700) -> str:  # noqa: N803 - scikit-learn's own argument name
+        """scikit-learn's repr with passwords in ``storage`` and ``tracking_uri`` masked (it ends up in logs)."""
+        from automl._redact import redact_text
+
+        urls = [u for u in (getattr(self, "storage", None), getattr(self, "tracking_uri", None)) if isinstance(u, str)]
+        return redact_text(super().__repr__(N_CHAR_MAX), *urls)
+
     def fit(self, X: Any, y: Any, groups: Any = None, sample_weight: Any = None) -> _AutoMLBase:
         """Search the families under cross-validation, then refit the best on all rows.
 
@@ -81,9 +96,10 @@ class _AutoMLBase(BaseEstimator):
             AllTrialsFailedError: every trial failed (reasons grouped by family).
             RefitFailedError: every finalist's refit failed (reasons listed).
         """
+        from automl._fit.problem import checked_settings
         from automl._fit.run import run_fit
 
-        settings = resolve_settings(self.get_params(deep=False), self._estimator)
+        settings = checked_settings(self.get_params(deep=False), self._estimator, X, y, groups, sample_weight)
         report = run_fit(settings, type(self), X, y, groups, sample_weight)
         self.__dict__.update(report.attributes)
         return self

@@ -32,6 +32,13 @@ __all__ = [
     "StudyNotFoundError",
     "ModelFileError",
     "NotFittedError",
+    "StorageError",
+    "JournalCorruptError",
+    "UIServerError",
+    "InvalidInputError",
+    "SearchSpaceSettingError",
+    "UnknownParameterError",
+    "FamilyUnavailableSettingError",
 ]
 
 
@@ -110,3 +117,42 @@ class ModelFileError(_ProblemsMixin, AutoMLError, ValueError):
 
 class NotFittedError(AutoMLError, _SklearnNotFittedError):
     """The estimator is used before ``fit``; also a scikit-learn ``NotFittedError``."""
+
+
+class StorageError(AutoMLError, OSError):
+    """A study storage (journal file or database) cannot be opened or read; the message names it and the fix."""
+
+
+class JournalCorruptError(StorageError, ValueError):
+    """A study journal file has a line that is not a complete record before its end (also a ``ValueError``,
+    as Optuna's ``JSONDecodeError`` was); the message names the file, the line and the fix."""
+
+
+class UIServerError(AutoMLError, RuntimeError):
+    """The MLflow UI server could not be started, did not answer, or left processes behind; the message says
+    which server, why (the end of its output) and what to do."""
+
+
+class InvalidInputError(DataValidationError, InvalidParameterError):
+    """Settings *and* data refused together: one error listing both kinds of problem.
+
+    It is both a :class:`DataValidationError` and an :class:`InvalidParameterError`, so code that
+    catches either one still catches it (and it is a ``ValueError``).
+    """
+
+
+class SearchSpaceSettingError(SearchSpaceError, InvalidParameterError):
+    """The ``search_space=`` setting of a fit is invalid (an override of a family's space):
+    both a :class:`SearchSpaceError` and an :class:`InvalidParameterError`."""
+
+
+class UnknownParameterError(UnknownNameError, KeyError):
+    """A search space has no parameter of that name (the message suggests close names); also a ``KeyError``."""
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)  # the message itself, not KeyError's quoted repr
+
+
+class FamilyUnavailableSettingError(FamilyUnavailableError, InvalidParameterError):
+    """``families=`` names a family whose package is not installed, refused before the search: both a
+    :class:`FamilyUnavailableError` (an ``ImportError``) and an :class:`InvalidParameterError` (a ``ValueError``)."""

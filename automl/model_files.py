@@ -10,7 +10,8 @@
 
 The pickle keeps the rest (scikit-learn pipelines, encoders, our estimators),
 and points at those files by name. Unpickling still runs code: load only
-folders you trust (``automl.load`` checks every file's SHA-256 first).
+folders you trust (``automl.load`` checks every file's SHA-256 first, then
+loads those same bytes with :func:`load_files`).
 
 Example:
     >>> import tempfile, pathlib
@@ -27,16 +28,17 @@ import contextvars
 import io
 import pickle
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BOOSTER_DIR", "PICKLE_FILE", "WEIGHTS_FILE", "dump", "load"]
+__all__ = ["BOOSTER_DIR", "PICKLE_FILE", "WEIGHTS_FILE", "dump", "load", "load_files"]
 
 PICKLE_FILE = "model.pkl"
 WEIGHTS_FILE = "weights.pt"
 BOOSTER_DIR = "lightgbm"
 
-#: While loading: the folder, the files it may read, and the tensors once read.
+#: While loading: the folder (or the files' bytes), the files it may read, and the tensors once read.
 _LOADING: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("automl_loading", default=None)
 
 
@@ -93,6 +95,33 @@ def load(folder: str | Path, allowed: set[str]) -> Any:
         _LOADING.reset(token)
 
 
+def load_files(files: Mapping[str, bytes]) -> Any:
+    """Rebuild what :func:`dump` wrote from the bytes of its files (already verified), by name.
+
+    Nothing is read from the disk: the bytes that were hashed are the bytes that are loaded.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> names = dump({"a": 1}, folder)
+        >>> load_files({name: (folder / name).read_bytes() for name in names})
+        {'a': 1}
+    """
+    token = _LOADING.set({"folder": None, "allowed": set(files), "files": dict(files), "tensors": None})
+    try:
+        return pickle.load(io.BytesIO(files[PICKLE_FILE]))
+    finally:
+        _LOADING.reset(token)
+
+
+def _read(state: dict[str, Any], name: str) -> bytes:
+    """The bytes of one part: from the verified bytes when loading from bytes, else from the folder."""
+    files = state.get("files")
+    if files is not None:
+        return bytes(files[name])  # a copy: the caller's mapping is not handed out
+    return (Path(state["folder"]) / name).read_bytes()
+
+
 def _state(name: str) -> dict[str, Any]:
     state = _LOADING.get()
     if state is None:
@@ -108,7 +137,7 @@ def _tensor(key: str, parameter: bool, requires_grad: bool) -> Any:
 
     state = _state(WEIGHTS_FILE)
     if state["tensors"] is None:
-        state["tensors"] = torch.load(state["folder"] / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        state["tensors"] = torch.load(io.BytesIO(_read(state, WEIGHTS_FILE)), map_location="cpu", weights_only=True)
     tensor = state["tensors"][key]
     if parameter:
         return torch.nn.Parameter(tensor, requires_grad=requires_grad)
@@ -120,4 +149,4 @@ def _booster(name: str) -> Any:
     import lightgbm
 
     state = _state(name)
-    return lightgbm.Booster(model_str=(state["folder"] / name).read_text(encoding="utf-8"))
+    return lightgbm.Booster(model_str=_read(state, name).decode("utf-8"))

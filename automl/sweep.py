@@ -91,13 +91,20 @@ class SweepSpec:
     sample_weight: str | None = None
 
     def record(self) -> dict[str, Any]:
-        """The JSON-able form stored on the study (no storage URL: it may hold a password).
+        """The JSON-able form stored on the study: no storage URL (it may hold a password), and no
+        tracking URI that holds one (workers and ``resume`` then take theirs from ``--tracking-uri`` or
+        ``$MLFLOW_TRACKING_URI``).
 
         Example:
             >>> SweepSpec("/d.csv", "y", {"n_trials": 2}).record()["settings"]
             {'n_trials': 2}
+            >>> SweepSpec("/d.csv", "y", {"tracking_uri": "https://me:pw@mlflow.example"}).record()["settings"]
+            {}
         """
-        settings = {k: v for k, v in self.settings.items() if k != "storage"}
+        from automl._redact import redact_url
+
+        settings = {k: v for k, v in self.settings.items()
+                    if k != "storage" and not (k == "tracking_uri" and redact_url(str(v)) != str(v))}
         if isinstance(settings.get("image_shape"), tuple):
             settings["image_shape"] = list(settings["image_shape"])
         return {"data": self.data, "target": self.target, "groups": self.groups, "output": self.output,
@@ -127,17 +134,9 @@ def read_frame(path: str | os.PathLike) -> Any:
         >>> read_frame(p).shape
         (1, 2)
     """
-    import pandas as pd
+    from automl.data.tables import read_table  # a CSV's zero-padded codes (007) are read as text
 
-    text = os.fspath(path)
-    if not os.path.isfile(text):
-        raise InvalidParameterError(f"data file {text!r} not found; pass the path of a CSV or Parquet file")
-    try:
-        if text.endswith((".parquet", ".pq")):
-            return pd.read_parquet(text)
-        return pd.read_csv(text)
-    except Exception as exc:  # noqa: BLE001 - any parser error becomes one clear message
-        raise InvalidParameterError(f"data file {text!r} cannot be read: {type(exc).__name__}: {exc}") from None
+    return read_table(path)
 
 
 def _data_problems(value: object, base: Path, head: str) -> tuple[str | None, list[str]]:
@@ -181,7 +180,8 @@ def _space_problems(space: object, families: object, base: Path, head: str) -> t
             problems.append(f"{head}'search_space': family {name!r} is not in 'families' {selected}")
             continue
         try:
-            get_family(name).space().with_overrides(overrides, source=f"search_space[{name!r}]")
+            family = get_family(name)
+            family.space().with_overrides(overrides, source=f"search_space[{name!r}]", pin_choices=family.pin_choices)
         except AutoMLError as exc:
             problems += [f"{head}{p}" for p in getattr(exc, "problems", [str(exc)])]
     return dict(space), problems

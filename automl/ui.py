@@ -12,6 +12,10 @@ Runs logged straight to a SQLite store record absolute ``<cwd>/mlruns/...``
 artifact paths, and the server serves those as they are, so no
 ``--default-artifact-root`` is needed to see them.
 
+The store URI reaches the server through ``MLFLOW_BACKEND_STORE_URI`` in its
+environment, never its command line (which ``ps`` shows to every user), and
+every URI that is printed or quoted in an error has its password masked.
+
 Example:
     >>> from automl.ui import check_host
     >>> check_host("127.0.0.1"), check_host("localhost"), check_host("::1")
@@ -24,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import signal
@@ -40,9 +45,12 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from automl.exceptions import InvalidParameterError
+from automl._process_group import group_exists as _group_exists
+from automl._process_group import live_members as _live_members
+from automl._redact import redact_text, redact_url, take_over
+from automl.exceptions import InputTypeError, InvalidParameterError, UIServerError
 
-__all__ = ["UIServer", "check_host", "free_port", "resolve_store", "serve", "start_ui"]
+__all__ = ["UIServer", "check_host", "free_port", "resolve_store", "serve", "server_command", "start_ui"]
 
 #: Environment the server runs with on top of ours: no background job consumers.
 SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
@@ -66,7 +74,8 @@ def resolve_store(tracking_uri: str | None = None) -> str:
             ``file:///path/mlruns``, ``postgresql://...``) or a plain path to a
             ``.db`` file or an ``mlruns`` folder. ``None`` means
             ``$MLFLOW_TRACKING_URI``, else MLflow 3's default
-            ``sqlite:///<current folder>/mlflow.db``.
+            ``sqlite:///<current folder>/mlflow.db``. ``env:NAME`` stands for the URI in
+            environment variable ``NAME`` (keeps a password off the command line).
 
     Returns:
         The URI with relative SQLite and file paths made absolute.
@@ -89,11 +98,11 @@ def resolve_store(tracking_uri: str | None = None) -> str:
         ...
         automl.exceptions.InvalidParameterError: no MLflow store at .../nothing.db; run a search first or pass --tracking-uri
     """
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    uri = take_over(tracking_uri) or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
     scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
     if scheme in ("http", "https") or uri.startswith("databricks"):
         raise InvalidParameterError(
-            f"{uri} is a tracking server, not a store: open it in a browser, or pass the server's "
+            f"{redact_url(uri)} is a tracking server, not a store: open it in a browser, or pass the server's "
             "--backend-store-uri (e.g. sqlite:///path/mlflow.db) as --tracking-uri"
         )
     if scheme == "":  # a plain path: an mlruns folder or a SQLite file
@@ -106,7 +115,7 @@ def resolve_store(tracking_uri: str | None = None) -> str:
         raw = _sqlite_path(uri)
         if raw is None:
             raise InvalidParameterError(
-                f"{uri} is an in-memory database, which another process cannot read; "
+                f"{redact_url(uri)} is an in-memory database, which another process cannot read; "
                 "pass a file, e.g. --tracking-uri sqlite:///mlflow.db"
             )
         path = Path(raw).absolute()
@@ -170,15 +179,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _port_is_free(host: str, port: int) -> bool:
-    """Whether a server could bind ``host:port`` (as uvicorn does, with SO_REUSEADDR)."""
-    with socket.socket(_family(host), socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
+def _bind_problem(host: str, port: int) -> str | None:
+    """Why a server could not bind ``host:port`` (as uvicorn does, with SO_REUSEADDR); None if it could."""
+    try:
+        with socket.socket(_family(host), socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))
-        except OSError:
-            return False
-        return True
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return f"port {port} on {host} is already in use (another MLflow UI?); pass --port 0 for a free port"
+        if exc.errno == errno.EACCES:
+            return f"port {port} on {host} needs privileges (ports below 1024); pass --port 0 or one above 1023"
+        return (f"cannot listen on host {host!r} ({exc.strerror or exc}); pass --host 127.0.0.1 or an address "
+                "of this machine")
+    return None
 
 
 def _url(host: str, port: int) -> str:
@@ -224,10 +238,10 @@ class UIServer:
         return self._process.poll()
 
     def log_tail(self, chars: int = 3000) -> str:
-        """The last ``chars`` characters the server wrote to stdout and stderr."""
+        """The last ``chars`` characters the server wrote to stdout and stderr (passwords of URLs masked)."""
         try:
             with open(self.log_path, encoding="utf-8", errors="replace") as handle:
-                return handle.read()[-chars:]
+                return redact_text(handle.read(), self.store)[-chars:]
         except OSError:
             return ""
 
@@ -235,15 +249,17 @@ class UIServer:
         """Poll ``GET {url}/health`` until it answers 200; return ``self``.
 
         Raises:
-            RuntimeError: The server exited, or was not ready after ``timeout``
-                seconds; the message ends with the tail of its output.
+            UIServerError: The server exited, or was not ready after ``timeout``
+                seconds; the message ends with the tail of its output. (Also a ``RuntimeError``.)
         """
         deadline = time.monotonic() + timeout
         while True:
             code = self.poll()
             if code is not None:
-                raise RuntimeError(
-                    f"the MLflow UI exited with code {code} before it was ready; its output ends:\n{self.log_tail()}"
+                raise UIServerError(
+                    f"the MLflow UI on {redact_url(self.store)} exited with code {code} before it was ready (see "
+                    f"why below; a wrong store URI or a missing database driver are common); its output ends:\n"
+                    f"{self.log_tail()}"
                 )
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
@@ -252,9 +268,9 @@ class UIServer:
             except (urllib.error.URLError, OSError):
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"the MLflow UI at {self.url} was not ready after {timeout:g} s; its output ends:\n"
-                    f"{self.log_tail()}"
+                raise UIServerError(
+                    f"the MLflow UI at {self.url} was not ready after {timeout:g} s (a slow database or a first "
+                    f"start that migrates it: wait longer, e.g. a larger timeout); its output ends:\n{self.log_tail()}"
                 )
             time.sleep(0.25)
 
@@ -280,7 +296,7 @@ class UIServer:
         has reaped the exited workers too.
 
         Raises:
-            RuntimeError: Some process of the group survived SIGKILL.
+            UIServerError: Some process of the group survived SIGKILL (also a ``RuntimeError``).
         """
         if self._stopped:
             return
@@ -294,8 +310,9 @@ class UIServer:
             if self._wait_group(wait):
                 break
         if self.group_alive():
-            raise RuntimeError(
-                f"processes of the MLflow UI group {self.pid} survived SIGKILL: {_live_members(self.pid)}"
+            raise UIServerError(
+                f"processes of the MLflow UI group {self.pid} survived SIGKILL: {_live_members(self.pid)}; "
+                "they are stuck in the kernel (uninterruptible I/O): check them with ps and end them by pid"
             )
         # Exited workers were re-parented to init; give it time to reap them (about 1.5 s on this
         # kind of VM), so that afterwards os.killpg(pid, 0) raises ProcessLookupError.
@@ -314,36 +331,6 @@ class UIServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
-
-
-def _group_exists(pgid: int) -> bool:
-    """Whether ``os.killpg(pgid, 0)`` finds any process, zombies included."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover
-        return True
-    return True
-
-
-def _live_members(pgid: int) -> list[int]:
-    """Non-zombie processes of group ``pgid`` per /proc; ``[pgid]`` where /proc is unavailable."""
-    proc = Path("/proc")
-    if not (proc / "self" / "stat").exists():  # pragma: no cover - not Linux: trust killpg
-        return [pgid]
-    members = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()  # state, ppid, pgrp, ...
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            members.append(int(entry.name))
-    return members
 
 
 def start_ui(
@@ -370,7 +357,9 @@ def start_ui(
 
     Raises:
         InvalidParameterError: No store at the URI (see :func:`resolve_store`),
-            or the port is taken.
+            the port is taken or out of range, the host cannot be bound, or ``workers < 1``.
+        InputTypeError: ``port`` or ``workers`` is not a whole number, or ``host`` is not text.
+        UIServerError: The server process could not be started.
 
     Example:
         >>> with start_ui(port=0) as ui:  # doctest: +SKIP
@@ -378,28 +367,58 @@ def start_ui(
         ...     print(ui.url)
         http://127.0.0.1:41623
     """
+    _check_arguments(host, port, workers)
     store = resolve_store(tracking_uri)
     check_host(host, stacklevel=2)
-    if not port:
-        port = free_port(host)
-    elif not _port_is_free(host, port):
-        raise InvalidParameterError(
-            f"port {port} on {host} is already in use (another MLflow UI?); pass --port 0 for a free port"
-        )
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store,
-               "--host", host, "--port", str(port), "--workers", str(workers)]
-    if artifacts_destination:
-        command += ["--artifacts-destination", artifacts_destination]
+    problem = _bind_problem(host, port or 0)
+    if problem:
+        raise InvalidParameterError(problem)
+    port = port or free_port(host)
+    command, env = server_command(store, host, port, workers, artifacts_destination)
     # A process started in the background by a shell ignores SIGINT, and so would the server
     # (an ignored signal stays ignored across exec): give it back SIGINT so stop() is clean.
     reset = _default_sigint if signal.getsignal(signal.SIGINT) == signal.SIG_IGN else None
     fd, log_path = tempfile.mkstemp(prefix="automl-mlflow-ui-", suffix=".log")
-    with os.fdopen(fd, "wb") as log:
-        process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, **SERVER_ENV}, start_new_session=True, preexec_fn=reset,
-        )
+    try:
+        with os.fdopen(fd, "wb") as log:
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, **env}, start_new_session=True, preexec_fn=reset,
+            )
+    except OSError as exc:
+        os.unlink(log_path)
+        raise UIServerError(f"could not start the MLflow UI ({' '.join(command)}): {exc}; check that "
+                            f"{sys.executable} runs and has mlflow installed") from exc
     return UIServer(process, _url(host, port), store, log_path)
+
+
+def server_command(store: str, host: str, port: int, workers: int = 1,
+                   artifacts_destination: str | None = None) -> tuple[list[str], dict[str, str]]:
+    """``(argv, environment)`` that start ``mlflow ui`` on ``store``: the URIs go in the environment only.
+
+    Example:
+        >>> argv, env = server_command("postgresql://me:pw@db/mlflow", "127.0.0.1", 5000)
+        >>> any("pw" in a for a in argv), env["MLFLOW_BACKEND_STORE_URI"]
+        (False, 'postgresql://me:pw@db/mlflow')
+    """
+    command = [sys.executable, "-m", "mlflow", "ui", "--host", host, "--port", str(port), "--workers", str(workers)]
+    env = {**SERVER_ENV, "MLFLOW_BACKEND_STORE_URI": store}
+    if artifacts_destination:
+        env["MLFLOW_ARTIFACTS_DESTINATION"] = artifacts_destination
+    return command, env
+
+
+def _check_arguments(host: object, port: object, workers: object) -> None:
+    for name, value in (("port", port), ("workers", workers)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InputTypeError(f"{name} must be a whole number, got {type(value).__name__} {value!r}; "
+                                 f"e.g. {name}={5000 if name == 'port' else 1}")
+    if not isinstance(host, str) or not host.strip():
+        raise InputTypeError(f"host must be an interface address such as '127.0.0.1', got {host!r}")
+    if port is not None and not 0 <= port <= 65535:  # type: ignore[operator]
+        raise InvalidParameterError(f"port must be between 0 and 65535, got {port}; pass --port 0 for a free port")
+    if workers is None or workers < 1:  # type: ignore[operator]
+        raise InvalidParameterError(f"workers must be at least 1, got {workers}")
 
 
 def serve(
@@ -443,7 +462,7 @@ def serve(
     try:
         echo(f"starting the MLflow UI on {ui.url} ...")
         ui.wait_ready(timeout=timeout)
-        echo(f"MLflow UI: {ui.url}  (store: {ui.store})")
+        echo(f"MLflow UI: {ui.url}  (store: {redact_url(ui.store)})")
         echo("press Ctrl-C to stop")
         while ui.poll() is None:
             time.sleep(0.5)

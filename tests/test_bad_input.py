@@ -1,9 +1,13 @@
-"""Bad input to ``automl.fit`` and the estimators: one typed error, a helpful message, nothing on disk.
+"""Bad input to ``automl.fit`` and the estimators: one typed error, a helpful message, nothing written.
 
-Every case passes ``study_name="bad"``, so a study journal *would* be written in
-the working directory if validation let the call through; each case runs in an
-empty temporary directory and checks that it is still empty afterwards.
-``n_trials=1, families=["linear"]`` keep an unexpected success fast.
+Every case runs with MLflow tracking ON (``AUTOML_TRACKING=1``, ``MLFLOW_TRACKING_URI`` a
+SQLite store in a folder of its own, outside the working directory, one store for the
+module) and passes ``study_name="bad"``, so a study journal *would* be written in the
+working directory and an MLflow run in the store if validation let the call through.
+Each case runs in an empty temporary directory and checks afterwards: the store holds
+no new run (counted with ``MlflowClient`` across every experiment) and no new registered
+model, and the working directory is still empty (no study file, no model folder, no
+``mlruns``). ``n_trials=1, families=["linear"]`` keep an unexpected success fast.
 """
 
 from __future__ import annotations
@@ -420,13 +424,215 @@ CASES += [
 ]
 
 
+# --- what used to fail only inside the trials (after the journal and the MLflow run were written)
+def _sorted_binary() -> pd.DataFrame:
+    df = _features(N)
+    df["y"] = [0] * (N // 2) + [1] * (N // 2)
+    return df
+
+
+def _late_class() -> pd.DataFrame:
+    df = _features(N)
+    df["y"] = [0] * 12 + [0, 1] * 9
+    return df
+
+
+def _splitter(name: str, **kwargs: Any) -> Any:
+    from sklearn import model_selection
+
+    return getattr(model_selection, name)(**kwargs)
+
+
+def one_argument(y_true: Any) -> float:
+    return 1.0
+
+
+def raises(y_true: Any, y_pred: Any) -> float:
+    raise KeyError("no such column")
+
+
+
+CASES += [
+    # pinned / overridden search-space values, checked against the family's own definition
+    pytest.param(
+        fit_case(binary_frame, IPE, ["search_space['linear']", "'penalty'", "value 3"],
+                 ["not one of the choices ['l2', 'elasticnet']"], search_space={"linear": {"penalty": 3}}),
+        id="pin-wrong-type-for-a-choice",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["'penalty'", "'elasticnt'"], ["did you mean 'elasticnet'"],
+                 search_space={"linear": {"penalty": "elasticnt"}}),
+        id="pin-outside-the-choices",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["'alpha'", "'big'"], ["not a number"], search_space={"linear": {"alpha": "big"}}),
+        id="pin-text-for-a-number",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["'alpha'", "-1.0"], [">= 0"], search_space={"linear": {"alpha": -1.0}}),
+        id="pin-negative-for-a-log-scale-number",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["'l1_ratio'", "high 1.5"], ["between 0 and 1"],
+                 search_space={"linear": {"l1_ratio": {"high": 1.5}}}),
+        id="range-override-outside-a-fraction",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["'penalty'", "choice 'l1'"], ["['l2', 'elasticnet']"],
+                 search_space={"linear": {"penalty": {"choices": ["l2", "l1"]}}}),
+        id="choices-override-with-an-unsupported-choice",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["'alhpa'"], ["did you mean 'alpha'"], search_space={"linear": {"alhpa": 1.0}}),
+        id="pin-unknown-parameter-near-miss",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["family 'linaer'"], ["did you mean 'linear'"],
+                 search_space={"linaer": {"alpha": 1.0}}),
+        id="override-of-an-unknown-family-near-miss",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["'max_depth'=0", "random_forest"], ["range [1, inf)"],
+                 families=["random_forest"], search_space={"random_forest": {"max_depth": 0}}),
+        id="pin-the-estimator-refuses",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["'n_estimators'", "'many'"], ["give an integer"],
+                 families=["random_forest"], search_space={"random_forest": {"n_estimators": "many"}}),
+        id="pin-text-for-an-integer",
+    ),
+    # folds the metric cannot score, or a classifier cannot learn from
+    pytest.param(
+        fit_case(binary_frame, DVE, ["LeaveOneOut", "roc_auc", "30 of the 30"], ["single class", "log_loss"],
+                 cv=_splitter("LeaveOneOut")),
+        id="leave-one-out-with-roc-auc",
+    ),
+    pytest.param(
+        fit_case(_sorted_binary, DVE, ["KFold", "roc_auc"], ["both classes in every validation part"],
+                 cv=_splitter("KFold", n_splits=3)),
+        id="splitter-with-single-class-validation-folds",
+    ),
+    pytest.param(
+        fit_case(lambda: regression_frame(), DVE, ["LeaveOneOut", "r2"], ["larger validation parts"],
+                 cv=_splitter("LeaveOneOut"), metric="r2"),
+        id="leave-one-out-with-r2",
+    ),
+    pytest.param(
+        fit_case(_late_class, DVE, ["cv=time:3", "training part of fold(s) [1]", "single class (0)"],
+                 ["fewer folds", "shuffled cv"], cv="time:3", metric="accuracy"),
+        id="time-split-first-training-fold-one-class",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["cv=1"], ["at least 2 folds"], cv=np.int64(1)),
+        id="cv-numpy-integer-one-fold",
+    ),
+    # sample weights the weighted metrics cannot divide by
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), w=1e-320), DVE, ["sample_weight", "too small"], ["rescale", "w.max()"],
+                 sample_weight="w"),
+        id="weights-subnormal",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), w=1e-170), DVE, ["sample_weight", "too small"], ["rescale"],
+                 sample_weight="w"),
+        id="weights-whose-products-underflow",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), w=1e300), DVE, ["sample_weight", "overflow"], ["rescale"],
+                 sample_weight="w"),
+        id="weights-that-overflow",
+    ),
+    pytest.param(
+        fit_case(lambda: _with(binary_frame(), w=np.r_[1e-320, np.ones(N - 1)]), DVE,
+                 ["sample_weight", "subnormal"], ["rescale"], sample_weight="w"),
+        id="weights-one-subnormal",
+    ),
+    # settings no trial can live with
+    pytest.param(
+        fit_case(binary_frame, IPE, ["seed", "2**32 - 1"], ["seed=0"], seed=2**40),
+        id="seed-out-of-range",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["trial_memory_limit=1"], ["at least 256"], trial_memory_limit=1),
+        id="trial-memory-limit-below-a-worker",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["trial_timeout=0.001"], ["at least 1"], trial_timeout=0.001),
+        id="trial-timeout-too-short",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["metric='one_argument'", "fn(y_true, y_pred)"], ["two arguments"],
+                 metric=one_argument),
+        id="metric-callable-of-one-argument",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["metric='raises'", "KeyError"], ["fix the callable"], metric=raises),
+        id="metric-callable-that-raises",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["pruner", "object"], ["prune method"], pruner=object()),
+        id="pruner-that-is-not-a-pruner",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["tracking_uri='ftp://nowhere'"], ["sqlite:///"], tracking_uri="ftp://nowhere"),
+        id="tracking-uri-unknown-scheme",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["tracking_uri=", "does not exist"], ["create it"],
+                 tracking_uri="sqlite:////nonexistent-automl-folder/m.db"),
+        id="tracking-uri-sqlite-in-a-missing-folder",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["storage=", "does not exist"], ["create it"],
+                 storage="sqlite:////nonexistent-automl-folder/studies.db"),
+        id="storage-sqlite-in-a-missing-folder",
+    ),
+    pytest.param(
+        estimator_case("AutoMLRegressor", lambda: regression_frame()[["a", "b"]], lambda: regression_frame()["y"],
+                       IPE, ["search_space['linear']", "'penalty'"], ["one of the choices"],
+                       search_space={"linear": {"penalty": "ridge"}}),
+        id="estimator-pin-outside-the-choices",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def mlflow_store(tmp_path_factory):
+    """One SQLite MLflow store for the module, in a folder of its own (not any test's working directory)."""
+    from mlflow.tracking import MlflowClient
+
+    folder = tmp_path_factory.mktemp("mlflow-store")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)  # the store's default artifact root is made relative to the working directory
+        MlflowClient(uri).search_experiments()  # creates the tables once
+    return uri
+
+
+def store_contents(uri: str) -> tuple[int, int]:
+    """(runs in every experiment, active or deleted; registered models) of the store at ``uri``."""
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    runs = len(client.search_runs(ids, run_view_type=ViewType.ALL, max_results=50_000)) if ids else 0
+    return runs, len(client.search_registered_models())
+
 
 @pytest.fixture
-def empty_cwd(tmp_path, monkeypatch):
-    """An empty working directory, and no AUTOML_STORAGE pointing elsewhere."""
+def empty_cwd(tmp_path, monkeypatch, mlflow_store):
+    """An empty working directory, tracking on into the module's store, no AUTOML_STORAGE pointing elsewhere.
+
+    After the test: no new run and no new registered model in the store.
+    """
     monkeypatch.delenv("AUTOML_STORAGE", raising=False)
+    monkeypatch.setenv("AUTOML_TRACKING", "1")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
     monkeypatch.chdir(tmp_path)
-    return tmp_path
+    before = store_contents(mlflow_store)
+    yield tmp_path
+    assert store_contents(mlflow_store) == before, "an MLflow run (or registered model) was written"
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -456,6 +662,14 @@ def test_several_setting_problems_are_one_error_with_three_problems(empty_cwd) -
 
 
 # -- not errors ----------------------------------------------------------------------------------
+@pytest.fixture
+def plain_cwd(tmp_path, monkeypatch):
+    """An empty working directory for fits that succeed (tracking off, as every test by default)."""
+    monkeypatch.delenv("AUTOML_STORAGE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 def _suspicious(kind: str) -> pd.DataFrame:
     df = binary_frame(60)
     if kind == "target-among-features":
@@ -478,7 +692,7 @@ def _suspicious(kind: str) -> pd.DataFrame:
     ("id-text", "column 'copy' has a different value in every row, like an identifier"),
     ("numbers-as-text", r"column 'copy' holds numbers stored as text.*pd.to_numeric"),
 ])
-def test_suspicious_columns_are_warned_about(kind: str, warning: str, empty_cwd) -> None:
+def test_suspicious_columns_are_warned_about(kind: str, warning: str, plain_cwd) -> None:
     df = _suspicious(kind)
     with pytest.warns(UserWarning, match=warning):
         model = automl.fit(df, target="y", n_trials=1, families=["linear"], cv=3, n_jobs=1)
@@ -489,7 +703,7 @@ def test_suspicious_columns_are_warned_about(kind: str, warning: str, empty_cwd)
 
 
 @pytest.mark.parametrize("kind", ["nullable-with-pd-NA", "unused-categories", "non-unique-index"])
-def test_accepted_without_a_warning(kind: str, empty_cwd) -> None:
+def test_accepted_without_a_warning(kind: str, plain_cwd) -> None:
     df = binary_frame(60)
     if kind == "nullable-with-pd-NA":
         df["n"] = pd.array([1, pd.NA, 3, 4] * 15, dtype="Int64")
@@ -503,7 +717,7 @@ def test_accepted_without_a_warning(kind: str, empty_cwd) -> None:
         model = automl.fit(df, target="y", n_trials=1, families=["linear", "lightgbm"], cv=3, n_jobs=1)
         assert len(model.predict(df.drop(columns="y"))) == 60
 
-def test_missing_targets_are_dropped_with_a_warning(empty_cwd) -> None:
+def test_missing_targets_are_dropped_with_a_warning(plain_cwd) -> None:
     df = binary_frame(40)
     df["y"] = df["y"].astype("float64")
     df.loc[[3, 10, 17], "y"] = np.nan

@@ -2,7 +2,7 @@
 
 ``tests/golden/`` was written by ``python -m tests.golden.make_golden`` at the commit named in
 ``tests/golden/cases.json`` (before the orchestration was rebuilt). Every saved model folder must
-load and predict bit-identically; the stored journal study must resume with its fingerprint and
+load and predict identically (to the rounding of the CPU's matrix kernels); the stored journal study must resume with its fingerprint and
 ``automl:*`` attributes unchanged.
 """
 
@@ -29,7 +29,8 @@ def _frame(name: str) -> pd.DataFrame:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_model_saved_before_the_redesign_predicts_bit_identically(name, tmp_path):
     case = CASES[name]
-    if case["family"] in ("torch_mlp", "cnn") or name.startswith(("torch", "cnn")):
+    net = case["family"] in ("torch_mlp", "cnn") or name.startswith(("torch", "cnn"))
+    if net:
         pytest.importorskip("torch")
     folder = tmp_path / name
     shutil.copytree(GOLDEN / "models" / name, folder)
@@ -38,7 +39,11 @@ def test_a_model_saved_before_the_redesign_predicts_bit_identically(name, tmp_pa
     got = model.predict_proba(X) if hasattr(model, "predict_proba") else model.predict(X)
     expected = np.load(GOLDEN / "expected" / f"{name}.npy")
     assert got.dtype == expected.dtype and got.shape == expected.shape
-    assert np.array_equal(got, expected, equal_nan=True), f"{name}: predictions changed"
+    # Matrix kernels (BLAS, oneDNN) sum in an order set by the CPU they run on (AVX2 vs AVX-512), so models
+    # built on them agree across machines to rounding: float32 for the nets, a few float64 ulps for the
+    # linear models. Tree models come out bit for bit, and the tolerance below is far under any real change.
+    rtol, atol = (1e-5, 1e-6) if net else (1e-12, 0.0)
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True, err_msg=f"{name}: predictions changed")
     assert model.best_family_ == case["family"]
     assert bool(model.ensemble_) == case["ensemble"]
     assert model.leaderboard().shape[0] >= 1

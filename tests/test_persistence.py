@@ -66,8 +66,12 @@ def test_existing_folder_is_not_overwritten_unless_asked(fitted, tmp_path):
     with pytest.raises(automl.InvalidParameterError, match="overwrite=True"):
         fitted.save(folder)
     assert (folder / "keep.txt").read_text() == "mine"
+    with pytest.raises(automl.InvalidParameterError, match="not an automl model folder"):
+        fitted.save(folder, overwrite=True)  # overwrite replaces a model folder, never the user's files
+    assert (folder / "keep.txt").read_text() == "mine"
+    (folder / "keep.txt").unlink()
+    fitted.save(folder)
     fitted.save(folder, overwrite=True)
-    assert not (folder / "keep.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging folder left
 
 

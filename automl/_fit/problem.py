@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl._setting_checks import limit_problems, sqlite_folder_problems, tracking_uri_problems
 from automl._warnings import warn_user
 from automl.config import FitSettings
 from automl.data.images import as_image_frame
@@ -35,13 +37,20 @@ from automl.data.validation import TrainingData, coerce_features, screen_feature
 from automl.evaluation.cross_validation import Evaluator, cap_validation_rows, probe_fraction_for
 from automl.evaluation.metrics import Metric, default_metric, get_metric, report_metrics
 from automl.evaluation.splitters import CVPlan, make_cv_plan
-from automl.exceptions import DataValidationError, InvalidParameterError
-from automl.families.base import ModelFamily
-from automl.families.registry import resolve_families
+from automl._fit.early_checks import (
+    Findings, callable_metric_problems, combined_error, model_problems, split_problems, valid_settings, weight_problems,
+)
+from automl.exceptions import (
+    AutoMLError, DataValidationError, FamilyUnavailableError, FamilyUnavailableSettingError, InvalidParameterError,
+    SearchSpaceError, SearchSpaceSettingError,
+)
+from automl.families.base import BuildContext, ModelFamily
+from automl.families.registry import get_family, registered_families, resolve_families
 from automl.spaces import SearchSpace
 from automl.spaces.overrides import family_space, load_overrides
 
-__all__ = ["Problem", "fingerprint", "prepare_problem", "resolve_n_jobs"]
+__all__ = ["Problem", "checked_settings", "fingerprint", "prepare_problem", "resolve_n_jobs", "validated_data",
+           "with_setting_problems"]
 
 
 def resolve_n_jobs(n_jobs: int) -> int:
@@ -51,8 +60,6 @@ def resolve_n_jobs(n_jobs: int) -> int:
         >>> resolve_n_jobs(1)
         1
     """
-    import os
-
     cores = os.cpu_count() or 1
     return n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)
 
@@ -128,8 +135,13 @@ def _group_column(settings: FitSettings, X: Any, groups: Any) -> tuple[Any, Any]
     return X.drop(columns=[column]), X[column].to_numpy()
 
 
-def _validated(settings: FitSettings, X: Any, y: Any, groups: Any, sample_weight: Any,
-               ) -> tuple[TrainingData, list[str], tuple[int, int, int] | None]:
+def validated_data(settings: FitSettings, X: Any, y: Any, groups: Any, sample_weight: Any,
+                   ) -> tuple[TrainingData, list[str], tuple[int, int, int] | None]:
+    """The data validated against the settings: ``(data, dropped constant columns, image shape)``.
+
+    Raises:
+        DataValidationError: every problem of the data, listed.
+    """
     X, groups = _group_column(settings, X, groups)
     X, image_shape = as_image_frame(X, settings.image_shape)
     X = coerce_features(X)
@@ -144,20 +156,62 @@ def _validated(settings: FitSettings, X: Any, y: Any, groups: Any, sample_weight
         raise DataValidationError(
             f"every feature column is constant ({dropped}); a model needs at least one column that varies"
         )
+    problems = weight_problems(data.weights)
+    if problems:
+        raise DataValidationError(problems)
     return data, dropped, image_shape
 
 
-def _families_and_overrides(settings: FitSettings, data: TrainingData, image: bool,
-                            ) -> tuple[list[ModelFamily], dict[str, Any]]:
-    families = resolve_families(settings.families, data.task, "image" if image else "table",
-                                weighted=data.weights is not None)
-    overrides = load_overrides(settings.search_space)
-    unknown = [name for name in overrides if name not in {f.name for f in families}]
-    if unknown:
-        raise InvalidParameterError(
-            f"search_space names families not in this search: {unknown}; searched: {[f.name for f in families]}"
-        )
-    return families, overrides
+def _families(settings: FitSettings, data: TrainingData, image: bool) -> list[ModelFamily]:
+    try:
+        families = resolve_families(settings.families, data.task, "image" if image else "table",
+                                    weighted=data.weights is not None)
+    except FamilyUnavailableError as exc:  # a setting refused: an InvalidParameterError too
+        raise FamilyUnavailableSettingError(str(exc)) from None
+    problems: list[str] = []
+    for family in families:
+        try:
+            space = family.space()
+            if not isinstance(space, SearchSpace):
+                raise SearchSpaceError(f"family {family.name!r}: its search space is a {type(space).__name__}, "
+                                       "not an automl.spaces.SearchSpace")
+            space.validate()
+        except AutoMLError as exc:
+            problems += getattr(exc, "problems", [str(exc)])
+    if problems:
+        raise SearchSpaceError(problems)
+    return families
+
+
+def _overrides(settings: FitSettings, families: Sequence[ModelFamily] | None) -> dict[str, Any]:
+    """The ``search_space=`` overrides, their family names checked against the families searched."""
+    from automl._suggest import close_names
+
+    try:
+        overrides = load_overrides(settings.search_space)
+    except SearchSpaceError as exc:
+        raise SearchSpaceSettingError(exc.problems) from None
+    searched = [f.name for f in families] if families is not None else None
+    problems = []
+    for name in overrides:
+        if searched is not None and name not in searched:
+            hint = close_names(name, searched) if isinstance(name, str) else []
+            tail = f" (did you mean {hint[0]!r}?)" if hint else ""
+            problems.append(f"search_space names family {name!r}, which is not in this search{tail}; "
+                            f"searched: {searched}")
+        elif not isinstance(overrides[name], Mapping):
+            problems.append(f"search_space[{name!r}] must map parameter names to a value or {{low, high, ...}}, "
+                            f"got {type(overrides[name]).__name__} {overrides[name]!r}")
+        elif isinstance(name, str) and name in registered_families():  # the values, whatever the data
+            try:
+                family = get_family(name)
+                family.space().with_overrides(overrides[name], source=f"search_space[{name!r}]",
+                                              pin_choices=family.pin_choices)
+            except AutoMLError as exc:
+                problems += getattr(exc, "problems", [str(exc)])
+    if problems:
+        raise SearchSpaceSettingError(problems)
+    return overrides
 
 
 def _plan(settings: FitSettings, data: TrainingData, task: str) -> CVPlan:
@@ -174,33 +228,110 @@ def _plan(settings: FitSettings, data: TrainingData, task: str) -> CVPlan:
     return plan
 
 
+def _spaces(families: Sequence[ModelFamily], overrides: Mapping[str, Any], train_rows: int,
+            context: BuildContext) -> dict[str, SearchSpace]:
+    """Each family's space for ``train_rows`` with the overrides; every value refused is reported at once."""
+    spaces: dict[str, SearchSpace] = {}
+    problems: list[str] = []
+    for family in families:
+        try:
+            spaces[family.name] = family_space(family, train_rows, overrides.get(family.name))
+        except SearchSpaceError as exc:
+            problems += exc.problems
+            continue
+        if overrides.get(family.name):
+            names = [n for n in overrides[family.name] if n in spaces[family.name].names]
+            problems += model_problems(family, spaces[family.name], names, context)
+    if problems:
+        raise SearchSpaceSettingError(problems)
+    return spaces
+
+
+def _first_stage(settings: FitSettings, X: Any, y: Any, groups: Any, sample_weight: Any, found: Findings,
+                 ) -> tuple[Any, Metric | None, list[ModelFamily] | None, dict[str, Any]]:
+    """The checks that need only the settings and the data: ``(validated, metric, families, overrides)``."""
+    validated = None
+    with found.catch():
+        validated = validated_data(settings, X, y, groups, sample_weight)
+    task = validated[0].task if validated is not None else settings.get("task")
+    metric, families, overrides = None, None, {}
+    limits = limit_problems(settings.trial_timeout, settings.trial_memory_limit)
+    if settings.tracking_on and settings.tracking in (None, True):
+        limits += tracking_uri_problems(settings.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
+    limits += sqlite_folder_problems("storage", settings.storage)
+    if limits:
+        found.add(InvalidParameterError(limits))
+    with found.catch():
+        if task is not None:
+            metric = get_metric(settings.metric, task) if settings.metric is not None else default_metric(task)
+    if validated is not None:
+        with found.catch():
+            families = _families(settings, validated[0], validated[2] is not None)
+    with found.catch():
+        overrides = _overrides(settings, families)
+    return validated, metric, families, overrides
+
+
+def _folds(settings: FitSettings, data: TrainingData, y_model: np.ndarray, found: Findings,
+           ) -> tuple[CVPlan | None, list[tuple[np.ndarray, np.ndarray]]]:
+    plan, splits = None, []
+    with found.catch():
+        plan = _plan(settings, data, data.task)
+        groups = None
+        if data.groups is not None and (plan.needs_groups or settings.cv.kind == "splitter"):
+            groups = data.groups.to_numpy()
+        seed = 0 if settings.seed is None else int(settings.seed)
+        splits = cap_validation_rows(plan.splits(len(y_model), y_model, groups), y_model, seed,
+                                     data.task != "regression")
+    return plan, splits
+
+
 def prepare_problem(settings: FitSettings, X: Any, y: Any, groups: Any = None, sample_weight: Any = None) -> Problem:
     """Validate the data against the settings and decide everything the search needs (nothing is written).
+
+    Every check whose inputs are there runs, and one error lists all their problems
+    (:func:`~automl._fit.early_checks.combined_error`): the data's, the metric's, the families',
+    the overrides' (each value the family's estimator refuses) and the folds' (a metric they
+    cannot score, a training part of a single class).
 
     Raises:
         DataValidationError: the data cannot be used (all problems listed).
         InvalidParameterError: a setting does not fit the data (e.g. overrides of a family not searched).
+        InvalidInputError: both kinds at once (it is a DataValidationError and an InvalidParameterError).
         FamilyUnavailableError: a family named needs a package that is not installed.
     """
-    data, dropped, image_shape = _validated(settings, X, y, groups, sample_weight)
+    found = Findings()
+    validated, metric, families, overrides = _first_stage(settings, X, y, groups, sample_weight, found)
+    if validated is None:
+        found.raise_all()
+    data, dropped, image_shape = validated
     task = data.task
-    metric = get_metric(settings.metric, task) if settings.metric is not None else default_metric(task)
-    families, overrides = _families_and_overrides(settings, data, image_shape is not None)
-    plan = _plan(settings, data, task)
     schema = dataclasses.replace(Schema.from_frame(data.X), ignored=tuple(dropped))
     X_canonical = schema.transform(data.X, warn=False)
     if task == "regression":
         y_model, classes = data.y.to_numpy(dtype="float64"), None
     else:
         y_model, classes = encode_labels(data.y)
+    plan, splits = _folds(settings, data, y_model, found)
+    train_rows = int(np.mean([len(train) for train, _ in splits])) if splits else len(y_model)
+    if plan is not None and metric is not None:
+        problems = split_problems(splits, y_model, task, metric, classes, data.weights, plan.description,
+                                  lenient=plan.lenient_classes)
+        if problems:
+            found.add(DataValidationError(problems))
+        elif callable_metric_problems(metric, y_model, splits, task, classes, data.weights):
+            found.add(InvalidParameterError(callable_metric_problems(metric, y_model, splits, task, classes,
+                                                                     data.weights)))
     seed = 0 if settings.seed is None else int(settings.seed)
-    groups = None
-    if data.groups is not None and (plan.needs_groups or settings.cv.kind == "splitter"):
-        groups = data.groups.to_numpy()
-    splits = plan.splits(len(y_model), y_model, groups)
-    splits = cap_validation_rows(splits, y_model, seed, task != "regression")
-    train_rows = int(np.mean([len(train) for train, _ in splits]))  # bounds follow the rows of a training fold
-    spaces = {f.name: family_space(f, train_rows, overrides.get(f.name)) for f in families}
+    context = BuildContext(task=task, n_classes=0 if classes is None else len(classes), n_rows=train_rows,
+                           n_features=X_canonical.shape[1], seed=seed, n_jobs=1, device=settings.device,
+                           image_shape=image_shape)
+    spaces: dict[str, SearchSpace] = {}
+    if families is not None:
+        with found.catch():
+            spaces = _spaces(families, overrides, train_rows, context)
+    found.raise_all()
+    assert plan is not None and metric is not None and families is not None
     metrics = report_metrics(task, metric)
     probing = settings.pruner not in (None, "none") or settings.time_budget
     evaluator = Evaluator(
@@ -215,6 +346,46 @@ def prepare_problem(settings: FitSettings, X: Any, y: Any, groups: Any = None, s
         fingerprint=fingerprint(X_canonical, y_model, task, metric.name, plan.description, spaces, image_shape,
                                 data.weights),
     )
+
+
+def checked_settings(params: Mapping[str, Any], estimator: str, X: Any, y: Any, groups: Any = None,
+                     sample_weight: Any = None) -> FitSettings:
+    """:func:`automl.config.resolve_settings`; when it refuses settings, the data is validated too (with the
+    settings that are valid) and one error lists the settings' problems and the data's.
+
+    Raises:
+        InvalidParameterError: settings refused (the data has no problem).
+        InvalidInputError: settings and data refused (both listed).
+    """
+    from automl.config import resolve_settings
+
+    try:
+        return resolve_settings(params, estimator)
+    except InvalidParameterError as exc:
+        refused = exc
+    try:
+        settings = resolve_settings(valid_settings(params, estimator), estimator)
+    except AutoMLError:
+        raise refused from None
+    found = Findings()
+    found.add(refused)
+    with found.catch():
+        validated_data(settings, X, y, groups, sample_weight)
+    raise combined_error(found.errors) from None
+
+
+def with_setting_problems(error: BaseException, params: Mapping[str, Any]) -> BaseException:
+    """``error`` (the data's problems, found first), or one error listing it and the problems of the
+    settings ``params`` (as :func:`automl.fit` takes them)."""
+    from automl.config import resolve_settings
+
+    try:
+        resolve_settings(params)
+    except InvalidParameterError as refused:
+        return combined_error([refused, error])
+    except AutoMLError:  # a setting that does not exist: the data's error stands
+        return error
+    return error
 
 
 def fingerprint(X: pd.DataFrame, y: np.ndarray, task: str, metric: str, cv: str, spaces: Mapping[str, Any],

@@ -19,10 +19,12 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
+from automl._spawn import sigterm_as_interrupt, sigterm_deferred
 from automl.config import FitSettings
 from automl.families.registry import family_import_path
 from automl.search.budget import Budget
@@ -38,11 +40,28 @@ __all__ = ["ENSEMBLE_REFIT_FACTOR", "TRACKING_RESERVE", "join_fit", "run_fit"]
 
 #: Seconds kept at the end of a tracked fit for the last child runs, plots, artifacts and the MLflow model.
 TRACKING_RESERVE = 8.0
+#: Seconds an interrupted fit (Ctrl-C, SIGTERM) spends at most on its last child runs before it marks the run
+#: KILLED and ends: whoever stopped it wants it gone (and docker or systemd send SIGKILL 10 s after SIGTERM).
+INTERRUPTED_TRACKING_SECONDS = 6.0
 #: With ``ensemble=True`` the search ends early enough to refit this many more models like the best
 #: one (the ensemble's members; fewer, cheaper or none are refitted when time is short).
 ENSEMBLE_REFIT_FACTOR = 2.0
 
 TrialCallback = Callable[[Any, Any], None]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _terminable(function: _F) -> _F:
+    """Run ``function`` with SIGTERM handled as Ctrl-C (in the main thread, when nothing else handles
+    SIGTERM; the previous handler is restored after): ``timeout``, systemd, docker and CI stop a fit
+    with SIGTERM, and it must end as an interrupted one does, workers stopped and the run marked KILLED."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with sigterm_as_interrupt():
+            return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _budget(settings: FitSettings, started: float, tracked: bool) -> Budget:
@@ -95,6 +114,14 @@ def _status(exc: BaseException) -> str:
     return "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
 
 
+def _end_deadline(exc: BaseException | None, deadline: float | None) -> float | None:
+    """The tracking deadline of a fit ending with ``exc``: sooner for an interrupted one."""
+    if not isinstance(exc, KeyboardInterrupt):
+        return deadline
+    soon = time.monotonic() + INTERRUPTED_TRACKING_SECONDS
+    return soon if deadline is None else min(deadline, soon)
+
+
 def fitted_estimator(estimator_class: Any, settings: FitSettings, attributes: Mapping[str, Any]) -> Any:
     """An estimator of ``estimator_class`` with ``settings`` and the fitted ``attributes`` (None: no class)."""
     if estimator_class is None:
@@ -104,6 +131,7 @@ def fitted_estimator(estimator_class: Any, settings: FitSettings, attributes: Ma
     return estimator
 
 
+@_terminable
 def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups: Any = None,
             sample_weight: Any = None, *, callbacks: Sequence[TrialCallback] = (),
             sweep: Mapping[str, Any] | None = None) -> FitReport:
@@ -137,13 +165,14 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
         outcome = run_search(spec, runner, MainRole(spec), budget, [tracker.on_trial, *callbacks], on_open)
         final = build_final_model(problem, outcome, runner, budget)
     except BaseException as exc:
-        tracker.finish(opened[0] if opened else None, None, _status(exc), budget.tracking_deadline())
+        tracker.finish(opened[0] if opened else None, None, _status(exc), _end_deadline(exc, budget.tracking_deadline()))
         raise
     finally:
         runner.close()
     report = build_report(problem, outcome, final, time.monotonic() - started)
     report.estimator = fitted_estimator(estimator_class, settings, report.attributes)
-    result = tracker.finish(outcome.study, report, "FINISHED", budget.tracking_deadline())
+    with sigterm_deferred():  # bounded by the tracking deadline; a SIGTERM then ends the fit after it
+        result = tracker.finish(outcome.study, report, "FINISHED", budget.tracking_deadline())
     if isinstance(result, TrackingResult) and result.run_id is not None:  # a tracker of yours may return nothing
         report.attributes.update(tracking_run_id_=result.run_id, tracking_uri_=result.tracking_uri,
                                  model_uri_=result.model_uri)
@@ -153,6 +182,7 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
     return report
 
 
+@_terminable
 def join_fit(settings: FitSettings, X: Any, y: Any, groups: Any = None, sample_weight: Any = None, *,
              n_trials: int | None = None, callbacks: Sequence[TrialCallback] = ()) -> SearchOutcome:
     """Join the named study another process started: run trials until its deadline or target; no refit."""
@@ -167,15 +197,15 @@ def join_fit(settings: FitSettings, X: Any, y: Any, groups: Any = None, sample_w
         tracker.on_start(study, search_info(problem, budget, joining=True))
 
     runner = _runner(problem)
-    status = "FAILED"
+    status, deadline = "FAILED", None
     try:
         outcome = run_search(spec, runner, JoiningRole(spec), budget, [tracker.on_trial, *callbacks], on_open)
         status = "FINISHED"
         return outcome
-    except KeyboardInterrupt:
-        status = "KILLED"
+    except KeyboardInterrupt as exc:
+        status, deadline = "KILLED", _end_deadline(exc, None)
         raise
     finally:
         runner.close()
         if opened:
-            tracker.finish(opened[0], None, status, None)
+            tracker.finish(opened[0], None, status, deadline)

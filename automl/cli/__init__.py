@@ -3,7 +3,9 @@
 ``demo``, ``fit``, ``sweep``, ``worker``, ``resume``, ``leaderboard``,
 ``predict``, ``families``, ``spaces show|check`` and ``ui``; ``automl COMMAND --help``
 shows each one's options and examples. Exit codes: 0 done, 1 failed, 2 usage or
-data error (with the message and a hint), 130 interrupted.
+data error (with the message and a hint), 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM, from ``timeout``, systemd, docker or CI: handled as Ctrl-C, so the MLflow run is
+marked KILLED and the worker processes stop).
 
 Example:
     >>> main(["families"])  # doctest: +ELLIPSIS
@@ -28,19 +30,25 @@ def build_parser():  # noqa: ANN201 - argparse is imported with the parser modul
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (0 done, 1 failed, 2 usage error, 130 interrupted)."""
+    """Run the command line; return the exit code (0 done, 1 failed, 2 usage error, 130 interrupted,
+    143 terminated)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     from automl.exceptions import AutoMLError
 
+    from automl._spawn import Terminated, sigterm_as_interrupt, watch_parent
+
     command = " ".join(a for a in [args.command, getattr(args, "spaces_command", None)] if a)
     try:
-        return int(args.run(args))
-    except KeyboardInterrupt:
-        print("automl: interrupted; finished trials are kept in the study (continue with: automl resume --study NAME)",
+        with sigterm_as_interrupt():
+            watch_parent()  # a helper started by --workers stops when its parent dies
+            return int(args.run(args))
+    except KeyboardInterrupt as exc:
+        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"automl: {what}; finished trials are kept in the study (continue with: automl resume --study NAME)",
               file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
     except AutoMLError as exc:
         usage = isinstance(exc, (ValueError, TypeError, LookupError))
         print(f"automl: error: {exc}", file=sys.stderr)

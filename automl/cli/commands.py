@@ -69,7 +69,9 @@ def _report(model: Any, spec: Any) -> None:
         print(f"study {model.study_name_!r} in {model.storage_} "
               f"(continue it: automl resume --study {model.study_name_}; join it: automl worker --study {model.study_name_})")
     if getattr(model, "tracking_run_id_", None):
-        print(f"MLflow run {model.tracking_run_id_} in {model.tracking_uri_} (browse it: automl ui)")
+        from automl._redact import redact_url
+
+        print(f"MLflow run {model.tracking_run_id_} in {redact_url(model.tracking_uri_)} (browse it: automl ui)")
 
 
 def _progress(spec: Any) -> Any:
@@ -79,21 +81,30 @@ def _progress(spec: Any) -> Any:
 
 
 def _run(spec: Any, workers: int = 1) -> int:
+    from automl._setting_checks import output_problems
+    from automl.exceptions import InvalidParameterError
     from automl.sweep import run_sweep
 
+    if output_problems(spec.output, spec.overwrite):  # before the search: the model must be savable
+        raise InvalidParameterError(output_problems(spec.output, spec.overwrite))
     helpers = _start_workers(spec, workers - 1)
     progress = _progress(spec)
+    failed = True
     try:
         model = run_sweep(spec, callbacks=[progress])
+        failed = False
     finally:
         progress.close()
-        _stop_workers(helpers)
+        _stop_workers(helpers, terminate=failed)  # interrupted or failed: the helpers stop now
     _report(model, spec)
     return 0
 
 
 def _start_workers(spec: Any, n: int) -> list[subprocess.Popen]:
-    """Start ``n`` local ``automl worker`` processes that join the sweep's study."""
+    """Start ``n`` local ``automl worker`` processes that join the sweep's study; they die with this process,
+    and get the storage in ``$AUTOML_STORAGE``, not on their command line (which ``ps`` shows)."""
+    from automl._spawn import start_helper
+
     if n <= 0:
         return []
     if not spec.settings.get("study_name"):
@@ -101,19 +112,15 @@ def _start_workers(spec: Any, n: int) -> list[subprocess.Popen]:
         print(f"--workers: naming the study {spec.settings['study_name']!r}", file=sys.stderr)
     command = [sys.executable, "-m", "automl.cli", "worker", "--study", spec.settings["study_name"], "--quiet"]
     storage = spec.settings.get("storage")
-    if storage is not None:
-        command += ["--storage", str(storage)]
-    return [subprocess.Popen(command, stdout=subprocess.DEVNULL) for _ in range(n)]
+    env = {} if storage is None else {"AUTOML_STORAGE": str(os.fspath(storage) if isinstance(storage, os.PathLike)
+                                                           else storage)}
+    return [start_helper(command, env, stdout=subprocess.DEVNULL) for _ in range(n)]
 
 
-def _stop_workers(helpers: list[subprocess.Popen], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    for process in helpers:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.terminate()
-            process.wait(timeout=10)
+def _stop_workers(helpers: list[subprocess.Popen], timeout: float = 60.0, terminate: bool = False) -> None:
+    from automl._spawn import stop_helpers
+
+    stop_helpers(helpers, timeout, terminate=terminate)
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -227,19 +234,36 @@ def leaderboard(args: argparse.Namespace) -> int:
 
 
 def predict(args: argparse.Namespace) -> int:
-    """Predict with a saved model; write a CSV."""
+    """Predict with a saved model; write a CSV.
+
+    The data file is read with the model's schema: columns that were categories, datetimes or
+    timedeltas at fit are read as text (a CSV's ``007`` stays ``007``), so the rows get the same
+    predictions as the same frame passed to ``model.predict`` in Python.
+    """
     import pandas as pd
 
     import automl
-    from automl.sweep import read_frame
+    from automl.data.tables import read_table
+    from automl.exceptions import InvalidParameterError
 
     model = automl.load(args.model)
-    frame = read_frame(args.data)
+    task = getattr(model, "task_", None)
+    if args.proba and (task == "regression" or not hasattr(model, "predict_proba")):
+        raise InvalidParameterError(
+            f"--proba gives class probabilities, but the model in {args.model!r} is a {task} model "
+            f"({type(model).__name__}), which predicts values; drop --proba to write its predictions"
+        )
+    frame = read_table(args.data, schema=model.schema_)
     if args.proba:
         out = pd.DataFrame(model.predict_proba(frame), columns=[str(c) for c in model.classes_])
     else:
         out = pd.DataFrame({"prediction": model.predict(frame)})
-    out.to_csv(args.output, index=False)
+    try:
+        out.to_csv(args.output, index=False)
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"cannot write the predictions to {args.output!r}: {exc.strerror or exc}; pass -o PATH in a writable folder"
+        ) from None
     print(f"{len(out)} predictions written to {args.output}")
     return 0
 

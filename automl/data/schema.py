@@ -4,8 +4,10 @@ A :class:`Schema` records the column order, each column's role (numeric,
 boolean, categorical, datetime), the original dtype and, for categoricals, the
 levels seen at fit. :meth:`Schema.transform` turns any later frame into the
 *canonical frame* the models see: numeric and boolean columns as ``float64``,
-categoricals as pandas ``category`` with the fitted levels (unseen values become
-missing), datetimes expanded into numeric parts.
+timedeltas as ``float64`` seconds, categoricals as pandas ``category`` with the
+fitted levels (values are matched to the levels by value, see
+:mod:`automl.data.categories`; unseen values become missing), datetimes expanded
+into numeric parts named ``<column>__<part>``.
 
 Example:
     >>> import pandas as pd
@@ -26,9 +28,13 @@ import numpy as np
 import pandas as pd
 
 from automl._warnings import warn_user
+from automl.data.categories import fitted_levels, to_labels
 from automl.exceptions import DataValidationError
 
-__all__ = ["ColumnSpec", "Schema", "column_kind", "DATETIME_PARTS"]
+__all__ = ["ColumnSpec", "Schema", "column_kind", "derived_names", "DATETIME_PARTS", "KINDS"]
+
+#: The roles a feature column can have; every other dtype is refused at validation.
+KINDS = ("numeric", "boolean", "categorical", "datetime", "timedelta")
 
 DATETIME_PARTS = ("year", "month", "day", "day_of_week", "day_of_year", "hour", "elapsed_days")
 _EPOCH = pd.Timestamp("1970-01-01")
@@ -40,10 +46,12 @@ class ColumnSpec:
 
     Attributes:
         name: Column name.
-        kind: ``numeric``, ``boolean``, ``categorical`` or ``datetime``.
+        kind: One of :data:`KINDS`.
         dtype: The dtype at fit, as a string (for messages and the manifest).
-        categories: Levels seen at fit (categoricals only), as strings.
+        categories: Levels seen at fit (categoricals only), as strings: the canonical categories.
         parts: Numeric parts a datetime column is expanded into.
+        values: The levels' original values (``101``, ``"007"``), aligned with ``categories``;
+            empty in a schema saved before they were kept.
     """
 
     name: str
@@ -51,6 +59,7 @@ class ColumnSpec:
     dtype: str
     categories: tuple[str, ...] = ()
     parts: tuple[str, ...] = ()
+    values: tuple[Any, ...] = ()
 
     def output_names(self) -> list[str]:
         """Names of the canonical columns this column becomes."""
@@ -59,8 +68,18 @@ class ColumnSpec:
         return [self.name]
 
 
+def derived_names(name: str) -> list[str]:
+    """Every name a datetime column ``name`` may be expanded into (``name__year``, ...).
+
+    Example:
+        >>> derived_names("d")[:2]
+        ['d__year', 'd__month']
+    """
+    return [f"{name}__{part}" for part in DATETIME_PARTS]
+
+
 def column_kind(series: pd.Series) -> str:
-    """Role of a column from its dtype: numeric, boolean, categorical or datetime.
+    """Role of a column from its dtype: numeric, boolean, categorical, datetime or timedelta.
 
     Example:
         >>> column_kind(pd.Series([True, False]))
@@ -73,17 +92,11 @@ def column_kind(series: pd.Series) -> str:
         return "categorical"
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "datetime"
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return "timedelta"
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
         return "numeric"
     return "categorical"
-
-
-def _as_text(series: pd.Series) -> pd.Series:
-    """Categorical values as strings, missing kept missing."""
-    values = series.astype("object")
-    mask = values.isna()
-    text = values.where(mask, values.astype(str))
-    return text.where(~mask, np.nan)
 
 
 def _datetime_parts(series: pd.Series) -> tuple[str, ...]:
@@ -130,24 +143,31 @@ class Schema:
         Example:
             >>> Schema.from_frame(pd.DataFrame({"x": [1.5, 2.0]})).names
             ['x']
+
+        Raises:
+            DataValidationError: two columns would give the canonical frame the same name (a column
+                named like a part of a datetime column, e.g. ``d__year`` beside datetime ``d``).
         """
         specs = []
         for name in X.columns:
             series = X[name]
             kind = column_kind(series)
             categories: tuple[str, ...] = ()
+            values: tuple[Any, ...] = ()
             parts: tuple[str, ...] = ()
             if kind == "categorical":
-                text = _as_text(series).dropna()
-                if isinstance(series.dtype, pd.CategoricalDtype):
-                    levels = [str(c) for c in series.cat.categories]
-                else:
-                    levels = sorted(set(text.tolist()))
-                categories = tuple(levels)
+                categories, values = fitted_levels(series)
             elif kind == "datetime":
                 parts = _datetime_parts(series)
-            specs.append(ColumnSpec(str(name), kind, str(series.dtype), categories, parts))
-        return cls(tuple(specs))
+            specs.append(ColumnSpec(str(name), kind, str(series.dtype), categories, parts, values))
+        schema = cls(tuple(specs))
+        clashes = sorted({n for n in schema.output_names if schema.output_names.count(n) > 1})
+        if clashes:
+            raise DataValidationError(
+                f"feature name(s) {clashes} would appear twice: a datetime column is expanded into "
+                "<column>__<part> features; rename the clashing column(s)"
+            )
+        return schema
 
     @property
     def names(self) -> list[str]:
@@ -167,8 +187,9 @@ class Schema:
         """Enforce the schema on ``X`` and return the canonical frame.
 
         Columns may come in any order; missing columns raise, listing them;
-        extra columns are dropped with one warning; categorical values not seen
-        at fit become missing (with one warning when ``warn``).
+        extra columns are dropped with one warning; categorical values are matched
+        to the fitted levels by value (``101.0`` or ``"101"`` is level ``101``);
+        values not seen at fit become missing (with one warning when ``warn``).
 
         Raises:
             DataValidationError: columns are missing, or a column cannot be
@@ -179,7 +200,9 @@ class Schema:
             >>> s.transform(pd.DataFrame({"b": ["z"], "a": [3]}), warn=False)["b"].isna().tolist()
             [True]
         """
-        present = set(map(str, X.columns))
+        if not all(isinstance(c, str) for c in X.columns):
+            X = X.set_axis([str(c) for c in X.columns], axis=1)  # the schema's names are strings
+        present = set(X.columns)
         missing = [n for n in self.names if n not in present]
         if missing:
             raise DataValidationError(
@@ -200,27 +223,16 @@ class Schema:
                 continue
             series = series.reset_index(drop=True)
             try:
-                if spec.kind in ("numeric", "boolean"):
-                    out[spec.name] = _to_float(series)
-                elif spec.kind == "datetime":
-                    converted = pd.to_datetime(series)
-                    if getattr(converted.dt, "tz", None) is not None:
-                        raise ValueError("time-zone-aware")
-                    out.update(_expand_datetime(converted, spec.parts, spec.name))
-                else:
-                    text = _as_text(series)
-                    known = text.isin(spec.categories) | text.isna()
-                    if not known.all():
-                        unseen[spec.name] = sorted(set(text[~known].tolist()))[:3]
-                    out[spec.name] = pd.Series(
-                        pd.Categorical(text.where(known, np.nan), categories=list(spec.categories)),
-                        index=index,
-                    )
-            except (ValueError, TypeError):
+                converted, not_seen = _convert(spec, series)
+            except (ValueError, TypeError, OverflowError):
                 problems.append(
                     f"column {spec.name!r} has dtype {series.dtype} but was {spec.kind} "
                     f"({spec.dtype}) at fit and cannot be converted; convert it back to {spec.dtype}"
                 )
+                continue
+            out.update(converted)
+            if not_seen:
+                unseen[spec.name] = not_seen
         if problems:
             raise DataValidationError(problems)
         if unseen and warn:
@@ -246,10 +258,36 @@ class Schema:
         for c in data["columns"]:
             specs.append(
                 ColumnSpec(
-                    c["name"], c["kind"], c["dtype"], tuple(c.get("categories", ())), tuple(c.get("parts", ()))
+                    c["name"], c["kind"], c["dtype"], tuple(c.get("categories", ())), tuple(c.get("parts", ())),
+                    tuple(c.get("values", ())),
                 )
             )
         return cls(tuple(specs), tuple(data.get("ignored", ())))
+
+
+def _convert(spec: ColumnSpec, series: pd.Series) -> tuple[dict[str, pd.Series], list[str]]:
+    """The canonical column(s) of one incoming column, and a few of its values not seen at fit."""
+    if spec.kind in ("numeric", "boolean"):
+        return {spec.name: _to_float(series)}, []
+    if spec.kind == "timedelta":
+        return {spec.name: _to_seconds(series)}, []
+    if spec.kind == "datetime":
+        converted = pd.to_datetime(series)
+        if getattr(converted.dt, "tz", None) is not None:
+            raise ValueError("time-zone-aware")
+        return _expand_datetime(converted, spec.parts, spec.name), []
+    labels, unseen = to_labels(series, spec.categories, spec.values)
+    codes = pd.Categorical(labels, categories=list(spec.categories))
+    return {spec.name: pd.Series(codes, index=pd.RangeIndex(len(series)))}, unseen
+
+
+def _to_seconds(series: pd.Series) -> pd.Series:
+    """A timedelta column as float seconds; text is parsed (``"1 days 02:00:00"``); bare numbers have no unit."""
+    if not pd.api.types.is_timedelta64_dtype(series.dtype):
+        if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+            raise TypeError("numbers have no time unit")
+        series = pd.to_timedelta(series)
+    return series.dt.total_seconds().astype("float64")
 
 
 def _to_float(series: pd.Series) -> pd.Series:

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl.data.dtypes import dtype_problem
+from automl.data.schema import derived_names
 from automl.data.task import check_task, infer_task
 from automl._warnings import warn_user
 from automl.exceptions import DataValidationError, InputTypeError
@@ -68,26 +70,14 @@ def _column_vector(y: Any) -> Any:
     return y
 
 
-def _object_cell_problem(name: str, series: pd.Series) -> str | None:
-    values = series.dropna()
-    if not len(values):
-        return None
-    bad = values.map(lambda v: isinstance(v, (dict, list, set, tuple, np.ndarray)))
-    if bad.any():
-        example = type(values[bad].iloc[0]).__name__
-        return (
-            f"column {name!r} holds {example} values in its cells; flatten it into scalar columns "
-            f"(e.g. pd.json_normalize) or drop it"
-        )
-    return None
-
-
 def feature_problems(X: pd.DataFrame) -> list[str]:
     """Every problem that stops ``X`` from being used as features.
 
     Checks: at least one row and one column; string, unique, single-level
-    column names; no infinite, complex or nested values; no column entirely
-    missing; no time-zone-aware datetimes.
+    column names; every column of a supported dtype (see :mod:`automl.data.dtypes`:
+    no complex, period, interval, nested, bytes or mixed values); no infinite values;
+    no column entirely missing; no time-zone-aware datetimes; no column named like a
+    feature derived from a datetime column (``d__year`` beside datetime ``d``).
 
     Example:
         >>> feature_problems(pd.DataFrame({"a": [1], "b": [None]}))
@@ -114,12 +104,12 @@ def feature_problems(X: pd.DataFrame) -> list[str]:
         problems.append(f"duplicate column names {duplicated}; give every column a unique name")
     if problems:
         return problems
+    problems.extend(derived_name_problems(X))
     for name in X.columns:
         series = X[name]
         dtype = series.dtype
         if pd.api.types.is_complex_dtype(dtype):
-            problems.append(f"column {name!r} holds complex numbers (Complex data not supported); split it into real "
-                            "and imaginary parts")
+            problems.append(str(dtype_problem(name, series)))
             continue
         if series.isna().all():
             problems.append(f"column {name!r} is entirely missing; drop it (X = X.drop(columns=[{name!r}]))")
@@ -140,25 +130,35 @@ def feature_problems(X: pd.DataFrame) -> list[str]:
                     f"e.g. df[{name!r}] = df[{name!r}].replace([np.inf, -np.inf], np.nan)"
                 )
             continue
-        if dtype == object:
-            problem = _object_cell_problem(str(name), series) or _mixed_type_problem(str(name), series)
-            if problem:
-                problems.append(problem)
+        problem = dtype_problem(name, series)
+        if problem:
+            problems.append(problem)
     return problems
 
 
-def _mixed_type_problem(name: str, series: pd.Series) -> str | None:
-    """A column of Python objects mixing numbers and text (e.g. ``[1, "a", 2.5]``) is ambiguous."""
-    values = series.dropna()
-    kinds = {"number" if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else
-             "text" if isinstance(v, str) else type(v).__name__ for v in values}
-    if len(kinds) < 2:
-        return None
-    return (
-        f"column {name!r} mixes {' and '.join(sorted(kinds))} values; make it one type: "
-        f"X[{name!r}] = X[{name!r}].astype(str) for categories, or pd.to_numeric(X[{name!r}], errors='coerce') "
-        "for numbers"
-    )
+def derived_name_problems(X: pd.DataFrame) -> list[str]:
+    """Columns named like a feature a datetime column is expanded into (``d__year`` beside datetime ``d``).
+
+    They are refused, not renamed: a renamed column would be a name the caller never chose, and a
+    frame passed at predict would have to be renamed the same way.
+
+    Example:
+        >>> X = pd.DataFrame({"d": pd.to_datetime(["2024-01-01", "2024-02-01"]), "d__year": [1, 2]})
+        >>> derived_name_problems(X)  # doctest: +ELLIPSIS
+        ["column 'd__year' has the name of a feature automl derives from datetime column 'd' ...]
+    """
+    names = {str(c) for c in X.columns}
+    problems = []
+    for name in X.columns:
+        if not pd.api.types.is_datetime64_any_dtype(X[name].dtype):
+            continue
+        for clash in (n for n in derived_names(str(name)) if n in names):
+            problems.append(
+                f"column {clash!r} has the name of a feature automl derives from datetime column {name!r} "
+                f"(expanded into {name}__year, {name}__month, ...); rename it, e.g. "
+                f"X = X.rename(columns={{{clash!r}: {clash.replace('__', '_')!r}}})"
+            )
+    return problems
 
 
 #: Fewest rows before a column whose values are all different is called an identifier.
@@ -178,7 +178,11 @@ def _same_as_text(series: pd.Series, target: pd.Series) -> bool:
 
 
 def _all_numbers(values: pd.Series) -> bool:
-    return bool(pd.to_numeric(values.astype(str), errors="coerce").notna().all())
+    """Whether every value reads as a number, and none is a zero-padded code (``007``: text by design)."""
+    text = values.astype(str)
+    if text.str.match(r"^\s*0\d").any():
+        return False
+    return bool(pd.to_numeric(text, errors="coerce").notna().all())
 
 
 def screen_features(X: pd.DataFrame, y: pd.Series, *, drop_constant: bool = True) -> tuple[pd.DataFrame, list[str]]:

@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numbers
 import warnings
 
 import numpy as np
@@ -83,8 +84,10 @@ class CVPlan:
             with warnings.catch_warnings():  # small classes are reported by data_warnings instead
                 warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
                 return [(np.asarray(tr), np.asarray(va)) for tr, va in self.splitter.split(X_dummy, y, groups)]
-        except ValueError as exc:
-            raise DataValidationError(f"cv={self.description} cannot split this data: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - a splitter of yours may raise anything; it is refused by name
+            raise DataValidationError(
+                f"cv={self.description} cannot split this data: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def _small_classes(self, y: Any, below: int) -> list[tuple[str, int]]:
         values, counts = np.unique(np.asarray(y, dtype=object).astype(str), return_counts=True)
@@ -206,12 +209,15 @@ def parse_cv(cv: object) -> CVSpec:
         return CVSpec("default")
     if hasattr(cv, "split") and hasattr(cv, "get_n_splits"):
         return CVSpec("splitter", splitter=cv)
-    if isinstance(cv, bool) or not isinstance(cv, (int, float, str)):
+    if isinstance(cv, (bool, np.bool_)) or not isinstance(cv, (numbers.Real, str)):
         raise InvalidParameterError(f"cv must be {CV_FORMS}; got {cv!r} of type {type(cv).__name__}")
-    if isinstance(cv, float):
-        return CVSpec("holdout", fraction=_fraction(cv, cv))
-    if isinstance(cv, int):
-        return CVSpec("folds", folds=_positive_int(str(cv), cv))
+    if isinstance(cv, numbers.Integral):  # numpy integers too
+        return CVSpec("folds", folds=_positive_int(str(int(cv)), int(cv)))
+    if isinstance(cv, numbers.Real):
+        if float(cv).is_integer() and float(cv) >= 2:
+            raise InvalidParameterError(f"cv={float(cv)!r}: a float is a holdout fraction between 0 and 1; for "
+                                        f"{int(float(cv))} folds write cv={int(float(cv))}")
+        return CVSpec("holdout", fraction=_fraction(float(cv), float(cv)))
     text = cv.strip()
     if text.isdigit():
         return CVSpec("folds", folds=_positive_int(text, cv))

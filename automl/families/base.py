@@ -83,6 +83,10 @@ class ModelFamily:
         adapt_space: ``adapt_space(space, n_rows) -> space`` narrowing the search space to
             the rows of a training fold (e.g. leaf sizes), applied before the user's
             overrides; ``None`` keeps the space as it is.
+        pin_choices: For a categorical parameter, the values its estimator also takes when
+            the user pins it, beyond the choices the search samples (the reference nets pin
+            ``optimizer="adam"``, which the search does not try); a pin outside both is
+            refused before the search.
     """
 
     name: str
@@ -100,6 +104,7 @@ class ModelFamily:
     inputs: frozenset[str] = frozenset(INPUT_KINDS)
     sample_weight: bool = True
     adapt_space: Callable[[Any, int], Any] | None = field(default=None, compare=False)
+    pin_choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict, compare=False)
 
     def space_for(self, n_rows: int):  # noqa: ANN201 - SearchSpace, imported lazily
         """The family's search space adapted to ``n_rows`` training rows (see ``adapt_space``).

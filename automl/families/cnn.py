@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from automl.families.base import BuildContext, ModelFamily
+from automl.families.torch_common import ACTIVATION_NAMES, NET_CHOICES
 from automl.families.torch_estimator import (
     TorchEstimator,
     build_net,
@@ -38,6 +39,10 @@ from automl.families.torch_estimator import (
 __all__ = ["FAMILY", "ConvNetClassifier", "AUGMENTATIONS"]
 
 AUGMENTATIONS = ("none", "shift", "flip", "flip_shift")
+#: Every value the estimator takes for its own categorical parameters (a user may pin any of them).
+CNN_CHOICES: dict[str, tuple[str, ...]] = {
+    "pooling": ("max", "avg"), "activation": ACTIVATION_NAMES, "augmentation": AUGMENTATIONS,
+}
 
 
 class ConvNetClassifier(TorchEstimator):
@@ -107,8 +112,6 @@ class ConvNetClassifier(TorchEstimator):
         self.n_jobs = n_jobs
 
     def _check_params(self) -> list[str]:
-        from automl.families._torch_modules import ACTIVATIONS
-
         problems = []
         shape = self.image_shape
         if shape is None or len(shape) != 3 or any(int(s) < 1 for s in shape):
@@ -116,8 +119,7 @@ class ConvNetClassifier(TorchEstimator):
                 f"image_shape must be (height, width, channels), got {shape!r}; pass images as an array "
                 "shaped (N, H, W) or (N, H, W, C), or pixel columns with image_shape="
             )
-        checks = [("pooling", ("max", "avg")), ("activation", tuple(ACTIVATIONS)), ("augmentation", AUGMENTATIONS)]
-        problems += self._choice_problems(checks)
+        problems += self._choice_problems(list(CNN_CHOICES.items()))
         if int(self.kernel_size) < 1 or int(self.kernel_size) % 2 == 0:
             problems.append(f"kernel_size must be an odd positive number, got {self.kernel_size!r}")
         if int(self.n_blocks) < 1 or int(self.filters) < 1 or int(self.head_width) < 0:
@@ -197,6 +199,7 @@ def build(params: Mapping[str, Any], ctx: BuildContext) -> ConvNetClassifier:
     )
 
 FAMILY = ModelFamily(
+    pin_choices={**NET_CHOICES, **CNN_CHOICES},
     name="cnn",
     tasks=frozenset({"binary", "multiclass", "regression"}),
     encoding="ordinal",

@@ -60,6 +60,13 @@ MIN_STEPS_PER_EPOCH = 8
 PREDICT_BATCH = 8192
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("constant", "cosine", "onecycle")
+#: The names of ``_torch_modules.ACTIVATIONS`` and ``NORMALIZATIONS``, here without importing torch.
+ACTIVATION_NAMES = ("relu", "gelu", "silu", "tanh")
+NORMALIZATION_NAMES = ("none", "batch", "layer")
+#: Every value the nets' trainer takes for its categorical parameters (a user may pin any of them).
+NET_CHOICES: dict[str, tuple[str, ...]] = {
+    "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "target_scaling": ("standard", "none"),
+}
 
 
 def resolve_device(device: str = "auto") -> Any:

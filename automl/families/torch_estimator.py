@@ -74,12 +74,10 @@ class TorchEstimator(BaseEstimator):
         return TrainConfig(**{name: getattr(self, name) for name in TRAIN_PARAMS})
 
     def _validate(self) -> None:
-        from automl.families.torch_common import OPTIMIZERS, SCHEDULES
+        from automl.families.torch_common import NET_CHOICES
 
         problems = list(self._check_params())
-        problems += self._choice_problems(
-            [("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("target_scaling", ("standard", "none"))]
-        )
+        problems += self._choice_problems(list(NET_CHOICES.items()))
         if not 0 <= float(self.validation_fraction) < 1:
             problems.append(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}")
         if int(self.max_epochs) < 1 or int(self.batch_size) < 1:

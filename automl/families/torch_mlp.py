@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from automl.families.base import BuildContext, ModelFamily
+from automl.families.torch_common import ACTIVATION_NAMES, NET_CHOICES, NORMALIZATION_NAMES
 from automl.families.torch_estimator import (
     TorchEstimator,
     build_net,
@@ -40,6 +41,13 @@ from automl.families.torch_estimator import (
 __all__ = ["FAMILY", "TabularNet"]
 
 SCALINGS = ("standard", "quantile", "none")
+_MLP_OWN = ("architecture", "shape", "activation", "normalization", "numeric_scaling", "categorical_encoding")
+#: Every value the estimator takes for its categorical parameters (the search samples some of them;
+#: a user may pin any): checked by the estimator and, before the search, by the pin check.
+MLP_CHOICES: dict[str, tuple[str, ...]] = {
+    "architecture": ("mlp", "resnet"), "shape": ("constant", "funnel"), "activation": ACTIVATION_NAMES,
+    "normalization": NORMALIZATION_NAMES, "numeric_scaling": SCALINGS, "categorical_encoding": ("embedding", "onehot"),
+}
 
 
 class TabularNet(TorchEstimator):
@@ -114,14 +122,7 @@ class TabularNet(TorchEstimator):
         self.n_jobs = n_jobs
 
     def _check_params(self) -> list[str]:
-        from automl.families._torch_modules import ACTIVATIONS, NORMALIZATIONS
-
-        checks = [
-            ("architecture", ("mlp", "resnet")), ("shape", ("constant", "funnel")),
-            ("activation", tuple(ACTIVATIONS)), ("normalization", NORMALIZATIONS),
-            ("numeric_scaling", SCALINGS), ("categorical_encoding", ("embedding", "onehot")),
-        ]
-        problems = self._choice_problems(checks)
+        problems = self._choice_problems([(name, MLP_CHOICES[name]) for name in _MLP_OWN])
         if int(self.n_layers) < 0 or int(self.width) < 1:
             problems.append(f"n_layers must be >= 0 and width >= 1, got {self.n_layers!r}, {self.width!r}")
         if len(self.categorical_indices) != len(self.category_counts):
@@ -188,6 +189,7 @@ def build(params: Mapping[str, Any], ctx: BuildContext) -> TabularNet:
     )
 
 FAMILY = ModelFamily(
+    pin_choices={**NET_CHOICES, **MLP_CHOICES},
     name="torch_mlp",
     tasks=frozenset({"binary", "multiclass", "regression"}),
     encoding="native",

@@ -8,14 +8,20 @@ the worker sends it each probe, fold and epoch event and waits for the typed ans
 (see :mod:`automl.evaluation.monitor`), exactly as an in-process monitor would answer.
 
 When a trial or a refit raises (``MemoryError`` included: the worker is then replaced),
-crashes its process, runs past ``trial_timeout`` or grows past ``trial_memory_limit`` MiB, it
-fails with the reason and a new worker takes the next request; past its deadline the worker
-is killed, a trial is stopped (pruned) and a refit raises :class:`DeadlineKilled`. The
-worker processes and their warm pool are in :mod:`automl.search.worker_pool`.
+crashes its process, runs past ``trial_timeout`` or grows past ``trial_memory_limit`` MiB
+(the worker and its child processes), it fails with the reason and a new worker takes the next
+request; past its deadline the worker is killed, a trial is stopped (pruned) and a refit raises
+:class:`DeadlineKilled`. The limits are checked at every message the worker sends (a net that
+reports an epoch every few milliseconds) and every :data:`POLL_SECONDS` of silence. The
+worker processes and their warm pool are in :mod:`automl.search.worker_pool`; they die with
+the fit's process, and the data reaches them in a file without a name (nothing is left in the
+temporary folder, even after kill -9).
 
 :class:`InProcessRunner` has the same interface and runs everything in the fit's own
 process (``isolation="none"``): nothing can be killed there, so deadlines are only
-checked between folds and epochs.
+checked between folds and epochs, and ``trial_timeout`` / ``trial_memory_limit`` are
+refused (:class:`~automl.exceptions.InvalidParameterError`), as they are when the fit
+cannot be sent to a worker.
 
 Example:
     >>> import numpy as np, pandas as pd
@@ -33,7 +39,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import time
 import warnings
@@ -42,17 +47,19 @@ from typing import Any
 
 from automl.evaluation.cross_validation import CVResult, Evaluator
 from automl.evaluation.monitor import EpochDone, FoldDone, ProbeDone, TrialMonitor, TrialStopped
+from automl.exceptions import InvalidParameterError
 from automl.search.failures import DeadlineKilled, TrialCrashed, TrialRaised, WorkerLoadError
 from automl.search.in_process import InProcessRunner, Runner
 from automl.search.worker_pool import (
+    Payload,
     Worker,
     default_memory_limit_mb,
     describe_exit,
     keep_worker,
-    pickle_payload,
     preload_packages,
     resident_mb,
     take_worker,
+    tree_resident_mb,
 )
 
 __all__ = [
@@ -95,7 +102,9 @@ class IsolatedRunner:
         y: Encoded target.
         families: Family name → registry import path, registered in the worker.
         trial_timeout: Seconds a trial or a refit may run before its worker is killed (None: no limit).
-        memory_limit_mb: Resident MiB the worker may reach (None: no limit).
+        memory_limit_mb: Resident MiB the worker (with its child processes) may reach (None: no limit).
+        required: The limits were asked for (``trial_timeout``, ``trial_memory_limit``): a fit the
+            worker cannot load then raises instead of going on unlimited in this process.
 
     Raises:
         TypeError: the evaluator or data cannot be pickled.
@@ -112,15 +121,17 @@ class IsolatedRunner:
         *,
         trial_timeout: float | None = None,
         memory_limit_mb: float | None = None,
+        required: bool = False,
     ) -> None:
         self.evaluator = evaluator
         self.trial_timeout = trial_timeout
         self.memory_limit_mb = memory_limit_mb
+        self.required = required
         self.n_replaced = 0
         self._families = dict(families)
         self._local = InProcessRunner(evaluator, X, y)
         self._degraded = False
-        self._path = pickle_payload(evaluator, X, y)
+        self._payload: Payload | None = Payload(evaluator, X, y)
         self._worker: Worker | None = None
         self._ready = False
         self._start()
@@ -134,12 +145,15 @@ class IsolatedRunner:
     # -- worker management ------------------------------------------------------------------
     def _start(self) -> Worker:
         """Take a warm worker (or spawn one) and send it the data; does not wait."""
+        if self._payload is None:
+            raise TrialCrashed("the runner is closed")
         worker = take_worker()
-        filters = list(warnings.filters)
+        filters: Any = list(warnings.filters)
         try:
-            worker.conn.send(("load", self._path, self._families, filters))
+            pickle.dumps(filters)
         except Exception:  # noqa: BLE001 - filters that do not pickle are not sent
-            worker.conn.send(("load", self._path, self._families, None))
+            filters = None
+        self._payload.send(worker, self._families, filters)
         self._worker = worker
         self._ready = False
         return worker
@@ -171,20 +185,22 @@ class IsolatedRunner:
         """Kill the current worker; the next request starts a new one."""
         worker, self._worker = self._worker, None
         self._ready = False
+        if worker is None:
+            return None
         self.n_replaced += 1
-        return worker.kill() if worker is not None else None
+        return worker.kill()
 
     def close(self) -> None:
-        """Return the worker to the warm pool (or stop it) and delete the data file."""
+        """Return the worker to the warm pool (or stop it) and drop the data file."""
         worker, self._worker = self._worker, None
         if worker is not None:
             if self._ready and worker.alive:
                 keep_worker(worker)
             else:
                 worker.kill()
-        if self._path and os.path.exists(self._path):
-            os.unlink(self._path)
-        self._path = ""
+        payload, self._payload = self._payload, None
+        if payload is not None:
+            payload.close()
 
     @property
     def pid(self) -> int | None:
@@ -219,7 +235,13 @@ class IsolatedRunner:
         return self._local.evaluate(family, params, seed=seed, monitor=monitor, deadline=deadline)
 
     def _degrade(self, exc: WorkerLoadError) -> None:
-        """Run everything in this process from now on (the worker cannot load the fit)."""
+        """Run everything in this process from now on (the worker cannot load the fit); refuse to when
+        limits were asked for, since nothing can be killed in this process."""
+        if self.required:
+            raise InvalidParameterError(
+                f"{_limits_text(self.trial_timeout, self.memory_limit_mb)} cannot be enforced: {exc}. Register "
+                "the families from an importable module so that the worker process can load them, or drop the limit"
+            ) from exc
         warnings.warn(
             f"{exc}; trials now run in the search's own process (as with isolation='none'). "
             "Register families from an importable module to keep them isolated.",
@@ -291,6 +313,8 @@ class IsolatedRunner:
         try:
             worker.conn.send(request)
             while True:
+                # The limits are checked on every turn: after each event a chatty trial sends, and
+                # every POLL_SECONDS of silence (then also whether the worker still lives).
                 if worker.conn.poll(POLL_SECONDS):
                     try:
                         message = worker.conn.recv()
@@ -298,8 +322,10 @@ class IsolatedRunner:
                         code = self._discard()
                         raise TrialCrashed(f"the {what}'s process {describe_exit(code)} ({family})") from None
                     if message[0] == "event":
+                        self._check_limits(worker, what, family, started, deadline, alive=True)
                         worker.conn.send(("answer", _dispatch(monitor, message[1])))
                         continue
+                    self._recycle_if_over(worker)
                     return self._outcome(message)
                 self._check_limits(worker, what, family, started, deadline)
         except (TrialStopped, TrialRaised, TrialCrashed):
@@ -310,9 +336,11 @@ class IsolatedRunner:
                 self._discard()
             raise
 
-    def _check_limits(self, worker: Worker, what: str, family: str, started: float, deadline: float | None) -> None:
-        """Kill the worker when it died, or passed the timeout, the deadline or the memory limit."""
-        if not worker.alive:
+    def _check_limits(self, worker: Worker, what: str, family: str, started: float, deadline: float | None,
+                      alive: bool = False) -> None:
+        """Kill the worker when it died (unless known ``alive``: it just sent an event), or passed the
+        timeout, the deadline or the memory limit."""
+        if not alive and not worker.alive:
             code = self._discard()
             raise TrialCrashed(f"the {what}'s process {describe_exit(code)} ({family})")
         now = time.monotonic()
@@ -329,13 +357,24 @@ class IsolatedRunner:
                 raise TrialStopped(reason, kind="timeout")
             raise DeadlineKilled(reason)
         if self.memory_limit_mb is not None:
-            rss = resident_mb(worker.process.pid)  # type: ignore[arg-type]
+            rss = tree_resident_mb(worker.process.pid)  # type: ignore[arg-type]
             if rss is not None and rss > self.memory_limit_mb:
                 self._discard()
                 raise TrialCrashed(
                     f"killed at {rss:.0f} MiB resident: the {what} went over "
                     f"trial_memory_limit={self.memory_limit_mb:g} MiB"
                 )
+
+    def _recycle_if_over(self, worker: Worker) -> None:
+        """A worker left above the memory limit by a finished request is replaced before the next one
+        (whose trial would otherwise be killed for memory it did not take); the result is kept."""
+        if self.memory_limit_mb is None or self._worker is not worker:
+            return
+        rss = tree_resident_mb(worker.process.pid)  # type: ignore[arg-type]
+        if rss is not None and rss > self.memory_limit_mb:
+            logger.info("replacing the trial worker: %.0f MiB resident after its request, over "
+                        "trial_memory_limit=%g MiB", rss, self.memory_limit_mb)
+            self._discard()
 
     def _outcome(self, message: tuple[Any, ...]) -> tuple[Any, ...]:
         """The final message of a request; raise for a stopped, failed or interrupted one."""
@@ -383,12 +422,21 @@ def make_runner(evaluator: Evaluator, X: Any, y: Any, families: Mapping[str, str
         >>> make_runner(ev, pd.DataFrame({"a": [1.0]}), np.ones(1), {}, isolation="none").isolated
         False
     """
+    required = trial_timeout is not None or memory_limit_mb is not None
     if isolation == "none":
+        if required:  # the settings check refuses this first; a direct caller gets the same answer
+            raise InvalidParameterError(_none_refusal(trial_timeout, memory_limit_mb))
         return InProcessRunner(evaluator, X, y)
     limit = memory_limit_mb if memory_limit_mb is not None else default_memory_limit_mb()
     try:
-        return IsolatedRunner(evaluator, X, y, families, trial_timeout=trial_timeout, memory_limit_mb=limit)
+        return IsolatedRunner(evaluator, X, y, families, trial_timeout=trial_timeout, memory_limit_mb=limit,
+                              required=required)
     except Exception as exc:  # noqa: BLE001 - e.g. a metric or data that cannot be pickled
+        if required:
+            raise InvalidParameterError(
+                f"{_limits_text(trial_timeout, memory_limit_mb)} cannot be enforced: the fit cannot be sent to a "
+                f"worker process ({type(exc).__name__}: {exc}); make the metric and data picklable, or drop the limit"
+            ) from exc
         warnings.warn(
             f"trials run in the fit's own process (as with isolation='none'): the fit cannot be sent to a worker "
             f"process ({type(exc).__name__}: {exc})",
@@ -396,3 +444,17 @@ def make_runner(evaluator: Evaluator, X: Any, y: Any, families: Mapping[str, str
         )
         return InProcessRunner(evaluator, X, y)
 
+
+
+def _limits_text(trial_timeout: float | None, memory_limit_mb: float | None) -> str:
+    """``trial_timeout=2`` / ``trial_memory_limit=512`` / both, as the settings are named."""
+    parts = [f"{name}={value:g}" for name, value in (("trial_timeout", trial_timeout),
+                                                     ("trial_memory_limit", memory_limit_mb)) if value is not None]
+    return " and ".join(parts) or "the trial limits"
+
+
+def _none_refusal(trial_timeout: float | None, memory_limit_mb: float | None) -> str:
+    """Why ``isolation="none"`` cannot take the limits, and the fix."""
+    return (f"{_limits_text(trial_timeout, memory_limit_mb)} cannot be enforced with isolation='none': "
+            "nothing running in the fit's own process can be stopped; use isolation='process' (the default), "
+            "or drop the limit")

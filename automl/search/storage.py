@@ -7,7 +7,15 @@
   several processes on one host.
 - a path ending in ``.journal`` or ``.log``, or ``journal:///path``: that journal file.
 - an RDB URL (``sqlite:///...``, ``postgresql://...``, ``mysql://...``).
+- ``env:NAME``: the path or URL in environment variable ``NAME`` (keeps a password
+  off command lines, where ``ps`` shows it to every user).
 - an ``optuna.storages.BaseStorage`` instance (used as it is).
+
+A journal file whose last record was torn by a crash or a full disk is repaired
+when it is opened (the fragment goes to ``<journal>.torn``); one corrupt in the
+middle raises :class:`~automl.exceptions.JournalCorruptError` naming the line and
+the fix. Any other failure to open a store or a study raises
+:class:`~automl.exceptions.StorageError` naming it (passwords masked).
 
 Stores opened from a path or a URL record a heartbeat for every running trial
 (Optuna's heartbeat protocol: :class:`optuna.storages.RDBStorage` has it, and
@@ -31,7 +39,9 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-from automl.exceptions import FamilyUnavailableError, InvalidParameterError
+from automl._redact import is_env_reference, redact_text, redact_url, take_over
+from automl.exceptions import AutoMLError, FamilyUnavailableError, InvalidParameterError, StorageError
+from automl.search._journal_repair import journal_error, repair_tail, repairing_backend
 
 __all__ = [
     "DEFAULT_STORAGE_FILE",
@@ -90,33 +100,36 @@ def heartbeat_settings() -> tuple[int, int]:
 def describe_storage(storage: object, study_name: str | None) -> str:
     """A printable description of where the study is stored (for logs and the manifest).
 
-    Passwords in URLs are masked.
+    Passwords and secret-looking query values (``?password=``, ``?token=``, ...) in URLs
+    are masked (:func:`automl._redact.redact_url`).
 
     Example:
         >>> describe_storage("runs.journal", "s")
         'journal:runs.journal'
-        >>> describe_storage("postgresql://me:secret@db/studies", "s")
-        'postgresql://me:***@db/studies'
+        >>> describe_storage("postgresql://me:secret@db/studies?sslpassword=x", "s")
+        'postgresql://me:***@db/studies?sslpassword=***'
     """
     if storage is None:
         return "memory" if study_name is None else describe_storage(_default_path(), study_name)
     if isinstance(storage, os.PathLike):
         storage = os.fspath(storage)
     if isinstance(storage, str):
+        try:
+            storage = _resolve(storage)
+        except InvalidParameterError:
+            return storage  # an unset env:NAME reference: the name is all there is to show
         journal = _journal_path(storage)
-        return "journal:" + journal if journal is not None else _mask_password(storage)
+        return "journal:" + journal if journal is not None else redact_url(storage)
     return type(storage).__name__
 
 
-def _mask_password(url: str) -> str:
-    head, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    if ":" not in credentials:
-        return url
-    user = credentials.split(":", 1)[0]
-    return f"{head}://{user}:***@{host}"
+def _resolve(storage: str) -> str:
+    """The path or URL an ``env:NAME`` storage stands for (followed up to 5 times); any other string as it is."""
+    for _ in range(5):
+        if not is_env_reference(storage):
+            break
+        storage = take_over(storage) or ""
+    return storage
 
 
 def check_storage(storage: object) -> list[str]:
@@ -129,12 +142,17 @@ def check_storage(storage: object) -> list[str]:
     if storage is None:
         return []
     if isinstance(storage, str):
+        if is_env_reference(storage):
+            try:
+                storage = _resolve(storage)
+            except InvalidParameterError as exc:
+                return [str(exc)]
         if _journal_path(storage) is not None:
             return []
         if storage.startswith(_RDB_PREFIXES):
             return []
         return [
-            f"storage={storage!r} is not understood; pass a journal file path ending in .journal, "
+            f"storage={redact_url(storage)!r} is not understood; pass a journal file path ending in .journal, "
             "'journal:///path', an RDB URL such as sqlite:///studies.db or postgresql://user@host/db, "
             "or an optuna storage object"
         ]
@@ -201,10 +219,14 @@ def HeartbeatJournalStorage(path: str) -> Any:  # noqa: N802 - a factory standin
         >>> storage.get_heartbeat_interval() >= 1
         True
     """
-    from optuna.storages.journal import JournalFileBackend
-
     interval, grace = heartbeat_settings()
-    return _journal_class()(JournalFileBackend(path), interval, grace, _retry_callback())
+    repair_tail(path)
+    try:
+        return _journal_class()(repairing_backend(path), interval, grace, _retry_callback())
+    except AutoMLError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - JSONDecodeError, KeyError, ... from Optuna's replay of the file
+        raise journal_error(path, exc) from exc
 
 
 def _retry_callback() -> Any:
@@ -234,7 +256,8 @@ def _rdb_storage(url: str) -> Any:
             )
         except ImportError as exc:
             raise FamilyUnavailableError(
-                f"storage={_mask_password(url)!r} needs a database driver that is not installed ({exc}); "
+                f"storage={redact_url(url)!r} needs a database driver that is not installed "
+                f"({redact_text(str(exc), url)}); "
                 'for PostgreSQL: pip install "automl[postgres]" (psycopg 3); for MySQL: pip install pymysql'
             ) from exc
 
@@ -256,27 +279,37 @@ def open_storage(storage: object, study_name: str | None) -> Any:
         raise InvalidParameterError(problems)
     if not isinstance(storage, str):
         return storage
+    storage = _resolve(storage)
     path = _journal_path(storage)
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return HeartbeatJournalStorage(path)
-    return _retrying(lambda: _rdb_storage(storage), f"open {describe_storage(storage, study_name)}")
+    return _retrying(lambda: _rdb_storage(storage), f"open {describe_storage(storage, study_name)}", storage)
 
 
-def _retrying(action: Any, what: str) -> Any:
-    """Run ``action``, retrying the races of processes that start together (duplicate keys, locks)."""
-    from automl.exceptions import AutoMLError
+def _retrying(action: Any, what: str, storage: object) -> Any:
+    """Run ``action``, retrying the races of processes that start together (duplicate keys, locks).
 
+    Raises:
+        StorageError: ``action`` still failed after the last attempt; the message names the store
+            (passwords masked) and the fix.
+    """
+    secrets = [storage] if isinstance(storage, str) else []
     for attempt in range(_OPEN_ATTEMPTS):
         try:
             return action()
         except (AutoMLError, KeyError, ImportError):
             raise
         except Exception as exc:  # noqa: BLE001 - sqlalchemy errors of concurrent schema/study creation
+            reason = f"{type(exc).__name__}: {redact_text(str(exc), *secrets)}"
             if attempt == _OPEN_ATTEMPTS - 1:
-                raise
+                raise StorageError(
+                    f"could not {what} after {_OPEN_ATTEMPTS} attempts ({reason}); check that the database is "
+                    "reachable, that its user may read and create tables there, and that the URL is right "
+                    "(or pass another storage)"
+                ) from None  # the original error may quote the URL with its password
             delay = min(2.0, 0.05 * 2**attempt) * (0.5 + random.random())
-            logger.info("could not %s (%s: %s); retrying in %.2f s", what, type(exc).__name__, exc, delay)
+            logger.info("could not %s (%s); retrying in %.2f s", what, reason, delay)
             time.sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -294,6 +327,10 @@ def open_study(
 
     Raises:
         StudyNotFoundError: ``create=False`` and no study of that name exists.
+        JournalCorruptError: The journal file has a corrupt line before its end (the message names the
+            file, the line and the fix).
+        StorageError: Optuna failed to open the store or the study otherwise (the message names the
+            store, passwords masked).
 
     Example:
         >>> study, created = open_study(None, None, direction="maximize")
@@ -305,8 +342,21 @@ def open_study(
     from automl.exceptions import StudyNotFoundError
 
     opened = open_storage(storage, study_name)
+    text = storage if storage is not None or study_name is None else _default_path()
+    text = _resolve(os.fspath(text)) if isinstance(text, str | os.PathLike) else None
+    journal = _journal_path(text) if text is not None else None
 
     def attempt() -> tuple[Any, bool]:
+        if journal is None:
+            return create_or_load()
+        try:
+            return create_or_load()
+        except AutoMLError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - Optuna's replay of a journal another process broke meanwhile
+            raise journal_error(journal, exc) from exc
+
+    def create_or_load() -> tuple[Any, bool]:
         if create:
             try:
                 study = optuna.create_study(
@@ -321,7 +371,7 @@ def open_study(
             names = optuna.study.get_all_study_names(opened) if opened is not None else []
             raise StudyNotFoundError(_not_found(study_name, names, describe_storage(storage, study_name))) from None
 
-    return _retrying(attempt, f"open study {study_name!r}")
+    return _retrying(attempt, f"open study {study_name!r} in {describe_storage(storage, study_name)}", text)
 
 
 def _not_found(name: str | None, names: list[str], where: str) -> str:

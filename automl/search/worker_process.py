@@ -3,7 +3,9 @@
 This module runs in the spawned worker process (see :mod:`automl.search.isolation` for the
 fit's side). Messages, as tuples over a ``multiprocessing`` pipe:
 
-- from the fit: ``("load", path, families, warning_filters)``, ``("unload",)``,
+- from the fit: ``("load", source, families, warning_filters)`` (``source`` is ``("fd",)``: the data
+  file's descriptor follows on the pipe, see :class:`~automl.search.worker_pool.Payload`; or
+  ``("path", path)``), ``("unload",)``,
   ``("trial", family, params, seed, monitored)``, ``("refit", family, params, seed, fraction)``,
   ``("answer", answer)`` (to an event), ``("promote",)`` (the last trial is the best so far: keep
   its fold-1 model), ``("kept", max_bytes)`` (send that model back, if it pickles to at most
@@ -26,10 +28,10 @@ Example:
 
 from __future__ import annotations
 
+import mmap
 import os
 import pickle
 import signal
-import sys
 import traceback
 import warnings
 from collections.abc import Mapping
@@ -72,34 +74,34 @@ class RemoteMonitor:
         return self._ask(event)
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent dies (no-op elsewhere)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _load_payload(path: str, families: Mapping[str, str], filters: Any) -> Loaded:
+def _load_payload(conn: Any, source: tuple[str, ...], families: Mapping[str, str], filters: Any) -> Loaded:
+    """Register the families, then read the fit's evaluator and data from the file ``source`` names."""
     from automl.families.registry import get_family, register_family
+
+    fd = -1
+    if source[0] == "fd":
+        from multiprocessing.reduction import recv_handle
+
+        fd = recv_handle(conn)  # read first: the pipe stays in step whatever fails below
 
     if filters is not None:
         cast(list[Any], warnings.filters)[:] = list(filters)
     for name, import_path in families.items():
         register_family(name, import_path, replace=True)
         get_family(name)  # a family that only exists in the fit's process fails here, not in a trial
-    with open(path, "rb") as handle:
-        return pickle.load(handle)
+    if fd < 0:
+        with open(source[1], "rb") as handle:
+            return cast(Loaded, pickle.load(handle))
+    try:
+        with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
+            return cast(Loaded, pickle.loads(mapped))
+    finally:
+        os.close(fd)
 
 
 def serve(conn: Any) -> None:
     """The worker's loop: load a fit's data, then run one trial or refit per request."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the fit's process's to handle
-    _die_with_parent()
     loaded: Loaded | None = None
     kept: dict[str, Any] = {}  # fold 1's model of the last trial ("pending") and of the best ("best")
     while True:
@@ -120,7 +122,7 @@ def serve(conn: Any) -> None:
             conn.send(("kept", payload if payload is not None and len(payload) <= message[1] else None))
         elif kind == "load":
             try:
-                loaded = _load_payload(*message[1:])
+                loaded = _load_payload(conn, *message[1:])
                 conn.send(("loaded", os.getpid()))
             except BaseException as exc:  # noqa: BLE001 - reported to the fit's process
                 conn.send(("load_error", f"{type(exc).__name__}: {exc}"))

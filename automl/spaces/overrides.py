@@ -17,15 +17,27 @@ from automl._suggest import close_names, unknown_key_message
 from automl.exceptions import SearchSpaceError
 from automl.spaces.param_specs import OVERRIDE_KEYS, parse_param, scalar
 from automl.spaces.params import FixedParam, FloatParam, IntParam, Param, _is_scalar
+from automl.spaces.value_checks import pin_value as _pin_value
+from automl.spaces.value_checks import plain, value_problems
+from automl.spaces.value_checks import searched_value_problems as _searched_value_problems
 
 __all__ = ["apply_overrides", "override_param"]
 
 
-def override_param(param: Param, value: object, head: str) -> tuple[Param | None, list[str]]:
-    """Apply one override (see :meth:`SearchSpace.with_overrides`); ``head`` prefixes messages."""
+def override_param(param: Param, value: object, head: str, also: tuple = ()) -> tuple[Param | None, list[str]]:
+    """Apply one override (see :meth:`SearchSpace.with_overrides`); ``head`` prefixes messages.
+
+    Every value the override brings (a pinned value, new bounds, default or choices) is checked
+    against ``param``, the parameter as the family defines it (:func:`value_problems`).
+    """
     name = param.name
+    value = plain(value)
+    if isinstance(value, Mapping):
+        value = {k: plain(v) for k, v in value.items()}
     if _is_scalar(value):
-        return FixedParam(name, scalar(value)), []
+        pinned = _pin_value(param, scalar(value))
+        problems = [head + p for p in value_problems(param, pinned, also=also)]
+        return (None, problems) if problems else (FixedParam(name, pinned), [])
     if not isinstance(value, Mapping):
         return None, [head + f"override must be a single value (pins it) or a mapping of "
                       f"{', '.join(OVERRIDE_KEYS)}; got {type(value).__name__} {value!r} "
@@ -39,7 +51,11 @@ def override_param(param: Param, value: object, head: str) -> tuple[Param | None
         if others:
             return None, [head + f"'value' pins the parameter and cannot be combined with "
                           f"{', '.join(others)}; give either value or the other keys"]
-        spec: dict[str, object] = {"type": "fixed", "value": value["value"]}
+        pinned = _pin_value(param, scalar(value["value"]))
+        problems = [head + p for p in value_problems(param, pinned, also=also)] if _is_scalar(pinned) else []
+        if problems:
+            return None, problems
+        spec: dict[str, object] = {"type": "fixed", "value": pinned}
     elif isinstance(param, FixedParam):
         return None, [head + f"is fixed (value={param.value!r}); override it with a single value "
                       "or {value: ...}, or edit the search-space file to search it"]
@@ -52,6 +68,8 @@ def override_param(param: Param, value: object, head: str) -> tuple[Param | None
                 spec["default"] = scalar(choices[0])
     new, errors = parse_param(name, spec)
     errors = [head + e for e in errors]
+    if new is not None and new.kind != "fixed":
+        errors += [head + p for p in _searched_value_problems(param, new, value)]
     if isinstance(new, FloatParam) and "default" not in value and new.low < new.high:
         new = replace(new, default=min(max(new.default, new.low), new.high))  # an old default the bounds exclude
     elif isinstance(new, IntParam) and "default" not in value and new.low < new.high:
@@ -59,8 +77,12 @@ def override_param(param: Param, value: object, head: str) -> tuple[Param | None
     return new, errors
 
 
-def apply_overrides(space: Any, overrides: object, source: str) -> Any:
-    """``space`` with ``overrides`` applied (see :meth:`SearchSpace.with_overrides`), all problems at once."""
+def apply_overrides(space: Any, overrides: object, source: str,
+                    pin_choices: Mapping[str, tuple] | None = None) -> Any:
+    """``space`` with ``overrides`` applied (see :meth:`SearchSpace.with_overrides`), all problems at once.
+
+    ``pin_choices``: the family's :attr:`~automl.families.ModelFamily.pin_choices`.
+    """
     if not isinstance(overrides, Mapping):
         raise SearchSpaceError(f"{source}: overrides must be a mapping of parameter name to "
                                f"a value or {{low, high, ...}}; got {type(overrides).__name__}")
@@ -73,7 +95,8 @@ def apply_overrides(space: Any, overrides: object, source: str) -> Any:
             problems.append(f"{source}: unknown parameter {name!r} for family {space.family!r}"
                             f"{tail}; known parameters: {', '.join(new)}")
             continue
-        param, errors = override_param(new[name], value, f"{source}: parameter {name!r}: ")
+        param, errors = override_param(new[name], value, f"{source}: parameter {name!r}: ",
+                                       tuple((pin_choices or {}).get(name, ())))
         problems.extend(errors)
         if param is not None:
             new[name] = param
@@ -123,4 +146,5 @@ def family_space(family: Any, train_rows: int, overrides: Mapping[str, Any] | No
         return space
     original = family.space()
     params = tuple(original[p.name] if p.name in overrides and p.name in original.names else p for p in space.params)
-    return apply_overrides(replace(space, params=params), overrides, f"search_space[{family.name!r}]")
+    return apply_overrides(replace(space, params=params), overrides, f"search_space[{family.name!r}]",
+                           getattr(family, "pin_choices", None))

@@ -43,7 +43,9 @@ def _article(kind: str) -> str:
 
 
 def scalar(value: object) -> object:
-    """Undo YAML 1.1's reading of ``1e-3`` as text for scalar values."""
+    """Undo YAML 1.1's reading of ``1e-3`` as text for scalar values; a numpy scalar becomes its Python value."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()
     if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
         return float(value)
     return value

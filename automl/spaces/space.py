@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from automl._suggest import close_names
-from automl.exceptions import SearchSpaceError
+from automl.exceptions import AutoMLError, InputTypeError, SearchSpaceError, UnknownParameterError
 from automl.spaces.overrides import apply_overrides
 from automl.spaces.params import CategoricalParam, FixedParam, FloatParam, IntParam, Param, _name_problems  # noqa: F401 - the examples use them
 
@@ -47,6 +47,11 @@ class SearchSpace:
     portfolio: tuple = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.params, (list, tuple)):
+            raise InputTypeError(
+                f"SearchSpace({self.family!r}): params must be a tuple or list of FloatParam, IntParam, "
+                f"CategoricalParam or FixedParam, got {type(self.params).__name__} {self.params!r}"
+            )
         if isinstance(self.params, list):
             object.__setattr__(self, "params", tuple(self.params))
         if isinstance(self.portfolio, list):
@@ -63,7 +68,8 @@ class SearchSpace:
         return [p.name for p in self.params]
 
     def __getitem__(self, name: str) -> Param:
-        """Return the parameter called ``name`` (``KeyError`` with suggestions otherwise).
+        """Return the parameter called ``name`` (:class:`~automl.exceptions.UnknownParameterError`, a
+        ``KeyError``, with suggestions otherwise).
 
         Example:
             >>> SearchSpace("knn", (FixedParam("p", 2),))["p"]
@@ -72,9 +78,10 @@ class SearchSpace:
         for p in self.params:
             if p.name == name:
                 return p
-        hint = close_names(name, self.names)
+        hint = close_names(name, [n for n in self.names if isinstance(n, str)])
         tail = f"; did you mean {hint[0]!r}?" if hint else ""
-        raise KeyError(f"no parameter {name!r} in the {self.family} search space{tail}")
+        raise UnknownParameterError(f"no parameter {name!r} in the {self.family} search space{tail}; "
+                                    f"its parameters: {', '.join(map(str, self.names))}")
 
     def problems(self) -> list[str]:
         """Return every rule violation of the family name and the parameters.
@@ -147,17 +154,28 @@ class SearchSpace:
             >>> space.suggest(optuna.trial.FixedTrial({"knn__p": 1}))
             {'p': 1}
         """
-        return {p.name: p.suggest(trial, self.key(p.name)) for p in self.params}
+        out = {}
+        for p in self.params:
+            try:
+                out[p.name] = p.suggest(trial, self.key(p.name))
+            except (TypeError, ValueError, AttributeError) as exc:
+                if isinstance(exc, AutoMLError):
+                    raise
+                problems = self.problems() or [f"parameter {getattr(p, 'name', p)!r}: {exc}"]
+                raise SearchSpaceError([f"{self.source}: {q}" for q in problems]) from exc
+        return out
 
-    def with_overrides(self, overrides: Mapping[str, object],
-                       source: str = "<overrides>") -> SearchSpace:
+    def with_overrides(self, overrides: Mapping[str, object], source: str = "<overrides>",
+                       pin_choices: Mapping[str, tuple] | None = None) -> SearchSpace:
         """Return a copy with some parameters pinned or changed.
 
         A scalar pins the parameter (it becomes a :class:`FixedParam`); a mapping
         of ``low``/``high``/``default``/``log``/``choices`` replaces those fields
         (``{value: x}`` pins).  When the bounds or choices change but ``default``
         is not given, an old default that falls outside is moved to the nearest
-        bound (or the first choice).
+        bound (or the first choice). ``pin_choices`` maps a categorical parameter to the other
+        values its family's estimator takes when pinned
+        (:attr:`automl.families.ModelFamily.pin_choices`).
 
         Example:
             >>> space = SearchSpace("knn", (IntParam("n_neighbors", 1, 50, 5),
@@ -170,7 +188,7 @@ class SearchSpace:
             ...
             automl.exceptions.SearchSpaceError: <overrides>: unknown parameter 'n_neighbour' for family 'knn' (did you mean 'n_neighbors'?); known parameters: n_neighbors, p
         """
-        return apply_overrides(self, overrides, source)
+        return apply_overrides(self, overrides, source, pin_choices)
 
     def to_dict(self) -> dict[str, object]:
         """Return the YAML form of the space (what :func:`space_from_dict` reads).

@@ -30,7 +30,8 @@ def make_tracker(settings: Any) -> Tracker:
     if settings.tracking is None or settings.tracking is True:
         from automl.tracking.mlflow_tracker import MLflowTracker
 
-        return MLflowTracker(settings.tracking_uri, register_model=settings.register_model)
+        return MLflowTracker(settings.tracking_uri, register_model=settings.register_model,
+                             log_input_example=bool(getattr(settings, "log_input_example", False)))
     return settings.tracking
 
 

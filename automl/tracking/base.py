@@ -49,7 +49,8 @@ class TrackingResult:
 
     Attributes:
         run_id: The parent run (None: nothing was recorded).
-        tracking_uri: The store it is in.
+        tracking_uri: The store it is in, as shown: a password or secret query value in it masked
+            (``***``), so it can be printed and saved; connect with the URI you gave.
         model_uri: The logged model (None: not logged).
     """
 

@@ -4,9 +4,18 @@ The tracker talks to MLflow through an injectable ``MlflowClient`` (a stand-in i
 unit tests). Child runs, artifacts and the final model are written by a spawned
 writer process (:mod:`automl.tracking.writer`) so that SQLite writes (20-35 ms each)
 stay off the search's critical path; ``finish`` waits for them until the fit's
-tracking deadline and then stops the writer, marking the parent run with what was
-left out. A resumed study keeps its parent run (its id is stored on the study) and
-never logs a trial twice. The tracker is fed the fit's report, never the estimator.
+tracking deadline and then stops the writer. A resumed study keeps its parent run
+(its id is stored on the study) and never logs a trial twice. The tracker is fed the
+fit's report, never the estimator.
+
+What was promised and not logged (trial runs, files, plots, the model, its signature)
+is named on the parent run, tag ``automl.logging_failed`` (the parts, comma-separated)
+and ``automl.tracking_incomplete`` (each part and why), and said once in one
+``RuntimeWarning``. The parent run stays FINISHED only when everything was logged; it is
+FAILED when a part failed and KILLED when parts were only left out at the deadline.
+The fit itself never fails because of tracking. The tracking URI is used as given to
+connect, and shown, logged and stored (study attribute, ``tracking_uri_``) with its
+password masked (:func:`automl._redact.redact_url`).
 
 Example:
     >>> tracker = MLflowTracker(tracking_uri="sqlite:///:memory:")  # doctest: +SKIP
@@ -26,8 +35,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from automl._redact import MASK, redact_text, redact_url, take_over
+from automl._warnings import warn_user
 from automl.search.trial_record import StudyRecord, StudyWriter, TrialRecord, worker_id
 from automl.tracking.base import RUN_STATUS, SearchInfo, TrackingResult
+from automl.tracking.failures import OUT_OF_TIME, failure_tags, final_status, warning_text
 from automl.tracking.writer import ProcessWriter, ThreadWriter, write_child_run
 
 __all__ = ["MLflowTracker", "default_tracking_uri"]
@@ -105,6 +117,8 @@ class MLflowTracker:
         register_model: Register the final model under this name in the model registry.
         log_model: Log the final model as an MLflow pyfunc.
         plots: Render and log the PNG plots.
+        log_input_example: Log five training rows as the model's input example (its signature is
+            logged either way).
     """
 
     def __init__(
@@ -116,8 +130,10 @@ class MLflowTracker:
         register_model: str | None = None,
         log_model: bool = True,
         plots: bool = True,
+        log_input_example: bool = False,
     ) -> None:
-        self.tracking_uri = tracking_uri or default_tracking_uri()
+        self.tracking_uri = take_over(tracking_uri) or default_tracking_uri()
+        self.log_input_example = log_input_example
         self.experiment = experiment
         self.register_model = register_model
         self.log_model = log_model
@@ -134,6 +150,15 @@ class MLflowTracker:
         self._logged: set[int] = set()
         self._earlier: set[int] = set()
         self._writer: ThreadWriter | ProcessWriter | None = None
+        self._failures: list[tuple[str, str]] = []
+
+    @property
+    def shown_uri(self) -> str:
+        """The tracking URI as it is shown, logged and stored: its password masked."""
+        return redact_url(self.tracking_uri)
+
+    def _reason(self, exc: BaseException) -> str:
+        return redact_text(f"{type(exc).__name__}: {exc}", self.tracking_uri)
 
     # -- start ------------------------------------------------------------------------------
     def _experiment_id(self, name: str) -> str:
@@ -162,12 +187,9 @@ class MLflowTracker:
             with _patient_once():
                 self._start(study, info)
         except Exception as exc:  # noqa: BLE001 - e.g. a tracking server that does not answer
-            logger.warning("MLflow: cannot log to %s (%s: %s); this fit is not tracked", self.tracking_uri,
-                           type(exc).__name__, exc)
-            from automl._warnings import warn_user
-
-            warn_user(f"MLflow tracking is off for this fit: {self.tracking_uri} cannot be reached "
-                      f"({type(exc).__name__}: {exc})", RuntimeWarning)
+            logger.warning("MLflow: cannot log to %s (%s); this fit is not tracked", self.shown_uri, self._reason(exc))
+            warn_user(f"MLflow tracking is off for this fit: {self.shown_uri} cannot be reached "
+                      f"({self._reason(exc)})", RuntimeWarning)
             self.parent_run_id, self._writer = None, None
 
     def _start(self, study: Any, info: SearchInfo) -> None:
@@ -181,26 +203,48 @@ class MLflowTracker:
         # Trials that ended before this run began are logged here unless an earlier run did;
         # trials run meanwhile by other workers are logged by those workers.
         self._earlier = {t.number for t in study.get_trials(deepcopy=False)} if study is not None else set()
-        if stored and stored.get("tracking_uri") == self.tracking_uri and self._run_exists(stored["run_id"]):
+        if (stored and stored.get("tracking_uri") in (self.tracking_uri, self.shown_uri)
+                and self._run_exists(stored["run_id"])):
             self.parent_run_id = stored["run_id"]
             self.client.update_run(self.parent_run_id, status="RUNNING")
             self._logged = self._logged_trials()
             self.client.set_tag(self.parent_run_id, "automl.resumed", "true")
+            self._clear_failure_tags()
         else:
+            if stored and MASK in str(stored.get("tracking_uri")) and stored["tracking_uri"] != self.shown_uri:
+                warn_user(f"MLflow: this study's run is in {stored['tracking_uri']}, whose password is not stored; "
+                          f"this fit starts a new run in {self.shown_uri} (pass that tracking URI to go on in the "
+                          f"study's run)", RuntimeWarning)
             tags = {f"automl.{k}": _text(v) for k, v in info.tags.items()}
             run = self.client.create_run(self.experiment_id, run_name=info.study_name or "automl-search", tags=tags)
             self.parent_run_id = run.info.run_id
             self._log_batch(self.parent_run_id, params=dict(info.params))
             if study is not None and info.study_name:
-                StudyWriter(study).parent_run(self.parent_run_id, self.tracking_uri)
+                StudyWriter(study).parent_run(self.parent_run_id, self.shown_uri)  # never the password
         self._open_writer()
-        logger.info("MLflow: logging to %s, experiment %r, run %s", self.tracking_uri, name, self.parent_run_id)
+        logger.info("MLflow: logging to %s, experiment %r, run %s", self.shown_uri, name, self.parent_run_id)
+
+    def _clear_failure_tags(self) -> None:
+        """A resumed run starts over on what it failed to log before."""
+        for key in ("automl.logging_failed", "automl.tracking_incomplete"):
+            try:
+                self.client.delete_tag(self.parent_run_id, key)
+            except Exception:  # noqa: BLE001 - the tag was not there
+                continue
 
     def _join(self, stored: dict[str, Any] | None) -> None:
         if not stored:
             logger.info("MLflow: the sweep has no parent run; this worker logs nothing")
             return
-        self.tracking_uri = stored["tracking_uri"]
+        # The study keeps the URI with its password masked: a worker connects with its own URI when it is
+        # the same store, else with the stored one when nothing in it was masked.
+        if stored["tracking_uri"] not in (self.tracking_uri, self.shown_uri):
+            if MASK in stored["tracking_uri"]:
+                warn_user(f"MLflow: this worker logs nothing: the sweep logs to {stored['tracking_uri']}, whose "
+                          f"password is not stored with the study; give the worker the same tracking URI "
+                          f"(--tracking-uri or $MLFLOW_TRACKING_URI)", RuntimeWarning)
+                return
+            self.tracking_uri = stored["tracking_uri"]
         if not self._injected:
             import mlflow
 
@@ -293,9 +337,11 @@ class MLflowTracker:
     # -- end --------------------------------------------------------------------------------
     def finish(self, study: Any, report: Any, status: str, deadline: float | None = None) -> TrackingResult:
         """Log the trials not yet logged, the fit's results, artifacts and model, and close the runs,
-        all by ``deadline`` (monotonic): what is not written by then is left out and named on the run."""
+        all by ``deadline`` (monotonic): what is not written by then is left out and named on the run,
+        as is what failed (see the module's docstring). Never raises."""
         if self.parent_run_id is None:
             return TrackingResult()
+        self._failures = []
         model_uri = None
         staging = Path(tempfile.mkdtemp(prefix="automl-mlflow-"))
         try:
@@ -305,23 +351,30 @@ class MLflowTracker:
             if self._writer is not None:
                 self._writer.close(deadline)
                 model_uri = self._writer.results.get("model")
-                self._report_errors(self._writer.errors)
+                self._failures += self._writer.errors
             if model_uri is not None:
                 self.client.set_tag(self.parent_run_id, "automl.model_uri", model_uri)
         except Exception as exc:  # noqa: BLE001 - a tracking failure must not lose the fitted model
-            logger.warning("MLflow logging failed: %s: %s", type(exc).__name__, exc)
+            self._failures.append(("results", self._reason(exc)))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-            if not self._joining:
-                self.client.set_terminated(self.parent_run_id, status=status)
-        return TrackingResult(self.parent_run_id, self.tracking_uri, model_uri)
+            self._close_parent(status)
+        return TrackingResult(self.parent_run_id, self.shown_uri, model_uri)
 
-    def _report_errors(self, errors: list[str]) -> None:
-        if not errors:
-            return
-        logger.warning("MLflow: %d write(s) not done: %s", len(errors), "; ".join(errors[:3]))
+    def _close_parent(self, status: str) -> None:
+        """Name what was not logged on the parent run, close it, and say so once."""
+        final = final_status(status, self._failures)
         if not self._joining:
-            self.client.set_tag(self.parent_run_id, "automl.tracking_incomplete", "; ".join(errors)[:_MAX_TAG])
+            try:
+                if self._failures:
+                    for key, value in failure_tags(self._failures).items():
+                        self.client.set_tag(self.parent_run_id, key, value)
+                self.client.set_terminated(self.parent_run_id, status=final)
+            except Exception as exc:  # noqa: BLE001 - the store went away: the fit goes on
+                self._failures.append(("run status", self._reason(exc)))
+        if self._failures:
+            logger.debug("MLflow: not logged: %s", self._failures)
+            warn_user(warning_text(str(self.parent_run_id), self.shown_uri, final, self._failures), RuntimeWarning)
 
     def _queue_remaining(self, study: Any, status: str) -> None:
         """Queue a child run for every finished trial not logged yet (a killed fit's last ones included)."""
@@ -336,6 +389,13 @@ class MLflowTracker:
 
     def _queue_results(self, report: Any, staging: Path, deadline: float | None) -> None:
         """Log the parent's metrics and tags now; queue its artifacts and the model for the writer."""
+        try:
+            self._log_results(report)
+        except Exception as exc:  # noqa: BLE001 - named on the run; the artifacts and model still go
+            self._failures.append(("results", self._reason(exc)))
+        self._queue_artifacts(report, staging, deadline)
+
+    def _log_results(self, report: Any) -> None:
         from mlflow.entities import Metric
 
         board = report.leaderboard_
@@ -359,7 +419,6 @@ class MLflowTracker:
         self.client.set_tag(self.parent_run_id, "automl.final_model", final)
         if report.ensemble_:
             self._writer_submit(("run", self._ensemble_payload(report.ensemble_)))
-        self._queue_artifacts(report, staging, deadline)
 
     def _writer_submit(self, job: tuple[Any, ...]) -> None:
         if self._writer is not None:
@@ -368,9 +427,25 @@ class MLflowTracker:
             write_child_run(self.client, job[1])
 
     def _queue_artifacts(self, report: Any, staging: Path, deadline: float | None) -> None:
+        """Queue the files, the plots and the model; a part that cannot even be prepared is named as failed."""
+        self._attempt("files", self._queue_files, report, staging / "files")
+        if self.plots:
+            if deadline is None or deadline - time.monotonic() > PLOTS_SECONDS:
+                self._attempt("plots", self._queue_plots, report, staging / "plots")
+            else:
+                self._failures.append(("plots", f"{OUT_OF_TIME}: fewer than {PLOTS_SECONDS:g} s were left"))
+        if self.log_model and report.estimator is not None:
+            self._attempt("model", self._queue_model, report, staging / "saved")
+
+    def _attempt(self, part: str, queue: Any, *args: Any) -> None:
+        try:
+            queue(*args)
+        except Exception as exc:  # noqa: BLE001 - one part failing never stops the others or the fit
+            self._failures.append((part, self._reason(exc)))
+
+    def _queue_files(self, report: Any, files: Path) -> None:
         import yaml
 
-        files = staging / "files"
         files.mkdir()
         report.leaderboard_.to_csv(files / "leaderboard.csv", index=False)
         (files / "search_space.yaml").write_text(
@@ -378,30 +453,36 @@ class MLflowTracker:
             encoding="utf-8",
         )
         self._writer_submit(("artifacts", self.parent_run_id, str(files), None))
-        if self.plots:
-            if deadline is None or deadline - time.monotonic() > PLOTS_SECONDS:
-                self._queue_plots(report, staging / "plots")
-            else:
-                self._report_errors(["out of time: the plots were left out"])
-        if self.log_model and report.estimator is not None:
-            self._queue_model(report, staging / "saved")
 
     def _queue_plots(self, report: Any, folder: Path) -> None:
         from automl.tracking.plots import render_search_plots
 
         folder.mkdir()
+        errors: list[str] = []
         written = render_search_plots(
             report.leaderboard_, report.study, report.metric_.name, report.metric_.greater_is_better, report.task_,
             report.y, report.oof_predictions_.get(report.best_trial_), report.attributes.get("classes_"), folder,
+            errors=errors,
         )
+        self._failures += [("plots", redact_text(error, self.tracking_uri)) for error in errors]
         if written:
             self._writer_submit(("artifacts", self.parent_run_id, str(folder), "plots"))
 
     def _queue_model(self, report: Any, folder: Path) -> None:
+        """Save the model and queue it, with its signature from the training frame's column types (the
+        model goes without one, named as failed, when MLflow cannot express them) and, only with
+        ``log_input_example``, five training rows as its input example."""
         from automl.persistence import family_requirements
-        from automl.tracking.pyfunc import model_signature
+        from automl.tracking.pyfunc import model_signature, served_frame
 
         saved = report.estimator.save(folder)
-        signature, example = model_signature(report.estimator, report.X_example)
+        signature = None
+        try:
+            signature = model_signature(report.X_example, report.task_, report.attributes.get("classes_"))
+        except Exception as exc:  # noqa: BLE001 - a column type MLflow has no name for
+            self._failures.append(("signature", self._reason(exc)))
+        example = None
+        if self.log_input_example and report.X_example is not None:
+            example = served_frame(report.X_example.head(5))  # as the signature types them
         extra = family_requirements(report.estimator)
         self._writer_submit(("model", self.parent_run_id, saved, signature, example, self.register_model, extra))

@@ -285,6 +285,7 @@ def render_search_plots(
     oof: np.ndarray | None,
     classes: Sequence[Any] | None,
     out_dir: str | pathlib.Path,
+    errors: list[str] | None = None,
 ) -> list[pathlib.Path]:
     """Write every applicable plot of a search as PNG into ``out_dir``.
 
@@ -293,8 +294,9 @@ def render_search_plots(
     ``roc_pr_curves.png`` (classification) or ``predicted_vs_actual.png`` and
     ``residuals.png`` (regression) from the best trial's out-of-fold
     predictions. A plot whose input is empty or ``None`` is skipped (no file).
-    A plot that fails is logged as a warning on the ``automl`` logger and
-    skipped; this function does not raise for plotting problems.
+    A plot that fails is skipped and, when ``errors`` is given, named there
+    (``"name.png: Error: message"``; the caller reports them), else logged as a
+    warning on the ``automl`` logger; this function does not raise for plotting problems.
 
     Args:
         leaderboard: The search leaderboard, or ``None``.
@@ -307,6 +309,7 @@ def render_search_plots(
             or ``(n,)`` values, or ``None``.
         classes: Class names in encoded order (classification), else ``None``.
         out_dir: Folder to write into (created if missing).
+        errors: Collects one line per plot that failed (then nothing is logged as a warning).
 
     Returns:
         The paths written, in the order above.
@@ -336,7 +339,10 @@ def render_search_plots(
                 _add_note(fig, "out-of-fold predictions of the best trial")
             fig.savefig(path, dpi=DPI, bbox_inches="tight", facecolor="white")
         except Exception as error:  # noqa: BLE001 - one bad plot must not stop the others or the run
-            logger.warning("Could not draw %s: %s: %s", name, type(error).__name__, error)
+            if errors is None:
+                logger.warning("Could not draw %s: %s: %s", name, type(error).__name__, error)
+            else:
+                errors.append(f"{name}: {type(error).__name__}: {error}")
             continue
         written.append(path)
     return written

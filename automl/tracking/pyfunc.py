@@ -21,14 +21,15 @@ from mlflow.pyfunc import PythonModel
 
 from automl.persistence import load_model
 
-__all__ = ["AutoMLPythonModel", "log_pyfunc_model", "model_signature", "pip_requirements"]
+__all__ = ["AutoMLPythonModel", "column_type", "log_pyfunc_model", "model_signature", "pip_requirements",
+           "served_frame"]
 
 _RUNTIME = ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "joblib", "pyyaml", "optuna")
 
 
 with warnings.catch_warnings():
     # MLflow nags at class creation about predict() lacking type hints; the schema comes from
-    # the signature inferred on an input example instead.
+    # the signature built from the training frame's column types instead.
     warnings.filterwarnings("ignore", message=".*type hints.*", category=UserWarning)
 
     class AutoMLPythonModel(PythonModel):
@@ -63,17 +64,86 @@ def pip_requirements(extra: tuple[str, ...] = ()) -> list[str]:
     return out
 
 
-def model_signature(model: Any, X_example: Any) -> tuple[Any, Any]:
-    """``(signature, input example)`` of ``model`` from a few rows (``(None, None)`` when MLflow has no type for them)."""
-    from mlflow.models import infer_signature
+def column_type(dtype: Any) -> str:
+    """The MLflow type of a training column of ``dtype``: what the served model accepts for it.
 
-    if X_example is None or not len(X_example):
-        return None, None
-    example = X_example.head(5)
-    try:
-        return infer_signature(example, model.predict(example)), example
-    except Exception:  # noqa: BLE001 - some dtypes have no MLflow type; log without a signature
-        return None, None
+    Nullable integers and booleans (pandas ``Int64``, ``boolean``) become ``double``: a missing value
+    reaches a served model as a float, which MLflow refuses for a ``long`` column and turns into
+    False for a ``boolean`` one. A categorical takes the type of its categories.
+
+    Example:
+        >>> import pandas as pd
+        >>> [column_type(t) for t in (pd.Int64Dtype(), "int64", "float32", "bool", "object", "datetime64[ns]")]
+        ['double', 'long', 'float', 'boolean', 'string', 'datetime']
+    """
+    import numpy as np
+    import pandas as pd
+
+    dtype = pd.api.types.pandas_dtype(dtype)
+    if isinstance(dtype, pd.CategoricalDtype):
+        return column_type(dtype.categories.dtype)
+    numpy = isinstance(dtype, np.dtype)
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean" if numpy else "double"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if pd.api.types.is_integer_dtype(dtype):
+        if not numpy:
+            return "double"
+        if dtype.itemsize <= 2 or (dtype.kind == "i" and dtype.itemsize == 4):
+            return "integer"
+        return "double" if dtype.kind == "u" and dtype.itemsize == 8 else "long"
+    if pd.api.types.is_float_dtype(dtype):
+        return "float" if numpy and dtype.itemsize <= 4 else "double"
+    return "string"
+
+
+def served_frame(frame: Any) -> Any:
+    """``frame`` with every column as its signature type holds it (see :func:`column_type`): nullable
+    integers and booleans as floats (missing: NaN), categoricals as plain values. This is the form of
+    the input example, and the form a served model (or ``mlflow.pyfunc``'s ``predict``) accepts.
+
+    Example:
+        >>> import pandas as pd
+        >>> served_frame(pd.DataFrame({"n": pd.array([1, None], dtype="Int64")}))["n"].tolist()
+        [1.0, nan]
+    """
+    import numpy as np
+    import pandas as pd
+
+    out = {}
+    for name, series in frame.items():
+        kind = column_type(series.dtype)
+        if kind in ("double", "float") and not isinstance(series.dtype, np.dtype):
+            out[name] = pd.Series(series.to_numpy(dtype="float64", na_value=np.nan), index=series.index)
+        elif isinstance(series.dtype, pd.CategoricalDtype):
+            out[name] = series.astype(object).where(series.notna(), None)
+        else:
+            out[name] = series
+    return pd.DataFrame(out, index=frame.index)
+
+
+def model_signature(frame: Any, task: str, classes: Any = None) -> Any:
+    """The MLflow signature of a model fitted on ``frame``: every column with the type of its dtype
+    (see :func:`column_type`), all required, from the frame's schema (its rows are not read);
+    the output is the class label (its type from ``classes``) or, for regression, a ``double``.
+
+    Raises:
+        Exception: MLflow cannot express the schema (the caller records the signature as not logged).
+
+    Example:
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"n": pd.array([1, None], dtype="Int64"), "c": ["a", "b"]})
+        >>> [t.name for t in model_signature(frame, "binary", ["no", "yes"]).inputs.input_types()]
+        ['double', 'string']
+    """
+    import numpy as np
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    inputs = Schema([ColSpec(column_type(dtype), str(name), required=True) for name, dtype in frame.dtypes.items()])
+    output = "double" if task == "regression" or classes is None else column_type(np.asarray(classes).dtype)
+    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec(output)]))
 
 
 def log_pyfunc_model(
@@ -86,7 +156,7 @@ def log_pyfunc_model(
         run_id: The parent run.
         saved_folder: The model folder written by ``model.save``.
         signature: Its MLflow signature (see :func:`model_signature`), or None.
-        example: Its input example, or None.
+        example: Its input example (training rows, only with ``log_input_example=True``), or None.
         registered_model_name: Register the model under this name too.
         extra: Packages the model needs beyond the runtime's (``torch`` for the nets).
     """
@@ -120,7 +190,7 @@ def _log(
 ) -> str:
     active = mlflow.active_run()
     with warnings.catch_warnings(), mlflow.start_run(run_id=run_id, nested=active is not None and active.info.run_id != run_id):
-        # Type hints would make MLflow build a schema from them; the signature comes from the example.
+        # Type hints would make MLflow build a schema from them; the signature comes from the training frame.
         warnings.filterwarnings("ignore", message=".*type hints.*", category=UserWarning)
         info = mlflow.pyfunc.log_model(
             name="model",

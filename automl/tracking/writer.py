@@ -13,6 +13,9 @@ tests) cannot cross processes, so it is written to from a thread (best effort).
 Jobs, as tuples: ``("run", payload)`` (a child run, see :data:`PAYLOAD_KEYS`),
 ``("artifacts", run_id, local_folder, artifact_path)`` and ``("model", run_id, saved_folder,
 signature, example, registered_model_name, extra_requirements)`` (its result is the model's URI).
+A job that fails is reported as ``(part, reason)`` (see :func:`job_part`), never raised or logged
+as a warning here: the tracker names every failure on the run and warns once. A URI's password
+never appears in a reason (:func:`automl._redact.redact_text`).
 
 Example:
     >>> payload = {"experiment_id": "1", "run_name": "trial-0000 knn", "start_time": None, "tags": {},
@@ -35,9 +38,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from automl._redact import redact_text
 from automl._spawn import start_without_main
 
-__all__ = ["PAYLOAD_KEYS", "ProcessWriter", "ThreadWriter", "fluent_tracking_uri", "run_job", "write_child_run"]
+__all__ = ["PAYLOAD_KEYS", "ProcessWriter", "ThreadWriter", "fluent_tracking_uri", "job_part", "run_job",
+           "write_child_run"]
 
 logger = logging.getLogger("automl")
 
@@ -64,6 +69,24 @@ def write_child_run(client: Any, payload: dict[str, Any]) -> str:
     return run_id
 
 
+def job_part(job: tuple[Any, ...]) -> str:
+    """The part of the tracked search a job writes: ``trial runs``, ``files``, ``plots`` or ``model``.
+
+    Example:
+        >>> job_part(("artifacts", "run", "/tmp/x", "plots")), job_part(("run", {}))
+        ('plots', 'trial runs')
+    """
+    if job[0] == "run":
+        return "trial runs"
+    if job[0] == "artifacts":
+        return str(job[3] or "files")
+    return str(job[0])
+
+
+def _reason(exc: BaseException, tracking_uri: str) -> str:
+    return redact_text(f"{type(exc).__name__}: {exc}", tracking_uri)[:1000]
+
+
 def run_job(client: Any, tracking_uri: str, job: tuple[Any, ...]) -> Any:
     """Carry out one job with ``client`` (the model through MLflow's fluent API on ``tracking_uri``)."""
     kind = job[0]
@@ -86,8 +109,9 @@ class ThreadWriter:
 
     def __init__(self, client: Any, tracking_uri: str) -> None:
         self.client, self.tracking_uri = client, tracking_uri
-        self.errors: list[str] = []
+        self.errors: list[tuple[str, str]] = []
         self.results: dict[str, Any] = {}
+        self._pending: list[str] = []
         self._jobs: queue_module.Queue[tuple[Any, ...] | None] = queue_module.Queue()
         self._thread = threading.Thread(target=self._run, name="automl-tracking", daemon=True)
         self._thread.start()
@@ -102,11 +126,14 @@ class ThreadWriter:
                 if job[0] == "model":
                     self.results["model"] = result
             except Exception as exc:  # noqa: BLE001 - tracking must never break the fit
-                self.errors.append(f"{type(exc).__name__}: {exc}")
-                logger.warning("MLflow %s not written: %s", job[0], exc)
+                self.errors.append((job_part(job), _reason(exc, self.tracking_uri)))
+                logger.debug("MLflow %s not written: %s", job_part(job), self.errors[-1][1])
+            finally:
+                _discard(self._pending, job_part(job))
 
     def submit(self, job: tuple[Any, ...]) -> None:
         """Queue one job."""
+        self._pending.append(job_part(job))
         self._jobs.put(job)
 
     def close(self, deadline: float | None = None) -> None:
@@ -115,7 +142,19 @@ class ThreadWriter:
         wait = DEFAULT_TIMEOUT if deadline is None else max(0.0, deadline - time.monotonic())
         self._thread.join(timeout=wait)
         if self._thread.is_alive():
-            self.errors.append("out of time: the MLflow writes did not finish by the fit's deadline")
+            self.errors += _out_of_time(list(self._pending))
+            self._pending.clear()
+
+
+def _discard(parts: list[str], part: str) -> None:
+    if part in parts:
+        parts.remove(part)
+
+
+def _out_of_time(pending: list[str]) -> list[tuple[str, str]]:
+    """One ``(part, "out of time ...")`` per part still being written at the deadline."""
+    reason = "out of time: not written by the fit's tracking deadline"
+    return [(part, reason) for part in dict.fromkeys(pending)] or [("writes", reason)]
 
 
 def _writer_main(tracking_uri: str, jobs: Any, results: Any) -> None:
@@ -142,8 +181,9 @@ def _writer_main(tracking_uri: str, jobs: Any, results: Any) -> None:
             result = run_job(client, tracking_uri, job)
             if job[0] == "model":
                 results.put(("model", result))
+            results.put(("ok", job_part(job)))
         except Exception as exc:  # noqa: BLE001 - reported to the parent, never raised here
-            results.put(("error", f"{job[0]}: {type(exc).__name__}: {exc}"))
+            results.put(("error", (job_part(job), _reason(exc, tracking_uri))))
 
 
 class ProcessWriter:
@@ -158,37 +198,60 @@ class ProcessWriter:
             daemon=True,
         )
         start_without_main(self._process)
-        self.errors: list[str] = []
+        self.errors: list[tuple[str, str]] = []
         self.results: dict[str, Any] = {}
+        self._pending: list[str] = []
 
     def submit(self, job: tuple[Any, ...]) -> None:
         """Queue one job (pickles a small tuple; returns at once)."""
+        self._pending.append(job_part(job))
         self._jobs.put(job)
 
     def close(self, deadline: float | None = None) -> None:
         """Wait until every queued job is done, at most until ``deadline`` (monotonic); then stop the
-        process (killed if it is still writing)."""
+        process (killed if it is still writing). What was not written is in :attr:`errors`."""
         self._jobs.put(None)
         end = time.monotonic() + DEFAULT_TIMEOUT if deadline is None else deadline
-        while True:
-            try:
-                kind, detail = self._results.get(timeout=max(0.01, end - time.monotonic()))
-            except queue_module.Empty:
-                self.errors.append("out of time: the MLflow writes did not finish by the fit's deadline")
-                break
-            if kind == "done":
-                break
-            if kind == "model":
-                self.results["model"] = detail
-            else:
-                self.errors.append(detail)
-                logger.warning("MLflow write failed: %s", detail)
+        while self._take(end):
+            pass
         self._process.join(timeout=max(0.0, min(5.0, end - time.monotonic())))
         if self._process.is_alive():
             self._process.kill()
             self._process.join(timeout=5)
-        elif not self.errors and self._process.exitcode not in (0, None):
-            self.errors.append(f"the MLflow writer exited with code {self._process.exitcode}")
+        elif self._pending:
+            reason = f"the MLflow writer process exited with code {self._process.exitcode}"
+            self.errors += [(part, reason) for part in dict.fromkeys(self._pending)]
+            self._pending.clear()
+
+    def _take(self, end: float) -> bool:
+        """Take one message from the writer; False once it is done, dead or out of time."""
+        try:
+            kind, detail = self._results.get(timeout=max(0.01, min(1.0, end - time.monotonic())))
+        except queue_module.Empty:
+            if time.monotonic() >= end:
+                self.errors += _out_of_time(self._pending)
+                self._pending.clear()
+                return False
+            if self._process.is_alive():
+                return True
+            try:  # it ended: what it sent before is still read
+                kind, detail = self._results.get(timeout=0.5)
+            except queue_module.Empty:
+                return False
+        return self._handle(kind, detail)
+
+    def _handle(self, kind: str, detail: Any) -> bool:
+        if kind == "done":
+            return False
+        if kind == "model":
+            self.results["model"] = detail
+        elif kind == "ok":
+            _discard(self._pending, detail)
+        else:
+            _discard(self._pending, detail[0])
+            self.errors.append(tuple(detail))
+            logger.debug("MLflow %s not written: %s", *detail)
+        return True
 
 
 @contextmanager

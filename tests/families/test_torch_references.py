@@ -101,8 +101,33 @@ def test_every_reference_pins_known_parameters_of_its_family():
     from automl.families import get_family
 
     for name, (family, params, description) in REFERENCE_NETS.items():
-        space = get_family(family).space().with_overrides(params, source=name)
+        space = get_family(family).space().with_overrides(params, source=name,
+                                                          pin_choices=get_family(family).pin_choices)
         assert set(params) <= set(space.names) and description
+
+
+def test_the_nets_pin_choices_are_what_their_modules_take():
+    pytest.importorskip("torch")
+    from automl.families._torch_modules import ACTIVATIONS, NORMALIZATIONS
+    from automl.families.torch_common import ACTIVATION_NAMES, NORMALIZATION_NAMES
+
+    assert tuple(ACTIVATIONS) == ACTIVATION_NAMES and tuple(NORMALIZATIONS) == NORMALIZATION_NAMES
+
+
+def test_a_pin_outside_what_the_net_takes_is_refused_before_the_search(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from automl.exceptions import InvalidParameterError
+
+    df = pd.DataFrame({"a": np.arange(40.0), "y": np.arange(40) % 2})
+    with pytest.raises(InvalidParameterError, match="did you mean 'adam'"):
+        automl.fit(df, target="y", families=["torch_mlp"], n_trials=1, study_name="s",
+                   search_space={"torch_mlp": {"optimizer": "adamm"}})
+    with pytest.raises(InvalidParameterError, match="n_layers"):
+        automl.fit(df, target="y", families=["torch_mlp"], n_trials=1, study_name="s",
+                   search_space={"torch_mlp": {"n_layers": -1}})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_unknown_reference_suggests_a_close_name():

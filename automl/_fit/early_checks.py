@@ -1,0 +1,302 @@
+"""What would fail inside every trial, found before the search (nothing is written until these pass).
+
+Each check returns problems (text naming the culprit, the value and the fix); :class:`Findings`
+gathers the errors of several stages so that one error lists every problem, settings and data
+together (:func:`combined_error` picks its class).
+
+- :func:`split_problems`: a fold the metric cannot score (leave-one-out or a single-class
+  validation fold under ROC AUC, R² on one row, an empty fold) or a training fold a
+  classifier cannot learn from (one class: the first fold of a time split, say);
+- :func:`weight_problems`: sample weights whose sums underflow or overflow (the weighted
+  metrics are then NaN on every fold);
+- :func:`model_problems`: a family's space (its own, or overridden by ``search_space=``)
+  whose values its estimator refuses: the estimator is built (not fitted) with the defaults
+  and with each overridden value, and scikit-learn's parameter constraints are checked;
+- :func:`valid_settings`: the settings that pass their own checks (to validate the data with,
+  when others are refused: :func:`automl._fit.problem.checked_settings`).
+
+Example:
+    >>> import numpy as np
+    >>> weight_problems(np.full(4, 1e-100)), "too small to divide" in weight_problems(np.full(4, 1e-320))[0]
+    ([], True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from automl.exceptions import (
+    AutoMLError,
+    DataValidationError,
+    InvalidInputError,
+    InvalidParameterError,
+    SearchSpaceError,
+    SearchSpaceSettingError,
+)
+
+__all__ = ["Findings", "callable_metric_problems", "combined_error", "model_problems", "split_problems", "valid_settings", "weight_problems"]
+
+#: The smallest positive normal float: a weight sum below it has lost its precision (subnormal).
+_TINY = float(np.finfo(np.float64).tiny)
+
+
+def combined_error(errors: Sequence[BaseException]) -> BaseException:
+    """One error for several: itself when alone; else every problem listed, in a class that each
+    kind of problem found is an instance of (settings and data: :class:`InvalidInputError`, both a
+    ``DataValidationError`` and an ``InvalidParameterError``)."""
+    if len(errors) == 1:
+        return errors[0]
+    problems = [p for e in errors for p in getattr(e, "problems", [str(e)])]
+    data = any(isinstance(e, (DataValidationError, TypeError)) and not isinstance(e, InvalidInputError)
+               for e in errors)
+    setting = any(not isinstance(e, (DataValidationError, TypeError)) or isinstance(e, InvalidInputError)
+                  for e in errors)
+    if data and setting:
+        return InvalidInputError(problems)
+    if data:
+        return DataValidationError(problems)
+    if all(isinstance(e, SearchSpaceError) for e in errors):
+        return SearchSpaceSettingError(problems)
+    return InvalidParameterError(problems)
+
+
+class Findings:
+    """The errors of several independent checks, raised together (see :func:`combined_error`)."""
+
+    def __init__(self) -> None:
+        self.errors: list[BaseException] = []
+
+    @contextmanager
+    def catch(self) -> Iterator[None]:
+        """Run a check; keep its typed error instead of raising it."""
+        try:
+            yield
+        except AutoMLError as exc:
+            self.errors.append(exc)
+
+    def add(self, error: BaseException) -> None:
+        """Keep ``error``."""
+        self.errors.append(error)
+
+    def raise_all(self) -> None:
+        """Raise what was found, all of it in one error (nothing: return)."""
+        if self.errors:
+            raise combined_error(self.errors)
+
+
+# -- folds ------------------------------------------------------------------------------------------
+def _trivial_prediction(y: np.ndarray, train: np.ndarray, valid: np.ndarray, task: str, n_classes: int) -> np.ndarray:
+    """What a model that learnt only the training part's prior would predict on the validation part."""
+    if task == "regression":
+        return np.full(len(valid), float(np.mean(y[train])) if len(train) else 0.0)
+    prior = np.bincount(y[train].astype(int), minlength=n_classes).astype(float) + 1.0
+    return np.tile(prior / prior.sum(), (len(valid), 1))
+
+
+def _builtin(metric: Any, task: str) -> bool:
+    """Whether ``metric`` is one of automl's own (a metric of yours is only tried, not judged on NaN)."""
+    from automl.evaluation.metrics import available_metrics, get_metric
+
+    return metric.name in available_metrics(task) and get_metric(metric.name, task).fn is metric.fn
+
+
+def _fold_score(metric: Any, y: np.ndarray, train: np.ndarray, valid: np.ndarray, task: str, n_classes: int,
+                classes: Any, weights: np.ndarray | None) -> float | None:
+    """The metric on one validation part for a trivial prediction (None: a metric of yours, not judged)."""
+    if not _builtin(metric, task):
+        return None
+    prediction = _trivial_prediction(y, train, valid, task, n_classes)
+    w = None if weights is None else weights[valid]
+    return metric.compute(y[valid], prediction, classes, w)
+
+
+def _fold_shape_problems(splits: Sequence[tuple[np.ndarray, np.ndarray]], y: np.ndarray, task: str,
+                         classes: Any, cv: str) -> list[str]:
+    out = []
+    empty = [i + 1 for i, (train, valid) in enumerate(splits) if len(train) == 0 or len(valid) == 0]
+    if empty:
+        out.append(f"cv={cv}: fold(s) {empty} have no training or no validation rows; every fold needs rows on "
+                   "both sides (use fewer folds)")
+    if task == "regression":
+        return out
+    single = [(i + 1, y[train][0]) for i, (train, _) in enumerate(splits) if len(train) and len(np.unique(y[train])) < 2]
+    if single:
+        labels = sorted({repr(_plain(classes[int(c)] if classes is not None else c)) for _, c in single})
+        where = ("with a time split the first folds see only the earliest rows: use fewer folds (e.g. cv='time:2') "
+                 "or a shuffled cv (cv=5)" if cv.startswith("time") else "use a shuffled, stratified cv (cv=5)")
+        out.append(f"cv={cv}: the training part of fold(s) {[i for i, _ in single]} holds a single class "
+                   f"({', '.join(labels)}), so no classifier can learn from it; {where}")
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value
+
+
+def split_problems(splits: Sequence[tuple[np.ndarray, np.ndarray]], y: np.ndarray, task: str, metric: Any,
+                   classes: Any, weights: np.ndarray | None, cv: str, lenient: bool = False) -> list[str]:
+    """Folds that make every trial fail (or score it on nothing): see the module docstring.
+
+    ``lenient`` (the default cv, which warns about classes smaller than its folds) refuses only
+    a metric that no fold can score.
+
+    Example:
+        >>> from automl.evaluation.metrics import get_metric
+        >>> y = np.array([0, 1, 0, 1])
+        >>> loo = [(np.delete(np.arange(4), i), np.array([i])) for i in range(4)]
+        >>> split_problems(loo, y, "binary", get_metric("roc_auc", "binary"), None, None, "LeaveOneOut")[0][:62]
+        'cv=LeaveOneOut: roc_auc cannot be computed on 4 of the 4 valid'
+    """
+    out = _fold_shape_problems(splits, y, task, classes, cv)
+    if out:
+        return out
+    n_classes = 0 if classes is None else len(classes)
+    scores = [_fold_score(metric, y, tr, va, task, n_classes, classes, weights) for tr, va in splits]
+    judged = [s for s in scores if s is not None]
+    bad = [i for i, s in enumerate(scores) if s is not None and not math.isfinite(s)]
+    if metric.name == "r2" and _builtin(metric, task):
+        bad = sorted(set(bad) | {i for i, (_, va) in enumerate(splits) if len(va) < 2})
+    if not bad or (lenient and len(bad) < len(judged)):
+        return out
+    sizes = sorted({len(splits[i][1]) for i in bad})
+    single = task != "regression" and all(len(np.unique(y[splits[i][1]])) < 2 for i in bad)
+    why = ("they hold a single class (ROC AUC ranks one class against another)" if single and metric.name == "roc_auc"
+           else f"they hold {sizes[0]} row(s)" if sizes == [1] else "the metric is undefined there")
+    weighted = weights is not None and not single and min(sizes) > 1
+    if weighted:
+        why = "the validation weights underflow or overflow"
+    fix = ("rescale sample_weight (e.g. w / w.max())" if weighted else
+           "use folds with both classes in every validation part (a stratified cv such as cv=5, or fewer folds), "
+           "or another metric (e.g. metric='log_loss')" if single else
+           "use larger validation parts (cv=5 or cv=0.2 instead of leave-one-out), or another metric")
+    return [f"cv={cv}: {metric.name} cannot be computed on {len(bad)} of the {len(splits)} validation part(s): "
+            f"{why}; every trial would fail or be scored on fewer folds; {fix}"]
+
+
+def callable_metric_problems(metric: Any, y: np.ndarray, splits: Sequence[tuple[np.ndarray, np.ndarray]], task: str,
+                             classes: Any, weights: np.ndarray | None) -> list[str]:
+    """A metric callable of yours that raises when called as the trials call it, on the first fold's
+    validation part and a trivial prediction (a NaN is not judged: it may be the prediction's fault)."""
+    if _builtin(metric, task) or not splits:
+        return []
+    train, valid = splits[0]
+    prediction = _trivial_prediction(y, train, valid, task, 0 if classes is None else len(classes))
+    try:
+        metric.compute(y[valid], prediction, classes, None if weights is None else weights[valid])
+    except Exception as exc:  # noqa: BLE001 - whatever it raises would fail every trial
+        return [f"metric={metric.name!r} raised {type(exc).__name__}: {' '.join(str(exc).split())[:200]} when called "
+                "as fn(y_true, y_pred) on a validation part (original labels or values), so every trial would fail; "
+                "fix the callable, or wrap it in automl.Metric"]
+    return []
+
+
+# -- weights ----------------------------------------------------------------------------------------
+def weight_problems(weights: np.ndarray | None) -> list[str]:
+    """Weights whose sums cannot be divided by (subnormal or zero) or overflow (see the module docstring)."""
+    if weights is None or len(weights) == 0:
+        return []
+    w = np.asarray(weights, dtype="float64")
+    with np.errstate(over="ignore"):
+        total = float(w.sum())
+        square = total * total
+    largest = float(w.max())
+    if not math.isfinite(square) or not math.isfinite(total):
+        return [f"sample_weight: the weights sum to {total:g} (largest {largest:g}), too large to compute weighted "
+                "metrics without overflow; rescale them, e.g. w / w.max()"]
+    if square < _TINY:
+        return [f"sample_weight: the weights sum to {total:g}, too small to divide by (the weighted metrics "
+                f"underflow to NaN); rescale them, e.g. w / w.max() (the largest is {largest:g})"]
+    positive = w[w > 0]
+    if len(positive) and float(positive.min()) < _TINY:
+        return [f"sample_weight: {int((positive < _TINY).sum())} weight(s) are subnormal (below {_TINY:g}; the "
+                f"smallest {float(positive.min()):g}), too small to compute with; rescale the weights (e.g. "
+                "w / w.max()) or set those to 0"]
+    return []
+
+
+# -- the families' estimators -------------------------------------------------------------------------
+def _estimators(estimator: Any) -> Iterator[Any]:
+    """``estimator`` and those inside it (pipeline steps, wrapped estimators)."""
+    yield estimator
+    for step in getattr(estimator, "steps", None) or []:
+        yield from _estimators(step[1])
+    get_params = getattr(estimator, "get_params", None)
+    if callable(get_params):
+        try:
+            inner = get_params(deep=False)
+        except Exception:  # noqa: BLE001 - a foreign estimator's get_params: nothing to walk
+            inner = {}
+        for value in inner.values():
+            if hasattr(value, "fit") and hasattr(value, "get_params"):
+                yield from _estimators(value)
+
+
+def _refusal(build: Callable[[Mapping[str, Any], Any], Any], params: Mapping[str, Any], ctx: Any) -> str | None:
+    """Why ``build(params, ctx)`` or the estimator's own parameter constraints refuse ``params`` (None: they do not)."""
+    try:
+        model = build(params, ctx)
+        for estimator in _estimators(model):
+            if hasattr(estimator, "_parameter_constraints") and hasattr(estimator, "_validate_params"):
+                estimator._validate_params()  # scikit-learn's own parameter rules
+            elif type(estimator).__module__.startswith("automl.families.") and callable(
+                    getattr(estimator, "_validate", None)):
+                estimator._validate()  # the nets' rules (automl.families.torch_estimator)
+    except Exception as exc:  # noqa: BLE001 - whatever a builder raises is the reason a trial would fail
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+    return None
+
+
+def _probe_values(param: Any) -> list[Any]:
+    if param.kind == "fixed":
+        return [param.value]
+    if param.kind == "categorical":
+        return list(param.choices)
+    return [param.low, param.high, param.default]
+
+
+def model_problems(family: Any, space: Any, names: Sequence[str], ctx: Any) -> list[str]:
+    """Values of ``names`` (the overridden parameters) that ``family``'s estimator refuses, built but not fitted."""
+    defaults = space.defaults()
+    head = f"search_space[{family.name!r}]"
+    reason = _refusal(family.build, defaults, ctx)
+    if reason is not None and not names:
+        return [f"{head}: the family's defaults {defaults} are refused by its estimator ({reason})"]
+    out = []
+    for name in names:
+        for value in _probe_values(space[name]):
+            why = _refusal(family.build, {**defaults, name: value}, ctx)
+            if why is not None:
+                out.append(f"{head}: parameter {name!r}={value!r} is refused by the {family.name} estimator ({why}); "
+                           "give a value it accepts")
+                break
+    if reason is not None and not out:
+        out.append(f"{head}: the overridden defaults {defaults} are refused by the {family.name} estimator ({reason})")
+    return out
+
+
+def valid_settings(params: Mapping[str, Any], estimator: str) -> dict[str, Any]:
+    """``params`` without the settings refused on their own (they take their defaults).
+
+    Example:
+        >>> valid_settings({"n_trials": 0, "cv": 3}, "classifier")
+        {'cv': 3}
+    """
+    from automl.config import setting, setting_names
+
+    known = setting_names(estimator)
+    out = {}
+    for name, value in params.items():
+        if name not in known:
+            continue
+        spec = setting(name)
+        normal = spec.normalise(value) if spec.normalise is not None else value
+        if not spec.check(name, normal):
+            out[name] = value
+    if estimator == "classifier" and out.get("task") == "regression":
+        out.pop("task")
+    return out

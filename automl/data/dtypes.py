@@ -1,0 +1,124 @@
+"""The column dtypes a feature frame may hold, and the message for every other one.
+
+Supported (see :data:`automl.data.schema.KINDS`):
+
+- numbers: numpy and nullable integers and floats (``int64``, ``Int64``, ``Float64``, ...) -> ``numeric``;
+- booleans (``bool``, ``boolean``) -> ``boolean``;
+- text (``str``, ``string``, ``object`` holding strings), and ``object`` columns holding only numbers or
+  only booleans, and pandas ``category`` -> ``categorical``;
+- naive ``datetime64`` -> ``datetime`` (expanded into ``<column>__<part>`` numbers);
+- ``timedelta64`` -> ``timedelta`` (its total seconds, one number; the same at predict).
+
+Every other dtype is refused at validation, before a study or a run is created, naming the
+column, the dtype and the conversion to make: complex numbers, periods, intervals, and
+``object`` columns holding dicts, lists, bytes, dates, decimals, other Python objects or a
+mix of numbers and text.
+
+Example:
+    >>> import pandas as pd
+    >>> dtype_problem("p", pd.Series(pd.period_range("2024-01", periods=2, freq="M")))
+    "column 'p' has dtype period[M], which automl does not support; convert the periods to timestamps: X['p'] = X['p'].dt.to_timestamp()"
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["dtype_problem", "object_problem"]
+
+#: What ``pd.api.types.infer_dtype`` says of an ``object`` column that is used as categories.
+_OBJECT_OK = {"string", "empty", "integer", "floating", "mixed-integer-float", "boolean"}
+
+#: The fix for an ``object`` column whose cells are of one unsupported kind (``infer_dtype`` name).
+_OBJECT_FIXES = {
+    "bytes": "decode them to text: X[{n!r}] = X[{n!r}].str.decode('utf-8')",
+    "datetime": "convert them: X[{n!r}] = pd.to_datetime(X[{n!r}])",
+    "datetime64": "convert them: X[{n!r}] = pd.to_datetime(X[{n!r}])",
+    "date": "convert them: X[{n!r}] = pd.to_datetime(X[{n!r}])",
+    "timedelta": "convert them: X[{n!r}] = pd.to_timedelta(X[{n!r}])",
+    "timedelta64": "convert them: X[{n!r}] = pd.to_timedelta(X[{n!r}])",
+    "time": "convert them to numbers, e.g. seconds since midnight, or to text with .astype(str)",
+    "decimal": "convert them to floats: X[{n!r}] = X[{n!r}].astype(float)",
+    "complex": "split them into real and imaginary parts",
+    "period": "convert them to timestamps: X[{n!r}] = pd.to_datetime(X[{n!r}].astype(str))",
+    "interval": "use one number per row (e.g. each interval's mid point) or text categories (.astype(str))",
+}
+
+_NESTED = (dict, list, set, tuple, np.ndarray)
+
+
+def _dtype_fix(name: str, dtype: object) -> str:
+    if isinstance(dtype, pd.PeriodDtype):
+        return f"convert the periods to timestamps: X[{name!r}] = X[{name!r}].dt.to_timestamp()"
+    if isinstance(dtype, pd.IntervalDtype):
+        return (f"use one number per row, e.g. X[{name!r}] = X[{name!r}].array.mid, or categories: "
+                f"X[{name!r}] = X[{name!r}].astype(str).astype('category')")
+    return (f"convert it to numbers, booleans, text, category, datetime64 or timedelta64, "
+            f"e.g. X[{name!r}] = X[{name!r}].astype(str) for categories")
+
+
+def dtype_problem(name: str, series: pd.Series) -> str | None:
+    """Why a column's dtype cannot be a feature, or None when it can (see the module docstring).
+
+    Example:
+        >>> dtype_problem("t", pd.Series(pd.to_timedelta([1, 2], unit="s"))) is None
+        True
+    """
+    dtype = series.dtype
+    if pd.api.types.is_complex_dtype(dtype):
+        return (f"column {name!r} holds complex numbers (Complex data not supported); split it into real "
+                "and imaginary parts")
+    if isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype)):
+        return f"column {name!r} has dtype {dtype}, which automl does not support; {_dtype_fix(name, dtype)}"
+    if dtype == object:
+        return object_problem(name, series)
+    supported = (
+        pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_numeric_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_datetime64_any_dtype(dtype)
+        or pd.api.types.is_timedelta64_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+    )
+    if supported:
+        return None
+    return f"column {name!r} has dtype {dtype}, which automl does not support; {_dtype_fix(name, dtype)}"
+
+
+def object_problem(name: str, series: pd.Series) -> str | None:
+    """Why an ``object`` column cannot be used as categories, or None when it can.
+
+    It can when its cells are all text, all numbers or all booleans (missing values aside).
+
+    Example:
+        >>> object_problem("b", pd.Series([b"x", b"y"], dtype=object))
+        "column 'b' holds bytes values, which automl cannot encode; decode them to text: X['b'] = X['b'].str.decode('utf-8')"
+    """
+    values = series.dropna()
+    if not len(values):
+        return None
+    inferred = pd.api.types.infer_dtype(values, skipna=True)
+    if inferred in _OBJECT_OK:
+        return None
+    nested = values.map(lambda v: isinstance(v, _NESTED))
+    if nested.any():
+        example = type(values[nested].iloc[0]).__name__
+        return (
+            f"column {name!r} holds {example} values in its cells; flatten it into scalar columns "
+            f"(e.g. pd.json_normalize) or drop it"
+        )
+    if inferred in _OBJECT_FIXES:
+        return (f"column {name!r} holds {inferred} values, which automl cannot encode; "
+                + _OBJECT_FIXES[inferred].format(n=name))
+    kinds = {"number" if isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)) else
+             "text" if isinstance(v, str) else type(v).__name__ for v in values}
+    if len(kinds) > 1:
+        return (
+            f"column {name!r} mixes {' and '.join(sorted(kinds))} values; make it one type: "
+            f"X[{name!r}] = X[{name!r}].astype(str) for categories, or pd.to_numeric(X[{name!r}], errors='coerce') "
+            "for numbers"
+        )
+    kind = kinds.pop()
+    return (f"column {name!r} holds {kind} objects, which automl cannot encode; convert them to text "
+            f"(X[{name!r}] = X[{name!r}].astype(str)) or to numbers")

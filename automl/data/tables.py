@@ -1,0 +1,89 @@
+"""Reading a data file (CSV, gzipped CSV or Parquet) into a frame, the same way at fit and at predict.
+
+A CSV holds no types, so they are decided here:
+
+- at fit (no schema), pandas infers each column's type, except that a column of numbers
+  written with a leading zero (``007``, ``0123``) is read as text: such columns are codes
+  (postal codes, account numbers), and the zero is part of the value; and a text column
+  whose every value is a duration as pandas writes it (``0 days 01:30:00``) is read as
+  ``timedelta64`` (a number of seconds to the models, not a category);
+- at predict (with the model's :class:`~automl.data.schema.Schema`), every column that was
+  categorical, datetime or timedelta at fit is read as text, so ``007`` stays ``007`` and the
+  schema converts the rest; numeric and boolean columns are inferred as at fit.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"; _ = p.write_text("zip,n\\n007,1\\n123,2\\n")
+    >>> read_table(p)["zip"].tolist(), read_table(p)["n"].tolist()
+    (['007', '123'], [1, 2])
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from automl.exceptions import InvalidParameterError
+
+if TYPE_CHECKING:
+    from automl.data.schema import Schema
+
+__all__ = ["read_table", "TEXT_KINDS"]
+
+#: Schema kinds whose CSV column is read as text at predict (the schema converts it).
+TEXT_KINDS = ("categorical", "datetime", "timedelta")
+
+#: A number written with a leading zero: a code whose zero is part of the value.
+_ZERO_PADDED = re.compile(r"^\s*0\d+\s*$")
+#: A duration as pandas writes a timedelta: ``1 days 02:03:04`` or ``-1 days +23:00:00.5``.
+_DURATION = re.compile(r"^\s*-?\d+ days? [+-]?\d{2}:\d{2}:\d{2}(\.\d+)?\s*$")
+
+
+def read_table(path: str | os.PathLike, schema: Schema | None = None) -> pd.DataFrame:
+    """Read a CSV (optionally gzipped) or Parquet file into a DataFrame.
+
+    Args:
+        path: The file.
+        schema: The fitted model's schema (at predict): its text-like columns are read as text.
+
+    Raises:
+        InvalidParameterError: the file is missing, of another kind, or unreadable.
+    """
+    text = os.fspath(path)
+    if not os.path.isfile(text):
+        raise InvalidParameterError(f"data file {text!r} not found; pass the path of a CSV or Parquet file")
+    try:
+        if text.endswith((".parquet", ".pq")):
+            return pd.read_parquet(text)
+        if schema is None:
+            return _read_csv_for_fit(text)
+        dtypes = {c.name: str for c in schema.columns if c.kind in TEXT_KINDS}
+        return pd.read_csv(text, dtype=dtypes)
+    except Exception as exc:  # noqa: BLE001 - any parser error becomes one clear message
+        raise InvalidParameterError(f"data file {text!r} cannot be read: {type(exc).__name__}: {exc}") from None
+
+
+def _read_csv_for_fit(path: str) -> pd.DataFrame:
+    """Types inferred by pandas, except zero-padded codes (text) and durations (timedelta64)."""
+    frame = pd.read_csv(path)
+    for position, name in enumerate(frame.columns):
+        column = frame[name]
+        if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            values = column.dropna().astype(str)
+            if len(values) and values.iloc[:100].str.match(_DURATION).all() and values.str.match(_DURATION).all():
+                frame.isetitem(position, pd.to_timedelta(column).to_numpy())
+    numeric = [
+        i for i, name in enumerate(frame.columns)
+        if pd.api.types.is_numeric_dtype(frame[name].dtype) and not pd.api.types.is_bool_dtype(frame[name].dtype)
+    ]
+    if not numeric:
+        return frame
+    raw: Any = pd.read_csv(path, usecols=numeric, dtype=str, keep_default_na=True)
+    for j, position in enumerate(numeric):
+        column = raw.iloc[:, j]
+        if column.dropna().str.match(_ZERO_PADDED).any():
+            frame.isetitem(position, column)
+    return frame
