@@ -8,7 +8,6 @@ refuses to close the run.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 import warnings
 from types import SimpleNamespace
@@ -26,19 +25,10 @@ from automl.tracking.writer import ThreadWriter
 from tests.tracking.test_tracker_calls import FakeClient
 
 
-@pytest.fixture(scope="module")
-def empty_store(tmp_path_factory):
-    """An empty MLflow SQLite store, made once (creating its tables takes seconds)."""
-    path = tmp_path_factory.mktemp("store") / "mlflow.db"
-    mlflow.MlflowClient(f"sqlite:///{path}").search_experiments()
-    return path
-
-
 @pytest.fixture
-def store_uri(empty_store, tmp_path):
-    """A fresh store of this test's own."""
-    shutil.copy(empty_store, tmp_path / "mlflow.db")
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+def store_uri(store_path):
+    """A fresh store of this test's own (tests/tracking/conftest.py)."""
+    return f"sqlite:///{store_path}"
 
 
 def _data(n=60):

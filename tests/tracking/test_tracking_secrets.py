@@ -9,7 +9,6 @@ written is read back from outside: printed lines, log records, warnings, the stu
 from __future__ import annotations
 
 import logging
-import shutil
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,20 +30,6 @@ from tests.conftest import mixed_frame
 from tests.tracking.test_tracker_calls import FakeClient
 
 SECRET = "s3cretTok3nXYZ"
-
-
-@pytest.fixture(scope="module")
-def empty_store(tmp_path_factory):
-    """An empty MLflow SQLite store, made once (creating its tables takes seconds)."""
-    path = tmp_path_factory.mktemp("store") / "mlflow.db"
-    mlflow.MlflowClient(f"sqlite:///{path}").search_experiments()
-    return path
-
-
-@pytest.fixture
-def store_path(empty_store, tmp_path):
-    shutil.copy(empty_store, tmp_path / "mlflow.db")
-    return tmp_path / "mlflow.db"
 
 
 def _model_files(uri, model_uri):
