@@ -192,6 +192,8 @@ def _log(
     with warnings.catch_warnings(), mlflow.start_run(run_id=run_id, nested=active is not None and active.info.run_id != run_id):
         # Type hints would make MLflow build a schema from them; the signature comes from the training frame.
         warnings.filterwarnings("ignore", message=".*type hints.*", category=UserWarning)
+        # No input example unless log_input_example=True (they are the user's rows); the signature is given.
+        warnings.filterwarnings("ignore", message=".*input example was not provided.*", category=UserWarning)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
