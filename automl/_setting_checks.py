@@ -247,14 +247,12 @@ def isolation_limit_problems(values: Mapping[str, Any]) -> list[str]:
         >>> isolation_limit_problems({"isolation": "none", "trial_timeout": 2})  # doctest: +ELLIPSIS
         ["trial_timeout=2 cannot be enforced with isolation='none': ...; use isolation='process' ..."]
     """
-    if values.get("isolation") != "none":
+    timeout, memory = values.get("trial_timeout"), values.get("trial_memory_limit")
+    if values.get("isolation") != "none" or (timeout is None and memory is None):
         return []
-    asked = [f"{name}={values[name]!r}" for name in ("trial_timeout", "trial_memory_limit")
-             if values.get(name) is not None]
-    if not asked:
-        return []
-    return [f"{' and '.join(asked)} cannot be enforced with isolation='none': a trial running in the fit's own "
-            "process cannot be stopped; use isolation='process' (the default), or drop the limit"]
+    from automl.search.isolation import limits_refused_without_isolation
+
+    return [limits_refused_without_isolation(timeout, memory)]
 
 
 def output_problems(path: Any, overwrite: bool = False) -> list[str]:

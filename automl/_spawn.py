@@ -142,12 +142,10 @@ def stop_helpers(processes: Sequence[subprocess.Popen], timeout: float = 60.0, t
         stop_helper(process, max(0.1, deadline - time.monotonic()))
 
 
-def stop_helper(process: subprocess.Popen, timeout: float | None = None, terminate: bool = False) -> None:
-    """Wait ``timeout`` seconds (None: for ever) for a helper to end, or SIGTERM it at once with
-    ``terminate``; SIGTERM it past ``timeout``, SIGKILL it 10 s later; close its liveness pipe."""
+def stop_helper(process: subprocess.Popen, timeout: float | None = None) -> None:
+    """Wait ``timeout`` seconds (None: for ever) for a helper to end; SIGTERM it past ``timeout``,
+    SIGKILL it 10 s later; close its liveness pipe."""
     try:
-        if terminate and process.poll() is None:
-            process.terminate()
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

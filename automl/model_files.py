@@ -38,7 +38,7 @@ PICKLE_FILE = "model.pkl"
 WEIGHTS_FILE = "weights.pt"
 BOOSTER_DIR = "lightgbm"
 
-#: While loading: the folder (or the files' bytes), the files it may read, and the tensors once read.
+#: While loading: the files' verified bytes, the names it may read, and the tensors once read.
 _LOADING: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("automl_loading", default=None)
 
 
@@ -87,12 +87,7 @@ def dump(obj: Any, folder: str | Path) -> list[str]:
 def load(folder: str | Path, allowed: set[str]) -> Any:
     """Read what :func:`dump` wrote; only files named in ``allowed`` (already verified) are opened."""
     folder = Path(folder)
-    token = _LOADING.set({"folder": folder, "allowed": set(allowed), "tensors": None})
-    try:
-        with open(folder / PICKLE_FILE, "rb") as handle:
-            return pickle.load(handle)
-    finally:
-        _LOADING.reset(token)
+    return load_files({name: (folder / name).read_bytes() for name in allowed})
 
 
 def load_files(files: Mapping[str, bytes]) -> Any:
@@ -107,7 +102,7 @@ def load_files(files: Mapping[str, bytes]) -> Any:
         >>> load_files({name: (folder / name).read_bytes() for name in names})
         {'a': 1}
     """
-    token = _LOADING.set({"folder": None, "allowed": set(files), "files": dict(files), "tensors": None})
+    token = _LOADING.set({"allowed": set(files), "files": dict(files), "tensors": None})
     try:
         return pickle.load(io.BytesIO(files[PICKLE_FILE]))
     finally:
@@ -115,11 +110,8 @@ def load_files(files: Mapping[str, bytes]) -> Any:
 
 
 def _read(state: dict[str, Any], name: str) -> bytes:
-    """The bytes of one part: from the verified bytes when loading from bytes, else from the folder."""
-    files = state.get("files")
-    if files is not None:
-        return bytes(files[name])  # a copy: the caller's mapping is not handed out
-    return (Path(state["folder"]) / name).read_bytes()
+    """The verified bytes of one part (a copy: the caller's mapping is not handed out)."""
+    return bytes(state["files"][name])
 
 
 def _state(name: str) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from automl.exceptions import (
     SearchSpaceError,
     SearchSpaceSettingError,
 )
+from automl.spaces.value_checks import plain
 
 __all__ = ["Findings", "callable_metric_problems", "combined_error", "model_problems", "split_problems", "valid_settings", "weight_problems"]
 
@@ -126,16 +127,12 @@ def _fold_shape_problems(splits: Sequence[tuple[np.ndarray, np.ndarray]], y: np.
         return out
     single = [(i + 1, y[train][0]) for i, (train, _) in enumerate(splits) if len(train) and len(np.unique(y[train])) < 2]
     if single:
-        labels = sorted({repr(_plain(classes[int(c)] if classes is not None else c)) for _, c in single})
+        labels = sorted({repr(plain(classes[int(c)] if classes is not None else c)) for _, c in single})
         where = ("with a time split the first folds see only the earliest rows: use fewer folds (e.g. cv='time:2') "
                  "or a shuffled cv (cv=5)" if cv.startswith("time") else "use a shuffled, stratified cv (cv=5)")
         out.append(f"cv={cv}: the training part of fold(s) {[i for i, _ in single]} holds a single class "
                    f"({', '.join(labels)}), so no classifier can learn from it; {where}")
     return out
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value
 
 
 def split_problems(splits: Sequence[tuple[np.ndarray, np.ndarray]], y: np.ndarray, task: str, metric: Any,

@@ -82,11 +82,13 @@ def _progress(spec: Any) -> Any:
 
 def _run(spec: Any, workers: int = 1) -> int:
     from automl._setting_checks import output_problems
+    from automl._spawn import stop_helpers
     from automl.exceptions import InvalidParameterError
     from automl.sweep import run_sweep
 
-    if output_problems(spec.output, spec.overwrite):  # before the search: the model must be savable
-        raise InvalidParameterError(output_problems(spec.output, spec.overwrite))
+    problems = output_problems(spec.output, spec.overwrite)
+    if problems:  # before the search: the model must be savable
+        raise InvalidParameterError(problems)
     helpers = _start_workers(spec, workers - 1)
     progress = _progress(spec)
     failed = True
@@ -95,7 +97,7 @@ def _run(spec: Any, workers: int = 1) -> int:
         failed = False
     finally:
         progress.close()
-        _stop_workers(helpers, terminate=failed)  # interrupted or failed: the helpers stop now
+        stop_helpers(helpers, terminate=failed)  # interrupted or failed: the helpers stop now
     _report(model, spec)
     return 0
 
@@ -115,12 +117,6 @@ def _start_workers(spec: Any, n: int) -> list[subprocess.Popen]:
     env = {} if storage is None else {"AUTOML_STORAGE": str(os.fspath(storage) if isinstance(storage, os.PathLike)
                                                            else storage)}
     return [start_helper(command, env, stdout=subprocess.DEVNULL) for _ in range(n)]
-
-
-def _stop_workers(helpers: list[subprocess.Popen], timeout: float = 60.0, terminate: bool = False) -> None:
-    from automl._spawn import stop_helpers
-
-    stop_helpers(helpers, timeout, terminate=terminate)
 
 
 def demo(args: argparse.Namespace) -> int:

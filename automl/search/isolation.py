@@ -71,6 +71,7 @@ __all__ = [
     "TrialCrashed",
     "TrialRaised",
     "WorkerLoadError",
+    "limits_refused_without_isolation",
     "default_memory_limit_mb",
     "make_runner",
     "preload_packages",
@@ -425,7 +426,7 @@ def make_runner(evaluator: Evaluator, X: Any, y: Any, families: Mapping[str, str
     required = trial_timeout is not None or memory_limit_mb is not None
     if isolation == "none":
         if required:  # the settings check refuses this first; a direct caller gets the same answer
-            raise InvalidParameterError(_none_refusal(trial_timeout, memory_limit_mb))
+            raise InvalidParameterError(limits_refused_without_isolation(trial_timeout, memory_limit_mb))
         return InProcessRunner(evaluator, X, y)
     limit = memory_limit_mb if memory_limit_mb is not None else default_memory_limit_mb()
     try:
@@ -446,15 +447,21 @@ def make_runner(evaluator: Evaluator, X: Any, y: Any, families: Mapping[str, str
 
 
 
-def _limits_text(trial_timeout: float | None, memory_limit_mb: float | None) -> str:
+def _limits_text(trial_timeout: Any, memory_limit_mb: Any) -> str:
     """``trial_timeout=2`` / ``trial_memory_limit=512`` / both, as the settings are named."""
-    parts = [f"{name}={value:g}" for name, value in (("trial_timeout", trial_timeout),
-                                                     ("trial_memory_limit", memory_limit_mb)) if value is not None]
+    parts = [f"{name}={value:g}" if isinstance(value, (int, float)) else f"{name}={value!r}"
+             for name, value in (("trial_timeout", trial_timeout), ("trial_memory_limit", memory_limit_mb))
+             if value is not None]
     return " and ".join(parts) or "the trial limits"
 
 
-def _none_refusal(trial_timeout: float | None, memory_limit_mb: float | None) -> str:
-    """Why ``isolation="none"`` cannot take the limits, and the fix."""
+def limits_refused_without_isolation(trial_timeout: Any, memory_limit_mb: Any) -> str:
+    """Why ``isolation="none"`` cannot take the limits, and the fix (also the settings check's message).
+
+    Example:
+        >>> limits_refused_without_isolation(2, None)  # doctest: +ELLIPSIS
+        "trial_timeout=2 cannot be enforced with isolation='none': ...; use isolation='process' ..."
+    """
     return (f"{_limits_text(trial_timeout, memory_limit_mb)} cannot be enforced with isolation='none': "
             "nothing running in the fit's own process can be stopped; use isolation='process' (the default), "
             "or drop the limit")

@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 
 from automl._suggest import close_names, unknown_key_message
+from automl.spaces.value_checks import plain
 from automl.spaces.params import CategoricalParam, FixedParam, FloatParam, IntParam, Param, _is_int, _is_real, _is_scalar
 
 __all__ = ["KEYS", "OVERRIDE_KEYS", "REQUIRED", "parse_param", "scalar"]
@@ -44,8 +45,7 @@ def _article(kind: str) -> str:
 
 def scalar(value: object) -> object:
     """Undo YAML 1.1's reading of ``1e-3`` as text for scalar values; a numpy scalar becomes its Python value."""
-    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
-        value = value.item()
+    value = plain(value)
     if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
         return float(value)
     return value
