@@ -163,6 +163,49 @@ def test_the_worker_gives_bit_identical_results_and_reports_errors_by_type():
         unregister_family("faulty")
 
 
+def _started_at(pid: int) -> float:
+    """When process ``pid`` started, in seconds since boot (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def _uptime() -> float:
+    with open("/proc/uptime") as handle:
+        return float(handle.read().split()[0])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads process start times in /proc")
+def test_under_a_deadline_a_killed_worker_is_replaced_by_one_already_started(faulty):
+    # A short budget cannot pay a Python start-up after each kill: the next trial runs in a spare worker
+    # that was started (and imported its packages) before the kill.
+    X, y = _frame(90).drop(columns="label"), _frame(90)["label"].to_numpy()
+    ev = Evaluator([get_metric("roc_auc", "binary")], make_cv_plan(3, "binary").splits(90, y, None),
+                   task="binary", n_classes=2)
+    families = {"linear": "automl.families.linear:FAMILY", "faulty": "tests.faulty_family:FAULTY"}
+    with IsolatedRunner(ev, X, y, families) as trials:
+        trials.start(deadline=time.monotonic() + 600)
+        time.sleep(0.5)
+        hung = trials.pid
+        with pytest.raises(automl.evaluation.monitor.TrialStopped, match="killed at the time budget's deadline"):
+            trials.evaluate("faulty", {"fault": "hang"}, deadline=time.monotonic() + 0.5)
+        killed_at = _uptime()
+        assert trials.evaluate("linear", {}, seed=0).fold_scores["roc_auc"]
+        assert trials.pid != hung and _started_at(trials.pid) < killed_at - 1.0
+
+
+def test_without_a_deadline_or_timeout_no_spare_worker_is_started():
+    X, y = _frame(60).drop(columns="label"), _frame(60)["label"].to_numpy()
+    ev = Evaluator([get_metric("roc_auc", "binary")], make_cv_plan(2, "binary").splits(60, y, None),
+                   task="binary", n_classes=2)
+    before = {p.pid for p in multiprocessing.active_children()}
+    with IsolatedRunner(ev, X, y, {"linear": "automl.families.linear:FAMILY"}) as trials:
+        trials.start(None)
+        trials.evaluate("linear", {}, seed=0)
+        started = [p for p in multiprocessing.active_children() if p.pid not in before]
+        assert [p.pid for p in started] in ([], [trials.pid])
+
+
 def test_a_family_the_worker_cannot_import_runs_in_process_with_a_warning(tmp_path):
     module = types.ModuleType("automl_test_parent_only")
     module.FAMILY = ModelFamily(

@@ -11,7 +11,8 @@ When a trial or a refit raises (``MemoryError`` included: the worker is then rep
 crashes its process, runs past ``trial_timeout`` or grows past ``trial_memory_limit`` MiB
 (the worker and its child processes), it fails with the reason and a new worker takes the next
 request; past its deadline the worker is killed, a trial is stopped (pruned) and a refit raises
-:class:`DeadlineKilled`. The limits are checked at every message the worker sends (a net that
+:class:`DeadlineKilled`. Where workers may be killed (a time budget or ``trial_timeout``), a spare
+worker waits with its packages imported, so that a kill does not cost the next trial a Python start-up. The limits are checked at every message the worker sends (a net that
 reports an epoch every few milliseconds) and every :data:`POLL_SECONDS` of silence. The
 worker processes and their warm pool are in :mod:`automl.search.worker_pool`; they die with
 the fit's process, and the data reaches them in a file without a name (nothing is left in the
@@ -92,6 +93,10 @@ DEADLINE_GRACE_SECONDS = 1.0
 KEPT_MODEL_MAX_BYTES = 64 * 2**20
 #: Seconds to wait for a worker to start and load the data before giving up on it (or less: the deadline).
 START_TIMEOUT_SECONDS = 300.0
+#: Where a worker may be killed (a time budget or ``trial_timeout``), this many spare workers wait, their
+#: packages imported, to replace a killed one at once: a Python start-up that imports numpy, pandas and
+#: scikit-learn takes seconds, which a short budget cannot spare after each kill.
+SPARE_WORKERS = 1
 
 
 class IsolatedRunner:
@@ -134,6 +139,8 @@ class IsolatedRunner:
         self._degraded = False
         self._payload: Payload | None = Payload(evaluator, X, y)
         self._worker: Worker | None = None
+        self._spares: list[Worker] = []
+        self._keep_spares = False
         self._ready = False
         self._start()
 
@@ -148,7 +155,8 @@ class IsolatedRunner:
         """Take a warm worker (or spawn one) and send it the data; does not wait."""
         if self._payload is None:
             raise TrialCrashed("the runner is closed")
-        worker = take_worker()
+        worker = self._take_spare() or take_worker()
+        self._refill_spares()
         filters: Any = list(warnings.filters)
         try:
             pickle.dumps(filters)
@@ -182,6 +190,26 @@ class IsolatedRunner:
         self._ready = True
         return worker
 
+    def _take_spare(self) -> Worker | None:
+        """A waiting spare worker (None if there is none alive)."""
+        while self._spares:
+            spare = self._spares.pop(0)
+            if spare.alive:
+                return spare
+            spare.kill()
+        return None
+
+    def _refill_spares(self) -> None:
+        """Start spare workers up to :data:`SPARE_WORKERS` when kills are expected (see :meth:`start`)."""
+        while self._keep_spares and self._payload is not None and len(self._spares) < SPARE_WORKERS:
+            self._spares.append(take_worker())
+
+    def _drop_spares(self) -> None:
+        """No more spares; those waiting (never loaded) go to the warm pool for the next fit."""
+        self._keep_spares = False
+        while self._spares:
+            keep_worker(self._spares.pop())
+
     def _discard(self) -> int | None:
         """Kill the current worker; the next request starts a new one."""
         worker, self._worker = self._worker, None
@@ -199,6 +227,7 @@ class IsolatedRunner:
                 keep_worker(worker)
             else:
                 worker.kill()
+        self._drop_spares()
         payload, self._payload = self._payload, None
         if payload is not None:
             payload.close()
@@ -250,6 +279,7 @@ class IsolatedRunner:
         )
         self._degraded = True
         self.isolated = False
+        self._drop_spares()
 
     def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
               deadline: float | None = None) -> Any:
@@ -274,15 +304,19 @@ class IsolatedRunner:
 
     def start(self, deadline: float | None = None) -> None:
         """Wait (until ``deadline`` at most) for the worker to start and load the data, so that the
-        first trial's time is its own; a worker that cannot load the fit degrades to this process."""
+        first trial's time is its own; a worker that cannot load the fit degrades to this process.
+        Under a ``deadline`` or ``trial_timeout`` a spare worker then starts (see :data:`SPARE_WORKERS`)."""
         if self._degraded:
             return
         try:
             self._wait_ready(deadline)
         except WorkerLoadError as exc:
             self._degrade(exc)
+            return
         except TrialCrashed:
             pass  # the first trial starts another worker and reports what happens
+        self._keep_spares = deadline is not None or self.trial_timeout is not None
+        self._refill_spares()
 
     def promote(self) -> None:
         """Tell the worker to keep the last trial's fold-1 model as the best's."""
@@ -444,7 +478,6 @@ def make_runner(evaluator: Evaluator, X: Any, y: Any, families: Mapping[str, str
             RuntimeWarning, stacklevel=3,
         )
         return InProcessRunner(evaluator, X, y)
-
 
 
 def _limits_text(trial_timeout: Any, memory_limit_mb: Any) -> str:

@@ -106,7 +106,7 @@ class SearchOutcome:
         oof: Trial number → out-of-fold predictions (float32) of the best completed trials of
             this run (at most :data:`~automl.search.oof.KEEP_BEST`; large arrays on disk).
         search_time: Seconds the search took.
-        n_new_trials: Trials run in this call.
+        n_new_trials: Trials this process started in this call (queued first trials count once run).
         kept_trial: The best trial this process completed: the runner keeps its fold-1 model.
     """
 
@@ -261,13 +261,11 @@ def _run(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, budget:
     def optimize(n_trials: int | None) -> None:
         _optimize(study, objective, n_trials, [*callbacks, stop_when_over])
 
-    n_before = len(study.trials)
     started = time.monotonic()
     runner.start(budget.trial_deadline(False))
     optimize(spec.n_trials)
     role.finish(study, optimize, lambda: policy.search_time_left() <= 0)
-    outcome = SearchOutcome(study, oof, time.monotonic() - started, len(study.trials) - n_before,
-                            objective.best_number)
+    outcome = SearchOutcome(study, oof, time.monotonic() - started, len(objective.asked), objective.best_number)
     if role.refits and outcome.best_trial is None:  # a joining process may end with nothing
         raise nothing_completed(study)
     return outcome
