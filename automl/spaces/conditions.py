@@ -131,7 +131,7 @@ def choice_problems(params: Sequence[Any], conditions: Iterable[Condition]) -> l
     out = []
     for c in conditions:
         parent = by_name.get(c.parent)
-        if getattr(parent, "kind", None) not in ("categorical", "fixed"):
+        if parent is None or getattr(parent, "kind", None) not in ("categorical", "fixed"):
             continue  # reported by condition_problems
         choices = parent.choices if parent.kind == "categorical" else (parent.value,)
         for value in c.values:

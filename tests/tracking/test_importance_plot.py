@@ -4,7 +4,6 @@ parameter only where it was suggested."""
 from __future__ import annotations
 
 import optuna
-import pytest
 from matplotlib.text import Annotation
 
 from automl.spaces import load_builtin_space
