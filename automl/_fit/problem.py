@@ -405,7 +405,7 @@ def fingerprint(X: pd.DataFrame, y: np.ndarray, task: str, metric: str, cv: str,
         digest.update(b"weights" + np.ascontiguousarray(weights).tobytes())
     settings: dict[str, Any] = {
         "columns": list(X.columns), "task": task, "metric": metric, "cv": cv,
-        "spaces": {k: v.to_dict() for k, v in sorted(spaces.items())},
+        "spaces": {k: v.to_dict(conditions=False) for k, v in sorted(spaces.items())},  # `when` changes no score
     }
     if image_shape is not None:
         settings["image_shape"] = list(image_shape)

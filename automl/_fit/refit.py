@@ -40,7 +40,7 @@ from automl.search.isolation import Runner, TrialCrashed, TrialRaised
 from automl.search.objective import trial_seed
 from automl.search.policy import REFIT_MARGIN
 from automl.search.runner import SearchOutcome
-from automl.search.trial_record import TrialRecord
+from automl.search.trial_record import StudyWriter, TrialRecord
 
 __all__ = ["FinalModel", "MAX_FINALISTS", "build_final_model", "refit_config"]
 
@@ -255,14 +255,23 @@ def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budg
     family, params, refit_params = refit_config(record, problem.spaces)
     final = FinalModel(model, record, params, refit_params, float(record.value or math.nan), [family],
                        refit_seconds=time.monotonic() - started, fallbacks=fallbacks, source=source)
-    if not problem.settings.ensemble or fallbacks:
-        return final
-    started = time.monotonic()
-    blended = _ensemble(refitter, outcome, problem, ranked, model, budget)
-    final.ensemble_seconds = time.monotonic() - started
-    if blended is not None:
-        final.model, final.ensemble = blended
-        final.source = "ensemble of trials " + ", ".join(str(t) for t in final.ensemble["trials"])
-        final.score = finite_mean_std(final.ensemble["fold_scores"][primary.name])[0]
-        final.families = sorted(set(final.model.families))
+    if problem.settings.ensemble and not fallbacks:
+        started = time.monotonic()
+        blended = _ensemble(refitter, outcome, problem, ranked, model, budget)
+        final.ensemble_seconds = time.monotonic() - started
+        if blended is not None:
+            final.model, final.ensemble = blended
+            final.source = "ensemble of trials " + ", ".join(str(t) for t in final.ensemble["trials"])
+            final.score = finite_mean_std(final.ensemble["fold_scores"][primary.name])[0]
+            final.families = sorted(set(final.model.families))
+    _record_on_study(outcome.study, final)
     return final
+
+
+def _record_on_study(study: Any, final: FinalModel) -> None:
+    """Record on the study which model ``predict`` uses, for Optuna's own tools (optuna-dashboard shows
+    the study's user attributes); a storage that refuses the write costs the fit nothing."""
+    try:
+        StudyWriter(study).final_model(final.trial.number, final.trial.family, final.source, final.ensemble)
+    except Exception as exc:  # noqa: BLE001 - a note for other tools, never worth the fit
+        logger.warning("could not record the final model on the study: %s: %s", type(exc).__name__, exc)

@@ -10,9 +10,14 @@ decides those answers.
 - **Fidelity**: under a time budget, a trial whose folds and refit would not fit in
   :data:`FIDELITY_TIME_SHARE` of the search time left trains each fold on a share of its
   rows, sized from the probe's time (:func:`fidelity_share`).
-- **Pruning**: each fold's running mean goes to the Optuna pruner (step = fold), each epoch
-  of a net's first fold too (step ``EPOCH_STEP_BASE + epoch``, after
-  :data:`MIN_EPOCHS_BEFORE_PRUNING` epochs).
+- **Pruning**: a net reports each epoch of its first fold as Optuna's intermediate value at
+  step = epoch, and the pruner may stop it there (after :data:`MIN_EPOCHS_BEFORE_PRUNING`
+  epochs); only nets report intermediate values, so an epoch is compared with other nets' same
+  epoch, and optuna-dashboard charts one learning curve per net. Folds are judged apart, by the
+  same pruner, on every trial's fold running means read from ``automl:fold_scores`` (the record
+  each trial keeps anyway; :func:`~automl.search.study.fold_pruned`): mixing fold steps 0..k
+  and epoch steps in one trial's intermediate values charted two scales on one axis, and a
+  net's best "intermediate value" at a fold would have been its best epoch.
 - **Deadlines**: a trial stops between folds when the next fold would overrun its deadline
   (:meth:`~automl.search.budget.Budget.trial_deadline`), and between epochs past it; a net's
   fold ends its training after :func:`net_fold_seconds` under a budget.
@@ -35,6 +40,7 @@ import numpy as np
 from automl.evaluation.metrics import Metric
 from automl.evaluation.monitor import Answer, EpochDone, FoldDone, Go, ProbeDone, Stop
 from automl.search.budget import Budget
+from automl.search.study import fold_pruned
 from automl.search.trial_record import TrialRecord, TrialWriter
 
 __all__ = [
@@ -44,8 +50,8 @@ __all__ = [
 ]
 
 #: Nets report their validation score after each epoch of the first fold at step
-#: ``EPOCH_STEP_BASE + epoch``, apart from the per-fold steps 0, 1, ...
-EPOCH_STEP_BASE = 1000
+#: ``EPOCH_STEP_BASE + epoch`` (the epoch itself: folds are not reported as intermediate values).
+EPOCH_STEP_BASE = 0
 #: Epochs a net trains before the pruner may stop it.
 MIN_EPOCHS_BEFORE_PRUNING = 4
 #: Under a time budget, a net's training in one fold ends (best epoch kept) after
@@ -238,6 +244,7 @@ class TrialPolicyMonitor:
         self.family = family
         self.writer = TrialWriter(trial)
         self.deadline = policy.trial_deadline()
+        self._running: dict[int, float] = {}  # fold -> running mean, judged by :func:`fold_pruned`
 
     def probe(self, event: ProbeDone) -> Answer:
         """Successive halving at the probe; then the share of rows the folds train on."""
@@ -271,14 +278,14 @@ class TrialPolicyMonitor:
         )
 
     def fold(self, event: FoldDone) -> Answer:
-        """Report the running mean to the pruner; stop a hopeless trial, or one whose next fold would overrun."""
+        """Judge the running mean with the pruner; stop a hopeless trial, or one whose next fold would overrun."""
         self.policy.fold_done(self.family, event.seconds)
         if math.isfinite(event.running):
-            self.trial.report(event.running, event.fold)
+            self._running[event.fold] = event.running
         if event.fold == event.n_folds - 1:
             return Go()
         where = f"after fold {event.fold + 1}/{event.n_folds}"
-        if self.trial.should_prune():
+        if fold_pruned(self.trial, self._running, self.policy.primary.name):
             return Stop(
                 f"pruned {where}: running mean {self.policy.primary.name}={event.running:.5g} "
                 "is among the worst of the trials at that fold"

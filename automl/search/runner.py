@@ -135,7 +135,8 @@ class SearchOutcome:
 def _open(spec: SearchSpec, create: bool) -> tuple[Any, bool]:
     """The study of ``spec``, checked against its fingerprint (``create``: created if missing)."""
     return open_checked_study(spec.storage, spec.study_name, direction=spec.evaluator.metrics[0].direction,
-                              seed=spec.seed, pruner=spec.pruner, fingerprint=spec.fingerprint, create=create)
+                              seed=spec.seed, pruner=spec.pruner, fingerprint=spec.fingerprint, create=create,
+                              metric=spec.evaluator.metrics[0].name)
 
 
 class MainRole:

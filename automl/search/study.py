@@ -17,7 +17,9 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import logging
+import math
 import time
 import warnings
 from collections import defaultdict
@@ -33,7 +35,7 @@ from automl.spaces import SearchSpace
 from automl.spaces.portfolio import portfolio_trials
 
 __all__ = [
-    "DRAIN_POLL_SECONDS", "StudyLimits", "drain", "enqueue_first_trials", "lost_trial", "make_pruner",
+    "DRAIN_POLL_SECONDS", "StudyLimits", "drain", "enqueue_first_trials", "fold_pruned", "lost_trial", "make_pruner",
     "make_sampler", "nothing_completed", "open_checked_study", "publish_limits", "read_limits", "target_reached",
 ]
 
@@ -66,6 +68,69 @@ def make_pruner(pruner: object) -> Any:
     return pruner
 
 
+def running_means(scores: Sequence[float]) -> dict[int, float]:
+    """Fold index -> mean of the finite scores up to that fold (folds with none finite yet are left out).
+
+    Example:
+        >>> running_means([0.5, float("nan"), 0.7])
+        {0: 0.5, 1: 0.5, 2: 0.6}
+    """
+    out, finite = {}, []
+    for fold, score in enumerate(scores):
+        if math.isfinite(float(score)):
+            finite.append(float(score))
+        if finite:
+            out[fold] = sum(finite) / len(finite)
+    return out
+
+
+class _FoldView:
+    """The study as the pruner sees it at a fold: each trial's intermediate values are the running
+    means of its ``automl:fold_scores`` (everything else is the study's own)."""
+
+    def __init__(self, study: Any, metric: str) -> None:
+        self._study = study
+        self._metric = metric
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
+
+    def get_trials(self, deepcopy: bool = True, states: Any = None) -> list[Any]:
+        out = []
+        for trial in self._study.get_trials(deepcopy=False, states=states):
+            view = copy.copy(trial)
+            view.intermediate_values = running_means(TrialRecord.read(trial).fold_scores.get(self._metric, []))
+            out.append(view)
+        return out
+
+    @property
+    def trials(self) -> list[Any]:
+        return self.get_trials()
+
+
+def fold_pruned(trial: Any, running: Mapping[int, float], metric: str) -> bool:
+    """Whether the study's pruner stops ``trial`` (a live Optuna trial) on its folds' running means so far.
+
+    Optuna's intermediate values hold what its dashboard charts as one curve per trial: a net's epochs
+    (:class:`~automl.search.policy.TrialPolicyMonitor`). Folds are judged apart from them, on a view of the
+    study in which every trial's intermediate values are the running means of its fold scores
+    (``automl:fold_scores``, the record every trial keeps) and this trial's are ``running``; any pruner
+    that reads trials through ``study.get_trials`` works on it unchanged.
+
+    Example:
+        >>> import optuna
+        >>> study = optuna.create_study(pruner=optuna.pruners.MedianPruner(n_startup_trials=0))
+        >>> fold_pruned(study.ask(), {0: 0.5}, "rmse")  # no completed trial to compare with
+        False
+    """
+    view = _FoldView(trial.study, metric)
+    me = next((t for t in view.get_trials(deepcopy=False) if t.number == trial.number), None)
+    if me is None or not running:
+        return False
+    me.intermediate_values = dict(running)
+    return bool(trial.study.pruner.prune(view, me))
+
+
 def enqueue_first_trials(study: Any, families: Sequence[ModelFamily], spaces: Mapping[str, SearchSpace],
                          task: str) -> list[str]:
     """Queue every family's defaults, then the families' portfolios in turn (entry 1 of each
@@ -88,8 +153,9 @@ def enqueue_first_trials(study: Any, families: Sequence[ModelFamily], spaces: Ma
 
 def open_checked_study(storage: object, study_name: str | None, *, direction: Literal["maximize", "minimize"],
                        seed: int | None,
-                       pruner: object, fingerprint: str, create: bool) -> tuple[Any, bool]:
-    """Open (``create``: or create) the study; a stored one must carry ``fingerprint``.
+                       pruner: object, fingerprint: str, create: bool, metric: str | None = None) -> tuple[Any, bool]:
+    """Open (``create``: or create) the study; a stored one must carry ``fingerprint``. ``metric`` names
+    the objective for Optuna's own tools (``study.metric_names``, shown by optuna-dashboard).
 
     Returns:
         ``(study, created_here)``.
@@ -103,6 +169,12 @@ def open_checked_study(storage: object, study_name: str | None, *, direction: Li
     stored = StudyRecord.read(study).fingerprint
     if stored is None and create:
         StudyWriter(study).fingerprint(fingerprint)
+    if create and metric is not None and study.metric_names is None:
+        import optuna
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # experimental in Optuna 3-4
+            study.set_metric_names([metric])
     elif stored != fingerprint:
         raise StudyMismatchError(
             f"study {study_name!r} was created for other data or settings (target, columns, task, "

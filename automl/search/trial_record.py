@@ -37,6 +37,7 @@ __all__ = [
     "StudyWriter",
     "TrialRecord",
     "TrialWriter",
+    "compact_curves",
     "counted_trials",
     "origin_attrs",
     "trial_params",
@@ -63,6 +64,7 @@ _DEADLINE = "automl:deadline"
 _TARGET = "automl:trial_target"
 _DONE = "automl:search_done"
 _PARENT_RUN = "automl:mlflow_parent_run"
+_FINAL = "automl:final_model"  # what predict uses: {"kind": "trial", "trial": n, ...} or {"kind": "ensemble", ...}
 
 
 def worker_id() -> str:
@@ -87,6 +89,28 @@ def trial_params(params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     return family, {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
 
 
+#: Points a learning curve keeps on the trial (evenly spaced steps, the first and last kept), each value
+#: to :data:`CURVE_DIGITS` significant digits: a compact shape for the MLflow child run's step metrics,
+#: which keeps every trial's user attributes (what optuna-dashboard lists) to a few hundred bytes a curve.
+CURVE_POINTS = 16
+CURVE_DIGITS = 4
+
+
+def compact_curves(curves: Mapping[str, Sequence[Sequence[float]]]) -> dict[str, list[list[float]]]:
+    """``name -> [[step, value], ...]`` thinned to :data:`CURVE_POINTS` points of :data:`CURVE_DIGITS` digits.
+
+    Example:
+        >>> compact_curves({"valid_loss": [(s, 1 / (s + 3)) for s in range(100)]})["valid_loss"][:3]
+        [[0, 0.3333], [7, 0.1], [13, 0.0625]]
+    """
+    out = {}
+    for name, points in curves.items():
+        points = list(points)
+        keep = sorted({round(i * (len(points) - 1) / (CURVE_POINTS - 1)) for i in range(CURVE_POINTS)}) if points else []
+        out[str(name)] = [[int(points[i][0]), float(f"{float(points[i][1]):.{CURVE_DIGITS}g}")] for i in keep]
+    return out
+
+
 def origin_attrs(origin: str) -> dict[str, str]:
     """The user attributes of a trial queued for ``origin`` (``default`` or ``portfolio:<name>``).
 
@@ -109,13 +133,14 @@ class TrialRecord:
         number: The trial's number in the study.
         state: ``complete``, ``pruned``, ``fail``, ``running`` or ``waiting``.
         family: The family it ran.
-        params: Every parameter of the family (pinned ones included).
+        params: The parameters its configuration uses: pinned ones included, a conditional one only
+            where it was active (``when:`` in the search space; the family's default stands for the others).
         value: Its objective value (complete trials), else None.
         fold_scores: Metric name -> one score per fold it ran.
         fit_time: Seconds spent fitting, all folds together (NaN if unknown).
         predict_time: Seconds spent predicting.
         refit_hints: What each fold's model learned for the refit (e.g. boosting rounds).
-        curves: Learning curves ``name -> [(step, value), ...]``.
+        curves: Learning curves ``name -> [(step, value), ...]`` (:func:`compact_curves`).
         reason: Why it stopped or failed ("" if it did not).
         worker: ``host:pid`` of the process that ran it ("" if unknown).
         surplus: Started after the trial target was reached, and not run.
@@ -227,7 +252,7 @@ class TrialWriter:
         self.trial.set_user_attr(_WORKER, worker_id())
 
     def params(self, params: Mapping[str, Any]) -> None:
-        """Record every parameter of the family (pinned ones included)."""
+        """Record the parameters the configuration uses (pinned ones included, inactive conditional ones not)."""
         self.trial.set_user_attr(_PARAMS, dict(params))
 
     def probe(self, score: float) -> None:
@@ -255,7 +280,7 @@ class TrialWriter:
         if result.fraction < 1.0:
             self.trial.set_user_attr(_FRACTION, round(float(result.fraction), 6))
         if result.curves:
-            self.trial.set_user_attr(_CURVES, {k: [list(p) for p in v] for k, v in result.curves.items()})
+            self.trial.set_user_attr(_CURVES, compact_curves(result.curves))
 
     @property
     def origin(self) -> str:
@@ -274,6 +299,7 @@ class StudyRecord:
         target: Counted trials the study should reach, or None.
         done: Whether the main process ended the search.
         parent_run: ``{"run_id", "tracking_uri"}`` of the MLflow parent run, or None.
+        final_model: What the last fit's ``predict`` uses (:meth:`StudyWriter.final_model`), or None.
     """
 
     fingerprint: str | None = None
@@ -282,6 +308,7 @@ class StudyRecord:
     target: int | None = None
     done: bool = False
     parent_run: dict[str, Any] | None = None
+    final_model: dict[str, Any] | None = None
 
     @classmethod
     def read(cls, study: Any) -> StudyRecord:
@@ -291,7 +318,7 @@ class StudyRecord:
         return cls(
             fingerprint=attrs.get(_FINGERPRINT), sweep=attrs.get(_SWEEP),
             deadline=None if deadline is None else float(deadline), target=None if target is None else int(target),
-            done=bool(attrs.get(_DONE, False)), parent_run=attrs.get(_PARENT_RUN),
+            done=bool(attrs.get(_DONE, False)), parent_run=attrs.get(_PARENT_RUN), final_model=attrs.get(_FINAL),
         )
 
 
@@ -326,3 +353,22 @@ class StudyWriter:
     def parent_run(self, run_id: str, tracking_uri: str) -> None:
         """Record the MLflow parent run the study is logged to."""
         self.study.set_user_attr(_PARENT_RUN, {"run_id": run_id, "tracking_uri": tracking_uri})
+
+    def final_model(self, trial: int, family: str, source: str, ensemble: Mapping[str, Any] | None = None) -> None:
+        """Record which model ``predict`` uses: trial ``trial``'s configuration (``source`` says how it was
+        fitted: ``refit of trial N`` or ``fold 1 of trial N``), or the ``ensemble`` of trials (its members,
+        families and weights) when it won.
+
+        Example:
+            >>> import optuna
+            >>> study = optuna.create_study()
+            >>> StudyWriter(study).final_model(3, "knn", "refit of trial 3")
+            >>> StudyRecord.read(study).final_model
+            {'kind': 'trial', 'trial': 3, 'family': 'knn', 'source': 'refit of trial 3'}
+        """
+        record: dict[str, Any] = {"kind": "trial", "trial": int(trial), "family": str(family), "source": str(source)}
+        if ensemble is not None:
+            record = {"kind": "ensemble", "members": [int(t) for t in ensemble["trials"]],
+                      "families": [str(f) for f in ensemble["families"]],
+                      "weights": [round(float(w), 6) for w in ensemble["weights"]], "best_trial": int(trial)}
+        self.study.set_user_attr(_FINAL, record)

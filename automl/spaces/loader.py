@@ -9,6 +9,11 @@ File format::
       num_leaves: {type: int, low: 4, high: 256, log: true, default: 31}
       class_weight: {type: categorical, choices: [null, balanced], default: null}
       subsample_freq: {type: fixed, value: 1}
+      boosting: {type: categorical, choices: [gbdt, dart], default: gbdt}
+      drop_rate: {type: float, low: 0.05, high: 0.5, default: 0.1, when: {boosting: dart}}
+
+``when`` makes a parameter conditional: it is searched only while the named parent (a categorical
+parameter declared above it) takes that value or one of a list of values (:mod:`automl.spaces.conditions`).
 
 YAML 1.1 (what PyYAML implements) reads ``1e-3`` as the *string* ``"1e-3"``;
 such strings are accepted as numbers for float fields, categorical choices and
@@ -35,6 +40,7 @@ import yaml
 
 from automl._suggest import unknown_key_message, unknown_name_message
 from automl.exceptions import SearchSpaceError
+from automl.spaces.conditions import Condition, choice_problems, condition_problems, parse_when
 from automl.spaces.portfolio import PortfolioEntry, parse_portfolio
 from automl.spaces.param_specs import parse_param
 from automl.spaces.params import Param, _name_problems
@@ -47,8 +53,9 @@ __all__ = ["DEFAULT_PRIORITY", "builtin_family_order", "builtin_space_names", "l
 DEFAULT_PRIORITY = 1000
 
 _TOP_KEYS = ("family", "description", "priority", "params", "portfolio")
-def _parse_params(params: Mapping, head: str) -> tuple[list[Param], list[str]]:
+def _parse_params(params: Mapping, head: str) -> tuple[list[Param], list[Condition], list[str]]:
     out: list[Param] = []
+    conditions: list[Condition] = []
     problems: list[str] = []
     for name, spec in params.items():
         if not isinstance(name, str):
@@ -57,10 +64,14 @@ def _parse_params(params: Mapping, head: str) -> tuple[list[Param], list[str]]:
             continue
         param, errors = parse_param(name, spec)
         problems += [f"{head}parameter {name!r}: {e}" for e in errors]
+        if isinstance(spec, Mapping) and "when" in spec:
+            found, errors = parse_when(name, spec["when"])
+            conditions += found
+            problems += [f"{head}parameter {name!r}: {e}" for e in errors]
         if param is not None:
             out.append(param)
             problems += [head + p for p in param.problems()]
-    return out, problems
+    return out, conditions, problems
 
 
 def space_from_dict(data: object, source: str = "<dict>") -> SearchSpace:
@@ -106,6 +117,7 @@ def space_from_dict(data: object, source: str = "<dict>") -> SearchSpace:
     if isinstance(priority, bool) or not isinstance(priority, int):
         problems.append(head + f"priority must be a whole number (lower runs its defaults first) but is {priority!r}")
     params: list[Param] = []
+    conditions: list[Condition] = []
     if "params" not in data:
         problems.append(head + "missing required key 'params' (a mapping of parameter name to "
                         "definition)")
@@ -113,8 +125,9 @@ def space_from_dict(data: object, source: str = "<dict>") -> SearchSpace:
         problems.append(head + "params must be a mapping of parameter name to definition but "
                         f"is {type(data['params']).__name__}")
     else:
-        params, errors = _parse_params(data["params"], head)
+        params, conditions, errors = _parse_params(data["params"], head)
         problems += errors
+        problems += [head + p for p in condition_problems(params, conditions) + choice_problems(params, conditions)]
     portfolio: list[PortfolioEntry] = []
     if data.get("portfolio") is not None:
         portfolio, errors = parse_portfolio(data["portfolio"], {p.name: p for p in params}, head)
@@ -122,7 +135,7 @@ def space_from_dict(data: object, source: str = "<dict>") -> SearchSpace:
     if problems:
         raise SearchSpaceError(problems)
     space = SearchSpace(str(family), tuple(params), source=source, description=description.strip(),
-                        portfolio=tuple(portfolio))
+                        portfolio=tuple(portfolio), conditions=tuple(conditions))
     return space.validate()
 
 

@@ -23,10 +23,10 @@ from automl.spaces.params import CategoricalParam, FixedParam, FloatParam, IntPa
 __all__ = ["KEYS", "OVERRIDE_KEYS", "REQUIRED", "parse_param", "scalar"]
 
 KEYS = {
-    "float": ("type", "low", "high", "log", "default"),
-    "int": ("type", "low", "high", "log", "default"),
-    "categorical": ("type", "choices", "default"),
-    "fixed": ("type", "value"),
+    "float": ("type", "low", "high", "log", "default", "when"),
+    "int": ("type", "low", "high", "log", "default", "when"),
+    "categorical": ("type", "choices", "default", "when"),
+    "fixed": ("type", "value", "when"),
 }
 REQUIRED = {
     "float": ("low", "high", "default"),
@@ -85,6 +85,7 @@ def parse_param(name: str, spec: object) -> tuple[Param | None, list[str]]:
     Messages carry no ``"parameter 'x': "`` prefix.  Range and default checks are
     left to :meth:`Param.problems`; the parameter is ``None`` when a field is
     missing or has the wrong type (unknown keys are reported but do not block it).
+    ``when`` (a condition, :mod:`automl.spaces.conditions`) is read by the loader, not here.
     """
     if not isinstance(spec, Mapping):
         return None, [f"definition must be a mapping such as {{type: float, low: 0.01, high: 1.0, "

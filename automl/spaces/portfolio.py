@@ -155,7 +155,8 @@ def portfolio_trials(space: Any, task: str) -> list[tuple[str, dict[str, object]
     """The space's portfolio for ``task`` as ``(name, Optuna parameters)``, ready to enqueue.
 
     Parameters an entry leaves out take the defaults; values are clipped into the
-    space's current bounds; parameters now fixed are left out; an entry whose value
+    space's current bounds; parameters now fixed, and conditional ones the entry's values leave
+    unused, are left out; an entry whose value
     is no longer a choice, or that equals the defaults or an earlier entry, is skipped.
     """
     defaults = space.optuna_defaults()
@@ -164,7 +165,7 @@ def portfolio_trials(space: Any, task: str) -> list[tuple[str, dict[str, object]
     for entry in space.portfolio:
         if entry.tasks is not None and task not in entry.tasks:
             continue
-        trial = dict(defaults)
+        values = space.defaults()
         usable = True
         for name, value in entry.params:
             if name not in space.names or space[name].kind == "fixed":
@@ -173,7 +174,9 @@ def portfolio_trials(space: Any, task: str) -> list[tuple[str, dict[str, object]
             if clipped is None:
                 usable = False
                 break
-            trial[space.key(name)] = clipped
+            values[name] = clipped
+        # a conditional parameter counts only where its parent's value (maybe the entry's) uses it
+        trial = {space.key(name): value for name, value in space.active(values).items() if space[name].kind != "fixed"}
         if usable and trial not in seen:
             seen.append(trial)
             out.append((entry.name, trial))

@@ -15,6 +15,7 @@ from typing import Any
 
 from automl._suggest import close_names
 from automl.exceptions import AutoMLError, InputTypeError, SearchSpaceError, UnknownParameterError
+from automl.spaces.conditions import condition_problems, is_active, when_dict
 from automl.spaces.overrides import apply_overrides
 from automl.spaces.params import CategoricalParam, FixedParam, FloatParam, IntParam, Param, _name_problems  # noqa: F401 - the examples use them
 
@@ -27,6 +28,8 @@ class SearchSpace:
 
     Optuna sees every parameter as ``f"{family}__{name}"`` so that families in
     one study never share a distribution; callers get the unprefixed names.
+    A parameter with :attr:`conditions` (``when:`` in YAML, :mod:`automl.spaces.conditions`) is
+    suggested only while they hold; otherwise it is left out and the family uses its default.
 
     Example:
         >>> import optuna
@@ -45,6 +48,8 @@ class SearchSpace:
     #: Warm-start configurations (:class:`~automl.spaces.portfolio.PortfolioEntry`), tried
     #: after the defaults.
     portfolio: tuple = field(default=(), compare=False)
+    #: :class:`~automl.spaces.conditions.Condition` s: parameters used only while a parent takes some values.
+    conditions: tuple = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.params, (list, tuple)):
@@ -56,6 +61,8 @@ class SearchSpace:
             object.__setattr__(self, "params", tuple(self.params))
         if isinstance(self.portfolio, list):
             object.__setattr__(self, "portfolio", tuple(self.portfolio))
+        if isinstance(self.conditions, list):
+            object.__setattr__(self, "conditions", tuple(self.conditions))
 
     @property
     def names(self) -> list[str]:
@@ -102,6 +109,7 @@ class SearchSpace:
             if names.count(name) > 1:
                 out.append(f"parameter {name!r}: defined {names.count(name)} times; "
                            "keep one definition")
+        out.extend(condition_problems(self.params, self.conditions))
         return out
 
     def validate(self) -> SearchSpace:
@@ -127,14 +135,32 @@ class SearchSpace:
         """
         return {p.name: p.default for p in self.params}
 
+    def active(self, values: Mapping[str, object]) -> dict[str, object]:
+        """``values`` (unprefixed, one per parameter) without the parameters their conditions leave unused.
+
+        Example:
+            >>> from automl.spaces.conditions import Condition
+            >>> space = SearchSpace("m", (CategoricalParam("opt", ("adamw", "sgd"), "adamw"),
+            ...                           FloatParam("momentum", 0.8, 0.99, 0.9)),
+            ...                     conditions=(Condition("momentum", "opt", ("sgd",)),))
+            >>> space.active(space.defaults()), space.active({"opt": "sgd", "momentum": 0.95})
+            ({'opt': 'adamw'}, {'opt': 'sgd', 'momentum': 0.95})
+        """
+        out: dict[str, object] = {}
+        for p in self.params:
+            if p.name in values and is_active(p.name, self.conditions, out):
+                out[p.name] = values[p.name]
+        return out
+
     def optuna_defaults(self) -> dict[str, object]:
-        """Defaults of the searched parameters under their Optuna names (for ``enqueue_trial``).
+        """Defaults of the searched (and active) parameters under their Optuna names (for ``enqueue_trial``).
 
         Example:
             >>> SearchSpace("knn", (IntParam("k", 1, 50, 5), FixedParam("p", 2))).optuna_defaults()
             {'knn__k': 5}
         """
-        return {self.key(p.name): p.default for p in self.params if p.kind != "fixed"}
+        return {self.key(name): value for name, value in self.active(self.defaults()).items()
+                if self[name].kind != "fixed"}
 
     def key(self, name: str) -> str:
         """The Optuna parameter name of ``name``.
@@ -146,7 +172,9 @@ class SearchSpace:
         return f"{self.family}__{name}"
 
     def suggest(self, trial: Any) -> dict[str, object]:
-        """Suggest every parameter from ``trial``; return them under unprefixed names.
+        """Suggest every active parameter from ``trial``; return them under unprefixed names.
+
+        A parameter whose conditions do not hold is neither suggested nor returned.
 
         Example:
             >>> import optuna
@@ -154,8 +182,10 @@ class SearchSpace:
             >>> space.suggest(optuna.trial.FixedTrial({"knn__p": 1}))
             {'p': 1}
         """
-        out = {}
+        out: dict[str, object] = {}
         for p in self.params:
+            if not is_active(p.name, self.conditions, out):
+                continue
             try:
                 out[p.name] = p.suggest(trial, self.key(p.name))
             except (TypeError, ValueError, AttributeError) as exc:
@@ -190,8 +220,10 @@ class SearchSpace:
         """
         return apply_overrides(self, overrides, source, pin_choices)
 
-    def to_dict(self) -> dict[str, object]:
-        """Return the YAML form of the space (what :func:`space_from_dict` reads).
+    def to_dict(self, conditions: bool = True) -> dict[str, object]:
+        """Return the YAML form of the space (what :func:`space_from_dict` reads); ``conditions=False``
+        leaves out the ``when`` of conditional parameters (the study's fingerprint: a condition
+        changes which parameters are sampled, never what a configuration scores).
 
         Example:
             >>> SearchSpace("knn", (FixedParam("p", 2),)).to_dict()
@@ -200,7 +232,12 @@ class SearchSpace:
         out: dict[str, object] = {"family": self.family}
         if self.description:
             out["description"] = self.description
-        out["params"] = {p.name: p.to_dict() for p in self.params}
+        params = {}
+        for p in self.params:
+            spec = p.to_dict()
+            when = when_dict(p.name, self.conditions) if conditions else {}
+            params[p.name] = {**spec, "when": when} if when else spec
+        out["params"] = params
         if self.portfolio:
             out["portfolio"] = [entry.to_dict() for entry in self.portfolio]
         return out

@@ -130,13 +130,34 @@ def optimization_history(leaderboard: pd.DataFrame, metric: str, greater_is_bett
     return fig
 
 
+#: A parameter used by fewer complete trials than this gets a hatched bar and a note: too few to rank it.
+MIN_IMPORTANCE_TRIALS = 10
+
+
+def _usage(trials: Sequence[Any]) -> dict[str, tuple[int, int]]:
+    """``name -> (complete trials that used it, distinct values it took)``; a conditional parameter
+    appears only in the trials where it was active (suggested)."""
+    values: dict[str, list[Any]] = {}
+    for trial in trials:
+        for name, value in trial.params.items():
+            values.setdefault(name, []).append(value)
+    return {name: (len(seen), len({repr(v) for v in seen})) for name, seen in values.items()}
+
+
 def param_importance(study: Any, top: int = 15) -> Figure | None:
     """Horizontal bars of Optuna's hyperparameter importances.
 
-    Uses :func:`optuna.importance.get_param_importances` with its default
-    evaluator (PED-ANOVA in Optuna 5), which scores conditional parameters such
-    as ``lightgbm__num_leaves`` as well as ``family``. The evaluator's name is
-    in the title; a family's parameters share the family's colour.
+    Uses :func:`optuna.importance.get_param_importances` with the PED-ANOVA
+    evaluator, which scores conditional parameters such as ``lightgbm__num_leaves``
+    as well as ``family``: it splits the trials into the regime where the parameter
+    was suggested and the one where it was not, and measures the parameter only in
+    the first (a parameter a configuration does not use is never suggested, see
+    ``when:`` in the search spaces). The evaluator's name is in the title; a
+    family's parameters share the family's colour; each bar says how many complete
+    trials used the parameter. A parameter that took a single value is left out (it
+    has no importance to measure), and one used by fewer than
+    :data:`MIN_IMPORTANCE_TRIALS` complete trials is hatched and listed below the
+    others, with a note under the axis saying so.
 
     Args:
         study: A finished Optuna study.
@@ -176,40 +197,54 @@ def param_importance(study: Any, top: int = 15) -> Figure | None:
         except Exception as error:  # noqa: BLE001 - Optuna raises several kinds for degenerate studies
             logger.debug("Parameter importances unavailable: %s", error)
             return None
-    importances = {k: float(v) for k, v in importances.items() if np.isfinite(v)}
+    usage = _usage(complete)
+    single = [k for k in importances if usage.get(k, (0, 0))[1] < 2]
+    importances = {k: float(v) for k, v in importances.items() if np.isfinite(v) and k not in single}
     if not importances:
         return None
-    equal = any("will be equal" in str(w.message) for w in caught)
-
-    ranked = sorted(importances.items(), key=lambda kv: kv[1], reverse=True)
+    # parameters too few trials used go below the others, whatever their importance
+    ranked = sorted(importances.items(), key=lambda kv: (usage[kv[0]][0] >= MIN_IMPORTANCE_TRIALS, kv[1]), reverse=True)
     nonzero = [kv for kv in ranked if kv[1] > 0]
-    items = (nonzero or ranked)[: max(int(top), 1)]
+    items = (nonzero or ranked)[: max(int(top), 1)][::-1]  # most important at the top
+    fig = _importance_bars(items, usage)
+    ax = fig.axes[0]
+    notes = [f"importance (normalised to sum 1, {len(complete)} complete trials)"]
+    if any("will be equal" in str(w.message) for w in caught):
+        notes.append("too few trials: importances are equal")
+    few = [name for name, _ in items if usage[name][0] < MIN_IMPORTANCE_TRIALS]
+    if few:
+        notes.append(f"hatched, listed last: used by fewer than {MIN_IMPORTANCE_TRIALS} complete trials, too few to rank")
+    if single:
+        notes.append(f"{len(single)} with a single value so far not shown")
     hidden = len(ranked) - len(items)
-    names = [name for name, _ in items][::-1]  # most important at the top
-    values = np.array([value for _, value in items][::-1])
+    if hidden:
+        zero = len(ranked) - len(nonzero) if nonzero else 0
+        notes.append(f"{hidden} more not shown" + (f" ({zero} with importance 0)" if zero else ""))
+    ax.set_xlabel("\n".join(notes))  # the notes under the axis: constrained layout makes room
+    return fig
 
-    fig = _new_figure(7.5, 1.2 + 0.32 * len(names))
+
+def _importance_bars(items: Sequence[tuple[str, float]], usage: dict[str, tuple[int, int]]) -> Figure:
+    """The bars of :func:`param_importance`: a family's colour, hatched and pale when few trials used it."""
+    names = [name for name, _ in items]
+    values = np.array([value for _, value in items])
+    fig = _new_figure(7.5, 1.2 + 0.32 * len(names) + 0.15 * 3)
     ax = fig.add_subplot()
     families = {name: name.split("__", 1)[0] for name in names if "__" in name}
     palette = _family_colours(list(families.values()))
     colours = [palette[families[name]] if name in families else "0.35" for name in names]
     bars = ax.barh(np.arange(len(names)), values, color=colours, height=0.7)
+    for bar, name in zip(bars, names):
+        if usage[name][0] < MIN_IMPORTANCE_TRIALS:
+            bar.set_hatch("///")
+            bar.set_alpha(0.45)
     ax.set_yticks(np.arange(len(names)), names, fontsize="small")
-    ax.set_xlim(0, max(1e-9, float(values.max())) * 1.18)
-    texts = [f"{v:.2f}" if v >= 0.01 or v == 0 else f"{v:.1g}" for v in values]
+    ax.set_xlim(0, max(1e-9, float(values.max())) * 1.35)
+    texts = [(f"{v:.2f}" if v >= 0.01 or v == 0 else f"{v:.1g}") + f" (n={usage[name][0]})"
+             for name, v in zip(names, values)]
     ax.bar_label(bars, labels=texts, padding=3, fontsize="x-small")
     ax.set_title("Hyperparameter importance (PED-ANOVA)")
-    ax.set_xlabel(f"importance (normalised to sum 1, {len(complete)} complete trials)")
     ax.grid(True, axis="x", alpha=0.3)
-    notes = []
-    if equal:
-        notes.append("too few trials: importances are equal")
-    if hidden:
-        zero = len(ranked) - len(nonzero) if nonzero else 0
-        notes.append(f"{hidden} more not shown" + (f" ({zero} with importance 0)" if zero else ""))
-    if notes:
-        ax.text(0.99, 0.02, "\n".join(notes), transform=ax.transAxes, ha="right", va="bottom", fontsize="small",
-                color=_GREY)
     return fig
 
 

@@ -61,7 +61,7 @@ def test_each_family_default_is_tried_first_in_registry_order():
     for trial, name in zip(trials, names):
         space = get_family(name).space_for(train_rows)
         assert trial.params == {"family": name, **space.optuna_defaults()}
-        assert trial.user_attrs["automl:params"] == space.defaults()
+        assert trial.user_attrs["automl:params"] == space.active(space.defaults())  # (l1_ratio: not with l2)
         assert trial.user_attrs["automl:origin"] == "default"
 
 

@@ -1,0 +1,96 @@
+"""Optuna's own tools (optuna-dashboard, the ``optuna`` CLI) read our journal: what they find there.
+
+The journal is opened by plain Optuna, as optuna-dashboard opens it, after a real fit.
+"""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+
+import automl
+
+#: What every trial's user attributes may weigh at most (JSON), so that the dashboard's trial table stays light.
+MAX_USER_ATTRS_BYTES = 2048
+
+
+def _journal_study(path, name):
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    pytest.importorskip("torch")
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=160), "z": rng.normal(size=160),
+                          "colour": rng.choice(["red", "green", "blue"], 160)})
+    frame["label"] = np.where(frame["x"] + 0.5 * frame["z"] > 0, "yes", "no")
+    journal = tmp_path_factory.mktemp("journal") / "study.journal"
+    model = automl.fit(
+        frame, target="label", families=["lightgbm", "torch_mlp"], n_trials=4, cv=3, n_jobs=1, tracking=False,
+        storage=str(journal), study_name="tools", pruner="none",
+        search_space={"lightgbm": {"n_estimators": 200}, "torch_mlp": {"max_epochs": 7, "patience": 50}},
+    )
+    return model, _journal_study(journal, "tools")
+
+
+def test_the_objective_is_named(fitted):
+    model, study = fitted
+    assert study.metric_names == [model.metric_.name]
+
+
+def test_a_net_reports_epochs_only_and_other_families_nothing(fitted):
+    _, study = fitted
+    ran = [t for t in study.trials if t.state.name == "COMPLETE"]  # (a queued warm start that did not run has no params)
+    nets = [t for t in ran if t.params["family"] == "torch_mlp"]
+    others = [t for t in ran if t.params["family"] != "torch_mlp"]
+    assert nets and others
+    for trial in nets:  # the first fold's 7 epochs, at steps 0..6: no fold step, no offset
+        assert sorted(trial.intermediate_values) == list(range(7)), trial.intermediate_values
+    for trial in others:  # their fold scores are in automl:fold_scores, one per fold
+        assert trial.intermediate_values == {}
+        assert len(trial.user_attrs["automl:fold_scores"][study.metric_names[0]]) == 3
+
+
+def test_user_attributes_stay_small(fitted):
+    _, study = fitted
+    for trial in study.trials:
+        size = len(json.dumps(trial.user_attrs))
+        assert size < MAX_USER_ATTRS_BYTES, (trial.number, trial.params.get("family"), size, str(
+                                             {k: len(json.dumps(v)) for k, v in trial.user_attrs.items()}))
+
+
+def test_the_study_names_the_model_predict_uses(fitted):
+    model, study = fitted
+    final = study.user_attrs["automl:final_model"]
+    if model.ensemble_:
+        assert final["kind"] == "ensemble" and final["members"]
+    else:
+        assert final == {"kind": "trial", "trial": model.best_trial_, "family": model.best_family_, "source": model.model_source_}
+
+
+def test_a_net_is_still_pruned_on_its_fold_running_mean(tmp_path):
+    # Nets report only epochs to Optuna; a fold is judged on every trial's fold scores (automl:fold_scores).
+    pytest.importorskip("torch")
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"x": rng.normal(size=200), "z": rng.normal(size=200)})
+    frame["label"] = np.where(frame["x"] > 0, "yes", "no")
+    model = automl.fit(
+        frame, target="label", families=["linear", "torch_mlp"], n_trials=2, cv=4, n_jobs=1, tracking=False,
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0),
+        search_space={"torch_mlp": {"max_epochs": 1, "learning_rate": {"low": 1e-4, "high": 2e-4, "default": 1e-4},
+                                    "optimizer": "sgd", "momentum": {"low": 0.0, "high": 0.1, "default": 0.0}}},
+    )
+    net = next(t for t in model.study_.trials if t.params.get("family") == "torch_mlp")
+    assert net.state.name == "PRUNED", (net.state, net.user_attrs.get("automl:fold_scores"))
+    assert net.user_attrs["automl:reason"].startswith("pruned after fold 1/4")
+    assert sorted(net.intermediate_values) == [0]  # its one epoch: no fold step
