@@ -127,26 +127,21 @@ def test_ctrl_c_marks_the_runs_killed_and_leaves_none_running(tmp_path):
     assert "RUNNING" not in statuses.values()
 
 
-def _pruned(params, ctx):
-    raise optuna.TrialPruned("pruned by the test")
+class PruneSecond(optuna.pruners.BasePruner):
+    """Prunes trial 1 at its first report, no other."""
 
-
-PRUNED = ModelFamily("pruned", frozenset({"binary"}), "ordinal", _pruned, "always pruned",
-                     search_space=space_from_dict({"family": "pruned", "params": {}}))
+    def prune(self, study, trial):
+        return trial.number == 1
 
 
 def test_a_pruned_trial_is_finished_and_tagged_not_shown_as_a_crash(store_path):
     uri = f"sqlite:///{store_path}"
-    register_family("pruned", f"{__name__}:PRUNED")
-    try:
-        model = automl.fit(_data(), target="y", n_trials=2, families=["linear", "pruned"], cv=3, n_jobs=1,
-                           tracking=MLflowTracker(uri, log_model=False, plots=False))
-    finally:
-        unregister_family("pruned")
+    model = automl.fit(_data(), target="y", n_trials=2, families=["linear"], cv=3, n_jobs=1, pruner=PruneSecond(),
+                       tracking=MLflowTracker(uri, log_model=False, plots=False))
     assert list(model.leaderboard()["state"]) == ["complete", "pruned"]
     client = mlflow.MlflowClient(uri)
     runs = {r.info.run_name: r for r in client.search_runs([client.get_experiment_by_name("automl").experiment_id])}
-    pruned = runs["trial-0001 pruned"]
+    pruned = runs["trial-0001 linear"]
     assert pruned.info.status == "FINISHED" and pruned.data.tags["automl.state"] == "pruned"
     assert "roc_auc" not in pruned.data.metrics  # no score of its own: it is not ranked
     parent = runs["automl-search"]
