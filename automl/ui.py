@@ -49,6 +49,7 @@ from automl._process_group import group_exists as _group_exists
 from automl._process_group import live_members as _live_members
 from automl._redact import redact_text, redact_url, take_over
 from automl.exceptions import InputTypeError, InvalidParameterError, UIServerError
+from automl.tracking.browse import runs_view_line
 
 __all__ = ["UIServer", "check_host", "free_port", "resolve_store", "serve", "server_command", "start_ui"]
 
@@ -463,6 +464,7 @@ def serve(
         echo(f"starting the MLflow UI on {ui.url} ...")
         ui.wait_ready(timeout=timeout)
         echo(f"MLflow UI: {ui.url}  (store: {redact_url(ui.store)})")
+        echo(runs_view_line(ui.url))
         echo("press Ctrl-C to stop")
         while ui.poll() is None:
             time.sleep(0.5)

@@ -221,6 +221,10 @@ def test_cli_serves_until_ctrl_c(store):
                 break
         banner = "".join(lines)
         assert re.search(rf"MLflow UI: http://127.0.0.1:{port}  \(store: sqlite:///.*/mlflow.db\)", banner), banner
+        # The page to open: the training-runs view of the experiment of the latest run, not the GenAI overview.
+        experiment_id = store[2]
+        assert (f"training runs of experiment 'demo-study': http://127.0.0.1:{port}/#/experiments/{experiment_id}"
+                f"/runs?workflowType=machine_learning") in banner, banner
         assert _api(f"http://127.0.0.1:{port}", "/api/2.0/mlflow/experiments/get-by-name?experiment_name=demo-study")
         server_pids = _processes_mentioning(f"--port {port}", pids=True)
         assert server_pids

@@ -36,7 +36,7 @@ FITTED_ATTRIBUTES = (
     "ensemble_", "ensemble_time_", "refit_time_", "refit_fallbacks_", "model_source_", "task_", "metric_", "schema_",
     "target_name_", "feature_names_in_", "n_features_in_", "classes_", "cv_", "study_", "study_name_", "storage_",
     "reported_metrics_", "leaderboard_", "oof_predictions_", "n_rows_dropped_", "search_time_", "fit_time_",
-    "image_shape_", "tracking_run_id_", "tracking_uri_", "model_uri_",
+    "image_shape_", "tracking_run_id_", "tracking_uri_", "model_uri_", "tracking_experiment_id_",
 )
 
 

@@ -107,7 +107,7 @@ def search_info(problem: Problem, budget: Budget, joining: bool = False) -> Sear
     }
     tags = {"version": __version__, "task": problem.task, "metric": problem.metric.name,
             "dataset_fingerprint": problem.fingerprint[:16], "target": str(data.y.name)}
-    return SearchInfo(settings.study_name, joining, params, tags)
+    return SearchInfo(settings.study_name, joining, params, tags, frame=data.X)
 
 
 def _status(exc: BaseException) -> str:
@@ -175,7 +175,7 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
         result = tracker.finish(outcome.study, report, "FINISHED", budget.tracking_deadline())
     if isinstance(result, TrackingResult) and result.run_id is not None:  # a tracker of yours may return nothing
         report.attributes.update(tracking_run_id_=result.run_id, tracking_uri_=result.tracking_uri,
-                                 model_uri_=result.model_uri)
+                                 model_uri_=result.model_uri, tracking_experiment_id_=result.experiment_id)
     report.attributes["fit_time_"] = time.monotonic() - started
     if report.estimator is not None:
         report.estimator.__dict__.update({k: v for k, v in report.attributes.items() if k.startswith(("tracking", "model_uri"))})

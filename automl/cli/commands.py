@@ -70,8 +70,10 @@ def _report(model: Any, spec: Any) -> None:
               f"(continue it: automl resume --study {model.study_name_}; join it: automl worker --study {model.study_name_})")
     if getattr(model, "tracking_run_id_", None):
         from automl._redact import redact_url
+        from automl.tracking import browse_hint
 
-        print(f"MLflow run {model.tracking_run_id_} in {redact_url(model.tracking_uri_)} (browse it: automl ui)")
+        print(f"MLflow run {model.tracking_run_id_} in {redact_url(model.tracking_uri_)}; "
+              f"{browse_hint(model.tracking_uri_, getattr(model, 'tracking_experiment_id_', None))}")
 
 
 def _progress(spec: Any) -> Any:

@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from automl.tracking.base import RUN_STATUS, NullTracker, SearchInfo, Tracker, TrackingResult
+from automl.tracking.browse import browse_hint, runs_view_url
 
-__all__ = ["MLflowTracker", "NullTracker", "RUN_STATUS", "SearchInfo", "Tracker", "TrackingResult", "make_tracker"]
+__all__ = ["MLflowTracker", "NullTracker", "RUN_STATUS", "SearchInfo", "Tracker", "TrackingResult", "make_tracker",
+           "browse_hint", "runs_view_url"]
 
 
 def make_tracker(settings: Any) -> Tracker:

@@ -9,7 +9,7 @@ catch and report their own errors, and ``finish`` ends by its ``deadline``.
 Example:
     >>> t = NullTracker()
     >>> t.on_start(None, SearchInfo("s", False, {}, {})); t.finish(None, None, "FINISHED")
-    TrackingResult(run_id=None, tracking_uri=None, model_uri=None)
+    TrackingResult(run_id=None, tracking_uri=None, model_uri=None, experiment_id=None)
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["NullTracker", "RUN_STATUS", "SearchInfo", "Tracker", "TrackingResult"]
 
-#: Optuna trial state -> MLflow run status.
+#: Optuna trial state -> MLflow run status. A pruned trial ended as planned: FINISHED (tag
+#: ``automl.state=pruned`` and ``automl.reason`` say why); KILLED is kept for a trial that a Ctrl-C or a
+#: signal interrupted, FAILED for one that raised.
 RUN_STATUS = {
-    "complete": "FINISHED", "pruned": "KILLED", "fail": "FAILED", "interrupted": "KILLED", "running": "RUNNING",
+    "complete": "FINISHED", "pruned": "FINISHED", "fail": "FAILED", "interrupted": "KILLED", "running": "RUNNING",
 }
 
 
@@ -35,12 +37,15 @@ class SearchInfo:
         joining: This process joins a search another process started (it adds its own trials only).
         params: The search's settings and data shape (the parent run's params).
         tags: Version, task, metric, data fingerprint, target (the parent run's tags).
+        frame: The training features (the runs' dataset input is described from it: its schema, size and
+            digest; its rows are never logged), or None.
     """
 
     study_name: str | None
     joining: bool
     params: Mapping[str, Any] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    frame: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -52,11 +57,13 @@ class TrackingResult:
         tracking_uri: The store it is in, as shown: a password or secret query value in it masked
             (``***``), so it can be printed and saved; connect with the URI you gave.
         model_uri: The logged model (None: not logged).
+        experiment_id: The experiment the run is in (see :func:`automl.tracking.browse.runs_view_url`).
     """
 
     run_id: str | None = None
     tracking_uri: str | None = None
     model_uri: str | None = None
+    experiment_id: str | None = None
 
 
 @runtime_checkable

@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -40,6 +39,8 @@ from automl._warnings import warn_user
 from automl.search.trial_record import StudyRecord, StudyWriter, TrialRecord, worker_id
 from automl.tracking.base import RUN_STATUS, SearchInfo, TrackingResult
 from automl.tracking.failures import OUT_OF_TIME, failure_tags, final_status, warning_text
+from automl.tracking.run_data import dataset_entity, log_dataset, parent_metrics, score_metrics, used_params
+from automl.tracking.run_data import text as _text
 from automl.tracking.writer import ProcessWriter, ThreadWriter, write_child_run
 
 __all__ = ["MLflowTracker", "default_tracking_uri"]
@@ -82,25 +83,12 @@ def _ms(moment: Any) -> int | None:
     return int(moment.timestamp() * 1000) if moment is not None else None
 
 
-def _score_metrics(
-    scores: dict[str, list[float]], timestamp: int, summary: bool
-) -> list[tuple[str, float, int, int]]:
-    """``name_fold`` per fold (step = fold), then, with ``summary``, ``name_mean`` and ``name_std``."""
-    metrics: list[tuple[str, float, int, int]] = []
-    for name, values in scores.items():
-        finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-        for step, value in enumerate(values):
-            if math.isfinite(value):
-                metrics.append((f"{name}_fold", float(value), timestamp, step))
-        if finite and summary:
-            mean = sum(finite) / len(finite)
-            std = math.sqrt(sum((v - mean) ** 2 for v in finite) / len(finite))
-            metrics += [(f"{name}_mean", mean, timestamp, 0), (f"{name}_std", std, timestamp, 0)]
-    return metrics
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, default=str)
+def _dataset(info: SearchInfo) -> dict[str, str] | None:
+    """The training data's dataset input (see :func:`~automl.tracking.run_data.dataset_entity`), or None."""
+    try:
+        return dataset_entity(info.frame, str(info.tags.get("dataset_fingerprint", "")))
+    except Exception:  # noqa: BLE001 - runs without a Dataset column rather than no tracking
+        return None
 
 
 #: Seconds the plots are expected to take; they are left out when less time is left before the deadline.
@@ -151,6 +139,8 @@ class MLflowTracker:
         self._earlier: set[int] = set()
         self._writer: ThreadWriter | ProcessWriter | None = None
         self._failures: list[tuple[str, str]] = []
+        self._metric: str | None = None
+        self._dataset: dict[str, str] | None = None
 
     @property
     def shown_uri(self) -> str:
@@ -194,6 +184,8 @@ class MLflowTracker:
 
     def _start(self, study: Any, info: SearchInfo) -> None:
         self._logged, self._joining = set(), info.joining
+        self._metric = info.tags.get("metric")
+        self._dataset = _dataset(info)
         name = self.experiment or (info.study_name or DEFAULT_EXPERIMENT)
         stored = StudyRecord.read(study).parent_run if study is not None else None
         if info.joining:
@@ -219,6 +211,10 @@ class MLflowTracker:
             run = self.client.create_run(self.experiment_id, run_name=info.study_name or "automl-search", tags=tags)
             self.parent_run_id = run.info.run_id
             self._log_batch(self.parent_run_id, params=dict(info.params))
+            try:
+                log_dataset(self.client, self.parent_run_id, self._dataset)
+            except Exception as exc:  # noqa: BLE001 - the run goes without its Dataset column
+                logger.debug("MLflow: the dataset input was not logged: %s", self._reason(exc))
             if study is not None and info.study_name:
                 StudyWriter(study).parent_run(self.parent_run_id, self.shown_uri)  # never the password
         self._open_writer()
@@ -285,11 +281,9 @@ class MLflowTracker:
         """A plain dict describing the child run of a trial (cheap to build and to pickle)."""
         state = state or record.state
         family = record.family
-        params = {"family": family}
-        for key, value in record.params.items():
-            params[f"{family}__{key}"] = _text(value)[:6000]
+        params = used_params(family, record.params)
         timestamp = _ms(record.completed) or int(time.time() * 1000)
-        metrics = _score_metrics(record.fold_scores, timestamp, summary=state == "complete")
+        metrics = score_metrics(record.fold_scores, timestamp, summary=state == "complete", primary=self._metric)
         for name, value in (("fit_time", record.fit_time), ("predict_time", record.predict_time),
                             ("probe_score", record.probe_score),
                             ("rows_fraction", record.rows_fraction if record.sized_down else None)):
@@ -308,13 +302,13 @@ class MLflowTracker:
         return {
             "experiment_id": self.experiment_id, "run_name": f"trial-{record.number:04d} {family}",
             "start_time": _ms(record.started), "tags": tags, "params": params, "metrics": metrics,
-            "status": RUN_STATUS.get(state, "FAILED"), "end_time": timestamp,
+            "status": RUN_STATUS.get(state, "FAILED"), "end_time": timestamp, "dataset": self._dataset,
         }
 
     def _ensemble_payload(self, ensemble: dict[str, Any]) -> dict[str, Any]:
         """The child run of the ensemble: its members and weights, and its score per fold (as a trial's)."""
         now = int(time.time() * 1000)
-        metrics = _score_metrics(ensemble["fold_scores"], now, summary=True)
+        metrics = score_metrics(ensemble["fold_scores"], now, summary=True, primary=self._metric)
         metrics += [("selection_time", float(ensemble["selection_seconds"]), now, 0),
                     ("refit_time", float(ensemble["refit_seconds"]), now, 0)]
         params = {"family": "ensemble", "members": _text(
@@ -323,7 +317,7 @@ class MLflowTracker:
         tags = {"mlflow.parentRunId": self.parent_run_id, "automl.family": "ensemble", "automl.state": "complete",
                 "automl.ensemble_trials": ",".join(str(t) for t in ensemble["trials"])}
         return {"experiment_id": self.experiment_id, "run_name": "ensemble", "start_time": now, "tags": tags,
-                "params": params, "metrics": metrics, "status": "FINISHED", "end_time": now}
+                "params": params, "metrics": metrics, "status": "FINISHED", "end_time": now, "dataset": self._dataset}
 
     def _log_batch(self, run_id: str, params: dict[str, Any] | None = None, metrics: list[Any] | None = None) -> None:
         from mlflow.entities import Param
@@ -359,7 +353,7 @@ class MLflowTracker:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             self._close_parent(status)
-        return TrackingResult(self.parent_run_id, self.shown_uri, model_uri)
+        return TrackingResult(self.parent_run_id, self.shown_uri, model_uri, self.experiment_id)
 
     def _close_parent(self, status: str) -> None:
         """Name what was not logged on the parent run, close it, and say so once."""
@@ -398,19 +392,7 @@ class MLflowTracker:
     def _log_results(self, report: Any) -> None:
         from mlflow.entities import Metric
 
-        board = report.leaderboard_
-        now = int(time.time() * 1000)
-        counts = board["state"].value_counts().to_dict()
-        metrics = [Metric(f"best_{report.metric_.name}", float(report.best_score_), now, 0)]
-        complete = board[board["state"] == "complete"]
-        for name in report.reported_metrics_:
-            column = f"{name}_mean"
-            if len(complete) and column in complete:
-                metrics.append(Metric(f"best_trial_{name}", float(complete[column].iloc[0]), now, 0))
-        for state in ("complete", "pruned", "fail"):
-            metrics.append(Metric(f"n_trials_{state}", float(counts.get(state, 0)), now, 0))
-        for name in ("search_time_", "refit_time_", "fit_time_"):
-            metrics.append(Metric(name.rstrip("_"), float(report.attributes[name]), now, 0))
+        metrics = [Metric(*row) for row in parent_metrics(report, int(time.time() * 1000))]
         self.client.log_batch(self.parent_run_id, metrics=metrics)
         self.client.set_tag(self.parent_run_id, "automl.best_family", report.best_family_)
         self.client.set_tag(self.parent_run_id, "automl.best_trial", str(report.best_trial_))
@@ -473,7 +455,7 @@ class MLflowTracker:
         model goes without one, named as failed, when MLflow cannot express them) and, only with
         ``log_input_example``, five training rows as its input example."""
         from automl.persistence import family_requirements
-        from automl.tracking.pyfunc import model_signature, served_frame
+        from automl.tracking.signature import model_signature, served_frame
 
         saved = report.estimator.save(folder)
         signature = None

@@ -3,6 +3,9 @@
 ``mlflow.pyfunc.load_model(uri).predict(df)`` equals ``model.predict(df)``: the
 pyfunc loads the saved folder (schema, preprocessing and estimator included)
 with :func:`automl.load`. The automl package travels in the model's code path.
+``params={"predict_method": "predict_proba"}`` (declared in the signature, see
+:mod:`automl.tracking.signature`) returns a classifier's probabilities instead, as a frame with
+one column per class named by its label; a served model takes it in the request's ``params``.
 
 Example:
     >>> from automl.tracking.pyfunc import AutoMLPythonModel  # doctest: +SKIP
@@ -20,9 +23,10 @@ import mlflow.pyfunc
 from mlflow.pyfunc import PythonModel
 
 from automl.persistence import load_model
+from automl.tracking.signature import PREDICT_METHODS, column_type, model_signature, served_frame
 
 __all__ = ["AutoMLPythonModel", "column_type", "log_pyfunc_model", "model_signature", "pip_requirements",
-           "served_frame"]
+           "predict_with", "served_frame"]
 
 _RUNTIME = ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "joblib", "pyyaml", "optuna")
 
@@ -40,8 +44,43 @@ with warnings.catch_warnings():
             self._model = load_model(context.artifacts["automl_model"], check_versions=False)
 
         def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201 - hints would become a schema
-            """Class labels or values, exactly as ``model.predict``."""
-            return self._model.predict(model_input)
+            """Class labels or values, exactly as ``model.predict``; with ``params={"predict_method":
+            "predict_proba"}`` a classifier's probabilities, one column per class named by its label."""
+            method = (params or {}).get("predict_method") or "predict"
+            return predict_with(self._model, model_input, method)
+
+
+def predict_with(model: Any, frame: Any, method: str) -> Any:
+    """``model.predict(frame)``, or with ``method="predict_proba"`` a frame of the class probabilities
+    (columns: the class labels as text; index: ``frame``'s). What the model refuses, and an unknown
+    method, is an ``MlflowException`` of a bad request, with the model's own message.
+
+    Example:
+        >>> predict_with(None, None, "transform")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        mlflow.exceptions.MlflowException: predict_method must be one of ['predict', 'predict_proba'], ...
+    """
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    from automl.exceptions import AutoMLError
+
+    if method not in PREDICT_METHODS:
+        raise MlflowException(f"predict_method must be one of {list(PREDICT_METHODS)}, got {method!r}; pass "
+                              f"params={{'predict_method': 'predict_proba'}} for probabilities",
+                              error_code=INVALID_PARAMETER_VALUE)
+    if method == "predict_proba" and not hasattr(model, "predict_proba"):
+        raise MlflowException("predict_method='predict_proba' needs a classifier; this model is a regressor: "
+                              "leave predict_method out (or pass 'predict')", error_code=INVALID_PARAMETER_VALUE)
+    try:
+        if method == "predict":
+            return model.predict(frame)
+        probabilities = model.predict_proba(frame)
+    except AutoMLError as exc:
+        raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
+    index = frame.index if isinstance(frame, pd.DataFrame) else None
+    return pd.DataFrame(probabilities, columns=[str(c) for c in model.classes_], index=index)
 
 
 def pip_requirements(extra: tuple[str, ...] = ()) -> list[str]:
@@ -62,88 +101,6 @@ def pip_requirements(extra: tuple[str, ...] = ()) -> list[str]:
         except importlib.metadata.PackageNotFoundError:
             continue
     return out
-
-
-def column_type(dtype: Any) -> str:
-    """The MLflow type of a training column of ``dtype``: what the served model accepts for it.
-
-    Nullable integers and booleans (pandas ``Int64``, ``boolean``) become ``double``: a missing value
-    reaches a served model as a float, which MLflow refuses for a ``long`` column and turns into
-    False for a ``boolean`` one. A categorical takes the type of its categories.
-
-    Example:
-        >>> import pandas as pd
-        >>> [column_type(t) for t in (pd.Int64Dtype(), "int64", "float32", "bool", "object", "datetime64[ns]")]
-        ['double', 'long', 'float', 'boolean', 'string', 'datetime']
-    """
-    import numpy as np
-    import pandas as pd
-
-    dtype = pd.api.types.pandas_dtype(dtype)
-    if isinstance(dtype, pd.CategoricalDtype):
-        return column_type(dtype.categories.dtype)
-    numpy = isinstance(dtype, np.dtype)
-    if pd.api.types.is_bool_dtype(dtype):
-        return "boolean" if numpy else "double"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "datetime"
-    if pd.api.types.is_integer_dtype(dtype):
-        if not numpy:
-            return "double"
-        if dtype.itemsize <= 2 or (dtype.kind == "i" and dtype.itemsize == 4):
-            return "integer"
-        return "double" if dtype.kind == "u" and dtype.itemsize == 8 else "long"
-    if pd.api.types.is_float_dtype(dtype):
-        return "float" if numpy and dtype.itemsize <= 4 else "double"
-    return "string"
-
-
-def served_frame(frame: Any) -> Any:
-    """``frame`` with every column as its signature type holds it (see :func:`column_type`): nullable
-    integers and booleans as floats (missing: NaN), categoricals as plain values. This is the form of
-    the input example, and the form a served model (or ``mlflow.pyfunc``'s ``predict``) accepts.
-
-    Example:
-        >>> import pandas as pd
-        >>> served_frame(pd.DataFrame({"n": pd.array([1, None], dtype="Int64")}))["n"].tolist()
-        [1.0, nan]
-    """
-    import numpy as np
-    import pandas as pd
-
-    out = {}
-    for name, series in frame.items():
-        kind = column_type(series.dtype)
-        if kind in ("double", "float") and not isinstance(series.dtype, np.dtype):
-            out[name] = pd.Series(series.to_numpy(dtype="float64", na_value=np.nan), index=series.index)
-        elif isinstance(series.dtype, pd.CategoricalDtype):
-            out[name] = series.astype(object).where(series.notna(), None)
-        else:
-            out[name] = series
-    return pd.DataFrame(out, index=frame.index)
-
-
-def model_signature(frame: Any, task: str, classes: Any = None) -> Any:
-    """The MLflow signature of a model fitted on ``frame``: every column with the type of its dtype
-    (see :func:`column_type`), all required, from the frame's schema (its rows are not read);
-    the output is the class label (its type from ``classes``) or, for regression, a ``double``.
-
-    Raises:
-        Exception: MLflow cannot express the schema (the caller records the signature as not logged).
-
-    Example:
-        >>> import pandas as pd
-        >>> frame = pd.DataFrame({"n": pd.array([1, None], dtype="Int64"), "c": ["a", "b"]})
-        >>> [t.name for t in model_signature(frame, "binary", ["no", "yes"]).inputs.input_types()]
-        ['double', 'string']
-    """
-    import numpy as np
-    from mlflow.models import ModelSignature
-    from mlflow.types.schema import ColSpec, Schema
-
-    inputs = Schema([ColSpec(column_type(dtype), str(name), required=True) for name, dtype in frame.dtypes.items()])
-    output = "double" if task == "regression" or classes is None else column_type(np.asarray(classes).dtype)
-    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec(output)]))
 
 
 def log_pyfunc_model(

@@ -1,7 +1,7 @@
 """Writing to MLflow off the fit's critical path: in a spawned process that is stopped at a deadline.
 
-A child run costs three store writes (create, one batch of params and metrics,
-terminate): about 70 ms of mostly-Python work on SQLite. In a thread of the
+A child run costs four store writes (create, one batch of params and metrics,
+its dataset input, terminate): about 70 ms of mostly-Python work on SQLite. In a thread of the
 fit's own process that work competes for the GIL and slowed trials by
 ~47 ms each; in a spawned writer process it runs on another core and the
 fit only pickles a small dict. At the end of a fit the writer also uploads the
@@ -20,7 +20,7 @@ never appears in a reason (:func:`automl._redact.redact_text`).
 Example:
     >>> payload = {"experiment_id": "1", "run_name": "trial-0000 knn", "start_time": None, "tags": {},
     ...            "params": {"family": "knn"}, "metrics": [("duration", 0.1, 0, 0)], "status": "FINISHED",
-    ...            "end_time": 0}
+    ...            "end_time": 0, "dataset": None}
     >>> sorted(payload) == sorted(PAYLOAD_KEYS)
     True
 """
@@ -40,13 +40,14 @@ from typing import Any
 
 from automl._redact import redact_text
 from automl._spawn import start_without_main
+from automl.tracking.run_data import log_dataset
 
 __all__ = ["PAYLOAD_KEYS", "ProcessWriter", "ThreadWriter", "fluent_tracking_uri", "job_part", "run_job",
            "write_child_run"]
 
 logger = logging.getLogger("automl")
 
-PAYLOAD_KEYS = ("experiment_id", "run_name", "start_time", "tags", "params", "metrics", "status", "end_time")
+PAYLOAD_KEYS = ("experiment_id", "run_name", "start_time", "tags", "params", "metrics", "status", "end_time", "dataset")
 #: Seconds the writer may take to finish without a deadline.
 DEFAULT_TIMEOUT = 300.0
 
@@ -65,6 +66,7 @@ def write_child_run(client: Any, payload: dict[str, Any]) -> str:
     batches = max(math.ceil(len(metrics) / 1000), math.ceil(len(params) / 100), 1)
     for i in range(batches):
         client.log_batch(run_id, metrics=metrics[i * 1000 : (i + 1) * 1000], params=params[i * 100 : (i + 1) * 100])
+    log_dataset(client, run_id, payload.get("dataset"))
     client.set_terminated(run_id, status=payload["status"], end_time=payload["end_time"])
     return run_id
 

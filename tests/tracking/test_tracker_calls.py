@@ -48,6 +48,10 @@ class FakeClient:
         self.runs[run_id]["params"].update({p.key: p.value for p in params})
         self.runs[run_id]["metrics"] += [(m.key, m.value, m.step) for m in metrics]
 
+    def log_inputs(self, run_id, datasets=None, models=None):
+        self._record("log_inputs", run_id)
+        self.runs[run_id]["datasets"] = [d.dataset.name for d in datasets or []]
+
     def set_terminated(self, run_id, status=None, end_time=None):
         self._record("set_terminated", run_id, status=status)
         self.runs[run_id]["status"] = status
@@ -107,9 +111,10 @@ def test_one_parent_and_one_child_per_trial_with_namespaced_params_and_fold_step
     }
     best = next(v for k, v, _ in parent["metrics"] if k == "best_roc_auc")
     assert best == pytest.approx(model.best_score_)
-    # Every child is created with one batch of params and metrics, then closed: 3 calls, no more.
+    # Every child is created with one batch of params and metrics and its dataset input, then closed.
     per_child = [name for name, args, _ in client.calls if args and args[0] == "run-1"]
-    assert per_child == ["log_batch", "set_terminated"]
+    assert per_child == ["log_batch", "log_inputs", "set_terminated"]
+    assert client.runs["run-1"]["datasets"] == parent["datasets"] == ["training"]
 
 
 def test_failed_and_pruned_trials_get_matching_statuses_and_reasons():

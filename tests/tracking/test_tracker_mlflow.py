@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import mlflow
+import optuna
 import numpy as np
 import pandas as pd
 import pytest
@@ -49,9 +51,33 @@ def test_search_round_trip_runs_artifacts_and_pyfunc_in_a_fresh_process(tmp_path
     assert ensemble.data.metrics["roc_auc_mean"] == pytest.approx(model.best_score_)
     assert len(client.get_metric_history(ensemble.info.run_id, "roc_auc_fold")) == 4
     states = {int(r.data.tags["automl.trial_number"]): r.info.status for r in children}
-    expected = {int(t): {"complete": "FINISHED", "pruned": "KILLED", "fail": "FAILED"}[s]
+    expected = {int(t): {"complete": "FINISHED", "pruned": "FINISHED", "fail": "FAILED"}[s]
                 for t, s in zip(trials["trial"], trials["state"])}
     assert states == expected
+    # The parent's numbers: best_trial_* are the best trial's, ensemble_* the blend's, counts count trials.
+    best_trial = trials[trials["state"] == "complete"].iloc[0]
+    assert int(best_trial["trial"]) == model.best_trial_
+    for name in ("roc_auc", "accuracy", "log_loss"):
+        assert parent.data.metrics[f"best_trial_{name}"] == pytest.approx(best_trial[f"{name}_mean"])
+        assert parent.data.metrics[f"ensemble_{name}"] == pytest.approx(ensemble.data.metrics[f"{name}_mean"])
+    assert parent.data.metrics["best_trial_roc_auc"] < parent.data.metrics["ensemble_roc_auc"]
+    for state in ("complete", "pruned", "fail"):
+        assert parent.data.metrics[f"n_trials_{state}"] == (trials["state"] == state).sum()
+    # The primary metric under its plain name, on the parent (the final model's), each complete trial and
+    # the ensemble; only the params a configuration uses; the training data as every run's dataset input.
+    assert parent.data.metrics["roc_auc"] == pytest.approx(model.best_score_)
+    for run in children:
+        if run.data.tags["automl.state"] == "complete":
+            assert run.data.metrics["roc_auc"] == run.data.metrics["roc_auc_mean"]
+        assert not [k for k, v in run.data.params.items() if v in ("null", "None")], run.data.params
+    assert ensemble.data.metrics["roc_auc"] == pytest.approx(model.best_score_)
+    digest = mlflow.data.from_pandas(df.drop(columns="y")).digest
+    for run in [parent, ensemble, *children]:
+        (given,) = client.get_run(run.info.run_id).inputs.dataset_inputs
+        assert given.dataset.name == "training" and given.dataset.digest == digest
+        assert [t.value for t in given.tags] == ["training"]
+        assert json.loads(given.dataset.profile) == {"num_rows": len(df), "num_elements": len(df) * (df.shape[1] - 1)}
+        assert [c["name"] for c in json.loads(given.dataset.schema)["mlflow_colspec"]] == list(df.columns.drop("y"))
     history = client.get_metric_history(children[0].info.run_id, "roc_auc_fold")
     assert sorted(m.step for m in history) in ([0, 1, 2, 3], [0], [0, 1], [0, 1, 2])
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
@@ -99,6 +125,27 @@ def test_ctrl_c_marks_the_runs_killed_and_leaves_none_running(tmp_path):
     assert statuses["trial-0000 linear"] == "FINISHED"
     assert statuses["trial-0001 interrupt"] == "KILLED"
     assert "RUNNING" not in statuses.values()
+
+
+class PruneSecond(optuna.pruners.BasePruner):
+    """Prunes trial 1 at its first report, no other."""
+
+    def prune(self, study, trial):
+        return trial.number == 1
+
+
+def test_a_pruned_trial_is_finished_and_tagged_not_shown_as_a_crash(store_path):
+    uri = f"sqlite:///{store_path}"
+    model = automl.fit(_data(), target="y", n_trials=2, families=["linear"], cv=3, n_jobs=1, pruner=PruneSecond(),
+                       tracking=MLflowTracker(uri, log_model=False, plots=False))
+    assert list(model.leaderboard()["state"]) == ["complete", "pruned"]
+    client = mlflow.MlflowClient(uri)
+    runs = {r.info.run_name: r for r in client.search_runs([client.get_experiment_by_name("automl").experiment_id])}
+    pruned = runs["trial-0001 linear"]
+    assert pruned.info.status == "FINISHED" and pruned.data.tags["automl.state"] == "pruned"
+    assert "roc_auc" not in pruned.data.metrics  # no score of its own: it is not ranked
+    parent = runs["automl-search"]
+    assert parent.data.metrics["n_trials_pruned"] == 1 and parent.data.metrics["n_trials_complete"] == 1
 
 
 def test_budget_includes_tracking_and_a_resumed_study_continues_its_parent_run(tmp_path):

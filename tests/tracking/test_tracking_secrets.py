@@ -54,6 +54,7 @@ def test_the_tracking_uri_secret_is_never_printed_logged_or_stored(store_path, t
     printed = capsys.readouterr()
     assert code == 0, printed.err
     assert "token=***" in printed.out  # the run is named, with its store masked
+    assert "browse it: automl ui, then http://127.0.0.1:5000/#/experiments/" in printed.out  # the runs view
     assert SECRET not in printed.out + printed.err
     assert not [r for r in caplog.records if SECRET in r.getMessage()]
     assert not [w for w in caught if SECRET in str(w.message)]
@@ -84,11 +85,11 @@ def test_the_input_example_is_logged_only_when_asked_and_the_signature_serves_mi
                        tracking_uri=uri, log_input_example=True)
     info, files = _model_files(uri, model.model_uri_)
     assert info.saved_input_example_info is not None and "input_example.json" in files
-    # Every column, typed from the training frame: the nullable integer as a double, so that a served
+    # Every column, typed from the training frame: the nullable integer as Any (the model checks it), so that a served
     # request with a missing value (null in JSON, NaN here) is accepted and predicted like the model does.
-    types = {c.name: c.type.name for c in info.signature.inputs.inputs}
+    types = {c.name: getattr(c.type, "name", repr(c.type)) for c in info.signature.inputs.inputs}
     assert list(types) == list(df.columns.drop("label"))
-    assert types["count"] == "double" and types["ratio"] == "double" and types["city"] == "string"
+    assert types["count"] == "Any" and types["ratio"] == "double" and types["city"] == "string"
     served = df.drop(columns="label").head(6).astype({"count": "float64", "ratio": "float64", "colour": "object"})
     assert served["count"].isna().any()
     with fluent_tracking_uri(uri):

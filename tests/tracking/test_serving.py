@@ -1,0 +1,94 @@
+"""The logged model served by a real ``mlflow models serve``, queried over HTTP as a scoring client does."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pandas as pd
+import automl
+from automl._process_group import live_members
+from automl.ui import free_port
+
+
+def _frame(n=120):
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"visits": rng.integers(0, 20, n), "spend": rng.normal(size=n), "plan": rng.choice(["a", "b"], n)})
+    return df.assign(y=np.where(df["spend"] + 0.1 * df["visits"] > 1, "churn", "stay"))
+
+
+def _post(url, body):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def _wait_ping(url, process, timeout=240):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        assert process.poll() is None, "mlflow models serve exited before answering /ping"
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.5)
+    raise AssertionError(f"mlflow models serve did not answer /ping within {timeout} s")
+
+
+def test_the_served_model_gives_named_probabilities_and_takes_a_missing_integer(store_path, tmp_path):
+    uri = f"sqlite:///{store_path}"
+    df = _frame()
+    model = automl.fit(df, target="y", n_trials=1, families=["linear"], cv=2, n_jobs=1, tracking=True,
+                       tracking_uri=uri, study_name="serve")
+    rows = df.drop(columns="y").head(4).astype({"visits": "float64"})
+    rows.loc[rows.index[1], "visits"] = np.nan  # an integer column with a missing value, as a client sends it
+    expected = model.predict_proba(rows)
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": os.getcwd()}
+    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - closed in finally
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "models", "serve", "--env-manager", "local", "-m",
+         f"runs:/{model.tracking_run_id_}/model", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
+        env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ping(url, server)
+        split = json.loads(rows.to_json(orient="split", index=False))
+        status, body = _post(f"{url}/invocations", {"dataframe_split": split,
+                                                    "params": {"predict_method": "predict_proba"}})
+        assert status == 200, body
+        served = pd.DataFrame(body["predictions"])
+        print("served:\n", served.to_string(), "\nin-process predict_proba:\n", expected)
+        assert list(served.columns) == ["churn", "stay"]
+        np.testing.assert_allclose(served.to_numpy(), expected, rtol=1e-6)
+        status, body = _post(f"{url}/invocations", {"dataframe_split": split})
+        assert status == 200 and body["predictions"] == list(model.predict(rows)), body
+        status, body = _post(f"{url}/invocations", {"dataframe_split": split, "params": {"predict_method": "x"}})
+        assert status == 400 and "predict_method must be one of" in body["message"], body
+    finally:
+        _stop_group(server)
+        log.close()
+    assert live_members(server.pid) == [], "a process of mlflow models serve still runs"
+
+
+def _stop_group(server):
+    """SIGTERM to the server's process group, SIGKILL to what is left of it after 30 s."""
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+    end = time.monotonic() + 30
+    while live_members(server.pid) and time.monotonic() < end:
+        time.sleep(0.2)
+    if live_members(server.pid):
+        os.killpg(server.pid, signal.SIGKILL)
+        time.sleep(1)
