@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from automl._suggest import unknown_key_message, unknown_name_message
+from automl._warnings import report_stage
 from automl.config import SETTINGS, setting_names
 from automl.exceptions import InvalidParameterError, StudyNotFoundError
 
@@ -305,6 +306,7 @@ def run_sweep(spec: SweepSpec, *, callbacks: Sequence[Callable[..., None]] = ())
                      sweep=spec.record())
     model.__dict__.update(report.attributes)
     if spec.output:
+        report_stage(f"saving the model to {spec.output} ...")
         model.save(spec.output, overwrite=spec.overwrite)
     return model
 

@@ -75,14 +75,27 @@ def _report(model: Any, spec: Any) -> None:
 
 
 def _progress(spec: Any) -> Any:
+    """The progress display, shown by the command's console (which ends its line before printing)."""
+    import warnings
+
+    from automl.cli import output
     from automl.cli.progress import Progress
 
-    return Progress(sys.stderr, spec.settings.get("time_budget"), spec.settings.get("n_trials"))
+    out = output.current()
+    progress = Progress(out.stream if out else sys.stderr, spec.settings.get("time_budget"), spec.settings.get("n_trials"))
+    if out is not None:
+        out.progress = progress
+        if not out.verbose:  # raised in the trial workers, which get these filters; nothing the user can change
+            from sklearn.exceptions import ConvergenceWarning
+
+            warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    return progress
 
 
 def _run(spec: Any, workers: int = 1) -> int:
     from automl._setting_checks import output_problems
     from automl._spawn import stop_helpers
+    from automl.cli import output
     from automl.exceptions import InvalidParameterError
     from automl.sweep import run_sweep
 
@@ -97,6 +110,8 @@ def _run(spec: Any, workers: int = 1) -> int:
         failed = False
     finally:
         progress.close()
+        if output.current() is not None:
+            output.current().progress = None
         stop_helpers(helpers, terminate=failed)  # interrupted or failed: the helpers stop now
     _report(model, spec)
     return 0

@@ -1,5 +1,8 @@
 """The ``automl`` argument parser: every sub-command with its help and examples.
 
+Flags are never abbreviated (``--n`` is not ``--n-trials``: a flag added later would change what an
+old command line means), and an unknown flag gets the nearest known ones ("did you mean --n-trials?").
+
 Example:
     >>> build_parser().parse_args(["leaderboard", "--study", "s"]).top
     20
@@ -81,10 +84,47 @@ examples:
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser without abbreviations whose "unrecognized arguments" error names the
+    nearest flags of the sub-command given (exit code 2, as every usage error)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # noqa: D102 - argparse's
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras and self.prog == "automl":  # the top parser: the sub-commands' leftovers end up here
+            _unknown(self, parsed, extras)
+        return parsed, extras
+
+
+def _unknown(parser: argparse.ArgumentParser, parsed: argparse.Namespace, extras: list[str]) -> None:
+    """Exit with the usage of the sub-command given and the flags nearest to each unknown one."""
+    from automl._suggest import close_names
+
+    target = parser
+    for dest in ("command", "spaces_command"):
+        name = getattr(parsed, dest, None)
+        subs = [a for a in target._actions if isinstance(a, argparse._SubParsersAction)]
+        if name is None or not subs or name not in subs[0].choices:
+            break
+        target = subs[0].choices[name]
+    flags = [f for p in {parser, target} for a in p._actions for f in a.option_strings if f.startswith("--")]
+    notes = []
+    for extra in extras:
+        flag = extra.split("=", 1)[0]
+        near = close_names(flag, flags) if flag.startswith("-") else []
+        if near:
+            notes.append(f"{flag} (did you mean {near[0]}?)")
+    detail = "; ".join(notes) if notes else " ".join(extras)
+    target.error(f"unrecognized arguments: {detail}; {target.prog} --help lists the options")
+
+
 def _sub(sub: argparse._SubParsersAction, name: str, help_text: str, run: object, examples: str | None = None):  # noqa: ANN202
     parser = sub.add_parser(
         name, help=help_text, description=help_text, epilog=_EXAMPLES.get(examples or name),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False,
     )
     parser.set_defaults(run=run)
     return parser
@@ -129,7 +169,7 @@ def _workers(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``automl`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="automl",
         description="AutoML model selection: cross-validated Optuna search over model families.",
         epilog=_EXAMPLES["main"],
