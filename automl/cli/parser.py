@@ -64,6 +64,7 @@ examples:
   automl resume --study income-v1 --time-budget 300 --output model_v2
 """,
     "leaderboard": """examples:
+  automl leaderboard model_dir                        # the leaderboard saved with a model
   automl leaderboard --study income-v1
   automl leaderboard --study income-v1 --storage postgresql://me@db/studies --top 0
   automl leaderboard --study income-v1 --csv trials.csv
@@ -71,6 +72,7 @@ examples:
     "predict": """examples:
   automl predict model_dir test.csv -o predictions.csv
   automl predict model_dir test.parquet -o probabilities.csv --proba
+  automl predict model_dir test.csv -o predictions.csv --keep-columns id,customer
 """,
     "spaces": """examples:
   automl spaces show lightgbm
@@ -219,8 +221,11 @@ def _study_commands(sub: argparse._SubParsersAction) -> None:
     resume.add_argument("--output", help="folder to save the model in (default: the sweep's own)")
     _workers(resume)
 
-    board = _sub(sub, "leaderboard", "the trials of a stored study, best first", commands.leaderboard)
-    _flag(board, "study_name", required=True, help="study name")
+    board = _sub(sub, "leaderboard", "the trials of a saved model or of a stored study, best first",
+                 commands.leaderboard)
+    board.add_argument("model", nargs="?", metavar="MODEL_DIR",
+                       help="a saved model folder (fit --output, model.save): the leaderboard saved with it")
+    _flag(board, "study_name", help="study name (instead of MODEL_DIR)")
     _storage(board)
     board.add_argument("--top", type=int, default=20, help="rows to show (default 20; 0: all)")
     board.add_argument("--csv", help="write every trial and column to this CSV file instead")
@@ -233,6 +238,8 @@ def _model_and_space_commands(sub: argparse._SubParsersAction) -> None:
     predict.add_argument("data", help="CSV or Parquet file")
     predict.add_argument("-o", "--output", default="predictions.csv", help="CSV to write (default predictions.csv)")
     predict.add_argument("--proba", action="store_true", help="class probabilities instead of labels")
+    predict.add_argument("--keep-columns", metavar="COLUMNS",
+                         help="input columns to copy beside the predictions, comma-separated (e.g. id,customer)")
 
     _sub(sub, "families", "list the model families and whether they are installed", commands.families, "main")
 
