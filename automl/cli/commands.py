@@ -110,8 +110,9 @@ def _run(spec: Any, workers: int = 1) -> int:
         failed = False
     finally:
         progress.close()
-        if output.current() is not None:
-            output.current().progress = None
+        out = output.current()
+        if out is not None:
+            out.progress = None
         stop_helpers(helpers, terminate=failed)  # interrupted or failed: the helpers stop now
     _report(model, spec)
     return 0

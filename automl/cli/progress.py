@@ -101,7 +101,7 @@ class Progress:
             >>> p = Progress(stream, time_budget=None, n_trials=None)
             >>> p.state("logging to MLflow ...")
             >>> stream.getvalue()
-            'logging to MLflow ...\n'
+            'logging to MLflow ...\\n'
         """
         self._flush_pending()
         if not self._in_state:
