@@ -1,4 +1,4 @@
-"""Warnings that point at the user's own line, however deep in automl they are raised.
+"""Warnings that point at the user's own line, however deep in automl they are raised; the fit's stages.
 
 Example:
     >>> import warnings
@@ -11,10 +11,13 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
 
-__all__ = ["warn_user"]
+__all__ = ["report_stage", "warn_user"]
+
+_STAGES = logging.getLogger("automl.stage")
 
 
 def _ours(name: object) -> bool:
@@ -29,3 +32,14 @@ def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
     warnings.warn(message, category, stacklevel=level + 1)
+
+
+def report_stage(text: str) -> None:
+    """Say what the fit does now (``"refitting the best model ..."``): an INFO record of logger
+    ``automl.stage``, which the command line shows on its progress display (and ``logging`` shows
+    wherever the user's configuration sends automl's INFO records).
+
+    Example:
+        >>> report_stage("building the ensemble ...")
+    """
+    _STAGES.info(text)

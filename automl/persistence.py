@@ -40,6 +40,7 @@ Example:
 
 from __future__ import annotations
 
+import ast
 import copy
 import hashlib
 import importlib.metadata
@@ -63,7 +64,7 @@ from automl._model_folder import (
 )
 from automl.exceptions import InvalidParameterError, ModelFileError
 
-__all__ = ["save_model", "load_model", "model_digest", "MANIFEST", "FORMAT_VERSION"]
+__all__ = ["save_model", "load_model", "model_digest", "leaderboard_csv", "read_leaderboard", "MANIFEST", "FORMAT_VERSION"]
 
 _LOG = logging.getLogger(__name__)
 LEGACY_MODEL_FILE = "model.joblib"
@@ -150,7 +151,7 @@ def _write_folder(model: Any, staging: Path) -> bytes:
     portable.study_ = None
     portable.oof_predictions_ = {}
     files = model_files.dump(portable, staging)
-    model.leaderboard_.to_csv(staging / LEADERBOARD_FILE, index=False)
+    (staging / LEADERBOARD_FILE).write_text(leaderboard_csv(model.leaderboard_), encoding="utf-8")
     manifest = {
         "format_version": FORMAT_VERSION,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -179,6 +180,78 @@ def _write_folder(model: Any, staging: Path) -> bytes:
     data = json.dumps(manifest, indent=2, default=str).encode("utf-8")
     (staging / MANIFEST).write_bytes(data)
     return data
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON value for what ``json`` cannot write itself (numpy scalars, tuples, anything else as text)."""
+    item = getattr(value, "item", None)
+    if callable(item):
+        return item()
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    return str(value)
+
+
+def leaderboard_csv(board: Any) -> str:
+    """The text of ``leaderboard.csv``: the leaderboard with each row's ``params`` as one JSON object.
+
+    Example:
+        >>> import pandas as pd
+        >>> print(leaderboard_csv(pd.DataFrame({"trial": [0], "params": [{"C": 0.5, "penalty": None}]})))
+        trial,params
+        0,"{""C"": 0.5, ""penalty"": null}"
+        <BLANKLINE>
+    """
+    board = board.copy()
+    if "params" in board.columns:
+        board["params"] = [json.dumps(p, default=_json_value) if isinstance(p, dict) else p for p in board["params"]]
+    return board.to_csv(index=False)
+
+
+def _params_of(text: Any) -> Any:
+    """A ``params`` cell read back: JSON, or the Python literal that folders saved before JSON hold."""
+    if not isinstance(text, str):
+        return {}
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return text
+
+
+def read_leaderboard(path: str | os.PathLike) -> Any:
+    """The leaderboard saved in a model folder (its ``leaderboard.csv``), with ``params`` as dicts.
+
+    Reads the folder only (it is checked like :func:`load_model` checks it, but nothing is unpickled).
+
+    Example:
+        >>> import tempfile, automl
+        >>> from sklearn.datasets import load_iris
+        >>> df = load_iris(as_frame=True).frame
+        >>> model = automl.fit(df, target="target", n_trials=1, families=["linear"], cv=3, tracking=False)
+        >>> board = read_leaderboard(model.save(tempfile.mkdtemp() + "/iris"))
+        >>> sorted(board.loc[0, "params"]) == sorted(model.leaderboard().loc[0, "params"])
+        True
+
+    Raises:
+        ModelFileError: the folder is not an intact saved model, or has no leaderboard.
+    """
+    import pandas as pd
+
+    folder = Path(path)
+    snap = _verified_snapshot(folder, None)
+    data = snap.contents.get(LEADERBOARD_FILE)
+    if data is None:
+        raise ModelFileError(f"the model in {folder} was saved without a {LEADERBOARD_FILE}; load it with automl.load "
+                             "and call model.leaderboard()")
+    board = pd.read_csv(io.BytesIO(data))
+    if "params" in board.columns:
+        board["params"] = [_params_of(text) for text in board["params"]]
+    if "trial" in board.columns:
+        board["trial"] = board["trial"].astype("Int64")
+    return board
 
 
 def _target_state(target: Path, overwrite: bool) -> str:

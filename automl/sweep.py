@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from automl._suggest import unknown_key_message, unknown_name_message
+from automl._warnings import report_stage
 from automl.config import SETTINGS, setting_names
 from automl.exceptions import InvalidParameterError, StudyNotFoundError
 
@@ -305,6 +306,7 @@ def run_sweep(spec: SweepSpec, *, callbacks: Sequence[Callable[..., None]] = ())
                      sweep=spec.record())
     model.__dict__.update(report.attributes)
     if spec.output:
+        report_stage(f"saving the model to {spec.output} ...")
         model.save(spec.output, overwrite=spec.overwrite)
     return model
 
@@ -435,6 +437,25 @@ def check_space_overrides(data: object, source: str, base: str | os.PathLike | N
     return {str(name): len(overrides or {}) for name, overrides in dict(cast(Mapping[str, Any], data)).items()}
 
 
+def _check_store_exists(study_name: str, storage: object) -> None:
+    """Refuse a journal file or SQLite database that does not exist (opening it would create it).
+
+    Raises:
+        StudyNotFoundError: the file is missing.
+    """
+    from automl.search.storage import describe_storage
+
+    where = describe_storage(storage, study_name)
+    path = where[len("journal:"):] if where.startswith("journal:") else None
+    if where.startswith("sqlite:///") and where[len("sqlite:///"):] not in ("", ":memory:"):
+        path = where[len("sqlite:///"):].split("?", 1)[0]
+    if path is not None and not Path(path).exists():
+        raise StudyNotFoundError(
+            f"no study named {study_name!r}: the study storage {path} does not exist; pass the storage the "
+            "sweep used (storage=, --storage or $AUTOML_STORAGE) or run from the folder that holds it"
+        )
+
+
 def study_leaderboard(study_name: str, storage: object = None) -> Any:
     """The leaderboard of a stored study, read from its storage (any process may be writing it).
 
@@ -445,6 +466,7 @@ def study_leaderboard(study_name: str, storage: object = None) -> Any:
     from automl.search.storage import open_study
     from automl.search.trial_record import TrialRecord
 
+    _check_store_exists(study_name, storage)
     study, _ = open_study(storage, study_name, direction="maximize", create=False)
     metrics: list[str] = []
     for record in map(TrialRecord.read, study.get_trials(deepcopy=False)):

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from automl._warnings import warn_user
+from automl._warnings import report_stage, warn_user
 from automl.ensemble import EnsembleModel, plan_ensemble
 from automl.evaluation.stats import finite_mean_std
 from automl.exceptions import RefitFailedError
@@ -257,6 +257,7 @@ def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budg
                        refit_seconds=time.monotonic() - started, fallbacks=fallbacks, source=source)
     if problem.settings.ensemble and not fallbacks:
         started = time.monotonic()
+        report_stage("building the ensemble ...")
         blended = _ensemble(refitter, outcome, problem, ranked, model, budget)
         final.ensemble_seconds = time.monotonic() - started
         if blended is not None:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from automl._spawn import sigterm_as_interrupt, sigterm_deferred
+from automl._warnings import report_stage
 from automl.config import FitSettings
 from automl.families.registry import family_import_path
 from automl.search.budget import Budget
@@ -163,6 +164,7 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
     runner = _runner(problem)
     try:
         outcome = run_search(spec, runner, MainRole(spec), budget, [tracker.on_trial, *callbacks], on_open)
+        report_stage("refitting the best model on all rows ...")
         final = build_final_model(problem, outcome, runner, budget)
     except BaseException as exc:
         tracker.finish(opened[0] if opened else None, None, _status(exc), _end_deadline(exc, budget.tracking_deadline()))
@@ -171,6 +173,8 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
         runner.close()
     report = build_report(problem, outcome, final, time.monotonic() - started)
     report.estimator = fitted_estimator(estimator_class, settings, report.attributes)
+    if settings.tracking_on:
+        report_stage("logging to MLflow ...")
     with sigterm_deferred():  # bounded by the tracking deadline; a SIGTERM then ends the fit after it
         result = tracker.finish(outcome.study, report, "FINISHED", budget.tracking_deadline())
     if isinstance(result, TrackingResult) and result.run_id is not None:  # a tracker of yours may return nothing

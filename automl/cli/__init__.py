@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -34,14 +33,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     143 terminated)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     from automl.exceptions import AutoMLError
 
     from automl._spawn import Terminated, sigterm_as_interrupt, watch_parent
+    from automl.cli.output import console
 
     command = " ".join(a for a in [args.command, getattr(args, "spaces_command", None)] if a)
     try:
-        with sigterm_as_interrupt():
+        with console(args.verbose), sigterm_as_interrupt():
             watch_parent()  # a helper started by --workers stops when its parent dies
             return int(args.run(args))
     except KeyboardInterrupt as exc:

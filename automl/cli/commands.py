@@ -26,7 +26,7 @@ __all__ = [
 TOP_ROWS = 10
 
 
-def board_table(board: Any, top: int = TOP_ROWS) -> str:
+def board_table(board: Any, top: int = TOP_ROWS, show_all: str = "automl leaderboard --study NAME --top 0") -> str:
     """The leaderboard as a compact text table (first metric's mean and std, times, state).
 
     Example:
@@ -46,7 +46,7 @@ def board_table(board: Any, top: int = TOP_ROWS) -> str:
     shown = shown.assign(**{c: shown[c].astype(str).str.slice(0, 70) for c in columns if c == "reason"})
     text = shown.to_string(index=False)
     if 0 < top < len(board):
-        text += f"\n... {len(board) - top} more trials (automl leaderboard --study NAME --top 0 shows all)"
+        text += f"\n... {len(board) - top} more trials ({show_all} shows all)"
     if "significant" in board.columns and board["significant"].notna().any():
         row = board[board["significant"].notna()].iloc[0]
         verdict = "significantly better than" if bool(row["significant"]) else "not significantly better than"
@@ -77,14 +77,27 @@ def _report(model: Any, spec: Any) -> None:
 
 
 def _progress(spec: Any) -> Any:
+    """The progress display, shown by the command's console (which ends its line before printing)."""
+    import warnings
+
+    from automl.cli import output
     from automl.cli.progress import Progress
 
-    return Progress(sys.stderr, spec.settings.get("time_budget"), spec.settings.get("n_trials"))
+    out = output.current()
+    progress = Progress(out.stream if out else sys.stderr, spec.settings.get("time_budget"), spec.settings.get("n_trials"))
+    if out is not None:
+        out.progress = progress
+        if not out.verbose:  # raised in the trial workers, which get these filters; nothing the user can change
+            from sklearn.exceptions import ConvergenceWarning
+
+            warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    return progress
 
 
 def _run(spec: Any, workers: int = 1) -> int:
     from automl._setting_checks import output_problems
     from automl._spawn import stop_helpers
+    from automl.cli import output
     from automl.exceptions import InvalidParameterError
     from automl.sweep import run_sweep
 
@@ -99,6 +112,9 @@ def _run(spec: Any, workers: int = 1) -> int:
         failed = False
     finally:
         progress.close()
+        out = output.current()
+        if out is not None:
+            out.progress = None
         stop_helpers(helpers, terminate=failed)  # interrupted or failed: the helpers stop now
     _report(model, spec)
     return 0
@@ -219,16 +235,40 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def leaderboard(args: argparse.Namespace) -> int:
-    """Print (or write) the leaderboard of a stored study."""
-    from automl.sweep import study_leaderboard
+    """Print (or write) the leaderboard of a saved model folder or of a stored study; creates no file
+    but ``--csv``."""
+    from automl.exceptions import InvalidParameterError
+    from automl.persistence import leaderboard_csv, read_leaderboard
 
-    board = study_leaderboard(args.study, args.storage)
-    if args.csv:
-        board.to_csv(args.csv, index=False)
-        print(f"{len(board)} trials written to {args.csv}")
+    if (args.model is None) == (args.study is None):
+        raise InvalidParameterError(
+            "automl leaderboard reads a saved model folder (automl leaderboard MODEL_DIR) or a stored study "
+            f"(automl leaderboard --study NAME), one of them; got {'both' if args.model else 'neither'}"
+        )
+    if args.model is not None:
+        board = read_leaderboard(args.model)
     else:
-        print(board_table(board, args.top))
+        from automl.sweep import study_leaderboard
+
+        board = study_leaderboard(args.study, args.storage)
+    if args.csv:
+        _write_text(args.csv, leaderboard_csv(board), "the leaderboard")
+        print(f"{len(board)} rows written to {args.csv}")
+    else:
+        source = f"{args.model}" if args.model is not None else f"--study {args.study}"
+        print(board_table(board, args.top, f"automl leaderboard {source} --top 0"))
     return 0
+
+
+def _write_text(path: str, text: str, what: str) -> None:
+    from automl.exceptions import InvalidParameterError
+
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"cannot write {what} to {path!r}: {exc.strerror or exc}; pass a path in a writable folder"
+        ) from None
 
 
 def predict(args: argparse.Namespace) -> int:
@@ -252,10 +292,17 @@ def predict(args: argparse.Namespace) -> int:
             f"({type(model).__name__}), which predicts values; drop --proba to write its predictions"
         )
     frame = read_table(args.data, schema=model.schema_)
+    kept = _kept_columns(frame, args.keep_columns, args.data)
+    features = frame.drop(columns=[c for c in kept.columns if c not in set(model.schema_.names)])
     if args.proba:
-        out = pd.DataFrame(model.predict_proba(frame), columns=[str(c) for c in model.classes_])
+        out = pd.DataFrame(model.predict_proba(features), columns=[str(c) for c in model.classes_])
     else:
-        out = pd.DataFrame({"prediction": model.predict(frame)})
+        out = pd.DataFrame({"prediction": model.predict(features)})
+    clash = sorted(set(kept.columns) & set(out.columns))
+    if clash:
+        raise InvalidParameterError(f"--keep-columns {clash} would have the name of an output column; "
+                                    "rename the column in the data file or keep the others only")
+    out = pd.concat([kept.reset_index(drop=True), out], axis=1)
     try:
         out.to_csv(args.output, index=False)
     except OSError as exc:
@@ -264,6 +311,30 @@ def predict(args: argparse.Namespace) -> int:
         ) from None
     print(f"{len(out)} predictions written to {args.output}")
     return 0
+
+
+def _kept_columns(frame: Any, spec: str | None, source: str) -> Any:
+    """The input columns ``--keep-columns`` names (``"id,customer"``), to be written beside the predictions
+    (a CSV's as their text, exactly as in the file)."""
+    from automl._suggest import close_names
+    from automl.exceptions import InvalidParameterError
+
+    names = [n.strip() for n in (spec or "").split(",") if n.strip()]
+    columns = [str(c) for c in frame.columns]
+    unknown = [n for n in names if n not in columns]
+    if unknown:
+        problems = []
+        for name in unknown:
+            near = close_names(name, columns)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            problems.append(f"--keep-columns: {source} has no column {name!r}{hint}")
+        raise InvalidParameterError(problems)
+    names = list(dict.fromkeys(names))
+    if not names or source.endswith((".parquet", ".pq")):
+        return frame[names]
+    import pandas as pd
+
+    return pd.read_csv(source, usecols=names, dtype=str, keep_default_na=False)[names]  # copied as written: 007 stays 007
 
 
 def families(args: argparse.Namespace) -> int:

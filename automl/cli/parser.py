@@ -1,5 +1,8 @@
 """The ``automl`` argument parser: every sub-command with its help and examples.
 
+Flags are never abbreviated (``--n`` is not ``--n-trials``: a flag added later would change what an
+old command line means), and an unknown flag gets the nearest known ones ("did you mean --n-trials?").
+
 Example:
     >>> build_parser().parse_args(["leaderboard", "--study", "s"]).top
     20
@@ -61,6 +64,7 @@ examples:
   automl resume --study income-v1 --time-budget 300 --output model_v2
 """,
     "leaderboard": """examples:
+  automl leaderboard model_dir                        # the leaderboard saved with a model
   automl leaderboard --study income-v1
   automl leaderboard --study income-v1 --storage postgresql://me@db/studies --top 0
   automl leaderboard --study income-v1 --csv trials.csv
@@ -68,6 +72,7 @@ examples:
     "predict": """examples:
   automl predict model_dir test.csv -o predictions.csv
   automl predict model_dir test.parquet -o probabilities.csv --proba
+  automl predict model_dir test.csv -o predictions.csv --keep-columns id,customer
 """,
     "spaces": """examples:
   automl spaces show lightgbm
@@ -81,10 +86,47 @@ examples:
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser without abbreviations whose "unrecognized arguments" error names the
+    nearest flags of the sub-command given (exit code 2, as every usage error)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # noqa: D102 - argparse's
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras and self.prog == "automl":  # the top parser: the sub-commands' leftovers end up here
+            _unknown(self, parsed, extras)
+        return parsed, extras
+
+
+def _unknown(parser: argparse.ArgumentParser, parsed: argparse.Namespace, extras: list[str]) -> None:
+    """Exit with the usage of the sub-command given and the flags nearest to each unknown one."""
+    from automl._suggest import close_names
+
+    target = parser
+    for dest in ("command", "spaces_command"):
+        name = getattr(parsed, dest, None)
+        subs = [a for a in target._actions if isinstance(a, argparse._SubParsersAction)]
+        if name is None or not subs or name not in subs[0].choices:
+            break
+        target = subs[0].choices[name]
+    flags = [f for p in {parser, target} for a in p._actions for f in a.option_strings if f.startswith("--")]
+    notes = []
+    for extra in extras:
+        flag = extra.split("=", 1)[0]
+        near = close_names(flag, flags) if flag.startswith("-") else []
+        if near:
+            notes.append(f"{flag} (did you mean {near[0]}?)")
+    detail = "; ".join(notes) if notes else " ".join(extras)
+    target.error(f"unrecognized arguments: {detail}; {target.prog} --help lists the options")
+
+
 def _sub(sub: argparse._SubParsersAction, name: str, help_text: str, run: object, examples: str | None = None):  # noqa: ANN202
     parser = sub.add_parser(
         name, help=help_text, description=help_text, epilog=_EXAMPLES.get(examples or name),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False,
     )
     parser.set_defaults(run=run)
     return parser
@@ -129,7 +171,7 @@ def _workers(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``automl`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="automl",
         description="AutoML model selection: cross-validated Optuna search over model families.",
         epilog=_EXAMPLES["main"],
@@ -179,8 +221,11 @@ def _study_commands(sub: argparse._SubParsersAction) -> None:
     resume.add_argument("--output", help="folder to save the model in (default: the sweep's own)")
     _workers(resume)
 
-    board = _sub(sub, "leaderboard", "the trials of a stored study, best first", commands.leaderboard)
-    _flag(board, "study_name", required=True, help="study name")
+    board = _sub(sub, "leaderboard", "the trials of a saved model or of a stored study, best first",
+                 commands.leaderboard)
+    board.add_argument("model", nargs="?", metavar="MODEL_DIR",
+                       help="a saved model folder (fit --output, model.save): the leaderboard saved with it")
+    _flag(board, "study_name", help="study name (instead of MODEL_DIR)")
     _storage(board)
     board.add_argument("--top", type=int, default=20, help="rows to show (default 20; 0: all)")
     board.add_argument("--csv", help="write every trial and column to this CSV file instead")
@@ -193,6 +238,8 @@ def _model_and_space_commands(sub: argparse._SubParsersAction) -> None:
     predict.add_argument("data", help="CSV or Parquet file")
     predict.add_argument("-o", "--output", default="predictions.csv", help="CSV to write (default predictions.csv)")
     predict.add_argument("--proba", action="store_true", help="class probabilities instead of labels")
+    predict.add_argument("--keep-columns", metavar="COLUMNS",
+                         help="input columns to copy beside the predictions, comma-separated (e.g. id,customer)")
 
     _sub(sub, "families", "list the model families and whether they are installed", commands.families, "main")
 

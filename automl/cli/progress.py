@@ -1,7 +1,9 @@
 """A one-line progress display for the command line: trials done, best score so far, time left.
 
 On a terminal the line is redrawn after every trial; otherwise (logs, CI) a line
-is printed at most every ``every`` seconds.
+is printed at most every ``every`` seconds. After the search, :meth:`Progress.state` shows what
+the fit does now ("refitting the best model ..."); :meth:`Progress.end_line` ends an open line
+before anything else is printed (a warning, a log line), so that nothing is glued onto it.
 
 Example:
     >>> import io
@@ -40,6 +42,7 @@ class Progress:
         self._width = 0
         self._study: Any = None
         self._pending = False
+        self._in_state = False
 
     def line(self, done: int, best: float | None, family: str | None, trial: int | None) -> str:
         """The text of the progress line."""
@@ -75,11 +78,43 @@ class Progress:
             self.stream.write(text + "\n")
         self.stream.flush()
 
-    def close(self) -> None:
-        """Show the last state if it was not shown, and end the line (on a terminal)."""
+    def _flush_pending(self) -> None:
         if self._pending and self._study is not None:
             self._pending = False
             self._show(self._study)
+
+    def end_line(self) -> None:
+        """End the line being redrawn (on a terminal), so that what is printed next starts a line of its own."""
         if self._tty and self._width:
             self.stream.write("\n")
             self.stream.flush()
+            self._width = 0
+
+    def state(self, text: str) -> None:
+        """Show what the fit does after its trials, e.g. ``"refitting the best model ..."``.
+
+        The trials line is kept (ended); on a terminal each state then replaces the previous one.
+
+        Example:
+            >>> import io
+            >>> stream = io.StringIO()
+            >>> p = Progress(stream, time_budget=None, n_trials=None)
+            >>> p.state("logging to MLflow ...")
+            >>> stream.getvalue()
+            'logging to MLflow ...\\n'
+        """
+        self._flush_pending()
+        if not self._in_state:
+            self.end_line()
+            self._in_state = True
+        if self._tty:
+            self.stream.write("\r" + text.ljust(self._width))
+            self._width = len(text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Show the last state if it was not shown, and end the line (on a terminal)."""
+        self._flush_pending()
+        self.end_line()
