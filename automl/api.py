@@ -21,6 +21,7 @@ from automl._suggest import unknown_name_message
 from automl.config import fit_signature, setting_names
 from automl.data.images import as_image_frame, pixel_columns
 from automl.data.task import infer_task, validate_task_name
+from automl.data.validation import array_like, coerce_features
 from automl.estimators import AutoMLClassifier, AutoMLRegressor
 from automl.exceptions import DataValidationError, InputTypeError, InvalidParameterError
 
@@ -99,14 +100,14 @@ def prepare_fit(
                 "(an array or list, one per image)"
             )
         data, image_shape = as_image_frame(data, image_shape, argument="data")
-    if isinstance(data, np.ndarray) and data.ndim == 2:
-        names = pixel_columns(data.shape[1]) if image_shape is not None else [f"x{i}" for i in range(data.shape[1])]
-        data = pd.DataFrame(data, columns=names)
-    if not isinstance(data, pd.DataFrame):
+    if not array_like(data):
         raise InputTypeError(
-            f"data must be a pandas DataFrame, a 2-D array with target= values, or images shaped (N, H, W[, C]), "
+            f"data must be a pandas DataFrame, a 2-D array-like with target= values, or images shaped (N, H, W[, C]), "
             f"got {type(data).__name__}; for example automl.fit(pd.read_csv('train.csv'), target='label')"
         )
+    if isinstance(data, np.ndarray) and data.ndim == 2 and image_shape is not None:
+        data = pd.DataFrame(data, columns=pixel_columns(data.shape[1]))
+    data = coerce_features(data, argument="data")  # lists and arrays: columns x0, x1, ...
     drop: list[str] = []
     if data.shape[1] == 0:
         raise DataValidationError(

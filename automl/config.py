@@ -56,6 +56,19 @@ def _image_shape(value: Any) -> Any:
     return value
 
 
+def _cv_value(value: Any) -> Any:
+    """A one-shot iterator of ``(train, test)`` pairs (a generator) read once into a list, so that every
+    check reads the same pairs; anything else unchanged.
+
+    Example:
+        >>> _cv_value(iter([([0], [1])])), _cv_value(5)
+        ([([0], [1])], 5)
+    """
+    if isinstance(value, Iterator) and not hasattr(value, "split"):
+        return list(value)
+    return value
+
+
 _YES = {"1", "true", "yes", "on"}
 _NO = {"0", "false", "no", "off"}
 
@@ -138,10 +151,12 @@ SETTINGS: tuple[Setting, ...] = (
             "under a time budget repeated only up to 500 cells (rows × columns) per second of budget and 3 folds "
             "above 2,000, not for a named study), a number of folds ``k`` (every class needs ``k`` rows), a holdout "
             "fraction ``0.2``, ``\"kfold:5\"``, ``\"repeated:5x3\"``, ``\"group:5\"``, ``\"group:COLUMN\"`` "
-            "(groups from that column), ``\"time:5\"``, ``\"holdout:0.2\"`` or a scikit-learn splitter. "
+            "(groups from that column), ``\"time:5\"``, ``\"holdout:0.2\"``, a scikit-learn splitter or an "
+            "iterable of ``(train, test)`` index arrays (as scikit-learn's ``check_cv`` takes). "
             "A number may be given as text (``\"5\"``): every entry point reads the same grammar.",
             "None: 5 folds (5 × 2 on small data, 3 on a short budget)", "--cv",
-            "5 | 0.2 | kfold:5 | repeated:5x3 | group:COLUMN | time:5 | holdout:0.2 (default: 5 folds)"),
+            "5 | 0.2 | kfold:5 | repeated:5x3 | group:COLUMN | time:5 | holdout:0.2 (default: 5 folds)",
+            normalise=_cv_value),
     Setting("families", None, _check_families,
             "Family names to search (default: all installed); see ``automl.available_families()``. "
             "On the command line, comma-separated.",

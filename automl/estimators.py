@@ -27,7 +27,7 @@ from sklearn.utils import Tags
 
 from automl.config import estimator_docs, estimator_signature, setting
 from automl.data.images import as_image_frame
-from automl.data.validation import coerce_features
+from automl.data.validation import as_table, coerce_features
 from automl.evaluation.metrics import report_metrics
 from automl.exceptions import DataValidationError, InvalidParameterError, NotFittedError
 
@@ -115,14 +115,14 @@ class _AutoMLBase(BaseEstimator):
         self._check_fitted()
         if getattr(self, "image_shape_", None) is not None and isinstance(X, np.ndarray) and X.ndim in (3, 4):
             X, _ = as_image_frame(X, self.image_shape_)
-        if isinstance(X, np.ndarray) and X.ndim == 2:
+        X = as_table(X)
+        if isinstance(X, np.ndarray):
             if X.shape[1] != self.n_features_in_:
                 raise DataValidationError(
                     f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "
                     f"features as input ({list(self.schema_.names)}); pass the same columns, in that order for an array"
                 )
-            X = pd.DataFrame(X, columns=list(self.schema_.names))  # an array is read in fit's column order
-        X = coerce_features(X)
+        X = coerce_features(X, names=list(self.schema_.names))  # an array is read in fit's column order
         if self.target_name_ in X.columns and self.target_name_ not in self.schema_.names:
             X = X.drop(columns=[self.target_name_])  # the target itself is not an unexpected column
         canonical = self.schema_.transform(X)

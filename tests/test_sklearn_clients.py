@@ -32,3 +32,57 @@ def test_grid_search_with_two_joblib_workers_runs_isolated_trials():
     search = GridSearchCV(clf, {"seed": [0, 1]}, cv=2, n_jobs=2, error_score="raise").fit(X, y)
     assert search.best_params_["seed"] in (0, 1)
     assert search.best_estimator_.predict(X.head(3)).shape == (3,)
+
+
+# -- 2. the inputs scikit-learn accepts ---------------------------------------------------------------
+FAST = dict(families=["linear"], n_trials=1, isolation="none", ensemble=False, tracking=False)
+
+
+def test_a_list_of_lists_and_a_frame_of_an_array_are_read_like_the_array():
+    X, y = _frame()
+    array = X.to_numpy()
+    model = automl.AutoMLClassifier(cv=3, **FAST).fit(array.tolist(), y.tolist())
+    expected = model.predict_proba(array)
+    assert list(model.schema_.names) == ["x0", "x1", "x2"]
+    np.testing.assert_allclose(model.predict_proba(array.tolist()), expected)
+    np.testing.assert_allclose(model.predict_proba(pd.DataFrame(array)), expected)  # integer column names
+    framed = automl.AutoMLClassifier(cv=3, **FAST).fit(pd.DataFrame(array), y)
+    np.testing.assert_allclose(framed.predict_proba(pd.DataFrame(array)), expected)
+    np.testing.assert_allclose(framed.predict_proba(array), expected)
+
+
+def test_a_column_vector_target_is_raveled_with_scikit_learns_warning():
+    from sklearn.exceptions import DataConversionWarning
+
+    X, y = _frame()
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        model = automl.AutoMLClassifier(cv=3, **FAST).fit(X, y.reshape(-1, 1))
+    assert sorted(model.classes_.tolist()) == ["no", "yes"]
+    with pytest.warns(DataConversionWarning):
+        automl.AutoMLClassifier(cv=3, **FAST).fit(X, pd.DataFrame({"label": y}))
+
+
+def test_cv_as_train_test_index_pairs_is_used_as_given():
+    from sklearn.model_selection import KFold
+
+    X, y = _frame()
+    pairs = list(KFold(3).split(X))
+    model = automl.AutoMLClassifier(cv=pairs, **FAST).fit(X, y)
+    assert model.leaderboard().shape[0] == 1
+    from_generator = automl.AutoMLClassifier(cv=KFold(3).split(X), **FAST).fit(X, y)
+    np.testing.assert_allclose(from_generator.predict_proba(X), model.predict_proba(X))
+    with pytest.raises(automl.InvalidParameterError, match="not a pair of 1-D integer index arrays"):
+        automl.AutoMLClassifier(cv=[(0.5, 1.5)], **FAST).fit(X, y)
+
+
+def test_what_is_truly_wrong_is_still_refused_with_the_exception_scikit_learn_expects():
+    X, y = _frame()
+    with pytest.raises(ValueError, match="Reshape your data") as info:
+        automl.AutoMLClassifier(cv=3, **FAST).fit(X["a"].to_numpy(), y)
+    assert isinstance(info.value, (automl.AutoMLError, TypeError))  # was an InputTypeError: still one
+    with pytest.raises(ValueError, match="requires y to be passed, but the target y is None"):
+        automl.AutoMLClassifier(cv=3, **FAST).fit(X, None)
+    with pytest.raises(automl.InputTypeError, match="rows of different lengths"):
+        automl.AutoMLClassifier(cv=3, **FAST).fit([[1, 2], [3]] * 20, [0, 1] * 20)
+    with pytest.raises(automl.InputTypeError, match="DataFrame of shape"):
+        automl.AutoMLClassifier(cv=3, **FAST).fit(X, pd.DataFrame({"a": y, "b": y}))
