@@ -70,10 +70,10 @@ def start_without_main(process: Any) -> None:
                 del main.__file__  # type: ignore[union-attr]
             if saved_spec is not _MISSING:
                 main.__spec__ = None  # type: ignore[union-attr]
-            spawn.get_preparation_data = _plain_preparation(saved_preparation, process)  # type: ignore[assignment]
+            spawn.get_preparation_data = _plain_preparation(saved_preparation, process)
             process.start()
         finally:
-            spawn.get_preparation_data = saved_preparation  # type: ignore[assignment]
+            spawn.get_preparation_data = saved_preparation
             if saved_file is not _MISSING:
                 main.__file__ = saved_file  # type: ignore[union-attr]
             if saved_spec is not _MISSING:

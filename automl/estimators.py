@@ -116,12 +116,11 @@ class _AutoMLBase(BaseEstimator):
         if getattr(self, "image_shape_", None) is not None and isinstance(X, np.ndarray) and X.ndim in (3, 4):
             X, _ = as_image_frame(X, self.image_shape_)
         X = as_table(X)
-        if isinstance(X, np.ndarray):
-            if X.shape[1] != self.n_features_in_:
-                raise DataValidationError(
-                    f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "
-                    f"features as input ({list(self.schema_.names)}); pass the same columns, in that order for an array"
-                )
+        if isinstance(X, np.ndarray) and X.shape[1] != self.n_features_in_:
+            raise DataValidationError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "
+                f"features as input ({list(self.schema_.names)}); pass the same columns, in that order for an array"
+            )
         X = coerce_features(X, names=list(self.schema_.names))  # an array is read in fit's column order
         if self.target_name_ in X.columns and self.target_name_ not in self.schema_.names:
             X = X.drop(columns=[self.target_name_])  # the target itself is not an unexpected column

@@ -138,15 +138,16 @@ def _column_vector(y: Any) -> Any:
     with scikit-learn's ``DataConversionWarning``."""
     if isinstance(y, pd.Series) or y is None:
         return y
+    column: Any
     if isinstance(y, pd.DataFrame):
         if y.shape[1] != 1:
             raise InputTypeError(f"y must be one column (a Series or 1-D array), got a DataFrame of shape {y.shape}")
         column = y.iloc[:, 0]
     else:
-        column = np.asarray(y)
-        if column.ndim != 2 or column.shape[1] != 1:
+        array = np.asarray(y)
+        if array.ndim != 2 or array.shape[1] != 1:
             return y
-        column = column.ravel()
+        column = array.ravel()
     from sklearn.exceptions import DataConversionWarning
 
     warn_user("A column-vector y was passed when a 1d array was expected; it is read as one column "
@@ -341,6 +342,14 @@ class TrainingData:
     weights: np.ndarray | None = None
 
 
+def _target_series(y: Any, target_name: str) -> pd.Series:
+    """``y`` (a Series, a 1-D array-like or a column vector) as a Series named ``target_name`` with a fresh index."""
+    y = _column_vector(y)
+    if not isinstance(y, pd.Series) and np.ndim(np.asarray(y, dtype=object)) != 1:
+        raise InputTypeError(f"y must be one column (a Series or 1-D array), got shape {np.shape(np.asarray(y))}")
+    return pd.Series(np.asarray(y) if not isinstance(y, pd.Series) else y, name=target_name).reset_index(drop=True)
+
+
 def _numbers_of_objects(y: pd.Series) -> pd.Series:
     """A regression target of dtype ``object`` that holds only numbers as float64 (as scikit-learn reads it);
     anything else unchanged (text is refused by the task check, naming the fix)."""
@@ -418,11 +427,7 @@ def validate_training_data(
     problems = feature_problems(X)
     if y is None:
         raise DataValidationError("requires y to be passed, but the target y is None; pass the target values")
-    y = _column_vector(y)
-    if not isinstance(y, pd.Series) and np.ndim(np.asarray(y, dtype=object)) != 1:
-        raise InputTypeError(f"y must be one column (a Series or 1-D array), got shape {np.shape(np.asarray(y))}")
-    y_series = pd.Series(np.asarray(y) if not isinstance(y, pd.Series) else y, name=target_name)
-    y_series = y_series.reset_index(drop=True)
+    y_series = _target_series(y, target_name)
     if y_series.ndim != 1 or len(y_series) != len(X):
         problems.append(f"y has {len(y_series)} values but X has {len(X)} rows; pass one target value per row")
         raise DataValidationError(problems)
