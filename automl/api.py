@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from automl._suggest import unknown_name_message
-from automl.config import fit_signature, setting_names
+from automl.config import SAME, fit_signature, setting, setting_names
 from automl.data.images import as_image_frame, pixel_columns
 from automl.data.task import infer_task, validate_task_name
 from automl.data.validation import array_like, coerce_features
@@ -142,6 +142,9 @@ def prepare_fit(
     if unknown:
         raise InputTypeError([unknown_name_message("setting", name, setting_names()) for name in unknown])
     settings.update(image_shape=image_shape)
+    for name in setting_names():  # the one-call defaults (tracking on) where they differ from the classes'
+        if setting(name).fit_default != SAME:
+            settings.setdefault(name, setting(name).fit_default)
     if task == "regression":
         model: AutoMLClassifier | AutoMLRegressor = AutoMLRegressor(**settings)
     else:

@@ -35,7 +35,7 @@ from automl._suggest import unknown_name_message
 from automl.exceptions import InputTypeError, InvalidParameterError
 
 __all__ = [
-    "DEFAULT_TIME_BUDGET", "SETTINGS", "FitSettings", "Setting", "estimator_docs", "estimator_signature",
+    "DEFAULT_TIME_BUDGET", "SAME", "SETTINGS", "FitSettings", "Setting", "estimator_docs", "estimator_signature",
     "fit_signature", "readme_table", "resolve_settings", "setting", "setting_names",
 ]
 
@@ -111,6 +111,8 @@ class Setting:
         normalise: Turns an accepted spelling into the canonical value (``"a,b"`` -> a list).
         classifier_only: Only ``AutoMLClassifier`` (and ``automl.fit``) take it.
         budget_note: Shown after the doc in the README: what holds with ``isolation="none"``.
+        fit_default: The default of the one-call entry points (``automl.fit``, sweep files, ``automl fit``)
+            where it differs from the estimator classes' ``default`` (:data:`SAME`: it does not).
     """
 
     name: str
@@ -125,7 +127,21 @@ class Setting:
     sweep_alias: str | None = None
     normalise: Callable[[Any], Any] | None = None
     classifier_only: bool = False
+    fit_default: Any = "<same>"
 
+    def default_for(self, estimator: str) -> Any:
+        """The default of ``estimator``: ``"classifier"``/``"regressor"`` (the classes), or ``"any"`` (the
+        one-call entry points, which build an estimator with it).
+
+        Example:
+            >>> setting("tracking").default_for("classifier"), setting("tracking").default_for("any")
+            (False, None)
+        """
+        return self.default if estimator != "any" or self.fit_default == SAME else self.fit_default
+
+
+#: :attr:`Setting.fit_default` of a setting whose default is the same for every entry point.
+SAME = "<same>"
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("metric", None, _check_metric,
@@ -188,10 +204,14 @@ SETTINGS: tuple[Setting, ...] = (
             "``\"percentile\"`` (stop trials in the worst quarter after 2 folds), ``\"median\"``, ``\"none\"`` or "
             "an Optuna pruner.",
             "`\"percentile\"`", "--pruner", "", cli_choices=PRUNERS),
-    Setting("tracking", None, _check_tracking,
-            "Log to MLflow: True, False, or a tracker object (see ``automl.tracking``). Default (None): on, "
-            "unless the environment variable ``AUTOML_TRACKING`` is ``0``/``false``.",
-            "on", "--no-tracking", "do not log to MLflow"),
+    Setting("tracking", False, _check_tracking,
+            "Log to MLflow: True, False, None (on, unless the environment variable ``AUTOML_TRACKING`` is "
+            "``0``/``false``) or a tracker object (see ``automl.tracking``). ``automl.fit``, sweep files and "
+            "``automl fit`` track by default (None); ``AutoMLClassifier``/``AutoMLRegressor`` do not (False), "
+            "so that the clones a scikit-learn meta-estimator (``GridSearchCV``, ``cross_val_score``) fits "
+            "log no run or model per fold: pass ``tracking=True`` to track one.",
+            "on for `automl.fit` and the CLI (None); `False` for the estimator classes", "--no-tracking",
+            "do not log to MLflow", fit_default=None),
     Setting("tracking_uri", None, _nonempty_text,
             "MLflow store; default ``$MLFLOW_TRACKING_URI``, else MLflow 3's own default ``sqlite:///mlflow.db`` "
             "in the working directory.",
@@ -338,7 +358,7 @@ def resolve_settings(params: Mapping[str, Any], estimator: str = "any") -> FitSe
     values: dict[str, Any] = {}
     for name in names:
         spec = _BY_NAME[name]
-        value = params.get(name, spec.default)
+        value = params.get(name, spec.default_for(estimator))
         if spec.normalise is not None:
             value = spec.normalise(value)
         problems += spec.check(name, value)
@@ -351,18 +371,19 @@ def resolve_settings(params: Mapping[str, Any], estimator: str = "any") -> FitSe
     from automl.evaluation.splitters import parse_cv
 
     values["cv"] = parse_cv(values["cv"])
-    return FitSettings(values, {n: params.get(n, _BY_NAME[n].default) for n in names}, estimator)
+    return FitSettings(values, {n: params.get(n, _BY_NAME[n].default_for(estimator)) for n in names}, estimator)
 
 
 # -- what is generated from the table -------------------------------------------------------------
-def _parameters(names: list[str]) -> list[inspect.Parameter]:
-    return [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=_BY_NAME[n].default) for n in names]
+def _parameters(names: list[str], estimator: str) -> list[inspect.Parameter]:
+    kw = inspect.Parameter.KEYWORD_ONLY
+    return [inspect.Parameter(n, kw, default=_BY_NAME[n].default_for(estimator)) for n in names]
 
 
 def estimator_signature(estimator: str) -> inspect.Signature:
     """The ``__init__`` signature of ``AutoMLClassifier`` / ``AutoMLRegressor`` (keyword-only settings)."""
     self = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return inspect.Signature([self, *_parameters(setting_names(estimator))], return_annotation=None)
+    return inspect.Signature([self, *_parameters(setting_names(estimator), estimator)], return_annotation=None)
 
 
 def fit_signature() -> inspect.Signature:
@@ -376,7 +397,7 @@ def fit_signature() -> inspect.Signature:
         inspect.Parameter("groups", kw, default=None),
         inspect.Parameter("sample_weight", kw, default=None),
     ]
-    return inspect.Signature([*head, *_parameters(names)])
+    return inspect.Signature([*head, *_parameters(names, "any")])
 
 
 def estimator_docs(estimator: str) -> str:

@@ -24,7 +24,7 @@ def test_the_estimators_and_fit_take_exactly_the_settings_of_the_table_with_its_
     assert classifier == table
     assert automl.AutoMLRegressor().get_params() == {k: v for k, v in table.items() if k != "task"}
     fit = inspect.signature(automl.fit).parameters
-    assert {n: p.default for n, p in fit.items() if n in table} == table
+    assert {n: p.default for n, p in fit.items() if n in table} == {s.name: s.default_for("any") for s in SETTINGS}
     for name in table:
         assert f"        {name}: " in automl.AutoMLClassifier.__doc__, name
 

@@ -86,3 +86,31 @@ def test_what_is_truly_wrong_is_still_refused_with_the_exception_scikit_learn_ex
         automl.AutoMLClassifier(cv=3, **FAST).fit([[1, 2], [3]] * 20, [0, 1] * 20)
     with pytest.raises(automl.InputTypeError, match="DataFrame of shape"):
         automl.AutoMLClassifier(cv=3, **FAST).fit(X, pd.DataFrame({"a": y, "b": y}))
+
+
+# -- 4. tracking: the one-call fit tracks, the estimator classes (cloned per fold) do not ---------------
+def _runs(uri: str) -> list:
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    return client.search_runs(ids, run_view_type=ViewType.ALL) if ids else []
+
+
+def test_cross_val_score_logs_nothing_by_default_and_automl_fit_logs_its_run(tmp_path, monkeypatch):
+    monkeypatch.delenv("AUTOML_TRACKING", raising=False)  # the users' default: tracking not turned off
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    (tmp_path / "store").mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    X, y = _frame()
+    scores = cross_val_score(automl.AutoMLClassifier(families=["linear"], n_trials=2, cv=3), X, y, cv=3)
+    assert np.isfinite(scores).all()
+    assert list(work.iterdir()) == []  # no mlruns, no mlflow.db
+    assert _runs(uri) == []
+    model = automl.fit(X.assign(label=y), "label", families=["linear"], n_trials=2, cv=3)
+    assert model.tracking_run_id_ in {run.info.run_id for run in _runs(uri)}
+    assert automl.AutoMLClassifier().get_params()["tracking"] is False
