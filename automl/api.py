@@ -146,6 +146,9 @@ def prepare_fit(
         if setting(name).fit_default != SAME:
             settings.setdefault(name, setting(name).fit_default)
     if task == "regression":
+        if settings.pop("pos_label", None) is not None:
+            raise InvalidParameterError("pos_label applies to a binary target, but this one is regression (numbers); "
+                                        "leave pos_label out, or pass task='binary'")
         model: AutoMLClassifier | AutoMLRegressor = AutoMLRegressor(**settings)
     else:
         model = AutoMLClassifier(task=task, **settings)

@@ -1,6 +1,6 @@
 """The settings of a fit, declared once.
 
-:data:`SETTINGS` is the one table of the 22 settings that ``automl.fit``, both estimators,
+:data:`SETTINGS` is the one table of the 23 settings that ``automl.fit``, both estimators,
 sweep files and ``automl fit`` share: name, default, check, help text, command-line flag
 and sweep-file key. From it come the estimators' ``__init__`` signatures and docstrings,
 ``automl.fit``'s signature, the sweep keys, the command-line flags and the README's
@@ -91,6 +91,15 @@ _yes_no.__name__ = "yes/no"  # argparse says: invalid yes/no value: 'maybe'
 
 def _check_bool(name: str, value: Any) -> list[str]:
     return [] if isinstance(value, bool) else [f"{name} must be True or False, got {value!r}; for example {name}=True"]
+
+
+def _check_pos_label(name: str, value: Any) -> list[str]:
+    import numbers
+
+    if value is None or isinstance(value, (str, numbers.Number, bool)) or type(value).__module__ == "numpy":
+        return []
+    return [f"{name} must be a class label (a string, number or bool) or None, got {type(value).__name__} {value!r}; "
+            f"for example {name}='churn'"]
 
 
 @dataclass(frozen=True)
@@ -267,6 +276,13 @@ SETTINGS: tuple[Setting, ...] = (
             "``\"binary\"``, ``\"multiclass\"``, ``\"regression\"`` or None (inferred from the target). "
             "``AutoMLClassifier`` takes binary or multiclass.",
             "inferred", "--task", "", cli_choices=TASKS, classifier_only=True),
+    Setting("pos_label", None, _check_pos_label,
+            "The positive class of a binary target: f1, precision, recall, the precision-recall curve and "
+            "roc_auc's orientation are about it. None: the minority class of the training target (on a tie, "
+            "the second label in sorted order, scikit-learn's default). ``classes_`` and the columns of "
+            "``predict_proba`` stay in sorted order; the fitted ``pos_label_`` says which class it is.",
+            "the minority class", "--pos-label", "the positive class of a binary target (default: the minority class)",
+            classifier_only=True),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

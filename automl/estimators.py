@@ -175,7 +175,10 @@ class _AutoMLBase(BaseEstimator):
             if unknown:
                 raise DataValidationError(f"y holds classes not seen at fit: {unknown[:5]}")
             truth = np.array([lookup[v] for v in y[keep]])
-        metrics = report_metrics(self.task_, self.metric_)
+        positive = 1
+        if getattr(self, "pos_label_", None) is not None:  # a binary model (fitted before pos_label_: class 1)
+            positive = int(self.classes_.tolist().index(self.pos_label_))
+        metrics = report_metrics(self.task_, self.metric_, positive)
         classes = getattr(self, "classes_", None)
         return {m.name: m.compute(truth, scores[keep], classes) for m in metrics}
 

@@ -114,3 +114,45 @@ def test_cross_val_score_logs_nothing_by_default_and_automl_fit_logs_its_run(tmp
     model = automl.fit(X.assign(label=y), "label", families=["linear"], n_trials=2, cv=3)
     assert model.tracking_run_id_ in {run.info.run_id for run in _runs(uri)}
     assert automl.AutoMLClassifier().get_params()["tracking"] is False
+
+
+# -- 5. the positive class of a binary target: the minority class by default, or pos_label -------------
+def _churn(n: int = 200) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    return X, np.where(X["a"] + 0.5 * rng.normal(size=n) > 1.0, "churn", "stay")  # churn: about a fifth
+
+
+def test_binary_metrics_are_about_the_minority_class_churn_by_default(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+    from sklearn.metrics import f1_score, precision_score, recall_score
+
+    X, y = _churn()
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    model = automl.fit(X.assign(y=y), "y", metric="f1", families=["linear"], n_trials=1, cv=3, isolation="none",
+                       tracking=True, tracking_uri=uri)
+    assert model.pos_label_ == "churn" and model.classes_.tolist() == ["churn", "stay"]  # classes_ stay sorted
+    predicted = model.predict(X)
+    scores = model.evaluate(X, y)
+    assert scores["f1"] == pytest.approx(f1_score(y, predicted, pos_label="churn"))
+    assert scores["f1"] != pytest.approx(f1_score(y, predicted, pos_label="stay"))
+    board = model.leaderboard()
+    assert board["pos_label"].tolist() == ["churn"]
+    assert board["f1_mean"].iloc[0] == pytest.approx(model.best_score_)
+    assert MlflowClient(uri).get_run(model.tracking_run_id_).data.params["pos_label"] == "churn"
+    stay = automl.AutoMLClassifier(metric="precision", pos_label="stay", families=["linear"], n_trials=1, cv=3,
+                                   isolation="none").fit(X, y)
+    assert stay.pos_label_ == "stay"
+    assert stay.evaluate(X, y)["precision"] == pytest.approx(precision_score(y, stay.predict(X), pos_label="stay"))
+    assert stay.evaluate(X, y)["f1"] == pytest.approx(f1_score(y, stay.predict(X), pos_label="stay"))
+    assert recall_score(y, stay.predict(X), pos_label="stay") > 0.9
+
+
+def test_a_pos_label_that_is_not_a_class_is_refused_before_the_search_with_a_suggestion(tmp_path):
+    X, y = _churn()
+    with pytest.raises(automl.InvalidParameterError, match="pos_label='chrun' is not a class.*did you mean 'churn'"):
+        automl.AutoMLClassifier(pos_label="chrun", families=["linear"], n_trials=1, study_name="s",
+                                storage=str(tmp_path / "s.journal")).fit(X, y)
+    assert not (tmp_path / "s.journal").exists()
+    with pytest.raises(automl.InvalidParameterError, match="applies to a binary target"):
+        automl.fit(X.assign(y=X["a"]), "y", pos_label="churn", families=["linear"], n_trials=1)
