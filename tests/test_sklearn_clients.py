@@ -156,3 +156,9 @@ def test_a_pos_label_that_is_not_a_class_is_refused_before_the_search_with_a_sug
     assert not (tmp_path / "s.journal").exists()
     with pytest.raises(automl.InvalidParameterError, match="applies to a binary target"):
         automl.fit(X.assign(y=X["a"]), "y", pos_label="churn", families=["linear"], n_trials=1)
+
+
+def test_a_frame_of_an_array_at_predict_is_read_by_position_like_the_array():
+    X, y = _frame()
+    model = automl.AutoMLClassifier(cv=3, **FAST).fit(X, y)  # named columns a, b, c
+    np.testing.assert_allclose(model.predict_proba(pd.DataFrame(X.to_numpy())), model.predict_proba(X))

@@ -114,7 +114,7 @@ def coerce_features(X: object, *, argument: str = "X", names: Sequence[str] | No
     """
     table = as_table(X, argument=argument)
     if isinstance(table, pd.DataFrame):
-        return _named(table)
+        return _named(table, names)
     columns = list(names) if names is not None else [f"x{i}" for i in range(table.shape[1])]
     frame = pd.DataFrame(table, columns=columns)
     return frame.infer_objects() if table.dtype == object else frame
@@ -124,13 +124,17 @@ def _integer_name(name: object) -> bool:
     return isinstance(name, (int, np.integer)) and not isinstance(name, (bool, np.bool_))
 
 
-def _named(frame: pd.DataFrame) -> pd.DataFrame:
+def _named(frame: pd.DataFrame, names: Sequence[str] | None = None) -> pd.DataFrame:
     """A frame whose column names are all integers gets the array names ``x<name>`` (scikit-learn
-    ignores such names; automl needs text)."""
+    ignores such names; automl needs text); at predict (``names``: fit's columns) such a frame of a
+    model fitted on other names is read by position, as an array is."""
     columns = frame.columns
     if isinstance(columns, pd.MultiIndex) or len(columns) == 0 or not all(_integer_name(c) for c in columns):
         return frame
-    return frame.set_axis([f"x{int(c)}" for c in columns], axis=1)
+    renamed = [f"x{int(c)}" for c in columns]
+    if names is not None and not set(renamed) <= set(names) and len(columns) == len(names):
+        renamed = list(names)
+    return frame.set_axis(renamed, axis=1)
 
 
 def _column_vector(y: Any) -> Any:
