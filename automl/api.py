@@ -77,6 +77,25 @@ def fit(data: Any, target: Any = None, *, groups: Any = None, sample_weight: Any
 fit.__signature__ = fit_signature()  # type: ignore[attr-defined]
 
 
+def _data_frame(data: Any, target: Any, image_shape: Any) -> tuple[pd.DataFrame, Any]:
+    """``(data as a frame, image shape)``: images as pixel columns, arrays and lists with columns x0, x1, ..."""
+    if isinstance(data, np.ndarray) and data.ndim in (3, 4):
+        if target is None or isinstance(target, str):
+            raise InvalidParameterError(
+                f"data is an array of images (shape {data.shape}); pass their labels as target= "
+                "(an array or list, one per image)"
+            )
+        data, image_shape = as_image_frame(data, image_shape, argument="data")
+    if not array_like(data):
+        raise InputTypeError(
+            f"data must be a pandas DataFrame, a 2-D array-like with target= values, or images shaped (N, H, W[, C]), "
+            f"got {type(data).__name__}; for example automl.fit(pd.read_csv('train.csv'), target='label')"
+        )
+    if isinstance(data, np.ndarray) and data.ndim == 2 and image_shape is not None:
+        data = pd.DataFrame(data, columns=pixel_columns(data.shape[1]))
+    return coerce_features(data, argument="data"), image_shape
+
+
 def prepare_fit(
     data: Any, target: Any = None, *, groups: Any = None, sample_weight: Any = None, **settings: Any,
 ) -> tuple[AutoMLClassifier | AutoMLRegressor, pd.DataFrame, Any, dict[str, Any]]:
@@ -93,21 +112,7 @@ def prepare_fit(
         ('AutoMLRegressor', ['a'], {'groups': None, 'sample_weight': None})
     """
     task, image_shape = settings.pop("task", None), settings.pop("image_shape", None)
-    if isinstance(data, np.ndarray) and data.ndim in (3, 4):
-        if target is None or isinstance(target, str):
-            raise InvalidParameterError(
-                f"data is an array of images (shape {data.shape}); pass their labels as target= "
-                "(an array or list, one per image)"
-            )
-        data, image_shape = as_image_frame(data, image_shape, argument="data")
-    if not array_like(data):
-        raise InputTypeError(
-            f"data must be a pandas DataFrame, a 2-D array-like with target= values, or images shaped (N, H, W[, C]), "
-            f"got {type(data).__name__}; for example automl.fit(pd.read_csv('train.csv'), target='label')"
-        )
-    if isinstance(data, np.ndarray) and data.ndim == 2 and image_shape is not None:
-        data = pd.DataFrame(data, columns=pixel_columns(data.shape[1]))
-    data = coerce_features(data, argument="data")  # lists and arrays: columns x0, x1, ...
+    data, image_shape = _data_frame(data, target, image_shape)
     drop: list[str] = []
     if data.shape[1] == 0:
         raise DataValidationError(
