@@ -51,27 +51,51 @@ class Terminated(KeyboardInterrupt):
 
 def start_without_main(process: Any) -> None:
     """``process.start()`` with ``__main__``'s ``__file__`` and ``__spec__`` hidden from the child,
-    and the child set to die with this process (see :func:`_child_main`)."""
+    the child told a start method a plain Python knows (not joblib's ``"loky"``, inside a
+    ``GridSearchCV(n_jobs=2)`` worker), and set to die with this process (see :func:`_child_main`)."""
     target = getattr(process, "_target", None)
     if target is not None and target is not _child_main:
         process._target = _child_main
         process._args = (target, tuple(process._args), dict(process._kwargs), os.getpid())
         process._kwargs = {}
     main = sys.modules.get("__main__")
+    from multiprocessing import spawn
+
     with _LOCK:
         saved_file = getattr(main, "__file__", _MISSING)
         saved_spec = getattr(main, "__spec__", _MISSING)
+        saved_preparation = spawn.get_preparation_data
         try:
             if saved_file is not _MISSING:
                 del main.__file__  # type: ignore[union-attr]
             if saved_spec is not _MISSING:
                 main.__spec__ = None  # type: ignore[union-attr]
+            spawn.get_preparation_data = _plain_preparation(saved_preparation, process)
             process.start()
         finally:
+            spawn.get_preparation_data = saved_preparation
             if saved_file is not _MISSING:
                 main.__file__ = saved_file  # type: ignore[union-attr]
             if saved_spec is not _MISSING:
                 main.__spec__ = saved_spec  # type: ignore[union-attr]
+
+
+def _plain_preparation(get_preparation_data: Any, process: Any) -> Any:
+    """``multiprocessing.spawn.get_preparation_data`` whose start method is one a plain Python knows.
+
+    The child sets the start method it is told; inside a joblib/loky worker that is ``"loky"``, which a
+    fresh interpreter does not know ("cannot find context for 'loky'"), so the child is told its own
+    method (``spawn``) instead.
+    """
+    import multiprocessing
+
+    def preparation_data(name: str) -> dict[str, Any]:
+        data = get_preparation_data(name)
+        if data.get("start_method") not in multiprocessing.get_all_start_methods():
+            data["start_method"] = getattr(process, "_start_method", None) or "spawn"
+        return data
+
+    return preparation_data
 
 
 def _child_main(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], parent_pid: int) -> Any:

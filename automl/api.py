@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 from automl._suggest import unknown_name_message
-from automl.config import fit_signature, setting_names
+from automl.config import SAME, fit_signature, setting, setting_names
 from automl.data.images import as_image_frame, pixel_columns
 from automl.data.task import infer_task, validate_task_name
+from automl.data.validation import array_like, coerce_features
 from automl.estimators import AutoMLClassifier, AutoMLRegressor
 from automl.exceptions import DataValidationError, InputTypeError, InvalidParameterError
 
@@ -76,6 +77,25 @@ def fit(data: Any, target: Any = None, *, groups: Any = None, sample_weight: Any
 fit.__signature__ = fit_signature()  # type: ignore[attr-defined]
 
 
+def _data_frame(data: Any, target: Any, image_shape: Any) -> tuple[pd.DataFrame, Any]:
+    """``(data as a frame, image shape)``: images as pixel columns, arrays and lists with columns x0, x1, ..."""
+    if isinstance(data, np.ndarray) and data.ndim in (3, 4):
+        if target is None or isinstance(target, str):
+            raise InvalidParameterError(
+                f"data is an array of images (shape {data.shape}); pass their labels as target= "
+                "(an array or list, one per image)"
+            )
+        data, image_shape = as_image_frame(data, image_shape, argument="data")
+    if not array_like(data):
+        raise InputTypeError(
+            f"data must be a pandas DataFrame, a 2-D array-like with target= values, or images shaped (N, H, W[, C]), "
+            f"got {type(data).__name__}; for example automl.fit(pd.read_csv('train.csv'), target='label')"
+        )
+    if isinstance(data, np.ndarray) and data.ndim == 2 and image_shape is not None:
+        data = pd.DataFrame(data, columns=pixel_columns(data.shape[1]))
+    return coerce_features(data, argument="data"), image_shape
+
+
 def prepare_fit(
     data: Any, target: Any = None, *, groups: Any = None, sample_weight: Any = None, **settings: Any,
 ) -> tuple[AutoMLClassifier | AutoMLRegressor, pd.DataFrame, Any, dict[str, Any]]:
@@ -92,21 +112,7 @@ def prepare_fit(
         ('AutoMLRegressor', ['a'], {'groups': None, 'sample_weight': None})
     """
     task, image_shape = settings.pop("task", None), settings.pop("image_shape", None)
-    if isinstance(data, np.ndarray) and data.ndim in (3, 4):
-        if target is None or isinstance(target, str):
-            raise InvalidParameterError(
-                f"data is an array of images (shape {data.shape}); pass their labels as target= "
-                "(an array or list, one per image)"
-            )
-        data, image_shape = as_image_frame(data, image_shape, argument="data")
-    if isinstance(data, np.ndarray) and data.ndim == 2:
-        names = pixel_columns(data.shape[1]) if image_shape is not None else [f"x{i}" for i in range(data.shape[1])]
-        data = pd.DataFrame(data, columns=names)
-    if not isinstance(data, pd.DataFrame):
-        raise InputTypeError(
-            f"data must be a pandas DataFrame, a 2-D array with target= values, or images shaped (N, H, W[, C]), "
-            f"got {type(data).__name__}; for example automl.fit(pd.read_csv('train.csv'), target='label')"
-        )
+    data, image_shape = _data_frame(data, target, image_shape)
     drop: list[str] = []
     if data.shape[1] == 0:
         raise DataValidationError(
@@ -141,7 +147,13 @@ def prepare_fit(
     if unknown:
         raise InputTypeError([unknown_name_message("setting", name, setting_names()) for name in unknown])
     settings.update(image_shape=image_shape)
+    for name in setting_names():  # the one-call defaults (tracking on) where they differ from the classes'
+        if setting(name).fit_default != SAME:
+            settings.setdefault(name, setting(name).fit_default)
     if task == "regression":
+        if settings.pop("pos_label", None) is not None:
+            raise InvalidParameterError("pos_label applies to a binary target, but this one is regression (numbers); "
+                                        "leave pos_label out, or pass task='binary'")
         model: AutoMLClassifier | AutoMLRegressor = AutoMLRegressor(**settings)
     else:
         model = AutoMLClassifier(task=task, **settings)

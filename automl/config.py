@@ -1,6 +1,6 @@
 """The settings of a fit, declared once.
 
-:data:`SETTINGS` is the one table of the 22 settings that ``automl.fit``, both estimators,
+:data:`SETTINGS` is the one table of the 23 settings that ``automl.fit``, both estimators,
 sweep files and ``automl fit`` share: name, default, check, help text, command-line flag
 and sweep-file key. From it come the estimators' ``__init__`` signatures and docstrings,
 ``automl.fit``'s signature, the sweep keys, the command-line flags and the README's
@@ -35,7 +35,7 @@ from automl._suggest import unknown_name_message
 from automl.exceptions import InputTypeError, InvalidParameterError
 
 __all__ = [
-    "DEFAULT_TIME_BUDGET", "SETTINGS", "FitSettings", "Setting", "estimator_docs", "estimator_signature",
+    "DEFAULT_TIME_BUDGET", "SAME", "SETTINGS", "FitSettings", "Setting", "estimator_docs", "estimator_signature",
     "fit_signature", "readme_table", "resolve_settings", "setting", "setting_names",
 ]
 
@@ -53,6 +53,19 @@ def _image_shape(value: Any) -> Any:
             return value
     if isinstance(value, list):
         return tuple(value)
+    return value
+
+
+def _cv_value(value: Any) -> Any:
+    """A one-shot iterator of ``(train, test)`` pairs (a generator) read once into a list, so that every
+    check reads the same pairs; anything else unchanged.
+
+    Example:
+        >>> _cv_value(iter([([0], [1])])), _cv_value(5)
+        ([([0], [1])], 5)
+    """
+    if isinstance(value, Iterator) and not hasattr(value, "split"):
+        return list(value)
     return value
 
 
@@ -80,6 +93,15 @@ def _check_bool(name: str, value: Any) -> list[str]:
     return [] if isinstance(value, bool) else [f"{name} must be True or False, got {value!r}; for example {name}=True"]
 
 
+def _check_pos_label(name: str, value: Any) -> list[str]:
+    import numbers
+
+    if value is None or isinstance(value, (str, numbers.Number, bool)) or type(value).__module__ == "numpy":
+        return []
+    return [f"{name} must be a class label (a string, number or bool) or None, got {type(value).__name__} {value!r}; "
+            f"for example {name}='churn'"]
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting of a fit.
@@ -98,6 +120,8 @@ class Setting:
         normalise: Turns an accepted spelling into the canonical value (``"a,b"`` -> a list).
         classifier_only: Only ``AutoMLClassifier`` (and ``automl.fit``) take it.
         budget_note: Shown after the doc in the README: what holds with ``isolation="none"``.
+        fit_default: The default of the one-call entry points (``automl.fit``, sweep files, ``automl fit``)
+            where it differs from the estimator classes' ``default`` (:data:`SAME`: it does not).
     """
 
     name: str
@@ -112,7 +136,21 @@ class Setting:
     sweep_alias: str | None = None
     normalise: Callable[[Any], Any] | None = None
     classifier_only: bool = False
+    fit_default: Any = "<same>"
 
+    def default_for(self, estimator: str) -> Any:
+        """The default of ``estimator``: ``"classifier"``/``"regressor"`` (the classes), or ``"any"`` (the
+        one-call entry points, which build an estimator with it).
+
+        Example:
+            >>> setting("tracking").default_for("classifier"), setting("tracking").default_for("any")
+            (False, None)
+        """
+        return self.default if estimator != "any" or self.fit_default == SAME else self.fit_default
+
+
+#: :attr:`Setting.fit_default` of a setting whose default is the same for every entry point.
+SAME = "<same>"
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("metric", None, _check_metric,
@@ -138,10 +176,12 @@ SETTINGS: tuple[Setting, ...] = (
             "under a time budget repeated only up to 500 cells (rows × columns) per second of budget and 3 folds "
             "above 2,000, not for a named study), a number of folds ``k`` (every class needs ``k`` rows), a holdout "
             "fraction ``0.2``, ``\"kfold:5\"``, ``\"repeated:5x3\"``, ``\"group:5\"``, ``\"group:COLUMN\"`` "
-            "(groups from that column), ``\"time:5\"``, ``\"holdout:0.2\"`` or a scikit-learn splitter. "
+            "(groups from that column), ``\"time:5\"``, ``\"holdout:0.2\"``, a scikit-learn splitter or an "
+            "iterable of ``(train, test)`` index arrays (as scikit-learn's ``check_cv`` takes). "
             "A number may be given as text (``\"5\"``): every entry point reads the same grammar.",
             "None: 5 folds (5 × 2 on small data, 3 on a short budget)", "--cv",
-            "5 | 0.2 | kfold:5 | repeated:5x3 | group:COLUMN | time:5 | holdout:0.2 (default: 5 folds)"),
+            "5 | 0.2 | kfold:5 | repeated:5x3 | group:COLUMN | time:5 | holdout:0.2 (default: 5 folds)",
+            normalise=_cv_value),
     Setting("families", None, _check_families,
             "Family names to search (default: all installed); see ``automl.available_families()``. "
             "On the command line, comma-separated.",
@@ -173,10 +213,14 @@ SETTINGS: tuple[Setting, ...] = (
             "``\"percentile\"`` (stop trials in the worst quarter after 2 folds), ``\"median\"``, ``\"none\"`` or "
             "an Optuna pruner.",
             "`\"percentile\"`", "--pruner", "", cli_choices=PRUNERS),
-    Setting("tracking", None, _check_tracking,
-            "Log to MLflow: True, False, or a tracker object (see ``automl.tracking``). Default (None): on, "
-            "unless the environment variable ``AUTOML_TRACKING`` is ``0``/``false``.",
-            "on", "--no-tracking", "do not log to MLflow"),
+    Setting("tracking", False, _check_tracking,
+            "Log to MLflow: True, False, None (on, unless the environment variable ``AUTOML_TRACKING`` is "
+            "``0``/``false``) or a tracker object (see ``automl.tracking``). ``automl.fit``, sweep files and "
+            "``automl fit`` track by default (None); ``AutoMLClassifier``/``AutoMLRegressor`` do not (False), "
+            "so that the clones a scikit-learn meta-estimator (``GridSearchCV``, ``cross_val_score``) fits "
+            "log no run or model per fold: pass ``tracking=True`` to track one.",
+            "on for `automl.fit` and the CLI (None); `False` for the estimator classes", "--no-tracking",
+            "do not log to MLflow", fit_default=None),
     Setting("tracking_uri", None, _nonempty_text,
             "MLflow store; default ``$MLFLOW_TRACKING_URI``, else MLflow 3's own default ``sqlite:///mlflow.db`` "
             "in the working directory.",
@@ -232,6 +276,13 @@ SETTINGS: tuple[Setting, ...] = (
             "``\"binary\"``, ``\"multiclass\"``, ``\"regression\"`` or None (inferred from the target). "
             "``AutoMLClassifier`` takes binary or multiclass.",
             "inferred", "--task", "", cli_choices=TASKS, classifier_only=True),
+    Setting("pos_label", None, _check_pos_label,
+            "The positive class of a binary target: f1, precision, recall, the precision-recall curve and "
+            "roc_auc's orientation are about it. None: the minority class of the training target (on a tie, "
+            "the second label in sorted order, scikit-learn's default). ``classes_`` and the columns of "
+            "``predict_proba`` stay in sorted order; the fitted ``pos_label_`` says which class it is.",
+            "the minority class", "--pos-label", "the positive class of a binary target (default: the minority class)",
+            classifier_only=True),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -323,7 +374,7 @@ def resolve_settings(params: Mapping[str, Any], estimator: str = "any") -> FitSe
     values: dict[str, Any] = {}
     for name in names:
         spec = _BY_NAME[name]
-        value = params.get(name, spec.default)
+        value = params.get(name, spec.default_for(estimator))
         if spec.normalise is not None:
             value = spec.normalise(value)
         problems += spec.check(name, value)
@@ -336,18 +387,19 @@ def resolve_settings(params: Mapping[str, Any], estimator: str = "any") -> FitSe
     from automl.evaluation.splitters import parse_cv
 
     values["cv"] = parse_cv(values["cv"])
-    return FitSettings(values, {n: params.get(n, _BY_NAME[n].default) for n in names}, estimator)
+    return FitSettings(values, {n: params.get(n, _BY_NAME[n].default_for(estimator)) for n in names}, estimator)
 
 
 # -- what is generated from the table -------------------------------------------------------------
-def _parameters(names: list[str]) -> list[inspect.Parameter]:
-    return [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=_BY_NAME[n].default) for n in names]
+def _parameters(names: list[str], estimator: str) -> list[inspect.Parameter]:
+    kw = inspect.Parameter.KEYWORD_ONLY
+    return [inspect.Parameter(n, kw, default=_BY_NAME[n].default_for(estimator)) for n in names]
 
 
 def estimator_signature(estimator: str) -> inspect.Signature:
     """The ``__init__`` signature of ``AutoMLClassifier`` / ``AutoMLRegressor`` (keyword-only settings)."""
     self = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return inspect.Signature([self, *_parameters(setting_names(estimator))], return_annotation=None)
+    return inspect.Signature([self, *_parameters(setting_names(estimator), estimator)], return_annotation=None)
 
 
 def fit_signature() -> inspect.Signature:
@@ -361,7 +413,7 @@ def fit_signature() -> inspect.Signature:
         inspect.Parameter("groups", kw, default=None),
         inspect.Parameter("sample_weight", kw, default=None),
     ]
-    return inspect.Signature([*head, *_parameters(names)])
+    return inspect.Signature([*head, *_parameters(names, "any")])
 
 
 def estimator_docs(estimator: str) -> str:

@@ -27,7 +27,7 @@ from sklearn.utils import Tags
 
 from automl.config import estimator_docs, estimator_signature, setting
 from automl.data.images import as_image_frame
-from automl.data.validation import coerce_features
+from automl.data.validation import as_table, coerce_features
 from automl.evaluation.metrics import report_metrics
 from automl.exceptions import DataValidationError, InvalidParameterError, NotFittedError
 
@@ -115,14 +115,13 @@ class _AutoMLBase(BaseEstimator):
         self._check_fitted()
         if getattr(self, "image_shape_", None) is not None and isinstance(X, np.ndarray) and X.ndim in (3, 4):
             X, _ = as_image_frame(X, self.image_shape_)
-        if isinstance(X, np.ndarray) and X.ndim == 2:
-            if X.shape[1] != self.n_features_in_:
-                raise DataValidationError(
-                    f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "
-                    f"features as input ({list(self.schema_.names)}); pass the same columns, in that order for an array"
-                )
-            X = pd.DataFrame(X, columns=list(self.schema_.names))  # an array is read in fit's column order
-        X = coerce_features(X)
+        X = as_table(X)
+        if isinstance(X, np.ndarray) and X.shape[1] != self.n_features_in_:
+            raise DataValidationError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "
+                f"features as input ({list(self.schema_.names)}); pass the same columns, in that order for an array"
+            )
+        X = coerce_features(X, names=list(self.schema_.names))  # an array is read in fit's column order
         if self.target_name_ in X.columns and self.target_name_ not in self.schema_.names:
             X = X.drop(columns=[self.target_name_])  # the target itself is not an unexpected column
         canonical = self.schema_.transform(X)
@@ -176,7 +175,10 @@ class _AutoMLBase(BaseEstimator):
             if unknown:
                 raise DataValidationError(f"y holds classes not seen at fit: {unknown[:5]}")
             truth = np.array([lookup[v] for v in y[keep]])
-        metrics = report_metrics(self.task_, self.metric_)
+        positive = 1
+        if getattr(self, "pos_label_", None) is not None:  # a binary model (fitted before pos_label_: class 1)
+            positive = int(self.classes_.tolist().index(self.pos_label_))
+        metrics = report_metrics(self.task_, self.metric_, positive)
         classes = getattr(self, "classes_", None)
         return {m.name: m.compute(truth, scores[keep], classes) for m in metrics}
 

@@ -39,6 +39,7 @@ __all__ = [
     "SearchSpaceSettingError",
     "UnknownParameterError",
     "FamilyUnavailableSettingError",
+    "DataShapeError",
 ]
 
 
@@ -156,3 +157,8 @@ class UnknownParameterError(UnknownNameError, KeyError):
 class FamilyUnavailableSettingError(FamilyUnavailableError, InvalidParameterError):
     """``families=`` names a family whose package is not installed, refused before the search: both a
     :class:`FamilyUnavailableError` (an ``ImportError``) and an :class:`InvalidParameterError` (a ``ValueError``)."""
+
+
+class DataShapeError(InputTypeError, DataValidationError):
+    """``X`` has the wrong number of dimensions (a 1-D array, rows of different lengths): a ``ValueError``,
+    as scikit-learn raises, and an :class:`InputTypeError` (a ``TypeError``), as automl raised before."""

@@ -65,7 +65,7 @@ def _dup_columns() -> pd.DataFrame:
 
 def _non_string_columns() -> pd.DataFrame:
     df = binary_frame()
-    df.columns = [0, 1, "y"]
+    df.columns = [0, "b", "y"]  # all-integer names are read as an array's (x0, x1); mixed ones are refused
     return df
 
 
@@ -207,9 +207,9 @@ CASES = [
         id="data-is-dict",
     ),
     pytest.param(
-        estimator_case("AutoMLClassifier", lambda: binary_frame()[["a", "b"]].to_numpy().tolist(),
-                       lambda: binary_frame()["y"], ITE, ["X must be", "list"], ["pd.DataFrame(data)"]),
-        id="estimator-X-is-list",
+        estimator_case("AutoMLClassifier", lambda: binary_frame()[["a", "b"]].to_dict("records"),
+                       lambda: binary_frame()["y"], ITE, ["X must be", "list", "records"], ["pd.DataFrame(data)"]),
+        id="estimator-X-is-list-of-records",
     ),
     pytest.param(
         estimator_case("AutoMLClassifier", lambda: binary_frame()[["a", "b"]],
@@ -223,7 +223,7 @@ CASES = [
         id="estimator-y-length-mismatch",
     ),
     pytest.param(
-        fit_case(_non_string_columns, DVE, ["column names must be strings", "[0, 1]"], ["astype(str)"]),
+        fit_case(_non_string_columns, DVE, ["column names must be strings", "[0]"], ["astype(str)"]),
         id="non-string-column-names",
     ),
     pytest.param(

@@ -12,6 +12,8 @@ together (:func:`combined_error` picks its class).
 - :func:`model_problems`: a family's space (its own, or overridden by ``search_space=``)
   whose values its estimator refuses: the estimator is built (not fitted) with the defaults
   and with each overridden value, and scikit-learn's parameter constraints are checked;
+- :func:`positive_class`: ``pos_label`` (or the minority class) as the positive class of a binary
+  target; a label that is not a class is refused with "did you mean";
 - :func:`valid_settings`: the settings that pass their own checks (to validate the data with,
   when others are refused: :func:`automl._fit.problem.checked_settings`).
 
@@ -40,7 +42,8 @@ from automl.exceptions import (
 )
 from automl.spaces.value_checks import plain
 
-__all__ = ["Findings", "callable_metric_problems", "combined_error", "model_problems", "split_problems", "valid_settings", "weight_problems"]
+__all__ = ["Findings", "callable_metric_problems", "combined_error", "model_problems", "positive_class", "split_problems",
+           "valid_settings", "weight_problems"]
 
 #: The smallest positive normal float: a weight sum below it has lost its precision (subnormal).
 _TINY = float(np.finfo(np.float64).tiny)
@@ -297,3 +300,46 @@ def valid_settings(params: Mapping[str, Any], estimator: str) -> dict[str, Any]:
     if estimator == "classifier" and out.get("task") == "regression":
         out.pop("task")
     return out
+
+
+def positive_class(pos_label: Any, y: np.ndarray, classes: Any, task: str) -> tuple[Any, int]:
+    """``(label, encoded index)`` of the positive class of a binary target ``y`` (encoded ``0..1``,
+    ``classes`` sorted): ``pos_label``, matched by value or, for a label given as text (the command
+    line), by its text; None picks the minority class (on a tie ``classes[1]``, scikit-learn's default).
+    Not binary: ``(None, 1)``.
+
+    Raises:
+        InvalidParameterError: ``pos_label`` is not a class of the target (with "did you mean"), or
+            is given for a target that is not binary.
+
+    Example:
+        >>> positive_class(None, np.array([0, 1, 1]), np.array(["churn", "stay"]), "binary")
+        ('churn', 0)
+        >>> positive_class("chrun", np.array([0, 1, 1]), np.array(["churn", "stay"]), "binary")
+        Traceback (most recent call last):
+        ...
+        automl.exceptions.InvalidParameterError: pos_label='chrun' is not a class of the target; did you mean 'churn'? the classes are ['churn', 'stay']
+    """
+    if task != "binary":
+        if pos_label is not None:
+            raise InvalidParameterError(f"pos_label={pos_label!r} applies to a binary target, but this one is "
+                                        f"{task}; leave pos_label out")
+        return None, 1
+    labels = [plain(c) for c in np.asarray(classes).tolist()]
+    if pos_label is None:
+        counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=2)
+        index = 0 if counts[0] < counts[1] else 1
+        return labels[index], index
+    wanted = plain(pos_label)
+    for index, label in enumerate(labels):
+        if label == wanted and isinstance(label, bool) == isinstance(wanted, bool):
+            return label, index
+    for index, label in enumerate(labels):
+        if isinstance(wanted, str) and str(label) == wanted:
+            return label, index
+    from automl._suggest import close_names
+
+    hints = close_names(str(wanted), [str(c) for c in labels])
+    hint = f"did you mean {hints[0]!r}? " if hints else ""
+    raise InvalidParameterError(f"pos_label={pos_label!r} is not a class of the target; {hint}"
+                                f"the classes are {labels}")

@@ -38,7 +38,8 @@ from automl.evaluation.cross_validation import Evaluator, cap_validation_rows, p
 from automl.evaluation.metrics import Metric, default_metric, get_metric, report_metrics
 from automl.evaluation.splitters import CVPlan, make_cv_plan
 from automl._fit.early_checks import (
-    Findings, callable_metric_problems, combined_error, model_problems, split_problems, valid_settings, weight_problems,
+    Findings, callable_metric_problems, combined_error, model_problems, positive_class, split_problems, valid_settings,
+    weight_problems,
 )
 from automl.exceptions import (
     AutoMLError, DataValidationError, FamilyUnavailableError, FamilyUnavailableSettingError, InvalidParameterError,
@@ -85,6 +86,7 @@ class Problem:
         evaluator: Runs the folds for one configuration.
         image_shape: ``(height, width, channels)`` for image data, else None.
         fingerprint: Hash of the data and settings (a stored study must match it).
+        pos_label: The positive class of a binary target (the metrics read it), else None.
     """
 
     settings: FitSettings
@@ -103,6 +105,7 @@ class Problem:
     evaluator: Evaluator
     image_shape: tuple[int, int, int] | None
     fingerprint: str
+    pos_label: Any = None
 
     @property
     def train_rows(self) -> float:
@@ -312,6 +315,10 @@ def prepare_problem(settings: FitSettings, X: Any, y: Any, groups: Any = None, s
         y_model, classes = data.y.to_numpy(dtype="float64"), None
     else:
         y_model, classes = encode_labels(data.y)
+    pos_label, positive = None, 1
+    with found.catch():
+        pos_label, positive = positive_class(settings.get("pos_label"), y_model, classes, task)
+    metric = metric.for_positive(positive) if metric is not None else None
     plan, splits = _folds(settings, data, y_model, found)
     train_rows = int(np.mean([len(train) for train, _ in splits])) if splits else len(y_model)
     if plan is not None and metric is not None:
@@ -332,7 +339,7 @@ def prepare_problem(settings: FitSettings, X: Any, y: Any, groups: Any = None, s
             spaces = _spaces(families, overrides, train_rows, context)
     found.raise_all()
     assert plan is not None and metric is not None and families is not None
-    metrics = report_metrics(task, metric)
+    metrics = report_metrics(task, metric, positive)
     probing = settings.pruner not in (None, "none") or settings.time_budget
     evaluator = Evaluator(
         metrics, splits, task=task, n_classes=0 if classes is None else len(classes), classes=classes, seed=seed,
@@ -342,10 +349,16 @@ def prepare_problem(settings: FitSettings, X: Any, y: Any, groups: Any = None, s
     return Problem(
         settings=settings, data=data, task=task, metric=metric, metrics=metrics, families=families, spaces=spaces,
         plan=plan, schema=schema, X=X_canonical, y=y_model, classes=classes, splits=splits, evaluator=evaluator,
-        image_shape=image_shape,
-        fingerprint=fingerprint(X_canonical, y_model, task, metric.name, plan.description, spaces, image_shape,
-                                data.weights),
+        image_shape=image_shape, pos_label=pos_label,
+        fingerprint=fingerprint(X_canonical, y_model, task, _metric_key(metric, positive),
+                                plan.description, spaces, image_shape, data.weights),
     )
+
+
+def _metric_key(metric: Metric, positive: int) -> str:
+    """The metric as the fingerprint names it: with ``@0`` when its value is about encoded class 0
+    (f1, precision, recall with ``pos_label`` the first class); the stored studies of before stay valid."""
+    return metric.name + ("@0" if positive == 0 and metric.name in ("f1", "precision", "recall") else "")
 
 
 def checked_settings(params: Mapping[str, Any], estimator: str, X: Any, y: Any, groups: Any = None,

@@ -36,7 +36,7 @@ FITTED_ATTRIBUTES = (
     "ensemble_", "ensemble_time_", "refit_time_", "refit_fallbacks_", "model_source_", "task_", "metric_", "schema_",
     "target_name_", "feature_names_in_", "n_features_in_", "classes_", "cv_", "study_", "study_name_", "storage_",
     "reported_metrics_", "leaderboard_", "oof_predictions_", "n_rows_dropped_", "search_time_", "fit_time_",
-    "image_shape_", "tracking_run_id_", "tracking_uri_", "model_uri_", "tracking_experiment_id_",
+    "image_shape_", "tracking_run_id_", "tracking_uri_", "model_uri_", "tracking_experiment_id_", "pos_label_",
 )
 
 
@@ -135,6 +135,9 @@ def build_report(problem: Any, outcome: SearchOutcome, final: Any, fit_seconds: 
     }
     if problem.classes is not None:
         attributes["classes_"] = problem.classes
+    if problem.task == "binary":  # the class f1, precision and recall are about, stated in the leaderboard too
+        attributes["pos_label_"] = problem.pos_label
+        board["pos_label"] = [problem.pos_label] * len(board)
     logger.info("best: trial %d %s %s=%.5g (%d trials, %.1fs)", final.trial.number, final.trial.family,
                 problem.metric.name, final.score, outcome.n_new_trials, fit_seconds)
     return FitReport(attributes, outcome.study, problem.spaces, problem.y, problem.data.X.head(5))

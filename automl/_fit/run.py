@@ -105,6 +105,7 @@ def search_info(problem: Problem, budget: Budget, joining: bool = False) -> Sear
         "image_shape": None if problem.image_shape is None else "x".join(map(str, problem.image_shape)),
         "isolation": settings.isolation, "trial_timeout": settings.trial_timeout,
         "trial_memory_limit": settings.trial_memory_limit, "ensemble": settings.ensemble,
+        "pos_label": problem.pos_label,
     }
     tags = {"version": __version__, "task": problem.task, "metric": problem.metric.name,
             "dataset_fingerprint": problem.fingerprint[:16], "target": str(data.y.name)}

@@ -9,7 +9,9 @@ Example:
 
 from __future__ import annotations
 
+import numbers
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from typing import Any
@@ -21,22 +23,40 @@ from automl.data.dtypes import dtype_problem
 from automl.data.schema import derived_names
 from automl.data.task import check_task, infer_task
 from automl._warnings import warn_user
-from automl.exceptions import DataValidationError, InputTypeError
+from automl.exceptions import DataShapeError, DataValidationError, InputTypeError
 
-__all__ = ["TrainingData", "coerce_features", "feature_problems", "screen_features", "validate_training_data"]
+__all__ = ["TrainingData", "array_like", "as_table", "coerce_features", "feature_problems", "screen_features", "validate_training_data"]
 
 
-def coerce_features(X: object, *, argument: str = "X") -> pd.DataFrame:
-    """Turn a DataFrame or 2-D array into a DataFrame; reject anything else.
-
-    Arrays get the column names ``x0, x1, ...``.
-
-    Raises:
-        InputTypeError: ``X`` is neither a DataFrame nor a 2-D array.
+def array_like(X: object) -> bool:
+    """Whether ``X`` is a frame or something scikit-learn reads as an array (a list, ``__array__``).
 
     Example:
-        >>> coerce_features(np.zeros((2, 2))).columns.tolist()
-        ['x0', 'x1']
+        >>> array_like([[1, 2]]), array_like("text"), array_like({"a": [1]})
+        (True, False, False)
+    """
+    return (isinstance(X, (pd.DataFrame, np.ndarray, list, tuple, pd.Series, pd.Index)) or hasattr(X, "__array__")
+            or hasattr(X, "__dataframe__"))
+
+
+def as_table(X: object, *, argument: str = "X") -> pd.DataFrame | np.ndarray:
+    """``X`` as a DataFrame or a 2-D array, read as scikit-learn's ``check_array`` reads array-likes.
+
+    A DataFrame is returned as is; a frame of another library (``__dataframe__``: polars, pyarrow) as a
+    pandas frame; a list of rows, an object with ``__array__`` or an array as a 2-D array (rows of
+    numbers and text as an object array, every column of it later typed on its own).
+
+    Raises:
+        DataShapeError: ``X`` is not 2-D (a ``ValueError``, as scikit-learn raises, and a ``TypeError``).
+        InputTypeError: ``X`` is sparse, or not an array-like at all (a string, a dict, None...).
+
+    Example:
+        >>> as_table([[1, "a"], [2, "b"]]).shape
+        (2, 2)
+        >>> as_table([1.0, 2.0])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        automl.exceptions.DataShapeError: X must be 2-D (a pandas DataFrame or a 2-D array), got ... Reshape your data...
     """
     if isinstance(X, pd.DataFrame):
         return X
@@ -45,29 +65,98 @@ def coerce_features(X: object, *, argument: str = "X") -> pd.DataFrame:
             f"{argument} is a sparse matrix ({type(X).__name__}); sparse input is not supported: pass a dense "
             "array or frame, e.g. X.toarray()"
         )
-    if isinstance(X, np.ndarray):
-        if X.ndim != 2:
-            raise InputTypeError(
-                f"{argument} must be a pandas DataFrame or a 2-D array, got an array of shape {X.shape}; "
-                "reshape it, e.g. X.reshape(len(X), -1)"
-            )
-        return pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
-    raise InputTypeError(
-        f"{argument} must be a pandas DataFrame or a 2-D numpy array, got {type(X).__name__}; "
-        "wrap it, e.g. pd.DataFrame(data)"
-    )
+    if hasattr(X, "__dataframe__") and not isinstance(X, np.ndarray):
+        try:
+            return pd.api.interchange.from_dataframe(X)
+        except Exception:  # noqa: BLE001 - not a frame pandas can read: read it as an array below
+            pass
+    if not array_like(X):
+        raise InputTypeError(
+            f"{argument} must be a pandas DataFrame or a 2-D array-like (a numpy array, a list of rows), "
+            f"got {type(X).__name__}; wrap it, e.g. pd.DataFrame(data)"
+        )
+    try:
+        array = np.asarray(X) if isinstance(X, np.ndarray) else np.asarray(X, dtype=object)
+    except ValueError as exc:
+        raise DataShapeError(f"{argument} cannot be read as a 2-D array ({exc}); pass rows of equal length") from None
+    if array.ndim == 1 and len(array) and all(isinstance(row, (list, tuple, np.ndarray)) for row in array):
+        raise DataShapeError(f"{argument} has rows of different lengths; pass rows of equal length")
+    if array.ndim == 1 and len(array) and all(isinstance(row, Mapping) for row in array):
+        raise DataShapeError(f"{argument} must be 2-D (a pandas DataFrame or a 2-D array), got a {type(X).__name__} "
+                             f"of {len(array)} records (dicts); wrap it, e.g. pd.DataFrame(data)")
+    if array.ndim != 2:
+        kind = "array" if isinstance(X, np.ndarray) else type(X).__name__
+        got = f"a {array.ndim}-D {kind} of shape {array.shape}" if array.ndim else f"a scalar {X!r}"
+        raise DataShapeError(
+            f"{argument} must be 2-D (a pandas DataFrame or a 2-D array), got {got}. Reshape your data: "
+            f"{argument}.reshape(-1, 1) if it is one feature, {argument}.reshape(1, -1) if it is one row"
+        )
+    return array
+
+
+def coerce_features(X: object, *, argument: str = "X", names: Sequence[str] | None = None) -> pd.DataFrame:
+    """Turn a DataFrame or 2-D array-like (see :func:`as_table`) into a DataFrame; reject anything else.
+
+    Arrays get the column names ``names`` (default ``x0, x1, ...``); a frame whose column names
+    are all integers (``pd.DataFrame(array)``) gets the same names, ``x<name>``.
+
+    Raises:
+        DataShapeError: ``X`` is not 2-D.
+        InputTypeError: ``X`` is neither a DataFrame nor an array-like.
+
+    Example:
+        >>> coerce_features(np.zeros((2, 2))).columns.tolist()
+        ['x0', 'x1']
+        >>> coerce_features(pd.DataFrame(np.zeros((2, 2)))).columns.tolist()
+        ['x0', 'x1']
+        >>> [pd.api.types.is_numeric_dtype(t) for t in coerce_features([[1, "a"], [2, "b"]]).dtypes]
+        [True, False]
+    """
+    table = as_table(X, argument=argument)
+    if isinstance(table, pd.DataFrame):
+        return _named(table, names)
+    columns = list(names) if names is not None else [f"x{i}" for i in range(table.shape[1])]
+    frame = pd.DataFrame(table, columns=columns)
+    return frame.infer_objects() if table.dtype == object else frame
+
+
+def _integer_name(name: object) -> bool:
+    return isinstance(name, (int, np.integer)) and not isinstance(name, (bool, np.bool_))
+
+
+def _named(frame: pd.DataFrame, names: Sequence[str] | None = None) -> pd.DataFrame:
+    """A frame whose column names are all integers gets the array names ``x<name>`` (scikit-learn
+    ignores such names; automl needs text); at predict (``names``: fit's columns) such a frame of a
+    model fitted on other names is read by position, as an array is."""
+    columns = frame.columns
+    if isinstance(columns, pd.MultiIndex) or len(columns) == 0 or not all(_integer_name(c) for c in columns):
+        return frame
+    renamed = [f"x{int(c)}" for c in columns]
+    if names is not None and not set(renamed) <= set(names) and len(columns) == len(names):
+        renamed = list(names)
+    return frame.set_axis(renamed, axis=1)
 
 
 def _column_vector(y: Any) -> Any:
-    """A target shaped ``(n, 1)`` as ``(n,)``, with scikit-learn's ``DataConversionWarning``."""
-    shape = getattr(y, "shape", None)
-    if shape is not None and len(shape) == 2 and shape[1] == 1 and not isinstance(y, pd.DataFrame):
-        from sklearn.exceptions import DataConversionWarning
+    """A target shaped ``(n, 1)`` (an array, a list of one-value rows, a one-column frame) as one column,
+    with scikit-learn's ``DataConversionWarning``."""
+    if isinstance(y, pd.Series) or y is None:
+        return y
+    column: Any
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] != 1:
+            raise InputTypeError(f"y must be one column (a Series or 1-D array), got a DataFrame of shape {y.shape}")
+        column = y.iloc[:, 0]
+    else:
+        array = np.asarray(y)
+        if array.ndim != 2 or array.shape[1] != 1:
+            return y
+        column = array.ravel()
+    from sklearn.exceptions import DataConversionWarning
 
-        warn_user("A column-vector y was passed when a 1d array was expected; it is read as one column",
-                  DataConversionWarning)
-        return np.asarray(y).ravel()
-    return y
+    warn_user("A column-vector y was passed when a 1d array was expected; it is read as one column "
+              "(pass y.ravel() or y.iloc[:, 0] to say so)", DataConversionWarning)
+    return column
 
 
 def feature_problems(X: pd.DataFrame) -> list[str]:
@@ -257,6 +346,24 @@ class TrainingData:
     weights: np.ndarray | None = None
 
 
+def _target_series(y: Any, target_name: str) -> pd.Series:
+    """``y`` (a Series, a 1-D array-like or a column vector) as a Series named ``target_name`` with a fresh index."""
+    y = _column_vector(y)
+    if not isinstance(y, pd.Series) and np.ndim(np.asarray(y, dtype=object)) != 1:
+        raise InputTypeError(f"y must be one column (a Series or 1-D array), got shape {np.shape(np.asarray(y))}")
+    return pd.Series(np.asarray(y) if not isinstance(y, pd.Series) else y, name=target_name).reset_index(drop=True)
+
+
+def _numbers_of_objects(y: pd.Series) -> pd.Series:
+    """A regression target of dtype ``object`` that holds only numbers as float64 (as scikit-learn reads it);
+    anything else unchanged (text is refused by the task check, naming the fix)."""
+    if y.dtype != object:
+        return y
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in y.dropna()):
+        return y
+    return y.astype("float64")
+
+
 def sample_weight_problems(sample_weight: object, n_rows: int) -> tuple[np.ndarray | None, list[str]]:
     """Check sample weights: one finite, non-negative number per row, not all zero.
 
@@ -324,11 +431,7 @@ def validate_training_data(
     problems = feature_problems(X)
     if y is None:
         raise DataValidationError("requires y to be passed, but the target y is None; pass the target values")
-    if isinstance(y, pd.DataFrame):
-        raise InputTypeError(f"y must be one column (a Series or 1-D array), got a DataFrame of shape {y.shape}")
-    y = _column_vector(y)
-    y_series = pd.Series(np.asarray(y) if not isinstance(y, pd.Series) else y, name=target_name)
-    y_series = y_series.reset_index(drop=True)
+    y_series = _target_series(y, target_name)
     if y_series.ndim != 1 or len(y_series) != len(X):
         problems.append(f"y has {len(y_series)} values but X has {len(X)} rows; pass one target value per row")
         raise DataValidationError(problems)
@@ -371,7 +474,11 @@ def validate_training_data(
             task = "multiclass" if y_series.nunique() > 2 else "binary"
         if classifier is False:
             task = "regression"
+    if task == "regression":
+        y_series = _numbers_of_objects(y_series)
     problems.extend(check_task(task, y_series, target_name))
+    if len(X) == 1:
+        problems.append("X has 1 row (n_samples=1); a cross-validated search needs at least 2 (one per fold)")
     if weights is not None and not (weights > 0).any():
         problems.append("sample_weight is zero for every row that has a target; at least one needs a positive weight")
     elif weights is not None and task != "regression" and y_series[weights > 0].nunique() < 2:

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import warnings
@@ -120,6 +121,25 @@ class Metric:
         except (ValueError, ZeroDivisionError):  # e.g. weights summing to zero on these rows
             return math.nan
         return value
+
+    def for_positive(self, positive: int) -> Metric:
+        """This metric with encoded class ``positive`` (0 or 1) as the positive class of a binary target:
+        f1, precision and recall (and roc_auc's orientation; its value does not change) are about it.
+        Other metrics, user callables and ``positive=1`` (scikit-learn's default) return ``self``.
+
+        Example:
+            >>> import numpy as np
+            >>> y, proba = np.array([0, 0, 1]), np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7]])
+            >>> f1 = get_metric("f1", "binary")
+            >>> f1.compute(y, proba), f1.for_positive(0).compute(y, proba)
+            (0.6666666666666666, 0.6666666666666666)
+            >>> get_metric("recall", "binary").for_positive(0).compute(y, proba)
+            0.5
+        """
+        registered = _REGISTRY.get(self.name)
+        if positive == 1 or self.name not in _POSITIVE_METRICS or registered is None or registered.fn is not self.fn:
+            return self
+        return dataclasses.replace(self, fn=_OtherPositive(self.fn, self.needs), extra={**self.extra, "positive": 0})
 
     def is_better(self, a: float, b: float) -> bool:
         """Whether score ``a`` is strictly better than ``b``.
@@ -236,6 +256,27 @@ def _averaged(kind: str, average: str) -> Callable[..., float]:
         return float((values * true).sum() / true.sum())
 
     return score
+
+
+#: The binary metrics whose value (or orientation) depends on which class is the positive one.
+_POSITIVE_METRICS = frozenset({"precision", "recall", "f1", "roc_auc"})
+
+
+class _OtherPositive:
+    """A binary metric computed with encoded class 0 as the positive class (labels and columns swapped)."""
+
+    def __init__(self, fn: Callable[..., float], needs: str) -> None:
+        self.fn, self.needs = fn, needs
+
+    def __call__(self, y: np.ndarray, prediction: np.ndarray, *weights: Any) -> float:
+        swapped = 1 - np.asarray(prediction) if self.needs == "label" else np.asarray(prediction)[:, ::-1]
+        return self.fn(1 - np.asarray(y), swapped, *weights)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _OtherPositive) and (other.fn, other.needs) == (self.fn, self.needs)
+
+    def __hash__(self) -> int:
+        return hash((self.fn, self.needs))
 
 
 def _mse(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
@@ -366,15 +407,16 @@ def _takes_sample_weight(fn: Callable[..., Any]) -> bool:
     return "sample_weight" in parameters or any(p.kind == p.VAR_KEYWORD for p in parameters.values())
 
 
-def report_metrics(task: str, primary: Metric) -> list[Metric]:
-    """The metrics computed for every trial: the primary one first, then the usual ones.
+def report_metrics(task: str, primary: Metric, positive: int = 1) -> list[Metric]:
+    """The metrics computed for every trial: the primary one first, then the usual ones, each read with
+    encoded class ``positive`` as the positive class of a binary target (see :meth:`Metric.for_positive`).
 
     Example:
         >>> [m.name for m in report_metrics("regression", get_metric("mae", "regression"))]
         ['mae', 'rmse', 'r2']
     """
-    out = [primary]
+    out = [primary.for_positive(positive)]
     for name in _REPORTED[task]:
         if name != primary.name:
-            out.append(_REGISTRY[name])
+            out.append(_REGISTRY[name].for_positive(positive))
     return out

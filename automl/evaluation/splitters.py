@@ -20,7 +20,8 @@ Accepted forms:
   ``"time:K"`` (time-series split, rows in time order), ``"holdout:F"``;
 - ``"group:COLUMN"`` (groups from that column, which leaves the features; 5 folds);
 - a number as text (``"5"``, ``"0.2"``) is the number itself, as the command line gives it;
-- any object with ``split`` and ``get_n_splits`` (a scikit-learn splitter).
+- any object with ``split`` and ``get_n_splits`` (a scikit-learn splitter);
+- an iterable of ``(train, test)`` index arrays, as scikit-learn's ``check_cv`` takes (read once).
 
 Example:
     >>> plan = make_cv_plan(3, "binary", seed=0)
@@ -30,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +43,7 @@ from sklearn import model_selection as ms
 
 from automl.exceptions import DataValidationError, InvalidParameterError
 
-__all__ = ["CVPlan", "CVSpec", "make_cv_plan", "parse_cv", "CV_FORMS", "SMALL_DATA_ROWS", "REPEATED_MAX_WORK", "FIVE_FOLDS_MAX_WORK"]
+__all__ = ["CVPlan", "CVSpec", "IndexSplits", "make_cv_plan", "parse_cv", "CV_FORMS", "SMALL_DATA_ROWS", "REPEATED_MAX_WORK", "FIVE_FOLDS_MAX_WORK"]
 
 #: With ``cv=None``, data of at most this many rows get 5 folds repeated twice.
 SMALL_DATA_ROWS = 2500
@@ -52,7 +54,7 @@ FIVE_FOLDS_MAX_WORK = 2000.0
 
 CV_FORMS = (
     "None (5 folds), a number of folds k >= 2 (5 or '5'), a holdout fraction in (0, 1) (0.2 or '0.2'), 'kfold:K', "
-    "'repeated:KxR', 'group:K', 'group:COLUMN', 'time:K', 'holdout:F', or a scikit-learn splitter"
+    "'repeated:KxR', 'group:K', 'group:COLUMN', 'time:K', 'holdout:F', a scikit-learn splitter, or (train, test) index pairs"
 )
 
 
@@ -157,6 +159,56 @@ class CVSpec:
     splitter: Any = None
 
 
+class IndexSplits:
+    """Fixed ``(train, test)`` index arrays as a splitter (``cv=`` given as a list of pairs).
+
+    Example:
+        >>> splits = IndexSplits([([0, 1], [2]), ([1, 2], [0])])
+        >>> splits.get_n_splits(), [test.tolist() for _, test in splits.split(np.zeros((3, 1)))]
+        (2, [[2], [0]])
+    """
+
+    def __init__(self, pairs: Any) -> None:
+        self.pairs = [(np.asarray(train), np.asarray(test)) for train, test in pairs]
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        return len(self.pairs)
+
+    def split(self, X: Any, y: Any = None, groups: Any = None) -> Any:
+        n = len(X)
+        for i, (train, test) in enumerate(self.pairs):
+            for name, index in (("train", train), ("test", test)):
+                if len(index) and (index.min() < 0 or index.max() >= n):
+                    raise ValueError(f"split {i}'s {name} indices go from {index.min()} to {index.max()}, but the "
+                                     f"data has {n} rows (indices 0 to {n - 1})")
+            yield train.copy(), test.copy()
+
+    def __repr__(self) -> str:
+        return f"IndexSplits({len(self.pairs)} splits)"
+
+
+def _index_pairs(cv: object) -> CVSpec:
+    """``cv`` as fixed ``(train, test)`` index pairs, each checked (as scikit-learn's ``check_cv`` takes them)."""
+    try:
+        pairs = list(cv)  # type: ignore[call-overload]
+    except TypeError:
+        raise InvalidParameterError(f"cv must be {CV_FORMS}; got {cv!r} of type {type(cv).__name__}") from None
+    for i, pair in enumerate(pairs):
+        parts = list(pair) if isinstance(pair, (tuple, list)) else None
+        arrays = [np.asarray(p) for p in parts] if parts is not None and len(parts) == 2 else None
+        if arrays is None or any(a.ndim != 1 or a.dtype.kind not in "iu" for a in arrays):
+            raise InvalidParameterError(
+                f"cv as (train, test) pairs: item {i} is not a pair of 1-D integer index arrays (got {pair!r:.80}); "
+                "pass e.g. list(KFold(5).split(X)), or a splitter"
+            )
+        if not len(arrays[0]) or not len(arrays[1]):
+            raise InvalidParameterError(f"cv as (train, test) pairs: split {i} has an empty train or test part")
+    if not pairs:
+        raise InvalidParameterError("cv as (train, test) pairs holds no split (an iterator read already?); "
+                                    "pass a list of pairs")
+    return CVSpec("splitter", folds=len(pairs), splitter=IndexSplits(pairs))
+
+
 def _positive_int(text: str, cv: object) -> int:
     try:
         value = int(text)
@@ -198,6 +250,8 @@ def parse_cv(cv: object) -> CVSpec:
         (True, True)
         >>> parse_cv("group:customer").column, parse_cv("repeated:5x3").repeats
         ('customer', 3)
+        >>> parse_cv([([0, 1], [2, 3]), ([2, 3], [0, 1])]).splitter
+        IndexSplits(2 splits)
         >>> parse_cv("kfold:1")
         Traceback (most recent call last):
         ...
@@ -209,6 +263,8 @@ def parse_cv(cv: object) -> CVSpec:
         return CVSpec("default")
     if hasattr(cv, "split") and hasattr(cv, "get_n_splits"):
         return CVSpec("splitter", splitter=cv)
+    if isinstance(cv, Iterable) and not isinstance(cv, (str, bytes, Mapping)):
+        return _index_pairs(cv)
     if isinstance(cv, (bool, np.bool_)) or not isinstance(cv, (numbers.Real, str)):
         raise InvalidParameterError(f"cv must be {CV_FORMS}; got {cv!r} of type {type(cv).__name__}")
     if isinstance(cv, numbers.Integral):  # numpy integers too
@@ -278,6 +334,8 @@ def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = Fal
             n = int(spec.splitter.get_n_splits())
         except TypeError:
             n = 1
+        if isinstance(spec.splitter, IndexSplits):
+            return CVPlan(spec.splitter, f"index_splits:{n}", n)
         return CVPlan(spec.splitter, type(spec.splitter).__name__, n, min_rows=max(2, n))
     if spec.kind == "holdout":
         return _holdout(spec.fraction, classification, seed)

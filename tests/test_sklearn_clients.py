@@ -1,0 +1,164 @@
+"""The estimators as scikit-learn's own tools use them: meta-estimators with worker processes, the inputs
+scikit-learn accepts, no MLflow run per fold, and the positive class of binary metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import GridSearchCV, cross_val_score
+
+import automl
+
+
+def _frame(n: int = 90, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+    y = np.where(X["a"] + 0.5 * rng.normal(size=n) > 0, "yes", "no")
+    return X, y
+
+
+# -- 1. joblib's loky workers (n_jobs=2) start our spawned trial workers ------------------------------
+def test_cross_val_score_with_two_joblib_workers_runs_isolated_trials():
+    X, y = _frame()
+    clf = automl.AutoMLClassifier(families=["linear"], n_trials=2, cv=3, tracking=False)
+    scores = cross_val_score(clf, X, y, cv=2, n_jobs=2, error_score="raise")
+    assert scores.shape == (2,) and np.isfinite(scores).all()
+
+
+def test_grid_search_with_two_joblib_workers_runs_isolated_trials():
+    X, y = _frame()
+    clf = automl.AutoMLClassifier(families=["linear"], n_trials=2, cv=3, tracking=False)
+    search = GridSearchCV(clf, {"seed": [0, 1]}, cv=2, n_jobs=2, error_score="raise").fit(X, y)
+    assert search.best_params_["seed"] in (0, 1)
+    assert search.best_estimator_.predict(X.head(3)).shape == (3,)
+
+
+# -- 2. the inputs scikit-learn accepts ---------------------------------------------------------------
+FAST = dict(families=["linear"], n_trials=1, isolation="none", ensemble=False, tracking=False)
+
+
+def test_a_list_of_lists_and_a_frame_of_an_array_are_read_like_the_array():
+    X, y = _frame()
+    array = X.to_numpy()
+    model = automl.AutoMLClassifier(cv=3, **FAST).fit(array.tolist(), y.tolist())
+    expected = model.predict_proba(array)
+    assert list(model.schema_.names) == ["x0", "x1", "x2"]
+    np.testing.assert_allclose(model.predict_proba(array.tolist()), expected)
+    np.testing.assert_allclose(model.predict_proba(pd.DataFrame(array)), expected)  # integer column names
+    framed = automl.AutoMLClassifier(cv=3, **FAST).fit(pd.DataFrame(array), y)
+    np.testing.assert_allclose(framed.predict_proba(pd.DataFrame(array)), expected)
+    np.testing.assert_allclose(framed.predict_proba(array), expected)
+
+
+def test_a_column_vector_target_is_raveled_with_scikit_learns_warning():
+    from sklearn.exceptions import DataConversionWarning
+
+    X, y = _frame()
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        model = automl.AutoMLClassifier(cv=3, **FAST).fit(X, y.reshape(-1, 1))
+    assert sorted(model.classes_.tolist()) == ["no", "yes"]
+    with pytest.warns(DataConversionWarning):
+        automl.AutoMLClassifier(cv=3, **FAST).fit(X, pd.DataFrame({"label": y}))
+
+
+def test_cv_as_train_test_index_pairs_is_used_as_given():
+    from sklearn.model_selection import KFold
+
+    X, y = _frame()
+    pairs = list(KFold(3).split(X))
+    model = automl.AutoMLClassifier(cv=pairs, **FAST).fit(X, y)
+    assert model.leaderboard().shape[0] == 1
+    from_generator = automl.AutoMLClassifier(cv=KFold(3).split(X), **FAST).fit(X, y)
+    np.testing.assert_allclose(from_generator.predict_proba(X), model.predict_proba(X))
+    with pytest.raises(automl.InvalidParameterError, match="not a pair of 1-D integer index arrays"):
+        automl.AutoMLClassifier(cv=[(0.5, 1.5)], **FAST).fit(X, y)
+
+
+def test_what_is_truly_wrong_is_still_refused_with_the_exception_scikit_learn_expects():
+    X, y = _frame()
+    with pytest.raises(ValueError, match="Reshape your data") as info:
+        automl.AutoMLClassifier(cv=3, **FAST).fit(X["a"].to_numpy(), y)
+    assert isinstance(info.value, (automl.AutoMLError, TypeError))  # was an InputTypeError: still one
+    with pytest.raises(ValueError, match="requires y to be passed, but the target y is None"):
+        automl.AutoMLClassifier(cv=3, **FAST).fit(X, None)
+    with pytest.raises(automl.InputTypeError, match="rows of different lengths"):
+        automl.AutoMLClassifier(cv=3, **FAST).fit([[1, 2], [3]] * 20, [0, 1] * 20)
+    with pytest.raises(automl.InputTypeError, match="DataFrame of shape"):
+        automl.AutoMLClassifier(cv=3, **FAST).fit(X, pd.DataFrame({"a": y, "b": y}))
+
+
+# -- 4. tracking: the one-call fit tracks, the estimator classes (cloned per fold) do not ---------------
+def _runs(uri: str) -> list:
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    return client.search_runs(ids, run_view_type=ViewType.ALL) if ids else []
+
+
+def test_cross_val_score_logs_nothing_by_default_and_automl_fit_logs_its_run(tmp_path, monkeypatch):
+    monkeypatch.delenv("AUTOML_TRACKING", raising=False)  # the users' default: tracking not turned off
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    (tmp_path / "store").mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    X, y = _frame()
+    scores = cross_val_score(automl.AutoMLClassifier(families=["linear"], n_trials=2, cv=3), X, y, cv=3)
+    assert np.isfinite(scores).all()
+    assert list(work.iterdir()) == []  # no mlruns, no mlflow.db
+    assert _runs(uri) == []
+    model = automl.fit(X.assign(label=y), "label", families=["linear"], n_trials=2, cv=3)
+    assert model.tracking_run_id_ in {run.info.run_id for run in _runs(uri)}
+    assert automl.AutoMLClassifier().get_params()["tracking"] is False
+
+
+# -- 5. the positive class of a binary target: the minority class by default, or pos_label -------------
+def _churn(n: int = 200) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    return X, np.where(X["a"] + 0.5 * rng.normal(size=n) > 1.0, "churn", "stay")  # churn: about a fifth
+
+
+def test_binary_metrics_are_about_the_minority_class_churn_by_default(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+    from sklearn.metrics import f1_score, precision_score, recall_score
+
+    X, y = _churn()
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    model = automl.fit(X.assign(y=y), "y", metric="f1", families=["linear"], n_trials=1, cv=3, isolation="none",
+                       tracking=True, tracking_uri=uri)
+    assert model.pos_label_ == "churn" and model.classes_.tolist() == ["churn", "stay"]  # classes_ stay sorted
+    predicted = model.predict(X)
+    scores = model.evaluate(X, y)
+    assert scores["f1"] == pytest.approx(f1_score(y, predicted, pos_label="churn"))
+    assert scores["f1"] != pytest.approx(f1_score(y, predicted, pos_label="stay"))
+    board = model.leaderboard()
+    assert board["pos_label"].tolist() == ["churn"]
+    assert board["f1_mean"].iloc[0] == pytest.approx(model.best_score_)
+    assert MlflowClient(uri).get_run(model.tracking_run_id_).data.params["pos_label"] == "churn"
+    stay = automl.AutoMLClassifier(metric="precision", pos_label="stay", families=["linear"], n_trials=1, cv=3,
+                                   isolation="none").fit(X, y)
+    assert stay.pos_label_ == "stay"
+    assert stay.evaluate(X, y)["precision"] == pytest.approx(precision_score(y, stay.predict(X), pos_label="stay"))
+    assert stay.evaluate(X, y)["f1"] == pytest.approx(f1_score(y, stay.predict(X), pos_label="stay"))
+    assert recall_score(y, stay.predict(X), pos_label="stay") > 0.9
+
+
+def test_a_pos_label_that_is_not_a_class_is_refused_before_the_search_with_a_suggestion(tmp_path):
+    X, y = _churn()
+    with pytest.raises(automl.InvalidParameterError, match="pos_label='chrun' is not a class.*did you mean 'churn'"):
+        automl.AutoMLClassifier(pos_label="chrun", families=["linear"], n_trials=1, study_name="s",
+                                storage=str(tmp_path / "s.journal")).fit(X, y)
+    assert not (tmp_path / "s.journal").exists()
+    with pytest.raises(automl.InvalidParameterError, match="applies to a binary target"):
+        automl.fit(X.assign(y=X["a"]), "y", pos_label="churn", families=["linear"], n_trials=1)
+
+
+def test_a_frame_of_an_array_at_predict_is_read_by_position_like_the_array():
+    X, y = _frame()
+    model = automl.AutoMLClassifier(cv=3, **FAST).fit(X, y)  # named columns a, b, c
+    np.testing.assert_allclose(model.predict_proba(pd.DataFrame(X.to_numpy())), model.predict_proba(X))
