@@ -428,8 +428,10 @@ class MLflowTracker:
     def _queue_files(self, report: Any, files: Path) -> None:
         import yaml
 
+        from automl.persistence import leaderboard_csv
+
         files.mkdir()
-        report.leaderboard_.to_csv(files / "leaderboard.csv", index=False)
+        (files / "leaderboard.csv").write_text(leaderboard_csv(report.leaderboard_), encoding="utf-8")
         (files / "search_space.yaml").write_text(
             yaml.safe_dump({name: space.to_dict() for name, space in report.spaces.items()}, sort_keys=False),
             encoding="utf-8",

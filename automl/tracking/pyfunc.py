@@ -132,25 +132,33 @@ def log_pyfunc_model(
             os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = progress
 
 
-def _code_paths() -> list[str]:
+def _code_paths(into: Path) -> list[str]:
     """The automl package, and its built-in search spaces when they live outside it (an editable install):
-    the served model registers the built-in families from them."""
+    the served model registers the built-in families from them. Copied into ``into`` without bytecode
+    (``__pycache__`` is this machine's, and would more than double the logged code)."""
+    import shutil
+
     from automl.spaces.loader import _builtin_dir
 
     package = Path(__file__).resolve().parents[1]
-    paths = [str(package)]
+    sources = [package]
     spaces = Path(str(_builtin_dir())).resolve()
     if package not in spaces.parents:
-        paths.append(str(spaces))  # copied as code/search_spaces, where the loader looks beside the package
-    return paths
+        sources.append(spaces)  # copied as code/search_spaces, where the loader looks beside the package
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    return [shutil.copytree(source, into / source.name, ignore=ignore) for source in sources]
 
 
 def _log(
     run_id: str, saved_folder: str, signature: Any, example: Any, registered_model_name: str | None,
     extra: tuple[str, ...] = (),
 ) -> str:
+    import tempfile
+
     active = mlflow.active_run()
-    with warnings.catch_warnings(), mlflow.start_run(run_id=run_id, nested=active is not None and active.info.run_id != run_id):
+    nested = active is not None and active.info.run_id != run_id
+    with tempfile.TemporaryDirectory(prefix="automl-code-") as code, warnings.catch_warnings(), \
+            mlflow.start_run(run_id=run_id, nested=nested):
         # Type hints would make MLflow build a schema from them; the signature comes from the training frame.
         warnings.filterwarnings("ignore", message=".*type hints.*", category=UserWarning)
         # No input example unless log_input_example=True (they are the user's rows); the signature is given.
@@ -159,7 +167,7 @@ def _log(
             name="model",
             python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
             artifacts={"automl_model": str(saved_folder)},
-            code_paths=_code_paths(),
+            code_paths=[str(path) for path in _code_paths(Path(code))],
             signature=signature,
             input_example=example,
             pip_requirements=pip_requirements(extra),

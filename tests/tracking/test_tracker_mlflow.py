@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import mlflow
 import optuna
@@ -97,6 +98,11 @@ def test_search_round_trip_runs_artifacts_and_pyfunc_in_a_fresh_process(tmp_path
     lines = out.stdout.strip().splitlines()
     assert lines[-2] == str(list(model.predict(df)))
     assert lines[-1] == str(list(model.predict(df.head(3))))
+    # The logged code is the package's source, never this machine's bytecode.
+    logged = Path(mlflow.artifacts.download_artifacts(artifact_uri=model.model_uri_, tracking_uri=uri,
+                                                      dst_path=str(tmp_path / "logged")))
+    assert (logged / "code" / "automl" / "__init__.py").exists()
+    assert not [p for p in logged.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
 
 
 def _interrupt(params, ctx):
