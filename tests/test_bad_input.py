@@ -111,7 +111,7 @@ def fit_case(data: Callable[[], Any], error, names, hints, *, target: Any = "y",
 
 def estimator_case(cls_name: str, X: Callable[[], Any], y: Callable[[], Any], error, names, hints,
                    **kwargs: Any) -> Case:
-    settings = {**FAST, **kwargs}
+    settings = {**FAST, "tracking": True, **kwargs}  # the estimators do not track by default: here they do
 
     def call() -> Any:
         return getattr(automl, cls_name)(**settings).fit(X(), y())
@@ -416,7 +416,7 @@ CASES += [
         id="weights-column-missing",
     ),
     pytest.param(
-        Case(lambda: automl.AutoMLClassifier(**{**FAST, "families": ["knn"]}).fit(
+        Case(lambda: automl.AutoMLClassifier(**{**FAST, "tracking": True, "families": ["knn"]}).fit(
                  _features(), np.arange(N) % 2, sample_weight=np.ones(N)),
              IPE, ["'knn'", "sample weights"], ["leave it out of families="]),
         id="weights-with-a-family-that-cannot-use-them",

@@ -446,7 +446,7 @@ class MLflowTracker:
         written = render_search_plots(
             report.leaderboard_, report.study, report.metric_.name, report.metric_.greater_is_better, report.task_,
             report.y, report.oof_predictions_.get(report.best_trial_), report.attributes.get("classes_"), folder,
-            errors=errors,
+            errors=errors, positive=report.attributes.get("pos_label_"),
         )
         self._failures += [("plots", redact_text(error, self.tracking_uri)) for error in errors]
         if written:

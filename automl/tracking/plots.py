@@ -321,6 +321,7 @@ def render_search_plots(
     classes: Sequence[Any] | None,
     out_dir: str | pathlib.Path,
     errors: list[str] | None = None,
+    positive: Any = None,
 ) -> list[pathlib.Path]:
     """Write every applicable plot of a search as PNG into ``out_dir``.
 
@@ -345,6 +346,7 @@ def render_search_plots(
         classes: Class names in encoded order (classification), else ``None``.
         out_dir: Folder to write into (created if missing).
         errors: Collects one line per plot that failed (then nothing is logged as a warning).
+        positive: The positive class of a binary target (its ROC and precision-recall curves).
 
     Returns:
         The paths written, in the order above.
@@ -362,7 +364,7 @@ def render_search_plots(
     out.mkdir(parents=True, exist_ok=True)
     jobs = _search_jobs(leaderboard, study, metric_name, greater_is_better)
     if y_true is not None and oof is not None and len(y_true) > 0 and np.size(oof) > 0:
-        jobs += _prediction_jobs(task, y_true, oof, classes)
+        jobs += _prediction_jobs(task, y_true, oof, classes, positive)
     written: list[pathlib.Path] = []
     for name, build in jobs:
         path = out / name
@@ -404,13 +406,14 @@ def _search_jobs(leaderboard: pd.DataFrame | None, study: Any, metric_name: str,
     return jobs
 
 
-def _prediction_jobs(task: str, y_true: np.ndarray, oof: np.ndarray, classes: Sequence[Any] | None) -> list[Job]:
+def _prediction_jobs(task: str, y_true: np.ndarray, oof: np.ndarray, classes: Sequence[Any] | None,
+                     positive: Any = None) -> list[Job]:
     """The plots of the best trial's out-of-fold predictions, for ``task``."""
     if task in ("binary", "multiclass"):
         labels = list(classes) if classes is not None and len(classes) else list(
             range(np.shape(oof)[1] if np.ndim(oof) == 2 else 2))
         return [("confusion_matrix.png", lambda: confusion_matrix_plot(y_true, oof, labels)),
-                ("roc_pr_curves.png", lambda: roc_pr_curves(y_true, oof, labels))]
+                ("roc_pr_curves.png", lambda: roc_pr_curves(y_true, oof, labels, positive))]
     if task == "regression":
         return [("predicted_vs_actual.png", lambda: predicted_vs_actual(y_true, oof)),
                 ("residuals.png", lambda: residuals_plot(y_true, oof))]

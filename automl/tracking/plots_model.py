@@ -93,10 +93,10 @@ def confusion_matrix_plot(y_true: np.ndarray, proba: np.ndarray, classes: Sequen
     return fig
 
 
-def _curve_classes(y: np.ndarray, k: int) -> list[int]:
-    """Classes that get a one-vs-rest curve: binary -> [1]; else up to 10, most rows first."""
+def _curve_classes(y: np.ndarray, k: int, positive: int = 1) -> list[int]:
+    """Classes that get a one-vs-rest curve: binary -> [positive]; else up to 10, most rows first."""
     if k == 2:
-        return [1]
+        return [positive]
     support = np.bincount(y, minlength=k)
     order = sorted(range(k), key=lambda c: (-support[c], c))
     return order[:_MAX_CURVES]
@@ -123,10 +123,11 @@ def _one_vs_rest(roc_ax: Axes, pr_ax: Axes, target: np.ndarray, scores: np.ndarr
     pr_ax.axhline(prevalence, color=colour, linestyle=":", linewidth=1.0, alpha=0.8 if label else 0.5, label=label)
 
 
-def roc_pr_curves(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[Any]) -> Figure:
+def roc_pr_curves(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[Any], positive: Any = None) -> Figure:
     """ROC and precision-recall curves side by side.
 
-    Binary: one curve for the positive class ``classes[1]``. Multiclass: one
+    Binary: one curve for the positive class (``positive``, the model's ``pos_label_``; ``classes[1]``
+    when it is None or not a class). Multiclass: one
     one-vs-rest curve per class (the 10 classes with most rows when there are
     more). Legends hold the AUC and the average precision, and sit under the
     panels so they never hide a curve.
@@ -135,6 +136,7 @@ def roc_pr_curves(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[Any])
         y_true: Encoded labels ``0..K-1``.
         proba: Probabilities, shape ``(n, K)``; rows containing NaN are skipped.
         classes: Class names in encoded order.
+        positive: The positive class of a binary target.
 
     Returns:
         The figure (two axes: ROC, then precision-recall).
@@ -147,13 +149,16 @@ def roc_pr_curves(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[Any])
         ['ROC curve', 'Precision-recall curve']
         >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
         ['yes (AUC = 1.000)', 'chance']
+        >>> fig = roc_pr_curves(np.array([0, 1, 0, 1]), proba, ["no", "yes"], positive="no")
+        >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        ['no (AUC = 1.000)', 'chance']
     """
     y, p = _classification_rows(y_true, proba)
     names = [_label(c) for c in classes]
     k = len(names)
     if p.shape[1] != k:
         raise ValueError(f"proba has {p.shape[1]} columns but there are {k} classes.")
-    chosen = _curve_classes(y, k)
+    chosen = _curve_classes(y, k, list(classes).index(positive) if positive in list(classes) else 1)
     palette = _colours("tab10")
 
     fig = _new_figure(11.0, 5.4 if len(chosen) <= 3 else 6.2)
