@@ -139,7 +139,11 @@ def test_binary_metrics_are_about_the_minority_class_churn_by_default(tmp_path, 
     board = model.leaderboard()
     assert board["pos_label"].tolist() == ["churn"]
     assert board["f1_mean"].iloc[0] == pytest.approx(model.best_score_)
-    assert MlflowClient(uri).get_run(model.tracking_run_id_).data.params["pos_label"] == "churn"
+    run = MlflowClient(uri).get_run(model.tracking_run_id_)
+    assert run.data.params["pos_label"] == "churn"
+    assert "automl.logging_failed" not in run.data.tags and model.model_uri_  # the model (and its metric) was logged
+    saved = automl.load(model.save(tmp_path / "model"))  # the metric about class 0 pickles with the model
+    assert saved.evaluate(X, y)["f1"] == pytest.approx(scores["f1"])
     stay = automl.AutoMLClassifier(metric="precision", pos_label="stay", families=["linear"], n_trials=1, cv=3,
                                    isolation="none").fit(X, y)
     assert stay.pos_label_ == "stay"

@@ -242,20 +242,22 @@ _PER_CLASS = {
 }
 
 
-def _averaged(kind: str, average: str) -> Callable[..., float]:
-    """precision / recall / f1 with scikit-learn's averaging and zero_division=0."""
+class _Averaged:
+    """precision / recall / f1 with scikit-learn's averaging and zero_division=0 (a class, not a closure,
+    so that a metric wrapping it, e.g. for another positive class, pickles with the model)."""
 
-    def score(y: np.ndarray, labels: np.ndarray, w: np.ndarray | None = None) -> float:
+    def __init__(self, kind: str, average: str) -> None:
+        self.kind, self.average = kind, average
+
+    def __call__(self, y: np.ndarray, labels: np.ndarray, w: np.ndarray | None = None) -> float:
         tp, pred, true = _counts(y, labels, w)
-        values = _PER_CLASS[kind](tp, pred, true)
-        if average == "binary":
+        values = _PER_CLASS[self.kind](tp, pred, true)
+        if self.average == "binary":
             return float(values[1]) if len(values) > 1 else 0.0
         present = (pred + true) > 0
-        if average == "macro":
+        if self.average == "macro":
             return float(values[present].mean())
         return float((values * true).sum() / true.sum())
-
-    return score
 
 
 #: The binary metrics whose value (or orientation) depends on which class is the positive one.
@@ -313,9 +315,9 @@ def _register(metric: Metric) -> None:
 _register(Metric("accuracy", _accuracy, True, "label", _CLASSIFICATION, weighted=True))
 _register(Metric("balanced_accuracy", _balanced_accuracy, True, "label", _CLASSIFICATION, weighted=True))
 for _base in ("precision", "recall", "f1"):
-    _register(Metric(_base, _averaged(_base, "binary"), True, "label", frozenset({"binary"}), weighted=True))
+    _register(Metric(_base, _Averaged(_base, "binary"), True, "label", frozenset({"binary"}), weighted=True))
     for _avg in ("macro", "weighted"):
-        _register(Metric(f"{_base}_{_avg}", _averaged(_base, _avg), True, "label", _CLASSIFICATION, weighted=True))
+        _register(Metric(f"{_base}_{_avg}", _Averaged(_base, _avg), True, "label", _CLASSIFICATION, weighted=True))
 _register(Metric("roc_auc", _roc_auc, True, "proba", _CLASSIFICATION, weighted=True))
 _register(Metric("log_loss", _log_loss, False, "proba", _CLASSIFICATION, weighted=True))
 _register(Metric("rmse", _rmse, False, "prediction", _REGRESSION, weighted=True))

@@ -146,7 +146,7 @@ def _code_paths(into: Path) -> list[str]:
     if package not in spaces.parents:
         sources.append(spaces)  # copied as code/search_spaces, where the loader looks beside the package
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    return [shutil.copytree(source, into / source.name, ignore=ignore) for source in sources]
+    return [str(shutil.copytree(source, into / source.name, ignore=ignore)) for source in sources]
 
 
 def _log(
@@ -167,7 +167,7 @@ def _log(
             name="model",
             python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
             artifacts={"automl_model": str(saved_folder)},
-            code_paths=[str(path) for path in _code_paths(Path(code))],
+            code_paths=_code_paths(Path(code)),
             signature=signature,
             input_example=example,
             pip_requirements=pip_requirements(extra),
