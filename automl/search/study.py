@@ -169,18 +169,18 @@ def open_checked_study(storage: object, study_name: str | None, *, direction: Li
     stored = StudyRecord.read(study).fingerprint
     if stored is None and create:
         StudyWriter(study).fingerprint(fingerprint)
-    if create and metric is not None and study.metric_names is None:
-        import optuna
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # experimental in Optuna 3-4
-            study.set_metric_names([metric])
     elif stored != fingerprint:
         raise StudyMismatchError(
             f"study {study_name!r} was created for other data or settings (target, columns, task, "
             "metric, cv or families differ); pass a new study_name= to start a fresh search, "
             "or the same data and settings to resume it"
         )
+    if create and metric is not None and study.metric_names is None:
+        import optuna
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # experimental in Optuna 3-4
+            study.set_metric_names([metric])
     if study.direction.name.lower() != direction:
         raise StudyMismatchError(f"study {study_name!r} was created to {study.direction.name.lower()}")
     return study, created

@@ -94,3 +94,21 @@ def test_a_net_is_still_pruned_on_its_fold_running_mean(tmp_path):
     assert net.state.name == "PRUNED", (net.state, net.user_attrs.get("automl:fold_scores"))
     assert net.user_attrs["automl:reason"].startswith("pruned after fold 1/4")
     assert sorted(net.intermediate_values) == [0]  # its one epoch: no fold step
+
+
+def test_a_study_stored_before_metric_names_is_still_checked_against_its_fingerprint(tmp_path):
+    # Studies stored by earlier versions have no metric names: naming the objective on resume must not
+    # skip the check that the stored study was made for these data and settings.
+    from automl.exceptions import StudyMismatchError
+    from automl.search.study import open_checked_study
+    from automl.search.trial_record import StudyWriter
+
+    journal = str(tmp_path / "old.journal")
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
+    StudyWriter(optuna.create_study(study_name="old", storage=storage, direction="maximize")).fingerprint("A")
+    with pytest.raises(StudyMismatchError, match="other data or settings"):
+        open_checked_study(journal, "old", direction="maximize", seed=0, pruner="none", fingerprint="B",
+                           create=True, metric="roc_auc")
+    study, created = open_checked_study(journal, "old", direction="maximize", seed=0, pruner="none",
+                                        fingerprint="A", create=True, metric="roc_auc")
+    assert not created and study.metric_names == ["roc_auc"]
