@@ -85,6 +85,9 @@ def test_the_sweep_is_stored_on_its_study_and_resumed_from_it(tmp_path, data_fil
     resumed = run_sweep(spec)
     trials = resumed.leaderboard()["trial"].dropna()  # the ensemble's row, when it wins, has no trial
     assert sorted(trials) == [0, 1, 2, 3, 4]
+    # the resumed sampler draws new configurations, not the first run's again
+    alphas = [t.params["linear__alpha"] for t in resumed.study_.trials if "linear__alpha" in t.params]
+    assert len(alphas) == 5 and len(set(alphas)) == 5, alphas
     board = study_leaderboard("s")
     assert list(board["trial"]) == list(trials)
     assert board["worker"].str.contains(":").all()

@@ -18,8 +18,10 @@ Example:
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import math
+import os
 import time
 import warnings
 from collections import defaultdict
@@ -183,7 +185,26 @@ def open_checked_study(storage: object, study_name: str | None, *, direction: Li
             study.set_metric_names([metric])
     if study.direction.name.lower() != direction:
         raise StudyMismatchError(f"study {study_name!r} was created to {study.direction.name.lower()}")
+    if not created:
+        study.sampler = make_sampler(_continued_seed(seed, len(study.get_trials(deepcopy=False)), joining=not create))
     return study, created
+
+
+def _continued_seed(seed: int | None, n_trials: int, joining: bool) -> int | None:
+    """The sampler's seed in a process that resumes (or joins) a study holding ``n_trials`` trials.
+
+    The sampler's random start-up phase would otherwise draw, from the same seed, the very configurations
+    the first run drew (a resumed study repeated them); a joining process also mixes in its process id,
+    so that processes joining at the same moment do not draw the same ones. A fresh study keeps ``seed``.
+
+    Example:
+        >>> _continued_seed(0, 5, False) == _continued_seed(0, 5, False) != _continued_seed(0, 6, False)
+        True
+    """
+    if seed is None:
+        return None
+    text = f"{seed}:{n_trials}:{os.getpid() if joining else ''}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") & 0x7FFFFFFF
 
 
 @dataclass(frozen=True)
