@@ -102,6 +102,10 @@ def _check_pos_label(name: str, value: Any) -> list[str]:
             f"for example {name}='churn'"]
 
 
+#: :attr:`Setting.fit_default` of a setting whose default is the same for every entry point.
+SAME = "<same>"
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting of a fit.
@@ -136,7 +140,7 @@ class Setting:
     sweep_alias: str | None = None
     normalise: Callable[[Any], Any] | None = None
     classifier_only: bool = False
-    fit_default: Any = "<same>"
+    fit_default: Any = SAME
 
     def default_for(self, estimator: str) -> Any:
         """The default of ``estimator``: ``"classifier"``/``"regressor"`` (the classes), or ``"any"`` (the
@@ -148,9 +152,6 @@ class Setting:
         """
         return self.default if estimator != "any" or self.fit_default == SAME else self.fit_default
 
-
-#: :attr:`Setting.fit_default` of a setting whose default is the same for every entry point.
-SAME = "<same>"
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("metric", None, _check_metric,

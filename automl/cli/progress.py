@@ -70,7 +70,10 @@ class Progress:
             best, family, number = best_trial.value, best_trial.params.get("family"), best_trial.number
         except ValueError:  # no completed trial yet
             best, family, number = None, None, None
-        text = self.line(self.done, best, family, number)
+        self._write(self.line(self.done, best, family, number))
+
+    def _write(self, text: str) -> None:
+        """Redraw the current line with ``text`` on a terminal; elsewhere write it as a line of its own."""
         if self._tty:
             self.stream.write("\r" + text.ljust(self._width))
             self._width = len(text)
@@ -107,12 +110,7 @@ class Progress:
         if not self._in_state:
             self.end_line()
             self._in_state = True
-        if self._tty:
-            self.stream.write("\r" + text.ljust(self._width))
-            self._width = len(text)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+        self._write(text)
 
     def close(self) -> None:
         """Show the last state if it was not shown, and end the line (on a terminal)."""

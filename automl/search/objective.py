@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +25,7 @@ from automl.search.in_process import Runner
 from automl.search.worker_pool import preload_packages
 from automl.search.oof import OOFStore
 from automl.search.policy import SearchPolicy
+from automl.search.study import derived_seed
 from automl.search.trial_record import TrialWriter
 from automl.spaces import SearchSpace
 
@@ -40,8 +40,7 @@ def trial_seed(seed: int | None, number: int) -> int:
     Every trial gets its own stream (no two trials share model randomness), and
     the same study seed gives the same seeds, hence the same results on the CPU.
     """
-    digest = hashlib.sha256(f"{0 if seed is None else int(seed)}:{int(number)}".encode()).digest()
-    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+    return derived_seed(0 if seed is None else int(seed), int(number))
 
 
 class TrialFailed(Exception):

@@ -37,7 +37,7 @@ from automl.spaces import SearchSpace
 from automl.spaces.portfolio import portfolio_trials
 
 __all__ = [
-    "DRAIN_POLL_SECONDS", "StudyLimits", "drain", "enqueue_first_trials", "fold_pruned", "lost_trial", "make_pruner",
+    "DRAIN_POLL_SECONDS", "StudyLimits", "derived_seed", "drain", "enqueue_first_trials", "fold_pruned", "lost_trial", "make_pruner",
     "make_sampler", "nothing_completed", "open_checked_study", "publish_limits", "read_limits", "target_reached",
 ]
 
@@ -203,7 +203,17 @@ def _continued_seed(seed: int | None, n_trials: int, joining: bool) -> int | Non
     """
     if seed is None:
         return None
-    text = f"{seed}:{n_trials}:{os.getpid() if joining else ''}"
+    return derived_seed(seed, n_trials, os.getpid() if joining else "")
+
+
+def derived_seed(*parts: object) -> int:
+    """A seed in ``[0, 2**31)`` drawn from ``parts`` (the same parts give the same seed, on every machine).
+
+    Example:
+        >>> derived_seed(0, 3) == derived_seed(0, 3) != derived_seed(0, 4)
+        True
+    """
+    text = ":".join(str(part) for part in parts)
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") & 0x7FFFFFFF
 
 
