@@ -31,8 +31,9 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = ["PARENT_FD_ENV", "PARENT_PID_ENV", "Terminated", "sigterm_as_interrupt", "sigterm_deferred",
-           "start_helper", "start_without_main", "stop_helper", "stop_helpers", "watch_parent"]
+__all__ = ["PARENT_FD_ENV", "PARENT_PID_ENV", "Terminated", "raise_if_stopped", "sigterm_as_interrupt",
+           "sigterm_deferred", "start_helper", "start_without_main", "stop_helper", "stop_helpers", "stop_requested",
+           "watch_parent"]
 
 #: Environment variables a helper started by :func:`start_helper` finds its liveness pipe and parent in.
 PARENT_FD_ENV = "AUTOML_PARENT_FD"
@@ -218,6 +219,12 @@ def _stop_when_closed(fd: int) -> None:
 
 
 # -- SIGTERM while a fit runs -------------------------------------------------------------------------
+# Why the request is kept as well as raised: the exception a signal raises lands wherever the main
+# thread is, and library code sometimes turns it into another one. Optuna's journal lock, cut in its
+# release, unlinks a file the cut left unrenamed: the ``FileNotFoundError`` replaces our exception, the
+# trial is marked failed and the search went on, deaf to a second SIGTERM. So the request stays set
+# until the fit ends, and the search's checkpoints (each trial, each event of a running trial, each
+# turn of the wait for a worker, each stage) raise it again: :func:`raise_if_stopped`.
 def _raise_terminated(signum: int, frame: Any) -> None:
     if _STATE["raised"]:
         return  # the clean-up of the first SIGTERM is running: let it finish (SIGKILL still ends it)
@@ -228,7 +235,41 @@ def _raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated("terminated by signal SIGTERM")
 
 
-_STATE = {"raised": False, "deferred": False, "pending": False}
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    _STATE["interrupted"] = True
+    raise KeyboardInterrupt
+
+
+_STATE = {"raised": False, "deferred": False, "pending": False, "interrupted": False}
+
+
+def stop_requested() -> bool:
+    """Whether a SIGTERM or Ctrl-C arrived during the running fit (see :func:`raise_if_stopped`).
+
+    Example:
+        >>> stop_requested()
+        False
+    """
+    return bool(_STATE["raised"] or _STATE["interrupted"])
+
+
+def raise_if_stopped(cause: BaseException | None = None) -> None:
+    """Raise :class:`Terminated` (SIGTERM) or ``KeyboardInterrupt`` (Ctrl-C) again when one arrived
+    during the running fit and was lost on its way up (turned into another exception by the code it
+    landed in, or caught); nothing otherwise. Called only where the fit works (the search and the
+    refit), never in its clean-up, which runs after the request undisturbed.
+
+    Args:
+        cause: The exception the request was turned into, kept as the new one's cause.
+
+    Example:
+        >>> raise_if_stopped()  # nothing arrived
+    """
+    if not stop_requested():
+        return
+    if _STATE["raised"]:
+        raise Terminated("terminated by signal SIGTERM") from cause
+    raise KeyboardInterrupt from cause
 
 
 @contextlib.contextmanager
@@ -256,8 +297,10 @@ def sigterm_deferred() -> Iterator[None]:
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[bool]:
     """While the block runs, SIGTERM raises :class:`Terminated` (a ``KeyboardInterrupt``) in the main
-    thread; the previous handler is restored after. Does nothing outside the main thread, inside
-    another such block, or when SIGTERM is not at its default (the program handles or ignores it).
+    thread, and both it and Ctrl-C are remembered for :func:`raise_if_stopped`; the previous handlers
+    are restored after. Does nothing outside the main thread, inside another such block, or when
+    SIGTERM is not at its default (the program handles or ignores it); Ctrl-C is remembered only
+    where Python's own handler has it.
     Yields whether it installed the handler.
 
     Example:
@@ -274,10 +317,19 @@ def sigterm_as_interrupt() -> Iterator[bool]:
     if previous is not signal.SIG_DFL:
         yield False
         return
-    _STATE.update(raised=False, deferred=False, pending=False)
+    previous_int = signal.getsignal(signal.SIGINT)
+    _reset()
     signal.signal(signal.SIGTERM, _raise_terminated)
+    if previous_int is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _raise_interrupt)
     try:
         yield True
     finally:
         signal.signal(signal.SIGTERM, previous)
-        _STATE.update(raised=False, deferred=False, pending=False)
+        if previous_int is signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous_int)
+        _reset()
+
+
+def _reset() -> None:
+    _STATE.update(raised=False, deferred=False, pending=False, interrupted=False)

@@ -8,6 +8,9 @@ the worker is quiet never fires on them.
   seconds (30), ignoring any request to end early, then fits a prior-predicting classifier.
 - ``chatty_hog``: the same, and each epoch allocates (and writes) ``step_mb`` MiB more, up to
   ``ceiling_mb`` MiB, which it then holds while it goes on reporting.
+- ``masking``: its ``fit`` sleeps ``seconds`` seconds (30) and turns whatever interrupts it (Ctrl-C,
+  SIGTERM) into a ``RuntimeError``, as library code whose clean-up fails does (Optuna's journal lock,
+  cut in its release): run in the fit's process, it is where a stop request gets lost.
 
 Register them in a child with ``register_family("chatty", "benchmarks.chatty_families:CHATTY")``
 (and ``CHATTY_HOG``); the trial worker imports them from that path.
@@ -25,7 +28,7 @@ from automl.families import ModelFamily
 from automl.families.epochs import report_epoch
 from automl.spaces import space_from_dict
 
-__all__ = ["CHATTY", "CHATTY_HOG", "ChattyClassifier"]
+__all__ = ["CHATTY", "CHATTY_HOG", "MASKING", "ChattyClassifier", "MaskingClassifier"]
 
 
 class ChattyClassifier(DummyClassifier):
@@ -55,6 +58,23 @@ class ChattyClassifier(DummyClassifier):
         return self
 
 
+class MaskingClassifier(DummyClassifier):
+    """A prior-predicting classifier whose ``fit`` sleeps ``seconds`` s and masks an interrupt as a RuntimeError."""
+
+    def __init__(self, seconds: float = 30.0) -> None:
+        super().__init__(strategy="prior")
+        self.seconds = seconds
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MaskingClassifier:
+        try:
+            end = time.monotonic() + self.seconds
+            while time.monotonic() < end:
+                time.sleep(0.01)
+        except BaseException as exc:  # noqa: BLE001 - on purpose: the clean-up "fails" over the interrupt
+            raise RuntimeError("clean-up failed") from exc
+        return super().fit(X, y, sample_weight)
+
+
 def _space(name: str, seconds: float, step_mb: float) -> Any:
     return space_from_dict({"family": name, "params": {
         "seconds": {"type": "float", "low": 0.1, "high": 600.0, "default": seconds},
@@ -70,3 +90,10 @@ CHATTY = ModelFamily("chatty", frozenset({"binary", "multiclass"}), "ordinal", _
                      "reports an epoch every 5 ms for 30 s", search_space=_space("chatty", 30.0, 0.0))
 CHATTY_HOG = ModelFamily("chatty_hog", frozenset({"binary", "multiclass"}), "ordinal", _build,
                          "reports an epoch every 5 ms and allocates 5 MiB at each", search_space=_space("chatty_hog", 30.0, 5.0))
+def _build_masking(params: Any, ctx: Any) -> MaskingClassifier:
+    return MaskingClassifier(seconds=float(params.get("seconds", 30.0)))
+
+
+MASKING = ModelFamily("masking", frozenset({"binary", "multiclass"}), "ordinal", _build_masking,
+                      "sleeps 30 s and turns an interrupt into a RuntimeError",
+                      search_space=_space("masking", 30.0, 0.0))

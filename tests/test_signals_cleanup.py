@@ -3,6 +3,8 @@
 - SIGTERM (what ``timeout``, systemd, docker and CI send) mid-search of ``automl fit``: the command
   exits promptly and non-zero, the MLflow parent run is KILLED and no run is left RUNNING, no
   process it started is left, and its temporary folder holds no copy of the data.
+- a SIGTERM or Ctrl-C that lands in code which turns it into another exception (as Optuna's journal
+  lock does when cut in its release) still ends the fit: the search does not go on to its next trial.
 - kill -9 of ``automl fit --workers 2`` mid-search: within seconds no helper, trial worker or
   other process it started is alive, the study stops growing, no copy of the data is left; and the
   helpers' command lines never showed the storage URL (``ps`` shows them to every user).
@@ -34,6 +36,7 @@ CLI = (
     "import sys\n"
     "from automl.families import register_family\n"
     "register_family('chatty', 'benchmarks.chatty_families:CHATTY')\n"
+    "register_family('masking', 'benchmarks.chatty_families:MASKING')\n"
     "from automl.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )
@@ -145,6 +148,43 @@ def test_sigterm_mid_search_marks_the_run_killed_and_leaves_nothing(tmp_path):
     assert [r.info.status for r in parents] == ["KILLED"]
     assert not [r.info.run_name for r in runs if r.info.status == "RUNNING"]
     assert all(t.state.name != "RUNNING" for t in _trials(journal, "term"))
+
+
+@pytest.mark.parametrize(("sig", "expected"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "Ctrl-C"])
+def test_a_stop_request_turned_into_another_exception_still_ends_the_fit(tmp_path, sig, expected):
+    """The trial's own code masks the interrupt as a RuntimeError: before, the trial was marked failed
+    and the search started its next 30 s trial, deaf to the request (CI saw it as a hang)."""
+    from mlflow.tracking import MlflowClient
+
+    _write_data(tmp_path)
+    journal, uri = tmp_path / "s.journal", f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = _env(tmp_path, tracking=True)
+    command = [sys.executable, "-c", CLI, "fit", "train.csv", "--target", "label", "--families", "masking",
+               "--n-trials", "3", "--cv", "2", "--pruner", "none", "--isolation", "none", "--study", "mask",
+               "--storage", str(journal), "--tracking-uri", uri]
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        _wait_for(lambda: any(t.state.name == "RUNNING" for t in _trials(journal, "mask")), 120,
+                  "a trial running", process)
+        time.sleep(1.0)
+        process.send_signal(sig)
+        sent = time.monotonic()
+        try:
+            code = process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            code = None
+        exited = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+    trials = _trials(journal, "mask")
+    assert code == expected and exited < 15, f"exit code {code} after {exited:.1f} s; trials {[t.state.name for t in trials]}"
+    assert len(trials) == 1, "the search went on to another trial"
+    client = MlflowClient(uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert [r.info.status for r in runs if "mlflow.parentRunId" not in r.data.tags] == ["KILLED"]
+    assert not [r.info.run_name for r in runs if r.info.status == "RUNNING"]
 
 
 def test_kill_9_of_a_fit_with_workers_leaves_no_process_no_data_and_no_secret_in_argv(tmp_path):

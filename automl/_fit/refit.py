@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from automl._spawn import raise_if_stopped
 from automl._warnings import report_stage, warn_user
 from automl.ensemble import EnsembleModel, plan_ensemble
 from automl.evaluation.stats import finite_mean_std
@@ -164,6 +165,7 @@ def _refit_single(refitter: _Refitter, ranked: Sequence[TrialRecord], budget: Bu
         try:
             return refitter.refit(record, deadline), record, fallbacks
         except Exception as exc:  # noqa: BLE001 - a failing refit never ends the fit: the next finalist
+            raise_if_stopped(exc)  # ... but a SIGTERM or Ctrl-C that the refit's code turned into this does
             reason = _failure(exc)
             fallbacks.append({"trial": record.number, "family": record.family, "reason": reason})
             logger.warning("the refit of trial %d (%s) failed: %s", record.number, record.family, reason)
@@ -179,7 +181,8 @@ def _last_resort(runner: Runner, outcome: SearchOutcome, ranked: Sequence[TrialR
         return None
     try:
         model = runner.kept_model(budget.refit_deadline())
-    except Exception:  # noqa: BLE001 - no last resort, then
+    except Exception as exc:  # noqa: BLE001 - no last resort, then
+        raise_if_stopped(exc)
         return None
     return None if model is None else (model, record)
 
@@ -229,6 +232,7 @@ def _ensemble(refitter: _Refitter, outcome: SearchOutcome, problem: Any, ranked:
         try:
             members.append(refitter.refit(record, deadline))
         except Exception as exc:  # noqa: BLE001 - the best single model stays
+            raise_if_stopped(exc)
             warn_user(f"the ensemble is left out: the refit of its member trial {record.number} ({record.family}) "
                       f"failed ({_failure(exc)}); predict uses the best single trial", RuntimeWarning)
             return None

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from automl._spawn import sigterm_as_interrupt, sigterm_deferred
+from automl._spawn import raise_if_stopped, sigterm_as_interrupt, sigterm_deferred
 from automl._warnings import report_stage
 from automl.config import FitSettings
 from automl.families.registry import family_import_path
@@ -165,8 +165,10 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
     runner = _runner(problem)
     try:
         outcome = run_search(spec, runner, MainRole(spec), budget, [tracker.on_trial, *callbacks], on_open)
+        raise_if_stopped()  # a SIGTERM or Ctrl-C the search's last steps lost: no refit, the run is KILLED
         report_stage("refitting the best model on all rows ...")
         final = build_final_model(problem, outcome, runner, budget)
+        raise_if_stopped()
     except BaseException as exc:
         tracker.finish(opened[0] if opened else None, None, _status(exc), _end_deadline(exc, budget.tracking_deadline()))
         raise
@@ -205,6 +207,7 @@ def join_fit(settings: FitSettings, X: Any, y: Any, groups: Any = None, sample_w
     status, deadline = "FAILED", None
     try:
         outcome = run_search(spec, runner, JoiningRole(spec), budget, [tracker.on_trial, *callbacks], on_open)
+        raise_if_stopped()
         status = "FINISHED"
         return outcome
     except KeyboardInterrupt as exc:

@@ -46,8 +46,9 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from automl._spawn import raise_if_stopped
 from automl.evaluation.cross_validation import CVResult, Evaluator
-from automl.evaluation.monitor import EpochDone, FoldDone, ProbeDone, TrialMonitor, TrialStopped
+from automl.evaluation.monitor import EpochDone, FoldDone, Go, ProbeDone, TrialMonitor, TrialStopped
 from automl.exceptions import InvalidParameterError
 from automl.search.failures import DeadlineKilled, TrialCrashed, TrialRaised, WorkerLoadError
 from automl.search.in_process import InProcessRunner, Runner
@@ -348,8 +349,8 @@ class IsolatedRunner:
         try:
             worker.conn.send(request)
             while True:
-                # The limits are checked on every turn: after each event a chatty trial sends, and
-                # every POLL_SECONDS of silence (then also whether the worker still lives).
+                raise_if_stopped()  # a SIGTERM or Ctrl-C lost on its way up stops the request here
+                # Limits are checked after each event of a chatty trial and each POLL_SECONDS of silence.
                 if worker.conn.poll(POLL_SECONDS):
                     try:
                         message = worker.conn.recv()
@@ -432,8 +433,6 @@ class IsolatedRunner:
 
 def _dispatch(monitor: TrialMonitor | None, event: object) -> Any:
     """The monitor's answer to ``event`` (a probe, fold or epoch)."""
-    from automl.evaluation.monitor import Go
-
     if monitor is None:
         return Go()
     if isinstance(event, ProbeDone):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from automl._device import free_accelerator_memory
+from automl._spawn import raise_if_stopped
 from automl.evaluation.metrics import Metric
 from automl.evaluation.monitor import TrialStopped
 from automl.search.failures import DeadlineKilled, TrialCrashed, TrialRaised
@@ -86,6 +87,7 @@ class Objective:
         self.best_number: int | None = None
 
     def __call__(self, trial: Any) -> float:
+        raise_if_stopped()  # a SIGTERM or Ctrl-C lost in the last trial (or a callback) ends the search here
         self.asked.append(trial.number)
         if self.before_run is not None:
             self.before_run(trial)
@@ -124,6 +126,7 @@ class Objective:
         except DeadlineKilled as late:  # e.g. the worker had not started by the deadline: out of time, not failed
             _stop(trial, late.reason)
         except Exception as exc:  # noqa: BLE001 - a failing trial never ends the search
+            raise_if_stopped(exc)  # ... unless it is a SIGTERM or Ctrl-C that the code it cut turned into this
             reason = exc.reason if isinstance(exc, (TrialCrashed, TrialRaised)) else f"{type(exc).__name__}: {exc}"
             self._fail(trial, family, reason, exc)
         finally:

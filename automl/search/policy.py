@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from automl._spawn import raise_if_stopped
 from automl.evaluation.metrics import Metric
 from automl.evaluation.monitor import Answer, EpochDone, FoldDone, Go, ProbeDone, Stop
 from automl.search.budget import Budget
@@ -248,6 +249,7 @@ class TrialPolicyMonitor:
 
     def probe(self, event: ProbeDone) -> Answer:
         """Successive halving at the probe; then the share of rows the folds train on."""
+        raise_if_stopped()  # each event of a trial in this process is a place a lost SIGTERM or Ctrl-C ends it
         if math.isfinite(event.score):
             self.writer.probe(event.score)
             stop = self._halving(event)
@@ -279,6 +281,7 @@ class TrialPolicyMonitor:
 
     def fold(self, event: FoldDone) -> Answer:
         """Judge the running mean with the pruner; stop a hopeless trial, or one whose next fold would overrun."""
+        raise_if_stopped()
         self.policy.fold_done(self.family, event.seconds)
         if math.isfinite(event.running):
             self._running[event.fold] = event.running
@@ -296,6 +299,7 @@ class TrialPolicyMonitor:
 
     def epoch(self, event: EpochDone) -> Answer:
         """Stop past the deadline; report the first fold's epochs to the pruner; end a fold past its cap."""
+        raise_if_stopped()
         if self.deadline is not None and time.monotonic() > self.deadline:
             where = "the probe" if event.fold is None else f"fold {event.fold + 1}/{event.n_folds}"
             return Stop(f"stopped in {where} at epoch {event.epoch + 1}: out of time budget", kind="timeout")
