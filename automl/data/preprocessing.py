@@ -92,6 +92,23 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         self.n_features_out_ = self.transform(X.iloc[:0]).shape[1]
         return self
 
+    def feature_columns(self) -> list[str]:
+        """The canonical column each output feature comes from, in output order (a one-hot block
+        and a missing-indicator repeat their column's name): contributions of the encoded features
+        add up per column.
+
+        Example:
+            >>> X = pd.DataFrame({"n": [1.0, None], "c": pd.Categorical(["a", "b"])})
+            >>> TabularPreprocessor("onehot").fit(X).feature_columns()
+            ['n', 'n', 'c', 'c']
+        """
+        names = list(self.numeric_)
+        if self.encoding == "onehot":
+            names += [self.numeric_[i] for i in self.indicator_]
+        for column, lookup in zip(self.categorical_, self.lookups_):
+            names += [column] * (int(np.nansum(~np.isnan(lookup))) if self.encoding == "onehot" else 1)
+        return names
+
     def category_counts(self) -> list[int]:
         """Number of levels each categorical column was encoded with."""
         return [int(np.nansum(~np.isnan(lk))) for lk in self.lookups_]
