@@ -1,6 +1,6 @@
 """The settings of a fit, declared once.
 
-:data:`SETTINGS` is the one table of the 23 settings that ``automl.fit``, both estimators,
+:data:`SETTINGS` is the one table of the 24 settings that ``automl.fit``, both estimators,
 sweep files and ``automl fit`` share: name, default, check, help text, command-line flag
 and sweep-file key. From it come the estimators' ``__init__`` signatures and docstrings,
 ``automl.fit``'s signature, the sweep keys, the command-line flags and the README's
@@ -100,6 +100,37 @@ def _check_pos_label(name: str, value: Any) -> list[str]:
         return []
     return [f"{name} must be a class label (a string, number or bool) or None, got {type(value).__name__} {value!r}; "
             f"for example {name}='churn'"]
+
+
+_ROLES = ("text", "categorical")  # automl.data.text.ROLES (a test keeps them in step)
+
+
+def _roles_value(value: Any) -> Any:
+    """``"review=text,code=categorical"`` (the command line) -> a dict; anything else unchanged.
+
+    Example:
+        >>> _roles_value("review=text, code=categorical")
+        {'review': 'text', 'code': 'categorical'}
+    """
+    if not isinstance(value, str):
+        return value
+    pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+    if any(len(pair) != 2 for pair in pairs):
+        return value  # the check says what is wrong
+    return {name.strip(): role.strip() for name, role in pairs}
+
+
+def _check_column_roles(name: str, value: Any) -> list[str]:
+    example = f"for example {name}={{'review': 'text'}} (on the command line --column-roles review=text)"
+    if value is None:
+        return []
+    if not isinstance(value, Mapping):
+        return [f"{name} must map column names to a role ({' or '.join(_ROLES)}), got {value!r}; {example}"]
+    problems = []
+    for column, role in value.items():
+        if not isinstance(column, str) or role not in _ROLES:
+            problems.append(f"{name}[{column!r}]={role!r}: the role must be one of {list(_ROLES)}; {example}")
+    return problems
 
 
 #: :attr:`Setting.fit_default` of a setting whose default is the same for every entry point.
@@ -284,6 +315,13 @@ SETTINGS: tuple[Setting, ...] = (
             "``predict_proba`` stay in sorted order; the fitted ``pos_label_`` says which class it is.",
             "the minority class", "--pos-label", "the positive class of a binary target (default: the minority class)",
             classifier_only=True),
+    Setting("column_roles", None, _check_column_roles,
+            "Force the role of string columns: ``{column: \"text\" or \"categorical\"}``. Without it a column of "
+            "strings is free text when most of its values differ and they hold 2.5 words or more on average "
+            "(at least 20 filled rows), else a category. Free text is encoded inside each training fold "
+            "(TF-IDF then a truncated SVD, searched). On the command line ``review=text,code=categorical``.",
+            "detected", "--column-roles", "force string columns' roles: COLUMN=text|categorical,... "
+            "(default: detected)", normalise=_roles_value),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -32,6 +32,7 @@ from automl._warnings import warn_user
 from automl.config import FitSettings
 from automl.data.images import as_image_frame
 from automl.data.schema import Schema
+from automl.data.text import role_problems, text_columns
 from automl.data.task import encode_labels
 from automl.data.validation import TrainingData, coerce_features, screen_features, validate_training_data
 from automl.evaluation.cross_validation import Evaluator, cap_validation_rows, probe_fraction_for
@@ -46,6 +47,7 @@ from automl.exceptions import (
     SearchSpaceError, SearchSpaceSettingError,
 )
 from automl.families.base import BuildContext, ModelFamily
+from automl.families.pipeline import with_text_params
 from automl.families.registry import get_family, registered_families, resolve_families
 from automl.spaces import SearchSpace
 from automl.spaces.overrides import family_space, load_overrides
@@ -154,7 +156,13 @@ def validated_data(settings: FitSettings, X: Any, y: Any, groups: Any, sample_we
         X, y, target_name=str(getattr(y, "name", None) or "y"), task=task, groups=groups,
         classifier=classifier if settings.estimator != "any" else None, sample_weight=sample_weight,
     )
-    data.X, dropped = screen_features(data.X, data.y, drop_constant=image_shape is None)
+    roles = settings.get("column_roles")
+    problems = role_problems(data.X, roles)
+    if problems:
+        raise InvalidParameterError(problems)
+    data.text = tuple(text_columns(data.X, roles)) if image_shape is None else ()
+    data.X, dropped = screen_features(data.X, data.y, drop_constant=image_shape is None, text=data.text)
+    data.text = tuple(c for c in data.text if c not in dropped)
     if data.X.shape[1] == 0:
         raise DataValidationError(
             f"every feature column is constant ({dropped}); a model needs at least one column that varies"
@@ -309,7 +317,7 @@ def prepare_problem(settings: FitSettings, X: Any, y: Any, groups: Any = None, s
         found.raise_all()
     data, dropped, image_shape = validated
     task = data.task
-    schema = dataclasses.replace(Schema.from_frame(data.X), ignored=tuple(dropped))
+    schema = dataclasses.replace(Schema.from_frame(data.X, text=data.text), ignored=tuple(dropped))
     X_canonical = schema.transform(data.X, warn=False)
     if task == "regression":
         y_model, classes = data.y.to_numpy(dtype="float64"), None
@@ -337,6 +345,8 @@ def prepare_problem(settings: FitSettings, X: Any, y: Any, groups: Any = None, s
     if families is not None:
         with found.catch():
             spaces = _spaces(families, overrides, train_rows, context)
+            if data.text:  # the text encoder's settings are searched with every family
+                spaces = {name: with_text_params(space) for name, space in spaces.items()}
     found.raise_all()
     assert plan is not None and metric is not None and families is not None
     metrics = report_metrics(task, metric, positive)

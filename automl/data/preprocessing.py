@@ -16,6 +16,10 @@ the families:
   ``categorical_indices_`` so LightGBM and HistGradientBoosting treat them as
   categories.
 
+Free-text columns (strings in the canonical frame) become a few dense features each, by a
+:class:`~automl.data.text.TextEncoder` fitted on the training part (standardised too for
+``onehot``), whatever the encoding.
+
 Example:
     >>> import pandas as pd
     >>> X = pd.DataFrame({"n": [1.0, None, 3.0], "c": pd.Categorical(["a", "b", "a"])})
@@ -29,6 +33,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from automl.data.text import TextEncoder
+
 __all__ = ["TabularPreprocessor", "ENCODINGS"]
 
 ENCODINGS = ("onehot", "ordinal", "native")
@@ -40,6 +46,8 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
     Args:
         encoding: ``onehot``, ``ordinal`` or ``native`` (see the module docstring).
         max_onehot_levels: Most frequent levels given a one-hot column per categorical.
+        text_options: The text encoder's settings (``analyzer``, ``ngram_max``, ``dims``; None: its defaults).
+        seed: The text encoder's random state.
 
     Example:
         >>> import pandas as pd
@@ -49,15 +57,20 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         ([1.0, 0.0, 0.0], [0])
     """
 
-    def __init__(self, encoding: str = "ordinal", max_onehot_levels: int = 32) -> None:
+    def __init__(self, encoding: str = "ordinal", max_onehot_levels: int = 32,
+                 text_options: dict | None = None, seed: int = 0) -> None:
         self.encoding = encoding
         self.max_onehot_levels = max_onehot_levels
+        self.text_options = text_options
+        self.seed = seed
 
     def fit(self, X: pd.DataFrame, y: object = None) -> TabularPreprocessor:
         """Learn medians, scales and category codes from the training rows."""
         if self.encoding not in ENCODINGS:
             raise ValueError(f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
-        self.numeric_ = [c for c in X.columns if not isinstance(X[c].dtype, pd.CategoricalDtype)]
+        self.text_ = [c for c in X.columns if X[c].dtype == object]
+        self.numeric_ = [c for c in X.columns
+                         if not isinstance(X[c].dtype, pd.CategoricalDtype) and c not in self.text_]
         self.categorical_ = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
         num = X[self.numeric_].to_numpy(dtype="float64") if self.numeric_ else np.empty((len(X), 0))
         if self.encoding == "onehot":
@@ -72,6 +85,7 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             self.means_ = filled.mean(axis=0) if len(filled) else np.zeros(num.shape[1])
             scale = filled.std(axis=0) if len(filled) else np.ones(num.shape[1])
             self.scales_ = np.where(scale > 0, scale, 1.0)
+        self._fit_text(X)
         # Category codes: per column, a lookup from the canonical code to the fold's code.
         self.lookups_: list[np.ndarray] = []
         for column in self.categorical_:
@@ -85,12 +99,29 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             lookup = np.full(n_levels + 1, np.nan)  # last slot: code -1 (missing)
             lookup[present] = np.arange(len(present), dtype="float64")
             self.lookups_.append(lookup)
-        n_num = len(self.numeric_)
+        n_num = len(self.numeric_) + sum(e.n_features_out_ for e in self.encoders_)
         self.categorical_indices_ = (
             list(range(n_num, n_num + len(self.categorical_))) if self.encoding != "onehot" else []
         )
         self.n_features_out_ = self.transform(X.iloc[:0]).shape[1]
         return self
+
+    def _fit_text(self, X: pd.DataFrame) -> None:
+        options = dict(self.text_options or {})
+        self.encoders_ = [TextEncoder(**options, seed=self.seed).fit(X[c]) for c in self.text_]
+        self.text_means_, self.text_scales_ = [], []
+        for column, encoder in zip(self.text_, self.encoders_):
+            block = encoder.transform(X[column])
+            scale = block.std(axis=0) if len(block) else np.ones(block.shape[1])
+            self.text_means_.append(block.mean(axis=0) if len(block) else np.zeros(block.shape[1]))
+            self.text_scales_.append(np.where(scale > 0, scale, 1.0))
+
+    def _text_blocks(self, X: pd.DataFrame) -> list[np.ndarray]:
+        blocks = []
+        for i, (column, encoder) in enumerate(zip(getattr(self, "text_", []), getattr(self, "encoders_", []))):
+            block = encoder.transform(X[column])
+            blocks.append((block - self.text_means_[i]) / self.text_scales_[i] if self.encoding == "onehot" else block)
+        return blocks
 
     def feature_columns(self) -> list[str]:
         """The canonical column each output feature comes from, in output order (a one-hot block
@@ -105,6 +136,8 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         names = list(self.numeric_)
         if self.encoding == "onehot":
             names += [self.numeric_[i] for i in self.indicator_]
+        for column, encoder in zip(getattr(self, "text_", []), getattr(self, "encoders_", [])):
+            names += [column] * encoder.n_features_out_
         for column, lookup in zip(self.categorical_, self.lookups_):
             names += [column] * (int(np.nansum(~np.isnan(lookup))) if self.encoding == "onehot" else 1)
         return names
@@ -126,6 +159,7 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
                 blocks.append(missing[:, self.indicator_].astype("float64"))
         else:
             blocks.append(num)
+        blocks += self._text_blocks(X)
         for column, lookup in zip(self.categorical_, self.lookups_):
             codes = lookup[X[column].cat.codes.to_numpy()]  # -1 indexes the last slot (NaN)
             if self.encoding == "onehot":

@@ -1,13 +1,14 @@
 """The frozen description of the feature columns, learned at fit and enforced at predict.
 
 A :class:`Schema` records the column order, each column's role (numeric,
-boolean, categorical, datetime), the original dtype and, for categoricals, the
+boolean, categorical, datetime, timedelta, text), the original dtype and, for categoricals, the
 levels seen at fit. :meth:`Schema.transform` turns any later frame into the
 *canonical frame* the models see: numeric and boolean columns as ``float64``,
 timedeltas as ``float64`` seconds, categoricals as pandas ``category`` with the
 fitted levels (values are matched to the levels by value, see
 :mod:`automl.data.categories`; unseen values become missing), datetimes expanded
-into numeric parts named ``<column>__<part>``.
+into numeric parts named ``<column>__<part>``, free text (:mod:`automl.data.text`) as strings,
+a missing text as an empty one.
 
 Example:
     >>> import pandas as pd
@@ -34,7 +35,7 @@ from automl.exceptions import DataValidationError
 __all__ = ["ColumnSpec", "Schema", "column_kind", "derived_names", "DATETIME_PARTS", "KINDS"]
 
 #: The roles a feature column can have; every other dtype is refused at validation.
-KINDS = ("numeric", "boolean", "categorical", "datetime", "timedelta")
+KINDS = ("numeric", "boolean", "categorical", "datetime", "timedelta", "text")
 
 DATETIME_PARTS = ("year", "month", "day", "day_of_week", "day_of_year", "hour", "elapsed_days")
 _EPOCH = pd.Timestamp("1970-01-01")
@@ -137,8 +138,9 @@ class Schema:
         object.__setattr__(self, "_by_name", {c.name: c for c in self.columns})
 
     @classmethod
-    def from_frame(cls, X: pd.DataFrame) -> Schema:
-        """Learn the schema of a validated feature frame.
+    def from_frame(cls, X: pd.DataFrame, text: tuple[str, ...] | list[str] = ()) -> Schema:
+        """Learn the schema of a validated feature frame; the columns named in ``text`` are free text
+        (:func:`automl.data.text.text_columns` picks them).
 
         Example:
             >>> Schema.from_frame(pd.DataFrame({"x": [1.5, 2.0]})).names
@@ -151,7 +153,7 @@ class Schema:
         specs = []
         for name in X.columns:
             series = X[name]
-            kind = column_kind(series)
+            kind = "text" if str(name) in text else column_kind(series)
             categories: tuple[str, ...] = ()
             values: tuple[Any, ...] = ()
             parts: tuple[str, ...] = ()
@@ -271,6 +273,8 @@ def _convert(spec: ColumnSpec, series: pd.Series) -> tuple[dict[str, pd.Series],
         return {spec.name: _to_float(series)}, []
     if spec.kind == "timedelta":
         return {spec.name: _to_seconds(series)}, []
+    if spec.kind == "text":
+        return {spec.name: _to_text(series)}, []
     if spec.kind == "datetime":
         converted = pd.to_datetime(series)
         if getattr(converted.dt, "tz", None) is not None:
@@ -279,6 +283,19 @@ def _convert(spec: ColumnSpec, series: pd.Series) -> tuple[dict[str, pd.Series],
     labels, unseen = to_labels(series, spec.categories, spec.values)
     codes = pd.Categorical(labels, categories=list(spec.categories))
     return {spec.name: pd.Series(codes, index=pd.RangeIndex(len(series)))}, unseen
+
+
+def _to_text(series: pd.Series) -> pd.Series:
+    """A text column as Python strings (object dtype): a missing text is an empty one, another value its text."""
+    values = [v if isinstance(v, str) else "" if _missing(v) else str(v) for v in series.tolist()]
+    return pd.Series(values, index=series.index, dtype=object)
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # an array-like value is not "missing"
+        return False
 
 
 def _to_seconds(series: pd.Series) -> pd.Series:

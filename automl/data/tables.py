@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["read_table", "TEXT_KINDS"]
 
 #: Schema kinds whose CSV column is read as text at predict (the schema converts it).
-TEXT_KINDS = ("categorical", "datetime", "timedelta")
+TEXT_KINDS = ("categorical", "datetime", "timedelta", "text")
 
 #: A number written with a leading zero: a code whose zero is part of the value.
 _ZERO_PADDED = re.compile(r"^\s*0\d+\s*$")

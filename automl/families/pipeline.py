@@ -24,15 +24,45 @@ from sklearn.base import BaseEstimator
 
 from automl._threads import limit_threads
 from automl.data.preprocessing import TabularPreprocessor
+from automl.data.text import TEXT_CHOICES, TEXT_DEFAULTS, TEXT_PREFIX, split_text_params
 from automl.families.base import BuildContext
 from automl.families.registry import get_family
 
-__all__ = ["FamilyPipeline", "threads_for", "ROWS_PER_THREAD"]
+__all__ = ["FamilyPipeline", "TEXT_PARAMS", "threads_for", "with_text_params", "ROWS_PER_THREAD"]
 
 #: Rows of training data per extra thread. On small data, threads only wait on
 #: each other (OpenMP spin-waits): on a busy 2-core machine a LightGBM fold of
 #: 400 rows took 1.8 s with 2 threads and well under 0.1 s with one.
 ROWS_PER_THREAD = 20_000
+
+
+def _text_params() -> tuple[Any, ...]:
+    from automl.spaces.params import CategoricalParam, IntParam
+
+    low, high = TEXT_CHOICES["dims"]
+    return (
+        CategoricalParam(f"{TEXT_PREFIX}analyzer", TEXT_CHOICES["analyzer"], TEXT_DEFAULTS["analyzer"]),
+        CategoricalParam(f"{TEXT_PREFIX}ngram_max", TEXT_CHOICES["ngram_max"], TEXT_DEFAULTS["ngram_max"]),
+        IntParam(f"{TEXT_PREFIX}dims", low, high, TEXT_DEFAULTS["dims"], log=True),
+    )
+
+
+#: The text encoder's parameters, searched with every family when the data has a free-text column.
+TEXT_PARAMS = _text_params()
+
+
+def with_text_params(space: Any) -> Any:
+    """``space`` with :data:`TEXT_PARAMS` added (those it defines already, e.g. fixed by an override, are kept).
+
+    Example:
+        >>> from automl.families.registry import get_family
+        >>> with_text_params(get_family("knn").space()).names[-3:]
+        ['text_analyzer', 'text_ngram_max', 'text_dims']
+    """
+    import dataclasses
+
+    extra = tuple(p for p in TEXT_PARAMS if p.name not in space.names)
+    return dataclasses.replace(space, params=space.params + extra)
 
 
 def threads_for(n_rows: int, n_jobs: int) -> int:
@@ -92,8 +122,8 @@ class FamilyPipeline(BaseEstimator):
         """Fit the preprocessing, build the estimator for this data, fit it (weighted if
         ``sample_weight`` is given: the preprocessing itself is not weighted)."""
         family = get_family(self.family)
-        params = {**family.space().defaults(), **dict(self.params or {})}
-        self.preprocessor_ = TabularPreprocessor(family.encoding).fit(X)
+        params, text_options = split_text_params({**family.space().defaults(), **dict(self.params or {})})
+        self.preprocessor_ = TabularPreprocessor(family.encoding, text_options=text_options, seed=self.seed).fit(X)
         Z = self.preprocessor_.transform(X)
         self.n_threads_ = threads_for(len(Z), self.n_jobs)
         context = BuildContext(

@@ -1,0 +1,210 @@
+"""Free-text columns: told apart from categories at the edge, encoded inside each training fold.
+
+A column of free text (reviews, descriptions, notes) treated as a category has one level per
+row and carries no signal. Here such a column gets the role ``text`` in the frozen schema:
+
+- :func:`text_columns` picks the text columns of a training frame: string columns with many
+  distinct values (at least :data:`TEXT_MIN_DISTINCT_SHARE` of the filled rows) and several words
+  per value (at least :data:`TEXT_MIN_WORDS` on average); the ``column_roles`` setting forces a
+  column's role either way.
+- :class:`TextEncoder` turns one text column into a few dense numeric features: scikit-learn's
+  TF-IDF vectoriser (words or character n-grams) followed by a truncated SVD (latent semantic
+  analysis). It is fitted on the training rows of a fold only, like every other encoding; words
+  unseen at fit are ignored at predict, and a missing text is an empty string. No weights are
+  downloaded: the vocabulary is learned from the data.
+- :data:`TEXT_CHOICES` are searched with every family when the data has text: the analyser, the
+  n-gram range and the reduced size; :data:`TEXT_DEFAULTS` work with zero search.
+
+Why scikit-learn's vectoriser and SVD rather than a encoder of our own, or sparse features: they
+are the well-kept implementation, and every family takes a dense matrix (trees, k-NN and the nets
+could not take a sparse one), so one reduced form serves all.
+
+Example:
+    >>> import pandas as pd
+    >>> notes = pd.Series([f"the parcel arrived {w} and on time" for w in ["late", "early"] * 20])
+    >>> TextEncoder(dims=4).fit(notes).transform(notes).shape
+    (40, 4)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+__all__ = ["ROLES", "TEXT_CHOICES", "TEXT_DEFAULTS", "TEXT_MIN_DISTINCT_SHARE", "TEXT_MIN_ROWS", "TEXT_MIN_WORDS",
+           "TEXT_PREFIX",
+           "TextEncoder", "looks_like_text", "role_problems", "split_text_params", "text_columns"]
+
+#: The roles a column may be forced to with the ``column_roles`` setting.
+ROLES = ("text", "categorical")
+#: Fewest filled rows before a column is called free text (below it, a category).
+TEXT_MIN_ROWS = 20
+#: Least share of distinct values among the filled rows of a text column.
+TEXT_MIN_DISTINCT_SHARE = 0.3
+#: Least mean number of words per value of a text column.
+TEXT_MIN_WORDS = 2.5
+#: The prefix of the text parameters in a trial's parameters (the rest are the family's).
+TEXT_PREFIX = "text_"
+#: The text encoder's settings with zero search (:class:`TextEncoder`'s defaults)...
+TEXT_DEFAULTS: dict[str, Any] = {"analyzer": "word", "ngram_max": 2, "dims": 32}
+#: ... and what the search tries: the choices, or ``(low, high)`` on a log scale for the size
+#: (:data:`automl.families.pipeline.TEXT_PARAMS` adds them to every family's space).
+TEXT_CHOICES: dict[str, Any] = {"analyzer": ("word", "char_wb"), "ngram_max": (1, 2), "dims": (8, 128)}
+#: Most distinct n-grams a vectoriser keeps (the most frequent in the training rows).
+MAX_VOCABULARY = 50_000
+_CHAR_NGRAM_MIN = 2
+
+
+def _is_string_column(series: pd.Series) -> bool:
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype):
+        return False
+    if not (pd.api.types.is_string_dtype(dtype) or dtype == object):
+        return False
+    values = series.dropna()
+    return bool(len(values)) and bool(values.map(lambda v: isinstance(v, str)).all())
+
+
+def looks_like_text(series: pd.Series) -> bool:
+    """Whether a column holds free text: strings, at least :data:`TEXT_MIN_ROWS` filled rows,
+    mostly distinct values and several words per value.
+
+    Example:
+        >>> looks_like_text(pd.Series([f"review number {i} was fine" for i in range(30)]))
+        True
+        >>> looks_like_text(pd.Series(["Oslo", "Rome", "Lima"] * 10))
+        False
+    """
+    if not _is_string_column(series):
+        return False
+    values = series.dropna()
+    if len(values) < TEXT_MIN_ROWS:
+        return False
+    if values.nunique() < TEXT_MIN_DISTINCT_SHARE * len(values):
+        return False
+    words = values.str.split().str.len()
+    return bool(words.mean() >= TEXT_MIN_WORDS)
+
+
+def role_problems(X: pd.DataFrame, roles: Mapping[str, str] | None) -> list[str]:
+    """What is wrong with ``column_roles`` for this frame: unknown columns (with "did you mean") and
+    columns that do not hold strings (only they can take either role).
+
+    Example:
+        >>> role_problems(pd.DataFrame({"note": ["a b"], "n": [1]}), {"nte": "text"})
+        ["column_roles: unknown column 'nte'; did you mean 'note'? Known columns: n, note."]
+    """
+    from automl._suggest import unknown_name_message
+
+    problems = []
+    names = [str(c) for c in X.columns]
+    for name in (roles or {}):
+        if name not in names:
+            problems.append(f"column_roles: {unknown_name_message('column', name, names)}")
+        elif not _is_string_column(X[name]):
+            problems.append(f"column_roles[{name!r}]: only a column of strings can be text or categorical, but "
+                            f"{name!r} has dtype {X[name].dtype}; leave it out of column_roles")
+    return problems
+
+
+def text_columns(X: pd.DataFrame, roles: Mapping[str, str] | None = None) -> list[str]:
+    """The columns of ``X`` taken as free text: those :func:`looks_like_text` finds, plus those
+    ``roles`` forces to ``"text"``, less those it forces to ``"categorical"``.
+
+    Example:
+        >>> X = pd.DataFrame({"note": [f"call back on day {i}" for i in range(30)], "city": ["Oslo"] * 30})
+        >>> text_columns(X), text_columns(X, {"note": "categorical", "city": "text"})
+        (['note'], ['city'])
+    """
+    roles = dict(roles or {})
+    return [str(name) for name in X.columns
+            if roles.get(str(name)) == "text" or (str(name) not in roles and looks_like_text(X[name]))]
+
+
+def split_text_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(the family's parameters, the text encoder's)`` from a trial's parameters.
+
+    Example:
+        >>> split_text_params({"alpha": 1.0, "text_dims": 16})
+        ({'alpha': 1.0}, {'dims': 16})
+    """
+    family = {k: v for k, v in params.items() if not str(k).startswith(TEXT_PREFIX)}
+    text = {str(k)[len(TEXT_PREFIX):]: v for k, v in params.items() if str(k).startswith(TEXT_PREFIX)}
+    return family, text
+
+
+class TextEncoder(TransformerMixin, BaseEstimator):
+    """One text column as ``dims`` dense features: TF-IDF, then a truncated SVD.
+
+    With fewer distinct n-grams than ``dims`` in the training rows, the TF-IDF weights are the
+    features themselves (nothing to reduce).
+
+    Args:
+        analyzer: ``"word"`` (words) or ``"char_wb"`` (character n-grams inside word boundaries,
+            robust to typos and inflections).
+        ngram_max: Longest n-gram (words: 1 or 2; characters: from 2 to ``ngram_max + 2``).
+        dims: Features kept (the SVD's components).
+        seed: The SVD's random state.
+
+    Example:
+        >>> texts = pd.Series(["good value", "bad value", None, "good good"])
+        >>> enc = TextEncoder(dims=2).fit(texts)
+        >>> enc.transform(pd.Series(["never seen words"])).tolist()
+        [[0.0, 0.0]]
+    """
+
+    def __init__(self, analyzer: str = TEXT_DEFAULTS["analyzer"], ngram_max: int = TEXT_DEFAULTS["ngram_max"],
+                 dims: int = TEXT_DEFAULTS["dims"], seed: int = 0) -> None:
+        self.analyzer = analyzer
+        self.ngram_max = ngram_max
+        self.dims = dims
+        self.seed = seed
+
+    def _vectoriser(self) -> Any:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        low, high = (1, int(self.ngram_max)) if self.analyzer == "word" else (
+            _CHAR_NGRAM_MIN, _CHAR_NGRAM_MIN + int(self.ngram_max))
+        return TfidfVectorizer(analyzer=self.analyzer, ngram_range=(low, high), sublinear_tf=True,
+                               max_features=MAX_VOCABULARY, dtype=np.float64,
+                               token_pattern=r"(?u)\b\w+\b")  # one-letter words count ("a 5 star")
+
+    def fit(self, texts: pd.Series, y: object = None) -> TextEncoder:
+        """Learn the vocabulary and the SVD on the training rows' texts."""
+        texts = _as_text(texts)
+        self.vectoriser_ = self._vectoriser()
+        try:
+            tfidf = self.vectoriser_.fit_transform(texts)
+        except ValueError:  # no word at all in the training rows (empty texts only)
+            self.vectoriser_, self.svd_ = None, None
+            self.n_features_out_ = 0
+            return self
+        self.svd_ = None
+        if tfidf.shape[1] > int(self.dims) and tfidf.shape[0] > int(self.dims):
+            from sklearn.decomposition import TruncatedSVD
+
+            self.svd_ = TruncatedSVD(int(self.dims), algorithm="randomized", n_iter=4,
+                                     random_state=int(self.seed)).fit(tfidf)
+            self.n_features_out_ = int(self.dims)
+        else:
+            self.n_features_out_ = int(tfidf.shape[1])
+        return self
+
+    def transform(self, texts: pd.Series) -> np.ndarray:
+        """The features of ``texts`` (unseen words are ignored; a missing text is an empty one)."""
+        texts = _as_text(texts)
+        if self.vectoriser_ is None or not texts:
+            return np.empty((len(texts), self.n_features_out_))
+        tfidf = self.vectoriser_.transform(texts)
+        if self.svd_ is None:
+            return np.asarray(tfidf.toarray(), dtype="float64")
+        return np.asarray(self.svd_.transform(tfidf), dtype="float64")
+
+
+def _as_text(texts: Any) -> list[str]:
+    series = pd.Series(texts).reset_index(drop=True)
+    return ["" if not isinstance(v, str) else v for v in series.tolist()]
