@@ -161,7 +161,7 @@ def validated_data(settings: FitSettings, X: Any, y: Any, groups: Any, sample_we
     if problems:
         raise InvalidParameterError(problems)
     data.text = tuple(text_columns(data.X, roles)) if image_shape is None else ()
-    data.X, dropped = screen_features(data.X, data.y, drop_constant=image_shape is None, text=data.text)
+    data.X, dropped = screen_features(data.X, data.y, drop_constant=image_shape is None, free_text=data.text)
     data.text = tuple(c for c in data.text if c not in dropped)
     if data.X.shape[1] == 0:
         raise DataValidationError(

@@ -86,7 +86,7 @@ def looks_like_text(series: pd.Series) -> bool:
         return False
     if values.nunique() < TEXT_MIN_DISTINCT_SHARE * len(values):
         return False
-    words = values.str.split().str.len()
+    words = values.map(lambda v: len(v.split()))
     return bool(words.mean() >= TEXT_MIN_WORDS)
 
 
@@ -175,10 +175,9 @@ class TextEncoder(TransformerMixin, BaseEstimator):
 
     def fit(self, texts: pd.Series, y: object = None) -> TextEncoder:
         """Learn the vocabulary and the SVD on the training rows' texts."""
-        texts = _as_text(texts)
         self.vectoriser_ = self._vectoriser()
         try:
-            tfidf = self.vectoriser_.fit_transform(texts)
+            tfidf = self.vectoriser_.fit_transform(_as_text(texts))
         except ValueError:  # no word at all in the training rows (empty texts only)
             self.vectoriser_, self.svd_ = None, None
             self.n_features_out_ = 0
@@ -196,10 +195,10 @@ class TextEncoder(TransformerMixin, BaseEstimator):
 
     def transform(self, texts: pd.Series) -> np.ndarray:
         """The features of ``texts`` (unseen words are ignored; a missing text is an empty one)."""
-        texts = _as_text(texts)
-        if self.vectoriser_ is None or not texts:
-            return np.empty((len(texts), self.n_features_out_))
-        tfidf = self.vectoriser_.transform(texts)
+        strings = _as_text(texts)
+        if self.vectoriser_ is None or not strings:
+            return np.empty((len(strings), self.n_features_out_))
+        tfidf = self.vectoriser_.transform(strings)
         if self.svd_ is None:
             return np.asarray(tfidf.toarray(), dtype="float64")
         return np.asarray(self.svd_.transform(tfidf), dtype="float64")

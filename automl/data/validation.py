@@ -274,14 +274,14 @@ def _all_numbers(values: pd.Series) -> bool:
     return bool(pd.to_numeric(text, errors="coerce").notna().all())
 
 
-def screen_features(X: pd.DataFrame, y: pd.Series, *, drop_constant: bool = True, text: Sequence[str] = (),
+def screen_features(X: pd.DataFrame, y: pd.Series, *, drop_constant: bool = True, free_text: Sequence[str] = (),
                     ) -> tuple[pd.DataFrame, list[str]]:
     """Warn about usable but suspicious feature columns; drop the constant ones.
 
     - a column identical to the target (a leak): warned;
     - a constant column (one value, or only missing values and one value): dropped, warned;
     - an identifier-like column (integers or text, every value different, at least
-      ``ID_MIN_ROWS`` rows): warned, unless it is free text (named in ``text``);
+      ``ID_MIN_ROWS`` rows): warned, unless it is free text (named in ``free_text``);
     - numbers stored as text: warned (they are used as categories).
 
     Returns:
@@ -297,7 +297,7 @@ def screen_features(X: pd.DataFrame, y: pd.Series, *, drop_constant: bool = True
     """
     notes: list[str] = []
     dropped: list[str] = []
-    free_text = set(text)
+    skip = set(free_text)
     target = y.reset_index(drop=True)
     for name in X.columns:
         series = X[name].reset_index(drop=True)
@@ -311,7 +311,7 @@ def screen_features(X: pd.DataFrame, y: pd.Series, *, drop_constant: bool = True
         dtype = series.dtype
         text = pd.api.types.is_string_dtype(dtype) or dtype == object
         integer = pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-        if str(name) in free_text:
+        if str(name) in skip:
             continue
         if (text or integer) and len(series) >= ID_MIN_ROWS and series.notna().all() and series.is_unique:
             notes.append(f"column {name!r} has a different value in every row, like an identifier; it cannot "

@@ -21,6 +21,10 @@ from automl.ui import free_port
 def _frame(n=120):
     rng = np.random.default_rng(3)
     df = pd.DataFrame({"visits": rng.integers(0, 20, n), "spend": rng.normal(size=n), "plan": rng.choice(["a", "b"], n)})
+    # free text (a schema role of its own, encoded in the served model too); one note missing
+    words = np.array("call about the bill and the new plan was fine or slow today".split())
+    df["note"] = [" ".join(rng.choice(words, 6)) + f" ticket {i}" for i in range(n)]
+    df.loc[5, "note"] = None
     return df.assign(y=np.where(df["spend"] + 0.1 * df["visits"] > 1, "churn", "stay"))
 
 
@@ -51,7 +55,8 @@ def test_the_served_model_gives_named_probabilities_and_takes_a_missing_integer(
     df = _frame()
     model = automl.fit(df, target="y", n_trials=1, families=["linear"], cv=2, n_jobs=1, tracking=True,
                        tracking_uri=uri, study_name="serve")
-    rows = df.drop(columns="y").head(4).astype({"visits": "float64"})
+    assert model.schema_.to_dict()["columns"][3]["kind"] == "text"
+    rows = df.drop(columns="y").iloc[2:6].astype({"visits": "float64"})  # the last has no note
     rows.loc[rows.index[1], "visits"] = np.nan  # an integer column with a missing value, as a client sends it
     expected = model.predict_proba(rows)
     port = free_port()

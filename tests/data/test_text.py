@@ -1,0 +1,140 @@
+"""Free-text columns: detected (or forced) at the edge, encoded inside each fold, kept through save, load
+and predict, refused clearly when misnamed. The data: a review column whose words decide the label."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import automl
+from automl.data.text import TextEncoder, looks_like_text, text_columns
+from benchmarks.text_columns import POSITIVE, reviews
+from automl.exceptions import AutoMLError, DataValidationError, InvalidParameterError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _auc(model, test: pd.DataFrame) -> float:
+    proba = model.predict_proba(test.drop(columns="label"))[:, list(model.classes_).index("good")]
+    return roc_auc_score(test["label"] == "good", proba)
+
+
+@pytest.fixture(scope="module")
+def split():
+    df = reviews(900)
+    return df.iloc[:600].reset_index(drop=True), df.iloc[600:].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def text_model(split):
+    return automl.fit(split[0], "label", n_trials=2, families=["linear"], cv=3, tracking=False)
+
+
+def test_the_words_of_a_text_column_decide_the_label_on_held_out_rows(split, text_model):
+    train, test = split
+    assert [c.kind for c in text_model.schema_.columns] == ["text", "numeric", "numeric"]
+    with_text = _auc(text_model, test)
+    numbers_only = automl.fit(train.drop(columns="review"), "label", n_trials=2, families=["linear"], cv=3,
+                              tracking=False)
+    without = _auc(numbers_only, test.drop(columns="review"))
+    print(f"held-out AUC with the text column {with_text:.4f}, without {without:.4f}")
+    assert with_text >= 0.9 and without <= 0.6
+
+
+def test_before_a_text_column_was_one_category_per_row_and_scored_at_chance(split):
+    """The same column forced to a category: what every fit did before (the role setting's other way)."""
+    train, test = split
+    model = automl.fit(train, "label", n_trials=2, families=["linear"], cv=3, tracking=False,
+                       column_roles={"review": "categorical"})
+    assert model.schema_.columns[0].kind == "categorical"
+    assert _auc(model, test) <= 0.65
+
+
+def test_the_text_settings_are_searched_and_recorded(split):
+    model = automl.fit(split[0], "label", n_trials=6, families=["linear"], cv=2, tracking=False, seed=3)
+    params = model.leaderboard()["params"].tolist()
+    assert all({"text_analyzer", "text_ngram_max", "text_dims"} <= set(p) for p in params)
+    assert len({(p["text_analyzer"], p["text_ngram_max"], p["text_dims"]) for p in params}) > 1
+
+
+def test_save_load_round_trip_unseen_words_and_missing_text(text_model, split, tmp_path):
+    test = split[1].drop(columns="label").head(20).copy()
+    path = text_model.save(tmp_path / "model")
+    loaded = automl.load(path)
+    np.testing.assert_allclose(loaded.predict_proba(test), text_model.predict_proba(test))
+    odd = test.head(3).copy()
+    odd["review"] = [None, "", "zebra quantum unseen words only"]
+    proba = loaded.predict_proba(odd)
+    assert np.isfinite(proba).all() and proba.shape == (3, 2)
+    empty = odd.copy()
+    empty["review"] = ["", "", ""]
+    np.testing.assert_allclose(proba[:2], loaded.predict_proba(empty)[:2])  # missing text == empty text
+
+
+def test_a_missing_text_column_at_predict_raises_as_any_missing_column(text_model, split):
+    with pytest.raises(DataValidationError, match=r"missing: \['review'\]"):
+        text_model.predict(split[1].drop(columns=["label", "review"]))
+
+
+def test_detection_text_categories_and_names():
+    rng = np.random.default_rng(1)
+    n = 200
+    frame = pd.DataFrame({
+        "note": [f"customer asked about invoice {i} twice" for i in range(n)],
+        "city": rng.choice(["Oslo", "Rome", "Lima"], n),
+        "title": rng.choice(["senior data scientist", "junior data engineer", "lead analyst role"], n),
+        "name": [f"Person{i} Smith" for i in range(n)],
+        "code": [f"{i:05d}" for i in range(n)],
+    })
+    assert text_columns(frame) == ["note"]
+    assert text_columns(frame, {"note": "categorical", "title": "text"}) == ["title"]
+    assert not looks_like_text(frame["note"].head(10))  # too few rows to tell
+
+
+def test_the_encoder_is_fitted_on_the_rows_it_is_given_only():
+    train = pd.Series(["alpha beta gamma"] * 5 + ["delta epsilon zeta"] * 5)
+    encoder = TextEncoder(dims=4).fit(train)
+    assert encoder.transform(pd.Series(["omega psi chi"])).tolist() == [[0.0] * encoder.n_features_out_]
+
+
+@pytest.mark.parametrize(("roles", "match"), [
+    ({"reveiw": "text"}, r"unknown column 'reveiw'; did you mean 'review'\?"),
+    ({"num1": "text"}, r"only a column of strings can be text or categorical, but 'num1' has dtype float64"),
+    ({"review": "words"}, r"the role must be one of \['text', 'categorical'\]"),
+    ("review", r"must map column names to a role"),
+])
+def test_bad_column_roles_raise_a_typed_error_and_write_nothing(split, tmp_path, roles, match):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.raises(InvalidParameterError, match=match) as info:
+        automl.fit(split[0], "label", n_trials=1, families=["linear"], tracking=True, tracking_uri=uri,
+                   column_roles=roles, storage=str(tmp_path / "s.journal"), study_name="bad")
+    assert isinstance(info.value, (ValueError, AutoMLError))
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_the_cli_reads_text_and_takes_the_role_flag(split, tmp_path):
+    train, test = split
+    train.to_csv(tmp_path / "train.csv", index=False)
+    test.drop(columns="label").head(30).to_csv(tmp_path / "new.csv", index=False)
+    env = {"PYTHONPATH": str(ROOT), "AUTOML_TRACKING": "0", "PATH": "/usr/bin:/bin"}
+    fit = subprocess.run([sys.executable, "-m", "automl", "fit", "train.csv", "--target", "label", "--families",
+                          "linear", "--n-trials", "1", "--cv", "2", "--column-roles", "review=text", "--output",
+                          "model"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert fit.returncode == 0, fit.stderr
+    predict = subprocess.run([sys.executable, "-m", "automl", "predict", "model", "new.csv", "-o", "out.csv"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert predict.returncode == 0, predict.stderr
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert len(out) == 30
+    assert (out.iloc[:, -1] == text_model_labels(test.head(30))).mean() > 0.9
+
+
+def text_model_labels(rows: pd.DataFrame) -> np.ndarray:
+    """The label each review's sentiment word says."""
+    return np.array(["good" if any(w in POSITIVE for w in r.split()) else "bad" for r in rows["review"]])
