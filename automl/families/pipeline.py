@@ -123,9 +123,10 @@ class FamilyPipeline(BaseEstimator):
         ``sample_weight`` is given: the preprocessing itself is not weighted)."""
         family = get_family(self.family)
         params, text_options = split_text_params({**family.space().defaults(), **dict(self.params or {})})
-        self.preprocessor_ = TabularPreprocessor(family.encoding, text_options=text_options, seed=self.seed).fit(X)
-        Z = self.preprocessor_.transform(X)
-        self.n_threads_ = threads_for(len(Z), self.n_jobs)
+        self.n_threads_ = threads_for(len(X), self.n_jobs)
+        with limit_threads(self.n_threads_):  # the text encoder's SVD calls BLAS too
+            self.preprocessor_ = TabularPreprocessor(family.encoding, text_options=text_options, seed=self.seed)
+            Z = self.preprocessor_.fit(X).transform(X)
         context = BuildContext(
             task=self.task,
             n_classes=self.n_classes,
@@ -148,8 +149,8 @@ class FamilyPipeline(BaseEstimator):
 
     def predict_scores(self, X: pd.DataFrame) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` for classification, values for regression."""
-        Z = self.preprocessor_.transform(X)
         with limit_threads(self.n_threads_):
+            Z = self.preprocessor_.transform(X)
             if self.task == "regression":
                 return np.asarray(self.estimator_.predict(Z), dtype="float64").ravel()
             proba = np.asarray(self.estimator_.predict_proba(Z), dtype="float64")
