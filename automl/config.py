@@ -317,7 +317,7 @@ SETTINGS: tuple[Setting, ...] = (
             classifier_only=True),
     Setting("column_roles", None, _check_column_roles,
             "Force the role of string columns: ``{column: \"text\" or \"categorical\"}``. Without it a column of "
-            "strings is free text when most of its values differ and they hold 2.5 words or more on average "
+            "strings is free text when at least 30 % of its filled values are distinct and they hold 2.5 words or more on average "
             "(at least 20 filled rows), else a category. Free text is encoded inside each training fold "
             "(TF-IDF then a truncated SVD, searched). On the command line ``review=text,code=categorical``.",
             "detected", "--column-roles", "force string columns' roles: COLUMN=text|categorical,... "

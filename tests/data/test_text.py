@@ -138,3 +138,17 @@ def test_the_cli_reads_text_and_takes_the_role_flag(split, tmp_path):
 def text_model_labels(rows: pd.DataFrame) -> np.ndarray:
     """The label each review's sentiment word says."""
     return np.array(["good" if any(w in POSITIVE for w in r.split()) else "bad" for r in rows["review"]])
+
+
+def test_the_documented_thresholds_are_the_code_s():
+    """The README and the setting's doc state the detection rule; they follow the constants."""
+    from automl.config import setting
+    from automl.data.text import ROLES, TEXT_MIN_DISTINCT_SHARE, TEXT_MIN_ROWS, TEXT_MIN_WORDS
+
+    doc = setting("column_roles").doc
+    readme = (ROOT / "README.md").read_text()
+    for text in (doc, readme):
+        assert f"{TEXT_MIN_DISTINCT_SHARE:.0%}".replace("%", " %") in text
+        assert f"{TEXT_MIN_WORDS:g} words" in text and f"{TEXT_MIN_ROWS} " in text
+    from automl.config import _ROLES
+    assert tuple(_ROLES) == ROLES
