@@ -128,7 +128,8 @@ class _AutoMLBase(BaseEstimator):
         return X
 
     def _scores(self, X: Any) -> np.ndarray:
-        canonical = self.schema_.transform(self._features(X))
+        features = self._features(X)  # checks that the model is fitted first
+        canonical = self.schema_.transform(features)
         if len(canonical) == 0:
             width = len(getattr(self, "classes_", [])) if self.task_ != "regression" else 0
             return np.empty((0, width)) if width else np.empty(0)

@@ -64,7 +64,11 @@ def _lightgbm(estimator: Any, Z: np.ndarray, targets: np.ndarray | None) -> tupl
 
 
 def _tree_shap(estimator: Any, Z: np.ndarray, targets: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    import shap  # optional: pip install automl[explain]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # shap 0.51's import sets matplotlib colours in a way marked for deprecation
+        import shap  # optional: pip install automl[explain]
 
     explainer = shap.TreeExplainer(estimator)
     values = np.asarray(explainer.shap_values(Z, check_additivity=False), dtype="float64")
