@@ -118,7 +118,7 @@ def contributions(model: Any, canonical: pd.DataFrame, background: pd.DataFrame,
             return phi, base, found[2], methods[0]
     if estimated:
         def f(frame: pd.DataFrame) -> np.ndarray:
-            return sum(w * m.predict_scores(frame) for m, w in estimated)  # type: ignore[return-value]
+            return np.asarray(sum(w * m.predict_scores(frame) for m, w in estimated))
 
         part, part_base = permutation_shapley(f, canonical, background, groups, targets,
                                               n_permutations=n_permutations, seed=seed)
@@ -164,10 +164,7 @@ def explain(model: Any, X: Any, *, background: Any = None, target: Any = None, n
     features = model._features(X)
     schema = model.schema_
     canonical = schema.transform(features)
-    if background is None:
-        reference = canonical
-    else:
-        reference = schema.transform(model._features(background), warn=False)
+    reference = canonical if background is None else schema.transform(model._features(background), warn=False)
     if len(reference) == 0:
         raise InvalidParameterError("background has no rows; pass rows like X, or leave it out")
     reference = reference.sample(min(n_background, len(reference)), random_state=random_state) \

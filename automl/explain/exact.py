@@ -110,7 +110,8 @@ def raw_output(pipeline: Any, Z: np.ndarray, targets: np.ndarray | None) -> np.n
         raw = np.asarray(model.predict(Z, raw_score=True, num_iteration=model.best_iteration_ or None))
     else:
         raw = np.asarray(estimator.decision_function(Z), dtype="float64")
-    positions = _positions(estimator, targets)  # type: ignore[arg-type] - margins are for classifiers
+    assert targets is not None  # a margin is a classifier's (a regressor's output space is "score")
+    positions = _positions(estimator, targets)
     if raw.ndim == 1:
         return np.where(positions == 1, raw, -raw)
     return _pick(raw, positions, n)
@@ -123,14 +124,13 @@ def exact_contributions(pipeline: Any, Z: np.ndarray, Z_background: np.ndarray,
     estimator = pipeline.estimator_
     if space is None:
         return None
+    native_categories = pipeline.family == "hist_gradient_boosting" and bool(
+        np.any(getattr(estimator, "is_categorical_", None) is not None and estimator.is_categorical_))
     if pipeline.family == "lightgbm":
         phi, base = _lightgbm(estimator, Z, targets)
     elif pipeline.family == "linear":
         phi, base = _linear(estimator, Z, Z_background, targets)
-    elif pipeline.family == "hist_gradient_boosting" and getattr(estimator, "is_categorical_", None) is not None \
-            and bool(np.any(estimator.is_categorical_)):
-        return None
-    elif importlib.util.find_spec("shap") is None:  # the optional extra automl[explain] is not installed
+    elif native_categories or importlib.util.find_spec("shap") is None:  # shap: the optional extra automl[explain]
         return None
     else:
         phi, base = _tree_shap(estimator, Z, targets)
