@@ -111,7 +111,8 @@ class _AutoMLBase(BaseEstimator):
                 f"this {type(self).__name__} is not fitted yet; call fit(X, y) (or automl.fit) before using it"
             )
 
-    def _scores(self, X: Any) -> np.ndarray:
+    def _features(self, X: Any) -> pd.DataFrame:
+        """``X`` read as ``predict`` reads it (fitted, right width, coerced, target dropped), before the schema."""
         self._check_fitted()
         if getattr(self, "image_shape_", None) is not None and isinstance(X, np.ndarray) and X.ndim in (3, 4):
             X, _ = as_image_frame(X, self.image_shape_)
@@ -124,7 +125,11 @@ class _AutoMLBase(BaseEstimator):
         X = coerce_features(X, names=list(self.schema_.names))  # an array is read in fit's column order
         if self.target_name_ in X.columns and self.target_name_ not in self.schema_.names:
             X = X.drop(columns=[self.target_name_])  # the target itself is not an unexpected column
-        canonical = self.schema_.transform(X)
+        return X
+
+    def _scores(self, X: Any) -> np.ndarray:
+        features = self._features(X)  # checks that the model is fitted first
+        canonical = self.schema_.transform(features)
         if len(canonical) == 0:
             width = len(getattr(self, "classes_", [])) if self.task_ != "regression" else 0
             return np.empty((0, width)) if width else np.empty(0)
@@ -191,6 +196,35 @@ class _AutoMLBase(BaseEstimator):
         """
         value = self.evaluate(X, y)[self.metric_.name]
         return value if self.metric_.greater_is_better else -value
+
+    def feature_importance(self, X: Any, y: Any = None, *, n_repeats: int = 5, random_state: int | None = 0) -> pd.DataFrame:
+        """Permutation importance of each input column for the model ``predict`` uses.
+
+        Each column of ``X`` is shuffled ``n_repeats`` times; a column's importance is how much the
+        search metric (:meth:`score`, greater is better) drops. Pass held-out rows: on the
+        training rows it measures what the model memorised too. ``y`` may be the target column
+        inside ``X``. See :func:`automl.explain.feature_importance`.
+
+        Returns:
+            DataFrame with columns ``feature``, ``importance_mean``, ``importance_std``, most important first.
+        """
+        from automl.explain import feature_importance
+
+        return feature_importance(self, X, y, n_repeats=n_repeats, random_state=random_state)
+
+    def explain(self, X: Any, *, background: Any = None, target: Any = None, n_background: int = 100,
+                n_permutations: int = 10, random_state: int | None = 0) -> pd.DataFrame:
+        """Per-row contributions (SHAP values) of each input column; with ``base_value`` they sum to
+        the model's output for the row, in the space named by ``frame.attrs["output"]``.
+
+        Exact for LightGBM (log-odds or value), forests, histogram boosting (numeric columns) and
+        linear models; a permutation-sampling estimate against ``background`` rows (default: a
+        sample of ``X``) otherwise, and for ensembles. See :func:`automl.explain.explain`.
+        """
+        from automl.explain import explain
+
+        return explain(self, X, background=background, target=target, n_background=n_background,
+                       n_permutations=n_permutations, random_state=random_state)
 
     def leaderboard(self) -> pd.DataFrame:
         """One row per trial: rank, trial, family, params, CV mean and std of each metric, times, state."""

@@ -140,4 +140,6 @@ def build_report(problem: Any, outcome: SearchOutcome, final: Any, fit_seconds: 
         board["pos_label"] = [problem.pos_label] * len(board)
     logger.info("best: trial %d %s %s=%.5g (%d trials, %.1fs)", final.trial.number, final.trial.family,
                 problem.metric.name, final.score, outcome.n_new_trials, fit_seconds)
-    return FitReport(attributes, outcome.study, problem.spaces, problem.y, problem.data.X.head(5))
+    explain_rows = problem.data.X.sample(min(len(problem.data.X), 200), random_state=0)  # the tracker's explanation
+    return FitReport(attributes, outcome.study, problem.spaces, problem.y, problem.data.X.head(5),
+                     extra={"explain_rows": explain_rows})

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "demo", "families", "fit", "leaderboard", "predict", "resume", "spaces_check", "spaces_show", "sweep", "ui",
+    "demo", "explain", "families", "fit", "leaderboard", "predict", "resume", "spaces_check", "spaces_show", "sweep", "ui",
     "worker",
 ]
 
@@ -310,6 +310,38 @@ def predict(args: argparse.Namespace) -> int:
             f"cannot write the predictions to {args.output!r}: {exc.strerror or exc}; pass -o PATH in a writable folder"
         ) from None
     print(f"{len(out)} predictions written to {args.output}")
+    return 0
+
+
+def explain(args: argparse.Namespace) -> int:
+    """Write each row's contributions of each input column (``model.explain``) to a CSV.
+
+    The data file is read with the model's schema, as ``automl predict`` reads it; nothing is
+    written when the data is refused.
+    """
+    import automl
+    from automl.data.tables import read_table
+    from automl.exceptions import InvalidParameterError
+
+    model = automl.load(args.model)
+    frame = read_table(args.data, schema=model.schema_)
+    target = None
+    if args.target_class is not None:
+        classes = list(getattr(model, "classes_", []))
+        matches = [c for c in classes if str(c) == args.target_class]
+        if not matches:
+            raise InvalidParameterError(f"--class {args.target_class!r} is not a class of the model in {args.model!r} "
+                                        f"({[str(c) for c in classes] or 'a regression model has none'}); "
+                                        "pass one of them, or leave --class out")
+        target = matches[0]
+    out = model.explain(frame, target=target)
+    try:
+        out.to_csv(args.output, index=False)
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"cannot write the contributions to {args.output!r}: {exc.strerror or exc}; pass -o PATH in a writable folder"
+        ) from None
+    print(f"{len(out)} rows of contributions ({out.attrs['output']}) written to {args.output}")
     return 0
 
 

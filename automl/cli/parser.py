@@ -74,6 +74,10 @@ examples:
   automl predict model_dir test.parquet -o probabilities.csv --proba
   automl predict model_dir test.csv -o predictions.csv --keep-columns id,customer
 """,
+    "explain": """examples:
+  automl explain model_dir test.csv -o contributions.csv
+  automl explain model_dir test.csv -o contributions.csv --class yes
+""",
     "spaces": """examples:
   automl spaces show lightgbm
   automl spaces check overrides.yaml       # {family: {param: value or {low, high, ...}}}
@@ -240,6 +244,14 @@ def _model_and_space_commands(sub: argparse._SubParsersAction) -> None:
     predict.add_argument("--proba", action="store_true", help="class probabilities instead of labels")
     predict.add_argument("--keep-columns", metavar="COLUMNS",
                          help="input columns to copy beside the predictions, comma-separated (e.g. id,customer)")
+
+    explain = _sub(sub, "explain", "write each row's contributions of each input column (SHAP values)",
+                   commands.explain)
+    explain.add_argument("model", help="model folder written by fit --output or model.save")
+    explain.add_argument("data", help="CSV or Parquet file (also the background rows of the estimate)")
+    explain.add_argument("-o", "--output", default="contributions.csv", help="CSV to write (default contributions.csv)")
+    explain.add_argument("--class", dest="target_class", metavar="LABEL",
+                         help="class explained (default: the positive class; multiclass: each row's predicted class)")
 
     _sub(sub, "families", "list the model families and whether they are installed", commands.families, "main")
 

@@ -416,8 +416,19 @@ class MLflowTracker:
                 self._attempt("plots", self._queue_plots, report, staging / "plots")
             else:
                 self._failures.append(("plots", f"{OUT_OF_TIME}: fewer than {PLOTS_SECONDS:g} s were left"))
+        if report.estimator is not None and report.extra.get("explain_rows") is not None:
+            self._attempt("explanations", self._queue_explanations, report, staging / "explanations", deadline)
         if self.log_model and report.estimator is not None:
             self._attempt("model", self._queue_model, report, staging / "saved")
+
+    def _queue_explanations(self, report: Any, folder: Path, deadline: float | None) -> None:
+        from automl.tracking.explanations import EXPLAIN_SECONDS, write_explanations
+
+        if deadline is not None and deadline - time.monotonic() <= EXPLAIN_SECONDS:
+            self._failures.append(("explanations", f"{OUT_OF_TIME}: fewer than {EXPLAIN_SECONDS:g} s were left"))
+            return
+        write_explanations(report.estimator, report.extra["explain_rows"], folder, plot=self.plots)
+        self._writer_submit(("artifacts", self.parent_run_id, str(folder), "explanations"))
 
     def _attempt(self, part: str, queue: Any, *args: Any) -> None:
         try:
