@@ -189,3 +189,28 @@ def test_a_tracked_fit_logs_the_explanation_table_and_plot_on_the_parent_run(tmp
                                                 tracking_uri=uri)
     table = pd.read_csv(local)
     assert table["feature"].iloc[0] == "key" and table["output"].iloc[0] == "log-odds of 'yes'"
+
+
+def test_the_tracked_explanation_stops_at_its_deadline_and_says_how_many_rows_it_covers(tmp_path):
+    """A model whose explanation is slow (1 s per chunk of rows): the tracker's explanation ends by its
+    deadline, covering fewer rows, instead of delaying the fit (wall clock around the whole call)."""
+    import time as clock
+
+    from automl.tracking.explanations import write_explanations
+
+    class SlowModel:
+        schema_ = type("S", (), {"names": ["a", "b"]})()
+
+        def explain(self, rows, **_):
+            clock.sleep(1.0)
+            frame = pd.DataFrame({"a": np.ones(len(rows)), "b": np.zeros(len(rows)), "base_value": 0.5})
+            frame.attrs = {"output": "value", "method": "slow"}
+            return frame
+
+    X = pd.DataFrame({"a": np.arange(400.0), "b": np.arange(400.0)})
+    started = clock.monotonic()
+    written = write_explanations(SlowModel(), X, tmp_path, plot=False, deadline=started + 3.5)
+    took = clock.monotonic() - started
+    table = pd.read_csv(tmp_path / "importance.csv")
+    assert written == ["importance.csv"] and took < 4.6, took
+    assert 20 <= table["rows"].iloc[0] < 200 and table["feature"].tolist() == ["a", "b"]

@@ -424,10 +424,12 @@ class MLflowTracker:
     def _queue_explanations(self, report: Any, folder: Path, deadline: float | None) -> None:
         from automl.tracking.explanations import EXPLAIN_SECONDS, write_explanations
 
-        if deadline is not None and deadline - time.monotonic() <= EXPLAIN_SECONDS:
-            self._failures.append(("explanations", f"{OUT_OF_TIME}: fewer than {EXPLAIN_SECONDS:g} s were left"))
+        # An extra, left out (the run stays complete) for pixel columns and when too little time is left.
+        if getattr(report.estimator, "image_shape_", None) is not None or (
+                deadline is not None and deadline - time.monotonic() <= EXPLAIN_SECONDS):
             return
-        write_explanations(report.estimator, report.extra["explain_rows"], folder, plot=self.plots)
+        write_explanations(report.estimator, report.extra["explain_rows"], folder, plot=self.plots,
+                           deadline=None if deadline is None else deadline - EXPLAIN_SECONDS)
         self._writer_submit(("artifacts", self.parent_run_id, str(folder), "explanations"))
 
     def _attempt(self, part: str, queue: Any, *args: Any) -> None:

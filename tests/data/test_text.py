@@ -152,3 +152,16 @@ def test_the_documented_thresholds_are_the_code_s():
         assert f"{TEXT_MIN_WORDS:g} words" in text and f"{TEXT_MIN_ROWS} " in text
     from automl.config import _ROLES
     assert tuple(_ROLES) == ROLES
+
+
+def test_a_text_column_is_explained_as_one_input_column_and_ranks_first(text_model, split):
+    test = split[1].head(60)
+    importance = text_model.feature_importance(test)
+    assert importance["feature"].iloc[0] == "review"
+    contributions = text_model.explain(test.drop(columns="label"))
+    assert list(contributions.columns) == ["review", "num1", "num2", "base_value"]
+    assert contributions[["review", "num1", "num2"]].abs().mean().idxmax() == "review"
+    raw = contributions.drop(columns="base_value").sum(axis=1) + contributions["base_value"]
+    positive = list(text_model.classes_).index(text_model.pos_label_)  # the class explained
+    proba = text_model.predict_proba(test.drop(columns="label"))[:, positive]
+    np.testing.assert_allclose(1 / (1 + np.exp(-raw)), proba, atol=1e-6)  # linear: exact, on the log-odds
