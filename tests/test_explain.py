@@ -214,3 +214,13 @@ def test_the_tracked_explanation_stops_at_its_deadline_and_says_how_many_rows_it
     table = pd.read_csv(tmp_path / "importance.csv")
     assert written == ["importance.csv"] and took < 4.6, took
     assert 20 <= table["rows"].iloc[0] < 200 and table["feature"].tolist() == ["a", "b"]
+
+
+def test_an_input_column_named_like_an_output_column_keeps_its_name():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"base_value": rng.normal(size=120), "class": rng.normal(size=120)})
+    y = np.where(X["base_value"] > 0, "a", "b")
+    model = automl.AutoMLClassifier(n_trials=1, families=["linear"], cv=2).fit(X, y)
+    frame = model.explain(X.head(5))
+    assert list(frame.columns) == ["base_value", "class", "base_value_"]
+    assert frame["base_value"].abs().mean() > frame["class"].abs().mean()

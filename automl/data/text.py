@@ -106,8 +106,9 @@ def role_problems(X: pd.DataFrame, roles: Mapping[str, str] | None) -> list[str]
         if name not in names:
             problems.append(f"column_roles: {unknown_name_message('column', name, names)}")
         elif not _is_string_column(X[name]):
+            what = "holds values that are not strings" if X[name].dtype == object else f"has dtype {X[name].dtype}"
             problems.append(f"column_roles[{name!r}]: only a column of strings can be text or categorical, but "
-                            f"{name!r} has dtype {X[name].dtype}; leave it out of column_roles")
+                            f"{name!r} {what}; leave it out of column_roles")
     return problems
 
 
@@ -129,11 +130,12 @@ def split_text_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[s
     """``(the family's parameters, the text encoder's)`` from a trial's parameters.
 
     Example:
-        >>> split_text_params({"alpha": 1.0, "text_dims": 16})
-        ({'alpha': 1.0}, {'dims': 16})
+        >>> split_text_params({"alpha": 1.0, "text_dims": 16, "text_size": 3})  # text_size: the family's own
+        ({'alpha': 1.0, 'text_size': 3}, {'dims': 16})
     """
-    family = {k: v for k, v in params.items() if not str(k).startswith(TEXT_PREFIX)}
-    text = {str(k)[len(TEXT_PREFIX):]: v for k, v in params.items() if str(k).startswith(TEXT_PREFIX)}
+    names = {f"{TEXT_PREFIX}{name}" for name in TEXT_DEFAULTS}  # a family's own ``text_...`` parameter stays its own
+    family = {k: v for k, v in params.items() if k not in names}
+    text = {str(k)[len(TEXT_PREFIX):]: v for k, v in params.items() if k in names}
     return family, text
 
 

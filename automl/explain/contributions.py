@@ -129,6 +129,18 @@ def contributions(model: Any, canonical: pd.DataFrame, background: pd.DataFrame,
     return phi, base, "score", "; ".join(methods)
 
 
+def _free_name(name: str, taken: list[str]) -> str:
+    """``name``, or ``name_`` (``name__``, ...) when an input column is called that already.
+
+    Example:
+        >>> _free_name("base_value", ["a"]), _free_name("base_value", ["base_value", "base_value_"])
+        ('base_value', 'base_value__')
+    """
+    while name in taken:
+        name += "_"
+    return name
+
+
 def explain(model: Any, X: Any, *, background: Any = None, target: Any = None, n_background: int = 100,
             n_permutations: int = 10, random_state: int | None = 0) -> pd.DataFrame:
     """Contributions of each input column to the model's output for each row of ``X``.
@@ -146,7 +158,7 @@ def explain(model: Any, X: Any, *, background: Any = None, target: Any = None, n
 
     Returns:
         One row per row of ``X``: a column per input column, ``base_value`` and, for multiclass,
-        ``class``; ``attrs["output"]`` names the output space, ``attrs["method"]`` how it was computed.
+        ``class`` (each with ``_`` appended while an input column has the name); ``attrs["output"]`` names the output space, ``attrs["method"]`` how it was computed.
 
     Example:
         >>> import numpy as np, pandas as pd, automl
@@ -178,9 +190,9 @@ def explain(model: Any, X: Any, *, background: Any = None, target: Any = None, n
         phi, base, space, method = np.zeros((0, len(groups))), np.zeros(0), "score", "none (no rows)"
     index = X.index if isinstance(X, pd.DataFrame) and len(X) == len(phi) else pd.RangeIndex(len(phi))
     frame = pd.DataFrame(phi, columns=schema.names, index=index)
-    frame["base_value"] = base
+    frame[_free_name("base_value", schema.names)] = base
     if model.task_ == "multiclass":
-        frame["class"] = np.asarray(model.classes_)[targets] if targets is not None else []
+        frame[_free_name("class", schema.names)] = np.asarray(model.classes_)[targets] if targets is not None else []
     frame.attrs["output"] = _output_words(space, model.task_, named)
     frame.attrs["method"] = method
     return frame

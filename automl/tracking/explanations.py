@@ -38,9 +38,12 @@ EXPLAIN_MAX_SECONDS = 10.0
 _TOP = 20  # columns drawn in the plot
 
 
-def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean absolute and mean contribution of each input column, largest mean absolute first."""
-    contributions = frame.drop(columns=[c for c in ("base_value", "class") if c in frame.columns])
+def summary_table(frame: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """Mean absolute and mean contribution of each input column (``columns``; default: all but
+    ``base_value`` and ``class``), largest mean absolute first."""
+    if columns is None:
+        columns = [c for c in frame.columns if c not in ("base_value", "class")]
+    contributions = frame[list(columns)]
     return pd.DataFrame({
         "feature": list(contributions.columns),
         "mean_abs_contribution": contributions.abs().mean().to_numpy(),
@@ -100,7 +103,7 @@ def write_explanations(estimator: Any, X: pd.DataFrame, folder: Path, *, plot: b
     if deadline is not None:
         stop_at = min(stop_at, deadline)
     frame = _explained(estimator, rows, background, stop_at)
-    table = summary_table(frame).assign(output=frame.attrs.get("output", ""), method=frame.attrs.get("method", ""),
+    table = summary_table(frame, list(estimator.schema_.names)).assign(output=frame.attrs.get("output", ""), method=frame.attrs.get("method", ""),
                                         rows=len(frame))
     folder.mkdir(parents=True, exist_ok=True)
     table.to_csv(folder / "importance.csv", index=False)
