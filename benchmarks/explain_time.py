@@ -6,6 +6,7 @@ fits one model per family (``n_trials=1``, ``cv=2``) on a generated 1,000-row fr
 columns, one categorical, one date; one numeric column decides the label) and times ``explain`` on
 the same 1,000 rows with the default settings (100 background rows, 10 permutations for the
 estimate), then prints one row per family: seconds, method and output space.
+``python -m benchmarks.explain_time --examples`` prints one example of each table instead.
 """
 
 from __future__ import annotations
@@ -47,5 +48,26 @@ def main() -> None:
     print(pd.DataFrame(rows).to_string(index=False))
 
 
+def examples() -> None:
+    """One example of each table: a LightGBM fit on 800 rows of the frame, the other 200 held out."""
+    import automl
+
+    data = frame(1000, seed=1)
+    train, test = data.iloc[:800], data.iloc[800:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = automl.AutoMLClassifier(n_trials=1, families=["lightgbm"], cv=2, n_jobs=1).fit(
+            train.drop(columns="y"), train["y"])
+        importance = model.feature_importance(test)
+        contributions = model.explain(test.drop(columns="y").head(3))
+    print("model.feature_importance(held-out 200 rows):")
+    print(importance.round(4).to_string())
+    print(f"\nmodel.explain(3 held-out rows): output {contributions.attrs['output']!r}, "
+          f"method {contributions.attrs['method']!r}")
+    print(contributions.round(4).to_string())
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    examples() if sys.argv[1:] == ["--examples"] else main()

@@ -71,7 +71,8 @@ def test_a_model_and_a_plot_that_fail_mark_the_run_and_warn_once(tmp_path, store
     assert "optimization_history.png: ValueError: the plot cannot be drawn" in detail and "model:" in detail
     assert "roc_pr_curves.png: ValueError" in detail
     # What did work is still there: the files.
-    assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"leaderboard.csv", "search_space.yaml"}
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"leaderboard.csv", "search_space.yaml",
+                                                                        "explanations"}
     # Said once: one warning naming both parts and why (not one per plot), nothing else at WARNING level.
     (warning,) = _mlflow_warnings(caught)
     assert "plots not logged" in str(warning.message) and "model not logged" in str(warning.message)
