@@ -29,6 +29,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -58,14 +60,28 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, encoding: str = "ordinal", max_onehot_levels: int = 32,
-                 text_options: dict | None = None, seed: int = 0) -> None:
+                 text_options: dict | None = None, seed: int = 0, task: str | None = None,
+                 n_classes: int = 0) -> None:
         self.encoding = encoding
         self.max_onehot_levels = max_onehot_levels
         self.text_options = text_options
         self.seed = seed
+        self.task = task
+        self.n_classes = n_classes
 
-    def fit(self, X: pd.DataFrame, y: object = None) -> TabularPreprocessor:
-        """Learn medians, scales and category codes from the training rows."""
+    def fit_transform(self, X: pd.DataFrame, y: Any = None, **_: Any) -> np.ndarray:
+        """:meth:`fit`, then the training rows encoded, their text scores out of fold
+        (:class:`~automl.data.text.TextEncoder`): what a model is trained on."""
+        return self._encode(X, self._fit(X, y))
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> TabularPreprocessor:
+        """Learn medians, scales, category codes and the text encoders (given ``y`` and a ``task``, with a
+        text model each) from the training rows."""
+        self._fit(X, y)
+        return self
+
+    def _fit(self, X: pd.DataFrame, y: Any) -> list[np.ndarray]:
+        """:meth:`fit`; return the training rows' text blocks."""
         if self.encoding not in ENCODINGS:
             raise ValueError(f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
         self.text_ = [c for c in X.columns if X[c].dtype == object]
@@ -85,7 +101,7 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             self.means_ = filled.mean(axis=0) if len(filled) else np.zeros(num.shape[1])
             scale = filled.std(axis=0) if len(filled) else np.ones(num.shape[1])
             self.scales_ = np.where(scale > 0, scale, 1.0)
-        self._fit_text(X)
+        training_text = self._fit_text(X, y)
         # Category codes: per column, a lookup from the canonical code to the fold's code.
         self.lookups_: list[np.ndarray] = []
         for column in self.categorical_:
@@ -104,22 +120,25 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             list(range(n_num, n_num + len(self.categorical_))) if self.encoding != "onehot" else []
         )
         self.n_features_out_ = self.transform(X.iloc[:0]).shape[1]
-        return self
+        return training_text
 
-    def _fit_text(self, X: pd.DataFrame) -> None:
+    def _fit_text(self, X: pd.DataFrame, y: Any) -> list[np.ndarray]:
+        """Fit one encoder per text column; return the training rows' blocks (scores out of fold)."""
         options = dict(self.text_options or {})
-        self.encoders_ = [TextEncoder(**options, seed=self.seed).fit(X[c]) for c in self.text_]
+        self.encoders_ = [TextEncoder(**options, seed=self.seed, task=self.task, n_classes=self.n_classes)
+                          for _ in self.text_]
+        blocks = [encoder.fit_transform(X[c], y) for c, encoder in zip(self.text_, self.encoders_)]
         self.text_means_, self.text_scales_ = [], []
-        for column, encoder in zip(self.text_, self.encoders_):
-            block = encoder.transform(X[column])
+        for block in blocks:
             scale = block.std(axis=0) if len(block) else np.ones(block.shape[1])
             self.text_means_.append(block.mean(axis=0) if len(block) else np.zeros(block.shape[1]))
             self.text_scales_.append(np.where(scale > 0, scale, 1.0))
+        return blocks
 
-    def _text_blocks(self, X: pd.DataFrame) -> list[np.ndarray]:
+    def _text_blocks(self, X: pd.DataFrame, raw: list[np.ndarray] | None = None) -> list[np.ndarray]:
         blocks = []
         for i, (column, encoder) in enumerate(zip(getattr(self, "text_", []), getattr(self, "encoders_", []))):
-            block = encoder.transform(X[column])
+            block = encoder.transform(X[column]) if raw is None else raw[i]
             blocks.append((block - self.text_means_[i]) / self.text_scales_[i] if self.encoding == "onehot" else block)
         return blocks
 
@@ -148,6 +167,9 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Encode rows of a canonical frame with what was learned in :meth:`fit`."""
+        return self._encode(X, None)
+
+    def _encode(self, X: pd.DataFrame, text: list[np.ndarray] | None) -> np.ndarray:
         n = len(X)
         num = X[self.numeric_].to_numpy(dtype="float64") if self.numeric_ else np.empty((n, 0))
         blocks = []
@@ -159,7 +181,7 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
                 blocks.append(missing[:, self.indicator_].astype("float64"))
         else:
             blocks.append(num)
-        blocks += self._text_blocks(X)
+        blocks += self._text_blocks(X, text)
         for column, lookup in zip(self.categorical_, self.lookups_):
             codes = lookup[X[column].cat.codes.to_numpy()]  # -1 indexes the last slot (NaN)
             if self.encoding == "onehot":

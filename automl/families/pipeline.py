@@ -125,8 +125,9 @@ class FamilyPipeline(BaseEstimator):
         params, text_options = split_text_params({**family.space().defaults(), **dict(self.params or {})})
         self.n_threads_ = threads_for(len(X), self.n_jobs)
         with limit_threads(self.n_threads_):  # the text encoder's SVD calls BLAS too
-            self.preprocessor_ = TabularPreprocessor(family.encoding, text_options=text_options, seed=self.seed)
-            Z = self.preprocessor_.fit(X).transform(X)
+            self.preprocessor_ = TabularPreprocessor(family.encoding, text_options=text_options, seed=self.seed,
+                                                     task=self.task, n_classes=self.n_classes)
+            Z = self.preprocessor_.fit_transform(X, y)  # text scores of the training rows out of fold
         context = BuildContext(
             task=self.task,
             n_classes=self.n_classes,
