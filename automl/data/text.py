@@ -234,6 +234,9 @@ class TextEncoder(TransformerMixin, BaseEstimator):
     def _fit_scorer(self, tfidf: Any, y: np.ndarray) -> np.ndarray:
         """Out-of-fold scores of the training rows (zeros where they cannot be had: a class too rare to
         split); the text model on all of them is kept for new rows."""
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.model_selection import KFold, StratifiedKFold
 
         out = np.zeros((len(y), self.n_scores_))
@@ -243,11 +246,13 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         if (classification and len(counts) < 2) or folds < 2:
             return out  # no text model: new rows get zeros too
         splitter = (StratifiedKFold if classification else KFold)(folds, shuffle=True, random_state=int(self.seed))
-        for train, valid in splitter.split(np.zeros(len(y)), y):
-            if classification and len(np.unique(y[train])) < 2:
-                continue
-            out[valid] = self._scores(self._model().fit(tfidf[train], y[train]), tfidf[valid])
-        self.scorer_ = self._model().fit(tfidf, y)
+        with warnings.catch_warnings():  # an unconverged text model is still a usable score: no noise per fold
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for train, valid in splitter.split(np.zeros(len(y)), y):
+                if classification and len(np.unique(y[train])) < 2:
+                    continue
+                out[valid] = self._scores(self._model().fit(tfidf[train], y[train]), tfidf[valid])
+            self.scorer_ = self._model().fit(tfidf, y)
         return out
 
     def _scores(self, model: Any, tfidf: Any) -> np.ndarray:
