@@ -20,9 +20,9 @@ def test_preprocessing_never_sees_validation_rows(binary_df, monkeypatch):
     seen: list[frozenset[int]] = []
 
     class Spy(TabularPreprocessor):
-        def _fit(self, X, y=None):  # what fit and fit_transform (the pipeline's call) both learn through
+        def fit(self, X, y=None):
             seen.append(frozenset(X["row_id"].astype(int)))
-            return super()._fit(X, y)
+            return super().fit(X, y)
 
     monkeypatch.setattr(pipeline_module, "TabularPreprocessor", Spy)
     frame = binary_df.drop(columns="when").assign(row_id=np.arange(len(binary_df), dtype=float))

@@ -72,13 +72,19 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
     def fit_transform(self, X: pd.DataFrame, y: Any = None, **_: Any) -> np.ndarray:
         """:meth:`fit`, then the training rows encoded, their text scores out of fold
         (:class:`~automl.data.text.TextEncoder`): what a model is trained on."""
-        return self._encode(X, self._fit(X, y))
+        self.fit(X, y)  # through fit, so that whatever wraps fit sees every fit
+        return self._encode(X, self.__dict__.pop("_training_text", None))
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> TabularPreprocessor:
         """Learn medians, scales, category codes and the text encoders (given ``y`` and a ``task``, with a
         text model each) from the training rows."""
-        self._fit(X, y)
+        self._training_text = self._fit(X, y)  # taken by fit_transform; never pickled (__getstate__)
         return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        state.pop("_training_text", None)
+        return state
 
     def _fit(self, X: pd.DataFrame, y: Any) -> list[np.ndarray]:
         """:meth:`fit`; return the training rows' text blocks."""
