@@ -32,14 +32,14 @@ from automl._warnings import warn_user
 from automl.config import FitSettings
 from automl.data.images import as_image_frame
 from automl.data.schema import Schema
-from automl.data.text import role_problems, text_columns
+from automl.data.text import role_problems, text_columns, text_value_problems
 from automl.data.task import encode_labels
 from automl.data.validation import TrainingData, coerce_features, screen_features, validate_training_data
 from automl.evaluation.cross_validation import Evaluator, cap_validation_rows, probe_fraction_for
 from automl.evaluation.metrics import Metric, default_metric, get_metric, report_metrics
 from automl.evaluation.splitters import CVPlan, make_cv_plan
 from automl._fit.early_checks import (
-    Findings, callable_metric_problems, combined_error, model_problems, positive_class, split_problems, valid_settings,
+    Findings, _probe_values, callable_metric_problems, combined_error, model_problems, positive_class, split_problems, valid_settings,
     weight_problems,
 )
 from automl.exceptions import (
@@ -47,10 +47,10 @@ from automl.exceptions import (
     SearchSpaceError, SearchSpaceSettingError,
 )
 from automl.families.base import BuildContext, ModelFamily
-from automl.families.pipeline import with_text_params
+from automl.families.pipeline import TEXT_PARAMS, with_text_params
 from automl.families.registry import get_family, registered_families, resolve_families
 from automl.spaces import SearchSpace
-from automl.spaces.overrides import family_space, load_overrides
+from automl.spaces.overrides import apply_overrides, family_space, load_overrides
 
 __all__ = ["Problem", "checked_settings", "fingerprint", "prepare_problem", "resolve_n_jobs", "validated_data",
            "with_setting_problems"]
@@ -216,8 +216,8 @@ def _overrides(settings: FitSettings, families: Sequence[ModelFamily] | None) ->
         elif isinstance(name, str) and name in registered_families():  # the values, whatever the data
             try:
                 family = get_family(name)
-                family.space().with_overrides(overrides[name], source=f"search_space[{name!r}]",
-                                              pin_choices=family.pin_choices)
+                with_text_params(family.space()).with_overrides(  # text_*: checked against the data in _spaces
+                    overrides[name], source=f"search_space[{name!r}]", pin_choices=family.pin_choices)
             except AutoMLError as exc:
                 problems += getattr(exc, "problems", [str(exc)])
     if problems:
@@ -240,19 +240,30 @@ def _plan(settings: FitSettings, data: TrainingData, task: str) -> CVPlan:
 
 
 def _spaces(families: Sequence[ModelFamily], overrides: Mapping[str, Any], train_rows: int,
-            context: BuildContext) -> dict[str, SearchSpace]:
-    """Each family's space for ``train_rows`` with the overrides; every value refused is reported at once."""
+            context: BuildContext, text: bool = False) -> dict[str, SearchSpace]:
+    """Each family's space for ``train_rows`` with the overrides (and, for data with free text, the text
+    encoder's parameters, which overrides may pin or narrow too); every value refused is reported at once."""
     spaces: dict[str, SearchSpace] = {}
     problems: list[str] = []
+    text_names = {p.name for p in TEXT_PARAMS}
     for family in families:
+        own = {k: v for k, v in (overrides.get(family.name) or {}).items() if k not in text_names}
+        for_text = {k: v for k, v in (overrides.get(family.name) or {}).items() if k in text_names}
+        if for_text and not text:
+            problems.append(f"search_space[{family.name!r}] sets {sorted(for_text)}, but the data has no free-text "
+                            "column; leave them out (or give the column the text role: column_roles)")
         try:
-            spaces[family.name] = family_space(family, train_rows, overrides.get(family.name))
+            spaces[family.name] = family_space(family, train_rows, own)
+            if own:
+                problems += model_problems(family, spaces[family.name], list(own), context)
+            if text:
+                spaces[family.name] = apply_overrides(with_text_params(spaces[family.name]), for_text,
+                                                      f"search_space[{family.name!r}]")
+                problems += [f"search_space[{family.name!r}]: {problem}" for name in for_text
+                             for value in _probe_values(spaces[family.name][name])
+                             for problem in text_value_problems(name, value)]
         except SearchSpaceError as exc:
             problems += exc.problems
-            continue
-        if overrides.get(family.name):
-            names = [n for n in overrides[family.name] if n in spaces[family.name].names]
-            problems += model_problems(family, spaces[family.name], names, context)
     if problems:
         raise SearchSpaceSettingError(problems)
     return spaces
@@ -344,9 +355,7 @@ def prepare_problem(settings: FitSettings, X: Any, y: Any, groups: Any = None, s
     spaces: dict[str, SearchSpace] = {}
     if families is not None:
         with found.catch():
-            spaces = _spaces(families, overrides, train_rows, context)
-            if data.text:  # the text encoder's settings are searched with every family
-                spaces = {name: with_text_params(space) for name, space in spaces.items()}
+            spaces = _spaces(families, overrides, train_rows, context, text=bool(data.text))
     found.raise_all()
     assert plan is not None and metric is not None and families is not None
     metrics = report_metrics(task, metric, positive)

@@ -37,7 +37,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 __all__ = ["ROLES", "TEXT_CHOICES", "TEXT_DEFAULTS", "TEXT_MIN_DISTINCT_SHARE", "TEXT_MIN_ROWS", "TEXT_MIN_WORDS",
            "TEXT_PREFIX",
-           "TextEncoder", "looks_like_text", "role_problems", "split_text_params", "text_columns"]
+           "TextEncoder", "looks_like_text", "role_problems", "split_text_params", "text_columns", "text_value_problems"]
 
 #: The roles a column may be forced to with the ``column_roles`` setting.
 ROLES = ("text", "categorical")
@@ -130,6 +130,23 @@ def text_columns(X: pd.DataFrame, roles: Mapping[str, str] | None = None) -> lis
     roles = dict(roles or {})
     return [str(name) for name in X.columns
             if roles.get(str(name)) == "text" or (str(name) not in roles and looks_like_text(X[name]))]
+
+
+def text_value_problems(name: str, value: Any) -> list[str]:
+    """What is wrong with ``value`` for the text parameter ``name`` (``text_dims`` ...), as an override pins it.
+
+    Example:
+        >>> text_value_problems("text_dims", 0)
+        ['text_dims=0: the reduced size must be a whole number of at least 1; for example 32']
+    """
+    key = name[len(TEXT_PREFIX):]
+    if key == "analyzer" and value not in ("word", "char_wb", "char"):
+        return [f"{name}={value!r}: the analyser must be 'word', 'char_wb' or 'char'; for example 'word'"]
+    if key in ("dims", "ngram_max") and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                                         or value < 1):
+        what = "the reduced size" if key == "dims" else "the longest n-gram"
+        return [f"{name}={value!r}: {what} must be a whole number of at least 1; for example {TEXT_DEFAULTS[key]}"]
+    return []
 
 
 def split_text_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -189,3 +189,20 @@ def test_the_training_rows_text_scores_are_out_of_fold():
     assert features.shape == (400, 9) and encoder.n_features_out_ == 9
     assert abs(roc_auc_score(y, features[:, -1]) - 0.5) < 0.1
     assert roc_auc_score(y, encoder.transform(texts)[:, -1]) > 0.95
+
+
+def test_the_text_settings_can_be_pinned_or_narrowed_like_any_parameter(split):
+    model = automl.fit(split[0], "label", n_trials=3, families=["linear"], cv=2, tracking=False, seed=1,
+                       search_space={"linear": {"text_analyzer": "char_wb", "text_dims": {"low": 8, "high": 12}}})
+    params = model.leaderboard()["params"].tolist()
+    assert all(p["text_analyzer"] == "char_wb" and 8 <= p["text_dims"] <= 12 for p in params)
+
+
+def test_text_settings_for_data_without_text_are_refused_before_the_search(split, tmp_path):
+    with pytest.raises(InvalidParameterError, match=r"the data has no free-text column") as info:
+        automl.fit(split[0].drop(columns="review"), "label", n_trials=1, families=["linear"], tracking=True,
+                   tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", search_space={"linear": {"text_dims": 16}})
+    assert isinstance(info.value, AutoMLError) and list(tmp_path.iterdir()) == []
+    with pytest.raises(InvalidParameterError, match=r"text_dims"):
+        automl.fit(split[0], "label", n_trials=1, families=["linear"], tracking=False,
+                   search_space={"linear": {"text_dims": 0}})
