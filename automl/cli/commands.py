@@ -271,6 +271,18 @@ def _write_text(path: str, text: str, what: str) -> None:
         ) from None
 
 
+def _write_csv(frame: Any, path: str, what: str) -> None:
+    """``frame`` to the CSV ``path`` (``-o``); a path that cannot be written is refused, naming ``what``."""
+    from automl.exceptions import InvalidParameterError
+
+    try:
+        frame.to_csv(path, index=False)
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"cannot write {what} to {path!r}: {exc.strerror or exc}; pass -o PATH in a writable folder"
+        ) from None
+
+
 def predict(args: argparse.Namespace) -> int:
     """Predict with a saved model; write a CSV.
 
@@ -303,12 +315,7 @@ def predict(args: argparse.Namespace) -> int:
         raise InvalidParameterError(f"--keep-columns {clash} would have the name of an output column; "
                                     "rename the column in the data file or keep the others only")
     out = pd.concat([kept.reset_index(drop=True), out], axis=1)
-    try:
-        out.to_csv(args.output, index=False)
-    except OSError as exc:
-        raise InvalidParameterError(
-            f"cannot write the predictions to {args.output!r}: {exc.strerror or exc}; pass -o PATH in a writable folder"
-        ) from None
+    _write_csv(out, args.output, "the predictions")
     print(f"{len(out)} predictions written to {args.output}")
     return 0
 
@@ -335,12 +342,7 @@ def explain(args: argparse.Namespace) -> int:
                                         "pass one of them, or leave --class out")
         target = matches[0]
     out = model.explain(frame, target=target)
-    try:
-        out.to_csv(args.output, index=False)
-    except OSError as exc:
-        raise InvalidParameterError(
-            f"cannot write the contributions to {args.output!r}: {exc.strerror or exc}; pass -o PATH in a writable folder"
-        ) from None
+    _write_csv(out, args.output, "the contributions")
     print(f"{len(out)} rows of contributions ({out.attrs['output']}) written to {args.output}")
     return 0
 

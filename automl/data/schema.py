@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from automl._warnings import warn_user
-from automl.data.categories import fitted_levels, to_labels
+from automl.data.categories import as_text, fitted_levels, to_labels
 from automl.exceptions import DataValidationError
 
 __all__ = ["ColumnSpec", "Schema", "column_kind", "derived_names", "DATETIME_PARTS", "KINDS"]
@@ -287,15 +287,7 @@ def _convert(spec: ColumnSpec, series: pd.Series) -> tuple[dict[str, pd.Series],
 
 def _to_text(series: pd.Series) -> pd.Series:
     """A text column as Python strings (object dtype): a missing text is an empty one, another value its text."""
-    values = [v if isinstance(v, str) else "" if _missing(v) else str(v) for v in series.tolist()]
-    return pd.Series(values, index=series.index, dtype=object)
-
-
-def _missing(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # an array-like value is not "missing"
-        return False
+    return as_text(series).fillna("")
 
 
 def _to_seconds(series: pd.Series) -> pd.Series:
