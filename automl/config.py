@@ -236,11 +236,11 @@ SETTINGS: tuple[Setting, ...] = (
             "later fit with the same name resumes it.",
             "–", "--study", "study name: stored, resumable, joinable by workers", sweep_alias="study"),
     Setting("storage", None, _check_storage,
-            "Where the study is stored: a ``.journal`` path, an RDB URL (``sqlite:///…``, ``postgresql://…``) "
-            "or an Optuna storage.",
+            "Where the study is stored: a ``.journal`` path, an RDB URL (``sqlite:///…``, ``postgresql://…``), "
+            "a journal in PostgreSQL (``journal+postgresql://…``, the fastest shared store) or an Optuna storage.",
             "local journal file", "--storage",
             "study storage: a .journal path (default: ./automl-studies.journal or $AUTOML_STORAGE), "
-            "sqlite:///FILE or postgresql://USER@HOST/DB"),
+            "sqlite:///FILE, postgresql://USER@HOST/DB or journal+postgresql://USER@HOST/DB"),
     Setting("pruner", "percentile", _check_pruner,
             "``\"percentile\"`` (stop trials in the worst quarter after 2 folds), ``\"median\"``, ``\"none\"`` or "
             "an Optuna pruner.",

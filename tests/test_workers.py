@@ -59,7 +59,10 @@ def _finish(process: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
 
 
 def _storage(kind: str, folder: Path, request: pytest.FixtureRequest) -> str:
-    return str(folder / "studies.journal") if kind == "journal" else request.getfixturevalue("postgres_url")
+    if kind == "journal":
+        return str(folder / "studies.journal")
+    url = request.getfixturevalue("postgres_url")
+    return "journal+" + url if kind == "journal+postgresql" else url
 
 
 def _trials(storage: str) -> list[optuna.trial.FrozenTrial]:
@@ -68,7 +71,7 @@ def _trials(storage: str) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name="s", storage=open_storage(storage, "s")).get_trials()
 
 
-@pytest.mark.parametrize("kind", ["journal", "postgresql"])
+@pytest.mark.parametrize("kind", ["journal", "postgresql", "journal+postgresql"])
 def test_four_processes_reach_exactly_the_target(kind, tmp_path, request):
     storage = _storage(kind, tmp_path, request)
     _data(tmp_path, rows=800)
@@ -87,7 +90,7 @@ def test_four_processes_reach_exactly_the_target(kind, tmp_path, request):
     assert len({TrialRecord.read(t).worker for t in complete}) >= 2  # the work was shared
 
 
-@pytest.mark.parametrize("kind", ["journal", "postgresql"])
+@pytest.mark.parametrize("kind", ["journal", "postgresql", "journal+postgresql"])
 def test_a_worker_killed_mid_trial_is_failed_by_heartbeat_and_its_trial_runs_again(kind, tmp_path, request):
     storage = _storage(kind, tmp_path, request)
     _data(tmp_path, rows=1500, features=20)

@@ -48,10 +48,10 @@ class TrialFailed(Exception):
     """A trial failed; its reason is already recorded on it (the loop catches this and goes on)."""
 
 
-def _stop(trial: Any, reason: str) -> None:
+def _stop(trial: Any, reason: str, fold_scores: Mapping[str, Sequence[float]] | None = None) -> None:
     import optuna
 
-    TrialWriter(trial).reason(reason)
+    TrialWriter(trial).reason(reason, fold_scores)
     raise optuna.TrialPruned(reason)
 
 
@@ -94,7 +94,7 @@ class Objective:
         family = trial.suggest_categorical("family", self.families)
         params = self.spaces[family].suggest(trial)
         writer = TrialWriter(trial)
-        writer.params(params)
+        writer.started(params)
         reason = self.policy.skip_reason(family)
         if reason is not None:
             if self.policy.stop_after_skips:
@@ -121,8 +121,7 @@ class Objective:
             return self.runner.evaluate(family, params, seed=trial_seed(self.seed, trial.number), monitor=monitor,
                                         deadline=monitor.deadline)
         except TrialStopped as stop:
-            writer.scores(stop.fold_scores)
-            _stop(trial, stop.reason)
+            _stop(trial, stop.reason, stop.fold_scores)
         except DeadlineKilled as late:  # e.g. the worker had not started by the deadline: out of time, not failed
             _stop(trial, late.reason)
         except Exception as exc:  # noqa: BLE001 - a failing trial never ends the search

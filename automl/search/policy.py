@@ -15,7 +15,7 @@ decides those answers.
   epochs); only nets report intermediate values, so an epoch is compared with other nets' same
   epoch, and optuna-dashboard charts one learning curve per net. Folds are judged apart, by the
   same pruner, on every trial's fold running means read from ``automl:fold_scores`` (the record
-  each trial keeps anyway; :func:`~automl.search.study.fold_pruned`): mixing fold steps 0..k
+  each trial keeps anyway; :class:`~automl.search.study.FoldPruning`): mixing fold steps 0..k
   and epoch steps in one trial's intermediate values charted two scales on one axis, and a
   net's best "intermediate value" at a fold would have been its best epoch.
 - **Deadlines**: a trial stops between folds when the next fold would overrun its deadline
@@ -41,7 +41,7 @@ from automl._spawn import raise_if_stopped
 from automl.evaluation.metrics import Metric
 from automl.evaluation.monitor import Answer, EpochDone, FoldDone, Go, ProbeDone, Stop
 from automl.search.budget import Budget
-from automl.search.study import fold_pruned
+from automl.search.study import FoldPruning
 from automl.search.trial_record import TrialRecord, TrialWriter
 
 __all__ = [
@@ -245,7 +245,8 @@ class TrialPolicyMonitor:
         self.family = family
         self.writer = TrialWriter(trial)
         self.deadline = policy.trial_deadline()
-        self._running: dict[int, float] = {}  # fold -> running mean, judged by :func:`fold_pruned`
+        self._running: dict[int, float] = {}  # fold -> running mean, judged by :class:`FoldPruning`
+        self._pruning = FoldPruning(trial, policy.primary.name)
 
     def probe(self, event: ProbeDone) -> Answer:
         """Successive halving at the probe; then the share of rows the folds train on."""
@@ -288,7 +289,7 @@ class TrialPolicyMonitor:
         if event.fold == event.n_folds - 1:
             return Go()
         where = f"after fold {event.fold + 1}/{event.n_folds}"
-        if fold_pruned(self.trial, self._running, self.policy.primary.name):
+        if self._pruning.pruned(self._running):
             return Stop(
                 f"pruned {where}: running mean {self.policy.primary.name}={event.running:.5g} "
                 "is among the worst of the trials at that fold"

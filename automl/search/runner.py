@@ -273,17 +273,13 @@ def _run(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, budget:
 
 
 def _stored_trial_check(role: MainRole | JoiningRole) -> Callable[[Any], None]:
-    """Before a trial of a stored study runs: record this process on it, and do not run it (surplus)
-    when the counted trials plus those started before it already reach the target."""
+    """Before a trial of a stored study runs: do not run it (surplus: the process is recorded on it) when the counted trials plus those started before it already reach the target."""
 
     def check(trial: Any) -> None:
         import optuna
 
-        writer = TrialWriter(trial)
-        writer.worker()
         if target_reached(trial.study, role.target, before=trial.number):
-            writer.surplus()
-            writer.reason(f"not run: the study already has its {role.target} trials")
+            TrialWriter(trial).surplus(f"not run: the study already has its {role.target} trials")
             trial.study.stop()
             raise optuna.TrialPruned("surplus")
 

@@ -7,6 +7,8 @@
   several processes on one host.
 - a path ending in ``.journal`` or ``.log``, or ``journal:///path``: that journal file.
 - an RDB URL (``sqlite:///...``, ``postgresql://...``, ``mysql://...``).
+- ``journal+postgresql://user@host/db``: an Optuna journal kept in a PostgreSQL table
+  (:mod:`automl.search.pg_journal`): one ``INSERT`` per write instead of Optuna's ORM transactions.
 - ``env:NAME``: the path or URL in environment variable ``NAME`` (keeps a password
   off command lines, where ``ps`` shows it to every user).
 - an ``optuna.storages.BaseStorage`` instance (used as it is).
@@ -42,6 +44,7 @@ from typing import Any, Literal
 from automl._redact import is_env_reference, redact_text, redact_url, take_over
 from automl.exceptions import AutoMLError, FamilyUnavailableError, InvalidParameterError, StorageError
 from automl.search._journal_repair import journal_error, repair_tail, repairing_backend
+from automl.search.pg_journal import JOURNAL_PREFIX
 
 __all__ = [
     "DEFAULT_STORAGE_FILE",
@@ -49,6 +52,7 @@ __all__ = [
     "check_storage",
     "describe_storage",
     "heartbeat_settings",
+    "journal_storage",
     "open_storage",
     "open_study",
 ]
@@ -137,7 +141,7 @@ def check_storage(storage: object) -> list[str]:
 
     Example:
         >>> check_storage("ftp://x")
-        ["storage='ftp://x' is not understood; pass a journal file path ending in .journal, 'journal:///path', an RDB URL such as sqlite:///studies.db or postgresql://user@host/db, or an optuna storage object"]
+        ["storage='ftp://x' is not understood; pass a journal file path ending in .journal, 'journal:///path', an RDB URL such as sqlite:///studies.db or postgresql://user@host/db, a journal in PostgreSQL (journal+postgresql://user@host/db), or an optuna storage object"]
     """
     if storage is None:
         return []
@@ -149,12 +153,12 @@ def check_storage(storage: object) -> list[str]:
                 return [str(exc)]
         if _journal_path(storage) is not None:
             return []
-        if storage.startswith(_RDB_PREFIXES):
+        if storage.startswith(_RDB_PREFIXES + (JOURNAL_PREFIX,)):
             return []
         return [
             f"storage={redact_url(storage)!r} is not understood; pass a journal file path ending in .journal, "
             "'journal:///path', an RDB URL such as sqlite:///studies.db or postgresql://user@host/db, "
-            "or an optuna storage object"
+            "a journal in PostgreSQL (journal+postgresql://user@host/db), or an optuna storage object"
         ]
     if isinstance(storage, os.PathLike):
         return check_storage(os.fspath(storage))
@@ -219,14 +223,19 @@ def HeartbeatJournalStorage(path: str) -> Any:  # noqa: N802 - a factory standin
         >>> storage.get_heartbeat_interval() >= 1
         True
     """
-    interval, grace = heartbeat_settings()
     repair_tail(path)
     try:
-        return _journal_class()(repairing_backend(path), interval, grace, _retry_callback())
+        return journal_storage(repairing_backend(path))
     except AutoMLError:
         raise
     except Exception as exc:  # noqa: BLE001 - JSONDecodeError, KeyError, ... from Optuna's replay of the file
         raise journal_error(path, exc) from exc
+
+
+def journal_storage(backend: Any) -> Any:
+    """An Optuna journal storage with heartbeats over ``backend`` (a journal file's, or PostgreSQL's)."""
+    interval, grace = heartbeat_settings()
+    return _journal_class()(backend, interval, grace, _retry_callback())
 
 
 def _retry_callback() -> Any:
@@ -284,6 +293,11 @@ def open_storage(storage: object, study_name: str | None) -> Any:
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return HeartbeatJournalStorage(path)
+    if storage.startswith(JOURNAL_PREFIX):
+        from automl.search.pg_journal import PostgresJournalBackend
+
+        return _retrying(lambda: journal_storage(PostgresJournalBackend(storage)),
+                         f"open {describe_storage(storage, study_name)}", storage)
     return _retrying(lambda: _rdb_storage(storage), f"open {describe_storage(storage, study_name)}", storage)
 
 

@@ -37,8 +37,8 @@ from automl.spaces import SearchSpace
 from automl.spaces.portfolio import portfolio_trials
 
 __all__ = [
-    "DRAIN_POLL_SECONDS", "StudyLimits", "derived_seed", "drain", "enqueue_first_trials", "fold_pruned", "lost_trial", "make_pruner",
-    "make_sampler", "nothing_completed", "open_checked_study", "publish_limits", "read_limits", "target_reached",
+    "DRAIN_POLL_SECONDS", "FOLD_VIEW_MAX_AGE", "FoldPruning", "StudyLimits", "derived_seed", "drain",
+    "enqueue_first_trials", "lost_trial", "make_pruner", "make_sampler", "nothing_completed", "open_checked_study", "publish_limits", "read_limits", "target_reached",
 ]
 
 logger = logging.getLogger("automl")
@@ -86,51 +86,83 @@ def running_means(scores: Sequence[float]) -> dict[int, float]:
     return out
 
 
+#: Seconds a trial's view of the other trials serves its later folds before it is read again. In one
+#: process no other trial finishes meanwhile, so the view is exact; with several workers, a trial judges
+#: its folds against the trials that had finished up to this long before (each read of a study in a
+#: database costs several round trips: reading it once a fold was most of a short trial's storage cost).
+FOLD_VIEW_MAX_AGE = 5.0
+
+
 class _FoldView:
     """The study as the pruner sees it at a fold: each trial's intermediate values are the running
-    means of its ``automl:fold_scores`` (everything else is the study's own)."""
+    means of its ``automl:fold_scores`` (everything else is the study's own). The trials are read once
+    and kept for :data:`FOLD_VIEW_MAX_AGE` seconds."""
 
     def __init__(self, study: Any, metric: str) -> None:
         self._study = study
         self._metric = metric
+        self._read_at = -math.inf
+        self._trials: list[Any] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._study, name)
 
+    def _snapshot(self) -> list[Any]:
+        if time.monotonic() - self._read_at > FOLD_VIEW_MAX_AGE:
+            self._trials = []
+            for trial in self._study.get_trials(deepcopy=False):
+                view = copy.copy(trial)
+                view.intermediate_values = running_means(TrialRecord.read(trial).fold_scores.get(self._metric, []))
+                self._trials.append(view)
+            self._read_at = time.monotonic()
+        return self._trials
+
     def get_trials(self, deepcopy: bool = True, states: Any = None) -> list[Any]:
-        out = []
-        for trial in self._study.get_trials(deepcopy=False, states=states):
-            view = copy.copy(trial)
-            view.intermediate_values = running_means(TrialRecord.read(trial).fold_scores.get(self._metric, []))
-            out.append(view)
-        return out
+        return [t for t in self._snapshot() if states is None or t.state in states]
 
     @property
     def trials(self) -> list[Any]:
         return self.get_trials()
 
 
-def fold_pruned(trial: Any, running: Mapping[int, float], metric: str) -> bool:
-    """Whether the study's pruner stops ``trial`` (a live Optuna trial) on its folds' running means so far.
+class FoldPruning:
+    """Whether the study's pruner stops a live trial on its folds' running means so far.
 
     Optuna's intermediate values hold what its dashboard charts as one curve per trial: a net's epochs
     (:class:`~automl.search.policy.TrialPolicyMonitor`). Folds are judged apart from them, on a view of the
     study in which every trial's intermediate values are the running means of its fold scores
-    (``automl:fold_scores``, the record every trial keeps) and this trial's are ``running``; any pruner
-    that reads trials through ``study.get_trials`` works on it unchanged.
+    (``automl:fold_scores``, the record every trial keeps) and this trial's are the running means given;
+    any pruner that reads trials through ``study.get_trials`` works on it unchanged. Without a pruner
+    (``pruner="none"``) the study is never read.
+
+    Args:
+        trial: The live Optuna trial.
+        metric: The metric its folds are judged on.
 
     Example:
         >>> import optuna
         >>> study = optuna.create_study(pruner=optuna.pruners.MedianPruner(n_startup_trials=0))
-        >>> fold_pruned(study.ask(), {0: 0.5}, "rmse")  # no completed trial to compare with
+        >>> FoldPruning(study.ask(), "rmse").pruned({0: 0.5})  # no completed trial to compare with
         False
     """
-    view = _FoldView(trial.study, metric)
-    me = next((t for t in view.get_trials(deepcopy=False) if t.number == trial.number), None)
-    if me is None or not running:
-        return False
-    me.intermediate_values = dict(running)
-    return bool(trial.study.pruner.prune(view, me))
+
+    def __init__(self, trial: Any, metric: str) -> None:
+        import optuna
+
+        self.trial = trial
+        self._view = _FoldView(trial.study, metric)
+        self._active = not isinstance(trial.study.pruner, optuna.pruners.NopPruner)
+
+    def pruned(self, running: Mapping[int, float]) -> bool:
+        """Whether the pruner stops the trial, given its running means ``fold -> mean`` so far."""
+        if not self._active or not running:
+            return False
+        me = next((t for t in self._view.get_trials(deepcopy=False) if t.number == self.trial.number), None)
+        if me is None:
+            return False
+        me = copy.copy(me)
+        me.intermediate_values = dict(running)
+        return bool(self.trial.study.pruner.prune(self._view, me))
 
 
 def enqueue_first_trials(study: Any, families: Sequence[ModelFamily], spaces: Mapping[str, SearchSpace],

@@ -240,6 +240,9 @@ def counted_trials(trials: Sequence[Any]) -> int:
 class TrialWriter:
     """Writes a running trial's record (``automl:*`` user attributes).
 
+    The attributes a step records together are written together
+    (:func:`~automl.search.batched_writes.write_trial_attrs`: one transaction on a database store).
+
     Args:
         trial: A live ``optuna.Trial``.
     """
@@ -247,40 +250,48 @@ class TrialWriter:
     def __init__(self, trial: Any) -> None:
         self.trial = trial
 
-    def worker(self) -> None:
-        """Record which process runs the trial."""
-        self.trial.set_user_attr(_WORKER, worker_id())
+    def _write(self, attrs: Mapping[str, Any]) -> None:
+        from automl.search.batched_writes import write_trial_attrs
+
+        write_trial_attrs(self.trial, attrs)
+
+    def started(self, params: Mapping[str, Any]) -> None:
+        """Record which process runs the trial and the parameters its configuration uses (pinned ones
+        included, inactive conditional ones not)."""
+        self._write({_WORKER: worker_id(), _PARAMS: dict(params)})
 
     def params(self, params: Mapping[str, Any]) -> None:
         """Record the parameters the configuration uses (pinned ones included, inactive conditional ones not)."""
-        self.trial.set_user_attr(_PARAMS, dict(params))
+        self._write({_PARAMS: dict(params)})
 
     def probe(self, score: float) -> None:
         """Record the probe's score."""
-        self.trial.set_user_attr(_PROBE, float(score))
+        self._write({_PROBE: float(score)})
 
     def scores(self, fold_scores: Mapping[str, Sequence[float]]) -> None:
         """Record the scores of the folds run so far."""
-        self.trial.set_user_attr(_SCORES, _plain(fold_scores))
+        self._write({_SCORES: _plain(fold_scores)})
 
-    def reason(self, reason: str) -> None:
-        """Record why the trial stopped or failed."""
-        self.trial.set_user_attr(_REASON, str(reason)[:2000])
+    def reason(self, reason: str, fold_scores: Mapping[str, Sequence[float]] | None = None) -> None:
+        """Record why the trial stopped or failed (and the scores of the folds it ran, if given)."""
+        attrs: dict[str, Any] = {} if fold_scores is None else {_SCORES: _plain(fold_scores)}
+        self._write({**attrs, _REASON: str(reason)[:2000]})
 
-    def surplus(self) -> None:
-        """Mark the trial as started after the target was reached (it is not run)."""
-        self.trial.set_user_attr(_SURPLUS, True)
+    def surplus(self, reason: str) -> None:
+        """Mark the trial as started after the target was reached (it is not run), and say why."""
+        self._write({_WORKER: worker_id(), _SURPLUS: True, _REASON: str(reason)[:2000]})
 
     def result(self, result: Any) -> None:
         """Record a finished cross-validation (:class:`~automl.evaluation.CVResult`)."""
-        self.scores(result.fold_scores)
-        self.trial.set_user_attr(_FIT_TIME, round(float(result.fit_time), 4))
-        self.trial.set_user_attr(_PREDICT_TIME, round(float(result.predict_time), 4))
-        self.trial.set_user_attr(_HINTS, list(result.refit_hints))
+        attrs: dict[str, Any] = {
+            _SCORES: _plain(result.fold_scores), _FIT_TIME: round(float(result.fit_time), 4),
+            _PREDICT_TIME: round(float(result.predict_time), 4), _HINTS: list(result.refit_hints),
+        }
         if result.fraction < 1.0:
-            self.trial.set_user_attr(_FRACTION, round(float(result.fraction), 6))
+            attrs[_FRACTION] = round(float(result.fraction), 6)
         if result.curves:
-            self.trial.set_user_attr(_CURVES, compact_curves(result.curves))
+            attrs[_CURVES] = compact_curves(result.curves)
+        self._write(attrs)
 
     @property
     def origin(self) -> str:

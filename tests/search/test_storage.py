@@ -81,7 +81,7 @@ def _race(url: str, n: int = 8) -> list[str]:
     return outputs
 
 
-@pytest.mark.parametrize("kind", ["journal", "sqlite", "postgresql"])
+@pytest.mark.parametrize("kind", ["journal", "sqlite", "postgresql", "journal+postgresql"])
 def test_eight_processes_opening_a_new_study_at_once_do_not_crash(kind, tmp_path, request):
     if kind == "journal":
         url = str(tmp_path / "race.journal")
@@ -89,6 +89,7 @@ def test_eight_processes_opening_a_new_study_at_once_do_not_crash(kind, tmp_path
         url = f"sqlite:///{tmp_path / 'race.db'}"
     else:
         url = request.getfixturevalue("postgres_url")
+        url = "journal+" + url if kind == "journal+postgresql" else url
     created = _race(url)
     assert sorted(created) == ["0"] * 7 + ["1"]  # exactly one of them created it
 
