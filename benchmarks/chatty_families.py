@@ -8,6 +8,8 @@ the worker is quiet never fires on them.
   seconds (30), ignoring any request to end early, then fits a prior-predicting classifier.
 - ``chatty_hog``: the same, and each epoch allocates (and writes) ``step_mb`` MiB more, up to
   ``ceiling_mb`` MiB, which it then holds while it goes on reporting.
+- ``busy``: its ``fit`` keeps one core busy for ``seconds`` seconds (0.2: a 5-fold trial of about 1 s of
+  CPU), then fits a prior-predicting classifier; a trial of known length for the workers benchmark.
 - ``masking``: its ``fit`` sleeps ``seconds`` seconds (30) and turns whatever interrupts it (Ctrl-C,
   SIGTERM) into a ``RuntimeError``, as library code whose clean-up fails does (Optuna's journal lock,
   cut in its release): run in the fit's process, it is where a stop request gets lost.
@@ -28,7 +30,7 @@ from automl.families import ModelFamily
 from automl.families.epochs import report_epoch
 from automl.spaces import space_from_dict
 
-__all__ = ["CHATTY", "CHATTY_HOG", "MASKING", "ChattyClassifier", "MaskingClassifier"]
+__all__ = ["BUSY", "CHATTY", "CHATTY_HOG", "MASKING", "BusyClassifier", "ChattyClassifier", "MaskingClassifier"]
 
 
 class ChattyClassifier(DummyClassifier):
@@ -97,3 +99,27 @@ def _build_masking(params: Any, ctx: Any) -> MaskingClassifier:
 MASKING = ModelFamily("masking", frozenset({"binary", "multiclass"}), "ordinal", _build_masking,
                       "sleeps 30 s and turns an interrupt into a RuntimeError",
                       search_space=_space("masking", 30.0, 0.0))
+
+
+class BusyClassifier(DummyClassifier):
+    """A prior-predicting classifier whose ``fit`` keeps one core busy for ``seconds`` s of CPU time."""
+
+    def __init__(self, seconds: float = 0.2) -> None:
+        super().__init__(strategy="prior")
+        self.seconds = seconds
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> BusyClassifier:
+        end = time.process_time() + self.seconds
+        while time.process_time() < end:
+            sum(range(1000))
+        return super().fit(X, y, sample_weight)
+
+
+def _build_busy(params: Any, ctx: Any) -> BusyClassifier:
+    return BusyClassifier(seconds=float(params.get("seconds", 0.2)))
+
+
+BUSY = ModelFamily("busy", frozenset({"binary", "multiclass"}), "ordinal", _build_busy,
+                   "keeps one core busy for 0.2 s a fit", search_space=space_from_dict({"family": "busy", "params": {
+                       "seconds": {"type": "float", "low": 0.01, "high": 60.0, "default": 0.2},
+                       "spread": {"type": "float", "low": 0.0, "high": 1.0, "default": 0.5}}}))

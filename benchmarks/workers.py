@@ -18,6 +18,12 @@ same run the same way), i.e. what the store's reads and writes (ask, user attrib
 check, heartbeats, tell) add to each trial.
 
     python -m benchmarks.workers --budget 30 --workers 1,2,4 --stores journal,sqlite,postgresql
+
+``--stores`` also takes ``journal+postgresql`` (Optuna's journal in a PostgreSQL table), and
+``--family busy`` replaces ``linear`` with a family that keeps one core busy for 0.2 s a fit (5-fold
+trials of 1 s of CPU: ``benchmarks/chatty_families.py``), for the parallel efficiency of 1 s trials:
+
+    python -m benchmarks.workers --budget 60 --workers 1,2 --stores journal,postgresql,journal+postgresql --family busy
 """
 
 from __future__ import annotations
@@ -51,9 +57,18 @@ def write_data(folder: Path, rows: int) -> None:
     frame.to_csv(folder / "train.csv", index=False)
 
 
+#: ``--family busy``: the processes register the benchmark's CPU-bound family first (a 5-fold trial of 1 s).
+LAUNCH_BUSY = ("import sys; from automl.families import register_family; "
+               "register_family('busy', 'benchmarks.chatty_families:BUSY'); "
+               "from automl.cli import main; sys.exit(main(sys.argv[1:]))")
+FAMILY = {"name": "linear"}
+
+
 def sweep_file(folder: Path, storage: str | None, budget: float, study: str) -> Path:
-    lines = ["data: train.csv", "target: target", "families: [linear]", "cv: 5", "pruner: none", "n_jobs: 1",
-             "tracking: false", "seed: 0", f"time_budget: {budget}"]
+    lines = ["data: train.csv", "target: target", f"families: [{FAMILY['name']}]", "cv: 5", "pruner: none",
+             "n_jobs: 1", "tracking: false", "seed: 0", f"time_budget: {budget}"]
+    if FAMILY["name"] == "busy":
+        lines.append("search_space: {busy: {seconds: 0.2}}")
     if storage is not None:
         lines += [f"study_name: {study}", f"storage: {storage}"]
     path = folder / f"{study}.yaml"
@@ -62,7 +77,7 @@ def sweep_file(folder: Path, storage: str | None, budget: float, study: str) -> 
 
 
 def _command(args: list[str], cpus: str | None) -> list[str]:
-    command = [SCRIPT, *args]
+    command = [sys.executable, "-c", LAUNCH_BUSY, *args] if FAMILY["name"] == "busy" else [SCRIPT, *args]
     return ["taskset", "-c", cpus, *command] if cpus else command
 
 
@@ -92,10 +107,13 @@ def measure(trials: list) -> dict:
 def run_memory(folder: Path, budget: float, cpus: str | None) -> dict:
     """One in-memory run in a child process; its trials come back through a pickle."""
     out = folder / "memory.pkl"
+    space = "{'busy': {'seconds': 0.2}}" if FAMILY["name"] == "busy" else "None"
     code = (
         "import pickle, pandas as pd, automl\n"
-        f"m = automl.fit(pd.read_csv({str(folder / 'train.csv')!r}), target='target', families=['linear'], cv=5,"
-        f" pruner='none', n_jobs=1, tracking=False, seed=0, time_budget={budget})\n"
+        "from automl.families import register_family\n"
+        "register_family('busy', 'benchmarks.chatty_families:BUSY')\n"
+        f"m = automl.fit(pd.read_csv({str(folder / 'train.csv')!r}), target='target', families=[{FAMILY['name']!r}],"
+        f" cv=5, pruner='none', n_jobs=1, tracking=False, seed=0, time_budget={budget}, search_space={space})\n"
         f"pickle.dump(m.study_.trials, open({str(out)!r}, 'wb'))\n"
     )
     command = [sys.executable, "-c", code]
@@ -143,13 +161,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", type=float, default=30.0, help="seconds per run (default 30)")
     parser.add_argument("--workers", default="1,2,4", help="worker counts (default 1,2,4)")
-    parser.add_argument("--stores", default="journal,sqlite,postgresql")
+    parser.add_argument("--stores", default="journal,sqlite,postgresql",
+                        help="comma-separated: journal, sqlite, postgresql, journal+postgresql")
+    parser.add_argument("--family", choices=["linear", "busy"], default="linear",
+                        help="linear (fast trials, ~80 ms) or busy (1 s of CPU a trial)")
     parser.add_argument("--rows", type=int, default=500)
     parser.add_argument("--cpus", help="taskset CPU list for every process (default: all)")
     parser.add_argument("--postgres-url", help="an empty PostgreSQL database (default: start a local server)")
     parser.add_argument("--out", default=str(REPO_ROOT / "benchmarks" / "results" / "workers.csv"))
     args = parser.parse_args(argv)
     counts = [int(w) for w in args.workers.split(",")]
+    FAMILY["name"] = args.family
     stores = args.stores.split(",")
     server = None
     rows: list[dict] = []
@@ -174,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
 
                             server = PostgresServer()
                         url = args.postgres_url or server.new_database()
+                        url = "journal+" + url if store == "journal+postgresql" else url
                     row = run_store(folder, store, url, workers, args.budget, args.cpus)
                     rows.append(row)
                     print(f"{store:10s} {workers} worker(s): {row['trials_per_min']:8.1f} trials/min, "
