@@ -353,8 +353,9 @@ class MLflowTracker:
             if model_uri is not None:
                 self.client.set_tag(self.parent_run_id, "automl.model_uri", model_uri)
             if not self._joining and study is not None and self._writer is not None:  # trials dead workers lost
-                self._attempt("trial runs", settle_lost_trials, self.client, str(self.experiment_id),
-                              str(self.parent_run_id), study, self._logged, self._payload, write_child_run)
+                with _patient_once():  # a store gone away costs seconds here, not MLflow's minutes of retries
+                    self._attempt("trial runs", settle_lost_trials, self.client, str(self.experiment_id),
+                                  str(self.parent_run_id), study, self._logged, self._payload, write_child_run)
         except Exception as exc:  # noqa: BLE001 - a tracking failure must not lose the fitted model
             self._failures.append(("results", self._reason(exc)))
         finally:
