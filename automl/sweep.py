@@ -3,7 +3,7 @@
 A sweep file holds the settings of :func:`automl.fit` plus where the data is
 and where the model goes::
 
-    data: train.csv            # CSV or Parquet, relative to this file
+    data: train.csv            # CSV or Parquet, relative to this file; or https://host/train.csv
     target: income
     time_budget: 600           # and/or n_trials: 200
     cv: 5                      # 5 | 0.2 | group:COLUMN | time:5 | holdout:0.2 | repeated:5x3
@@ -16,9 +16,9 @@ and where the model goes::
     output: model_dir
 
 Everything is validated before anything runs; errors name the file, the key and the rule.
-The sweep's settings are stored on the study (absolute data path, resolved search
-space), so ``automl worker --study NAME`` and ``automl resume --study NAME`` need
-nothing else.
+The sweep's settings are stored on the study (the data's URI and the SHA-256 of its bytes,
+resolved search space), so ``automl worker --study NAME`` and ``automl resume --study NAME``
+need nothing else, and refuse data whose bytes differ (:mod:`automl.data.source`).
 
 Example:
     >>> import tempfile, pathlib
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,7 @@ class SweepSpec:
         overwrite: Replace an existing model folder.
         source: Where the spec came from (a file path, ``"command line"`` or ``"study NAME"``).
         sample_weight: Column of sample weights, or None.
+        data_sha256: SHA-256 of the data file's bytes (set when the sweep starts), or None.
     """
 
     data: str
@@ -90,6 +92,7 @@ class SweepSpec:
     overwrite: bool = False
     source: str = "<dict>"
     sample_weight: str | None = None
+    data_sha256: str | None = None
 
     def record(self) -> dict[str, Any]:
         """The JSON-able form stored on the study: no storage URL (it may hold a password), and no
@@ -108,8 +111,11 @@ class SweepSpec:
                     if k != "storage" and not (k == "tracking_uri" and redact_url(str(v)) != str(v))}
         if isinstance(settings.get("image_shape"), tuple):
             settings["image_shape"] = list(settings["image_shape"])
+        from automl.data.source import data_uri
+
         return {"data": self.data, "target": self.target, "groups": self.groups, "output": self.output,
-                "overwrite": self.overwrite, "settings": settings, "sample_weight": self.sample_weight}
+                "overwrite": self.overwrite, "settings": settings, "sample_weight": self.sample_weight,
+                "data_uri": data_uri(self.data), "data_sha256": self.data_sha256}
 
     def with_settings(self, **changes: Any) -> SweepSpec:
         """A copy with some settings changed (``None`` values are ignored).
@@ -120,7 +126,7 @@ class SweepSpec:
         """
         settings = {**self.settings, **{k: v for k, v in changes.items() if v is not None}}
         return SweepSpec(self.data, self.target, settings, self.groups, self.output, self.overwrite, self.source,
-                         self.sample_weight)
+                         self.sample_weight, self.data_sha256)
 
 
 def read_frame(path: str | os.PathLike) -> Any:
@@ -143,7 +149,12 @@ def read_frame(path: str | os.PathLike) -> Any:
 def _data_problems(value: object, base: Path, head: str) -> tuple[str | None, list[str]]:
     if not isinstance(value, str) or not value.strip():
         return None, [f"{head}'data' must be the path of a CSV or Parquet file, got {value!r}"]
-    path = Path(value).expanduser()
+    from automl.data.source import is_url, local_path
+
+    if is_url(value):  # downloaded (and hashed) when the sweep starts
+        ok = urllib.parse.urlsplit(value).path.lower().endswith(DATA_SUFFIXES)
+        return value, [] if ok else [f"{head}'data' must end in {', '.join(DATA_SUFFIXES)}, got {value!r}"]
+    path = Path(local_path(value)).expanduser()
     path = path if path.is_absolute() else base / path
     problems = []
     if not str(path).lower().endswith(DATA_SUFFIXES):
@@ -298,8 +309,11 @@ def run_sweep(spec: SweepSpec, *, callbacks: Sequence[Callable[..., None]] = ())
     """
     from automl._fit.run import run_fit
     from automl.config import resolve_settings
+    from automl.data.source import open_data
 
-    frame = read_frame(spec.data)
+    # The bytes are hashed once here (a URL downloaded); a resumed sweep's must match its stored hash.
+    local, spec.data_sha256 = open_data(spec.data, spec.data_sha256, spec.settings.get("study_name"))
+    frame = read_frame(local)
     model, X, y, fit_args = _split(spec, frame)
     settings = resolve_settings(model.get_params(deep=False), model._estimator)
     report = run_fit(settings, type(model), X, y, fit_args["groups"], fit_args["sample_weight"], callbacks=callbacks,
@@ -341,7 +355,8 @@ def _spec_of_record(record: Mapping[str, Any], study_name: str, storage: object)
     if isinstance(settings.get("image_shape"), list):
         settings["image_shape"] = tuple(settings["image_shape"])
     return SweepSpec(record["data"], record["target"], settings, record.get("groups"), record.get("output"),
-                     bool(record.get("overwrite")), f"study {study_name!r}", record.get("sample_weight"))
+                     bool(record.get("overwrite")), f"study {study_name!r}", record.get("sample_weight"),
+                     record.get("data_sha256"))
 
 
 def run_worker(
@@ -353,7 +368,7 @@ def run_worker(
     Args:
         study_name: The sweep's study.
         storage: Its storage (default: the local journal file).
-        data: Path of the data on this machine, if not the one the sweep was started with.
+        data: Path (or URL) of the data on this machine, if not the sweep's own URI.
         n_trials: Stop after this many trials of this worker (default: until the sweep ends).
         wait: Seconds to wait for the study to appear (workers may start first).
 
@@ -362,20 +377,19 @@ def run_worker(
 
     Raises:
         StudyNotFoundError: no such study (after waiting), or it holds no sweep settings.
-        StudyMismatchError: the data here differs from the data the sweep started with.
+        StudyMismatchError: the data's bytes differ from those the sweep started with (its SHA-256, or for
+            a sweep stored without one, the fingerprint of data and settings); nothing is run or written.
+        InvalidParameterError: the data is not on this machine, or its URL cannot be read.
     """
-    study, record = _sweep_of_study(study_name, storage, wait)
-    spec = _spec_of_record(record, study_name, storage)
-    if data is not None:
-        spec.data = str(Path(data).resolve())
-    if not os.path.isfile(spec.data):
-        raise InvalidParameterError(
-            f"the sweep's data file {spec.data!r} is not on this machine; pass --data PATH to a copy of it"
-        )
     from automl._fit.run import join_fit
     from automl.config import resolve_settings
+    from automl.data.source import open_data
 
-    model, X, y, fit_args = _split(spec, read_frame(spec.data))
+    study, record = _sweep_of_study(study_name, storage, wait)
+    spec = _spec_of_record(record, study_name, storage)
+    source = data if data is not None else str(record.get("data_uri") or record["data"])
+    local, _ = open_data(source, record.get("data_sha256"), study_name)
+    model, X, y, fit_args = _split(spec, read_frame(local))
     settings = resolve_settings(model.get_params(deep=False), model._estimator)
     return join_fit(settings, X, y, fit_args["groups"], fit_args["sample_weight"], n_trials=n_trials,
                     callbacks=callbacks)

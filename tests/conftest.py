@@ -75,3 +75,14 @@ def postgres_server():
 def postgres_url(postgres_server):
     """The URL of a fresh, empty PostgreSQL database."""
     return postgres_server.new_database()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(postgres_server):
+    """A real ``mlflow server`` on a PostgreSQL store with served artifacts, for the whole session
+    (see tests/services.py); skipped or failed like ``postgres_server`` when PostgreSQL is missing."""
+    from tests.services import MlflowServer
+
+    server = MlflowServer(postgres_server)
+    yield server
+    server.stop()

@@ -22,9 +22,10 @@ __all__ = ["NullTracker", "RUN_STATUS", "SearchInfo", "Tracker", "TrackingResult
 
 #: Optuna trial state -> MLflow run status. A pruned trial ended as planned: FINISHED (tag
 #: ``automl.state=pruned`` and ``automl.reason`` say why); KILLED is kept for a trial that a Ctrl-C or a
-#: signal interrupted, FAILED for one that raised.
+#: signal interrupted or whose process died (``lost``: its heartbeat stopped), FAILED for one that raised.
 RUN_STATUS = {
     "complete": "FINISHED", "pruned": "FINISHED", "fail": "FAILED", "interrupted": "KILLED", "running": "RUNNING",
+    "lost": "KILLED",
 }
 
 

@@ -5,7 +5,8 @@ unit tests). Child runs, artifacts and the final model are written by a spawned
 writer process (:mod:`automl.tracking.writer`) so that SQLite writes (20-35 ms each)
 stay off the search's critical path; ``finish`` waits for them until the fit's
 tracking deadline and then stops the writer. A resumed study keeps its parent run
-(its id is stored on the study) and never logs a trial twice. The tracker is fed the
+(its id is stored on the study) and never logs a trial twice; a trial whose worker died is logged
+by the main process (:mod:`automl.tracking.lost_runs`). The tracker is fed the
 fit's report, never the estimator.
 
 What was promised and not logged (trial runs, files, plots, the model, its signature)
@@ -38,6 +39,7 @@ from automl._redact import MASK, redact_text, redact_url, take_over
 from automl._warnings import warn_user
 from automl.search.trial_record import StudyRecord, StudyWriter, TrialRecord, worker_id
 from automl.tracking.base import RUN_STATUS, SearchInfo, TrackingResult
+from automl.tracking.lost_runs import lost_trials, settle_lost_trials
 from automl.tracking.failures import OUT_OF_TIME, failure_tags, final_status, warning_text
 from automl.tracking.run_data import dataset_entity, log_dataset, parent_metrics, score_metrics, used_params
 from automl.tracking.run_data import text as _text
@@ -299,6 +301,8 @@ class MLflowTracker:
         }
         if record.reason:
             tags["automl.reason"] = record.reason[:_MAX_TAG]
+        if record.worker:
+            tags["automl.worker"] = record.worker  # host:pid of the process that ran the trial
         return {
             "experiment_id": self.experiment_id, "run_name": f"trial-{record.number:04d} {family}",
             "start_time": _ms(record.started), "tags": tags, "params": params, "metrics": metrics,
@@ -348,6 +352,10 @@ class MLflowTracker:
                 self._failures += self._writer.errors
             if model_uri is not None:
                 self.client.set_tag(self.parent_run_id, "automl.model_uri", model_uri)
+            if not self._joining and study is not None and self._writer is not None:  # trials dead workers lost
+                with _patient_once():  # a store gone away costs seconds here, not MLflow's minutes of retries
+                    self._attempt("trial runs", settle_lost_trials, self.client, str(self.experiment_id),
+                                  str(self.parent_run_id), study, self._logged, self._payload, write_child_run)
         except Exception as exc:  # noqa: BLE001 - a tracking failure must not lose the fitted model
             self._failures.append(("results", self._reason(exc)))
         finally:
@@ -374,8 +382,11 @@ class MLflowTracker:
         """Queue a child run for every finished trial not logged yet (a killed fit's last ones included)."""
         if self._writer is None or study is None:
             return
-        for record in map(TrialRecord.read, study.get_trials(deepcopy=False)):
-            if record.number in self._logged or record.state in ("waiting", "running") or not self._mine(record):
+        trials = study.get_trials(deepcopy=False)
+        lost = lost_trials(trials)  # the main process logs those (see _settle_lost), no other process
+        for record in map(TrialRecord.read, trials):
+            if (record.number in self._logged or record.number in lost or record.state in ("waiting", "running")
+                    or not self._mine(record)):
                 continue
             self._logged.add(record.number)
             state = "interrupted" if status == "KILLED" and record.state == "fail" and not record.has_reason else None
