@@ -165,9 +165,9 @@ def _worker_processes(study: str) -> list[int]:
                 command = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if b"worker" in command and b"--study" in command and study.encode() in command:
-                if not _gone(int(entry.name)):
-                    found.append(int(entry.name))
+            is_worker = b"worker" in command and b"--study" in command and study.encode() in command
+            if is_worker and not _gone(int(entry.name)):
+                found.append(int(entry.name))
     return found
 
 
