@@ -244,7 +244,8 @@ def test_a_lost_task_runs_again_on_another_dask_worker_and_cancel_stops_its_proc
         first = _eventually(lambda: _worker_processes(study), "the start of the task's automl worker")[0]
         dask_worker = _parent_of(first)
         assert dask_worker in {p.pid for p in own_cluster.workers}
-        assert "AUTOML_STORAGE" in Path(f"/proc/{first}/environ").read_bytes().decode(errors="replace")
+        assert str(tmp_path / "none.journal").encode() in Path(f"/proc/{first}/environ").read_bytes()
+        assert b"none.journal" not in Path(f"/proc/{first}/cmdline").read_bytes()  # the storage is not on argv
         os.kill(dask_worker, signal.SIGKILL)
         _eventually(lambda: _gone(first), "the death of the automl worker with its Dask worker", timeout=30)
         second = _eventually(lambda: [p for p in _worker_processes(study) if p != first],
@@ -252,6 +253,18 @@ def test_a_lost_task_runs_again_on_another_dask_worker_and_cancel_stops_its_proc
         assert _parent_of(second) not in (dask_worker, first)
         workers.cancel()
         assert _gone(second)  # cancel returns once the processes are gone
+
+
+def test_sigterm_to_the_main_process_stops_the_cluster_workers(shared_cluster, tmp_path):
+    _data(tmp_path, rows=1000, features=10)
+    _sweep(tmp_path, "studies.journal", time_budget=300, families="[linear]")
+    main = _start("sweep", "sweep.yaml", "--workers", "3", "--cluster", shared_cluster.address, cwd=tmp_path)
+    helpers = _eventually(lambda: (lambda pids: pids if len(pids) == 2 else None)(_worker_processes("s")),
+                          "the start of both cluster workers")  # with --cluster, every helper is a Dask task's
+    main.send_signal(signal.SIGTERM)
+    code, output = _finish(main, timeout=120)
+    assert code == 143, output
+    assert all(_gone(pid) for pid in helpers), "a cluster worker outlived its sweep"  # stopped before the exit
 
 
 def test_a_worker_that_exits_non_zero_is_a_typed_error_naming_the_task_without_the_password(
