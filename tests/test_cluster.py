@@ -69,9 +69,11 @@ class DaskCluster:
                                     stdout=out, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
-        for process in [*self.workers, self.scheduler]:
+        for process in self.workers:  # SIGTERM would have them reconnect to a closing scheduler for a while
             if process.poll() is None:
-                process.terminate()
+                process.kill()
+        if self.scheduler.poll() is None:
+            self.scheduler.terminate()
         for process in [*self.workers, self.scheduler]:
             try:
                 process.wait(timeout=15)
