@@ -40,6 +40,8 @@ __all__ = [
     "UnknownParameterError",
     "FamilyUnavailableSettingError",
     "DataShapeError",
+    "ClusterError",
+    "ClusterConnectionError",
 ]
 
 
@@ -162,3 +164,13 @@ class FamilyUnavailableSettingError(FamilyUnavailableError, InvalidParameterErro
 class DataShapeError(InputTypeError, DataValidationError):
     """``X`` has the wrong number of dimensions (a 1-D array, rows of different lengths): a ``ValueError``,
     as scikit-learn raises, and an :class:`InputTypeError` (a ``TypeError``), as automl raised before."""
+
+
+class ClusterError(AutoMLError, RuntimeError):
+    """An ``automl worker`` run as a Dask task (``--cluster``, :func:`automl.cluster.launch_workers`) exited
+    non-zero or was lost; the message names the task, its exit code and the end of its output (passwords masked)."""
+
+
+class ClusterConnectionError(AutoMLError, ConnectionError):
+    """The Dask scheduler given (``--cluster ADDRESS``) cannot be reached, or Dask distributed is not installed;
+    the message names the address and the fix."""

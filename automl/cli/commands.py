@@ -13,7 +13,6 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -94,17 +93,18 @@ def _progress(spec: Any) -> Any:
     return progress
 
 
-def _run(spec: Any, workers: int = 1) -> int:
+def _run(spec: Any, workers: int = 1, cluster: str | None = None) -> int:
     from automl._setting_checks import output_problems
     from automl._spawn import stop_helpers
-    from automl.cli import output
+    from automl.cli import launch, output
     from automl.exceptions import InvalidParameterError
     from automl.sweep import run_sweep
 
+    launch.check_workers(workers, cluster)
     problems = output_problems(spec.output, spec.overwrite)
     if problems:  # before the search: the model must be savable
         raise InvalidParameterError(problems)
-    helpers = _start_workers(spec, workers - 1)
+    helpers: Any = _start_workers(spec, workers - 1) if cluster is None else launch.start(spec, workers - 1, cluster)
     progress = _progress(spec)
     failed = True
     try:
@@ -115,7 +115,10 @@ def _run(spec: Any, workers: int = 1) -> int:
         out = output.current()
         if out is not None:
             out.progress = None
-        stop_helpers(helpers, terminate=failed)  # interrupted or failed: the helpers stop now
+        if cluster is None:
+            stop_helpers(helpers, terminate=failed)  # interrupted or failed: the helpers stop now
+        else:
+            launch.stop(helpers, failed)
     _report(model, spec)
     return 0
 
@@ -124,12 +127,11 @@ def _start_workers(spec: Any, n: int) -> list[subprocess.Popen]:
     """Start ``n`` local ``automl worker`` processes that join the sweep's study; they die with this process,
     and get the storage in ``$AUTOML_STORAGE``, not on their command line (which ``ps`` shows)."""
     from automl._spawn import start_helper
+    from automl.cli.launch import name_study
 
     if n <= 0:
         return []
-    if not spec.settings.get("study_name"):
-        spec.settings["study_name"] = f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-        print(f"--workers: naming the study {spec.settings['study_name']!r}", file=sys.stderr)
+    name_study(spec)
     command = [sys.executable, "-m", "automl.cli", "worker", "--study", spec.settings["study_name"], "--quiet"]
     storage = spec.settings.get("storage")
     env = {} if storage is None else {"AUTOML_STORAGE": str(os.fspath(storage) if isinstance(storage, os.PathLike)
@@ -194,7 +196,7 @@ def fit(args: argparse.Namespace) -> int:
         mapping["output"] = args.output
     mapping["overwrite"] = bool(args.overwrite)
     spec = sweep_from_mapping(mapping, "command line")
-    return _run(spec, args.workers)
+    return _run(spec, args.workers, args.cluster)
 
 
 def sweep(args: argparse.Namespace) -> int:
@@ -205,7 +207,7 @@ def sweep(args: argparse.Namespace) -> int:
     if args.check:
         print(f"{args.file}: OK ({spec.target!r} from {spec.data})")
         return 0
-    return _run(spec, args.workers)
+    return _run(spec, args.workers, args.cluster)
 
 
 def resume(args: argparse.Namespace) -> int:
@@ -215,7 +217,7 @@ def resume(args: argparse.Namespace) -> int:
     spec = resume_spec(
         args.study, args.storage, time_budget=args.time_budget, n_trials=args.n_trials, output=args.output
     )
-    return _run(spec, args.workers)
+    return _run(spec, args.workers, args.cluster)
 
 
 def worker(args: argparse.Namespace) -> int:

@@ -53,11 +53,18 @@ examples:
   automl sweep sweep.yaml
   automl sweep sweep.yaml --check
   automl sweep sweep.yaml --workers 4        # 3 more worker processes on this host
+  automl sweep sweep.yaml --workers 9 --cluster tcp://scheduler:8786   # 8 more as Dask tasks
 """,
     "worker": """examples:
   automl worker --study income-v1                                   # the local journal file
   automl worker --study income-v1 --storage postgresql://me@db/studies --data /mnt/copy/train.csv
   automl worker --study income-v1 --n-trials 50
+""",
+    "worker-script": """examples:
+  automl worker-script --format slurm --study income-v1 --workers 16 -o workers.sbatch
+  automl worker-script --format kubernetes --study income-v1 --workers 8 --image me/automl:1 -o job.yaml
+the storage is never written in the file: Slurm reads it from $AUTOML_STORAGE (--storage-env) at sbatch,
+Kubernetes from a Secret (--secret, --secret-key)
 """,
     "resume": """examples:
   automl resume --study income-v1                     # the budget it started with, once more
@@ -171,6 +178,10 @@ def _workers(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="processes on this host working on the study (default 1; more need a study name, "
                         "which is made up if missing)")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="run the N - 1 helpers of --workers N as tasks on the Dask cluster at this scheduler "
+                        "address (tcp://host:8786; pip install 'automl[cluster]'); its machines need a shared "
+                        "storage such as PostgreSQL (a journal file serves a cluster on this host only)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,6 +228,8 @@ def _study_commands(sub: argparse._SubParsersAction) -> None:
     worker.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the study to appear (default 60)")
     worker.add_argument("--quiet", action="store_true", help="print nothing at the end")
 
+    _worker_script(sub)
+
     resume = _sub(sub, "resume", "continue a stored sweep with a new budget", commands.resume)
     _flag(resume, "study_name", required=True, help="the sweep's study name")
     _storage(resume)
@@ -233,6 +246,27 @@ def _study_commands(sub: argparse._SubParsersAction) -> None:
     _storage(board)
     board.add_argument("--top", type=int, default=20, help="rows to show (default 20; 0: all)")
     board.add_argument("--csv", help="write every trial and column to this CSV file instead")
+
+
+def _worker_script(sub: argparse._SubParsersAction) -> None:
+    from automl.cli import launch
+
+    script = _sub(sub, "worker-script", "write a Slurm job array or a Kubernetes Indexed Job of automl workers",
+                  launch.worker_script)
+    script.add_argument("--format", required=True, choices=["slurm", "kubernetes"], help="the batch system")
+    _flag(script, "study_name", required=True, help="the sweep's study name")
+    script.add_argument("--workers", type=int, required=True, help="array tasks (Slurm) or pods (Kubernetes)")
+    _flag(script, "n_trials", help="trials per worker (default: until the sweep ends)")
+    script.add_argument("--data", help="path of the sweep's data on the workers' machines (default: the sweep's own)")
+    script.add_argument("--cpus", type=int, default=1, help="CPUs per worker (default 1)")
+    script.add_argument("--storage-env", default="AUTOML_STORAGE",
+                        help="slurm: the variable holding the storage URL when you run sbatch (default AUTOML_STORAGE)")
+    script.add_argument("--setup", action="append", metavar="LINE",
+                        help="slurm: a shell line run first, e.g. 'source venv/bin/activate' (repeatable)")
+    script.add_argument("--image", default="automl:latest", help="kubernetes: image with automl installed")
+    script.add_argument("--secret", default="automl-storage", help="kubernetes: Secret holding the storage URL")
+    script.add_argument("--secret-key", default="storage", help="kubernetes: its key (default storage)")
+    script.add_argument("-o", "--output", help="file to write (default: standard output)")
 
 
 def _model_and_space_commands(sub: argparse._SubParsersAction) -> None:
