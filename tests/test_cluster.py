@@ -104,8 +104,9 @@ def _data(folder: Path, rows: int, features: int = 6) -> None:
     frame.to_csv(folder / "train.csv", index=False)
 
 
-def _sweep(folder: Path, storage: str, **settings: object) -> Path:
-    lines = ["data: train.csv", "target: label", "study_name: s", f"storage: {storage}", "tracking: false",
+def _sweep(folder: Path, storage: str, tracking_uri: str | None = None, **settings: object) -> Path:
+    tracking = ["tracking: false"] if tracking_uri is None else ["tracking: true", f"tracking_uri: {tracking_uri}"]
+    lines = ["data: train.csv", "target: label", "study_name: s", f"storage: {storage}", *tracking,
              "pruner: none", "cv: 3", "n_jobs: 1"]
     lines += [f"{k}: {v}" for k, v in settings.items()]
     path = folder / "sweep.yaml"
@@ -180,14 +181,20 @@ def _free_port() -> int:
 
 
 # -- the sweep with cluster workers ---------------------------------------------------------------------
-def test_cluster_workers_and_the_main_process_reach_exactly_the_target(shared_cluster, postgres_url, tmp_path):
+def test_cluster_workers_and_the_main_process_reach_exactly_the_target_each_logged_once(
+        shared_cluster, postgres_url, mlflow_server, tmp_path):
+    # The study in a PostgreSQL journal table, the runs on a real MLflow server (PostgreSQL store).
+    from tests.tracking.test_tracking_server import _numbers, _runs
+
+    storage = "journal+" + postgres_url
     _data(tmp_path, rows=2000, features=20)
-    _sweep(tmp_path, postgres_url, n_trials=30, families="[linear]", output="model")
-    main = _start("sweep", "sweep.yaml", "--workers", "3", "--cluster", shared_cluster.address, cwd=tmp_path)
+    _sweep(tmp_path, storage, mlflow_server.url, n_trials=30, families="[linear]", output="model")
+    main = _start("sweep", "sweep.yaml", "--workers", "3", "--cluster", shared_cluster.address, cwd=tmp_path,
+                  AUTOML_TRACKING="1")
     code, output = _finish(main)
     assert code == 0, output
     assert not any(word in output for word in BAD_WORDS), output
-    trials = _trials(postgres_url)
+    trials = _trials(storage)
     complete = [t for t in trials if t.state == STATE.COMPLETE]
     assert len(complete) == 30
     assert len({t.number for t in trials}) == len(trials)
@@ -197,6 +204,14 @@ def test_cluster_workers_and_the_main_process_reach_exactly_the_target(shared_cl
     helpers = {w for w in workers if _pid_of(w) != main.pid}
     assert helpers, "no trial was run by a cluster worker"
     assert (tmp_path / "model" / "manifest.json").is_file()
+    parents, children = _runs(mlflow_server.url, "s")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    logged = _numbers(children)
+    assert logged == sorted(t.number for t in trials), [  # one child run per trial, none twice
+        (t.number, t.state.name, TrialRecord.read(t).worker, TrialRecord.read(t).reason, main.pid) for t in trials
+        if t.number not in logged] + [output[-3000:]]
+    assert {r.data.tags["automl.worker"] for r in children} >= helpers  # logged by the cluster workers themselves
+    assert [r.info.run_name for r in children if r.info.status == "RUNNING"] == []
 
 
 def test_a_dask_worker_killed_mid_trial_takes_its_automl_worker_and_the_trial_runs_again(

@@ -9,7 +9,6 @@ anything, and Ctrl-C stops within 10 s leaving the study and MLflow consistent.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys

@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shutil
 import tempfile
@@ -38,10 +37,11 @@ from typing import Any
 from automl._redact import MASK, redact_text, redact_url, take_over
 from automl._warnings import warn_user
 from automl.search.trial_record import StudyRecord, StudyWriter, TrialRecord, worker_id
-from automl.tracking.base import RUN_STATUS, SearchInfo, TrackingResult
+from automl.tracking.base import SearchInfo, TrackingResult
 from automl.tracking.lost_runs import lost_trials, settle_lost_trials
 from automl.tracking.failures import OUT_OF_TIME, failure_tags, final_status, warning_text
-from automl.tracking.run_data import dataset_entity, log_dataset, parent_metrics, score_metrics, used_params
+from automl.tracking.payloads import ensemble_payload, trial_payload
+from automl.tracking.run_data import dataset_entity, log_dataset, parent_metrics
 from automl.tracking.run_data import text as _text
 from automl.tracking.writer import ProcessWriter, ThreadWriter, write_child_run
 
@@ -50,7 +50,6 @@ __all__ = ["MLflowTracker", "default_tracking_uri"]
 logger = logging.getLogger("automl")
 
 DEFAULT_EXPERIMENT = "automl"
-_MAX_TAG = 5000
 
 
 #: While the parent run is opened: one retry and a 10 s timeout per request (MLflow's own defaults retry
@@ -79,10 +78,6 @@ def default_tracking_uri() -> str:
         True
     """
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
-
-
-def _ms(moment: Any) -> int | None:
-    return int(moment.timestamp() * 1000) if moment is not None else None
 
 
 def _dataset(info: SearchInfo) -> dict[str, str] | None:
@@ -137,6 +132,7 @@ class MLflowTracker:
         self.parent_run_id: str | None = None
         self.experiment_id: str | None = None
         self._joining = False
+        self._waiting = False  # a joining worker whose sweep had not recorded its parent run yet
         self._logged: set[int] = set()
         self._earlier: set[int] = set()
         self._writer: ThreadWriter | ProcessWriter | None = None
@@ -171,8 +167,10 @@ class MLflowTracker:
     def on_start(self, study: Any, info: SearchInfo) -> None:
         """Create the parent run, or reopen the one a resumed study was logged to.
 
-        A joining process attaches to the parent run recorded on the study, and logs
-        nothing if there is none (the sweep runs without tracking). A store that cannot be
+        A joining process attaches to the parent run recorded on the study. A worker can start
+        before the main process has recorded it (the study exists from the moment it is opened; the
+        parent run a few seconds later): it then looks again after each of its trials and, once the
+        run is there, logs the trials it finished meanwhile. A sweep without tracking never records one. A store that cannot be
         reached leaves the fit untracked, with a warning: tracking never breaks a fit.
         """
         try:
@@ -185,18 +183,20 @@ class MLflowTracker:
             self.parent_run_id, self._writer = None, None
 
     def _start(self, study: Any, info: SearchInfo) -> None:
+        # Trials that had ended when this process opened the study (called right after it opened it) are
+        # logged here unless an earlier run did; trials other processes run from then on are logged by
+        # those processes, even those that end before the parent run exists (they join it late).
+        self._earlier = {t.number for t in study.get_trials(deepcopy=False)} if study is not None else set()
         self._logged, self._joining = set(), info.joining
         self._metric = info.tags.get("metric")
         self._dataset = _dataset(info)
         name = self.experiment or (info.study_name or DEFAULT_EXPERIMENT)
         stored = StudyRecord.read(study).parent_run if study is not None else None
         if info.joining:
+            self._waiting = not stored
             self._join(stored)
             return
         self.experiment_id = self._experiment_id(name)
-        # Trials that ended before this run began are logged here unless an earlier run did;
-        # trials run meanwhile by other workers are logged by those workers.
-        self._earlier = {t.number for t in study.get_trials(deepcopy=False)} if study is not None else set()
         if (stored and stored.get("tracking_uri") in (self.tracking_uri, self.shown_uri)
                 and self._run_exists(stored["run_id"])):
             self.parent_run_id = stored["run_id"]
@@ -232,7 +232,7 @@ class MLflowTracker:
 
     def _join(self, stored: dict[str, Any] | None) -> None:
         if not stored:
-            logger.info("MLflow: the sweep has no parent run; this worker logs nothing")
+            logger.info("MLflow: the sweep has no parent run yet; this worker logs its trials once there is one")
             return
         # The study keeps the URI with its password masked: a worker connects with its own URI when it is
         # the same store, else with the stored one when nothing in it was masked.
@@ -271,8 +271,28 @@ class MLflowTracker:
         return {int(r.data.tags["automl.trial_number"]) for r in runs if "automl.trial_number" in r.data.tags}
 
     # -- trials -----------------------------------------------------------------------------
+    def _late_join(self, study: Any) -> None:
+        """Join the parent run the main process recorded after this worker started; log this worker's
+        trials that finished meanwhile."""
+        stored = StudyRecord.read(study).parent_run
+        if not stored:
+            return
+        self._waiting = False
+        try:
+            with _patient_once():
+                self._join(stored)
+        except Exception as exc:  # noqa: BLE001 - tracking never breaks a fit
+            logger.warning("MLflow: cannot log to %s (%s); this worker logs nothing", self.shown_uri, self._reason(exc))
+            self.parent_run_id, self._writer = None, None
+            return
+        for trial in study.get_trials(deepcopy=False):
+            if trial.state.is_finished() and TrialRecord.read(trial).worker == worker_id():
+                self.on_trial(study, trial)
+
     def on_trial(self, study: Any, trial: Any) -> None:
         """Queue a child run for a finished trial (never twice for the same trial)."""
+        if self._waiting and study is not None:
+            self._late_join(study)
         record = TrialRecord.read(trial)
         if record.number in self._logged or self._writer is None or not self._mine(record):
             return
@@ -281,47 +301,11 @@ class MLflowTracker:
 
     def _payload(self, record: TrialRecord, state: str | None = None) -> dict[str, Any]:
         """A plain dict describing the child run of a trial (cheap to build and to pickle)."""
-        state = state or record.state
-        family = record.family
-        params = used_params(family, record.params)
-        timestamp = _ms(record.completed) or int(time.time() * 1000)
-        metrics = score_metrics(record.fold_scores, timestamp, summary=state == "complete", primary=self._metric)
-        for name, value in (("fit_time", record.fit_time), ("predict_time", record.predict_time),
-                            ("probe_score", record.probe_score),
-                            ("rows_fraction", record.rows_fraction if record.sized_down else None)):
-            if value is not None and math.isfinite(value):
-                metrics.append((name, float(value), timestamp, 0))
-        if math.isfinite(record.duration):
-            metrics.append(("duration", record.duration, timestamp, 0))
-        for name, points in record.curves.items():
-            metrics += [(name, float(value), timestamp, int(step)) for step, value in points]
-        tags = {
-            "mlflow.parentRunId": self.parent_run_id, "automl.trial_number": str(record.number),
-            "automl.family": family, "automl.state": state, "automl.origin": record.origin,
-        }
-        if record.reason:
-            tags["automl.reason"] = record.reason[:_MAX_TAG]
-        if record.worker:
-            tags["automl.worker"] = record.worker  # host:pid of the process that ran the trial
-        return {
-            "experiment_id": self.experiment_id, "run_name": f"trial-{record.number:04d} {family}",
-            "start_time": _ms(record.started), "tags": tags, "params": params, "metrics": metrics,
-            "status": RUN_STATUS.get(state, "FAILED"), "end_time": timestamp, "dataset": self._dataset,
-        }
+        return trial_payload(record, self.parent_run_id, self.experiment_id, self._metric, self._dataset, state)
 
     def _ensemble_payload(self, ensemble: dict[str, Any]) -> dict[str, Any]:
         """The child run of the ensemble: its members and weights, and its score per fold (as a trial's)."""
-        now = int(time.time() * 1000)
-        metrics = score_metrics(ensemble["fold_scores"], now, summary=True, primary=self._metric)
-        metrics += [("selection_time", float(ensemble["selection_seconds"]), now, 0),
-                    ("refit_time", float(ensemble["refit_seconds"]), now, 0)]
-        params = {"family": "ensemble", "members": _text(
-            [{"trial": t, "family": f, "weight": round(w, 4)}
-             for t, f, w in zip(ensemble["trials"], ensemble["families"], ensemble["weights"])])[:6000]}
-        tags = {"mlflow.parentRunId": self.parent_run_id, "automl.family": "ensemble", "automl.state": "complete",
-                "automl.ensemble_trials": ",".join(str(t) for t in ensemble["trials"])}
-        return {"experiment_id": self.experiment_id, "run_name": "ensemble", "start_time": now, "tags": tags,
-                "params": params, "metrics": metrics, "status": "FINISHED", "end_time": now, "dataset": self._dataset}
+        return ensemble_payload(ensemble, self.parent_run_id, self.experiment_id, self._metric, self._dataset)
 
     def _log_batch(self, run_id: str, params: dict[str, Any] | None = None, metrics: list[Any] | None = None) -> None:
         from mlflow.entities import Param
@@ -337,6 +321,8 @@ class MLflowTracker:
         """Log the trials not yet logged, the fit's results, artifacts and model, and close the runs,
         all by ``deadline`` (monotonic): what is not written by then is left out and named on the run,
         as is what failed (see the module's docstring). Never raises."""
+        if self._waiting and study is not None:
+            self._late_join(study)
         if self.parent_run_id is None:
             return TrackingResult()
         self._failures = []

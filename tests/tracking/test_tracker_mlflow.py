@@ -182,3 +182,48 @@ def test_an_unreachable_tracking_server_leaves_the_fit_untracked_with_a_warning(
                            tracking_uri="http://127.0.0.1:9/", n_jobs=1)
     assert time.monotonic() - started < 60  # MLflow's own retries would take minutes
     assert getattr(model, "tracking_run_id_", None) is None and model.predict(_data().head(2)).shape == (2,)
+
+
+def test_a_worker_that_joins_before_the_parent_run_is_recorded_logs_its_trials_once_it_is(tmp_path, monkeypatch):
+    # A worker opens the study as soon as it exists; the main process records the parent run a few seconds
+    # later (MLflow's import and the run's creation). The worker's trials must still be logged, each once.
+    from contextlib import contextmanager
+
+    import automl.search.trial_record as trial_record
+    import automl.tracking.mlflow_tracker as mlflow_tracker
+    from automl.search.trial_record import TrialWriter
+    from automl.tracking import SearchInfo
+
+    @contextmanager
+    def as_worker():  # the calls another process (host "w", pid 1) makes
+        with monkeypatch.context() as patch:
+            patch.setattr(trial_record, "worker_id", lambda: "w:1")
+            patch.setattr(mlflow_tracker, "worker_id", lambda: "w:1")
+            yield
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    study = optuna.create_study(direction="maximize")
+
+    def finished_trial(value: float) -> optuna.trial.FrozenTrial:
+        trial = study.ask({"family": optuna.distributions.CategoricalDistribution(["linear"])})
+        TrialWriter(trial).started({"C": 1.0})
+        TrialWriter(trial).scores({"roc_auc": [value, value]})
+        study.tell(trial, value)
+        return study.trials[-1]
+
+    worker = MLflowTracker(uri, log_model=False, plots=False)
+    with as_worker():
+        worker.on_start(study, SearchInfo("s", True))  # no parent run recorded yet
+    main = MLflowTracker(uri, log_model=False, plots=False)
+    main.on_start(study, SearchInfo("s", False))  # records the parent run on the study
+    with as_worker():
+        worker.on_trial(study, finished_trial(0.7))
+        worker.on_trial(study, finished_trial(0.8))
+        worker.finish(study, None, "FINISHED")
+    main.finish(study, None, "FINISHED")
+    client = mlflow.MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("s").experiment_id])
+    children = [r for r in runs if "automl.trial_number" in r.data.tags]
+    assert sorted(int(r.data.tags["automl.trial_number"]) for r in children) == [0, 1]
+    assert {r.data.tags["automl.worker"] for r in children} == {"w:1"}
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {main.parent_run_id}
