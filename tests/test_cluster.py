@@ -216,11 +216,18 @@ def test_cluster_workers_and_the_main_process_reach_exactly_the_target_each_logg
 
 def test_a_dask_worker_killed_mid_trial_takes_its_automl_worker_and_the_trial_runs_again(
         own_cluster, postgres_url, tmp_path):
+    from automl.cluster import launch_workers
+
     _data(tmp_path, rows=1500, features=20)
     # Slow trials (a pinned forest) so that the kill lands inside one.
     _sweep(tmp_path, postgres_url, n_trials=6, families="[random_forest]",
            search_space="{random_forest: {n_estimators: 60}}")
-    main = _start("sweep", "sweep.yaml", "--workers", "2", "--cluster", own_cluster.address, cwd=tmp_path)
+    # The cluster's worker starts first and waits for the study: on a busy machine a helper launched by the
+    # sweep itself may still be importing when the main process has run all 6 trials.
+    helpers = launch_workers("s", 1, cluster=own_cluster.address, storage=postgres_url,
+                             env={"AUTOML_TRACKING": "0", "AUTOML_HEARTBEAT_SECONDS": "1"})
+    _eventually(lambda: _worker_processes("s"), "the start of the cluster's automl worker")
+    main = _start("sweep", "sweep.yaml", cwd=tmp_path)
     dask_pids = {p.pid for p in own_cluster.workers}
 
     def running_helper_trial():  # noqa: ANN202
@@ -239,7 +246,10 @@ def test_a_dask_worker_killed_mid_trial_takes_its_automl_worker_and_the_trial_ru
     assert dask_worker in dask_pids  # the automl worker is a child of a Dask worker process
     os.kill(dask_worker, signal.SIGKILL)
     _eventually(lambda: _gone(victim), "the death of the killed Dask worker's automl worker", timeout=30)
-    code, output = _finish(main)
+    try:
+        code, output = _finish(main)
+    finally:
+        helpers.cancel()
     assert code == 0, output
     trials = {t.number: t for t in _trials(postgres_url)}
     assert trials[killed_trial].state == STATE.FAIL
