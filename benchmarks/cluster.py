@@ -3,7 +3,8 @@
 Same study kind as benchmarks/workers.py: a synthetic binary frame (``--rows`` 500 x 10 numeric
 columns, seed 0) in a CSV, family ``linear``, 5-fold CV, ``pruner: none``, ``n_jobs: 1``, tracking
 off, a ``--budget`` (default 30 s) per run, on one store (``--store``: ``postgresql``, a throw-away
-local server started as in the tests, or ``--postgres-url``; or ``journal``). For each W in
+local server started as in the tests, or ``--postgres-url``; ``journal+postgresql``, the journal in a
+table of that server; or ``journal``). For each W in
 ``--workers`` (default 1, 2, 4), two runs of W + 1 processes on this host:
 
 - ``hand``: ``automl sweep`` plus W ``automl worker --study NAME`` started at the same moment;
@@ -85,14 +86,15 @@ def run(folder: Path, url: str, mode: str, workers: int, budget: float, address:
 def _store_url(store: str, folder: Path, mode: str, workers: int, postgres_url: str | None, server: list) -> str:
     if store == "journal":
         return str(folder / f"{mode}-{workers}.journal")
+    prefix = "journal+" if store == "journal+postgresql" else ""
     if postgres_url:
-        return postgres_url
+        return prefix + postgres_url
     if not server:
         sys.path.insert(0, str(REPO_ROOT))
         from tests.services import PostgresServer
 
         server.append(PostgresServer())
-    return server[0].new_database()
+    return prefix + server[0].new_database()
 
 
 def report(rows: list[dict], counts: list[int], startup: float) -> None:
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", type=float, default=30.0, help="seconds per run (default 30)")
     parser.add_argument("--workers", default="1,2,4", help="helper counts W (default 1,2,4)")
-    parser.add_argument("--store", default="postgresql", choices=["postgresql", "journal"])
+    parser.add_argument("--store", default="postgresql", choices=["postgresql", "journal+postgresql", "journal"])
     parser.add_argument("--rows", type=int, default=500)
     parser.add_argument("--postgres-url", help="an empty PostgreSQL database (default: start a local server)")
     parser.add_argument("--out", default=str(REPO_ROOT / "benchmarks" / "results" / "cluster.csv"))
