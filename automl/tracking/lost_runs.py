@@ -7,7 +7,9 @@ logs it too, only the main process logs such a *lost* trial, when it closes the 
 KILLED child run with tag ``automl.state=lost`` and an ``automl.reason`` naming the process that
 stopped and the retry's number. A child run that a dying process left RUNNING (its writer killed
 between creating the run and closing it) is closed the same way when it belongs to a lost trial
-or to a process known dead (one whose trial went stale), instead of a second run being created.
+or to a process known dead (one whose trial went stale), instead of a second run being created. The
+finished trials of a process known dead that it never logged (its queue died with it) are logged then
+too, each once.
 
 Example:
     >>> import optuna
@@ -26,6 +28,8 @@ __all__ = ["LOST_STATE", "lost_reason", "lost_trials", "settle_lost_trials"]
 
 #: The ``automl.state`` tag of a lost trial's child run (its status is KILLED).
 LOST_STATE = "lost"
+#: Trial states a dead process's trial may end in and still be logged by the main process.
+FINISHED = ("complete", "pruned", "fail")
 
 
 def lost_trials(trials: Iterable[Any]) -> dict[int, int]:
@@ -100,6 +104,22 @@ def settle_lost_trials(
         write(client, run)
         logged.add(number)
         done.append(number)
+    orphans = _log_orphans(client, records, lost, dead, seen | logged, payload, write)
+    logged.update(orphans)
+    return done + orphans
+
+
+def _log_orphans(client: Any, records: Mapping[int, TrialRecord], lost: Mapping[int, int], dead: set[str],
+                 seen: set[int], payload: Callable[[TrialRecord, str], dict[str, Any]],
+                 write: Callable[[Any, dict[str, Any]], Any]) -> list[int]:
+    """Log the finished trials of processes known dead that have no child run: a worker logs its trials
+    after they end, from a queue, and one killed meanwhile (or before it could join the parent run)
+    never wrote them."""
+    done = []
+    for number, record in sorted(records.items()):
+        if record.worker in dead and number not in lost and number not in seen and record.state in FINISHED:
+            write(client, payload(record, record.state))
+            done.append(number)
     return done
 
 

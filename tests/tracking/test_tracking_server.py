@@ -67,8 +67,16 @@ def test_three_processes_log_one_parent_and_one_child_per_trial_through_the_serv
         mlflow_server, postgres_url, tmp_path):
     _sweep(tmp_path, postgres_url, mlflow_server.url, "server", rows=300, n_trials=9, families="[linear]",
            isolation="none", ensemble="false")
-    done = subprocess.run([SCRIPT, "sweep", "sweep.yaml", "--workers", "3"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300)
+    # The two workers start first and wait for the study: a busy machine can take longer to start a worker
+    # than the main process takes to run 9 fast trials.
+    helpers = [subprocess.Popen([SCRIPT, "worker", "--study", "server", "--quiet", "--wait", "180"], cwd=tmp_path,
+                                env={**os.environ, "AUTOML_STORAGE": postgres_url}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    _wait_for_clients(postgres_url, 2)  # both are polling the database for the study
+    done = subprocess.run([SCRIPT, "sweep", "sweep.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    for helper in helpers:
+        out, err = helper.communicate(timeout=120)
+        assert helper.returncode == 0, out + err
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stderr and "not logged" not in done.stderr, done.stderr
     trials = _trials(postgres_url, "server")
@@ -91,6 +99,22 @@ def test_three_processes_log_one_parent_and_one_child_per_trial_through_the_serv
         mlflow.set_tracking_uri(None)
     assert (local / "MLmodel").is_file()
     assert list(mlflow_server.artifacts.rglob("MLmodel"))  # stored by the server, not by the client
+
+
+def _wait_for_clients(url: str, n: int, timeout: float = 120.0) -> None:
+    """Wait until ``n`` client processes are connected to the database at ``url``."""
+    import psycopg
+
+    database = url.rsplit("/", 1)[1]
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as connection:
+        while time.monotonic() < deadline:
+            count = connection.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> "
+                                       "pg_backend_pid()", (database,)).fetchone()[0]
+            if count >= n:
+                return
+            time.sleep(0.2)
+    raise AssertionError(f"{n} workers never connected to the study's database")
 
 
 def _running_helpers(storage: str, study: str, main_pid: int) -> dict[int, int]:
