@@ -33,7 +33,7 @@ from typing import Any
 
 __all__ = ["PARENT_FD_ENV", "PARENT_PID_ENV", "Terminated", "raise_if_stopped", "sigterm_as_interrupt",
            "sigterm_deferred", "start_helper", "start_without_main", "stop_helper", "stop_helpers", "stop_requested",
-           "watch_parent"]
+           "STOP_GRACE_SECONDS", "watch_parent", "worker_arguments"]
 
 #: Environment variables a helper started by :func:`start_helper` finds its liveness pipe and parent in.
 PARENT_FD_ENV = "AUTOML_PARENT_FD"
@@ -44,6 +44,8 @@ ORPHAN_GRACE_SECONDS = 10.0
 _LOCK = threading.Lock()
 _MISSING = object()
 _PR_SET_PDEATHSIG = 1
+#: Seconds a stopped helper has to clean up (mark its trial failed) after SIGTERM, before SIGKILL.
+STOP_GRACE_SECONDS = 10.0
 
 
 class Terminated(KeyboardInterrupt):
@@ -134,6 +136,25 @@ def die_with_parent(parent_pid: int, signum: int) -> None:
 
 
 # -- command-line helpers (automl worker for --workers) -------------------------------------------------
+def worker_arguments(study_name: str, *, n_trials: int | None = None, data: str | None = None,
+                     wait: float | None = None) -> list[str]:
+    """The ``automl worker`` arguments of a helper (no secret among them: the storage goes in the environment):
+    a ``--workers`` process, a Dask task or a batch job's command.
+
+    Example:
+        >>> worker_arguments("income-v1", n_trials=5, data="/mnt/train.csv")
+        ['--study', 'income-v1', '--quiet', '--n-trials', '5', '--data', '/mnt/train.csv']
+    """
+    arguments = ["--study", study_name, "--quiet"]
+    if n_trials is not None:
+        arguments += ["--n-trials", str(n_trials)]
+    if data is not None:
+        arguments += ["--data", os.fspath(data)]
+    if wait is not None:
+        arguments += ["--wait", f"{wait:g}"]
+    return arguments
+
+
 def start_helper(command: Sequence[str], env: Mapping[str, str] | None = None, **popen: Any) -> subprocess.Popen:
     """Start ``command`` with a liveness pipe: its read end is the helper's ``$AUTOML_PARENT_FD``, its
     write end stays here, so the helper sees end-of-file when this process dies, however it dies.
@@ -169,14 +190,14 @@ def stop_helpers(processes: Sequence[subprocess.Popen], timeout: float = 60.0, t
 
 def stop_helper(process: subprocess.Popen, timeout: float | None = None) -> None:
     """Wait ``timeout`` seconds (None: for ever) for a helper to end; SIGTERM it past ``timeout``,
-    SIGKILL it 10 s later; close its liveness pipe."""
+    SIGKILL it :data:`STOP_GRACE_SECONDS` later; close its liveness pipe."""
     try:
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.terminate()
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=STOP_GRACE_SECONDS)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

@@ -55,7 +55,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl._redact import redact_text, redact_url, take_over
-from automl._spawn import PARENT_FD_ENV, PARENT_PID_ENV
+from automl._spawn import (
+    _PR_SET_PDEATHSIG, PARENT_FD_ENV, PARENT_PID_ENV, STOP_GRACE_SECONDS, stop_helper, worker_arguments,
+)
 from automl.exceptions import ClusterConnectionError, ClusterError, InvalidParameterError
 
 __all__ = ["ClusterWorkers", "WorkerExit", "cluster_storage", "connect", "launch_workers", "run_worker_task",
@@ -67,12 +69,9 @@ CONNECT_TIMEOUT = 10.0
 TAIL_CHARS = 2000
 #: Seconds between two checks of a running task for its cancellation.
 POLL_SECONDS = 0.5
-#: Seconds a stopped worker has to clean up (mark its trial failed) after SIGTERM, before SIGKILL.
-STOP_GRACE_SECONDS = 10.0
 STORAGE_ENV = "AUTOML_STORAGE"
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
 
-_PR_SET_PDEATHSIG = 1
 _RUNNING_STATES = ("executing", "long-running")
 #: In a Dask worker process: launch token -> the ``automl worker`` subprocesses its tasks run there.
 _RUNNING: dict[str, dict[int, subprocess.Popen]] = {}
@@ -88,24 +87,6 @@ class WorkerExit:
     exit_code: int
     output_tail: str
     where: str
-
-
-def worker_arguments(study_name: str, *, n_trials: int | None = None, data: str | None = None,
-                     wait: float | None = None) -> list[str]:
-    """The ``automl worker`` arguments of a task (no secret among them: the storage goes in the environment).
-
-    Example:
-        >>> worker_arguments("income-v1", n_trials=5, data="/mnt/train.csv")
-        ['--study', 'income-v1', '--quiet', '--n-trials', '5', '--data', '/mnt/train.csv']
-    """
-    arguments = ["--study", study_name, "--quiet"]
-    if n_trials is not None:
-        arguments += ["--n-trials", str(n_trials)]
-    if data is not None:
-        arguments += ["--data", os.fspath(data)]
-    if wait is not None:
-        arguments += ["--wait", f"{wait:g}"]
-    return arguments
 
 
 def cluster_storage(storage: object = None) -> str:
@@ -435,12 +416,8 @@ def _task_released() -> bool:
 
 def _stop(process: subprocess.Popen) -> int:
     """SIGTERM (the worker cleans up as after Ctrl-C), SIGKILL after :data:`STOP_GRACE_SECONDS`; the exit code."""
-    try:
-        process.terminate()
-        return process.wait(timeout=STOP_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        return process.wait()
+    stop_helper(process, timeout=0)
+    return int(process.returncode)
 
 
 def _tail(log: Any) -> str:

@@ -59,6 +59,7 @@ from typing import Any
 
 from automl import _folder_swap, model_files
 from automl._redact import redact_url
+from automl.data.source import sha256_file
 from automl._model_folder import (
     MANIFEST, Snapshot, changed, manifest_problems, not_a_model, parse_digest, read_snapshot,
 )
@@ -91,14 +92,6 @@ def family_requirements(model: Any) -> tuple[str, ...]:
     families = getattr(model, "families_used_", None) or [model.best_family_]
     needed = {m for family in families for m in get_family(family).requires if m not in {"lightgbm"}}
     return tuple(sorted(needed))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 #: Readings of a folder that another process re-saved meanwhile, before giving up.
@@ -175,7 +168,7 @@ def _write_folder(model: Any, staging: Path) -> bytes:
         },
         "study": {"name": model.study_name_, "storage": model.storage_},
         "schema": model.schema_.to_dict(),
-        "files": {name: _sha256(staging / name) for name in (*files, LEADERBOARD_FILE)},
+        "files": {name: sha256_file(staging / name) for name in (*files, LEADERBOARD_FILE)},
     }
     data = json.dumps(manifest, indent=2, default=str).encode("utf-8")
     (staging / MANIFEST).write_bytes(data)

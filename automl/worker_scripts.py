@@ -44,12 +44,9 @@ def _check(study_name: object, n: object, n_trials: object, cpus: object) -> Non
 
 
 def _worker_command(study_name: str, n_trials: int | None, data: str | None) -> list[str]:
-    command = ["automl", "worker", "--study", study_name, "--quiet"]
-    if n_trials is not None:
-        command += ["--n-trials", str(n_trials)]
-    if data is not None:
-        command += ["--data", data]
-    return command
+    from automl._spawn import worker_arguments
+
+    return ["automl", "worker", *worker_arguments(study_name, n_trials=n_trials, data=data)]
 
 
 def _safe_name(study_name: str) -> str:

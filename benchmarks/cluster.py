@@ -26,7 +26,6 @@ with the same W (what running the helpers under Dask adds to each trial; noise i
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import subprocess
 import sys
@@ -35,8 +34,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from benchmarks.tasks import REPO_ROOT
-from benchmarks.workers import _env, measure, sweep_file, write_data
+from benchmarks.tasks import REPO_ROOT, write_rows
+from benchmarks.workers import _env, measure, store_url, sweep_file, write_data
 
 SCRIPT = str(Path(sys.executable).with_name("automl"))
 FIELDS = ["mode", "workers", "processes", "budget_s", "complete", "failed", "window_s", "trials_per_min",
@@ -83,20 +82,6 @@ def run(folder: Path, url: str, mode: str, workers: int, budget: float, address:
     return row
 
 
-def _store_url(store: str, folder: Path, mode: str, workers: int, postgres_url: str | None, server: list) -> str:
-    if store == "journal":
-        return str(folder / f"{mode}-{workers}.journal")
-    prefix = "journal+" if store == "journal+postgresql" else ""
-    if postgres_url:
-        return prefix + postgres_url
-    if not server:
-        sys.path.insert(0, str(REPO_ROOT))
-        from tests.services import PostgresServer
-
-        server.append(PostgresServer())
-    return prefix + server[0].new_database()
-
-
 def report(rows: list[dict], counts: list[int], startup: float) -> None:
     print(f"\nLocalCluster of {max(counts)} worker processes + client started in {startup:.2f} s (not counted)")
     print(f"{'mode':8s} {'W':>2s} {'procs':>5s} {'complete':>8s} {'trials/min':>10s} {'ms/trial/proc':>13s} "
@@ -124,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=str(REPO_ROOT / "benchmarks" / "results" / "cluster.csv"))
     args = parser.parse_args(argv)
     counts = [int(w) for w in args.workers.split(",")]
-    server: list = []
+    servers: list = []
     rows: list[dict] = []
     cluster, client, startup = start_cluster(max(counts))
     try:
@@ -133,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
             write_data(folder, args.rows)
             for workers in counts:
                 for mode in ("hand", "cluster"):
-                    url = _store_url(args.store, folder, mode, workers, args.postgres_url, server)
+                    url = store_url(args.store, folder, f"{mode}-{workers}", servers, args.postgres_url)
                     row = run(folder, url, mode, workers, args.budget, cluster.scheduler_address)  # type: ignore[attr-defined]
                     rows.append(row)
                     print(f"{mode:8s} W={workers}: {row['trials_per_min']:8.1f} trials/min, {row['complete']} complete "
@@ -141,14 +126,10 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         client.close()  # type: ignore[attr-defined]
         cluster.close()  # type: ignore[attr-defined]
-        if server:
-            server[0].stop()
+        for server in servers:
+            server.stop()
     report(rows, counts, startup)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out, FIELDS, rows)
     print(f"\n{datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} CPUs, store {args.store}; results in {args.out}")
 
 

@@ -23,10 +23,8 @@ unless ``--postgres-url`` names an empty database.
 from __future__ import annotations
 
 import argparse
-import csv
 import multiprocessing
 import os
-import sys
 import tempfile
 import time
 from datetime import datetime
@@ -34,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.tasks import REPO_ROOT
+from benchmarks.tasks import REPO_ROOT, write_rows
+from benchmarks.workers import store_url
 
 FIELDS = ["store", "processes", "cycles", "p50_ms", "p99_ms", "cycles_per_s", "errors"]
 WARM_UP = 3
@@ -104,15 +103,6 @@ def run(url: str, processes: int, seconds: float) -> dict:
             "errors": errors}
 
 
-def _url(store: str, folder: Path, n: int, server: object, given: str | None) -> str:
-    if store == "journal":
-        return str(folder / f"bench-{n}.journal")
-    if store == "sqlite":
-        return f"sqlite:///{folder / f'bench-{n}.db'}"
-    base = given or server.new_database()  # type: ignore[attr-defined]
-    return "journal+" + base if store == "journal+postgresql" else base
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--processes", default="1,4,8,16")
@@ -121,30 +111,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--postgres-url", help="an empty PostgreSQL database (default: start a local server)")
     parser.add_argument("--out", default=str(REPO_ROOT / "benchmarks" / "results" / "storage.csv"))
     args = parser.parse_args(argv)
-    server = None
+    servers: list = []
     rows = []
-    sys.path.insert(0, str(REPO_ROOT))
     with tempfile.TemporaryDirectory(prefix="automl-storage-") as tmp:
         try:
             for store in args.stores.split(","):
                 for n in (int(p) for p in args.processes.split(",")):
-                    if "postgresql" in store and args.postgres_url is None and server is None:
-                        from tests.services import PostgresServer
-
-                        server = PostgresServer()
-                    row = {"store": store, **run(_url(store, Path(tmp), n, server, args.postgres_url), n, args.seconds)}
+                    url = store_url(store, Path(tmp), f"bench-{n}", servers, args.postgres_url)
+                    row = {"store": store, **run(url, n, args.seconds)}
                     rows.append(row)
                     print(f"{store:19s} {n:2d} processes: p50 {row.get('p50_ms', float('nan')):7.2f} ms  "
                           f"p99 {row.get('p99_ms', float('nan')):8.2f} ms  {row.get('cycles_per_s', 0):7.1f} cycles/s  "
                           f"{row['errors']}", flush=True)
         finally:
-            if server is not None:
+            for server in servers:
                 server.stop()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out, FIELDS, rows)
     print(f"\n{datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} CPUs; results in {args.out}")
 
 

@@ -16,6 +16,7 @@ Run ``python -m benchmarks.tasks [--suite DIR]`` to list the tasks and their spl
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import re
@@ -129,6 +130,15 @@ def lightgbm_frames(
     X_train.columns = names
     X_test.columns = names
     return X_train, y_train, X_test, y_test
+
+
+def write_rows(path: str | os.PathLike, fields: list[str], rows: list[dict]) -> None:
+    """Write ``rows`` (dicts; keys outside ``fields`` left out) to the CSV ``path``, making its folder."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def main(argv: list[str] | None = None) -> None:

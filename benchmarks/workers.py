@@ -29,7 +29,6 @@ trials of 1 s of CPU: ``benchmarks/chatty_families.py``), for the parallel effic
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import subprocess
 import sys
@@ -39,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.tasks import REPO_ROOT
+from benchmarks.tasks import REPO_ROOT, write_rows
 
 SCRIPT = str(Path(sys.executable).with_name("automl"))
 FIELDS = ["store", "workers", "budget_s", "complete", "pruned", "failed", "window_s", "trials_per_min",
@@ -73,6 +72,23 @@ def sweep_file(folder: Path, storage: str | None, budget: float, study: str) -> 
     path = folder / f"{study}.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def store_url(store: str, folder: Path, name: str, servers: list, postgres_url: str | None = None) -> str:
+    """Where a run on ``store`` keeps its study: ``name``.journal or ``name``.db in ``folder``; else a new
+    database of the server at ``postgres_url`` (the same one each run) or of a local server started once and
+    kept in ``servers`` (the caller stops it), as Optuna's RDB tables or, for ``journal+postgresql``, a journal."""
+    if store == "journal":
+        return str(folder / f"{name}.journal")
+    if store == "sqlite":
+        return f"sqlite:///{folder / f'{name}.db'}"
+    if postgres_url is None and not servers:
+        sys.path.insert(0, str(REPO_ROOT))
+        from tests.services import PostgresServer
+
+        servers.append(PostgresServer())
+    base = postgres_url or servers[0].new_database()
+    return "journal+" + base if store == "journal+postgresql" else base
 
 
 def _command(args: list[str], cpus: str | None) -> list[str]:
@@ -172,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     counts = [int(w) for w in args.workers.split(",")]
     FAMILY["name"] = args.family
     stores = args.stores.split(",")
-    server = None
+    servers: list = []
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="automl-workers-") as tmp:
         folder = Path(tmp)
@@ -184,25 +200,14 @@ def main(argv: list[str] | None = None) -> None:
         try:
             for store in stores:
                 for workers in counts:
-                    if store == "journal":
-                        url = str(folder / f"studies-{workers}.journal")
-                    elif store == "sqlite":
-                        url = f"sqlite:///{folder / f'studies-{workers}.db'}"
-                    else:
-                        if args.postgres_url is None and server is None:
-                            sys.path.insert(0, str(REPO_ROOT))
-                            from tests.services import PostgresServer
-
-                            server = PostgresServer()
-                        url = args.postgres_url or server.new_database()
-                        url = "journal+" + url if store == "journal+postgresql" else url
+                    url = store_url(store, folder, f"studies-{workers}", servers, args.postgres_url)
                     row = run_store(folder, store, url, workers, args.budget, args.cpus)
                     rows.append(row)
                     print(f"{store:10s} {workers} worker(s): {row['trials_per_min']:8.1f} trials/min, "
                           f"median {row['median_trial_ms']} ms, {row['complete']} complete "
                           f"by {row.get('distinct_workers')} processes {row['errors']}", flush=True)
         finally:
-            if server is not None:
+            for server in servers:
                 server.stop()
     base = memory["median_trial_ms"]
     print(f"\nstorage overhead per trial (1 worker, median wall per trial minus in-memory {base} ms):")
@@ -214,11 +219,7 @@ def main(argv: list[str] | None = None) -> None:
         one = next(r["trials_per_min"] for r in rows if r["store"] == store and r["workers"] == counts[0])
         print("  " + store.ljust(10) + "  ".join(
             f"{r['workers']}: {r['trials_per_min'] / one:.2f}x" for r in rows if r["store"] == store))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out, FIELDS, rows)
     print(f"\n{datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} CPUs; results in {args.out}")
 
 

@@ -126,13 +126,12 @@ def _run(spec: Any, workers: int = 1, cluster: str | None = None) -> int:
 def _start_workers(spec: Any, n: int) -> list[subprocess.Popen]:
     """Start ``n`` local ``automl worker`` processes that join the sweep's study; they die with this process,
     and get the storage in ``$AUTOML_STORAGE``, not on their command line (which ``ps`` shows)."""
-    from automl._spawn import start_helper
+    from automl._spawn import start_helper, worker_arguments
     from automl.cli.launch import name_study
 
     if n <= 0:
         return []
-    name_study(spec)
-    command = [sys.executable, "-m", "automl.cli", "worker", "--study", spec.settings["study_name"], "--quiet"]
+    command = [sys.executable, "-m", "automl.cli", "worker", *worker_arguments(name_study(spec))]
     storage = spec.settings.get("storage")
     env = {} if storage is None else {"AUTOML_STORAGE": str(os.fspath(storage) if isinstance(storage, os.PathLike)
                                                            else storage)}

@@ -273,7 +273,8 @@ def _run(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, budget:
 
 
 def _stored_trial_check(role: MainRole | JoiningRole) -> Callable[[Any], None]:
-    """Before a trial of a stored study runs: do not run it (surplus: the process is recorded on it) when the counted trials plus those started before it already reach the target."""
+    """Before a trial of a stored study runs: do not run it (surplus: the process is recorded on it) when
+    the counted trials plus those started before it already reach the target."""
 
     def check(trial: Any) -> None:
         import optuna

@@ -38,7 +38,8 @@ from automl.spaces.portfolio import portfolio_trials
 
 __all__ = [
     "DRAIN_POLL_SECONDS", "FOLD_VIEW_MAX_AGE", "FoldPruning", "StudyLimits", "derived_seed", "drain",
-    "enqueue_first_trials", "lost_trial", "make_pruner", "make_sampler", "nothing_completed", "open_checked_study", "publish_limits", "read_limits", "target_reached",
+    "enqueue_first_trials", "lost_trial", "make_pruner", "make_sampler", "nothing_completed", "open_checked_study",
+    "publish_limits", "read_limits", "target_reached",
 ]
 
 logger = logging.getLogger("automl")

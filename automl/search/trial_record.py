@@ -14,7 +14,7 @@ Example:
     >>> import optuna
     >>> study = optuna.create_study(direction="maximize")
     >>> trial = study.ask({"family": optuna.distributions.CategoricalDistribution(["knn"])})
-    >>> TrialWriter(trial).params({"n_neighbors": 5})
+    >>> TrialWriter(trial).started({"n_neighbors": 5})
     >>> TrialWriter(trial).scores({"roc_auc": [0.8, 0.9]})
     >>> study.tell(trial, 0.85)
     FrozenTrial(...)
@@ -259,10 +259,6 @@ class TrialWriter:
         """Record which process runs the trial and the parameters its configuration uses (pinned ones
         included, inactive conditional ones not)."""
         self._write({_WORKER: worker_id(), _PARAMS: dict(params)})
-
-    def params(self, params: Mapping[str, Any]) -> None:
-        """Record the parameters the configuration uses (pinned ones included, inactive conditional ones not)."""
-        self._write({_PARAMS: dict(params)})
 
     def probe(self, score: float) -> None:
         """Record the probe's score."""

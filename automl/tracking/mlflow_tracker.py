@@ -170,8 +170,8 @@ class MLflowTracker:
         A joining process attaches to the parent run recorded on the study. A worker can start
         before the main process has recorded it (the study exists from the moment it is opened; the
         parent run a few seconds later): it then looks again after each of its trials and, once the
-        run is there, logs the trials it finished meanwhile. A sweep without tracking never records one. A store that cannot be
-        reached leaves the fit untracked, with a warning: tracking never breaks a fit.
+        run is there, logs the trials it finished meanwhile. A sweep without tracking never records one.
+        A store that cannot be reached leaves the fit untracked, with a warning: tracking never breaks a fit.
         """
         try:
             with _patient_once():
@@ -183,10 +183,11 @@ class MLflowTracker:
             self.parent_run_id, self._writer = None, None
 
     def _start(self, study: Any, info: SearchInfo) -> None:
-        # Trials that had ended when this process opened the study (called right after it opened it) are
-        # logged here unless an earlier run did; trials other processes run from then on are logged by
-        # those processes, even those that end before the parent run exists (they join it late).
-        self._earlier = {t.number for t in study.get_trials(deepcopy=False)} if study is not None else set()
+        # The main process logs the trials that had ended when it opened the study (this is called right
+        # after it opened it) unless an earlier run did; trials other processes run from then on are logged
+        # by those processes, even those that end before the parent run exists (they join it late).
+        self._earlier = ({t.number for t in study.get_trials(deepcopy=False)}
+                         if study is not None and not info.joining else set())
         self._logged, self._joining = set(), info.joining
         self._metric = info.tags.get("metric")
         self._dataset = _dataset(info)
@@ -369,7 +370,7 @@ class MLflowTracker:
         if self._writer is None or study is None:
             return
         trials = study.get_trials(deepcopy=False)
-        lost = lost_trials(trials)  # the main process logs those (see _settle_lost), no other process
+        lost = lost_trials(trials)  # the main process logs those (settle_lost_trials), no other process
         for record in map(TrialRecord.read, trials):
             if (record.number in self._logged or record.number in lost or record.state in ("waiting", "running")
                     or not self._mine(record)):
