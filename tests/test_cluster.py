@@ -187,7 +187,9 @@ def test_cluster_workers_and_the_main_process_reach_exactly_the_target_each_logg
     from tests.tracking.test_tracking_server import _numbers, _runs
 
     storage = "journal+" + postgres_url
-    _data(tmp_path, rows=2000, features=20)
+    # Trials long enough that the cluster's workers, which start after the main process (each imports
+    # automl, its trial worker and MLflow: about 30 s on a busy 2-core machine), still find trials to run.
+    _data(tmp_path, rows=8000, features=20)
     _sweep(tmp_path, storage, mlflow_server.url, n_trials=30, families="[linear]", output="model")
     main = _start("sweep", "sweep.yaml", "--workers", "3", "--cluster", shared_cluster.address, cwd=tmp_path,
                   AUTOML_TRACKING="1")
