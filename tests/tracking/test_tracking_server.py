@@ -65,10 +65,11 @@ def _numbers(children: list) -> list[int]:
 
 def test_three_processes_log_one_parent_and_one_child_per_trial_through_the_server(
         mlflow_server, postgres_url, tmp_path):
-    _sweep(tmp_path, postgres_url, mlflow_server.url, "server", rows=300, n_trials=9, families="[linear]",
-           isolation="none", ensemble="false")
-    # The two workers start first and wait for the study: a busy machine can take longer to start a worker
-    # than the main process takes to run 9 fast trials.
+    # Trials of about a second (a pinned forest): a helper needs a few seconds after the study appears to
+    # import, read the data and join, in which the main process ran all of 9 fast (0.4 s) trials alone.
+    _sweep(tmp_path, postgres_url, mlflow_server.url, "server", rows=1500, n_trials=9, families="[random_forest]",
+           search_space="{random_forest: {n_estimators: 50, max_depth: 8}}", isolation="none", ensemble="false")
+    # The two workers start first and wait for the study.
     helpers = [subprocess.Popen([SCRIPT, "worker", "--study", "server", "--quiet", "--wait", "180"], cwd=tmp_path,
                                 env={**os.environ, "AUTOML_STORAGE": postgres_url}, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
