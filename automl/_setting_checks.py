@@ -17,12 +17,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from automl._device import device_problems
-from automl._suggest import unknown_name_message
+from automl._suggest import close_names, unknown_name_message
 from automl.exceptions import AutoMLError
 
 #: The values ``pruner``, ``isolation`` and ``task`` take as text.
 PRUNERS = ("percentile", "median", "none")
 ISOLATION_MODES = ("process", "none")
+#: What the final model of a trial is: ``auto`` (a bag where the folds allow it), a ``bag`` of its fold
+#: models, or a ``refit`` on all rows.
+FINAL_MODELS = ("auto", "bag", "refit")
 TASKS = ("binary", "multiclass", "regression")
 
 
@@ -227,6 +230,15 @@ def _check_isolation(name: str, value: Any) -> list[str]:
     if value in ISOLATION_MODES:
         return []
     return [f"isolation must be 'process' (trials in a worker process) or 'none' (in this process), got {value!r}"]
+
+
+def _check_final_model(name: str, value: Any) -> list[str]:
+    if value in FINAL_MODELS:
+        return []
+    hints = close_names(value, FINAL_MODELS) if isinstance(value, str) else []
+    guess = "; did you mean " + " or ".join(repr(h) for h in hints) + "?" if hints else ""
+    return [f"final_model must be 'auto', 'bag' (the trial's fold models, averaged) or 'refit' (one model "
+            f"refitted on all rows), got {value!r}{guess}"]
 
 
 def _check_ensemble(name: str, value: Any) -> list[str]:

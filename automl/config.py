@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl._setting_checks import (  # noqa: F401 - the table names every check
-    ISOLATION_MODES, PRUNERS, TASKS, _check_cv, _check_device, _check_ensemble, _check_families, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_task, _check_time_budget, _check_tracking, _nonempty_text, _positive, family_list,
+    FINAL_MODELS, ISOLATION_MODES, PRUNERS, TASKS, _check_cv, _check_device, _check_ensemble, _check_final_model, _check_families, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_task, _check_time_budget, _check_tracking, _nonempty_text, _positive, family_list,
 )
 from automl._setting_checks import isolation_limit_problems
 from automl._suggest import unknown_name_message
@@ -304,6 +304,17 @@ SETTINGS: tuple[Setting, ...] = (
             "refitted on all rows and ``predict`` uses it. False: the best single trial, always.",
             "`True`", "--no-ensemble",
             "keep the best single trial (default: blend the best trials when that scores better)"),
+    Setting("final_model", "auto", _check_final_model,
+            "What ``predict`` uses of a chosen trial: ``\"bag\"``, the models its cross-validation already "
+            "fitted, one per fold, averaged (no refit; the trial's out-of-fold predictions are then exactly "
+            "this model's, so the ensemble is chosen and scored on the model it uses); ``\"refit\"``, one "
+            "model refitted on all rows (k times faster to predict); ``\"auto\"``: a bag when every row is "
+            "validated equally often by at least two folds (k-fold, stratified, grouped, repeated), a refit "
+            "otherwise (a holdout, ``time:K``, whose fold models never saw the latest rows). A bag too large "
+            "to hand over from the worker (see the README) is refitted instead.",
+            "`\"auto\"`", "--final-model",
+            "bag: average the chosen trial's fold models; refit: one model on all rows; auto (default): "
+            "bag under k-fold cross-validation, else refit", cli_choices=FINAL_MODELS),
     Setting("task", None, _check_task,
             "``\"binary\"``, ``\"multiclass\"``, ``\"regression\"`` or None (inferred from the target). "
             "``AutoMLClassifier`` takes binary or multiclass.",

@@ -55,11 +55,19 @@ def _fit_in_child(**kwargs: object) -> dict:
 
 def test_a_refit_slower_than_the_budget_is_killed_and_the_fit_ends_on_time():
     # Folds of slow_refit sleep 0.5 s; its refit on all rows would sleep 13 s, longer than the whole budget.
-    out = _fit_in_child(time_budget=5, families=["slow_refit", "linear"], cv=3, tracking=False,
+    out = _fit_in_child(time_budget=5, families=["slow_refit", "linear"], cv=3, tracking=False, final_model="refit",
                         search_space={"slow_refit": {"fold_seconds": 0.5}})
     assert out["wall"] <= 5 * 1.1 + 10, out
     assert "error" not in out, out
     assert out["fallbacks"] and "deadline" in out["fallbacks"][0]["reason"], out
+
+
+def test_with_bagging_the_slow_refit_is_never_run_and_the_best_trial_is_its_fold_models():
+    out = _fit_in_child(time_budget=5, families=["slow_refit", "linear"], cv=3, tracking=False,
+                        search_space={"slow_refit": {"fold_seconds": 0.5}})
+    assert out["wall"] <= 5 * 1.1 + 10, out
+    assert out.get("family") == "slow_refit" and out["model"] in ("BaggedModel", "EnsembleModel"), out
+    assert out["fallbacks"] == [], out
 
 
 def test_a_fold_longer_than_the_budget_is_killed_and_a_cheaper_family_still_gives_a_model():
@@ -90,7 +98,8 @@ def slow_refit():
 def test_a_crash_in_the_refit_falls_back_to_the_next_finalist_and_this_process_lives_on(slow_refit, fault, reason):
     with pytest.warns(RuntimeWarning, match="refit failed"):
         model = automl.fit(linear_frame(), target="y", n_trials=4, families=["slow_refit", "linear"], cv=3,
-                           tracking=False, search_space={"slow_refit": {"fold_seconds": 0.0, "refit_fault": fault}})
+                           tracking=False, final_model="refit",
+                           search_space={"slow_refit": {"fold_seconds": 0.0, "refit_fault": fault}})
     failed = model.refit_fallbacks_[0]
     assert failed["family"] == "slow_refit" and reason in failed["reason"]
     board = model.leaderboard()
@@ -99,14 +108,15 @@ def test_a_crash_in_the_refit_falls_back_to_the_next_finalist_and_this_process_l
     assert model.predict_proba(linear_frame(20, seed=1).drop(columns="y")).shape == (20, 2)
 
 
-def test_when_every_refit_crashes_predict_uses_the_best_trials_fold_model(slow_refit):
+def test_when_every_refit_crashes_predict_uses_the_best_trials_fold_models(slow_refit):
     with pytest.warns(RuntimeWarning, match="every finalist's refit failed"):
         model = automl.fit(linear_frame(), target="y", n_trials=2, families=["slow_refit"], cv=3, tracking=False,
+                           final_model="refit",
                            search_space={"slow_refit": {"fold_seconds": 0.0, "refit_fault": "segfault"}})
     assert len(model.refit_fallbacks_) == 2 and all("SIGSEGV" in f["reason"] for f in model.refit_fallbacks_)
-    assert model.model_source_ == f"fold 1 of trial {model.best_trial_}"
+    assert model.model_source_ == f"bag of 3 fold models of trial {model.best_trial_}"
     X = linear_frame(200, seed=1)
-    assert model.score(X) > 0.8  # a real model: the fold's, trained on two thirds of the rows
+    assert model.score(X) > 0.8  # a real model: the folds', each trained on two thirds of the rows
 
 
 def test_when_every_refit_fails_and_no_fold_model_is_left_the_error_lists_each_reason():
@@ -123,7 +133,10 @@ def test_when_every_refit_fails_and_no_fold_model_is_left_the_error_lists_each_r
         def refit(self, family, params, **kwargs):
             raise TrialCrashed(f"the refit's process was killed by signal SIGSEGV ({family})")
 
-        def kept_model(self, deadline=None):
+        def holds(self, number):
+            return False
+
+        def kept_models(self, number, deadline=None):
             return None
 
     record = SimpleNamespace(number=0, family="knn", params={}, refit_hints=[], fit_time=0.1, rows_fraction=1.0)

@@ -38,7 +38,7 @@ def _model(family: str) -> automl.AutoMLClassifier:
             copy.model_ = EnsembleModel([_model("random_forest").model_, model.model_], [0.6, 0.4], [0, 1])
             FITTED[family] = copy
         else:
-            FITTED[family] = automl.AutoMLClassifier(n_trials=1, families=[family], cv=2, n_jobs=1).fit(
+            FITTED[family] = automl.AutoMLClassifier(n_trials=1, final_model="refit", families=[family], cv=2, n_jobs=1).fit(
                 _frame().drop(columns="y"), _frame()["y"])
     return FITTED[family]
 
@@ -67,7 +67,7 @@ def test_tree_contributions_sum_to_the_models_own_raw_output(family):
         rows, data = rows.drop(columns="colour"), data.drop(columns="colour")
     model = FITTED.get(family) if family != "hist_gradient_boosting" else None
     if model is None:
-        model = automl.AutoMLClassifier(n_trials=1, families=[family], cv=2, n_jobs=1).fit(data.drop(columns="y"),
+        model = automl.AutoMLClassifier(n_trials=1, final_model="refit", families=[family], cv=2, n_jobs=1).fit(data.drop(columns="y"),
                                                                                           data["y"])
     frame = model.explain(rows)
     assert frame.attrs["method"] == f"{family}: exact"
@@ -88,7 +88,7 @@ def test_tree_contributions_sum_to_the_models_own_raw_output(family):
 
 def test_multiclass_contributions_explain_each_rows_predicted_class():
     data = _frame().assign(y=lambda f: np.digitize(f["key"], [-0.5, 0.5]).astype(str))
-    model = automl.AutoMLClassifier(n_trials=1, families=["lightgbm"], cv=2, n_jobs=1).fit(data.drop(columns="y"),
+    model = automl.AutoMLClassifier(n_trials=1, final_model="refit", families=["lightgbm"], cv=2, n_jobs=1).fit(data.drop(columns="y"),
                                                                                           data["y"])
     rows = data.drop(columns="y").head(40)
     frame = model.explain(rows)
@@ -113,7 +113,7 @@ def test_the_estimate_sums_to_the_predicted_probability(family):
 
 def test_regression_contributions_sum_to_the_prediction():
     data = _frame().assign(y=lambda f: 3 * f["key"])
-    model = automl.AutoMLRegressor(n_trials=1, families=["lightgbm"], cv=2, n_jobs=1).fit(data.drop(columns="y"),
+    model = automl.AutoMLRegressor(n_trials=1, final_model="refit", families=["lightgbm"], cv=2, n_jobs=1).fit(data.drop(columns="y"),
                                                                                          data["y"])
     frame = model.explain(data.head(50))  # the target column inside X is dropped, as predict drops it
     assert frame.attrs["output"] == "predicted value"
@@ -178,7 +178,7 @@ def test_a_tracked_fit_logs_the_explanation_table_and_plot_on_the_parent_run(tmp
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     data = _frame(150)
-    model = automl.fit(data, target="y", n_trials=1, families=["lightgbm"], cv=2, study_name="explained",
+    model = automl.fit(data, target="y", n_trials=1, final_model="refit", families=["lightgbm"], cv=2, study_name="explained",
                        tracking=True, tracking_uri=uri, n_jobs=1)
     client = mlflow.MlflowClient(uri)
     parent = client.get_run(model.tracking_run_id_)

@@ -38,7 +38,8 @@ def test_manifest_records_versions_schema_and_hashes(fitted, tmp_path):
     manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
     assert manifest["versions"]["scikit-learn"] and manifest["versions"]["automl"] == automl.__version__
     assert [c["name"] for c in manifest["schema"]["columns"]] == list(fitted.feature_names_in_)
-    boosters = {"lightgbm/booster_0.txt"} if fitted.best_family_ == "lightgbm" else set()
+    members = getattr(fitted.model_, "members", [fitted.model_])  # a bag: one booster per fold model
+    boosters = {f"lightgbm/booster_{i}.txt" for i in range(len(members))} if fitted.best_family_ == "lightgbm" else set()
     assert set(manifest["files"]) == {"model.pkl", "leaderboard.csv"} | boosters
     assert manifest["task"] == "binary" and manifest["classes"] == ["no", "yes"]
     assert manifest["best"]["family"] == fitted.best_family_

@@ -1,17 +1,20 @@
 """Stage 3: the search's finalists → the :class:`FinalModel` that ``predict`` uses.
 
-The best trial's configuration is refitted on all rows (or on the share of rows its folds
-trained on, for a trial sized down to fit the time left), in the isolated worker, under the
-budget's refit deadline. A refit that crashes, raises, runs out of memory or past its deadline
-falls back to the next finalist, and then to the cheapest completed trial, with the time that
-one needs kept aside. When every finalist's refit fails, ``predict`` uses the best trial's
-fold-1 model, which the worker kept from the search and handed over before any refit ran; the
-fit fails only when that is lost too.
+With bagging (``final_model="bag"``, or ``"auto"`` under k-fold cross-validation) a finalist whose
+fold models the runner kept from the search becomes a :class:`~automl.families.bagged.BaggedModel`:
+no refit, and its out-of-fold predictions are exactly the model's. Otherwise (``"refit"``, a bag
+not kept: too large, or lost with a crashed worker) its configuration is refitted on all rows (or on
+the share of rows its folds trained on, for a trial sized down to fit the time left), in the
+isolated worker, under the budget's refit deadline. A refit that crashes, raises, runs out of memory
+or past its deadline falls back to the next finalist, and then to the cheapest completed trial, with
+the time that one needs kept aside. When every finalist's refit fails, ``predict`` uses the best
+trial's fold models, averaged, which the worker kept from the search and handed over before any
+refit ran; the fit fails only when those are lost too.
 
 With ``ensemble=True`` the best trials are then blended by greedy selection on their
 out-of-fold predictions; when the cross-fitted blend beats the best trial, the other members
-are refitted in the worker before the ensemble deadline. A member that fails or runs late
-leaves the best single model in place.
+are fetched as bags or refitted in the worker before the ensemble deadline. A member that fails
+or runs late leaves the best single model in place.
 
 Example:
     >>> from types import SimpleNamespace
@@ -35,11 +38,12 @@ from automl._warnings import report_stage, warn_user
 from automl.ensemble import EnsembleModel, plan_ensemble
 from automl.evaluation.stats import finite_mean_std
 from automl.exceptions import RefitFailedError
+from automl.families.bagged import BaggedModel
 from automl.families.registry import get_family
 from automl.search.budget import Budget
 from automl.search.isolation import Runner, TrialCrashed, TrialRaised
 from automl.search.objective import trial_seed
-from automl.search.policy import REFIT_MARGIN
+from automl.search.policy import BAG_FETCH_SECONDS, REFIT_MARGIN
 from automl.search.runner import SearchOutcome
 from automl.search.trial_record import StudyWriter, TrialRecord
 
@@ -58,8 +62,9 @@ class FinalModel:
     """The model ``predict`` uses, and how it came to be.
 
     Attributes:
-        model: A fitted :class:`~automl.families.pipeline.FamilyPipeline`, or an
-            :class:`~automl.ensemble.EnsembleModel`.
+        model: A fitted :class:`~automl.families.pipeline.FamilyPipeline` (a refit), a
+            :class:`~automl.families.bagged.BaggedModel` (a trial's fold models), or an
+            :class:`~automl.ensemble.EnsembleModel` (of either).
         trial: The record of the single trial refitted (the best one, unless its refit failed).
         params: Its parameters; ``refit_params`` as adapted for all rows.
         score: The CV score of ``model`` (the ensemble's when it won).
@@ -68,7 +73,8 @@ class FinalModel:
         refit_seconds: Seconds spent refitting the single model (fallbacks included).
         ensemble_seconds: Seconds spent on the ensemble (selection and member refits).
         fallbacks: ``{"trial", "family", "reason"}`` of each finalist whose refit failed.
-        source: What ``model`` is: ``"refit of trial N"``, ``"fold 1 of trial N"`` or ``"ensemble"``.
+        source: What ``model`` is: ``"refit of trial N"``, ``"bag of K fold models of trial N"`` or
+            ``"ensemble of trials ..."``.
     """
 
     model: Any
@@ -125,20 +131,39 @@ def finalists(ranked: Sequence[TrialRecord]) -> list[TrialRecord]:
 
 
 class _Refitter:
-    """Refits trials' configurations in the runner, under the budget."""
+    """Turns trials into final models in the runner, under the budget: the bag of a trial's fold models
+    when bagging and the runner holds them, else a refit of its configuration."""
 
     def __init__(self, runner: Runner, spaces: Mapping[str, Any], seed: int | None, n_splits: int,
-                 scale: float) -> None:
+                 scale: float, bagging: bool = False) -> None:
         self.runner, self.spaces, self.seed = runner, spaces, seed
-        self.n_splits, self.scale = n_splits, scale
+        self.n_splits, self.scale, self.bagging = n_splits, scale, bagging
+
+    def bagged(self, record: TrialRecord) -> bool:
+        """Whether ``record``'s final model would be the bag the runner holds."""
+        return self.bagging and self.runner.holds(record.number)
 
     def estimate(self, record: TrialRecord, pad: float = FALLBACK_PAD) -> float:
+        if self.bagged(record):
+            return min(BAG_FETCH_SECONDS, pad + 0.2)
         return _estimate(record, self.n_splits, self.scale, pad)
 
     def refit(self, record: TrialRecord, deadline: float | None) -> Any:
+        """The bag of ``record``'s fold models if the runner holds them, else its refit on all rows."""
+        if self.bagged(record):
+            models = self.runner.kept_models(record.number, deadline)
+            if models:
+                return BaggedModel(models)
         family, _, refit_params = refit_config(record, self.spaces)
         return self.runner.refit(family, refit_params, seed=trial_seed(self.seed, record.number),
                                  fraction=record.rows_fraction, deadline=deadline)
+
+
+def _made(model: Any, record: TrialRecord) -> str:
+    """What the final model of ``record`` is, in words."""
+    if isinstance(model, BaggedModel):
+        return f"bag of {len(model.members)} fold models of trial {record.number}"
+    return f"refit of trial {record.number}"
 
 
 def _failure(exc: BaseException) -> str:
@@ -174,36 +199,38 @@ def _refit_single(refitter: _Refitter, ranked: Sequence[TrialRecord], budget: Bu
 
 def _last_resort(runner: Runner, outcome: SearchOutcome, ranked: Sequence[TrialRecord], budget: Budget,
                  ) -> tuple[Any, TrialRecord] | None:
-    """The fold-1 model of the best trial this process completed (the best of all, unless a resumed study
-    or another process holds a better one), if its runner still holds it."""
+    """The fold models, averaged, of the best trial this process completed (the best of all, unless a
+    resumed study or another process holds a better one), if its runner still holds them."""
     record = next((r for r in ranked if r.number == outcome.kept_trial), None)
     if record is None:
         return None
     try:
-        model = runner.kept_model(budget.refit_deadline())
+        models = runner.kept_models(record.number, budget.refit_deadline())
     except Exception as exc:  # noqa: BLE001 - no last resort, then
         raise_if_stopped(exc)
         return None
-    return None if model is None else (model, record)
+    return None if not models else (BaggedModel(models), record)
 
 
 def _single(refitter: _Refitter, runner: Runner, outcome: SearchOutcome, ranked: Sequence[TrialRecord],
             budget: Budget) -> tuple[Any, TrialRecord, list[dict[str, Any]], str]:
-    """The single model: a finalist's refit, or the best trial's fold-1 model when every refit failed."""
-    kept = _last_resort(runner, outcome, ranked, budget)  # fetched before a refit can take the worker down
+    """The single model: a finalist's bag or refit, or the best trial's fold models when every refit failed."""
+    kept = None
+    if not (ranked and refitter.bagged(ranked[0])):  # fetched before a refit can take the worker down
+        kept = _last_resort(runner, outcome, ranked, budget)
     model, record, fallbacks = _refit_single(refitter, ranked, budget)
     if model is not None and record is not None:
         if fallbacks:
             warn_user(f"the best trial's refit failed ({fallbacks[0]['reason']}); predict uses trial "
                       f"{record.number} ({record.family}), the next finalist whose refit succeeded", RuntimeWarning)
-        return model, record, fallbacks, f"refit of trial {record.number}"
+        return model, record, fallbacks, _made(model, record)
     detail = "; ".join(f"trial {f['trial']} ({f['family']}): {f['reason']}" for f in fallbacks)
     if kept is None:
         raise RefitFailedError(f"every finalist's refit on all rows failed: {detail}")
     model, record = kept
-    warn_user(f"every finalist's refit failed ({detail}); predict uses trial {record.number}'s model from its "
-              "first fold, trained on that fold's training rows", RuntimeWarning)
-    return model, record, fallbacks, f"fold 1 of trial {record.number}"
+    warn_user(f"every finalist's refit failed ({detail}); predict uses trial {record.number}'s models from its "
+              "folds, averaged (each trained on its fold's training rows)", RuntimeWarning)
+    return model, record, fallbacks, _made(model, record)
 
 
 def _ensemble(refitter: _Refitter, outcome: SearchOutcome, problem: Any, ranked: Sequence[TrialRecord],
@@ -253,7 +280,8 @@ def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budg
     """
     primary = problem.metric
     ranked = outcome.ranked(primary.greater_is_better)
-    refitter = _Refitter(runner, problem.spaces, problem.settings.seed, len(problem.splits), problem.refit_scale)
+    refitter = _Refitter(runner, problem.spaces, problem.settings.seed, len(problem.splits), problem.refit_scale,
+                         problem.bagging)
     started = time.monotonic()
     model, record, fallbacks, source = _single(refitter, runner, outcome, ranked, budget)
     family, params, refit_params = refit_config(record, problem.spaces)

@@ -78,7 +78,7 @@ def _search_spec(problem: Problem, n_trials: int | None, sweep: Mapping[str, Any
     return SearchSpec(
         problem.evaluator, problem.families, problem.spaces, n_trials=n_trials, seed=settings.seed,
         study_name=settings.study_name, storage=settings.storage, pruner=settings.pruner,
-        fingerprint=problem.fingerprint, refit_scale=problem.refit_scale, sweep=sweep,
+        fingerprint=problem.fingerprint, refit_scale=problem.refit_scale, sweep=sweep, bagging=problem.bagging,
     )
 
 

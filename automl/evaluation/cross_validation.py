@@ -164,8 +164,9 @@ class CVResult:
             at most :data:`MAX_CURVE_POINTS` points each.
         fraction: Share of each training fold's rows the models were trained on (1: all;
             below 1 when the probe found that a full trial would not fit in the time left).
-        model: Fold 1's fitted model, when asked for with ``keep_model`` (the fit's last-resort
-            fallback when every refit fails).
+        models: Every fold's fitted model, in fold order, when asked for with ``keep_model`` (a bag of
+            them is the final model, see :class:`~automl.families.bagged.BaggedModel`, or the fit's
+            last resort when every refit fails).
     """
 
     fold_scores: dict[str, list[float]]
@@ -175,7 +176,7 @@ class CVResult:
     refit_hints: list[dict[str, Any]] = field(default_factory=list)
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     fraction: float = 1.0
-    model: Any = None
+    models: list[Any] | None = None
 
     def mean(self, metric: str) -> float:
         """Mean over folds of ``metric`` (NaN folds ignored; NaN if all are)."""
@@ -268,7 +269,7 @@ class Evaluator:
                 ends the trial with :class:`TrialStopped`. None: every fold runs, no probe.
             seed: Seed of this trial's models (default: the evaluator's); see
                 :func:`automl.search.objective.trial_seed`.
-            keep_model: Keep fold 1's fitted model on the result (``CVResult.model``).
+            keep_model: Keep every fold's fitted model on the result (``CVResult.models``).
 
         Returns:
             The :class:`CVResult`.
@@ -291,7 +292,7 @@ class Evaluator:
         classification = self.task != "regression"
         base_seed = self.seed if seed is None else seed
         n_folds = len(self.splits)
-        kept = None
+        kept: list[Any] | None = [] if keep_model else None
         for fold, (train, valid) in enumerate(self.splits):
             if fold == 0 and probed is not None and fraction == float(self.probe_fraction or 0.0):
                 # The folds train on the probe's share: fold 1 is the probe itself (same rows, same model).
@@ -316,8 +317,8 @@ class Evaluator:
                 _check_finite(prediction, fold, n_folds)
             fit_time += fit_seconds
             predict_time += predict_seconds
-            if keep_model and fold == 0:
-                kept = model
+            if kept is not None:
+                kept.append(model)
             hints.append(model.refit_hints())
             fold_curves.append(model.learning_curves())
             total[valid] += prediction.reshape(len(valid), width)

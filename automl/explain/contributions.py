@@ -88,9 +88,13 @@ def _exact_member(pipeline: Any, canonical: pd.DataFrame, background: pd.DataFra
     return _per_input(pipeline, phi, owner, p), base, space
 
 
-def _members(model: Any) -> list[tuple[Any, float]]:
+def _members(model: Any, weight: float = 1.0) -> list[tuple[Any, float]]:
+    """The fitted pipelines inside ``model`` with their weights: an ensemble's and a bag's members, and an
+    ensemble's bags' members, flattened."""
     members = getattr(model, "members", None)
-    return [(model, 1.0)] if members is None else list(zip(members, model.weights))
+    if members is None:
+        return [(model, weight)]
+    return [pair for member, w in zip(members, model.weights) for pair in _members(member, weight * w)]
 
 
 def contributions(model: Any, canonical: pd.DataFrame, background: pd.DataFrame, groups: list[list[str]],
@@ -124,9 +128,9 @@ def contributions(model: Any, canonical: pd.DataFrame, background: pd.DataFrame,
                                               n_permutations=n_permutations, seed=seed)
         phi += part
         base += part_base
-        methods.append(", ".join(m.family for m, _ in estimated) + f": permutation estimate ({n_permutations} "
+        methods.append(", ".join(dict.fromkeys(m.family for m, _ in estimated)) + f": permutation estimate ({n_permutations} "
                        f"permutations, {len(background)} background rows)")
-    return phi, base, "score", "; ".join(methods)
+    return phi, base, "score", "; ".join(dict.fromkeys(methods))  # a bag's members: one entry per family
 
 
 def _free_name(name: str, taken: list[str]) -> str:

@@ -17,12 +17,13 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from automl.evaluation.cross_validation import CVResult, Evaluator
 from automl.evaluation.monitor import TrialMonitor
 from automl.search.failures import DeadlineKilled
+from automl.search.kept_models import KeptModels
 from automl.search.worker_process import fit_rows
 
 __all__ = ["InProcessRunner", "Runner"]
@@ -44,11 +45,16 @@ class Runner(Protocol):
     def start(self, deadline: float | None = None) -> None:
         """Have the worker ready (started, data loaded) by ``deadline`` if it can be."""
 
-    def promote(self) -> None:
-        """The last trial evaluated is the best so far: keep its fold-1 model."""
+    def keep(self, number: int, retain: Sequence[int]) -> None:
+        """The last trial evaluated was trial ``number``: keep its fold models if it is in ``retain`` (the
+        trials whose models to keep, best first), and drop those of every trial not in ``retain``."""
 
-    def kept_model(self, deadline: float | None = None) -> Any:
-        """The fold-1 model of the trial promoted last (None if it is lost, e.g. with a crashed worker)."""
+    def holds(self, number: int) -> bool:
+        """Whether trial ``number``'s fold models are kept (as far as this process knows)."""
+
+    def kept_models(self, number: int, deadline: float | None = None) -> list[Any] | None:
+        """Trial ``number``'s fitted fold models (None if they are not kept or were lost, e.g. with a
+        crashed worker)."""
 
     def close(self) -> None:
         """Release the worker."""
@@ -68,8 +74,7 @@ class InProcessRunner:
 
     def __init__(self, evaluator: Evaluator, X: Any, y: Any) -> None:
         self.evaluator, self.X, self.y = evaluator, X, y
-        self._pending: Any = None
-        self._best: Any = None
+        self._kept = KeptModels(pickled=False)
 
     def __enter__(self) -> InProcessRunner:
         return self
@@ -80,9 +85,10 @@ class InProcessRunner:
     def evaluate(self, family: str, params: Mapping[str, Any], *, seed: int | None = None,
                  monitor: TrialMonitor | None = None, deadline: float | None = None) -> CVResult:
         """Cross-validate here (``deadline`` is the monitor's to check)."""
-        self._pending = None
+        self._kept.trial_done(None)
         result = self.evaluator.evaluate(family, params, self.X, self.y, monitor=monitor, seed=seed, keep_model=True)
-        self._pending, result.model = result.model, None
+        self._kept.trial_done(result.models)
+        result.models = None
         return result
 
     def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
@@ -95,14 +101,18 @@ class InProcessRunner:
     def start(self, deadline: float | None = None) -> None:
         """Nothing to start."""
 
-    def promote(self) -> None:
-        """Keep the last trial's fold-1 model as the best's."""
-        self._best = self._pending
+    def keep(self, number: int, retain: Sequence[int]) -> None:
+        """Keep the last trial's fold models if it is in ``retain``; only those of ``retain``."""
+        self._kept.keep(number, retain)
 
-    def kept_model(self, deadline: float | None = None) -> Any:
-        """The best trial's fold-1 model."""
-        return self._best
+    def holds(self, number: int) -> bool:
+        """Whether trial ``number``'s fold models are kept."""
+        return self._kept.payload(number) is not None
+
+    def kept_models(self, number: int, deadline: float | None = None) -> list[Any] | None:
+        """Trial ``number``'s fold models (None if not kept)."""
+        return self._kept.models(number)
 
     def close(self) -> None:
         """Drop the kept models."""
-        self._pending = self._best = None
+        self._kept.clear()

@@ -43,7 +43,7 @@ import logging
 import pickle
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from automl._spawn import raise_if_stopped
@@ -52,6 +52,7 @@ from automl.evaluation.monitor import EpochDone, FoldDone, Go, ProbeDone, TrialM
 from automl.exceptions import InvalidParameterError
 from automl.search.failures import DeadlineKilled, TrialCrashed, TrialRaised, WorkerLoadError
 from automl.search.in_process import InProcessRunner, Runner
+from automl.search.kept_models import kept_limits
 from automl.search.worker_pool import (
     Payload,
     Worker,
@@ -64,21 +65,9 @@ from automl.search.worker_pool import (
     tree_resident_mb,
 )
 
-__all__ = [
-    "DeadlineKilled",
-    "ISOLATION_MODES",
-    "InProcessRunner",
-    "IsolatedRunner",
-    "Runner",
-    "TrialCrashed",
-    "TrialRaised",
-    "WorkerLoadError",
-    "limits_refused_without_isolation",
-    "default_memory_limit_mb",
-    "make_runner",
-    "preload_packages",
-    "resident_mb",
-]
+__all__ = ["DeadlineKilled", "ISOLATION_MODES", "InProcessRunner", "IsolatedRunner", "Runner", "TrialCrashed",
+           "TrialRaised", "WorkerLoadError", "limits_refused_without_isolation", "default_memory_limit_mb",
+           "make_runner", "preload_packages", "resident_mb"]
 
 logger = logging.getLogger("automl")
 
@@ -89,9 +78,6 @@ POLL_SECONDS = 0.05
 #: Seconds a trial may keep running past its deadline before it is killed, so that the
 #: trial's own checks (between folds and epochs) stop it first when they can (a refit has none).
 DEADLINE_GRACE_SECONDS = 1.0
-#: The best trial's fold-1 model is handed over (as the fit's last resort) only when it pickles to at most
-#: this: a large forest would cost the fit seconds and memory for a fallback rarely used.
-KEPT_MODEL_MAX_BYTES = 64 * 2**20
 #: Seconds to wait for a worker to start and load the data before giving up on it (or less: the deadline).
 START_TIMEOUT_SECONDS = 300.0
 #: Where a worker may be killed (a time budget or ``trial_timeout``), this many spare workers wait, their
@@ -143,6 +129,7 @@ class IsolatedRunner:
         self._spares: list[Worker] = []
         self._keep_spares = False
         self._ready = False
+        self._held: tuple[int, ...] = ()  # the trials whose fold models the worker keeps, best first
         self._start()
 
     def __enter__(self) -> IsolatedRunner:
@@ -215,6 +202,7 @@ class IsolatedRunner:
         """Kill the current worker; the next request starts a new one."""
         worker, self._worker = self._worker, None
         self._ready = False
+        self._held = ()  # the kept fold models went with it
         if worker is None:
             return None
         self.n_replaced += 1
@@ -319,27 +307,32 @@ class IsolatedRunner:
         self._keep_spares = deadline is not None or self.trial_timeout is not None
         self._refill_spares()
 
-    def promote(self) -> None:
-        """Tell the worker to keep the last trial's fold-1 model as the best's."""
+    def keep(self, number: int, retain: Sequence[int]) -> None:
+        """Tell the worker to keep the last trial's fold models if it is in ``retain`` (and only the trials
+        of ``retain``); learn which it holds (a bag too large to hand over is not kept)."""
         if self._degraded:
-            self._local.promote()
-        elif self._worker is not None and self._ready:
-            try:
-                self._worker.conn.send(("promote",))
-            except (OSError, ValueError):
-                self._discard()
+            return self._local.keep(number, retain)
+        self._held = self._ask(("keep", int(number), tuple(retain), kept_limits(self.memory_limit_mb)), None) or ()
 
-    def kept_model(self, deadline: float | None = None) -> Any:
-        """The best trial's fold-1 model, fetched from the worker (None if it was lost or does not pickle)."""
+    def holds(self, number: int) -> bool:
+        """Whether the worker holds trial ``number``'s fold models (lost with the worker that held them)."""
+        return self._local.holds(number) if self._degraded else self._worker is not None and number in self._held
+
+    def kept_models(self, number: int, deadline: float | None = None) -> list[Any] | None:
+        """Trial ``number``'s fold models, fetched from the worker (None if they are not kept or were lost)."""
         if self._degraded:
-            return self._local.kept_model(deadline)
+            return self._local.kept_models(number, deadline)
+        payload = self._ask(("kept", int(number)), deadline) if self.holds(number) else None
+        return None if payload is None else list(pickle.loads(payload))
+
+    def _ask(self, request: tuple[Any, ...], deadline: float | None) -> Any:
+        """The answer of the ready worker to a request about its kept models (None: no worker, or it failed)."""
         if self._worker is None or not self._ready:
-            return None  # the worker that held it is gone
-        try:
-            message = self._exchange(("kept", KEPT_MODEL_MAX_BYTES), "transfer", "kept model", deadline, None)
-        except (TrialStopped, TrialRaised, TrialCrashed):
             return None
-        return None if message[1] is None else pickle.loads(message[1])
+        try:
+            return self._exchange(request, "transfer", "kept models", deadline, None)[1]
+        except (TrialStopped, TrialRaised, TrialCrashed, DeadlineKilled):
+            return None
 
     def _exchange(self, request: tuple[Any, ...], what: str, family: str, deadline: float | None,
                   monitor: TrialMonitor | None) -> tuple[Any, ...]:
@@ -415,7 +408,7 @@ class IsolatedRunner:
     def _outcome(self, message: tuple[Any, ...]) -> tuple[Any, ...]:
         """The final message of a request; raise for a stopped, failed or interrupted one."""
         kind = message[0]
-        if kind in ("done", "model", "unpicklable", "kept"):
+        if kind in ("done", "model", "unpicklable", "kept", "held"):
             return message
         if kind == "stopped":
             stop = TrialStopped(message[1], kind=message[2])

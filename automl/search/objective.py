@@ -68,11 +68,16 @@ class Objective:
         seed: The study's seed (each trial's models get :func:`trial_seed`).
         before_run: Called with the trial before anything runs (a joining process checks the
             trial target there; it may stop the trial).
+        keep_models: How many of the best trials' fold models the runner keeps (0: none, a joining
+            process; 1: the best's, the last resort).
+        bagging: Whether the final model is a bag of the best trial's fold models when the runner holds
+            them (the search then keeps no time for that trial's refit).
     """
 
     def __init__(self, families: Sequence[str], spaces: Mapping[str, SearchSpace], primary: Metric, runner: Runner,
                  policy: SearchPolicy, oof: OOFStore, seed: int | None,
-                 before_run: Callable[[Any], None] | None = None) -> None:
+                 before_run: Callable[[Any], None] | None = None, keep_models: int = 1,
+                 bagging: bool = False) -> None:
         self.families = list(families)
         self.spaces = spaces
         self.primary = primary
@@ -81,14 +86,17 @@ class Objective:
         self.oof = oof
         self.seed = seed
         self.before_run = before_run
+        self.keep_models = keep_models
+        self.bagging = bagging
         #: The numbers of the trials this process started, in order.
         self.asked: list[int] = []
-        #: The best trial this process completed (its fold-1 model is kept by the runner).
+        #: The best trial this process completed (its fold models are kept by the runner).
         self.best_number: int | None = None
 
     def __call__(self, trial: Any) -> float:
         raise_if_stopped()  # a SIGTERM or Ctrl-C lost in the last trial (or a callback) ends the search here
         self.asked.append(trial.number)
+        self._note_bag()  # a worker replaced since the last trial took the kept bags with it
         if self.before_run is not None:
             self.before_run(trial)
         family = trial.suggest_categorical("family", self.families)
@@ -107,13 +115,21 @@ class Objective:
             self._fail(trial, family, f"{self.primary.name} is not finite on any fold (got "
                                        f"{result.fold_scores[self.primary.name]})")
         self.oof.add(trial.number, value, result.oof)
+        retain = self.oof.best(self.keep_models)
+        if trial.number in retain:  # its fold models: a bag for the final stage, or the last resort
+            self.runner.keep(trial.number, retain)
         if self.policy.completed(family, value, result.fit_time):
-            self.runner.promote()  # its fold-1 model is the fit's last resort if every refit fails
             self.best_number = trial.number
             if self.runner.isolated:
-                preload_packages(family)  # the refit's model comes back here: import its packages meanwhile
+                preload_packages(family)  # the final model comes back here: import its packages meanwhile
+        self._note_bag()
         logger.info("trial %d %s %s=%.5g", trial.number, family, self.primary.name, value)
         return value
+
+    def _note_bag(self) -> None:
+        """Tell the policy whether the best trial so far can be the final model as a bag the runner holds."""
+        best = self.best_number
+        self.policy.bagged_best = self.bagging and best is not None and self.runner.holds(best)
 
     def _run(self, trial: Any, family: str, params: Mapping[str, Any], writer: TrialWriter) -> Any:
         monitor = self.policy.monitor(trial, family)

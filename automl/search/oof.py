@@ -65,6 +65,19 @@ class OOFStore(Mapping[int, np.ndarray]):
             array = np.load(path, mmap_mode="r")
         self._arrays[number] = array
 
+    def best(self, n: int) -> list[int]:
+        """The numbers of the ``n`` best trials added and kept, best first (ties: the earlier first).
+
+        Example:
+            >>> store = OOFStore(keep=5, greater_is_better=False)
+            >>> for number, loss in enumerate([0.3, 0.1, 0.2, 0.1]):
+            ...     store.add(number, loss, np.zeros(2))
+            >>> store.best(3)
+            [1, 3, 2]
+        """
+        sign = -1.0 if self.greater_is_better else 1.0
+        return sorted(self._scores, key=lambda k: (sign * self._scores[k], k))[:n]
+
     def _drop(self, number: int) -> None:
         array = self._arrays.pop(number, None)
         if isinstance(array, np.memmap) and self._folder is not None:

@@ -82,6 +82,8 @@ FIRST_TRIALS_SHARE = 0.5
 #: The refit of a model whose folds took ``s`` seconds each is estimated at ``s * scale * REFIT_MARGIN + 1``
 #: (``scale``: all rows over a training part's rows).
 REFIT_MARGIN = 1.2
+#: Seconds kept for handing over a bag of fold models the runner holds (see :mod:`automl.search.kept_models`).
+BAG_FETCH_SECONDS = 1.0
 
 
 def fidelity_share(probe_seconds: float, probe_fraction: float, time_left: float, n_splits: int) -> float:
@@ -154,8 +156,10 @@ class SearchPolicy:
         self.refit_scale = refit_scale
         self.complete_before = complete_before
         self.best_value: float | None = None
-        #: Seconds kept for the refit of the best trial so far (the search stops that much earlier).
-        self.refit_estimate = 0.0
+        #: Whether the final stage can use the best trial so far as a bag of its fold models, which the
+        #: runner holds (then only fetching the bag is reserved, not a refit on all rows).
+        self.bagged_best = False
+        self._best_refit = 0.0
         self.fold_cap = net_fold_seconds(budget.seconds, n_splits)
         self._fold_seconds: dict[str, list[float]] = defaultdict(list)
         self._not_run = 0
@@ -183,6 +187,12 @@ class SearchPolicy:
         if deadline is None or self.has_complete:
             return deadline
         return min(deadline, time.monotonic() + FIRST_TRIALS_SHARE * float(self.budget.seconds or 0.0))
+
+    @property
+    def refit_estimate(self) -> float:
+        """Seconds kept for the final model of the best trial so far (the search stops that much earlier):
+        fetching its bag (:data:`BAG_FETCH_SECONDS`) when the runner holds it, else its refit on all rows."""
+        return BAG_FETCH_SECONDS if self.bagged_best else self._best_refit
 
     def refit_seconds(self, fit_time: float) -> float:
         """Estimated seconds of a refit on all rows of a trial whose folds took ``fit_time`` together."""
@@ -218,7 +228,7 @@ class SearchPolicy:
         if self.best_value is not None and not self.primary.is_better(value, self.best_value):
             return False
         self.best_value = value
-        self.refit_estimate = self.refit_seconds(fit_time)
+        self._best_refit = self.refit_seconds(fit_time)
         return True
 
     def fold_done(self, family: str, seconds: float) -> None:

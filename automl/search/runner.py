@@ -54,7 +54,11 @@ from automl.search.study import (
 from automl.search.trial_record import TrialRecord, TrialWriter
 from automl.spaces import SearchSpace
 
-__all__ = ["JoiningRole", "MainRole", "SearchOutcome", "SearchSpec", "run_search"]
+__all__ = ["JoiningRole", "KEPT_BAGS", "MainRole", "SearchOutcome", "SearchSpec", "run_search"]
+
+#: With bagging, the best trials whose fold models the runner keeps: the finalists and the ensemble's
+#: likely members are then bags, with no refit (the others are refitted if chosen).
+KEPT_BAGS = 10
 
 logger = logging.getLogger("automl")
 
@@ -77,6 +81,8 @@ class SearchSpec:
         fingerprint: Hash of data and settings; a stored study must match it.
         refit_scale: All rows over training-part rows (the refit's size).
         sweep: Settings stored on the study so that other processes can join (main role).
+        bagging: The final model is a bag of fold models (the runner keeps the best
+            :data:`KEPT_BAGS` trials' fold models; else only the best trial's, as the last resort).
     """
 
     evaluator: Evaluator
@@ -90,6 +96,7 @@ class SearchSpec:
     fingerprint: str = ""
     refit_scale: float = 1.25
     sweep: Mapping[str, Any] | None = None
+    bagging: bool = False
 
     @property
     def stored(self) -> bool:
@@ -107,7 +114,7 @@ class SearchOutcome:
             this run (at most :data:`~automl.search.oof.KEEP_BEST`; large arrays on disk).
         search_time: Seconds the search took.
         n_new_trials: Trials this process started in this call (queued first trials count once run).
-        kept_trial: The best trial this process completed: the runner keeps its fold-1 model.
+        kept_trial: The best trial this process completed: the runner keeps its fold models.
     """
 
     study: Any
@@ -252,8 +259,10 @@ def _run(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, budget:
     )
     names = [f.name for f in spec.families]
     oof = OOFStore(greater_is_better=primary.greater_is_better)
+    keep = (KEPT_BAGS if spec.bagging else 1) if role.refits else 0
     objective = Objective(names, spec.spaces, primary, runner, policy, oof, spec.seed,
-                          before_run=_stored_trial_check(role) if spec.stored else None)
+                          before_run=_stored_trial_check(role) if spec.stored else None, keep_models=keep,
+                          bagging=spec.bagging and role.refits)
 
     def stop_when_over(study: Any, trial: Any) -> None:
         if role.over(study) or policy.out_of_time(names):

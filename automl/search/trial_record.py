@@ -363,7 +363,7 @@ class StudyWriter:
 
     def final_model(self, trial: int, family: str, source: str, ensemble: Mapping[str, Any] | None = None) -> None:
         """Record which model ``predict`` uses: trial ``trial``'s configuration (``source`` says how it was
-        fitted: ``refit of trial N`` or ``fold 1 of trial N``), or the ``ensemble`` of trials (its members,
+        fitted: ``refit of trial N`` or ``bag of K fold models of trial N``), or the ``ensemble`` of trials (its members,
         families and weights) when it won.
 
         Example:

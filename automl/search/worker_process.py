@@ -7,13 +7,14 @@ fit's side). Messages, as tuples over a ``multiprocessing`` pipe:
   file's descriptor follows on the pipe, see :class:`~automl.search.worker_pool.Payload`; or
   ``("path", path)``), ``("unload",)``,
   ``("trial", family, params, seed, monitored)``, ``("refit", family, params, seed, fraction)``,
-  ``("answer", answer)`` (to an event), ``("promote",)`` (the last trial is the best so far: keep
-  its fold-1 model), ``("kept", max_bytes)`` (send that model back, if it pickles to at most
-  ``max_bytes``), ``("exit",)``;
+  ``("answer", answer)`` (to an event), ``("keep", number, retain, limits)`` (the last trial was
+  trial ``number``: keep its fold models if it is in ``retain``, and only the trials in ``retain``; see
+  :class:`~automl.search.kept_models.KeptModels`), ``("kept", number)`` (send trial ``number``'s fold
+  models back), ``("exit",)``;
 - to the fit: ``("loaded", pid)``, ``("load_error", text)``, ``("event", event)`` (a probe,
   fold or epoch of the trial, see :mod:`automl.evaluation.monitor`), ``("done", result)``,
   ``("stopped", reason, kind, fold_scores)``, ``("model", pickled_model)``, ``("unpicklable", text)``,
-  ``("kept", pickled_model_or_None)``,
+  ``("held", kept_numbers)``, ``("kept", pickled_models_or_None)``,
   ``("error", type_name, message, traceback, fatal)``, ``("interrupt",)``.
 
 Example:
@@ -40,6 +41,7 @@ from typing import Any, cast
 from automl._device import free_accelerator_memory
 from automl.evaluation.cross_validation import Evaluator, subsample
 from automl.evaluation.monitor import Answer, EpochDone, FoldDone, ProbeDone, TrialStopped
+from automl.search.kept_models import KeptModels, dumps
 
 __all__ = ["RemoteMonitor", "serve"]
 
@@ -103,7 +105,7 @@ def serve(conn: Any) -> None:
     """The worker's loop: load a fit's data, then run one trial or refit per request."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the fit's process's to handle
     loaded: Loaded | None = None
-    kept: dict[str, Any] = {}  # fold 1's model of the last trial ("pending") and of the best ("best")
+    kept = KeptModels(pickled=True)  # the best trials' fold models
     while True:
         try:
             message = conn.recv()
@@ -115,11 +117,10 @@ def serve(conn: Any) -> None:
         if kind == "unload":
             loaded = None
             kept.clear()
-        elif kind == "promote":
-            kept["best"] = kept.pop("pending", None)
+        elif kind == "keep":
+            conn.send(("held", kept.keep(*message[1:])))
         elif kind == "kept":
-            payload = _dumps(kept.get("best"))
-            conn.send(("kept", payload if payload is not None and len(payload) <= message[1] else None))
+            conn.send(("kept", kept.payload(message[1])))
         elif kind == "load":
             try:
                 loaded = _load_payload(conn, *message[1:])
@@ -130,26 +131,12 @@ def serve(conn: Any) -> None:
             _guarded(conn, loaded, kind, message[1:], kept)
 
 
-def _dumps(model: Any) -> bytes | None:
-    """``model`` pickled for the fit's process (None if it is None or does not pickle)."""
-    if model is None:
-        return None
-    try:
-        import cloudpickle as pickler
-    except ImportError:  # pragma: no cover - cloudpickle comes with mlflow
-        pickler = pickle
-    try:
-        return pickler.dumps(model, protocol=5)
-    except Exception:  # noqa: BLE001 - no fallback model, then
-        return None
-
-
-def _guarded(conn: Any, loaded: Loaded, kind: str, args: tuple[Any, ...], kept: dict[str, Any]) -> None:
+def _guarded(conn: Any, loaded: Loaded, kind: str, args: tuple[Any, ...], kept: KeptModels) -> None:
     """Run one request; report its outcome, whatever happens."""
     try:
         if kind == "trial":
-            kept.pop("pending", None)
-            kept["pending"] = _run_trial(conn, loaded, *args)
+            kept.trial_done(None)
+            kept.trial_done(_run_trial(conn, loaded, *args))
         else:
             _run_refit(conn, loaded, *args)
     except TrialStopped as stop:
@@ -167,13 +154,13 @@ def _guarded(conn: Any, loaded: Loaded, kind: str, args: tuple[Any, ...], kept: 
 
 
 def _run_trial(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, monitored: bool) -> Any:
-    """Cross-validate; send the result (without its fold-1 model, which stays here); return that model."""
+    """Cross-validate; send the result (without its fold models, which stay here); return those models."""
     evaluator, X, y = loaded
     monitor = RemoteMonitor(conn) if monitored else None
     result = evaluator.evaluate(family, params, X, y, monitor=monitor, seed=seed, keep_model=True)
-    model, result.model = result.model, None
+    models, result.models = result.models, None
     conn.send(("done", result))
-    return model
+    return models
 
 
 def _run_refit(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, fraction: float) -> None:
@@ -181,7 +168,7 @@ def _run_refit(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, f
     the fitted pipeline back, pickled here so that a model that does not pickle is an error of this refit."""
     evaluator, X, y = loaded
     model = fit_rows(evaluator, X, y, family, params, seed, fraction)
-    payload = _dumps(model)
+    payload = dumps(model)
     if payload is None:  # the fit's process then refits in-process
         conn.send(("unpicklable", f"the fitted {family!r} model cannot be pickled"))
         return

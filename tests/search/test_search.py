@@ -168,7 +168,7 @@ def test_out_of_fold_predictions_are_kept_for_every_completed_trial():
 
 
 def test_refit_reuses_the_boosting_rounds_found_by_early_stopping():
-    model = automl.fit(_binary(300), target="y", n_trials=1, families=["lightgbm"], cv=3, n_jobs=1)
+    model = automl.fit(_binary(300), target="y", n_trials=1, families=["lightgbm"], cv=3, n_jobs=1, final_model="refit")
     assert model.refit_params_["early_stopping_rounds"] == 0
     assert 1 <= model.refit_params_["n_estimators"] < 2000
     assert model.model_.estimator_.model_.n_estimators == model.refit_params_["n_estimators"]

@@ -1,0 +1,126 @@
+"""The fold models a runner keeps from the search: the best trials', for bags and the last resort.
+
+Each trial's cross-validation fits one model per fold. The runner keeps them for the best few
+trials (the search says which, best first, after each completed trial): the final stage then
+predicts with their average (a :class:`~automl.families.bagged.BaggedModel`) instead of refitting
+on all rows, and the best trial's bag is the fit's last resort when every refit fails.
+
+In the isolated worker the models are kept pickled: the bytes are measured once, a bag larger than
+``max_bag_bytes`` is not kept (its trial is refitted instead, as a large forest would cost seconds
+and memory to hand over), the worst kept bags go when all of them pass ``max_total_bytes``, and
+handing one over is sending its bytes. In the fit's own process (``isolation="none"``) the models
+are kept as they are.
+
+Example:
+    >>> kept = KeptModels(pickled=True)
+    >>> kept.trial_done(["fold 1", "fold 2"])
+    >>> kept.keep(4, retain=[4])
+    (4,)
+    >>> kept.models(4)
+    ['fold 1', 'fold 2']
+    >>> kept.trial_done(["a"]); kept.keep(7, retain=[7]), kept.models(4)
+    ((7,), None)
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["KeptModels", "MAX_BAG_BYTES", "MAX_KEPT_BYTES", "dumps", "kept_limits"]
+
+#: A trial's fold models are kept only when they pickle to at most this (else its trial is refitted).
+MAX_BAG_BYTES = 256 * 2**20
+#: All kept bags together: past this the worst-ranked ones go.
+MAX_KEPT_BYTES = 768 * 2**20
+#: With a memory limit on the worker, the kept bags take at most this share of it (the trials need the rest).
+KEPT_SHARE_OF_LIMIT = 0.125
+
+
+def kept_limits(memory_limit_mb: float | None) -> tuple[int, int]:
+    """``(max_bag_bytes, max_total_bytes)`` for a worker limited to ``memory_limit_mb`` MiB (None: no limit).
+
+    Example:
+        >>> kept_limits(None) == (MAX_BAG_BYTES, MAX_KEPT_BYTES), kept_limits(1024)
+        (True, (67108864, 134217728))
+    """
+    if memory_limit_mb is None:
+        return MAX_BAG_BYTES, MAX_KEPT_BYTES
+    total = min(MAX_KEPT_BYTES, int(memory_limit_mb * 2**20 * KEPT_SHARE_OF_LIMIT))
+    return min(MAX_BAG_BYTES, total // 2), total
+
+
+def dumps(model: Any) -> bytes | None:
+    """``model`` pickled for the fit's process (None if it is None or does not pickle).
+
+    Example:
+        >>> dumps(None) is None, len(dumps([1, 2])) > 0
+        (True, True)
+    """
+    if model is None:
+        return None
+    try:
+        import cloudpickle as pickler
+    except ImportError:  # pragma: no cover - cloudpickle comes with mlflow
+        pickler = pickle
+    try:
+        return pickler.dumps(model, protocol=5)
+    except Exception:  # noqa: BLE001 - not kept, then
+        return None
+
+
+class KeptModels:
+    """Trial number → that trial's fitted fold models, for the best trials only.
+
+    Args:
+        pickled: Keep them as pickled bytes (the worker) or as objects (the fit's own process).
+        max_bag_bytes: Most bytes of one trial's pickled models.
+        max_total_bytes: Most bytes of all kept trials' pickled models.
+    """
+
+    def __init__(self, pickled: bool, max_bag_bytes: int = MAX_BAG_BYTES,
+                 max_total_bytes: int = MAX_KEPT_BYTES) -> None:
+        self.pickled = pickled
+        self.max_bag_bytes = max_bag_bytes
+        self.max_total_bytes = max_total_bytes
+        self._pending: list[Any] | None = None
+        self._kept: dict[int, Any] = {}
+
+    def trial_done(self, models: list[Any] | None) -> None:
+        """The fold models of the trial that just completed (kept by :meth:`keep`, else dropped)."""
+        self._pending = models
+
+    def keep(self, number: int, retain: Sequence[int], limits: tuple[int, int] | None = None) -> tuple[int, ...]:
+        """Keep the last trial's models as trial ``number``'s if it is in ``retain`` (the trials to keep,
+        best first); drop every other trial's; return the trials now kept, best first. ``limits``:
+        ``(max_bag_bytes, max_total_bytes)`` from now on."""
+        if limits is not None:
+            self.max_bag_bytes, self.max_total_bytes = (int(v) for v in limits)
+        models, self._pending = self._pending, None
+        if models is not None and number in retain:
+            value = dumps(models) if self.pickled else models
+            if value is not None and (not self.pickled or len(value) <= self.max_bag_bytes):
+                self._kept[number] = value
+        order = [n for n in retain if n in self._kept]
+        for n in set(self._kept) - set(order):
+            del self._kept[n]
+        while self.pickled and len(order) > 1 and sum(len(self._kept[n]) for n in order) > self.max_total_bytes:
+            del self._kept[order.pop()]
+        return tuple(order)
+
+    def payload(self, number: int) -> Any:
+        """What is kept of trial ``number`` (pickled bytes or the models), or None."""
+        return self._kept.get(number)
+
+    def models(self, number: int) -> list[Any] | None:
+        """Trial ``number``'s fold models, or None when they are not kept."""
+        value = self._kept.get(number)
+        if value is None or not self.pickled:
+            return value
+        return list(pickle.loads(value))
+
+    def clear(self) -> None:
+        """Drop everything."""
+        self._pending = None
+        self._kept.clear()
