@@ -75,19 +75,23 @@ FORMAT_VERSION = 2
 _PACKAGES = ("automl", "numpy", "pandas", "scikit-learn", "lightgbm", "optuna", "joblib", "scipy")
 
 
+#: Wheels that provide a module under another name (the CPU-only xgboost wheel).
+_PROVIDERS = {"xgboost": ("xgboost-cpu",)}
+
+
 def installed_distribution(name: str) -> tuple[str, str] | None:
     """``(distribution, version)`` installed for the package or module ``name``: the distribution of that
-    name, else one that provides the module (``xgboost-cpu`` for ``xgboost``); None when neither is installed.
+    name, else one known to provide the module (``xgboost-cpu`` for ``xgboost``); None when neither is installed.
 
     Example:
         >>> installed_distribution("numpy")[0]
         'numpy'
     """
-    try:
-        return name, importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        for distribution in importlib.metadata.packages_distributions().get(name, []):
+    for distribution in (name, *_PROVIDERS.get(name, ())):
+        try:
             return distribution, importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
     return None
 
 
