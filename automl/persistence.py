@@ -75,14 +75,28 @@ FORMAT_VERSION = 2
 _PACKAGES = ("automl", "numpy", "pandas", "scikit-learn", "lightgbm", "optuna", "joblib", "scipy")
 
 
-def _versions(extra: tuple[str, ...] = ()) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in _PACKAGES + extra:
+#: Wheels that provide a module under another name (the CPU-only xgboost wheel).
+_PROVIDERS = {"xgboost": ("xgboost-cpu",)}
+
+
+def installed_distribution(name: str) -> tuple[str, str] | None:
+    """``(distribution, version)`` installed for the package or module ``name``: the distribution of that
+    name, else one known to provide the module (``xgboost-cpu`` for ``xgboost``); None when neither is installed.
+
+    Example:
+        >>> installed_distribution("numpy")[0]
+        'numpy'
+    """
+    for distribution in (name, *_PROVIDERS.get(name, ())):
         try:
-            out[name] = importlib.metadata.version(name)
+            return distribution, importlib.metadata.version(distribution)
         except importlib.metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+            continue
+    return None
+
+
+def _versions(extra: tuple[str, ...] = ()) -> dict[str, str | None]:
+    return {name: (installed_distribution(name) or (name, None))[1] for name in _PACKAGES + extra}
 
 
 def family_requirements(model: Any) -> tuple[str, ...]:
@@ -343,7 +357,7 @@ def load_model(path: str | os.PathLike, *, check_versions: bool = True, digest: 
     if missing:
         from automl.exceptions import FamilyUnavailableError
 
-        hint = ' (pip install "automl[torch]")' if missing == ["torch"] else ""
+        hint = f' (pip install "automl[{missing[0]}]")' if missing in (["torch"], ["catboost"], ["xgboost"]) else ""
         raise FamilyUnavailableError(
             f"the model in {folder} is a {manifest.get('best', {}).get('family')!r} model and needs "
             f"{', '.join(missing)}, which is not installed; install it{hint} to load this model"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-HEAVY = ("torch", "lightgbm", "mlflow")
+HEAVY = ("torch", "lightgbm", "mlflow", "catboost", "xgboost")
 
 
 def _modules_after(code: str) -> set[str]:

@@ -168,7 +168,7 @@ def resolve_families(
         family = get_family(name)
         missing = family.missing_requirements()
         if missing:
-            extra = ' "automl[torch]"' if missing == ["torch"] else ""
+            extra = f' "automl[{missing[0]}]"' if missing in (["torch"], ["catboost"], ["xgboost"]) else ""
             raise FamilyUnavailableError(
                 f"family {name!r} needs {', '.join(missing)}, which is not installed; install it "
                 f"(pip install {' '.join(missing)}{' or pip install' + extra if extra else ''}) "

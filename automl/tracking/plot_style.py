@@ -23,7 +23,8 @@ _MAX_SCATTER = 20_000  # points drawn at most in a scatter (a seeded sample beyo
 _ANNOTATE_MAX_CLASSES = 25  # confusion matrix cells get their count up to this many classes
 
 # Fixed colours for the built-in families (tab10), so a family keeps its colour across plots.
-_FAMILY_ORDER = ("lightgbm", "hist_gradient_boosting", "random_forest", "extra_trees", "linear", "knn", "torch_mlp")
+_FAMILY_ORDER = ("lightgbm", "hist_gradient_boosting", "random_forest", "extra_trees", "linear", "knn", "torch_mlp",
+                 "catboost", "xgboost")
 _GREY = "0.55"
 
 

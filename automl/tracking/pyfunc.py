@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import warnings
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import mlflow.pyfunc
 from mlflow.pyfunc import PythonModel
 
-from automl.persistence import load_model
+from automl.persistence import installed_distribution, load_model
 from automl.tracking.signature import PREDICT_METHODS, column_type, model_signature, served_frame
 
 __all__ = ["AutoMLPythonModel", "column_type", "log_pyfunc_model", "model_signature", "pip_requirements",
@@ -100,10 +99,9 @@ def pip_requirements(extra: tuple[str, ...] = ()) -> list[str]:
     """
     out = []
     for name in _RUNTIME + tuple(extra):
-        try:
-            out.append(f"{name}=={importlib.metadata.version(name).split('+')[0]}")
-        except importlib.metadata.PackageNotFoundError:
-            continue
+        found = installed_distribution(name)  # the wheel that provides it: xgboost-cpu for xgboost
+        if found is not None:
+            out.append(f"{found[0]}=={found[1].split('+')[0]}")
     return out
 
 

@@ -1,0 +1,112 @@
+"""XGBoost (``hist`` trees) with native categorical features and early stopping on a split of the
+training fold.
+
+The category columns (integer codes, NaN when missing) are declared as categorical
+(``feature_types="c"``, ``enable_categorical=True``), so XGBoost splits on sets of categories
+(one-hot splits up to ``max_cat_to_onehot`` levels). ``xgboost`` is imported only when a model is
+fitted (the ``xgboost`` or ``xgboost-cpu`` wheel: both provide the module).
+
+Example:
+    >>> import numpy as np
+    >>> from automl.families.base import BuildContext
+    >>> est = FAMILY.build(FAMILY.space().defaults(), BuildContext("regression", 0, 200, 2))
+    >>> X = np.random.default_rng(0).normal(size=(200, 2)); y = X[:, 0] * 3
+    >>> est.fit(X, y).refit_hints_["n_estimators"] > 10
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from automl.families._boosting import EarlyStoppingBooster, Held, depth_cap, fitted_hints, refit_params
+from automl.families.base import BuildContext, ModelFamily
+from automl.spaces.portfolio import cap_high
+
+__all__ = ["FAMILY", "EarlyStoppingXGBoost"]
+
+
+class EarlyStoppingXGBoost(EarlyStoppingBooster):
+    """XGBoost that holds out ``validation_fraction`` of its rows to stop early (predicting with the best round).
+
+    Takes the arguments of :class:`~automl.families._boosting.EarlyStoppingBooster`; ``params`` are
+    XGBoost's (learning_rate, max_depth, min_child_weight, ...).
+    """
+
+    def _train(self, X: np.ndarray, y: np.ndarray, weight: np.ndarray | None, rounds: int,
+               held: Held | None) -> tuple[Any, int]:
+        import xgboost
+
+        categorical = set(self.categorical_feature)
+        options = dict(
+            n_estimators=int(rounds),
+            tree_method="hist",
+            enable_categorical=True,
+            feature_types=["c" if i in categorical else "q" for i in range(X.shape[1])],
+            early_stopping_rounds=int(self.early_stopping_rounds) if held is not None else None,
+            random_state=int(self.seed),
+            n_jobs=int(self.n_jobs),
+            verbosity=0,
+            **dict(self.params or {}),
+        )
+        cls = xgboost.XGBRegressor if self.task == "regression" else xgboost.XGBClassifier
+        model = cls(**options)
+        if held is None:
+            model.fit(X, y, sample_weight=weight, verbose=False)
+            return model, rounds
+        held_X, held_y, held_weight = held
+        model.fit(X, y, sample_weight=weight, eval_set=[(held_X, held_y)],
+                  sample_weight_eval_set=None if held_weight is None else [held_weight], verbose=False)
+        return model, int(model.best_iteration) + 1
+
+    def _scores(self, X: np.ndarray) -> np.ndarray:
+        if self.task == "regression":
+            return np.asarray(self.model_.predict(X), dtype="float64")
+        return np.asarray(self.model_.predict_proba(X), dtype="float64")
+
+
+def build(params: Mapping[str, Any], ctx: BuildContext) -> EarlyStoppingXGBoost:
+    """Build the estimator from the ``xgboost`` space's parameters."""
+    own = {"n_estimators", "early_stopping_rounds"}
+    return EarlyStoppingXGBoost(
+        task=ctx.task,
+        params={k: v for k, v in params.items() if k not in own},
+        n_estimators=int(params["n_estimators"]),
+        early_stopping_rounds=int(params["early_stopping_rounds"]),
+        categorical_feature=tuple(ctx.categorical_indices),
+        seed=ctx.seed,
+        n_jobs=ctx.n_jobs,
+    )
+
+
+def learning_curves(estimator: EarlyStoppingXGBoost) -> dict[str, list[float]]:
+    """Loss on the early-stopping split after each boosting round (empty without that split)."""
+    model = estimator.model_
+    if not model.get_params().get("early_stopping_rounds"):
+        return {}
+    for values in (model.evals_result().get("validation_0") or {}).values():
+        return {"valid_loss": [float(v) for v in values]}
+    return {}
+
+
+def adapt_space(space: Any, n_rows: int) -> Any:
+    """Trees no deeper than ``log2(rows) - 2`` (never capped under 6), and a leaf weight of at most
+    a 20th of the rows."""
+    return depth_cap(cap_high(space, {"min_child_weight": max(2.0, n_rows / 20)}), "max_depth", n_rows)
+
+
+FAMILY = ModelFamily(
+    name="xgboost",
+    tasks=frozenset({"binary", "multiclass", "regression"}),
+    encoding="native",
+    build=build,
+    description="XGBoost gradient boosting (hist trees) with native categories and early stopping",
+    requires=("xgboost",),
+    refit_params=refit_params,
+    fitted_hints=fitted_hints,
+    learning_curves=learning_curves,
+    adapt_space=adapt_space,
+)
