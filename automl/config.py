@@ -305,16 +305,17 @@ SETTINGS: tuple[Setting, ...] = (
             "`True`", "--no-ensemble",
             "keep the best single trial (default: blend the best trials when that scores better)"),
     Setting("final_model", "auto", _check_final_model,
-            "What ``predict`` uses of a chosen trial: ``\"bag\"``, the models its cross-validation already "
-            "fitted, one per fold, averaged (no refit; the trial's out-of-fold predictions are then exactly "
-            "this model's, so the ensemble is chosen and scored on the model it uses); ``\"refit\"``, one "
-            "model refitted on all rows (k times faster to predict); ``\"auto\"``: a bag when every row is "
-            "validated equally often by at least two folds (k-fold, stratified, grouped, repeated), a refit "
-            "otherwise (a holdout, ``time:K``, whose fold models never saw the latest rows). A bag too large "
-            "to hand over from the worker (see the README) is refitted instead.",
+            "What ``predict`` uses of a chosen trial. ``\"refit\"``: its configuration refitted on all rows. "
+            "``\"bag\"``: the models its cross-validation already fitted, one per fold, averaged (no refit, "
+            "k times slower to predict; the trial's out-of-fold predictions are exactly this model's, so the "
+            "ensemble is chosen and scored on the models it uses). ``\"auto\"``: the refit, or the bag when "
+            "the refit is not expected to end in the time left or fails (crash, memory, deadline). The fold "
+            "models of the 10 best trials are kept for it (those of the best only with ``\"refit\"``, the "
+            "last resort); a trial whose fold models are too large to keep is refitted.",
             "`\"auto\"`", "--final-model",
-            "bag: average the chosen trial's fold models; refit: one model on all rows; auto (default): "
-            "bag under k-fold cross-validation, else refit", cli_choices=FINAL_MODELS),
+            "refit: one model refitted on all rows; bag: the chosen trial's fold models, averaged; auto "
+            "(default): the refit, or the bag when the refit does not fit in the time left or fails",
+            cli_choices=FINAL_MODELS),
     Setting("task", None, _check_task,
             "``\"binary\"``, ``\"multiclass\"``, ``\"regression\"`` or None (inferred from the target). "
             "``AutoMLClassifier`` takes binary or multiclass.",

@@ -9,7 +9,6 @@ import pytest
 import automl
 from automl.ensemble import EnsembleModel, blend, greedy_selection
 from automl.evaluation import get_metric
-from automl.families.bagged import BaggedModel
 from automl.families.pipeline import FamilyPipeline
 from automl.search.oof import OOFStore
 
@@ -79,8 +78,8 @@ def test_a_winning_ensemble_heads_the_leaderboard_and_predicts(tmp_path):
 def test_ensemble_false_keeps_the_best_trial():
     model = automl.fit(_frame(), "y", n_trials=8, families=["linear", "random_forest", "knn"], cv=4, seed=0,
                        n_jobs=1, tracking=False, ensemble=False)
-    assert model.ensemble_ is None and isinstance(model.model_, BaggedModel)  # the best trial's fold models
-    assert model.model_.family == model.best_family_ and model.model_source_.endswith(f"trial {model.best_trial_}")
+    assert model.ensemble_ is None and isinstance(model.model_, FamilyPipeline)
+    assert model.model_source_ == f"refit of trial {model.best_trial_}"
     assert "ensemble" not in set(model.leaderboard()["family"])
     assert model.best_score_ == model.leaderboard().iloc[0]["roc_auc_mean"]
 

@@ -52,7 +52,7 @@ from automl.families.registry import get_family, registered_families, resolve_fa
 from automl.spaces import SearchSpace
 from automl.spaces.overrides import apply_overrides, family_space, load_overrides
 
-__all__ = ["Problem", "checked_settings", "folds_allow_bagging", "fingerprint", "prepare_problem", "resolve_n_jobs", "validated_data",
+__all__ = ["Problem", "checked_settings", "fingerprint", "prepare_problem", "resolve_n_jobs", "validated_data",
            "with_setting_problems"]
 
 
@@ -120,38 +120,9 @@ class Problem:
         return len(self.y) / max(self.train_rows, 1.0)
 
     @property
-    def bagging(self) -> bool:
-        """Whether a chosen trial's final model is the bag of its fold models (``final_model``; see
-        :func:`folds_allow_bagging` for ``"auto"``)."""
-        choice = self.settings.final_model
-        return choice == "bag" or (choice == "auto" and folds_allow_bagging(self.splits, len(self.y)))
-
-    @property
     def test_fraction(self) -> float:
         """Mean share of the rows a validation part holds (for the corrected t-test)."""
         return float(np.mean([len(valid) for _, valid in self.splits])) / max(len(self.y), 1)
-
-
-def folds_allow_bagging(splits: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> bool:
-    """``final_model="auto"``'s rule: bag when there are at least two folds, every row trains some fold's
-    model and no row trains all of them (k-fold, stratified, grouped, repeated), so that the bag has
-    learned from every row and its members differ; refit otherwise (a holdout; ``time:K``, whose models
-    never train on the latest rows and all train on the earliest).
-
-    Example:
-        >>> rows = np.arange(6)
-        >>> kfold = [(np.setdiff1d(rows, v), v) for v in np.array_split(rows, 3)]
-        >>> folds_allow_bagging(kfold, 6), folds_allow_bagging([(rows[:4], rows[4:])], 6)
-        (True, False)
-        >>> folds_allow_bagging([(rows[:2], rows[2:4]), (rows[:4], rows[4:])], 6)
-        False
-    """
-    if len(splits) < 2:
-        return False
-    trained = np.zeros(n_rows, dtype=int)
-    for train, _ in splits:
-        trained[train] += 1
-    return bool(trained.min() >= 1 and trained.max() < len(splits))
 
 
 def _group_column(settings: FitSettings, X: Any, groups: Any) -> tuple[Any, Any]:

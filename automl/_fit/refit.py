@@ -1,20 +1,25 @@
 """Stage 3: the search's finalists → the :class:`FinalModel` that ``predict`` uses.
 
-With bagging (``final_model="bag"``, or ``"auto"`` under k-fold cross-validation) a finalist whose
-fold models the runner kept from the search becomes a :class:`~automl.families.bagged.BaggedModel`:
-no refit, and its out-of-fold predictions are exactly the model's. Otherwise (``"refit"``, a bag
-not kept: too large, or lost with a crashed worker) its configuration is refitted on all rows (or on
-the share of rows its folds trained on, for a trial sized down to fit the time left), in the
-isolated worker, under the budget's refit deadline. A refit that crashes, raises, runs out of memory
-or past its deadline falls back to the next finalist, and then to the cheapest completed trial, with
-the time that one needs kept aside. When every finalist's refit fails, ``predict`` uses the best
-trial's fold models, averaged, which the worker kept from the search and handed over before any
-refit ran; the fit fails only when those are lost too.
+A finalist's final model is its refit on all rows, or the bag of its fold models
+(:class:`~automl.families.bagged.BaggedModel`), which the runner kept from the search for its best
+trials, as ``final_model`` says:
+
+- ``"auto"`` (the default): the refit when it is expected to end in the time left, else the bag; a
+  refit that fails (crashes, raises, runs out of memory or past its deadline) gives way to the bag;
+- ``"bag"``: the bag, no refit (the trial's out-of-fold predictions are exactly the model's);
+- ``"refit"``: the refit only.
+
+A trial with no bag (not kept: too large, or outside the best few) is refitted. The refit runs on all
+rows (or on the share of rows its folds trained on, for a trial sized down to fit the time left), in
+the isolated worker, under the budget's refit deadline. A finalist that gives no model falls back to
+the next finalist, and then to the cheapest completed trial, with the time that one needs kept aside.
+When every finalist fails, ``predict`` uses the best trial's fold models, averaged, if they are kept;
+the fit fails only when nothing is left.
 
 With ``ensemble=True`` the best trials are then blended by greedy selection on their
-out-of-fold predictions; when the cross-fitted blend beats the best trial, the other members
-are fetched as bags or refitted in the worker before the ensemble deadline. A member that fails
-or runs late leaves the best single model in place.
+out-of-fold predictions; when the cross-fitted blend beats the best trial, its other members are
+made the same way before the ensemble deadline. A member that fails or runs late leaves the best
+single model in place.
 
 Example:
     >>> from types import SimpleNamespace
@@ -131,32 +136,45 @@ def finalists(ranked: Sequence[TrialRecord]) -> list[TrialRecord]:
 
 
 class _Refitter:
-    """Turns trials into final models in the runner, under the budget: the bag of a trial's fold models
-    when bagging and the runner holds them, else a refit of its configuration."""
+    """Turns trials into final models in the runner, under the budget, as ``final_model`` says (see the
+    module's docstring): a refit of the configuration, or the bag of the fold models the runner holds."""
 
     def __init__(self, runner: Runner, spaces: Mapping[str, Any], seed: int | None, n_splits: int,
-                 scale: float, bagging: bool = False) -> None:
+                 scale: float, final_model: str = "refit") -> None:
         self.runner, self.spaces, self.seed = runner, spaces, seed
-        self.n_splits, self.scale, self.bagging = n_splits, scale, bagging
+        self.n_splits, self.scale, self.final_model = n_splits, scale, final_model
 
-    def bagged(self, record: TrialRecord) -> bool:
-        """Whether ``record``'s final model would be the bag the runner holds."""
-        return self.bagging and self.runner.holds(record.number)
+    def bagged(self, record: TrialRecord, deadline: float | None = None) -> bool:
+        """Whether ``record``'s final model is its bag: asked for, or (``auto``) its refit is not expected to
+        end by ``deadline``; and the runner holds it."""
+        if self.final_model == "refit" or not self.runner.holds(record.number):
+            return False
+        late = deadline is not None and time.monotonic() + self.estimate(record, bag=False) > deadline
+        return self.final_model == "bag" or late
 
-    def estimate(self, record: TrialRecord, pad: float = FALLBACK_PAD) -> float:
-        if self.bagged(record):
+    def estimate(self, record: TrialRecord, pad: float = FALLBACK_PAD, bag: bool | None = None) -> float:
+        """Seconds ``record``'s final model takes: fetching its bag, or its refit (``bag`` None: as it will be)."""
+        if bag or (bag is None and self.final_model != "refit" and self.runner.holds(record.number)):
             return min(BAG_FETCH_SECONDS, pad + 0.2)
         return _estimate(record, self.n_splits, self.scale, pad)
 
-    def refit(self, record: TrialRecord, deadline: float | None) -> Any:
-        """The bag of ``record``'s fold models if the runner holds them, else its refit on all rows."""
-        if self.bagged(record):
-            models = self.runner.kept_models(record.number, deadline)
-            if models:
-                return BaggedModel(models)
+    def refit(self, record: TrialRecord, deadline: float | None, aim: float | None = None) -> Any:
+        """``record``'s final model: its bag or its refit on all rows (killed at ``deadline``; ``auto``: the
+        bag when the refit is not expected to end by ``aim``, default ``deadline``, or fails)."""
+        if self.bagged(record, deadline if aim is None else aim):
+            return BaggedModel(self.runner.kept_models(record.number, deadline) or [])
         family, _, refit_params = refit_config(record, self.spaces)
-        return self.runner.refit(family, refit_params, seed=trial_seed(self.seed, record.number),
-                                 fraction=record.rows_fraction, deadline=deadline)
+        try:
+            return self.runner.refit(family, refit_params, seed=trial_seed(self.seed, record.number),
+                                     fraction=record.rows_fraction, deadline=deadline)
+        except Exception as exc:  # noqa: BLE001 - the trial's own fold models, if kept
+            raise_if_stopped(exc)
+            models = self.runner.kept_models(record.number, deadline) if self.final_model == "auto" else None
+            if not models:
+                raise
+            logger.warning("the refit of trial %d (%s) failed (%s); its fold models are used", record.number,
+                           record.family, _failure(exc))
+            return BaggedModel(models)
 
 
 def _made(model: Any, record: TrialRecord) -> str:
@@ -215,9 +233,6 @@ def _last_resort(runner: Runner, outcome: SearchOutcome, ranked: Sequence[TrialR
 def _single(refitter: _Refitter, runner: Runner, outcome: SearchOutcome, ranked: Sequence[TrialRecord],
             budget: Budget) -> tuple[Any, TrialRecord, list[dict[str, Any]], str]:
     """The single model: a finalist's bag or refit, or the best trial's fold models when every refit failed."""
-    kept = None
-    if not (ranked and refitter.bagged(ranked[0])):  # fetched before a refit can take the worker down
-        kept = _last_resort(runner, outcome, ranked, budget)
     model, record, fallbacks = _refit_single(refitter, ranked, budget)
     if model is not None and record is not None:
         if fallbacks:
@@ -225,6 +240,7 @@ def _single(refitter: _Refitter, runner: Runner, outcome: SearchOutcome, ranked:
                       f"{record.number} ({record.family}), the next finalist whose refit succeeded", RuntimeWarning)
         return model, record, fallbacks, _made(model, record)
     detail = "; ".join(f"trial {f['trial']} ({f['family']}): {f['reason']}" for f in fallbacks)
+    kept = _last_resort(runner, outcome, ranked, budget)  # kept in this process: it outlives the worker
     if kept is None:
         raise RefitFailedError(f"every finalist's refit on all rows failed: {detail}")
     model, record = kept
@@ -257,7 +273,7 @@ def _ensemble(refitter: _Refitter, outcome: SearchOutcome, problem: Any, ranked:
             members.append(best_model)
             continue
         try:
-            members.append(refitter.refit(record, deadline))
+            members.append(refitter.refit(record, deadline, aim))
         except Exception as exc:  # noqa: BLE001 - the best single model stays
             raise_if_stopped(exc)
             warn_user(f"the ensemble is left out: the refit of its member trial {record.number} ({record.family}) "
@@ -281,7 +297,7 @@ def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budg
     primary = problem.metric
     ranked = outcome.ranked(primary.greater_is_better)
     refitter = _Refitter(runner, problem.spaces, problem.settings.seed, len(problem.splits), problem.refit_scale,
-                         problem.bagging)
+                         problem.settings.final_model)
     started = time.monotonic()
     model, record, fallbacks, source = _single(refitter, runner, outcome, ranked, budget)
     family, params, refit_params = refit_config(record, problem.spaces)

@@ -75,6 +75,7 @@ class InProcessRunner:
     def __init__(self, evaluator: Evaluator, X: Any, y: Any) -> None:
         self.evaluator, self.X, self.y = evaluator, X, y
         self._kept = KeptModels(pickled=False)
+        self._pending: list[Any] | None = None
 
     def __enter__(self) -> InProcessRunner:
         return self
@@ -85,10 +86,9 @@ class InProcessRunner:
     def evaluate(self, family: str, params: Mapping[str, Any], *, seed: int | None = None,
                  monitor: TrialMonitor | None = None, deadline: float | None = None) -> CVResult:
         """Cross-validate here (``deadline`` is the monitor's to check)."""
-        self._kept.trial_done(None)
+        self._pending = None
         result = self.evaluator.evaluate(family, params, self.X, self.y, monitor=monitor, seed=seed, keep_model=True)
-        self._kept.trial_done(result.models)
-        result.models = None
+        self._pending, result.models = result.models, None
         return result
 
     def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
@@ -103,11 +103,12 @@ class InProcessRunner:
 
     def keep(self, number: int, retain: Sequence[int]) -> None:
         """Keep the last trial's fold models if it is in ``retain``; only those of ``retain``."""
-        self._kept.keep(number, retain)
+        pending, self._pending = self._pending, None
+        self._kept.add(number, pending, retain)
 
     def holds(self, number: int) -> bool:
         """Whether trial ``number``'s fold models are kept."""
-        return self._kept.payload(number) is not None
+        return self._kept.holds(number)
 
     def kept_models(self, number: int, deadline: float | None = None) -> list[Any] | None:
         """Trial ``number``'s fold models (None if not kept)."""
@@ -115,4 +116,5 @@ class InProcessRunner:
 
     def close(self) -> None:
         """Drop the kept models."""
+        self._pending = None
         self._kept.clear()

@@ -52,7 +52,7 @@ from automl.evaluation.monitor import EpochDone, FoldDone, Go, ProbeDone, TrialM
 from automl.exceptions import InvalidParameterError
 from automl.search.failures import DeadlineKilled, TrialCrashed, TrialRaised, WorkerLoadError
 from automl.search.in_process import InProcessRunner, Runner
-from automl.search.kept_models import kept_limits
+from automl.search.kept_models import KeptModels, kept_limits
 from automl.search.worker_pool import (
     Payload,
     Worker,
@@ -129,7 +129,7 @@ class IsolatedRunner:
         self._spares: list[Worker] = []
         self._keep_spares = False
         self._ready = False
-        self._held: tuple[int, ...] = ()  # the trials whose fold models the worker keeps, best first
+        self._kept = KeptModels(True, *kept_limits(memory_limit_mb))  # the best trials' fold models, pickled
         self._start()
 
     def __enter__(self) -> IsolatedRunner:
@@ -202,7 +202,6 @@ class IsolatedRunner:
         """Kill the current worker; the next request starts a new one."""
         worker, self._worker = self._worker, None
         self._ready = False
-        self._held = ()  # the kept fold models went with it
         if worker is None:
             return None
         self.n_replaced += 1
@@ -220,6 +219,7 @@ class IsolatedRunner:
         payload, self._payload = self._payload, None
         if payload is not None:
             payload.close()
+        self._kept.clear()
 
     @property
     def pid(self) -> int | None:
@@ -308,31 +308,25 @@ class IsolatedRunner:
         self._refill_spares()
 
     def keep(self, number: int, retain: Sequence[int]) -> None:
-        """Tell the worker to keep the last trial's fold models if it is in ``retain`` (and only the trials
-        of ``retain``); learn which it holds (a bag too large to hand over is not kept)."""
+        """Fetch the last trial's fold models from the worker, pickled, if it is in ``retain`` (the trials to
+        keep, best first), and keep only the trials of ``retain``: kept here, they outlive the worker."""
         if self._degraded:
             return self._local.keep(number, retain)
-        self._held = self._ask(("keep", int(number), tuple(retain), kept_limits(self.memory_limit_mb)), None) or ()
+        payload = None
+        if number in retain and self._worker is not None and self._ready:
+            try:
+                payload = self._exchange(("keep", self._kept.max_bag_bytes), "transfer", "kept models", None, None)[1]
+            except (TrialStopped, TrialRaised, TrialCrashed, DeadlineKilled):
+                payload = None
+        self._kept.add(number, payload, retain)
 
     def holds(self, number: int) -> bool:
-        """Whether the worker holds trial ``number``'s fold models (lost with the worker that held them)."""
-        return self._local.holds(number) if self._degraded else self._worker is not None and number in self._held
+        """Whether trial ``number``'s fold models are kept."""
+        return self._local.holds(number) if self._degraded else self._kept.holds(number)
 
     def kept_models(self, number: int, deadline: float | None = None) -> list[Any] | None:
-        """Trial ``number``'s fold models, fetched from the worker (None if they are not kept or were lost)."""
-        if self._degraded:
-            return self._local.kept_models(number, deadline)
-        payload = self._ask(("kept", int(number)), deadline) if self.holds(number) else None
-        return None if payload is None else list(pickle.loads(payload))
-
-    def _ask(self, request: tuple[Any, ...], deadline: float | None) -> Any:
-        """The answer of the ready worker to a request about its kept models (None: no worker, or it failed)."""
-        if self._worker is None or not self._ready:
-            return None
-        try:
-            return self._exchange(request, "transfer", "kept models", deadline, None)[1]
-        except (TrialStopped, TrialRaised, TrialCrashed, DeadlineKilled):
-            return None
+        """Trial ``number``'s fold models (None if they are not kept)."""
+        return self._local.kept_models(number, deadline) if self._degraded else self._kept.models(number)
 
     def _exchange(self, request: tuple[Any, ...], what: str, family: str, deadline: float | None,
                   monitor: TrialMonitor | None) -> tuple[Any, ...]:
@@ -408,7 +402,7 @@ class IsolatedRunner:
     def _outcome(self, message: tuple[Any, ...]) -> tuple[Any, ...]:
         """The final message of a request; raise for a stopped, failed or interrupted one."""
         kind = message[0]
-        if kind in ("done", "model", "unpicklable", "kept", "held"):
+        if kind in ("done", "model", "unpicklable", "kept"):
             return message
         if kind == "stopped":
             stop = TrialStopped(message[1], kind=message[2])

@@ -1,24 +1,24 @@
-"""The fold models a runner keeps from the search: the best trials', for bags and the last resort.
+"""The fold models the search keeps from its best trials, for bags and the last resort.
 
 Each trial's cross-validation fits one model per fold. The runner keeps them for the best few
 trials (the search says which, best first, after each completed trial): the final stage then
 predicts with their average (a :class:`~automl.families.bagged.BaggedModel`) instead of refitting
 on all rows, and the best trial's bag is the fit's last resort when every refit fails.
 
-In the isolated worker the models are kept pickled: the bytes are measured once, a bag larger than
-``max_bag_bytes`` is not kept (its trial is refitted instead, as a large forest would cost seconds
-and memory to hand over), the worst kept bags go when all of them pass ``max_total_bytes``, and
-handing one over is sending its bytes. In the fit's own process (``isolation="none"``) the models
-are kept as they are.
+With process isolation the worker pickles a kept trial's models once and hands the bytes over at
+once, so they live in the fit's process and survive the worker (which is killed at a deadline, a
+crash or a memory limit). A bag pickling to more than ``max_bag_bytes`` is not handed over (its trial
+is refitted if chosen, as a large forest would cost seconds and memory), and the worst kept bags go
+when all of them pass ``max_total_bytes``. In the fit's own process (``isolation="none"``) the
+models are kept as they are.
 
 Example:
     >>> kept = KeptModels(pickled=True)
-    >>> kept.trial_done(["fold 1", "fold 2"])
-    >>> kept.keep(4, retain=[4])
+    >>> kept.add(4, dumps(["fold 1", "fold 2"]), retain=[4])
     (4,)
     >>> kept.models(4)
     ['fold 1', 'fold 2']
-    >>> kept.trial_done(["a"]); kept.keep(7, retain=[7]), kept.models(4)
+    >>> kept.add(7, dumps(["a"]), retain=[7]), kept.models(4)
     ((7,), None)
 """
 
@@ -34,21 +34,20 @@ __all__ = ["KeptModels", "MAX_BAG_BYTES", "MAX_KEPT_BYTES", "dumps", "kept_limit
 MAX_BAG_BYTES = 256 * 2**20
 #: All kept bags together: past this the worst-ranked ones go.
 MAX_KEPT_BYTES = 768 * 2**20
-#: With a memory limit on the worker, the kept bags take at most this share of it (the trials need the rest).
-KEPT_SHARE_OF_LIMIT = 0.125
+#: With a memory limit on the worker, a bag takes at most this share of it to pickle and hand over.
+BAG_SHARE_OF_LIMIT = 0.125
 
 
 def kept_limits(memory_limit_mb: float | None) -> tuple[int, int]:
-    """``(max_bag_bytes, max_total_bytes)`` for a worker limited to ``memory_limit_mb`` MiB (None: no limit).
+    """``(max_bag_bytes, max_total_bytes)`` with the worker limited to ``memory_limit_mb`` MiB (None: no limit).
 
     Example:
         >>> kept_limits(None) == (MAX_BAG_BYTES, MAX_KEPT_BYTES), kept_limits(1024)
-        (True, (67108864, 134217728))
+        (True, (134217728, 805306368))
     """
     if memory_limit_mb is None:
         return MAX_BAG_BYTES, MAX_KEPT_BYTES
-    total = min(MAX_KEPT_BYTES, int(memory_limit_mb * 2**20 * KEPT_SHARE_OF_LIMIT))
-    return min(MAX_BAG_BYTES, total // 2), total
+    return min(MAX_BAG_BYTES, int(memory_limit_mb * 2**20 * BAG_SHARE_OF_LIMIT)), MAX_KEPT_BYTES
 
 
 def dumps(model: Any) -> bytes | None:
@@ -71,10 +70,10 @@ def dumps(model: Any) -> bytes | None:
 
 
 class KeptModels:
-    """Trial number → that trial's fitted fold models, for the best trials only.
+    """Trial number → that trial's fitted fold models (pickled, or as they are), for the best trials only.
 
     Args:
-        pickled: Keep them as pickled bytes (the worker) or as objects (the fit's own process).
+        pickled: The models are given as pickled bytes (from the worker) or as objects (this process).
         max_bag_bytes: Most bytes of one trial's pickled models.
         max_total_bytes: Most bytes of all kept trials' pickled models.
     """
@@ -84,24 +83,13 @@ class KeptModels:
         self.pickled = pickled
         self.max_bag_bytes = max_bag_bytes
         self.max_total_bytes = max_total_bytes
-        self._pending: list[Any] | None = None
         self._kept: dict[int, Any] = {}
 
-    def trial_done(self, models: list[Any] | None) -> None:
-        """The fold models of the trial that just completed (kept by :meth:`keep`, else dropped)."""
-        self._pending = models
-
-    def keep(self, number: int, retain: Sequence[int], limits: tuple[int, int] | None = None) -> tuple[int, ...]:
-        """Keep the last trial's models as trial ``number``'s if it is in ``retain`` (the trials to keep,
-        best first); drop every other trial's; return the trials now kept, best first. ``limits``:
-        ``(max_bag_bytes, max_total_bytes)`` from now on."""
-        if limits is not None:
-            self.max_bag_bytes, self.max_total_bytes = (int(v) for v in limits)
-        models, self._pending = self._pending, None
-        if models is not None and number in retain:
-            value = dumps(models) if self.pickled else models
-            if value is not None and (not self.pickled or len(value) <= self.max_bag_bytes):
-                self._kept[number] = value
+    def add(self, number: int, value: Any, retain: Sequence[int]) -> tuple[int, ...]:
+        """Keep ``value`` (trial ``number``'s models; None: nothing to keep) if ``number`` is in ``retain``
+        (the trials to keep, best first); drop every other trial's; return the trials kept, best first."""
+        if value is not None and number in retain and (not self.pickled or len(value) <= self.max_bag_bytes):
+            self._kept[number] = value
         order = [n for n in retain if n in self._kept]
         for n in set(self._kept) - set(order):
             del self._kept[n]
@@ -109,9 +97,9 @@ class KeptModels:
             del self._kept[order.pop()]
         return tuple(order)
 
-    def payload(self, number: int) -> Any:
-        """What is kept of trial ``number`` (pickled bytes or the models), or None."""
-        return self._kept.get(number)
+    def holds(self, number: int) -> bool:
+        """Whether trial ``number``'s models are kept."""
+        return number in self._kept
 
     def models(self, number: int) -> list[Any] | None:
         """Trial ``number``'s fold models, or None when they are not kept."""
@@ -122,5 +110,4 @@ class KeptModels:
 
     def clear(self) -> None:
         """Drop everything."""
-        self._pending = None
         self._kept.clear()

@@ -56,8 +56,8 @@ from automl.spaces import SearchSpace
 
 __all__ = ["JoiningRole", "KEPT_BAGS", "MainRole", "SearchOutcome", "SearchSpec", "run_search"]
 
-#: With bagging, the best trials whose fold models the runner keeps: the finalists and the ensemble's
-#: likely members are then bags, with no refit (the others are refitted if chosen).
+#: The best trials whose fold models the runner keeps (unless ``final_model="refit"``): the finalists and
+#: the ensemble's likely members then have a bag, used as such or when their refit does not fit or fails.
 KEPT_BAGS = 10
 
 logger = logging.getLogger("automl")
@@ -81,8 +81,10 @@ class SearchSpec:
         fingerprint: Hash of data and settings; a stored study must match it.
         refit_scale: All rows over training-part rows (the refit's size).
         sweep: Settings stored on the study so that other processes can join (main role).
-        bagging: The final model is a bag of fold models (the runner keeps the best
-            :data:`KEPT_BAGS` trials' fold models; else only the best trial's, as the last resort).
+        bagging: The final model is a bag of fold models (``final_model="bag"``): the search keeps no
+            time for the refit of a trial whose bag is held.
+        keep_bags: The runner keeps the best :data:`KEPT_BAGS` trials' fold models (for bags, or as the
+            fallback of a refit that does not fit or fails); else only the best trial's, the last resort.
     """
 
     evaluator: Evaluator
@@ -97,6 +99,7 @@ class SearchSpec:
     refit_scale: float = 1.25
     sweep: Mapping[str, Any] | None = None
     bagging: bool = False
+    keep_bags: bool = False
 
     @property
     def stored(self) -> bool:
@@ -259,7 +262,7 @@ def _run(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, budget:
     )
     names = [f.name for f in spec.families]
     oof = OOFStore(greater_is_better=primary.greater_is_better)
-    keep = (KEPT_BAGS if spec.bagging else 1) if role.refits else 0
+    keep = (KEPT_BAGS if spec.keep_bags or spec.bagging else 1) if role.refits else 0
     objective = Objective(names, spec.spaces, primary, runner, policy, oof, spec.seed,
                           before_run=_stored_trial_check(role) if spec.stored else None, keep_models=keep,
                           bagging=spec.bagging and role.refits)

@@ -7,14 +7,13 @@ fit's side). Messages, as tuples over a ``multiprocessing`` pipe:
   file's descriptor follows on the pipe, see :class:`~automl.search.worker_pool.Payload`; or
   ``("path", path)``), ``("unload",)``,
   ``("trial", family, params, seed, monitored)``, ``("refit", family, params, seed, fraction)``,
-  ``("answer", answer)`` (to an event), ``("keep", number, retain, limits)`` (the last trial was
-  trial ``number``: keep its fold models if it is in ``retain``, and only the trials in ``retain``; see
-  :class:`~automl.search.kept_models.KeptModels`), ``("kept", number)`` (send trial ``number``'s fold
-  models back), ``("exit",)``;
+  ``("answer", answer)`` (to an event), ``("keep", max_bytes)`` (send the last trial's fold models
+  back pickled, if they pickle to at most ``max_bytes``; see :mod:`automl.search.kept_models`),
+  ``("exit",)``;
 - to the fit: ``("loaded", pid)``, ``("load_error", text)``, ``("event", event)`` (a probe,
   fold or epoch of the trial, see :mod:`automl.evaluation.monitor`), ``("done", result)``,
   ``("stopped", reason, kind, fold_scores)``, ``("model", pickled_model)``, ``("unpicklable", text)``,
-  ``("held", kept_numbers)``, ``("kept", pickled_models_or_None)``,
+  ``("kept", pickled_models_or_None)``,
   ``("error", type_name, message, traceback, fatal)``, ``("interrupt",)``.
 
 Example:
@@ -41,7 +40,7 @@ from typing import Any, cast
 from automl._device import free_accelerator_memory
 from automl.evaluation.cross_validation import Evaluator, subsample
 from automl.evaluation.monitor import Answer, EpochDone, FoldDone, ProbeDone, TrialStopped
-from automl.search.kept_models import KeptModels, dumps
+from automl.search.kept_models import dumps
 
 __all__ = ["RemoteMonitor", "serve"]
 
@@ -105,7 +104,7 @@ def serve(conn: Any) -> None:
     """The worker's loop: load a fit's data, then run one trial or refit per request."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the fit's process's to handle
     loaded: Loaded | None = None
-    kept = KeptModels(pickled=True)  # the best trials' fold models
+    kept: dict[str, Any] = {}  # the last trial's fold models, until the next trial or "keep"
     while True:
         try:
             message = conn.recv()
@@ -118,9 +117,8 @@ def serve(conn: Any) -> None:
             loaded = None
             kept.clear()
         elif kind == "keep":
-            conn.send(("held", kept.keep(*message[1:])))
-        elif kind == "kept":
-            conn.send(("kept", kept.payload(message[1])))
+            payload = dumps(kept.pop("pending", None))
+            conn.send(("kept", payload if payload is not None and len(payload) <= message[1] else None))
         elif kind == "load":
             try:
                 loaded = _load_payload(conn, *message[1:])
@@ -131,12 +129,12 @@ def serve(conn: Any) -> None:
             _guarded(conn, loaded, kind, message[1:], kept)
 
 
-def _guarded(conn: Any, loaded: Loaded, kind: str, args: tuple[Any, ...], kept: KeptModels) -> None:
+def _guarded(conn: Any, loaded: Loaded, kind: str, args: tuple[Any, ...], kept: dict[str, Any]) -> None:
     """Run one request; report its outcome, whatever happens."""
     try:
         if kind == "trial":
-            kept.trial_done(None)
-            kept.trial_done(_run_trial(conn, loaded, *args))
+            kept.pop("pending", None)
+            kept["pending"] = _run_trial(conn, loaded, *args)
         else:
             _run_refit(conn, loaded, *args)
     except TrialStopped as stop:
