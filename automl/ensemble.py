@@ -170,11 +170,30 @@ class EnsembleModel:
 MAX_CANDIDATES = 20
 
 
-def fold_scores(blended: np.ndarray, y: np.ndarray, evaluator: Any) -> dict[str, list[float]]:
-    """Each reported metric of ``blended`` out-of-fold predictions on each fold's validation rows."""
+def split_repeats(splits: Sequence[tuple[np.ndarray, np.ndarray]], n: int) -> list[int]:
+    """The repeat each split belongs to: how many earlier splits validated its rows (0 without repeats).
+
+    Example:
+        >>> rows = np.arange(4)
+        >>> split_repeats([(rows[2:], rows[:2]), (rows[:2], rows[2:]), (rows[1:3], rows[[0, 3]])], 4)
+        [0, 0, 1]
+    """
+    seen = np.zeros(n, dtype=int)
+    out = []
+    for _, valid in splits:
+        out.append(int(seen[valid].min()) if len(valid) else 0)
+        seen[valid] += 1
+    return out
+
+
+def fold_scores(by_repeat: np.ndarray, y: np.ndarray, evaluator: Any) -> dict[str, list[float]]:
+    """Each reported metric of out-of-fold predictions ``(R, n, ...)`` on each fold's validation rows, each
+    fold scored on its own repeat's predictions (as the trials' folds are)."""
     out: dict[str, list[float]] = {m.name: [] for m in evaluator.metrics}
-    for _, valid in evaluator.splits:
-        _add_fold_scores(out, blended[valid], y, valid, evaluator)
+    repeats = split_repeats(evaluator.splits, len(y))
+    for (_, valid), r in zip(evaluator.splits, repeats):
+        _add_fold_scores(out, np.asarray(by_repeat[min(r, len(by_repeat) - 1)], dtype="float64")[valid], y, valid,
+                         evaluator)
     return out
 
 
@@ -231,7 +250,11 @@ def plan_ensemble(
     if len(done) < 2:
         return None
     candidates = done[:MAX_CANDIDATES]
-    single = fold_scores(np.asarray(oof[done[0].number], dtype="float64"), y, evaluator)
+    def repeats(number: int) -> np.ndarray:  # (R, n, ...): each repeat's predictions, R = 1 without repeats
+        by_repeat = getattr(oof, "by_repeat", None)
+        return by_repeat(number) if by_repeat is not None else np.asarray(oof[number])[None]
+
+    single = fold_scores(repeats(done[0].number), y, evaluator)
     try:
         while len(candidates) >= 2:
             selection = greedy_selection(
@@ -247,7 +270,9 @@ def plan_ensemble(
                 candidates = [r for r in candidates if r.number != costliest.number]
                 continue
             counts = [c for _, c in chosen]
-            scores = cross_fitted_scores([oof[r.number] for r in members], counts, y, evaluator, rounds, deadline)
+            first = min(range(len(members)), key=lambda i: candidates.index(members[i]))
+            scores = cross_fitted_scores([repeats(r.number) for r in members], counts, y, evaluator, rounds, deadline,
+                                         first=first)
             if not primary.is_better(finite_mean_std(scores[primary.name])[0], finite_mean_std(single[primary.name])[0]):
                 return None
             return EnsemblePlan(members, counts, scores, single)
@@ -258,28 +283,59 @@ def plan_ensemble(
 
 def cross_fitted_scores(
     oofs: Sequence[np.ndarray], counts: Sequence[int], y: np.ndarray, evaluator: Any, rounds: int = DEFAULT_ROUNDS,
-    deadline: float | None = None,
+    deadline: float | None = None, first: int = 0,
 ) -> dict[str, list[float]]:
-    """Each metric of the blend per fold, with the members' weights chosen again without that fold.
+    """Each metric of the blend per fold, scored as every trial's folds are, with no look-ahead.
 
-    The weights chosen on all out-of-fold rows have seen every validation fold, so the blend's
-    score on those folds would be optimistic (on pure noise, noticeably). For fold k the weights
-    are chosen by greedy selection over the same members on the rows outside fold k, and the
-    blend is scored on fold k. Where no row outside fold k has predictions (a holdout split), the
-    weights chosen on all rows are used.
+    ``oofs`` are the members' out-of-fold predictions per repeat, ``(R, n, ...)`` each (``R == 1``
+    without repeated splits); fold k is scored on its own repeat's predictions, as the trials' folds
+    are (an average over repeats would score every row with several models and flatter the blend).
+    The weights chosen on all out-of-fold rows have seen every validation fold, so fold k's weights
+    are chosen again, by greedy selection over the same members, on the rows fold k's models trained
+    on (so never on later rows under ``time:K``), and the blend is scored on fold k. Where none of
+    those rows has predictions, a single split (a holdout) is cross-fitted in two seeded halves
+    (weights chosen on one half score the other), and a fold of several (the first of ``time:K``)
+    uses the member ``first`` alone (the best single trial among them).
     """
-    primary = evaluator.metrics[0]
-    n = len(y)
     out: dict[str, list[float]] = {m.name: [] for m in evaluator.metrics}
-    arrays = [np.asarray(o, dtype="float64") for o in oofs]
-    for _, valid in evaluator.splits:
-        outside = np.ones(n, dtype=bool)
-        outside[valid] = False
-        fold_counts = np.asarray(counts, dtype=float)
-        if outside.any() and all(np.isfinite(a[outside]).any() for a in arrays):
-            weights = None if evaluator.weights is None else evaluator.weights[outside]
-            selection = greedy_selection([a[outside] for a in arrays], y[outside], primary, rounds=rounds,
-                                         sample_weight=weights, classes=evaluator.classes, deadline=deadline)
-            fold_counts = selection.counts.astype(float)
-        _add_fold_scores(out, blend([a[valid] for a in arrays], fold_counts), y, valid, evaluator)
+    n = len(y)
+    for (train, valid), r in zip(evaluator.splits, split_repeats(evaluator.splits, n)):
+        arrays = [np.asarray(o[min(r, len(o) - 1)], dtype="float64") for o in oofs]
+        finite = np.ones(n, dtype=bool)
+        for a in arrays:
+            finite &= np.isfinite(a).reshape(n, -1).all(axis=1)
+        allowed = np.zeros(n, dtype=bool)
+        allowed[train] = True
+        allowed &= finite
+        if allowed.any():
+            weights = _chosen(arrays, allowed, y, evaluator, rounds, deadline)
+            prediction = blend([a[valid] for a in arrays], weights)
+        elif len(evaluator.splits) == 1:
+            prediction = _halves(arrays, valid, y, evaluator, rounds, deadline)
+        else:
+            prediction = arrays[first][valid]
+        _add_fold_scores(out, prediction, y, valid, evaluator)
     return out
+
+
+def _chosen(arrays: Sequence[np.ndarray], rows: np.ndarray, y: np.ndarray, evaluator: Any, rounds: int,
+            deadline: float | None) -> np.ndarray:
+    """The members' weights (counts) chosen by greedy selection on ``rows`` (a mask or indices)."""
+    weights = None if evaluator.weights is None else evaluator.weights[rows]
+    selection = greedy_selection([a[rows] for a in arrays], y[rows], evaluator.metrics[0], rounds=rounds,
+                                 sample_weight=weights, classes=evaluator.classes, deadline=deadline)
+    return selection.counts.astype(float)
+
+
+def _halves(arrays: Sequence[np.ndarray], valid: np.ndarray, y: np.ndarray, evaluator: Any, rounds: int,
+            deadline: float | None) -> np.ndarray:
+    """The blend's predictions on ``valid`` cross-fitted in two seeded halves (a holdout's only fold)."""
+    order = np.random.default_rng(0).permutation(len(valid))
+    halves = (order[: len(order) // 2], order[len(order) // 2:])
+    prediction = np.array(arrays[0][valid], dtype="float64")  # (a half left empty keeps the first member's)
+    for choose, apply in (halves, halves[::-1]):
+        if not len(choose) or not len(apply):
+            continue
+        weights = _chosen(arrays, valid[choose], y, evaluator, rounds, deadline)
+        prediction[apply] = blend([a[valid[apply]] for a in arrays], weights)
+    return prediction

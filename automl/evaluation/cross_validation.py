@@ -131,6 +131,15 @@ def average_curves(fold_curves: Sequence[Mapping[str, Sequence[float]]]) -> dict
     return out
 
 
+def _repeat_buffer(splits: Sequence[tuple[np.ndarray, np.ndarray]], n: int, width: int) -> np.ndarray | None:
+    """NaNs ``(R, n, width)`` for each repeat's out-of-fold predictions when some row is validated R > 1
+    times (repeated splits), else None."""
+    if not splits or n == 0:
+        return None
+    n_repeats = int(np.bincount(np.concatenate([valid for _, valid in splits]), minlength=n).max())
+    return np.full((n_repeats, n, width), np.nan) if n_repeats > 1 else None
+
+
 def _check_finite(prediction: np.ndarray, fold: int, n_folds: int) -> None:
     finite = np.isfinite(prediction).reshape(len(prediction), -1).all(axis=1)
     if not finite.all():
@@ -157,6 +166,9 @@ class CVResult:
         fold_scores: Metric name → one score per fold.
         oof: Out-of-fold predictions (float32): probabilities ``(n, K)`` or values
             ``(n,)``; rows no fold predicted are NaN; repeated splits are averaged.
+        oof_repeats: Under repeated splits (a row validated R > 1 times), the out-of-fold predictions
+            of each repeat, ``(R, n, K)`` or ``(R, n)`` (the r-th validation of each row in ``[r]``), so
+            that a blend can be scored per fold as the trials are; None otherwise.
         fit_time: Seconds spent fitting, all folds together.
         predict_time: Seconds spent predicting, all folds together.
         refit_hints: What each fold's model learned for the refit (see ModelFamily).
@@ -177,6 +189,7 @@ class CVResult:
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     fraction: float = 1.0
     models: list[Any] | None = None
+    oof_repeats: np.ndarray | None = None
 
     def mean(self, metric: str) -> float:
         """Mean over folds of ``metric`` (NaN folds ignored; NaN if all are)."""
@@ -280,7 +293,8 @@ class Evaluator:
         n = len(y)
         width = self.n_classes if self.task != "regression" else 1
         total = np.zeros((n, width))
-        counts = np.zeros(n)
+        counts = np.zeros(n, dtype=int)
+        repeats = _repeat_buffer(self.splits, n, width)
         scores: dict[str, list[float]] = {m.name: [] for m in self.metrics}
         fit_time = predict_time = 0.0
         hints: list[dict[str, Any]] = []
@@ -322,6 +336,8 @@ class Evaluator:
             hints.append(model.refit_hints())
             fold_curves.append(model.learning_curves())
             total[valid] += prediction.reshape(len(valid), width)
+            if repeats is not None:
+                repeats[counts[valid], valid] = prediction.reshape(len(valid), width)
             counts[valid] += 1
             valid_weights = None if self.weights is None else self.weights[valid]
             for metric in self.metrics:
@@ -334,7 +350,10 @@ class Evaluator:
             oof = (total / counts[:, None]).astype("float32")
         if self.task == "regression":
             oof = oof.ravel()
-        return CVResult(scores, oof, fit_time, predict_time, hints, average_curves(fold_curves), fraction, kept)
+        if repeats is not None:
+            repeats = repeats[..., 0] if self.task == "regression" else repeats
+        return CVResult(scores, oof, fit_time, predict_time, hints, average_curves(fold_curves), fraction, kept,
+                        None if repeats is None else repeats.astype("float32"))
 
     def _probe(
         self, family: str, params: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray, seed: int | None,

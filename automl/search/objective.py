@@ -114,7 +114,7 @@ class Objective:
         if not math.isfinite(value):
             self._fail(trial, family, f"{self.primary.name} is not finite on any fold (got "
                                        f"{result.fold_scores[self.primary.name]})")
-        self.oof.add(trial.number, value, result.oof)
+        self.oof.add(trial.number, value, result.oof, result.oof_repeats)
         retain = self.oof.best(self.keep_models)
         if trial.number in retain:  # its fold models: a bag for the final stage, or the last resort
             self.runner.keep(trial.number, retain)

@@ -44,11 +44,13 @@ class OOFStore(Mapping[int, np.ndarray]):
         self.greater_is_better = greater_is_better
         self.spill_bytes = spill_bytes
         self._arrays: dict[int, np.ndarray] = {}
+        self._repeats: dict[int, np.ndarray] = {}
         self._scores: dict[int, float] = {}
         self._folder: tempfile.TemporaryDirectory[str] | None = None
 
-    def add(self, number: int, score: float, oof: np.ndarray) -> None:
-        """Keep trial ``number``'s predictions if it is among the best ``keep``; drop the worst otherwise."""
+    def add(self, number: int, score: float, oof: np.ndarray, repeats: np.ndarray | None = None) -> None:
+        """Keep trial ``number``'s predictions (and, under repeated splits, each repeat's, ``(R, n, ...)``)
+        if it is among the best ``keep``; drop the worst otherwise."""
         self._scores[number] = float(score)
         if len(self._scores) > self.keep:
             worst = min(self._scores, key=lambda n: self._scores[n] if self.greater_is_better else -self._scores[n])
@@ -56,14 +58,32 @@ class OOFStore(Mapping[int, np.ndarray]):
             self._drop(worst)
             if worst == number:
                 return
-        array = np.asarray(oof, dtype="float32")
+        self._arrays[number] = self._stored(f"trial-{number}", oof)
+        if repeats is not None:
+            self._repeats[number] = self._stored(f"trial-{number}-repeats", repeats)
+
+    def _stored(self, name: str, values: np.ndarray) -> np.ndarray:
+        """``values`` as float32, on disk (memory-mapped) when larger than ``spill_bytes``."""
+        array = np.asarray(values, dtype="float32")
         if array.nbytes > self.spill_bytes:
             if self._folder is None:
                 self._folder = tempfile.TemporaryDirectory(prefix="automl-oof-")
-            path = Path(self._folder.name) / f"trial-{number}.npy"
+            path = Path(self._folder.name) / f"{name}.npy"
             np.save(path, array)
             array = np.load(path, mmap_mode="r")
-        self._arrays[number] = array
+        return array
+
+    def by_repeat(self, number: int) -> np.ndarray:
+        """Trial ``number``'s predictions per repeat, ``(R, n, ...)`` (``R == 1`` without repeated splits).
+
+        Example:
+            >>> store = OOFStore()
+            >>> store.add(0, 0.5, np.zeros(3)); store.add(1, 0.6, np.zeros(3), repeats=np.zeros((2, 3)))
+            >>> store.by_repeat(0).shape, store.by_repeat(1).shape
+            ((1, 3), (2, 3))
+        """
+        repeats = self._repeats.get(number)
+        return self._arrays[number][None] if repeats is None else repeats
 
     def best(self, n: int) -> list[int]:
         """The numbers of the ``n`` best trials added and kept, best first (ties: the earlier first).
@@ -79,10 +99,11 @@ class OOFStore(Mapping[int, np.ndarray]):
         return sorted(self._scores, key=lambda k: (sign * self._scores[k], k))[:n]
 
     def _drop(self, number: int) -> None:
-        array = self._arrays.pop(number, None)
-        if isinstance(array, np.memmap) and self._folder is not None:
-            del array
-            (Path(self._folder.name) / f"trial-{number}.npy").unlink(missing_ok=True)
+        for name, kept in ((f"trial-{number}", self._arrays), (f"trial-{number}-repeats", self._repeats)):
+            array = kept.pop(number, None)
+            if isinstance(array, np.memmap) and self._folder is not None:
+                del array
+                (Path(self._folder.name) / f"{name}.npy").unlink(missing_ok=True)
 
     @property
     def on_disk(self) -> int:

@@ -1,0 +1,76 @@
+"""The ensemble's scores on one basis with the trials': per fold, on the fold's own repeat, no look-ahead.
+
+Issue 16, item 5. Under repeated CV each fold of the blend is scored on that repeat's predictions (as the
+trials' folds are), not on the repeats' average; under a holdout the weights are never chosen on the rows
+they are scored on; under ``time:K`` a fold's weights are chosen on earlier rows only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from automl._fit.problem import prepare_problem
+from automl.config import resolve_settings
+from automl.ensemble import cross_fitted_scores, fold_scores, greedy_selection
+from automl.evaluation import get_metric
+from tests.test_ensemble import _frame
+
+
+class _Evaluator:
+    def __init__(self, splits, metric="roc_auc"):
+        self.splits = splits
+        self.metrics = [get_metric(metric, "binary")]
+        self.weights = None
+        self.classes = None
+
+
+def _proba(score: np.ndarray) -> np.ndarray:
+    p = 1.0 / (1.0 + np.exp(-score))
+    return np.c_[1.0 - p, p]
+
+
+def test_under_repeated_cv_each_fold_is_scored_on_its_own_repeats_predictions_as_the_trials_are():
+    frame = _frame(300)
+    settings = resolve_settings({"cv": "repeated:3x2", "seed": 0, "tracking": False, "n_trials": 1}, "any")
+    problem = prepare_problem(settings, frame.drop(columns="y"), frame["y"])
+    result = problem.evaluator.evaluate("knn", {}, problem.X, problem.y, seed=0)
+    assert result.oof_repeats is not None and result.oof_repeats.shape == (2, 300, 2)
+    per_repeat = fold_scores(result.oof_repeats, problem.y, problem.evaluator)["roc_auc"]
+    np.testing.assert_allclose(per_repeat, result.fold_scores["roc_auc"], rtol=1e-5)  # the trial's own six
+    averaged = fold_scores(result.oof[None], problem.y, problem.evaluator)["roc_auc"]
+    assert np.mean(averaged) > np.mean(per_repeat) + 0.002  # the repeats' average flatters every row
+
+
+def test_under_a_holdout_the_weights_are_never_chosen_on_the_rows_they_score():
+    rng = np.random.default_rng(0)
+    n = 400
+    y = rng.integers(0, 2, n)
+    rows = np.arange(n)
+    valid = rows[n // 2:]
+    members = [np.full((n, 2), np.nan) for _ in range(12)]  # pure noise, predicted on the holdout only
+    for m in members:
+        m[valid] = _proba(rng.normal(size=len(valid)))
+    evaluator = _Evaluator([(rows[: n // 2], valid)])
+    fitted = cross_fitted_scores([m[None] for m in members], [1] * 12, y, evaluator)["roc_auc"][0]
+    in_sample = greedy_selection([m[valid] for m in members], y[valid], evaluator.metrics[0]).score
+    assert in_sample > 0.58  # choosing weights on the scored rows flatters noise
+    assert fitted < in_sample - 0.04 and fitted == pytest.approx(0.5, abs=0.06)
+
+
+def test_under_time_splits_a_folds_weights_never_see_later_rows():
+    rng = np.random.default_rng(1)
+    n = 100
+    rows = np.arange(n)
+    y = rng.integers(0, 2, n)
+    splits = [(rows[:40], rows[40:60]), (rows[:60], rows[60:80]), (rows[:80], rows[80:])]
+    good = np.full((n, 2), np.nan)
+    good[40:] = _proba(2.0 * (y[40:] - 0.5) + rng.normal(size=60))  # fairly good everywhere
+    late = np.full((n, 2), np.nan)
+    late[40:] = _proba(rng.normal(size=60))
+    late[80:] = _proba(10.0 * (y[80:] - 0.5))  # perfect on the last fold only
+    evaluator = _Evaluator(splits)
+    scores = cross_fitted_scores([good[None], late[None]], [1, 1], y, evaluator)["roc_auc"]
+    alone = evaluator.metrics[0].compute(y[60:80], good[60:80])
+    assert scores[1] == pytest.approx(alone)  # fold 2's weights came from rows 40-60: "late" is noise there
+    assert scores[0] == pytest.approx(evaluator.metrics[0].compute(y[40:60], good[40:60]))  # no earlier rows
