@@ -315,20 +315,8 @@ class Evaluator:
             else:
                 if fraction < 1.0:
                     train = subsample(train, y, fraction, base_seed + fold + 1, classification)
-                started = time.perf_counter()
-                try:
-                    with epoch_reporting(self._epoch_reporter(fold, monitor, started)):
-                        model = self.pipeline(family, params, seed).fit(
-                            X.iloc[train], y[train],
-                            sample_weight=None if self.weights is None else self.weights[train],
-                        )
-                except TrialStopped as stop:  # a net stopped between epochs
-                    stop.fold_scores = scores
-                    raise
-                fitted = time.perf_counter()
-                prediction = model.predict_scores(X.iloc[valid])
-                fit_seconds, predict_seconds = fitted - started, time.perf_counter() - fitted
-                _check_finite(prediction, fold, n_folds)
+                model, prediction, fit_seconds, predict_seconds = self._fold(
+                    family, params, X, y, (fold, train, valid), seed, monitor, scores)
             fit_time += fit_seconds
             predict_time += predict_seconds
             if kept is not None:
@@ -354,6 +342,25 @@ class Evaluator:
             repeats = repeats[..., 0] if self.task == "regression" else repeats
         return CVResult(scores, oof, fit_time, predict_time, hints, average_curves(fold_curves), fraction, kept,
                         None if repeats is None else repeats.astype("float32"))
+
+    def _fold(self, family: str, params: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray,
+              split: tuple[int, np.ndarray, np.ndarray], seed: int | None, monitor: TrialMonitor | None,
+              scores: dict[str, list[float]]) -> tuple[Any, np.ndarray, float, float]:
+        """Fit fold ``split = (fold, train, valid)``'s model and predict its validation rows:
+        ``(model, prediction, fit seconds, predict seconds)``."""
+        fold, train, valid = split
+        started = time.perf_counter()
+        try:
+            with epoch_reporting(self._epoch_reporter(fold, monitor, started)):
+                model = self.pipeline(family, params, seed).fit(
+                    X.iloc[train], y[train], sample_weight=None if self.weights is None else self.weights[train])
+        except TrialStopped as stop:  # a net stopped between epochs
+            stop.fold_scores = scores
+            raise
+        fitted = time.perf_counter()
+        prediction = model.predict_scores(X.iloc[valid])
+        _check_finite(prediction, fold, len(self.splits))
+        return model, prediction, fitted - started, time.perf_counter() - fitted
 
     def _probe(
         self, family: str, params: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray, seed: int | None,

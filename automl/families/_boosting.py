@@ -58,6 +58,15 @@ class EarlyStoppingBooster(BaseEstimator):
         self.seed = seed
         self.n_jobs = n_jobs
 
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], ctx: Any) -> Any:
+        """The estimator of a family's space parameters (``n_estimators`` and ``early_stopping_rounds`` are
+        its own, the rest the booster's) for the fold ``ctx`` (a :class:`~automl.families.base.BuildContext`)."""
+        own = {"n_estimators", "early_stopping_rounds"}
+        return cls(task=ctx.task, params={k: v for k, v in params.items() if k not in own},
+                   n_estimators=int(params["n_estimators"]), early_stopping_rounds=int(params["early_stopping_rounds"]),
+                   categorical_feature=tuple(ctx.categorical_indices), seed=ctx.seed, n_jobs=ctx.n_jobs)
+
     def _train(self, X: np.ndarray, y: np.ndarray, weight: np.ndarray | None, rounds: int,
                held: Held | None) -> tuple[Any, int]:
         """Fit the package's model; return it and the rounds it kept (with ``held``: stop early on it)."""

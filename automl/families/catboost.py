@@ -91,16 +91,7 @@ class EarlyStoppingCatBoost(EarlyStoppingBooster):
 
 def build(params: Mapping[str, Any], ctx: BuildContext) -> EarlyStoppingCatBoost:
     """Build the estimator from the ``catboost`` space's parameters."""
-    own = {"n_estimators", "early_stopping_rounds"}
-    return EarlyStoppingCatBoost(
-        task=ctx.task,
-        params={k: v for k, v in params.items() if k not in own},
-        n_estimators=int(params["n_estimators"]),
-        early_stopping_rounds=int(params["early_stopping_rounds"]),
-        categorical_feature=tuple(ctx.categorical_indices),
-        seed=ctx.seed,
-        n_jobs=ctx.n_jobs,
-    )
+    return EarlyStoppingCatBoost.from_params(params, ctx)
 
 
 def learning_curves(estimator: EarlyStoppingCatBoost) -> dict[str, list[float]]:

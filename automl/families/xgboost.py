@@ -70,16 +70,7 @@ class EarlyStoppingXGBoost(EarlyStoppingBooster):
 
 def build(params: Mapping[str, Any], ctx: BuildContext) -> EarlyStoppingXGBoost:
     """Build the estimator from the ``xgboost`` space's parameters."""
-    own = {"n_estimators", "early_stopping_rounds"}
-    return EarlyStoppingXGBoost(
-        task=ctx.task,
-        params={k: v for k, v in params.items() if k not in own},
-        n_estimators=int(params["n_estimators"]),
-        early_stopping_rounds=int(params["early_stopping_rounds"]),
-        categorical_feature=tuple(ctx.categorical_indices),
-        seed=ctx.seed,
-        n_jobs=ctx.n_jobs,
-    )
+    return EarlyStoppingXGBoost.from_params(params, ctx)
 
 
 def learning_curves(estimator: EarlyStoppingXGBoost) -> dict[str, list[float]]:
