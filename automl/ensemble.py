@@ -192,9 +192,13 @@ def fold_scores(by_repeat: np.ndarray, y: np.ndarray, evaluator: Any) -> dict[st
     out: dict[str, list[float]] = {m.name: [] for m in evaluator.metrics}
     repeats = split_repeats(evaluator.splits, len(y))
     for (_, valid), r in zip(evaluator.splits, repeats):
-        _add_fold_scores(out, np.asarray(by_repeat[min(r, len(by_repeat) - 1)], dtype="float64")[valid], y, valid,
-                         evaluator)
+        _add_fold_scores(out, _repeat(by_repeat, r)[valid], y, valid, evaluator)
     return out
+
+
+def _repeat(by_repeat: np.ndarray, r: int) -> np.ndarray:
+    """Repeat ``r``'s predictions from ``(R, n, ...)`` (the only one when ``R == 1``), as float64."""
+    return np.asarray(by_repeat[min(r, len(by_repeat) - 1)], dtype="float64")
 
 
 def _add_fold_scores(out: dict[str, list[float]], prediction: np.ndarray, y: np.ndarray, valid: np.ndarray,
@@ -300,7 +304,7 @@ def cross_fitted_scores(
     out: dict[str, list[float]] = {m.name: [] for m in evaluator.metrics}
     n = len(y)
     for (train, valid), r in zip(evaluator.splits, split_repeats(evaluator.splits, n)):
-        arrays = [np.asarray(o[min(r, len(o) - 1)], dtype="float64") for o in oofs]
+        arrays = [_repeat(o, r) for o in oofs]
         finite = np.ones(n, dtype=bool)
         for a in arrays:
             finite &= np.isfinite(a).reshape(n, -1).all(axis=1)

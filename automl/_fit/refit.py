@@ -162,14 +162,14 @@ class _Refitter:
         """``record``'s final model: its bag or its refit on all rows (killed at ``deadline``; ``auto``: the
         bag when the refit is not expected to end by ``aim``, default ``deadline``, or fails)."""
         if self.bagged(record, deadline if aim is None else aim):
-            return BaggedModel(self.runner.kept_models(record.number, deadline) or [])
+            return BaggedModel(self.runner.kept_models(record.number) or [])
         family, _, refit_params = refit_config(record, self.spaces)
         try:
             return self.runner.refit(family, refit_params, seed=trial_seed(self.seed, record.number),
                                      fraction=record.rows_fraction, deadline=deadline)
         except Exception as exc:  # noqa: BLE001 - the trial's own fold models, if kept
             raise_if_stopped(exc)
-            models = self.runner.kept_models(record.number, deadline) if self.final_model == "auto" else None
+            models = self.runner.kept_models(record.number) if self.final_model == "auto" else None
             if not models:
                 raise
             logger.warning("the refit of trial %d (%s) failed (%s); its fold models are used", record.number,
@@ -215,7 +215,7 @@ def _refit_single(refitter: _Refitter, ranked: Sequence[TrialRecord], budget: Bu
     return None, None, fallbacks
 
 
-def _last_resort(runner: Runner, outcome: SearchOutcome, ranked: Sequence[TrialRecord], budget: Budget,
+def _last_resort(runner: Runner, outcome: SearchOutcome, ranked: Sequence[TrialRecord],
                  ) -> tuple[Any, TrialRecord] | None:
     """The fold models, averaged, of the best trial this process completed (the best of all, unless a
     resumed study or another process holds a better one), if its runner still holds them."""
@@ -223,7 +223,7 @@ def _last_resort(runner: Runner, outcome: SearchOutcome, ranked: Sequence[TrialR
     if record is None:
         return None
     try:
-        models = runner.kept_models(record.number, budget.refit_deadline())
+        models = runner.kept_models(record.number)
     except Exception as exc:  # noqa: BLE001 - no last resort, then
         raise_if_stopped(exc)
         return None
@@ -240,7 +240,7 @@ def _single(refitter: _Refitter, runner: Runner, outcome: SearchOutcome, ranked:
                       f"{record.number} ({record.family}), the next finalist whose refit succeeded", RuntimeWarning)
         return model, record, fallbacks, _made(model, record)
     detail = "; ".join(f"trial {f['trial']} ({f['family']}): {f['reason']}" for f in fallbacks)
-    kept = _last_resort(runner, outcome, ranked, budget)  # kept in this process: it outlives the worker
+    kept = _last_resort(runner, outcome, ranked)  # kept in this process: it outlives the worker
     if kept is None:
         raise RefitFailedError(f"every finalist's refit on all rows failed: {detail}")
     model, record = kept

@@ -79,7 +79,7 @@ def _search_spec(problem: Problem, n_trials: int | None, sweep: Mapping[str, Any
         problem.evaluator, problem.families, problem.spaces, n_trials=n_trials, seed=settings.seed,
         study_name=settings.study_name, storage=settings.storage, pruner=settings.pruner,
         fingerprint=problem.fingerprint, refit_scale=problem.refit_scale, sweep=sweep,
-        bagging=settings.final_model == "bag", keep_bags=settings.final_model != "refit",
+        final_model=settings.final_model,
     )
 
 

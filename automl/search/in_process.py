@@ -50,11 +50,11 @@ class Runner(Protocol):
         trials whose models to keep, best first), and drop those of every trial not in ``retain``."""
 
     def holds(self, number: int) -> bool:
-        """Whether trial ``number``'s fold models are kept (as far as this process knows)."""
+        """Whether trial ``number``'s fold models are kept."""
 
-    def kept_models(self, number: int, deadline: float | None = None) -> list[Any] | None:
-        """Trial ``number``'s fitted fold models (None if they are not kept or were lost, e.g. with a
-        crashed worker)."""
+    def kept_models(self, number: int) -> list[Any] | None:
+        """Trial ``number``'s fitted fold models (None if they are not kept); they are kept in the fit's
+        process, so a crashed worker does not take them."""
 
     def close(self) -> None:
         """Release the worker."""
@@ -110,7 +110,7 @@ class InProcessRunner:
         """Whether trial ``number``'s fold models are kept."""
         return self._kept.holds(number)
 
-    def kept_models(self, number: int, deadline: float | None = None) -> list[Any] | None:
+    def kept_models(self, number: int) -> list[Any] | None:
         """Trial ``number``'s fold models (None if not kept)."""
         return self._kept.models(number)
 

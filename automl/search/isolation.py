@@ -311,6 +311,7 @@ class IsolatedRunner:
         """Fetch the last trial's fold models from the worker, pickled, if it is in ``retain`` (the trials to
         keep, best first), and keep only the trials of ``retain``: kept here, they outlive the worker."""
         if self._degraded:
+            self._kept.add(number, None, retain)  # those kept before the fit moved here go as they would
             return self._local.keep(number, retain)
         payload = None
         if number in retain and self._worker is not None and self._ready:
@@ -321,12 +322,13 @@ class IsolatedRunner:
         self._kept.add(number, payload, retain)
 
     def holds(self, number: int) -> bool:
-        """Whether trial ``number``'s fold models are kept."""
-        return self._local.holds(number) if self._degraded else self._kept.holds(number)
+        """Whether trial ``number``'s fold models are kept (fetched from the worker, or, once the fit runs in
+        this process, kept by it)."""
+        return self._kept.holds(number) or self._local.holds(number)
 
-    def kept_models(self, number: int, deadline: float | None = None) -> list[Any] | None:
+    def kept_models(self, number: int) -> list[Any] | None:
         """Trial ``number``'s fold models (None if they are not kept)."""
-        return self._local.kept_models(number, deadline) if self._degraded else self._kept.models(number)
+        return self._kept.models(number) if self._kept.holds(number) else self._local.kept_models(number)
 
     def _exchange(self, request: tuple[Any, ...], what: str, family: str, deadline: float | None,
                   monitor: TrialMonitor | None) -> tuple[Any, ...]:

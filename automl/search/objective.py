@@ -96,7 +96,6 @@ class Objective:
     def __call__(self, trial: Any) -> float:
         raise_if_stopped()  # a SIGTERM or Ctrl-C lost in the last trial (or a callback) ends the search here
         self.asked.append(trial.number)
-        self._note_bag()  # a worker replaced since the last trial took the kept bags with it
         if self.before_run is not None:
             self.before_run(trial)
         family = trial.suggest_categorical("family", self.families)
@@ -122,14 +121,10 @@ class Objective:
             self.best_number = trial.number
             if self.runner.isolated:
                 preload_packages(family)  # the final model comes back here: import its packages meanwhile
-        self._note_bag()
+        best = self.best_number  # set: this trial completed
+        self.policy.bagged_best = self.bagging and best is not None and self.runner.holds(best)
         logger.info("trial %d %s %s=%.5g", trial.number, family, self.primary.name, value)
         return value
-
-    def _note_bag(self) -> None:
-        """Tell the policy whether the best trial so far can be the final model as a bag the runner holds."""
-        best = self.best_number
-        self.policy.bagged_best = self.bagging and best is not None and self.runner.holds(best)
 
     def _run(self, trial: Any, family: str, params: Mapping[str, Any], writer: TrialWriter) -> Any:
         monitor = self.policy.monitor(trial, family)

@@ -81,10 +81,10 @@ class SearchSpec:
         fingerprint: Hash of data and settings; a stored study must match it.
         refit_scale: All rows over training-part rows (the refit's size).
         sweep: Settings stored on the study so that other processes can join (main role).
-        bagging: The final model is a bag of fold models (``final_model="bag"``): the search keeps no
-            time for the refit of a trial whose bag is held.
-        keep_bags: The runner keeps the best :data:`KEPT_BAGS` trials' fold models (for bags, or as the
-            fallback of a refit that does not fit or fails); else only the best trial's, the last resort.
+        final_model: ``"bag"``, ``"auto"`` or ``"refit"`` (see :mod:`automl._fit.refit`): with the first two
+            the runner keeps the best :data:`KEPT_BAGS` trials' fold models (with ``"refit"`` only the best
+            trial's, the last resort), and with ``"bag"`` the search keeps no time for the refit of a
+            trial whose bag is held.
     """
 
     evaluator: Evaluator
@@ -98,8 +98,7 @@ class SearchSpec:
     fingerprint: str = ""
     refit_scale: float = 1.25
     sweep: Mapping[str, Any] | None = None
-    bagging: bool = False
-    keep_bags: bool = False
+    final_model: str = "refit"
 
     @property
     def stored(self) -> bool:
@@ -262,10 +261,10 @@ def _run(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, budget:
     )
     names = [f.name for f in spec.families]
     oof = OOFStore(greater_is_better=primary.greater_is_better)
-    keep = (KEPT_BAGS if spec.keep_bags or spec.bagging else 1) if role.refits else 0
+    keep = (1 if spec.final_model == "refit" else KEPT_BAGS) if role.refits else 0
     objective = Objective(names, spec.spaces, primary, runner, policy, oof, spec.seed,
                           before_run=_stored_trial_check(role) if spec.stored else None, keep_models=keep,
-                          bagging=spec.bagging and role.refits)
+                          bagging=spec.final_model == "bag" and role.refits)
 
     def stop_when_over(study: Any, trial: Any) -> None:
         if role.over(study) or policy.out_of_time(names):
