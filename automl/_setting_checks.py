@@ -27,6 +27,9 @@ ISOLATION_MODES = ("process", "none")
 #: models, or a ``refit`` on all rows.
 FINAL_MODELS = ("auto", "bag", "refit")
 TASKS = ("binary", "multiclass", "regression")
+#: ``target_transform``: ``auto`` (searched among those the target allows) or one transform; the one
+#: definition is :data:`automl.data.target.TARGET_SETTINGS` (kept in step by a test).
+TARGET_SETTINGS = ("auto", "none", "sqrt", "log")
 
 
 def family_list(value: Any) -> Any:
@@ -239,6 +242,15 @@ def _check_final_model(name: str, value: Any) -> list[str]:
     guess = "; did you mean " + " or ".join(repr(h) for h in hints) + "?" if hints else ""
     return [f"final_model must be 'auto', 'bag' (the trial's fold models, averaged) or 'refit' (one model "
             f"refitted on all rows), got {value!r}{guess}"]
+
+
+def _check_target_transform(name: str, value: Any) -> list[str]:
+    if value in TARGET_SETTINGS:
+        return []
+    hints = close_names(value, TARGET_SETTINGS) if isinstance(value, str) else []
+    guess = "; did you mean " + " or ".join(repr(h) for h in hints) + "?" if hints else ""
+    return [f"target_transform must be 'auto' (searched among those the target allows), 'none', 'sqrt' or 'log' "
+            f"(log1p), got {value!r}{guess}"]
 
 
 def _check_ensemble(name: str, value: Any) -> list[str]:

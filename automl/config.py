@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl._setting_checks import (  # noqa: F401 - the table names every check
-    FINAL_MODELS, ISOLATION_MODES, PRUNERS, TASKS, _check_cv, _check_device, _check_ensemble, _check_final_model, _check_families, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_task, _check_time_budget, _check_tracking, _nonempty_text, _positive, family_list,
+    FINAL_MODELS, ISOLATION_MODES, PRUNERS, TARGET_SETTINGS, TASKS, _check_cv, _check_device, _check_ensemble, _check_final_model, _check_families, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_target_transform, _check_task, _check_time_budget, _check_tracking, _nonempty_text, _positive, family_list,
 )
 from automl._setting_checks import isolation_limit_problems
 from automl._suggest import unknown_name_message
@@ -316,6 +316,15 @@ SETTINGS: tuple[Setting, ...] = (
             "refit: one model refitted on all rows; bag: the chosen trial's fold models, averaged; auto "
             "(default): the refit, or the bag when the refit does not fit in the time left or fails",
             cli_choices=FINAL_MODELS),
+    Setting("target_transform", "auto", _check_target_transform,
+            "Regression: the scale the models learn the target on, their predictions mapped back (scores are "
+            "always in the target's units). ``\"auto\"``: searched with the other parameters among "
+            "``\"none\"``, ``\"sqrt\"`` and ``\"log\"`` (log1p) when no target value is negative (else "
+            "``\"none\"``); the first family's defaults are tried with each. A transform by name pins it (refused "
+            "for a target with a negative value, or for classification).",
+            "`\"auto\"`", "--target-transform",
+            "regression: learn the target as is (none), its square root (sqrt) or log1p (log); auto "
+            "(default): searched", cli_choices=TARGET_SETTINGS),
     Setting("task", None, _check_task,
             "``\"binary\"``, ``\"multiclass\"``, ``\"regression\"`` or None (inferred from the target). "
             "``AutoMLClassifier`` takes binary or multiclass.",

@@ -3,8 +3,8 @@
 What to run comes from the suite's ``manifest.json`` (``--suite DIR``, default
 ``../shared/datasets``; ``--datasets`` picks some); how much from the flags (``--budget 30,60,300``,
 ``--seeds 0,1``). For every (budget, seed, data set, system) a fresh child interpreter
-(``python -m benchmarks.accuracy --worker ...``) loads the outer 80/20 split (``random_state=0``,
-stratified for classification; the same for every seed), fits on the 80 % and scores once on the
+(``python -m benchmarks.accuracy --worker ...``) loads the outer 80/20 split (``random_state=0``, or the seed with ``--outer-seeds``;
+stratified for classification), fits on the 80 % and scores once on the
 20 %. Every system gets ``n_jobs=1`` and the same budget; the child also sets the BLAS/OpenMP thread
 variables to 1 (and runs under ``taskset -c CPU`` with ``--pin CPU``). Recorded per run: the manifest
 metric on the test rows (roc_auc / log_loss / rmse), accuracy or r2, wall time of fit + predict
@@ -41,7 +41,10 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 FIELDS = ["suite", "dataset", "task", "metric", "system", "budget_s", "seed", "score", "secondary_metric",
           "secondary", "wall_s", "fit_s", "predict_s", "process_s", "peak_rss_mib", "n_trials", "best_family",
           "self_score", "settings", "pin", "started", "error", "search_s", "ensemble_s", "refit_s"]
-DEFAULT_SYSTEMS = "automl,flaml,lightgbm_default,histgb_default,optuna_lightgbm"
+DEFAULT_SYSTEMS = "automl,autogluon,flaml,lightgbm_default,histgb_default,optuna_lightgbm"
+#: AutoGluon's own venv, beside the checkout: ``python3 -m venv ../agvenv && ../agvenv/bin/pip install
+#: torch==2.13.0 "autogluon.tabular[all]==1.6.*"`` (BENCHMARKS.md: it needs pandas < 3).
+AUTOGLUON_PYTHON = str(REPO_ROOT.parent / "agvenv" / "bin" / "python")
 
 
 # -- child side ------------------------------------------------------------------------------
@@ -55,7 +58,7 @@ def worker(args: argparse.Namespace) -> None:
     record = {"dataset": task.name, "task": task.task, "metric": task.metric, "system": args.system,
               "secondary_metric": task.secondary, "budget_s": args.budget, "seed": args.seed, "error": ""}
     try:
-        train, test = load_split(task)
+        train, test = load_split(task, args.seed if args.outer_seeds else 0)
         if args.system.startswith("automl"):
             record.update(SYSTEMS[args.system](task, train, test, args.budget, args.seed, args.automl_cv))
         else:
@@ -72,11 +75,14 @@ def run_child(system: str, task: Task, budget: float, seed: int, args: argparse.
     env = dict(os.environ, **{v: "1" for v in THREAD_VARS})
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "result.json"
-        command = [sys.executable, "-m", "benchmarks.accuracy", "--worker", "--systems", system,
+        python = args.autogluon_python if system == "autogluon" else sys.executable
+        command = [python, "-m", "benchmarks.accuracy", "--worker", "--systems", system,
                    "--datasets", task.name, "--budget", str(budget), "--seeds", str(seed),
                    "--result", str(result), "--suite", str(suite_dir(args.suite))]
         if args.automl_cv is not None:
             command += ["--automl-cv", str(args.automl_cv)]
+        if args.outer_seeds:
+            command += ["--outer-seeds"]
         if args.pin is not None:
             command = ["taskset", "-c", str(args.pin), *command]
         started = time.perf_counter()
@@ -108,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--budget", default="60", help="comma-separated budgets in seconds (default 60)")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds of the systems (default 0); "
-                        "the outer split is always random_state=0")
+                        "the outer split is random_state=0 unless --outer-seeds")
     parser.add_argument("--datasets", default="all", help="comma-separated data-set names, or 'all' (default)")
     parser.add_argument("--systems", default=DEFAULT_SYSTEMS,
                         help=f"comma-separated, from {', '.join(SYSTEMS)} (default: all)")
@@ -118,6 +124,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tag", default="", help="added to the output file names")
     parser.add_argument("--automl-cv", type=int, default=None,
                         help="pass cv=K to automl.fit (default: not passed, automl's own default)")
+    parser.add_argument("--autogluon-python", default=os.environ.get("AUTOGLUON_PYTHON", AUTOGLUON_PYTHON),
+                        help="the interpreter of AutoGluon's own venv (AutoGluon 1.6 needs pandas < 3; default "
+                             f"$AUTOGLUON_PYTHON or {AUTOGLUON_PYTHON})")
+    parser.add_argument("--outer-seeds", action="store_true",
+                        help="each seed is also the outer split's random_state (the outer seeds of BENCHMARKS.md); "
+                             "default: the split is random_state=0 and the seed the systems' only")
     parser.add_argument("--pin", type=int, default=None, help="run each child on this CPU only (taskset -c)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--result", default=None, help=argparse.SUPPRESS)

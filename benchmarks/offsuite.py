@@ -51,6 +51,14 @@ OFFSUITE = (
     OffsuiteTask("carseats_sales", "ISLR", "Carseats", "Sales", "regression"),
     OffsuiteTask("islr_wage", "ISLR", "Wage", "wage", "regression", drop=("logwage",)),
     OffsuiteTask("hitters_salary", "ISLR", "Hitters", "Salary", "regression"),
+    OffsuiteTask("cps1988_wage", "AER", "CPS1988", "wage", "regression"),
+    OffsuiteTask("college_score", "AER", "CollegeDistance", "score", "regression"),
+    OffsuiteTask("cigar_sales", "Ecdat", "Cigar", "sales", "regression"),
+    OffsuiteTask("nmes_visits", "AER", "NMES1988", "visits", "regression"),
+    OffsuiteTask("budget_food", "Ecdat", "BudgetFood", "wfood", "regression"),
+    OffsuiteTask("doctor_visits", "AER", "DoctorVisits", "visits", "regression"),
+    OffsuiteTask("males_wage", "Ecdat", "Males", "wage", "regression"),  # a log wage: negative values
+    OffsuiteTask("tx_housing_sales", "ggplot2", "txhousing", "sales", "regression", drop=("volume",)),  # sales x price
     OffsuiteTask("default", "ISLR", "Default", "default", "binary"),
     OffsuiteTask("caravan", "ISLR", "Caravan", "Purchase", "binary"),
     OffsuiteTask("oj", "ISLR", "OJ", "Purchase", "binary", drop=("STORE",)),

@@ -15,6 +15,11 @@ evaluation of the same test rows, a cross-check) and ``settings``.
   categorical_features="from_dtype")``, all else default;
 * ``flaml``: ``flaml.AutoML().fit(X, y, task="classification"|"regression",
   metric="roc_auc"|"log_loss"|"rmse", time_budget=B, n_jobs=1, seed=SEED, verbose=0)``;
+* ``autogluon``: ``TabularPredictor(label=..., problem_type=..., eval_metric=roc_auc|log_loss|
+  root_mean_squared_error).fit(train, time_limit=B, presets=P, num_cpus=1, num_gpus=0)`` with
+  ``P = medium_quality`` up to 60 s and ``good_quality`` above (override: ``AUTOGLUON_PRESET``), in its
+  own interpreter (AutoGluon 1.6 needs pandas < 3; see ``benchmarks.accuracy --autogluon-python``),
+  on the frames untouched, like automl;
 * ``optuna_lightgbm``: a plain Optuna loop (``TPESampler(seed=SEED)``, LightGBM defaults enqueued as
   the first trial) over learning_rate, num_leaves, min_child_samples, subsample, colsample_bytree,
   reg_alpha, reg_lambda and n_estimators, scored by the manifest metric under 5-fold CV (stratified
@@ -112,6 +117,43 @@ def run_automl_no_ensemble(task: Task, train, test, budget: float, seed: int, cv
 def run_automl_classical(task: Task, train, test, budget: float, seed: int, cv: int | None = None) -> dict:
     """automl searching the classical families only (no nets)."""
     return run_automl(task, train, test, budget, seed, cv, families=CLASSICAL)
+
+
+# -- AutoGluon -------------------------------------------------------------------------------
+def autogluon_preset(budget: float) -> str:
+    """The preset at ``budget`` seconds: ``medium_quality`` up to 60 s, ``good_quality`` above."""
+    import os
+
+    return os.environ.get("AUTOGLUON_PRESET") or ("medium_quality" if budget <= 60 else "good_quality")
+
+
+def run_autogluon(task: Task, train, test, budget: float, seed: int) -> dict:
+    import tempfile
+
+    from autogluon.tabular import TabularPredictor
+
+    metric = {"roc_auc": "roc_auc", "log_loss": "log_loss", "rmse": "root_mean_squared_error"}[task.metric]
+    preset = autogluon_preset(budget)
+    X_test, y_test = test.drop(columns=[task.target]), test[task.target]
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        predictor = TabularPredictor(label=task.target, problem_type=task.task, eval_metric=metric, path=folder,
+                                     verbosity=0)
+        predictor.fit(train, time_limit=budget, presets=preset, num_cpus=1, num_gpus=0)
+        fitted = time.perf_counter()
+        if task.task == "regression":
+            output = predictor.predict(X_test).to_numpy()
+            classes = None
+        else:
+            proba = predictor.predict_proba(X_test)
+            classes = np.asarray(proba.columns)
+            output = proba.to_numpy()
+        done = time.perf_counter()
+        board = predictor.leaderboard(silent=True)
+        best = str(predictor.model_best)
+    metric_value, secondary = score(task, y_test, output, classes)
+    return {"score": metric_value, "secondary": secondary, "fit_s": fitted - started, "predict_s": done - fitted,
+            "n_trials": len(board), "best_family": best, "settings": f"presets={preset}"}
 
 
 # -- defaults --------------------------------------------------------------------------------
@@ -250,6 +292,7 @@ SYSTEMS: dict[str, Callable[..., dict]] = {
     "automl_classical": run_automl_classical,
     "automl_no_ensemble": run_automl_no_ensemble,
     "flaml": run_flaml,
+    "autogluon": run_autogluon,
     "optuna_lightgbm": run_optuna_lightgbm,
     "lightgbm_default": run_lightgbm,
     "histgb_default": run_histgb,

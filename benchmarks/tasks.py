@@ -84,14 +84,15 @@ def load_tasks(suite: str | os.PathLike | None = None, names: list[str] | None =
     return [tasks[n] for n in names]
 
 
-def load_split(task: Task) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(train_df, test_df)``: the outer split of the protocol, target column included."""
+def load_split(task: Task, random_state: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(train_df, test_df)``: the outer split of the protocol (``random_state=0``; another for the
+    outer seeds an issue asks for), target column included."""
     from sklearn.model_selection import train_test_split
 
     frame = pd.read_csv(task.path)
     y = frame[task.target]
     train, test = train_test_split(
-        frame, test_size=0.2, random_state=0, stratify=y if task.is_classification else None
+        frame, test_size=0.2, random_state=random_state, stratify=y if task.is_classification else None
     )
     return train.reset_index(drop=True), test.reset_index(drop=True)
 

@@ -47,7 +47,7 @@ from automl.exceptions import (
     SearchSpaceError, SearchSpaceSettingError,
 )
 from automl.families.base import BuildContext, ModelFamily
-from automl.families.pipeline import TEXT_PARAMS, with_text_params
+from automl.families.pipeline import TEXT_PARAMS, target_spaces, with_text_params
 from automl.families.registry import get_family, registered_families, resolve_families
 from automl.spaces import SearchSpace
 from automl.spaces.overrides import apply_overrides, family_space, load_overrides
@@ -356,6 +356,8 @@ def prepare_problem(settings: FitSettings, X: Any, y: Any, groups: Any = None, s
     if families is not None:
         with found.catch():
             spaces = _spaces(families, overrides, train_rows, context, text=bool(data.text))
+        with found.catch():
+            spaces = target_spaces(settings.target_transform, task, y_model, spaces)
     found.raise_all()
     assert plan is not None and metric is not None and families is not None
     metrics = report_metrics(task, metric, positive)

@@ -108,7 +108,9 @@ def contributions(model: Any, canonical: pd.DataFrame, background: pd.DataFrame,
     methods: list[str] = []
     single = len(members) == 1
     for member, weight in members:
-        space = exact_space(member.family, task)
+        transform = getattr(getattr(member, "target_transform_", None), "name", "none")
+        # a model of f(y) has exact contributions to f(y), not to the prediction: those are estimated
+        space = exact_space(member.family, task) if transform == "none" else None
         found = None
         if space is not None and (single or space == "score"):
             found = _exact_member(member, canonical, background, targets, owner, len(groups))

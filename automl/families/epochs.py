@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["EpochReporter", "epoch_reporting", "report_epoch", "reporting_active"]
+__all__ = ["EpochReporter", "epoch_reporting", "report_epoch", "reporting_active", "reporting_mapped"]
 
 #: ``reporter(epoch, y_true, scores) -> stop``: ``y_true`` are encoded labels (or values) of the
 #: validation rows, ``scores`` probabilities ``(n, n_classes)`` or values ``(n,)``. A true
@@ -43,6 +43,27 @@ def epoch_reporting(reporter: EpochReporter | None) -> Iterator[None]:
         yield
     finally:
         _REPORTER.reset(token)
+
+
+@contextmanager
+def reporting_mapped(mapping: Callable[[Any], Any] | None) -> Iterator[None]:
+    """Inside the block the installed reporter (if any) sees ``mapping(y_true)`` and ``mapping(scores)``:
+    a model that learns a transformed target reports in the target's own units, the search metric's.
+
+    Example:
+        >>> seen = []
+        >>> with epoch_reporting(lambda epoch, y, s: seen.append((y, s))), reporting_mapped(lambda v: 2 * v):
+        ...     report_epoch(0, 1, 3)
+        False
+        >>> seen
+        [(2, 6)]
+    """
+    reporter = _REPORTER.get()
+    if mapping is None or reporter is None:
+        yield
+    else:
+        with epoch_reporting(lambda epoch, y_true, scores: reporter(epoch, mapping(y_true), mapping(scores))):
+            yield
 
 
 def report_epoch(epoch: int, y_true: Any, scores: Any) -> bool:

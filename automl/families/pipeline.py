@@ -24,11 +24,20 @@ from sklearn.base import BaseEstimator
 
 from automl._threads import limit_threads
 from automl.data.preprocessing import TabularPreprocessor
+from automl.data.target import (
+    TARGET_PARAM_NAME,
+    TargetTransform,
+    split_target_param,
+    target_choices,
+    target_problems,
+)
 from automl.data.text import TEXT_CHOICES, TEXT_DEFAULTS, TEXT_PREFIX, split_text_params
 from automl.families.base import BuildContext
+from automl.families.epochs import reporting_mapped
 from automl.families.registry import get_family
 
-__all__ = ["FamilyPipeline", "TEXT_PARAMS", "threads_for", "with_text_params", "ROWS_PER_THREAD"]
+__all__ = ["FamilyPipeline", "TEXT_PARAMS", "threads_for", "with_text_params", "ROWS_PER_THREAD", "target_spaces",
+           "with_target_param"]
 
 #: Rows of training data per extra thread. On small data, threads only wait on
 #: each other (OpenMP spin-waits): on a busy 2-core machine a LightGBM fold of
@@ -63,6 +72,42 @@ def with_text_params(space: Any) -> Any:
 
     extra = tuple(p for p in TEXT_PARAMS if p.name not in space.names)
     return dataclasses.replace(space, params=space.params + extra)
+
+
+def with_target_param(space: Any, choices: tuple[str, ...]) -> Any:
+    """``space`` with the :data:`TARGET_PARAM_NAME` parameter: searched among ``choices`` (default
+    ``none``), fixed when there is one choice other than ``none``, absent for ``()`` or ``("none",)``.
+
+    Example:
+        >>> from automl.families.registry import get_family
+        >>> space = with_target_param(get_family("linear").space(), ("none", "log"))
+        >>> space["target_transform"].choices
+        ('none', 'log')
+    """
+    import dataclasses
+
+    from automl.spaces.params import CategoricalParam, FixedParam
+
+    if not choices or choices == ("none",) or TARGET_PARAM_NAME in space.names:
+        return space
+    param = (FixedParam(TARGET_PARAM_NAME, choices[0]) if len(choices) == 1
+             else CategoricalParam(TARGET_PARAM_NAME, choices, "none"))
+    return dataclasses.replace(space, params=space.params + (param,))
+
+
+def target_spaces(setting: str, task: str, y: np.ndarray, spaces: dict[str, Any]) -> dict[str, Any]:
+    """Every family's space with the transform parameter the setting and the target call for.
+
+    Raises:
+        InvalidParameterError: the setting names a transform this task or target cannot use.
+    """
+    problems = target_problems(setting, task, y)
+    if problems:
+        from automl.exceptions import InvalidParameterError
+
+        raise InvalidParameterError(problems)
+    choices = target_choices(setting, task, y)
+    return {name: with_target_param(space, choices) for name, space in spaces.items()}
 
 
 def threads_for(n_rows: int, n_jobs: int) -> int:
@@ -123,6 +168,8 @@ class FamilyPipeline(BaseEstimator):
         ``sample_weight`` is given: the preprocessing itself is not weighted)."""
         family = get_family(self.family)
         params, text_options = split_text_params({**family.space().defaults(), **dict(self.params or {})})
+        params, transform = split_target_param(params)  # regression: the model may learn f(y) (automl.data.target)
+        self.target_transform_ = TargetTransform(transform if self.task == "regression" else "none").fit(y)
         self.n_threads_ = threads_for(len(X), self.n_jobs)
         with limit_threads(self.n_threads_):  # the text encoder's SVD calls BLAS too
             self.preprocessor_ = TabularPreprocessor(family.encoding, text_options=text_options, seed=self.seed,
@@ -141,11 +188,13 @@ class FamilyPipeline(BaseEstimator):
             image_shape=None if self.image_shape is None else _three(self.image_shape),
         )
         self.estimator_ = family.build(params, context)
-        with limit_threads(self.n_threads_):
+        mapped = None if self.target_transform_.name == "none" else self.target_transform_.inverse
+        y_model = y if mapped is None else self.target_transform_.forward(y)
+        with limit_threads(self.n_threads_), reporting_mapped(mapped):  # a net's epochs: in the target's units
             if sample_weight is None:
-                self.estimator_.fit(Z, y)
+                self.estimator_.fit(Z, y_model)
             else:
-                self.estimator_.fit(Z, y, sample_weight=np.asarray(sample_weight, dtype="float64"))
+                self.estimator_.fit(Z, y_model, sample_weight=np.asarray(sample_weight, dtype="float64"))
         return self
 
     def predict_scores(self, X: pd.DataFrame) -> np.ndarray:
@@ -153,7 +202,9 @@ class FamilyPipeline(BaseEstimator):
         with limit_threads(self.n_threads_):
             Z = self.preprocessor_.transform(X)
             if self.task == "regression":
-                return np.asarray(self.estimator_.predict(Z), dtype="float64").ravel()
+                values = np.asarray(self.estimator_.predict(Z), dtype="float64").ravel()
+                transform = getattr(self, "target_transform_", None)  # absent in models saved before it
+                return values if transform is None else transform.inverse(values)
             proba = np.asarray(self.estimator_.predict_proba(Z), dtype="float64")
         classes = np.asarray(self.estimator_.classes_, dtype=int)
         if proba.shape[1] == self.n_classes and np.array_equal(classes, np.arange(self.n_classes)):

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from automl.data.target import TARGET_PARAM_NAME
 from automl.exceptions import AllTrialsFailedError, BudgetExhaustedError, StudyMismatchError
 from automl.families.base import ModelFamily
 from automl.search.storage import open_study
@@ -169,12 +170,19 @@ class FoldPruning:
 def enqueue_first_trials(study: Any, families: Sequence[ModelFamily], spaces: Mapping[str, SearchSpace],
                          task: str) -> list[str]:
     """Queue every family's defaults, then the families' portfolios in turn (entry 1 of each
-    family, then entry 2, ...); return the origins queued, in order."""
+    family, then entry 2, ...); return the origins queued, in order.
+
+    Where the target transform is searched (regression, :mod:`automl.data.target`), the first family's
+    defaults are queued once more with each other transform, right after its own: which scale suits the
+    target differs between data sets, and the search should learn it before the sampler takes over."""
     origins = []
-    for family in families:
-        study.enqueue_trial({"family": family.name, **spaces[family.name].optuna_defaults()},
-                            user_attrs=origin_attrs("default"))
-        origins.append("default")
+    for position, family in enumerate(families):
+        defaults = {"family": family.name, **spaces[family.name].optuna_defaults()}
+        for transform in _transform_variants(spaces[family.name]) if position == 0 else [None]:
+            key = spaces[family.name].key(TARGET_PARAM_NAME)
+            study.enqueue_trial(defaults if transform is None else {**defaults, key: transform},
+                                user_attrs=origin_attrs("default"))
+            origins.append("default")
     queues = [[(family.name, name, params) for name, params in portfolio_trials(spaces[family.name], task)]
               for family in families]
     for round_ in range(max((len(q) for q in queues), default=0)):
@@ -184,6 +192,14 @@ def enqueue_first_trials(study: Any, families: Sequence[ModelFamily], spaces: Ma
                 study.enqueue_trial({"family": family_name, **params}, user_attrs=origin_attrs(f"portfolio:{name}"))
                 origins.append(f"portfolio:{name}")
     return origins
+
+
+def _transform_variants(space: SearchSpace) -> list[str | None]:
+    """``None`` (the defaults as they are), then every other searched target transform."""
+    if TARGET_PARAM_NAME not in space.names or space[TARGET_PARAM_NAME].kind != "categorical":
+        return [None]
+    default = space[TARGET_PARAM_NAME].default
+    return [None, *(c for c in space[TARGET_PARAM_NAME].choices if c != default)]
 
 
 def open_checked_study(storage: object, study_name: str | None, *, direction: Literal["maximize", "minimize"],

@@ -1,0 +1,172 @@
+"""One setting, two values, the same fit side by side, on data outside the suites (design choices).
+
+For each off-suite table (:mod:`benchmarks.offsuite`, ``--tasks`` picks regression, binary or
+multiclass ones) and outer seed, the same ``automl.fit`` (defaults, ``time_budget=B``, ``n_jobs=1``,
+``seed=SEED``, tracking off) runs twice at once, one pinned core each, in fresh child interpreters:
+``SETTING=A`` on ``--pins``' first core and ``SETTING=B`` on its second (swapped on odd seeds). Each scores
+once on its 20 % test part; these tables are in neither suite, so the default is chosen here. Reported per
+run: both test scores, which wins (ties as in the suite's report), the wall of each, the final model,
+and the CV score the fit reports; at the end A's wins / ties / losses and the mean and median relative
+difference. Every finished pair is appended to ``--out`` at once.
+
+``python -m benchmarks.ab --setting target_transform --values auto,none --tasks regression --budget 30 --seeds 0,1``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.offsuite import load_offsuite_split, offsuite_tasks
+from benchmarks.systems import _timed_score
+from benchmarks.tasks import GREATER_IS_BETTER, REPO_ROOT, TIE_ABS, TIE_REL, write_rows
+
+FIELDS = ["dataset", "task", "metric", "seed", "budget_s", "setting", "mode", "score", "cv_score", "wall_s",
+          "predict_s", "n_trials", "model_source", "pin", "error"]
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _value(text: str) -> object:
+    """A value as the command line gives it: JSON where it parses (``true``, ``5``), else the text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def child(args: argparse.Namespace) -> None:
+    """One fit in this (pinned) interpreter; the record goes to ``args.result``."""
+    import automl
+
+    task = offsuite_tasks([args.datasets])[0]
+    record: dict = {"dataset": task.name, "task": task.task, "metric": task.metric, "seed": args.seed,
+                    "budget_s": args.budget, "setting": args.setting, "mode": args.mode, "error": ""}
+    try:
+        train, test = load_offsuite_split(task, args.seed)
+        started = time.perf_counter()
+        model = automl.fit(train, target=task.target, time_budget=args.budget, n_jobs=1, seed=args.seed,
+                           tracking=False, **{args.setting: _value(args.mode)})
+        fitted = time.perf_counter()
+        scored = _timed_score(task.as_task(), model, test.drop(columns=[task.target]), test[task.target], started,
+                              fitted, None if task.task == "regression" else model.classes_)
+        board = model.leaderboard()
+        cv = model.best_score_
+        record.update(score=scored["score"], wall_s=scored["fit_s"], predict_s=scored["predict_s"],
+                      cv_score=-cv if task.metric in ("rmse", "log_loss") and cv < 0 else cv,
+                      n_trials=int((board["trial"].notna() & (board["state"] == "complete")).sum()),
+                      model_source=model.model_source_)
+    except Exception:  # noqa: BLE001 - reported by the parent
+        record["error"] = traceback.format_exc()[-2000:]
+    Path(args.result).write_text(json.dumps(record, default=str), encoding="utf-8")
+
+
+def _start(args: argparse.Namespace, name: str, mode: str, seed: int, pin: str,
+           folder: Path) -> tuple[subprocess.Popen, Path]:
+    result = folder / f"{name}-{seed}-{'ab'[args.values.split(',').index(mode)]}.json"
+    command = ["taskset", "-c", pin, sys.executable, "-m", "benchmarks.ab", "--child", "--datasets", name,
+               "--setting", args.setting, "--values", args.values, "--mode", mode, "--seeds", str(seed), "--budget", str(args.budget),
+               "--result", str(result)]
+    env = {**os.environ, **{v: "1" for v in THREAD_VARS}, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True), result
+
+
+def verdict(metric: str, a: float, b: float) -> str:
+    """``a``, ``b`` or ``tie``: which score is better, with the suite report's tie margins."""
+    tie = TIE_ABS.get(metric, TIE_REL.get(metric, 0.0) * abs(b))
+    if abs(a - b) <= tie:
+        return "tie"
+    better = a > b if GREATER_IS_BETTER[metric] else a < b
+    return "a" if better else "b"
+
+
+def run_pair(args: argparse.Namespace, task: object, seed: int, modes: list[str], pins: list[str]) -> dict:
+    """Both fits of one table and seed, side by side: ``{mode: record}``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        order = pins if seed % 2 == 0 else pins[::-1]
+        started = [(_start(args, task.name, mode, seed, pin, Path(tmp)), pin) for mode, pin in zip(modes, order)]
+        pair = {}
+        for ((process, result), pin), mode in zip(started, modes):
+            _, err = process.communicate(timeout=args.budget * 3 + 300)
+            record = json.loads(result.read_text()) if result.exists() else {
+                "dataset": task.name, "mode": mode, "seed": seed, "error": err[-2000:]}
+            record["pin"] = pin
+            pair[mode] = record
+    return pair
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--setting", required=True, help="an automl.fit keyword, e.g. target_transform")
+    parser.add_argument("--values", required=True, help="A,B: the two values compared (A's wins are counted)")
+    parser.add_argument("--datasets", default="", help="comma-separated off-suite names (default: all)")
+    parser.add_argument("--tasks", default="", help="comma-separated tasks to keep (default: all)")
+    parser.add_argument("--budget", type=float, default=30.0)
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--pins", default="0,1", help="the two cores: A's, B's")
+    parser.add_argument("--out", default="")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        args.seed = int(args.seeds)
+        return child(args)
+    modes, pins = args.values.split(","), args.pins.split(",")
+    out = args.out or str(REPO_ROOT / "benchmarks" / "results" / f"ab_{args.setting}_{int(args.budget)}s.csv")
+    tasks = [t for t in offsuite_tasks([n for n in args.datasets.split(",") if n])
+             if not args.tasks or t.task in args.tasks.split(",")]
+    rows: list[dict] = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for task in tasks:
+            pair = run_pair(args, task, seed, modes, pins)
+            rows += list(pair.values())
+            _report_pair(task.metric, modes, pair)
+            write_rows(out, FIELDS, rows)
+    _summary(rows, modes)
+
+
+def _report_pair(metric: str, modes: list[str], pair: dict) -> None:
+    a, b = pair[modes[0]], pair[modes[1]]
+    if a.get("error") or b.get("error"):
+        print(f"{a['dataset']:16s} seed {a['seed']}: error {a.get('error') or b.get('error')}")
+        return
+    won = {"a": modes[0], "b": modes[1], "tie": "tie"}[verdict(metric, a["score"], b["score"])]
+    print(f"{a['dataset']:16s} seed {a['seed']} {metric:8s} "
+          + " | ".join(f"{m} {r['score']:.5g} (cv {r['cv_score']:.5g}, {r['wall_s']:.1f} s, {r['n_trials']} trials, "
+                       f"{r['model_source']})" for m, r in ((modes[0], a), (modes[1], b)))
+          + f" -> {won}", flush=True)
+
+
+def _summary(rows: list[dict], modes: list[str]) -> None:
+    by: dict = {}
+    for r in rows:
+        by.setdefault((r["dataset"], r["seed"]), {})[r["mode"]] = r
+    verdicts, relative = [], []
+    for pair in by.values():
+        a, b = pair.get(modes[0]), pair.get(modes[1])
+        if not a or not b or a.get("error") or b.get("error"):
+            continue
+        metric = a["metric"]
+        verdicts.append(verdict(metric, a["score"], b["score"]))
+        sign = 1.0 if GREATER_IS_BETTER[metric] else -1.0
+        relative.append(sign * (a["score"] - b["score"]) / abs(b["score"]))
+    if not verdicts:
+        print("no pair finished")
+        return
+    print(f"\n{modes[0]} against {modes[1]} over {len(verdicts)} runs: {verdicts.count('a')} wins, "
+          f"{verdicts.count('tie')} ties, {verdicts.count('b')} losses; mean relative gain of {modes[0]} "
+          f"{100 * np.mean(relative):+.2f} % (median {100 * np.median(relative):+.2f} %)")
+
+
+if __name__ == "__main__":
+    main()
