@@ -173,14 +173,19 @@ def enqueue_first_trials(study: Any, families: Sequence[ModelFamily], spaces: Ma
     family, then entry 2, ...); return the origins queued, in order.
 
     Where the target transform is searched (regression, :mod:`automl.data.target`), the first family's
-    defaults are queued once more with each other transform, right after its own: which scale suits the
-    target differs between data sets, and the search should learn it before the sampler takes over."""
+    defaults are queued once more with each other transform, after every family's defaults: which scale
+    suits the target differs between data sets, and the search should learn it before the sampler takes
+    over, but not at the cost of a family never tried on a short budget."""
     origins = []
-    for position, family in enumerate(families):
-        defaults = {"family": family.name, **spaces[family.name].optuna_defaults()}
-        for transform in _transform_variants(spaces[family.name]) if position == 0 else [None]:
-            key = spaces[family.name].key(TARGET_PARAM_NAME)
-            study.enqueue_trial(defaults if transform is None else {**defaults, key: transform},
+    for family in families:
+        study.enqueue_trial({"family": family.name, **spaces[family.name].optuna_defaults()},
+                            user_attrs=origin_attrs("default"))
+        origins.append("default")
+    if families:  # the first family's defaults on each other scale of the target, once every family has run
+        first = families[0]
+        for transform in _transform_variants(spaces[first.name]):
+            study.enqueue_trial({"family": first.name, **spaces[first.name].optuna_defaults(),
+                                 spaces[first.name].key(TARGET_PARAM_NAME): transform},
                                 user_attrs=origin_attrs("default"))
             origins.append("default")
     queues = [[(family.name, name, params) for name, params in portfolio_trials(spaces[family.name], task)]
@@ -194,12 +199,12 @@ def enqueue_first_trials(study: Any, families: Sequence[ModelFamily], spaces: Ma
     return origins
 
 
-def _transform_variants(space: SearchSpace) -> list[str | None]:
-    """``None`` (the defaults as they are), then every other searched target transform."""
+def _transform_variants(space: SearchSpace) -> list[str]:
+    """The searched target transforms other than the default (none where it is not searched)."""
     if TARGET_PARAM_NAME not in space.names or space[TARGET_PARAM_NAME].kind != "categorical":
-        return [None]
+        return []
     default = space[TARGET_PARAM_NAME].default
-    return [None, *(c for c in space[TARGET_PARAM_NAME].choices if c != default)]
+    return [c for c in space[TARGET_PARAM_NAME].choices if c != default]
 
 
 def open_checked_study(storage: object, study_name: str | None, *, direction: Literal["maximize", "minimize"],
