@@ -100,6 +100,14 @@ def test_a_refused_value_states_the_rule_and_nothing_is_written_with_tracking_on
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_transform_set_in_search_space_is_refused_with_the_setting_to_use_instead(tmp_path):
+    with pytest.raises(automl.InvalidParameterError, match=r"search_space\['linear'\] sets 'target_transform', which is "
+                       r"not a family's parameter: .*setting target_transform= .*target_transform='log'"):
+        automl.fit(_skewed(100), "y", n_trials=1, families=["linear"], search_space={"linear": {"target_transform": "log"}},
+                   tracking=True, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_net_reports_its_epochs_in_the_targets_units():
     pytest.importorskip("torch")
     frame = _skewed(300)

@@ -32,6 +32,7 @@ from automl._warnings import warn_user
 from automl.config import FitSettings
 from automl.data.images import as_image_frame
 from automl.data.schema import Schema
+from automl.data.target import TARGET_PARAM_NAME
 from automl.data.text import role_problems, text_columns, text_value_problems
 from automl.data.task import encode_labels
 from automl.data.validation import TrainingData, coerce_features, screen_features, validate_training_data
@@ -214,10 +215,15 @@ def _overrides(settings: FitSettings, families: Sequence[ModelFamily] | None) ->
             problems.append(f"search_space[{name!r}] must map parameter names to a value or {{low, high, ...}}, "
                             f"got {type(overrides[name]).__name__} {overrides[name]!r}")
         elif isinstance(name, str) and name in registered_families():  # the values, whatever the data
+            if TARGET_PARAM_NAME in overrides[name]:
+                problems.append(f"search_space[{name!r}] sets {TARGET_PARAM_NAME!r}, which is not a family's "
+                                f"parameter: the target's scale is the setting {TARGET_PARAM_NAME}= (for every "
+                                f"family), e.g. {TARGET_PARAM_NAME}={overrides[name][TARGET_PARAM_NAME]!r}")
             try:
                 family = get_family(name)
                 with_text_params(family.space()).with_overrides(  # text_*: checked against the data in _spaces
-                    overrides[name], source=f"search_space[{name!r}]", pin_choices=family.pin_choices)
+                    {k: v for k, v in overrides[name].items() if k != TARGET_PARAM_NAME},
+                    source=f"search_space[{name!r}]", pin_choices=family.pin_choices)
             except AutoMLError as exc:
                 problems += getattr(exc, "problems", [str(exc)])
     if problems:

@@ -35,6 +35,7 @@ from automl.families.base import ModelFamily
 from automl.search.storage import open_study
 from automl.search.trial_record import StudyRecord, StudyWriter, TrialRecord, counted_trials, origin_attrs
 from automl.spaces import SearchSpace
+from automl.spaces.params import CategoricalParam
 from automl.spaces.portfolio import portfolio_trials
 
 __all__ = [
@@ -201,10 +202,10 @@ def enqueue_first_trials(study: Any, families: Sequence[ModelFamily], spaces: Ma
 
 def _transform_variants(space: SearchSpace) -> list[str]:
     """The searched target transforms other than the default (none where it is not searched)."""
-    if TARGET_PARAM_NAME not in space.names or space[TARGET_PARAM_NAME].kind != "categorical":
+    param = space[TARGET_PARAM_NAME] if TARGET_PARAM_NAME in space.names else None
+    if not isinstance(param, CategoricalParam):
         return []
-    default = space[TARGET_PARAM_NAME].default
-    return [c for c in space[TARGET_PARAM_NAME].choices if c != default]
+    return [c for c in param.choices if c != param.default]
 
 
 def open_checked_study(storage: object, study_name: str | None, *, direction: Literal["maximize", "minimize"],
