@@ -72,9 +72,9 @@ def child(args: argparse.Namespace) -> None:
 
 def _start(args: argparse.Namespace, name: str, mode: str, seed: int, pin: str,
            folder: Path) -> tuple[subprocess.Popen, Path]:
-    result = folder / f"{name}-{seed}-{'ab'[args.values.split(',').index(mode)]}.json"
+    result = folder / f"{name}-{seed}-{'ab'[args.values.split(args.sep).index(mode)]}.json"
     command = ["taskset", "-c", pin, sys.executable, "-m", "benchmarks.ab", "--child", "--datasets", name,
-               "--setting", args.setting, "--values", args.values, "--mode", mode, "--seeds", str(seed), "--budget", str(args.budget),
+               "--setting", args.setting, "--values", args.values, "--sep", args.sep, "--mode", mode, "--seeds", str(seed), "--budget", str(args.budget),
                "--result", str(result)]
     env = {**os.environ, **{v: "1" for v in THREAD_VARS}, "PYTHONPATH": str(REPO_ROOT)}
     return subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -108,7 +108,9 @@ def run_pair(args: argparse.Namespace, task: object, seed: int, modes: list[str]
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--setting", required=True, help="an automl.fit keyword, e.g. target_transform")
-    parser.add_argument("--values", required=True, help="A,B: the two values compared (A's wins are counted)")
+    parser.add_argument("--values", required=True, help="A,B: the two values compared (A's wins are counted); "
+                        "each is JSON where it parses (a list of families: --sep ';')")
+    parser.add_argument("--sep", default=",", help="what separates A from B in --values (default ',')")
     parser.add_argument("--datasets", default="", help="comma-separated off-suite names (default: all)")
     parser.add_argument("--tasks", default="", help="comma-separated tasks to keep (default: all)")
     parser.add_argument("--budget", type=float, default=30.0)
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         args.seed = int(args.seeds)
         return child(args)
-    modes, pins = args.values.split(","), args.pins.split(",")
+    modes, pins = args.values.split(args.sep), args.pins.split(",")
     out = args.out or str(REPO_ROOT / "benchmarks" / "results" / f"ab_{args.setting}_{int(args.budget)}s.csv")
     tasks = [t for t in offsuite_tasks([n for n in args.datasets.split(",") if n])
              if not args.tasks or t.task in args.tasks.split(",")]
@@ -164,7 +166,7 @@ def _summary(rows: list[dict], modes: list[str]) -> None:
     if not verdicts:
         print("no pair finished")
         return
-    print(f"\n{modes[0]} against {modes[1]} over {len(verdicts)} runs: {verdicts.count('a')} wins, "
+    print(f"\nA={modes[0]} against B={modes[1]} over {len(verdicts)} runs: {verdicts.count('a')} wins, "
           f"{verdicts.count('tie')} ties, {verdicts.count('b')} losses; mean relative gain of {modes[0]} "
           f"{100 * np.mean(relative):+.2f} % (median {100 * np.median(relative):+.2f} %)")
 
