@@ -48,8 +48,16 @@ def _sweep(folder: Path, storage: str, **settings: object) -> Path:
     return path
 
 
+def _foreground_sigint() -> None:  # runs in the child between fork and exec
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(*args: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([SCRIPT, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """The command as a user's foreground process: with Ctrl-C's default action even where pytest itself was
+    started in the background by a shell without job control (which ignores SIGINT, and an ignored signal
+    stays ignored across exec: the sweep would then never see the test's Ctrl-C)."""
+    return subprocess.Popen([SCRIPT, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_foreground_sigint)
 
 
 def _finish(process: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
