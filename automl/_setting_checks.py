@@ -235,11 +235,16 @@ def _check_isolation(name: str, value: Any) -> list[str]:
     return [f"isolation must be 'process' (trials in a worker process) or 'none' (in this process), got {value!r}"]
 
 
+def _did_you_mean(value: Any, choices: tuple[str, ...]) -> str:
+    """``"; did you mean 'x'?"`` for a misspelt choice (empty when nothing is close)."""
+    hints = close_names(value, choices) if isinstance(value, str) else []
+    return "; did you mean " + " or ".join(repr(h) for h in hints) + "?" if hints else ""
+
+
 def _check_final_model(name: str, value: Any) -> list[str]:
     if value in FINAL_MODELS:
         return []
-    hints = close_names(value, FINAL_MODELS) if isinstance(value, str) else []
-    guess = "; did you mean " + " or ".join(repr(h) for h in hints) + "?" if hints else ""
+    guess = _did_you_mean(value, FINAL_MODELS)
     return [f"final_model must be 'auto', 'bag' (the trial's fold models, averaged) or 'refit' (one model "
             f"refitted on all rows), got {value!r}{guess}"]
 
@@ -247,8 +252,7 @@ def _check_final_model(name: str, value: Any) -> list[str]:
 def _check_target_transform(name: str, value: Any) -> list[str]:
     if value in TARGET_SETTINGS:
         return []
-    hints = close_names(value, TARGET_SETTINGS) if isinstance(value, str) else []
-    guess = "; did you mean " + " or ".join(repr(h) for h in hints) + "?" if hints else ""
+    guess = _did_you_mean(value, TARGET_SETTINGS)
     return [f"target_transform must be 'auto' (searched among those the target allows), 'none', 'sqrt' or 'log' "
             f"(log1p), got {value!r}{guess}"]
 
