@@ -10,8 +10,10 @@ trials, as ``final_model`` says:
 - ``"refit"``: the refit only.
 
 A trial with no bag (not kept: too large, or outside the best few) is refitted. The refit runs on all
-rows (or on the share of rows its folds trained on, for a trial sized down to fit the time left), in
-the isolated worker, under the budget's refit deadline. A finalist that gives no model falls back to
+rows, in the isolated worker, under the budget's refit deadline. A trial sized down to a share of its
+rows to fit the time left is refitted, as the single final model, on as many rows as are expected to
+fit before the budget's end (:func:`~automl.search.policy.grown_fraction`; its bag, if kept, is the
+fallback when that refit fails or runs late); as an ensemble member, on its own share. A finalist that gives no model falls back to
 the next finalist, and then to the cheapest completed trial, with the time that one needs kept aside.
 When every finalist fails, ``predict`` uses the best trial's fold models, averaged, if they are kept;
 the fit fails only when nothing is left.
@@ -48,7 +50,7 @@ from automl.families.registry import get_family
 from automl.search.budget import Budget
 from automl.search.isolation import Runner, TrialCrashed, TrialRaised
 from automl.search.objective import trial_seed
-from automl.search.policy import BAG_FETCH_SECONDS, REFIT_MARGIN
+from automl.search.policy import BAG_FETCH_SECONDS, REFIT_MARGIN, grown_fraction
 from automl.search.runner import SearchOutcome
 from automl.search.trial_record import StudyWriter, TrialRecord
 
@@ -158,15 +160,27 @@ class _Refitter:
             return min(BAG_FETCH_SECONDS, pad + 0.2)
         return _estimate(record, self.n_splits, self.scale, pad)
 
-    def refit(self, record: TrialRecord, deadline: float | None, aim: float | None = None) -> Any:
+    def refit(self, record: TrialRecord, deadline: float | None, aim: float | None = None,
+              grow_until: float | None = None) -> Any:
         """``record``'s final model: its bag or its refit on all rows (killed at ``deadline``; ``auto``: the
-        bag when the refit is not expected to end by ``aim``, default ``deadline``, or fails)."""
+        bag when the refit is not expected to end by ``aim``, default ``deadline``, or fails). A trial sized
+        down to a share of its rows is refitted on that share, grown to what fits before ``grow_until``."""
         if self.bagged(record, deadline if aim is None else aim):
             return BaggedModel(self.runner.kept_models(record.number) or [])
-        family, _, refit_params = refit_config(record, self.spaces)
+        family, params, refit_params = refit_config(record, self.spaces)
+        fraction, stop_at = record.rows_fraction, None
+        if grow_until is not None and fraction < 1.0 and math.isfinite(record.fit_time):
+            fold_seconds = record.fit_time / max(record.n_folds, 1)
+            fraction = grown_fraction(fraction, fold_seconds, grow_until - time.monotonic() - FALLBACK_PAD)
+            if fraction > record.rows_fraction:
+                # On more rows the trial's own stopping rule (early stopping, epochs) applies, not the rounds or
+                # epochs its share needed; nets and boosters end their training at grow_until with what they have.
+                refit_params, stop_at = params, grow_until
+                logger.info("trial %d (%s) trained on %.1f%% of its rows; refitted on %.1f%% of all rows",
+                            record.number, record.family, 100 * record.rows_fraction, 100 * fraction)
         try:
             return self.runner.refit(family, refit_params, seed=trial_seed(self.seed, record.number),
-                                     fraction=record.rows_fraction, deadline=deadline)
+                                     fraction=fraction, deadline=deadline, stop_at=stop_at)
         except Exception as exc:  # noqa: BLE001 - the trial's own fold models, if kept
             raise_if_stopped(exc)
             models = self.runner.kept_models(record.number) if self.final_model == "auto" else None
@@ -206,7 +220,7 @@ def _refit_single(refitter: _Refitter, ranked: Sequence[TrialRecord], budget: Bu
                                   "reason": "not refitted: its refit would not fit in the time left"})
                 continue
         try:
-            return refitter.refit(record, deadline), record, fallbacks
+            return refitter.refit(record, deadline, grow_until=budget.end()), record, fallbacks
         except Exception as exc:  # noqa: BLE001 - a failing refit never ends the fit: the next finalist
             raise_if_stopped(exc)  # ... but a SIGTERM or Ctrl-C that the refit's code turned into this does
             reason = _failure(exc)

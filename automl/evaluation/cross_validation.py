@@ -402,8 +402,11 @@ class Evaluator:
         n_folds = len(self.splits)
 
         def reporter(epoch: int, y_true: Any, scores: Any) -> bool:
-            value = primary.compute(np.asarray(y_true), np.asarray(scores), self.classes)
-            event = EpochDone(fold, n_folds, epoch, float(value), time.perf_counter() - started)
+            if y_true is None:  # a booster's time-only report (see automl.families.epochs.RoundClock)
+                event = EpochDone(fold, n_folds, epoch, math.nan, time.perf_counter() - started, kind="rounds")
+            else:
+                value = primary.compute(np.asarray(y_true), np.asarray(scores), self.classes)
+                event = EpochDone(fold, n_folds, epoch, float(value), time.perf_counter() - started)
             return _obey(monitor.epoch(event), {m.name: [] for m in self.metrics}).end_fold
 
         return reporter

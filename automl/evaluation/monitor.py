@@ -59,14 +59,17 @@ class FoldDone:
 
 @dataclass(frozen=True)
 class EpochDone:
-    """A net finished an epoch of training in a fold (or in the probe).
+    """A net finished an epoch of training in a fold (or in the probe); or a booster, which trains in many
+    cheap rounds, says how long it has trained (``kind="rounds"``, at most every
+    :data:`~automl.families.epochs.ROUND_REPORT_SECONDS`, with no score).
 
     Attributes:
         fold: The fold's index, or None for the probe.
         n_folds: Folds in the plan.
-        epoch: The epoch (0-based).
-        value: The primary metric on the net's own validation rows.
+        epoch: The epoch (0-based), or the boosting round.
+        value: The primary metric on the net's own validation rows (NaN for rounds).
         seconds: Seconds since this fold's training began.
+        kind: ``"epoch"`` (a net's) or ``"rounds"`` (a booster's time-only report).
     """
 
     fold: int | None
@@ -74,6 +77,7 @@ class EpochDone:
     epoch: int
     value: float
     seconds: float
+    kind: str = "epoch"
 
 
 @dataclass(frozen=True)

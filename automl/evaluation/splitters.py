@@ -11,8 +11,10 @@ Accepted forms:
   Under a time budget the folds follow the work per second of budget
   (``rows x columns / seconds``, as FLAML chooses between CV and holdout):
   repeated folds only up to :data:`REPEATED_MAX_WORK`, 5 folds up to
-  :data:`FIVE_FOLDS_MAX_WORK`, 3 folds above it, so that a short budget still
-  pays for enough trials;
+  :data:`FIVE_FOLDS_MAX_WORK`, 3 folds above it, and one holdout of
+  :data:`LARGE_HOLDOUT_FRACTION` of the rows from :data:`HOLDOUT_MIN_WORK` on
+  large data (at least :data:`HOLDOUT_MIN_ROWS` rows, so the holdout scores on
+  10,000 rows or more), so that a short budget still pays for enough trials;
 - an int ``k`` >= 2: stratified k-fold for classification, k-fold for
   regression (shuffled, seeded); group k-fold when ``groups`` are given;
 - a float in (0, 1): one holdout split of that fraction;
@@ -43,7 +45,8 @@ from sklearn import model_selection as ms
 
 from automl.exceptions import DataValidationError, InvalidParameterError
 
-__all__ = ["CVPlan", "CVSpec", "IndexSplits", "make_cv_plan", "parse_cv", "CV_FORMS", "SMALL_DATA_ROWS", "REPEATED_MAX_WORK", "FIVE_FOLDS_MAX_WORK"]
+__all__ = ["CVPlan", "CVSpec", "IndexSplits", "make_cv_plan", "parse_cv", "CV_FORMS", "SMALL_DATA_ROWS", "REPEATED_MAX_WORK", "FIVE_FOLDS_MAX_WORK",
+           "HOLDOUT_MIN_WORK", "HOLDOUT_MIN_ROWS", "LARGE_HOLDOUT_FRACTION"]
 
 #: With ``cv=None``, data of at most this many rows get 5 folds repeated twice.
 SMALL_DATA_ROWS = 2500
@@ -51,6 +54,12 @@ SMALL_DATA_ROWS = 2500
 REPEATED_MAX_WORK = 500.0
 #: With ``cv=None`` and a time budget: most cells per second of budget for 5 folds (3 folds above).
 FIVE_FOLDS_MAX_WORK = 2000.0
+#: With ``cv=None`` and a time budget: from this many cells per second of budget on, data of at least
+#: :data:`HOLDOUT_MIN_ROWS` rows get one holdout split (FLAML's rule too: one fit per trial, so that large
+#: data gets a real search; its validation rows are many enough to rank trials).
+HOLDOUT_MIN_WORK = 30_000.0
+HOLDOUT_MIN_ROWS = 100_000
+LARGE_HOLDOUT_FRACTION = 0.1
 
 CV_FORMS = (
     "None (5 folds), a number of folds k >= 2 (5 or '5'), a holdout fraction in (0, 1) (0.2 or '0.2'), 'kfold:K', "
@@ -316,6 +325,8 @@ def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = Fal
         'repeated:5x2'
         >>> make_cv_plan(None, "regression", y=np.arange(20_000.0), time_budget=60, n_columns=12).description
         'kfold:3'
+        >>> make_cv_plan(None, "binary", y=np.arange(1_000_000) % 2, time_budget=300, n_columns=20).description
+        'holdout:0.1'
     """
     spec = parse_cv(cv)
     classification = task != "regression"
@@ -325,6 +336,8 @@ def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = Fal
     if spec.kind == "default":
         if not has_groups and y is not None and _small(y, classification) and work <= REPEATED_MAX_WORK:
             return make_cv_plan("repeated:5x2", task, seed=seed)
+        if not has_groups and work >= HOLDOUT_MIN_WORK and y is not None and len(y) >= HOLDOUT_MIN_ROWS:
+            return _holdout(LARGE_HOLDOUT_FRACTION, classification, seed)
         plan = _kfold(5 if work <= FIVE_FOLDS_MAX_WORK else 3, classification, seed, has_groups)
         if classification and not has_groups:
             plan.min_per_class, plan.lenient_classes = 2, True

@@ -24,6 +24,7 @@ import numpy as np
 
 from automl.families._boosting import EarlyStoppingBooster, Held, depth_cap, fitted_hints, refit_params
 from automl.families.base import BuildContext, ModelFamily
+from automl.families.epochs import RoundClock
 
 __all__ = ["FAMILY", "EarlyStoppingCatBoost"]
 
@@ -65,11 +66,14 @@ class EarlyStoppingCatBoost(EarlyStoppingBooster):
         else:
             loss = "Logloss" if len(self.classes_) <= 2 else "MultiClass"
             model = catboost.CatBoostClassifier(loss_function=loss, **self._options(rounds))
+        clock = RoundClock()
+        callbacks = [_StopOnClock(clock)] if clock.active else None
         if held is None:
-            model.fit(self._pool(X, y, weight))
-            return model, rounds
-        model.fit(self._pool(X, y, weight), eval_set=self._pool(*held), use_best_model=True,
-                  early_stopping_rounds=int(self.early_stopping_rounds))
+            model.fit(self._pool(X, y, weight), callbacks=callbacks)
+        else:
+            model.fit(self._pool(X, y, weight), eval_set=self._pool(*held), use_best_model=True,
+                      early_stopping_rounds=int(self.early_stopping_rounds), callbacks=callbacks)
+        clock.raise_if_stopped()
         return model, int(model.tree_count_)
 
     def _options(self, rounds: int) -> dict[str, Any]:
@@ -87,6 +91,18 @@ class EarlyStoppingCatBoost(EarlyStoppingBooster):
         if self.task == "regression":
             return np.asarray(self.model_.predict(frame), dtype="float64")
         return np.asarray(self.model_.predict_proba(frame), dtype="float64")
+
+
+class _StopOnClock:
+    """CatBoost's per-iteration callback: go on until ``clock`` says to end (``use_best_model`` still keeps
+    the best iteration); see :class:`~automl.families.epochs.RoundClock`."""
+
+    def __init__(self, clock: RoundClock) -> None:
+        self.clock = clock
+
+    def after_iteration(self, info: Any) -> bool:
+        """Whether to go on."""
+        return not self.clock(int(info.iteration))
 
 
 def build(params: Mapping[str, Any], ctx: BuildContext) -> EarlyStoppingCatBoost:

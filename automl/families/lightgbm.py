@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
 from automl.families.base import BuildContext, ModelFamily
+from automl.families.epochs import RoundClock
 from automl.spaces.portfolio import cap_high
 
 __all__ = ["FAMILY", "EarlyStoppingLightGBM"]
@@ -95,6 +96,7 @@ class EarlyStoppingLightGBM(BaseEstimator):
             and len(y) >= _MIN_ROWS_FOR_EARLY_STOPPING
             and (stratify is not None or not classification)
         )
+        clock = RoundClock()
         if early:
             rows = np.arange(len(y))
             fit_rows, val_rows = train_test_split(
@@ -111,7 +113,7 @@ class EarlyStoppingLightGBM(BaseEstimator):
                 eval_y=(y[val_rows],),
                 categorical_feature=categorical,
                 **weights,
-                callbacks=[lgb.early_stopping(int(self.early_stopping_rounds), verbose=False)],
+                callbacks=[lgb.early_stopping(int(self.early_stopping_rounds), verbose=False), *_clock_callbacks(clock)],
             )
             rounds = int(model.best_iteration_ or self.n_estimators)
         else:
@@ -119,7 +121,9 @@ class EarlyStoppingLightGBM(BaseEstimator):
             rounds = self.n_estimators if not self.early_stopping_rounds else int(np.clip(10 / learning_rate, 50, 1000))
             rounds = min(rounds, self.n_estimators)
             model = self._model(rounds)
-            model.fit(X, y, sample_weight=sample_weight, categorical_feature=categorical)
+            model.fit(X, y, sample_weight=sample_weight, categorical_feature=categorical, callbacks=_clock_callbacks(clock))
+            rounds = int(model.best_iteration_ or rounds)  # fewer when a fit deadline ended the boosting
+        clock.raise_if_stopped()
         self.model_ = model
         self.refit_hints_ = {"n_estimators": rounds}
         return self
@@ -133,6 +137,31 @@ class EarlyStoppingLightGBM(BaseEstimator):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
         return self.model_.predict_proba(X, num_iteration=self.model_.best_iteration_ or None)
+
+
+def _clock_callbacks(clock: RoundClock) -> list[Any]:
+    """A callback that ends the boosting when ``clock`` says (a fit deadline, or the search's fold cap; see
+    :class:`~automl.families.epochs.RoundClock`), keeping the best round on the early-stopping split so far
+    (the last round without one); none when nothing can end it."""
+    if not clock.active:
+        return []
+    import lightgbm as lgb
+
+    best: dict[str, Any] = {"iteration": -1, "value": None, "results": []}
+
+    def stop_at_deadline(env: Any) -> None:
+        results = list(env.evaluation_result_list or [])
+        if results:
+            value, higher = results[0][2], results[0][3]
+            if best["value"] is None or (value > best["value"] if higher else value < best["value"]):
+                best.update(iteration=env.iteration, value=value, results=results)
+        if clock(env.iteration):
+            if best["iteration"] < 0:
+                best.update(iteration=env.iteration, results=results)
+            raise lgb.callback.EarlyStopException(best["iteration"], best["results"])
+
+    stop_at_deadline.order = 40  # type: ignore[attr-defined]  # after LightGBM's early stopping (30)
+    return [stop_at_deadline]
 
 
 def build(params: Mapping[str, Any], ctx: BuildContext) -> EarlyStoppingLightGBM:

@@ -24,6 +24,7 @@ import numpy as np
 
 from automl.families._boosting import EarlyStoppingBooster, Held, depth_cap, fitted_hints, refit_params
 from automl.families.base import BuildContext, ModelFamily
+from automl.families.epochs import RoundClock
 from automl.spaces.portfolio import cap_high
 
 __all__ = ["FAMILY", "EarlyStoppingXGBoost"]
@@ -52,20 +53,38 @@ class EarlyStoppingXGBoost(EarlyStoppingBooster):
             verbosity=0,
             **dict(self.params or {}),
         )
+        clock = RoundClock()
+        if clock.active:
+            options["callbacks"] = [_clock_callback(xgboost, clock)]
         cls = xgboost.XGBRegressor if self.task == "regression" else xgboost.XGBClassifier
         model = cls(**options)
         if held is None:
             model.fit(X, y, sample_weight=weight, verbose=False)
-            return model, rounds
+            model.set_params(callbacks=None)  # the callback's class is local: the model must pickle
+            clock.raise_if_stopped()
+            return model, int(model.get_booster().num_boosted_rounds())
         held_X, held_y, held_weight = held
         model.fit(X, y, sample_weight=weight, eval_set=[(held_X, held_y)],
                   sample_weight_eval_set=None if held_weight is None else [held_weight], verbose=False)
+        model.set_params(callbacks=None)
+        clock.raise_if_stopped()
         return model, int(model.best_iteration) + 1
 
     def _scores(self, X: np.ndarray) -> np.ndarray:
         if self.task == "regression":
             return np.asarray(self.model_.predict(X), dtype="float64")
         return np.asarray(self.model_.predict_proba(X), dtype="float64")
+
+
+def _clock_callback(xgboost: Any, clock: RoundClock) -> Any:
+    """A callback that ends the boosting when ``clock`` says (XGBoost's early stopping, if on, still keeps
+    its best round); see :class:`~automl.families.epochs.RoundClock`."""
+
+    class StopOnClock(xgboost.callback.TrainingCallback):  # type: ignore[misc]
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            return clock(epoch)
+
+    return StopOnClock()
 
 
 def build(params: Mapping[str, Any], ctx: BuildContext) -> EarlyStoppingXGBoost:

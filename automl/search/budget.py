@@ -100,15 +100,28 @@ class Budget:
         slack = self.seconds * (OVERRUN_FACTOR - 1.0) + OVERRUN_SECONDS
         return min(self.tracking_reserve, TRACKING_SHARE * slack)
 
-    def search_deadline(self, refit_estimate: float = 0.0) -> float | None:
-        """When the search stops starting trials, keeping ``refit_estimate`` seconds for the
-        final refit, as much again per ``ensemble_factor``, and the tracking reserve."""
+    def search_deadline(self, refit_estimate: float = 0.0, final_reserve: float = 0.0) -> float | None:
+        """When the search stops starting trials, keeping for the final stage ``refit_estimate`` seconds
+        (the final refit) and as much again per ``ensemble_factor``, and the tracking reserve. Given a
+        ``final_reserve`` (large data: the final refit grows to more rows, see
+        :func:`automl.search.policy.grown_fraction`, and the ensemble's members are the fold models the
+        runner holds), it keeps that, or one refit if more, instead.
+
+        Example:
+            >>> b = Budget(100.0, started_at=0.0, ensemble_factor=2.0)
+            >>> b.search_deadline(5.0), b.search_deadline(5.0, final_reserve=25.0), b.search_deadline(30.0, 25.0)
+            (85.0, 75.0, 70.0)
+        """
         end = self.end()
         if end is None:
             return None
-        return end - refit_estimate * (1.0 + self.ensemble_factor) - self.tracking_seconds()
+        reserve = refit_estimate * (1.0 + self.ensemble_factor)
+        if final_reserve > 0.0:
+            reserve = max(refit_estimate, final_reserve)
+        return end - reserve - self.tracking_seconds()
 
-    def trial_deadline(self, has_complete: bool, refit_estimate: float = 0.0) -> float | None:
+    def trial_deadline(self, has_complete: bool, refit_estimate: float = 0.0,
+                       final_reserve: float = 0.0) -> float | None:
         """Past this a running trial is out of time: the search deadline once a trial has
         completed; before that, :data:`FIRST_TRIAL_SLACK` of the way from the budget's end to the
         refit deadline (so that there is something to refit, with time left to refit it)."""
@@ -116,7 +129,7 @@ class Budget:
         if end is None or refit is None:
             return None
         if has_complete:
-            return self.search_deadline(refit_estimate)
+            return self.search_deadline(refit_estimate, final_reserve)
         return end + FIRST_TRIAL_SLACK * max(0.0, refit - end)
 
     def ensemble_deadline(self) -> float | None:

@@ -39,8 +39,9 @@ class Runner(Protocol):
         """Cross-validate one configuration (see :meth:`Evaluator.evaluate`)."""
 
     def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
-              deadline: float | None = None) -> Any:
-        """``family`` with ``params`` fitted on all rows (or the share ``fraction``)."""
+              deadline: float | None = None, stop_at: float | None = None) -> Any:
+        """``family`` with ``params`` fitted on all rows (or the share ``fraction``); nets and boosters end
+        their training at ``stop_at``, and the whole refit is stopped at ``deadline``."""
 
     def start(self, deadline: float | None = None) -> None:
         """Have the worker ready (started, data loaded) by ``deadline`` if it can be."""
@@ -92,11 +93,11 @@ class InProcessRunner:
         return result
 
     def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
-              deadline: float | None = None) -> Any:
+              deadline: float | None = None, stop_at: float | None = None) -> Any:
         """Fit here; a refit that cannot start before ``deadline`` raises :class:`DeadlineKilled`."""
         if deadline is not None and time.monotonic() >= deadline:
             raise DeadlineKilled("not started: the time budget's deadline has passed")
-        return fit_rows(self.evaluator, self.X, self.y, family, params, seed, fraction)
+        return fit_rows(self.evaluator, self.X, self.y, family, params, seed, fraction, stop_at)
 
     def start(self, deadline: float | None = None) -> None:
         """Nothing to start."""

@@ -271,8 +271,9 @@ class IsolatedRunner:
         self._drop_spares()
 
     def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
-              deadline: float | None = None) -> Any:
-        """``family`` with ``params`` fitted in the worker on all rows (or the share ``fraction``).
+              deadline: float | None = None, stop_at: float | None = None) -> Any:
+        """``family`` with ``params`` fitted in the worker on all rows (or the share ``fraction``); nets and
+        boosters end their training at ``stop_at`` (the worker shares this process's monotonic clock).
 
         Raises:
             DeadlineKilled: killed at ``deadline``.
@@ -280,15 +281,18 @@ class IsolatedRunner:
             TrialCrashed: the worker crashed, or was killed at the time or memory limit.
         """
         if self._degraded:
-            return self._local.refit(family, params, seed=seed, fraction=fraction, deadline=deadline)
-        message = self._exchange(("refit", family, dict(params), seed, fraction), "refit", family, deadline, None)
+            return self._local.refit(family, params, seed=seed, fraction=fraction, deadline=deadline,
+                                     stop_at=stop_at)
+        message = self._exchange(("refit", family, dict(params), seed, fraction, stop_at), "refit", family, deadline,
+                                 None)
         if message[0] == "unpicklable":
             warnings.warn(
                 f"the {family!r} model cannot be sent back from the worker process ({message[1]}); it is refitted "
                 "in the fit's own process instead, where a crash or the deadline cannot be contained",
                 RuntimeWarning, stacklevel=2,
             )
-            return self._local.refit(family, params, seed=seed, fraction=fraction, deadline=deadline)
+            return self._local.refit(family, params, seed=seed, fraction=fraction, deadline=deadline,
+                                     stop_at=stop_at)
         return pickle.loads(message[1])
 
     def start(self, deadline: float | None = None) -> None:

@@ -9,7 +9,19 @@ decides those answers.
   ``1 / PROBE_ETA`` of them is stopped there.
 - **Fidelity**: under a time budget, a trial whose folds and refit would not fit in
   :data:`FIDELITY_TIME_SHARE` of the search time left trains each fold on a share of its
-  rows, sized from the probe's time (:func:`fidelity_share`).
+  rows, sized from the probe's time (:func:`fidelity_share`). With one split (a holdout, as
+  ``cv=None`` chooses on large data) a trial also takes at most the search time left over the
+  trials still to complete before :data:`MIN_SEARCH_TRIALS` have, so that large data gets a real
+  search: its first trials are the probe alone, a booster's training in one fold ends after its
+  share of that time (:meth:`SearchPolicy.trial_caps`; it reports how long it has trained, see
+  :class:`~automl.families.epochs.RoundClock`), and a family that does not report rounds and whose
+  folds take more than :data:`SLOW_FAMILY_FACTOR` times that share is not run again unless it holds
+  the best score.
+  The halving at the probe spares a trial whose probe is the whole trial (stopping it would save
+  nothing).
+- **Growth at the end**: a best trial sized down to a share of the rows is refitted on as many rows as
+  fit in the time left before the budget's end (:func:`grown_fraction`); with one split on large data
+  the search keeps :data:`FINAL_GROWTH_SHARE` of the budget for it.
 - **Pruning**: a net reports each epoch of its first fold as Optuna's intermediate value at
   step = epoch, and the pruner may stop it there (after :data:`MIN_EPOCHS_BEFORE_PRUNING`
   epochs); only nets report intermediate values, so an epoch is compared with other nets' same
@@ -45,9 +57,10 @@ from automl.search.study import FoldPruning
 from automl.search.trial_record import TrialRecord, TrialWriter
 
 __all__ = [
-    "EPOCH_STEP_BASE", "FIDELITY_EXPONENT", "FIDELITY_SNAP", "FIDELITY_TIME_SHARE", "MAX_NOT_RUN_IN_A_ROW",
-    "MIN_EPOCHS_BEFORE_PRUNING", "PROBE_ETA", "PROBE_MIN_TRIALS", "SearchPolicy", "TrialPolicyMonitor",
-    "fidelity_share", "net_fold_seconds", "probe_cut",
+    "EPOCH_STEP_BASE", "FIDELITY_EXPONENT", "FIDELITY_SNAP", "FIDELITY_TIME_SHARE", "FINAL_GROWTH_SHARE",
+    "GROWTH_EXPONENT", "MAX_NOT_RUN_IN_A_ROW", "MIN_EPOCHS_BEFORE_PRUNING", "MIN_SEARCH_TRIALS", "PROBE_ETA",
+    "PROBE_MIN_TRIALS", "SLOW_FAMILY_FACTOR", "SearchPolicy", "TrialPolicyMonitor", "fidelity_share", "grown_fraction",
+    "net_fold_seconds", "probe_cut",
 ]
 
 #: Nets report their validation score after each epoch of the first fold at step
@@ -84,22 +97,40 @@ FIRST_TRIALS_SHARE = 0.5
 REFIT_MARGIN = 1.2
 #: Seconds kept for handing over a bag of fold models the runner holds (see :mod:`automl.search.kept_models`).
 BAG_FETCH_SECONDS = 1.0
+#: With one split under a time budget, a trial takes at most the search time left over the trials still to
+#: complete before this many have (in this search), so that large data gets a real search (issue 16, item 6).
+MIN_SEARCH_TRIALS = 20
+#: On large data (a probe plan) under a time budget, the search keeps this share of the budget for the final
+#: refit of a best trial sized down to a share of the rows, grown to as many rows as fit in it.
+FINAL_GROWTH_SHARE = 0.25
+#: While trials share the time left, a family whose folds take more than this many times a trial's share of
+#: it is not run again, unless it holds the best score (kNN and forests on large data: one trial of theirs
+#: costs several of the others, and their first score says whether that is worth it).
+SLOW_FAMILY_FACTOR = 2.0
+#: A refit's fit time grows as (rows) ** this: its boosting rounds are fixed (the trial's), so it grows about
+#: linearly in rows; a little more for sorting and for deeper trees.
+GROWTH_EXPONENT = 1.1
 
 
-def fidelity_share(probe_seconds: float, probe_fraction: float, time_left: float, n_splits: int) -> float:
+def fidelity_share(probe_seconds: float, probe_fraction: float, time_left: float, n_splits: int,
+                   trials_ahead: int = 1) -> float:
     """The share of each fold's training rows a trial trains on, from its probe's seconds.
 
     A full fold is predicted to take ``probe_seconds * (1 / probe_fraction) ** FIDELITY_EXPONENT``;
     the trial's folds plus a refit (``n_splits + 2`` fits) must take at most
-    ``FIDELITY_TIME_SHARE`` of ``time_left``. Never below the probe's own share, and the
-    probe's share itself when the fit would be less than ``FIDELITY_SNAP`` times it (the
-    evaluator then reuses the probe as fold 1).
+    ``FIDELITY_TIME_SHARE`` of ``time_left``, and its probe and folds (``n_splits + 1`` fits) at most
+    ``time_left / trials_ahead``. Never below the probe's own share, and the probe's share itself when
+    the fit would be less than ``FIDELITY_SNAP`` times it (the evaluator then reuses the probe as fold 1).
 
     Example:
         >>> fidelity_share(1.0, 0.1, 1000.0, 3), fidelity_share(1.0, 0.1, 40.0, 3)
         (1.0, 0.4697)
+        >>> fidelity_share(1.0, 0.1, 1000.0, 1, trials_ahead=20), fidelity_share(1.0, 0.1, 40.0, 1, trials_ahead=20)
+        (1.0, 0.1)
     """
     budget = max(time_left, 0.0) * FIDELITY_TIME_SHARE / (n_splits + 2)
+    if trials_ahead > 1:
+        budget = min(budget, max(time_left, 0.0) / (trials_ahead * (n_splits + 1)))
     full = probe_seconds * (1.0 / probe_fraction) ** FIDELITY_EXPONENT
     if full <= budget:
         return 1.0
@@ -107,6 +138,23 @@ def fidelity_share(probe_seconds: float, probe_fraction: float, time_left: float
     if share < probe_fraction * FIDELITY_SNAP:
         return round(probe_fraction, 4)  # the probe's own share: the probe then serves as fold 1
     return round(min(1.0, share), 4)
+
+
+def grown_fraction(fraction: float, fit_seconds: float, seconds_left: float) -> float:
+    """The share of all rows a refit trains on: a trial that trained on ``fraction`` of its rows, its fit
+    taking ``fit_seconds``, grows to as many rows as fit in ``seconds_left`` (at ``REFIT_MARGIN``, time
+    growing as rows ** ``GROWTH_EXPONENT``); never below ``fraction``, at most all rows.
+
+    Example:
+        >>> grown_fraction(0.05, 8.0, 60.0), grown_fraction(0.05, 8.0, 5.0), grown_fraction(0.5, 1.0, 60.0)
+        (0.2645, 0.05, 1.0)
+    """
+    if fraction >= 1.0:
+        return 1.0
+    room = max(seconds_left, 0.0) / (max(fit_seconds, 1e-3) * REFIT_MARGIN)
+    if room <= 1.0:
+        return fraction
+    return round(min(1.0, fraction * room ** (1.0 / GROWTH_EXPONENT)), 4)
 
 
 def probe_cut(scores: Sequence[float], greater_is_better: bool, eta: int = PROBE_ETA) -> float:
@@ -160,6 +208,12 @@ class SearchPolicy:
         #: runner holds (then only fetching the bag is reserved, not a refit on all rows).
         self.bagged_best = False
         self._best_refit = 0.0
+        self._best_fraction = 1.0
+        self._best_family: str | None = None
+        #: Families seen reporting their boosting rounds: their training ends at the round cap.
+        self.capped_families: set[str] = set()
+        #: Trials completed in this search.
+        self.completed_here = 0
         self.fold_cap = net_fold_seconds(budget.seconds, n_splits)
         self._fold_seconds: dict[str, list[float]] = defaultdict(list)
         self._not_run = 0
@@ -177,13 +231,13 @@ class SearchPolicy:
 
     def search_time_left(self) -> float:
         """Seconds until the search deadline (infinite without a budget)."""
-        return self.budget.left(self.budget.search_deadline(self.refit_estimate))
+        return self.budget.left(self.budget.search_deadline(self.refit_estimate, self.final_reserve))
 
     def trial_deadline(self) -> float | None:
         """When a trial starting now is out of time: the search deadline once a trial has completed;
         before that the budget's first-trial deadline, and at most :data:`FIRST_TRIALS_SHARE` of the
         budget from now."""
-        deadline = self.budget.trial_deadline(self.has_complete, self.refit_estimate)
+        deadline = self.budget.trial_deadline(self.has_complete, self.refit_estimate, self.final_reserve)
         if deadline is None or self.has_complete:
             return deadline
         return min(deadline, time.monotonic() + FIRST_TRIALS_SHARE * float(self.budget.seconds or 0.0))
@@ -193,6 +247,45 @@ class SearchPolicy:
         """Seconds kept for the final model of the best trial so far (the search stops that much earlier):
         fetching its bag (:data:`BAG_FETCH_SECONDS`) when the runner holds it, else its refit on all rows."""
         return BAG_FETCH_SECONDS if self.bagged_best else self._best_refit
+
+    @property
+    def final_reserve(self) -> float:
+        """Seconds kept for growing the best trial's refit to more rows: :data:`FINAL_GROWTH_SHARE` of the
+        budget while trials share the time left (one split on large data, a probe plan) and the best trial
+        trained on a share of its rows, else 0."""
+        if self.budget.seconds is None or self.probe_fraction is None or self._best_fraction >= 1.0:
+            return 0.0
+        if self.n_splits != 1:
+            return 0.0
+        return FINAL_GROWTH_SHARE * float(self.budget.seconds)
+
+    def trials_ahead(self) -> int:
+        """Trials a trial starting now shares the search time left with (see :func:`fidelity_share`): with
+        one split, those still to complete before :data:`MIN_SEARCH_TRIALS` have; else 1."""
+        if self.n_splits != 1 or self.budget.seconds is None:
+            return 1
+        return max(1, MIN_SEARCH_TRIALS - self.completed_here)
+
+    def fit_share(self) -> float | None:
+        """While trials share the search time left (:meth:`trials_ahead` above 1): the seconds of one fit of a
+        trial starting now (its probe and folds share its part); else None."""
+        ahead = self.trials_ahead()
+        if self.budget.seconds is None or ahead <= 1:
+            return None
+        return self.search_time_left() / (ahead * (self.n_splits + 1))
+
+    def trial_caps(self) -> tuple[float | None, float | None]:
+        """Seconds a net's and a booster's training in one fold of a trial starting now may take (None: no cap).
+
+        A net's is :attr:`fold_cap` (nets need their epochs: on the 1M-row frame of ``benchmarks/scale.py`` a
+        net capped at the share below scored 0.896 AUC against 0.922 at its own cap). While trials share the
+        time left, a booster's is that share per fit (never under :data:`MIN_NET_FOLD_SECONDS`; LightGBM lost
+        0.913 against 0.917 there); otherwise boosters are not capped.
+        """
+        share = self.fit_share()
+        if share is None or self.fold_cap is None:
+            return self.fold_cap, None
+        return self.fold_cap, min(self.fold_cap, max(MIN_NET_FOLD_SECONDS, share))
 
     def refit_seconds(self, fit_time: float) -> float:
         """Estimated seconds of a refit on all rows of a trial whose folds took ``fit_time`` together."""
@@ -204,6 +297,13 @@ class SearchPolicy:
         if self.has_complete and self.search_time_left() < self.typical_fold(family):
             self._not_run += 1
             return "not run: the time budget left is shorter than one fold of this family"
+        share = self.fit_share()
+        fold = self.typical_fold(family)
+        slow = share is not None and fold > SLOW_FAMILY_FACTOR * share and family not in self.capped_families
+        if slow and share is not None and family != self._best_family:
+            return (f"not run: one fold of this family takes {fold:.1f} s, more than {SLOW_FAMILY_FACTOR:g} x the "
+                    f"{share:.1f} s a trial's fit may take while trials share the time left, and it does not hold "
+                    "the best score")
         self._not_run = 0
         return None
 
@@ -223,12 +323,16 @@ class SearchPolicy:
         cheapest = min((self.typical_fold(name) for name in families), default=0.0)
         return left <= 0 or (self.has_complete and left < cheapest)
 
-    def completed(self, family: str, value: float, fit_time: float) -> bool:
-        """Learn from a completed trial; return whether it is the best so far (its refit is then reserved)."""
+    def completed(self, family: str, value: float, fit_time: float, fraction: float = 1.0) -> bool:
+        """Learn from a completed trial (which trained on ``fraction`` of its rows); return whether it is the
+        best so far (its refit is then reserved)."""
+        self.completed_here += 1
         if self.best_value is not None and not self.primary.is_better(value, self.best_value):
             return False
         self.best_value = value
         self._best_refit = self.refit_seconds(fit_time)
+        self._best_fraction = float(fraction)
+        self._best_family = family
         return True
 
     def fold_done(self, family: str, seconds: float) -> None:
@@ -255,22 +359,26 @@ class TrialPolicyMonitor:
         self.family = family
         self.writer = TrialWriter(trial)
         self.deadline = policy.trial_deadline()
+        self.net_cap, self.round_cap = policy.trial_caps()
         self._running: dict[int, float] = {}  # fold -> running mean, judged by :class:`FoldPruning`
         self._pruning = FoldPruning(trial, policy.primary.name)
 
     def probe(self, event: ProbeDone) -> Answer:
         """Successive halving at the probe; then the share of rows the folds train on."""
         raise_if_stopped()  # each event of a trial in this process is a place a lost SIGTERM or Ctrl-C ends it
+        policy = self.policy
+        # sized to the search time left, and to this trial's own deadline (a first trial's is capped)
+        left = min(policy.search_time_left(), policy.budget.left(self.deadline))
+        share = 1.0
+        if math.isfinite(left):
+            share = fidelity_share(event.seconds, event.fraction, left, policy.n_splits, policy.trials_ahead())
         if math.isfinite(event.score):
             self.writer.probe(event.score)
-            stop = self._halving(event)
+            whole = policy.n_splits == 1 and share == round(event.fraction, 4)  # the probe is the whole trial
+            stop = None if whole else self._halving(event)
             if stop is not None:
                 return stop
-        # sized to the search time left, and to this trial's own deadline (a first trial's is capped)
-        left = min(self.policy.search_time_left(), self.policy.budget.left(self.deadline))
-        if not math.isfinite(left):
-            return Go()
-        return Go(share=fidelity_share(event.seconds, event.fraction, left, self.policy.n_splits))
+        return Go(share=share)
 
     def _halving(self, event: ProbeDone) -> Stop | None:
         policy, primary = self.policy, self.policy.primary
@@ -313,7 +421,8 @@ class TrialPolicyMonitor:
         raise_if_stopped()
         if self.deadline is not None and time.monotonic() > self.deadline:
             where = "the probe" if event.fold is None else f"fold {event.fold + 1}/{event.n_folds}"
-            return Stop(f"stopped in {where} at epoch {event.epoch + 1}: out of time budget", kind="timeout")
+            unit = "round" if event.kind == "rounds" else "epoch"
+            return Stop(f"stopped in {where} at {unit} {event.epoch + 1}: out of time budget", kind="timeout")
         if event.fold == 0 and math.isfinite(event.value):
             self.trial.report(event.value, EPOCH_STEP_BASE + event.epoch)
             if event.epoch + 1 >= MIN_EPOCHS_BEFORE_PRUNING and self.trial.should_prune():
@@ -321,5 +430,7 @@ class TrialPolicyMonitor:
                     f"pruned at epoch {event.epoch + 1} of fold 1: validation {self.policy.primary.name}="
                     f"{event.value:.5g} is among the worst of the nets at that epoch"
                 )
-        cap = self.policy.fold_cap
+        if event.kind == "rounds":
+            self.policy.capped_families.add(self.family)
+        cap = self.round_cap if event.kind == "rounds" else self.net_cap
         return Go(end_fold=cap is not None and event.seconds > cap)

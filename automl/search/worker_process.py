@@ -6,7 +6,7 @@ fit's side). Messages, as tuples over a ``multiprocessing`` pipe:
 - from the fit: ``("load", source, families, warning_filters)`` (``source`` is ``("fd",)``: the data
   file's descriptor follows on the pipe, see :class:`~automl.search.worker_pool.Payload`; or
   ``("path", path)``), ``("unload",)``,
-  ``("trial", family, params, seed, monitored)``, ``("refit", family, params, seed, fraction)``,
+  ``("trial", family, params, seed, monitored)``, ``("refit", family, params, seed, fraction, stop_at)``,
   ``("answer", answer)`` (to an event), ``("keep", max_bytes)`` (send the last trial's fold models
   back pickled, if they pickle to at most ``max_bytes``; see :mod:`automl.search.kept_models`),
   ``("exit",)``;
@@ -161,11 +161,13 @@ def _run_trial(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, m
     return models
 
 
-def _run_refit(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, fraction: float) -> None:
-    """Fit ``family`` with ``params`` on all rows (or the seeded share ``fraction`` of them) and send
-    the fitted pipeline back, pickled here so that a model that does not pickle is an error of this refit."""
+def _run_refit(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, fraction: float,
+               stop_at: float | None = None) -> None:
+    """Fit ``family`` with ``params`` on all rows (or the seeded share ``fraction`` of them; training ends
+    at ``stop_at``) and send the fitted pipeline back, pickled here so that a model that does not pickle
+    is an error of this refit."""
     evaluator, X, y = loaded
-    model = fit_rows(evaluator, X, y, family, params, seed, fraction)
+    model = fit_rows(evaluator, X, y, family, params, seed, fraction, stop_at)
     payload = dumps(model)
     if payload is None:  # the fit's process then refits in-process
         conn.send(("unpicklable", f"the fitted {family!r} model cannot be pickled"))
@@ -174,14 +176,18 @@ def _run_refit(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, f
 
 
 def fit_rows(evaluator: Evaluator, X: Any, y: Any, family: str, params: Mapping[str, Any], seed: int,
-             fraction: float = 1.0) -> Any:
+             fraction: float = 1.0, stop_at: float | None = None) -> Any:
     """``family`` with ``params`` fitted on all rows of ``X``, or on the seeded, stratified share
-    ``fraction`` of them (the share a sized-down trial's folds trained on)."""
+    ``fraction`` of them (a sized-down trial's share, or more); a net or a booster ends its training at
+    ``stop_at`` (``time.monotonic()``; see :func:`~automl.families.epochs.fit_deadline`)."""
     import numpy as np
+
+    from automl.families.epochs import fit_deadline
 
     weights = evaluator.weights
     if fraction < 1.0:
         rows = subsample(np.arange(len(y)), y, fraction, seed, evaluator.task != "regression")
         X, y = X.iloc[rows], y[rows]
         weights = None if weights is None else weights[rows]
-    return evaluator.pipeline(family, params, seed).fit(X, y, sample_weight=weights)
+    with fit_deadline(stop_at):
+        return evaluator.pipeline(family, params, seed).fit(X, y, sample_weight=weights)
