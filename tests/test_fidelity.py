@@ -93,7 +93,7 @@ def test_only_large_folds_get_a_probe_of_a_ninth_within_limits():
     assert probe_fraction_for(9_999) is None
     assert probe_fraction_for(10_000) == 0.2  # at least 2 000 rows
     assert probe_fraction_for(90_000) == pytest.approx(1 / 9, abs=1e-4)
-    assert probe_fraction_for(900_000) == pytest.approx(50_000 / 900_000, abs=1e-4)  # at most 50 000
+    assert probe_fraction_for(900_000) == pytest.approx(20_000 / 900_000, abs=1e-4)  # at most 20 000
 
 
 def test_probe_cut_keeps_the_best_third_in_either_direction():

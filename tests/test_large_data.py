@@ -77,6 +77,10 @@ def test_while_trials_share_the_time_boosters_are_capped_and_a_slow_family_runs_
     assert not policy.stop_after_skips  # skipping a slow family never ends the search
     policy.completed("knn", 0.95, fit_time=5.0, fraction=0.05)
     assert policy.skip_reason("knn") is None  # it holds the best score: worth its time
+    for _ in range(MIN_SEARCH_TRIALS):
+        policy.completed("linear", 0.5, fit_time=0.1, fraction=0.05)
+    assert policy.trials_ahead() == 1
+    assert policy.trial_caps()[1] == pytest.approx(min(policy.fold_cap, policy.search_time_left() / 2), rel=0.02)
     folds = SearchPolicy(Budget(300.0, time.monotonic()), metric, n_splits=3, probe_fraction=0.05)
     folds.fold_done("knn", 40.0)
     assert folds.trial_caps() == (folds.fold_cap, None) and folds.skip_reason("knn") is None  # k folds: as before

@@ -145,6 +145,8 @@ class _Refitter:
                  scale: float, final_model: str = "refit") -> None:
         self.runner, self.spaces, self.seed = runner, spaces, seed
         self.n_splits, self.scale, self.final_model = n_splits, scale, final_model
+        #: Trial number -> the share of all rows its refit was grown to (see :meth:`refit`).
+        self.grown: dict[int, float] = {}
 
     def bagged(self, record: TrialRecord, deadline: float | None = None) -> bool:
         """Whether ``record``'s final model is its bag: asked for, or (``auto``) its refit is not expected to
@@ -176,6 +178,7 @@ class _Refitter:
                 # On more rows the trial's own stopping rule (early stopping, epochs) applies, not the rounds or
                 # epochs its share needed; nets and boosters end their training at grow_until with what they have.
                 refit_params, stop_at = params, grow_until
+                self.grown[record.number] = fraction
                 logger.info("trial %d (%s) trained on %.1f%% of its rows; refitted on %.1f%% of all rows",
                             record.number, record.family, 100 * record.rows_fraction, 100 * fraction)
         try:
@@ -191,10 +194,12 @@ class _Refitter:
             return BaggedModel(models)
 
 
-def _made(model: Any, record: TrialRecord) -> str:
-    """What the final model of ``record`` is, in words."""
+def _made(model: Any, record: TrialRecord, grown: float | None = None) -> str:
+    """What the final model of ``record`` is, in words (``grown``: the share of rows a grown refit used)."""
     if isinstance(model, BaggedModel):
         return f"bag of {len(model.members)} fold models of trial {record.number}"
+    if grown is not None:
+        return f"refit of trial {record.number} on {grown:.1%} of the rows (it trained on {record.rows_fraction:.1%})"
     return f"refit of trial {record.number}"
 
 
@@ -252,7 +257,7 @@ def _single(refitter: _Refitter, runner: Runner, outcome: SearchOutcome, ranked:
         if fallbacks:
             warn_user(f"the best trial's refit failed ({fallbacks[0]['reason']}); predict uses trial "
                       f"{record.number} ({record.family}), the next finalist whose refit succeeded", RuntimeWarning)
-        return model, record, fallbacks, _made(model, record)
+        return model, record, fallbacks, _made(model, record, refitter.grown.get(record.number))
     detail = "; ".join(f"trial {f['trial']} ({f['family']}): {f['reason']}" for f in fallbacks)
     kept = _last_resort(runner, outcome, ranked)  # kept in this process: it outlives the worker
     if kept is None:
@@ -315,6 +320,8 @@ def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budg
     started = time.monotonic()
     model, record, fallbacks, source = _single(refitter, runner, outcome, ranked, budget)
     family, params, refit_params = refit_config(record, problem.spaces)
+    if record.number in refitter.grown and not isinstance(model, BaggedModel):
+        refit_params = params  # grown to more rows: its own stopping rule, not its share's rounds
     final = FinalModel(model, record, params, refit_params, float(record.value or math.nan), [family],
                        refit_seconds=time.monotonic() - started, fallbacks=fallbacks, source=source)
     if problem.settings.ensemble and not fallbacks:

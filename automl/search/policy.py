@@ -267,12 +267,13 @@ class SearchPolicy:
         return max(1, MIN_SEARCH_TRIALS - self.completed_here)
 
     def fit_share(self) -> float | None:
-        """While trials share the search time left (:meth:`trials_ahead` above 1): the seconds of one fit of a
-        trial starting now (its probe and folds share its part); else None."""
-        ahead = self.trials_ahead()
-        if self.budget.seconds is None or ahead <= 1:
+        """With one split under a budget: the seconds of one fit of a trial starting now, its share of the search
+        time left (with :meth:`trials_ahead` others; its probe and fold share its part); else None. Once
+        :data:`MIN_SEARCH_TRIALS` have completed a trial may take half the time left, so that a booster's
+        training ends before the search deadline would stop the trial."""
+        if self.budget.seconds is None or self.n_splits != 1:
             return None
-        return self.search_time_left() / (ahead * (self.n_splits + 1))
+        return self.search_time_left() / (self.trials_ahead() * (self.n_splits + 1))
 
     def trial_caps(self) -> tuple[float | None, float | None]:
         """Seconds a net's and a booster's training in one fold of a trial starting now may take (None: no cap).
