@@ -11,7 +11,8 @@ trials, as ``final_model`` says:
 
 A trial with no bag (not kept: too large, or outside the best few) is refitted. The refit runs on all
 rows, in the isolated worker, under the budget's refit deadline. A trial sized down to a share of its
-rows to fit the time left is refitted, as the single final model, on as many rows as are expected to
+rows to fit the time left is refitted on that share; with one split (a holdout on large data, where the
+search kept time for it) the single final model's refit grows to as many rows as are expected to
 fit before the budget's end (:func:`~automl.search.policy.grown_fraction`; its bag, if kept, is the
 fallback when that refit fails or runs late); as an ensemble member, on its own share. A finalist that gives no model falls back to
 the next finalist, and then to the cheapest completed trial, with the time that one needs kept aside.
@@ -225,7 +226,10 @@ def _refit_single(refitter: _Refitter, ranked: Sequence[TrialRecord], budget: Bu
                                   "reason": "not refitted: its refit would not fit in the time left"})
                 continue
         try:
-            return refitter.refit(record, deadline, grow_until=budget.end()), record, fallbacks
+            # One split on large data: the search kept time to grow the refit (members are the runner's bags);
+            # under k folds that time is the ensemble members' refits'.
+            grow_until = budget.end() if refitter.n_splits == 1 else None
+            return refitter.refit(record, deadline, grow_until=grow_until), record, fallbacks
         except Exception as exc:  # noqa: BLE001 - a failing refit never ends the fit: the next finalist
             raise_if_stopped(exc)  # ... but a SIGTERM or Ctrl-C that the refit's code turned into this does
             reason = _failure(exc)

@@ -80,7 +80,7 @@ def _clock_callback(xgboost: Any, clock: RoundClock) -> Any:
     """A callback that ends the boosting when ``clock`` says (XGBoost's early stopping, if on, still keeps
     its best round); see :class:`~automl.families.epochs.RoundClock`."""
 
-    class StopOnClock(xgboost.callback.TrainingCallback):  # type: ignore[misc]
+    class StopOnClock(xgboost.callback.TrainingCallback):
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
             return clock(epoch)
 
