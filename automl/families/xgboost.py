@@ -68,7 +68,10 @@ class EarlyStoppingXGBoost(EarlyStoppingBooster):
                   sample_weight_eval_set=None if held_weight is None else [held_weight], verbose=False)
         model.set_params(callbacks=None)
         clock.raise_if_stopped()
-        return model, int(model.best_iteration) + 1
+        try:
+            return model, int(model.best_iteration) + 1
+        except AttributeError:  # the clock ended the boosting before early stopping kept a best round
+            return model, int(model.get_booster().num_boosted_rounds())
 
     def _scores(self, X: np.ndarray) -> np.ndarray:
         if self.task == "regression":
