@@ -168,9 +168,13 @@ def _fit_flaml(frame, test, args: argparse.Namespace) -> dict:
 
 
 def run_child(rows: int, system: str, args: argparse.Namespace) -> dict:
-    path = str(REPO_ROOT) if not (args.code and system == "automl") else f"{args.code}{os.pathsep}{REPO_ROOT}"
-    env = dict(os.environ, PYTHONPATH=path, **{v: "1" for v in THREAD_VARS})
     with tempfile.TemporaryDirectory() as tmp:
+        path = str(REPO_ROOT)
+        if args.code and system == "automl":  # that commit's automl, this checkout's benchmarks
+            (Path(tmp) / "code").mkdir()
+            (Path(tmp) / "code" / "automl").symlink_to(Path(args.code).resolve() / "automl")
+            path = f"{Path(tmp) / 'code'}{os.pathsep}{REPO_ROOT}"
+        env = dict(os.environ, PYTHONPATH=path, **{v: "1" for v in THREAD_VARS})
         result = Path(tmp) / "result.json"
         command = [sys.executable, "-m", "benchmarks.scale", "--worker", "--sizes", str(rows),
                    "--budget", str(args.budget), "--seed", str(args.seed), "--result", str(result),
