@@ -229,7 +229,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--systems: unknown {unknown}; choose from {list(SYSTEMS)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"scale_{datetime.now():%Y%m%d_%H%M%S}_b{args.budget:g}.csv"
+    pin = "" if args.pin is None else f"_pin{args.pin}"  # two runs started together on two cores: two files
+    path = out / f"scale_{datetime.now():%Y%m%d_%H%M%S}_b{args.budget:g}{pin}.csv"
     with open(path, "w", newline="", encoding="utf-8") as handle:
         csv.DictWriter(handle, fieldnames=FIELDS).writeheader()
     records = []
