@@ -124,6 +124,21 @@ def test_a_holdout_search_on_data_too_large_for_its_budget_runs_many_probe_sized
     assert model.predict(frame.drop(columns="y").head(5)).shape == (5,)
 
 
+def test_in_the_isolated_worker_the_grown_refit_ends_in_time_and_is_named(slow_family):
+    frame = _frame(20_000)
+    started = time.monotonic()
+    model = automl.fit(frame, target="y", families=["slow"], time_budget=15, seed=0, n_jobs=1, ensemble=False,
+                       cv=0.1)  # process isolation (the default): the refit's stop_at crosses to the worker
+    assert time.monotonic() - started <= 15 * 1.1 + 10
+    best = model.study_.trials[model.best_trial_]
+    share = best.user_attrs["automl:rows_fraction"]
+    assert share < 0.2
+    assert model.model_source_.startswith(f"refit of trial {best.number} on "), model.model_source_
+    grown = float(model.model_source_.split(" on ")[1].split("%")[0]) / 100
+    assert grown > 2 * share
+    assert model.predict(frame.drop(columns="y").head(5)).shape == (5,)
+
+
 def _data(rows: int = 4_000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(seed)
     X = pd.DataFrame(rng.normal(size=(rows, 6)), columns=[f"x{i}" for i in range(6)])
