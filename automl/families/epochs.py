@@ -11,8 +11,7 @@ hopeless or overlong trial. Outside a search (the final refit, direct use)
 A refit that must end by a moment (a final refit grown to more rows, see
 :func:`automl.search.policy.grown_fraction`) installs it with :func:`fit_deadline`: past it,
 :func:`report_epoch` answers "end now" (a net keeps its best epoch) and a booster's own
-per-round callback, which reads :func:`past_fit_deadline`, ends its boosting with the rounds
-it has. This module imports nothing heavy.
+per-round callback, a :class:`RoundClock`, ends its boosting with the rounds it has. This module imports nothing heavy.
 
 Example:
     >>> seen = []
@@ -32,7 +31,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["ROUND_REPORT_SECONDS", "EpochReporter", "RoundClock", "current_fit_deadline", "epoch_reporting", "fit_deadline", "past_fit_deadline", "report_epoch",
+__all__ = ["ROUND_REPORT_SECONDS", "EpochReporter", "RoundClock", "epoch_reporting", "fit_deadline", "past_fit_deadline", "report_epoch",
            "reporting_active", "reporting_mapped"]
 
 #: ``reporter(epoch, y_true, scores) -> stop``: ``y_true`` are encoded labels (or values) of the
@@ -63,11 +62,6 @@ def fit_deadline(moment: float | None) -> Iterator[None]:
         yield
     finally:
         _DEADLINE.reset(token)
-
-
-def current_fit_deadline() -> float | None:
-    """The installed fit deadline (``time.monotonic()``), or None."""
-    return _DEADLINE.get()
 
 
 def past_fit_deadline() -> bool:
@@ -173,7 +167,7 @@ class RoundClock:
     @property
     def active(self) -> bool:
         """Whether anything can end the boosting (a reporter or a fit deadline is installed)."""
-        return _REPORTER.get() is not None or _DEADLINE.get() is not None
+        return reporting_active()
 
     def raise_if_stopped(self) -> None:
         """Raise what the reporter raised during the fit, if anything."""

@@ -149,7 +149,7 @@ def _clock_callbacks(clock: RoundClock) -> list[Any]:
 
     best: dict[str, Any] = {"iteration": -1, "value": None, "results": []}
 
-    def stop_at_deadline(env: Any) -> None:
+    def stop_on_clock(env: Any) -> None:
         results = list(env.evaluation_result_list or [])
         if results:
             value, higher = results[0][2], results[0][3]
@@ -160,8 +160,8 @@ def _clock_callbacks(clock: RoundClock) -> list[Any]:
                 best.update(iteration=env.iteration, results=results)
             raise lgb.callback.EarlyStopException(best["iteration"], best["results"])
 
-    stop_at_deadline.order = 40  # type: ignore[attr-defined]  # after LightGBM's early stopping (30)
-    return [stop_at_deadline]
+    stop_on_clock.order = 40  # type: ignore[attr-defined]  # after LightGBM's early stopping (30)
+    return [stop_on_clock]
 
 
 def build(params: Mapping[str, Any], ctx: BuildContext) -> EarlyStoppingLightGBM:

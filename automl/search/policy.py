@@ -253,9 +253,9 @@ class SearchPolicy:
         """Seconds kept for growing the best trial's refit to more rows: :data:`FINAL_GROWTH_SHARE` of the
         budget while trials share the time left (one split on large data, a probe plan) and the best trial
         trained on a share of its rows, else 0."""
-        if self.budget.seconds is None or self.probe_fraction is None or self._best_fraction >= 1.0:
+        if self.budget.seconds is None or self.probe_fraction is None or self.n_splits != 1:
             return 0.0
-        if self.n_splits != 1:
+        if self._best_fraction >= 1.0:
             return 0.0
         return FINAL_GROWTH_SHARE * float(self.budget.seconds)
 
@@ -301,7 +301,7 @@ class SearchPolicy:
         share = self.fit_share()
         fold = self.typical_fold(family)
         slow = share is not None and fold > SLOW_FAMILY_FACTOR * share and family not in self.capped_families
-        if slow and share is not None and family != self._best_family:
+        if slow and family != self._best_family:
             return (f"not run: one fold of this family takes {fold:.1f} s, more than {SLOW_FAMILY_FACTOR:g} x the "
                     f"{share:.1f} s a trial's fit may take while trials share the time left, and it does not hold "
                     "the best score")
