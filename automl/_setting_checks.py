@@ -30,6 +30,8 @@ TASKS = ("binary", "multiclass", "regression")
 #: ``target_transform``: ``auto`` (searched among those the target allows) or one transform; the one
 #: definition is :data:`automl.data.target.TARGET_SETTINGS` (kept in step by a test).
 TARGET_SETTINGS = ("auto", "none", "sqrt", "log")
+#: ``first_trials``: the learned sequence (:mod:`automl.spaces.zero_shot`) first, or every family's defaults.
+FIRST_TRIALS = ("learned", "defaults")
 
 
 def family_list(value: Any) -> Any:
@@ -257,6 +259,14 @@ def _check_target_transform(name: str, value: Any) -> list[str]:
             f"(log1p), got {value!r}{guess}"]
 
 
+def _check_first_trials(name: str, value: Any) -> list[str]:
+    if value in FIRST_TRIALS:
+        return []
+    guess = _did_you_mean(value, FIRST_TRIALS)
+    return [f"first_trials must be 'learned' (the sequence learned off-suite first) or 'defaults' (every family's "
+            f"defaults first, in the families' order), got {value!r}{guess}"]
+
+
 def _check_ensemble(name: str, value: Any) -> list[str]:
     return [] if isinstance(value, bool) else [f"ensemble must be True or False, got {value!r}"]
 
@@ -339,3 +349,41 @@ def limit_problems(trial_timeout: Any, trial_memory_limit: Any) -> list[str]:
         out.append(f"trial_timeout={trial_timeout!r} s is below {MIN_TRIAL_TIMEOUT_S:g} s, too short for any trial to "
                    "start and fit a fold; give at least 1, e.g. trial_timeout=600, or None")
     return out
+
+
+def _check_pos_label(name: str, value: Any) -> list[str]:
+    if value is None or isinstance(value, (str, numbers.Number, bool)) or type(value).__module__ == "numpy":
+        return []
+    return [f"{name} must be a class label (a string, number or bool) or None, got {type(value).__name__} {value!r}; "
+            f"for example {name}='churn'"]
+
+
+_ROLES = ("text", "categorical")  # automl.data.text.ROLES (a test keeps them in step)
+
+
+def _roles_value(value: Any) -> Any:
+    """``"review=text,code=categorical"`` (the command line) -> a dict; anything else unchanged.
+
+    Example:
+        >>> _roles_value("review=text, code=categorical")
+        {'review': 'text', 'code': 'categorical'}
+    """
+    if not isinstance(value, str):
+        return value
+    pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+    if any(len(pair) != 2 for pair in pairs):
+        return value  # the check says what is wrong
+    return {name.strip(): role.strip() for name, role in pairs}
+
+
+def _check_column_roles(name: str, value: Any) -> list[str]:
+    example = f"for example {name}={{'review': 'text'}} (on the command line --column-roles review=text)"
+    if value is None:
+        return []
+    if not isinstance(value, Mapping):
+        return [f"{name} must map column names to a role ({' or '.join(_ROLES)}), got {value!r}; {example}"]
+    problems = []
+    for column, role in value.items():
+        if not isinstance(column, str) or role not in _ROLES:
+            problems.append(f"{name}[{column!r}]={role!r}: the role must be one of {list(_ROLES)}; {example}")
+    return problems

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl._setting_checks import (  # noqa: F401 - the table names every check
-    FINAL_MODELS, ISOLATION_MODES, PRUNERS, TARGET_SETTINGS, TASKS, _check_cv, _check_device, _check_ensemble, _check_final_model, _check_families, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_target_transform, _check_task, _check_time_budget, _check_tracking, _nonempty_text, _positive, family_list,
+    FINAL_MODELS, FIRST_TRIALS, ISOLATION_MODES, PRUNERS, TARGET_SETTINGS, TASKS, _ROLES, _check_column_roles, _check_cv, _check_device, _check_ensemble, _check_final_model, _check_families, _check_first_trials, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pos_label, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_target_transform, _check_task, _check_time_budget, _check_tracking, _nonempty_text, _positive, _roles_value, family_list,
 )
 from automl._setting_checks import isolation_limit_problems
 from automl._suggest import unknown_name_message
@@ -91,46 +91,6 @@ _yes_no.__name__ = "yes/no"  # argparse says: invalid yes/no value: 'maybe'
 
 def _check_bool(name: str, value: Any) -> list[str]:
     return [] if isinstance(value, bool) else [f"{name} must be True or False, got {value!r}; for example {name}=True"]
-
-
-def _check_pos_label(name: str, value: Any) -> list[str]:
-    import numbers
-
-    if value is None or isinstance(value, (str, numbers.Number, bool)) or type(value).__module__ == "numpy":
-        return []
-    return [f"{name} must be a class label (a string, number or bool) or None, got {type(value).__name__} {value!r}; "
-            f"for example {name}='churn'"]
-
-
-_ROLES = ("text", "categorical")  # automl.data.text.ROLES (a test keeps them in step)
-
-
-def _roles_value(value: Any) -> Any:
-    """``"review=text,code=categorical"`` (the command line) -> a dict; anything else unchanged.
-
-    Example:
-        >>> _roles_value("review=text, code=categorical")
-        {'review': 'text', 'code': 'categorical'}
-    """
-    if not isinstance(value, str):
-        return value
-    pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
-    if any(len(pair) != 2 for pair in pairs):
-        return value  # the check says what is wrong
-    return {name.strip(): role.strip() for name, role in pairs}
-
-
-def _check_column_roles(name: str, value: Any) -> list[str]:
-    example = f"for example {name}={{'review': 'text'}} (on the command line --column-roles review=text)"
-    if value is None:
-        return []
-    if not isinstance(value, Mapping):
-        return [f"{name} must map column names to a role ({' or '.join(_ROLES)}), got {value!r}; {example}"]
-    problems = []
-    for column, role in value.items():
-        if not isinstance(column, str) or role not in _ROLES:
-            problems.append(f"{name}[{column!r}]={role!r}: the role must be one of {list(_ROLES)}; {example}")
-    return problems
 
 
 #: :attr:`Setting.fit_default` of a setting whose default is the same for every entry point.
@@ -325,6 +285,15 @@ SETTINGS: tuple[Setting, ...] = (
             "`\"auto\"`", "--target-transform",
             "regression: learn the target as is (none), its square root (sqrt) or log1p (log); auto "
             "(default): searched", cli_choices=TARGET_SETTINGS),
+    Setting("first_trials", "learned", _check_first_trials,
+            "The trials a new search queues before the sampler takes over. ``\"learned\"``: first the sequence "
+            "for the task learned off-suite (``search_spaces/zero_shot/first_trials.yaml``: configurations chosen "
+            "greedily for their cross-validation score, for their time, over a corpus of real tables; those of "
+            "families not searched are skipped), then every family's defaults and search-space portfolio. "
+            "``\"defaults\"``: every family's defaults first, in the families' order, then the portfolios.",
+            "`\"learned\"`", "--first-trials",
+            "learned (default): the sequence learned off-suite first; defaults: every family's defaults first",
+            cli_choices=FIRST_TRIALS),
     Setting("task", None, _check_task,
             "``\"binary\"``, ``\"multiclass\"``, ``\"regression\"`` or None (inferred from the target). "
             "``AutoMLClassifier`` takes binary or multiclass.",

@@ -32,6 +32,7 @@ from automl.search.budget import Budget
 from automl.search.isolation import Runner, make_runner
 from automl.search.runner import JoiningRole, MainRole, SearchOutcome, SearchSpec, run_search
 from automl.search.storage import describe_storage
+from automl.spaces.zero_shot import learned_first_trials
 from automl.tracking import SearchInfo, Tracker, TrackingResult, make_tracker
 from automl._fit.problem import Problem, prepare_problem
 from automl._fit.refit import build_final_model
@@ -80,6 +81,7 @@ def _search_spec(problem: Problem, n_trials: int | None, sweep: Mapping[str, Any
         study_name=settings.study_name, storage=settings.storage, pruner=settings.pruner,
         fingerprint=problem.fingerprint, refit_scale=problem.refit_scale, sweep=sweep,
         final_model=settings.final_model,
+        first_trials=learned_first_trials(problem.evaluator.task) if settings.first_trials == "learned" else (),
     )
 
 

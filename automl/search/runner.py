@@ -53,6 +53,7 @@ from automl.search.study import (
 )
 from automl.search.trial_record import TrialRecord, TrialWriter
 from automl.spaces import SearchSpace
+from automl.spaces.zero_shot import FirstTrial
 
 __all__ = ["JoiningRole", "KEPT_BAGS", "MainRole", "SearchOutcome", "SearchSpec", "run_search"]
 
@@ -85,6 +86,8 @@ class SearchSpec:
             the runner keeps the best :data:`KEPT_BAGS` trials' fold models (with ``"refit"`` only the best
             trial's, the last resort), and with ``"bag"`` the search keeps no time for the refit of a
             trial whose bag is held.
+        first_trials: The learned first trials a new study queues before every family's defaults
+            (:mod:`automl.spaces.zero_shot`; empty: the defaults first).
     """
 
     evaluator: Evaluator
@@ -99,6 +102,7 @@ class SearchSpec:
     refit_scale: float = 1.25
     sweep: Mapping[str, Any] | None = None
     final_model: str = "refit"
+    first_trials: Sequence[FirstTrial] = ()
 
     @property
     def stored(self) -> bool:
@@ -166,7 +170,7 @@ class MainRole:
         spec = self.spec
         study, created = _open(spec, create=True)
         if created:
-            enqueue_first_trials(study, spec.families, spec.spaces, spec.evaluator.task)
+            enqueue_first_trials(study, spec.families, spec.spaces, spec.evaluator.task, spec.first_trials)
         if spec.stored:
             deadline = budget.wall_time(budget.search_deadline())
             self.target = publish_limits(study, deadline, spec.n_trials, spec.sweep)

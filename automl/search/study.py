@@ -2,8 +2,8 @@
 
 A search runs one Optuna study over the conditional space ``family -> family__param``. The
 process that starts it (the *main* role) creates or resumes the study, checks that a stored
-one was made for the same data and settings (its fingerprint), queues every family's
-defaults and then the portfolios, and records the deadline and trial target so that other
+one was made for the same data and settings (its fingerprint), queues the learned first trials,
+every family's defaults and then the portfolios, and records the deadline and trial target so that other
 processes can *join* it (:mod:`automl.search.runner` has both roles).
 
 Example:
@@ -36,7 +36,8 @@ from automl.search.storage import open_study
 from automl.search.trial_record import StudyRecord, StudyWriter, TrialRecord, counted_trials, origin_attrs
 from automl.spaces import SearchSpace
 from automl.spaces.params import CategoricalParam
-from automl.spaces.portfolio import portfolio_trials
+from automl.spaces.portfolio import entry_trial, portfolio_trials
+from automl.spaces.zero_shot import FirstTrial
 
 __all__ = [
     "DRAIN_POLL_SECONDS", "FOLD_VIEW_MAX_AGE", "FoldPruning", "StudyLimits", "derived_seed", "drain",
@@ -169,34 +170,46 @@ class FoldPruning:
 
 
 def enqueue_first_trials(study: Any, families: Sequence[ModelFamily], spaces: Mapping[str, SearchSpace],
-                         task: str) -> list[str]:
-    """Queue every family's defaults, then the families' portfolios in turn (entry 1 of each
-    family, then entry 2, ...); return the origins queued, in order.
+                         task: str, learned: Sequence[FirstTrial] = ()) -> list[str]:
+    """Queue the first trials of a new study; return their origins, in order.
+
+    First the ``learned`` sequence (:mod:`automl.spaces.zero_shot`: the configurations that did best,
+    for their time, on a corpus of real tables), those of its entries whose family is searched, each
+    clipped into the family's current space (an entry whose value is no longer a choice is skipped).
+    Then every family's defaults, then the families' portfolios in turn (entry 1 of each family, then
+    entry 2, ...); a configuration already queued is not queued twice.
 
     Where the target transform is searched (regression, :mod:`automl.data.target`), the first family's
     defaults are queued once more with each other transform, after every family's defaults: which scale
     suits the target differs between data sets, and the search should learn it before the sampler takes
     over, but not at the cost of a family never tried on a short budget."""
-    origins = []
+    queued: list[dict[str, object]] = []
+    origins: list[str] = []
+
+    def put(family: str, params: Mapping[str, object] | None, origin: str) -> None:
+        trial = None if params is None else {"family": family, **params}
+        if trial is not None and trial not in queued:
+            study.enqueue_trial(trial, user_attrs=origin_attrs(origin))
+            queued.append(trial)
+            origins.append(origin)
+
+    names = [family.name for family in families]
+    for entry in learned:
+        if entry.family in names:
+            put(entry.family, entry_trial(spaces[entry.family], entry.params), entry.origin)
     for family in families:
-        study.enqueue_trial({"family": family.name, **spaces[family.name].optuna_defaults()},
-                            user_attrs=origin_attrs("default"))
-        origins.append("default")
+        put(family.name, spaces[family.name].optuna_defaults(), "default")
     if families:  # the first family's defaults on each other scale of the target, once every family has run
-        first = families[0]
-        for transform in _transform_variants(spaces[first.name]):
-            study.enqueue_trial({"family": first.name, **spaces[first.name].optuna_defaults(),
-                                 spaces[first.name].key(TARGET_PARAM_NAME): transform},
-                                user_attrs=origin_attrs("default"))
-            origins.append("default")
+        first = spaces[families[0].name]
+        for transform in _transform_variants(first):
+            put(families[0].name, {**first.optuna_defaults(), first.key(TARGET_PARAM_NAME): transform}, "default")
     queues = [[(family.name, name, params) for name, params in portfolio_trials(spaces[family.name], task)]
               for family in families]
     for round_ in range(max((len(q) for q in queues), default=0)):
         for queue in queues:
             if round_ < len(queue):
                 family_name, name, params = queue[round_]
-                study.enqueue_trial({"family": family_name, **params}, user_attrs=origin_attrs(f"portfolio:{name}"))
-                origins.append(f"portfolio:{name}")
+                put(family_name, params, f"portfolio:{name}")
     return origins
 
 

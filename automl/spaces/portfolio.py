@@ -22,13 +22,13 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from automl._suggest import close_names, unknown_key_message
 
-__all__ = ["PortfolioEntry", "parse_portfolio", "portfolio_trials", "cap_high", "TASKS"]
+__all__ = ["PortfolioEntry", "parse_portfolio", "portfolio_trials", "entry_trial", "cap_high", "TASKS"]
 
 TASKS = ("binary", "multiclass", "regression")
 _ENTRY_KEYS = ("name", "source", "tasks", "params")
@@ -165,22 +165,36 @@ def portfolio_trials(space: Any, task: str) -> list[tuple[str, dict[str, object]
     for entry in space.portfolio:
         if entry.tasks is not None and task not in entry.tasks:
             continue
-        values = space.defaults()
-        usable = True
-        for name, value in entry.params:
-            if name not in space.names or space[name].kind == "fixed":
-                continue
-            clipped = _clip(space[name], value)
-            if clipped is None:
-                usable = False
-                break
-            values[name] = clipped
-        # a conditional parameter counts only where its parent's value (maybe the entry's) uses it
-        trial = {space.key(name): value for name, value in space.active(values).items() if space[name].kind != "fixed"}
-        if usable and trial not in seen:
+        trial = entry_trial(space, entry.params)
+        if trial is not None and trial not in seen:
             seen.append(trial)
             out.append((entry.name, trial))
     return out
+
+
+def entry_trial(space: Any, params: Iterable[tuple[str, object]]) -> dict[str, object] | None:
+    """The Optuna parameters of a configuration given as ``(parameter, value)`` pairs, ready to enqueue.
+
+    Parameters left out take the space's defaults; values are clipped into its current bounds;
+    parameters it fixes or lacks, and conditional ones the values leave unused, are left out.
+    None: a categorical value is no longer a choice (the configuration cannot be run in this space).
+
+    Example:
+        >>> from automl.spaces import CategoricalParam, IntParam, SearchSpace
+        >>> space = SearchSpace("knn", (IntParam("k", 1, 50, 5), CategoricalParam("w", ("u", "d"), "u")))
+        >>> entry_trial(space, [("k", 80)]), entry_trial(space, [("w", "x")])
+        ({'knn__k': 50, 'knn__w': 'u'}, None)
+    """
+    values = space.defaults()
+    for name, value in params:
+        if name not in space.names or space[name].kind == "fixed":
+            continue
+        clipped = _clip(space[name], value)
+        if clipped is None:
+            return None
+        values[name] = clipped
+    # a conditional parameter counts only where its parent's value (maybe the entry's) uses it
+    return {space.key(name): value for name, value in space.active(values).items() if space[name].kind != "fixed"}
 
 
 def cap_high(space: Any, caps: Mapping[str, float]) -> Any:
