@@ -109,7 +109,7 @@ def _frame(n=120, seed=0):
 
 def test_a_fit_runs_defaults_then_portfolio_and_the_leaderboard_says_which():
     model = automl.fit(_frame(), target="y", families=["knn", "linear"], n_trials=4, cv=3, n_jobs=1,
-                       isolation="none", ensemble=False)
+                       isolation="none", ensemble=False, first_trials="defaults")
     board = model.leaderboard_.sort_values("trial")
     assert list(board["origin"]) == ["default", "default", "portfolio:autogluon_distance", "sampler"]
     third = model.study_.trials[2]

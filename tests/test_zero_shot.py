@@ -52,7 +52,7 @@ def test_a_malformed_sequence_is_refused_with_every_problem_listed():
 _LEARNED = (
     FirstTrial("knn", "wide", (("n_neighbors", 400),), "test"),  # clipped into the space's bound (50)
     FirstTrial("catboost", "deep", (("depth", 8),), "test"),  # not searched below: skipped
-    FirstTrial("linear", "default", (), "test"),
+    FirstTrial("linear", "plain", (("class_weight", None),), "test"),  # None is a choice here
     FirstTrial("knn", "gone", (("weights", "nowhere"),), "test"),  # not a choice: skipped
 )
 
@@ -63,7 +63,7 @@ def test_the_learned_trials_come_first_then_the_defaults_not_yet_queued_then_the
     study = optuna.create_study(direction="maximize")
     origins = enqueue_first_trials(study, families, spaces, "binary", _LEARNED)
     assert origins == [
-        "zero_shot:knn:wide", "zero_shot:linear:default",
+        "zero_shot:knn:wide", "zero_shot:linear:plain",
         "default", "default",  # lightgbm's and knn's defaults; linear's ran as a learned trial
         "portfolio:autogluon_xt", "portfolio:autogluon_distance",
         "portfolio:autogluon_large", "portfolio:flaml_binary_2",

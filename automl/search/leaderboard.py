@@ -71,7 +71,7 @@ def _row(record: TrialRecord, metrics: Sequence[str], retried_as: dict[int, int]
 
 def leaderboard(study: Any, metrics: Sequence[str]) -> pd.DataFrame:
     """One row per trial: rank, trial, family, params, mean and std of each metric, folds run, share of
-    rows trained on, origin (``default``, ``portfolio:<name>`` or ``sampler``), times, state, reason.
+    rows trained on, origin (``default``, ``zero_shot:<family>:<name>``, ``portfolio:<name>`` or ``sampler``), times, state, reason.
 
     Completed trials come first, ranked by the study's objective; then
     pruned, failed and running ones (rank NaN, metric columns empty, the

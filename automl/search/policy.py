@@ -54,7 +54,7 @@ from automl.evaluation.metrics import Metric
 from automl.evaluation.monitor import Answer, EpochDone, FoldDone, Go, ProbeDone, Stop
 from automl.search.budget import Budget
 from automl.search.study import FoldPruning
-from automl.search.trial_record import TrialRecord, TrialWriter
+from automl.search.trial_record import TrialRecord, TrialWriter, chosen_on_purpose
 
 __all__ = [
     "EPOCH_STEP_BASE", "FIDELITY_EXPONENT", "FIDELITY_SNAP", "FIDELITY_TIME_SHARE", "FINAL_GROWTH_SHARE",
@@ -383,7 +383,7 @@ class TrialPolicyMonitor:
 
     def _halving(self, event: ProbeDone) -> Stop | None:
         policy, primary = self.policy, self.policy.primary
-        if not policy.prune_probes or self.writer.origin == "default":
+        if not policy.prune_probes or chosen_on_purpose(self.writer.origin):
             return None
         others = [
             r.probe_score for r in map(TrialRecord.read, self.trial.study.get_trials(deepcopy=False))

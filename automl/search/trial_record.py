@@ -39,6 +39,7 @@ __all__ = [
     "TrialWriter",
     "compact_curves",
     "counted_trials",
+    "chosen_on_purpose",
     "origin_attrs",
     "trial_params",
     "worker_id",
@@ -54,7 +55,7 @@ _PARAMS = "automl:params"
 _CURVES = "automl:curves"
 _WORKER = "automl:worker"  # which process ran the trial (host:pid)
 _SURPLUS = "automl:surplus"  # started after the trial target was reached: not run
-_ORIGIN = "automl:origin"  # default, portfolio:<name>, or absent (the sampler's)
+_ORIGIN = "automl:origin"  # default, zero_shot:<family>:<name>, portfolio:<name>, or absent (the sampler's)
 _FRACTION = "automl:rows_fraction"  # share of each training fold's rows, when below 1
 _PROBE = "automl:probe_score"  # score of the probe on a subsample of fold 1
 
@@ -111,8 +112,20 @@ def compact_curves(curves: Mapping[str, Sequence[Sequence[float]]]) -> dict[str,
     return out
 
 
+def chosen_on_purpose(origin: str) -> bool:
+    """Whether a trial of ``origin`` was queued as a first trial on its own merits (a family's defaults or
+    a learned first trial, :mod:`automl.spaces.zero_shot`): the probe's halving spares it.
+
+    Example:
+        >>> chosen_on_purpose("zero_shot:lightgbm:default"), chosen_on_purpose("portfolio:xt")
+        (True, False)
+    """
+    return origin == "default" or origin.startswith("zero_shot:")
+
+
 def origin_attrs(origin: str) -> dict[str, str]:
-    """The user attributes of a trial queued for ``origin`` (``default`` or ``portfolio:<name>``).
+    """The user attributes of a trial queued for ``origin`` (``default``, ``zero_shot:<family>:<name>`` or
+    ``portfolio:<name>``).
 
     Example:
         >>> origin_attrs("default")
@@ -144,7 +157,7 @@ class TrialRecord:
         reason: Why it stopped or failed ("" if it did not).
         worker: ``host:pid`` of the process that ran it ("" if unknown).
         surplus: Started after the trial target was reached, and not run.
-        origin: ``default``, ``portfolio:<name>`` or ``sampler``.
+        origin: ``default``, ``zero_shot:<family>:<name>``, ``portfolio:<name>`` or ``sampler``.
         rows_fraction: Share of each training fold's rows it trained on.
         probe_score: Score of its probe (large data), or None.
         duration: Seconds from start to end (NaN while running).

@@ -143,10 +143,14 @@ def parse_portfolio(data: object, params: Mapping[str, Any], head: str) -> tuple
     return entries, problems
 
 
+_NOT_A_CHOICE = object()
+
+
 def _clip(param: Any, value: object) -> object:
-    """``value`` moved into ``param``'s current bounds (``None``: not a choice any more)."""
+    """``value`` moved into ``param``'s current bounds (``_NOT_A_CHOICE``: not a choice any more; a
+    choice may itself be None)."""
     if param.kind == "categorical":
-        return value if value in param.choices else None
+        return value if value in param.choices else _NOT_A_CHOICE
     clipped = min(max(value, param.low), param.high)
     return int(round(clipped)) if param.kind == "int" else float(clipped)
 
@@ -190,7 +194,7 @@ def entry_trial(space: Any, params: Iterable[tuple[str, object]]) -> dict[str, o
         if name not in space.names or space[name].kind == "fixed":
             continue
         clipped = _clip(space[name], value)
-        if clipped is None:
+        if clipped is _NOT_A_CHOICE:
             return None
         values[name] = clipped
     # a conditional parameter counts only where its parent's value (maybe the entry's) uses it
