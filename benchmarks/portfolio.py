@@ -13,14 +13,14 @@ configurations drawn uniformly from its space (Optuna's ``RandomSampler``, seed 
 
     python -m benchmarks.portfolio run [--tasks regression] [--shard 0/2]
 
-``select``: per task, a greedy sequence of candidates (Caruana-style forward selection, as AutoGluon's
-and auto-sklearn 2's portfolios are built). Each table's scores are normalised to 1 for its best
+``select``: per task, a greedy sequence of candidates (forward selection, as AutoGluon's and
+auto-sklearn 2's portfolios are built, here inserting each pick where in the sequence it helps most). Each table's scores are normalised to 1 for its best
 candidate and 0 for its median one (clipped at 0). A sequence is worth the mean, over tables and over
 the time allowances ``ALLOWANCES``, of the best normalised score among its first candidates whose fit
 times, added up in order, fit in the allowance. An allowance is a multiple of that table's
 LightGBM-defaults CV time, so cost counts in the table's own units and a slow family (CatBoost on wide
-categorical data) is placed where it pays for its time. Each step adds the candidate that raises the
-worth most; the sequence ends at ``LENGTH`` entries or when nothing adds more than ``MIN_GAIN``. The
+categorical data) is placed where it pays for its time. Each step adds the candidate, at the place in
+the sequence, that raises the worth most; the sequence ends at ``LENGTH`` entries or when nothing adds more than ``MIN_GAIN``. The
 result is written to ``search_spaces/zero_shot/first_trials.yaml`` with its provenance; with ``--holdout K`` every
 K-th table is left out of the selection and the sequence is scored on them, against the order of today's
 family defaults.
@@ -215,22 +215,27 @@ def worth(sequence: list[str], tables: dict[str, dict]) -> float:
 
 
 def greedy(tables: dict[str, dict]) -> list[tuple[str, float]]:
-    """The greedy sequence: ``(candidate, worth after adding it)``."""
+    """The greedy sequence: ``(candidate, worth of the sequence once it was added)``, in the sequence's order.
+
+    Each step adds the candidate, at the position in the sequence, that raises the worth most (inserting,
+    not only appending: a strong but slow configuration chosen early must not block a cheap one that fits
+    the small allowances before it).
+    """
     pool = sorted({c for t in tables.values() for c in t["norm"]})
     sequence: list[str] = []
-    out: list[tuple[str, float]] = []
+    added: dict[str, float] = {}
     current = 0.0
     while len(sequence) < LENGTH:
-        gains = [(worth(sequence + [c], tables), c) for c in pool if c not in sequence]
-        if not gains:
+        options = [(worth(sequence[:k] + [c] + sequence[k:], tables), -k, c)
+                   for c in pool if c not in sequence for k in range(len(sequence) + 1)]
+        if not options:
             break
-        value, best = max(gains)
+        value, at, best = max(options)
         if value - current < MIN_GAIN:
             break
-        sequence.append(best)
-        out.append((best, value))
-        current = value
-    return out
+        sequence.insert(-at, best)
+        added[best] = current = value
+    return [(c, added[c]) for c in sequence]
 
 
 def families_order(task: str) -> list[str]:
@@ -305,7 +310,7 @@ def write_yaml(chosen: dict[str, list[tuple[str, float]]], rows: list[dict]) -> 
         f"# {FOLDS}-fold CV of every candidate on the benchmarks.portfolio_corpus tables "
         f"({', '.join(f'{n} {t}' for t, n in tables.items())}), greedy\n"
         f"# forward selection on the mean normalised score reached within {list(ALLOWANCES)} times each table's\n"
-        "# LightGBM-defaults fit time. 'worth' is the sequence's worth after the entry (1 = every table's best\n"
+        "# LightGBM-defaults fit time. 'worth' is the sequence's worth once the entry was added (1 = every table's best\n"
         "# candidate at every allowance); 'params' leave out what takes the family's defaults.\n"
     )
     OUTPUT.write_text(header + yaml.safe_dump(doc, sort_keys=False, width=110), encoding="utf-8")

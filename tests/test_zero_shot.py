@@ -99,3 +99,15 @@ def test_a_bad_first_trials_value_is_refused_before_anything_is_written(tmp_path
                    tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", storage=f"sqlite:///{tmp_path / 'study.db'}",
                    study_name="s")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_builder_places_a_strong_but_slow_configuration_after_cheap_ones_that_fit_the_allowances():
+    from benchmarks.portfolio import ALLOWANCES, greedy, worth
+
+    slow = ALLOWANCES[0] + 1.0  # fits only the larger allowances
+    tables = {f"t{i}": {"norm": {"cheap": 0.6, "slow": 1.0, "useless": 0.0},
+                        "cost": {"cheap": 1.0, "slow": slow, "useless": 0.5}} for i in range(3)}
+    picks = [c for c, _ in greedy(tables)]
+    assert picks == ["cheap", "slow"]  # nothing is gained by the useless one: it is left out
+    # the slow one first would reach nothing within the smallest allowance
+    assert worth(["slow", "cheap"], tables) < worth(["cheap", "slow"], tables)
