@@ -289,7 +289,7 @@ SETTINGS: tuple[Setting, ...] = (
             "The trials a new search queues before the sampler takes over. ``\"learned\"``: first the sequence "
             "for the task learned off-suite (``search_spaces/zero_shot/first_trials.yaml``: configurations chosen "
             "greedily for their cross-validation score, for their time, over a corpus of real tables; those of "
-            "families not searched are skipped), then every family's defaults and search-space portfolio. "
+            "families not searched are skipped; none for images), then every family's defaults and search-space portfolio. "
             "``\"defaults\"``: every family's defaults first, in the families' order, then the portfolios.",
             "`\"learned\"`", "--first-trials",
             "learned (default): the sequence learned off-suite first; defaults: every family's defaults first",

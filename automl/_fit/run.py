@@ -32,7 +32,7 @@ from automl.search.budget import Budget
 from automl.search.isolation import Runner, make_runner
 from automl.search.runner import JoiningRole, MainRole, SearchOutcome, SearchSpec, run_search
 from automl.search.storage import describe_storage
-from automl.spaces.zero_shot import learned_first_trials
+from automl.spaces.zero_shot import FirstTrial, learned_first_trials
 from automl.tracking import SearchInfo, Tracker, TrackingResult, make_tracker
 from automl._fit.problem import Problem, prepare_problem
 from automl._fit.refit import build_final_model
@@ -81,8 +81,15 @@ def _search_spec(problem: Problem, n_trials: int | None, sweep: Mapping[str, Any
         study_name=settings.study_name, storage=settings.storage, pruner=settings.pruner,
         fingerprint=problem.fingerprint, refit_scale=problem.refit_scale, sweep=sweep,
         final_model=settings.final_model,
-        first_trials=learned_first_trials(problem.evaluator.task) if settings.first_trials == "learned" else (),
+        first_trials=_first_trials(problem),
     )
+
+
+def _first_trials(problem: Problem) -> Sequence[FirstTrial]:
+    """The learned first trials: for tables (they were learned on tables, never on images)."""
+    if problem.settings.first_trials != "learned" or problem.image_shape is not None:
+        return ()
+    return learned_first_trials(problem.evaluator.task)
 
 
 def _runner(problem: Problem) -> Runner:
