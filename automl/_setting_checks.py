@@ -243,28 +243,22 @@ def _did_you_mean(value: Any, choices: tuple[str, ...]) -> str:
     return "; did you mean " + " or ".join(repr(h) for h in hints) + "?" if hints else ""
 
 
-def _check_final_model(name: str, value: Any) -> list[str]:
-    if value in FINAL_MODELS:
-        return []
-    guess = _did_you_mean(value, FINAL_MODELS)
-    return [f"final_model must be 'auto', 'bag' (the trial's fold models, averaged) or 'refit' (one model "
-            f"refitted on all rows), got {value!r}{guess}"]
+def _one_of(choices: tuple[str, ...], rule: str) -> Callable[[str, Any], list[str]]:
+    """The check of a setting that takes one of ``choices`` as text; ``rule`` says what each means."""
+    def check(name: str, value: Any) -> list[str]:
+        if value in choices:
+            return []
+        return [f"{name} must be {rule}, got {value!r}{_did_you_mean(value, choices)}"]
+
+    return check
 
 
-def _check_target_transform(name: str, value: Any) -> list[str]:
-    if value in TARGET_SETTINGS:
-        return []
-    guess = _did_you_mean(value, TARGET_SETTINGS)
-    return [f"target_transform must be 'auto' (searched among those the target allows), 'none', 'sqrt' or 'log' "
-            f"(log1p), got {value!r}{guess}"]
-
-
-def _check_first_trials(name: str, value: Any) -> list[str]:
-    if value in FIRST_TRIALS:
-        return []
-    guess = _did_you_mean(value, FIRST_TRIALS)
-    return [f"first_trials must be 'learned' (the sequence learned off-suite first) or 'defaults' (every family's "
-            f"defaults first, in the families' order), got {value!r}{guess}"]
+_check_final_model = _one_of(FINAL_MODELS, "'auto', 'bag' (the trial's fold models, averaged) or 'refit' (one model "
+                                           "refitted on all rows)")
+_check_target_transform = _one_of(TARGET_SETTINGS, "'auto' (searched among those the target allows), 'none', "
+                                                   "'sqrt' or 'log' (log1p)")
+_check_first_trials = _one_of(FIRST_TRIALS, "'learned' (the sequence learned off-suite first) or 'defaults' (every "
+                                            "family's defaults first, in the families' order)")
 
 
 def _check_ensemble(name: str, value: Any) -> list[str]:
