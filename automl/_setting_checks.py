@@ -30,8 +30,8 @@ TASKS = ("binary", "multiclass", "regression")
 #: ``target_transform``: ``auto`` (searched among those the target allows) or one transform; the one
 #: definition is :data:`automl.data.target.TARGET_SETTINGS` (kept in step by a test).
 TARGET_SETTINGS = ("auto", "none", "sqrt", "log")
-#: ``first_trials``: the learned sequence (:mod:`automl.spaces.zero_shot`) first, or every family's defaults.
-FIRST_TRIALS = ("learned", "defaults")
+#: ``first_trials``: every family's defaults first, or the learned sequence (:mod:`automl.spaces.zero_shot`).
+FIRST_TRIALS = ("defaults", "learned")
 
 
 def family_list(value: Any) -> Any:
@@ -257,8 +257,8 @@ _check_final_model = _one_of(FINAL_MODELS, "'auto', 'bag' (the trial's fold mode
                                            "refitted on all rows)")
 _check_target_transform = _one_of(TARGET_SETTINGS, "'auto' (searched among those the target allows), 'none', "
                                                    "'sqrt' or 'log' (log1p)")
-_check_first_trials = _one_of(FIRST_TRIALS, "'learned' (the sequence learned off-suite first) or 'defaults' (every "
-                                            "family's defaults first, in the families' order)")
+_check_first_trials = _one_of(FIRST_TRIALS, "'defaults' (every family's defaults first, in the families' order) or "
+                                            "'learned' (the sequence learned off-suite first)")
 
 
 def _check_ensemble(name: str, value: Any) -> list[str]:

@@ -85,16 +85,16 @@ def test_a_fit_runs_the_learned_sequence_first_and_the_leaderboard_says_so():
     learned = [e for e in learned_first_trials("binary") if e.family in ("lightgbm", "knn", "linear")]
     assert learned, "the binary sequence has an entry of these families"
     model = automl.fit(_frame(), target="y", families=["lightgbm", "knn", "linear"], n_trials=len(learned) + 1,
-                       cv=3, n_jobs=1, isolation="none", ensemble=False)
+                       cv=3, n_jobs=1, isolation="none", ensemble=False, first_trials="learned")
     origins = list(model.leaderboard_.sort_values("trial")["origin"])
     assert origins[:len(learned)] == [e.origin for e in learned]
     defaults = automl.fit(_frame(), target="y", families=["lightgbm", "knn", "linear"], n_trials=3, cv=3,
-                          n_jobs=1, isolation="none", ensemble=False, first_trials="defaults")
+                          n_jobs=1, isolation="none", ensemble=False)  # the default
     assert list(defaults.leaderboard_.sort_values("trial")["origin"]) == ["default"] * 3
 
 
 def test_a_bad_first_trials_value_is_refused_before_anything_is_written(tmp_path):
-    with pytest.raises(InvalidParameterError, match="first_trials must be 'learned'.*did you mean 'learned'"):
+    with pytest.raises(InvalidParameterError, match="first_trials must be 'defaults'.*did you mean 'learned'"):
         automl.fit(_frame(), target="y", n_trials=1, first_trials="learnt", tracking=True,
                    tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", storage=f"sqlite:///{tmp_path / 'study.db'}",
                    study_name="s")
