@@ -68,17 +68,20 @@ OFFSUITE = (
     OffsuiteTask("glass", "MASS", "fgl", "type", "multiclass"),
     OffsuiteTask("auto_origin", "ISLR", "Auto", "origin", "multiclass", drop=("name",)),
 )
-_BY_NAME = {t.name: t for t in OFFSUITE}
+def pick_tasks(tables: tuple[OffsuiteTask, ...], names: list[str] | None, what: str) -> list[OffsuiteTask]:
+    """The ``tables`` named (all without ``names``), in the order given; an unknown name ends the run."""
+    if not names:
+        return list(tables)
+    by_name = {t.name: t for t in tables}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise SystemExit(f"unknown {what} data sets {unknown}; known: {sorted(by_name)}")
+    return [by_name[n] for n in names]
 
 
 def offsuite_tasks(names: list[str] | None = None) -> list[OffsuiteTask]:
     """The tables named (all without ``names``), in corpus order."""
-    if not names:
-        return list(OFFSUITE)
-    unknown = [n for n in names if n not in _BY_NAME]
-    if unknown:
-        raise SystemExit(f"unknown off-suite data sets {unknown}; known: {sorted(_BY_NAME)}")
-    return [_BY_NAME[n] for n in names]
+    return pick_tasks(OFFSUITE, names, "off-suite")
 
 
 def load_frame(task: OffsuiteTask) -> pd.DataFrame:

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks.offsuite import OFFSUITE, OffsuiteTask, load_frame
+from benchmarks.offsuite import OFFSUITE, OffsuiteTask, load_frame, pick_tasks
 
 __all__ = ["CORPUS", "corpus_tasks"]
 
@@ -152,19 +152,13 @@ CORPUS: tuple[OffsuiteTask, ...] = (
     OffsuiteTask("math_level", "Ecdat", "Mathlevel", "mathlevel", _M),
     OffsuiteTask("soup_sureness", "ordinal", "soup", "SURENESS", _M, drop=("RESP",)),
 )
-_BY_NAME = {t.name: t for t in CORPUS}
-if len(_BY_NAME) != len(CORPUS) or {(t.package, t.item) for t in CORPUS} & {(t.package, t.item) for t in OFFSUITE}:
+if len({t.name for t in CORPUS}) != len(CORPUS) or {(t.package, t.item) for t in CORPUS} & {(t.package, t.item) for t in OFFSUITE}:
     raise RuntimeError("portfolio corpus: duplicate names or tables shared with benchmarks.offsuite.OFFSUITE")
 
 
 def corpus_tasks(names: list[str] | None = None) -> list[OffsuiteTask]:
     """The tables named (all without ``names``), in corpus order."""
-    if not names:
-        return list(CORPUS)
-    unknown = [n for n in names if n not in _BY_NAME]
-    if unknown:
-        raise SystemExit(f"unknown corpus data sets {unknown}; known: {sorted(_BY_NAME)}")
-    return [_BY_NAME[n] for n in names]
+    return pick_tasks(CORPUS, names, "corpus")
 
 
 def main(argv: list[str] | None = None) -> None:

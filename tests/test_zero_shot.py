@@ -40,10 +40,10 @@ def test_a_malformed_sequence_is_refused_with_every_problem_listed():
         {"family": "knn", "params": "k=3"},
     ], "first_trials.yaml: binary ")
     text = "\n".join(problems)
-    assert "entry 1: 'num_leaves'=9999 is outside [4, 256]" in text
+    assert "entry 1 (lightgbm): 'num_leaves'=9999 is outside [4, 256]" in text
     assert "entry 2: needs a family among" in text
-    assert "entry 3: knn has no parameter 'n_neighbours'" in text
-    assert "entry 3: unknown key 'sorce'" in text
+    assert "entry 3 (knn): unknown parameter 'n_neighbours' (did you mean 'n_neighbors'?)" in text
+    assert "entry 3: unknown key 'sorce' (did you mean 'source'?)" in text
     assert "entry 4: params must be a mapping" in text
     with pytest.raises(SearchSpaceError):
         raise SearchSpaceError(problems)

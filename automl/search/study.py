@@ -187,8 +187,10 @@ def enqueue_first_trials(study: Any, families: Sequence[ModelFamily], spaces: Ma
     origins: list[str] = []
 
     def put(family: str, params: Mapping[str, object] | None, origin: str) -> None:
-        trial = None if params is None else {"family": family, **params}
-        if trial is not None and trial not in queued:
+        if params is None:  # a learned entry this space cannot run
+            return
+        trial = {"family": family, **params}
+        if trial not in queued:
             study.enqueue_trial(trial, user_attrs=origin_attrs(origin))
             queued.append(trial)
             origins.append(origin)

@@ -28,7 +28,7 @@ from typing import Any
 
 from automl._suggest import close_names, unknown_key_message
 
-__all__ = ["PortfolioEntry", "parse_portfolio", "portfolio_trials", "entry_trial", "cap_high", "TASKS"]
+__all__ = ["PortfolioEntry", "parse_portfolio", "portfolio_trials", "entry_trial", "values_problems", "cap_high", "TASKS"]
 
 TASKS = ("binary", "multiclass", "regression")
 _ENTRY_KEYS = ("name", "source", "tasks", "params")
@@ -131,19 +131,34 @@ def parse_portfolio(data: object, params: Mapping[str, Any], head: str) -> tuple
         if not isinstance(values, Mapping) or not values:
             problems.append(f"{where}: params must be a non-empty mapping of parameter to value, got {values!r}")
             continue
-        for key, value in values.items():
-            if key not in params:
-                hint = close_names(str(key), list(params))
-                tail = f" (did you mean {hint[0]!r}?)" if hint else ""
-                problems.append(f"{where}: unknown parameter {key!r}{tail}")
-            else:
-                problems += [f"{where}: {p}" for p in _value_problems(params[key], value)]
+        problems += values_problems(values, params, where)
         source = item.get("source", "")
         entries.append(PortfolioEntry(name, tuple(values.items()), tasks, str(source or "")))
     return entries, problems
 
 
 _NOT_A_CHOICE = object()
+
+
+def values_problems(values: Mapping[str, object], params: Mapping[str, Any], where: str) -> list[str]:
+    """Why a configuration's ``values`` cannot be run in a space whose parameters are ``params``
+    (unknown parameters with "did you mean", values outside the bounds or choices); each problem
+    starts with ``where``.
+
+    Example:
+        >>> from automl.spaces.params import IntParam
+        >>> values_problems({"k": 80}, {"k": IntParam("k", 1, 50, 5)}, "entry 1")
+        ["entry 1: 'k'=80 is outside [1, 50]"]
+    """
+    problems: list[str] = []
+    for key, value in values.items():
+        if key not in params:
+            hint = close_names(str(key), list(params))
+            tail = f" (did you mean {hint[0]!r}?)" if hint else ""
+            problems.append(f"{where}: unknown parameter {key!r}{tail}")
+        else:
+            problems += [f"{where}: {p}" for p in _value_problems(params[key], value)]
+    return problems
 
 
 def _clip(param: Any, value: object) -> object:

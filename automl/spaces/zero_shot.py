@@ -22,9 +22,10 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from automl._suggest import unknown_key_message
 from automl.exceptions import SearchSpaceError
 from automl.spaces.loader import _builtin_dir, _read_yaml, builtin_space_names, load_builtin_space
-from automl.spaces.portfolio import TASKS, _value_problems
+from automl.spaces.portfolio import TASKS, values_problems
 
 __all__ = ["FirstTrial", "learned_first_trials", "FIRST_TRIALS_FILE"]
 
@@ -87,17 +88,14 @@ def _parse(items: object, head: str) -> tuple[list[FirstTrial], list[str]]:
         if not isinstance(item, Mapping) or item.get("family") not in families:
             problems.append(f"{where}: needs a family among {families}, got {item!r}")
             continue
-        problems += [f"{where}: unknown key {k!r}; keys are {list(_ENTRY_KEYS)}" for k in item if k not in _ENTRY_KEYS]
-        space = load_builtin_space(item["family"])
+        problems += [f"{where}: " + unknown_key_message(k, _ENTRY_KEYS, "in a first trial")
+                     for k in item if k not in _ENTRY_KEYS]
         params = item.get("params") or {}
         if not isinstance(params, Mapping):
             problems.append(f"{where}: params must be a mapping, got {params!r}")
             continue
-        for key, value in params.items():
-            if key not in space.names:
-                problems.append(f"{where}: {item['family']} has no parameter {key!r}")
-            else:
-                problems += [f"{where}: {p}" for p in _value_problems(space[key], value)]
+        space = load_builtin_space(item["family"])
+        problems += values_problems(params, {p.name: p for p in space.params}, f"{where} ({item['family']})")
         out.append(FirstTrial(item["family"], str(item.get("name", f"#{i}")), tuple(params.items()),
                               str(item.get("source", ""))))
     return out, problems
