@@ -260,8 +260,9 @@ SETTINGS: tuple[Setting, ...] = (
             cli_type=float),
     Setting("ensemble", True, _check_ensemble,
             "Blend the best trials by greedy ensemble selection (Caruana et al. 2004) on their out-of-fold "
-            "predictions; when the blend's cross-fitted CV score beats the best trial's, its members are "
-            "refitted on all rows and ``predict`` uses it. False: the best single trial, always.",
+            "predictions; when the blend's cross-fitted CV score beats the best single trial chosen the same way "
+            "(per fold, without look-ahead), its members are refitted on all rows and ``predict`` uses it. "
+            "False: the best single trial, always.",
             "`True`", "--no-ensemble",
             "keep the best single trial (default: blend the best trials when that scores better)"),
     Setting("final_model", "auto", _check_final_model,

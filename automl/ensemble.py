@@ -6,7 +6,11 @@ predictions; a trial's weight is how often it was picked over the rounds. The
 weights are chosen on out-of-fold predictions only. The ensemble is scored on
 the same folds as every trial, each fold with weights chosen again without it
 (cross-fitted, so the score is not flattered by the choice of weights), and it
-is kept only when that score beats the best single trial's.
+is kept only when that score beats the best single trial chosen the same way:
+each fold's best single candidate is picked on the rows its weights would be
+picked on. Against the best trial's own folds the blend would lose to a choice
+that has seen the rows it is scored on (the best of many trials on one holdout
+is flattered most).
 
 Example:
     >>> import numpy as np
@@ -218,12 +222,15 @@ class EnsemblePlan:
         counts: Times each was picked.
         scores: Each reported metric of the blend, per fold (cross-fitted).
         single_scores: The same for the best single trial's own predictions.
+        baseline_scores: The same for the best single candidate chosen per fold without look-ahead
+            (what the blend had to beat).
     """
 
     members: list[Any]
     counts: list[int]
     scores: dict[str, list[float]]
     single_scores: dict[str, list[float]]
+    baseline_scores: dict[str, list[float]] = field(default_factory=dict)
 
 
 def plan_ensemble(
@@ -236,7 +243,8 @@ def plan_ensemble(
     rounds: int = DEFAULT_ROUNDS,
     deadline: float | None = None,
 ) -> EnsemblePlan | None:
-    """Greedy selection over the best completed trials; None when no blend beats the best trial.
+    """Greedy selection over the best completed trials; None when no blend beats the best single
+    trial chosen, like the blend's weights, without look-ahead (see the module docstring).
 
     Args:
         ranked: The completed trials' records (:class:`~automl.search.trial_record.TrialRecord`),
@@ -260,6 +268,8 @@ def plan_ensemble(
 
     single = fold_scores(repeats(done[0].number), y, evaluator)
     try:
+        # one round of selection picks the best single candidate on the rows a fold's weights are chosen on
+        baseline = cross_fitted_scores([repeats(r.number) for r in candidates], y, evaluator, 1, deadline)
         while len(candidates) >= 2:
             selection = greedy_selection(
                 [oof[r.number] for r in candidates], y, primary, rounds=rounds,
@@ -275,18 +285,19 @@ def plan_ensemble(
                 continue
             counts = [c for _, c in chosen]
             first = min(range(len(members)), key=lambda i: candidates.index(members[i]))
-            scores = cross_fitted_scores([repeats(r.number) for r in members], counts, y, evaluator, rounds, deadline,
+            scores = cross_fitted_scores([repeats(r.number) for r in members], y, evaluator, rounds, deadline,
                                          first=first)
-            if not primary.is_better(finite_mean_std(scores[primary.name])[0], finite_mean_std(single[primary.name])[0]):
+            if not primary.is_better(finite_mean_std(scores[primary.name])[0],
+                                     finite_mean_std(baseline[primary.name])[0]):
                 return None
-            return EnsemblePlan(members, counts, scores, single)
+            return EnsemblePlan(members, counts, scores, single, baseline)
     except OutOfTime:
         return None
     return None
 
 
 def cross_fitted_scores(
-    oofs: Sequence[np.ndarray], counts: Sequence[int], y: np.ndarray, evaluator: Any, rounds: int = DEFAULT_ROUNDS,
+    oofs: Sequence[np.ndarray], y: np.ndarray, evaluator: Any, rounds: int = DEFAULT_ROUNDS,
     deadline: float | None = None, first: int = 0,
 ) -> dict[str, list[float]]:
     """Each metric of the blend per fold, scored as every trial's folds are, with no look-ahead.

@@ -1,7 +1,8 @@
 """One setting, two values, the same fit side by side, on data outside the suites (design choices).
 
-For each off-suite table (:mod:`benchmarks.offsuite`, ``--tasks`` picks regression, binary or
-multiclass ones) and outer seed, the same ``automl.fit`` (defaults, ``time_budget=B``, ``n_jobs=1``,
+For each off-suite table (:mod:`benchmarks.offsuite`; ``--pool corpus`` takes the portfolio corpus's tables
+instead, ``--pool both`` both, ``--min-rows N`` only tables of at least N rows; ``--tasks`` picks regression,
+binary or multiclass ones) and outer seed, the same ``automl.fit`` (defaults, ``time_budget=B``, ``n_jobs=1``,
 ``seed=SEED``, tracking off) runs twice at once, one pinned core each, in fresh child interpreters:
 ``SETTING=A`` on ``--pins``' first core and ``SETTING=B`` on its second (swapped on odd seeds). Each scores
 once on its 20 % test part; these tables are in neither suite, so the default is chosen here. Reported per
@@ -10,6 +11,9 @@ and the CV score the fit reports; at the end A's wins / ties / losses and the me
 difference. Every finished pair is appended to ``--out`` at once.
 
 ``python -m benchmarks.ab --setting target_transform --values auto,none --tasks regression --budget 30 --seeds 0,1``
+
+Two versions of the code: ``--roots ../wt/old,../wt/new --setting cv --values holdout:0.15`` runs the one value
+in each checkout (arm A is the first root; each child imports ``automl`` from its own root).
 """
 
 from __future__ import annotations
@@ -26,13 +30,21 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.offsuite import load_offsuite_split, offsuite_tasks
+from benchmarks.offsuite import OFFSUITE, load_frame, load_offsuite_split, pick_tasks
+from benchmarks.portfolio_corpus import CORPUS
 from benchmarks.systems import _timed_score
 from benchmarks.tasks import GREATER_IS_BETTER, REPO_ROOT, TIE_ABS, TIE_REL, write_rows
 
 FIELDS = ["dataset", "task", "metric", "seed", "budget_s", "setting", "mode", "score", "cv_score", "wall_s",
-          "predict_s", "n_trials", "model_source", "pin", "error"]
+          "predict_s", "n_trials", "model_source", "cv", "pin", "error"]
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+POOLS = {"offsuite": OFFSUITE, "corpus": CORPUS, "both": OFFSUITE + CORPUS}
+
+
+def pool_tasks(pool: str, names: list[str] | None = None, min_rows: int = 0) -> list:
+    """The tables of ``pool`` named (all without ``names``) with at least ``min_rows`` rows."""
+    tasks = pick_tasks(POOLS[pool], names, pool)
+    return [t for t in tasks if not min_rows or len(load_frame(t)) >= min_rows]
 
 
 def _value(text: str) -> object:
@@ -47,7 +59,7 @@ def child(args: argparse.Namespace) -> None:
     """One fit in this (pinned) interpreter; the record goes to ``args.result``."""
     import automl
 
-    task = offsuite_tasks([args.datasets])[0]
+    task = pool_tasks("both", [args.datasets])[0]
     record: dict = {"dataset": task.name, "task": task.task, "metric": task.metric, "seed": args.seed,
                     "budget_s": args.budget, "setting": args.setting, "mode": args.mode, "error": ""}
     try:
@@ -64,19 +76,31 @@ def child(args: argparse.Namespace) -> None:
         record.update(score=scored["score"], wall_s=scored["fit_s"], predict_s=scored["predict_s"],
                       cv_score=-cv if task.metric in ("rmse", "log_loss") and cv < 0 else cv,
                       n_trials=int((board["trial"].notna() & (board["state"] == "complete")).sum()),
-                      model_source=model.model_source_)
+                      model_source=model.model_source_, cv=getattr(model, "cv_", ""))
     except Exception:  # noqa: BLE001 - reported by the parent
         record["error"] = traceback.format_exc()[-2000:]
     Path(args.result).write_text(json.dumps(record, default=str), encoding="utf-8")
 
 
-def _start(args: argparse.Namespace, name: str, mode: str, seed: int, pin: str,
+def _arms(args: argparse.Namespace) -> list[tuple[str, str, str]]:
+    """``(label, value, root)`` of arm A and arm B: two values of the setting in this checkout, or with
+    ``--roots`` one value in two checkouts (two versions of the code)."""
+    if args.roots:
+        roots = [str(Path(r).resolve()) for r in args.roots.split(",")]
+        if len(roots) != 2 or Path(roots[0]).name == Path(roots[1]).name:
+            raise SystemExit(f"--roots needs two checkouts with different folder names, got {args.roots!r}")
+        return [(f"{Path(r).name}", args.values, r) for r in roots]
+    return [(v, v, str(REPO_ROOT)) for v in args.values.split(args.sep)]
+
+
+def _start(args: argparse.Namespace, name: str, arm: tuple[str, str, str], index: int, seed: int, pin: str,
            folder: Path) -> tuple[subprocess.Popen, Path]:
-    result = folder / f"{name}-{seed}-{'ab'[args.values.split(args.sep).index(mode)]}.json"
+    label, value, root = arm
+    result = folder / f"{name}-{seed}-{'ab'[index]}.json"
     command = ["taskset", "-c", pin, sys.executable, "-m", "benchmarks.ab", "--child", "--datasets", name,
-               "--setting", args.setting, "--values", args.values, "--sep", args.sep, "--mode", mode, "--seeds", str(seed), "--budget", str(args.budget),
-               "--result", str(result)]
-    env = {**os.environ, **{v: "1" for v in THREAD_VARS}, "PYTHONPATH": str(REPO_ROOT)}
+               "--setting", args.setting, "--values", args.values, "--sep", args.sep, "--mode", value,
+               "--label", label, "--seeds", str(seed), "--budget", str(args.budget), "--result", str(result)]
+    env = {**os.environ, **{v: "1" for v in THREAD_VARS}, "PYTHONPATH": root}
     return subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True), result
 
@@ -90,18 +114,20 @@ def verdict(metric: str, a: float, b: float) -> str:
     return "a" if better else "b"
 
 
-def run_pair(args: argparse.Namespace, task: object, seed: int, modes: list[str], pins: list[str]) -> dict:
-    """Both fits of one table and seed, side by side: ``{mode: record}``."""
+def run_pair(args: argparse.Namespace, task: object, seed: int, arms: list[tuple[str, str, str]],
+             pins: list[str]) -> dict:
+    """Both fits of one table and seed, side by side: ``{label: record}``."""
     with tempfile.TemporaryDirectory() as tmp:
         order = pins if seed % 2 == 0 else pins[::-1]
-        started = [(_start(args, task.name, mode, seed, pin, Path(tmp)), pin) for mode, pin in zip(modes, order)]
+        started = [(_start(args, task.name, arm, i, seed, pin, Path(tmp)), pin)
+                   for i, (arm, pin) in enumerate(zip(arms, order))]
         pair = {}
-        for ((process, result), pin), mode in zip(started, modes):
+        for ((process, result), pin), (label, _, _) in zip(started, arms):
             _, err = process.communicate(timeout=args.budget * 3 + 300)
             record = json.loads(result.read_text()) if result.exists() else {
-                "dataset": task.name, "mode": mode, "seed": seed, "error": err[-2000:]}
-            record["pin"] = pin
-            pair[mode] = record
+                "dataset": task.name, "mode": label, "seed": seed, "error": err[-2000:]}
+            record["pin"], record["mode"] = pin, label
+            pair[label] = record
     return pair
 
 
@@ -110,8 +136,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--setting", required=True, help="an automl.fit keyword, e.g. target_transform")
     parser.add_argument("--values", required=True, help="A,B: the two values compared (A's wins are counted); "
                         "each is JSON where it parses (a list of families: --sep ';')")
+    parser.add_argument("--roots", default="", help="ROOT_A,ROOT_B: two checkouts (e.g. git worktrees of two "
+                        "commits) run with the one value --values gives, instead of two values in this checkout")
     parser.add_argument("--sep", default=",", help="what separates A from B in --values (default ',')")
     parser.add_argument("--datasets", default="", help="comma-separated off-suite names (default: all)")
+    parser.add_argument("--pool", default="offsuite", choices=sorted(POOLS),
+                        help="the off-suite design tables (default), the portfolio corpus, or both")
+    parser.add_argument("--min-rows", type=int, default=0, help="only tables of at least this many rows")
     parser.add_argument("--tasks", default="", help="comma-separated tasks to keep (default: all)")
     parser.add_argument("--budget", type=float, default=30.0)
     parser.add_argument("--seeds", default="0")
@@ -120,18 +151,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--label", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         args.seed = int(args.seeds)
         return child(args)
-    modes, pins = args.values.split(args.sep), args.pins.split(",")
+    arms, pins = _arms(args), args.pins.split(",")
+    modes = [label for label, _, _ in arms]
     out = args.out or str(REPO_ROOT / "benchmarks" / "results" / f"ab_{args.setting}_{int(args.budget)}s.csv")
-    tasks = [t for t in offsuite_tasks([n for n in args.datasets.split(",") if n])
+    tasks = [t for t in pool_tasks(args.pool, [n for n in args.datasets.split(",") if n], args.min_rows)
              if not args.tasks or t.task in args.tasks.split(",")]
     rows: list[dict] = []
     for seed in (int(s) for s in args.seeds.split(",")):
         for task in tasks:
-            pair = run_pair(args, task, seed, modes, pins)
+            pair = run_pair(args, task, seed, arms, pins)
             rows += list(pair.values())
             _report_pair(task.metric, modes, pair)
             write_rows(out, FIELDS, rows)

@@ -64,7 +64,8 @@ def test_bag_is_the_fold_models_under_any_folds_and_auto_refits_when_the_refit_f
 
 def test_refit_and_bag_can_be_asked_for_and_a_bad_value_is_refused_with_a_suggestion(tmp_path):
     frame = _frame(200)
-    refit = automl.fit(frame, "y", n_trials=2, families=["linear"], cv=3, final_model="refit", tracking=False)
+    refit = automl.fit(frame, "y", n_trials=2, families=["linear"], cv=3, final_model="refit", ensemble=False,
+                       tracking=False)
     assert isinstance(refit.model_, FamilyPipeline) and refit.model_source_.startswith("refit of trial ")
     with pytest.raises(automl.InvalidParameterError, match=r"final_model must be .*got 'bagg'; did you mean 'bag'"):
         automl.AutoMLClassifier(final_model="bagg", tracking=True, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}",

@@ -33,13 +33,19 @@ def test_round_trip_in_a_fresh_process_gives_identical_predictions(fitted, binar
     assert out.stdout.strip() == str(list(fitted.predict(binary_df.head(3))))
 
 
+def _lightgbm_models(model) -> int:
+    """LightGBM pipelines in a refit, a bag (one per fold) or an ensemble (of either): one booster file each."""
+    if hasattr(model, "members"):
+        return sum(_lightgbm_models(member) for member in model.members)
+    return int(getattr(model, "family", None) == "lightgbm")
+
+
 def test_manifest_records_versions_schema_and_hashes(fitted, tmp_path):
     folder = fitted.save(tmp_path / "model")
     manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
     assert manifest["versions"]["scikit-learn"] and manifest["versions"]["automl"] == automl.__version__
     assert [c["name"] for c in manifest["schema"]["columns"]] == list(fitted.feature_names_in_)
-    members = getattr(fitted.model_, "members", [fitted.model_])  # a bag: one booster per fold model
-    boosters = {f"lightgbm/booster_{i}.txt" for i in range(len(members))} if fitted.best_family_ == "lightgbm" else set()
+    boosters = {f"lightgbm/booster_{i}.txt" for i in range(_lightgbm_models(fitted.model_))}
     assert set(manifest["files"]) == {"model.pkl", "leaderboard.csv"} | boosters
     assert manifest["task"] == "binary" and manifest["classes"] == ["no", "yes"]
     assert manifest["best"]["family"] == fitted.best_family_

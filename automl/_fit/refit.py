@@ -306,6 +306,7 @@ def _ensemble(refitter: _Refitter, outcome: SearchOutcome, problem: Any, ranked:
     return model, {
         "trials": model.trials, "families": model.families, "weights": model.weights,
         "fold_scores": plan.scores, "best_trial_fold_scores": plan.single_scores,
+        "baseline_fold_scores": plan.baseline_scores,
         "selection_seconds": selected - started, "refit_seconds": time.monotonic() - selected,
     }
 

@@ -177,8 +177,9 @@ def test_refit_reuses_the_boosting_rounds_found_by_early_stopping():
 def test_search_space_overrides_pin_and_narrow(tmp_path):
     overrides = {"knn": {"weights": "distance", "n_neighbors": {"low": 3, "high": 7}}}
     model = automl.fit(_binary(), target="y", n_trials=5, families=["knn"], cv=3, search_space=overrides)
-    params = model.leaderboard()["params"]
-    assert all(p["weights"] == "distance" and 3 <= p["n_neighbors"] <= 7 for p in params)
+    board = model.leaderboard()
+    params = board.loc[board["trial"].notna(), "params"]  # the trials' (an ensemble row holds its weights)
+    assert len(params) == 5 and all(p["weights"] == "distance" and 3 <= p["n_neighbors"] <= 7 for p in params)
     with pytest.raises(automl.SearchSpaceError, match="did you mean 'n_neighbors'"):
         automl.fit(_binary(), target="y", n_trials=1, families=["knn"], search_space={"knn": {"n_neighbor": 3}})
     assert math.isfinite(model.best_score_)
