@@ -89,17 +89,17 @@ def _arms(args: argparse.Namespace) -> list[tuple[str, str, str]]:
         roots = [str(Path(r).resolve()) for r in args.roots.split(",")]
         if len(roots) != 2 or Path(roots[0]).name == Path(roots[1]).name:
             raise SystemExit(f"--roots needs two checkouts with different folder names, got {args.roots!r}")
-        return [(f"{Path(r).name}", args.values, r) for r in roots]
+        return [(Path(r).name, args.values, r) for r in roots]
     return [(v, v, str(REPO_ROOT)) for v in args.values.split(args.sep)]
 
 
 def _start(args: argparse.Namespace, name: str, arm: tuple[str, str, str], index: int, seed: int, pin: str,
            folder: Path) -> tuple[subprocess.Popen, Path]:
-    label, value, root = arm
+    _, value, root = arm
     result = folder / f"{name}-{seed}-{'ab'[index]}.json"
     command = ["taskset", "-c", pin, sys.executable, "-m", "benchmarks.ab", "--child", "--datasets", name,
                "--setting", args.setting, "--values", args.values, "--sep", args.sep, "--mode", value,
-               "--label", label, "--seeds", str(seed), "--budget", str(args.budget), "--result", str(result)]
+               "--seeds", str(seed), "--budget", str(args.budget), "--result", str(result)]
     env = {**os.environ, **{v: "1" for v in THREAD_VARS}, "PYTHONPATH": root}
     return subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True), result
@@ -151,7 +151,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
-    parser.add_argument("--label", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         args.seed = int(args.seeds)
