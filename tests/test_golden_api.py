@@ -42,7 +42,12 @@ def test_every_cli_command_keeps_its_flags_choices_and_defaults():
 
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory):
-    return snapshot.fitted_and_mlflow(tmp_path_factory.mktemp("snapshot"))
+    """One tracked fit for the module, made from inside its folder: a module fixture runs before each test's
+    own working folder is set, and MLflow puts a new experiment's artifacts under the working folder."""
+    folder = tmp_path_factory.mktemp("snapshot")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        return snapshot.fitted_and_mlflow(folder)
 
 
 def test_fitted_attributes_and_leaderboard_columns_are_kept(tracked):
