@@ -115,7 +115,10 @@ def main(argv: list[str] | None = None) -> None:
     variants = json.loads(args.variants)
     if args.summarise is not None:
         import csv
-        rows = [r for path in args.summarise for r in csv.DictReader(open(path))]
+        rows = []
+        for path in args.summarise:
+            with open(path, newline="", encoding="utf-8") as handle:
+                rows += list(csv.DictReader(handle))
         print("\n".join(summary([r for r in rows if r["family"] == args.family], list(variants))))
         return
     index, count = (int(p) for p in args.shard.split("/"))
