@@ -20,14 +20,17 @@ import pytest
 ROOT = Path(__file__).resolve().parent
 
 
-#: What a fit with default stores writes into its working folder.
-STORES = ("mlruns", "mlartifacts", "mlflow.db", "catboost_info", "studies.journal", "automl-studies.journal")
+#: What a fit with default stores writes into its working folder (and the journal name tests use), besides the
+#: default study journal (``automl.search.storage.DEFAULT_STORAGE_FILE``).
+STORES = ("mlruns", "mlartifacts", "mlflow.db", "catboost_info", "studies.journal")
 _BEFORE: set[Path] = set()
 
 
 def _stores() -> set[Path]:
+    from automl.search.storage import DEFAULT_STORAGE_FILE
+
     found = set()
-    for name in STORES:
+    for name in (*STORES, DEFAULT_STORAGE_FILE):
         path = ROOT / name
         if path.exists():
             found.add(path)

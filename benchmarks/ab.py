@@ -33,7 +33,7 @@ import numpy as np
 from benchmarks.offsuite import OFFSUITE, load_frame, load_offsuite_split, pick_tasks
 from benchmarks.portfolio_corpus import CORPUS
 from benchmarks.systems import _timed_score
-from benchmarks.tasks import GREATER_IS_BETTER, REPO_ROOT, TIE_ABS, TIE_REL, write_rows
+from benchmarks.tasks import GREATER_IS_BETTER, REPO_ROOT, TIE_ABS, TIE_REL, relative_gain, write_rows
 
 FIELDS = ["dataset", "task", "metric", "seed", "budget_s", "setting", "mode", "score", "cv_score", "wall_s",
           "predict_s", "n_trials", "model_source", "cv", "pin", "error"]
@@ -193,8 +193,7 @@ def _summary(rows: list[dict], modes: list[str]) -> None:
             continue
         metric = a["metric"]
         verdicts.append(verdict(metric, a["score"], b["score"]))
-        sign = 1.0 if GREATER_IS_BETTER[metric] else -1.0
-        relative.append(sign * (a["score"] - b["score"]) / abs(b["score"]))
+        relative.append(relative_gain(metric, a["score"], b["score"]))
     if not verdicts:
         print("no pair finished")
         return

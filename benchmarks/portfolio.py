@@ -110,18 +110,25 @@ def _frame(entry) -> tuple:
     return X, y, int(y.max()) + 1
 
 
-def _evaluate(entry, cands: list, done: set, rows: list, out: Path) -> None:
-    import numpy as np
-    import optuna
-
+def cv_setup(entry) -> tuple:
+    """``(X, y, metric, evaluator)``: one table's frame (:func:`_frame`) and the cross-validation every
+    candidate runs on it (``FOLDS`` folds, seed ``SEED``, one core, the task's default metric)."""
     from automl.evaluation import Evaluator, default_metric, make_cv_plan
-    from automl.families.epochs import fit_deadline
-    from automl.spaces import load_builtin_space
 
     X, y, n_classes = _frame(entry)
     metric = default_metric(entry.task)
     splits = make_cv_plan(FOLDS, entry.task).splits(len(y), y, None)
-    evaluator = Evaluator([metric], splits, task=entry.task, n_classes=n_classes, seed=SEED, n_jobs=1)
+    return X, y, metric, Evaluator([metric], splits, task=entry.task, n_classes=n_classes, seed=SEED, n_jobs=1)
+
+
+def _evaluate(entry, cands: list, done: set, rows: list, out: Path) -> None:
+    import numpy as np
+    import optuna
+
+    from automl.families.epochs import fit_deadline
+    from automl.spaces import load_builtin_space
+
+    X, y, metric, evaluator = cv_setup(entry)
     unit = None  # the LightGBM defaults' CV time on this table (the first candidate)
     for family, name, optuna_params in cands:
         if (entry.name, family, name) in done:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.report import compare, read
-from benchmarks.tasks import GREATER_IS_BETTER
+from benchmarks.tasks import GREATER_IS_BETTER, relative_gain
 
 #: How far behind the best other system the issue allows, in per cent of its score.
 LIMIT_PERCENT = {"roc_auc": 0.5, "log_loss": 1.0, "rmse": 1.0}
@@ -42,8 +42,7 @@ def means(rows: list[dict]) -> tuple[dict, dict, dict]:
 
 def behind_percent(metric: str, ours: float, best: float) -> float:
     """How far ``ours`` is behind ``best``, in per cent of ``best`` (negative: ahead)."""
-    gap = best - ours if GREATER_IS_BETTER[metric] else ours - best
-    return 100.0 * gap / abs(best)
+    return -100.0 * relative_gain(metric, ours, best)
 
 
 def summary(rows: list[dict], ours: str = "automl", peer: str = "autogluon") -> str:

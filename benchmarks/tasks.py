@@ -34,6 +34,17 @@ TIE_REL = {"rmse": 0.001}
 GREATER_IS_BETTER = {"roc_auc": True, "log_loss": False, "rmse": False}
 
 
+def relative_gain(metric: str, a: float, b: float) -> float:
+    """How much better score ``a`` is than ``b``, as a fraction of ``|b|`` (negative: worse).
+
+    Example:
+        >>> round(relative_gain("rmse", 9.0, 10.0), 3), round(relative_gain("roc_auc", 0.9, 1.0), 3)
+        (0.1, -0.1)
+    """
+    sign = 1.0 if GREATER_IS_BETTER[metric] else -1.0
+    return sign * (a - b) / abs(b)
+
+
 @dataclass(frozen=True)
 class Task:
     """One data set of the suite, as described by the manifest."""

@@ -24,9 +24,10 @@ from pathlib import Path
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from benchmarks.ab import pool_tasks  # noqa: E402
-from benchmarks.portfolio import FOLDS, SEED, _frame  # noqa: E402
-from benchmarks.tasks import GREATER_IS_BETTER, write_rows  # noqa: E402
+from benchmarks.ab import POOLS, pool_tasks, verdict  # noqa: E402
+from benchmarks.portfolio import cv_setup  # noqa: E402
+from benchmarks.report import read  # noqa: E402
+from benchmarks.tasks import relative_gain, write_rows  # noqa: E402
 
 FIELDS = ["table", "task", "rows", "categoricals", "family", "variant", "params", "metric", "score", "fit_time",
           "error"]
@@ -37,16 +38,12 @@ def evaluate_table(entry, family: str, variants: dict[str, dict], min_categorica
     import numpy as np
     import optuna
 
-    from automl.evaluation import Evaluator, default_metric, make_cv_plan
     from automl.spaces import load_builtin_space
 
-    X, y, n_classes = _frame(entry)
+    X, y, metric, evaluator = cv_setup(entry)
     categoricals = sum(str(dtype) == "category" for dtype in X.dtypes)
     if categoricals < min_categoricals:
         return []
-    metric = default_metric(entry.task)
-    splits = make_cv_plan(FOLDS, entry.task).splits(len(y), y, None)
-    evaluator = Evaluator([metric], splits, task=entry.task, n_classes=n_classes, seed=SEED, n_jobs=1)
     space = load_builtin_space(family)
     defaults = space.optuna_defaults()
     rows = []
@@ -73,8 +70,6 @@ def summary(rows: list[dict], variants: list[str]) -> list[str]:
     """One line per variant: its CV score and fit time against the defaults', over tables both ran on."""
     import numpy as np
 
-    from benchmarks.ab import verdict
-
     by: dict[str, dict[str, dict]] = {}
     for r in rows:
         if not r["error"]:
@@ -90,8 +85,7 @@ def summary(rows: list[dict], variants: list[str]) -> list[str]:
         for base, var in pairs:
             metric = base["metric"]
             counts[verdict(metric, float(var["score"]), float(base["score"]))] += 1
-            sign = 1.0 if GREATER_IS_BETTER.get(metric, True) else -1.0
-            rel.append(sign * (float(var["score"]) - float(base["score"])) / abs(float(base["score"])) * 100)
+            rel.append(100.0 * relative_gain(metric, float(var["score"]), float(base["score"])))
             ratios.append(float(var["fit_time"]) / max(float(base["fit_time"]), 1e-9))
         total = sum(float(v["fit_time"]) for _, v in pairs) / sum(float(b["fit_time"]) for b, _ in pairs)
         lines.append(f"{name} against the defaults on {len(pairs)} tables: {counts['a']} W / {counts['tie']} T / "
@@ -104,22 +98,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--family", required=True)
     parser.add_argument("--variants", required=True, help='JSON: {"NAME": {PARAM: VALUE, ...}, ...}')
-    parser.add_argument("--pool", default="both", choices=("offsuite", "corpus", "both"))
+    parser.add_argument("--pool", default="both", choices=sorted(POOLS))
     parser.add_argument("--tasks", default="", help="comma-separated tasks to keep (default: all)")
     parser.add_argument("--datasets", default="", help="comma-separated table names (default: all of the pool)")
     parser.add_argument("--min-categoricals", type=int, default=0)
     parser.add_argument("--shard", default="0/1", help="I/N: every N-th table from the I-th (two cores: 0/2, 1/2)")
     parser.add_argument("--out", default="", help="CSV of every row (rewritten after each table)")
-    parser.add_argument("--summarise", nargs="*", default=None, help="only summarise these CSVs (e.g. both shards)")
+    parser.add_argument("--summarise", nargs="*", type=Path, default=None,
+                        help="only summarise these CSVs (e.g. both shards)")
     args = parser.parse_args(argv)
     variants = json.loads(args.variants)
     if args.summarise is not None:
-        import csv
-        rows = []
-        for path in args.summarise:
-            with open(path, newline="", encoding="utf-8") as handle:
-                rows += list(csv.DictReader(handle))
-        print("\n".join(summary([r for r in rows if r["family"] == args.family], list(variants))))
+        rows = [r for r in read(args.summarise) if r["family"] == args.family]
+        print("\n".join(summary(rows, list(variants))))
         return
     index, count = (int(p) for p in args.shard.split("/"))
     names = args.datasets.split(",") if args.datasets else None
