@@ -93,6 +93,7 @@ def run_automl(task: Task, train, test, budget: float, seed: int, cv: int | None
         "refit_s": model.refit_time_,
         "n_trials": int((board["trial"].notna() & (board["state"] == "complete")).sum()),
         "best_family": "ensemble" if getattr(model, "ensemble_", None) else model.best_family_,
+        "families_used": ";".join(getattr(model, "families_used_", None) or [model.best_family_]),
         "settings": ";".join(filter(None, ["" if cv is None else f"cv={cv}",
                                            "" if families is None else "families=" + ",".join(families),
                                            "" if ensemble else "ensemble=False"])),
@@ -100,13 +101,18 @@ def run_automl(task: Task, train, test, budget: float, seed: int, cv: int | None
     return record
 
 
-#: The classical families (everything but the nets).
-CLASSICAL = ["lightgbm", "hist_gradient_boosting", "random_forest", "extra_trees", "linear", "knn"]
+#: The net families, left out of ``automl_classical``.
+NETS = ("torch_mlp", "tabm", "cnn")
 
 
 def run_automl_mlp(task: Task, train, test, budget: float, seed: int, cv: int | None = None) -> dict:
     """automl searching the ``torch_mlp`` family alone."""
     return run_automl(task, train, test, budget, seed, cv, families=["torch_mlp"])
+
+
+def run_automl_tabm(task: Task, train, test, budget: float, seed: int, cv: int | None = None) -> dict:
+    """automl searching the ``tabm`` family alone."""
+    return run_automl(task, train, test, budget, seed, cv, families=["tabm"])
 
 
 def run_automl_no_ensemble(task: Task, train, test, budget: float, seed: int, cv: int | None = None) -> dict:
@@ -115,8 +121,11 @@ def run_automl_no_ensemble(task: Task, train, test, budget: float, seed: int, cv
 
 
 def run_automl_classical(task: Task, train, test, budget: float, seed: int, cv: int | None = None) -> dict:
-    """automl searching the classical families only (no nets)."""
-    return run_automl(task, train, test, budget, seed, cv, families=CLASSICAL)
+    """automl searching every installed family but the nets, in the default order."""
+    import automl
+
+    classical = [f for f in automl.available_families(task.task, "table") if f not in NETS]
+    return run_automl(task, train, test, budget, seed, cv, families=classical)
 
 
 # -- AutoGluon -------------------------------------------------------------------------------
@@ -289,6 +298,7 @@ def run_optuna_lightgbm(task: Task, train, test, budget: float, seed: int) -> di
 SYSTEMS: dict[str, Callable[..., dict]] = {
     "automl": run_automl,
     "automl_mlp": run_automl_mlp,
+    "automl_tabm": run_automl_tabm,
     "automl_classical": run_automl_classical,
     "automl_no_ensemble": run_automl_no_ensemble,
     "flaml": run_flaml,

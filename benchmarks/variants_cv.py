@@ -11,6 +11,9 @@ difference of the score, and the median and total ratio of fit times.
     python -m benchmarks.variants_cv --family catboost --min-categoricals 1 \\
         --variants '{"onehot10": {"one_hot_max_size": 10}}' --shard 0/2 --out /tmp/cb0.csv   # and 1/2 on core 1
     python -m benchmarks.variants_cv --family catboost --variants '...' --summarise /tmp/cb0.csv /tmp/cb1.csv
+
+``--others torch_mlp,lightgbm`` also cross-validates those families' defaults on the same folds, each reported
+as a variant named ``<family>_defaults`` (a new family's defaults against the ones it would replace).
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ FIELDS = ["table", "task", "rows", "categoricals", "family", "variant", "params"
           "error"]
 
 
-def evaluate_table(entry, family: str, variants: dict[str, dict], min_categoricals: int) -> list[dict]:
-    """The defaults and every variant of ``family`` on one table (empty when it has too few categoricals)."""
+def evaluate_table(entry, family: str, variants: dict[str, dict], min_categoricals: int,
+                   others: tuple[str, ...] = ()) -> list[dict]:
+    """The defaults and every variant of ``family``, then the defaults of each of ``others``, on one table
+    (empty when it has too few categoricals)."""
     import numpy as np
     import optuna
 
@@ -44,18 +49,19 @@ def evaluate_table(entry, family: str, variants: dict[str, dict], min_categorica
     categoricals = sum(str(dtype) == "category" for dtype in X.dtypes)
     if categoricals < min_categoricals:
         return []
-    space = load_builtin_space(family)
-    defaults = space.optuna_defaults()
+    runs = [(family, name, overrides) for name, overrides in {"default": {}, **variants}.items()]
+    runs += [(other, f"{other}_defaults", {}) for other in others]
     rows = []
-    for name, overrides in {"default": {}, **variants}.items():
-        optuna_params = {**defaults, **{space.key(k): v for k, v in overrides.items()}}
+    for fitted, name, overrides in runs:
+        space = load_builtin_space(fitted)
+        optuna_params = {**space.optuna_defaults(), **{space.key(k): v for k, v in overrides.items()}}
         record = {"table": entry.name, "task": entry.task, "rows": len(y), "categoricals": categoricals,
                   "family": family, "variant": name, "params": json.dumps(overrides, sort_keys=True),
                   "metric": metric.name, "error": ""}
         try:
             params = space.suggest(optuna.trial.FixedTrial(optuna_params))
             started = time.perf_counter()
-            result = evaluator.evaluate(family, params, X, y)
+            result = evaluator.evaluate(fitted, params, X, y)
             record["fit_time"] = round(time.perf_counter() - started, 3)
             record["score"] = float(np.mean(result.fold_scores[metric.name]))
         except Exception as exc:  # noqa: BLE001 - a failing variant is recorded, never ends the run
@@ -102,25 +108,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tasks", default="", help="comma-separated tasks to keep (default: all)")
     parser.add_argument("--datasets", default="", help="comma-separated table names (default: all of the pool)")
     parser.add_argument("--min-categoricals", type=int, default=0)
+    parser.add_argument("--others", default="", help="comma-separated families whose defaults run beside")
     parser.add_argument("--shard", default="0/1", help="I/N: every N-th table from the I-th (two cores: 0/2, 1/2)")
     parser.add_argument("--out", default="", help="CSV of every row (rewritten after each table)")
     parser.add_argument("--summarise", nargs="*", type=Path, default=None,
                         help="only summarise these CSVs (e.g. both shards)")
     args = parser.parse_args(argv)
     variants = json.loads(args.variants)
+    others = tuple(o for o in args.others.split(",") if o)
+    names_reported = list(variants) + [f"{o}_defaults" for o in others]
     if args.summarise is not None:
         rows = [r for r in read(args.summarise) if r["family"] == args.family]
-        print("\n".join(summary(rows, list(variants))))
+        print("\n".join(summary(rows, names_reported)))
         return
     index, count = (int(p) for p in args.shard.split("/"))
     names = args.datasets.split(",") if args.datasets else None
     tables = [t for t in pool_tasks(args.pool, names) if not args.tasks or t.task in args.tasks.split(",")]
     rows: list[dict] = []
     for entry in tables[index::count]:
-        rows += evaluate_table(entry, args.family, variants, args.min_categoricals)
+        rows += evaluate_table(entry, args.family, variants, args.min_categoricals, others)
         if args.out:
             write_rows(Path(args.out), FIELDS, rows)
-    print("\n".join(summary(rows, list(variants))))
+    print("\n".join(summary(rows, names_reported)))
 
 
 if __name__ == "__main__":

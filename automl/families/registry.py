@@ -25,6 +25,9 @@ from automl.families.base import ModelFamily
 __all__ = ["register_family", "unregister_family", "registered_families", "get_family", "family_import_path", "available_families", "resolve_families"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+#: The built-in families' package extras (pyproject.toml) and the modules each one installs.
+_EXTRAS = {"tabm": {"tabm", "rtdl_num_embeddings", "torch"}, "torch": {"torch"}, "catboost": {"catboost"},
+           "xgboost": {"xgboost"}}
 _PATHS: dict[str, str] = {}
 _LOADED: dict[str, ModelFamily] = {}
 
@@ -168,7 +171,9 @@ def resolve_families(
         family = get_family(name)
         missing = family.missing_requirements()
         if missing:
-            extra = f' "automl[{missing[0]}]"' if missing in (["torch"], ["catboost"], ["xgboost"]) else ""
+            # The package extra that brings what is missing (automl[tabm] brings torch too).
+            bringer = next((m for m in _EXTRAS if m in missing and set(missing) <= _EXTRAS[m]), "")
+            extra = f' "automl[{bringer}]"' if bringer else ""
             raise FamilyUnavailableError(
                 f"family {name!r} needs {', '.join(missing)}, which is not installed; install it "
                 f"(pip install {' '.join(missing)}{' or pip install' + extra if extra else ''}) "

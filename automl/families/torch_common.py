@@ -124,6 +124,7 @@ class TrainConfig:
         weight_decay: Decoupled (AdamW) or L2 (Adam, SGD) weight decay.
         momentum: SGD momentum.
         schedule: ``constant``, ``cosine`` (to zero over ``max_epochs``) or ``onecycle``.
+        gradient_clipping: Largest gradient norm per step (0: no clipping).
     """
 
     learning_rate: float = 1e-3
@@ -134,6 +135,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     momentum: float = 0.9
     schedule: str = "constant"
+    gradient_clipping: float = 0.0
 
 
 @dataclass
@@ -301,6 +303,8 @@ def _train_once(
             loss = loss_fn(outputs.float(), target[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if config.gradient_clipping > 0:
+                torch.nn.utils.clip_grad_norm_(module.parameters(), config.gradient_clipping)
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()

@@ -32,7 +32,7 @@ MIN_ROWS_FOR_VALIDATION = 50
 MIN_VALIDATION_ROWS = 30
 #: The parameters of :class:`~automl.families.torch_common.TrainConfig`.
 TRAIN_PARAMS = ("learning_rate", "batch_size", "max_epochs", "patience", "optimizer", "weight_decay",
-                "momentum", "schedule")
+                "momentum", "schedule", "gradient_clipping")
 
 
 class TorchEstimator(BaseEstimator):
@@ -40,7 +40,7 @@ class TorchEstimator(BaseEstimator):
 
     Subclasses list every parameter in their own ``__init__`` (scikit-learn's
     ``get_params`` reads it) and include at least: ``task``, ``n_classes``,
-    the :data:`TRAIN_PARAMS`, ``validation_fraction``, ``target_scaling``,
+    the :data:`TRAIN_PARAMS` they tune, ``validation_fraction``, ``target_scaling``,
     ``device``, ``seed`` and ``n_jobs``.
     """
 
@@ -71,7 +71,8 @@ class TorchEstimator(BaseEstimator):
 
     # -- fit --------------------------------------------------------------------------------
     def _config(self) -> TrainConfig:
-        return TrainConfig(**{name: getattr(self, name) for name in TRAIN_PARAMS})
+        # A net without a training parameter (torch_mlp has no gradient_clipping) trains with its default.
+        return TrainConfig(**{name: getattr(self, name) for name in TRAIN_PARAMS if hasattr(self, name)})
 
     def _validate(self) -> None:
         from automl.families.torch_common import NET_CHOICES

@@ -24,7 +24,7 @@ _ANNOTATE_MAX_CLASSES = 25  # confusion matrix cells get their count up to this 
 
 # Fixed colours for the built-in families (tab10), so a family keeps its colour across plots.
 _FAMILY_ORDER = ("lightgbm", "hist_gradient_boosting", "random_forest", "extra_trees", "linear", "knn", "torch_mlp",
-                 "catboost", "xgboost")
+                 "catboost", "xgboost", "tabm")
 _GREY = "0.55"
 
 
