@@ -32,7 +32,9 @@ decides those answers.
   net's best "intermediate value" at a fold would have been its best epoch.
 - **Deadlines**: a trial stops between folds when the next fold would overrun its deadline
   (:meth:`~automl.search.budget.Budget.trial_deadline`), and between epochs past it; a net's
-  fold ends its training after :func:`net_fold_seconds` under a budget.
+  fold ends its training after :func:`net_fold_seconds` under a budget, and a net too slow to train
+  :data:`MIN_NET_EPOCHS_IN_CAP` epochs in that time is stopped after its first epochs (once some trial
+  has completed), rather than spend the time of every fold on an under-trained net.
 
 Example:
     >>> fidelity_share(1.0, 0.1, 1000.0, 3), probe_cut([0.1, 0.5, 0.7, 0.9], greater_is_better=True)
@@ -58,7 +60,7 @@ from automl.search.trial_record import TrialRecord, TrialWriter, chosen_on_purpo
 
 __all__ = [
     "EPOCH_STEP_BASE", "FIDELITY_EXPONENT", "FIDELITY_SNAP", "FIDELITY_TIME_SHARE", "FINAL_GROWTH_SHARE",
-    "GROWTH_EXPONENT", "MAX_NOT_RUN_IN_A_ROW", "MIN_EPOCHS_BEFORE_PRUNING", "MIN_SEARCH_TRIALS", "PROBE_ETA",
+    "EPOCHS_TO_TIME", "GROWTH_EXPONENT", "MAX_NOT_RUN_IN_A_ROW", "MIN_EPOCHS_BEFORE_PRUNING", "MIN_NET_EPOCHS_IN_CAP", "MIN_SEARCH_TRIALS", "PROBE_ETA",
     "PROBE_MIN_TRIALS", "SLOW_FAMILY_FACTOR", "SearchPolicy", "TrialPolicyMonitor", "fidelity_share", "grown_fraction",
     "net_fold_seconds", "probe_cut",
 ]
@@ -73,6 +75,11 @@ MIN_EPOCHS_BEFORE_PRUNING = 4
 #: one net trial takes about a quarter of the budget at most and several fit in it.
 NET_FOLDS_PER_BUDGET = 4
 MIN_NET_FOLD_SECONDS = 3.0
+#: Under a time budget, once a trial has completed, a net whose first fold could train fewer than this many
+#: epochs in its fold's time (timed after each of its first :data:`EPOCHS_TO_TIME` epochs) is stopped there: capped,
+#: it would end every fold under-trained, for about a quarter of the budget.
+MIN_NET_EPOCHS_IN_CAP = 10
+EPOCHS_TO_TIME = 2
 #: Trials in a row that were not run for lack of time before the search ends.
 MAX_NOT_RUN_IN_A_ROW = 3
 #: Successive halving at the probe (large data): once this many trials have a probe score,
@@ -424,6 +431,9 @@ class TrialPolicyMonitor:
             where = "the probe" if event.fold is None else f"fold {event.fold + 1}/{event.n_folds}"
             unit = "round" if event.kind == "rounds" else "epoch"
             return Stop(f"stopped in {where} at {unit} {event.epoch + 1}: out of time budget", kind="timeout")
+        too_slow = self._too_slow(event)
+        if too_slow is not None:
+            return too_slow
         if event.fold == 0 and math.isfinite(event.value):
             self.trial.report(event.value, EPOCH_STEP_BASE + event.epoch)
             if event.epoch + 1 >= MIN_EPOCHS_BEFORE_PRUNING and self.trial.should_prune():
@@ -435,3 +445,17 @@ class TrialPolicyMonitor:
             self.policy.capped_families.add(self.family)
         cap = self.round_cap if event.kind == "rounds" else self.net_cap
         return Go(end_fold=cap is not None and event.seconds > cap)
+
+    def _too_slow(self, event: EpochDone) -> Stop | None:
+        """Stop a net whose first fold could train fewer than :data:`MIN_NET_EPOCHS_IN_CAP` epochs in its cap."""
+        if (event.kind != "epoch" or event.fold != 0 or event.epoch + 1 > EPOCHS_TO_TIME or self.net_cap is None
+                or not self.policy.has_complete):
+            return None
+        affordable = (event.epoch + 1) * self.net_cap / max(event.seconds, 1e-9)
+        if affordable >= MIN_NET_EPOCHS_IN_CAP:
+            return None
+        return Stop(
+            f"stopped at epoch {event.epoch + 1} of fold 1: about {affordable:.0f} epochs fit in the "
+            f"{self.net_cap:.1f} s a net's fold may train under this time budget, fewer than the "
+            f"{MIN_NET_EPOCHS_IN_CAP} it needs (a smaller net or a larger time_budget would train)"
+        )
