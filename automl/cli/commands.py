@@ -150,7 +150,10 @@ def demo(args: argparse.Namespace) -> int:
     frame["target"] = frame["target"].map({0: "malignant", 1: "benign"})
     train, test = train_test_split(frame, test_size=0.25, random_state=0, stratify=frame["target"])
     print(f"demo: breast cancer (bundled with scikit-learn), {len(train)} training rows, {len(test)} test rows")
-    print(f"searching for {args.time_budget:g} s over {', '.join(automl.available_families())} ...")
+    from automl.families.registry import resolve_families
+
+    searched = [f.name for f in resolve_families(None, "binary")]  # what families=None searches
+    print(f"searching for {args.time_budget:g} s over {', '.join(searched)} ...")
     model = automl.fit(train, target="target", time_budget=args.time_budget, study_name=args.study, seed=0)
     board = model.leaderboard()
     with pd.option_context("display.width", 160, "display.max_columns", 20):
@@ -380,7 +383,8 @@ def families(args: argparse.Namespace) -> int:
         family = get_family(name)
         missing = family.missing_requirements()
         status = "installed" if not missing else f"missing {', '.join(missing)}"
-        print(f"{name:24s} {status:12s} {family.description}")
+        named = "" if family.searched_by_default else " (searched when named in --families)"
+        print(f"{name:24s} {status:12s} {family.description}{named}")
     return 0
 
 

@@ -87,6 +87,8 @@ class ModelFamily:
             the user pins it, beyond the choices the search samples (the reference nets pin
             ``optimizer="adam"``, which the search does not try); a pin outside both is
             refused before the search.
+        searched_by_default: Whether ``families=None`` (the default) searches it where installed;
+            a family that is not is searched only when named in ``families=``.
     """
 
     name: str
@@ -105,6 +107,7 @@ class ModelFamily:
     sample_weight: bool = True
     adapt_space: Callable[[Any, int], Any] | None = field(default=None, compare=False)
     pin_choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict, compare=False)
+    searched_by_default: bool = True
 
     def space_for(self, n_rows: int):  # noqa: ANN201 - SearchSpace, imported lazily
         """The family's search space adapted to ``n_rows`` training rows (see ``adapt_space``).

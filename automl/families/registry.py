@@ -141,7 +141,8 @@ def available_families(task: str | None = None, kind: str | None = None) -> list
 def resolve_families(
     names: Iterable[str] | None, task: str, kind: str = "table", *, weighted: bool = False
 ) -> list[ModelFamily]:
-    """Turn a ``families=`` argument into families for ``task`` on ``kind`` data; ``None`` means all installed.
+    """Turn a ``families=`` argument into families for ``task`` on ``kind`` data; ``None`` means all installed
+    families that are searched by default (``ModelFamily.searched_by_default``).
 
     With ``weighted`` (sample weights given), families whose estimators cannot
     take them are left out of ``None`` and refused by name.
@@ -157,7 +158,7 @@ def resolve_families(
         ['lightgbm', 'hist_gradient_boosting']
     """
     if names is None:
-        found = [get_family(n) for n in available_families(task, kind)]
+        found = [get_family(n) for n in available_families(task, kind) if get_family(n).searched_by_default]
         return [f for f in found if f.sample_weight or not weighted]
     if isinstance(names, str):
         names = [names]

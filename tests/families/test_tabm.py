@@ -176,3 +176,22 @@ def test_the_install_hints_name_extras_that_install_those_modules():
     for extra, modules in _EXTRAS.items():
         declared = {re.split(r"[<>=\[ ]", r)[0].replace("-", "_") for r in extras[extra]}
         assert modules <= declared, (extra, modules, declared)
+
+
+def test_tabm_is_searched_when_named_and_left_out_of_the_default_families():
+    import automl
+    from automl.families.registry import resolve_families
+
+    assert "tabm" in automl.available_families("binary")  # installed
+    assert "tabm" not in [f.name for f in resolve_families(None, "binary")]  # not in families=None
+    assert [f.name for f in resolve_families(["tabm"], "binary")] == ["tabm"]
+
+
+def test_the_families_command_says_tabm_is_searched_when_named(capsys):
+    import argparse
+
+    from automl.cli.commands import families
+
+    families(argparse.Namespace())
+    line = next(row for row in capsys.readouterr().out.splitlines() if row.startswith("tabm "))
+    assert "searched when named in --families" in line
