@@ -172,10 +172,7 @@ class TabMNet(TorchEstimator):
             out = [np.zeros((len(X), 1), dtype="float32")]
         codes = []
         if len(self.categorical_indices):
-            raw = X[:, [int(i) for i in self.categorical_indices]]
-            limits = np.asarray(self.category_counts, dtype="float64")
-            valid = ~np.isnan(raw) & (raw >= 0) & (raw < limits)
-            codes.append(np.where(valid, np.nan_to_num(raw) + 1, 0))
+            codes.append(self._category_codes(X))
         if self.indicator_columns_:
             codes.append(np.isnan(X[:, self.indicator_columns_]))
         if codes:

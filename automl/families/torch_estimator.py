@@ -64,6 +64,13 @@ class TorchEstimator(BaseEstimator):
         """Problems with the subclass's own parameters."""
         return []
 
+    def _category_codes(self, X: np.ndarray) -> np.ndarray:
+        """The ``categorical_indices`` columns as int64 codes ``1..count``; 0 for missing and unseen levels."""
+        raw = X[:, [int(i) for i in self.categorical_indices]]
+        limits = np.asarray(self.category_counts, dtype="float64")
+        valid = ~np.isnan(raw) & (raw >= 0) & (raw < limits)
+        return np.where(valid, np.nan_to_num(raw) + 1, 0).astype("int64")
+
     def _choice_problems(self, checks: list[tuple[str, tuple[Any, ...]]]) -> list[str]:
         """A problem for each ``(parameter, allowed values)`` whose value is not allowed."""
         return [f"{name} must be one of {choices}, got {getattr(self, name)!r}"

@@ -163,10 +163,7 @@ class TabularNet(TorchEstimator):
         blocks = [(filled - self.means_) / self.scales_, missing[:, self.indicator_columns_].astype("float64")]
         out = [np.hstack(blocks).astype("float32")]
         if len(self.categorical_indices):
-            codes = X[:, [int(i) for i in self.categorical_indices]]
-            limits = np.asarray(self.category_counts, dtype="float64")
-            valid = ~np.isnan(codes) & (codes >= 0) & (codes < limits)
-            out.append(np.where(valid, np.nan_to_num(codes) + 1, 0).astype("int64"))
+            out.append(self._category_codes(X))
         return out
 
     def _make_module(self, n_outputs: int) -> Any:
