@@ -85,7 +85,18 @@ class TabMNetwork(nn.Module):
         )
 
     def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.net(x_num if self.n_numeric else None, x_cat)
+        # TabM.forward's own steps, joining the features with ``torch.cat`` where it calls
+        # ``torch.column_stack``, which has no ``vmap`` rule: packed training (packed_training.py)
+        # runs this forward under ``vmap``. The tests check it against ``self.net(x_num, x_cat)``.
+        net = self.net
+        parts = []
+        if self.n_numeric:
+            parts.append(x_num if net.num_module is None else net.num_module(x_num))
+        if x_cat is not None and net.cat_module is not None:
+            parts.append(net.cat_module(x_cat))
+        out = net.backbone(net.ensemble_view(torch.cat([p.flatten(1, -1) for p in parts], dim=1)))
+        if net.output is not None:
+            out = net.output(out)
         return out if self.training else self._mean_of_heads(out.float())
 
     def _mean_of_heads(self, out: torch.Tensor) -> torch.Tensor:

@@ -188,18 +188,27 @@ def _schedule(config: TrainConfig, optimizer: Any, total_steps: int) -> Any:
     raise ValueError(f"schedule must be one of {SCHEDULES}, got {config.schedule!r}")
 
 
-def predict_outputs(module: Any, inputs: Sequence[Any], batch_size: int = PREDICT_BATCH) -> Any:
-    """Forward ``inputs`` (tensors on the module's device) in chunks, without gradients; float32 outputs."""
+def _autocast(device: Any, enabled: bool | None) -> Any:
+    """bf16 autocast on CUDA (``enabled`` None), or as ``enabled`` says; a null context otherwise."""
+    import torch
+
+    if device.type == "cuda" and enabled is not False:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def predict_outputs(module: Any, inputs: Sequence[Any], batch_size: int = PREDICT_BATCH,
+                    autocast: bool | None = None) -> Any:
+    """Forward ``inputs`` (tensors on the module's device) in chunks, without gradients; float32 outputs
+    (``autocast``: bf16 on CUDA when None or True)."""
     import torch
 
     device = inputs[0].device
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
-    )
+    context = _autocast(device, autocast)
     module.eval()
     n = inputs[0].shape[0]
     chunks = []
-    with torch.no_grad(), autocast:
+    with torch.no_grad(), context:
         for start in range(0, n, batch_size):
             chunks.append(module(*(t[start : start + batch_size] for t in inputs)).float())
     if not chunks:
@@ -208,10 +217,22 @@ def predict_outputs(module: Any, inputs: Sequence[Any], batch_size: int = PREDIC
     return torch.cat(chunks)
 
 
-def _is_oom(exc: BaseException) -> bool:
+def is_oom(exc: BaseException) -> bool:
+    """Whether ``exc`` is torch's out-of-memory error (the trainers then halve the batch)."""
     import torch
 
     return isinstance(exc, torch.OutOfMemoryError)
+
+
+def diverged_message(train_loss: float, epoch: int, learning_rate: float) -> str:
+    """The reason a net whose training loss stopped being finite at ``epoch`` (0-based) fails.
+
+    Example:
+        >>> diverged_message(float("nan"), 2, 0.5)
+        'training diverged: the training loss is nan at epoch 3; lower the learning rate (it was 0.5) or add normalisation'
+    """
+    return (f"training diverged: the training loss is {train_loss} at epoch {epoch + 1}; "
+            f"lower the learning rate (it was {learning_rate:.3g}) or add normalisation")
 
 
 def train(
@@ -226,6 +247,7 @@ def train(
     seed: int = 0,
     augment: Callable[[Sequence[Any], Any], Sequence[Any]] | None = None,
     on_epoch: Callable[[int, Any], Any] | None = None,
+    autocast: bool | None = None,
 ) -> tuple[Any, TrainResult]:
     """Train a fresh module on resident tensors, halving the batch on CUDA out-of-memory.
 
@@ -242,6 +264,7 @@ def train(
         on_epoch: ``on_epoch(epoch, valid_outputs) -> stop`` after each epoch with validation
             rows; a true return ends the training there (best epoch kept, ``time_capped`` set);
             an exception propagates.
+        autocast: bf16 autocast of the forward passes on CUDA (None or True; False: float32).
 
     Returns:
         The trained module (best validation epoch restored) and a :class:`TrainResult`.
@@ -258,9 +281,9 @@ def train(
     for attempt in range(MAX_OOM_RETRIES + 1):
         try:
             return _train_once(make_module, loss_fn, inputs, target, valid, config, device, batch_size,
-                               seed, augment, on_epoch)
+                               seed, augment, on_epoch, autocast)
         except Exception as exc:
-            if not _is_oom(exc):
+            if not is_oom(exc):
                 raise
             free_accelerator_memory()
             if attempt == MAX_OOM_RETRIES or batch_size == 1:
@@ -277,6 +300,7 @@ def _train_once(
     make_module: Callable[[], Any], loss_fn: Callable[[Any, Any], Any], inputs: Sequence[Any], target: Any,
     valid: tuple[Sequence[Any], Any] | None, config: TrainConfig, device: Any, batch_size: int, seed: int,
     augment: Callable[[Sequence[Any], Any], Sequence[Any]] | None, on_epoch: Callable[[int, Any], Any] | None,
+    use_autocast: bool | None = None,
 ) -> tuple[Any, TrainResult]:
     import torch
 
@@ -286,7 +310,7 @@ def _train_once(
     starts = [s for s in range(0, n, batch_size) if n - s >= 2 or s == 0]  # no 1-row tail (batch norm)
     scheduler = _schedule(config, optimizer, len(starts) * config.max_epochs)
     generator = torch.Generator().manual_seed(int(seed))
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    autocast = _autocast(device, use_autocast)
     result = TrainResult(best_epoch=-1, epochs_run=0, batch_size=batch_size)
     best_loss, best_state, stale = math.inf, None, 0
     for epoch in range(int(config.max_epochs)):
@@ -313,14 +337,11 @@ def _train_once(
         result.train_loss.append(train_loss)
         result.epochs_run = epoch + 1
         if not math.isfinite(train_loss):
-            raise FloatingPointError(
-                f"training diverged: the training loss is {train_loss} at epoch {epoch + 1}; "
-                f"lower the learning rate (it was {config.learning_rate:.3g}) or add normalisation"
-            )
+            raise FloatingPointError(diverged_message(train_loss, epoch, config.learning_rate))
         if valid is None:
             result.best_epoch = epoch
             continue
-        outputs = predict_outputs(module, valid[0])
+        outputs = predict_outputs(module, valid[0], autocast=use_autocast)
         valid_loss = float(loss_fn(outputs, valid[1]))
         result.valid_loss.append(valid_loss)
         if valid_loss < best_loss:
