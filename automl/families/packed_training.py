@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from automl._device import free_accelerator_memory
+from automl.exceptions import InvalidParameterError
 from automl.families.torch_common import (
     MAX_OOM_RETRIES,
     MIN_STEPS_PER_EPOCH,
@@ -152,14 +153,14 @@ def train_packed(
         One :class:`MemberOutcome` per member, in order.
 
     Raises:
-        ValueError: the configurations cannot share a pack.
+        InvalidParameterError: the configurations cannot share a pack (a ``ValueError``).
         RuntimeError: still out of memory after :data:`~automl.families.torch_common.MAX_OOM_RETRIES` halvings.
     """
     if not members:
         return []
     problems = packable([m.config for m in members])
     if problems:
-        raise ValueError("these configurations cannot be packed: " + "; ".join(problems))
+        raise InvalidParameterError(["these configurations cannot be packed: " + "; ".join(problems)])
     inputs = [t.to(device) for t in inputs]
     target = target.to(device)
     if valid is not None:

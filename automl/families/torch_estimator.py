@@ -15,6 +15,7 @@ torch is imported inside methods: importing this module is light.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from sklearn.model_selection import train_test_split
 from automl.families.epochs import report_epoch, reporting_active
 from automl.families.torch_common import TrainConfig, TrainResult, as_numpy, module_to_cpu, predict_outputs
 
-__all__ = ["TorchEstimator", "build_net", "MIN_ROWS_FOR_VALIDATION", "TRAIN_PARAMS", "refit_params", "fitted_hints", "learning_curves"]
+__all__ = ["Prepared", "TorchEstimator", "build_net", "MIN_ROWS_FOR_VALIDATION", "TRAIN_PARAMS", "refit_params", "fitted_hints", "learning_curves"]
 
 #: Fewer training rows than this: no validation split, every epoch is trained.
 MIN_ROWS_FOR_VALIDATION = 50
@@ -33,6 +34,25 @@ MIN_VALIDATION_ROWS = 30
 #: The parameters of :class:`~automl.families.torch_common.TrainConfig`.
 TRAIN_PARAMS = ("learning_rate", "batch_size", "max_epochs", "patience", "optimizer", "weight_decay",
                 "momentum", "schedule", "gradient_clipping")
+
+
+@dataclass
+class Prepared:
+    """What :meth:`TorchEstimator._prepare` hands to the trainer.
+
+    Attributes:
+        n_outputs: Outputs of the module (1 for binary and regression).
+        inputs: Training input tensors.
+        target: Training target tensor (encoded labels, or the scaled target).
+        valid: ``(inputs, target)`` of the validation rows, or None.
+        truth: The validation rows' labels or values as given (for per-epoch reports), or None.
+    """
+
+    n_outputs: int
+    inputs: list[Any]
+    target: Any
+    valid: tuple[list[Any], Any] | None
+    truth: np.ndarray | None
 
 
 class TorchEstimator(BaseEstimator):
@@ -97,7 +117,30 @@ class TorchEstimator(BaseEstimator):
         """Train on ``(X, y)``, early-stopping on a stratified split of ``validation_fraction``."""
         import torch
 
-        from automl.families.torch_common import resolve_device, torch_runtime, train
+        from automl.families.torch_common import torch_runtime, train
+
+        with torch_runtime(self.seed, self.n_jobs):
+            prepared = self._prepare(X, y)
+            if prepared is None:
+                return self
+            on_epoch = None
+            if prepared.valid is not None and reporting_active():
+                def on_epoch(epoch: int, outputs: Any) -> bool:
+                    return report_epoch(epoch, prepared.truth, self._full_scores(self._scores(outputs)))
+
+            self.module_, self.train_result_ = train(
+                lambda: self._make_module(prepared.n_outputs), self._loss(prepared.n_outputs), prepared.inputs,
+                prepared.target, prepared.valid, self._config(), torch.device(self.device_), seed=int(self.seed),
+                augment=self._augment(), on_epoch=on_epoch,
+            )
+        return self
+
+    def _prepare(self, X: Any, y: Any) -> Prepared | None:
+        """Validate, encode the target, learn the inputs and split off the validation rows (inside
+        ``torch_runtime``); None when there is nothing to learn (one class: ``module_`` is then None)."""
+        import torch
+
+        from automl.families.torch_common import resolve_device
 
         self._validate()
         X = np.asarray(X, dtype="float64")
@@ -115,32 +158,19 @@ class TorchEstimator(BaseEstimator):
             target = (target - self.y_mean_) / self.y_scale_
             n_outputs = 1
         self.device_ = str(resolve_device(self.device))
-        with torch_runtime(self.seed, self.n_jobs):
-            self._learn_inputs(X)
-            fit_rows, valid_rows = self._split(target, classification)
-            arrays = self._inputs(X)
-            if classification and len(self.classes_) == 1:  # nothing to learn: one class
-                self.module_, self.train_result_ = None, TrainResult(-1, 0, int(self.batch_size))
-                return self
-            as_tensor = lambda a, rows: torch.from_numpy(np.ascontiguousarray(a[rows]))  # noqa: E731
-            y_tensor = torch.from_numpy(target.astype("int64" if n_outputs > 1 else "float32"))
-            inputs = [as_tensor(a, fit_rows) for a in arrays]
-            valid = None
-            if valid_rows is not None:
-                valid = ([as_tensor(a, valid_rows) for a in arrays], y_tensor[valid_rows])
-            on_epoch = None
-            if valid_rows is not None and reporting_active():
-                truth = y[valid_rows]
-
-                def on_epoch(epoch: int, outputs: Any) -> bool:
-                    return report_epoch(epoch, truth, self._full_scores(self._scores(outputs)))
-
-            self.module_, self.train_result_ = train(
-                lambda: self._make_module(n_outputs), self._loss(n_outputs), inputs, y_tensor[fit_rows],
-                valid, self._config(), torch.device(self.device_), seed=int(self.seed),
-                augment=self._augment(), on_epoch=on_epoch,
-            )
-        return self
+        self._learn_inputs(X)
+        fit_rows, valid_rows = self._split(target, classification)
+        arrays = self._inputs(X)
+        if classification and len(self.classes_) == 1:  # nothing to learn: one class
+            self.module_, self.train_result_ = None, TrainResult(-1, 0, int(self.batch_size))
+            return None
+        as_tensor = lambda a, rows: torch.from_numpy(np.ascontiguousarray(a[rows]))  # noqa: E731
+        y_tensor = torch.from_numpy(target.astype("int64" if n_outputs > 1 else "float32"))
+        valid = None
+        if valid_rows is not None:
+            valid = ([as_tensor(a, valid_rows) for a in arrays], y_tensor[valid_rows])
+        return Prepared(n_outputs, [as_tensor(a, fit_rows) for a in arrays], y_tensor[fit_rows], valid,
+                        y[valid_rows] if valid_rows is not None else None)
 
     def _split(self, target: np.ndarray, classification: bool) -> tuple[np.ndarray, np.ndarray | None]:
         n = len(target)
@@ -184,15 +214,18 @@ class TorchEstimator(BaseEstimator):
         full[:, self.classes_.astype(int)] = proba
         return full
 
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "train_result_"):
+            from automl.exceptions import NotFittedError
+
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
+
     def _outputs(self, X: Any) -> Any:
         import torch
 
         from automl.families.torch_common import torch_runtime
 
-        if not hasattr(self, "train_result_"):
-            from automl.exceptions import NotFittedError
-
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
+        self._check_fitted()
         X = np.asarray(X, dtype="float64")
         module: Any = self.module_
         device = next(module.parameters()).device
@@ -202,6 +235,7 @@ class TorchEstimator(BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
+        self._check_fitted()
         if self.module_ is None:
             return np.ones((len(X), 1))
         return self._scores(self._outputs(X))
