@@ -261,6 +261,29 @@ _check_first_trials = _one_of(FIRST_TRIALS, "'defaults' (every family's defaults
                                             "'learned' (the sequence learned off-suite first)")
 
 
+#: The largest pack of net trials (``pack_nets``): more members than this share one GPU's time poorly.
+MAX_PACK_NETS = 64
+
+
+def _check_pack_nets(name: str, value: Any) -> list[str]:
+    if value == "auto" or (_is_whole(value) and 1 <= value <= MAX_PACK_NETS):
+        return []
+    return [f"pack_nets must be 'auto' or a whole number from 1 (every net trial alone) to {MAX_PACK_NETS}, "
+            f"got {value!r}; for example pack_nets=8"]
+
+
+def pack_nets_value(value: Any) -> Any:
+    """``pack_nets`` as given on a command line or in a sweep file: ``"auto"`` or a whole number.
+
+    Example:
+        >>> pack_nets_value("8"), pack_nets_value("auto"), pack_nets_value(4)
+        (8, 'auto', 4)
+    """
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
+
+
 def _check_ensemble(name: str, value: Any) -> list[str]:
     return [] if isinstance(value, bool) else [f"ensemble must be True or False, got {value!r}"]
 

@@ -81,8 +81,22 @@ def _search_spec(problem: Problem, n_trials: int | None, sweep: Mapping[str, Any
         study_name=settings.study_name, storage=settings.storage, pruner=settings.pruner,
         fingerprint=problem.fingerprint, refit_scale=problem.refit_scale, sweep=sweep,
         final_model=settings.final_model,
-        first_trials=_first_trials(problem),
+        first_trials=_first_trials(problem), pack_size=_pack_size(problem),
     )
+
+
+def _pack_size(problem: Problem) -> int:
+    """Members per pack of net trials: ``pack_nets``, with ``"auto"`` read for the device the nets train on."""
+    from automl.search.packs import pack_size
+
+    setting, device = problem.settings.pack_nets, str(problem.settings.device)
+    if setting == "auto" and device == "auto":
+        if not any(f.packable for f in problem.families):
+            return 1
+        from automl.families.torch_common import resolve_device
+
+        device = resolve_device("auto").type  # imports torch: a packable net is searched
+    return pack_size(setting, device)
 
 
 def _first_trials(problem: Problem) -> Sequence[FirstTrial]:

@@ -205,6 +205,64 @@ class CVResult:
         return float(values.std()) if len(values) else math.nan
 
 
+class Tally:
+    """One configuration's folds as they come: scores, out-of-fold predictions, times, hints, curves.
+
+    Args:
+        evaluator: The evaluator (its metrics, task, classes, weights and splits).
+        n: Rows of the whole frame.
+        keep_model: Keep each fold's model for :attr:`CVResult.models`.
+    """
+
+    def __init__(self, evaluator: Evaluator, n: int, keep_model: bool) -> None:
+        self.evaluator = evaluator
+        self.width = evaluator.n_classes if evaluator.task != "regression" else 1
+        self.total = np.zeros((n, self.width))
+        self.counts = np.zeros(n, dtype=int)
+        self.repeats = _repeat_buffer(evaluator.splits, n, self.width)
+        self.scores: dict[str, list[float]] = {m.name: [] for m in evaluator.metrics}
+        self.fit_time = self.predict_time = 0.0
+        self.hints: list[dict[str, Any]] = []
+        self.fold_curves: list[dict[str, list[float]]] = []
+        self.kept: list[Any] | None = [] if keep_model else None
+
+    def add(self, model: Any, prediction: np.ndarray, y: np.ndarray, valid: np.ndarray, fit_seconds: float,
+            predict_seconds: float) -> None:
+        """Record a fold: its model's validation ``prediction`` of rows ``valid``, scored with every metric."""
+        self.fit_time += fit_seconds
+        self.predict_time += predict_seconds
+        if self.kept is not None:
+            self.kept.append(model)
+        self.hints.append(model.refit_hints())
+        self.fold_curves.append(model.learning_curves())
+        shaped = prediction.reshape(len(valid), self.width)
+        self.total[valid] += shaped
+        if self.repeats is not None:
+            self.repeats[self.counts[valid], valid] = shaped
+        self.counts[valid] += 1
+        weights = None if self.evaluator.weights is None else self.evaluator.weights[valid]
+        for metric in self.evaluator.metrics:
+            self.scores[metric.name].append(metric.compute(y[valid], prediction, self.evaluator.classes, weights))
+
+    def running_mean(self) -> float:
+        """The primary metric's mean over the folds so far (NaN folds ignored)."""
+        running = np.asarray(self.scores[self.evaluator.metrics[0].name], dtype=float)
+        return float(np.nanmean(running)) if np.isfinite(running).any() else math.nan
+
+    def result(self, fraction: float) -> CVResult:
+        """The :class:`CVResult` of the folds recorded."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            oof = (self.total / self.counts[:, None]).astype("float32")
+        if self.evaluator.task == "regression":
+            oof = oof.ravel()
+        repeats = self.repeats
+        if repeats is not None:
+            repeats = repeats[..., 0] if self.evaluator.task == "regression" else repeats
+        return CVResult(self.scores, oof, self.fit_time, self.predict_time, self.hints,
+                        average_curves(self.fold_curves), fraction, self.kept,
+                        None if repeats is None else repeats.astype("float32"))
+
+
 class Evaluator:
     """Runs the same folds for every configuration.
 
@@ -292,23 +350,13 @@ class Evaluator:
         Raises:
             TrialStopped: the monitor stopped the trial (pruned or out of time).
         """
-        n = len(y)
-        width = self.n_classes if self.task != "regression" else 1
-        total = np.zeros((n, width))
-        counts = np.zeros(n, dtype=int)
-        repeats = _repeat_buffer(self.splits, n, width)
-        scores: dict[str, list[float]] = {m.name: [] for m in self.metrics}
-        fit_time = predict_time = 0.0
-        hints: list[dict[str, Any]] = []
-        fold_curves: list[dict[str, list[float]]] = []
-        primary = self.metrics[0].name
+        tally = Tally(self, len(y), keep_model)
         fraction, probed = 1.0, None
         if self.probe_fraction is not None and monitor is not None and self.splits:
             fraction, probed = self._probe(family, params, X, y, seed, monitor)
         classification = self.task != "regression"
         base_seed = self.seed if seed is None else seed
         n_folds = len(self.splits)
-        kept: list[Any] | None = [] if keep_model else None
         for fold, (train, valid) in enumerate(self.splits):
             if fold == 0 and probed is not None and fraction == float(self.probe_fraction or 0.0):
                 # The folds train on the probe's share: fold 1 is the probe itself (same rows, same model).
@@ -318,32 +366,12 @@ class Evaluator:
                 if fraction < 1.0:
                     train = subsample(train, y, fraction, base_seed + fold + 1, classification)
                 model, prediction, fit_seconds, predict_seconds = self._fold(
-                    family, params, X, y, (fold, train, valid), seed, monitor, scores)
-            fit_time += fit_seconds
-            predict_time += predict_seconds
-            if kept is not None:
-                kept.append(model)
-            hints.append(model.refit_hints())
-            fold_curves.append(model.learning_curves())
-            total[valid] += prediction.reshape(len(valid), width)
-            if repeats is not None:
-                repeats[counts[valid], valid] = prediction.reshape(len(valid), width)
-            counts[valid] += 1
-            valid_weights = None if self.weights is None else self.weights[valid]
-            for metric in self.metrics:
-                scores[metric.name].append(metric.compute(y[valid], prediction, self.classes, valid_weights))
+                    family, params, X, y, (fold, train, valid), seed, monitor, tally.scores)
+            tally.add(model, prediction, y, valid, fit_seconds, predict_seconds)
             if monitor is not None:
-                running = np.asarray(scores[primary], dtype=float)
-                mean = float(np.nanmean(running)) if np.isfinite(running).any() else math.nan
-                _obey(monitor.fold(FoldDone(fold, n_folds, mean, fit_seconds + predict_seconds)), scores)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            oof = (total / counts[:, None]).astype("float32")
-        if self.task == "regression":
-            oof = oof.ravel()
-        if repeats is not None:
-            repeats = repeats[..., 0] if self.task == "regression" else repeats
-        return CVResult(scores, oof, fit_time, predict_time, hints, average_curves(fold_curves), fraction, kept,
-                        None if repeats is None else repeats.astype("float32"))
+                _obey(monitor.fold(FoldDone(fold, n_folds, tally.running_mean(), fit_seconds + predict_seconds)),
+                      tally.scores)
+        return tally.result(fraction)
 
     def _fold(self, family: str, params: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray,
               split: tuple[int, np.ndarray, np.ndarray], seed: int | None, monitor: TrialMonitor | None,

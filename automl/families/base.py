@@ -89,6 +89,8 @@ class ModelFamily:
             refused before the search.
         searched_by_default: Whether ``families=None`` (the default) searches it where installed;
             a family that is not is searched only when named in ``families=``.
+        packable: Its estimators are torch nets that :func:`~automl.families.packed_fit.fit_packed` can
+            train together, so the search may run several of its trials as one pack (``pack_nets``).
     """
 
     name: str
@@ -108,6 +110,7 @@ class ModelFamily:
     adapt_space: Callable[[Any, int], Any] | None = field(default=None, compare=False)
     pin_choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict, compare=False)
     searched_by_default: bool = True
+    packable: bool = False
 
     def space_for(self, n_rows: int):  # noqa: ANN201 - SearchSpace, imported lazily
         """The family's search space adapted to ``n_rows`` training rows (see ``adapt_space``).

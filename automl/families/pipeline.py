@@ -166,15 +166,39 @@ class FamilyPipeline(BaseEstimator):
     def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> FamilyPipeline:
         """Fit the preprocessing, build the estimator for this data, fit it (weighted if
         ``sample_weight`` is given: the preprocessing itself is not weighted)."""
-        family = get_family(self.family)
-        params, text_options = split_text_params({**family.space().defaults(), **dict(self.params or {})})
-        params, transform = split_target_param(params)  # regression: the model may learn f(y) (automl.data.target)
+        Z, y_model, mapped = self.prepare(X, y)
+        with limit_threads(self.n_threads_), reporting_mapped(mapped):  # a net's epochs: in the target's units
+            if sample_weight is None:
+                self.estimator_.fit(Z, y_model)
+            else:
+                self.estimator_.fit(Z, y_model, sample_weight=np.asarray(sample_weight, dtype="float64"))
+        return self
+
+    def prepare(self, X: pd.DataFrame, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
+        """Fit the preprocessing and build the (unfitted) estimator: ``(encoded rows, the target the estimator
+        learns, the map from its units back to the target's or None)``. :meth:`fit` then fits the estimator;
+        :func:`automl.families.packed_pipelines.fit_pipelines_packed` fits several at once."""
+        params, text_options, transform = self._split_params()
         self.target_transform_ = TargetTransform(transform if self.task == "regression" else "none").fit(y)
         self.n_threads_ = threads_for(len(X), self.n_jobs)
         with limit_threads(self.n_threads_):  # the text encoder's SVD calls BLAS too
-            self.preprocessor_ = TabularPreprocessor(family.encoding, text_options=text_options, seed=self.seed,
-                                                     task=self.task, n_classes=self.n_classes)
+            self.preprocessor_ = TabularPreprocessor(get_family(self.family).encoding, text_options=text_options,
+                                                     seed=self.seed, task=self.task, n_classes=self.n_classes)
             Z = self.preprocessor_.fit_transform(X, y)  # text scores of the training rows out of fold
+        self.build_estimator(Z)
+        mapped = None if self.target_transform_.name == "none" else self.target_transform_.inverse
+        y_model = y if mapped is None else self.target_transform_.forward(y)
+        return Z, y_model, mapped
+
+    def _split_params(self) -> tuple[dict[str, Any], dict[str, Any], str]:
+        """``(the estimator's parameters, the text encoder's options, the target transform)``, defaults filled."""
+        family = get_family(self.family)
+        params, text_options = split_text_params({**family.space().defaults(), **dict(self.params or {})})
+        params, transform = split_target_param(params)  # regression: the model may learn f(y) (automl.data.target)
+        return params, text_options, transform
+
+    def build_estimator(self, Z: np.ndarray) -> None:
+        """Build ``estimator_`` (unfitted) for the encoded rows ``Z``, from the fitted ``preprocessor_``."""
         context = BuildContext(
             task=self.task,
             n_classes=self.n_classes,
@@ -187,15 +211,7 @@ class FamilyPipeline(BaseEstimator):
             device=self.device,
             image_shape=None if self.image_shape is None else _three(self.image_shape),
         )
-        self.estimator_ = family.build(params, context)
-        mapped = None if self.target_transform_.name == "none" else self.target_transform_.inverse
-        y_model = y if mapped is None else self.target_transform_.forward(y)
-        with limit_threads(self.n_threads_), reporting_mapped(mapped):  # a net's epochs: in the target's units
-            if sample_weight is None:
-                self.estimator_.fit(Z, y_model)
-            else:
-                self.estimator_.fit(Z, y_model, sample_weight=np.asarray(sample_weight, dtype="float64"))
-        return self
+        self.estimator_ = get_family(self.family).build(self._split_params()[0], context)
 
     def predict_scores(self, X: pd.DataFrame) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` for classification, values for regression."""

@@ -197,4 +197,5 @@ FAMILY = ModelFamily(
     refit_params=refit_params,
     fitted_hints=fitted_hints,
     learning_curves=learning_curves,
+    packable=True,
 )

@@ -38,6 +38,13 @@ class Runner(Protocol):
                  monitor: TrialMonitor | None = None, deadline: float | None = None) -> CVResult:
         """Cross-validate one configuration (see :meth:`Evaluator.evaluate`)."""
 
+    def evaluate_pack(self, family: str, params: Sequence[Mapping[str, Any]], *, seed: int | None = None,
+                      monitors: Sequence[TrialMonitor | None] | None = None,
+                      deadline: float | None = None) -> list[CVResult | BaseException]:
+        """Cross-validate several configurations of one net family as packs (see
+        :func:`~automl.evaluation.packed_cv.evaluate_packed`): per member its result or what ended it.
+        Their fold models are not kept."""
+
     def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
               deadline: float | None = None, stop_at: float | None = None) -> Any:
         """``family`` with ``params`` fitted on all rows (or the share ``fraction``); nets and boosters end
@@ -91,6 +98,15 @@ class InProcessRunner:
         result = self.evaluator.evaluate(family, params, self.X, self.y, monitor=monitor, seed=seed, keep_model=True)
         self._pending, result.models = result.models, None
         return result
+
+    def evaluate_pack(self, family: str, params: Sequence[Mapping[str, Any]], *, seed: int | None = None,
+                      monitors: Sequence[TrialMonitor | None] | None = None,
+                      deadline: float | None = None) -> list[CVResult | BaseException]:
+        """Cross-validate the members here, as packs (``deadline`` is the monitors' to check)."""
+        from automl.evaluation.packed_cv import evaluate_packed
+
+        self._pending = None
+        return evaluate_packed(self.evaluator, family, params, self.X, self.y, monitors=monitors, seed=seed)
 
     def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
               deadline: float | None = None, stop_at: float | None = None) -> Any:

@@ -44,11 +44,12 @@ import pickle
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from automl._spawn import raise_if_stopped
 from automl.evaluation.cross_validation import CVResult, Evaluator
 from automl.evaluation.monitor import EpochDone, FoldDone, Go, ProbeDone, TrialMonitor, TrialStopped
+from automl.evaluation.packed_cv import MemberEvent
 from automl.exceptions import InvalidParameterError
 from automl.search.failures import DeadlineKilled, TrialCrashed, TrialRaised, WorkerLoadError
 from automl.search.in_process import InProcessRunner, Runner
@@ -253,6 +254,25 @@ class IsolatedRunner:
                 self._degrade(exc)
         return self._local.evaluate(family, params, seed=seed, monitor=monitor, deadline=deadline)
 
+    def evaluate_pack(self, family: str, params: Sequence[Mapping[str, Any]], *, seed: int | None = None,
+                      monitors: Sequence[TrialMonitor | None] | None = None,
+                      deadline: float | None = None) -> list[CVResult | BaseException]:
+        """Cross-validate several configurations of one net family in the worker, as packs (see
+        :func:`~automl.evaluation.packed_cv.evaluate_packed`): per member its :class:`CVResult`, or what
+        ended it (:class:`TrialStopped`, :class:`TrialRaised`). A worker that crashes, or is killed at the
+        deadline or a limit, ends every member with that reason. Their fold models are not kept."""
+        monitors = list(monitors) if monitors is not None else [None] * len(params)
+        if not self._degraded:
+            request = ("pack", family, [dict(p) for p in params], seed, [m is not None for m in monitors])
+            try:
+                message = self._exchange(request, "trial", family, deadline, _PackMonitors(monitors))
+                return [_member_outcome(outcome) for outcome in message[1]]
+            except (TrialStopped, TrialRaised, TrialCrashed) as exc:
+                return [exc] * len(params)
+            except WorkerLoadError as exc:
+                self._degrade(exc)
+        return self._local.evaluate_pack(family, params, seed=seed, monitors=monitors, deadline=deadline)
+
     def _degrade(self, exc: WorkerLoadError) -> None:
         """Run everything in this process from now on (the worker cannot load the fit); refuse to when
         limits were asked for, since nothing can be killed in this process."""
@@ -335,7 +355,7 @@ class IsolatedRunner:
         return self._kept.models(number) if self._kept.holds(number) else self._local.kept_models(number)
 
     def _exchange(self, request: tuple[Any, ...], what: str, family: str, deadline: float | None,
-                  monitor: TrialMonitor | None) -> tuple[Any, ...]:
+                  monitor: TrialMonitor | _PackMonitors | None) -> tuple[Any, ...]:
         """Send ``request``, answer its events, enforce its limits; return the final message."""
         worker = self._wait_ready(deadline)
         started = time.monotonic()
@@ -424,9 +444,30 @@ class IsolatedRunner:
         raise TrialCrashed(f"the worker sent an unexpected message {kind!r}")  # pragma: no cover
 
 
-def _dispatch(monitor: TrialMonitor | None, event: object) -> Any:
-    """The monitor's answer to ``event`` (a probe, fold or epoch)."""
-    if monitor is None:
+class _PackMonitors:
+    """The monitors of a pack's members, answering each :class:`MemberEvent` with its member's monitor."""
+
+    def __init__(self, monitors: Sequence[TrialMonitor | None]) -> None:
+        self.monitors = list(monitors)
+
+
+def _member_outcome(outcome: Any) -> CVResult | BaseException:
+    """A member's outcome as the worker sent it: a result, or a stop or a failure rebuilt here."""
+    if isinstance(outcome, tuple) and outcome[0] == "stopped":
+        stop = TrialStopped(outcome[1], kind=outcome[2])
+        stop.fold_scores = outcome[3]
+        return stop
+    if isinstance(outcome, tuple) and outcome[0] == "error":
+        return TrialRaised(*outcome[1:4])
+    return cast(CVResult, outcome)
+
+
+def _dispatch(monitor: TrialMonitor | _PackMonitors | None, event: object) -> Any:
+    """The monitor's answer to ``event`` (a probe, fold or epoch; a pack member's goes to its own monitor)."""
+    if isinstance(event, MemberEvent):
+        assert isinstance(monitor, _PackMonitors)
+        return _dispatch(monitor.monitors[event.member], event.event)
+    if monitor is None or isinstance(monitor, _PackMonitors):
         return Go()
     if isinstance(event, ProbeDone):
         return monitor.probe(event)

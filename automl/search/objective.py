@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +26,7 @@ from automl.search.failures import DeadlineKilled, TrialCrashed, TrialRaised
 from automl.search.in_process import Runner
 from automl.search.worker_pool import preload_packages
 from automl.search.oof import OOFStore
+from automl.search.packs import ask_companions, heartbeats
 from automl.search.policy import SearchPolicy
 from automl.search.study import derived_seed
 from automl.search.trial_record import TrialWriter
@@ -72,12 +74,19 @@ class Objective:
             process; 1: the best's, the last resort).
         bagging: Whether the final model is a bag of the best trial's fold models when the runner holds
             them (the search then keeps no time for that trial's refit).
+        pack_size: Most trials of a packable net family run as one pack (1: every trial alone); see
+            :mod:`automl.search.packs`.
+        room: How many more trials this process may start (None: no limit), so that a pack does not pass
+            the trial target.
+        callbacks: ``callback(study, frozen_trial)`` for the pack companions this object tells the study
+            itself (``study.optimize`` calls them for the trials it runs).
     """
 
     def __init__(self, families: Sequence[str], spaces: Mapping[str, SearchSpace], primary: Metric, runner: Runner,
                  policy: SearchPolicy, oof: OOFStore, seed: int | None,
                  before_run: Callable[[Any], None] | None = None, keep_models: int = 1,
-                 bagging: bool = False) -> None:
+                 bagging: bool = False, pack_size: int = 1, room: Callable[[], int | None] | None = None,
+                 callbacks: Sequence[Callable[[Any, Any], None]] = ()) -> None:
         self.families = list(families)
         self.spaces = spaces
         self.primary = primary
@@ -88,6 +97,9 @@ class Objective:
         self.before_run = before_run
         self.keep_models = keep_models
         self.bagging = bagging
+        self.pack_size = pack_size
+        self.room = room
+        self.callbacks = list(callbacks)
         #: The numbers of the trials this process started, in order.
         self.asked: list[int] = []
         #: The best trial this process completed (its fold models are kept by the runner).
@@ -98,24 +110,56 @@ class Objective:
         self.asked.append(trial.number)
         if self.before_run is not None:
             self.before_run(trial)
+        family, params = self._start(trial)
+        companions = self._companions(trial, family, params)
+        if companions:
+            return self._run_pack(trial, family, params, companions)
+        return self._settle(trial, family, self._run(trial, family, params), keep=True)
+
+    def _start(self, trial: Any) -> tuple[str, dict[str, Any]]:
+        """Suggest the trial's family and parameters and record them; stop it here if the policy skips it."""
         family = trial.suggest_categorical("family", self.families)
         params = self.spaces[family].suggest(trial)
-        writer = TrialWriter(trial)
-        writer.started(params)
+        TrialWriter(trial).started(params)
         reason = self.policy.skip_reason(family)
         if reason is not None:
             if self.policy.stop_after_skips:
                 trial.study.stop()
             _stop(trial, reason)
-        result = self._run(trial, family, params, writer)
-        writer.result(result)
+        return family, params
+
+    def _run(self, trial: Any, family: str, params: Mapping[str, Any]) -> Any:
+        """The trial's :class:`CVResult`, or the exception that ended it."""
+        monitor = self.policy.monitor(trial, family)
+        try:
+            return self.runner.evaluate(family, params, seed=trial_seed(self.seed, trial.number), monitor=monitor,
+                                        deadline=monitor.deadline)
+        except (TrialStopped, DeadlineKilled) as stop:  # e.g. the worker had not started by the deadline
+            return stop
+        except Exception as exc:  # noqa: BLE001 - a failing trial never ends the search
+            raise_if_stopped(exc)  # ... unless it is a SIGTERM or Ctrl-C that the code it cut turned into this
+            return exc
+        finally:
+            free_accelerator_memory()
+
+    def _settle(self, trial: Any, family: str, outcome: Any, keep: bool) -> float:
+        """Record the trial's outcome: its value (returned), or its stop (``TrialPruned``) or failure
+        (:class:`TrialFailed`) raised. ``keep``: the runner holds its fold models, to keep if it is among the best."""
+        if isinstance(outcome, (TrialStopped, DeadlineKilled)):
+            _stop(trial, outcome.reason, getattr(outcome, "fold_scores", None))
+        if isinstance(outcome, BaseException):
+            reason = (outcome.reason if isinstance(outcome, (TrialCrashed, TrialRaised))
+                      else f"{type(outcome).__name__}: {outcome}")
+            self._fail(trial, family, reason, outcome)
+        result = outcome
+        TrialWriter(trial).result(result)
         value = result.mean(self.primary.name)
         if not math.isfinite(value):
             self._fail(trial, family, f"{self.primary.name} is not finite on any fold (got "
                                        f"{result.fold_scores[self.primary.name]})")
         self.oof.add(trial.number, value, result.oof, result.oof_repeats)
         retain = self.oof.best(self.keep_models)
-        if trial.number in retain:  # its fold models: a bag for the final stage, or the last resort
+        if keep and trial.number in retain:  # its fold models: a bag for the final stage, or the last resort
             self.runner.keep(trial.number, retain)
         if self.policy.completed(family, value, result.fit_time, result.fraction):
             self.best_number = trial.number
@@ -126,22 +170,70 @@ class Objective:
         logger.info("trial %d %s %s=%.5g", trial.number, family, self.primary.name, value)
         return value
 
-    def _run(self, trial: Any, family: str, params: Mapping[str, Any], writer: TrialWriter) -> Any:
-        monitor = self.policy.monitor(trial, family)
+    # -- packs of net trials (see automl.search.packs) ------------------------------------------
+    def _companions(self, trial: Any, family: str, params: Mapping[str, Any]) -> list[tuple[Any, bool]]:
+        from automl.families.registry import get_family
+
+        if self.pack_size <= 1 or not get_family(family).packable:
+            return []
+        room = self.room() if self.room is not None else None
+        count = self.pack_size - 1 if room is None else min(self.pack_size - 1, room)
+        return ask_companions(trial.study, trial, family, params, self.spaces[family], count)
+
+    def _run_pack(self, leader: Any, family: str, params: dict[str, Any], companions: list[tuple[Any, bool]]) -> float:
+        """Run the leader and its companions as one pack; settle the companions (told to the study here, the
+        callbacks called), then the leader (returned to ``study.optimize``). A trial another process queued
+        that came instead of a companion runs alone after the pack."""
+        import optuna
+
+        members, foreign = [(leader, params)], []
+        for other, ours in companions:
+            self.asked.append(other.number)
+            if not ours:
+                foreign.append(other)
+                continue
+            try:
+                if self.before_run is not None:
+                    self.before_run(other)
+                members.append((other, self._start(other)[1]))
+            except optuna.TrialPruned:
+                self._tell(other, optuna.trial.TrialState.PRUNED)
+        monitors = [self.policy.monitor(t, family) for t, _ in members]
+        with heartbeats([t for t, _ in members[1:]]):
+            try:
+                outcomes = self.runner.evaluate_pack(family, [p for _, p in members],
+                                                     seed=trial_seed(self.seed, leader.number), monitors=monitors,
+                                                     deadline=monitors[0].deadline)
+            finally:
+                free_accelerator_memory()
+        raise_if_stopped()
+        for (other, _), outcome in zip(members[1:], outcomes[1:]):
+            self._settle_told(other, functools.partial(self._settle, other, family, outcome, keep=False))
+        for other in foreign:
+            self._settle_told(other, functools.partial(self._alone, other))
+        return self._settle(leader, family, outcomes[0], keep=False)
+
+    def _alone(self, trial: Any) -> float:
+        family, params = self._start(trial)
+        return self._settle(trial, family, self._run(trial, family, params), keep=True)
+
+    def _settle_told(self, trial: Any, settle: Callable[[], float]) -> None:
+        """Settle a trial ``study.optimize`` does not run, and tell the study how it ended."""
+        import optuna
+
         try:
-            return self.runner.evaluate(family, params, seed=trial_seed(self.seed, trial.number), monitor=monitor,
-                                        deadline=monitor.deadline)
-        except TrialStopped as stop:
-            _stop(trial, stop.reason, stop.fold_scores)
-        except DeadlineKilled as late:  # e.g. the worker had not started by the deadline: out of time, not failed
-            _stop(trial, late.reason)
-        except Exception as exc:  # noqa: BLE001 - a failing trial never ends the search
-            raise_if_stopped(exc)  # ... unless it is a SIGTERM or Ctrl-C that the code it cut turned into this
-            reason = exc.reason if isinstance(exc, (TrialCrashed, TrialRaised)) else f"{type(exc).__name__}: {exc}"
-            self._fail(trial, family, reason, exc)
-        finally:
-            free_accelerator_memory()
-        raise AssertionError("unreachable")  # pragma: no cover
+            value = settle()
+        except optuna.TrialPruned:
+            self._tell(trial, optuna.trial.TrialState.PRUNED)
+        except TrialFailed:
+            self._tell(trial, optuna.trial.TrialState.FAIL)
+        else:
+            self._tell(trial, optuna.trial.TrialState.COMPLETE, value)
+
+    def _tell(self, trial: Any, state: Any, value: float | None = None) -> None:
+        frozen = trial.study.tell(trial, value, state=state)
+        for callback in self.callbacks:
+            callback(trial.study, frozen)
 
     @staticmethod
     def _fail(trial: Any, family: str, reason: str, cause: BaseException | None = None) -> None:

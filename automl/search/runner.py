@@ -42,6 +42,7 @@ from automl.search.objective import Objective, TrialFailed
 from automl.search.oof import OOFStore
 from automl.search.policy import SearchPolicy
 from automl.search.study import (
+    counted_trials,
     drain,
     enqueue_first_trials,
     lost_trial,
@@ -88,6 +89,8 @@ class SearchSpec:
             trial whose bag is held.
         first_trials: The learned first trials a new study queues before every family's defaults
             (:mod:`automl.spaces.zero_shot`; empty: the defaults first).
+        pack_size: Most trials of a packable net family run as one pack (1: each alone; see
+            :mod:`automl.search.packs`).
     """
 
     evaluator: Evaluator
@@ -103,6 +106,7 @@ class SearchSpec:
     sweep: Mapping[str, Any] | None = None
     final_model: str = "refit"
     first_trials: Sequence[FirstTrial] = ()
+    pack_size: int = 1
 
     @property
     def stored(self) -> bool:
@@ -268,10 +272,22 @@ def _run(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, budget:
     keep = (1 if spec.final_model == "refit" else KEPT_BAGS) if role.refits else 0
     objective = Objective(names, spec.spaces, primary, runner, policy, oof, spec.seed,
                           before_run=_stored_trial_check(role) if spec.stored else None, keep_models=keep,
-                          bagging=spec.final_model == "bag" and role.refits)
+                          bagging=spec.final_model == "bag" and role.refits, pack_size=spec.pack_size,
+                          callbacks=callbacks)
+
+    def room() -> int | None:
+        """Trials this process may still start: within ``n_trials`` and the study's target."""
+        left = None if spec.n_trials is None else spec.n_trials - len(objective.asked)
+        if role.target is not None:
+            trials = study.get_trials(deepcopy=False)
+            started = counted_trials(trials) + sum(t.state.name == "RUNNING" for t in trials)
+            left = role.target - started if left is None else min(left, role.target - started)
+        return None if left is None else max(0, left)
+
+    objective.room = room
 
     def stop_when_over(study: Any, trial: Any) -> None:
-        if role.over(study) or policy.out_of_time(names):
+        if role.over(study) or policy.out_of_time(names) or room() == 0:
             study.stop()
 
     def optimize(n_trials: int | None) -> None:

@@ -125,7 +125,7 @@ def serve(conn: Any) -> None:
                 conn.send(("loaded", os.getpid()))
             except BaseException as exc:  # noqa: BLE001 - reported to the fit's process
                 conn.send(("load_error", f"{type(exc).__name__}: {exc}"))
-        elif kind in ("trial", "refit") and loaded is not None:
+        elif kind in ("trial", "pack", "refit") and loaded is not None:
             _guarded(conn, loaded, kind, message[1:], kept)
 
 
@@ -135,6 +135,9 @@ def _guarded(conn: Any, loaded: Loaded, kind: str, args: tuple[Any, ...], kept: 
         if kind == "trial":
             kept.pop("pending", None)
             kept["pending"] = _run_trial(conn, loaded, *args)
+        elif kind == "pack":
+            kept.pop("pending", None)  # a pack's fold models are not kept
+            _run_pack(conn, loaded, *args)
         else:
             _run_refit(conn, loaded, *args)
     except TrialStopped as stop:
@@ -159,6 +162,27 @@ def _run_trial(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, m
     models, result.models = result.models, None
     conn.send(("done", result))
     return models
+
+
+def _run_pack(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, monitored: list[bool]) -> None:
+    """Cross-validate a pack; send each member's result, or its stop or failure as plain values."""
+    from automl.evaluation.packed_cv import MemberMonitor, evaluate_packed
+
+    evaluator, X, y = loaded
+    remote = RemoteMonitor(conn)
+    monitors = [MemberMonitor(i, remote) if on else None for i, on in enumerate(monitored)]
+    outcomes = evaluate_packed(evaluator, family, params, X, y, monitors=monitors, seed=seed)
+    conn.send(("done", [_portable(outcome) for outcome in outcomes]))
+
+
+def _portable(outcome: Any) -> Any:
+    """A member's outcome as it crosses the pipe (an exception may not pickle)."""
+    if isinstance(outcome, TrialStopped):
+        return ("stopped", outcome.reason, outcome.kind, outcome.fold_scores)
+    if isinstance(outcome, BaseException):
+        text = "".join(traceback.format_exception(type(outcome), outcome, outcome.__traceback__))
+        return ("error", type(outcome).__name__, str(outcome), text)
+    return outcome
 
 
 def _run_refit(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, fraction: float,
