@@ -7,6 +7,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["DeadlineKilled", "TrialCrashed", "TrialRaised", "WorkerLoadError"]
 
 
@@ -44,3 +46,23 @@ class TrialRaised(Exception):
         self.type_name = type_name
         self.reason = f"{type_name}: {message}"
         self.remote_traceback = remote_traceback
+
+
+def _limits_text(trial_timeout: Any, memory_limit_mb: Any) -> str:
+    """``trial_timeout=2`` / ``trial_memory_limit=512`` / both, as the settings are named."""
+    parts = [f"{name}={value:g}" if isinstance(value, (int, float)) else f"{name}={value!r}"
+             for name, value in (("trial_timeout", trial_timeout), ("trial_memory_limit", memory_limit_mb))
+             if value is not None]
+    return " and ".join(parts) or "the trial limits"
+
+
+def limits_refused_without_isolation(trial_timeout: Any, memory_limit_mb: Any) -> str:
+    """Why ``isolation="none"`` cannot take the limits, and the fix (also the settings check's message).
+
+    Example:
+        >>> limits_refused_without_isolation(2, None)  # doctest: +ELLIPSIS
+        "trial_timeout=2 cannot be enforced with isolation='none': ...; use isolation='process' ..."
+    """
+    return (f"{_limits_text(trial_timeout, memory_limit_mb)} cannot be enforced with isolation='none': "
+            "nothing running in the fit's own process can be stopped; use isolation='process' (the default), "
+            "or drop the limit")

@@ -44,7 +44,7 @@ import pickle
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 from automl._spawn import raise_if_stopped
 from automl.evaluation.cross_validation import CVResult, Evaluator
@@ -52,8 +52,10 @@ from automl.evaluation.monitor import EpochDone, FoldDone, Go, ProbeDone, TrialM
 from automl.evaluation.packed_cv import MemberEvent
 from automl.exceptions import InvalidParameterError
 from automl.search.failures import DeadlineKilled, TrialCrashed, TrialRaised, WorkerLoadError
+from automl.search.failures import _limits_text, limits_refused_without_isolation
 from automl.search.in_process import InProcessRunner, Runner
 from automl.search.kept_models import KeptModels, kept_limits
+from automl.search.packs import PackMonitors, member_outcome
 from automl.search.worker_pool import (
     Payload,
     Worker,
@@ -257,16 +259,14 @@ class IsolatedRunner:
     def evaluate_pack(self, family: str, params: Sequence[Mapping[str, Any]], *, seed: int | None = None,
                       monitors: Sequence[TrialMonitor | None] | None = None,
                       deadline: float | None = None) -> list[CVResult | BaseException]:
-        """Cross-validate several configurations of one net family in the worker, as packs (see
-        :func:`~automl.evaluation.packed_cv.evaluate_packed`): per member its :class:`CVResult`, or what
-        ended it (:class:`TrialStopped`, :class:`TrialRaised`). A worker that crashes, or is killed at the
-        deadline or a limit, ends every member with that reason. Their fold models are not kept."""
+        """Cross-validate net configurations in the worker as packs (see ``evaluate_packed``): per member its
+        result or what ended it; a crash or a kill (deadline, limit) ends every member with that reason."""
         monitors = list(monitors) if monitors is not None else [None] * len(params)
         if not self._degraded:
             request = ("pack", family, [dict(p) for p in params], seed, [m is not None for m in monitors])
             try:
-                message = self._exchange(request, "trial", family, deadline, _PackMonitors(monitors))
-                return [_member_outcome(outcome) for outcome in message[1]]
+                message = self._exchange(request, "trial", family, deadline, PackMonitors(monitors))
+                return [member_outcome(outcome) for outcome in message[1]]
             except (TrialStopped, TrialRaised, TrialCrashed) as exc:
                 return [exc] * len(params)
             except WorkerLoadError as exc:
@@ -355,7 +355,7 @@ class IsolatedRunner:
         return self._kept.models(number) if self._kept.holds(number) else self._local.kept_models(number)
 
     def _exchange(self, request: tuple[Any, ...], what: str, family: str, deadline: float | None,
-                  monitor: TrialMonitor | _PackMonitors | None) -> tuple[Any, ...]:
+                  monitor: TrialMonitor | PackMonitors | None) -> tuple[Any, ...]:
         """Send ``request``, answer its events, enforce its limits; return the final message."""
         worker = self._wait_ready(deadline)
         started = time.monotonic()
@@ -444,30 +444,12 @@ class IsolatedRunner:
         raise TrialCrashed(f"the worker sent an unexpected message {kind!r}")  # pragma: no cover
 
 
-class _PackMonitors:
-    """The monitors of a pack's members, answering each :class:`MemberEvent` with its member's monitor."""
-
-    def __init__(self, monitors: Sequence[TrialMonitor | None]) -> None:
-        self.monitors = list(monitors)
-
-
-def _member_outcome(outcome: Any) -> CVResult | BaseException:
-    """A member's outcome as the worker sent it: a result, or a stop or a failure rebuilt here."""
-    if isinstance(outcome, tuple) and outcome[0] == "stopped":
-        stop = TrialStopped(outcome[1], kind=outcome[2])
-        stop.fold_scores = outcome[3]
-        return stop
-    if isinstance(outcome, tuple) and outcome[0] == "error":
-        return TrialRaised(*outcome[1:4])
-    return cast(CVResult, outcome)
-
-
-def _dispatch(monitor: TrialMonitor | _PackMonitors | None, event: object) -> Any:
+def _dispatch(monitor: TrialMonitor | PackMonitors | None, event: object) -> Any:
     """The monitor's answer to ``event`` (a probe, fold or epoch; a pack member's goes to its own monitor)."""
     if isinstance(event, MemberEvent):
-        assert isinstance(monitor, _PackMonitors)
+        assert isinstance(monitor, PackMonitors)
         return _dispatch(monitor.monitors[event.member], event.event)
-    if monitor is None or isinstance(monitor, _PackMonitors):
+    if monitor is None or isinstance(monitor, PackMonitors):
         return Go()
     if isinstance(event, ProbeDone):
         return monitor.probe(event)
@@ -511,23 +493,3 @@ def make_runner(evaluator: Evaluator, X: Any, y: Any, families: Mapping[str, str
             RuntimeWarning, stacklevel=3,
         )
         return InProcessRunner(evaluator, X, y)
-
-
-def _limits_text(trial_timeout: Any, memory_limit_mb: Any) -> str:
-    """``trial_timeout=2`` / ``trial_memory_limit=512`` / both, as the settings are named."""
-    parts = [f"{name}={value:g}" if isinstance(value, (int, float)) else f"{name}={value!r}"
-             for name, value in (("trial_timeout", trial_timeout), ("trial_memory_limit", memory_limit_mb))
-             if value is not None]
-    return " and ".join(parts) or "the trial limits"
-
-
-def limits_refused_without_isolation(trial_timeout: Any, memory_limit_mb: Any) -> str:
-    """Why ``isolation="none"`` cannot take the limits, and the fix (also the settings check's message).
-
-    Example:
-        >>> limits_refused_without_isolation(2, None)  # doctest: +ELLIPSIS
-        "trial_timeout=2 cannot be enforced with isolation='none': ...; use isolation='process' ..."
-    """
-    return (f"{_limits_text(trial_timeout, memory_limit_mb)} cannot be enforced with isolation='none': "
-            "nothing running in the fit's own process can be stopped; use isolation='process' (the default), "
-            "or drop the limit")

@@ -19,9 +19,13 @@ import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
+from automl.evaluation.cross_validation import CVResult
+from automl.evaluation.monitor import TrialMonitor, TrialStopped
 from automl.families.packed_fit import PACK_FREE_PARAMS
+from automl.search.failures import TrialRaised
 
-__all__ = ["AUTO_PACK_SIZE", "PACK_ATTR", "ask_companions", "free_params", "heartbeats", "pack_size"]
+__all__ = ["AUTO_PACK_SIZE", "PACK_ATTR", "PackMonitors", "ask_companions", "free_params", "heartbeats", "member_outcome",
+           "pack_size"]
 
 #: Members per pack with ``pack_nets="auto"`` on CUDA (elsewhere 1: on one CPU core a pack of eight small
 #: nets trains 1.4-1.5 times faster than one after another, and a pack of TabM defaults no faster).
@@ -88,3 +92,21 @@ def heartbeats(trials: Sequence[Any]) -> Iterator[None]:
         for trial in trials:
             stack.enter_context(cast(Any, get_heartbeat_thread(trial._trial_id, trial.study._storage)))
         yield
+
+
+class PackMonitors:
+    """The monitors of a pack's members, answering each :class:`MemberEvent` with its member's monitor."""
+
+    def __init__(self, monitors: Sequence[TrialMonitor | None]) -> None:
+        self.monitors = list(monitors)
+
+
+def member_outcome(outcome: Any) -> CVResult | BaseException:
+    """A member's outcome as the worker sent it: a result, or a stop or a failure rebuilt here."""
+    if isinstance(outcome, tuple) and outcome[0] == "stopped":
+        stop = TrialStopped(outcome[1], kind=outcome[2])
+        stop.fold_scores = outcome[3]
+        return stop
+    if isinstance(outcome, tuple) and outcome[0] == "error":
+        return TrialRaised(*outcome[1:4])
+    return cast(CVResult, outcome)

@@ -1,0 +1,219 @@
+"""Packed net trials (``pack_nets``): several trials of a net family trained as one pack, each its own trial.
+
+From the outside: a real search with the trials in a worker process, its study and its MLflow store;
+and at the evaluation level, every member against the same configuration cross-validated alone.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("torch")
+
+import automl  # noqa: E402
+from automl.evaluation import Evaluator, get_metric, make_cv_plan  # noqa: E402
+from automl.evaluation.monitor import Go, Stop, TrialStopped  # noqa: E402
+from automl.evaluation.packed_cv import evaluate_packed  # noqa: E402
+from automl.exceptions import InvalidParameterError  # noqa: E402
+from automl.search.packs import PACK_ATTR  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+
+SHAPE = ("torch_mlp__architecture", "torch_mlp__n_layers", "torch_mlp__width", "torch_mlp__dropout",
+         "torch_mlp__batch_size", "torch_mlp__normalization", "torch_mlp__activation")
+
+
+def _frame(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    frame = pd.DataFrame(X, columns=list("abcde"))
+    return frame.assign(t=(X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int))
+
+
+def test_a_packed_search_keeps_its_trial_target_and_each_member_is_a_trial_of_its_own():
+    model = automl.fit(_frame(), target="t", families=["torch_mlp"], n_trials=7, cv=3, pack_nets=3, tracking=False,
+                       search_space={"torch_mlp": {"max_epochs": 6}})
+    trials = model.study_.trials
+    assert len(trials) == 7
+    companions = [t for t in trials if t.user_attrs.get(PACK_ATTR) is not None]
+    assert len(companions) >= 2
+    for companion in companions:
+        leader = trials[companion.user_attrs[PACK_ATTR]]
+        assert leader.user_attrs.get(PACK_ATTR) is None and leader.number < companion.number
+        assert {k: companion.params.get(k) for k in SHAPE} == {k: leader.params.get(k) for k in SHAPE}
+        assert companion.state.name in ("COMPLETE", "PRUNED", "FAIL")
+    rates = {t.params["torch_mlp__learning_rate"] for t in trials}
+    assert len(rates) >= 5  # the sampler chose each member's learning rate
+    board = model.leaderboard()
+    assert set(board["trial"].dropna().astype(int)) >= {t.number for t in trials if t.state.name == "COMPLETE"}
+    assert model.predict(_frame(20, seed=1)).shape == (20,)
+
+
+def test_pack_nets_1_runs_every_trial_alone():
+    model = automl.fit(_frame(), target="t", families=["torch_mlp"], n_trials=3, cv=2, pack_nets=1, tracking=False,
+                       search_space={"torch_mlp": {"max_epochs": 3}})
+    assert all(t.user_attrs.get(PACK_ATTR) is None for t in model.study_.trials)
+
+
+def _evaluator(y, **kwargs):
+    return Evaluator([get_metric("roc_auc", "binary"), get_metric("log_loss", "binary")],
+                     make_cv_plan(3, "binary").splits(len(y), y, None), task="binary", n_classes=2, device="cpu",
+                     **kwargs)
+
+
+MEMBERS = [{"learning_rate": lr, "weight_decay": wd, "dropout": 0.0, "max_epochs": 6, "patience": 3}
+           for lr, wd in ((3e-4, 0.0), (3e-3, 1e-3), (3e-2, 0.0))]
+
+
+def test_each_member_scores_as_its_configuration_cross_validated_alone():
+    frame = _frame()
+    X, y = frame.drop(columns="t"), frame["t"].to_numpy()
+    evaluator = _evaluator(y)
+    packed = evaluate_packed(evaluator, "torch_mlp", MEMBERS, X, y, seed=11)
+    for params, result in zip(MEMBERS, packed):
+        alone = evaluator.evaluate("torch_mlp", params, X, y, seed=11)
+        for name in ("roc_auc", "log_loss"):
+            np.testing.assert_allclose(result.fold_scores[name], alone.fold_scores[name], atol=1e-5)
+        np.testing.assert_allclose(result.oof, alone.oof, atol=1e-5)
+        assert [h["epochs"] for h in result.refit_hints] == [h["epochs"] for h in alone.refit_hints]
+
+
+class _Monitor:
+    """Records its member's events; stops it at ``stop_epoch`` of fold 1."""
+
+    def __init__(self, stop_epoch=None):
+        self.epochs, self.folds, self.stop_epoch = [], [], stop_epoch
+
+    def probe(self, event):
+        return Go()
+
+    def epoch(self, event):
+        self.epochs.append((event.fold, event.epoch, event.seconds))
+        if event.fold == 0 and event.epoch == self.stop_epoch:
+            return Stop("pruned at epoch 2 of fold 1")
+        return Go()
+
+    def fold(self, event):
+        self.folds.append(event.fold)
+        return Go()
+
+
+def test_each_member_answers_to_its_own_monitor_and_a_stopped_member_leaves_the_pack():
+    frame = _frame()
+    X, y = frame.drop(columns="t"), frame["t"].to_numpy()
+    evaluator = _evaluator(y)
+    monitors = [_Monitor(), _Monitor(stop_epoch=1), _Monitor()]
+    started = time.perf_counter()
+    outcomes = evaluate_packed(evaluator, "torch_mlp", MEMBERS, X, y, monitors=monitors, seed=11)
+    elapsed = time.perf_counter() - started
+    stopped = outcomes[1]
+    assert isinstance(stopped, TrialStopped) and stopped.reason == "pruned at epoch 2 of fold 1"
+    assert stopped.fold_scores == {"roc_auc": [], "log_loss": []}
+    assert [(f, e) for f, e, _ in monitors[1].epochs] == [(0, 0), (0, 1)] and monitors[1].folds == []
+    for monitor in (monitors[0], monitors[2]):
+        assert monitor.folds == [0, 1, 2]
+        assert {f for f, _, _ in monitor.epochs} == {0, 1, 2}
+    # A member's seconds are its share of the pack's: together they do not exceed the time that passed.
+    assert sum(max(s for f, _, s in m.epochs if f == 0) for m in monitors) <= elapsed
+    alone = evaluator.evaluate("torch_mlp", MEMBERS[2], X, y, seed=11)
+    np.testing.assert_allclose(outcomes[2].fold_scores["roc_auc"], alone.fold_scores["roc_auc"], atol=1e-5)
+
+
+def test_a_pack_that_cannot_be_fitted_fails_each_member_with_the_reason():
+    frame = _frame()
+    X, y = frame.drop(columns="t"), frame["t"].to_numpy()
+    outcomes = evaluate_packed(_evaluator(y), "torch_mlp", [{"width": 32}, {"width": 64}], X, y)
+    assert all(isinstance(o, InvalidParameterError) and "differ in width" in str(o) for o in outcomes)
+
+
+def test_with_a_probe_the_members_run_one_after_another_as_alone():
+    """Large data probes fold 1 first and each member's monitor answers its own share of rows: no pack."""
+    frame = _frame()
+    X, y = frame.drop(columns="t"), frame["t"].to_numpy()
+    evaluator = _evaluator(y, probe_fraction=0.5)
+    monitors = [_Monitor(), _Monitor()]
+    outcomes = evaluate_packed(evaluator, "torch_mlp", MEMBERS[:2], X, y, monitors=monitors, seed=3)
+    for params, outcome, monitor in zip(MEMBERS, outcomes, monitors):
+        alone = evaluator.evaluate("torch_mlp", params, X, y, monitor=_Monitor(), seed=3)
+        assert outcome.fold_scores == alone.fold_scores
+        assert monitor.folds == [0, 1, 2]
+
+
+def test_every_packed_trial_logs_its_own_mlflow_run(tmp_path):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    model = automl.fit(_frame(), target="t", families=["torch_mlp"], n_trials=5, cv=2, pack_nets=3, tracking=True,
+                       tracking_uri=uri, study_name="packs", search_space={"torch_mlp": {"max_epochs": 4}})
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name("packs")
+    runs = client.search_runs([experiment.experiment_id],
+                              filter_string=f"tags.mlflow.parentRunId = '{model.tracking_run_id_}'")
+    numbers = sorted(int(r.data.tags["automl.trial_number"]) for r in runs if "automl.trial_number" in r.data.tags)
+    assert numbers == [0, 1, 2, 3, 4]
+    assert any(t.user_attrs.get(PACK_ATTR) is not None for t in model.study_.trials)
+
+
+def test_a_stored_sweep_with_packs_ends_with_its_trials_and_heartbeats(tmp_path):
+    storage = str(tmp_path / "study.journal")
+    model = automl.fit(_frame(), target="t", families=["torch_mlp"], n_trials=4, cv=2, pack_nets=4, tracking=False,
+                       study_name="stored-packs", storage=storage, search_space={"torch_mlp": {"max_epochs": 3}})
+    states = [t.state.name for t in model.study_.trials]
+    assert len(states) == 4 and "RUNNING" not in states
+
+
+SLOW = """
+import json, sys, time
+import numpy as np, optuna, pandas as pd, automl
+rng = np.random.default_rng(0); X = rng.normal(size=(3000, 20))
+frame = pd.DataFrame(X).add_prefix("f").assign(t=(X[:, 0] * X[:, 1] > 0).astype(int))
+storage = sys.argv[1]
+start = time.monotonic()
+try:
+    automl.fit(frame, target="t", families=["torch_mlp"], time_budget=8, cv=3, pack_nets=4, tracking=False,
+               study_name="slow", storage=storage,
+               search_space={"torch_mlp": {"width": 1024, "n_layers": 4, "max_epochs": 200, "patience": 0}})
+except automl.AutoMLError as exc:  # nothing may complete: these nets are far slower than the budget
+    print(type(exc).__name__, file=sys.stderr)
+wall = time.monotonic() - start
+print(json.dumps({"wall": wall}))
+"""
+
+
+@pytest.mark.slow
+def test_a_time_budget_holds_with_packs_of_slow_nets(tmp_path):
+    """Wall clock around the whole fit in a fresh process: packs of nets far slower than the budget."""
+    import json
+
+    import optuna
+
+    from automl.search.storage import open_storage
+
+    storage = str(tmp_path / "slow.journal")
+    out = subprocess.run([sys.executable, "-c", SLOW, storage], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    assert figures["wall"] <= 8 * 1.1 + 10, figures
+    trials = optuna.load_study(study_name="slow", storage=open_storage(storage, "slow")).trials
+    assert any(t.user_attrs.get(PACK_ATTR) is not None for t in trials)  # the nets did train as a pack
+    assert "RUNNING" not in {t.state.name for t in trials}
+
+
+@pytest.mark.parametrize("value", [0, 65, "eight", 2.5])
+def test_bad_pack_nets_values_are_refused_before_the_search(value):
+    with pytest.raises(InvalidParameterError, match="pack_nets must be 'auto' or a whole number from 1"):
+        automl.fit(_frame(), target="t", pack_nets=value, tracking=False)
+    assert not list(__import__("pathlib").Path(".").iterdir())  # nothing written
+
+
+def test_the_command_line_takes_pack_nets():
+    from automl.config import resolve_settings
+
+    assert resolve_settings({"pack_nets": "4"}).pack_nets == 4
+    assert resolve_settings({}).pack_nets == "auto"
