@@ -1,8 +1,8 @@
-"""Deep-net benchmarks: trainer throughput against a DataLoader, GPU utilisation in a sweep, digits CNN.
+"""Deep-net benchmarks: trainer throughput, packed trials, GPU utilisation in a sweep, digits CNN, GPU tests.
 
-One command runs the three parts (on a CUDA machine, ``--device cuda``):
+One command runs the five parts (on a CUDA machine, ``--device cuda``) and prints every figure:
 
-    python -m benchmarks.nets --device cuda                      # GPU: all three parts
+    python -m benchmarks.nets --device cuda                      # GPU: all five parts
     python -m benchmarks.nets --parts throughput,digits --rows 200000 --digits-budget 120   # CPU
 
 - ``throughput``: one epoch of the same MLP (``--width`` × 3 layers, batch ``--batch``, AdamW)
@@ -11,12 +11,16 @@ One command runs the three parts (on a CUDA machine, ``--device cuda``):
   index) and with a plain ``torch.utils.data.DataLoader`` over a ``TensorDataset`` on the CPU
   (shuffled, each batch copied to the device). Each is timed after one untimed warm-up epoch;
   rows per second and the ratio are printed.
-- ``utilisation``: ``automl.fit`` with ``families=["torch_mlp"]`` on ``--sweep-rows`` synthetic
+- ``packed``: net configurations per minute, ``--packed-members`` of one shape trained as one pack
+  against the same configurations one after another, through a search fold's code path, for
+  ``torch_mlp`` and ``tabm`` (see :mod:`benchmarks.packed_nets`), with GPU utilisation during each.
+- ``utilisation``: ``automl.fit`` with ``families=["torch_mlp"]`` (``pack_nets="auto"``: packs of 8 on CUDA) on ``--sweep-rows`` synthetic
   rows for ``--sweep-budget`` seconds while ``nvidia-smi`` samples GPU utilisation every 200 ms
   (mean, median, p90 of the samples; skipped without ``nvidia-smi``).
 - ``digits``: ``automl.fit`` with ``families=["cnn"]`` on scikit-learn's digits (8×8), fixed
   80/20 split (``random_state=0``, stratified), ``time_budget=--digits-budget``; test accuracy,
   trials and wall time.
+- ``gpu_tests``: the suite's ``gpu`` tests (``python -m pytest -m gpu tests``): summary and exit code.
 
 Prints the figures and writes them as JSON to ``--out`` (default ``benchmarks/results/nets.json``).
 """
@@ -188,11 +192,19 @@ def digits(device_name: str, budget: float) -> dict:
     }
 
 
+def gpu_tests() -> dict:
+    """The suite's ``gpu`` tests (skipped without CUDA): their pytest summary line and exit code."""
+    command = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:randomly", "tests"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    return {"command": " ".join(command[2:]), "exit_code": done.returncode, "summary": lines[-1] if lines else ""}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    parser.add_argument("--parts", default="throughput,utilisation,digits")
+    parser.add_argument("--parts", default="throughput,packed,utilisation,digits,gpu_tests")
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the throughput data (default 1M)")
     parser.add_argument("--features", type=int, default=50)
     parser.add_argument("--width", type=int, default=256)
@@ -200,25 +212,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep-rows", type=int, default=200_000)
     parser.add_argument("--sweep-budget", type=float, default=120.0)
     parser.add_argument("--digits-budget", type=float, default=60.0)
+    parser.add_argument("--packed-rows", type=int, default=100_000, help="rows of the packed part (default 100k)")
+    parser.add_argument("--packed-members", type=int, default=16, help="configurations in the pack (default 16)")
+    parser.add_argument("--packed-epochs", type=int, default=5)
+    parser.add_argument("--packed-alone", type=int, default=4,
+                        help="configurations timed one after another (default 4)")
     parser.add_argument("--out", default="benchmarks/results/nets.json")
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    unknown = sorted(set(parts) - {"throughput", "utilisation", "digits"})
+    known = ("throughput", "packed", "utilisation", "digits", "gpu_tests")
+    unknown = sorted(set(parts) - set(known))
     if unknown:
-        parser.error(f"unknown parts {unknown}; choose among throughput, utilisation, digits")
+        parser.error(f"unknown parts {unknown}; choose among {', '.join(known)}")
     import torch
+
+    from automl.families.torch_common import resolve_device
 
     report: dict = {"python": sys.version.split()[0], "torch": torch.__version__,
                     "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
     if "throughput" in parts:
         report["throughput"] = throughput(args.device, args.rows, args.features, args.width, args.batch)
         print("throughput", json.dumps(report["throughput"]), flush=True)
+    if "packed" in parts:
+        from benchmarks.packed_nets import packed
+
+        device = str(resolve_device(args.device))
+        sampler = _GpuSampler if shutil.which("nvidia-smi") and device.startswith("cuda") else None
+        report["packed"] = packed(device, args.packed_rows, args.features, args.packed_members, args.packed_epochs,
+                                  args.packed_alone, sampler=sampler)
+        print("packed", json.dumps(report["packed"]), flush=True)
     if "utilisation" in parts:
         report["utilisation"] = utilisation(args.device, args.sweep_rows, args.sweep_budget)
         print("utilisation", json.dumps(report["utilisation"]), flush=True)
     if "digits" in parts:
         report["digits"] = digits(args.device, args.digits_budget)
         print("digits", json.dumps(report["digits"]), flush=True)
+    if "gpu_tests" in parts:
+        report["gpu_tests"] = gpu_tests()
+        print("gpu_tests", json.dumps(report["gpu_tests"]), flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2), encoding="utf-8")
