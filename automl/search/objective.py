@@ -102,6 +102,8 @@ class Objective:
         self.callbacks = list(callbacks)
         #: The numbers of the trials this process started, in order.
         self.asked: list[int] = []
+        #: Trials of ``asked`` another process failed as stale while this one ran them (queued again: not counted).
+        self.lost = 0
         #: The best trial this process completed (its fold models are kept by the runner).
         self.best_number: int | None = None
 

@@ -277,7 +277,7 @@ def _run(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, budget:
 
     def room() -> int | None:
         """Trials this process may still start: within ``n_trials`` and the study's target."""
-        left = None if spec.n_trials is None else spec.n_trials - len(objective.asked)
+        left = None if spec.n_trials is None else spec.n_trials - (len(objective.asked) - objective.lost)
         if role.target is not None:
             trials = study.get_trials(deepcopy=False)
             started = counted_trials(trials) + sum(t.state.name == "RUNNING" for t in trials)
@@ -331,6 +331,7 @@ def _optimize(study: Any, objective: Objective, n_trials: int | None, callbacks:
             lost = lost_trial(study, last, exc)
             if lost is None:
                 raise
+            objective.lost += 1
         logger.warning(
             "trial %d was failed by another process while this one ran it (its heartbeat came later than "
             "the grace period, e.g. on an overloaded machine); it was queued again and the search goes on",
