@@ -8,7 +8,9 @@ with that outcome, and the others go on. The seconds a member reports are the pa
 among the members training, its share of the machine.
 
 A fit with a probe (large data) or sample weights runs the members one after the other with
-:meth:`Evaluator.evaluate` (the probe answers one share of rows per member, which one pack cannot follow).
+:meth:`Evaluator.evaluate` (the probe answers one share of rows per member, which one pack cannot follow),
+and so do members that cannot share a pack (``pipeline_pack_problems``: another shape, an optimiser or
+schedule a pack does not train): a pack that cannot form costs its members nothing but the time saved.
 
 Events from a member reach the fit's process as :class:`MemberEvent` (see
 :class:`~automl.search.isolation.IsolatedRunner`).
@@ -37,7 +39,7 @@ import pandas as pd
 
 from automl.evaluation.cross_validation import CVResult, Evaluator, Tally, _check_finite, _obey
 from automl.evaluation.monitor import EpochDone, FoldDone, TrialMonitor, TrialStopped
-from automl.families.packed_pipelines import fit_pipelines_packed
+from automl.families.packed_pipelines import fit_pipelines_packed, pipeline_pack_problems
 
 __all__ = ["MemberEvent", "MemberMonitor", "evaluate_packed"]
 
@@ -101,7 +103,8 @@ def evaluate_packed(
         or the exception its fit raised (a pack that cannot be fitted ends every member with it).
     """
     monitors = list(monitors) if monitors is not None else [None] * len(params)
-    if evaluator.probe_fraction is not None or evaluator.weights is not None:
+    if (evaluator.probe_fraction is not None or evaluator.weights is not None
+            or pipeline_pack_problems([evaluator.pipeline(family, p, seed) for p in params])):
         return [_alone(evaluator, family, p, X, y, m, seed) for p, m in zip(params, monitors)]
     tallies = [Tally(evaluator, len(y), keep_model=False) for _ in params]
     outcomes: list[CVResult | BaseException | None] = [None] * len(params)

@@ -23,18 +23,35 @@ Example:
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from automl.exceptions import InvalidParameterError
 from automl.families.epochs import EpochReporter, past_fit_deadline
 from automl.families.packed_training import PackMember, packable, train_packed
-from automl.families.torch_estimator import Prepared, TorchEstimator
+from automl.families.torch_estimator import Prepared, TorchEstimator, train_config
 
-__all__ = ["PACK_FREE_PARAMS", "fit_packed", "pack_problems"]
+__all__ = ["PACK_FREE_PARAMS", "fit_packed", "free_in_pack", "pack_problems"]
 
 #: The parameters in which the members of a pack may differ (the rest builds the same inputs and module shape).
 PACK_FREE_PARAMS = ("learning_rate", "weight_decay", "gradient_clipping", "patience", "max_epochs")
+
+
+def free_in_pack(params: Mapping[str, Any]) -> tuple[str, ...]:
+    """The parameters in which the other members of a pack led by a net with ``params`` (its training
+    parameters, defaults filled) may differ from it: none when that net cannot be packed (an optimiser or
+    schedule a pack does not train), and not ``max_epochs`` under a cosine schedule (its length).
+
+    Example:
+        >>> free_in_pack({"optimizer": "adamw", "schedule": "cosine"})
+        ('learning_rate', 'weight_decay', 'gradient_clipping', 'patience')
+        >>> free_in_pack({"optimizer": "sgd", "schedule": "constant"})
+        ()
+    """
+    config = train_config(params)
+    if packable([config]):
+        return ()
+    return tuple(n for n in PACK_FREE_PARAMS if not (n == "max_epochs" and config.schedule == "cosine"))
 
 
 def pack_problems(estimators: Sequence[Any]) -> list[str]:

@@ -29,7 +29,10 @@ from automl._threads import limit_threads
 from automl.exceptions import InvalidParameterError
 from automl.families.epochs import EpochReporter
 from automl.families.packed_fit import PACK_FREE_PARAMS, fit_packed, pack_problems
+from automl.families.packed_training import packable
 from automl.families.pipeline import FamilyPipeline
+from automl.families.registry import get_family
+from automl.families.torch_estimator import train_config
 
 __all__ = ["fit_pipelines_packed", "pipeline_pack_problems"]
 
@@ -54,6 +57,8 @@ def pipeline_pack_problems(pipelines: Sequence[FamilyPipeline]) -> list[str]:
             problems.append(f"the members differ in {name} ({values}); a pack shares it")
     if problems:
         return problems
+    if not get_family(pipelines[0].family).packable:
+        return [f"family {pipelines[0].family!r} is not packed (ModelFamily.packable); fit its members alone"]
     split = [p._split_params() for p in pipelines]
     params = [{**estimator, **{f"text_{k}": v for k, v in text.items()}, "target_transform": target}
               for estimator, text, target in split]
@@ -62,7 +67,7 @@ def pipeline_pack_problems(pipelines: Sequence[FamilyPipeline]) -> list[str]:
         values = [p.get(name) for p in params]
         if name not in PACK_FREE_PARAMS and any(v != values[0] for v in values):
             problems.append(f"the members differ in {name} ({values}); only {free} may differ")
-    return problems
+    return problems or packable([train_config(p) for p, _, _ in split])
 
 
 def fit_pipelines_packed(pipelines: Sequence[FamilyPipeline], X: pd.DataFrame, y: Any,

@@ -25,7 +25,8 @@ from sklearn.model_selection import train_test_split
 from automl.families.epochs import report_epoch, reporting_active
 from automl.families.torch_common import TrainConfig, TrainResult, as_numpy, module_to_cpu, predict_outputs
 
-__all__ = ["Prepared", "TorchEstimator", "build_net", "MIN_ROWS_FOR_VALIDATION", "TRAIN_PARAMS", "refit_params", "fitted_hints", "learning_curves"]
+__all__ = ["Prepared", "TorchEstimator", "build_net", "MIN_ROWS_FOR_VALIDATION", "TRAIN_PARAMS", "refit_params", "fitted_hints", "learning_curves",
+           "train_config"]
 
 #: Fewer training rows than this: no validation split, every epoch is trained.
 MIN_ROWS_FOR_VALIDATION = 50
@@ -34,6 +35,17 @@ MIN_VALIDATION_ROWS = 30
 #: The parameters of :class:`~automl.families.torch_common.TrainConfig`.
 TRAIN_PARAMS = ("learning_rate", "batch_size", "max_epochs", "patience", "optimizer", "weight_decay",
                 "momentum", "schedule", "gradient_clipping")
+
+
+def train_config(params: Mapping[str, Any]) -> TrainConfig:
+    """The :class:`TrainConfig` of a net with these parameters (a training parameter it lacks, as
+    ``torch_mlp`` lacks ``gradient_clipping``, takes the config's default).
+
+    Example:
+        >>> train_config({"learning_rate": 0.01, "width": 64}).learning_rate
+        0.01
+    """
+    return TrainConfig(**{name: params[name] for name in TRAIN_PARAMS if name in params})
 
 
 @dataclass
@@ -98,8 +110,7 @@ class TorchEstimator(BaseEstimator):
 
     # -- fit --------------------------------------------------------------------------------
     def _config(self) -> TrainConfig:
-        # A net without a training parameter (torch_mlp has no gradient_clipping) trains with its default.
-        return TrainConfig(**{name: getattr(self, name) for name in TRAIN_PARAMS if hasattr(self, name)})
+        return train_config(self.get_params())
 
     def _validate(self) -> None:
         from automl.families.torch_common import NET_CHOICES

@@ -6,7 +6,8 @@ family whose shape parameters are fixed to the leader's (Optuna's ``enqueue_tria
 sampler still chooses their learning rate, weight decay and the other parameters of
 :data:`~automl.families.packed_fit.PACK_FREE_PARAMS`. Each companion is a trial of its own in the study
 (its own number, record, pruning and MLflow run). No pack forms while the study has queued trials (the
-first trials run first, as queued), or when the space leaves nothing free to differ.
+first trials run first, as queued), when the leader cannot be packed (an optimiser or schedule a pack
+does not train: it runs alone), or when the space leaves nothing free to differ.
 
 Example:
     >>> pack_size("auto", "cpu"), pack_size("auto", "cuda"), pack_size(4, "cpu")
@@ -21,7 +22,7 @@ from typing import Any, cast
 
 from automl.evaluation.cross_validation import CVResult
 from automl.evaluation.monitor import TrialMonitor, TrialStopped
-from automl.families.packed_fit import PACK_FREE_PARAMS
+from automl.families.packed_fit import free_in_pack
 from automl.search.failures import TrialRaised
 
 __all__ = ["AUTO_PACK_SIZE", "PACK_ATTR", "PackMonitors", "ask_companions", "free_params", "heartbeats", "member_outcome",
@@ -41,9 +42,12 @@ def pack_size(setting: Any, device: str) -> int:
     return max(1, int(setting))
 
 
-def free_params(space: Any) -> list[str]:
-    """The pack-free parameters ``space`` searches (a pack is pointless when there are none)."""
-    return [name for name in PACK_FREE_PARAMS if name in space.names and space[name].kind != "fixed"]
+def free_params(space: Any, params: Mapping[str, Any]) -> list[str]:
+    """The parameters ``space`` searches in which a pack led by a trial with ``params`` may differ (none: no
+    pack forms, because the leader cannot be packed or nothing would differ; see
+    :func:`~automl.families.packed_fit.free_in_pack`)."""
+    filled = {**space.defaults(), **params}
+    return [name for name in free_in_pack(filled) if name in space.names and space[name].kind != "fixed"]
 
 
 def ask_companions(study: Any, leader: Any, family: str, params: Mapping[str, Any], space: Any,
@@ -64,7 +68,7 @@ def ask_companions(study: Any, leader: Any, family: str, params: Mapping[str, An
     """
     import optuna
 
-    free = set(free_params(space))
+    free = set(free_params(space, params))
     if count <= 0 or not free:
         return []
     if study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
