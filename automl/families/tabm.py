@@ -239,6 +239,7 @@ FAMILY = ModelFamily(
     refit_params=refit_params,
     fitted_hints=fitted_hints,
     learning_curves=learning_curves,
+    packable=True,
     # Searched when named (families=[..., "tabm"]): in the default mix at 60 s on one core it lost more tables
     # than it won against the mix without it (benchmarks/README.md, "tabm").
     searched_by_default=False,

@@ -179,7 +179,8 @@ class Objective:
         if self.pack_size <= 1 or not get_family(family).packable:
             return []
         room = self.room() if self.room is not None else None
-        count = self.pack_size - 1 if room is None else min(self.pack_size - 1, room)
+        count = self.policy.pack_members(family, self.pack_size) - 1  # under a budget: as many as time allows
+        count = count if room is None else min(count, room)
         return ask_companions(trial.study, trial, family, params, self.spaces[family], count)
 
     def _run_pack(self, leader: Any, family: str, params: dict[str, Any], companions: list[tuple[Any, bool]]) -> float:

@@ -60,7 +60,7 @@ from automl.search.trial_record import TrialRecord, TrialWriter, chosen_on_purpo
 
 __all__ = [
     "EPOCH_STEP_BASE", "FIDELITY_EXPONENT", "FIDELITY_SNAP", "FIDELITY_TIME_SHARE", "FINAL_GROWTH_SHARE",
-    "EPOCHS_TO_TIME", "GROWTH_EXPONENT", "MAX_NOT_RUN_IN_A_ROW", "MIN_EPOCHS_BEFORE_PRUNING", "MIN_NET_EPOCHS_IN_CAP", "MIN_SEARCH_TRIALS", "PROBE_ETA",
+    "EPOCHS_TO_TIME", "GROWTH_EXPONENT", "MAX_NOT_RUN_IN_A_ROW", "MIN_EPOCHS_BEFORE_PRUNING", "MIN_NET_EPOCHS_IN_CAP", "MIN_SEARCH_TRIALS", "PACK_TIME_SHARE", "PROBE_ETA",
     "PROBE_MIN_TRIALS", "SLOW_FAMILY_FACTOR", "SearchPolicy", "TrialPolicyMonitor", "fidelity_share", "grown_fraction",
     "net_fold_seconds", "probe_cut",
 ]
@@ -99,6 +99,10 @@ FIDELITY_SNAP = 1.5
 #: While no trial has completed, one trial may take at most this share of the budget, so that one
 #: family slower than the budget leaves time for the next family's defaults.
 FIRST_TRIALS_SHARE = 0.5
+#: Under a time budget, a pack of net trials (``pack_nets``) may take at most this share of the search time left,
+#: at the family's typical trial time per member, so that one pack does not spend what other families' trials
+#: would use.
+PACK_TIME_SHARE = 0.5
 #: The refit of a model whose folds took ``s`` seconds each is estimated at ``s * scale * REFIT_MARGIN + 1``
 #: (``scale``: all rows over a training part's rows).
 REFIT_MARGIN = 1.2
@@ -294,6 +298,22 @@ class SearchPolicy:
         if share is None or self.fold_cap is None:
             return self.fold_cap, None
         return self.fold_cap, min(self.fold_cap, max(MIN_NET_FOLD_SECONDS, share))
+
+    def pack_members(self, family: str, wanted: int) -> int:
+        """How many trials of ``family`` may train as one pack starting now (at most ``wanted``).
+
+        Without a time budget, ``wanted``. Under one, 1 until some trial has completed and ``family`` has
+        timed a fold (the first result comes soonest alone, and a pack's time is not known before), then as
+        many as fit in :data:`PACK_TIME_SHARE` of the search time left at the family's typical trial time
+        per member (a member's fold seconds are its share of the pack's, so this is the pack's time).
+        """
+        if self.budget.seconds is None or wanted <= 1:
+            return max(1, wanted)
+        fold = self.typical_fold(family)
+        if not self.has_complete or fold <= 0.0:
+            return 1
+        affordable = PACK_TIME_SHARE * self.search_time_left() / (fold * max(self.n_splits, 1))
+        return max(1, min(wanted, int(affordable)))
 
     def refit_seconds(self, fit_time: float) -> float:
         """Estimated seconds of a refit on all rows of a trial whose folds took ``fit_time`` together."""
