@@ -52,7 +52,8 @@ from automl.families.torch_common import (
     is_oom,
 )
 
-__all__ = ["PACKED_OPTIMIZERS", "PACKED_SCHEDULES", "MemberOutcome", "PackMember", "packable", "train_packed"]
+__all__ = ["PACKED_OPTIMIZERS", "PACKED_SCHEDULES", "PACK_MEMORY_SHARE", "MemberOutcome", "PackMember", "member_bytes",
+           "packable", "train_packed"]
 
 logger = logging.getLogger("automl")
 
@@ -62,6 +63,11 @@ PACKED_SCHEDULES = ("constant", "cosine")
 #: torch.optim.Adam(W)'s defaults, which the trainer's configurations use.
 _BETAS = (0.9, 0.999)
 _EPS = 1e-8
+#: On CUDA a pack may take this share of the device's free memory (free when the pack starts, so processes
+#: sharing the device are counted) by :func:`member_bytes`; more members train as consecutive sub-packs.
+PACK_MEMORY_SHARE = 0.6
+#: Rows of the forward pass :func:`member_bytes` measures the saved activations on (scaled to the batch).
+_PROBE_ROWS = 32
 
 
 @dataclass
@@ -136,8 +142,11 @@ def train_packed(
     *,
     seed: int = 0,
     autocast: bool | None = None,
+    memory_bytes: float | None = None,
 ) -> list[MemberOutcome]:
     """Train the members as one stacked model on resident tensors; on CUDA out-of-memory, halve the batch.
+
+    A pack larger than the memory it may use (by :func:`member_bytes`) trains as consecutive sub-packs.
 
     Args:
         members: The configurations (:func:`packable` must find no problem).
@@ -148,6 +157,8 @@ def train_packed(
         device: ``torch.device`` to train on.
         seed: Seed of the batch order (and of the members' initialisation unless they have their own).
         autocast: bf16 autocast of the forward pass (None: on CUDA, as :func:`~automl.families.torch_common.train`).
+        memory_bytes: Device bytes the pack may take (None: on CUDA :data:`PACK_MEMORY_SHARE` of the free
+            memory, elsewhere no limit; 0: no limit).
 
     Returns:
         One :class:`MemberOutcome` per member, in order.
@@ -161,6 +172,16 @@ def train_packed(
     problems = packable([m.config for m in members])
     if problems:
         raise InvalidParameterError(["these configurations cannot be packed: " + "; ".join(problems)])
+    limit = _memory_limit(device) if memory_bytes is None else (memory_bytes or None)
+    if limit is not None and len(members) > 1:
+        per_member = member_bytes(members[0], inputs, members[0].config.batch_size)
+        size = max(1, int(limit // max(per_member, 1)))
+        if size < len(members):  # sub-packs in turn: each the same as within the whole pack (same seed, same batches)
+            logger.info("a pack of %d nets needs about %.0f MiB each; training them %d at a time",
+                        len(members), per_member / 2**20, size)
+            return [outcome for start in range(0, len(members), size)
+                    for outcome in train_packed(members[start : start + size], loss_fn, inputs, target, valid, device,
+                                                seed=seed, autocast=autocast, memory_bytes=0)]
     inputs = [t.to(device) for t in inputs]
     target = target.to(device)
     if valid is not None:
@@ -184,6 +205,52 @@ def train_packed(
                            batch_size, len(members), batch_size // 2)
             batch_size //= 2
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def member_bytes(member: PackMember, inputs: Sequence[Any], batch_size: int) -> int:
+    """Estimated device bytes one member of a pack takes to train on batches of ``batch_size`` rows.
+
+    Four copies of its parameters (weights, gradients and Adam's two moments) and twice the activations
+    autograd keeps for the backward pass (the activations and their gradients). The activations are
+    measured, not modelled: the bytes of the tensors saved for backward (parameters aside) in a forward
+    pass of the member on the CPU over the first rows of ``inputs``, scaled to the batch.
+
+    Example:
+        >>> import torch
+        >>> member = PackMember(lambda: torch.nn.Sequential(torch.nn.Linear(10, 256), torch.nn.ReLU(),
+        ...                                                 torch.nn.Linear(256, 1)), TrainConfig())
+        >>> X = torch.zeros(100, 10)
+        >>> member_bytes(member, (X,), 512) > member_bytes(member, (X,), 64) > 4 * 4 * (10 * 256 + 256 + 257)
+        True
+    """
+    import torch
+
+    torch.manual_seed(0)
+    module = member.make_module().to("cpu").train()
+    weights = {p.data_ptr() for p in module.parameters()}
+    param_bytes = sum(p.numel() * p.element_size() for p in module.parameters())
+    rows = max(1, min(_PROBE_ROWS, int(inputs[0].shape[0])))
+    saved = 0
+
+    def pack(tensor: Any) -> Any:
+        nonlocal saved
+        if tensor.data_ptr() not in weights:
+            saved += tensor.numel() * tensor.element_size()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        module(*[t[:rows].to("cpu") for t in inputs])
+    return int(4 * param_bytes + 2 * saved * max(1, int(batch_size)) / rows)
+
+
+def _memory_limit(device: Any) -> float | None:
+    """Bytes a pack may take on ``device``: :data:`PACK_MEMORY_SHARE` of CUDA's free memory; elsewhere None."""
+    if getattr(device, "type", str(device)) != "cuda":
+        return None
+    import torch
+
+    free, _total = torch.cuda.mem_get_info(device)
+    return PACK_MEMORY_SHARE * free
 
 
 @dataclass

@@ -162,3 +162,36 @@ def test_a_cnn_is_refused_for_its_augmentation():
     problems = pack_problems([ConvNetClassifier(augmentation="flip"),
                               ConvNetClassifier(augmentation="flip", learning_rate=0.01)])
     assert any("augments its training batches" in p for p in problems)
+
+
+@pytest.mark.parametrize("family", ["torch_mlp", "tabm"])
+def test_with_little_device_memory_a_pack_trains_in_sub_packs_and_each_member_ends_as_alone(family, monkeypatch):
+    """The CUDA path's sizing driven on the CPU: the memory a pack may take holds two members' estimates."""
+    from automl.families import packed_training
+
+    X, y = _rows("binary", n=240)
+    if family == "tabm":
+        pytest.importorskip("tabm")
+        from automl.families.tabm import TabMNet as make
+        common = dict(k=4, n_blocks=1, d_block=32, n_bins=8, d_embedding=8)
+    else:
+        make, common = TabularNet, dict(n_layers=2, width=32)
+    common.update(task="binary", n_classes=2, dropout=0.0, max_epochs=3, patience=0, batch_size=32, device="cpu",
+                  seed=3, **CATEGORICAL)
+    packed, alone = _alike(make, (1e-3, 3e-3, 1e-2), **common)
+    estimates, order = [], []
+    real = packed_training.member_bytes
+
+    def member_bytes(member, inputs, batch_size):
+        estimates.append(real(member, inputs, batch_size))  # the estimate runs on this family's module
+        return 100
+
+    monkeypatch.setattr(packed_training, "member_bytes", member_bytes)
+    monkeypatch.setattr(packed_training, "_memory_limit", lambda device: 250)
+    reporters = [lambda epoch, y_true, scores, i=i: order.append(i) for i in range(3)]
+    assert fit_packed(packed, X, y, reporters=reporters) == [None, None, None]
+    assert estimates and estimates[0] > 0
+    assert order == [0, 1] * 3 + [2] * 3  # two members, then the third
+    for p, a in zip(packed, alone):
+        a.fit(X, y)
+        np.testing.assert_allclose(_outputs(p, X), _outputs(a, X), atol=ATOL)

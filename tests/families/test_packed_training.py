@@ -281,3 +281,44 @@ def test_configurations_that_cannot_share_a_pack_are_refused():
     with pytest.raises(ValueError, match="cannot be packed: .*share batch_size"):
         train_packed([PackMember(_mlp(), c) for c in configs[1:]], _mse, (X,), y, None, CPU)
     assert train_packed([], _mse, (X,), y, None, CPU) == []
+
+
+def test_a_pack_larger_than_its_memory_trains_as_sub_packs_ending_as_one_pack():
+    from automl.families.packed_training import member_bytes
+
+    X, y = _data()
+    X_fit, y_fit, X_valid, y_valid = _split(X, y)
+    configs = [TrainConfig(learning_rate=lr, batch_size=32, max_epochs=4, patience=0)
+               for lr in (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)]
+    order: list[int] = []
+
+    def members():
+        return [PackMember(_mlp(), c, on_epoch=lambda epoch, out, i=i: order.append(i)) for i, c in enumerate(configs)]
+
+    whole = train_packed(members(), _mse, (X_fit,), y_fit, (X_valid, y_valid), CPU, seed=3, memory_bytes=0)
+    assert order[:5] == [0, 1, 2, 3, 4]  # one pack: every member's first epoch comes first
+    order.clear()
+    per_member = member_bytes(members()[0], (X_fit,), 32)
+    split = train_packed(members(), _mse, (X_fit,), y_fit, (X_valid, y_valid), CPU, seed=3,
+                         memory_bytes=2.5 * per_member)
+    assert order == [0, 1] * 4 + [2, 3] * 4 + [4] * 4  # sub-packs of two, one after another
+    for a, b in zip(whole, split):
+        _assert_same(a.module, b.module)
+        _assert_same_record(a.result, b.result)
+
+
+def test_the_memory_estimate_counts_the_parameters_and_a_batch_of_activations():
+    from automl.families.packed_training import member_bytes
+
+    X = torch.zeros(500, 10)
+    width = 256
+
+    def make():
+        return torch.nn.Sequential(torch.nn.Linear(10, width), torch.nn.ReLU(), torch.nn.Linear(width, 1))
+
+    member = PackMember(make, TrainConfig())
+    params = 4 * (10 * width + width + width + 1)
+    for batch in (64, 512):
+        estimate = member_bytes(member, (X,), batch)
+        activations = estimate - 4 * params
+        assert 2 * batch * width * 4 <= activations <= 2 * 4 * batch * (10 + 2 * width + 1) * 4, (batch, estimate)

@@ -152,3 +152,30 @@ def test_a_real_cuda_out_of_memory_halves_the_batch_alone_and_packed():
     finally:
         torch.cuda.set_per_process_memory_fraction(1.0)
         torch.cuda.empty_cache()
+
+
+def test_the_pack_memory_estimate_is_near_what_one_member_takes_on_the_gpu():
+    """The estimate that sizes packs, against the peak memory a member training alone really allocates."""
+    from automl.families.packed_training import PackMember, member_bytes
+    from automl.families.torch_common import TrainConfig, train
+
+    device = torch.device("cuda")
+    X, y = torch.randn(2**14, 64), torch.rand(2**14)
+    config = TrainConfig(batch_size=2048, max_epochs=1, patience=0)
+
+    def make():
+        return torch.nn.Sequential(torch.nn.Linear(64, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 1024),
+                                   torch.nn.ReLU(), torch.nn.Linear(1024, 1))
+
+    def loss(out, target):
+        return torch.nn.functional.mse_loss(out.squeeze(-1), target)
+
+    X_dev, y_dev = X.to(device), y.to(device)  # the rows are the pack's, not a member's
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    train(make, loss, (X_dev,), y_dev, None, config, device, autocast=False)
+    torch.cuda.synchronize()
+    measured = torch.cuda.max_memory_allocated() - base
+    estimate = member_bytes(PackMember(make, config), (X,), config.batch_size)
+    assert measured / 2 <= estimate <= measured * 4, (estimate, measured)
