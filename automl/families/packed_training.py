@@ -40,16 +40,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from automl._device import free_accelerator_memory
 from automl.exceptions import InvalidParameterError
 from automl.families.torch_common import (
-    MAX_OOM_RETRIES,
     MIN_STEPS_PER_EPOCH,
     PREDICT_BATCH,
     TrainConfig,
     TrainResult,
     diverged_message,
-    is_oom,
+    halving_on_oom,
 )
 
 __all__ = ["PACKED_OPTIMIZERS", "PACKED_SCHEDULES", "PACK_MEMORY_SHARE", "MemberOutcome", "PackMember", "member_bytes",
@@ -189,22 +187,10 @@ def train_packed(
     asked = int(members[0].config.batch_size)
     batch_size = max(1, min(asked, math.ceil(int(target.shape[0]) / MIN_STEPS_PER_EPOCH)))
     use_autocast = device.type == "cuda" and autocast is not False
-    for attempt in range(MAX_OOM_RETRIES + 1):
-        try:
-            return _Pack(members, loss_fn, device, seed, batch_size, use_autocast).run(inputs, target, valid)
-        except Exception as exc:
-            if not is_oom(exc):
-                raise
-            free_accelerator_memory()
-            if attempt == MAX_OOM_RETRIES or batch_size == 1:
-                raise RuntimeError(
-                    f"out of GPU memory at batch size {batch_size} after {attempt} halvings of {asked} "
-                    f"(a pack of {len(members)}); use smaller packs, a smaller batch_size or a smaller network"
-                ) from None
-            logger.warning("out of GPU memory at batch size %d (a pack of %d); retrying with %d",
-                           batch_size, len(members), batch_size // 2)
-            batch_size //= 2
-    raise AssertionError("unreachable")  # pragma: no cover
+    return halving_on_oom(
+        lambda size: _Pack(members, loss_fn, device, seed, size, use_autocast).run(inputs, target, valid),
+        batch_size, asked, f" (a pack of {len(members)})",
+        "use smaller packs, a smaller batch_size or a smaller network")
 
 
 def member_bytes(member: PackMember, inputs: Sequence[Any], batch_size: int) -> int:

@@ -44,6 +44,7 @@ __all__ = [
     "TrainResult",
     "device_problems",
     "free_accelerator_memory",
+    "halving_on_oom",
     "predict_outputs",
     "resolve_device",
     "torch_runtime",
@@ -217,6 +218,34 @@ def predict_outputs(module: Any, inputs: Sequence[Any], batch_size: int = PREDIC
     return torch.cat(chunks)
 
 
+def halving_on_oom(run: Callable[[int], Any], batch_size: int, asked: int, what: str = "",
+                   advice: str = "use a smaller batch_size or a smaller network") -> Any:
+    """``run(batch_size)``; after an out-of-memory error, the accelerator's cache emptied and ``run`` again at
+    half the batch, at most :data:`MAX_OOM_RETRIES` times (``asked``: the batch size configured; ``what``:
+    words after the batch size in the messages, such as ``" (a pack of 4)"``).
+
+    Raises:
+        RuntimeError: still out of memory after the last halving, or at batch size 1.
+
+    Example:
+        >>> halving_on_oom(lambda size: size, 256, 256)
+        256
+    """
+    for attempt in range(MAX_OOM_RETRIES + 1):
+        try:
+            return run(batch_size)
+        except Exception as exc:
+            if not is_oom(exc):
+                raise
+            free_accelerator_memory()
+            if attempt == MAX_OOM_RETRIES or batch_size == 1:
+                raise RuntimeError(f"out of GPU memory at batch size {batch_size} after {attempt} halvings of "
+                                   f"{asked}{what}; {advice}") from None
+            logger.warning("out of GPU memory at batch size %d%s; retrying with %d", batch_size, what, batch_size // 2)
+            batch_size //= 2
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def is_oom(exc: BaseException) -> bool:
     """Whether ``exc`` is torch's out-of-memory error (the trainers then halve the batch)."""
     import torch
@@ -278,22 +307,10 @@ def train(
     if valid is not None:
         valid = ([t.to(device) for t in valid[0]], valid[1].to(device))
     batch_size = max(1, min(int(config.batch_size), math.ceil(int(target.shape[0]) / MIN_STEPS_PER_EPOCH)))
-    for attempt in range(MAX_OOM_RETRIES + 1):
-        try:
-            return _train_once(make_module, loss_fn, inputs, target, valid, config, device, batch_size,
-                               seed, augment, on_epoch, autocast)
-        except Exception as exc:
-            if not is_oom(exc):
-                raise
-            free_accelerator_memory()
-            if attempt == MAX_OOM_RETRIES or batch_size == 1:
-                raise RuntimeError(
-                    f"out of GPU memory at batch size {batch_size} after {attempt} halvings of "
-                    f"{config.batch_size}; use a smaller batch_size or a smaller network"
-                ) from None
-            logger.warning("out of GPU memory at batch size %d; retrying with %d", batch_size, batch_size // 2)
-            batch_size //= 2
-    raise AssertionError("unreachable")  # pragma: no cover
+    return halving_on_oom(
+        lambda size: _train_once(make_module, loss_fn, inputs, target, valid, config, device, size, seed, augment,
+                                 on_epoch, autocast),
+        batch_size, int(config.batch_size))
 
 
 def _train_once(
