@@ -41,7 +41,7 @@ from automl.evaluation.cross_validation import CVResult, Evaluator, Tally, _chec
 from automl.evaluation.monitor import EpochDone, FoldDone, TrialMonitor, TrialStopped
 from automl.families.packed_pipelines import fit_pipelines_packed, pipeline_pack_problems
 
-__all__ = ["MemberEvent", "MemberMonitor", "evaluate_packed"]
+__all__ = ["MemberEvent", "MemberMonitor", "evaluate_packed", "take_models"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ def evaluate_packed(
     *,
     monitors: Sequence[TrialMonitor | None] | None = None,
     seed: int | None = None,
+    keep_models: bool = False,
 ) -> list[CVResult | BaseException]:
     """Cross-validate each of ``params`` (one net family, one shape), the members of a fold trained as one pack.
 
@@ -97,6 +98,7 @@ def evaluate_packed(
         y: Encoded target.
         monitors: Each member's monitor (None: every fold runs).
         seed: The pack's seed (every member's models: one split, one batch order).
+        keep_models: Keep each member's fold models on its result (``CVResult.models``; see :func:`take_models`).
 
     Returns:
         Per member, its :class:`CVResult` or what ended it: :class:`TrialStopped` (with ``fold_scores``)
@@ -105,8 +107,8 @@ def evaluate_packed(
     monitors = list(monitors) if monitors is not None else [None] * len(params)
     if (evaluator.probe_fraction is not None or evaluator.weights is not None
             or pipeline_pack_problems([evaluator.pipeline(family, p, seed) for p in params])):
-        return [_alone(evaluator, family, p, X, y, m, seed) for p, m in zip(params, monitors)]
-    tallies = [Tally(evaluator, len(y), keep_model=False) for _ in params]
+        return [_alone(evaluator, family, p, X, y, m, seed, keep_models) for p, m in zip(params, monitors)]
+    tallies = [Tally(evaluator, len(y), keep_model=keep_models) for _ in params]
     outcomes: list[CVResult | BaseException | None] = [None] * len(params)
     n_folds = len(evaluator.splits)
     for fold, (train, valid) in enumerate(evaluator.splits):
@@ -127,10 +129,27 @@ def evaluate_packed(
     return [outcome if outcome is not None else tally.result(1.0) for outcome, tally in zip(outcomes, tallies)]
 
 
+def take_models(outcomes: Sequence[CVResult | BaseException]) -> list[list[Any] | None]:
+    """Each member's fold models (None for a member that did not complete), taken off its result.
+
+    Example:
+        >>> take_models([ValueError("failed")])
+        [None]
+    """
+    models = []
+    for outcome in outcomes:
+        if isinstance(outcome, CVResult):
+            models.append(outcome.models)
+            outcome.models = None
+        else:
+            models.append(None)
+    return models
+
+
 def _alone(evaluator: Evaluator, family: str, params: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray,
-           monitor: TrialMonitor | None, seed: int | None) -> CVResult | BaseException:
+           monitor: TrialMonitor | None, seed: int | None, keep_models: bool) -> CVResult | BaseException:
     try:
-        return evaluator.evaluate(family, params, X, y, monitor=monitor, seed=seed)
+        return evaluator.evaluate(family, params, X, y, monitor=monitor, seed=seed, keep_model=keep_models)
     except Exception as exc:  # noqa: BLE001 - returned: one member's failure never ends the others
         return exc
 

@@ -43,7 +43,7 @@ class Runner(Protocol):
                       deadline: float | None = None) -> list[CVResult | BaseException]:
         """Cross-validate several configurations of one net family as packs (see
         :func:`~automl.evaluation.packed_cv.evaluate_packed`): per member its result or what ended it.
-        Their fold models are not kept."""
+        :meth:`keep` with ``member`` then keeps a member's fold models."""
 
     def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
               deadline: float | None = None, stop_at: float | None = None) -> Any:
@@ -53,9 +53,10 @@ class Runner(Protocol):
     def start(self, deadline: float | None = None) -> None:
         """Have the worker ready (started, data loaded) by ``deadline`` if it can be."""
 
-    def keep(self, number: int, retain: Sequence[int]) -> None:
-        """The last trial evaluated was trial ``number``: keep its fold models if it is in ``retain`` (the
-        trials whose models to keep, best first), and drop those of every trial not in ``retain``."""
+    def keep(self, number: int, retain: Sequence[int], member: int | None = None) -> None:
+        """The last trial evaluated was trial ``number`` (or, after a pack, its ``member``-th member): keep its
+        fold models if it is in ``retain`` (the trials whose models to keep, best first), and drop those of
+        every trial not in ``retain``."""
 
     def holds(self, number: int) -> bool:
         """Whether trial ``number``'s fold models are kept."""
@@ -83,7 +84,8 @@ class InProcessRunner:
     def __init__(self, evaluator: Evaluator, X: Any, y: Any) -> None:
         self.evaluator, self.X, self.y = evaluator, X, y
         self._kept = KeptModels(pickled=False)
-        self._pending: list[Any] | None = None
+        #: The fold models of the last trial (key None) or of each member of the last pack (key: its position).
+        self._pending: dict[int | None, Any] = {}
 
     def __enter__(self) -> InProcessRunner:
         return self
@@ -94,19 +96,23 @@ class InProcessRunner:
     def evaluate(self, family: str, params: Mapping[str, Any], *, seed: int | None = None,
                  monitor: TrialMonitor | None = None, deadline: float | None = None) -> CVResult:
         """Cross-validate here (``deadline`` is the monitor's to check)."""
-        self._pending = None
+        self._pending = {}
         result = self.evaluator.evaluate(family, params, self.X, self.y, monitor=monitor, seed=seed, keep_model=True)
-        self._pending, result.models = result.models, None
+        self._pending = {None: result.models}
+        result.models = None
         return result
 
     def evaluate_pack(self, family: str, params: Sequence[Mapping[str, Any]], *, seed: int | None = None,
                       monitors: Sequence[TrialMonitor | None] | None = None,
                       deadline: float | None = None) -> list[CVResult | BaseException]:
         """Cross-validate the members here, as packs (``deadline`` is the monitors' to check)."""
-        from automl.evaluation.packed_cv import evaluate_packed
+        from automl.evaluation.packed_cv import evaluate_packed, take_models
 
-        self._pending = None
-        return evaluate_packed(self.evaluator, family, params, self.X, self.y, monitors=monitors, seed=seed)
+        self._pending = {}
+        outcomes = evaluate_packed(self.evaluator, family, params, self.X, self.y, monitors=monitors, seed=seed,
+                                   keep_models=True)
+        self._pending = dict(enumerate(take_models(outcomes)))
+        return outcomes
 
     def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
               deadline: float | None = None, stop_at: float | None = None) -> Any:
@@ -118,10 +124,9 @@ class InProcessRunner:
     def start(self, deadline: float | None = None) -> None:
         """Nothing to start."""
 
-    def keep(self, number: int, retain: Sequence[int]) -> None:
-        """Keep the last trial's fold models if it is in ``retain``; only those of ``retain``."""
-        pending, self._pending = self._pending, None
-        self._kept.add(number, pending, retain)
+    def keep(self, number: int, retain: Sequence[int], member: int | None = None) -> None:
+        """Keep the last trial's (or pack member's) fold models if it is in ``retain``; only those of ``retain``."""
+        self._kept.add(number, self._pending.pop(member, None), retain)
 
     def holds(self, number: int) -> bool:
         """Whether trial ``number``'s fold models are kept."""
@@ -133,5 +138,5 @@ class InProcessRunner:
 
     def close(self) -> None:
         """Drop the kept models."""
-        self._pending = None
+        self._pending = {}
         self._kept.clear()

@@ -260,7 +260,8 @@ class IsolatedRunner:
                       monitors: Sequence[TrialMonitor | None] | None = None,
                       deadline: float | None = None) -> list[CVResult | BaseException]:
         """Cross-validate net configurations in the worker as packs (see ``evaluate_packed``): per member its
-        result or what ended it; a crash or a kill (deadline, limit) ends every member with that reason."""
+        result or what ended it; a crash or a kill (deadline, limit) ends every member with that reason. The
+        members' fold models stay in the worker until :meth:`keep` fetches them (its ``member``)."""
         monitors = list(monitors) if monitors is not None else [None] * len(params)
         if not self._degraded:
             request = ("pack", family, [dict(p) for p in params], seed, [m is not None for m in monitors])
@@ -331,16 +332,18 @@ class IsolatedRunner:
         self._keep_spares = deadline is not None or self.trial_timeout is not None
         self._refill_spares()
 
-    def keep(self, number: int, retain: Sequence[int]) -> None:
-        """Fetch the last trial's fold models from the worker, pickled, if it is in ``retain`` (the trials to
-        keep, best first), and keep only the trials of ``retain``: kept here, they outlive the worker."""
+    def keep(self, number: int, retain: Sequence[int], member: int | None = None) -> None:
+        """Fetch the last trial's (or the last pack's ``member``-th member's) fold models from the worker,
+        pickled, if it is in ``retain`` (the trials to keep, best first), and keep only the trials of
+        ``retain``: kept here, they outlive the worker."""
         if self._degraded:
             self._kept.add(number, None, retain)  # those kept before the fit moved here go as they would
-            return self._local.keep(number, retain)
+            return self._local.keep(number, retain, member)
         payload = None
         if number in retain and self._worker is not None and self._ready:
+            request = ("keep", self._kept.max_bag_bytes, member)
             try:
-                payload = self._exchange(("keep", self._kept.max_bag_bytes), "transfer", "kept models", None, None)[1]
+                payload = self._exchange(request, "transfer", "kept models", None, None)[1]
             except (TrialStopped, TrialRaised, TrialCrashed, DeadlineKilled):
                 payload = None
         self._kept.add(number, payload, retain)

@@ -116,7 +116,7 @@ class Objective:
         companions = self._companions(trial, family, params)
         if companions:
             return self._run_pack(trial, family, params, companions)
-        return self._settle(trial, family, self._run(trial, family, params), keep=True)
+        return self._settle(trial, family, self._run(trial, family, params))
 
     def _start(self, trial: Any) -> tuple[str, dict[str, Any]]:
         """Suggest the trial's family and parameters and record them; stop it here if the policy skips it."""
@@ -144,9 +144,10 @@ class Objective:
         finally:
             free_accelerator_memory()
 
-    def _settle(self, trial: Any, family: str, outcome: Any, keep: bool) -> float:
+    def _settle(self, trial: Any, family: str, outcome: Any, member: int | None = None) -> float:
         """Record the trial's outcome: its value (returned), or its stop (``TrialPruned``) or failure
-        (:class:`TrialFailed`) raised. ``keep``: the runner holds its fold models, to keep if it is among the best."""
+        (:class:`TrialFailed`) raised. The runner holds its fold models (of the last pack's ``member``-th
+        member if given), to keep if it is among the best."""
         if isinstance(outcome, (TrialStopped, DeadlineKilled)):
             _stop(trial, outcome.reason, getattr(outcome, "fold_scores", None))
         if isinstance(outcome, BaseException):
@@ -161,8 +162,8 @@ class Objective:
                                        f"{result.fold_scores[self.primary.name]})")
         self.oof.add(trial.number, value, result.oof, result.oof_repeats)
         retain = self.oof.best(self.keep_models)
-        if keep and trial.number in retain:  # its fold models: a bag for the final stage, or the last resort
-            self.runner.keep(trial.number, retain)
+        if trial.number in retain:  # its fold models: a bag for the final stage, or the last resort
+            self.runner.keep(trial.number, retain, member)
         if self.policy.completed(family, value, result.fit_time, result.fraction):
             self.best_number = trial.number
             if self.runner.isolated:
@@ -210,15 +211,27 @@ class Objective:
             finally:
                 free_accelerator_memory()
         raise_if_stopped()
-        for (other, _), outcome in zip(members[1:], outcomes[1:]):
-            self._settle_told(other, functools.partial(self._settle, other, family, outcome, keep=False))
+        for member, ((other, _), outcome) in enumerate(zip(members[1:], outcomes[1:]), start=1):
+            self._settle_told(other, functools.partial(self._settle, other, family, outcome, member))
+        settled = self._settle_leader(leader, family, outcomes[0])  # before a foreign trial's run drops the pack's models
         for other in foreign:
             self._settle_told(other, functools.partial(self._alone, other))
-        return self._settle(leader, family, outcomes[0], keep=False)
+        return settled()
+
+    def _settle_leader(self, leader: Any, family: str, outcome: Any) -> Callable[[], float]:
+        """Settle the pack's leader now; its value, or its stop or failure, comes from the returned call."""
+        import optuna
+
+        try:
+            value = self._settle(leader, family, outcome, 0)
+        except (optuna.TrialPruned, TrialFailed) as exc:  # raised for study.optimize once the pack is done
+            ended = exc
+            return lambda: _raise(ended)
+        return lambda: value
 
     def _alone(self, trial: Any) -> float:
         family, params = self._start(trial)
-        return self._settle(trial, family, self._run(trial, family, params), keep=True)
+        return self._settle(trial, family, self._run(trial, family, params))
 
     def _settle_told(self, trial: Any, settle: Callable[[], float]) -> None:
         """Settle a trial ``study.optimize`` does not run, and tell the study how it ended."""
@@ -243,3 +256,7 @@ class Objective:
         TrialWriter(trial).reason(reason)
         logger.warning("trial %d (%s) failed: %s", trial.number, family, reason)
         raise TrialFailed(reason) from cause
+
+
+def _raise(exc: BaseException) -> float:
+    raise exc

@@ -6,9 +6,11 @@ fit's side). Messages, as tuples over a ``multiprocessing`` pipe:
 - from the fit: ``("load", source, families, warning_filters)`` (``source`` is ``("fd",)``: the data
   file's descriptor follows on the pipe, see :class:`~automl.search.worker_pool.Payload`; or
   ``("path", path)``), ``("unload",)``,
-  ``("trial", family, params, seed, monitored)``, ``("refit", family, params, seed, fraction, stop_at)``,
-  ``("answer", answer)`` (to an event), ``("keep", max_bytes)`` (send the last trial's fold models
-  back pickled, if they pickle to at most ``max_bytes``; see :mod:`automl.search.kept_models`),
+  ``("trial", family, params, seed, monitored)``, ``("pack", family, [params, ...], seed, [monitored, ...])``,
+  ``("refit", family, params, seed, fraction, stop_at)``,
+  ``("answer", answer)`` (to an event), ``("keep", max_bytes[, member])`` (send the last trial's fold models,
+  or those of the last pack's ``member``-th member, back pickled, if they pickle to at most ``max_bytes``;
+  see :mod:`automl.search.kept_models`),
   ``("exit",)``;
 - to the fit: ``("loaded", pid)``, ``("load_error", text)``, ``("event", event)`` (a probe,
   fold or epoch of the trial, see :mod:`automl.evaluation.monitor`), ``("done", result)``,
@@ -104,7 +106,8 @@ def serve(conn: Any) -> None:
     """The worker's loop: load a fit's data, then run one trial or refit per request."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the fit's process's to handle
     loaded: Loaded | None = None
-    kept: dict[str, Any] = {}  # the last trial's fold models, until the next trial or "keep"
+    kept: dict[int | None, Any] = {}  # the last trial's fold models (key None) or its pack members', until
+    # the next trial or "keep"
     while True:
         try:
             message = conn.recv()
@@ -116,8 +119,8 @@ def serve(conn: Any) -> None:
         if kind == "unload":
             loaded = None
             kept.clear()
-        elif kind == "keep":
-            payload = dumps(kept.pop("pending", None))
+        elif kind == "keep":  # ("keep", max_bytes[, member of the last pack])
+            payload = dumps(kept.pop(message[2] if len(message) > 2 else None, None))
             conn.send(("kept", payload if payload is not None and len(payload) <= message[1] else None))
         elif kind == "load":
             try:
@@ -129,15 +132,15 @@ def serve(conn: Any) -> None:
             _guarded(conn, loaded, kind, message[1:], kept)
 
 
-def _guarded(conn: Any, loaded: Loaded, kind: str, args: tuple[Any, ...], kept: dict[str, Any]) -> None:
+def _guarded(conn: Any, loaded: Loaded, kind: str, args: tuple[Any, ...], kept: dict[int | None, Any]) -> None:
     """Run one request; report its outcome, whatever happens."""
     try:
         if kind == "trial":
-            kept.pop("pending", None)
-            kept["pending"] = _run_trial(conn, loaded, *args)
+            kept.clear()
+            kept[None] = _run_trial(conn, loaded, *args)
         elif kind == "pack":
-            kept.pop("pending", None)  # a pack's fold models are not kept
-            _run_pack(conn, loaded, *args)
+            kept.clear()
+            kept.update(enumerate(_run_pack(conn, loaded, *args)))
         else:
             _run_refit(conn, loaded, *args)
     except TrialStopped as stop:
@@ -164,15 +167,18 @@ def _run_trial(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, m
     return models
 
 
-def _run_pack(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, monitored: list[bool]) -> None:
-    """Cross-validate a pack; send each member's result, or its stop or failure as plain values."""
-    from automl.evaluation.packed_cv import MemberMonitor, evaluate_packed
+def _run_pack(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, monitored: list[bool]) -> list[Any]:
+    """Cross-validate a pack; send each member's result (without its fold models, which stay here), or its
+    stop or failure as plain values; return the members' fold models."""
+    from automl.evaluation.packed_cv import MemberMonitor, evaluate_packed, take_models
 
     evaluator, X, y = loaded
     remote = RemoteMonitor(conn)
     monitors = [MemberMonitor(i, remote) if on else None for i, on in enumerate(monitored)]
-    outcomes = evaluate_packed(evaluator, family, params, X, y, monitors=monitors, seed=seed)
+    outcomes = evaluate_packed(evaluator, family, params, X, y, monitors=monitors, seed=seed, keep_models=True)
+    models = take_models(outcomes)
     conn.send(("done", [_portable(outcome) for outcome in outcomes]))
+    return models
 
 
 def _portable(outcome: Any) -> Any:

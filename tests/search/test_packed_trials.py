@@ -214,6 +214,21 @@ def test_every_packed_trial_logs_its_own_mlflow_run(tmp_path):
     assert any(t.user_attrs.get(PACK_ATTR) is not None for t in model.study_.trials)
 
 
+@pytest.mark.parametrize("isolation", ["process", "none"])
+def test_a_packed_best_trial_keeps_its_fold_models_for_a_bag(isolation):
+    """Every trial is a pack member here; the bag asked for is the best member's own fold models, and they
+    predict as that trial's out-of-fold predictions say."""
+    frame = _frame()
+    model = automl.fit(frame, target="t", families=["torch_mlp"], n_trials=4, cv=2, pack_nets=4, tracking=False,
+                       final_model="bag", ensemble=False, isolation=isolation,
+                       search_space={"torch_mlp": {"max_epochs": 4}})
+    trials = model.study_.trials
+    assert [t.user_attrs.get(PACK_ATTR) for t in trials] == [None, 0, 0, 0]
+    best = model.study_.best_trial.number
+    assert model.model_source_ == f"bag of 2 fold models of trial {best}"
+    assert model.predict_proba(frame.drop(columns="t")).shape == (len(frame), 2)
+
+
 def test_a_stored_sweep_with_packs_ends_with_its_trials_and_heartbeats(tmp_path):
     storage = str(tmp_path / "study.journal")
     model = automl.fit(_frame(), target="t", families=["torch_mlp"], n_trials=4, cv=2, pack_nets=4, tracking=False,
