@@ -28,8 +28,8 @@ from automl.search.failures import TrialRaised
 __all__ = ["AUTO_PACK_SIZE", "PACK_ATTR", "PackMonitors", "ask_companions", "free_params", "heartbeats", "member_outcome",
            "pack_size"]
 
-#: Members per pack with ``pack_nets="auto"`` on CUDA (elsewhere 1: on one CPU core a pack of eight small
-#: nets trains 1.4-1.5 times faster than one after another, and a pack of TabM defaults no faster).
+#: Members per pack with ``pack_nets="auto"`` on CUDA (elsewhere 1: see the ``pack_nets`` setting's text in
+#: :mod:`automl.config` for the CPU figures).
 AUTO_PACK_SIZE = 8
 #: The user attribute naming, on a companion trial, the leader trial it was asked for.
 PACK_ATTR = "automl_pack_of"
