@@ -213,21 +213,17 @@ class Objective:
         raise_if_stopped()
         for member, ((other, _), outcome) in enumerate(zip(members[1:], outcomes[1:]), start=1):
             self._settle_told(other, functools.partial(self._settle, other, family, outcome, member))
-        settled = self._settle_leader(leader, family, outcomes[0])  # before a foreign trial's run drops the pack's models
-        for other in foreign:
+        try:  # the leader before a foreign trial, whose run drops the pack's fold models
+            value = self._settle(leader, family, outcomes[0], 0)
+        except (optuna.TrialPruned, TrialFailed):  # for study.optimize, once the foreign trials have run
+            self._run_foreign(foreign)
+            raise
+        self._run_foreign(foreign)
+        return value
+
+    def _run_foreign(self, trials: list[Any]) -> None:
+        for other in trials:
             self._settle_told(other, functools.partial(self._alone, other))
-        return settled()
-
-    def _settle_leader(self, leader: Any, family: str, outcome: Any) -> Callable[[], float]:
-        """Settle the pack's leader now; its value, or its stop or failure, comes from the returned call."""
-        import optuna
-
-        try:
-            value = self._settle(leader, family, outcome, 0)
-        except (optuna.TrialPruned, TrialFailed) as exc:  # raised for study.optimize once the pack is done
-            ended = exc
-            return lambda: _raise(ended)
-        return lambda: value
 
     def _alone(self, trial: Any) -> float:
         family, params = self._start(trial)
@@ -256,7 +252,3 @@ class Objective:
         TrialWriter(trial).reason(reason)
         logger.warning("trial %d (%s) failed: %s", trial.number, family, reason)
         raise TrialFailed(reason) from cause
-
-
-def _raise(exc: BaseException) -> float:
-    raise exc
