@@ -43,6 +43,7 @@ def evaluate_table(entry, family: str, variants: dict[str, dict], min_categorica
     import numpy as np
     import optuna
 
+    from automl.families.pipeline import target_spaces
     from automl.spaces import load_builtin_space
 
     X, y, metric, evaluator = cv_setup(entry)
@@ -54,6 +55,8 @@ def evaluate_table(entry, family: str, variants: dict[str, dict], min_categorica
     rows = []
     for fitted, name, overrides in runs:
         space = load_builtin_space(fitted)
+        if entry.task == "regression":  # the target transform is a trial parameter there, as in a search
+            space = target_spaces("auto", entry.task, np.asarray(y, dtype=float), {fitted: space})[fitted]
         optuna_params = {**space.optuna_defaults(), **{space.key(k): v for k, v in overrides.items()}}
         record = {"table": entry.name, "task": entry.task, "rows": len(y), "categoricals": categoricals,
                   "family": family, "variant": name, "params": json.dumps(overrides, sort_keys=True),

@@ -17,7 +17,7 @@ import automl
 from automl._setting_checks import TARGET_SETTINGS as CHECKED
 from automl.data.target import TARGET_SETTINGS, TargetTransform
 from automl.families.epochs import epoch_reporting
-from automl.families.pipeline import FamilyPipeline
+from automl.families.pipeline import FamilyPipeline, target_spaces
 
 
 def _skewed(n: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -73,6 +73,46 @@ def test_auto_tries_each_transform_on_the_first_familys_defaults_after_all_defau
     assert model.best_params_["target_transform"] == "log"
     X = frame.drop(columns="y")
     assert np.sqrt(np.mean((model.predict(X) - frame["y"]) ** 2)) < 0.5 * by_transform["none"]
+
+
+def test_the_portfolios_run_on_the_scale_the_first_familys_defaults_settled():
+    model = automl.fit(_skewed(), "y", n_trials=8, families=["linear", "knn", "lightgbm"], cv=3, tracking=False,
+                       seed=0, ensemble=False)
+    board = model.leaderboard().set_index("trial").sort_index()
+    portfolio = board[board["origin"].str.startswith("portfolio:")]
+    assert len(portfolio) == 3 and set(portfolio["family"]) == {"lightgbm", "knn"}
+    assert portfolio.index.min() > 4  # queued only once the three scale trials (0, 3, 4) had ended
+    # log scored best on linear's defaults, so every portfolio entry runs on that scale
+    assert [params["target_transform"] for params in portfolio["params"]] == ["log"] * len(portfolio)
+
+
+def test_scale_trials_that_all_fail_leave_the_portfolios_on_their_own_scale():
+    import optuna
+
+    from automl.families import get_family
+    from automl.search.first_trials import enqueue_first_trials, queue_after_scale
+    from automl.search.trial_record import is_scale_trial
+
+    y = _skewed()["y"].to_numpy()
+    families = [get_family("linear"), get_family("knn")]
+    spaces = target_spaces("auto", "regression", y, {f.name: f.space() for f in families})
+    study = optuna.create_study()
+    origins = enqueue_first_trials(study, families, spaces, "regression")
+    assert origins == ["default"] * 4  # the portfolios wait for the target's scale
+    scale_trials = []
+    for _ in origins:
+        trial = study.ask()
+        assert queue_after_scale(study, families, spaces, "regression") is None  # a scale trial is still running
+        scale_trials.append(trial)
+    for trial in scale_trials:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    assert sum(is_scale_trial(t) for t in study.trials) == 3
+    queued = queue_after_scale(study, families, spaces, "regression")
+    assert queued and all(origin.startswith("portfolio:") for origin in queued)
+    waiting = [t for t in study.get_trials(deepcopy=False) if t.state.name == "WAITING"]
+    assert {t.system_attrs["fixed_params"][f"{t.system_attrs['fixed_params']['family']}__target_transform"]
+            for t in waiting} == {"none"}
+    assert queue_after_scale(study, families, spaces, "regression") is None  # queued once
 
 
 def test_a_target_with_a_negative_value_searches_no_transform_and_a_pinned_one_holds_for_every_trial():

@@ -11,7 +11,7 @@ import pytest
 import automl
 from automl.exceptions import SearchSpaceError
 from automl.families import get_family
-from automl.search.study import enqueue_first_trials
+from automl.search.first_trials import enqueue_first_trials
 from automl.spaces import load_builtin_space, space_from_dict
 from automl.spaces.portfolio import PortfolioEntry, cap_high, portfolio_trials
 

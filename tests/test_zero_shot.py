@@ -11,7 +11,7 @@ import pytest
 import automl
 from automl.exceptions import InvalidParameterError, SearchSpaceError
 from automl.families import get_family
-from automl.search.study import enqueue_first_trials
+from automl.search.first_trials import enqueue_first_trials
 from automl.spaces import load_builtin_space
 from automl.spaces.portfolio import TASKS
 from automl.spaces.zero_shot import FirstTrial, _parse, learned_first_trials

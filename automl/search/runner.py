@@ -37,6 +37,7 @@ import numpy as np
 from automl.evaluation.cross_validation import Evaluator
 from automl.families.base import ModelFamily
 from automl.search.budget import Budget
+from automl.search.first_trials import enqueue_first_trials, queue_after_scale
 from automl.search.isolation import Runner
 from automl.search.objective import Objective, TrialFailed
 from automl.search.oof import OOFStore
@@ -44,7 +45,6 @@ from automl.search.policy import SearchPolicy
 from automl.search.study import (
     counted_trials,
     drain,
-    enqueue_first_trials,
     lost_trial,
     nothing_completed,
     open_checked_study,
@@ -184,6 +184,12 @@ class MainRole:
         """Whether the search is over for reasons of the study (the trial target)."""
         return self.spec.stored and target_reached(study, self.target)
 
+    def after_trial(self, study: Any, trial: Any) -> None:
+        """After each trial: queue the portfolios once the target's scale is settled
+        (:func:`~automl.search.first_trials.queue_after_scale`; a no-op once they are queued)."""
+        spec = self.spec
+        queue_after_scale(study, spec.families, spec.spaces, spec.evaluator.task)
+
     def finish(self, study: Any, optimize: Callable[[int | None], None], out_of_time: Callable[[], bool]) -> None:
         """Wait for the other processes' trials (stored studies); mark the search done."""
         if self.spec.stored:
@@ -222,6 +228,9 @@ class JoiningRole:
         limits = read_limits(study)
         self.target = limits.target
         return limits.over or target_reached(study, self.target)
+
+    def after_trial(self, study: Any, trial: Any) -> None:
+        """Nothing: the main process queues the study's trials."""
 
     def finish(self, study: Any, optimize: Callable[[int | None], None], out_of_time: Callable[[], bool]) -> None:
         """Nothing: the main process waits for the trials and ends the search."""
@@ -291,7 +300,7 @@ def _run(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, budget:
             study.stop()
 
     def optimize(n_trials: int | None) -> None:
-        _optimize(study, objective, n_trials, [*callbacks, stop_when_over])
+        _optimize(study, objective, n_trials, [*callbacks, role.after_trial, stop_when_over])
 
     started = time.monotonic()
     runner.start(budget.trial_deadline(False))

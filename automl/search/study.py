@@ -2,17 +2,13 @@
 
 A search runs one Optuna study over the conditional space ``family -> family__param``. The
 process that starts it (the *main* role) creates or resumes the study, checks that a stored
-one was made for the same data and settings (its fingerprint), queues the learned first trials,
-every family's defaults and then the portfolios, and records the deadline and trial target so that other
+one was made for the same data and settings (its fingerprint), queues its first trials
+(:mod:`automl.search.first_trials`), and records the deadline and trial target so that other
 processes can *join* it (:mod:`automl.search.runner` has both roles).
 
 Example:
-    >>> import optuna
-    >>> from automl.families import get_family
-    >>> fams = [get_family("knn"), get_family("linear")]
-    >>> study = optuna.create_study()
-    >>> enqueue_first_trials(study, fams, {f.name: f.space() for f in fams}, "binary")
-    ['default', 'default', 'portfolio:autogluon_distance']
+    >>> derived_seed(0, 1) == derived_seed(0, 1), derived_seed(0, 1) == derived_seed(0, 2)
+    (True, False)
 """
 
 from __future__ import annotations
@@ -29,19 +25,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from automl.data.target import TARGET_PARAM_NAME
 from automl.exceptions import AllTrialsFailedError, BudgetExhaustedError, StudyMismatchError
-from automl.families.base import ModelFamily
 from automl.search.storage import open_study
-from automl.search.trial_record import StudyRecord, StudyWriter, TrialRecord, counted_trials, origin_attrs
-from automl.spaces import SearchSpace
-from automl.spaces.params import CategoricalParam
-from automl.spaces.portfolio import entry_trial, portfolio_trials
-from automl.spaces.zero_shot import FirstTrial
+from automl.search.trial_record import StudyRecord, StudyWriter, TrialRecord, counted_trials
 
 __all__ = [
     "DRAIN_POLL_SECONDS", "FOLD_VIEW_MAX_AGE", "FoldPruning", "StudyLimits", "derived_seed", "drain",
-    "enqueue_first_trials", "lost_trial", "make_pruner", "make_sampler", "nothing_completed", "open_checked_study",
+    "lost_trial", "make_pruner", "make_sampler", "nothing_completed", "open_checked_study",
     "publish_limits", "read_limits", "target_reached",
 ]
 
@@ -167,60 +157,6 @@ class FoldPruning:
         me = copy.copy(me)
         me.intermediate_values = dict(running)
         return bool(self.trial.study.pruner.prune(self._view, me))
-
-
-def enqueue_first_trials(study: Any, families: Sequence[ModelFamily], spaces: Mapping[str, SearchSpace],
-                         task: str, learned: Sequence[FirstTrial] = ()) -> list[str]:
-    """Queue the first trials of a new study; return their origins, in order.
-
-    First the ``learned`` sequence (:mod:`automl.spaces.zero_shot`: the configurations that did best,
-    for their time, on a corpus of real tables), those of its entries whose family is searched, each
-    clipped into the family's current space (an entry whose value is no longer a choice is skipped).
-    Then every family's defaults, then the families' portfolios in turn (entry 1 of each family, then
-    entry 2, ...); a configuration already queued is not queued twice.
-
-    Where the target transform is searched (regression, :mod:`automl.data.target`), the first family's
-    defaults are queued once more with each other transform, after every family's defaults: which scale
-    suits the target differs between data sets, and the search should learn it before the sampler takes
-    over, but not at the cost of a family never tried on a short budget."""
-    queued: list[dict[str, object]] = []
-    origins: list[str] = []
-
-    def put(family: str, params: Mapping[str, object] | None, origin: str) -> None:
-        if params is None:  # a learned entry this space cannot run
-            return
-        trial = {"family": family, **params}
-        if trial not in queued:
-            study.enqueue_trial(trial, user_attrs=origin_attrs(origin))
-            queued.append(trial)
-            origins.append(origin)
-
-    names = [family.name for family in families]
-    for entry in learned:
-        if entry.family in names:
-            put(entry.family, entry_trial(spaces[entry.family], entry.params), entry.origin)
-    for family in families:
-        put(family.name, spaces[family.name].optuna_defaults(), "default")
-    if families:  # the first family's defaults on each other scale of the target, once every family has run
-        first = spaces[families[0].name]
-        for transform in _transform_variants(first):
-            put(families[0].name, {**first.optuna_defaults(), first.key(TARGET_PARAM_NAME): transform}, "default")
-    queues = [[(family.name, name, params) for name, params in portfolio_trials(spaces[family.name], task)]
-              for family in families]
-    for round_ in range(max((len(q) for q in queues), default=0)):
-        for queue in queues:
-            if round_ < len(queue):
-                family_name, name, params = queue[round_]
-                put(family_name, params, f"portfolio:{name}")
-    return origins
-
-
-def _transform_variants(space: SearchSpace) -> list[str]:
-    """The searched target transforms other than the default (none where it is not searched)."""
-    param = space[TARGET_PARAM_NAME] if TARGET_PARAM_NAME in space.names else None
-    if not isinstance(param, CategoricalParam):
-        return []
-    return [c for c in param.choices if c != param.default]
 
 
 def open_checked_study(storage: object, study_name: str | None, *, direction: Literal["maximize", "minimize"],

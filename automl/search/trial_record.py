@@ -40,6 +40,7 @@ __all__ = [
     "compact_curves",
     "counted_trials",
     "chosen_on_purpose",
+    "is_scale_trial",
     "origin_attrs",
     "trial_params",
     "worker_id",
@@ -56,6 +57,7 @@ _CURVES = "automl:curves"
 _WORKER = "automl:worker"  # which process ran the trial (host:pid)
 _SURPLUS = "automl:surplus"  # started after the trial target was reached: not run
 _ORIGIN = "automl:origin"  # default, zero_shot:<family>:<name>, portfolio:<name>, or absent (the sampler's)
+_SCALE = "automl:scale_trial"  # the first family's defaults on one scale of the target (automl.search.first_trials)
 _FRACTION = "automl:rows_fraction"  # share of each training fold's rows, when below 1
 _PROBE = "automl:probe_score"  # score of the probe on a subsample of fold 1
 
@@ -65,6 +67,7 @@ _DEADLINE = "automl:deadline"
 _TARGET = "automl:trial_target"
 _DONE = "automl:search_done"
 _PARENT_RUN = "automl:mlflow_parent_run"
+_PORTFOLIOS = "automl:portfolios_queued"  # False while the portfolios wait for the target's scale
 _FINAL = "automl:final_model"  # what predict uses: {"kind": "trial", "trial": n, ...} or {"kind": "ensemble", ...}
 
 
@@ -123,15 +126,20 @@ def chosen_on_purpose(origin: str) -> bool:
     return origin == "default" or origin.startswith("zero_shot:")
 
 
-def origin_attrs(origin: str) -> dict[str, str]:
+def origin_attrs(origin: str, scale: bool = False) -> dict[str, Any]:
     """The user attributes of a trial queued for ``origin`` (``default``, ``zero_shot:<family>:<name>`` or
-    ``portfolio:<name>``).
+    ``portfolio:<name>``); ``scale``: one of the scale trials (:mod:`automl.search.first_trials`).
 
     Example:
-        >>> origin_attrs("default")
-        {'automl:origin': 'default'}
+        >>> origin_attrs("default"), origin_attrs("default", scale=True)
+        ({'automl:origin': 'default'}, {'automl:origin': 'default', 'automl:scale_trial': True})
     """
-    return {_ORIGIN: origin}
+    return {_ORIGIN: origin, _SCALE: True} if scale else {_ORIGIN: origin}
+
+
+def is_scale_trial(trial: Any) -> bool:
+    """Whether ``trial`` (frozen or live) is one of the scale trials (:mod:`automl.search.first_trials`)."""
+    return bool(trial.user_attrs.get(_SCALE, False))
 
 
 def _plain(scores: Mapping[str, Sequence[float]]) -> dict[str, list[float]]:
@@ -320,6 +328,8 @@ class StudyRecord:
         done: Whether the main process ended the search.
         parent_run: ``{"run_id", "tracking_uri"}`` of the MLflow parent run, or None.
         final_model: What the last fit's ``predict`` uses (:meth:`StudyWriter.final_model`), or None.
+        portfolios_queued: False while the portfolios wait for the scale trials
+            (:mod:`automl.search.first_trials`), True once queued, None in a study that did not record it.
     """
 
     fingerprint: str | None = None
@@ -329,6 +339,7 @@ class StudyRecord:
     done: bool = False
     parent_run: dict[str, Any] | None = None
     final_model: dict[str, Any] | None = None
+    portfolios_queued: bool | None = None
 
     @classmethod
     def read(cls, study: Any) -> StudyRecord:
@@ -339,6 +350,7 @@ class StudyRecord:
             fingerprint=attrs.get(_FINGERPRINT), sweep=attrs.get(_SWEEP),
             deadline=None if deadline is None else float(deadline), target=None if target is None else int(target),
             done=bool(attrs.get(_DONE, False)), parent_run=attrs.get(_PARENT_RUN), final_model=attrs.get(_FINAL),
+            portfolios_queued=attrs.get(_PORTFOLIOS),
         )
 
 
@@ -369,6 +381,10 @@ class StudyWriter:
     def done(self) -> None:
         """Record that the main process ended the search."""
         self.study.set_user_attr(_DONE, True)
+
+    def portfolios_queued(self, queued: bool) -> None:
+        """Record whether the portfolios are queued (False: they wait for the target's scale)."""
+        self.study.set_user_attr(_PORTFOLIOS, bool(queued))
 
     def parent_run(self, run_id: str, tracking_uri: str) -> None:
         """Record the MLflow parent run the study is logged to."""

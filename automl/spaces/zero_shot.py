@@ -6,7 +6,7 @@ score, within a few multiples of each table's LightGBM time, over a corpus of re
 outside both benchmark suites. ``python -m benchmarks.portfolio`` rebuilds it (the corpus is
 ``benchmarks/portfolio_corpus.py``); each entry says where it comes from. With
 ``first_trials="learned"`` (not the default: end to end it did not beat the defaults' order off-suite)
-a search queues these first, then every family's defaults and search-space portfolio (:func:`automl.search.study.enqueue_first_trials`).
+a search queues these first, then every family's defaults and search-space portfolio (:func:`automl.search.first_trials.enqueue_first_trials`).
 
 Example:
     >>> entries = learned_first_trials("regression")
