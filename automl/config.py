@@ -295,7 +295,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Regression: the scale the models learn the target on, their predictions mapped back (scores are "
             "always in the target's units). ``\"auto\"``: searched with the other parameters among "
             "``\"none\"``, ``\"sqrt\"`` and ``\"log\"`` (log1p) when no target value is negative (else "
-            "``\"none\"``); the first family's defaults are tried with each. A transform by name pins it (refused "
+            "``\"none\"``); the first family's defaults are tried with each, and the families' portfolios then run on the "
+            "scale that scored best there. A transform by name pins it (refused "
             "for a target with a negative value, or for classification).",
             "`\"auto\"`", "--target-transform",
             "regression: learn the target as is (none), its square root (sqrt) or log1p (log); auto "

@@ -112,7 +112,7 @@ def test_scale_trials_that_all_fail_leave_the_portfolios_on_their_own_scale():
     waiting = [t for t in study.get_trials(deepcopy=False) if t.state.name == "WAITING"]
     assert {t.system_attrs["fixed_params"][f"{t.system_attrs['fixed_params']['family']}__target_transform"]
             for t in waiting} == {"none"}
-    assert queue_after_scale(study, families, spaces, "regression") is None  # queued once
+    assert queue_after_scale(study, families, spaces, "regression") == []  # queued once
 
 
 def test_a_target_with_a_negative_value_searches_no_transform_and_a_pinned_one_holds_for_every_trial():

@@ -6,14 +6,16 @@ target with no negative value, :mod:`automl.data.target`), the first family's de
 other scale of the target, after every family's defaults. Those runs of the first family (its defaults on
 every scale) are the *scale trials*: once all of them have ended, the scale that scored best becomes the
 transform of every portfolio entry that can use it, and only then are the portfolios queued
-(:func:`queue_after_scale`; the process that created the study calls it after each trial). Without scale
-trials the portfolios are queued at once, as before.
+(:func:`queue_after_scale`; the main process, which creates or resumes the study, calls it after each trial).
+Without scale trials the portfolios are queued at once.
 
-Why learn the scale once and carry it: on the 59 off-suite regression tables of ``benchmarks/`` no one
-transform helps LightGBM's defaults everywhere (under 3-fold CV ``sqrt`` won 21, tied 15, lost 23), and on a
-target where it helps one booster it tends to help the others (the public suite's bike sharing training split:
-LightGBM 40.10 → 39.16 RMSE, CatBoost 39.96 → 38.53 with ``sqrt``), while the sampler keeps each family's
-transform as a parameter of that family and learns it late, one family at a time.
+Why learn the scale once and carry it: on the 52 off-suite regression tables of ``benchmarks/`` whose target
+has no negative value, no one transform helps LightGBM's defaults everywhere (under 3-fold CV ``sqrt`` won 21,
+tied 8, lost 23), while on a target where it helps one booster it tends to help the others (the public suite's
+bike sharing training split: LightGBM 40.10 → 39.16 RMSE, CatBoost 39.96 → 38.53 with ``sqrt``), and the
+sampler, which keeps each family's transform as a parameter of that family, learns it late, one family at a
+time. End to end at 60 s on those 52 tables this won 12, tied 32 and lost 8 against portfolios on their own
+scale (benchmarks/README.md, twenty-first session).
 
 Example:
     >>> import optuna
@@ -88,13 +90,13 @@ def enqueue_first_trials(study: Any, families: Sequence[ModelFamily], spaces: Ma
 def queue_after_scale(study: Any, families: Sequence[ModelFamily], spaces: Mapping[str, SearchSpace],
                       task: str) -> list[str] | None:
     """Queue the portfolios on the scale the scale trials settled, once they have all ended; return the
-    origins queued (None: not now, because a scale trial has not ended or the portfolios are queued already).
+    origins queued (empty: the portfolios were queued before; None: not yet, a scale trial has not ended).
 
     Each portfolio entry of a family whose space searches the transform takes the scale chosen by
     :func:`scale_of_target`; an entry identical to a trial the study already has is not queued.
     """
     if StudyRecord.read(study).portfolios_queued is not False:
-        return None
+        return []
     trials = study.get_trials(deepcopy=False)
     scale_trials = [t for t in trials if is_scale_trial(t)]
     if any(not t.state.is_finished() for t in scale_trials):

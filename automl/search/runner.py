@@ -168,6 +168,7 @@ class MainRole:
     def __init__(self, spec: SearchSpec) -> None:
         self.spec = spec
         self.target: int | None = None
+        self._scale_settled = False
 
     def open(self, budget: Budget) -> tuple[Any, Budget]:
         """Create or resume the study; queue the first trials of a new one; publish the limits."""
@@ -187,8 +188,9 @@ class MainRole:
     def after_trial(self, study: Any, trial: Any) -> None:
         """After each trial: queue the portfolios once the target's scale is settled
         (:func:`~automl.search.first_trials.queue_after_scale`; a no-op once they are queued)."""
-        spec = self.spec
-        queue_after_scale(study, spec.families, spec.spaces, spec.evaluator.task)
+        if not self._scale_settled:
+            spec = self.spec
+            self._scale_settled = queue_after_scale(study, spec.families, spec.spaces, spec.evaluator.task) is not None
 
     def finish(self, study: Any, optimize: Callable[[int | None], None], out_of_time: Callable[[], bool]) -> None:
         """Wait for the other processes' trials (stored studies); mark the search done."""
