@@ -25,6 +25,7 @@ def _scaled(proba: np.ndarray, temperature: float) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> None:
     import lightgbm as lgb
+    import pandas as pd
     from scipy.optimize import minimize_scalar
     from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier
     from sklearn.metrics import log_loss
@@ -41,8 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     X = train.drop(columns=[task.target])
     y = train[task.target].astype("category").cat.codes.to_numpy()
     for column in X.columns:
-        if X[column].dtype == object:
-            X[column] = X[column].astype("category")
+        if not pd.api.types.is_numeric_dtype(X[column]):
+            X[column] = X[column].astype("category").cat.codes  # ordinal codes: every model here reads them
     labels = list(range(len(np.unique(y))))
     folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
 
