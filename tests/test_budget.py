@@ -81,11 +81,12 @@ def test_a_fold_longer_than_the_budget_is_killed_and_a_cheaper_family_still_give
 
 
 def test_the_budget_covers_tracking_to_a_real_mlflow_store(tmp_path):
-    # 10 s: MLflow's import and store alone take about 4 s of it on a loaded machine
-    out = _fit_in_child(time_budget=10, families=["slow_refit", "linear"], cv=3, tracking=True,
+    # 15 s: MLflow's import and store alone take 4-8 s of it on a loaded machine (at 10 s a clean-clone CI run
+    # here once ended with no trial completed, which is the promised error there, not a model)
+    out = _fit_in_child(time_budget=15, families=["slow_refit", "linear"], cv=3, tracking=True,
                         tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
                         search_space={"slow_refit": {"fold_seconds": 1.0}})
-    assert out["wall"] <= 10 * 1.1 + 10, out
+    assert out["wall"] <= 15 * 1.1 + 10, out
     assert "error" not in out and out["run"], out
 
 
