@@ -34,7 +34,7 @@ from typing import Any
 
 from automl.data.target import TARGET_PARAM_NAME
 from automl.families.base import ModelFamily
-from automl.search.trial_record import StudyRecord, StudyWriter, is_scale_trial, origin_attrs
+from automl.search.trial_record import StudyRecord, StudyWriter, is_scale_trial, origin_attrs, trial_params
 from automl.spaces import SearchSpace
 from automl.spaces.params import CategoricalParam
 from automl.spaces.portfolio import entry_trial, portfolio_trials
@@ -60,12 +60,8 @@ def enqueue_first_trials(study: Any, families: Sequence[ModelFamily], spaces: Ma
     origins: list[str] = []
 
     def put(family: str, params: Mapping[str, object] | None, origin: str, scale: bool = False) -> None:
-        if params is None:  # a learned entry this space cannot run
-            return
-        trial = {"family": family, **params}
-        if trial not in queued:
-            study.enqueue_trial(trial, user_attrs=origin_attrs(origin, scale=scale))
-            queued.append(trial)
+        # params None: a learned entry this space cannot run
+        if params is not None and _enqueue(study, queued, family, params, origin, scale):
             origins.append(origin)
 
     names = [family.name for family in families]
@@ -117,8 +113,10 @@ def scale_of_target(scale_trials: Sequence[Any], maximize: bool) -> str | None:
         >>> from optuna.distributions import CategoricalDistribution
         >>> from optuna.trial import create_trial
         >>> scales = CategoricalDistribution(["none", "sqrt", "log"])
-        >>> trials = [create_trial(params={"knn__target_transform": t}, distributions={"knn__target_transform": scales},
-        ...                        value=v) for t, v in [("none", 40.1), ("sqrt", 39.2), ("log", 41.5)]]
+        >>> family = CategoricalDistribution(["knn"])
+        >>> trials = [create_trial(params={"family": "knn", "knn__target_transform": t}, value=v,
+        ...                        distributions={"family": family, "knn__target_transform": scales})
+        ...           for t, v in [("none", 40.1), ("sqrt", 39.2), ("log", 41.5)]]
         >>> scale_of_target(trials, maximize=False), scale_of_target(trials, maximize=True), scale_of_target([], False)
         ('sqrt', 'log', None)
     """
@@ -126,7 +124,8 @@ def scale_of_target(scale_trials: Sequence[Any], maximize: bool) -> str | None:
     if not done:
         return None
     best = (max if maximize else min)(done, key=lambda t: float(t.value))
-    return next((str(v) for k, v in best.params.items() if k.endswith(f"__{TARGET_PARAM_NAME}")), None)
+    transform = trial_params(best.params)[1].get(TARGET_PARAM_NAME)
+    return None if transform is None else str(transform)
 
 
 def _queue_portfolios(study: Any, families: Sequence[ModelFamily], spaces: Mapping[str, SearchSpace], task: str,
@@ -140,26 +139,37 @@ def _queue_portfolios(study: Any, families: Sequence[ModelFamily], spaces: Mappi
         for queue in queues:
             if round_ < len(queue):
                 family_name, name, params = queue[round_]
-                trial = {"family": family_name, **params}
-                if trial not in queued:
-                    study.enqueue_trial(trial, user_attrs=origin_attrs(f"portfolio:{name}"))
-                    queued.append(trial)
+                if _enqueue(study, queued, family_name, params, f"portfolio:{name}"):
                     origins.append(f"portfolio:{name}")
     return origins
 
 
+def _enqueue(study: Any, queued: list[dict[str, object]], family: str, params: Mapping[str, object], origin: str,
+             scale: bool = False) -> bool:
+    """Queue ``family`` with ``params`` unless ``queued`` holds the same configuration; return whether it was."""
+    trial = {"family": family, **params}
+    if trial in queued:
+        return False
+    study.enqueue_trial(trial, user_attrs=origin_attrs(origin, scale=scale))
+    queued.append(trial)
+    return True
+
+
 def _on_scale(space: SearchSpace, params: dict[str, object], scale: str | None) -> dict[str, object]:
     """``params`` with the target transform set to ``scale`` where the space searches it and allows it."""
-    key = space.key(TARGET_PARAM_NAME)
-    param = space[TARGET_PARAM_NAME] if TARGET_PARAM_NAME in space.names else None
-    if scale is None or not isinstance(param, CategoricalParam) or scale not in param.choices or key not in params:
+    param, key = _scale_param(space), space.key(TARGET_PARAM_NAME)
+    if scale is None or param is None or scale not in param.choices or key not in params:
         return params
     return {**params, key: scale}
 
 
 def _transform_variants(space: SearchSpace) -> list[str]:
     """The searched target transforms other than the default (none where it is not searched)."""
+    param = _scale_param(space)
+    return [] if param is None else [c for c in param.choices if c != param.default]
+
+
+def _scale_param(space: SearchSpace) -> CategoricalParam | None:
+    """The space's target-transform parameter (None where the transform is not searched)."""
     param = space[TARGET_PARAM_NAME] if TARGET_PARAM_NAME in space.names else None
-    if not isinstance(param, CategoricalParam):
-        return []
-    return [c for c in param.choices if c != param.default]
+    return param if isinstance(param, CategoricalParam) else None
