@@ -73,6 +73,16 @@ def test_by_default_a_refit_killed_at_its_deadline_gives_way_to_the_trials_own_f
     assert out["fallbacks"] == [], out
 
 
+def test_with_the_ensemble_on_slow_member_refits_give_way_to_their_fold_models_and_the_fit_ends_on_time():
+    # The defaults (ensemble on, final_model "auto"). Every refit on all rows sleeps about 26 times a fold (the
+    # estimate says 1.5 times), so the best one's refit is killed at its deadline and the members that would end
+    # late are their trials' fold models: the fit still ends within the promise.
+    out = _fit_in_child(time_budget=8, families=["slow_refit", "linear"], cv=3, tracking=False,
+                        search_space={"slow_refit": {"fold_seconds": 0.3}})
+    assert "error" not in out, out
+    assert out["wall"] <= 8 * 1.1 + 10 and out["process_wall"] <= 8 * 1.1 + 10 + 15, out
+
+
 def test_a_fold_longer_than_the_budget_is_killed_and_a_cheaper_family_still_gives_a_model():
     out = _fit_in_child(time_budget=5, families=["slow_refit", "linear"], cv=3, tracking=False,
                         search_space={"slow_refit": {"fold_seconds": 30.0}})

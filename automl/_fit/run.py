@@ -45,10 +45,8 @@ TRACKING_RESERVE = 8.0
 #: Seconds an interrupted fit (Ctrl-C, SIGTERM) spends at most on its last child runs before it marks the run
 #: KILLED and ends: whoever stopped it wants it gone (and docker or systemd send SIGKILL 10 s after SIGTERM).
 INTERRUPTED_TRACKING_SECONDS = 6.0
-#: With ``ensemble=True`` and ``final_model="refit"`` the search ends early enough to refit this many more
-#: models like the best one (the ensemble's members; fewer, cheaper or none are refitted when time is short).
-#: Under ``"auto"`` and ``"bag"`` it keeps no such time: a member whose refit would end late is the bag of fold
-#: models the runner already holds, so the search runs on (benchmarks/README.md, twenty-second session).
+#: With ``ensemble=True`` the search ends early enough to refit this many more models like the best
+#: one (the ensemble's members; fewer, cheaper or none are refitted when time is short).
 ENSEMBLE_REFIT_FACTOR = 2.0
 
 TrialCallback = Callable[[Any, Any], None]
@@ -71,7 +69,7 @@ def _terminable(function: _F) -> _F:
 def _budget(settings: FitSettings, started: float, tracked: bool) -> Budget:
     return Budget(
         settings.budget_seconds, started, tracking_reserve=TRACKING_RESERVE if tracked else 0.0,
-        ensemble_factor=ENSEMBLE_REFIT_FACTOR if settings.ensemble and settings.final_model == "refit" else 0.0,
+        ensemble_factor=ENSEMBLE_REFIT_FACTOR if settings.ensemble else 0.0,
         enforced=settings.isolation == "process",
     )
 

@@ -39,6 +39,19 @@ def test_a_net_that_cannot_train_its_epochs_in_its_fold_time_is_stopped_after_it
     assert isinstance(first, Stop) and "stopped at epoch 1 of fold 1" in first.reason
 
 
+def test_the_epochs_are_timed_after_the_first_which_also_pays_the_folds_setup():
+    # 2 s to the end of epoch 1 (a worker's first import of torch, the inputs' transforms), then 0.1 s an epoch:
+    # about 31 epochs fit in the 5 s, though the first epoch alone read as 2.5 of them.
+    policy, monitor = _monitor(completed=True)
+    assert isinstance(monitor.epoch(_epoch(2.0, epoch=0)), Go)
+    assert isinstance(monitor.epoch(_epoch(2.1, epoch=1)), Go)
+    # the same first epoch, then 0.5 s an epoch: 2 + 2.5 / 0.5 = 7 epochs, short of the 10 it needs
+    policy, monitor = _monitor(completed=True)
+    monitor.epoch(_epoch(2.0, epoch=0))
+    slow = monitor.epoch(_epoch(2.5, epoch=1))
+    assert isinstance(slow, Stop) and "about 7 epochs fit in the 5.0 s" in slow.reason
+
+
 @pytest.mark.parametrize("completed,fold,epoch", [(False, 0, EPOCHS_TO_TIME - 1), (True, 1, EPOCHS_TO_TIME - 1),
                                                   (True, 0, EPOCHS_TO_TIME)])
 def test_the_speed_is_judged_in_the_first_epochs_of_the_first_fold_after_a_trial_has_completed(completed, fold, epoch):
