@@ -9,7 +9,7 @@ outer split (``--outer-seed``, 0 by default) and prints what the system itself m
 model, its validation score (automl: the trial's CV score; AutoGluon: ``score_val``, higher is better,
 so RMSE and log loss show negated) and its fit time. This is how issue 16 item 4 reads *why* a data
 set is lost, from the systems' own validation numbers rather than from the test rows. ``--save`` writes
-the board as CSV.
+the board as CSV; ``--log`` prints automl's timeline (each trial's end, the refit's and the ensemble's start).
 """
 
 from __future__ import annotations
@@ -65,7 +65,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--suite", default=None)
     parser.add_argument("--save", default=None)
+    parser.add_argument("--log", action="store_true", help="print automl's timeline (its INFO log, ms from the start)")
     args = parser.parse_args(argv)
+    if args.log:
+        import logging
+
+        logging.basicConfig(level=logging.WARNING, format="%(relativeCreated)8.0f %(name)s %(message)s")
+        logging.getLogger("automl").setLevel(logging.INFO)
     task = load_tasks(args.suite, [args.dataset])[0]
     train, _ = load_split(task, args.outer_seed)  # the test part is dropped unread
     make = automl_board if args.system == "automl" else autogluon_board

@@ -2,10 +2,11 @@
 
     taskset -c 0 python -m benchmarks.epoch_clock satellite --family torch_mlp --epochs 5
 
-fits ``--family``'s defaults (one thread, CPU) on two thirds of a suite data set's training split (a
+fits (``--fits`` times) ``--family``'s defaults (one thread, CPU) on two thirds of a suite data set's training split (a
 3-fold CV fold's training part; the test part is never read) and prints the seconds from the fold's start
 to the end of each of its first ``--epochs`` epochs: the first also holds what the fold pays once (the
-worker's first ``import torch``, the inputs' transforms, building the net), the later ones one epoch each.
+worker's first ``import torch``, the inputs' transforms, building the net), the later ones one epoch each;
+a second fit shows what a worker's later folds pay.
 This is what the slow-net rule of ``automl.search.policy`` reads (issue 17; benchmarks/README.md,
 twenty-second session).
 """
@@ -21,6 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("dataset")
     parser.add_argument("--family", default="torch_mlp")
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--fits", type=int, default=2, help="fits in this interpreter (the 2nd: a worker's next fold)")
     parser.add_argument("--suite", default=None)
     args = parser.parse_args(argv)
 
@@ -40,25 +42,25 @@ def main(argv: list[str] | None = None) -> None:
         n_classes = len(classes)
     else:
         n_classes = 0
-    ends: list[float] = []
-
-    def reporter(epoch: int, y_true, scores) -> bool:
-        ends.append(time.perf_counter() - started)
-        return epoch + 1 >= args.epochs  # end the fold's training here
-
     params = load_builtin_space(args.family).defaults()
-    pipeline = FamilyPipeline(args.family, params, task=task.task, n_classes=n_classes, seed=0, n_jobs=1,
-                              device="cpu")
-    started = time.perf_counter()
-    with epoch_reporting(reporter):
-        pipeline.fit(X, y)
-    later = np.diff(ends)
-    print(f"{task.name} {args.family} {len(part)} rows: epoch ends at "
-          + ", ".join(f"{t:.2f}" for t in ends) + " s from the fold's start")
-    if len(later):
-        print(f"first epoch {ends[0]:.2f} s; later epochs {np.median(later):.3f} s each (median); "
-              f"what the first paid once: about {ends[0] - np.median(later):.2f} s")
+    for fit in range(args.fits):
+        ends: list[float] = []
+        started = time.perf_counter()
 
+        def reporter(epoch: int, y_true, scores, ends=ends, started=started) -> bool:
+            ends.append(time.perf_counter() - started)
+            return epoch + 1 >= args.epochs  # end the fold's training here
+
+        pipeline = FamilyPipeline(args.family, params, task=task.task, n_classes=n_classes, seed=0, n_jobs=1,
+                                  device="cpu")
+        with epoch_reporting(reporter):
+            pipeline.fit(X, y)
+        later = np.diff(ends)
+        print(f"{task.name} {args.family} {len(part)} rows, fit {fit + 1} in this interpreter: epoch ends at "
+              + ", ".join(f"{t:.2f}" for t in ends) + " s from the fold's start")
+        if len(later):
+            print(f"  first epoch {ends[0]:.2f} s; later epochs {np.median(later):.3f} s each (median); "
+                  f"what the first paid once: about {ends[0] - np.median(later):.2f} s")
 
 if __name__ == "__main__":
     main()
