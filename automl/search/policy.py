@@ -77,13 +77,10 @@ NET_FOLDS_PER_BUDGET = 4
 MIN_NET_FOLD_SECONDS = 3.0
 #: Under a time budget, once a trial has completed, a net whose first fold could train fewer than this many
 #: epochs in its fold's time (judged at its :data:`EPOCHS_TO_TIME`-th epoch) is stopped there: capped, it would
-#: end every fold under-trained, for about a quarter of the budget. The epochs are timed from the end of the
-#: first: a fold's first epoch also pays for what happens once (a worker's first ``import torch``, 1.4 s, the
-#: inputs' transforms, building the net). ``torch_mlp``'s defaults on one core: first epoch 5.10 s then 0.077 s
-#: an epoch on 3,432 rows of satellite, 3.47 s then 0.143 s on 9,269 rows of bike sharing, so the first epoch
-#: alone read as 1-2 epochs in a 60 s budget's 5 s and stopped nets that train 30 (``python -m
-#: benchmarks.epoch_clock``; benchmarks/README.md, twenty-second session). The first epoch alone stops a net
-#: only when it outlasted the whole fold time.
+#: end every fold under-trained. The epochs are timed after the first, which also pays the fold's one-off setup
+#: (a worker's first ``import torch``, the inputs' transforms): ``torch_mlp`` on one core, 5.10 s to its first
+#: epoch's end then 0.077 s an epoch on 3,432 rows (``python -m benchmarks.epoch_clock satellite``;
+#: benchmarks/README.md, twenty-second session). A first epoch alone stops a net only past the whole fold time.
 MIN_NET_EPOCHS_IN_CAP = 10
 EPOCHS_TO_TIME = 2
 #: Trials in a row that were not run for lack of time before the search ends.
