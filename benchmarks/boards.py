@@ -39,9 +39,9 @@ def autogluon_board(task: Task, train: pd.DataFrame, budget: float, seed: int) -
 
     from autogluon.tabular import TabularPredictor
 
-    from benchmarks.systems import autogluon_preset
+    from benchmarks.systems import AUTOGLUON_METRICS, autogluon_preset
 
-    metric = {"roc_auc": "roc_auc", "log_loss": "log_loss", "rmse": "root_mean_squared_error"}[task.metric]
+    metric = AUTOGLUON_METRICS[task.metric]
     with tempfile.TemporaryDirectory() as folder:
         predictor = TabularPredictor(label=task.target, problem_type=task.task, eval_metric=metric, path=folder,
                                      verbosity=0)
@@ -49,10 +49,6 @@ def autogluon_board(task: Task, train: pd.DataFrame, budget: float, seed: int) -
         predictor.fit(train, time_limit=budget, presets=autogluon_preset(budget), num_cpus=1, num_gpus=0)
         print(f"autogluon fit {time.perf_counter() - started:.1f} s; best {predictor.model_best}")
         board = predictor.leaderboard(silent=True)
-        info = predictor.info()
-    weights = info["model_info"].get(predictor.model_best, {}).get("children_info", {})
-    if weights:
-        print("best model's children:", ", ".join(sorted(weights)))
     return board[["model", "score_val", "fit_time", "pred_time_val", "stack_level"]]
 
 

@@ -129,6 +129,10 @@ def run_automl_classical(task: Task, train, test, budget: float, seed: int, cv: 
 
 
 # -- AutoGluon -------------------------------------------------------------------------------
+#: The suite's metric names as AutoGluon's ``eval_metric`` spells them.
+AUTOGLUON_METRICS = {"roc_auc": "roc_auc", "log_loss": "log_loss", "rmse": "root_mean_squared_error"}
+
+
 def autogluon_preset(budget: float) -> str:
     """The preset at ``budget`` seconds: ``medium_quality`` up to 60 s, ``good_quality`` above."""
     import os
@@ -141,7 +145,7 @@ def run_autogluon(task: Task, train, test, budget: float, seed: int) -> dict:
 
     from autogluon.tabular import TabularPredictor
 
-    metric = {"roc_auc": "roc_auc", "log_loss": "log_loss", "rmse": "root_mean_squared_error"}[task.metric]
+    metric = AUTOGLUON_METRICS[task.metric]
     preset = autogluon_preset(budget)
     X_test, y_test = test.drop(columns=[task.target]), test[task.target]
     with tempfile.TemporaryDirectory() as folder:

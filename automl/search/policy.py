@@ -491,10 +491,10 @@ class TrialPolicyMonitor:
     def _affordable_epochs(self, event: EpochDone) -> float | None:
         """Epochs fold 1 could train in :attr:`net_cap` as timed at ``event`` (None: not judged yet)."""
         cap = float(self.net_cap or 0.0)
+        whole = (event.epoch + 1) * cap / max(event.seconds, 1e-9)  # every second so far counted as epochs
         if event.epoch + 1 < EPOCHS_TO_TIME:  # the setup is not told apart yet: only a first epoch past the cap
-            return (event.epoch + 1) * cap / max(event.seconds, 1e-9) if event.seconds >= cap else None
-        later = event.epoch  # the epochs after the first, timed apart from the setup
-        if self._first_epoch is None or later < 1 or event.seconds <= self._first_epoch:
-            return (event.epoch + 1) * cap / max(event.seconds, 1e-9)  # not told apart: all of it counts
-        per_epoch = (event.seconds - self._first_epoch) / later
+            return whole if event.seconds >= cap else None
+        if self._first_epoch is None or event.epoch < 1 or event.seconds <= self._first_epoch:
+            return whole  # not told apart
+        per_epoch = (event.seconds - self._first_epoch) / event.epoch  # the epochs after the first, setup apart
         return event.epoch + 1 + max(0.0, cap - event.seconds) / per_epoch
