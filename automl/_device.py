@@ -10,11 +10,13 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
 import gc
+import os
 import re
 import sys
 
-__all__ = ["DEVICE_PATTERN", "device_problems", "free_accelerator_memory"]
+__all__ = ["DEVICE_PATTERN", "device_problems", "free_accelerator_memory", "gpu_ruled_out"]
 
 #: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -33,6 +35,31 @@ def device_problems(device: object) -> list[str]:
         f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}; "
         "'auto' picks CUDA, then MPS, then the CPU"
     ]
+
+
+def gpu_ruled_out() -> bool:
+    """True when no driver that torch's CUDA (or ROCm) could use is on this machine, found without torch.
+
+    ``torch.cuda.is_available()`` costs an ``import torch`` (about 1.6 s on one core, before the
+    first trial starts), only to learn on most machines that there is no GPU. It needs NVIDIA's
+    driver library (``libcuda``, ``nvcuda.dll``) or AMD's kernel driver (``/dev/kfd``), so without
+    them the answer is known. False means "ask torch": a driver may still have no usable device.
+
+    Example:
+        >>> isinstance(gpu_ruled_out(), bool)
+        True
+    """
+    if sys.platform == "darwin":
+        return True  # no CUDA on macOS (MPS is asked for separately)
+    if os.path.exists("/dev/kfd"):
+        return False  # ROCm: torch's "cuda" runs on AMD's driver
+    for library in ("nvcuda.dll",) if sys.platform == "win32" else ("libcuda.so.1", "libcuda.so"):
+        try:
+            ctypes.CDLL(library)
+        except OSError:
+            continue
+        return False
+    return True
 
 
 def free_accelerator_memory() -> None:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from automl._device import gpu_ruled_out
 from automl._spawn import raise_if_stopped, sigterm_as_interrupt, sigterm_deferred
 from automl._warnings import report_stage
 from automl.config import FitSettings
@@ -93,6 +94,8 @@ def _pack_size(problem: Problem) -> int:
     if setting == "auto" and device == "auto":
         if not any(f.packable for f in problem.families):
             return 1
+        if gpu_ruled_out():
+            return pack_size(setting, "cpu")  # no GPU driver: known without the seconds of an import torch
         from automl.families.torch_common import resolve_device
 
         device = resolve_device("auto").type  # imports torch: a packable net is searched
