@@ -150,9 +150,10 @@ def _leave_running_run(tracking_uri: str, storage: str, study: str, number: int)
 
 def test_workers_killed_mid_trial_leave_no_run_running_and_each_trial_is_logged_once(
         mlflow_server, postgres_url, tmp_path):
-    # Slow trials (a pinned forest) so that the kills land inside them.
+    # Slow trials (a pinned forest) so that the kills land inside them: with 100 trees both helpers' trials once
+    # ended between the poll that saw them running and the kill (a clean-clone CI run), so nothing was lost.
     _sweep(tmp_path, postgres_url, mlflow_server.url, "killed", rows=1000, n_trials=8, families="[random_forest]",
-           search_space="{random_forest: {n_estimators: 100}}", isolation="none", ensemble="false")
+           search_space="{random_forest: {n_estimators: 300}}", isolation="none", ensemble="false")
     main = subprocess.Popen([SCRIPT, "sweep", "sweep.yaml", "--workers", "3"], cwd=tmp_path, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     running, deadline = {}, time.monotonic() + 120
