@@ -41,7 +41,9 @@ print("clock", automl.__file__, ends[0] if ends else float("nan"), len(ends), ti
 
 def one_fit(tree: str | None, dataset: str, budget: float, suite: str | None) -> tuple[float, int, float]:
     """Run one fit in a new interpreter (importing automl from ``tree`` if given); its clock's three figures."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    from benchmarks.tasks import REPO_ROOT
+
+    here = str(REPO_ROOT)
     env = dict(os.environ)
     if tree is not None:
         env["PYTHONPATH"] = os.pathsep.join([os.path.abspath(tree), here])
