@@ -4,37 +4,30 @@ Mechanism apart from policy: the fold loop reports a trial's probe, folds and ep
 :class:`~automl.evaluation.monitor.TrialMonitor` and obeys its typed answers; this module
 decides those answers.
 
-- **Successive halving at the probe** (large data): once :data:`PROBE_MIN_TRIALS` trials
-  have a probe score, a trial (not a family's defaults) whose probe is not among the best
-  ``1 / PROBE_ETA`` of them is stopped there.
+- **Successive halving at the probe** (large data): once :data:`PROBE_MIN_TRIALS` trials have a probe
+  score, a trial (not a family's defaults, nor one whose probe is the whole trial) whose probe is not
+  among the best ``1 / PROBE_ETA`` of them is stopped there.
 - **Fidelity**: under a time budget, a trial whose folds and refit would not fit in
-  :data:`FIDELITY_TIME_SHARE` of the search time left trains each fold on a share of its
-  rows, sized from the probe's time (:func:`fidelity_share`). With one split (a holdout, as
-  ``cv=None`` chooses on large data) a trial also takes at most the search time left over the
-  trials still to complete before :data:`MIN_SEARCH_TRIALS` have, so that large data gets a real
-  search: its first trials are the probe alone, a booster's training in one fold ends after its
-  share of that time (:meth:`SearchPolicy.trial_caps`; it reports how long it has trained, see
-  :class:`~automl.families.epochs.RoundClock`), and a family that does not report rounds and whose
-  folds take more than :data:`SLOW_FAMILY_FACTOR` times that share is not run again unless it holds
-  the best score.
-  The halving at the probe spares a trial whose probe is the whole trial (stopping it would save
-  nothing).
+  :data:`FIDELITY_TIME_SHARE` of the search time left trains each fold on a share of its rows, sized
+  from the probe's time (:func:`fidelity_share`). With one split (``cv=None`` on large data) a trial
+  also takes at most the search time left over the trials still to complete before
+  :data:`MIN_SEARCH_TRIALS` have: its first trials are the probe alone, a booster's training in one
+  fold ends after its share of that time (:meth:`SearchPolicy.trial_caps`; it reports how long it has
+  trained, see :class:`~automl.families.epochs.RoundClock`), and a family that does not report rounds
+  and whose folds take more than :data:`SLOW_FAMILY_FACTOR` times that share is not run again unless
+  it holds the best score.
 - **Growth at the end**: a best trial sized down to a share of the rows is refitted on as many rows as
-  fit in the time left before the budget's end (:func:`grown_fraction`); with one split on large data
-  the search keeps :data:`FINAL_GROWTH_SHARE` of the budget for it.
+  fit before the budget's end (:func:`grown_fraction`); with one split on large data the search keeps
+  :data:`FINAL_GROWTH_SHARE` of the budget for it.
 - **Pruning**: a net reports each epoch of its first fold as Optuna's intermediate value at
-  step = epoch, and the pruner may stop it there (after :data:`MIN_EPOCHS_BEFORE_PRUNING`
-  epochs); only nets report intermediate values, so an epoch is compared with other nets' same
-  epoch, and optuna-dashboard charts one learning curve per net. Folds are judged apart, by the
-  same pruner, on every trial's fold running means read from ``automl:fold_scores`` (the record
-  each trial keeps anyway; :class:`~automl.search.study.FoldPruning`): mixing fold steps 0..k
-  and epoch steps in one trial's intermediate values charted two scales on one axis, and a
-  net's best "intermediate value" at a fold would have been its best epoch.
+  step = epoch (only nets do, so optuna-dashboard charts one learning curve per net), and the pruner
+  may stop it after :data:`MIN_EPOCHS_BEFORE_PRUNING` epochs. Folds are judged apart, by the same
+  pruner, on the fold running means in ``automl:fold_scores`` (:class:`~automl.search.study.FoldPruning`).
 - **Deadlines**: a trial stops between folds when the next fold would overrun its deadline
-  (:meth:`~automl.search.budget.Budget.trial_deadline`), and between epochs past it; a net's
-  fold ends its training after :func:`net_fold_seconds` under a budget, and a net too slow to train
-  :data:`MIN_NET_EPOCHS_IN_CAP` epochs in that time is stopped after its first epochs (once some trial
-  has completed), rather than spend the time of every fold on an under-trained net.
+  (:meth:`~automl.search.budget.Budget.trial_deadline`), and between epochs past it. A booster's fold
+  ends its training (the rounds it has) after its share of the time to that deadline
+  (:data:`FOLD_SLICE_SHARE`), so its next fold fits; a net's after :func:`net_fold_seconds`, and a
+  net too slow to train :data:`MIN_NET_EPOCHS_IN_CAP` epochs in that is stopped after its first epochs.
 
 Example:
     >>> fidelity_share(1.0, 0.1, 1000.0, 3), probe_cut([0.1, 0.5, 0.7, 0.9], greater_is_better=True)
@@ -59,7 +52,7 @@ from automl.search.study import FoldPruning
 from automl.search.trial_record import TrialRecord, TrialWriter, chosen_on_purpose
 
 __all__ = [
-    "EPOCH_STEP_BASE", "FIDELITY_EXPONENT", "FIDELITY_SNAP", "FIDELITY_TIME_SHARE", "FINAL_GROWTH_SHARE",
+    "EPOCH_STEP_BASE", "FIDELITY_EXPONENT", "FIDELITY_SNAP", "FIDELITY_TIME_SHARE", "FINAL_GROWTH_SHARE", "FOLD_SLICE_SHARE",
     "EPOCHS_TO_TIME", "GROWTH_EXPONENT", "MAX_NOT_RUN_IN_A_ROW", "MIN_EPOCHS_BEFORE_PRUNING", "MIN_NET_EPOCHS_IN_CAP", "MIN_SEARCH_TRIALS", "PACK_TIME_SHARE", "PROBE_ETA",
     "PROBE_MIN_TRIALS", "SLOW_FAMILY_FACTOR", "SearchPolicy", "TrialPolicyMonitor", "fidelity_share", "grown_fraction",
     "net_fold_seconds", "probe_cut",
@@ -75,36 +68,33 @@ MIN_EPOCHS_BEFORE_PRUNING = 4
 #: one net trial takes about a quarter of the budget at most and several fit in it.
 NET_FOLDS_PER_BUDGET = 4
 MIN_NET_FOLD_SECONDS = 3.0
-#: Under a time budget, once a trial has completed, a net whose first fold could train fewer than this many
-#: epochs in its fold's time (judged at its :data:`EPOCHS_TO_TIME`-th epoch) is stopped there: capped, it would
-#: end every fold under-trained. The epochs are timed after the first, which also pays the fold's one-off setup
-#: (a worker's first ``import torch``, the inputs' transforms): ``torch_mlp`` on one core, 5.10 s to its first
-#: epoch's end then 0.077 s an epoch on 3,432 rows (``python -m benchmarks.epoch_clock satellite``;
-#: benchmarks/README.md, twenty-second session). A first epoch alone stops a net only past the whole fold time.
+#: Under a budget, once a trial has completed, a net whose first fold could train fewer than this many epochs in
+#: its fold's time (judged at its :data:`EPOCHS_TO_TIME`-th epoch, timing the epochs after the first, which pays
+#: the fold's setup: ``python -m benchmarks.epoch_clock satellite``) is stopped there, not under-trained per fold.
 MIN_NET_EPOCHS_IN_CAP = 10
 EPOCHS_TO_TIME = 2
+#: With several folds under a budget, a booster's fold ends its training after this share of the time from its
+#: start to the trial's deadline over the folds still to train: a slow booster (CatBoost, satellite's six classes:
+#: ~15 s a fold at 60 s) ends every fold on fewer rounds, not stopped after fold 1 (benchmarks/README.md).
+FOLD_SLICE_SHARE = 0.9
 #: Trials in a row that were not run for lack of time before the search ends.
 MAX_NOT_RUN_IN_A_ROW = 3
-#: Successive halving at the probe (large data): once this many trials have a probe score,
-#: a trial (not a family's defaults) whose probe is not among the best ``1 / PROBE_ETA`` of
-#: them is pruned.
+#: Successive halving at the probe (large data): once this many trials have a probe score, a trial (not a
+#: family's defaults) whose probe is not among the best ``1 / PROBE_ETA`` of them is pruned.
 PROBE_MIN_TRIALS = 6
 PROBE_ETA = 3
-#: A trial that would not fit in the time left trains on a share of each fold's rows sized
-#: so that its folds and a refit take about this share of the time left.
+#: A trial that would not fit in the time left trains on a share of each fold's rows: folds and refit take this share.
 FIDELITY_TIME_SHARE = 0.8
 #: Fit time grows as (rows) ** this (boosting stops later on more rows; sorting is n log n):
 #: a probe on a ninth of the rows predicts a full fold about 1.5x slower than a linear guess.
 FIDELITY_EXPONENT = 1.2
-#: A share below this many times the probe's is taken down to the probe's: the probe's model is
-#: then fold 1's, which saves a fold for a few per cent fewer rows.
+#: A share below this many times the probe's is taken down to the probe's (its model is then fold 1's).
 FIDELITY_SNAP = 1.5
-#: While no trial has completed, one trial may take at most this share of the budget, so that one
-#: family slower than the budget leaves time for the next family's defaults.
+#: While no trial has completed, one trial may take at most this share of the budget, so that one family slower
+#: than the budget leaves time for the next family's defaults.
 FIRST_TRIALS_SHARE = 0.5
-#: Under a time budget, a pack of net trials (``pack_nets``) may take at most this share of the search time left,
-#: at the family's typical trial time per member, so that one pack does not spend what other families' trials
-#: would use.
+#: Under a budget, a pack of net trials (``pack_nets``) may take at most this share of the search time left, at
+#: the family's typical trial time per member, leaving other families' trials their time.
 PACK_TIME_SHARE = 0.5
 #: The refit of a model whose folds took ``s`` seconds each is estimated at ``s * scale * REFIT_MARGIN + 1``
 #: (``scale``: all rows over a training part's rows).
@@ -394,6 +384,7 @@ class TrialPolicyMonitor:
         self._running: dict[int, float] = {}  # fold -> running mean, judged by :class:`FoldPruning`
         self._pruning = FoldPruning(trial, policy.primary.name)
         self._first_epoch: float | None = None  # seconds to the end of fold 1's first epoch, setup included
+        self._sliced = False  # a booster: each fold trains for its share of the time to the deadline
 
     def probe(self, event: ProbeDone) -> Answer:
         """Successive halving at the probe; then the share of rows the folds train on."""
@@ -444,7 +435,8 @@ class TrialPolicyMonitor:
                 f"pruned {where}: running mean {self.policy.primary.name}={event.running:.5g} "
                 "is among the worst of the trials at that fold"
             )
-        if self.deadline is not None and time.monotonic() + event.seconds > self.deadline:
+        upcoming = min(event.seconds, MIN_NET_FOLD_SECONDS) if self._sliced else event.seconds  # a slice fits
+        if self.deadline is not None and time.monotonic() + upcoming > self.deadline:
             return Stop(f"stopped {where}: the next fold would overrun the time budget", kind="timeout")
         return Go()
 
@@ -465,15 +457,23 @@ class TrialPolicyMonitor:
                     f"pruned at epoch {event.epoch + 1} of fold 1: validation {self.policy.primary.name}="
                     f"{event.value:.5g} is among the worst of the nets at that epoch"
                 )
-        if event.kind == "rounds":
-            self.policy.capped_families.add(self.family)
-        cap = self.round_cap if event.kind == "rounds" else self.net_cap
-        return Go(end_fold=cap is not None and event.seconds > cap)
+        if event.kind != "rounds":
+            return Go(end_fold=self.net_cap is not None and event.seconds > self.net_cap)
+        self.policy.capped_families.add(self.family)
+        self._sliced = True
+        caps = [cap for cap in (self.round_cap, self._fold_slice(event)) if cap is not None]
+        return Go(end_fold=bool(caps) and event.seconds > min(caps))
+
+    def _fold_slice(self, event: EpochDone) -> float | None:
+        """A booster fold's seconds: :data:`FOLD_SLICE_SHARE` of its share of the time to the trial's deadline."""
+        if self.deadline is None or event.fold is None or event.n_folds <= 1:
+            return None
+        started = time.monotonic() - event.seconds  # at least MIN_NET_FOLD_SECONDS, as a net's cap
+        return max(MIN_NET_FOLD_SECONDS, FOLD_SLICE_SHARE * (self.deadline - started) / (event.n_folds - event.fold))
 
     def _too_slow(self, event: EpochDone) -> Stop | None:
-        """Stop a net whose first fold could train fewer than :data:`MIN_NET_EPOCHS_IN_CAP` epochs in its cap:
-        at its first epoch only when that alone outlasted the cap, else at epoch :data:`EPOCHS_TO_TIME`, timing
-        the epochs after the first (the first also pays the fold's one-off setup)."""
+        """Stop a net whose fold 1 could train under :data:`MIN_NET_EPOCHS_IN_CAP` epochs in its cap: at epoch 1 only
+        past the cap, else at epoch :data:`EPOCHS_TO_TIME`, timing the epochs after the first (that pays the setup)."""
         if (event.kind != "epoch" or event.fold != 0 or event.epoch + 1 > EPOCHS_TO_TIME or self.net_cap is None
                 or not self.policy.has_complete):
             return None
