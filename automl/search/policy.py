@@ -468,7 +468,7 @@ class TrialPolicyMonitor:
         """A booster fold's seconds: :data:`FOLD_SLICE_SHARE` of its share of the time to the trial's deadline."""
         if self.deadline is None or event.fold is None or event.n_folds <= 1:
             return None
-        started = time.monotonic() - event.seconds  # at least MIN_NET_FOLD_SECONDS, as a net's cap
+        started = time.monotonic() - event.seconds
         return max(MIN_NET_FOLD_SECONDS, FOLD_SLICE_SHARE * (self.deadline - started) / (event.n_folds - event.fold))
 
     def _too_slow(self, event: EpochDone) -> Stop | None:

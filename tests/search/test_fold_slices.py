@@ -24,8 +24,8 @@ def _monitor(family: str = "catboost", n_splits: int = 3, budget: float = 60.0):
     return monitor, monitor.deadline - time.monotonic()  # the trial's seconds to its deadline
 
 
-def _rounds(seconds: float, fold: int = 0, n_folds: int = 3, kind: str = "rounds") -> EpochDone:
-    return EpochDone(fold=fold, n_folds=n_folds, epoch=10, value=float("nan"), seconds=seconds, kind=kind)
+def _rounds(seconds: float, fold: int = 0, n_folds: int = 3) -> EpochDone:
+    return EpochDone(fold=fold, n_folds=n_folds, epoch=10, value=float("nan"), seconds=seconds, kind="rounds")
 
 
 def test_a_boosters_fold_ends_after_its_share_of_the_time_to_the_trials_deadline():
