@@ -7,7 +7,7 @@ fits (``--fits`` times) ``--family``'s defaults (one thread, CPU) on two thirds 
 to the end of each of its first ``--epochs`` epochs: the first also holds what the fold pays once (the
 worker's first ``import torch``, the inputs' transforms, building the net), the later ones one epoch each;
 a second fit shows what a worker's later folds pay.
-This is what the slow-net rule of ``automl.search.policy`` reads (issue 17; benchmarks/README.md,
+This is what the slow-net rule of ``automl.search.trial_monitor`` reads (issue 17; benchmarks/README.md,
 twenty-second session).
 """
 

@@ -18,7 +18,7 @@ from automl.evaluation import Evaluator, get_metric, make_cv_plan
 from automl.evaluation.cross_validation import probe_fraction_for, subsample
 from automl.evaluation.monitor import FoldDone, Go, ProbeDone, Unmonitored
 from automl.families import ModelFamily, register_family, unregister_family
-from automl.search.policy import probe_cut
+from automl.search.trial_monitor import probe_cut
 from automl.spaces import space_from_dict
 
 #: Rows each fit of the test families saw, in order.

@@ -6,7 +6,7 @@ pruning: after the probe, after each fold and after each epoch of a net it tells
 should do next (the share of rows the folds train on, after the probe; whether a net ends
 this fold's training now, after an epoch); :class:`Stop` ends the trial, pruned or out of
 time, with its reason. The search's policy implements the monitor
-(:mod:`automl.search.policy`); with isolated trials the events cross the process boundary
+(:mod:`automl.search.trial_monitor`); with isolated trials the events cross the process boundary
 as these same picklable values.
 
 Example:

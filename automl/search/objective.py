@@ -29,6 +29,7 @@ from automl.search.oof import OOFStore
 from automl.search.packs import ask_companions, heartbeats
 from automl.search.policy import SearchPolicy
 from automl.search.study import derived_seed
+from automl.search.trial_monitor import TrialPolicyMonitor
 from automl.search.trial_record import TrialWriter
 from automl.spaces import SearchSpace
 
@@ -132,7 +133,7 @@ class Objective:
 
     def _run(self, trial: Any, family: str, params: Mapping[str, Any]) -> Any:
         """The trial's :class:`CVResult`, or the exception that ended it."""
-        monitor = self.policy.monitor(trial, family)
+        monitor = TrialPolicyMonitor(self.policy, trial, family)
         try:
             return self.runner.evaluate(family, params, seed=trial_seed(self.seed, trial.number), monitor=monitor,
                                         deadline=monitor.deadline)
@@ -202,7 +203,7 @@ class Objective:
                 members.append((other, self._start(other)[1]))
             except optuna.TrialPruned:
                 self._tell(other, optuna.trial.TrialState.PRUNED)
-        monitors = [self.policy.monitor(t, family) for t, _ in members]
+        monitors = [TrialPolicyMonitor(self.policy, t, family) for t, _ in members]
         with heartbeats([t for t, _ in members[1:]]):
             try:
                 outcomes = self.runner.evaluate_pack(family, [p for _, p in members],

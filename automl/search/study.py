@@ -123,7 +123,7 @@ class FoldPruning:
     """Whether the study's pruner stops a live trial on its folds' running means so far.
 
     Optuna's intermediate values hold what its dashboard charts as one curve per trial: a net's epochs
-    (:class:`~automl.search.policy.TrialPolicyMonitor`). Folds are judged apart from them, on a view of the
+    (:class:`~automl.search.trial_monitor.TrialPolicyMonitor`). Folds are judged apart from them, on a view of the
     study in which every trial's intermediate values are the running means of its fold scores
     (``automl:fold_scores``, the record every trial keeps) and this trial's are the running means given;
     any pruner that reads trials through ``study.get_trials`` works on it unchanged. Without a pruner

@@ -14,13 +14,14 @@ import automl
 from automl.evaluation.metrics import get_metric
 from automl.evaluation.monitor import EpochDone, FoldDone, Go, Stop
 from automl.search.budget import Budget
-from automl.search.policy import FOLD_SLICE_SHARE, MIN_NET_FOLD_SECONDS, SearchPolicy
+from automl.search.policy import MIN_NET_FOLD_SECONDS, SearchPolicy
+from automl.search.trial_monitor import FOLD_SLICE_SHARE, TrialPolicyMonitor
 
 
 def _monitor(family: str = "catboost", n_splits: int = 3, budget: float = 60.0):
     policy = SearchPolicy(Budget(budget, time.monotonic()), get_metric("roc_auc", "binary"), n_splits=n_splits)
     policy.completed("linear", 0.9, fit_time=0.3)
-    monitor = policy.monitor(optuna.create_study(direction="maximize").ask(), family)
+    monitor = TrialPolicyMonitor(policy, optuna.create_study(direction="maximize").ask(), family)
     return monitor, monitor.deadline - time.monotonic()  # the trial's seconds to its deadline
 
 

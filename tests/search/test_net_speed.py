@@ -11,7 +11,8 @@ import automl
 from automl.evaluation.metrics import get_metric
 from automl.evaluation.monitor import EpochDone, Go, Stop
 from automl.search.budget import Budget
-from automl.search.policy import EPOCHS_TO_TIME, MIN_NET_EPOCHS_IN_CAP, SearchPolicy
+from automl.search.policy import SearchPolicy
+from automl.search.trial_monitor import EPOCHS_TO_TIME, MIN_NET_EPOCHS_IN_CAP, TrialPolicyMonitor
 
 
 def _monitor(completed: bool):
@@ -19,7 +20,7 @@ def _monitor(completed: bool):
     if completed:
         policy.completed("lightgbm", 0.9, fit_time=1.0)
     study = optuna.create_study(direction="maximize")
-    return policy, policy.monitor(study.ask(), "tabm")
+    return policy, TrialPolicyMonitor(policy, study.ask(), "tabm")
 
 
 def _epoch(seconds: float, epoch: int = EPOCHS_TO_TIME - 1, fold: int = 0) -> EpochDone:
@@ -63,7 +64,7 @@ def test_the_speed_is_judged_in_the_first_epochs_of_the_first_fold_after_a_trial
 def test_without_a_budget_no_net_is_judged_too_slow():
     policy = SearchPolicy(Budget(None, time.monotonic()), get_metric("roc_auc", "binary"), n_splits=3)
     policy.completed("lightgbm", 0.9, fit_time=1.0)
-    monitor = policy.monitor(optuna.create_study(direction="maximize").ask(), "tabm")
+    monitor = TrialPolicyMonitor(policy, optuna.create_study(direction="maximize").ask(), "tabm")
     assert isinstance(monitor.epoch(_epoch(1000.0)), Go)
 
 
