@@ -150,6 +150,23 @@ class Metric:
         """
         return a > b if self.greater_is_better else a < b
 
+    def error(self, score: float) -> float | None:
+        """How far ``score`` is from a perfect one, for a built-in metric whose perfect score is known: ``1 - score``
+        where greater is better (AUC, accuracy, F1, R²: at most 1), else the score itself (log loss, RMSE, MAE,
+        MSE: at least 0). None for a user's metric, whose range is not known.
+
+        Example:
+            >>> get_metric("roc_auc", "binary").error(0.9), get_metric("rmse", "regression").error(2.5)
+            (0.09999999999999998, 2.5)
+            >>> Metric("neg_max_error", abs, True, "prediction", frozenset({"regression"})).error(-0.5) is None
+            True
+        """
+        registered = _REGISTRY.get(self.name)
+        if self.decode or registered is None or (registered.greater_is_better, registered.needs) != (
+                self.greater_is_better, self.needs):
+            return None
+        return 1.0 - score if self.greater_is_better else score
+
 
 # The built-in metrics are plain numpy: they run for every fold of every trial,
 # and scikit-learn's input validation costs about 1-5 ms a call. Tests check

@@ -39,7 +39,7 @@ from automl.search.study import FoldPruning
 from automl.search.trial_record import TrialRecord, TrialWriter, chosen_on_purpose
 
 __all__ = [
-    "EPOCHS_TO_TIME", "EPOCH_STEP_BASE", "FOLD_SLICE_SHARE", "MIN_EPOCHS_BEFORE_PRUNING", "MIN_NET_EPOCHS_IN_CAP",
+    "EPOCHS_TO_TIME", "EPOCH_STEP_BASE", "FOLD_SLICE_SHARE", "HOPELESS_ERROR_RATIO", "HOPELESS_MIN_ERROR", "MIN_EPOCHS_BEFORE_PRUNING", "MIN_NET_EPOCHS_IN_CAP",
     "PROBE_ETA", "PROBE_MIN_TRIALS", "TrialPolicyMonitor", "probe_cut",
 ]
 
@@ -60,6 +60,12 @@ EPOCHS_TO_TIME = 2
 #: ~15 s a fold at 60 s) ends every fold on fewer rounds, not stopped after fold 1 (benchmarks/README.md).
 FOLD_SLICE_SHARE = 0.9
 
+#: Between folds, once a trial has completed, a trial whose running mean's error (:meth:`Metric.error`: the distance
+#: from a perfect score) is more than this many times the best trial's is stopped: a model that far behind earns
+#: (next to) no weight in the blend, and its folds' time goes to the trials after it. Off where the best error is
+#: under :data:`HOPELESS_MIN_ERROR` (a near-perfect score, whose fold-to-fold noise is of that size).
+HOPELESS_ERROR_RATIO = 1.5
+HOPELESS_MIN_ERROR = 0.01
 #: Successive halving at the probe (large data): once this many trials have a probe score, a trial (not a
 #: family's defaults) whose probe is not among the best ``1 / PROBE_ETA`` of them is pruned.
 PROBE_MIN_TRIALS = 6
@@ -148,10 +154,26 @@ class TrialPolicyMonitor:
                 f"pruned {where}: running mean {self.policy.primary.name}={event.running:.5g} "
                 "is among the worst of the trials at that fold"
             )
+        hopeless = self._hopeless(event)
+        if hopeless is not None:
+            return Stop(f"stopped {where}: {hopeless}")
         upcoming = min(event.seconds, MIN_NET_FOLD_SECONDS) if self._sliced else event.seconds  # a slice fits
         if self.deadline is not None and time.monotonic() + upcoming > self.deadline:
             return Stop(f"stopped {where}: the next fold would overrun the time budget", kind="timeout")
         return Go()
+
+    def _hopeless(self, event: FoldDone) -> str | None:
+        """Why the trial is too far behind the best to go on (None: it is not), see :data:`HOPELESS_ERROR_RATIO`."""
+        primary, best = self.policy.primary, self.policy.best_value
+        if best is None or not math.isfinite(event.running):
+            return None
+        error, best_error = primary.error(event.running), primary.error(best)
+        if error is None or best_error is None or best_error < HOPELESS_MIN_ERROR:
+            return None
+        if error <= HOPELESS_ERROR_RATIO * best_error:
+            return None
+        return (f"running mean {primary.name}={event.running:.5g} is more than {HOPELESS_ERROR_RATIO:g} x as far from a "
+                f"perfect score as the best trial's {best:.5g}")
 
     def epoch(self, event: EpochDone) -> Answer:
         """Stop past the deadline; report the first fold's epochs to the pruner; end a fold past its cap."""
