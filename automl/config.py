@@ -202,8 +202,9 @@ SETTINGS: tuple[Setting, ...] = (
             "study storage: a .journal path (default: ./automl-studies.journal or $AUTOML_STORAGE), "
             "sqlite:///FILE, postgresql://USER@HOST/DB or journal+postgresql://USER@HOST/DB"),
     Setting("pruner", "percentile", _check_pruner,
-            "``\"percentile\"`` (stop trials in the worst quarter after 2 folds), ``\"median\"``, ``\"none\"`` or "
-            "an Optuna pruner.",
+            "``\"percentile\"`` (stop trials in the worst quarter after 2 folds, and after any fold a trial 1.5 x as "
+            "far from a perfect score as the best), ``\"median\"``, ``\"none\"`` (no trial stopped on its scores) "
+            "or an Optuna pruner.",
             "`\"percentile\"`", "--pruner", "", cli_choices=PRUNERS),
     Setting("tracking", False, _check_tracking,
             "Log to MLflow: True, False, None (on, unless the environment variable ``AUTOML_TRACKING`` is "

@@ -111,8 +111,9 @@ def slow_refit():
                                           ("memory_error", "MemoryError"), ("raise", "RuntimeError")])
 def test_a_crash_in_the_refit_falls_back_to_the_next_finalist_and_this_process_lives_on(slow_refit, fault, reason):
     with pytest.warns(RuntimeWarning, match="refit failed"):
+        # pruner="none": every trial runs all its folds, so a second finalist is there to fall back to
         model = automl.fit(linear_frame(), target="y", n_trials=4, families=["slow_refit", "linear"], cv=3,
-                           tracking=False, final_model="refit",
+                           tracking=False, final_model="refit", pruner="none",
                            search_space={"slow_refit": {"fold_seconds": 0.0, "refit_fault": fault}})
     failed = model.refit_fallbacks_[0]
     assert failed["family"] == "slow_refit" and reason in failed["reason"]

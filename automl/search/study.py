@@ -147,6 +147,11 @@ class FoldPruning:
         self._view = _FoldView(trial.study, metric)
         self._active = not isinstance(trial.study.pruner, optuna.pruners.NopPruner)
 
+    @property
+    def active(self) -> bool:
+        """Whether the study has a pruner (``pruner="none"``: it has none, and no trial is stopped on its scores)."""
+        return self._active
+
     def pruned(self, running: Mapping[int, float]) -> bool:
         """Whether the pruner stops the trial, given its running means ``fold -> mean`` so far."""
         if not self._active or not running:

@@ -63,7 +63,8 @@ FOLD_SLICE_SHARE = 0.9
 #: Between folds, once a trial has completed, a trial whose running mean's error (:meth:`Metric.error`: the distance
 #: from a perfect score) is more than this many times the best trial's is stopped: a model that far behind earns
 #: (next to) no weight in the blend, and its folds' time goes to the trials after it. Off where the best error is
-#: under :data:`HOPELESS_MIN_ERROR` (a near-perfect score, whose fold-to-fold noise is of that size).
+#: under :data:`HOPELESS_MIN_ERROR` (a near-perfect score, whose fold-to-fold noise is of that size), and without a
+#: pruner (``pruner="none"``: no trial is stopped on its scores).
 HOPELESS_ERROR_RATIO = 1.5
 HOPELESS_MIN_ERROR = 0.01
 #: Successive halving at the probe (large data): once this many trials have a probe score, a trial (not a
@@ -165,7 +166,7 @@ class TrialPolicyMonitor:
     def _hopeless(self, event: FoldDone) -> str | None:
         """Why the trial is too far behind the best to go on (None: it is not), see :data:`HOPELESS_ERROR_RATIO`."""
         primary, best = self.policy.primary, self.policy.best_value
-        if best is None or not math.isfinite(event.running):
+        if best is None or not self._pruning.active or not math.isfinite(event.running):
             return None
         error, best_error = primary.error(event.running), primary.error(best)
         if error is None or best_error is None or best_error < HOPELESS_MIN_ERROR:
