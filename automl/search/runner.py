@@ -18,7 +18,7 @@ Example:
     >>> ev = Evaluator([get_metric("accuracy", "binary")],
     ...                make_cv_plan(3, "binary").splits(60, y, None), task="binary", n_classes=2)
     >>> fams = resolve_families(["linear", "knn"], "binary")
-    >>> spec = SearchSpec(ev, fams, {f.name: f.space() for f in fams}, n_trials=3)
+    >>> spec = SearchSpec(ev, fams, {f.name: f.space() for f in fams}, n_trials=3, pruner="none")
     >>> outcome = run_search(spec, InProcessRunner(ev, X, y), MainRole(spec), Budget(None, 0.0))
     >>> len(outcome.study.trials), sorted(outcome.oof)
     (3, [0, 1, 2])

@@ -46,8 +46,10 @@ def _fit_inputs(df: pd.DataFrame, folder) -> dict:
     # Module-scoped fixtures run before the per-test working directory is set: fit in a folder of our own,
     # with MLflow tracking off (these tests only need the search results).
     with contextlib.chdir(folder):
+        # pruner="none": every trial runs all its folds, so the importance plot has complete trials to read
+        # (with a pruner, a knn trial far behind the best stops after its first fold).
         model = automl.fit(df, target="y", n_trials=6, families=["linear", "knn"], cv=3, n_jobs=1, seed=0,
-                           tracking=False)
+                           tracking=False, pruner="none")
     classification = model.task_ != "regression"
     y = df["y"].to_numpy()
     return {
