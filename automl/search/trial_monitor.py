@@ -34,13 +34,14 @@ import numpy as np
 
 from automl._spawn import raise_if_stopped
 from automl.evaluation.monitor import Answer, EpochDone, FoldDone, Go, ProbeDone, Stop
+from automl.families.epochs import ROUND_REPORT_SECONDS
 from automl.search.policy import MIN_NET_FOLD_SECONDS, SearchPolicy, fidelity_share
 from automl.search.study import FoldPruning
 from automl.search.trial_record import TrialRecord, TrialWriter, chosen_on_purpose
 
 __all__ = [
     "EPOCHS_TO_TIME", "EPOCH_STEP_BASE", "FOLD_SLICE_SHARE", "HOPELESS_ERROR_RATIO", "HOPELESS_MIN_ERROR", "MIN_EPOCHS_BEFORE_PRUNING", "MIN_NET_EPOCHS_IN_CAP",
-    "PROBE_ETA", "PROBE_MIN_TRIALS", "TrialPolicyMonitor", "probe_cut",
+    "PROBE_ETA", "PROBE_MIN_TRIALS", "SLICE_DEADLINE_MARGIN", "TrialPolicyMonitor", "probe_cut",
 ]
 
 #: Nets report their validation score after each epoch of the first fold at step
@@ -59,6 +60,11 @@ EPOCHS_TO_TIME = 2
 #: start to the trial's deadline over the folds still to train: a slow booster (CatBoost, satellite's six classes:
 #: ~15 s a fold at 60 s) ends every fold on fewer rounds, not stopped after fold 1 (benchmarks/README.md).
 FOLD_SLICE_SHARE = 0.9
+#: A sliced fold ends at least this long before the trial's deadline, floor or not: a booster hears its fold's time
+#: only every :data:`~automl.families.epochs.ROUND_REPORT_SECONDS`, and the fold still predicts its held-out rows
+#: after it. Without it, a last fold begun with 3-3.5 s left got the 3 s floor and met the deadline mid-training,
+#: losing the whole trial (a 20 s CatBoost fit, ``tests/search/test_fold_slices.py``).
+SLICE_DEADLINE_MARGIN = 2 * ROUND_REPORT_SECONDS
 
 #: Between folds, once a trial has completed, a trial whose running mean's error (:meth:`Metric.error`: the distance
 #: from a perfect score) is more than this many times the best trial's is stopped: a model that far behind earns
@@ -201,11 +207,13 @@ class TrialPolicyMonitor:
         return Go(end_fold=bool(caps) and event.seconds > min(caps))
 
     def _fold_slice(self, event: EpochDone) -> float | None:
-        """A booster fold's seconds: :data:`FOLD_SLICE_SHARE` of its share of the time to the trial's deadline."""
+        """A booster fold's seconds: :data:`FOLD_SLICE_SHARE` of its share of the time to the trial's deadline, at
+        least ``MIN_NET_FOLD_SECONDS``, but always ending :data:`SLICE_DEADLINE_MARGIN` before the deadline."""
         if self.deadline is None or event.fold is None or event.n_folds <= 1:
             return None
         started = time.monotonic() - event.seconds
-        return max(MIN_NET_FOLD_SECONDS, FOLD_SLICE_SHARE * (self.deadline - started) / (event.n_folds - event.fold))
+        share = FOLD_SLICE_SHARE * (self.deadline - started) / (event.n_folds - event.fold)
+        return min(max(MIN_NET_FOLD_SECONDS, share), self.deadline - started - SLICE_DEADLINE_MARGIN)
 
     def _too_slow(self, event: EpochDone) -> Stop | None:
         """Stop a net whose fold 1 could train under :data:`MIN_NET_EPOCHS_IN_CAP` epochs in its cap: at epoch 1 only

@@ -15,7 +15,7 @@ from automl.evaluation.metrics import get_metric
 from automl.evaluation.monitor import EpochDone, FoldDone, Go, Stop
 from automl.search.budget import Budget
 from automl.search.policy import MIN_NET_FOLD_SECONDS, SearchPolicy
-from automl.search.trial_monitor import FOLD_SLICE_SHARE, TrialPolicyMonitor
+from automl.search.trial_monitor import FOLD_SLICE_SHARE, SLICE_DEADLINE_MARGIN, TrialPolicyMonitor
 
 
 def _monitor(family: str = "catboost", n_splits: int = 3, budget: float = 60.0):
@@ -44,9 +44,22 @@ def test_a_single_split_keeps_its_round_cap_and_a_slice_is_never_under_the_floor
     assert not one.epoch(_rounds(one.round_cap * 0.9, n_folds=1)).end_fold
     assert one.epoch(_rounds(one.round_cap * 1.1, n_folds=1)).end_fold
     short, _ = _monitor()
-    short.deadline = time.monotonic() + 1.0  # 1 s to the trial's deadline, 3 folds to go: the floor
+    short.deadline = time.monotonic() + 3.0  # 3 s to the trial's deadline, 3 folds to go: the floor
     assert not short.epoch(_rounds(MIN_NET_FOLD_SECONDS - 0.5)).end_fold
     assert short.epoch(_rounds(MIN_NET_FOLD_SECONDS + 0.5)).end_fold
+
+
+def test_a_fold_begun_near_the_deadline_ends_its_margin_before_it_even_under_the_floor():
+    # the last fold began 3.2 s before the trial's deadline: its share (0.9 x 3.2 s) is under the floor, and the
+    # floor (3 s) would end it only 0.2 s before the deadline, less than a booster's report interval: it ends
+    # SLICE_DEADLINE_MARGIN before the deadline instead (before this, the deadline stopped the trial mid-fold)
+    began = 3.2
+    cut = began - SLICE_DEADLINE_MARGIN
+    assert cut < MIN_NET_FOLD_SECONDS
+    for seconds, ends in ((cut - 0.2, False), (cut + 0.2, True)):
+        monitor, _ = _monitor()
+        monitor.deadline = time.monotonic() + began - seconds  # so the fold began `began` s before the deadline
+        assert monitor.epoch(_rounds(seconds, fold=2)).end_fold is ends, seconds
 
 
 def test_after_a_sliced_fold_the_next_runs_while_a_fold_that_cannot_be_sliced_is_stopped():

@@ -60,7 +60,10 @@ def test_the_served_model_gives_named_probabilities_and_takes_a_missing_integer(
     rows.loc[rows.index[1], "visits"] = np.nan  # an integer column with a missing value, as a client sends it
     expected = model.predict_proba(rows)
     port = free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": os.getcwd()}
+    # mlflow serve starts `uvicorn` by name: the interpreter's own bin folder first, so the test also runs from a
+    # venv that is not activated (`.venv/bin/python -m pytest`)
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": os.getcwd(), "PATH": path}
     log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - closed in finally
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "models", "serve", "--env-manager", "local", "-m",
