@@ -211,9 +211,9 @@ class TrialPolicyMonitor:
         least ``MIN_NET_FOLD_SECONDS``, but always ending :data:`SLICE_DEADLINE_MARGIN` before the deadline."""
         if self.deadline is None or event.fold is None or event.n_folds <= 1:
             return None
-        started = time.monotonic() - event.seconds
-        share = FOLD_SLICE_SHARE * (self.deadline - started) / (event.n_folds - event.fold)
-        return min(max(MIN_NET_FOLD_SECONDS, share), self.deadline - started - SLICE_DEADLINE_MARGIN)
+        left_at_start = self.deadline - (time.monotonic() - event.seconds)
+        share = FOLD_SLICE_SHARE * left_at_start / (event.n_folds - event.fold)
+        return min(max(MIN_NET_FOLD_SECONDS, share), left_at_start - SLICE_DEADLINE_MARGIN)
 
     def _too_slow(self, event: EpochDone) -> Stop | None:
         """Stop a net whose fold 1 could train under :data:`MIN_NET_EPOCHS_IN_CAP` epochs in its cap: at epoch 1 only
