@@ -165,7 +165,8 @@ class Objective:
         retain = self.oof.best(self.keep_models)
         if trial.number in retain:  # its fold models: a bag for the final stage, or the last resort
             self.runner.keep(trial.number, retain, member)
-        if self.policy.completed(family, value, result.fit_time, result.fraction):
+        if self.policy.completed(family, value, result.fit_time, result.fraction,
+                                 result.fold_scores[self.primary.name]):
             self.best_number = trial.number
             if self.runner.isolated:
                 preload_packages(family)  # the final model comes back here: import its packages meanwhile

@@ -161,6 +161,8 @@ class SearchPolicy:
         self.refit_scale = refit_scale
         self.complete_before = complete_before
         self.best_value: float | None = None
+        #: The best trial's primary score on each fold, in order (empty: unknown).
+        self.best_folds: list[float] = []
         #: Whether the final stage can use the best trial so far as a bag of its fold models, which the
         #: runner holds (then only fetching the bag is reserved, not a refit on all rows).
         self.bagged_best = False
@@ -297,17 +299,38 @@ class SearchPolicy:
         cheapest = min((self.typical_fold(name) for name in families), default=0.0)
         return left <= 0 or (self.has_complete and left < cheapest)
 
-    def completed(self, family: str, value: float, fit_time: float, fraction: float = 1.0) -> bool:
-        """Learn from a completed trial (which trained on ``fraction`` of its rows); return whether it is the
-        best so far (its refit is then reserved)."""
+    def completed(self, family: str, value: float, fit_time: float, fraction: float = 1.0,
+                  folds: Sequence[float] = ()) -> bool:
+        """Learn from a completed trial (which trained on ``fraction`` of its rows and scored ``folds``, its primary
+        score on each fold); return whether it is the best so far (its refit is then reserved)."""
         self.completed_here += 1
         if self.best_value is not None and not self.primary.is_better(value, self.best_value):
             return False
         self.best_value = value
+        self.best_folds = [float(v) for v in folds]
         self._best_refit = self.refit_seconds(fit_time)
         self._best_fraction = float(fraction)
         self._best_family = family
         return True
+
+    def best_running(self, fold: int) -> float | None:
+        """The best trial's mean primary score over folds ``0..fold`` (its mean over all folds where they are not
+        known; None before a trial has completed here): what a running mean after ``fold`` compares with.
+
+        Example:
+            >>> from automl.evaluation.metrics import get_metric
+            >>> policy = SearchPolicy(Budget(None, 0.0), get_metric("rmse", "regression"), n_splits=3)
+            >>> policy.completed("lightgbm", 40.0, fit_time=1.0, folds=[70.0, 20.0, 30.0])
+            True
+            >>> policy.best_running(0), policy.best_running(1), policy.best_running(2)
+            (70.0, 45.0, 40.0)
+        """
+        if self.best_value is None:
+            return None
+        so_far = np.asarray(self.best_folds[: fold + 1], dtype=float)
+        if fold < len(self.best_folds) and np.isfinite(so_far).any():  # NaN folds ignored, as in a running mean
+            return float(np.nanmean(so_far))
+        return self.best_value
 
     def fold_done(self, family: str, seconds: float) -> None:
         """Learn how long a fold of ``family`` took."""

@@ -11,6 +11,9 @@ has learned (the deadlines, the caps, the fidelity share).
   step = epoch (only nets do, so optuna-dashboard charts one learning curve per net), and the pruner
   may stop it after :data:`MIN_EPOCHS_BEFORE_PRUNING` epochs. Folds are judged apart, by the same
   pruner, on the fold running means in ``automl:fold_scores`` (:class:`~automl.search.study.FoldPruning`).
+- **Equal rows for the target's scales**: a scale trial (:mod:`automl.search.first_trials`) trains on the share
+  of rows the one on the target as it is trained on, whatever the time left would give it (stopped at its probe
+  when that trial's time would overrun the time left).
 - **Deadlines**: a trial stops between folds when the next fold would overrun its deadline
   (:meth:`~automl.search.budget.Budget.trial_deadline`), and between epochs past it. A booster's fold
   ends its training (the rounds it has) after its share of the time to that deadline
@@ -35,9 +38,10 @@ import numpy as np
 from automl._spawn import raise_if_stopped
 from automl.evaluation.monitor import Answer, EpochDone, FoldDone, Go, ProbeDone, Stop
 from automl.families.epochs import ROUND_REPORT_SECONDS
-from automl.search.policy import MIN_NET_FOLD_SECONDS, SearchPolicy, fidelity_share
+from automl.search.first_trials import base_scale_trial
+from automl.search.policy import FIDELITY_TIME_SHARE, MIN_NET_FOLD_SECONDS, SearchPolicy, fidelity_share
 from automl.search.study import FoldPruning
-from automl.search.trial_record import TrialRecord, TrialWriter, chosen_on_purpose
+from automl.search.trial_record import TrialRecord, TrialWriter, chosen_on_purpose, is_scale_trial
 
 __all__ = [
     "EPOCHS_TO_TIME", "EPOCH_STEP_BASE", "FOLD_SLICE_SHARE", "HOPELESS_ERROR_RATIO", "HOPELESS_MIN_ERROR", "MIN_EPOCHS_BEFORE_PRUNING", "MIN_NET_EPOCHS_IN_CAP",
@@ -127,7 +131,25 @@ class TrialPolicyMonitor:
             stop = None if whole else self._halving(event)
             if stop is not None:
                 return stop
-        return Go(share=share)
+        return self._on_equal_rows(event, share, left) if is_scale_trial(self.trial) else Go(share=share)
+
+    def _on_equal_rows(self, event: ProbeDone, share: float, left: float) -> Answer:
+        """A scale trial trains on the share of rows the one on the target as it is trained on, so that the scales
+        are compared on equal rows (:func:`~automl.search.first_trials.scale_of_target`); it stops at the probe
+        when more rows than the time left allows would be needed, judged by that trial's own time."""
+        others = [t for t in self.trial.study.get_trials(deepcopy=False) if t.number != self.trial.number]
+        base = base_scale_trial(others)
+        if base is None:
+            return Go(share=share)
+        rows = TrialRecord.read(base).rows_fraction
+        if math.isclose(rows, share, abs_tol=1e-4):
+            return Go(share=share)
+        seconds = base.duration.total_seconds() if base.duration is not None else math.inf
+        if rows > share and seconds > FIDELITY_TIME_SHARE * left:
+            return Stop(f"stopped at the probe: the target's scales are compared on equal rows, and {rows:.0%} of "
+                        f"each fold's rows (the share the target as it is trained on, in {seconds:.3g} s) would "
+                        "overrun the time left", kind="timeout")
+        return Go(share=rows)
 
     def _halving(self, event: ProbeDone) -> Stop | None:
         policy, primary = self.policy, self.policy.primary
@@ -171,7 +193,7 @@ class TrialPolicyMonitor:
 
     def _hopeless(self, event: FoldDone) -> str | None:
         """Why the trial is too far behind the best to go on (None: it is not), see :data:`HOPELESS_ERROR_RATIO`."""
-        primary, best = self.policy.primary, self.policy.best_value
+        primary, best = self.policy.primary, self.policy.best_running(event.fold)
         if best is None or not self._pruning.active or not math.isfinite(event.running):
             return None
         error, best_error = primary.error(event.running), primary.error(best)
@@ -180,7 +202,7 @@ class TrialPolicyMonitor:
         if error <= HOPELESS_ERROR_RATIO * best_error:
             return None
         return (f"running mean {primary.name}={event.running:.5g} is more than {HOPELESS_ERROR_RATIO:g} x as far from a "
-                f"perfect score as the best trial's {best:.5g}")
+                f"perfect score as the best trial's {best:.5g} on the same folds")
 
     def epoch(self, event: EpochDone) -> Answer:
         """Stop past the deadline; report the first fold's epochs to the pruner; end a fold past its cap."""
