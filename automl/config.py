@@ -203,7 +203,7 @@ SETTINGS: tuple[Setting, ...] = (
             "sqlite:///FILE, postgresql://USER@HOST/DB or journal+postgresql://USER@HOST/DB"),
     Setting("pruner", "percentile", _check_pruner,
             "``\"percentile\"`` (stop trials in the worst quarter after 2 folds, and after any fold a trial 1.5 x as "
-            "far from a perfect score as the best), ``\"median\"``, ``\"none\"`` (no trial stopped on its scores) "
+            "far from a perfect score as the best on the same folds), ``\"median\"``, ``\"none\"`` (no trial stopped on its scores) "
             "or an Optuna pruner.",
             "`\"percentile\"`", "--pruner", "", cli_choices=PRUNERS),
     Setting("tracking", False, _check_tracking,
