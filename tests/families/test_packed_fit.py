@@ -60,19 +60,25 @@ def test_torch_mlp_members_predict_as_when_fitted_alone(task, shape):
     assert fit_packed(packed, X, y) == [None, None, None]
     # torch_mlp keeps a bias before batch norm (the seed reference nets depend on its draws): that bias's
     # gradient is rounding noise, which Adam's normalised step turns into moves that differ with the float
-    # ordering, alone or packed, growing with the learning rate. With batch norm the predictions then agree
-    # on average (to 5e-3), not row by row to 1e-5 (packed_training's tests show exact agreement for a
-    # batch-norm net without that bias).
+    # ordering, alone or packed, growing with the learning rate. Batch norm cancels it in training (the training
+    # losses agree), not in evaluation, where the running mean lags it: validation losses agree to a few
+    # per cent, and where two epochs' are that close (on an AVX-512 machine: 0.33460 against 0.33445 packed,
+    # 0.33367 against 0.33390 alone) the epoch kept may differ. Where it is the same, the predictions agree on
+    # average (to 5e-3), not row by row to 1e-5 (packed_training's tests show exact agreement for a batch-norm
+    # net without that bias).
     for p, a in zip(packed, alone):
         a.fit(X, y)
         scale = max(1.0, float(np.abs(y).max()))
         difference = np.abs(_outputs(p, X) - _outputs(a, X))
+        assert p.train_result_.epochs_run == a.train_result_.epochs_run
         if batch_norm:
-            assert difference.mean() < 5e-3 * scale
+            np.testing.assert_allclose(p.train_result_.train_loss, a.train_result_.train_loss, rtol=1e-4)
+            np.testing.assert_allclose(p.train_result_.valid_loss, a.train_result_.valid_loss, rtol=5e-2)
+            if p.train_result_.best_epoch == a.train_result_.best_epoch:
+                assert difference.mean() < 5e-3 * scale
         else:
             assert difference.max() < ATOL * scale
-        assert p.train_result_.epochs_run == a.train_result_.epochs_run
-        assert p.train_result_.best_epoch == a.train_result_.best_epoch
+            assert p.train_result_.best_epoch == a.train_result_.best_epoch
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
