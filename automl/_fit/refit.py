@@ -329,8 +329,8 @@ def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budg
     started = time.monotonic()
     # With the ensemble on, the best trial's refit aims at the ensemble's deadline, not at the promise's: a refit
     # that would end past it leaves no time to blend (wine quality at 60 s: CatBoost, the last trial to complete
-    # and the best, refitted for 7.7 s from 56 s on, and the blend of ExtraTrees, LightGBM and CatBoost was left
-    # out); its bag of fold models is the model instead.
+    # and the best, refitted for 7.7 s from 56 s on, and the blend was left out, 0.920 log loss on CV where the
+    # blend of ExtraTrees, the net, the forest and CatBoost scored 0.796); its bag of fold models is the model.
     aim = budget.ensemble_deadline() if problem.settings.ensemble else None
     model, record, fallbacks, source = _single(refitter, runner, outcome, ranked, budget, aim)
     family, params, refit_params = refit_config(record, problem.spaces)

@@ -52,7 +52,7 @@ from automl.spaces.params import CategoricalParam
 from automl.spaces.portfolio import entry_trial, portfolio_trials
 from automl.spaces.zero_shot import FirstTrial
 
-__all__ = ["AS_IT_IS", "base_scale_trial", "enqueue_first_trials", "queue_after_scale", "scale_of_target"]
+__all__ = ["AS_IT_IS", "base_scale_trial", "enqueue_first_trials", "queue_after_scale", "same_rows", "scale_of_target"]
 
 #: The transform of the target as it is: the scale the other scale trials are compared with.
 AS_IT_IS = "none"
@@ -146,7 +146,7 @@ def scale_of_target(scale_trials: Sequence[Any], maximize: bool) -> str | None:
     if base is None:
         return None
     share = TrialRecord.read(base).rows_fraction
-    same = [t for t in done if math.isclose(TrialRecord.read(t).rows_fraction, share, abs_tol=1e-4)]
+    same = [t for t in done if same_rows(TrialRecord.read(t).rows_fraction, share)]
     best = (max if maximize else min)(same, key=lambda t: float(t.value))
     return _transform(best)
 
@@ -166,6 +166,16 @@ def base_scale_trial(trials: Sequence[Any]) -> Any | None:
         if is_scale_trial(trial) and trial.state.name == "COMPLETE" and _transform(trial) == AS_IT_IS:
             return trial
     return None
+
+
+def same_rows(share: float, other: float) -> bool:
+    """Whether two shares of rows are the same (recorded to 4 digits, :func:`~automl.search.policy.fidelity_share`).
+
+    Example:
+        >>> same_rows(0.7625, 0.762500001), same_rows(0.7625, 0.37)
+        (True, False)
+    """
+    return math.isclose(share, other, abs_tol=1e-4)
 
 
 def _transform(trial: Any) -> str:

@@ -38,7 +38,7 @@ import numpy as np
 from automl._spawn import raise_if_stopped
 from automl.evaluation.monitor import Answer, EpochDone, FoldDone, Go, ProbeDone, Stop
 from automl.families.epochs import ROUND_REPORT_SECONDS
-from automl.search.first_trials import base_scale_trial
+from automl.search.first_trials import base_scale_trial, same_rows
 from automl.search.policy import FIDELITY_TIME_SHARE, MIN_NET_FOLD_SECONDS, SearchPolicy, fidelity_share
 from automl.search.study import FoldPruning
 from automl.search.trial_record import TrialRecord, TrialWriter, chosen_on_purpose, is_scale_trial
@@ -142,7 +142,7 @@ class TrialPolicyMonitor:
         if base is None:
             return Go(share=share)
         rows = TrialRecord.read(base).rows_fraction
-        if math.isclose(rows, share, abs_tol=1e-4):
+        if same_rows(rows, share):
             return Go(share=share)
         seconds = base.duration.total_seconds() if base.duration is not None else math.inf
         if rows > share and seconds > FIDELITY_TIME_SHARE * left:
