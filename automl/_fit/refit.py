@@ -52,7 +52,7 @@ from automl.families.registry import get_family
 from automl.search.budget import Budget
 from automl.search.isolation import Runner, TrialCrashed, TrialRaised
 from automl.search.objective import trial_seed
-from automl.search.policy import BAG_FETCH_SECONDS, REFIT_MARGIN, grown_fraction
+from automl.search.policy import BAG_FETCH_SECONDS, FALLBACK_PAD, MEMBER_PAD, grown_fraction, refit_seconds
 from automl.search.runner import SearchOutcome
 from automl.search.trial_record import StudyWriter, TrialRecord
 
@@ -111,15 +111,9 @@ def refit_config(record: Any, spaces: Mapping[str, Any]) -> tuple[str, dict[str,
     return family_name, params, refit_params
 
 
-#: Seconds added to a refit's estimate: a margin for a fallback that must fit, next to nothing for an
-#: ensemble member (whose refit is killed at its deadline if it runs late, leaving the best single model).
-FALLBACK_PAD, MEMBER_PAD = 1.0, 0.05
-
-
 def _estimate(record: TrialRecord, n_splits: int, scale: float, pad: float = FALLBACK_PAD) -> float:
     """Seconds a refit of ``record``'s configuration on all rows is expected to take."""
-    fit = record.fit_time if math.isfinite(record.fit_time) else 0.0
-    return fit / max(n_splits, 1) * scale * REFIT_MARGIN + pad
+    return refit_seconds(record.fit_time, n_splits, scale, pad)
 
 
 def finalists(ranked: Sequence[TrialRecord]) -> list[TrialRecord]:

@@ -38,7 +38,8 @@ from automl.search.budget import Budget
 __all__ = [
     "BAG_FETCH_SECONDS", "FIDELITY_EXPONENT", "FIDELITY_SNAP", "FIDELITY_TIME_SHARE", "FINAL_GROWTH_SHARE",
     "GROWTH_EXPONENT", "MAX_NOT_RUN_IN_A_ROW", "MIN_NET_FOLD_SECONDS", "MIN_SEARCH_TRIALS", "PACK_TIME_SHARE",
-    "REFIT_MARGIN", "SLOW_FAMILY_FACTOR", "SearchPolicy", "fidelity_share", "grown_fraction", "net_fold_seconds",
+    "REFIT_MARGIN", "RESERVED_MEMBERS", "SLOW_FAMILY_FACTOR", "SearchPolicy", "fidelity_share", "grown_fraction",
+    "net_fold_seconds", "refit_seconds", "FALLBACK_PAD", "MEMBER_PAD",
 ]
 
 #: Under a time budget, a net's training in one fold ends (best epoch kept) after
@@ -61,9 +62,16 @@ FIRST_TRIALS_SHARE = 0.5
 #: Under a budget, a pack of net trials (``pack_nets``) may take at most this share of the search time left, at
 #: the family's typical trial time per member, leaving other families' trials their time.
 PACK_TIME_SHARE = 0.5
-#: The refit of a model whose folds took ``s`` seconds each is estimated at ``s * scale * REFIT_MARGIN + 1``
-#: (``scale``: all rows over a training part's rows).
+#: The refit of a model whose folds took ``s`` seconds each is estimated at ``s * scale * REFIT_MARGIN + pad``
+#: (``scale``: all rows over a training part's rows; see :func:`refit_seconds`).
 REFIT_MARGIN = 1.2
+#: Seconds added to a refit's estimate: a margin for a final model that must fit, next to nothing for an
+#: ensemble member (whose refit is killed at its deadline if it runs late, leaving the best single model).
+FALLBACK_PAD, MEMBER_PAD = 1.0, 0.05
+#: With the ensemble on, the search keeps time for refitting the members, estimated as the refits of this many
+#: trials after the best (the median blend of the off-suite A/B runs at 60 s had 6 members, the best included:
+#: 642 blends in benchmarks/ab_runs/*60s*.csv), at most ``ensemble_factor`` times the best's refit.
+RESERVED_MEMBERS = 5
 #: Seconds kept for handing over a bag of fold models the runner holds (see :mod:`automl.search.kept_models`).
 BAG_FETCH_SECONDS = 1.0
 #: With one split under a time budget, a trial takes at most the search time left over the trials still to
@@ -126,6 +134,18 @@ def grown_fraction(fraction: float, fit_seconds: float, seconds_left: float) -> 
     return round(min(1.0, fraction * room ** (1.0 / GROWTH_EXPONENT)), 4)
 
 
+def refit_seconds(fit_time: float, n_splits: int, scale: float, pad: float = FALLBACK_PAD) -> float:
+    """Estimated seconds of a refit on all rows of a trial whose ``n_splits`` folds took ``fit_time`` together
+    (``scale``: all rows over a training part's rows; a fit time not known counts as 0).
+
+    Example:
+        >>> refit_seconds(9.0, 3, 1.5), refit_seconds(9.0, 3, 1.5, pad=MEMBER_PAD)
+        (6.4, 5.45)
+    """
+    fit = fit_time if np.isfinite(fit_time) else 0.0
+    return round(fit / max(n_splits, 1) * scale * REFIT_MARGIN + pad, 6)
+
+
 def net_fold_seconds(budget_seconds: float | None, n_splits: int) -> float | None:
     """Seconds a net may train in one fold under ``budget_seconds`` (None: no cap).
 
@@ -167,6 +187,8 @@ class SearchPolicy:
         #: runner holds (then only fetching the bag is reserved, not a refit on all rows).
         self.bagged_best = False
         self._best_refit = 0.0
+        #: ``(score, member refit estimate)`` of each trial completed here (what blending it would cost).
+        self._member_refits: list[tuple[float, float]] = []
         self._best_fraction = 1.0
         self._best_family: str | None = None
         #: Families seen reporting their boosting rounds: their training ends at the round cap.
@@ -190,13 +212,15 @@ class SearchPolicy:
 
     def search_time_left(self) -> float:
         """Seconds until the search deadline (infinite without a budget)."""
-        return self.budget.left(self.budget.search_deadline(self.refit_estimate, self.final_reserve))
+        return self.budget.left(self.budget.search_deadline(self.refit_estimate, self.final_reserve,
+                                                            self.members_estimate))
 
     def trial_deadline(self) -> float | None:
         """When a trial starting now is out of time: the search deadline once a trial has completed;
         before that the budget's first-trial deadline, and at most :data:`FIRST_TRIALS_SHARE` of the
         budget from now."""
-        deadline = self.budget.trial_deadline(self.has_complete, self.refit_estimate, self.final_reserve)
+        deadline = self.budget.trial_deadline(self.has_complete, self.refit_estimate, self.final_reserve,
+                                              self.members_estimate)
         if deadline is None or self.has_complete:
             return deadline
         return min(deadline, time.monotonic() + FIRST_TRIALS_SHARE * float(self.budget.seconds or 0.0))
@@ -206,6 +230,18 @@ class SearchPolicy:
         """Seconds kept for the final model of the best trial so far (the search stops that much earlier):
         fetching its bag (:data:`BAG_FETCH_SECONDS`) when the runner holds it, else its refit on all rows."""
         return BAG_FETCH_SECONDS if self.bagged_best else self._best_refit
+
+    @property
+    def members_estimate(self) -> float | None:
+        """Seconds the ensemble's member refits are expected to take: the refits of the :data:`RESERVED_MEMBERS`
+        best trials completed here after the best (None before one has; the budget caps it at ``ensemble_factor``
+        times :attr:`refit_estimate`). A slow best trial thus no longer keeps time for as many refits as slow as
+        its own (satellite at 60 s: CatBoost's defaults completed best at 37 s and the search stopped there,
+        keeping 38 s for three such refits; its refit and the four cheaper members' took 13 s)."""
+        if not self._member_refits:
+            return None
+        ranked = sorted(self._member_refits, key=lambda pair: pair[0], reverse=self.primary.greater_is_better)
+        return sum(seconds for _, seconds in ranked[1:1 + RESERVED_MEMBERS])
 
     @property
     def final_reserve(self) -> float:
@@ -263,9 +299,9 @@ class SearchPolicy:
         affordable = PACK_TIME_SHARE * self.search_time_left() / (fold * max(self.n_splits, 1))
         return max(1, min(wanted, int(affordable)))
 
-    def refit_seconds(self, fit_time: float) -> float:
+    def refit_seconds(self, fit_time: float, pad: float = FALLBACK_PAD) -> float:
         """Estimated seconds of a refit on all rows of a trial whose folds took ``fit_time`` together."""
-        return fit_time / max(self.n_splits, 1) * self.refit_scale * REFIT_MARGIN + 1.0
+        return refit_seconds(fit_time, self.n_splits, self.refit_scale, pad)
 
     # -- decisions -----------------------------------------------------------------------------------
     def skip_reason(self, family: str) -> str | None:
@@ -304,6 +340,7 @@ class SearchPolicy:
         """Learn from a completed trial (which trained on ``fraction`` of its rows and scored ``folds``, its primary
         score on each fold); return whether it is the best so far (its refit is then reserved)."""
         self.completed_here += 1
+        self._member_refits.append((float(value), self.refit_seconds(fit_time, MEMBER_PAD)))
         if self.best_value is not None and not self.primary.is_better(value, self.best_value):
             return False
         self.best_value = value
