@@ -2,11 +2,10 @@
 
 ``slow_refit``: a family whose refit is much slower than its folds. Its model is a logistic
 regression with an interaction term (so it ranks first on :func:`linear_frame`) whose ``fit`` sleeps
-``fold_seconds * (rows / fold_rows) ** rows_power`` (8 unless the space pins another): on 3-fold CV the refit on all rows (1.5 times a
+``fold_seconds * (rows / fold_rows) ** 8``: on 3-fold CV the refit on all rows (1.5 times a
 fold's rows) sleeps about 26 times as long as a fold. Its fold time is calibrated to the budget
 by the caller (a tenth of it), so the refit of the best trial would take 2.6 budgets: a fit can
-only keep its budget by killing that refit and falling back to another finalist. With ``rows_power`` 1
-it is a slow best trial whose refit takes 1.5 folds, as a booster's does.
+only keep its budget by killing that refit and falling back to another finalist.
 
 ``long_fold``: the built-in families on :func:`benchmarks.scale.synthetic` rows large enough that
 one LightGBM fold takes longer than the smallest budgets.
@@ -44,20 +43,19 @@ def _with_interaction(X: Any) -> np.ndarray:
 
 class SlowRefitClassifier(ClassifierMixin, BaseEstimator):
     """A logistic regression with the ``x0 * x1`` interaction (so it beats the plain linear family on
-    :func:`linear_frame`), whose ``fit`` sleeps ``fold_seconds * (rows / fold_rows) ** rows_power``."""
+    :func:`linear_frame`), whose ``fit`` sleeps ``fold_seconds * (rows / fold_rows) ** POWER``."""
 
     def __init__(self, fold_seconds: float = 0.5, fold_rows: int = 1000, C: float = 1.0, refit_fault: str = "none",
-                 rows_power: float = POWER) -> None:
+                 ) -> None:
         self.fold_seconds = fold_seconds
         self.fold_rows = fold_rows
         self.C = C
         self.refit_fault = refit_fault
-        self.rows_power = rows_power
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SlowRefitClassifier:
         if len(y) > self.fold_rows * 1.2 and self.refit_fault != "none":  # the refit on all rows
             _fault(self.refit_fault)
-        time.sleep(self.fold_seconds * (len(y) / self.fold_rows) ** self.rows_power)
+        time.sleep(self.fold_seconds * (len(y) / self.fold_rows) ** POWER)
         self.model_ = LogisticRegression(C=self.C, max_iter=500).fit(_with_interaction(X), y, sample_weight)
         self.classes_ = self.model_.classes_
         return self
@@ -84,8 +82,7 @@ def _fault(kind: str) -> None:
 
 
 def _build(params: Any, ctx: Any) -> SlowRefitClassifier:
-    return SlowRefitClassifier(params["fold_seconds"], params["fold_rows"], params["C"], params["refit_fault"],
-                               params["rows_power"])
+    return SlowRefitClassifier(params["fold_seconds"], params["fold_rows"], params["C"], params["refit_fault"])
 
 
 SLOW_REFIT = ModelFamily(
@@ -96,7 +93,6 @@ SLOW_REFIT = ModelFamily(
         "fold_rows": {"type": "fixed", "value": 1000},
         "C": {"type": "float", "low": 0.1, "high": 10.0, "log": True, "default": 1.0},
         "refit_fault": {"type": "fixed", "value": "none"},
-        "rows_power": {"type": "fixed", "value": POWER},
     }}),
 )
 

@@ -31,15 +31,11 @@ import automl
 from benchmarks.shapes import linear_frame
 kwargs = json.loads(sys.argv[1])
 frame = linear_frame(kwargs.pop("rows", 1500))
-start, wall_start = time.monotonic(), time.time()
+start = time.monotonic()
 try:
     model = automl.fit(frame, target="y", **kwargs)
-    board = model.leaderboard_[model.leaderboard_["trial"].notna()]
-    family = dict(zip(board["trial"].astype(int), board["family"]))
-    ended = [[family.get(t.number), t.state.name, t.datetime_complete.timestamp() - wall_start]
-             for t in model.study_.trials if t.datetime_complete is not None]  # the study's own clock
     out = {"wall": time.monotonic() - start, "family": model.best_family_, "model": type(model.model_).__name__,
-           "fallbacks": model.refit_fallbacks_, "run": getattr(model, "tracking_run_id_", None), "ended": ended}
+           "fallbacks": model.refit_fallbacks_, "run": getattr(model, "tracking_run_id_", None)}
 except automl.AutoMLError as exc:
     out = {"wall": time.monotonic() - start, "error": type(exc).__name__, "message": str(exc)}
 print(json.dumps(out))
@@ -85,20 +81,6 @@ def test_with_the_ensemble_on_slow_member_refits_give_way_to_their_fold_models_a
                         search_space={"slow_refit": {"fold_seconds": 0.3}})
     assert "error" not in out, out
     assert out["wall"] <= 8 * 1.1 + 10 and out["process_wall"] <= 8 * 1.1 + 10 + 15, out
-
-
-def test_a_slow_best_trial_keeps_time_for_its_refit_and_the_members_likely_blended_not_for_three_refits_like_its_own():
-    # slow_refit's folds sleep 3 s and its refit on all rows 4.5 s (rows_power 1: a booster's proportions); the
-    # linear and k-NN trials refit in milliseconds. The old reserve, three refits like the best's (19 s of 30), ended
-    # the search when the slow trial completed, at about 10 s, and the fit at about 15 s: its refit and those of
-    # the members likely blended (the cheap trials) leave room for another slow trial.
-    out = _fit_in_child(time_budget=30, families=["linear", "knn", "slow_refit"], cv=3, tracking=False,
-                        search_space={"slow_refit": {"fold_seconds": 3.0, "rows_power": 1}})
-    assert out["wall"] <= 30 * 1.1 + 10, out
-    first_slow = min(seconds for family, state, seconds in out["ended"] if family == "slow_refit" and state == "COMPLETE")
-    later = [e for e in out["ended"] if e[1] == "COMPLETE" and e[2] > first_slow + 1.0]
-    assert later, out
-    assert out["wall"] >= 0.6 * 30, out  # the budget is used, not a third of it left over
 
 
 def test_a_fold_longer_than_the_budget_is_killed_and_a_cheaper_family_still_gives_a_model():

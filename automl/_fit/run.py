@@ -46,9 +46,8 @@ TRACKING_RESERVE = 8.0
 #: Seconds an interrupted fit (Ctrl-C, SIGTERM) spends at most on its last child runs before it marks the run
 #: KILLED and ends: whoever stopped it wants it gone (and docker or systemd send SIGKILL 10 s after SIGTERM).
 INTERRUPTED_TRACKING_SECONDS = 6.0
-#: With ``ensemble=True`` the search ends early enough to refit the ensemble's likely members (the best trials
-#: after the best, :data:`~automl.search.policy.RESERVED_MEMBERS` of them), at most this many more models like the
-#: best one (fewer, cheaper or none are refitted when time is short).
+#: With ``ensemble=True`` the search ends early enough to refit this many more models like the best
+#: one (the ensemble's members; fewer, cheaper or none are refitted when time is short).
 ENSEMBLE_REFIT_FACTOR = 2.0
 
 TrialCallback = Callable[[Any, Any], None]

@@ -6,8 +6,7 @@ search and never changes; each stage asks it for its own deadline:
 
 - the search stops starting trials at :meth:`Budget.search_deadline`, which keeps time for
   the refit it estimates from the best trial so far (the estimate is the caller's, the
-  budget only does the arithmetic), the ensemble's member refits (the caller's estimate too, at
-  most ``ensemble_factor`` times the refit) and tracking;
+  budget only does the arithmetic), the ensemble's extra refits and tracking;
 - a running trial is killed at :meth:`Budget.trial_deadline` (the first trial may run a
   little past ``B``, so that there is something to refit);
 - the ensemble's member refits must end by :meth:`Budget.ensemble_deadline` (else the best
@@ -59,8 +58,7 @@ class Budget:
         started_at: ``time.monotonic()`` when the fit started.
         tracking_reserve: Seconds kept at the end for tracking (0 without tracking).
         ensemble_factor: Extra refits the search keeps time for, as a multiple of the best
-            trial's refit (the ensemble's members; 0 without an ensemble): at most this, less where
-            the members' own estimate is less (:meth:`search_deadline`).
+            trial's refit (the ensemble's members; 0 without an ensemble).
         enforced: Whether trials and refits run where they can be killed at their deadline
             (process isolation); ``False``: the deadlines are checked between steps only.
     """
@@ -102,12 +100,9 @@ class Budget:
         slack = self.seconds * (OVERRUN_FACTOR - 1.0) + OVERRUN_SECONDS
         return min(self.tracking_reserve, TRACKING_SHARE * slack)
 
-    def search_deadline(self, refit_estimate: float = 0.0, final_reserve: float = 0.0,
-                        members_estimate: float | None = None) -> float | None:
+    def search_deadline(self, refit_estimate: float = 0.0, final_reserve: float = 0.0) -> float | None:
         """When the search stops starting trials, keeping for the final stage ``refit_estimate`` seconds
-        (the final refit), the ensemble's member refits and the tracking reserve. The members get
-        ``members_estimate`` (what refitting the trials likely to be blended is expected to take), at most
-        ``ensemble_factor`` times ``refit_estimate``, which is what they get without an estimate. Given a
+        (the final refit) and as much again per ``ensemble_factor``, and the tracking reserve. Given a
         ``final_reserve`` (large data: the final refit grows to more rows, see
         :func:`automl.search.policy.grown_fraction`, and the ensemble's members are the fold models the
         runner holds), it keeps that, or one refit if more, instead.
@@ -116,22 +111,17 @@ class Budget:
             >>> b = Budget(100.0, started_at=0.0, ensemble_factor=2.0)
             >>> b.search_deadline(5.0), b.search_deadline(5.0, final_reserve=25.0), b.search_deadline(30.0, 25.0)
             (85.0, 75.0, 70.0)
-            >>> b.search_deadline(5.0, members_estimate=3.0), b.search_deadline(5.0, members_estimate=40.0)
-            (92.0, 85.0)
         """
         end = self.end()
         if end is None:
             return None
-        members = self.ensemble_factor * refit_estimate
-        if members_estimate is not None:
-            members = min(members, max(members_estimate, 0.0))
-        reserve = refit_estimate + members
+        reserve = refit_estimate * (1.0 + self.ensemble_factor)
         if final_reserve > 0.0:
             reserve = max(refit_estimate, final_reserve)
         return end - reserve - self.tracking_seconds()
 
     def trial_deadline(self, has_complete: bool, refit_estimate: float = 0.0,
-                       final_reserve: float = 0.0, members_estimate: float | None = None) -> float | None:
+                       final_reserve: float = 0.0) -> float | None:
         """Past this a running trial is out of time: the search deadline once a trial has
         completed; before that, :data:`FIRST_TRIAL_SLACK` of the way from the budget's end to the
         refit deadline (so that there is something to refit, with time left to refit it)."""
@@ -139,7 +129,7 @@ class Budget:
         if end is None or refit is None:
             return None
         if has_complete:
-            return self.search_deadline(refit_estimate, final_reserve, members_estimate)
+            return self.search_deadline(refit_estimate, final_reserve)
         return end + FIRST_TRIAL_SLACK * max(0.0, refit - end)
 
     def ensemble_deadline(self) -> float | None:

@@ -38,7 +38,7 @@ from automl.search.budget import Budget
 __all__ = [
     "BAG_FETCH_SECONDS", "FIDELITY_EXPONENT", "FIDELITY_SNAP", "FIDELITY_TIME_SHARE", "FINAL_GROWTH_SHARE",
     "GROWTH_EXPONENT", "MAX_NOT_RUN_IN_A_ROW", "MIN_NET_FOLD_SECONDS", "MIN_SEARCH_TRIALS", "PACK_TIME_SHARE",
-    "REFIT_MARGIN", "RESERVED_MEMBERS", "SLOW_FAMILY_FACTOR", "SearchPolicy", "fidelity_share", "grown_fraction",
+    "REFIT_MARGIN", "SLOW_FAMILY_FACTOR", "SearchPolicy", "fidelity_share", "grown_fraction",
     "net_fold_seconds", "refit_seconds", "FALLBACK_PAD", "MEMBER_PAD",
 ]
 
@@ -68,10 +68,6 @@ REFIT_MARGIN = 1.2
 #: Seconds added to a refit's estimate: a margin for a final model that must fit, next to nothing for an
 #: ensemble member (whose refit is killed at its deadline if it runs late, leaving the best single model).
 FALLBACK_PAD, MEMBER_PAD = 1.0, 0.05
-#: With the ensemble on, the search keeps time for refitting the members, estimated as the refits of this many
-#: trials after the best (the median blend of the off-suite A/B runs at 60 s had 6 members, the best included:
-#: 642 blends in benchmarks/ab_runs/*60s*.csv), at most ``ensemble_factor`` times the best's refit.
-RESERVED_MEMBERS = 5
 #: Seconds kept for handing over a bag of fold models the runner holds (see :mod:`automl.search.kept_models`).
 BAG_FETCH_SECONDS = 1.0
 #: With one split under a time budget, a trial takes at most the search time left over the trials still to
@@ -187,8 +183,6 @@ class SearchPolicy:
         #: runner holds (then only fetching the bag is reserved, not a refit on all rows).
         self.bagged_best = False
         self._best_refit = 0.0
-        #: ``(score, member refit estimate)`` of each trial completed here (what blending it would cost).
-        self._member_refits: list[tuple[float, float]] = []
         self._best_fraction = 1.0
         self._best_family: str | None = None
         #: Families seen reporting their boosting rounds: their training ends at the round cap.
@@ -212,15 +206,13 @@ class SearchPolicy:
 
     def search_time_left(self) -> float:
         """Seconds until the search deadline (infinite without a budget)."""
-        return self.budget.left(self.budget.search_deadline(self.refit_estimate, self.final_reserve,
-                                                            self.members_estimate))
+        return self.budget.left(self.budget.search_deadline(self.refit_estimate, self.final_reserve))
 
     def trial_deadline(self) -> float | None:
         """When a trial starting now is out of time: the search deadline once a trial has completed;
         before that the budget's first-trial deadline, and at most :data:`FIRST_TRIALS_SHARE` of the
         budget from now."""
-        deadline = self.budget.trial_deadline(self.has_complete, self.refit_estimate, self.final_reserve,
-                                              self.members_estimate)
+        deadline = self.budget.trial_deadline(self.has_complete, self.refit_estimate, self.final_reserve)
         if deadline is None or self.has_complete:
             return deadline
         return min(deadline, time.monotonic() + FIRST_TRIALS_SHARE * float(self.budget.seconds or 0.0))
@@ -230,18 +222,6 @@ class SearchPolicy:
         """Seconds kept for the final model of the best trial so far (the search stops that much earlier):
         fetching its bag (:data:`BAG_FETCH_SECONDS`) when the runner holds it, else its refit on all rows."""
         return BAG_FETCH_SECONDS if self.bagged_best else self._best_refit
-
-    @property
-    def members_estimate(self) -> float | None:
-        """Seconds the ensemble's member refits are expected to take: the refits of the :data:`RESERVED_MEMBERS`
-        best trials completed here after the best (None before one has; the budget caps it at ``ensemble_factor``
-        times :attr:`refit_estimate`). A slow best trial thus no longer keeps time for as many refits as slow as
-        its own (satellite at 60 s: CatBoost's defaults completed best at 37 s and the search stopped there,
-        keeping 38 s for three such refits; its refit and the four cheaper members' took 13 s)."""
-        if not self._member_refits:
-            return None
-        ranked = sorted(self._member_refits, key=lambda pair: pair[0], reverse=self.primary.greater_is_better)
-        return sum(seconds for _, seconds in ranked[1:1 + RESERVED_MEMBERS])
 
     @property
     def final_reserve(self) -> float:
@@ -340,7 +320,6 @@ class SearchPolicy:
         """Learn from a completed trial (which trained on ``fraction`` of its rows and scored ``folds``, its primary
         score on each fold); return whether it is the best so far (its refit is then reserved)."""
         self.completed_here += 1
-        self._member_refits.append((float(value), self.refit_seconds(fit_time, MEMBER_PAD)))
         if self.best_value is not None and not self.primary.is_better(value, self.best_value):
             return False
         self.best_value = value
