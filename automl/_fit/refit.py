@@ -111,11 +111,6 @@ def refit_config(record: Any, spaces: Mapping[str, Any]) -> tuple[str, dict[str,
     return family_name, params, refit_params
 
 
-def _estimate(record: TrialRecord, n_splits: int, scale: float, pad: float = FALLBACK_PAD) -> float:
-    """Seconds a refit of ``record``'s configuration on all rows is expected to take."""
-    return refit_seconds(record.fit_time, n_splits, scale, pad)
-
-
 def finalists(ranked: Sequence[TrialRecord]) -> list[TrialRecord]:
     """The refits to try, in order: the best :data:`MAX_FINALISTS` trials, then the cheapest one.
 
@@ -156,7 +151,7 @@ class _Refitter:
         """Seconds ``record``'s final model takes: fetching its bag, or its refit (``bag`` None: as it will be)."""
         if bag or (bag is None and self.final_model != "refit" and self.runner.holds(record.number)):
             return min(BAG_FETCH_SECONDS, pad + 0.2)
-        return _estimate(record, self.n_splits, self.scale, pad)
+        return refit_seconds(record.fit_time, self.n_splits, self.scale, pad)
 
     def refit(self, record: TrialRecord, deadline: float | None, aim: float | None = None,
               grow_until: float | None = None) -> Any:

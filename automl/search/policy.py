@@ -135,11 +135,11 @@ def refit_seconds(fit_time: float, n_splits: int, scale: float, pad: float = FAL
     (``scale``: all rows over a training part's rows; a fit time not known counts as 0).
 
     Example:
-        >>> refit_seconds(9.0, 3, 1.5), refit_seconds(9.0, 3, 1.5, pad=MEMBER_PAD)
+        >>> round(refit_seconds(9.0, 3, 1.5), 4), round(refit_seconds(9.0, 3, 1.5, pad=MEMBER_PAD), 4)
         (6.4, 5.45)
     """
     fit = fit_time if np.isfinite(fit_time) else 0.0
-    return round(fit / max(n_splits, 1) * scale * REFIT_MARGIN + pad, 6)
+    return fit / max(n_splits, 1) * scale * REFIT_MARGIN + pad
 
 
 def net_fold_seconds(budget_seconds: float | None, n_splits: int) -> float | None:
