@@ -20,18 +20,23 @@ import warnings
 def measure(name: str, budget: float) -> dict[str, object]:
     """One table's best trial: its refit's estimate and its refit's seconds."""
     import automl
+    from automl._fit.problem import prepare_problem
+    from automl.config import resolve_settings
     from automl.search.policy import refit_seconds
     from benchmarks.ab import pool_tasks
     from benchmarks.offsuite import load_offsuite_split
 
     task = pool_tasks("both", [name])[0]
     train, _ = load_offsuite_split(task, 0)  # the test part is dropped unread
-    model = automl.fit(train, target=task.as_task().target, time_budget=budget, n_jobs=1, seed=0, tracking=False,
-                       ensemble=False, final_model="refit")
+    target = task.as_task().target
+    settings = {"time_budget": budget, "n_jobs": 1, "seed": 0, "tracking": False, "ensemble": False,
+                "final_model": "refit"}
+    model = automl.fit(train, target=target, **settings)
+    # the refit's scale as the search had it (repeated folds and holdouts included), from the fit's own plan
+    scale = prepare_problem(resolve_settings(settings), train.drop(columns=[target]), train[target]).refit_scale
     board = model.leaderboard_
     row = board[board["trial"] == model.best_trial_].iloc[0]
     folds = int(row["n_folds"])
-    scale = folds / (folds - 1) if folds > 1 else 1.0  # all rows over a training part's rows
     return {"table": name, "family": model.best_family_, "rows": len(train), "folds": folds,
             "fold_s": round(float(row["fit_time"]) / folds, 2),
             "estimate": round(refit_seconds(float(row["fit_time"]), folds, scale), 2),
