@@ -1,7 +1,7 @@
 """Check a study journal file before Optuna opens it: set a torn last record aside, locate a corrupt middle.
 
-Optuna's journal is one JSON record per line, appended under a lock file. A
-crash or a full disk during an append leaves a torn last line (no newline, or
+Optuna's journal is one JSON record per line, appended under a lock
+(:mod:`automl.search._journal_lock`). A crash or a full disk during an append leaves a torn last line (no newline, or
 not a whole record). Optuna skips that line while it is the last one, but the
 next append lands right after it and glues both into one unreadable line: from
 then on the whole study fails to load. :func:`repair_tail` therefore moves a
@@ -30,6 +30,7 @@ import time
 from typing import Any
 
 from automl._warnings import warn_user
+from automl.search._journal_lock import journal_lock
 from automl.exceptions import JournalCorruptError, StorageError
 
 __all__ = ["TORN_SUFFIX", "corrupt_line", "journal_error", "repair_tail", "repairing_backend"]
@@ -93,9 +94,7 @@ def repair_tail(path: str) -> int:
     try:
         if not os.path.isfile(path) or _sound(_tail(path)[1]):
             return 0
-        from optuna.storages.journal import JournalFileSymlinkLock
-
-        lock = JournalFileSymlinkLock(path)
+        lock = journal_lock(path)
         lock.acquire()
         try:
             return _repair_locked(path)
@@ -120,7 +119,7 @@ def repairing_backend(path: str) -> Any:
     A peer process that dies in the middle of an append leaves a torn record while this
     one runs; appending after it would glue the two into one unreadable line.
     """
-    from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
+    from optuna.storages.journal import JournalFileBackend
 
     class _RepairingBackend(JournalFileBackend):
         def append_logs(self, logs: list[dict[str, Any]]) -> None:
@@ -135,7 +134,7 @@ def repairing_backend(path: str) -> Any:
             finally:
                 self._lock.release()
 
-    return _RepairingBackend(path, lock_obj=JournalFileSymlinkLock(path))
+    return _RepairingBackend(path, lock_obj=journal_lock(path))
 
 
 def _repair_locked(path: str) -> int:
