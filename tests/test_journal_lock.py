@@ -157,3 +157,24 @@ def test_release_without_acquire_is_an_error(tmp_path):
     lock = JournalLock(str(tmp_path / "s.journal"))
     with pytest.raises(RuntimeError, match="not held"):
         lock.release()
+
+
+def test_without_flock_a_lock_file_of_ours_is_waited_on_like_a_foreign_one(tmp_path, monkeypatch, caplog):
+    """An NFS mount without a lock service refuses flock: the lock file alone then serves, so an automl
+    lock file is no longer known dead and gets the grace period (it was removed at once)."""
+    import errno
+    import fcntl
+
+    def refuse(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    journal = tmp_path / "s.journal"
+    journal.touch()
+    os.symlink(f"{journal}.automl-1", f"{journal}.lock")  # a live automl holder elsewhere, as far as we know
+    started = time.monotonic()
+    lock = JournalLock(str(journal), grace_period=1.0)
+    lock.acquire()
+    assert time.monotonic() - started >= 1.0
+    lock.release()
+    assert "no flock" in caplog.text

@@ -58,12 +58,24 @@ OWN_MARK = ".automl-"
 #: Seconds a foreign lock file may stay unchanged before it is taken for a dead writer's (Optuna's default).
 FOREIGN_GRACE_SECONDS = 30.0
 _WARN_EVERY_SECONDS = 10.0
+_NO_FLOCK: set[str] = set()  # journals whose file system refused flock (warned once each)
 
 
-def _flock(fd: int) -> None:
+def _flock(fd: int, path: str) -> bool:
+    """Take the ``flock`` (blocking; a signal's exception still interrupts it, PEP 475). False where the
+    file system has no ``flock`` (an NFS mount without a lock service): then the lock file alone serves."""
     import fcntl
 
-    fcntl.flock(fd, fcntl.LOCK_EX)  # blocks; a signal's exception still interrupts it (PEP 475)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as exc:
+        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL):
+            if path not in _NO_FLOCK:
+                _NO_FLOCK.add(path)
+                logger.warning("no flock on %s (%s): the study journal is locked by its lock file alone", path, exc)
+            return False
+        raise
+    return True
 
 
 class JournalLock:
@@ -91,8 +103,7 @@ class JournalLock:
         fd = None
         try:
             fd = os.open(self._path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
-            _flock(fd)
-            self._take_link()
+            self._take_link(dead_if_ours=_flock(fd, self._path))
         except BaseException:
             if fd is not None:
                 os.close(fd)  # drops the flock, if it was taken
@@ -112,7 +123,7 @@ class JournalLock:
             os.close(fd)
             self._thread_lock.release()
 
-    def _take_link(self) -> None:
+    def _take_link(self, dead_if_ours: bool) -> None:
         mark = f"{self._path}{OWN_MARK}{os.getpid()}"
         seen: tuple[float, str] | None = None
         changed = warned = time.monotonic()
@@ -128,7 +139,7 @@ class JournalLock:
             except FileNotFoundError:
                 continue  # released meanwhile
             now = time.monotonic()
-            if target.startswith(self._path + OWN_MARK):
+            if dead_if_ours and target.startswith(self._path + OWN_MARK):
                 # We hold the flock, which every automl holder takes first: this holder is dead.
                 logger.info("removed the lock file %s left by a stopped automl process (%s)", self._link, target)
                 _remove(self._link)
@@ -136,8 +147,8 @@ class JournalLock:
             if seen != (mtime, target):
                 seen, changed = (mtime, target), now
             elif now - changed > self._grace:
-                logger.warning("the lock file %s (not automl's) has not changed for %.0f s: taken for a dead "
-                               "writer's and removed", self._link, self._grace)
+                logger.warning("the lock file %s has not changed for %.0f s: taken for a dead writer's and removed",
+                               self._link, self._grace)
                 _remove(self._link)
                 continue
             if now - warned > _WARN_EVERY_SECONDS:
