@@ -1,10 +1,10 @@
 """Check a study journal file before Optuna opens it: set a torn last record aside, locate a corrupt middle.
 
 Optuna's journal is one JSON record per line, appended under a lock
-(:mod:`automl.search._journal_lock`). A crash or a full disk during an append leaves a torn last line (no newline, or
-not a whole record). Optuna skips that line while it is the last one, but the
-next append lands right after it and glues both into one unreadable line: from
-then on the whole study fails to load. :func:`repair_tail` therefore moves a
+(:mod:`automl.search._journal_lock`). A crash or a full disk during an append
+leaves a torn last line (no newline, or not a whole record). Optuna skips that
+line while it is the last one, but the next append lands right after it and
+glues both into one unreadable line: from then on the whole study fails to load. :func:`repair_tail` therefore moves a
 torn tail to ``<journal>.torn`` (so nothing is lost) and truncates the journal
 to its last complete record, under the journal's own lock, before any write.
 
@@ -30,8 +30,8 @@ import time
 from typing import Any
 
 from automl._warnings import warn_user
-from automl.search._journal_lock import journal_lock
 from automl.exceptions import JournalCorruptError, StorageError
+from automl.search._journal_lock import journal_lock
 
 __all__ = ["TORN_SUFFIX", "corrupt_line", "journal_error", "repair_tail", "repairing_backend"]
 
