@@ -288,6 +288,19 @@ def _check_ensemble(name: str, value: Any) -> list[str]:
     return [] if isinstance(value, bool) else [f"ensemble must be True or False, got {value!r}"]
 
 
+def stack_problems(values: Mapping[str, Any]) -> list[str]:
+    """``stack=True`` stacks over the blend, so it needs ``ensemble=True``.
+
+    Example:
+        >>> stack_problems({"stack": True, "ensemble": False})[0][:44]
+        'stack=True needs ensemble=True (the second l'
+    """
+    if values.get("stack") is True and values.get("ensemble") is False:
+        return ["stack=True needs ensemble=True (the second level reads the blend's members' predictions); "
+                "drop stack=True, or keep ensemble=True"]
+    return []
+
+
 def _check_task(name: str, value: Any) -> list[str]:
     if value is None or value in TASKS:
         return []

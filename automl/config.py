@@ -30,7 +30,7 @@ from typing import Any
 from automl._setting_checks import (  # noqa: F401 - the table names every check
     FINAL_MODELS, FIRST_TRIALS, ISOLATION_MODES, PRUNERS, TARGET_SETTINGS, TASKS, _ROLES, _check_column_roles, _check_cv, _check_device, _check_ensemble, _check_final_model, _check_pack_nets, pack_nets_value, _check_families, _check_first_trials, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pos_label, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_target_transform, _check_task, _check_time_budget, _check_tracking, _nonempty_text, _positive, _roles_value, family_list,
 )
-from automl._setting_checks import isolation_limit_problems
+from automl._setting_checks import isolation_limit_problems, stack_problems
 from automl._suggest import unknown_name_message
 from automl.exceptions import InputTypeError, InvalidParameterError
 
@@ -266,6 +266,17 @@ SETTINGS: tuple[Setting, ...] = (
             "False: the best single trial, always.",
             "`True`", "--no-ensemble",
             "keep the best single trial (default: blend the best trials when that scores better)"),
+    Setting("stack", False, _check_bool,
+            "A second level over the blend (stacked generalisation, as AutoGluon stacks its models): the best "
+            "trial's configuration is cross-validated again, on the same folds, on the data plus the blend's "
+            "members' out-of-fold predictions as columns; when its CV score beats the blend's cross-fitted one, it "
+            "is refitted on all rows and ``predict`` feeds it the members' predictions. It runs in the time the "
+            "blend leaves before the budget's end, and a second level that fails or runs late leaves the blend in "
+            "place. Needs ``ensemble=True``; left out for a holdout, ``time:K`` folds, image data or data with a "
+            "column named ``__stack_...``. Its CV score is slightly optimistic: its training rows' new columns "
+            "come from models that saw its validation rows.",
+            "`False`", "--stack", "yes: stack a second-level model over the blend when it scores better (default: no)",
+            cli_type=_yes_no),
     Setting("final_model", "auto", _check_final_model,
             "What ``predict`` uses of a chosen trial. ``\"refit\"``: its configuration refitted on all rows. "
             "``\"bag\"``: the models its cross-validation already fitted, one per fold, averaged (no refit, "
@@ -428,7 +439,7 @@ def resolve_settings(params: Mapping[str, Any], estimator: str = "any") -> FitSe
         values[name] = value
     if estimator == "classifier" and values.get("task") == "regression":
         problems.append("AutoMLClassifier cannot do regression; use AutoMLRegressor or task=None")
-    problems += isolation_limit_problems(values)
+    problems += isolation_limit_problems(values) + stack_problems(values)
     if problems:
         raise InvalidParameterError(problems)
     from automl.evaluation.splitters import parse_cv

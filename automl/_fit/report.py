@@ -80,10 +80,26 @@ def _ensemble_row(board: pd.DataFrame, ensemble: Mapping[str, Any], metrics: Seq
     return row
 
 
+def _stack_row(stack: Mapping[str, Any], metrics: Sequence[str]) -> dict[str, Any]:
+    params = {"second_level": f"{stack['family']}#{stack['trial']}", "over": list(stack["base_trials"])}
+    row: dict[str, Any] = {
+        "trial": pd.NA, "family": "stack", "params": params,
+        "n_folds": len(next(iter(stack["fold_scores"].values()))), "rows_fraction": 1.0, "origin": "stack",
+        "fit_time": np.nan, "duration": np.nan, "state": "complete", "reason": "", "worker": "",
+    }
+    for name in metrics:
+        row[f"{name}_mean"], row[f"{name}_std"] = finite_mean_std(stack["fold_scores"].get(name, []))
+    return row
+
+
 def with_ensemble_row(board: pd.DataFrame, ensemble: Mapping[str, Any], metric: Metric,
                       metrics: Sequence[str]) -> pd.DataFrame:
-    """The leaderboard with the ensemble as a row of its own (trial empty, family ``ensemble``), ranked."""
-    frame = pd.concat([pd.DataFrame([_ensemble_row(board, ensemble, metrics)]), board], ignore_index=True)
+    """The leaderboard with the ensemble as a row of its own (trial empty, family ``ensemble``), and the stack
+    over it (family ``stack``) when it was kept, ranked."""
+    rows = [_ensemble_row(board, ensemble, metrics)]
+    if ensemble.get("stack"):
+        rows.insert(0, _stack_row(ensemble["stack"], metrics))
+    frame = pd.concat([pd.DataFrame(rows), board], ignore_index=True)
     complete = frame["state"] == "complete"
     key = frame[f"{metric.name}_mean"]
     frame["rank"] = pd.array([pd.NA] * len(frame), dtype="Int64")
@@ -103,7 +119,8 @@ def mark_top(board: pd.DataFrame, records: Mapping[int, TrialRecord], ensemble: 
 
     def folds(row: Any) -> list[float]:
         if pd.isna(row["trial"]):
-            return list((ensemble or {}).get("fold_scores", {}).get(metric.name, []))
+            scored = (ensemble or {}).get("stack") if row["family"] == "stack" else ensemble
+            return list((scored or {}).get("fold_scores", {}).get(metric.name, []))
         return list(records[int(row["trial"])].fold_scores.get(metric.name, []))
 
     return mark_significance(board, folds(complete.iloc[0]), folds(complete.iloc[1]), test_fraction,

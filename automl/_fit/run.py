@@ -37,6 +37,7 @@ from automl.spaces.zero_shot import FirstTrial, learned_first_trials
 from automl.tracking import SearchInfo, Tracker, TrackingResult, make_tracker
 from automl._fit.problem import Problem, prepare_problem
 from automl._fit.refit import build_final_model
+from automl._fit.stack import stack_refit_factor
 from automl._fit.report import FitReport, build_report
 
 __all__ = ["ENSEMBLE_REFIT_FACTOR", "TRACKING_RESERVE", "join_fit", "run_fit"]
@@ -67,11 +68,16 @@ def _terminable(function: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
-def _budget(settings: FitSettings, started: float, tracked: bool) -> Budget:
+def _budget(problem: Problem, started: float, tracked: bool) -> Budget:
+    """The fit's one budget: the final stage keeps time for the ensemble's members' refits and, with ``stack=True``,
+    for the second level's cross-validation and refit (:func:`~automl._fit.stack.stack_refit_factor`)."""
+    settings = problem.settings
+    factor = ENSEMBLE_REFIT_FACTOR if settings.ensemble else 0.0
+    if settings.ensemble and settings.stack:
+        factor += stack_refit_factor(len(problem.splits), problem.refit_scale)
     return Budget(
         settings.budget_seconds, started, tracking_reserve=TRACKING_RESERVE if tracked else 0.0,
-        ensemble_factor=ENSEMBLE_REFIT_FACTOR if settings.ensemble else 0.0,
-        enforced=settings.isolation == "process",
+        ensemble_factor=factor, enforced=settings.isolation == "process",
     )
 
 
@@ -181,7 +187,7 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
     started = time.monotonic()
     problem = prepare_problem(settings, X, y, groups, sample_weight)
     tracker = make_tracker(settings)
-    budget = _budget(settings, started, tracked=settings.tracking_on)
+    budget = _budget(problem, started, tracked=settings.tracking_on)
     spec = _search_spec(problem, settings.n_trials, sweep if settings.study_name else None)
     opened: list[Any] = []
 

@@ -28,6 +28,7 @@ import pandas as pd
 from automl.exceptions import InvalidParameterError
 from automl.explain.exact import exact_contributions, exact_space
 from automl.explain.shapley import permutation_shapley
+from automl.stacking import StackedModel
 
 __all__ = ["explain"]
 
@@ -110,7 +111,8 @@ def contributions(model: Any, canonical: pd.DataFrame, background: pd.DataFrame,
     for member, weight in members:
         transform = getattr(getattr(member, "target_transform_", None), "name", "none")
         # a model of f(y) has exact contributions to f(y), not to the prediction: those are estimated
-        space = exact_space(member.family, task) if transform == "none" else None
+        # a stack's second level reads its base models' predictions too: estimated as a whole
+        space = exact_space(member.family, task) if transform == "none" and not isinstance(member, StackedModel) else None
         found = None
         if space is not None and (single or space == "score"):
             found = _exact_member(member, canonical, background, targets, owner, len(groups))

@@ -24,7 +24,7 @@ from automl.evaluation.cross_validation import CVResult, Evaluator
 from automl.evaluation.monitor import TrialMonitor
 from automl.search.failures import DeadlineKilled
 from automl.search.kept_models import KeptModels
-from automl.search.worker_process import fit_rows
+from automl.search.worker_process import fit_rows, with_columns
 
 __all__ = ["InProcessRunner", "Runner"]
 
@@ -35,8 +35,10 @@ class Runner(Protocol):
     isolated: bool
 
     def evaluate(self, family: str, params: Mapping[str, Any], *, seed: int | None = None,
-                 monitor: TrialMonitor | None = None, deadline: float | None = None) -> CVResult:
-        """Cross-validate one configuration (see :meth:`Evaluator.evaluate`)."""
+                 monitor: TrialMonitor | None = None, deadline: float | None = None,
+                 extra: Mapping[str, Any] | None = None) -> CVResult:
+        """Cross-validate one configuration (see :meth:`Evaluator.evaluate`); ``extra``: columns added to the
+        data for this request only (name -> one value per row)."""
 
     def evaluate_pack(self, family: str, params: Sequence[Mapping[str, Any]], *, seed: int | None = None,
                       monitors: Sequence[TrialMonitor | None] | None = None,
@@ -46,9 +48,10 @@ class Runner(Protocol):
         :meth:`keep` with ``member`` then keeps a member's fold models."""
 
     def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
-              deadline: float | None = None, stop_at: float | None = None) -> Any:
-        """``family`` with ``params`` fitted on all rows (or the share ``fraction``); nets and boosters end
-        their training at ``stop_at``, and the whole refit is stopped at ``deadline``."""
+              deadline: float | None = None, stop_at: float | None = None,
+              extra: Mapping[str, Any] | None = None) -> Any:
+        """``family`` with ``params`` fitted on all rows (or the share ``fraction``) and the ``extra`` columns;
+        nets and boosters end their training at ``stop_at``, and the whole refit is stopped at ``deadline``."""
 
     def start(self, deadline: float | None = None) -> None:
         """Have the worker ready (started, data loaded) by ``deadline`` if it can be."""
@@ -94,10 +97,12 @@ class InProcessRunner:
         self.close()
 
     def evaluate(self, family: str, params: Mapping[str, Any], *, seed: int | None = None,
-                 monitor: TrialMonitor | None = None, deadline: float | None = None) -> CVResult:
+                 monitor: TrialMonitor | None = None, deadline: float | None = None,
+                 extra: Mapping[str, Any] | None = None) -> CVResult:
         """Cross-validate here (``deadline`` is the monitor's to check)."""
         self._pending = {}
-        result = self.evaluator.evaluate(family, params, self.X, self.y, monitor=monitor, seed=seed, keep_model=True)
+        result = self.evaluator.evaluate(family, params, with_columns(self.X, extra), self.y, monitor=monitor,
+                                         seed=seed, keep_model=True)
         self._pending = {None: result.models}
         result.models = None
         return result
@@ -115,11 +120,12 @@ class InProcessRunner:
         return outcomes
 
     def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
-              deadline: float | None = None, stop_at: float | None = None) -> Any:
+              deadline: float | None = None, stop_at: float | None = None,
+              extra: Mapping[str, Any] | None = None) -> Any:
         """Fit here; a refit that cannot start before ``deadline`` raises :class:`DeadlineKilled`."""
         if deadline is not None and time.monotonic() >= deadline:
             raise DeadlineKilled("not started: the time budget's deadline has passed")
-        return fit_rows(self.evaluator, self.X, self.y, family, params, seed, fraction, stop_at)
+        return fit_rows(self.evaluator, with_columns(self.X, extra), self.y, family, params, seed, fraction, stop_at)
 
     def start(self, deadline: float | None = None) -> None:
         """Nothing to start."""

@@ -7,21 +7,19 @@ milliseconds per trial, not a Python start-up. The fit's process keeps the Optun
 the worker sends it each probe, fold and epoch event and waits for the typed answer
 (see :mod:`automl.evaluation.monitor`), exactly as an in-process monitor would answer.
 
-When a trial or a refit raises (``MemoryError`` included: the worker is then replaced),
-crashes its process, runs past ``trial_timeout`` or grows past ``trial_memory_limit`` MiB
-(the worker and its child processes), it fails with the reason and a new worker takes the next
-request; past its deadline the worker is killed, a trial is stopped (pruned) and a refit raises
-:class:`DeadlineKilled`. Where workers may be killed (a time budget or ``trial_timeout``), a spare
-worker waits with its packages imported, so that a kill does not cost the next trial a Python start-up. The limits are checked at every message the worker sends (a net that
-reports an epoch every few milliseconds) and every :data:`POLL_SECONDS` of silence. The
-worker processes and their warm pool are in :mod:`automl.search.worker_pool`; they die with
-the fit's process, and the data reaches them in a file without a name (nothing is left in the
-temporary folder, even after kill -9).
+When a trial or a refit raises (``MemoryError`` included: the worker is then replaced), crashes its process, runs
+past ``trial_timeout`` or grows past ``trial_memory_limit`` MiB (the worker and its child processes), it fails with
+the reason and a new worker takes the next request; past its deadline the worker is killed, a trial is stopped
+(pruned) and a refit raises :class:`DeadlineKilled`. Where workers may be killed (a time budget or
+``trial_timeout``), a spare worker waits with its packages imported, so that a kill does not cost the next trial a
+Python start-up. The limits are checked at every message the worker sends (a net that reports an epoch every few
+milliseconds) and every :data:`POLL_SECONDS` of silence. The worker processes and their warm pool are in
+:mod:`automl.search.worker_pool`; they die with the fit's process, and the data reaches them in a file without a
+name (nothing is left in the temporary folder, even after kill -9).
 
-:class:`InProcessRunner` has the same interface and runs everything in the fit's own
-process (``isolation="none"``): nothing can be killed there, so deadlines are only
-checked between folds and epochs, and ``trial_timeout`` / ``trial_memory_limit`` are
-refused (:class:`~automl.exceptions.InvalidParameterError`), as they are when the fit
+:class:`InProcessRunner` has the same interface and runs everything in the fit's own process (``isolation="none"``):
+nothing can be killed there, so deadlines are only checked between folds and epochs, and ``trial_timeout`` /
+``trial_memory_limit`` are refused (:class:`~automl.exceptions.InvalidParameterError`), as they are when the fit
 cannot be sent to a worker.
 
 Example:
@@ -39,6 +37,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 import pickle
 import time
@@ -231,7 +230,8 @@ class IsolatedRunner:
 
     # -- requests ------------------------------------------------------------------------------
     def evaluate(self, family: str, params: Mapping[str, Any], *, seed: int | None = None,
-                 monitor: TrialMonitor | None = None, deadline: float | None = None) -> CVResult:
+                 monitor: TrialMonitor | None = None, deadline: float | None = None,
+                 extra: Mapping[str, Any] | None = None) -> CVResult:
         """Cross-validate one configuration in the worker.
 
         Args:
@@ -241,6 +241,7 @@ class IsolatedRunner:
             monitor: Answers the trial's events, here in the fit's process.
             deadline: Monotonic time past which the trial is out of time (None: none); the
                 worker is killed :data:`DEADLINE_GRACE_SECONDS` after it.
+            extra: Columns added to the data for this trial only (name -> one value per row).
 
         Raises:
             TrialStopped: the monitor stopped it, or it was killed at its deadline (``kind="timeout"``).
@@ -249,12 +250,12 @@ class IsolatedRunner:
         """
         if not self._degraded:
             try:
-                message = self._exchange(("trial", family, dict(params), seed, monitor is not None), "trial", family,
-                                         deadline, monitor)
+                message = self._exchange(("trial", family, dict(params), seed, monitor is not None, extra), "trial",
+                                         family, deadline, monitor)
                 return message[1]
             except WorkerLoadError as exc:
                 self._degrade(exc)
-        return self._local.evaluate(family, params, seed=seed, monitor=monitor, deadline=deadline)
+        return self._local.evaluate(family, params, seed=seed, monitor=monitor, deadline=deadline, extra=extra)
 
     def evaluate_pack(self, family: str, params: Sequence[Mapping[str, Any]], *, seed: int | None = None,
                       monitors: Sequence[TrialMonitor | None] | None = None,
@@ -292,28 +293,29 @@ class IsolatedRunner:
         self._drop_spares()
 
     def refit(self, family: str, params: Mapping[str, Any], *, seed: int, fraction: float = 1.0,
-              deadline: float | None = None, stop_at: float | None = None) -> Any:
-        """``family`` with ``params`` fitted in the worker on all rows (or the share ``fraction``); nets and
-        boosters end their training at ``stop_at`` (the worker shares this process's monotonic clock).
+              deadline: float | None = None, stop_at: float | None = None,
+              extra: Mapping[str, Any] | None = None) -> Any:
+        """``family`` with ``params`` fitted in the worker on all rows (or the share ``fraction``) and the ``extra``
+        columns; nets and boosters end their training at ``stop_at`` (the worker shares this process's clock).
 
         Raises:
             DeadlineKilled: killed at ``deadline``.
             TrialRaised: it raised an exception in the worker.
             TrialCrashed: the worker crashed, or was killed at the time or memory limit.
         """
+        local = functools.partial(self._local.refit, family, params, seed=seed, fraction=fraction, deadline=deadline,
+                                  stop_at=stop_at, extra=extra)
         if self._degraded:
-            return self._local.refit(family, params, seed=seed, fraction=fraction, deadline=deadline,
-                                     stop_at=stop_at)
-        message = self._exchange(("refit", family, dict(params), seed, fraction, stop_at), "refit", family, deadline,
-                                 None)
+            return local()
+        message = self._exchange(("refit", family, dict(params), seed, fraction, stop_at, extra), "refit", family,
+                                 deadline, None)
         if message[0] == "unpicklable":
             warnings.warn(
                 f"the {family!r} model cannot be sent back from the worker process ({message[1]}); it is refitted "
                 "in the fit's own process instead, where a crash or the deadline cannot be contained",
                 RuntimeWarning, stacklevel=2,
             )
-            return self._local.refit(family, params, seed=seed, fraction=fraction, deadline=deadline,
-                                     stop_at=stop_at)
+            return local()
         return pickle.loads(message[1])
 
     def start(self, deadline: float | None = None) -> None:

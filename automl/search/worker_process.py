@@ -6,8 +6,9 @@ fit's side). Messages, as tuples over a ``multiprocessing`` pipe:
 - from the fit: ``("load", source, families, warning_filters)`` (``source`` is ``("fd",)``: the data
   file's descriptor follows on the pipe, see :class:`~automl.search.worker_pool.Payload`; or
   ``("path", path)``), ``("unload",)``,
-  ``("trial", family, params, seed, monitored)``, ``("pack", family, [params, ...], seed, [monitored, ...])``,
-  ``("refit", family, params, seed, fraction, stop_at)``,
+  ``("trial", family, params, seed, monitored[, extra])``, ``("pack", family, [params, ...], seed, [monitored, ...])``,
+  ``("refit", family, params, seed, fraction, stop_at[, extra])`` (``extra``: columns added to the data for this
+  request only, e.g. a stack's base predictions, see :func:`with_columns`),
   ``("answer", answer)`` (to an event), ``("keep", max_bytes[, member])`` (send the last trial's fold models,
   or those of the last pack's ``member``-th member, back pickled, if they pickle to at most ``max_bytes``;
   see :mod:`automl.search.kept_models`),
@@ -44,7 +45,7 @@ from automl.evaluation.cross_validation import Evaluator, subsample
 from automl.evaluation.monitor import Answer, EpochDone, FoldDone, ProbeDone, TrialStopped
 from automl.search.kept_models import dumps
 
-__all__ = ["RemoteMonitor", "serve"]
+__all__ = ["RemoteMonitor", "serve", "with_columns"]
 
 Loaded = tuple[Evaluator, Any, Any]
 
@@ -157,9 +158,22 @@ def _guarded(conn: Any, loaded: Loaded, kind: str, args: tuple[Any, ...], kept: 
         free_accelerator_memory()
 
 
-def _run_trial(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, monitored: bool) -> Any:
+def with_columns(X: Any, extra: Any) -> Any:
+    """``X`` with the columns of the mapping ``extra`` (name -> one value per row) added (``X`` itself when None).
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> list(with_columns(pd.DataFrame({"a": [1, 2]}), {"b": np.zeros(2)})), with_columns("X", None)
+        (['a', 'b'], 'X')
+    """
+    return X if not extra else X.assign(**extra)
+
+
+def _run_trial(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, monitored: bool,
+               extra: Any = None) -> Any:
     """Cross-validate; send the result (without its fold models, which stay here); return those models."""
     evaluator, X, y = loaded
+    X = with_columns(X, extra)
     monitor = RemoteMonitor(conn) if monitored else None
     result = evaluator.evaluate(family, params, X, y, monitor=monitor, seed=seed, keep_model=True)
     models, result.models = result.models, None
@@ -192,12 +206,12 @@ def _portable(outcome: Any) -> Any:
 
 
 def _run_refit(conn: Any, loaded: Loaded, family: str, params: Any, seed: Any, fraction: float,
-               stop_at: float | None = None) -> None:
+               stop_at: float | None = None, extra: Any = None) -> None:
     """Fit ``family`` with ``params`` on all rows (or the seeded share ``fraction`` of them; training ends
     at ``stop_at``) and send the fitted pipeline back, pickled here so that a model that does not pickle
     is an error of this refit."""
     evaluator, X, y = loaded
-    model = fit_rows(evaluator, X, y, family, params, seed, fraction, stop_at)
+    model = fit_rows(evaluator, with_columns(X, extra), y, family, params, seed, fraction, stop_at)
     payload = dumps(model)
     if payload is None:  # the fit's process then refits in-process
         conn.send(("unpicklable", f"the fitted {family!r} model cannot be pickled"))

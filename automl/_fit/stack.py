@@ -1,0 +1,218 @@
+"""Stage 3, last step (``stack=True``): a second level over the blend, kept when its CV score beats the blend's.
+
+The blend's members' out-of-fold predictions become columns of the data (:func:`~automl.stacking.stack_columns`;
+under repeated folds each row's predictions are averaged over the repeats), and the best trial's configuration is
+cross-validated again on the data with those columns, on the same folds as every trial, in the isolated worker
+(:meth:`~automl.search.isolation.IsolatedRunner.evaluate` with ``extra``). When its mean primary score beats the
+blend's cross-fitted one it is refitted on all rows (its own refit hints, e.g. the rounds early stopping found) and
+``predict`` uses a :class:`~automl.stacking.StackedModel`: the blend's members, as refitted, predict the new rows,
+and the second level reads their predictions beside the row's own columns.
+
+It runs in the time the blend leaves: it starts only when its cross-validation (the best trial's fit time) and
+its refit are expected to end by the ensemble's deadline, its folds stop there (:class:`_Deadline`), and the worker
+is killed at the refit deadline. A second level that fails, runs late or scores worse leaves the blend as it was:
+a failing stage never ends the fit.
+
+Not stacked (the blend stays): a split that does not predict every row the same number of times (a holdout,
+``time:K`` folds, validation rows capped on large data), image data, data with a column named ``__stack_...``.
+
+The second level's CV is slightly optimistic: the new columns of its training rows come from fold models that
+were trained on its validation rows (AutoGluon accepts the same to reuse the folds); off-suite measurements of
+this gap are in benchmarks/README.md.
+
+Example:
+    >>> import numpy as np
+    >>> rows = np.arange(6)
+    >>> every_row_once([(rows[3:], rows[:3]), (rows[:3], rows[3:])], 6), every_row_once([(rows[2:], rows[:2])], 6)
+    (True, False)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from automl._spawn import raise_if_stopped
+from automl._warnings import report_stage
+from automl.ensemble import DEFAULT_ROUNDS, cross_fitted_scores, greedy_selection
+from automl.evaluation.monitor import EpochDone, FoldDone, Go, ProbeDone, Stop
+from automl.evaluation.stats import finite_mean_std
+from automl.families.registry import get_family
+from automl.search.budget import Budget
+from automl.search.objective import trial_seed
+from automl.search.policy import MEMBER_PAD, REFIT_MARGIN, refit_seconds
+from automl.search.runner import SearchOutcome
+from automl.search.trial_record import TrialRecord
+from automl.stacking import STACK_PREFIX, StackedModel, stack_columns
+
+__all__ = ["STACK_CV_MARGIN", "TOP_FAMILIES", "build_stack", "every_row_once", "second_level", "stack_refit_factor"]
+
+logger = logging.getLogger("automl")
+
+#: The second level's cross-validation is expected to take its configuration's fit time times this (the new
+#: columns, and a little for its start).
+STACK_CV_MARGIN = 1.3
+
+
+class _Deadline:
+    """Answers the second level's events: go on while its next fold (or epoch) is expected to end by ``at``."""
+
+    def __init__(self, at: float | None) -> None:
+        self.at = at
+
+    def _late(self, seconds: float = 0.0) -> bool:
+        return self.at is not None and time.monotonic() + seconds > self.at
+
+    def probe(self, event: ProbeDone) -> Go | Stop:
+        """All rows: a second level is never sized down."""
+        return Go()
+
+    def fold(self, event: FoldDone) -> Go | Stop:
+        """Stop when the next fold, as long as this one, would end past the deadline."""
+        last = event.fold + 1 >= event.n_folds
+        if not last and self._late(event.seconds):
+            return Stop("the second level's next fold would end past the ensemble's deadline", "timeout")
+        return Go()
+
+    def epoch(self, event: EpochDone) -> Go | Stop:
+        """End the fold's training (best epoch kept) once the deadline has passed."""
+        return Go(end_fold=self._late())
+
+
+#: The families the second level is taken from, in this order of preference among the completed trials (the
+#: best trial of the first family that has one): boosted trees read a few strong columns beside many weak ones
+#: well, and AutoGluon's second levels are mostly its boosters. None completed: the best trial.
+TOP_FAMILIES = ("lightgbm", "catboost", "xgboost", "hist_gradient_boosting")
+
+
+def second_level(ranked: Sequence[TrialRecord]) -> TrialRecord:
+    """The trial whose configuration is the second level: the best booster's (:data:`TOP_FAMILIES`), else the best.
+
+    Example:
+        >>> from types import SimpleNamespace as T
+        >>> second_level([T(number=4, family="torch_mlp"), T(number=2, family="xgboost"), T(number=1, family="lightgbm")]).number
+        2
+    """
+    boosters = [r for r in ranked if r.family in TOP_FAMILIES]
+    return boosters[0] if boosters else ranked[0]
+
+
+def stack_refit_factor(n_splits: int, scale: float) -> float:
+    """The second level's cost (its cross-validation and its refit) in refits of the best trial, which the search
+    keeps for it: its ``n_splits`` folds each take a refit's time over ``scale * REFIT_MARGIN``.
+
+    Example:
+        >>> round(stack_refit_factor(3, 1.5), 2)
+        3.17
+    """
+    return 1.0 + STACK_CV_MARGIN * n_splits / (scale * REFIT_MARGIN)
+
+
+def every_row_once(splits: Sequence[tuple[np.ndarray, np.ndarray]], n_rows: int) -> bool:
+    """Whether the splits validate every row, and every row equally often (k folds, repeated or grouped)."""
+    counts = np.zeros(n_rows, dtype=int)
+    for _, valid in splits:
+        counts[valid] += 1
+    return bool(n_rows and counts.min() >= 1 and counts.min() == counts.max())
+
+
+def _why_not(problem: Any) -> str | None:
+    """Why this fit is not stacked (None: it can be)."""
+    if problem.image_shape is not None:
+        return "image data"
+    if any(str(c).startswith(STACK_PREFIX) for c in problem.X.columns):
+        return f"the data has a column named {STACK_PREFIX}..."
+    if not every_row_once(problem.splits, len(problem.y)):
+        return f"cv={problem.plan.description} does not predict every row the same number of times"
+    return None
+
+
+def _base_columns(outcome: SearchOutcome, trials: Sequence[int], task: str) -> dict[str, np.ndarray] | None:
+    """The members' out-of-fold predictions as columns (None: one of them is no longer kept)."""
+    predictions = []
+    for number in trials:
+        if number not in outcome.oof:
+            return None
+        predictions.append(np.asarray(_by_repeat(outcome.oof, number), dtype="float64").mean(axis=0))
+    return stack_columns(predictions, trials, task)
+
+
+def _by_repeat(oof: Any, number: int) -> np.ndarray:
+    """Trial ``number``'s out-of-fold predictions per repeat, ``(R, n, ...)`` (a plain mapping: ``R == 1``)."""
+    by_repeat = getattr(oof, "by_repeat", None)
+    return np.asarray(by_repeat(number) if by_repeat is not None else np.asarray(oof[number])[None])
+
+
+def _mean(fold_scores: dict[str, list[float]], name: str) -> float:
+    return finite_mean_std(fold_scores.get(name, []))[0]
+
+
+def build_stack(problem: Any, outcome: SearchOutcome, runner: Any, ensemble: Any, blend_score: float,
+                top: TrialRecord, budget: Budget) -> tuple[StackedModel, dict[str, Any]] | None:
+    """The stacked model over ``ensemble`` (an :class:`~automl.ensemble.EnsembleModel`, scored ``blend_score``
+    on cross-fitted folds) with ``top``'s configuration as its second level, and what it is; None when it is not
+    built, scores worse or fails (the reason is logged).
+
+    Raises:
+        KeyboardInterrupt: the fit was stopped (Ctrl-C, SIGTERM) meanwhile.
+    """
+    reason = _why_not(problem)
+    columns = None if reason else _base_columns(outcome, ensemble.trials, problem.task)
+    if reason is None and columns is None:
+        reason = "a member's out-of-fold predictions are no longer kept"
+    aim, deadline = budget.ensemble_deadline(), budget.refit_deadline()
+    fit_time = top.fit_time if np.isfinite(top.fit_time) else 0.0
+    expected = fit_time * STACK_CV_MARGIN + refit_seconds(fit_time, len(problem.splits), problem.refit_scale,
+                                                          MEMBER_PAD)
+    if reason is None and budget.left(aim) < expected:
+        reason = f"its cross-validation and refit ({expected:.1f} s expected) would end past the ensemble's deadline"
+    if reason is not None:
+        logger.info("no second level over the blend: %s", reason)
+        return None
+    report_stage("stacking a second level over the blend ...")
+    started, seed = time.monotonic(), trial_seed(problem.settings.seed, top.number)
+    params = {**problem.spaces[top.family].defaults(), **top.params}
+    try:
+        result = runner.evaluate(top.family, params, seed=seed, monitor=_Deadline(aim), deadline=aim, extra=columns)
+        blended = _blend_levels(problem, outcome, ensemble.trials, result, blend_score, deadline)
+        if blended is None:
+            return None
+        family = get_family(top.family)
+        refit_params = dict(params) if family.refit_params is None else family.refit_params(params, result.refit_hints)
+        fitted = runner.refit(top.family, refit_params, seed=seed, deadline=deadline, stop_at=aim, extra=columns)
+    except Exception as exc:  # noqa: BLE001 - a failing second level never ends the fit: the blend stays
+        raise_if_stopped(exc)
+        logger.warning("the second level over the blend failed (%s: %s); the blend stays", type(exc).__name__, exc)
+        return None
+    counts, scores = blended
+    model = StackedModel(ensemble.members, ensemble.trials, fitted, counts, top.number)
+    return model, {
+        "trial": top.number, "family": top.family, "base_trials": list(ensemble.trials), "weights": model.weights,
+        "fold_scores": scores, "second_level_fold_scores": result.fold_scores, "blend_score": blend_score,
+        "seconds": time.monotonic() - started,
+    }
+
+
+def _blend_levels(problem: Any, outcome: SearchOutcome, trials: Sequence[int], result: Any, blend_score: float,
+                  deadline: float | None) -> tuple[list[float], dict[str, list[float]]] | None:
+    """The weights of the base models and the second level (greedy selection over their out-of-fold predictions)
+    and the blend's scores per fold, cross-fitted as the first blend's are; None when the second level gets no
+    weight or the blend does not beat ``blend_score`` (logged)."""
+    primary, evaluator, y = problem.metric, problem.evaluator, problem.y
+    second = result.oof_repeats if result.oof_repeats is not None else np.asarray(result.oof)[None]
+    flat = [outcome.oof[t] for t in trials] + [result.oof]
+    selection = greedy_selection(flat, y, primary, rounds=DEFAULT_ROUNDS, sample_weight=evaluator.weights,
+                                 classes=evaluator.classes, deadline=deadline)
+    scores = cross_fitted_scores([_by_repeat(outcome.oof, t) for t in trials] + [second], y, evaluator,
+                                 DEFAULT_ROUNDS, deadline)
+    score = _mean(scores, primary.name)
+    if not selection.counts[-1] or not primary.is_better(score, blend_score):
+        logger.info("the second level (%s=%.5g alone, weight %.2f) and the blend scored %.5g on CV, the blend alone "
+                    "%.5g: the blend stays", primary.name, _mean(result.fold_scores, primary.name),
+                    selection.weights[-1], score, blend_score)
+        return None
+    return [float(c) for c in selection.counts], scores
