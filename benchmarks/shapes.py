@@ -10,8 +10,9 @@ only keep its budget by killing that refit and falling back to another finalist.
 ``long_fold``: the built-in families on :func:`benchmarks.scale.synthetic` rows large enough that
 one LightGBM fold takes longer than the smallest budgets.
 
-With ``refit_fault`` (``segfault``, ``abort``, ``raise``, ``memory_error``) the refit on all rows
-misbehaves instead (its folds do not), for the tests of the refit's isolation.
+With ``refit_fault`` (``segfault``, ``abort``, ``raise``, ``memory_error``, ``hang``) the refit on all rows
+misbehaves instead (its folds do not), for the tests of the refit's isolation; with ``wide_fault`` any fit on more
+than ``width`` columns does (the second level of a stack, which reads the base models' predictions too).
 
 Register the family in a child with ``register_family("slow_refit", "benchmarks.shapes:SLOW_REFIT")``
 (the trial worker imports it from that path).
@@ -46,15 +47,19 @@ class SlowRefitClassifier(ClassifierMixin, BaseEstimator):
     :func:`linear_frame`), whose ``fit`` sleeps ``fold_seconds * (rows / fold_rows) ** POWER``."""
 
     def __init__(self, fold_seconds: float = 0.5, fold_rows: int = 1000, C: float = 1.0, refit_fault: str = "none",
-                 ) -> None:
+                 wide_fault: str = "none", width: int = 8) -> None:
         self.fold_seconds = fold_seconds
         self.fold_rows = fold_rows
         self.C = C
         self.refit_fault = refit_fault
+        self.wide_fault = wide_fault
+        self.width = width
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SlowRefitClassifier:
         if len(y) > self.fold_rows * 1.2 and self.refit_fault != "none":  # the refit on all rows
             _fault(self.refit_fault)
+        if np.shape(X)[1] > self.width and self.wide_fault != "none":  # more columns: a stack's second level
+            _fault(self.wide_fault)
         time.sleep(self.fold_seconds * (len(y) / self.fold_rows) ** POWER)
         self.model_ = LogisticRegression(C=self.C, max_iter=500).fit(_with_interaction(X), y, sample_weight)
         self.classes_ = self.model_.classes_
@@ -78,11 +83,14 @@ def _fault(kind: str) -> None:
         os.abort()
     if kind == "memory_error":
         raise MemoryError("injected at the refit")
+    if kind == "hang":
+        time.sleep(3600)
     raise RuntimeError(f"injected {kind} at the refit")
 
 
 def _build(params: Any, ctx: Any) -> SlowRefitClassifier:
-    return SlowRefitClassifier(params["fold_seconds"], params["fold_rows"], params["C"], params["refit_fault"])
+    return SlowRefitClassifier(params["fold_seconds"], params["fold_rows"], params["C"], params["refit_fault"],
+                               params["wide_fault"], params["width"])
 
 
 SLOW_REFIT = ModelFamily(
@@ -93,6 +101,8 @@ SLOW_REFIT = ModelFamily(
         "fold_rows": {"type": "fixed", "value": 1000},
         "C": {"type": "float", "low": 0.1, "high": 10.0, "log": True, "default": 1.0},
         "refit_fault": {"type": "fixed", "value": "none"},
+        "wide_fault": {"type": "fixed", "value": "none"},
+        "width": {"type": "fixed", "value": 8},
     }}),
 )
 
