@@ -68,27 +68,16 @@ class FitReport:
         raise AttributeError(name)
 
 
-def _ensemble_row(board: pd.DataFrame, ensemble: Mapping[str, Any], metrics: Sequence[str]) -> dict[str, Any]:
-    params = {f"{f}#{t}": round(w, 4) for f, t, w in zip(ensemble["families"], ensemble["trials"], ensemble["weights"])}
+def _blend_row(family: str, params: Any, fold_scores: Mapping[str, list[float]],
+               metrics: Sequence[str]) -> dict[str, Any]:
+    """A leaderboard row of a model made of trials (the ensemble, the stack): no trial number of its own."""
     row: dict[str, Any] = {
-        "trial": pd.NA, "family": "ensemble", "params": params,
-        "n_folds": len(next(iter(ensemble["fold_scores"].values()))), "rows_fraction": 1.0, "origin": "ensemble",
+        "trial": pd.NA, "family": family, "params": params,
+        "n_folds": len(next(iter(fold_scores.values()))), "rows_fraction": 1.0, "origin": family,
         "fit_time": np.nan, "duration": np.nan, "state": "complete", "reason": "", "worker": "",
     }
     for name in metrics:
-        row[f"{name}_mean"], row[f"{name}_std"] = finite_mean_std(ensemble["fold_scores"].get(name, []))
-    return row
-
-
-def _stack_row(stack: Mapping[str, Any], metrics: Sequence[str]) -> dict[str, Any]:
-    params = {"second_level": f"{stack['family']}#{stack['trial']}", "over": list(stack["base_trials"])}
-    row: dict[str, Any] = {
-        "trial": pd.NA, "family": "stack", "params": params,
-        "n_folds": len(next(iter(stack["fold_scores"].values()))), "rows_fraction": 1.0, "origin": "stack",
-        "fit_time": np.nan, "duration": np.nan, "state": "complete", "reason": "", "worker": "",
-    }
-    for name in metrics:
-        row[f"{name}_mean"], row[f"{name}_std"] = finite_mean_std(stack["fold_scores"].get(name, []))
+        row[f"{name}_mean"], row[f"{name}_std"] = finite_mean_std(fold_scores.get(name, []))
     return row
 
 
@@ -96,9 +85,12 @@ def with_ensemble_row(board: pd.DataFrame, ensemble: Mapping[str, Any], metric: 
                       metrics: Sequence[str]) -> pd.DataFrame:
     """The leaderboard with the ensemble as a row of its own (trial empty, family ``ensemble``), and the stack
     over it (family ``stack``) when it was kept, ranked."""
-    rows = [_ensemble_row(board, ensemble, metrics)]
-    if ensemble.get("stack"):
-        rows.insert(0, _stack_row(ensemble["stack"], metrics))
+    params = {f"{f}#{t}": round(w, 4) for f, t, w in zip(ensemble["families"], ensemble["trials"], ensemble["weights"])}
+    rows = [_blend_row("ensemble", params, ensemble["fold_scores"], metrics)]
+    stack = ensemble.get("stack")
+    if stack:
+        second = {"second_level": f"{stack['family']}#{stack['trial']}", "over": list(stack["base_trials"])}
+        rows.insert(0, _blend_row("stack", second, stack["fold_scores"], metrics))
     frame = pd.concat([pd.DataFrame(rows), board], ignore_index=True)
     complete = frame["state"] == "complete"
     key = frame[f"{metric.name}_mean"]
