@@ -268,13 +268,14 @@ SETTINGS: tuple[Setting, ...] = (
             "keep the best single trial (default: blend the best trials when that scores better)"),
     Setting("stack", False, _check_bool,
             "A second level over the blend (stacked generalisation, as AutoGluon stacks its models): the best "
-            "trial's configuration is cross-validated again, on the same folds, on the data plus the blend's "
-            "members' out-of-fold predictions as columns; when its CV score beats the blend's cross-fitted one, it "
-            "is refitted on all rows and ``predict`` feeds it the members' predictions. It runs in the time the "
-            "blend leaves before the budget's end, and a second level that fails or runs late leaves the blend in "
-            "place. Needs ``ensemble=True``; left out for a holdout, ``time:K`` folds, image data or data with a "
-            "column named ``__stack_...``. Its CV score is slightly optimistic: its training rows' new columns "
-            "come from models that saw its validation rows.",
+            "booster's configuration (else the best trial's) is cross-validated again, on the same folds, on the data "
+            "plus the blend's members' out-of-fold predictions as columns; greedy selection blends it with the members, "
+            "and when that blend's cross-fitted score beats the first blend's, the second level is refitted on all rows "
+            "and ``predict`` feeds it the members' predictions and blends the two levels. The search keeps time for it "
+            "(about three refits like the best trial's under 3 folds); a second level that scores worse, fails or runs "
+            "late leaves the first blend in place. Needs ``ensemble=True``; left out for a holdout, ``time:K`` folds, "
+            "capped validation rows, image data or data with a column named ``__stack_...``. Its CV score is slightly "
+            "optimistic: its training rows' new columns come from models that saw its validation rows.",
             "`False`", "--stack", "yes: stack a second-level model over the blend when it scores better (default: no)",
             cli_type=_yes_no),
     Setting("final_model", "auto", _check_final_model,
