@@ -124,8 +124,10 @@ def test_a_live_optuna_lock_file_is_honoured_and_a_stale_one_broken_after_its_gr
     assert not os.path.lexists(f"{journal}.lock")
 
 
-WAIT = (
-    "import sys\n"
+WAIT = (  # Ctrl-C handled as a terminal's process does, even when started where SIGINT is ignored (a shell's
+    # background job inherits SIG_IGN, and Python then installs no KeyboardInterrupt handler)
+    "import signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
     "from automl.search._journal_lock import JournalLock\n"
     "print('waiting', flush=True)\n"
     "JournalLock(sys.argv[1]).acquire()\n"
