@@ -35,7 +35,8 @@ import numpy as np
 from automl.evaluation.metrics import Metric
 from automl.evaluation.stats import finite_mean_std
 
-__all__ = ["EnsembleModel", "EnsemblePlan", "OutOfTime", "Selection", "blend", "greedy_selection", "plan_ensemble"]
+__all__ = ["EnsembleModel", "EnsemblePlan", "OutOfTime", "Selection", "blend", "greedy_selection", "oof_by_repeat",
+           "plan_ensemble"]
 
 #: Rounds of greedy selection (the weights are multiples of 1 / rounds).
 DEFAULT_ROUNDS = 40
@@ -262,14 +263,10 @@ def plan_ensemble(
     if len(done) < 2:
         return None
     candidates = done[:MAX_CANDIDATES]
-    def repeats(number: int) -> np.ndarray:  # (R, n, ...): each repeat's predictions, R = 1 without repeats
-        by_repeat = getattr(oof, "by_repeat", None)
-        return by_repeat(number) if by_repeat is not None else np.asarray(oof[number])[None]
-
-    single = fold_scores(repeats(done[0].number), y, evaluator)
+    single = fold_scores(oof_by_repeat(oof, done[0].number), y, evaluator)
     try:
         # one round of selection picks the best single candidate on the rows a fold's weights are chosen on
-        baseline = cross_fitted_scores([repeats(r.number) for r in candidates], y, evaluator, 1, deadline)
+        baseline = cross_fitted_scores([oof_by_repeat(oof, r.number) for r in candidates], y, evaluator, 1, deadline)
         while len(candidates) >= 2:
             selection = greedy_selection(
                 [oof[r.number] for r in candidates], y, primary, rounds=rounds,
@@ -285,7 +282,7 @@ def plan_ensemble(
                 continue
             counts = [c for _, c in chosen]
             first = min(range(len(members)), key=lambda i: candidates.index(members[i]))
-            scores = cross_fitted_scores([repeats(r.number) for r in members], y, evaluator, rounds, deadline,
+            scores = cross_fitted_scores([oof_by_repeat(oof, r.number) for r in members], y, evaluator, rounds, deadline,
                                          first=first)
             if not primary.is_better(finite_mean_std(scores[primary.name])[0],
                                      finite_mean_std(baseline[primary.name])[0]):
@@ -294,6 +291,18 @@ def plan_ensemble(
     except OutOfTime:
         return None
     return None
+
+
+def oof_by_repeat(oof: Any, number: int) -> np.ndarray:
+    """Trial ``number``'s out-of-fold predictions per repeat, ``(R, n, ...)``: an
+    :class:`~automl.search.oof.OOFStore`'s own, or ``R == 1`` from a plain mapping of arrays.
+
+    Example:
+        >>> oof_by_repeat({3: np.zeros(4)}, 3).shape
+        (1, 4)
+    """
+    by_repeat = getattr(oof, "by_repeat", None)
+    return np.asarray(by_repeat(number) if by_repeat is not None else np.asarray(oof[number])[None])
 
 
 def cross_fitted_scores(

@@ -1,17 +1,19 @@
-"""Stage 3, last step (``stack=True``): a second level over the blend, kept when its CV score beats the blend's.
+"""Stage 3, last step (``stack=True``): a second level over the blend, kept when blending it in beats the blend.
 
 The blend's members' out-of-fold predictions become columns of the data (:func:`~automl.stacking.stack_columns`;
-under repeated folds each row's predictions are averaged over the repeats), and the best trial's configuration is
-cross-validated again on the data with those columns, on the same folds as every trial, in the isolated worker
-(:meth:`~automl.search.isolation.IsolatedRunner.evaluate` with ``extra``). When its mean primary score beats the
-blend's cross-fitted one it is refitted on all rows (its own refit hints, e.g. the rounds early stopping found) and
-``predict`` uses a :class:`~automl.stacking.StackedModel`: the blend's members, as refitted, predict the new rows,
-and the second level reads their predictions beside the row's own columns.
+under repeated folds each row's predictions are averaged over the repeats), and the best booster's configuration
+(:func:`second_level`) is cross-validated again on the data with those columns, on the same folds as every trial,
+in the isolated worker (:meth:`~automl.search.isolation.IsolatedRunner.evaluate` with ``extra``). Greedy selection
+then blends the members and the second level on their out-of-fold predictions; when that blend's cross-fitted
+score beats the first blend's, the second level is refitted on all rows (its own refit hints, e.g. the rounds early
+stopping found) and ``predict`` uses a :class:`~automl.stacking.StackedModel`: the blend's members, as refitted,
+predict the new rows, the second level reads their predictions beside the row's own columns, and the two levels
+are blended.
 
-It runs in the time the blend leaves: it starts only when its cross-validation (the best trial's fit time) and
-its refit are expected to end by the ensemble's deadline, its folds stop there (:class:`_Deadline`), and the worker
-is killed at the refit deadline. A second level that fails, runs late or scores worse leaves the blend as it was:
-a failing stage never ends the fit.
+The search keeps time for it (:func:`stack_refit_factor`); it starts only when its cross-validation (its
+configuration's fit time) and its refit are expected to end by the ensemble's deadline, its folds stop there
+(:class:`_Deadline`), and the worker is killed at the refit deadline. A second level that fails, runs late or
+scores worse leaves the blend as it was: a failing stage never ends the fit.
 
 Not stacked (the blend stays): a split that does not predict every row the same number of times (a holdout,
 ``time:K`` folds, validation rows capped on large data), image data, data with a column named ``__stack_...``.
@@ -38,7 +40,7 @@ import numpy as np
 
 from automl._spawn import raise_if_stopped
 from automl._warnings import report_stage
-from automl.ensemble import DEFAULT_ROUNDS, cross_fitted_scores, greedy_selection
+from automl.ensemble import DEFAULT_ROUNDS, cross_fitted_scores, greedy_selection, oof_by_repeat
 from automl.evaluation.monitor import EpochDone, FoldDone, Go, ProbeDone, Stop
 from automl.evaluation.stats import finite_mean_std
 from automl.families.registry import get_family
@@ -137,14 +139,8 @@ def _base_columns(outcome: SearchOutcome, trials: Sequence[int], task: str) -> d
     for number in trials:
         if number not in outcome.oof:
             return None
-        predictions.append(np.asarray(_by_repeat(outcome.oof, number), dtype="float64").mean(axis=0))
+        predictions.append(np.asarray(oof_by_repeat(outcome.oof, number), dtype="float64").mean(axis=0))
     return stack_columns(predictions, trials, task)
-
-
-def _by_repeat(oof: Any, number: int) -> np.ndarray:
-    """Trial ``number``'s out-of-fold predictions per repeat, ``(R, n, ...)`` (a plain mapping: ``R == 1``)."""
-    by_repeat = getattr(oof, "by_repeat", None)
-    return np.asarray(by_repeat(number) if by_repeat is not None else np.asarray(oof[number])[None])
 
 
 def _mean(fold_scores: dict[str, list[float]], name: str) -> float:
@@ -207,7 +203,7 @@ def _blend_levels(problem: Any, outcome: SearchOutcome, trials: Sequence[int], r
     flat = [outcome.oof[t] for t in trials] + [result.oof]
     selection = greedy_selection(flat, y, primary, rounds=DEFAULT_ROUNDS, sample_weight=evaluator.weights,
                                  classes=evaluator.classes, deadline=deadline)
-    scores = cross_fitted_scores([_by_repeat(outcome.oof, t) for t in trials] + [second], y, evaluator,
+    scores = cross_fitted_scores([oof_by_repeat(outcome.oof, t) for t in trials] + [second], y, evaluator,
                                  DEFAULT_ROUNDS, deadline)
     score = _mean(scores, primary.name)
     if not selection.counts[-1] or not primary.is_better(score, blend_score):
