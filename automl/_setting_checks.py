@@ -284,6 +284,49 @@ def pack_nets_value(value: Any) -> Any:
     return value
 
 
+_YES = {"1", "true", "yes", "on"}
+_NO = {"0", "false", "no", "off"}
+
+
+def _yes_no(text: str) -> bool:
+    """A command-line ``yes``/``no`` (``true``/``false``, ``1``/``0``, ``on``/``off``) as a bool.
+
+    Example:
+        >>> _yes_no("yes"), _yes_no("False")
+        (True, False)
+    """
+    word = str(text).strip().lower()
+    if word in _YES | _NO:
+        return word in _YES
+    raise ValueError(f"expected yes or no, got {text!r}")
+
+
+_yes_no.__name__ = "yes/no"  # argparse says: invalid yes/no value: 'maybe'
+
+
+def _stack_word(text: str) -> Any:
+    """A command-line ``--stack``: ``auto``, or a yes/no word as a bool.
+
+    Example:
+        >>> _stack_word("auto"), _stack_word("yes"), _stack_word("off")
+        ('auto', True, False)
+    """
+    return "auto" if str(text).strip().lower() == "auto" else _yes_no(text)
+
+
+_stack_word.__name__ = "auto/yes/no"  # argparse says: invalid auto/yes/no value: 'maybe'
+
+
+def _check_stack(name: str, value: Any) -> list[str]:
+    if value == "auto" or isinstance(value, bool):
+        return []
+    return [f"stack must be 'auto', True or False, got {value!r}; for example stack=False"]
+
+
+def _check_bool(name: str, value: Any) -> list[str]:
+    return [] if isinstance(value, bool) else [f"{name} must be True or False, got {value!r}; for example {name}=True"]
+
+
 def _check_ensemble(name: str, value: Any) -> list[str]:
     return [] if isinstance(value, bool) else [f"ensemble must be True or False, got {value!r}"]
 
@@ -297,7 +340,7 @@ def stack_problems(values: Mapping[str, Any]) -> list[str]:
     """
     if values.get("stack") is True and values.get("ensemble") is False:
         return ["stack=True needs ensemble=True (the second level reads the blend's members' predictions); "
-                "drop stack=True, or keep ensemble=True"]
+                "drop stack=True (the default, stack='auto', stacks only when there is a blend), or keep ensemble=True"]
     return []
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl._setting_checks import (  # noqa: F401 - the table names every check
-    FINAL_MODELS, FIRST_TRIALS, ISOLATION_MODES, PRUNERS, TARGET_SETTINGS, TASKS, _ROLES, _check_column_roles, _check_cv, _check_device, _check_ensemble, _check_final_model, _check_pack_nets, pack_nets_value, _check_families, _check_first_trials, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pos_label, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_target_transform, _check_task, _check_time_budget, _check_tracking, _nonempty_text, _positive, _roles_value, family_list,
+    FINAL_MODELS, FIRST_TRIALS, ISOLATION_MODES, PRUNERS, TARGET_SETTINGS, TASKS, _ROLES, _check_column_roles, _check_cv, _check_device, _check_ensemble, _check_final_model, _check_pack_nets, pack_nets_value, _check_families, _check_first_trials, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pos_label, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_target_transform, _check_task, _check_time_budget, _check_tracking, _check_bool, _check_stack, _nonempty_text, _stack_word, _yes_no, _positive, _roles_value, family_list,
 )
 from automl._setting_checks import isolation_limit_problems, stack_problems
 from automl._suggest import unknown_name_message
@@ -67,30 +67,6 @@ def _cv_value(value: Any) -> Any:
     if isinstance(value, Iterator) and not hasattr(value, "split"):
         return list(value)
     return value
-
-
-_YES = {"1", "true", "yes", "on"}
-_NO = {"0", "false", "no", "off"}
-
-
-def _yes_no(text: str) -> bool:
-    """A command-line ``yes``/``no`` (``true``/``false``, ``1``/``0``, ``on``/``off``) as a bool.
-
-    Example:
-        >>> _yes_no("yes"), _yes_no("False")
-        (True, False)
-    """
-    word = str(text).strip().lower()
-    if word in _YES | _NO:
-        return word in _YES
-    raise ValueError(f"expected yes or no, got {text!r}")
-
-
-_yes_no.__name__ = "yes/no"  # argparse says: invalid yes/no value: 'maybe'
-
-
-def _check_bool(name: str, value: Any) -> list[str]:
-    return [] if isinstance(value, bool) else [f"{name} must be True or False, got {value!r}; for example {name}=True"]
 
 
 #: :attr:`Setting.fit_default` of a setting whose default is the same for every entry point.
@@ -266,18 +242,21 @@ SETTINGS: tuple[Setting, ...] = (
             "False: the best single trial, always.",
             "`True`", "--no-ensemble",
             "keep the best single trial (default: blend the best trials when that scores better)"),
-    Setting("stack", False, _check_bool,
+    Setting("stack", "auto", _check_stack,
             "A second level over the blend (stacked generalisation, as AutoGluon stacks its models): the best "
             "booster's configuration (else the best trial's) is cross-validated again, on the same folds, on the data "
             "plus the blend's members' out-of-fold predictions as columns; greedy selection blends it with the members, "
             "and when that blend's cross-fitted score beats the first blend's, the second level is refitted on all rows "
             "and ``predict`` feeds it the members' predictions and blends the two levels. The search keeps time for it "
             "(about three refits like the best trial's under 3 folds); a second level that scores worse, fails or runs "
-            "late leaves the first blend in place. Needs ``ensemble=True``; left out for a holdout, ``time:K`` folds, "
-            "capped validation rows, image data or data with a column named ``__stack_...``. Its CV score is slightly "
-            "optimistic: its training rows' new columns come from models that saw its validation rows.",
-            "`False`", "--stack", "yes: stack a second-level model over the blend when it scores better (default: no)",
-            cli_type=_yes_no),
+            "late leaves the first blend in place. ``\"auto\"``: stack whenever there is a blend (``ensemble=True``); "
+            "``True``: the same, and refused with ``ensemble=False``; ``False``: never. Left out for a holdout, "
+            "``time:K`` folds, capped validation rows, image data or data with a column named ``__stack_...``. Its CV "
+            "score is slightly optimistic: its training rows' new columns come from models that saw its validation rows.",
+            "`\"auto\"`", "--stack",
+            "a second-level model over the blend when it scores better: auto (default: whenever there is a blend), "
+            "yes or no",
+            cli_type=_stack_word),
     Setting("final_model", "auto", _check_final_model,
             "What ``predict`` uses of a chosen trial. ``\"refit\"``: its configuration refitted on all rows. "
             "``\"bag\"``: the models its cross-validation already fitted, one per fold, averaged (no refit, "
@@ -405,6 +384,12 @@ class FitSettings(Mapping[str, Any]):
         if self.time_budget is None and self.n_trials is None:
             return DEFAULT_TIME_BUDGET
         return None if self.time_budget is None else float(self.time_budget)
+
+    @property
+    def stacks(self) -> bool:
+        """Whether the fit puts a second level over its blend: ``stack`` is True, or ``"auto"`` with
+        ``ensemble=True`` (the data may still leave it out: :func:`automl._fit.stack.build_stack`)."""
+        return bool(self.ensemble) and self.stack in (True, "auto")
 
     @property
     def tracking_on(self) -> bool:

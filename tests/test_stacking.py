@@ -1,4 +1,4 @@
-"""``stack=True``: a second level over the blend, tested on real fits (isolated workers, real crashes and hangs, a
+"""``stack`` (``"auto"`` by default): a second level over the blend, tested on real fits (isolated workers, real crashes and hangs, a
 wall clock around the call), and its pieces on their own."""
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ def two_signals(rows: int = 1200, seed: int = 0) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def stacked():
     frame = two_signals()
+    # stack is left at its default ("auto"): a fit with a blend stacks
     model = automl.fit(frame, target="y", n_trials=6, families=["knn", "linear"], cv=3, tracking=False, seed=0,
-                       stack=True, pruner="none")
+                       pruner="none")
+    assert model.get_params()["stack"] == "auto"
     return model, frame.drop(columns="y")
 
 
@@ -142,19 +144,39 @@ def test_stack_needs_the_ensemble_and_a_bool_and_nothing_is_written(tmp_path, mo
         automl.fit(frame, target="y", n_trials=2, stack=True, ensemble=False, tracking=True,
                    tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert isinstance(info.value, (AutoMLError, ValueError))
-    with pytest.raises(InvalidParameterError, match=r"stack must be True or False, got 'yes'"):
+    with pytest.raises(InvalidParameterError, match=r"stack must be 'auto', True or False, got 'yes'"):
         resolve_settings({"stack": "yes"}, "classifier")
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_command_line_takes_stack_yes(tmp_path):
+def test_stack_false_and_no_blend_leave_the_first_level():
+    frame = two_signals()
+    kwargs = {"n_trials": 6, "families": ["knn", "linear"], "cv": 3, "tracking": False, "seed": 0, "pruner": "none"}
+    off = automl.fit(frame, target="y", stack=False, **kwargs)
+    assert off.model_source_.startswith("ensemble of trials") and "stack" not in off.ensemble_, off.model_source_
+    # the default ("auto") without a blend: no stack and no refusal, unlike stack=True
+    alone = automl.fit(frame, target="y", ensemble=False, **kwargs)
+    assert "trial" in alone.model_source_ and not alone.ensemble_, alone.model_source_
+    assert resolve_settings({"ensemble": False}, "classifier").stacks is False
+
+
+@pytest.mark.parametrize(("word", "value"), [("yes", True), ("no", False), ("auto", "auto")])
+def test_the_command_line_takes_stack_auto_yes_or_no(tmp_path, word, value):
     two_signals(300).to_csv(tmp_path / "train.csv", index=False)
     script = Path(sys.executable).with_name("automl")
     out = subprocess.run([str(script), "fit", "train.csv", "--target", "y", "--n-trials", "4", "--families",
-                          "knn,linear", "--stack", "yes", "--no-tracking", "--output", "model"],
+                          "knn,linear", "--stack", word, "--no-tracking", "--output", "model"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert automl.load(tmp_path / "model").get_params()["stack"] is True
+    assert automl.load(tmp_path / "model").get_params()["stack"] == value
+
+
+def test_the_command_line_refuses_another_stack_word(tmp_path):
+    script = Path(sys.executable).with_name("automl")
+    out = subprocess.run([str(script), "fit", "train.csv", "--target", "y", "--stack", "maybe", "--no-tracking"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert out.returncode == 2 and "invalid auto/yes/no value: 'maybe'" in out.stderr, out.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_stack_columns_name_every_class_but_the_first():

@@ -338,7 +338,7 @@ def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budg
             final.source = "ensemble of trials " + ", ".join(str(t) for t in final.ensemble["trials"])
             final.score = finite_mean_std(final.ensemble["fold_scores"][primary.name])[0]
             final.families = sorted(set(final.model.families))
-            if problem.settings.stack:
+            if problem.settings.stacks:
                 _stack(final, problem, outcome, runner, second_level(ranked), budget)
     _record_on_study(outcome.study, final)
     return final

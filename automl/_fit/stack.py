@@ -1,4 +1,4 @@
-"""Stage 3, last step (``stack=True``): a second level over the blend, kept when blending it in beats the blend.
+"""Stage 3, last step (``stack="auto"`` with a blend, or ``stack=True``): a second level over the blend, kept when blending it in beats the blend.
 
 The blend's members' out-of-fold predictions become columns of the data (:func:`~automl.stacking.stack_columns`;
 under repeated folds each row's predictions are averaged over the repeats), and the best booster's configuration
