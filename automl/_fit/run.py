@@ -70,14 +70,14 @@ def _terminable(function: _F) -> _F:
 
 def _budget(problem: Problem, started: float, tracked: bool) -> Budget:
     """The fit's one budget: the final stage keeps time for the ensemble's members' refits and, when it stacks,
-    for the second level's cross-validation and refit (:func:`~automl._fit.stack.stack_refit_factor`)."""
+    for the second level's cross-validation and refit (:func:`~automl._fit.stack.stack_refit_factor` refits of the
+    trial it copies)."""
     settings = problem.settings
-    factor = ENSEMBLE_REFIT_FACTOR if settings.ensemble else 0.0
-    if settings.stacks:
-        factor += stack_refit_factor(len(problem.splits), problem.refit_scale)
     return Budget(
         settings.budget_seconds, started, tracking_reserve=TRACKING_RESERVE if tracked else 0.0,
-        ensemble_factor=factor, enforced=settings.isolation == "process",
+        ensemble_factor=ENSEMBLE_REFIT_FACTOR if settings.ensemble else 0.0,
+        stack_factor=stack_refit_factor(len(problem.splits), problem.refit_scale) if settings.stacks else 0.0,
+        enforced=settings.isolation == "process",
     )
 
 

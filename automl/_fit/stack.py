@@ -46,7 +46,7 @@ from automl.evaluation.stats import finite_mean_std
 from automl.families.registry import get_family
 from automl.search.budget import Budget
 from automl.search.objective import trial_seed
-from automl.search.policy import MEMBER_PAD, REFIT_MARGIN, refit_seconds
+from automl.search.policy import MEMBER_PAD, REFIT_MARGIN, SECOND_LEVEL_FAMILIES, refit_seconds
 from automl.search.runner import SearchOutcome
 from automl.search.trial_record import TrialRecord
 from automl.stacking import STACK_PREFIX, StackedModel, stack_columns
@@ -85,10 +85,9 @@ class _Deadline:
         return Go(end_fold=self._late())
 
 
-#: The families the second level is taken from, in this order of preference among the completed trials (the
-#: best trial of the first family that has one): boosted trees read a few strong columns beside many weak ones
-#: well, and AutoGluon's second levels are mostly its boosters. None completed: the best trial.
-TOP_FAMILIES = ("lightgbm", "catboost", "xgboost", "hist_gradient_boosting")
+#: The families the second level is taken from (:data:`automl.search.policy.SECOND_LEVEL_FAMILIES`, declared where
+#: the search keeps time for it).
+TOP_FAMILIES = SECOND_LEVEL_FAMILIES
 
 
 def second_level(ranked: Sequence[TrialRecord]) -> TrialRecord:
@@ -104,8 +103,9 @@ def second_level(ranked: Sequence[TrialRecord]) -> TrialRecord:
 
 
 def stack_refit_factor(n_splits: int, scale: float) -> float:
-    """The second level's cost (its cross-validation and its refit) in refits of the best trial, which the search
-    keeps for it: its ``n_splits`` folds each take a refit's time over ``scale * REFIT_MARGIN``.
+    """The second level's cost (its cross-validation and its refit) in refits of the trial it copies (the best
+    booster's; :attr:`~automl.search.policy.SearchPolicy.stack_estimate`), which the search keeps for it: its
+    ``n_splits`` folds each take a refit's time over ``scale * REFIT_MARGIN``.
 
     Example:
         >>> round(stack_refit_factor(3, 1.5), 2)

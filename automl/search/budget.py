@@ -59,6 +59,8 @@ class Budget:
         tracking_reserve: Seconds kept at the end for tracking (0 without tracking).
         ensemble_factor: Extra refits the search keeps time for, as a multiple of the best
             trial's refit (the ensemble's members; 0 without an ensemble).
+        stack_factor: What the search keeps for a second level over the blend (its cross-validation and
+            refit), as a multiple of the refit of the trial that would be the second level (0: no stack).
         enforced: Whether trials and refits run where they can be killed at their deadline
             (process isolation); ``False``: the deadlines are checked between steps only.
     """
@@ -67,6 +69,7 @@ class Budget:
     started_at: float
     tracking_reserve: float = 0.0
     ensemble_factor: float = 0.0
+    stack_factor: float = 0.0
     enforced: bool = True
 
     @classmethod
@@ -100,9 +103,11 @@ class Budget:
         slack = self.seconds * (OVERRUN_FACTOR - 1.0) + OVERRUN_SECONDS
         return min(self.tracking_reserve, TRACKING_SHARE * slack)
 
-    def search_deadline(self, refit_estimate: float = 0.0, final_reserve: float = 0.0) -> float | None:
+    def search_deadline(self, refit_estimate: float = 0.0, final_reserve: float = 0.0,
+                        stack_estimate: float | None = None) -> float | None:
         """When the search stops starting trials, keeping for the final stage ``refit_estimate`` seconds
-        (the final refit) and as much again per ``ensemble_factor``, and the tracking reserve. Given a
+        (the final refit) and as much again per ``ensemble_factor``, ``stack_estimate`` (the second level's
+        refit; None: ``refit_estimate``) per ``stack_factor``, and the tracking reserve. Given a
         ``final_reserve`` (large data: the final refit grows to more rows, see
         :func:`automl.search.policy.grown_fraction`, and the ensemble's members are the fold models the
         runner holds), it keeps that, or one refit if more, instead.
@@ -111,17 +116,20 @@ class Budget:
             >>> b = Budget(100.0, started_at=0.0, ensemble_factor=2.0)
             >>> b.search_deadline(5.0), b.search_deadline(5.0, final_reserve=25.0), b.search_deadline(30.0, 25.0)
             (85.0, 75.0, 70.0)
+            >>> Budget(100.0, started_at=0.0, ensemble_factor=2.0, stack_factor=3.0).search_deadline(5.0, stack_estimate=1.0)
+            82.0
         """
         end = self.end()
         if end is None:
             return None
-        reserve = refit_estimate * (1.0 + self.ensemble_factor)
+        second = refit_estimate if stack_estimate is None else stack_estimate
+        reserve = refit_estimate * (1.0 + self.ensemble_factor) + second * self.stack_factor
         if final_reserve > 0.0:
             reserve = max(refit_estimate, final_reserve)
         return end - reserve - self.tracking_seconds()
 
     def trial_deadline(self, has_complete: bool, refit_estimate: float = 0.0,
-                       final_reserve: float = 0.0) -> float | None:
+                       final_reserve: float = 0.0, stack_estimate: float | None = None) -> float | None:
         """Past this a running trial is out of time: the search deadline once a trial has
         completed; before that, :data:`FIRST_TRIAL_SLACK` of the way from the budget's end to the
         refit deadline (so that there is something to refit, with time left to refit it)."""
@@ -129,7 +137,7 @@ class Budget:
         if end is None or refit is None:
             return None
         if has_complete:
-            return self.search_deadline(refit_estimate, final_reserve)
+            return self.search_deadline(refit_estimate, final_reserve, stack_estimate)
         return end + FIRST_TRIAL_SLACK * max(0.0, refit - end)
 
     def ensemble_deadline(self) -> float | None:

@@ -38,7 +38,7 @@ from automl.search.budget import Budget
 __all__ = [
     "BAG_FETCH_SECONDS", "FIDELITY_EXPONENT", "FIDELITY_SNAP", "FIDELITY_TIME_SHARE", "FINAL_GROWTH_SHARE",
     "GROWTH_EXPONENT", "MAX_NOT_RUN_IN_A_ROW", "MIN_NET_FOLD_SECONDS", "MIN_SEARCH_TRIALS", "PACK_TIME_SHARE",
-    "REFIT_MARGIN", "SLOW_FAMILY_FACTOR", "SearchPolicy", "fidelity_share", "grown_fraction",
+    "REFIT_MARGIN", "SECOND_LEVEL_FAMILIES", "SLOW_FAMILY_FACTOR", "SearchPolicy", "fidelity_share", "grown_fraction",
     "net_fold_seconds", "refit_seconds", "FALLBACK_PAD", "MEMBER_PAD",
 ]
 
@@ -73,6 +73,10 @@ BAG_FETCH_SECONDS = 1.0
 #: With one split under a time budget, a trial takes at most the search time left over the trials still to
 #: complete before this many have (in this search), so that large data gets a real search (issue 16, item 6).
 MIN_SEARCH_TRIALS = 20
+#: The families a second level over the blend is taken from, in this order of preference among the completed trials
+#: (:func:`automl._fit.stack.second_level`): boosted trees read a few strong columns beside many weak ones well, and
+#: AutoGluon's second levels are mostly its boosters. The search keeps the best of them's refit for the stack.
+SECOND_LEVEL_FAMILIES = ("lightgbm", "catboost", "xgboost", "hist_gradient_boosting")
 #: On large data (a probe plan) under a time budget, the search keeps this share of the budget for the final
 #: refit of a best trial sized down to a share of the rows, grown to as many rows as fit in it.
 FINAL_GROWTH_SHARE = 0.25
@@ -185,6 +189,9 @@ class SearchPolicy:
         self._best_refit = 0.0
         self._best_fraction = 1.0
         self._best_family: str | None = None
+        #: The best booster's (:data:`SECOND_LEVEL_FAMILIES`) score and refit estimate so far: a second level's cost.
+        self._booster_value: float | None = None
+        self._booster_refit: float | None = None
         #: Families seen reporting their boosting rounds: their training ends at the round cap.
         self.capped_families: set[str] = set()
         #: Trials completed in this search.
@@ -206,13 +213,15 @@ class SearchPolicy:
 
     def search_time_left(self) -> float:
         """Seconds until the search deadline (infinite without a budget)."""
-        return self.budget.left(self.budget.search_deadline(self.refit_estimate, self.final_reserve))
+        return self.budget.left(self.budget.search_deadline(self.refit_estimate, self.final_reserve,
+                                                            self.stack_estimate))
 
     def trial_deadline(self) -> float | None:
         """When a trial starting now is out of time: the search deadline once a trial has completed;
         before that the budget's first-trial deadline, and at most :data:`FIRST_TRIALS_SHARE` of the
         budget from now."""
-        deadline = self.budget.trial_deadline(self.has_complete, self.refit_estimate, self.final_reserve)
+        deadline = self.budget.trial_deadline(self.has_complete, self.refit_estimate, self.final_reserve,
+                                              self.stack_estimate)
         if deadline is None or self.has_complete:
             return deadline
         return min(deadline, time.monotonic() + FIRST_TRIALS_SHARE * float(self.budget.seconds or 0.0))
@@ -222,6 +231,12 @@ class SearchPolicy:
         """Seconds kept for the final model of the best trial so far (the search stops that much earlier):
         fetching its bag (:data:`BAG_FETCH_SECONDS`) when the runner holds it, else its refit on all rows."""
         return BAG_FETCH_SECONDS if self.bagged_best else self._best_refit
+
+    @property
+    def stack_estimate(self) -> float | None:
+        """Seconds of a refit of the trial a second level over the blend would copy (the best booster so far,
+        :func:`automl._fit.stack.second_level`); None before a booster completes (the best trial's is kept)."""
+        return self._booster_refit
 
     @property
     def final_reserve(self) -> float:
@@ -320,6 +335,9 @@ class SearchPolicy:
         """Learn from a completed trial (which trained on ``fraction`` of its rows and scored ``folds``, its primary
         score on each fold); return whether it is the best so far (its refit is then reserved)."""
         self.completed_here += 1
+        if family in SECOND_LEVEL_FAMILIES and (self._booster_value is None
+                                                or self.primary.is_better(value, self._booster_value)):
+            self._booster_value, self._booster_refit = value, self.refit_seconds(fit_time)
         if self.best_value is not None and not self.primary.is_better(value, self.best_value):
             return False
         self.best_value = value
