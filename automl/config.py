@@ -248,7 +248,7 @@ SETTINGS: tuple[Setting, ...] = (
             "plus the blend's members' out-of-fold predictions as columns; greedy selection blends it with the members, "
             "and when that blend's cross-fitted score beats the first blend's, the second level is refitted on all rows "
             "and ``predict`` feeds it the members' predictions and blends the two levels. The search keeps time for it "
-            "(about three refits like the best trial's under 3 folds); a second level that scores worse, fails or runs "
+            "(about three refits of the configuration it copies under 3 folds); a second level that scores worse, fails or runs "
             "late leaves the first blend in place. ``\"auto\"``: stack whenever there is a blend (``ensemble=True``); "
             "``True``: the same, and refused with ``ensemble=False``; ``False``: never. Left out for a holdout, "
             "``time:K`` folds, capped validation rows, image data or data with a column named ``__stack_...``. Its CV "
