@@ -51,7 +51,7 @@ from automl.search.runner import SearchOutcome
 from automl.search.trial_record import TrialRecord
 from automl.stacking import STACK_PREFIX, StackedModel, stack_columns
 
-__all__ = ["STACK_CV_MARGIN", "TOP_FAMILIES", "build_stack", "every_row_once", "second_level", "stack_refit_factor"]
+__all__ = ["STACK_CV_MARGIN", "build_stack", "every_row_once", "second_level", "stack_refit_factor"]
 
 logger = logging.getLogger("automl")
 
@@ -85,20 +85,15 @@ class _Deadline:
         return Go(end_fold=self._late())
 
 
-#: The families the second level is taken from (:data:`automl.search.policy.SECOND_LEVEL_FAMILIES`, declared where
-#: the search keeps time for it).
-TOP_FAMILIES = SECOND_LEVEL_FAMILIES
-
-
 def second_level(ranked: Sequence[TrialRecord]) -> TrialRecord:
-    """The trial whose configuration is the second level: the best booster's (:data:`TOP_FAMILIES`), else the best.
+    """The trial whose configuration is the second level: the best booster's (:data:`~automl.search.policy.SECOND_LEVEL_FAMILIES`), else the best.
 
     Example:
         >>> from types import SimpleNamespace as T
         >>> second_level([T(number=4, family="torch_mlp"), T(number=2, family="xgboost"), T(number=1, family="lightgbm")]).number
         2
     """
-    boosters = [r for r in ranked if r.family in TOP_FAMILIES]
+    boosters = [r for r in ranked if r.family in SECOND_LEVEL_FAMILIES]
     return boosters[0] if boosters else ranked[0]
 
 

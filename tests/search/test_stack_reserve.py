@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from automl._fit.stack import TOP_FAMILIES, second_level, stack_refit_factor
+from automl._fit.stack import second_level, stack_refit_factor
 from automl.evaluation.metrics import get_metric
 from automl.search.budget import Budget
 from automl.search.policy import SECOND_LEVEL_FAMILIES, SearchPolicy
@@ -54,7 +54,7 @@ def test_without_a_stack_nothing_is_kept_for_it():
     assert policy.search_time_left() == pytest.approx(600.0 - policy.refit_seconds(13.1) * 3.0, abs=0.5)
 
 
-def test_the_search_and_the_stack_name_the_same_second_level_families():
-    assert TOP_FAMILIES == SECOND_LEVEL_FAMILIES
+def test_the_stack_copies_the_best_of_the_families_the_search_keeps_time_for():
+    assert "lightgbm" in SECOND_LEVEL_FAMILIES and "torch_mlp" not in SECOND_LEVEL_FAMILIES
     ranked = [TrialRecord(number=6, state="complete", family="torch_mlp", params={}), TrialRecord(number=0, state="complete", family="lightgbm", params={})]
     assert second_level(ranked).number == 0
