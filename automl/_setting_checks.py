@@ -327,10 +327,6 @@ def _check_bool(name: str, value: Any) -> list[str]:
     return [] if isinstance(value, bool) else [f"{name} must be True or False, got {value!r}; for example {name}=True"]
 
 
-def _check_ensemble(name: str, value: Any) -> list[str]:
-    return [] if isinstance(value, bool) else [f"ensemble must be True or False, got {value!r}"]
-
-
 def stack_problems(values: Mapping[str, Any]) -> list[str]:
     """``stack=True`` stacks over the blend, so it needs ``ensemble=True``.
 

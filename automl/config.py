@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl._setting_checks import (  # noqa: F401 - the table names every check
-    FINAL_MODELS, FIRST_TRIALS, ISOLATION_MODES, PRUNERS, TARGET_SETTINGS, TASKS, _ROLES, _check_column_roles, _check_cv, _check_device, _check_ensemble, _check_final_model, _check_pack_nets, pack_nets_value, _check_families, _check_first_trials, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pos_label, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_target_transform, _check_task, _check_time_budget, _check_tracking, _check_bool, _check_stack, _nonempty_text, _stack_word, _yes_no, _positive, _roles_value, family_list,
+    FINAL_MODELS, FIRST_TRIALS, ISOLATION_MODES, PRUNERS, TARGET_SETTINGS, TASKS, _ROLES, _check_column_roles, _check_cv, _check_device, _check_final_model, _check_pack_nets, pack_nets_value, _check_families, _check_first_trials, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pos_label, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_target_transform, _check_task, _check_time_budget, _check_tracking, _check_bool, _check_stack, _nonempty_text, _stack_word, _yes_no, _positive, _roles_value, family_list,
 )
 from automl._setting_checks import isolation_limit_problems, stack_problems
 from automl._suggest import unknown_name_message
@@ -235,7 +235,7 @@ SETTINGS: tuple[Setting, ...] = (
             "¾ of the machine's memory", "--trial-memory-limit",
             "MiB a trial's process may use before it is killed (default: 3/4 of the machine's memory)",
             cli_type=float),
-    Setting("ensemble", True, _check_ensemble,
+    Setting("ensemble", True, _check_bool,
             "Blend the best trials by greedy ensemble selection (Caruana et al. 2004) on their out-of-fold "
             "predictions; when the blend's cross-fitted CV score beats the best single trial chosen the same way "
             "(per fold, without look-ahead), its members are refitted on all rows and ``predict`` uses it. "

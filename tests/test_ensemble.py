@@ -96,7 +96,7 @@ def test_the_oof_store_keeps_the_best_trials_and_spills_large_arrays():
 
 
 def test_a_bad_ensemble_setting_is_refused():
-    with pytest.raises(automl.InvalidParameterError, match="ensemble must be True or False"):
+    with pytest.raises(automl.InvalidParameterError, match="ensemble must be True or False, got 'yes'; for example ensemble=True"):
         automl.fit(_frame(40), "y", n_trials=1, tracking=False, ensemble="yes")
 
 

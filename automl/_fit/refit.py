@@ -24,13 +24,6 @@ With ``ensemble=True`` the best trials are then blended by greedy selection on t
 out-of-fold predictions; when the cross-fitted blend beats the best trial, its other members are
 made the same way before the ensemble deadline. A member that fails or runs late leaves the best
 single model in place.
-
-Example:
-    >>> from types import SimpleNamespace
-    >>> from automl.spaces import load_builtin_space
-    >>> record = SimpleNamespace(family="knn", params={"n_neighbors": 7}, refit_hints=[])
-    >>> refit_config(record, {"knn": load_builtin_space("knn")})[2]
-    {'n_neighbors': 7, 'weights': 'uniform', 'p': 2}
 """
 
 from __future__ import annotations
@@ -45,11 +38,11 @@ from typing import Any
 from automl._spawn import raise_if_stopped
 from automl._warnings import report_stage, warn_user
 from automl._fit.stack import build_stack, second_level
+from automl._fit.trial_config import refit_config
 from automl.ensemble import EnsembleModel, plan_ensemble
 from automl.evaluation.stats import finite_mean_std
 from automl.exceptions import RefitFailedError
 from automl.families.bagged import BaggedModel
-from automl.families.registry import get_family
 from automl.search.budget import Budget
 from automl.search.isolation import Runner, TrialCrashed, TrialRaised
 from automl.search.objective import trial_seed
@@ -57,7 +50,7 @@ from automl.search.policy import BAG_FETCH_SECONDS, FALLBACK_PAD, MEMBER_PAD, gr
 from automl.search.runner import SearchOutcome
 from automl.search.trial_record import StudyWriter, TrialRecord
 
-__all__ = ["FinalModel", "MAX_FINALISTS", "build_final_model", "refit_config"]
+__all__ = ["FinalModel", "MAX_FINALISTS", "build_final_model"]
 
 logger = logging.getLogger("automl")
 
@@ -98,18 +91,6 @@ class FinalModel:
     ensemble_seconds: float = 0.0
     fallbacks: list[dict[str, Any]] = field(default_factory=list)
     source: str = ""
-
-
-def refit_config(record: Any, spaces: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """``(family, params, refit_params)`` of a completed trial: the defaults filled in, then adapted
-    to a fit on all rows by the family's ``refit_params`` (e.g. the rounds early stopping found)."""
-    family_name = record.family
-    params = {**spaces[family_name].defaults(), **record.params}
-    family = get_family(family_name)
-    refit_params = dict(params)
-    if family.refit_params is not None:
-        refit_params = family.refit_params(params, record.refit_hints)
-    return family_name, params, refit_params
 
 
 def finalists(ranked: Sequence[TrialRecord]) -> list[TrialRecord]:

@@ -39,11 +39,11 @@ from typing import Any
 import numpy as np
 
 from automl._spawn import raise_if_stopped
+from automl._fit.trial_config import for_refit, trial_params
 from automl._warnings import report_stage
 from automl.ensemble import DEFAULT_ROUNDS, cross_fitted_scores, greedy_selection, oof_by_repeat
 from automl.evaluation.monitor import EpochDone, FoldDone, Go, ProbeDone, Stop
 from automl.evaluation.stats import finite_mean_std
-from automl.families.registry import get_family
 from automl.search.budget import Budget
 from automl.search.objective import trial_seed
 from automl.search.policy import MEMBER_PAD, REFIT_MARGIN, SECOND_LEVEL_FAMILIES, refit_seconds
@@ -166,14 +166,13 @@ def build_stack(problem: Any, outcome: SearchOutcome, runner: Any, ensemble: Any
         return None
     report_stage("stacking a second level over the blend ...")
     started, seed = time.monotonic(), trial_seed(problem.settings.seed, top.number)
-    params = {**problem.spaces[top.family].defaults(), **top.params}
+    params = trial_params(top, problem.spaces)
     try:
         result = runner.evaluate(top.family, params, seed=seed, monitor=_Deadline(aim), deadline=aim, extra=columns)
         blended = _blend_levels(problem, outcome, ensemble.trials, result, blend_score, deadline)
         if blended is None:
             return None
-        family = get_family(top.family)
-        refit_params = dict(params) if family.refit_params is None else family.refit_params(params, result.refit_hints)
+        refit_params = for_refit(top.family, params, result.refit_hints)
         fitted = runner.refit(top.family, refit_params, seed=seed, deadline=deadline, stop_at=aim, extra=columns)
     except Exception as exc:  # noqa: BLE001 - a failing second level never ends the fit: the blend stays
         raise_if_stopped(exc)
