@@ -73,9 +73,10 @@ BAG_FETCH_SECONDS = 1.0
 #: With one split under a time budget, a trial takes at most the search time left over the trials still to
 #: complete before this many have (in this search), so that large data gets a real search (issue 16, item 6).
 MIN_SEARCH_TRIALS = 20
-#: The families a second level over the blend is taken from, in this order of preference among the completed trials
-#: (:func:`automl._fit.stack.second_level`): boosted trees read a few strong columns beside many weak ones well, and
-#: AutoGluon's second levels are mostly its boosters. The search keeps the best of them's refit for the stack.
+#: The families a second level over the blend is taken from: the best-ranked completed trial of any of them
+#: (:func:`automl._fit.stack.second_level`; the order here does not matter). Boosted trees read a few strong columns
+#: beside many weak ones well, and AutoGluon's second levels are mostly its boosters. The search keeps the best of
+#: them's refit for the stack.
 SECOND_LEVEL_FAMILIES = ("lightgbm", "catboost", "xgboost", "hist_gradient_boosting")
 #: On large data (a probe plan) under a time budget, the search keeps this share of the budget for the final
 #: refit of a best trial sized down to a share of the rows, grown to as many rows as fit in it.
