@@ -15,11 +15,15 @@ misbehaves instead (its folds do not), for the tests of the refit's isolation; w
 than ``width`` columns does (the second level of a stack, which reads the base models' predictions too).
 
 Register the family in a child with ``register_family("slow_refit", "benchmarks.shapes:SLOW_REFIT")``
-(the trial worker imports it from that path).
+(the trial worker imports it from that path). ``SLOW_CATBOOST`` is the same model under a booster's name
+(``register_family("catboost", "benchmarks.shapes:SLOW_CATBOOST", replace=True)``, in a child only): a stack takes
+it as its second level, for the tests of the stack's cost; with ``power=1`` its fits sleep in proportion to their
+rows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -31,7 +35,7 @@ from sklearn.linear_model import LogisticRegression
 from automl.families import ModelFamily
 from automl.spaces import space_from_dict
 
-__all__ = ["SLOW_REFIT", "SlowRefitClassifier", "linear_frame"]
+__all__ = ["SLOW_CATBOOST", "SLOW_REFIT", "SlowRefitClassifier", "linear_frame"]
 
 #: Rows are scaled to this power: the refit on 1.5x a fold's rows sleeps 1.5 ** 8 ≈ 26 times as long.
 POWER = 8
@@ -44,23 +48,24 @@ def _with_interaction(X: Any) -> np.ndarray:
 
 class SlowRefitClassifier(ClassifierMixin, BaseEstimator):
     """A logistic regression with the ``x0 * x1`` interaction (so it beats the plain linear family on
-    :func:`linear_frame`), whose ``fit`` sleeps ``fold_seconds * (rows / fold_rows) ** POWER``."""
+    :func:`linear_frame`), whose ``fit`` sleeps ``fold_seconds * (rows / fold_rows) ** power``."""
 
     def __init__(self, fold_seconds: float = 0.5, fold_rows: int = 1000, C: float = 1.0, refit_fault: str = "none",
-                 wide_fault: str = "none", width: int = 8) -> None:
+                 wide_fault: str = "none", width: int = 8, power: float = POWER) -> None:
         self.fold_seconds = fold_seconds
         self.fold_rows = fold_rows
         self.C = C
         self.refit_fault = refit_fault
         self.wide_fault = wide_fault
         self.width = width
+        self.power = power
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SlowRefitClassifier:
         if len(y) > self.fold_rows * 1.2 and self.refit_fault != "none":  # the refit on all rows
             _fault(self.refit_fault)
         if np.shape(X)[1] > self.width and self.wide_fault != "none":  # more columns: a stack's second level
             _fault(self.wide_fault)
-        time.sleep(self.fold_seconds * (len(y) / self.fold_rows) ** POWER)
+        time.sleep(self.fold_seconds * (len(y) / self.fold_rows) ** self.power)
         self.model_ = LogisticRegression(C=self.C, max_iter=500).fit(_with_interaction(X), y, sample_weight)
         self.classes_ = self.model_.classes_
         return self
@@ -90,7 +95,7 @@ def _fault(kind: str) -> None:
 
 def _build(params: Any, ctx: Any) -> SlowRefitClassifier:
     return SlowRefitClassifier(params["fold_seconds"], params["fold_rows"], params["C"], params["refit_fault"],
-                               params["wide_fault"], params["width"])
+                               params["wide_fault"], params["width"], params["power"])
 
 
 SLOW_REFIT = ModelFamily(
@@ -103,8 +108,13 @@ SLOW_REFIT = ModelFamily(
         "refit_fault": {"type": "fixed", "value": "none"},
         "wide_fault": {"type": "fixed", "value": "none"},
         "width": {"type": "fixed", "value": 8},
+        "power": {"type": "fixed", "value": POWER},
     }}),
 )
+
+SLOW_CATBOOST = dataclasses.replace(
+    SLOW_REFIT, name="catboost", description="slow_refit under a booster's name (benchmarks and tests only)",
+    search_space=dataclasses.replace(SLOW_REFIT.search_space, family="catboost"))
 
 
 def linear_frame(rows: int = 1500, seed: int = 0) -> pd.DataFrame:

@@ -137,6 +137,57 @@ def test_a_second_level_that_hangs_is_killed_and_the_fit_keeps_its_budget():
     assert not out["source"].startswith("stack"), out
 
 
+WIDE_CHILD = """
+import json, logging, sys, time, warnings
+warnings.simplefilter("ignore")
+from automl.families import register_family
+register_family("catboost", "benchmarks.shapes:SLOW_CATBOOST", replace=True)
+import automl
+import numpy as np
+import pandas as pd
+rng = np.random.default_rng(0)
+X = rng.standard_normal((1200, 8))
+# linear_frame's signal, which the fake catboost models best, plus a disc that only the trees see
+logit = X @ np.array([1.5, -1.0, 0.8, 0.5, -0.5, 0.3, 0.0, 0.0]) + 2.0 * X[:, 0] * X[:, 1]
+logit += 1.5 * (X[:, 4] ** 2 + X[:, 5] ** 2 < 1.0) - 0.75
+frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(8)]).assign(y=(logit + rng.logistic(size=1200) > 0).astype(int))
+said = []
+handler = logging.Handler()
+handler.emit = lambda record: said.append(record.getMessage())
+logging.getLogger("automl").addHandler(handler)
+logging.getLogger("automl").setLevel(logging.INFO)
+kwargs = json.loads(sys.argv[1])
+start = time.monotonic()
+model = automl.fit(frame, target="y", **kwargs)
+wall = time.monotonic() - start
+board = model.leaderboard().dropna(subset=["trial"])
+print(json.dumps({"wall": wall, "source": model.model_source_, "said": [m for m in said if "second level" in m],
+                  "ranked": [[int(t), f] for t, f in zip(board["trial"], board["family"])]}))
+"""
+
+
+def test_a_best_booster_too_slow_to_stack_in_the_time_left_gives_way_to_the_next_booster():
+    # "catboost" here is a logistic regression (it ranks first on this frame) whose folds sleep 4 s: a second level
+    # copying it would take about 30 s on the wider data, more than the time left after the search, and its wide fits
+    # hang. The stack stage takes the best booster whose second level fits (LightGBM's); the search kept no time for
+    # the slow one (more than STACK_SHARE of the budget). Wall clock around the call and around the interpreter.
+    budget = 40
+    kwargs = {"time_budget": budget, "families": ["lightgbm", "linear", "catboost"], "cv": 3, "tracking": False,
+              "seed": 0, "stack": True, "pruner": "none",
+              "search_space": {"catboost": {"fold_seconds": 4.0, "fold_rows": 800, "power": 1, "wide_fault": "hang"}}}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", WIDE_CHILD, json.dumps(kwargs)], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=240)
+    process_wall = time.monotonic() - started
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["ranked"][0][1] == "catboost", out["ranked"]  # the slow booster is the best trial and the best booster
+    chosen = [m for m in out["said"] if m.startswith("the second level over the blend: trial")]
+    assert len(chosen) == 1 and "(lightgbm)" in chosen[0], out["said"]
+    assert not any("failed" in m or "past the" in m for m in out["said"]), out["said"]
+    assert out["wall"] <= budget * 1.1 + 10 and process_wall <= budget * 1.1 + 10 + 15, out
+
+
 def test_stack_needs_the_ensemble_and_a_bool_and_nothing_is_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     frame = two_signals(200)

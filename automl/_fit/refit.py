@@ -37,7 +37,7 @@ from typing import Any
 
 from automl._spawn import raise_if_stopped
 from automl._warnings import report_stage, warn_user
-from automl._fit.stack import build_stack, second_level
+from automl._fit.stack import build_stack
 from automl._fit.trial_config import refit_config
 from automl.ensemble import EnsembleModel, plan_ensemble
 from automl.evaluation.stats import finite_mean_std
@@ -320,23 +320,24 @@ def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budg
             final.score = finite_mean_std(final.ensemble["fold_scores"][primary.name])[0]
             final.families = sorted(set(final.model.families))
             if problem.settings.stacks:
-                _stack(final, problem, outcome, runner, second_level(ranked), budget)
+                _stack(final, problem, outcome, runner, ranked, budget)
     _record_on_study(outcome.study, final)
     return final
 
 
-def _stack(final: FinalModel, problem: Any, outcome: SearchOutcome, runner: Runner, top: TrialRecord,
+def _stack(final: FinalModel, problem: Any, outcome: SearchOutcome, runner: Runner, ranked: Sequence[TrialRecord],
            budget: Budget) -> None:
     """Put a second level over ``final``'s blend when it scores better (see :mod:`automl._fit.stack`)."""
     started = time.monotonic()
-    stacked = build_stack(problem, outcome, runner, final.model, final.score, top, budget)
+    stacked = build_stack(problem, outcome, runner, final.model, final.score, ranked, budget)
     final.ensemble_seconds += time.monotonic() - started
     if stacked is None or final.ensemble is None:
         return
     final.model, final.ensemble["stack"] = stacked
-    final.source = f"stack of trial {top.number} ({top.family}) over trials " + ", ".join(
+    info = stacked[1]
+    final.source = f"stack of trial {info['trial']} ({info['family']}) over trials " + ", ".join(
         str(t) for t in final.ensemble["trials"])
-    final.score = finite_mean_std(stacked[1]["fold_scores"][problem.metric.name])[0]
+    final.score = finite_mean_std(info["fold_scores"][problem.metric.name])[0]
     final.families = sorted(set(final.model.families))
 
 

@@ -37,7 +37,7 @@ from automl.spaces.zero_shot import FirstTrial, learned_first_trials
 from automl.tracking import SearchInfo, Tracker, TrackingResult, make_tracker
 from automl._fit.problem import Problem, prepare_problem
 from automl._fit.refit import build_final_model
-from automl._fit.stack import stack_refit_factor
+from automl._fit.stack import expected_width, stack_refit_factor
 from automl._fit.report import FitReport, build_report
 
 __all__ = ["ENSEMBLE_REFIT_FACTOR", "TRACKING_RESERVE", "join_fit", "run_fit"]
@@ -71,14 +71,20 @@ def _terminable(function: _F) -> _F:
 def _budget(problem: Problem, started: float, tracked: bool) -> Budget:
     """The fit's one budget: the final stage keeps time for the ensemble's members' refits and, when it stacks,
     for the second level's cross-validation and refit (:func:`~automl._fit.stack.stack_refit_factor` refits of the
-    trial it copies)."""
+    trial it copies, on the columns :func:`~automl._fit.stack.expected_width` expects)."""
     settings = problem.settings
     return Budget(
         settings.budget_seconds, started, tracking_reserve=TRACKING_RESERVE if tracked else 0.0,
         ensemble_factor=ENSEMBLE_REFIT_FACTOR if settings.ensemble else 0.0,
-        stack_factor=stack_refit_factor(len(problem.splits), problem.refit_scale) if settings.stacks else 0.0,
+        stack_factor=_stack_factor(problem) if settings.stacks else 0.0,
         enforced=settings.isolation == "process",
     )
+
+
+def _stack_factor(problem: Problem) -> float:
+    n_classes = 0 if problem.classes is None else len(problem.classes)
+    width = expected_width(problem.X.shape[1], problem.task, n_classes)
+    return stack_refit_factor(len(problem.splits), problem.refit_scale, width)
 
 
 def _search_spec(problem: Problem, n_trials: int | None, sweep: Mapping[str, Any] | None) -> SearchSpec:

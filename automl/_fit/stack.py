@@ -10,10 +10,14 @@ stopping found) and ``predict`` uses a :class:`~automl.stacking.StackedModel`: t
 predict the new rows, the second level reads their predictions beside the row's own columns, and the two levels
 are blended.
 
-The search keeps time for it (:func:`stack_refit_factor`); it starts only when its cross-validation (its
-configuration's fit time) and its refit are expected to end by the ensemble's deadline, its folds stop there
-(:class:`_Deadline`), and the worker is killed at the refit deadline. A second level that fails, runs late or
-scores worse leaves the blend as it was: a failing stage never ends the fit.
+Its cost is sized by the columns it reads (:func:`stack_seconds`): a fold of a booster takes about as much longer
+as it has more columns, and the blend's members add ``K - 1`` columns each for ``K`` classes (one each otherwise),
+so that on 21 columns and 10 classes five members triple the width. The search keeps time for it
+(:func:`stack_refit_factor`, at most :data:`~automl.search.budget.STACK_SHARE` of the budget); the second level is
+the best-ranked booster whose cross-validation and refit are expected to end by the ensemble's deadline
+(:func:`second_level`), its folds stop there (:class:`_Deadline`), and the worker is killed at the refit deadline.
+A second level that fails, runs late or scores worse leaves the blend as it was: a failing stage never ends the
+fit.
 
 Not stacked (the blend stays): a split that does not predict every row the same number of times (a holdout,
 ``time:K`` folds, validation rows capped on large data), image data, data with a column named ``__stack_...``.
@@ -33,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -51,13 +55,17 @@ from automl.search.runner import SearchOutcome
 from automl.search.trial_record import TrialRecord
 from automl.stacking import STACK_PREFIX, StackedModel, stack_columns
 
-__all__ = ["STACK_CV_MARGIN", "build_stack", "every_row_once", "second_level", "stack_refit_factor"]
+__all__ = ["STACK_CV_MARGIN", "STACK_MEMBERS", "build_stack", "every_row_once", "expected_width", "second_level",
+           "stack_refit_factor", "stack_seconds"]
 
 logger = logging.getLogger("automl")
 
 #: The second level's cross-validation is expected to take its configuration's fit time times this (the new
 #: columns, and a little for its start).
 STACK_CV_MARGIN = 1.3
+#: The blend's members the search expects when it sizes the second level's columns before the blend exists (the
+#: blends of the 300 s boards in benchmarks/README.md had 5, 5 and 6).
+STACK_MEMBERS = 5
 
 
 class _Deadline:
@@ -85,28 +93,61 @@ class _Deadline:
         return Go(end_fold=self._late())
 
 
-def second_level(ranked: Sequence[TrialRecord]) -> TrialRecord:
-    """The trial whose configuration is the second level: the best booster's (:data:`~automl.search.policy.SECOND_LEVEL_FAMILIES`), else the best.
+def second_level(ranked: Sequence[TrialRecord], affordable: Callable[[TrialRecord], bool] = lambda r: True,
+                 ) -> TrialRecord | None:
+    """The trial whose configuration is the second level: the best-ranked booster
+    (:data:`~automl.search.policy.SECOND_LEVEL_FAMILIES`) that is ``affordable``, else, when no booster completed,
+    the best trial if affordable; None when none is.
 
     Example:
         >>> from types import SimpleNamespace as T
-        >>> second_level([T(number=4, family="torch_mlp"), T(number=2, family="xgboost"), T(number=1, family="lightgbm")]).number
-        2
+        >>> ranked = [T(number=4, family="torch_mlp"), T(number=2, family="xgboost"), T(number=1, family="lightgbm")]
+        >>> second_level(ranked).number, second_level(ranked, lambda r: r.number != 2).number
+        (2, 1)
+        >>> second_level(ranked, lambda r: r.family == "torch_mlp") is None
+        True
     """
     boosters = [r for r in ranked if r.family in SECOND_LEVEL_FAMILIES]
-    return boosters[0] if boosters else ranked[0]
+    candidates = boosters if boosters else list(ranked[:1])
+    return next((r for r in candidates if affordable(r)), None)
 
 
-def stack_refit_factor(n_splits: int, scale: float) -> float:
-    """The second level's cost (its cross-validation and its refit) in refits of the trial it copies (the best
-    booster's; :attr:`~automl.search.policy.SearchPolicy.stack_estimate`), which the search keeps for it: its
-    ``n_splits`` folds each take a refit's time over ``scale * REFIT_MARGIN``.
+def expected_width(n_columns: int, task: str, n_classes: int, members: int = STACK_MEMBERS) -> float:
+    """The second level's columns over the data's, before the blend is known: ``members`` members adding
+    ``n_classes - 1`` columns each (multiclass) or one (binary, regression).
 
     Example:
-        >>> round(stack_refit_factor(3, 1.5), 2)
-        3.17
+        >>> expected_width(21, "multiclass", 10), expected_width(20, "binary", 2)
+        (3.142857142857143, 1.25)
     """
-    return 1.0 + STACK_CV_MARGIN * n_splits / (scale * REFIT_MARGIN)
+    per_member = max(n_classes - 1, 1) if task == "multiclass" else 1
+    return (max(n_columns, 1) + members * per_member) / max(n_columns, 1)
+
+
+def stack_refit_factor(n_splits: int, scale: float, width: float = 1.0) -> float:
+    """The second level's cost (its cross-validation and its refit) in refits of the trial it copies (the best
+    booster's; :attr:`~automl.search.policy.SearchPolicy.stack_estimate`), which the search keeps for it: its
+    ``n_splits`` folds each take a refit's time over ``scale * REFIT_MARGIN``, all of it ``width`` times longer
+    (its columns over the data's, :func:`expected_width`).
+
+    Example:
+        >>> round(stack_refit_factor(3, 1.5), 2), round(stack_refit_factor(3, 1.5, width=2.0), 2)
+        (3.17, 6.33)
+    """
+    return width * (1.0 + STACK_CV_MARGIN * n_splits / (scale * REFIT_MARGIN))
+
+
+def stack_seconds(fit_time: float, n_splits: int, scale: float, width: float) -> float:
+    """Expected seconds of a second level that copies a trial whose ``n_splits`` folds took ``fit_time`` together:
+    its cross-validation and its refit on ``width`` times the columns (the estimate :func:`stack_refit_factor` keeps
+    time for, from the trial's fit time rather than its refit).
+
+    Example:
+        >>> round(stack_seconds(10.0, 5, 1.25, 1.0), 2), round(stack_seconds(10.0, 5, 1.25, 3.0), 2)
+        (16.05, 48.15)
+    """
+    fit = fit_time if np.isfinite(fit_time) else 0.0
+    return width * (fit * STACK_CV_MARGIN + refit_seconds(fit, n_splits, scale, MEMBER_PAD))
 
 
 def every_row_once(splits: Sequence[tuple[np.ndarray, np.ndarray]], n_rows: int) -> bool:
@@ -143,10 +184,11 @@ def _mean(fold_scores: dict[str, list[float]], name: str) -> float:
 
 
 def build_stack(problem: Any, outcome: SearchOutcome, runner: Any, ensemble: Any, blend_score: float,
-                top: TrialRecord, budget: Budget) -> tuple[StackedModel, dict[str, Any]] | None:
+                ranked: Sequence[TrialRecord], budget: Budget) -> tuple[StackedModel, dict[str, Any]] | None:
     """The stacked model over ``ensemble`` (an :class:`~automl.ensemble.EnsembleModel`, scored ``blend_score``
-    on cross-fitted folds) with ``top``'s configuration as its second level, and what it is; None when it is not
-    built, scores worse or fails (the reason is logged).
+    on cross-fitted folds) with the configuration of :func:`second_level` of ``ranked`` (the completed trials, best
+    first) as its second level, and what it is; None when it is not built, scores worse or fails (the reason is
+    logged).
 
     Raises:
         KeyboardInterrupt: the fit was stopped (Ctrl-C, SIGTERM) meanwhile.
@@ -156,15 +198,24 @@ def build_stack(problem: Any, outcome: SearchOutcome, runner: Any, ensemble: Any
     if reason is None and columns is None:
         reason = "a member's out-of-fold predictions are no longer kept"
     aim, deadline = budget.ensemble_deadline(), budget.refit_deadline()
-    fit_time = top.fit_time if np.isfinite(top.fit_time) else 0.0
-    expected = fit_time * STACK_CV_MARGIN + refit_seconds(fit_time, len(problem.splits), problem.refit_scale,
-                                                          MEMBER_PAD)
-    if reason is None and budget.left(aim) < expected:
-        reason = f"its cross-validation and refit ({expected:.1f} s expected) would end past the ensemble's deadline"
-    if reason is not None:
+    n_columns = max(problem.X.shape[1], 1)
+    width = (n_columns + len(columns or ())) / n_columns
+
+    def expected(record: TrialRecord) -> float:
+        return stack_seconds(record.fit_time, len(problem.splits), problem.refit_scale, width)
+
+    top = None if reason else second_level(ranked, lambda r: budget.left(aim) >= expected(r))
+    if reason is None and top is None:
+        first = second_level(ranked)
+        reason = (f"its cross-validation and refit ({expected(first):.1f} s expected for trial {first.number}, "
+                  f"{width:.1f} x the columns) would end past the ensemble's deadline, and so would any other "
+                  "booster's" if first is not None else "no completed trial")
+    if reason is not None or top is None:
         logger.info("no second level over the blend: %s", reason)
         return None
     report_stage("stacking a second level over the blend ...")
+    logger.info("the second level over the blend: trial %d (%s), %.1f s expected on %.1f x the columns", top.number,
+                top.family, expected(top), width)
     started, seed = time.monotonic(), trial_seed(problem.settings.seed, top.number)
     params = trial_params(top, problem.spaces)
     try:

@@ -190,9 +190,8 @@ class SearchPolicy:
         self._best_refit = 0.0
         self._best_fraction = 1.0
         self._best_family: str | None = None
-        #: The best booster's (:data:`SECOND_LEVEL_FAMILIES`) score and refit estimate so far: a second level's cost.
-        self._booster_value: float | None = None
-        self._booster_refit: float | None = None
+        #: Each completed booster's (:data:`SECOND_LEVEL_FAMILIES`) score and refit estimate: a second level's cost.
+        self._boosters: list[tuple[float, float]] = []
         #: Families seen reporting their boosting rounds: their training ends at the round cap.
         self.capped_families: set[str] = set()
         #: Trials completed in this search.
@@ -235,9 +234,14 @@ class SearchPolicy:
 
     @property
     def stack_estimate(self) -> float | None:
-        """Seconds of a refit of the trial a second level over the blend would copy (the best booster so far,
-        :func:`automl._fit.stack.second_level`); None before a booster completes (the best trial's is kept)."""
-        return self._booster_refit
+        """Seconds of a refit of the trial a second level over the blend would copy: the best-ranked booster so far
+        whose second level the budget keeps time for (:meth:`~automl.search.budget.Budget.stack_fits`; the stack
+        stage picks the same way, :func:`automl._fit.stack.second_level`), else the best booster's (not kept for);
+        None before a booster completes (the best trial's is kept)."""
+        if not self._boosters:
+            return None
+        ranked = sorted(self._boosters, key=lambda b: b[0], reverse=self.primary.greater_is_better)
+        return next((refit for _, refit in ranked if self.budget.stack_fits(refit)), ranked[0][1])
 
     @property
     def final_reserve(self) -> float:
@@ -336,9 +340,8 @@ class SearchPolicy:
         """Learn from a completed trial (which trained on ``fraction`` of its rows and scored ``folds``, its primary
         score on each fold); return whether it is the best so far (its refit is then reserved)."""
         self.completed_here += 1
-        if family in SECOND_LEVEL_FAMILIES and (self._booster_value is None
-                                                or self.primary.is_better(value, self._booster_value)):
-            self._booster_value, self._booster_refit = value, self.refit_seconds(fit_time)
+        if family in SECOND_LEVEL_FAMILIES and np.isfinite(value):
+            self._boosters.append((float(value), self.refit_seconds(fit_time)))
         if self.best_value is not None and not self.primary.is_better(value, self.best_value):
             return False
         self.best_value = value
