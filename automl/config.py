@@ -243,12 +243,15 @@ SETTINGS: tuple[Setting, ...] = (
             "`True`", "--no-ensemble",
             "keep the best single trial (default: blend the best trials when that scores better)"),
     Setting("stack", "auto", _check_stack,
-            "A second level over the blend (stacked generalisation, as AutoGluon stacks its models): the best "
-            "booster's configuration (else the best trial's) is cross-validated again, on the same folds, on the data "
+            "A second level over the blend (stacked generalisation, as AutoGluon stacks its models): the best-ranked "
+            "booster's configuration whose second level fits the time left (else the best trial's, when no booster "
+            "completed) is cross-validated again, on the same folds, on the data "
             "plus the blend's members' out-of-fold predictions as columns; greedy selection blends it with the members, "
             "and when that blend's cross-fitted score beats the first blend's, the second level is refitted on all rows "
             "and ``predict`` feeds it the members' predictions and blends the two levels. The search keeps time for it "
-            "(about three refits of the configuration it copies under 3 folds); a second level that scores worse, fails or runs "
+            "(about three refits of the configuration it copies under 3 folds, times its columns over the data's: each "
+            "member adds one column, or K - 1 for K classes; at most a fifth of the budget); a second level that "
+            "scores worse, fails or runs "
             "late leaves the first blend in place. ``\"auto\"``: stack whenever there is a blend (``ensemble=True``); "
             "``True``: the same, and refused with ``ensemble=False``; ``False``: never. Left out for a holdout, "
             "``time:K`` folds, capped validation rows, image data or data with a column named ``__stack_...``. Its CV "
