@@ -121,18 +121,24 @@ print(json.dumps({"wall": time.monotonic() - start, "source": model.model_source
 """
 
 
+def _fit_in_child(script: str, kwargs: dict, timeout: float) -> tuple[dict, float]:
+    """Run ``script`` (a fit, ``kwargs`` as JSON) in a fresh interpreter; its last printed JSON line and the wall
+    clock around the interpreter."""
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(kwargs)], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=timeout)
+    process_wall = time.monotonic() - started
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1]), process_wall
+
+
 def test_a_second_level_that_hangs_is_killed_and_the_fit_keeps_its_budget():
     # The second level's first fold hangs (an hour): only killing its worker at the deadline ends it. The wall
     # clock is around the call in a fresh interpreter, and around that interpreter here.
     kwargs = {"time_budget": 10, "families": ["slow_refit", "knn", "linear"], "cv": 3, "tracking": False, "seed": 0,
               "stack": True, "pruner": "none", "search_space": {"slow_refit": {"fold_seconds": 0.0,
                                                                                "wide_fault": "hang"}}}
-    started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(kwargs)], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
-    process_wall = time.monotonic() - started
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out, process_wall = _fit_in_child(CHILD, kwargs, timeout=120)
     assert out["wall"] <= 10 * 1.1 + 10 and process_wall <= 10 * 1.1 + 10 + 15, out
     assert not out["source"].startswith("stack"), out
 
@@ -175,12 +181,7 @@ def test_a_best_booster_too_slow_to_stack_in_the_time_left_gives_way_to_the_next
     kwargs = {"time_budget": budget, "families": ["lightgbm", "linear", "catboost"], "cv": 3, "tracking": False,
               "seed": 0, "stack": True, "pruner": "none",
               "search_space": {"catboost": {"fold_seconds": 4.0, "fold_rows": 800, "power": 1, "wide_fault": "hang"}}}
-    started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", WIDE_CHILD, json.dumps(kwargs)], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=240)
-    process_wall = time.monotonic() - started
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out, process_wall = _fit_in_child(WIDE_CHILD, kwargs, timeout=240)
     assert out["ranked"][0][1] == "catboost", out["ranked"]  # the slow booster is the best trial and the best booster
     chosen = [m for m in out["said"] if m.startswith("the second level over the blend: trial")]
     assert len(chosen) == 1 and "(lightgbm)" in chosen[0], out["said"]
