@@ -121,7 +121,12 @@ def expected_width(n_columns: int, task: str, n_classes: int, members: int = STA
         (3.142857142857143, 1.25)
     """
     per_member = max(n_classes - 1, 1) if task == "multiclass" else 1
-    return (max(n_columns, 1) + members * per_member) / max(n_columns, 1)
+    return _width(n_columns, members * per_member)
+
+
+def _width(n_columns: int, added: int) -> float:
+    """A second level's columns over the data's, ``added`` columns beside ``n_columns``."""
+    return (max(n_columns, 1) + added) / max(n_columns, 1)
 
 
 def stack_refit_factor(n_splits: int, scale: float, width: float = 1.0) -> float:
@@ -198,20 +203,19 @@ def build_stack(problem: Any, outcome: SearchOutcome, runner: Any, ensemble: Any
     if reason is None and columns is None:
         reason = "a member's out-of-fold predictions are no longer kept"
     aim, deadline = budget.ensemble_deadline(), budget.refit_deadline()
-    n_columns = max(problem.X.shape[1], 1)
-    width = (n_columns + len(columns or ())) / n_columns
+    width = _width(problem.X.shape[1], len(columns or ()))
 
     def expected(record: TrialRecord) -> float:
         return stack_seconds(record.fit_time, len(problem.splits), problem.refit_scale, width)
 
     top = None if reason else second_level(ranked, lambda r: budget.left(aim) >= expected(r))
-    if reason is None and top is None:
+    if top is None:
         first = second_level(ranked)
-        reason = (f"its cross-validation and refit ({expected(first):.1f} s expected for trial {first.number}, "
-                  f"{width:.1f} x the columns) would end past the ensemble's deadline, and so would any other "
-                  "booster's" if first is not None else "no completed trial")
-    if reason is not None or top is None:
-        logger.info("no second level over the blend: %s", reason)
+        if reason is None and first is not None:
+            reason = (f"its cross-validation and refit ({expected(first):.1f} s expected for trial {first.number}, "
+                      f"{width:.1f} x the columns) would end past the ensemble's deadline, and so would any other "
+                      "booster's")
+        logger.info("no second level over the blend: %s", reason or "no completed trial")
         return None
     report_stage("stacking a second level over the blend ...")
     logger.info("the second level over the blend: trial %d (%s), %.1f s expected on %.1f x the columns", top.number,
