@@ -37,7 +37,7 @@ from typing import Any
 
 from automl._spawn import raise_if_stopped
 from automl._warnings import report_stage, warn_user
-from automl._fit.stack import build_stack, members_aim
+from automl._fit.stack import build_stack
 from automl._fit.trial_config import refit_config
 from automl.ensemble import EnsembleModel, plan_ensemble
 from automl.evaluation.stats import finite_mean_std
@@ -265,14 +265,13 @@ def _ensemble(refitter: _Refitter, outcome: SearchOutcome, problem: Any, ranked:
     selected = time.monotonic()
     if plan is None:
         return None
-    member_aim = _member_aim(refitter, problem, plan.members, ranked, aim)
     members = []
     for record in plan.members:
         if record.number == best.number:
             members.append(best_model)
             continue
         try:
-            members.append(refitter.refit(record, deadline, member_aim))
+            members.append(refitter.refit(record, deadline, aim))
         except Exception as exc:  # noqa: BLE001 - the best single model stays
             raise_if_stopped(exc)
             warn_user(f"the ensemble is left out: the refit of its member trial {record.number} ({record.family}) "
@@ -285,20 +284,6 @@ def _ensemble(refitter: _Refitter, outcome: SearchOutcome, problem: Any, ranked:
         "baseline_fold_scores": plan.baseline_scores,
         "selection_seconds": selected - started, "refit_seconds": time.monotonic() - selected,
     }
-
-
-def _member_aim(refitter: _Refitter, problem: Any, members: Sequence[TrialRecord], ranked: Sequence[TrialRecord],
-                aim: float | None) -> float | None:
-    """When the blend's members are made by: ``aim``, or sooner by the second level's expected time when the fit
-    stacks and a member may be its bag (``final_model="auto"``), so that the members' refits do not take it."""
-    if not problem.settings.stacks or refitter.final_model != "auto":
-        return aim
-    sooner, top = members_aim(problem, members, ranked, aim)
-    if top is not None and aim is not None:
-        logger.info("the blend's members are refitted only where that ends %.1f s before the ensemble's deadline, "
-                    "the second level's expected time (trial %d, %s); the others are their fold models",
-                    aim - (sooner or aim), top.number, top.family)
-    return sooner
 
 
 def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budget: Budget) -> FinalModel:

@@ -55,8 +55,8 @@ from automl.search.runner import SearchOutcome
 from automl.search.trial_record import TrialRecord
 from automl.stacking import STACK_PREFIX, StackedModel, stack_columns
 
-__all__ = ["STACK_CV_MARGIN", "STACK_MEMBERS", "build_stack", "every_row_once", "expected_width", "members_aim",
-           "second_level", "stack_refit_factor", "stack_seconds"]
+__all__ = ["STACK_CV_MARGIN", "STACK_MEMBERS", "build_stack", "every_row_once", "expected_width", "second_level",
+           "stack_refit_factor", "stack_seconds"]
 
 logger = logging.getLogger("automl")
 
@@ -153,29 +153,6 @@ def stack_seconds(fit_time: float, n_splits: int, scale: float, width: float) ->
     """
     fit = fit_time if np.isfinite(fit_time) else 0.0
     return width * (fit * STACK_CV_MARGIN + refit_seconds(fit, n_splits, scale, MEMBER_PAD))
-
-
-def members_aim(problem: Any, members: Sequence[TrialRecord], ranked: Sequence[TrialRecord], aim: float | None,
-                 ) -> tuple[float | None, TrialRecord | None]:
-    """When the blend's ``members`` should be made by (a member whose refit would end later is its bag of fold
-    models, under ``final_model="auto"``), so that the second level over them keeps its time before ``aim`` (the
-    ensemble's deadline), and the trial that second level would copy (None: no second level fits, or this fit is
-    not stacked; ``aim`` is then returned as it is).
-
-    Why: the members' refits ran first and took the time the second level needed (bike sharing at 300 s: seven
-    members refitted in 27 s and the second level, 11.5 s expected, was refused); their bags are already fitted.
-    """
-    if aim is None or _why_not(problem) is not None:
-        return aim, None
-    n_classes = 0 if problem.classes is None else len(problem.classes)
-    width = expected_width(problem.X.shape[1], problem.task, n_classes, members=len(members))
-
-    def expected(record: TrialRecord) -> float:
-        return stack_seconds(record.fit_time, len(problem.splits), problem.refit_scale, width)
-
-    now = time.monotonic()
-    top = second_level(ranked, lambda r: now + expected(r) <= aim)
-    return (aim, None) if top is None else (aim - expected(top), top)
 
 
 def every_row_once(splits: Sequence[tuple[np.ndarray, np.ndarray]], n_rows: int) -> bool:
