@@ -391,7 +391,7 @@ class FitSettings(Mapping[str, Any]):
     @property
     def stacks(self) -> bool:
         """Whether the fit puts a second level over its blend: ``stack`` is True, or ``"auto"`` with
-        ``ensemble=True`` (the data may still leave it out: :func:`automl._fit.stack.build_stack`)."""
+        ``ensemble=True`` (the data may still leave it out: :func:`automl._fit.stack.stack_cv`)."""
         return bool(self.ensemble) and self.stack in (True, "auto")
 
     @property

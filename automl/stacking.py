@@ -9,7 +9,7 @@ with weights chosen by greedy selection over their out-of-fold predictions.
 
 The columns: one per class but the first for classification (the first is one minus the rest), one for
 regression, named ``__stack_<trial>_<k>`` (a fit whose data already has a column of that prefix is not
-stacked, :func:`automl._fit.stack.build_stack`).
+stacked, :func:`automl._fit.stack.stack_cv`).
 
 Example:
     >>> import numpy as np, pandas as pd

@@ -22,8 +22,8 @@ the fit fails only when nothing is left.
 
 With ``ensemble=True`` the best trials are then blended by greedy selection on their
 out-of-fold predictions; when the cross-fitted blend beats the best trial, its other members are
-made the same way before the ensemble deadline. A member that fails or runs late leaves the best
-single model in place.
+made the same way before the ensemble deadline (when the fit stacks, after the second level's cross-validation
+and keeping its refit's time). A member that fails or runs late leaves the best single model in place.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Any
 
 from automl._spawn import raise_if_stopped
 from automl._warnings import report_stage, warn_user
-from automl._fit.stack import build_stack
+from automl._fit.stack import PendingStack, finish_stack, stack_cv
 from automl._fit.trial_config import refit_config
 from automl.ensemble import EnsembleModel, plan_ensemble
 from automl.evaluation.stats import finite_mean_std
@@ -248,8 +248,10 @@ def _single(refitter: _Refitter, runner: Runner, outcome: SearchOutcome, ranked:
 
 
 def _ensemble(refitter: _Refitter, outcome: SearchOutcome, problem: Any, ranked: Sequence[TrialRecord],
-              best_model: Any, budget: Budget) -> tuple[EnsembleModel, dict[str, Any]] | None:
-    """The ensemble when it beats the best trial and its members refit in time; else None.
+              best_model: Any, budget: Budget) -> tuple[EnsembleModel, dict[str, Any], PendingStack | None] | None:
+    """The ensemble when it beats the best trial and its members refit in time, with the second level over it
+    cross-validated (when the fit stacks, before the members are made: :func:`~automl._fit.stack.stack_cv`);
+    else None.
 
     Members are chosen so that their refits are expected to end by the ensemble deadline (the budget's
     end); selection and the refits themselves are only stopped at the refit deadline (the promise's)."""
@@ -265,6 +267,10 @@ def _ensemble(refitter: _Refitter, outcome: SearchOutcome, problem: Any, ranked:
     selected = time.monotonic()
     if plan is None:
         return None
+    pending = _stack_first(refitter, outcome, problem, plan, ranked, budget) if problem.settings.stacks else None
+    if pending is not None and aim is not None:
+        aim -= pending.refit_seconds  # the members keep the second level's refit
+    refits_started = time.monotonic()
     members = []
     for record in plan.members:
         if record.number == best.number:
@@ -282,8 +288,19 @@ def _ensemble(refitter: _Refitter, outcome: SearchOutcome, problem: Any, ranked:
         "trials": model.trials, "families": model.families, "weights": model.weights,
         "fold_scores": plan.scores, "best_trial_fold_scores": plan.single_scores,
         "baseline_fold_scores": plan.baseline_scores,
-        "selection_seconds": selected - started, "refit_seconds": time.monotonic() - selected,
-    }
+        "selection_seconds": selected - started, "refit_seconds": time.monotonic() - refits_started,
+    }, pending
+
+
+def _stack_first(refitter: _Refitter, outcome: SearchOutcome, problem: Any, plan: Any, ranked: Sequence[TrialRecord],
+                 budget: Budget) -> PendingStack | None:
+    """The second level over ``plan``'s blend, cross-validated before its members are made; under
+    ``final_model="refit"`` (a member cannot be its bag) it keeps the members' refits' time."""
+    blend_score = finite_mean_std(plan.scores[problem.metric.name])[0]
+    others = [r for r in plan.members if r.number != ranked[0].number]
+    keep = 0.0 if refitter.final_model == "auto" else sum(refitter.estimate(r, MEMBER_PAD) for r in others)
+    return stack_cv(problem, outcome, refitter.runner, [r.number for r in plan.members], blend_score, ranked, budget,
+                    members_seconds=keep)
 
 
 def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budget: Budget) -> FinalModel:
@@ -315,21 +332,20 @@ def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budg
         blended = _ensemble(refitter, outcome, problem, ranked, model, budget)
         final.ensemble_seconds = time.monotonic() - started
         if blended is not None:
-            final.model, final.ensemble = blended
+            final.model, final.ensemble, pending = blended
             final.source = "ensemble of trials " + ", ".join(str(t) for t in final.ensemble["trials"])
             final.score = finite_mean_std(final.ensemble["fold_scores"][primary.name])[0]
             final.families = sorted(set(final.model.families))
-            if problem.settings.stacks:
-                _stack(final, problem, outcome, runner, ranked, budget)
+            if pending is not None:
+                _stack(final, problem, runner, pending, budget)
     _record_on_study(outcome.study, final)
     return final
 
 
-def _stack(final: FinalModel, problem: Any, outcome: SearchOutcome, runner: Runner, ranked: Sequence[TrialRecord],
-           budget: Budget) -> None:
-    """Put a second level over ``final``'s blend when it scores better (see :mod:`automl._fit.stack`)."""
+def _stack(final: FinalModel, problem: Any, runner: Runner, pending: PendingStack, budget: Budget) -> None:
+    """Put ``pending``'s second level over ``final``'s blend, refitted (see :mod:`automl._fit.stack`)."""
     started = time.monotonic()
-    stacked = build_stack(problem, outcome, runner, final.model, final.score, ranked, budget)
+    stacked = finish_stack(pending, problem, runner, final.model, final.score, budget)
     final.ensemble_seconds += time.monotonic() - started
     if stacked is None or final.ensemble is None:
         return

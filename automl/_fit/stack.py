@@ -1,5 +1,7 @@
 """Stage 3, last step (``stack="auto"`` with a blend, or ``stack=True``): a second level over the blend, kept when blending it in beats the blend.
 
+It runs in two steps around the blend's members' refits: :func:`stack_cv` before them (it needs only their
+out-of-fold predictions, and the members' refits used to take its time), :func:`finish_stack` after them.
 The blend's members' out-of-fold predictions become columns of the data (:func:`~automl.stacking.stack_columns`;
 under repeated folds each row's predictions are averaged over the repeats), and the best booster's configuration
 (:func:`second_level`) is cross-validated again on the data with those columns, on the same folds as every trial,
@@ -38,6 +40,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,8 +58,8 @@ from automl.search.runner import SearchOutcome
 from automl.search.trial_record import TrialRecord
 from automl.stacking import STACK_PREFIX, StackedModel, stack_columns
 
-__all__ = ["STACK_CV_MARGIN", "STACK_MEMBERS", "build_stack", "every_row_once", "expected_width", "second_level",
-           "stack_refit_factor", "stack_seconds"]
+__all__ = ["STACK_CV_MARGIN", "STACK_MEMBERS", "PendingStack", "every_row_once", "expected_width", "finish_stack",
+           "second_level", "stack_cv", "stack_refit_factor", "stack_seconds"]
 
 logger = logging.getLogger("automl")
 
@@ -188,18 +191,38 @@ def _mean(fold_scores: dict[str, list[float]], name: str) -> float:
     return finite_mean_std(fold_scores.get(name, []))[0]
 
 
-def build_stack(problem: Any, outcome: SearchOutcome, runner: Any, ensemble: Any, blend_score: float,
-                ranked: Sequence[TrialRecord], budget: Budget) -> tuple[StackedModel, dict[str, Any]] | None:
-    """The stacked model over ``ensemble`` (an :class:`~automl.ensemble.EnsembleModel`, scored ``blend_score``
-    on cross-fitted folds) with the configuration of :func:`second_level` of ``ranked`` (the completed trials, best
-    first) as its second level, and what it is; None when it is not built, scores worse or fails (the reason is
-    logged).
+@dataclass
+class PendingStack:
+    """A second level cross-validated over a blend's out-of-fold predictions and kept by greedy selection, not yet
+    refitted (:func:`stack_cv`; :func:`finish_stack` refits it once the members are made)."""
+
+    top: TrialRecord
+    params: dict[str, Any]
+    seed: int
+    columns: dict[str, np.ndarray]
+    result: Any
+    counts: list[float]
+    scores: dict[str, list[float]]
+    cv_seconds: float
+    #: Expected seconds of its refit (the members' refits keep it).
+    refit_seconds: float = 0.0
+
+
+def stack_cv(problem: Any, outcome: SearchOutcome, runner: Any, trials: Sequence[int], blend_score: float,
+             ranked: Sequence[TrialRecord], budget: Budget, members_seconds: float = 0.0) -> PendingStack | None:
+    """Cross-validate the second level over the blend of ``trials`` (scored ``blend_score`` on cross-fitted folds)
+    with the configuration of :func:`second_level` of ``ranked`` (the completed trials, best first); None when it
+    is not built, scores worse or fails (the reason is logged). It needs only the members' out-of-fold
+    predictions, so it runs before the members are refitted: they then take the time left, each its bag when its
+    refit would end late, instead of leaving the second level none (bike sharing at 300 s: seven member refits
+    took 27 s and the second level, 11.5 s expected, was refused). ``members_seconds``: time the members must
+    keep (their refits when they cannot be bags).
 
     Raises:
         KeyboardInterrupt: the fit was stopped (Ctrl-C, SIGTERM) meanwhile.
     """
     reason = _why_not(problem)
-    columns = None if reason else _base_columns(outcome, ensemble.trials, problem.task)
+    columns = None if reason else _base_columns(outcome, trials, problem.task)
     if reason is None and columns is None:
         reason = "a member's out-of-fold predictions are no longer kept"
     aim, deadline = budget.ensemble_deadline(), budget.refit_deadline()
@@ -208,8 +231,8 @@ def build_stack(problem: Any, outcome: SearchOutcome, runner: Any, ensemble: Any
     def expected(record: TrialRecord) -> float:
         return stack_seconds(record.fit_time, len(problem.splits), problem.refit_scale, width)
 
-    top = None if reason else second_level(ranked, lambda r: budget.left(aim) >= expected(r))
-    if top is None:
+    top = None if reason else second_level(ranked, lambda r: budget.left(aim) - members_seconds >= expected(r))
+    if top is None or columns is None:
         first = second_level(ranked)
         if reason is None and first is not None:
             reason = (f"its cross-validation and refit ({expected(first):.1f} s expected for trial {first.number}, "
@@ -224,21 +247,42 @@ def build_stack(problem: Any, outcome: SearchOutcome, runner: Any, ensemble: Any
     params = trial_params(top, problem.spaces)
     try:
         result = runner.evaluate(top.family, params, seed=seed, monitor=_Deadline(aim), deadline=aim, extra=columns)
-        blended = _blend_levels(problem, outcome, ensemble.trials, result, blend_score, deadline)
-        if blended is None:
-            return None
-        refit_params = for_refit(top.family, params, result.refit_hints)
-        fitted = runner.refit(top.family, refit_params, seed=seed, deadline=deadline, stop_at=aim, extra=columns)
+        blended = _blend_levels(problem, outcome, trials, result, blend_score, deadline)
     except Exception as exc:  # noqa: BLE001 - a failing second level never ends the fit: the blend stays
         raise_if_stopped(exc)
         logger.warning("the second level over the blend failed (%s: %s); the blend stays", type(exc).__name__, exc)
         return None
-    counts, scores = blended
-    model = StackedModel(ensemble.members, ensemble.trials, fitted, counts, top.number)
+    if blended is None:
+        return None
+    refit = width * refit_seconds(top.fit_time if np.isfinite(top.fit_time) else 0.0, len(problem.splits),
+                                  problem.refit_scale, MEMBER_PAD)
+    return PendingStack(top, params, seed, columns, result, blended[0], blended[1], time.monotonic() - started,
+                        refit)
+
+
+def finish_stack(pending: PendingStack, problem: Any, runner: Any, ensemble: Any, blend_score: float,
+                 budget: Budget) -> tuple[StackedModel, dict[str, Any]] | None:
+    """The stacked model over ``ensemble`` (an :class:`~automl.ensemble.EnsembleModel`, its members made) with
+    ``pending``'s second level refitted on all rows, and what it is; None when that refit fails (logged).
+
+    Raises:
+        KeyboardInterrupt: the fit was stopped (Ctrl-C, SIGTERM) meanwhile.
+    """
+    top, aim, deadline = pending.top, budget.ensemble_deadline(), budget.refit_deadline()
+    started = time.monotonic()
+    try:
+        refit_params = for_refit(top.family, pending.params, pending.result.refit_hints)
+        fitted = runner.refit(top.family, refit_params, seed=pending.seed, deadline=deadline, stop_at=aim,
+                              extra=pending.columns)
+    except Exception as exc:  # noqa: BLE001 - a failing second level never ends the fit: the blend stays
+        raise_if_stopped(exc)
+        logger.warning("the second level over the blend failed (%s: %s); the blend stays", type(exc).__name__, exc)
+        return None
+    model = StackedModel(ensemble.members, ensemble.trials, fitted, pending.counts, top.number)
     return model, {
         "trial": top.number, "family": top.family, "base_trials": list(ensemble.trials), "weights": model.weights,
-        "fold_scores": scores, "second_level_fold_scores": result.fold_scores, "blend_score": blend_score,
-        "seconds": time.monotonic() - started,
+        "fold_scores": pending.scores, "second_level_fold_scores": pending.result.fold_scores,
+        "blend_score": blend_score, "seconds": pending.cv_seconds + time.monotonic() - started,
     }
 
 
