@@ -102,7 +102,7 @@ def test_a_worker_killed_mid_trial_is_failed_by_heartbeat_and_its_trial_runs_aga
     storage = _storage(kind, tmp_path, request)
     _data(tmp_path, rows=1500, features=20)
     # Slow trials (a pinned 150-tree forest) so that the kill lands inside one.
-    # No ensemble: the sweep's final stages are not what this test is about (3-4 s of a clean-clone CI run).
+    # No ensemble: the sweep's final stages are not what this test is about (about 3.5 s of each run here).
     _sweep(tmp_path, storage, n_trials=4, families="[random_forest]",
            search_space="{random_forest: {n_estimators: 150}}", n_jobs=1, ensemble="false")
     main = _start("sweep", "sweep.yaml", cwd=tmp_path)

@@ -260,16 +260,14 @@ def _ensemble(refitter: _Refitter, outcome: SearchOutcome, problem: Any, ranked:
     best = ranked[0]
 
     def affordable(members: list[TrialRecord]) -> bool:
-        cost = sum(refitter.estimate(r, MEMBER_PAD) for r in members if r.number != best.number)
-        return cost <= budget.left(aim)
+        return _members_seconds(refitter, members, best) <= budget.left(aim)
 
     plan = plan_ensemble(ranked, outcome.oof, problem.evaluator, problem.y, affordable=affordable, deadline=deadline)
     selected = time.monotonic()
     if plan is None:
         return None
     pending = _stack_first(refitter, outcome, problem, plan, ranked, budget) if problem.settings.stacks else None
-    if pending is not None and aim is not None:
-        aim -= pending.refit_seconds  # the members keep the second level's refit
+    members_aim = aim if pending is None or aim is None else aim - pending.refit_seconds  # keep the stack's refit
     refits_started = time.monotonic()
     members = []
     for record in plan.members:
@@ -277,7 +275,7 @@ def _ensemble(refitter: _Refitter, outcome: SearchOutcome, problem: Any, ranked:
             members.append(best_model)
             continue
         try:
-            members.append(refitter.refit(record, deadline, aim))
+            members.append(refitter.refit(record, deadline, members_aim))
         except Exception as exc:  # noqa: BLE001 - the best single model stays
             raise_if_stopped(exc)
             warn_user(f"the ensemble is left out: the refit of its member trial {record.number} ({record.family}) "
@@ -292,13 +290,17 @@ def _ensemble(refitter: _Refitter, outcome: SearchOutcome, problem: Any, ranked:
     }, pending
 
 
+def _members_seconds(refitter: _Refitter, members: Sequence[TrialRecord], best: TrialRecord) -> float:
+    """Expected seconds to make the blend's ``members`` other than ``best`` (whose model is already made)."""
+    return sum(refitter.estimate(r, MEMBER_PAD) for r in members if r.number != best.number)
+
+
 def _stack_first(refitter: _Refitter, outcome: SearchOutcome, problem: Any, plan: Any, ranked: Sequence[TrialRecord],
                  budget: Budget) -> PendingStack | None:
     """The second level over ``plan``'s blend, cross-validated before its members are made; under
     ``final_model="refit"`` (a member cannot be its bag) it keeps the members' refits' time."""
     blend_score = finite_mean_std(plan.scores[problem.metric.name])[0]
-    others = [r for r in plan.members if r.number != ranked[0].number]
-    keep = 0.0 if refitter.final_model == "auto" else sum(refitter.estimate(r, MEMBER_PAD) for r in others)
+    keep = 0.0 if refitter.final_model == "auto" else _members_seconds(refitter, plan.members, ranked[0])
     return stack_cv(problem, outcome, refitter.runner, [r.number for r in plan.members], blend_score, ranked, budget,
                     members_seconds=keep)
 

@@ -249,13 +249,11 @@ def stack_cv(problem: Any, outcome: SearchOutcome, runner: Any, trials: Sequence
         result = runner.evaluate(top.family, params, seed=seed, monitor=_Deadline(aim), deadline=aim, extra=columns)
         blended = _blend_levels(problem, outcome, trials, result, blend_score, deadline)
     except Exception as exc:  # noqa: BLE001 - a failing second level never ends the fit: the blend stays
-        raise_if_stopped(exc)
-        logger.warning("the second level over the blend failed (%s: %s); the blend stays", type(exc).__name__, exc)
+        _failed(exc)
         return None
     if blended is None:
         return None
-    refit = width * refit_seconds(top.fit_time if np.isfinite(top.fit_time) else 0.0, len(problem.splits),
-                                  problem.refit_scale, MEMBER_PAD)
+    refit = width * refit_seconds(top.fit_time, len(problem.splits), problem.refit_scale, MEMBER_PAD)
     return PendingStack(top, params, seed, columns, result, blended[0], blended[1], time.monotonic() - started,
                         refit)
 
@@ -275,8 +273,7 @@ def finish_stack(pending: PendingStack, problem: Any, runner: Any, ensemble: Any
         fitted = runner.refit(top.family, refit_params, seed=pending.seed, deadline=deadline, stop_at=aim,
                               extra=pending.columns)
     except Exception as exc:  # noqa: BLE001 - a failing second level never ends the fit: the blend stays
-        raise_if_stopped(exc)
-        logger.warning("the second level over the blend failed (%s: %s); the blend stays", type(exc).__name__, exc)
+        _failed(exc)
         return None
     model = StackedModel(ensemble.members, ensemble.trials, fitted, pending.counts, top.number)
     return model, {
@@ -284,6 +281,12 @@ def finish_stack(pending: PendingStack, problem: Any, runner: Any, ensemble: Any
         "fold_scores": pending.scores, "second_level_fold_scores": pending.result.fold_scores,
         "blend_score": blend_score, "seconds": pending.cv_seconds + time.monotonic() - started,
     }
+
+
+def _failed(exc: BaseException) -> None:
+    """Log a second level that failed (its cross-validation or its refit); re-raise a stop request."""
+    raise_if_stopped(exc)
+    logger.warning("the second level over the blend failed (%s: %s); the blend stays", type(exc).__name__, exc)
 
 
 def _blend_levels(problem: Any, outcome: SearchOutcome, trials: Sequence[int], result: Any, blend_score: float,
