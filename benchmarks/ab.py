@@ -114,6 +114,22 @@ def verdict(metric: str, a: float, b: float) -> str:
     return "a" if better else "b"
 
 
+def tally(pairs: list[tuple[str, float, float]]) -> tuple[dict[str, int], list[float]]:
+    """Over ``(metric, a, b)`` pairs: ``{"a": wins, "tie": ties, "b": losses}`` of ``a`` (:func:`verdict`) and how
+    much better ``a`` is in each, in percent of ``|b|``."""
+    counts = {"a": 0, "tie": 0, "b": 0}
+    gains = []
+    for metric, a, b in pairs:
+        counts[verdict(metric, a, b)] += 1
+        gains.append(100.0 * relative_gain(metric, a, b))
+    return counts, gains
+
+
+def wtl(counts: dict[str, int]) -> str:
+    """``"W W / T T / L L"`` of :func:`tally`'s counts."""
+    return f"{counts['a']} W / {counts['tie']} T / {counts['b']} L"
+
+
 def run_pair(args: argparse.Namespace, task: object, seed: int, arms: list[tuple[str, str, str]],
              pins: list[str]) -> dict:
     """Both fits of one table and seed, side by side: ``{label: record}``."""

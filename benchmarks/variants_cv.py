@@ -27,10 +27,10 @@ from pathlib import Path
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from benchmarks.ab import POOLS, pool_tasks, verdict  # noqa: E402
+from benchmarks.ab import POOLS, pool_tasks, tally, wtl  # noqa: E402
 from benchmarks.portfolio import cv_setup  # noqa: E402
 from benchmarks.report import read  # noqa: E402
-from benchmarks.tasks import relative_gain, write_rows  # noqa: E402
+from benchmarks.tasks import write_rows  # noqa: E402
 
 FIELDS = ["table", "task", "rows", "categoricals", "family", "variant", "params", "metric", "score", "fit_time",
           "error"]
@@ -89,16 +89,10 @@ def summary(rows: list[dict], variants: list[str]) -> list[str]:
         if not pairs:
             lines.append(f"{name}: no table where both ran")
             continue
-        counts = {"a": 0, "tie": 0, "b": 0}
-        rel, ratios = [], []
-        for base, var in pairs:
-            metric = base["metric"]
-            counts[verdict(metric, float(var["score"]), float(base["score"]))] += 1
-            rel.append(100.0 * relative_gain(metric, float(var["score"]), float(base["score"])))
-            ratios.append(float(var["fit_time"]) / max(float(base["fit_time"]), 1e-9))
+        counts, rel = tally([(base["metric"], float(var["score"]), float(base["score"])) for base, var in pairs])
+        ratios = [float(var["fit_time"]) / max(float(base["fit_time"]), 1e-9) for base, var in pairs]
         total = sum(float(v["fit_time"]) for _, v in pairs) / sum(float(b["fit_time"]) for b, _ in pairs)
-        lines.append(f"{name} against the defaults on {len(pairs)} tables: {counts['a']} W / {counts['tie']} T / "
-                     f"{counts['b']} L on CV, score {np.mean(rel):+.2f} % mean ({np.median(rel):+.2f} % median, "
+        lines.append(f"{name} against the defaults on {len(pairs)} tables: {wtl(counts)} on CV, score {np.mean(rel):+.2f} % mean ({np.median(rel):+.2f} % median, "
                      f"+ is better); fit time x{np.median(ratios):.2f} median, x{total:.2f} in total")
     return lines
 
