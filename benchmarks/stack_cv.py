@@ -1,7 +1,8 @@
 """Which columns and which model make a second level worth its time: variants under cross-validation, off-suite.
 
 A design measurement for the stack stage (``automl/_fit/stack.py``), on the A/B's tables (``--pool``, the frame
-as a search sees it, at most ``MAX_ROWS`` rows, 3 folds, seed 0, one core; no test split is read). On each table
+as a search sees it, at most ``MAX_ROWS`` rows, 3 folds, seed 0, one core; off-suite tables only, the same
+frames the portfolio and ``variants_cv`` read, so their rows overlap the A/B's test splits). On each table
 every family in ``--families`` is cross-validated with its defaults (the first level), greedy selection blends
 their out-of-fold predictions (the blend), and each second-level variant is cross-validated on the data plus
 some first-level predictions as columns, on the same folds:
