@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 from benchmarks.ab import POOLS, pool_tasks, tally, wtl  # noqa: E402
 from benchmarks.portfolio import cv_setup  # noqa: E402
 from benchmarks.report import read  # noqa: E402
-from benchmarks.tasks import write_rows  # noqa: E402
+from benchmarks.tasks import relative_gain, write_rows  # noqa: E402
 
 FAMILIES = "lightgbm,catboost,xgboost,hist_gradient_boosting,extra_trees,random_forest,linear,knn"
 BOOSTERS = ("lightgbm", "catboost", "xgboost", "hist_gradient_boosting")
@@ -192,7 +192,7 @@ def summary(rows: list[dict]) -> list[str]:
 def _held(rows: list[dict]) -> str:
     """The stack against the blend on the held-out rows: always, and as a fit keeps it (its CV beats the blend's)."""
     counts, gains = tally([(r["metric"], float(r["held_score"]), float(r["held_blend"])) for r in rows])
-    kept = [r for r in rows if tally([(r["metric"], float(r["score"]), float(r["blend"]))])[1][0] > 0]
+    kept = [r for r in rows if relative_gain(r["metric"], float(r["score"]), float(r["blend"])) > 0]
     kept_counts, kept_gains = tally([(r["metric"], float(r["held_score"]), float(r["held_blend"])) for r in kept])
     return (f"always {wtl(counts)}, {np.mean(gains):+.3f} % mean ({np.median(gains):+.3f} % median); where its CV "
             f"beats the blend's ({len(kept)} tables) {wtl(kept_counts)}, "

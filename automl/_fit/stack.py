@@ -59,7 +59,7 @@ from automl.search.trial_record import TrialRecord
 from automl.stacking import STACK_PREFIX, StackedModel, stack_columns
 
 __all__ = ["STACK_CV_MARGIN", "STACK_MEMBERS", "PendingStack", "every_row_once", "expected_width", "finish_stack",
-           "second_level", "stack_cv", "stack_refit_factor", "stack_seconds"]
+           "second_level", "stack_cv", "stack_refit_factor", "stack_refit_seconds", "stack_seconds"]
 
 logger = logging.getLogger("automl")
 
@@ -155,7 +155,18 @@ def stack_seconds(fit_time: float, n_splits: int, scale: float, width: float) ->
         (16.05, 48.15)
     """
     fit = fit_time if np.isfinite(fit_time) else 0.0
-    return width * (fit * STACK_CV_MARGIN + refit_seconds(fit, n_splits, scale, MEMBER_PAD))
+    return width * fit * STACK_CV_MARGIN + stack_refit_seconds(fit, n_splits, scale, width)
+
+
+def stack_refit_seconds(fit_time: float, n_splits: int, scale: float, width: float) -> float:
+    """Expected seconds of the second level's refit on all rows and ``width`` times the columns (a member's pad):
+    the part of :func:`stack_seconds` the members' refits keep for it once it is cross-validated.
+
+    Example:
+        >>> round(stack_refit_seconds(10.0, 5, 1.25, 3.0), 2)
+        9.15
+    """
+    return width * refit_seconds(fit_time, n_splits, scale, MEMBER_PAD)
 
 
 def every_row_once(splits: Sequence[tuple[np.ndarray, np.ndarray]], n_rows: int) -> bool:
@@ -253,7 +264,7 @@ def stack_cv(problem: Any, outcome: SearchOutcome, runner: Any, trials: Sequence
         return None
     if blended is None:
         return None
-    refit = width * refit_seconds(top.fit_time, len(problem.splits), problem.refit_scale, MEMBER_PAD)
+    refit = stack_refit_seconds(top.fit_time, len(problem.splits), problem.refit_scale, width)
     return PendingStack(top, params, seed, columns, result, blended[0], blended[1], time.monotonic() - started,
                         refit)
 
