@@ -304,23 +304,29 @@ def _yes_no(text: str) -> bool:
 _yes_no.__name__ = "yes/no"  # argparse says: invalid yes/no value: 'maybe'
 
 
-def _stack_word(text: str) -> Any:
-    """A command-line ``--stack``: ``auto``, or a yes/no word as a bool.
+def _auto_word(text: str) -> Any:
+    """A command-line ``--stack`` or ``--calibrate``: ``auto``, or a yes/no word as a bool.
 
     Example:
-        >>> _stack_word("auto"), _stack_word("yes"), _stack_word("off")
+        >>> _auto_word("auto"), _auto_word("yes"), _auto_word("off")
         ('auto', True, False)
     """
     return "auto" if str(text).strip().lower() == "auto" else _yes_no(text)
 
 
-_stack_word.__name__ = "auto/yes/no"  # argparse says: invalid auto/yes/no value: 'maybe'
+_auto_word.__name__ = "auto/yes/no"  # argparse says: invalid auto/yes/no value: 'maybe'
 
 
-def _check_stack(name: str, value: Any) -> list[str]:
-    if value == "auto" or isinstance(value, bool):
+def _check_auto_bool(name: str, value: Any) -> list[str]:
+    """``stack`` and ``calibrate``: ``"auto"``, True or False.
+
+    Example:
+        >>> _check_auto_bool("calibrate", "yes")
+        ["calibrate must be 'auto', True or False, got 'yes'; for example calibrate=False"]
+    """
+    if (isinstance(value, str) and value == "auto") or isinstance(value, bool):
         return []
-    return [f"stack must be 'auto', True or False, got {value!r}; for example stack=False"]
+    return [f"{name} must be 'auto', True or False, got {value!r}; for example {name}=False"]
 
 
 def _check_bool(name: str, value: Any) -> list[str]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl._setting_checks import (  # noqa: F401 - the table names every check
-    FINAL_MODELS, FIRST_TRIALS, ISOLATION_MODES, PRUNERS, TARGET_SETTINGS, TASKS, _ROLES, _check_column_roles, _check_cv, _check_device, _check_final_model, _check_pack_nets, pack_nets_value, _check_families, _check_first_trials, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pos_label, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_target_transform, _check_task, _check_time_budget, _check_tracking, _check_bool, _check_stack, _nonempty_text, _stack_word, _yes_no, _positive, _roles_value, family_list,
+    FINAL_MODELS, FIRST_TRIALS, ISOLATION_MODES, PRUNERS, TARGET_SETTINGS, TASKS, _ROLES, _check_column_roles, _check_cv, _check_device, _check_final_model, _check_pack_nets, pack_nets_value, _check_families, _check_first_trials, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pos_label, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_target_transform, _check_task, _check_time_budget, _check_tracking, _check_bool, _check_auto_bool, _nonempty_text, _auto_word, _yes_no, _positive, _roles_value, family_list,
 )
 from automl._setting_checks import isolation_limit_problems, stack_problems
 from automl._suggest import unknown_name_message
@@ -242,7 +242,7 @@ SETTINGS: tuple[Setting, ...] = (
             "False: the best single trial, always.",
             "`True`", "--no-ensemble",
             "keep the best single trial (default: blend the best trials when that scores better)"),
-    Setting("stack", "auto", _check_stack,
+    Setting("stack", "auto", _check_auto_bool,
             "A second level over the blend (stacked generalisation, as AutoGluon stacks its models): the best-ranked "
             "booster's configuration whose second level fits the time left (else the best trial's, when no booster "
             "completed) is cross-validated again, on the same folds, on the data "
@@ -259,7 +259,17 @@ SETTINGS: tuple[Setting, ...] = (
             "`\"auto\"`", "--stack",
             "a second-level model over the blend when it scores better: auto (default: whenever there is a blend), "
             "yes or no",
-            cli_type=_stack_word),
+            cli_type=_auto_word),
+    Setting("calibrate", "auto", _check_auto_bool,
+            "Temperature scaling of the final model's class probabilities (``softmax(log p / T)``, as AutoGluon "
+            "calibrates), ``T`` fitted on its out-of-fold predictions. ``\"auto\"``: kept when the metric is log loss "
+            "and the final model scores better with it on cross-fitted folds (each fold's ``T`` fitted on the other "
+            "folds' rows); ``True``: kept for any classification metric (refused for regression); ``False``: never. "
+            "``model.calibration_`` says what was tried.",
+            "`\"auto\"`", "--calibrate",
+            "temperature-scale the final model's probabilities: auto (default: when the metric is log loss and "
+            "CV says it helps), yes or no",
+            cli_type=_auto_word),
     Setting("final_model", "auto", _check_final_model,
             "What ``predict`` uses of a chosen trial. ``\"refit\"``: its configuration refitted on all rows. "
             "``\"bag\"``: the models its cross-validation already fitted, one per fold, averaged (no refit, "

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from automl.calibration import fit_temperature, scale_probabilities
 from automl.evaluation.metrics import Metric
 from automl.evaluation.stats import finite_mean_std
 
@@ -307,7 +308,7 @@ def oof_by_repeat(oof: Any, number: int) -> np.ndarray:
 
 def cross_fitted_scores(
     oofs: Sequence[np.ndarray], y: np.ndarray, evaluator: Any, rounds: int = DEFAULT_ROUNDS,
-    deadline: float | None = None, first: int = 0,
+    deadline: float | None = None, first: int = 0, temperature: bool = False,
 ) -> dict[str, list[float]]:
     """Each metric of the blend per fold, scored as every trial's folds are, with no look-ahead.
 
@@ -319,7 +320,9 @@ def cross_fitted_scores(
     on (so never on later rows under ``time:K``), and the blend is scored on fold k. Where none of
     those rows has predictions, a single split (a holdout) is cross-fitted in two seeded halves
     (weights chosen on one half score the other), and a fold of several (the first of ``time:K``)
-    uses the member ``first`` alone (the best single trial among them).
+    uses the member ``first`` alone (the best single trial among them). With ``temperature``, each fold's blend is
+    then temperature-scaled (:mod:`automl.calibration`) with a temperature fitted on the rows its weights were
+    chosen on (none where those are none).
     """
     out: dict[str, list[float]] = {m.name: [] for m in evaluator.metrics}
     n = len(y)
@@ -334,8 +337,10 @@ def cross_fitted_scores(
         if allowed.any():
             weights = _chosen(arrays, allowed, y, evaluator, rounds, deadline)
             prediction = blend([a[valid] for a in arrays], weights)
+            if temperature:
+                prediction = _scaled(prediction, arrays, weights, allowed, y, evaluator)
         elif len(evaluator.splits) == 1:
-            prediction = _halves(arrays, valid, y, evaluator, rounds, deadline)
+            prediction = _halves(arrays, valid, y, evaluator, rounds, deadline, temperature)
         else:
             prediction = arrays[first][valid]
         _add_fold_scores(out, prediction, y, valid, evaluator)
@@ -351,8 +356,17 @@ def _chosen(arrays: Sequence[np.ndarray], rows: np.ndarray, y: np.ndarray, evalu
     return selection.counts.astype(float)
 
 
+def _scaled(prediction: np.ndarray, arrays: Sequence[np.ndarray], weights: np.ndarray, rows: np.ndarray,
+            y: np.ndarray, evaluator: Any) -> np.ndarray:
+    """``prediction`` temperature-scaled with the temperature fitted on ``rows`` (a mask or indices) of the blend
+    of ``arrays`` with ``weights``."""
+    sample_weight = None if evaluator.weights is None else evaluator.weights[rows]
+    t = fit_temperature(blend([a[rows] for a in arrays], weights), y[rows], sample_weight)
+    return scale_probabilities(prediction, t)
+
+
 def _halves(arrays: Sequence[np.ndarray], valid: np.ndarray, y: np.ndarray, evaluator: Any, rounds: int,
-            deadline: float | None) -> np.ndarray:
+            deadline: float | None, temperature: bool = False) -> np.ndarray:
     """The blend's predictions on ``valid`` cross-fitted in two seeded halves (a holdout's only fold)."""
     order = np.random.default_rng(0).permutation(len(valid))
     halves = (order[: len(order) // 2], order[len(order) // 2:])
@@ -362,4 +376,6 @@ def _halves(arrays: Sequence[np.ndarray], valid: np.ndarray, y: np.ndarray, eval
             continue
         weights = _chosen(arrays, valid[choose], y, evaluator, rounds, deadline)
         prediction[apply] = blend([a[valid[apply]] for a in arrays], weights)
+        if temperature:
+            prediction[apply] = _scaled(prediction[apply], arrays, weights, valid[choose], y, evaluator)
     return prediction

@@ -36,7 +36,7 @@ from benchmarks.systems import _timed_score
 from benchmarks.tasks import GREATER_IS_BETTER, REPO_ROOT, TIE_ABS, TIE_REL, relative_gain, write_rows
 
 FIELDS = ["dataset", "task", "metric", "seed", "budget_s", "setting", "mode", "score", "cv_score", "wall_s",
-          "predict_s", "n_trials", "model_source", "cv", "pin", "error"]
+          "predict_s", "n_trials", "model_source", "cv", "pin", "error", "uncalibrated_score", "temperature"]
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 POOLS = {"offsuite": OFFSUITE, "corpus": CORPUS, "both": OFFSUITE + CORPUS}
 
@@ -71,6 +71,13 @@ def child(args: argparse.Namespace) -> None:
         fitted = time.perf_counter()
         scored = _timed_score(task.as_task(), model, test.drop(columns=[task.target]), test[task.target], started,
                               fitted, None if task.task == "regression" else model.classes_)
+        unscaled = getattr(model, "calibration_", None) or {}
+        if unscaled.get("applied"):  # the same fit's test score without its temperature: the scaling alone
+            scaled_model, model.model_ = model.model_, model.model_.model
+            record["uncalibrated_score"] = _timed_score(task.as_task(), model, test.drop(columns=[task.target]),
+                                                        test[task.target], started, fitted, model.classes_)["score"]
+            model.model_ = scaled_model
+            record["temperature"] = unscaled["temperature"]
         board = model.leaderboard()
         cv = model.best_score_
         record.update(score=scored["score"], wall_s=scored["fit_s"], predict_s=scored["predict_s"],

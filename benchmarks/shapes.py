@@ -19,6 +19,10 @@ Register the family in a child with ``register_family("slow_refit", "benchmarks.
 (``register_family("catboost", "benchmarks.shapes:SLOW_CATBOOST", replace=True)``, in a child only): a stack takes
 it as its second level, for the tests of the stack's cost; with ``power=1`` its fits sleep in proportion to their
 rows.
+
+``sharp_logit``: a logistic regression whose probabilities are over-confident by design (``softmax(sharpness *
+logits)``, ``sharpness`` 4 by default), for the tests of the final model's temperature scaling
+(``register_family("sharp_logit", "benchmarks.shapes:SHARP_LOGIT")``); :func:`blobs` is a multiclass frame for it.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from sklearn.linear_model import LogisticRegression
 from automl.families import ModelFamily
 from automl.spaces import space_from_dict
 
-__all__ = ["SLOW_CATBOOST", "SLOW_REFIT", "SlowRefitClassifier", "linear_frame"]
+__all__ = ["SHARP_LOGIT", "SLOW_CATBOOST", "SLOW_REFIT", "SharpLogit", "SlowRefitClassifier", "blobs", "linear_frame"]
 
 #: Rows are scaled to this power: the refit on 1.5x a fold's rows sleeps 1.5 ** 8 ≈ 26 times as long.
 POWER = 8
@@ -124,5 +128,54 @@ def linear_frame(rows: int = 1500, seed: int = 0) -> pd.DataFrame:
     logit = X @ np.array([1.5, -1.0, 0.8, 0.5, -0.5, 0.3, 0.0, 0.0]) + 2.0 * X[:, 0] * X[:, 1]
     y = (logit + rng.logistic(size=rows) > 0).astype(int)
     frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(8)])
+    frame["y"] = y
+    return frame
+
+
+class SharpLogit(ClassifierMixin, BaseEstimator):
+    """A logistic regression whose probabilities are ``softmax(sharpness * logits)``: the same class order, and
+    over-confident by a factor a temperature of ``sharpness`` undoes."""
+
+    def __init__(self, C: float = 1.0, sharpness: float = 4.0) -> None:
+        self.C = C
+        self.sharpness = sharpness
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SharpLogit:
+        self.model_ = LogisticRegression(C=self.C, max_iter=500).fit(X, y, sample_weight)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        logits = self.sharpness * np.log(np.clip(self.model_.predict_proba(X), 1e-300, 1.0))
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.model_.predict(X)  # type: ignore[no-any-return]
+
+
+def _build_sharp(params: Any, ctx: Any) -> SharpLogit:
+    return SharpLogit(params["C"], params["sharpness"])
+
+
+SHARP_LOGIT = ModelFamily(
+    "sharp_logit", frozenset({"binary", "multiclass"}), "onehot", _build_sharp,
+    "logistic regression with over-confident probabilities (tests of temperature scaling only)",
+    search_space=space_from_dict({"family": "sharp_logit", "params": {
+        "C": {"type": "float", "low": 0.1, "high": 10.0, "log": True, "default": 1.0},
+        "sharpness": {"type": "fixed", "value": 4.0},
+    }}),
+)
+
+
+def blobs(rows: int = 900, seed: int = 0, classes: int = 3) -> pd.DataFrame:
+    """``classes`` overlapping Gaussian blobs in 4 numeric columns (column ``y``): a logistic regression's
+    probabilities are calibrated on it, and far from certain."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, size=rows)
+    centres = np.random.default_rng(99).standard_normal((classes, 4)) * 1.2
+    X = centres[y] + rng.standard_normal((rows, 4))
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(4)])
     frame["y"] = y
     return frame

@@ -75,3 +75,14 @@ def test_modules_stay_small():
 def test_functions_stay_short():
     over = [f"{name} ({n} lines)" for n, name in _functions() if n > FUNCTION_LINES]
     assert not over, f"functions over {FUNCTION_LINES} lines (docstrings left out): {over}"
+
+
+def test_every_package_is_in_the_distribution():
+    """A non-editable install (``pip install .``, a wheel) holds only the packages pyproject.toml lists: every
+    folder of ``automl`` with an ``__init__.py`` must be listed (``automl._fit`` once was not, so a wheel could
+    not fit)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(path.parent.relative_to(ROOT).parts) for path in PACKAGE.rglob("__init__.py")}
+    assert found - listed == set()

@@ -37,6 +37,7 @@ from automl.data.text import role_problems, text_columns, text_value_problems
 from automl.data.task import encode_labels
 from automl.data.validation import TrainingData, coerce_features, screen_features, validate_training_data
 from automl.evaluation.cross_validation import Evaluator, cap_validation_rows, probe_fraction_for
+from automl.calibration import calibrate_problems
 from automl.evaluation.metrics import Metric, default_metric, get_metric, report_metrics
 from automl.evaluation.splitters import CVPlan, make_cv_plan
 from automl._fit.early_checks import (
@@ -340,6 +341,8 @@ def prepare_problem(settings: FitSettings, X: Any, y: Any, groups: Any = None, s
         y_model, classes = data.y.to_numpy(dtype="float64"), None
     else:
         y_model, classes = encode_labels(data.y)
+    if calibrate_problems(settings.calibrate, task):
+        found.add(InvalidParameterError(calibrate_problems(settings.calibrate, task)))
     pos_label, positive = None, 1
     with found.catch():
         pos_label, positive = positive_class(settings.get("pos_label"), y_model, classes, task)

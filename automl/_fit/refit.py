@@ -37,6 +37,7 @@ from typing import Any
 
 from automl._spawn import raise_if_stopped
 from automl._warnings import report_stage, warn_user
+from automl._fit.calibrate import blend_parts, calibrate_final, single_parts, wanted
 from automl._fit.stack import PendingStack, finish_stack, stack_cv
 from automl._fit.trial_config import refit_config
 from automl.ensemble import EnsembleModel, plan_ensemble
@@ -77,7 +78,9 @@ class FinalModel:
         ensemble_seconds: Seconds spent on the ensemble (selection and member refits).
         fallbacks: ``{"trial", "family", "reason"}`` of each finalist whose refit failed.
         source: What ``model`` is: ``"refit of trial N"``, ``"bag of K fold models of trial N"`` or
-            ``"ensemble of trials ..."``.
+            ``"ensemble of trials ..."`` (``", temperature-scaled (T=...)"`` after it when it is).
+        calibration: The temperature tried for ``model``'s probabilities and the scores with and without it
+            (:func:`~automl._fit.calibrate.calibrate_final`), or None when none was tried.
     """
 
     model: Any
@@ -91,6 +94,7 @@ class FinalModel:
     ensemble_seconds: float = 0.0
     fallbacks: list[dict[str, Any]] = field(default_factory=list)
     source: str = ""
+    calibration: dict[str, Any] | None = None
 
 
 def finalists(ranked: Sequence[TrialRecord]) -> list[TrialRecord]:
@@ -328,6 +332,7 @@ def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budg
         refit_params = params  # grown to more rows: its own stopping rule, not its share's rounds
     final = FinalModel(model, record, params, refit_params, float(record.value or math.nan), [family],
                        refit_seconds=time.monotonic() - started, fallbacks=fallbacks, source=source)
+    pending = None
     if problem.settings.ensemble and not fallbacks:
         started = time.monotonic()
         report_stage("building the ensemble ...")
@@ -340,8 +345,29 @@ def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budg
             final.families = sorted(set(final.model.families))
             if pending is not None:
                 _stack(final, problem, runner, pending, budget)
+    if wanted(problem):
+        _calibrate(final, problem, outcome, pending, budget)
     _record_on_study(outcome.study, final)
     return final
+
+
+def _calibrate(final: FinalModel, problem: Any, outcome: SearchOutcome, pending: PendingStack | None,
+               budget: Budget) -> None:
+    """Temperature-scale the final model when it scores better (see :mod:`automl._fit.calibrate`)."""
+    stack = (final.ensemble or {}).get("stack")
+    trials = [*(final.ensemble or {}).get("trials", []), *((stack or {}).get("base_trials", []))]
+    if any(t not in outcome.oof for t in trials):
+        return  # a member's out-of-fold predictions are no longer kept
+    if stack and pending is not None:
+        parts = blend_parts(outcome.oof, stack["base_trials"], stack["weights"], pending.result)
+        scores = stack["fold_scores"]
+    elif final.ensemble:
+        parts = blend_parts(outcome.oof, final.ensemble["trials"], final.ensemble["weights"])
+        scores = final.ensemble["fold_scores"]
+    else:
+        parts, scores = single_parts(outcome.oof, final.trial.number), final.trial.fold_scores
+    if parts is not None and all(len(p) for p in parts.flat):
+        calibrate_final(final, parts, scores, problem, budget.refit_deadline())
 
 
 def _stack(final: FinalModel, problem: Any, runner: Runner, pending: PendingStack, budget: Budget) -> None:

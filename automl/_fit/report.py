@@ -37,6 +37,7 @@ FITTED_ATTRIBUTES = (
     "target_name_", "feature_names_in_", "n_features_in_", "classes_", "cv_", "study_", "study_name_", "storage_",
     "reported_metrics_", "leaderboard_", "oof_predictions_", "n_rows_dropped_", "search_time_", "fit_time_",
     "image_shape_", "tracking_run_id_", "tracking_uri_", "model_uri_", "tracking_experiment_id_", "pos_label_",
+    "calibration_",
 )
 
 
@@ -81,16 +82,23 @@ def _blend_row(family: str, params: Any, fold_scores: Mapping[str, list[float]],
     return row
 
 
-def with_ensemble_row(board: pd.DataFrame, ensemble: Mapping[str, Any], metric: Metric,
-                      metrics: Sequence[str]) -> pd.DataFrame:
-    """The leaderboard with the ensemble as a row of its own (trial empty, family ``ensemble``), and the stack
-    over it (family ``stack``) when it was kept, ranked."""
-    params = {f"{f}#{t}": round(w, 4) for f, t, w in zip(ensemble["families"], ensemble["trials"], ensemble["weights"])}
-    rows = [_blend_row("ensemble", params, ensemble["fold_scores"], metrics)]
-    stack = ensemble.get("stack")
+def with_ensemble_row(board: pd.DataFrame, ensemble: Mapping[str, Any] | None, metric: Metric,
+                      metrics: Sequence[str], calibration: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The leaderboard with the ensemble as a row of its own (trial empty, family ``ensemble``), the stack
+    over it (family ``stack``) when it was kept, and the final model temperature-scaled (family ``calibrated``)
+    when that was kept, ranked."""
+    rows = []
+    if calibration and calibration.get("applied"):
+        scaled = {"temperature": round(float(calibration["temperature"]), 4), "of": calibration["of"]}
+        rows.append(_blend_row("calibrated", scaled, calibration["fold_scores"], metrics))
+    stack = (ensemble or {}).get("stack")
     if stack:
         second = {"second_level": f"{stack['family']}#{stack['trial']}", "over": list(stack["base_trials"])}
-        rows.insert(0, _blend_row("stack", second, stack["fold_scores"], metrics))
+        rows.append(_blend_row("stack", second, stack["fold_scores"], metrics))
+    if ensemble:
+        params = {f"{f}#{t}": round(w, 4)
+                  for f, t, w in zip(ensemble["families"], ensemble["trials"], ensemble["weights"])}
+        rows.append(_blend_row("ensemble", params, ensemble["fold_scores"], metrics))
     frame = pd.concat([pd.DataFrame(rows), board], ignore_index=True)
     complete = frame["state"] == "complete"
     key = frame[f"{metric.name}_mean"]
@@ -103,15 +111,16 @@ def with_ensemble_row(board: pd.DataFrame, ensemble: Mapping[str, Any], metric: 
 
 
 def mark_top(board: pd.DataFrame, records: Mapping[int, TrialRecord], ensemble: Mapping[str, Any] | None,
-             metric: Metric, test_fraction: float) -> pd.DataFrame:
+             metric: Metric, test_fraction: float, calibration: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Mark whether the leaderboard's #1 beats its #2 significantly, on their fold scores."""
     complete = board[board["state"] == "complete"]
     if len(complete) < 2:
         return mark_significance(board, [], [], test_fraction, metric.greater_is_better)
+    made = {"stack": (ensemble or {}).get("stack"), "calibrated": calibration, "ensemble": ensemble}
 
     def folds(row: Any) -> list[float]:
         if pd.isna(row["trial"]):
-            scored = (ensemble or {}).get("stack") if row["family"] == "stack" else ensemble
+            scored = made.get(str(row["family"]))
             return list((scored or {}).get("fold_scores", {}).get(metric.name, []))
         return list(records[int(row["trial"])].fold_scores.get(metric.name, []))
 
@@ -124,10 +133,10 @@ def build_report(problem: Any, outcome: SearchOutcome, final: Any, fit_seconds: 
     settings = problem.settings
     metrics = [m.name for m in problem.metrics]
     board = leaderboard(outcome.study, metrics)
-    if final.ensemble:
-        board = with_ensemble_row(board, final.ensemble, problem.metric, metrics)
+    if final.ensemble or (final.calibration or {}).get("applied"):
+        board = with_ensemble_row(board, final.ensemble, problem.metric, metrics, final.calibration)
     records = {r.number: r for r in outcome.trials()}
-    board = mark_top(board, records, final.ensemble, problem.metric, problem.test_fraction)
+    board = mark_top(board, records, final.ensemble, problem.metric, problem.test_fraction, final.calibration)
     attributes: dict[str, Any] = {
         "model_": final.model, "best_trial_": final.trial.number, "best_family_": final.trial.family,
         "best_params_": final.params, "refit_params_": final.refit_params, "best_score_": float(final.score),
@@ -140,7 +149,7 @@ def build_report(problem: Any, outcome: SearchOutcome, final: Any, fit_seconds: 
         "study_name_": outcome.study.study_name, "storage_": describe_storage(settings.storage, settings.study_name),
         "reported_metrics_": metrics, "leaderboard_": board, "oof_predictions_": outcome.oof,
         "n_rows_dropped_": problem.data.n_dropped, "search_time_": outcome.search_time, "fit_time_": fit_seconds,
-        "image_shape_": problem.image_shape,
+        "image_shape_": problem.image_shape, "calibration_": final.calibration,
     }
     if problem.classes is not None:
         attributes["classes_"] = problem.classes

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl.calibration import TemperatureScaled
 from automl.exceptions import InvalidParameterError
 from automl.explain.exact import exact_contributions, exact_space
 from automl.explain.shapley import permutation_shapley
@@ -112,7 +113,9 @@ def contributions(model: Any, canonical: pd.DataFrame, background: pd.DataFrame,
         transform = getattr(getattr(member, "target_transform_", None), "name", "none")
         # a model of f(y) has exact contributions to f(y), not to the prediction: those are estimated
         # a stack's second level reads its base models' predictions too: estimated as a whole
-        space = exact_space(member.family, task) if transform == "none" and not isinstance(member, StackedModel) else None
+        # so does a temperature-scaled model: its probabilities are not its members' sum
+        inexact = isinstance(member, (StackedModel, TemperatureScaled))
+        space = exact_space(member.family, task) if transform == "none" and not inexact else None
         found = None
         if space is not None and (single or space == "score"):
             found = _exact_member(member, canonical, background, targets, owner, len(groups))

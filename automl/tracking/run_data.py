@@ -87,7 +87,8 @@ def _best_row(board: Any, best_trial: Any) -> Any:
 
 def parent_metrics(report: Any, now: int) -> list[MetricRow]:
     """The parent run's numbers: the final model's score (``best_<metric>`` and ``<metric>``), the best
-    trial's (``best_trial_*``), the ensemble's (``ensemble_*``), trial counts and times."""
+    trial's (``best_trial_*``), the ensemble's (``ensemble_*``), trial counts and times, and the final model's
+    ``temperature`` when its probabilities are temperature-scaled."""
     board = report.leaderboard_
     name = report.metric_.name
     rows: list[MetricRow] = [(f"best_{name}", float(report.best_score_), now, 0), (name, float(report.best_score_), now, 0)]
@@ -104,6 +105,9 @@ def parent_metrics(report: Any, now: int) -> list[MetricRow]:
         rows.append((f"n_trials_{state}", float(counts.get(state, 0)), now, 0))
     for attribute in ("search_time_", "refit_time_", "fit_time_"):
         rows.append((attribute.rstrip("_"), float(report.attributes[attribute]), now, 0))
+    calibration = report.attributes.get("calibration_") or {}
+    if calibration.get("applied"):
+        rows.append(("temperature", float(calibration["temperature"]), now, 0))
     return rows
 
 
