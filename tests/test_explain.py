@@ -93,12 +93,30 @@ def test_multiclass_contributions_explain_each_rows_predicted_class():
     rows = data.drop(columns="y").head(40)
     frame = model.explain(rows)
     assert list(frame["class"]) == list(model.predict(rows))
-    raw = model.model_.estimator_.model_.predict(model.model_.preprocessor_.transform(model.schema_.transform(rows)),
-                                                 raw_score=True)
+    # under calibrate="auto" the model may be temperature-scaled: its raw scores are then the pipeline's over T
+    pipeline, temperature = getattr(model.model_, "model", model.model_), getattr(model.model_, "temperature", 1.0)
+    raw = pipeline.estimator_.model_.predict(pipeline.preprocessor_.transform(model.schema_.transform(rows)),
+                                             raw_score=True) / temperature
     picked = raw[np.arange(40), [list(model.classes_).index(c) for c in frame["class"]]]
     assert np.abs(frame.drop(columns="class").sum(axis=1).to_numpy() - picked).max() < 1e-6
     other = model.explain(rows, target="0")
     assert set(other["class"]) == {"0"}
+
+
+def test_a_temperature_scaled_booster_is_explained_exactly_in_its_scaled_margin():
+    from automl.calibration import TemperatureScaled
+
+    data = _frame().assign(y=lambda f: np.digitize(f["key"], [-0.5, 0.5]).astype(str))
+    model = automl.AutoMLClassifier(n_trials=1, final_model="refit", families=["lightgbm"], cv=2, n_jobs=1,
+                                    ensemble=False, calibrate=True).fit(data.drop(columns="y"), data["y"])
+    assert isinstance(model.model_, TemperatureScaled) and model.model_.temperature != 1.0
+    rows = data.drop(columns="y").head(30)
+    frame = model.explain(rows)
+    assert "exact" in frame.attrs["method"]
+    # softmax of the contributions' sums (one class at a time) gives the scaled model's probabilities
+    sums = np.column_stack([model.explain(rows, target=c).drop(columns="class").sum(axis=1) for c in model.classes_])
+    proba = np.exp(sums - sums.max(axis=1, keepdims=True))
+    assert np.abs(proba / proba.sum(axis=1, keepdims=True) - model.predict_proba(rows)).max() < 1e-6
 
 
 @pytest.mark.parametrize("family", ["knn", "ensemble"])

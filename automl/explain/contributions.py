@@ -99,6 +99,15 @@ def _members(model: Any, weight: float = 1.0) -> list[tuple[Any, float]]:
     return [pair for member, w in zip(members, model.weights) for pair in _members(member, weight * w)]
 
 
+def _unscaled(model: Any) -> tuple[Any, float]:
+    """A temperature-scaled single pipeline as ``(the pipeline, T)``: its margins over ``T`` are the scaled model's
+    (``softmax(log p / T) == softmax(margin / T)``); anything else as ``(model, 1.0)``."""
+    if isinstance(model, TemperatureScaled) and getattr(model.model, "members", None) is None \
+            and not isinstance(model.model, StackedModel):
+        return model.model, model.temperature
+    return model, 1.0
+
+
 def contributions(model: Any, canonical: pd.DataFrame, background: pd.DataFrame, groups: list[list[str]],
                   targets: np.ndarray | None, *, n_permutations: int,
                   seed: int | None) -> tuple[np.ndarray, np.ndarray, str, str]:
@@ -109,21 +118,23 @@ def contributions(model: Any, canonical: pd.DataFrame, background: pd.DataFrame,
     estimated: list[tuple[Any, float]] = []
     methods: list[str] = []
     single = len(members) == 1
-    for member, weight in members:
+    for entry, weight in members:
+        member, temperature = _unscaled(entry)
         transform = getattr(getattr(member, "target_transform_", None), "name", "none")
         # a model of f(y) has exact contributions to f(y), not to the prediction: those are estimated
         # a stack's second level reads its base models' predictions too: estimated as a whole
-        # so does a temperature-scaled model: its probabilities are not its members' sum
         inexact = isinstance(member, (StackedModel, TemperatureScaled))
         space = exact_space(member.family, task) if transform == "none" and not inexact else None
+        if temperature != 1.0 and space != "margin":
+            space = None  # a temperature-scaled probability is no sum of the model's: estimated
         found = None
         if space is not None and (single or space == "score"):
             found = _exact_member(member, canonical, background, targets, owner, len(groups))
         if found is None:
-            estimated.append((member, weight))
+            estimated.append((entry, weight))
             continue
-        phi += weight * found[0]
-        base += weight * found[1]
+        phi += weight * found[0] / temperature  # softmax(margin / T) is the scaled model: its margin is over T
+        base += weight * found[1] / temperature
         methods.append(f"{member.family}: exact")
         if single:
             return phi, base, found[2], methods[0]
