@@ -31,18 +31,21 @@ def _log_loss(model, frame: pd.DataFrame) -> float:
 
 
 @pytest.fixture(scope="module")
-def sharp():
+def sharp_family():
+    """The over-confident family, registered for the module (saving a model needs it too)."""
     from automl.families import register_family, unregister_family
 
-    register_family("sharp_logit", "benchmarks.shapes:SHARP_LOGIT", replace=True)  # (saving a model needs it too)
-    try:
-        frame = blobs(900)
-        scaled = automl.fit(frame, target="y", families=["sharp_logit"], ensemble=False, **FIT)
-        left = automl.fit(frame, target="y", families=["sharp_logit"], ensemble=False, calibrate=False, **FIT)
-        blended = automl.fit(frame, target="y", families=["sharp_logit", "linear"], **FIT)
-        yield scaled, left, blended
-    finally:
-        unregister_family("sharp_logit")
+    register_family("sharp_logit", "benchmarks.shapes:SHARP_LOGIT", replace=True)
+    yield "sharp_logit"
+    unregister_family("sharp_logit")
+
+
+@pytest.fixture(scope="module")
+def sharp(sharp_family):
+    frame = blobs(900)
+    scaled = automl.fit(frame, target="y", families=[sharp_family], ensemble=False, **FIT)
+    left = automl.fit(frame, target="y", families=[sharp_family], ensemble=False, calibrate=False, **FIT)
+    return scaled, left
 
 
 def test_the_fitted_temperature_undoes_a_known_sharpening():
@@ -85,7 +88,7 @@ def test_each_folds_temperature_is_fitted_without_the_fold_it_scores():
 
 
 def test_an_over_confident_model_is_scaled_and_scores_better_on_rows_the_fit_never_saw(sharp):
-    scaled, left, _ = sharp
+    scaled, left = sharp
     fresh = blobs(3000, seed=7)
     assert isinstance(scaled.model_, TemperatureScaled) and not isinstance(left.model_, TemperatureScaled)
     calibration = scaled.calibration_
@@ -106,7 +109,7 @@ def test_an_over_confident_model_is_scaled_and_scores_better_on_rows_the_fit_nev
 
 
 def test_the_calibrated_row_leads_the_board_with_the_score_the_fit_reports(sharp):
-    scaled, _, _ = sharp
+    scaled, _ = sharp
     board = scaled.leaderboard()
     top = board.iloc[0]
     assert top["family"] == "calibrated" and pd.isna(top["trial"]) and top["rank"] == 1
@@ -116,13 +119,23 @@ def test_the_calibrated_row_leads_the_board_with_the_score_the_fit_reports(sharp
     assert board.iloc[1]["trial"] == scaled.best_trial_
 
 
-def test_a_blend_is_scaled_as_a_whole(sharp):
-    _, _, blended = sharp
-    assert blended.calibration_ is not None and blended.calibration_["of"].startswith(("ensemble", "stack")), \
-        blended.calibration_
-    if blended.calibration_["applied"]:
-        assert isinstance(blended.model_, TemperatureScaled)
-        assert blended.leaderboard().iloc[0]["family"] == "calibrated"
+def test_a_blend_and_its_stack_are_scaled_as_a_whole():
+    """Two signals, one for the linear family and one for k-NN (as tests/test_stacking.py): the fit blends and
+    stacks them; ``calibrate=True`` scales that final model, whatever its metric."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1200, 4))
+    logit = 3.0 * X[:, 0] + 5.0 * (X[:, 2] ** 2 + X[:, 3] ** 2 < 1.2) - 2.5
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(4)]).assign(y=(logit + rng.logistic(size=1200) > 0) * 1)
+    model = automl.fit(frame, target="y", n_trials=6, families=["knn", "linear"], cv=3, tracking=False, seed=0,
+                       pruner="none", calibrate=True)
+    calibration = model.calibration_
+    assert calibration["of"].startswith("stack of trial") and calibration["applied"], calibration
+    assert isinstance(model.model_, TemperatureScaled) and model.model_source_.startswith("stack of trial")
+    X = frame.drop(columns="y")
+    inner = model.model_.model
+    assert np.allclose(model.predict_proba(X), scale_probabilities(inner.predict_scores(model.schema_.transform(X)),
+                                                                   calibration["temperature"]))
+    assert list(model.leaderboard()["family"][:2]) == ["calibrated", "stack"]
 
 
 def test_a_rank_metric_is_left_alone_unless_calibrate_is_true():
@@ -150,7 +163,7 @@ def test_calibrate_is_auto_or_a_bool_and_true_is_refused_for_regression_with_not
 
 
 def test_a_saved_calibrated_model_loads_predicts_the_same_and_explains(sharp, tmp_path):
-    scaled, _, _ = sharp
+    scaled, _ = sharp
     X = blobs(40, seed=3).drop(columns="y")
     scaled.save(tmp_path / "model")
     loaded = automl.load(tmp_path / "model")
@@ -159,19 +172,13 @@ def test_a_saved_calibrated_model_loads_predicts_the_same_and_explains(sharp, tm
     assert frame.shape[0] == 5 and "permutation" in frame.attrs["method"]
 
 
-def test_a_tracked_calibrated_fit_logs_its_temperature_and_its_pyfunc_predicts_the_same(tmp_path):
+def test_a_tracked_calibrated_fit_logs_its_temperature_and_its_pyfunc_predicts_the_same(tmp_path, sharp_family):
     import mlflow
-
-    from automl.families import register_family, unregister_family
 
     frame = blobs(600)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    register_family("sharp_logit", "benchmarks.shapes:SHARP_LOGIT", replace=True)
-    try:
-        model = automl.fit(frame, target="y", families=["sharp_logit"], ensemble=False, n_trials=2, cv=3, seed=0,
-                           pruner="none", tracking=True, tracking_uri=uri, study_name="scaled")
-    finally:
-        unregister_family("sharp_logit")
+    model = automl.fit(frame, target="y", families=[sharp_family], ensemble=False, n_trials=2, cv=3, seed=0,
+                       pruner="none", tracking=True, tracking_uri=uri, study_name="scaled")
     assert model.calibration_["applied"], model.calibration_
     client = mlflow.MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("scaled").experiment_id])

@@ -37,7 +37,7 @@ from typing import Any
 
 from automl._spawn import raise_if_stopped
 from automl._warnings import report_stage, warn_user
-from automl._fit.calibrate import blend_parts, calibrate_final, single_parts, wanted
+from automl._fit.calibrate import BlendParts, blend_parts, calibrate_final, single_parts, wanted
 from automl._fit.stack import PendingStack, finish_stack, stack_cv
 from automl._fit.trial_config import refit_config
 from automl.ensemble import EnsembleModel, plan_ensemble
@@ -358,6 +358,7 @@ def _calibrate(final: FinalModel, problem: Any, outcome: SearchOutcome, pending:
     trials = [*(final.ensemble or {}).get("trials", []), *((stack or {}).get("base_trials", []))]
     if any(t not in outcome.oof for t in trials):
         return  # a member's out-of-fold predictions are no longer kept
+    parts: BlendParts | None
     if stack and pending is not None:
         parts = blend_parts(outcome.oof, stack["base_trials"], stack["weights"], pending.result)
         scores = stack["fold_scores"]
