@@ -109,8 +109,8 @@ def calibrate_problems(setting: Any, task: str) -> list[str]:
     """Why ``calibrate=setting`` cannot be used with this task (empty: it can).
 
     Example:
-        >>> calibrate_problems(True, "regression")[0][:60]
-        'calibrate=True scales predicted class probabilities, so it '
+        >>> calibrate_problems(True, "regression")[0][:51], calibrate_problems("auto", "regression")
+        ('calibrate=True scales predicted class probabilities', [])
     """
     if setting is True and task == "regression":
         return [f"calibrate=True scales predicted class probabilities, so it applies to classification only, and "

@@ -12,8 +12,13 @@ from automl.families.references import REFERENCE_NETS, reference_settings
 torch = pytest.importorskip("torch")
 
 
+def _pipeline(model):
+    """The fitted pipeline (under ``calibrate="auto"`` a multiclass model may be temperature-scaled around it)."""
+    return getattr(model.model_, "model", model.model_)
+
+
 def _layers(model, kind):
-    module = model.model_.estimator_.module_
+    module = _pipeline(model).estimator_.module_
     return [tuple(m.weight.shape) for m in module.modules() if isinstance(m, kind)]
 
 
@@ -29,8 +34,8 @@ def test_mlp_10_50_10_has_that_shape_and_trains_ten_epochs():
                                random_state=0)
     model = _fit("mlp_10_50_10", X, y)
     assert _layers(model, torch.nn.Linear) == [(50, 10), (10, 50)]
-    assert model.model_.estimator_.train_result_.epochs_run == 10
-    assert model.model_.estimator_.optimizer == "adam"
+    assert _pipeline(model).estimator_.train_result_.epochs_run == 10
+    assert _pipeline(model).estimator_.optimizer == "adam"
     assert model.leaderboard()["accuracy_mean"].iloc[0] > 0.3  # ten classes: chance is 0.1
 
 
@@ -40,13 +45,13 @@ def test_mlp_784_256_128_10_with_sgd():
     y = np.argmax(X[:, :10], axis=1)
     model = _fit("mlp_784", X, y)
     assert _layers(model, torch.nn.Linear) == [(256, 784), (128, 256), (10, 128)]
-    assert model.model_.estimator_.optimizer == "sgd"
+    assert _pipeline(model).estimator_.optimizer == "sgd"
 
 
 def test_linear_sgd_converges_to_y_equals_2x():
     x = np.linspace(-2, 2, 200)
     model = _fit("linear_sgd", x.reshape(-1, 1), 2 * x)
-    (linear,) = [m for m in model.model_.estimator_.module_.modules() if isinstance(m, torch.nn.Linear)]
+    (linear,) = [m for m in _pipeline(model).estimator_.module_.modules() if isinstance(m, torch.nn.Linear)]
     assert tuple(linear.weight.shape) == (1, 1)
     assert float(linear.weight.detach()) == pytest.approx(2.0, abs=0.02)
     assert float(linear.bias.detach()) == pytest.approx(0.0, abs=0.02)
@@ -80,7 +85,7 @@ def test_cnn_28_is_conv32_pool_conv64_pool_dense128_dense10():
     model = automl.fit(images, target=y, n_trials=1, cv="holdout:0.25", n_jobs=1, tracking=False, **settings)
     assert _layers(model, torch.nn.Conv2d) == [(32, 1, 3, 3), (64, 32, 3, 3)]
     assert _layers(model, torch.nn.Linear) == [(128, 64 * 7 * 7), (10, 128)]
-    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in model.model_.estimator_.module_.modules()) == 2
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in _pipeline(model).estimator_.module_.modules()) == 2
     assert model.leaderboard()["accuracy_mean"].iloc[0] > 0.5
     assert model.predict(images[:3]).shape == (3,)
 
