@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CALIBRATE_SETTINGS", "TEMPERATURE_RANGE", "TemperatureScaled", "calibrate_problems",
+from automl.evaluation.metrics import get_metric
+
+__all__ = ["TEMPERATURE_RANGE", "TemperatureScaled", "calibrate_problems",
            "fit_temperature", "scale_probabilities", "tries_temperature"]
 
-#: The values of the ``calibrate`` setting.
-CALIBRATE_SETTINGS: tuple[Any, ...] = ("auto", True, False)
 #: The temperatures searched (a bounded search on ``log T``): wide enough for any model seen, and bounded so
 #: that a degenerate fold (one class) cannot send ``T`` to 0 or infinity.
 TEMPERATURE_RANGE = (0.05, 20.0)
@@ -40,7 +40,7 @@ AUTO_METRICS = frozenset({"log_loss"})
 #: Rows a temperature is fitted on at most (a seeded sample of them beyond): one number needs few, and the fit stays
 #: well under a second on any data (it evaluates the log loss about 30 times).
 TEMPERATURE_ROWS = 20_000
-_FLOOR = 1e-15  # as the log loss clips
+_FLOOR = 1e-15  # as the log loss clips (automl.evaluation.metrics)
 
 
 def scale_probabilities(proba: np.ndarray, temperature: float) -> np.ndarray:
@@ -56,11 +56,6 @@ def scale_probabilities(proba: np.ndarray, temperature: float) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def _log_loss(proba: np.ndarray, y: np.ndarray, weights: np.ndarray | None) -> float:
-    picked = np.clip(proba[np.arange(len(y)), y], _FLOOR, 1.0)
-    return float(-np.average(np.log(picked), weights=weights))
-
-
 def fit_temperature(proba: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
     """The temperature in :data:`TEMPERATURE_RANGE` that minimises the (weighted) log loss of ``proba`` on ``y``
     (encoded labels; at most :data:`TEMPERATURE_ROWS` of them, a seeded sample beyond); 1.0 when there is nothing
@@ -74,6 +69,7 @@ def fit_temperature(proba: np.ndarray, y: np.ndarray, sample_weight: np.ndarray 
     """
     from scipy.optimize import minimize_scalar
 
+    loss = get_metric("log_loss", "multiclass").fn  # the search's own log loss, with its row weights
     proba, y = np.asarray(proba, dtype="float64"), np.asarray(y, dtype=int)
     if len(y) > TEMPERATURE_ROWS:
         rows = np.random.default_rng(0).choice(len(y), TEMPERATURE_ROWS, replace=False)
@@ -82,11 +78,11 @@ def fit_temperature(proba: np.ndarray, y: np.ndarray, sample_weight: np.ndarray 
     if len(y) == 0 or len(np.unique(y)) < 2:
         return 1.0
     low, high = np.log(TEMPERATURE_RANGE[0]), np.log(TEMPERATURE_RANGE[1])
-    found = minimize_scalar(lambda log_t: _log_loss(scale_probabilities(proba, np.exp(log_t)), y, sample_weight),
+    found = minimize_scalar(lambda log_t: loss(y, scale_probabilities(proba, np.exp(log_t)), sample_weight),
                             bounds=(low, high), method="bounded", options={"xatol": 1e-4})
     best = float(np.exp(found.x))
     # the bounded search never evaluates T = 1 itself: keep the probabilities as they are unless it is better
-    unchanged = _log_loss(scale_probabilities(proba, 1.0), y, sample_weight)
+    unchanged = loss(y, scale_probabilities(proba, 1.0), sample_weight)
     return best if float(found.fun) < unchanged else 1.0
 
 

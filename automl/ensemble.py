@@ -36,8 +36,8 @@ from automl.calibration import fit_temperature, scale_probabilities
 from automl.evaluation.metrics import Metric
 from automl.evaluation.stats import finite_mean_std
 
-__all__ = ["EnsembleModel", "EnsemblePlan", "OutOfTime", "Selection", "blend", "greedy_selection", "oof_by_repeat",
-           "plan_ensemble"]
+__all__ = ["EnsembleModel", "EnsemblePlan", "OutOfTime", "Selection", "blend", "finite_rows", "greedy_selection",
+           "oof_by_repeat", "plan_ensemble"]
 
 #: Rounds of greedy selection (the weights are multiples of 1 / rounds).
 DEFAULT_ROUNDS = 40
@@ -81,6 +81,19 @@ def blend(predictions: Sequence[np.ndarray], weights: Sequence[float] | np.ndarr
     return total / float(np.sum(weights))
 
 
+def finite_rows(predictions: Sequence[np.ndarray], n: int) -> np.ndarray:
+    """The rows (a mask of ``n``) on which every one of ``predictions`` (``(n,)`` or ``(n, K)``) is finite.
+
+    Example:
+        >>> finite_rows([np.array([1.0, np.nan, 2.0]), np.array([[1.0, 0.0], [1.0, 0.0], [np.inf, 0.0]])], 3).tolist()
+        [True, False, False]
+    """
+    rows = np.ones(n, dtype=bool)
+    for prediction in predictions:
+        rows &= np.isfinite(np.asarray(prediction, dtype="float64")).reshape(n, -1).all(axis=1)
+    return rows
+
+
 def greedy_selection(
     oofs: Sequence[np.ndarray],
     y: np.ndarray,
@@ -108,9 +121,7 @@ def greedy_selection(
     Raises:
         OutOfTime: the deadline passed.
     """
-    rows = np.ones(len(y), dtype=bool)
-    for oof in oofs:
-        rows &= np.isfinite(np.asarray(oof, dtype="float64")).reshape(len(y), -1).all(axis=1)
+    rows = finite_rows(oofs, len(y))
     y_rows = y[rows]
     w_rows = None if sample_weight is None else sample_weight[rows]
     preds = [np.asarray(o, dtype="float64")[rows] for o in oofs]
@@ -328,12 +339,9 @@ def cross_fitted_scores(
     n = len(y)
     for (train, valid), r in zip(evaluator.splits, split_repeats(evaluator.splits, n)):
         arrays = [_repeat(o, r) for o in oofs]
-        finite = np.ones(n, dtype=bool)
-        for a in arrays:
-            finite &= np.isfinite(a).reshape(n, -1).all(axis=1)
         allowed = np.zeros(n, dtype=bool)
         allowed[train] = True
-        allowed &= finite
+        allowed &= finite_rows(arrays, n)
         if allowed.any():
             weights = _chosen(arrays, allowed, y, evaluator, rounds, deadline)
             prediction = blend([a[valid] for a in arrays], weights)

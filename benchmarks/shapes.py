@@ -146,10 +146,9 @@ class SharpLogit(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        logits = self.sharpness * np.log(np.clip(self.model_.predict_proba(X), 1e-300, 1.0))
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+        from automl.calibration import scale_probabilities
+
+        return scale_probabilities(self.model_.predict_proba(X), 1.0 / self.sharpness)
 
     def predict(self, X: Any) -> np.ndarray:
         return self.model_.predict(X)  # type: ignore[no-any-return]

@@ -27,7 +27,7 @@ import numpy as np
 
 from automl._spawn import raise_if_stopped
 from automl.calibration import TemperatureScaled, fit_temperature, tries_temperature
-from automl.ensemble import DEFAULT_ROUNDS, OutOfTime, blend, cross_fitted_scores
+from automl.ensemble import DEFAULT_ROUNDS, OutOfTime, blend, cross_fitted_scores, finite_rows, oof_by_repeat
 from automl.evaluation.stats import finite_mean_std
 
 __all__ = ["BlendParts", "calibrate_final", "wanted"]
@@ -62,7 +62,7 @@ def calibrate_final(final: Any, parts: BlendParts, fold_scores: dict[str, list[f
     rounds = DEFAULT_ROUNDS if len(parts.by_repeat) > 1 else 1
     try:
         scaled = cross_fitted_scores(parts.by_repeat, y, evaluator, rounds, deadline, temperature=True)
-        temperature = fit_temperature(*_all_rows(parts, y), _row_weights(parts, evaluator))
+        temperature = _fit_on_all_rows(parts, y, evaluator)
     except OutOfTime:
         logger.info("no temperature for the final model: its cross-validation ran past the refit deadline")
         return
@@ -84,27 +84,15 @@ def calibrate_final(final: Any, parts: BlendParts, fold_scores: dict[str, list[f
         final.source = f"{final.source}, temperature-scaled (T={temperature:.3g})"
 
 
-def _finite(parts: BlendParts) -> np.ndarray:
-    rows = np.ones(len(parts.flat[0]), dtype=bool)
-    for flat in parts.flat:
-        rows &= np.isfinite(np.asarray(flat, dtype="float64")).reshape(len(rows), -1).all(axis=1)
-    return rows
-
-
-def _all_rows(parts: BlendParts, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The final model's out-of-fold probabilities on every row that has them, and those rows' labels."""
-    rows = _finite(parts)
-    return blend([np.asarray(f, dtype="float64")[rows] for f in parts.flat], parts.weights), y[rows]
-
-
-def _row_weights(parts: BlendParts, evaluator: Any) -> np.ndarray | None:
-    return None if evaluator.weights is None else evaluator.weights[_finite(parts)]
+def _fit_on_all_rows(parts: BlendParts, y: np.ndarray, evaluator: Any) -> float:
+    """The temperature of the final model's out-of-fold probabilities on every row that has them."""
+    rows = finite_rows(parts.flat, len(y))
+    proba = blend([np.asarray(f, dtype="float64")[rows] for f in parts.flat], parts.weights)
+    return fit_temperature(proba, y[rows], None if evaluator.weights is None else evaluator.weights[rows])
 
 
 def single_parts(oof: Any, number: int) -> BlendParts | None:
     """The parts of a single trial's model: its own out-of-fold predictions (None: not kept)."""
-    from automl.ensemble import oof_by_repeat
-
     if number not in oof:
         return None
     return BlendParts([oof[number]], [oof_by_repeat(oof, number)], [1.0])
@@ -112,11 +100,9 @@ def single_parts(oof: Any, number: int) -> BlendParts | None:
 
 def blend_parts(oof: Any, trials: Sequence[int], weights: Sequence[float], extra: Any = None) -> BlendParts:
     """The parts of a blend of ``trials`` (and of a second level whose evaluation result is ``extra``)."""
-    from automl.ensemble import oof_by_repeat
-
     flat = [oof[t] for t in trials]
     by_repeat = [oof_by_repeat(oof, t) for t in trials]
     if extra is not None:
         flat.append(extra.oof)
-        by_repeat.append(extra.oof_repeats if extra.oof_repeats is not None else np.asarray(extra.oof)[None])
+        by_repeat.append(extra.by_repeat())
     return BlendParts(flat, by_repeat, [float(w) for w in weights])

@@ -367,7 +367,7 @@ def _calibrate(final: FinalModel, problem: Any, outcome: SearchOutcome, pending:
         scores = final.ensemble["fold_scores"]
     else:
         parts, scores = single_parts(outcome.oof, final.trial.number), final.trial.fold_scores
-    if parts is not None and all(len(p) for p in parts.flat):
+    if parts is not None:
         calibrate_final(final, parts, scores, problem, budget.refit_deadline())
 
 

@@ -306,7 +306,7 @@ def _blend_levels(problem: Any, outcome: SearchOutcome, trials: Sequence[int], r
     and the blend's scores per fold, cross-fitted as the first blend's are; None when the second level gets no
     weight or the blend does not beat ``blend_score`` (logged)."""
     primary, evaluator, y = problem.metric, problem.evaluator, problem.y
-    second = result.oof_repeats if result.oof_repeats is not None else np.asarray(result.oof)[None]
+    second = result.by_repeat()
     flat = [outcome.oof[t] for t in trials] + [result.oof]
     selection = greedy_selection(flat, y, primary, rounds=DEFAULT_ROUNDS, sample_weight=evaluator.weights,
                                  classes=evaluator.classes, deadline=deadline)

@@ -193,6 +193,11 @@ class CVResult:
     models: list[Any] | None = None
     oof_repeats: np.ndarray | None = None
 
+    def by_repeat(self) -> np.ndarray:
+        """The out-of-fold predictions per repeat, ``(R, n, ...)``: :attr:`oof_repeats`, or ``R == 1`` without
+        repeated splits (as :func:`automl.ensemble.oof_by_repeat` gives a trial's)."""
+        return self.oof_repeats if self.oof_repeats is not None else np.asarray(self.oof)[None]
+
     def mean(self, metric: str) -> float:
         """Mean over folds of ``metric`` (NaN folds ignored; NaN if all are)."""
         values = np.asarray(self.fold_scores[metric], dtype=float)
