@@ -41,7 +41,7 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 FIELDS = ["suite", "dataset", "task", "metric", "system", "budget_s", "seed", "score", "secondary_metric",
           "secondary", "wall_s", "fit_s", "predict_s", "process_s", "peak_rss_mib", "n_trials", "best_family",
           "self_score", "settings", "pin", "started", "error", "search_s", "ensemble_s", "refit_s",
-          "families_used"]
+          "families_used", "model_source"]
 DEFAULT_SYSTEMS = "automl,autogluon,flaml,lightgbm_default,histgb_default,optuna_lightgbm"
 #: AutoGluon's own venv, beside the checkout: ``python3 -m venv ../agvenv && ../agvenv/bin/pip install
 #: torch==2.13.0 "autogluon.tabular[all]==1.6.*"`` (BENCHMARKS.md: it needs pandas < 3).

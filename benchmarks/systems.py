@@ -7,7 +7,8 @@ systems are scored by the same code, :func:`score`, on their ``predict_proba`` /
 (scikit-learn metrics; log loss with ``labels=`` the train classes, probabilities clipped by
 scikit-learn). The returned dict holds ``score``, ``secondary`` (accuracy or r2), ``fit_s``,
 ``predict_s`` and optional ``n_trials``, ``best_family``, ``self_score`` (the system's own
-evaluation of the same test rows, a cross-check) and ``settings``.
+evaluation of the same test rows, a cross-check), ``settings`` and, for automl, ``model_source``
+(``model_source_``: what ``predict`` uses, with its temperature where the probabilities are scaled).
 
 * ``automl``: ``automl.fit(train, target=..., time_budget=B, n_jobs=1, seed=SEED, tracking=False)``;
 * ``lightgbm_default``: ``LGBMClassifier/LGBMRegressor(n_jobs=1, verbose=-1, random_state=SEED)``;
@@ -94,6 +95,8 @@ def run_automl(task: Task, train, test, budget: float, seed: int, cv: int | None
         "n_trials": int((board["trial"].notna() & (board["state"] == "complete")).sum()),
         "best_family": "ensemble" if getattr(model, "ensemble_", None) else model.best_family_,
         "families_used": ";".join(getattr(model, "families_used_", None) or [model.best_family_]),
+        # what predict uses: a refit, a bag, an ensemble or a stack, and ", temperature-scaled (T=...)" if so
+        "model_source": model.model_source_,
         "settings": ";".join(filter(None, ["" if cv is None else f"cv={cv}",
                                            "" if families is None else "families=" + ",".join(families),
                                            "" if ensemble else "ensemble=False"])),
