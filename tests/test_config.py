@@ -108,3 +108,14 @@ def test_group_column_spelling_works_in_fit_the_estimators_and_sweeps(tmp_path):
     assert _sweep_message(tmp_path, "group:g") is None
     with pytest.raises(automl.DataValidationError, match="did you mean 'g'"):
         automl.AutoMLClassifier(cv="group:gg").fit(frame[["a", "g"]], frame["y"])
+
+
+def test_the_readme_states_the_default_families_in_the_order_their_defaults_run():
+    import re
+
+    from automl.families.registry import resolve_families
+
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    stated = re.search(r"each family's defaults not yet run, in the order ([a-z_, ]+?) \(", readme)
+    assert stated, "README: the sentence that lists the default families' order is gone"
+    assert stated.group(1).split(", ") == [f.name for f in resolve_families(None, "binary")]
