@@ -29,7 +29,7 @@ from automl.config import estimator_docs, estimator_signature, setting
 from automl.data.images import as_image_frame
 from automl.data.validation import as_table, coerce_features
 from automl.evaluation.metrics import report_metrics
-from automl.exceptions import DataValidationError, InvalidParameterError, NotFittedError
+from automl.exceptions import DataValidationError, InputTypeError, InvalidParameterError, NotFittedError
 
 __all__ = ["AutoMLClassifier", "AutoMLRegressor"]
 
@@ -44,14 +44,30 @@ def _settings_init(estimator: str) -> Callable[..., None]:
         if unknown:
             from automl._suggest import unknown_name_message
 
-            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}; "
-                            + unknown_name_message("setting", unknown[0], names))
+            raise InputTypeError(f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}; "
+                                 + unknown_name_message("setting", unknown[0], names))
         for name in names:
             setattr(self, name, params[name] if name in params else setting(name).default)
 
     __init__.__signature__ = signature  # type: ignore[attr-defined]
     __init__.__doc__ = "Store the settings (see the class docstring); ``fit`` checks them."
     return __init__
+
+
+def _warn_undefined(values: dict[str, float], truth: np.ndarray, classes: np.ndarray | None) -> None:
+    """One ``UndefinedMetricWarning`` (scikit-learn's) naming the metrics that are NaN on these rows, and why."""
+    undefined = [name for name, value in values.items() if np.isnan(value)]
+    if not undefined:
+        return
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    from automl._warnings import warn_user
+
+    if classes is None:
+        why, fix = f"{len(truth)} row(s) with a target", "score more rows"
+    else:
+        why, fix = f"y holds {len(np.unique(truth))} of the {len(classes)} classes", "score rows that hold every class"
+    warn_user(f"{', '.join(undefined)} undefined on these rows ({why}): NaN; {fix}", UndefinedMetricWarning)
 
 
 class _AutoMLBase(BaseEstimator):
@@ -66,6 +82,23 @@ class _AutoMLBase(BaseEstimator):
         for name in setting_names(self._estimator):
             state.setdefault(name, setting(name).default)
         super().__setstate__(state)
+
+    def set_params(self, **params: Any) -> _AutoMLBase:
+        """scikit-learn's ``set_params``; an unknown name raises :class:`InvalidParameterError` (a ``ValueError``,
+        as scikit-learn's) naming the closest setting. The values are checked by ``fit``, as the constructor's.
+
+        Example:
+            >>> AutoMLClassifier().set_params(n_trials=5).n_trials
+            5
+        """
+        known = self.get_params(deep=False)
+        unknown = [name for name in params if name not in known]
+        if unknown:
+            from automl._suggest import unknown_name_message
+
+            raise InvalidParameterError(f"{type(self).__name__}.set_params: "
+                                        + unknown_name_message("setting", unknown[0], sorted(known)))
+        return super().set_params(**params)
 
     def __repr__(self, N_CHAR_MAX: int = 700) -> str:  # noqa: N803 - scikit-learn's own argument name
         """scikit-learn's repr with passwords in ``storage`` and ``tracking_uri`` masked (it ends up in logs)."""
@@ -185,7 +218,9 @@ class _AutoMLBase(BaseEstimator):
             positive = int(self.classes_.tolist().index(self.pos_label_))
         metrics = report_metrics(self.task_, self.metric_, positive)
         classes = getattr(self, "classes_", None)
-        return {m.name: m.compute(truth, scores[keep], classes) for m in metrics}
+        values = {m.name: m.compute(truth, scores[keep], classes) for m in metrics}
+        _warn_undefined(values, truth, classes)
+        return values
 
     def score(self, X: Any, y: Any = None) -> float:
         """The search metric on ``(X, y)``, greater is better.

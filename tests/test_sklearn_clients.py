@@ -3,12 +3,15 @@ scikit-learn accepts, no MLflow run per fold, and the positive class of binary m
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
 import automl
+from automl.exceptions import DataValidationError
 
 
 def _frame(n: int = 90, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -51,6 +54,21 @@ def test_a_list_of_lists_and_a_frame_of_an_array_are_read_like_the_array():
     np.testing.assert_allclose(framed.predict_proba(array), expected)
 
 
+def test_a_frame_of_an_array_with_its_target_column_predicts_as_at_fit_target_and_extra_columns_included():
+    X, y = _frame()
+    frame = pd.DataFrame(X.to_numpy())  # integer names 0, 1, 2
+    frame["label"] = y
+    model = automl.fit(frame, "label", cv=3, **FAST)
+    assert list(model.schema_.names) == ["x0", "x1", "x2"]
+    expected = model.predict_proba(frame.drop(columns="label"))
+    np.testing.assert_allclose(model.predict_proba(frame), expected)  # the frame fit took, its target in it
+    with pytest.warns(UserWarning, match="not seen at fit: \\['note'\\]"):
+        np.testing.assert_allclose(model.predict_proba(frame.assign(note="n")), expected)
+    assert model.score(frame) == pytest.approx(model.score(frame[[2, 0, 1, "label"]]))
+    with pytest.raises(DataValidationError, match=r"missing: \['x1'\]"):
+        model.predict(frame.drop(columns=[1]))
+
+
 def test_a_column_vector_target_is_raveled_with_scikit_learns_warning():
     from sklearn.exceptions import DataConversionWarning
 
@@ -86,6 +104,33 @@ def test_what_is_truly_wrong_is_still_refused_with_the_exception_scikit_learn_ex
         automl.AutoMLClassifier(cv=3, **FAST).fit([[1, 2], [3]] * 20, [0, 1] * 20)
     with pytest.raises(automl.InputTypeError, match="DataFrame of shape"):
         automl.AutoMLClassifier(cv=3, **FAST).fit(X, pd.DataFrame({"a": y, "b": y}))
+
+
+def test_an_unknown_setting_is_refused_by_the_constructor_and_set_params_with_the_closest_name():
+    with pytest.raises(automl.InputTypeError, match="unexpected keyword argument 'familes'.*did you mean 'families'"):
+        automl.AutoMLRegressor(familes=["linear"])
+    model = automl.AutoMLClassifier(**FAST)
+    with pytest.raises(ValueError, match="unknown setting 'n_trial'; did you mean 'n_trials'") as info:
+        model.set_params(n_trials=2, n_trial=3)
+    assert isinstance(info.value, automl.InvalidParameterError) and model.n_trials == 1  # nothing set
+    assert model.set_params(n_trials=2, seed=3).get_params()["n_trials"] == 2
+
+
+def test_a_score_undefined_on_the_rows_given_is_nan_with_scikit_learns_warning_naming_why():
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    X, y = _frame()
+    model = automl.AutoMLClassifier(cv=3, **FAST).fit(X, y)
+    one_class = y == y[0]
+    with pytest.warns(UndefinedMetricWarning, match=r"roc_auc undefined on these rows \(y holds 1 of the 2 classes\)"):
+        assert np.isnan(model.score(X[one_class], y[one_class]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert model.score(X, y) > 0.5  # both classes: no warning
+    regressor = automl.AutoMLRegressor(cv=3, **FAST).fit(X, X["a"] * 2.0)
+    y_none = pd.Series([np.nan] * 5)  # rows whose target is missing are left out of the scores: none left
+    with pytest.warns(UndefinedMetricWarning, match=r"rmse, mae, r2 undefined on these rows \(0 row\(s\) with a target\)"):
+        assert np.isnan(regressor.score(X.head(5), y_none))
 
 
 # -- 4. tracking: the one-call fit tracks, the estimator classes (cloned per fold) do not ---------------

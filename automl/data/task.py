@@ -32,23 +32,24 @@ def infer_task(y: pd.Series) -> str:
     """Guess the task from a target without missing values.
 
     Rules: booleans, strings, categories and objects are classification; a
-    numeric target with two distinct values is binary; integer-valued with at
-    most :data:`MAX_CLASSES_FROM_INTEGERS` distinct values is multiclass;
-    anything else numeric is regression. Override with ``task=``.
+    whole-numbered target with two distinct values is binary, with at most
+    :data:`MAX_CLASSES_FROM_INTEGERS` multiclass; anything else numeric (values
+    that are not whole numbers, two of them included) is regression, so that the
+    guess is always a task :func:`check_task` accepts. Override with ``task=``.
 
     Example:
-        >>> infer_task(pd.Series([3, 5, 6, 5, 7]))
-        'multiclass'
+        >>> infer_task(pd.Series([3, 5, 6, 5, 7])), infer_task(pd.Series([0.0, 0.5, 0.5]))
+        ('multiclass', 'regression')
     """
     n_unique = y.nunique(dropna=True)
     numeric = pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype)
     if not numeric:
         return "binary" if n_unique <= 2 else "multiclass"
+    if not _is_integer_valued(y):
+        return "regression"  # classifiers refuse such labels (scikit-learn's "continuous" type)
     if n_unique <= 2:
         return "binary"
-    if _is_integer_valued(y) and n_unique <= MAX_CLASSES_FROM_INTEGERS:
-        return "multiclass"
-    return "regression"
+    return "multiclass" if n_unique <= MAX_CLASSES_FROM_INTEGERS else "regression"
 
 
 def check_task(task: str, y: pd.Series, target_name: str) -> list[str]:
