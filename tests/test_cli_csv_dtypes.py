@@ -83,3 +83,26 @@ def test_predict_misuse_is_a_usage_error(tmp_path):
     out = _automl("predict", "model", "short.csv", cwd=tmp_path)
     assert out.returncode == 2 and "missing" in out.stderr and "'z'" in out.stderr
     assert not (tmp_path / "predictions.csv").exists()
+
+
+def test_a_file_in_another_encoding_or_separated_by_semicolons_is_named_with_the_fix_and_nothing_is_written(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOML_TRACKING", "1")  # as users run it: no MLflow store may appear either
+    (tmp_path / "latin.csv").write_bytes("x,city,y\n1,S\xe9te,0\n2,Nice,1\n".encode("latin-1"))
+    out = _automl("fit", "latin.csv", "--target", "y", "--n-trials", "1", "--output", "m", cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "is not UTF-8 text (it holds the byte b'\\xe9'); save it as UTF-8" in out.stderr
+    _frame().to_csv(tmp_path / "semi.csv", index=False, sep=";")
+    out = _automl("fit", "semi.csv", "--target", "label", "--n-trials", "1", "--output", "m", cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert "read as one column named 'code;padded;x;label': it looks separated by ';'" in out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latin.csv", "semi.csv"]
+
+
+def test_a_one_column_file_with_a_plain_name_reads_without_a_warning(tmp_path):
+    from automl.data.tables import read_table
+
+    (tmp_path / "one.csv").write_text("x\n1\n2\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_table(tmp_path / "one.csv")["x"].tolist() == [1, 2]

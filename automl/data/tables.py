@@ -59,11 +59,28 @@ def read_table(path: str | os.PathLike, schema: Schema | None = None) -> pd.Data
         if text.endswith((".parquet", ".pq")):
             return pd.read_parquet(text)
         if schema is None:
-            return _read_csv_for_fit(text)
+            return _one_column_hint(_read_csv_for_fit(text), text)
         dtypes = {c.name: str for c in schema.columns if c.kind in TEXT_KINDS}
-        return pd.read_csv(text, dtype=dtypes)
+        return _one_column_hint(pd.read_csv(text, dtype=dtypes), text)
+    except UnicodeDecodeError as exc:
+        raise InvalidParameterError(
+            f"data file {text!r} is not UTF-8 text (it holds the byte {exc.object[exc.start:exc.start + 1]!r}); "
+            "save it as UTF-8, e.g. iconv -f latin1 -t utf-8 IN.csv > OUT.csv") from None
     except Exception as exc:  # noqa: BLE001 - any parser error becomes one clear message
         raise InvalidParameterError(f"data file {text!r} cannot be read: {type(exc).__name__}: {exc}") from None
+
+
+def _one_column_hint(frame: pd.DataFrame, path: str) -> pd.DataFrame:
+    """``frame``, with a warning when its one column's name holds another separator (``a;b;y``): CSV means commas."""
+    from automl._warnings import warn_user
+
+    if frame.shape[1] == 1:
+        name = str(frame.columns[0])
+        used = [sep for sep in (";", "\t", "|") if sep in name]
+        if used:
+            warn_user(f"data file {path!r} was read as one column named {name!r}: it looks separated by {used[0]!r}, "
+                      "and a CSV file is read with commas; save it with commas (pandas: df.to_csv(path, index=False))")
+    return frame
 
 
 def _read_csv_for_fit(path: str) -> pd.DataFrame:
