@@ -23,8 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import Tags
 
+from automl._suggest import unknown_name_message
+from automl._warnings import warn_user
 from automl.config import estimator_docs, estimator_signature, setting
 from automl.data.images import as_image_frame
 from automl.data.validation import as_table, coerce_features
@@ -42,8 +45,6 @@ def _settings_init(estimator: str) -> Callable[..., None]:
     def __init__(self: Any, **params: Any) -> None:
         unknown = [name for name in params if name not in names]
         if unknown:
-            from automl._suggest import unknown_name_message
-
             raise InputTypeError(f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}; "
                                  + unknown_name_message("setting", unknown[0], names))
         for name in names:
@@ -59,10 +60,6 @@ def _warn_undefined(values: dict[str, float], truth: np.ndarray, classes: np.nda
     undefined = [name for name, value in values.items() if np.isnan(value)]
     if not undefined:
         return
-    from sklearn.exceptions import UndefinedMetricWarning
-
-    from automl._warnings import warn_user
-
     if classes is None:
         why, fix = f"{len(truth)} row(s) with a target", "score more rows"
     else:
@@ -94,8 +91,6 @@ class _AutoMLBase(BaseEstimator):
         known = self.get_params(deep=False)
         unknown = [name for name in params if name not in known]
         if unknown:
-            from automl._suggest import unknown_name_message
-
             raise InvalidParameterError(f"{type(self).__name__}.set_params: "
                                         + unknown_name_message("setting", unknown[0], sorted(known)))
         return super().set_params(**params)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from automl._warnings import warn_user
 from automl.exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -72,8 +73,6 @@ def read_table(path: str | os.PathLike, schema: Schema | None = None) -> pd.Data
 
 def _one_column_hint(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     """``frame``, with a warning when its one column's name holds another separator (``a;b;y``): CSV means commas."""
-    from automl._warnings import warn_user
-
     if frame.shape[1] == 1:
         name = str(frame.columns[0])
         used = [sep for sep in (";", "\t", "|") if sep in name]

@@ -127,12 +127,13 @@ def _integer_name(name: object) -> bool:
 def _named(frame: pd.DataFrame, names: Sequence[str] | None = None) -> pd.DataFrame:
     """A frame whose column names are all integers gets the array names ``x<name>`` (scikit-learn
     ignores such names; automl needs text); at predict (``names``: fit's columns) such a frame of a
-    model fitted on other names is read by position, as an array is."""
+    model fitted on other names is read by position, as an array is, and beside other names (the target,
+    extra columns) each integer name fit saw as ``x<name>`` (its target taken out) is read as that."""
     columns = frame.columns
     if isinstance(columns, pd.MultiIndex) or len(columns) == 0:
         return frame
-    if not all(_integer_name(c) for c in columns):  # at predict, beside the target or extra columns: each
-        known = set(names or ())  # integer name fit saw as ``x<name>`` (its target taken out) is read as that
+    if not all(_integer_name(c) for c in columns):
+        known = set(names or ())
         return frame.set_axis([f"x{int(c)}" if _integer_name(c) and str(c) not in known and f"x{int(c)}" in known
                                else c for c in columns], axis=1)
     renamed = [f"x{int(c)}" for c in columns]
