@@ -45,14 +45,15 @@ from typing import Any
 from automl.data.target import TARGET_PARAM_NAME
 from automl.families.base import ModelFamily
 from automl.search.trial_record import (
-    StudyRecord, StudyWriter, TrialRecord, is_scale_trial, origin_attrs, trial_params,
+    StudyRecord, StudyWriter, TrialRecord, is_scale_trial, origin_attrs, queued_attrs, trial_params,
 )
 from automl.spaces import SearchSpace
 from automl.spaces.params import CategoricalParam
 from automl.spaces.portfolio import entry_trial, portfolio_trials
 from automl.spaces.zero_shot import FirstTrial
 
-__all__ = ["AS_IT_IS", "base_scale_trial", "enqueue_first_trials", "queue_after_scale", "same_rows", "scale_of_target"]
+__all__ = ["AS_IT_IS", "base_scale_trial", "enqueue_first_trials", "queue_after_scale", "queue_again", "same_rows",
+           "scale_of_target", "waiting_families"]
 
 #: The transform of the target as it is: the scale the other scale trials are compared with.
 AS_IT_IS = "none"
@@ -119,6 +120,18 @@ def queue_after_scale(study: Any, families: Sequence[ModelFamily], spaces: Mappi
     StudyWriter(study).portfolios_queued(True)
     logger.info("the target's scale settled on %r; %d portfolio trials queued on it", scale, len(origins))
     return origins
+
+
+def waiting_families(study: Any) -> set[str]:
+    """The families of the study's queued trials that no process has started yet."""
+    trials = study.get_trials(deepcopy=False)
+    return {str(t.system_attrs.get("fixed_params", {}).get("family")) for t in trials if t.state.name == "WAITING"}
+
+
+def queue_again(trial: Any) -> None:
+    """Queue a started trial's configuration again, at the back, with the origin it was queued with (a trial that
+    waits behind a quick family's, :meth:`~automl.search.policy.SearchPolicy.waits_for_quick`)."""
+    trial.study.enqueue_trial(dict(trial.params), user_attrs=queued_attrs(trial))
 
 
 def scale_of_target(scale_trials: Sequence[Any], maximize: bool) -> str | None:

@@ -22,6 +22,7 @@ from automl._device import free_accelerator_memory
 from automl._spawn import raise_if_stopped
 from automl.evaluation.metrics import Metric
 from automl.evaluation.monitor import TrialStopped
+from automl.search.first_trials import queue_again, waiting_families
 from automl.search.failures import DeadlineKilled, TrialCrashed, TrialRaised
 from automl.search.in_process import Runner
 from automl.search.worker_pool import preload_packages
@@ -124,6 +125,10 @@ class Objective:
         family = trial.suggest_categorical("family", self.families)
         params = self.spaces[family].suggest(trial)
         TrialWriter(trial).started(params)
+        wait = self.policy.waits_for_quick(family, lambda: waiting_families(trial.study))
+        if wait is not None:
+            queue_again(trial)
+            _stop(trial, wait)
         reason = self.policy.skip_reason(family)
         if reason is not None:
             if self.policy.stop_after_skips:
@@ -150,6 +155,8 @@ class Objective:
         (:class:`TrialFailed`) raised. The runner holds its fold models (of the last pack's ``member``-th
         member if given), to keep if it is among the best."""
         if isinstance(outcome, (TrialStopped, DeadlineKilled)):
+            if isinstance(outcome, DeadlineKilled) or outcome.kind == "timeout":
+                self.policy.stopped_for_time()
             _stop(trial, outcome.reason, getattr(outcome, "fold_scores", None))
         if isinstance(outcome, BaseException):
             reason = (outcome.reason if isinstance(outcome, (TrialCrashed, TrialRaised))

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 
@@ -78,6 +78,12 @@ MIN_SEARCH_TRIALS = 20
 #: beside many weak ones well, and AutoGluon's second levels are mostly its boosters. The search keeps the best of
 #: them's refit for the stack.
 SECOND_LEVEL_FAMILIES = ("lightgbm", "catboost", "xgboost", "hist_gradient_boosting")
+#: Families that give a model quickly on any table: a linear model is one solver's pass over rows x columns with one
+#: coefficient vector per class, where a booster grows a tree per class per round and its time grows with every
+#: column's bins. While no trial has completed and one was stopped for time, the other families' queued trials wait
+#: behind these (:meth:`SearchPolicy.waits_for_quick`): on a 500-row table of 3,000 columns, or one of 100 classes,
+#: at 10 s every booster's and forest's first fold overran and the fit ended with no model.
+QUICK_FAMILIES = ("linear",)
 #: On large data (a probe plan) under a time budget, the search keeps this share of the budget for the final
 #: refit of a best trial sized down to a share of the rows, grown to as many rows as fit in it.
 FINAL_GROWTH_SHARE = 0.25
@@ -199,6 +205,9 @@ class SearchPolicy:
         self.fold_cap = net_fold_seconds(budget.seconds, n_splits)
         self._fold_seconds: dict[str, list[float]] = defaultdict(list)
         self._not_run = 0
+        #: Whether a trial was stopped for time while none had completed, and the quick families started since.
+        self._stopped_first = False
+        self._quick_started: set[str] = set()
 
     # -- what the search knows ------------------------------------------------------------------
     @property
@@ -318,6 +327,43 @@ class SearchPolicy:
                     "the best score")
         self._not_run = 0
         return None
+
+    def stopped_for_time(self) -> None:
+        """Learn that a trial was stopped for time (out of time, or its next fold would overrun)."""
+        if not self.has_complete:
+            self._stopped_first = True
+
+    def waits_for_quick(self, family: str, waiting: Callable[[], Collection[str]]) -> str | None:
+        """Why a trial of ``family`` waits behind a quick family's (None: it runs now).
+
+        While no trial has completed and one was stopped for time, a trial of a family not in
+        :data:`QUICK_FAMILIES` waits (the caller queues it again, at the back) as long as a quick family's trial is
+        queued (``waiting()``: the families of the queued trials, asked only then) and none has started here. A
+        quick family's trial that starts ends the wait, whatever its outcome; so does any completed trial.
+
+        Example:
+            >>> from automl.evaluation.metrics import get_metric
+            >>> policy = SearchPolicy(Budget(10.0, 0.0), get_metric("rmse", "regression"), n_splits=3)
+            >>> policy.waits_for_quick("random_forest", lambda: {"linear"}) is None  # nothing stopped yet
+            True
+            >>> policy.stopped_for_time()
+            >>> policy.waits_for_quick("random_forest", lambda: {"linear"})[:40]
+            'not run yet: no trial has completed and '
+            >>> policy.waits_for_quick("linear", lambda: set()), policy.waits_for_quick("random_forest", lambda: set())
+            (None, None)
+        """
+        if family in QUICK_FAMILIES:
+            self._quick_started.add(family)
+            return None
+        if self.has_complete or not self._stopped_first:
+            return None
+        pending = [name for name in QUICK_FAMILIES if name not in self._quick_started]
+        queued = waiting() if pending else ()
+        pending = [name for name in pending if name in queued]
+        if not pending:
+            return None
+        return (f"not run yet: no trial has completed and one was stopped for time, so the quick family "
+                f"{pending[0]!r} runs first to give the fit a model; queued again after it")
 
     @property
     def stop_after_skips(self) -> bool:

@@ -42,6 +42,7 @@ __all__ = [
     "chosen_on_purpose",
     "is_scale_trial",
     "origin_attrs",
+    "queued_attrs",
     "trial_params",
     "worker_id",
 ]
@@ -135,6 +136,20 @@ def origin_attrs(origin: str, scale: bool = False) -> dict[str, Any]:
         ({'automl:origin': 'default'}, {'automl:origin': 'default', 'automl:scale_trial': True})
     """
     return {_ORIGIN: origin, _SCALE: True} if scale else {_ORIGIN: origin}
+
+
+def queued_attrs(trial: Any) -> dict[str, Any]:
+    """The user attributes ``trial`` was queued with (:func:`origin_attrs`: its origin, whether a scale trial).
+
+    Example:
+        >>> import optuna
+        >>> study = optuna.create_study()
+        >>> study.enqueue_trial({"x": 1.0}, user_attrs=origin_attrs("default", scale=True))
+        >>> trial = study.ask(); trial.set_user_attr("automl:other", 1)
+        >>> queued_attrs(trial)
+        {'automl:origin': 'default', 'automl:scale_trial': True}
+    """
+    return {key: value for key, value in trial.user_attrs.items() if key in (_ORIGIN, _SCALE)}
 
 
 def is_scale_trial(trial: Any) -> bool:
