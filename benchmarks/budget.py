@@ -11,6 +11,10 @@ The shapes (see :mod:`benchmarks.shapes`):
 - ``refit``: the refit dominates. Families ``slow_refit`` and ``linear``, 3-fold CV, 1,500 rows;
   a ``slow_refit`` fold sleeps B/10 s, its refit on all rows would sleep about 2.6 B.
 - ``fold``: one fold is longer than the budget. ``slow_refit`` (a fold sleeps 2 B) and ``linear``.
+- ``wide`` and ``classes``: every default family on a table that costs a booster far more than its rows say:
+  500 rows of 3,000 columns (regression), or 5,000 rows of 20 columns and 100 classes (:func:`benchmarks.shapes.wide_frame`,
+  :func:`benchmarks.shapes.many_classes_frame`); at 10 s each booster's and forest's first fold overran, and before the
+  quick family ran first (:data:`automl.search.policy.QUICK_FAMILIES`) these fits ended with no model.
 - ``defaults``: every default family on ``--rows`` rows of :func:`benchmarks.scale.synthetic` (one LightGBM
   fold of 200,000 rows takes longer than the smallest budgets on one core), tracking on to a SQLite store.
 
@@ -39,7 +43,7 @@ from pathlib import Path
 
 from benchmarks.tasks import REPO_ROOT
 
-SHAPES = ("refit", "fold", "defaults")
+SHAPES = ("refit", "fold", "wide", "classes", "defaults")
 
 _BUDGET_CHILD = """
 import json, sys, tempfile, time, warnings
@@ -53,6 +57,9 @@ if shape == "defaults":
     from benchmarks.scale import synthetic
     frame = synthetic(rows, 0)
     kwargs.update(tracking=True, tracking_uri="sqlite:///" + tempfile.mkdtemp() + "/mlflow.db")
+elif shape in ("wide", "classes"):
+    from benchmarks.shapes import many_classes_frame, wide_frame
+    frame = wide_frame() if shape == "wide" else many_classes_frame()
 else:
     from benchmarks.shapes import linear_frame
     frame = linear_frame(1500)

@@ -178,3 +178,24 @@ def blobs(rows: int = 900, seed: int = 0, classes: int = 3) -> pd.DataFrame:
     frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(4)])
     frame["y"] = y
     return frame
+
+
+def wide_frame(rows: int = 500, columns: int = 3000, seed: int = 0) -> pd.DataFrame:
+    """A regression frame of few rows and many columns (``f0`` ... ; target ``y`` = ``f0`` + noise): each booster's
+    fold spends seconds binning the columns, before any round."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(rows, columns)), columns=[f"f{i}" for i in range(columns)])
+    frame["y"] = frame["f0"] + 0.5 * rng.normal(size=rows)
+    return frame
+
+
+def many_classes_frame(rows: int = 5000, classes: int = 100, seed: int = 0) -> pd.DataFrame:
+    """A multiclass frame of ``classes`` classes over 20 columns (the class is the decile pair of ``f0`` and ``f1``,
+    with noise): a booster grows a tree per class per round."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(rows, 20)), columns=[f"f{i}" for i in range(20)])
+    side = int(np.ceil(np.sqrt(classes)))
+    cell = [np.clip((pd.Series(frame[c] + 0.3 * rng.normal(size=rows)).rank(pct=True) * side).astype(int), 0, side - 1)
+            for c in ("f0", "f1")]
+    frame["y"] = [f"c{v}" for v in (cell[0] * side + cell[1]) % classes]
+    return frame

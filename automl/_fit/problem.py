@@ -35,7 +35,8 @@ from automl.data.schema import Schema
 from automl.data.target import TARGET_PARAM_NAME
 from automl.data.text import role_problems, text_columns, text_value_problems
 from automl.data.task import encode_labels
-from automl.data.validation import TrainingData, coerce_features, screen_features, validate_training_data
+from automl.data.screening import screen_features
+from automl.data.validation import TrainingData, coerce_features, validate_training_data
 from automl.evaluation.cross_validation import Evaluator, cap_validation_rows, probe_fraction_for
 from automl.calibration import calibrate_problems
 from automl.evaluation.metrics import Metric, default_metric, get_metric, report_metrics

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -163,7 +164,7 @@ class Schema:
                 parts = _datetime_parts(series)
             specs.append(ColumnSpec(str(name), kind, str(series.dtype), categories, parts, values))
         schema = cls(tuple(specs))
-        clashes = sorted({n for n in schema.output_names if schema.output_names.count(n) > 1})
+        clashes = sorted(n for n, count in Counter(schema.output_names).items() if count > 1)
         if clashes:
             raise DataValidationError(
                 f"feature name(s) {clashes} would appear twice: a datetime column is expanded into "

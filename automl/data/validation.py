@@ -25,7 +25,7 @@ from automl.data.task import check_task, infer_task
 from automl._warnings import warn_user
 from automl.exceptions import DataShapeError, DataValidationError, InputTypeError
 
-__all__ = ["TrainingData", "array_like", "as_table", "coerce_features", "feature_problems", "screen_features", "validate_training_data"]
+__all__ = ["TrainingData", "array_like", "as_table", "coerce_features", "feature_problems", "validate_training_data"]
 
 
 def array_like(X: object) -> bool:
@@ -253,85 +253,6 @@ def derived_name_problems(X: pd.DataFrame) -> list[str]:
                 f"X = X.rename(columns={{{clash!r}: {clash.replace('__', '_')!r}}})"
             )
     return problems
-
-
-#: Fewest rows before a column whose values are all different is called an identifier.
-ID_MIN_ROWS = 50
-
-
-#: Rows compared first, so that a whole large column is converted to text only when its start matches.
-_PREFIX = 1000
-
-
-def _same_as_text(series: pd.Series, target: pd.Series) -> bool:
-    """Whether the column equals the target value for value, compared as text."""
-    head = slice(0, _PREFIX)
-    if not series.iloc[head].astype(str).equals(target.iloc[head].astype(str)):
-        return False
-    return series.astype(str).equals(target.astype(str))
-
-
-def _all_numbers(values: pd.Series) -> bool:
-    """Whether every value reads as a number, and none is a zero-padded code (``007``: text by design)."""
-    text = values.astype(str)
-    if text.str.match(r"^\s*0\d").any():
-        return False
-    return bool(pd.to_numeric(text, errors="coerce").notna().all())
-
-
-def screen_features(X: pd.DataFrame, y: pd.Series, *, drop_constant: bool = True, free_text: Sequence[str] = (),
-                    ) -> tuple[pd.DataFrame, list[str]]:
-    """Warn about usable but suspicious feature columns; drop the constant ones.
-
-    - a column identical to the target (a leak): warned;
-    - a constant column (one value, or only missing values and one value): dropped, warned;
-    - an identifier-like column (integers or text, every value different, at least
-      ``ID_MIN_ROWS`` rows): warned, unless it is free text (named in ``free_text``);
-    - numbers stored as text: warned (they are used as categories).
-
-    Returns:
-        The frame without the constant columns, and their names.
-
-    Example:
-        >>> import warnings
-        >>> with warnings.catch_warnings():
-        ...     warnings.simplefilter("ignore")
-        ...     X, dropped = screen_features(pd.DataFrame({"a": [1, 1], "b": [1, 2]}), pd.Series([0, 1]))
-        >>> list(X.columns), dropped
-        (['b'], ['a'])
-    """
-    notes: list[str] = []
-    dropped: list[str] = []
-    skip = set(free_text)
-    target = y.reset_index(drop=True)
-    for name in X.columns:
-        series = X[name].reset_index(drop=True)
-        if _same_as_text(series, target):
-            notes.append(f"column {name!r} is identical to the target {str(y.name)!r}: a leak that makes every "
-                         f"score look perfect; drop it")
-            continue
-        if drop_constant and series.nunique(dropna=True) <= 1:
-            dropped.append(str(name))
-            continue
-        dtype = series.dtype
-        text = pd.api.types.is_string_dtype(dtype) or dtype == object
-        integer = pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-        if str(name) in skip:
-            continue
-        if (text or integer) and len(series) >= ID_MIN_ROWS and series.notna().all() and series.is_unique:
-            notes.append(f"column {name!r} has a different value in every row, like an identifier; it cannot "
-                         f"generalise to new rows: drop it unless it carries meaning")
-            continue
-        if text:
-            values = series.dropna()
-            if len(values) and _all_numbers(values.iloc[:_PREFIX]) and _all_numbers(values):
-                notes.append(f"column {name!r} holds numbers stored as text; it is used as categories. If they "
-                             f"are quantities, convert it: X[{name!r}] = pd.to_numeric(X[{name!r}])")
-    if dropped and len(dropped) < X.shape[1]:  # all constant: the caller raises instead
-        notes.append(f"dropping {len(dropped)} constant column(s): {dropped} (a single value carries no signal)")
-    for note in notes:
-        warn_user(note)
-    return (X.drop(columns=dropped) if dropped else X), dropped
 
 
 @dataclass
