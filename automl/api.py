@@ -21,7 +21,7 @@ from automl._suggest import unknown_name_message
 from automl.config import SAME, fit_signature, setting, setting_names
 from automl.data.images import as_image_frame, pixel_columns
 from automl.data.task import infer_task, validate_task_name
-from automl.data.validation import array_like, coerce_features
+from automl.data.validation import array_like, coerce_features, feature_problems
 from automl.estimators import AutoMLClassifier, AutoMLRegressor
 from automl.exceptions import DataValidationError, InputTypeError, InvalidParameterError
 
@@ -113,6 +113,8 @@ def prepare_fit(
     """
     task, image_shape = settings.pop("task", None), settings.pop("image_shape", None)
     data, image_shape = _data_frame(data, target, image_shape)
+    if isinstance(data.columns, pd.MultiIndex):  # no column, the target's included, can be named until flattened
+        raise DataValidationError("; ".join(feature_problems(data)))
     drop: list[str] = []
     if data.shape[1] == 0:
         raise DataValidationError(

@@ -230,6 +230,11 @@ CASES = [
         fit_case(_multiindex_columns, DVE, ["MultiIndex columns"], ["flatten them"]),
         id="multiindex-columns",
     ),
+    pytest.param(  # the target named by its tuple: one problem, not also "y has 2 values" (the tuple read as values)
+        _absent(fit_case(_multiindex_columns, DVE, ["MultiIndex columns"], ["flatten them"], target=("y", "")),
+                "values but X has"),
+        id="multiindex-columns-tuple-target",
+    ),
     pytest.param(
         fit_case(lambda: _with(binary_frame(), c=np.arange(N) + 1j), DVE, ["column 'c'", "complex"],
                  ["real and imaginary"]),
