@@ -80,8 +80,9 @@ MIN_SEARCH_TRIALS = 20
 SECOND_LEVEL_FAMILIES = ("lightgbm", "catboost", "xgboost", "hist_gradient_boosting")
 #: Families that give a model quickly on any table: a linear model is one solver's pass over rows x columns with one
 #: coefficient vector per class, where a booster grows a tree per class per round, each over every column. While no
-#: trial has completed and one was stopped for time, the other families' queued trials wait behind these (:meth:`SearchPolicy.waits_for_quick`): on a 500-row table of 3,000 columns, or one of 100 classes,
-#: at 10 s every booster's and forest's first fold overran and the fit ended with no model.
+#: trial has completed and one was stopped for time, the other families' queued trials wait behind these
+#: (:meth:`SearchPolicy.waits_for_quick`): on a 500-row table of 3,000 columns, or one of 100 classes, at 10 s every
+#: booster's and forest's first fold overran and the fit ended with no model.
 QUICK_FAMILIES = ("linear",)
 #: On large data (a probe plan) under a time budget, the search keeps this share of the budget for the final
 #: refit of a best trial sized down to a share of the rows, grown to as many rows as fit in it.
