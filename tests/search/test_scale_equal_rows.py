@@ -67,16 +67,28 @@ def test_a_scale_trial_that_cannot_match_those_rows_in_the_time_left_stops_at_it
     assert isinstance(answer, Stop) and "compared on equal rows" in answer.reason and "90%" in answer.reason
 
 
-def test_in_a_fit_on_large_data_the_scale_trials_that_complete_trained_on_the_same_rows():
+def _scale_trials_of_a_fit(seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(16_000, 8)), columns=[f"x{i}" for i in range(8)])
     frame["y"] = np.exp(0.8 * frame["x0"] + 0.5 * frame["x1"] * frame["x2"] + rng.normal(scale=0.3, size=16_000))
-    model = automl.fit(frame, "y", time_budget=15, families=["lightgbm", "random_forest"], tracking=False, seed=0,
+    model = automl.fit(frame, "y", time_budget=15, families=["lightgbm", "random_forest"], tracking=False, seed=seed,
                        ensemble=False)
     board = model.leaderboard()
     trials = board[board["trial"].notna()].set_index("trial").sort_index()
     scales = trials[(trials["family"] == "lightgbm") & (trials["origin"] == "default")]
     assert [p["target_transform"] for p in scales["params"]] == ["none", "sqrt", "log"]
+    base = scales.iloc[0]
+    assert base["state"] == "complete" and base["rows_fraction"] < 1.0  # sized down: the case in point
     done = scales[scales["state"] == "complete"]
-    assert len(done) >= 2 and done["rows_fraction"].iloc[0] < 1.0  # sized down: the case in point
-    assert done["rows_fraction"].nunique() == 1, done[["rows_fraction", "rmse_mean"]]
+    assert (done["rows_fraction"] == base["rows_fraction"]).all(), done[["rows_fraction", "rmse_mean"]]
+    return done
+
+
+def test_in_a_fit_on_large_data_the_scale_trials_that_complete_trained_on_the_same_rows():
+    # Whether sqrt and log complete depends on the time the machine leaves them: when the one on the target as it is
+    # was given many rows, they may not match them in the time left and stop at their probe (which is the rule). The
+    # guarantee is checked on every fit; a second seed is fitted only when the first left one scale trial to compare.
+    done = _scale_trials_of_a_fit(seed=0)
+    if len(done) < 2:
+        done = _scale_trials_of_a_fit(seed=1)
+    assert len(done) >= 2
