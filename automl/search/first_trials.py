@@ -114,8 +114,7 @@ def queue_after_scale(study: Any, families: Sequence[ModelFamily], spaces: Mappi
     if any(not t.state.is_finished() for t in scale_trials):
         return None
     scale = scale_of_target(scale_trials, study.direction.name == "MAXIMIZE")
-    seen = [dict(t.params) for t in trials if t.params]
-    seen += [dict(t.system_attrs.get("fixed_params", {})) for t in trials if t.state.name == "WAITING"]
+    seen = [dict(t.params) for t in trials if t.params] + _queued_configurations(trials)
     origins = _queue_portfolios(study, families, spaces, task, scale, seen)
     StudyWriter(study).portfolios_queued(True)
     logger.info("the target's scale settled on %r; %d portfolio trials queued on it", scale, len(origins))
@@ -124,8 +123,12 @@ def queue_after_scale(study: Any, families: Sequence[ModelFamily], spaces: Mappi
 
 def waiting_families(study: Any) -> set[str]:
     """The families of the study's queued trials that no process has started yet."""
-    trials = study.get_trials(deepcopy=False)
-    return {str(t.system_attrs.get("fixed_params", {}).get("family")) for t in trials if t.state.name == "WAITING"}
+    return {str(params.get("family")) for params in _queued_configurations(study.get_trials(deepcopy=False))}
+
+
+def _queued_configurations(trials: Sequence[Any]) -> list[dict[str, object]]:
+    """The configurations of the queued trials no process has started yet (what ``enqueue_trial`` fixed)."""
+    return [dict(t.system_attrs.get("fixed_params", {})) for t in trials if t.state.name == "WAITING"]
 
 
 def queue_again(trial: Any) -> None:
