@@ -358,12 +358,14 @@ class SearchPolicy:
         if self.has_complete or not self._stopped_first:
             return None
         pending = [name for name in QUICK_FAMILIES if name not in self._quick_started]
-        queued = waiting() if pending else ()
-        pending = [name for name in pending if name in queued]
         if not pending:
             return None
+        queued = waiting()
+        quick = next((name for name in pending if name in queued), None)
+        if quick is None:
+            return None
         return (f"not run yet: no trial has completed and one was stopped for time, so the quick family "
-                f"{pending[0]!r} runs first to give the fit a model; queued again after it")
+                f"{quick!r} runs first to give the fit a model; queued again after it")
 
     @property
     def stop_after_skips(self) -> bool:
