@@ -108,7 +108,9 @@ print(json.dumps({"trials": len(rss), "rss_50": rss[49], "rss_last": rss[-1], "r
 CODE: list[str] = []
 
 
-def _child(code: str, args: list[str], pin: int | None, timeout: float) -> dict:
+def run_child(code: str, args: list[str], pin: int | None, timeout: float) -> dict:
+    """Run ``code`` in a fresh interpreter (``automl`` from :data:`CODE` or this checkout, BLAS threads 1, on CPU
+    ``pin``); its last stdout line as JSON, with ``process_wall``, or ``error``."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([*CODE, str(REPO_ROOT)]), AUTOML_TRACKING="0")
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = "1"
@@ -135,7 +137,7 @@ def run_budget(shapes: list[str], budgets: list[float], modes: list[str], rows: 
     for shape in shapes:
         for budget in budgets:
             for mode in modes:
-                row = _child(_BUDGET_CHILD, [shape, str(budget), mode, str(rows)], pin, budget * 4 + 300)
+                row = run_child(_BUDGET_CHILD, [shape, str(budget), mode, str(rows)], pin, budget * 4 + 300)
                 limit = budget * 1.1 + 10
                 wall = row.get("wall", float("inf"))
                 row.update(shape=shape, budget=budget, isolation=mode, limit=limit, within=wall <= limit)
@@ -147,7 +149,7 @@ def run_budget(shapes: list[str], budgets: list[float], modes: list[str], rows: 
 
 
 def _memory(trials: int, pin: int | None) -> dict:
-    row = _child(_MEMORY_CHILD, [str(trials)], pin, 3600)
+    row = run_child(_MEMORY_CHILD, [str(trials)], pin, 3600)
     if "error" in row:
         print(f"memory: {row['error']}")
         return row

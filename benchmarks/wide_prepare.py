@@ -16,12 +16,8 @@ ratio of 16 for 10 x the columns; after, 4.6 s and 7.9 (benchmarks/README.md).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 
-from benchmarks.tasks import REPO_ROOT
+from benchmarks.budget import CODE, run_child
 
 _CHILD = """
 import json, sys, time, warnings
@@ -41,22 +37,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pin", type=int, default=None)
     parser.add_argument("--code", help="a folder holding the automl package to time (default: this checkout's)")
     args = parser.parse_args(argv)
-    paths = [args.code, str(REPO_ROOT)] if args.code else [str(REPO_ROOT)]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths), AUTOML_TRACKING="0", OMP_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    CODE[:] = [args.code] if args.code else []
     walls = []
     counts = [int(c) for c in args.columns.split(",")]
     for count in counts:
-        command = [sys.executable, "-c", _CHILD, str(count)]
-        if args.pin is not None:
-            command = ["taskset", "-c", str(args.pin), *command]
-        # ``python -c`` puts its working directory first on sys.path: run in the code's folder
-        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=args.code or REPO_ROOT, timeout=1800)
-        if done.returncode != 0:
-            raise SystemExit(done.stderr[-2000:])
-        wall = json.loads(done.stdout.strip().splitlines()[-1])["wall"]
-        walls.append(wall)
-        print(f"{count:6d} columns: fit {wall:6.2f} s ({1000 * wall / count:.3f} s per 1,000 columns)", flush=True)
+        row = run_child(_CHILD, [str(count)], args.pin, 1800)
+        if "error" in row:
+            raise SystemExit(row["error"])
+        walls.append(row["wall"])
+        print(f"{count:6d} columns: fit {row['wall']:6.2f} s ({1000 * row['wall'] / count:.3f} s per 1,000 columns)",
+              flush=True)
     print(f"wall ratio {walls[-1] / walls[0]:.1f} for {counts[-1] / counts[0]:.1f} x the columns")
 
 
