@@ -52,6 +52,14 @@ class TrialFailed(Exception):
     """A trial failed; its reason is already recorded on it (the loop catches this and goes on)."""
 
 
+def _defer(trial: Any, reason: str) -> None:
+    """End ``trial`` unrun (pruned, not counted): its configuration was queued again."""
+    import optuna
+
+    TrialWriter(trial).deferred(reason)
+    raise optuna.TrialPruned(reason)
+
+
 def _stop(trial: Any, reason: str, fold_scores: Mapping[str, Sequence[float]] | None = None) -> None:
     import optuna
 
@@ -106,8 +114,15 @@ class Objective:
         self.asked: list[int] = []
         #: Trials of ``asked`` another process failed as stale while this one ran them (queued again: not counted).
         self.lost = 0
+        #: Trials of ``asked`` queued again behind a quick family's, not run (not counted either).
+        self.deferred = 0
         #: The best trial this process completed (its fold models are kept by the runner).
         self.best_number: int | None = None
+
+    @property
+    def counted(self) -> int:
+        """Trials this process started that count towards ``n_trials`` (not those lost or deferred)."""
+        return len(self.asked) - self.lost - self.deferred
 
     def __call__(self, trial: Any) -> float:
         raise_if_stopped()  # a SIGTERM or Ctrl-C lost in the last trial (or a callback) ends the search here
@@ -128,7 +143,8 @@ class Objective:
         wait = self.policy.waits_for_quick(family, lambda: waiting_families(trial.study))
         if wait is not None:
             queue_again(trial)
-            _stop(trial, wait)
+            self.deferred += 1
+            _defer(trial, wait)
         reason = self.policy.skip_reason(family)
         if reason is not None:
             if self.policy.stop_after_skips:

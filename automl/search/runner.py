@@ -192,7 +192,7 @@ class MainRole:
             spec = self.spec
             self._scale_settled = queue_after_scale(study, spec.families, spec.spaces, spec.evaluator.task) is not None
 
-    def finish(self, study: Any, optimize: Callable[[int | None], None], out_of_time: Callable[[], bool]) -> None:
+    def finish(self, study: Any, optimize: Callable[[], None], out_of_time: Callable[[], bool]) -> None:
         """Wait for the other processes' trials (stored studies); mark the search done."""
         if self.spec.stored:
             try:
@@ -234,7 +234,7 @@ class JoiningRole:
     def after_trial(self, study: Any, trial: Any) -> None:
         """Nothing: the main process queues the study's trials."""
 
-    def finish(self, study: Any, optimize: Callable[[int | None], None], out_of_time: Callable[[], bool]) -> None:
+    def finish(self, study: Any, optimize: Callable[[], None], out_of_time: Callable[[], bool]) -> None:
         """Nothing: the main process waits for the trials and ends the search."""
 
 
@@ -288,7 +288,7 @@ def _run(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, budget:
 
     def room() -> int | None:
         """Trials this process may still start: within ``n_trials`` and the study's target."""
-        left = None if spec.n_trials is None else spec.n_trials - (len(objective.asked) - objective.lost)
+        left = None if spec.n_trials is None else spec.n_trials - objective.counted
         if role.target is not None:
             trials = study.get_trials(deepcopy=False)
             started = counted_trials(trials) + sum(t.state.name == "RUNNING" for t in trials)
@@ -301,12 +301,13 @@ def _run(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, budget:
         if role.over(study) or policy.out_of_time(names) or room() == 0:
             study.stop()
 
-    def optimize(n_trials: int | None) -> None:
-        _optimize(study, objective, n_trials, [*callbacks, role.after_trial, stop_when_over])
+    def optimize() -> None:
+        if not (role.over(study) or room() == 0):
+            _optimize(study, objective, [*callbacks, role.after_trial, stop_when_over])
 
     started = time.monotonic()
     runner.start(budget.trial_deadline(False))
-    optimize(spec.n_trials)
+    optimize()
     role.finish(study, optimize, lambda: policy.search_time_left() <= 0)
     outcome = SearchOutcome(study, oof, time.monotonic() - started, len(objective.asked), objective.best_number)
     if role.refits and outcome.best_trial is None:  # a joining process may end with nothing
@@ -329,13 +330,14 @@ def _stored_trial_check(role: MainRole | JoiningRole) -> Callable[[Any], None]:
     return check
 
 
-def _optimize(study: Any, objective: Objective, n_trials: int | None, callbacks: list[TrialCallback]) -> None:
-    """``study.optimize``, going on when another process failed this one's trial as stale."""
+def _optimize(study: Any, objective: Objective, callbacks: list[TrialCallback]) -> None:
+    """``study.optimize`` until a callback stops it, going on when another process failed this one's trial as
+    stale. No ``n_trials`` is passed: a trial lost that way, or one deferred behind a quick family's, does not
+    count towards the target (``room`` in :func:`_run`, which stops the study), but Optuna would count it."""
     while True:
         started_before = len(objective.asked)
         try:
-            study.optimize(objective, n_trials=n_trials, callbacks=callbacks, catch=(TrialFailed,),
-                           gc_after_trial=False)
+            study.optimize(objective, callbacks=callbacks, catch=(TrialFailed,), gc_after_trial=False)
             return
         except ValueError as exc:
             last = objective.asked[-1] if len(objective.asked) > started_before else None
@@ -348,7 +350,3 @@ def _optimize(study: Any, objective: Objective, n_trials: int | None, callbacks:
             "the grace period, e.g. on an overloaded machine); it was queued again and the search goes on",
             lost,
         )
-        if n_trials is not None:  # the lost trial does not count: it was queued again
-            n_trials -= len(objective.asked) - started_before - 1
-            if n_trials <= 0:
-                return

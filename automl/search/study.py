@@ -266,7 +266,7 @@ def target_reached(study: Any, target: int | None, before: int | None = None) ->
     return counted_trials(trials) + running >= target
 
 
-def drain(study: Any, optimize: Callable[[int | None], None], out_of_time: Callable[[], bool],
+def drain(study: Any, optimize: Callable[[], None], out_of_time: Callable[[], bool],
           target: int | None) -> None:
     """Wait for the trials other processes are running; run the trials queued again after a lost one.
 
@@ -283,7 +283,7 @@ def drain(study: Any, optimize: Callable[[int | None], None], out_of_time: Calla
         late = out_of_time()
         reached = target is not None and counted_trials(trials) >= target
         if any(t.state.name == "WAITING" for t in trials) and not late and not reached:
-            optimize(None)
+            optimize()
             continue
         if not any(t.state.name == "RUNNING" for t in trials) or late:
             return

@@ -57,6 +57,7 @@ _PARAMS = "automl:params"
 _CURVES = "automl:curves"
 _WORKER = "automl:worker"  # which process ran the trial (host:pid)
 _SURPLUS = "automl:surplus"  # started after the trial target was reached: not run
+_DEFERRED = "automl:deferred"  # queued again behind a quick family's trial: not run (it runs later, as a new trial)
 _ORIGIN = "automl:origin"  # default, zero_shot:<family>:<name>, portfolio:<name>, or absent (the sampler's)
 _SCALE = "automl:scale_trial"  # the first family's defaults on one scale of the target (automl.search.first_trials)
 _FRACTION = "automl:rows_fraction"  # share of each training fold's rows, when below 1
@@ -180,6 +181,7 @@ class TrialRecord:
         reason: Why it stopped or failed ("" if it did not).
         worker: ``host:pid`` of the process that ran it ("" if unknown).
         surplus: Started after the trial target was reached, and not run.
+        deferred: Queued again behind a quick family's trial, and not run (its configuration runs later).
         origin: ``default``, ``zero_shot:<family>:<name>``, ``portfolio:<name>`` or ``sampler``.
         rows_fraction: Share of each training fold's rows it trained on.
         probe_score: Score of its probe (large data), or None.
@@ -200,6 +202,7 @@ class TrialRecord:
     reason: str = ""
     worker: str = ""
     surplus: bool = False
+    deferred: bool = False
     origin: str = "sampler"
     rows_fraction: float = 1.0
     probe_score: float | None = None
@@ -228,6 +231,7 @@ class TrialRecord:
             reason=str(attrs.get(_REASON, "")),
             worker=str(attrs.get(_WORKER, "")),
             surplus=bool(attrs.get(_SURPLUS, False)),
+            deferred=bool(attrs.get(_DEFERRED, False)),
             origin=str(attrs.get(_ORIGIN, "sampler")),
             rows_fraction=float(attrs.get(_FRACTION, 1.0)),
             probe_score=float(attrs[_PROBE]) if _PROBE in attrs else None,
@@ -258,8 +262,9 @@ def counted_trials(trials: Sequence[Any]) -> int:
     """Trials that count towards a study's trial target.
 
     Complete and pruned trials count, and failed trials with a recorded reason;
-    surplus trials (started after the target was reached) and trials failed by
-    a lost heartbeat (queued again) do not.
+    surplus trials (started after the target was reached), deferred ones (queued
+    again behind a quick family's) and trials failed by a lost heartbeat (queued
+    again) do not.
 
     Example:
         >>> counted_trials([])
@@ -268,7 +273,8 @@ def counted_trials(trials: Sequence[Any]) -> int:
     n = 0
     for t in trials:
         state = t.state.name.lower()
-        if state in ("complete", "pruned") and not t.user_attrs.get(_SURPLUS) or state == "fail" and _REASON in t.user_attrs:
+        not_run = t.user_attrs.get(_SURPLUS) or t.user_attrs.get(_DEFERRED)
+        if state in ("complete", "pruned") and not not_run or state == "fail" and _REASON in t.user_attrs:
             n += 1
     return n
 
@@ -312,6 +318,11 @@ class TrialWriter:
     def surplus(self, reason: str) -> None:
         """Mark the trial as started after the target was reached (it is not run), and say why."""
         self._write({_WORKER: worker_id(), _SURPLUS: True, _REASON: str(reason)[:2000]})
+
+    def deferred(self, reason: str) -> None:
+        """Mark the trial as queued again behind a quick family's (it is not run; it does not count towards
+        ``n_trials``), and say why."""
+        self._write({_DEFERRED: True, _REASON: str(reason)[:2000]})
 
     def result(self, result: Any) -> None:
         """Record a finished cross-validation (:class:`~automl.evaluation.CVResult`)."""

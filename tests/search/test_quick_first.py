@@ -122,3 +122,25 @@ def test_waiting_families_reads_the_queue_and_queue_again_keeps_the_origin():
     again = study.get_trials(states=(optuna.trial.TrialState.WAITING,))[-1]
     assert again.system_attrs["fixed_params"] == {"family": "linear", "linear__alpha": 1.0}
     assert again.user_attrs == {"automl:origin": "portfolio:x"}
+
+
+def test_a_deferred_trial_does_not_count_towards_n_trials():
+    # n_trials=4: the four trials that ran (LightGBM stopped for time, then linear, then two more) are the four
+    # counted; those that waited behind linear are recorded, pruned, and cost the user none of their trials
+    from automl.search.runner import MainRole, SearchSpec, run_search
+    from automl.search.trial_record import TrialRecord, counted_trials
+
+    X = pd.DataFrame({"a": np.arange(60.0), "b": np.arange(60.0) % 7})
+    y = (np.arange(60) % 3 == 0).astype(int)
+    evaluator = Evaluator([get_metric("log_loss", "binary")], make_cv_plan(3, "binary").splits(60, y, None),
+                          task="binary", n_classes=2)
+    fams = resolve_families(["lightgbm", "random_forest", "knn", "linear"], "binary")
+    spec = SearchSpec(evaluator, fams, {f.name: f.space() for f in fams}, n_trials=4, pruner="none")
+    runner = _FirstOverruns(evaluator, X, y)
+    outcome = run_search(spec, runner, MainRole(spec), Budget(None, time.monotonic()))
+    records = [TrialRecord.read(t) for t in outcome.study.get_trials()]
+    deferred = [r for r in records if r.deferred]
+    assert len(deferred) >= 1 and all(r.reason.startswith(WAIT) and r.state == "pruned" for r in deferred)
+    assert len(runner.calls) == 4 and runner.calls[:2] == ["lightgbm", "linear"]  # four trained, as asked
+    assert counted_trials(outcome.study.get_trials()) == 4
+    assert len([r for r in records if r.state != "waiting"]) == 4 + len(deferred)
