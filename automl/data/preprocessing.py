@@ -90,10 +90,10 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         """:meth:`fit`; return the training rows' text blocks."""
         if self.encoding not in ENCODINGS:
             raise ValueError(f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
-        self.text_ = [c for c in X.columns if X[c].dtype == object]
-        self.numeric_ = [c for c in X.columns
-                         if not isinstance(X[c].dtype, pd.CategoricalDtype) and c not in self.text_]
-        self.categorical_ = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+        dtypes = list(zip(X.columns, X.dtypes))  # read once: X[c] per column costs seconds on wide tables
+        self.text_ = [c for c, dtype in dtypes if dtype == object]
+        self.categorical_ = [c for c, dtype in dtypes if isinstance(dtype, pd.CategoricalDtype)]
+        self.numeric_ = [c for c, dtype in dtypes if dtype != object and not isinstance(dtype, pd.CategoricalDtype)]
         num = X[self.numeric_].to_numpy(dtype="float64") if self.numeric_ else np.empty((len(X), 0))
         if self.encoding == "onehot":
             with np.errstate(all="ignore"):

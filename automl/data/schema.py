@@ -87,7 +87,16 @@ def column_kind(series: pd.Series) -> str:
         >>> column_kind(pd.Series([True, False]))
         'boolean'
     """
-    dtype = series.dtype
+    return dtype_kind(series.dtype)
+
+
+def dtype_kind(dtype: Any) -> str:
+    """:func:`column_kind` of a column of ``dtype``.
+
+    Example:
+        >>> dtype_kind(pd.Series([1.5]).dtype), dtype_kind(pd.CategoricalDtype(["a"]))
+        ('numeric', 'categorical')
+    """
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
     if isinstance(dtype, pd.CategoricalDtype):
@@ -152,17 +161,16 @@ class Schema:
                 named like a part of a datetime column, e.g. ``d__year`` beside datetime ``d``).
         """
         specs = []
-        for name in X.columns:
-            series = X[name]
-            kind = "text" if str(name) in text else column_kind(series)
+        for name, dtype in X.dtypes.items():  # a column is read only when its levels or parts are learned
+            kind = "text" if str(name) in text else dtype_kind(dtype)
             categories: tuple[str, ...] = ()
             values: tuple[Any, ...] = ()
             parts: tuple[str, ...] = ()
             if kind == "categorical":
-                categories, values = fitted_levels(series)
+                categories, values = fitted_levels(X[name])
             elif kind == "datetime":
-                parts = _datetime_parts(series)
-            specs.append(ColumnSpec(str(name), kind, str(series.dtype), categories, parts, values))
+                parts = _datetime_parts(X[name])
+            specs.append(ColumnSpec(str(name), kind, str(dtype), categories, parts, values))
         schema = cls(tuple(specs))
         clashes = sorted(n for n, count in Counter(schema.output_names).items() if count > 1)
         if clashes:
@@ -203,23 +211,28 @@ class Schema:
             >>> s.transform(pd.DataFrame({"b": ["z"], "a": [3]}), warn=False)["b"].isna().tolist()
             [True]
         """
-        if not all(isinstance(c, str) for c in X.columns):
-            X = X.set_axis([str(c) for c in X.columns], axis=1)  # the schema's names are strings
-        present = set(X.columns)
+        columns = X.columns.tolist()  # once: iterating pandas' Arrow-backed names costs about 1 us a name
+        if not all(isinstance(c, str) for c in columns):
+            columns = [str(c) for c in columns]
+            X = X.set_axis(columns, axis=1)  # the schema's names are strings
+        present = set(columns)
         missing = [n for n in self.names if n not in present]
         if missing:
             raise DataValidationError(
                 f"{len(missing)} column(s) seen at fit are missing: {missing}; "
                 f"the frame has {sorted(present)}. Pass every column the model was fitted on."
             )
-        extra = [str(c) for c in X.columns if str(c) not in self._by_name and str(c) not in self.ignored]
+        extra = [c for c in columns if c not in self._by_name and c not in self.ignored]
         if extra and warn:
             warn_user(f"dropping {len(extra)} column(s) not seen at fit: {extra}")
         out: dict[str, pd.Series] = {}
         problems: list[str] = []
         unseen: dict[str, list[str]] = {}
         index = pd.RangeIndex(len(X))
+        together = self._numbers_together(X, columns)
         for spec in self.columns:
+            if spec.name in together:
+                continue
             series = X[spec.name]
             if isinstance(series, pd.DataFrame):
                 problems.append(f"column {spec.name!r} appears more than once; give columns unique names")
@@ -242,7 +255,20 @@ class Schema:
             detail = "; ".join(f"{k!r} (e.g. {v})" for k, v in unseen.items())
             warn_user(f"categories not seen at fit are treated as missing in: {detail}")
         frame = pd.DataFrame(out, index=index)
+        if together:
+            names = list(together)
+            numbers = pd.DataFrame(X[names].to_numpy(dtype="float64"), columns=names, index=index)
+            frame = pd.concat([frame, numbers], axis=1) if out else numbers
         return frame[self.output_names]
+
+    def _numbers_together(self, X: pd.DataFrame, columns: list[str]) -> dict[str, None]:
+        """The numeric and boolean columns whose incoming dtype is a plain numpy one, converted to float64 in one
+        copy by :meth:`transform` (what :func:`_to_float` does column by column; :mod:`automl.data.blocks`)."""
+        dtypes = dict(zip(columns, X.dtypes))
+        if len(dtypes) < len(columns):  # a name twice: the per-column path names it
+            return {}
+        return {spec.name: None for spec in self.columns if spec.kind in ("numeric", "boolean")
+                and isinstance(dtype := dtypes.get(spec.name), np.dtype) and dtype.kind in "biuf"}
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form (for the model manifest)."""

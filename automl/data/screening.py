@@ -1,13 +1,17 @@
 """The feature columns screened before the search (:func:`screen_features`): suspicious ones warned about,
-constant ones dropped. Each check reads one column at a time, so its cost grows with the columns, not their square."""
+constant ones dropped. Each check reads one column at a time, or one block of plain numeric columns at a time
+(:mod:`automl.data.blocks`), so its cost grows with the columns, not their square."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from automl._warnings import warn_user
+from automl.data.blocks import numeric_blocks
 
 __all__ = ["ID_MIN_ROWS", "screen_features"]
 
@@ -39,6 +43,57 @@ def _all_numbers(values: pd.Series) -> bool:
     return bool(pd.to_numeric(text, errors="coerce").notna().all())
 
 
+_LEAK, _CONSTANT, _IDENTIFIER, _NUMBERS_AS_TEXT = "leak", "constant", "identifier", "numbers as text"
+
+
+def _verdict(series: pd.Series, target: pd.Series, drop_constant: bool, free_text: bool) -> str:
+    """What :func:`screen_features` says of one column (``""``: nothing)."""
+    if _same_as_text(series, target):
+        return _LEAK
+    if drop_constant and series.nunique(dropna=True) <= 1:
+        return _CONSTANT
+    dtype = series.dtype
+    text = pd.api.types.is_string_dtype(dtype) or dtype == object
+    integer = pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    if free_text:
+        return ""
+    if (text or integer) and len(series) >= ID_MIN_ROWS and series.notna().all() and series.is_unique:
+        return _IDENTIFIER
+    if text:
+        values = series.dropna()
+        if len(values) and _all_numbers(values.iloc[:_PREFIX]) and _all_numbers(values):
+            return _NUMBERS_AS_TEXT
+    return ""
+
+
+def _numeric_block_verdicts(X: pd.DataFrame, target: pd.Series, drop_constant: bool, skip: set[str],
+                            ) -> dict[Any, str]:
+    """:func:`_verdict` of each plain numeric column, one numpy pass per dtype (:mod:`automl.data.blocks`). Only
+    the columns whose first values read as the target's go through the per-column comparison."""
+    found: dict[Any, str] = {}
+    head = [str(v) for v in target.iloc[:_FIRST]]
+    for dtype, names in numeric_blocks(X).items():
+        values = X[names].to_numpy()
+        if not len(values):
+            continue  # no rows: the per-column path
+        first = values[:_FIRST]
+        if dtype.kind == "f":
+            constant = np.isnan(low := np.fmin.reduce(values, axis=0)) | (low == np.fmax.reduce(values, axis=0))
+            unique = np.zeros(len(names), bool)  # a float column is never called an identifier
+        else:
+            constant = values.min(axis=0) == values.max(axis=0)
+            ordered = np.sort(values, axis=0)
+            unique = (ordered[1:] != ordered[:-1]).all(axis=0) & (len(values) >= ID_MIN_ROWS)
+        for j, name in enumerate(names):
+            if [str(v) for v in first[:, j]] == head and _same_as_text(X[name].reset_index(drop=True), target):
+                found[name] = _LEAK
+            elif drop_constant and constant[j]:
+                found[name] = _CONSTANT
+            else:
+                found[name] = _IDENTIFIER if unique[j] and str(name) not in skip else ""
+    return found
+
+
 def screen_features(X: pd.DataFrame, y: pd.Series, *, drop_constant: bool = True, free_text: Sequence[str] = (),
                     ) -> tuple[pd.DataFrame, list[str]]:
     """Warn about usable but suspicious feature columns; drop the constant ones.
@@ -64,29 +119,21 @@ def screen_features(X: pd.DataFrame, y: pd.Series, *, drop_constant: bool = True
     dropped: list[str] = []
     skip = set(free_text)
     target = y.reset_index(drop=True)
+    found = _numeric_block_verdicts(X, target, drop_constant, skip)
     for name in X.columns:
-        series = X[name].reset_index(drop=True)
-        if _same_as_text(series, target):
+        verdict = found[name] if name in found else _verdict(X[name].reset_index(drop=True), target, drop_constant,
+                                                            str(name) in skip)
+        if verdict == _LEAK:
             notes.append(f"column {name!r} is identical to the target {str(y.name)!r}: a leak that makes every "
                          f"score look perfect; drop it")
-            continue
-        if drop_constant and series.nunique(dropna=True) <= 1:
+        elif verdict == _CONSTANT:
             dropped.append(str(name))
-            continue
-        dtype = series.dtype
-        text = pd.api.types.is_string_dtype(dtype) or dtype == object
-        integer = pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-        if str(name) in skip:
-            continue
-        if (text or integer) and len(series) >= ID_MIN_ROWS and series.notna().all() and series.is_unique:
+        elif verdict == _IDENTIFIER:
             notes.append(f"column {name!r} has a different value in every row, like an identifier; it cannot "
                          f"generalise to new rows: drop it unless it carries meaning")
-            continue
-        if text:
-            values = series.dropna()
-            if len(values) and _all_numbers(values.iloc[:_PREFIX]) and _all_numbers(values):
-                notes.append(f"column {name!r} holds numbers stored as text; it is used as categories. If they "
-                             f"are quantities, convert it: X[{name!r}] = pd.to_numeric(X[{name!r}])")
+        elif verdict == _NUMBERS_AS_TEXT:
+            notes.append(f"column {name!r} holds numbers stored as text; it is used as categories. If they "
+                         f"are quantities, convert it: X[{name!r}] = pd.to_numeric(X[{name!r}])")
     if dropped and len(dropped) < X.shape[1]:  # all constant: the caller raises instead
         notes.append(f"dropping {len(dropped)} constant column(s): {dropped} (a single value carries no signal)")
     for note in notes:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl.data.blocks import numeric_blocks
 from automl.data.dtypes import dtype_problem
 from automl.data.schema import derived_names
 from automl.data.task import check_task, infer_task
@@ -129,9 +130,9 @@ def _named(frame: pd.DataFrame, names: Sequence[str] | None = None) -> pd.DataFr
     ignores such names; automl needs text); at predict (``names``: fit's columns) such a frame of a
     model fitted on other names is read by position, as an array is, and beside other names (the target,
     extra columns) each integer name fit saw as ``x<name>`` (its target taken out) is read as that."""
-    columns = frame.columns
-    if isinstance(columns, pd.MultiIndex) or len(columns) == 0:
+    if isinstance(frame.columns, pd.MultiIndex) or len(frame.columns) == 0:
         return frame
+    columns = frame.columns.tolist()
     if not all(_integer_name(c) for c in columns):
         known = set(names or ())
         return frame.set_axis([f"x{int(c)}" if _integer_name(c) and str(c) not in known and f"x{int(c)}" in known
@@ -199,35 +200,56 @@ def feature_problems(X: pd.DataFrame) -> list[str]:
     if problems:
         return problems
     problems.extend(derived_name_problems(X))
+    found = _numeric_block_problems(X)
     for name in X.columns:
-        series = X[name]
-        dtype = series.dtype
-        if pd.api.types.is_complex_dtype(dtype):
-            problems.append(str(dtype_problem(name, series)))
-            continue
-        if series.isna().all():
-            problems.append(f"column {name!r} is entirely missing; drop it (X = X.drop(columns=[{name!r}]))")
-            continue
-        if pd.api.types.is_datetime64_any_dtype(dtype):
-            if getattr(dtype, "tz", None) is not None:
-                problems.append(
-                    f"column {name!r} holds time-zone-aware datetimes ({getattr(dtype, 'tz', '')}); convert them to naive UTC, "
-                    f"e.g. X[{name!r}] = X[{name!r}].dt.tz_convert(None)"
-                )
-            continue
-        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-            values = series.to_numpy(dtype="float64", na_value=np.nan)
-            n_inf = int(np.isinf(values).sum())
-            if n_inf:
-                problems.append(
-                    f"column {name!r} holds {n_inf} infinite value(s); replace them, "
-                    f"e.g. df[{name!r}] = df[{name!r}].replace([np.inf, -np.inf], np.nan)"
-                )
-            continue
-        problem = dtype_problem(name, series)
+        problem = found.get(name, "") if name in found else _column_problem(name, X[name])
         if problem:
             problems.append(problem)
     return problems
+
+
+def _numeric_block_problems(X: pd.DataFrame) -> dict[Any, str]:
+    """:func:`_column_problem` of each plain numeric column (``""``: none), one numpy pass per dtype."""
+    found: dict[Any, str] = {}
+    for dtype, names in numeric_blocks(X).items():
+        if dtype.kind != "f":  # integers can be neither missing nor infinite
+            found.update(dict.fromkeys(names, ""))
+            continue
+        values = X[names].to_numpy()
+        empty = np.isnan(values).all(axis=0) if len(values) else np.ones(len(names), bool)
+        infinite = np.isinf(values).sum(axis=0)
+        for name, none, n_inf in zip(names, empty, infinite):
+            found[name] = _missing(name) if none else _infinite(name, int(n_inf)) if n_inf else ""
+    return found
+
+
+def _column_problem(name: Any, series: pd.Series) -> str:
+    """Why one feature column cannot be used (``""``: it can)."""
+    dtype = series.dtype
+    if pd.api.types.is_complex_dtype(dtype):
+        return str(dtype_problem(name, series))
+    if series.isna().all():
+        return _missing(name)
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        if getattr(dtype, "tz", None) is not None:
+            return (f"column {name!r} holds time-zone-aware datetimes ({getattr(dtype, 'tz', '')}); convert them to "
+                    f"naive UTC, e.g. X[{name!r}] = X[{name!r}].dt.tz_convert(None)")
+        return ""
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        return _infinite(name, int(np.isinf(values).sum()))
+    return dtype_problem(name, series) or ""
+
+
+def _missing(name: Any) -> str:
+    return f"column {name!r} is entirely missing; drop it (X = X.drop(columns=[{name!r}]))"
+
+
+def _infinite(name: Any, count: int) -> str:
+    if not count:
+        return ""
+    return (f"column {name!r} holds {count} infinite value(s); replace them, "
+            f"e.g. df[{name!r}] = df[{name!r}].replace([np.inf, -np.inf], np.nan)")
 
 
 def derived_name_problems(X: pd.DataFrame) -> list[str]:
@@ -243,8 +265,8 @@ def derived_name_problems(X: pd.DataFrame) -> list[str]:
     """
     names = {str(c) for c in X.columns}
     problems = []
-    for name in X.columns:
-        if not pd.api.types.is_datetime64_any_dtype(X[name].dtype):
+    for name, dtype in X.dtypes.items():
+        if not pd.api.types.is_datetime64_any_dtype(dtype):
             continue
         for clash in (n for n in derived_names(str(name)) if n in names):
             problems.append(

@@ -1,0 +1,102 @@
+"""The plain numeric columns are checked and converted one block per dtype (automl.data.blocks); each block path
+must say and give exactly what the per-column path does, column by column, on the values where they could differ:
+integers beyond 2**53 (distinct, but equal once rounded to float64), unsigned and 32-bit dtypes, missing and
+infinite values, constant columns, identifiers, columns equal to the target as text or only as numbers."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.data import screening, validation
+from automl.data.blocks import numeric_blocks
+from automl.data.schema import Schema, _convert
+
+N = 60
+
+
+def _frame() -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(0)
+    big = 2**60
+    target = pd.Series(rng.integers(0, 3, N), name="y")
+    X = pd.DataFrame({
+        "big_ids": np.arange(big, big + N, dtype="int64"),  # distinct; all equal as float64
+        "big_two": np.array([big, big + 1] * (N // 2), dtype="int64"),  # two values, equal as float64
+        "ids": np.arange(N, dtype="int64"),
+        "uids": np.arange(N, dtype="uint64")[::-1].copy(),
+        "small_ids": np.arange(N, dtype="int32"),
+        "const_int": np.full(N, 7, dtype="int64"),
+        "const_float": np.full(N, 0.5),
+        "const_nan": np.where(np.arange(N) % 2, np.nan, 2.0),
+        "all_nan": np.full(N, np.nan),
+        "inf": np.where(np.arange(N) == 3, np.inf, 1.0 * np.arange(N)),
+        "f32": rng.normal(size=N).astype("float32"),
+        "leak_int": target.to_numpy(),
+        "leak_float": target.to_numpy().astype(float),  # equal in value, not as text ("1.0" against "1")
+        "leak_head": np.r_[target.to_numpy()[:20], np.full(N - 20, 9)],  # the first values only
+        "text": [f"t{i % 4}" for i in range(N)],
+        "flag": np.arange(N) % 2 == 0,
+    })
+    return X, target
+
+
+def test_numeric_blocks_group_plain_numpy_numbers_by_dtype_and_nothing_else():
+    X, _ = _frame()
+    groups = {str(dtype): names for dtype, names in numeric_blocks(X).items()}
+    assert groups["int64"] == ["big_ids", "big_two", "ids", "const_int", "leak_int", "leak_head"]
+    assert groups["uint64"] == ["uids"] and groups["int32"] == ["small_ids"] and groups["float32"] == ["f32"]
+    assert not {"text", "flag"} & {n for names in groups.values() for n in names}
+    assert numeric_blocks(X.set_axis(["a"] * X.shape[1], axis=1)) == {}  # names twice: the per-column paths
+    assert numeric_blocks(X.astype({"ids": "Int64"})).get(np.dtype("int64"), []).count("ids") == 0
+
+
+@pytest.mark.parametrize("drop_constant", [True, False])
+def test_screening_each_block_column_gets_the_per_column_verdict(drop_constant):
+    X, y = _frame()
+    X = X.drop(columns="all_nan")  # refused before screening
+    block = screening._numeric_block_verdicts(X, y, drop_constant, skip={"small_ids"})
+    assert set(block) == {n for names in numeric_blocks(X).values() for n in names}
+    for name, verdict in block.items():
+        assert verdict == screening._verdict(X[name], y, drop_constant, name == "small_ids"), name
+    assert block["big_ids"] == "identifier" and block["leak_int"] == "leak" and block["small_ids"] == ""
+    assert block["big_two"] == "" and block["leak_head"] == "" and block["leak_float"] == ""
+    assert block["const_int"] == block["const_float"] == block["const_nan"] == ("constant" if drop_constant else "")
+
+
+def test_screen_features_warns_and_drops_in_the_frames_column_order():
+    X, y = _frame()
+    X = X.drop(columns="all_nan")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kept, dropped = screening.screen_features(X, y)
+    assert dropped == ["const_int", "const_float", "const_nan"]
+    assert list(kept.columns) == [c for c in X.columns if c not in dropped]
+    said = [str(w.message) for w in caught]
+    assert [s.split("'")[1] for s in said if "like an identifier" in s] == ["big_ids", "ids", "uids", "small_ids"]
+    assert [s.split("'")[1] for s in said if "identical to the target" in s] == ["leak_int"]
+
+
+def test_feature_problems_of_a_block_column_are_the_per_column_ones():
+    X, _ = _frame()
+    block = validation._numeric_block_problems(X)
+    for name, problem in block.items():
+        assert problem == validation._column_problem(name, X[name]), name
+    assert "entirely missing" in block["all_nan"] and "1 infinite value(s)" in block["inf"]
+    problems = validation.feature_problems(X)
+    assert [p.split("'")[1] for p in problems] == ["all_nan", "inf"]
+
+
+def test_the_schema_converts_a_block_to_what_each_column_converts_to():
+    X, _ = _frame()
+    X = X.drop(columns="all_nan")
+    schema = Schema.from_frame(X)
+    out = schema.transform(X)
+    for spec in schema.columns:
+        (name, expected), = _convert(spec, X[spec.name].reset_index(drop=True))[0].items()
+        pd.testing.assert_series_equal(out[name], expected, check_names=False), name
+    assert out["big_ids"].dtype == "float64" and out["flag"].tolist()[:2] == [1.0, 0.0]
+    shuffled = X[X.columns[::-1]].set_index(np.arange(N) + 100)  # any order, any index
+    pd.testing.assert_frame_equal(schema.transform(shuffled), out)
