@@ -189,6 +189,15 @@ def wide_frame(rows: int = 500, columns: int = 3000, seed: int = 0) -> pd.DataFr
     return frame
 
 
+def wide_text_frame(rows: int = 300, columns: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """A regression frame of text columns of four levels each (``c0`` ... ; target ``y`` from ``c0`` + noise): every
+    column is a categorical matched to its levels at predict."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({f"c{i}": rng.choice(["a", "b", "c", "d"], rows) for i in range(columns)})
+    frame["y"] = frame["c0"].map({"a": 0.0, "b": 1.0, "c": 2.0, "d": 3.0}) + 0.5 * rng.normal(size=rows)
+    return frame
+
+
 def many_classes_frame(rows: int = 5000, classes: int = 100, seed: int = 0) -> pd.DataFrame:
     """A multiclass frame of ``classes`` classes over 20 columns (the class is the decile pair of ``f0`` and ``f1``,
     with noise): a booster grows a tree per class per round."""

@@ -1,7 +1,8 @@
 """What a fit pays before its search on wide tables: does it grow with the columns, or with their square?
 
 For each column count in ``--columns`` (default 1000,3000,10000), a fresh child interpreter (``--pin CPU``, BLAS
-threads 1) builds :func:`benchmarks.shapes.wide_frame` (300 rows) and times, with its own clock, the whole of
+threads 1) builds :func:`benchmarks.shapes.wide_frame` (300 rows; ``--kind text``:
+:func:`benchmarks.shapes.wide_text_frame`, text columns of four levels) and times, with its own clock, the whole of
 ``automl.fit(frame, "y", n_trials=1, families=["linear"], cv=2, isolation="none", tracking=False)``: one ridge
 trial on two folds and its refit, so nearly all of it is validation, screening and the schema; then the mean of five
 ``model.predict`` calls on one row (what a served model pays per request). Reported: the wall,
@@ -23,9 +24,9 @@ from benchmarks.budget import CODE, run_child
 _CHILD = """
 import json, sys, time, warnings
 warnings.simplefilter("ignore")
-from benchmarks.shapes import wide_frame
+from benchmarks.shapes import wide_frame, wide_text_frame
 import automl
-frame = wide_frame(300, int(sys.argv[1]))
+frame = (wide_frame if sys.argv[2] == "numeric" else wide_text_frame)(300, int(sys.argv[1]))
 start = time.monotonic()
 model = automl.fit(frame, "y", n_trials=1, families=["linear"], cv=2, isolation="none", tracking=False, seed=0)
 wall = time.monotonic() - start
@@ -41,6 +42,8 @@ print(json.dumps({"wall": wall, "predict": (time.monotonic() - start) / 5}))
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--columns", default="1000,3000,10000")
+    parser.add_argument("--kind", choices=["numeric", "text"], default="numeric",
+                        help="numeric columns (shapes.wide_frame) or text columns of four levels (shapes.wide_text_frame)")
     parser.add_argument("--pin", type=int, default=None)
     parser.add_argument("--code", help="a folder holding the automl package to time (default: this checkout's)")
     args = parser.parse_args(argv)
@@ -48,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     walls = []
     counts = [int(c) for c in args.columns.split(",")]
     for count in counts:
-        row = run_child(_CHILD, [str(count)], args.pin, 1800)
+        row = run_child(_CHILD, [str(count), args.kind], args.pin, 1800)
         if "error" in row:
             raise SystemExit(row["error"])
         walls.append(row["wall"])

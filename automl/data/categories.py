@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["fitted_levels", "to_labels", "as_text"]
+__all__ = ["fitted_levels", "to_codes", "to_labels", "as_text"]
 
 #: Text that is read as a number when it is compared with numeric levels.
 _DECIMAL = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
@@ -162,3 +162,35 @@ def to_labels(series: pd.Series, labels: tuple[str, ...], values: tuple[Any, ...
     out[~known] = matched.where(matched.notna(), np.nan)
     unseen = sorted(set(text[~known][matched.isna()].tolist()))[:3]
     return out, unseen
+
+
+def to_codes(series: pd.Series, labels: tuple[str, ...], values: tuple[Any, ...],
+             positions: dict[str, int]) -> tuple[np.ndarray, list[str]]:
+    """:func:`to_labels` as codes into ``labels`` (``positions``: label to code; -1: missing or unseen), in one
+    Python pass over the values. For a few rows (a served request): there pandas' cost per call, about 1 ms a
+    column, is all of :func:`to_labels`' time; for many rows its vectorised calls are faster.
+
+    Example:
+        >>> labels, values = fitted_levels(pd.Series([101, 102], dtype=object))
+        >>> to_codes(pd.Series([101.0, None, "102", 101.5]), labels, values, {"101": 0, "102": 1})
+        (array([ 0, -1,  1, -1]), ['101.5'])
+    """
+    objects = series.to_numpy(dtype=object)
+    missing = pd.isna(objects)
+    codes = np.full(len(objects), -1, dtype=np.int64)
+    lookup: _Lookup | None = None
+    unseen: set[str] = set()
+    for i, value in enumerate(objects):
+        if missing[i]:
+            continue
+        text = str(value)
+        code = positions.get(text)
+        if code is None:
+            lookup = lookup or _Lookup(labels, values)
+            label = lookup.find(value)
+            if label is None:
+                unseen.add(text)
+                continue
+            code = positions[label]
+        codes[i] = code
+    return codes, sorted(unseen)[:3]

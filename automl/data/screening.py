@@ -37,6 +37,10 @@ def _same_as_text(series: pd.Series, target: pd.Series) -> bool:
 
 def _all_numbers(values: pd.Series) -> bool:
     """Whether every value reads as a number, and none is a zero-padded code (``007``: text by design)."""
+    try:  # the first value alone, without pandas' cost per call: most text columns end here
+        float(str(values.iloc[0]))
+    except ValueError:
+        return False
     text = values.astype(str)
     if text.str.match(r"^\s*0\d").any():
         return False

@@ -71,6 +71,8 @@ def _is_string_column(series: pd.Series) -> bool:
         return False
     if not (pd.api.types.is_string_dtype(dtype) or dtype == object):
         return False
+    if isinstance(dtype, pd.StringDtype):  # pandas' string dtypes hold only strings: no value to look at
+        return bool(series.notna().any())
     values = series.dropna()
     return bool(len(values)) and bool(values.map(lambda v: isinstance(v, str)).all())
 

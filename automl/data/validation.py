@@ -134,6 +134,8 @@ def _named(frame: pd.DataFrame, names: Sequence[str] | None = None) -> pd.DataFr
         return frame
     columns = frame.columns.tolist()
     if not all(_integer_name(c) for c in columns):
+        if not any(_integer_name(c) for c in columns):
+            return frame  # nothing to rename (set_axis would copy every column)
         known = set(names or ())
         return frame.set_axis([f"x{int(c)}" if _integer_name(c) and str(c) not in known and f"x{int(c)}" in known
                                else c for c in columns], axis=1)

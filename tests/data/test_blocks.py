@@ -100,3 +100,38 @@ def test_the_schema_converts_a_block_to_what_each_column_converts_to():
     assert out["big_ids"].dtype == "float64" and out["flag"].tolist()[:2] == [1.0, 0.0]
     shuffled = X[X.columns[::-1]].set_index(np.arange(N) + 100)  # any order, any index
     pd.testing.assert_frame_equal(schema.transform(shuffled), out)
+
+
+def _categorical_cases() -> list[tuple[pd.Series, pd.Series]]:
+    """(fit column, predict column) pairs whose predict values match the levels by label, by value or not at all."""
+    numbers_fit = pd.Series([101, 102, 7, 7], dtype=object)
+    codes_fit = pd.Series(["007", "7.5", "x", "101"])
+    return [
+        (numbers_fit, pd.Series([101.0, None, "102", 101.5, np.int64(7), "7.0", np.nan, "zz", True], dtype=object)),
+        (codes_fit, pd.Series([7.0, 7.5, "x", None, "007", 101, "unseen", np.float32(7.5)], dtype=object)),
+        (pd.Series(["a", "b", "c"]), pd.Series(["b", pd.NA, "d", "a"], dtype="str")),
+        (pd.Series(pd.Categorical(["lo", "hi"], categories=["lo", "hi", "mid"])),
+         pd.Series(pd.Categorical(["mid", "new", None], categories=["mid", "new"]))),
+        (pd.Series([1, 2, 3], dtype=object), pd.Series(pd.array([2, None, 9], dtype="Int64"))),
+    ]
+
+
+@pytest.mark.parametrize("case", range(5))
+def test_a_few_rows_are_matched_to_the_levels_as_many_rows_are(case):
+    # the Python pass (to_codes, a served request) and pandas' vectorised calls (to_labels, a batch) agree value by
+    # value, and so do the schema's two paths either side of FEW_ROWS
+    from automl.data import schema as schema_module
+    from automl.data.categories import fitted_levels, to_codes, to_labels
+
+    fit, incoming = _categorical_cases()[case]
+    labels, values = fitted_levels(fit)
+    spec = schema_module.ColumnSpec("c", "categorical", "object", labels, (), values)
+    expected, unseen = to_labels(incoming, labels, values)
+    codes, unseen_codes = to_codes(incoming, labels, values, spec.levels()[1])
+    got = [labels[c] if c >= 0 else None for c in codes]
+    assert got == [None if pd.isna(v) else v for v in expected.tolist()] and unseen_codes == unseen
+    many = pd.concat([incoming] * (schema_module.FEW_ROWS // len(incoming) + 1), ignore_index=True)
+    few_out, few_unseen = schema_module._convert(spec, incoming)
+    many_out, many_unseen = schema_module._convert(spec, many)
+    assert len(many) > schema_module.FEW_ROWS >= len(incoming) and few_unseen == many_unseen == unseen
+    pd.testing.assert_series_equal(few_out["c"], many_out["c"].iloc[: len(incoming)])
