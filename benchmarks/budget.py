@@ -15,6 +15,8 @@ The shapes (see :mod:`benchmarks.shapes`):
   500 rows of 3,000 columns (regression), or 5,000 rows of 20 columns and 100 classes (:func:`benchmarks.shapes.wide_frame`,
   :func:`benchmarks.shapes.many_classes_frame`); at 10 s each booster's and forest's first fold overran, and before the
   quick family ran first (:data:`automl.search.policy.QUICK_FAMILIES`) these fits ended with no model.
+- ``wide_text``: every default family on 300 rows of 2,000 text columns of four levels
+  (:func:`benchmarks.shapes.wide_text_frame`), where preparing the data, not training, is most of the cost.
 - ``defaults``: every default family on ``--rows`` rows of :func:`benchmarks.scale.synthetic` (one LightGBM
   fold of 200,000 rows takes longer than the smallest budgets on one core), tracking on to a SQLite store.
 
@@ -43,7 +45,7 @@ from pathlib import Path
 
 from benchmarks.tasks import REPO_ROOT
 
-SHAPES = ("refit", "fold", "wide", "classes", "defaults")
+SHAPES = ("refit", "fold", "wide", "classes", "wide_text", "defaults")
 
 _BUDGET_CHILD = """
 import json, sys, tempfile, time, warnings
@@ -57,9 +59,9 @@ if shape == "defaults":
     from benchmarks.scale import synthetic
     frame = synthetic(rows, 0)
     kwargs.update(tracking=True, tracking_uri="sqlite:///" + tempfile.mkdtemp() + "/mlflow.db")
-elif shape in ("wide", "classes"):
-    from benchmarks.shapes import many_classes_frame, wide_frame
-    frame = wide_frame() if shape == "wide" else many_classes_frame()
+elif shape in ("wide", "classes", "wide_text"):
+    from benchmarks.shapes import many_classes_frame, wide_frame, wide_text_frame
+    frame = {"wide": wide_frame, "classes": many_classes_frame, "wide_text": wide_text_frame}[shape]()
 else:
     from benchmarks.shapes import linear_frame
     frame = linear_frame(1500)
