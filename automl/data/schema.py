@@ -80,6 +80,10 @@ class ColumnSpec:
             object.__setattr__(self, "_levels", cached)  # a cache, not a field: equality and the manifest ignore it
         return cached
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The fields only: a saved model's bytes do not depend on whether it predicted before."""
+        return {key: value for key, value in self.__dict__.items() if key != "_levels"}
+
     def output_names(self) -> list[str]:
         """Names of the canonical columns this column becomes."""
         if self.kind == "datetime":

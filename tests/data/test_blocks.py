@@ -135,3 +135,16 @@ def test_a_few_rows_are_matched_to_the_levels_as_many_rows_are(case):
     many_out, many_unseen = schema_module._convert(spec, many)
     assert len(many) > schema_module.FEW_ROWS >= len(incoming) and few_unseen == many_unseen == unseen
     pd.testing.assert_series_equal(few_out["c"], many_out["c"].iloc[: len(incoming)])
+
+
+def test_a_specs_cached_levels_are_not_saved_with_it():
+    import pickle
+
+    from automl.data.schema import ColumnSpec
+
+    spec = ColumnSpec("c", "categorical", "str", ("a", "b"), (), ("a", "b"))
+    before = pickle.dumps(spec)
+    assert spec.levels()[1] == {"a": 0, "b": 1}
+    assert pickle.dumps(spec) == before
+    again = pickle.loads(pickle.dumps(spec))
+    assert again == spec and again.levels()[1] == {"a": 0, "b": 1}
