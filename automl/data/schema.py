@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from automl._warnings import warn_user
+from automl.data.blocks import NUMERIC_KINDS
 from automl.data.categories import as_text, fitted_levels, to_codes, to_labels
 from automl.exceptions import DataValidationError
 
@@ -289,7 +290,7 @@ class Schema:
         if len(dtypes) < len(columns):  # a name twice: the per-column path names it
             return {}
         return {spec.name: None for spec in self.columns if spec.kind in ("numeric", "boolean")
-                and isinstance(dtype := dtypes.get(spec.name), np.dtype) and dtype.kind in "biuf"}
+                and isinstance(dtype := dtypes.get(spec.name), np.dtype) and dtype.kind in "b" + NUMERIC_KINDS}
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form (for the model manifest)."""
