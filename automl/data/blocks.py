@@ -15,15 +15,20 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["numeric_blocks"]
+__all__ = ["CHUNK_CELLS", "NUMERIC_KINDS", "numeric_blocks", "numeric_chunks"]
 
 #: numpy kinds of the columns handled as blocks: signed and unsigned integers, floats (not bool, not complex).
 NUMERIC_KINDS = "iuf"
+
+#: Most cells a check reads at once (32 MiB of float64). pandas copies when the columns asked for are not one
+#: consolidated block (a frame built column by column), so on a tall frame a block is read a few columns at a time:
+#: one copy of the whole frame at once doubled the memory of the checks on 1,000,000 rows (343 MiB against 48).
+CHUNK_CELLS = 1 << 22
 
 
 def numeric_blocks(X: pd.DataFrame) -> dict[np.dtype, list[Hashable]]:
@@ -41,3 +46,20 @@ def numeric_blocks(X: pd.DataFrame) -> dict[np.dtype, list[Hashable]]:
         if isinstance(dtype, np.dtype) and dtype.kind in NUMERIC_KINDS:
             groups.setdefault(dtype, []).append(name)
     return groups
+
+
+def numeric_chunks(X: pd.DataFrame, max_cells: int | None = None,
+                   ) -> Iterator[tuple[np.dtype, list[Hashable], np.ndarray]]:
+    """Each block of :func:`numeric_blocks` as ``(dtype, names, values)``, ``values`` of shape ``(rows, len(names))``
+    and of that dtype, at most ``max_cells`` cells at a time (default :data:`CHUNK_CELLS`; at least one column).
+
+    Example:
+        >>> X = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0], "c": [5, 6]})
+        >>> [(str(dtype), names, values.tolist()) for dtype, names, values in numeric_chunks(X, max_cells=2)]
+        [('float64', ['a'], [[1.0], [2.0]]), ('float64', ['b'], [[3.0], [4.0]]), ('int64', ['c'], [[5], [6]])]
+    """
+    width = max(1, (max_cells or CHUNK_CELLS) // max(len(X), 1))
+    for dtype, names in numeric_blocks(X).items():
+        for start in range(0, len(names), width):
+            part = names[start:start + width]
+            yield dtype, part, X[part].to_numpy()

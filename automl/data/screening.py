@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from automl._warnings import warn_user
-from automl.data.blocks import numeric_blocks
+from automl.data.blocks import numeric_chunks
 
 __all__ = ["ID_MIN_ROWS", "screen_features"]
 
@@ -76,8 +76,7 @@ def _numeric_block_verdicts(X: pd.DataFrame, target: pd.Series, drop_constant: b
     the columns whose first values read as the target's go through the per-column comparison."""
     found: dict[Any, str] = {}
     head = [str(v) for v in target.iloc[:_FIRST]]
-    for dtype, names in numeric_blocks(X).items():
-        values = X[names].to_numpy()
+    for dtype, names, values in numeric_chunks(X):
         if not len(values):
             continue  # no rows: the per-column path
         first = values[:_FIRST]

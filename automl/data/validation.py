@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl.data.blocks import numeric_blocks
+from automl.data.blocks import numeric_chunks
 from automl.data.dtypes import dtype_problem
 from automl.data.schema import derived_names
 from automl.data.task import check_task, infer_task
@@ -213,11 +213,10 @@ def feature_problems(X: pd.DataFrame) -> list[str]:
 def _numeric_block_problems(X: pd.DataFrame) -> dict[Any, str]:
     """:func:`_column_problem` of each plain numeric column (``""``: none), one numpy pass per dtype."""
     found: dict[Any, str] = {}
-    for dtype, names in numeric_blocks(X).items():
+    for dtype, names, values in numeric_chunks(X):
         if dtype.kind != "f":  # integers can be neither missing nor infinite
             found.update(dict.fromkeys(names, ""))
             continue
-        values = X[names].to_numpy()
         empty = np.isnan(values).all(axis=0) if len(values) else np.ones(len(names), bool)
         infinite = np.isinf(values).sum(axis=0)
         for name, none, n_inf in zip(names, empty, infinite):

@@ -148,3 +148,14 @@ def test_a_specs_cached_levels_are_not_saved_with_it():
     assert pickle.dumps(spec) == before
     again = pickle.loads(pickle.dumps(spec))
     assert again == spec and again.levels()[1] == {"a": 0, "b": 1}
+
+
+def test_a_tall_frame_is_checked_a_few_columns_at_a_time_with_the_same_verdicts(monkeypatch):
+    from automl.data import blocks
+
+    X, y = _frame()
+    X = X.drop(columns="all_nan")
+    whole = (screening._numeric_block_verdicts(X, y, True, set()), validation._numeric_block_problems(X))
+    monkeypatch.setattr(blocks, "CHUNK_CELLS", 2 * N)  # two columns per chunk
+    assert [len(names) for _, names, _ in blocks.numeric_chunks(X)] == [2, 2, 2, 1, 1, 2, 2, 1]
+    assert (screening._numeric_block_verdicts(X, y, True, set()), validation._numeric_block_problems(X)) == whole
