@@ -204,7 +204,7 @@ def feature_problems(X: pd.DataFrame) -> list[str]:
     problems.extend(derived_name_problems(X))
     found = _numeric_block_problems(X)
     for name in X.columns:
-        problem = found.get(name, "") if name in found else _column_problem(name, X[name])
+        problem = found[name] if name in found else _column_problem(name, X[name])
         if problem:
             problems.append(problem)
     return problems
@@ -217,7 +217,7 @@ def _numeric_block_problems(X: pd.DataFrame) -> dict[Any, str]:
         if dtype.kind != "f":  # integers can be neither missing nor infinite
             found.update(dict.fromkeys(names, ""))
             continue
-        empty = np.isnan(values).all(axis=0) if len(values) else np.ones(len(names), bool)
+        empty = np.isnan(values).all(axis=0)  # True for every column of zero rows, as isna().all() is
         infinite = np.isinf(values).sum(axis=0)
         for name, none, n_inf in zip(names, empty, infinite):
             found[name] = _missing(name) if none else _infinite(name, int(n_inf)) if n_inf else ""
