@@ -82,6 +82,10 @@ def test_predict_misuse_is_a_usage_error(tmp_path):
     frame.drop(columns="z").to_csv(tmp_path / "short.csv", index=False)
     out = _automl("predict", "model", "short.csv", cwd=tmp_path)
     assert out.returncode == 2 and "missing" in out.stderr and "'z'" in out.stderr
+    frame.assign(x=["inf"] + [1.0] * 59).to_csv(tmp_path / "inf.csv", index=False)  # pandas reads "inf" as infinity
+    out = _automl("predict", "model", "inf.csv", cwd=tmp_path)
+    assert out.returncode == 2 and "column 'x' holds 1 infinite value(s)" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
     assert not (tmp_path / "predictions.csv").exists()
 
 

@@ -72,3 +72,37 @@ def test_zero_rows_and_one_row(model_and_X):
     assert model.predict_proba(X.head(0)).shape == (0, 2)
     one = model.predict(X.head(1))
     assert one.shape == (1,) and one[0] in {"yes", "no"}
+
+
+def test_infinite_values_are_refused_at_predict_with_the_message_fit_gives(model_and_X):
+    model, X = model_and_X
+    bad = X.head(6).copy()
+    bad.loc[0, "x"], bad.loc[1, "x"] = np.inf, -np.inf
+    with pytest.raises(automl.DataValidationError) as at_fit:
+        automl.fit(bad.assign(label=["yes", "no"] * 3), target="label", n_trials=1, families=["linear"], cv=2,
+                   tracking=False)
+    line = "column 'x' holds 2 infinite value(s); replace them"
+    assert line in str(at_fit.value)
+    for call in (model.predict, model.predict_proba):
+        with pytest.raises(automl.DataValidationError, match=r"column 'x' holds 2 infinite value\(s\)") as at_predict:
+            call(bad)
+        assert str(at_predict.value) == str(at_fit.value)
+    # numbers given as text, and a nullable float column, are read the same way
+    as_text = bad.assign(x=bad["x"].astype(str))
+    nullable = bad.assign(x=pd.array(bad["x"], dtype="Float64"))
+    for frame in (as_text, nullable):
+        with pytest.raises(automl.DataValidationError, match="column 'x' holds 2 infinite"):
+            model.predict(frame)
+    assert np.isfinite(model.predict_proba(bad.assign(x=bad["x"].replace([np.inf, -np.inf], np.nan)))).all()
+
+
+@pytest.mark.parametrize("family", ["random_forest", "torch_mlp"])
+def test_families_that_raised_their_own_error_on_infinite_values_now_give_the_typed_one(family):
+    """Before, scikit-learn's forests and the nets raised a bare ValueError ("Input X contains infinity") at
+    predict while the boosters read infinity as the training range's end; now every family is behind one rule."""
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.normal(size=80), "b": rng.normal(size=80)})
+    model = automl.fit(X.assign(y=X["a"] + 0.1 * rng.normal(size=80)), "y", n_trials=1, families=[family], cv=2,
+                       ensemble=False, tracking=False)
+    with pytest.raises(automl.DataValidationError, match=r"column 'b' holds 1 infinite value\(s\)"):
+        model.predict(X.head(3).assign(b=[0.0, np.inf, 1.0]))

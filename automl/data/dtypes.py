@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["dtype_problem", "object_problem"]
+__all__ = ["dtype_problem", "infinite_problem", "object_problem"]
 
 #: What ``pd.api.types.infer_dtype`` says of an ``object`` column that is used as categories.
 _OBJECT_OK = {"string", "empty", "integer", "floating", "mixed-integer-float", "boolean"}
@@ -46,6 +46,20 @@ _OBJECT_FIXES = {
 }
 
 _NESTED = (dict, list, set, tuple, np.ndarray)
+
+
+def infinite_problem(name: object, count: int) -> str:
+    """The message for ``count`` infinite values in column ``name`` (empty for none): refused at fit and at
+    predict alike (a family would otherwise raise its own error, or read them as the training range's end).
+
+    Example:
+        >>> infinite_problem("a", 2)
+        "column 'a' holds 2 infinite value(s); replace them, e.g. df['a'] = df['a'].replace([np.inf, -np.inf], np.nan)"
+    """
+    if not count:
+        return ""
+    return (f"column {name!r} holds {count} infinite value(s); replace them, "
+            f"e.g. df[{name!r}] = df[{name!r}].replace([np.inf, -np.inf], np.nan)")
 
 
 def _dtype_fix(name: str, dtype: object) -> str:

@@ -32,6 +32,7 @@ import pandas as pd
 from automl._warnings import warn_user
 from automl.data.blocks import NUMERIC_KINDS
 from automl.data.categories import as_text, fitted_levels, to_codes, to_labels
+from automl.data.dtypes import infinite_problem
 from automl.exceptions import DataValidationError
 
 __all__ = ["ColumnSpec", "Schema", "column_kind", "derived_names", "DATETIME_PARTS", "FEW_ROWS", "KINDS"]
@@ -225,8 +226,9 @@ class Schema:
         values not seen at fit become missing (with one warning when ``warn``).
 
         Raises:
-            DataValidationError: columns are missing, or a column cannot be
-                converted to the type it had at fit.
+            DataValidationError: columns are missing, a column cannot be
+                converted to the type it had at fit, or a numeric column holds
+                infinite values (refused at predict as at fit).
 
         Example:
             >>> s = Schema.from_frame(pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}))
@@ -269,17 +271,22 @@ class Schema:
                 )
                 continue
             out.update(converted)
+            if spec.kind == "numeric":
+                problems += _infinite(converted[spec.name].to_numpy()[:, None], [spec.name])
             if not_seen:
                 unseen[spec.name] = not_seen
+        names = list(together)
+        values = X[names].to_numpy(dtype="float64") if names else None
+        if values is not None:
+            problems += _infinite(values, names)
         if problems:
             raise DataValidationError(problems)
         if unseen and warn:
             detail = "; ".join(f"{k!r} (e.g. {v})" for k, v in unseen.items())
             warn_user(f"categories not seen at fit are treated as missing in: {detail}")
         frame = pd.DataFrame(out, index=index)
-        if together:
-            names = list(together)
-            numbers = pd.DataFrame(X[names].to_numpy(dtype="float64"), columns=names, index=index)
+        if values is not None:
+            numbers = pd.DataFrame(values, columns=names, index=index)
             frame = pd.concat([frame, numbers], axis=1) if out else numbers
         return frame[self.output_names]
 
@@ -336,6 +343,15 @@ def _convert(spec: ColumnSpec, series: pd.Series) -> tuple[dict[str, pd.Series],
         return {spec.name: pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), index=index)}, unseen
     labels, unseen = to_labels(series, spec.categories, spec.values)
     return {spec.name: pd.Series(pd.Categorical(labels, categories=list(spec.categories)), index=index)}, unseen
+
+
+def _infinite(values: np.ndarray, names: list[str]) -> list[str]:
+    """The problem of each column of ``values`` (rows x ``names``) that holds infinite values: refused at predict
+    as at fit, so that no family meets them (some raise their own error, others read the training range's end)."""
+    if not values.size:
+        return []
+    counts = np.isinf(values).sum(axis=0)
+    return [infinite_problem(name, int(count)) for name, count in zip(names, counts) if count]
 
 
 def _to_text(series: pd.Series) -> pd.Series:

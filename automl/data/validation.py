@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from automl.data.blocks import numeric_chunks
-from automl.data.dtypes import dtype_problem
+from automl.data.dtypes import dtype_problem, infinite_problem
 from automl.data.schema import derived_names
 from automl.data.task import check_task, infer_task
 from automl._warnings import warn_user
@@ -220,7 +220,7 @@ def _numeric_block_problems(X: pd.DataFrame) -> dict[Any, str]:
         empty = np.isnan(values).all(axis=0)  # True for every column of zero rows, as isna().all() is
         infinite = np.isinf(values).sum(axis=0)
         for name, none, n_inf in zip(names, empty, infinite):
-            found[name] = _missing(name) if none else _infinite(name, int(n_inf)) if n_inf else ""
+            found[name] = _missing(name) if none else infinite_problem(name, int(n_inf)) if n_inf else ""
     return found
 
 
@@ -238,19 +238,12 @@ def _column_problem(name: Any, series: pd.Series) -> str:
         return ""
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         values = series.to_numpy(dtype="float64", na_value=np.nan)
-        return _infinite(name, int(np.isinf(values).sum()))
+        return infinite_problem(name, int(np.isinf(values).sum()))
     return dtype_problem(name, series) or ""
 
 
 def _missing(name: Any) -> str:
     return f"column {name!r} is entirely missing; drop it (X = X.drop(columns=[{name!r}]))"
-
-
-def _infinite(name: Any, count: int) -> str:
-    if not count:
-        return ""
-    return (f"column {name!r} holds {count} infinite value(s); replace them, "
-            f"e.g. df[{name!r}] = df[{name!r}].replace([np.inf, -np.inf], np.nan)")
 
 
 def derived_name_problems(X: pd.DataFrame) -> list[str]:

@@ -5,6 +5,7 @@ infinite values, constant columns, identifiers, columns equal to the target as t
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 from automl.data import screening, validation
 from automl.data.blocks import numeric_blocks
 from automl.data.schema import Schema, _convert
+from automl.exceptions import DataValidationError
 
 N = 60
 
@@ -91,7 +93,7 @@ def test_feature_problems_of_a_block_column_are_the_per_column_ones():
 
 def test_the_schema_converts_a_block_to_what_each_column_converts_to():
     X, _ = _frame()
-    X = X.drop(columns="all_nan")
+    X = X.drop(columns=["all_nan", "inf"])  # refused at fit and at predict
     schema = Schema.from_frame(X)
     out = schema.transform(X)
     for spec in schema.columns:
@@ -159,3 +161,14 @@ def test_a_tall_frame_is_checked_a_few_columns_at_a_time_with_the_same_verdicts(
     monkeypatch.setattr(blocks, "CHUNK_CELLS", 2 * N)  # two columns per chunk
     assert [len(names) for _, names, _ in blocks.numeric_chunks(X)] == [2, 2, 2, 1, 1, 2, 2, 1]
     assert (screening._numeric_block_verdicts(X, y, True, set()), validation._numeric_block_problems(X)) == whole
+
+
+def test_the_schema_refuses_infinite_values_in_a_block_and_column_by_column_alike():
+    X, _ = _frame()
+    X = X.drop(columns="all_nan")
+    schema = Schema.from_frame(X.assign(inf=1.0))
+    message = "column 'inf' holds 1 infinite value(s); replace them"
+    with pytest.raises(DataValidationError, match=re.escape(message)):
+        schema.transform(X)  # float64: the block path
+    with pytest.raises(DataValidationError, match=re.escape(message)):
+        schema.transform(X.assign(inf=pd.array(X["inf"], dtype="Float64")))  # nullable: column by column

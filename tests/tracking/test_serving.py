@@ -84,6 +84,9 @@ def test_the_served_model_gives_named_probabilities_and_takes_a_missing_integer(
         assert status == 200 and body["predictions"] == list(model.predict(rows)), body
         status, body = _post(f"{url}/invocations", {"dataframe_split": split, "params": {"predict_method": "x"}})
         assert status == 400 and "predict_method must be one of" in body["message"], body
+        split["data"][0][split["columns"].index("visits")] = float("inf")  # sent as JSON's Infinity
+        status, body = _post(f"{url}/invocations", {"dataframe_split": split})
+        assert status == 400 and "column 'visits' holds 1 infinite value(s)" in body["message"], body
     finally:
         _stop_group(server)
         log.close()
