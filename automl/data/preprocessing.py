@@ -9,9 +9,10 @@ the families:
   values it saw: one outlying row cannot get an outlying prediction) and
   standardised; categoricals one-hot encoded over their most frequent levels
   (rarer and unseen levels share no column). For linear models and k-NN.
-- ``ordinal``: numeric columns as they are (missing kept as NaN), categoricals
-  as integer codes learned on the training part (unseen or missing → NaN).
-  For random forests and extra trees.
+- ``ordinal``: numeric columns as they are (missing kept as NaN; numbers past
+  float32's range, about ±3.4e38, clipped to it: scikit-learn's trees and
+  XGBoost read float32), categoricals as integer codes learned on the training
+  part (unseen or missing → NaN). For random forests and extra trees.
 - ``native``: like ``ordinal``; the categorical column indices are exposed in
   ``categorical_indices_`` so LightGBM and HistGradientBoosting treat them as
   categories.
@@ -40,6 +41,10 @@ from automl.data.text import TextEncoder
 __all__ = ["TabularPreprocessor", "ENCODINGS"]
 
 ENCODINGS = ("onehot", "ordinal", "native")
+#: scikit-learn's trees and XGBoost read X as float32 and refuse a number past its range (about +-3.4e38) as
+#: infinite, at fit and at predict: ``ordinal`` and ``native`` clip their numbers to it (every value inside is
+#: unchanged; one outside lies beyond every split, as it would in float64).
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class TabularPreprocessor(TransformerMixin, BaseEstimator):
@@ -185,6 +190,8 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             blocks.append((filled - self.means_) / self.scales_)
             if len(self.indicator_):
                 blocks.append(missing[:, self.indicator_].astype("float64"))
+        elif (num > _FLOAT32_MAX).any() or (num < -_FLOAT32_MAX).any():  # no copy of the usual numbers
+            blocks.append(np.clip(num, -_FLOAT32_MAX, _FLOAT32_MAX))  # a missing value stays NaN
         else:
             blocks.append(num)
         blocks += self._text_blocks(X, text)

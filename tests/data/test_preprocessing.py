@@ -1,9 +1,10 @@
-"""The per-fold encodings: one-hot numbers are clipped to the training range."""
+"""The per-fold encodings: one-hot numbers are clipped to the training range, the others to float32's."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from automl.data.preprocessing import TabularPreprocessor
 
@@ -33,3 +34,32 @@ def test_ordinal_and_native_numbers_are_left_as_they_are():
     for encoding in ("ordinal", "native"):
         out = TabularPreprocessor(encoding).fit(train).transform(pd.DataFrame({"area": [1e6]}))
         assert out[0, 0] == 1e6  # trees cannot extrapolate anyway
+
+
+def test_ordinal_and_native_numbers_past_float32_are_clipped_to_its_range_and_others_untouched():
+    big = float(np.finfo(np.float32).max)
+    train = pd.DataFrame({"area": [50.0, 1e300, -1e39, np.nan]})
+    for encoding in ("ordinal", "native"):
+        encoder = TabularPreprocessor(encoding).fit(train)
+        assert encoder.transform(train)[:, 0].tolist()[:3] == [50.0, big, -big]
+        assert np.isnan(encoder.transform(train)[3, 0])
+        assert np.isfinite(encoder.transform(train)[:3].astype(np.float32)).all()
+        usual = pd.DataFrame({"area": [3.0e38, -7.25, 1e-300, np.nan]})
+        np.testing.assert_array_equal(encoder.transform(usual)[:, 0], usual["area"].to_numpy())
+
+
+@pytest.mark.parametrize("family", ["random_forest", "extra_trees", "xgboost"])
+def test_families_that_read_float32_fit_and_predict_numbers_past_its_range(family):
+    """Before, scikit-learn's forests failed every trial (and raised at predict) on a number past float32's range,
+    and XGBoost's trials failed: "Input X contains infinity or a value too large for dtype('float32')"."""
+    import automl
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=120), "b": rng.normal(size=120)})
+    frame["y"] = frame["a"] + 0.1 * rng.normal(size=120)
+    frame.loc[0, "a"], frame.loc[1, "b"] = 1e300, -1e39
+    model = automl.fit(frame, "y", families=[family], n_trials=1, cv=2, ensemble=False, tracking=False)
+    assert model.leaderboard()["state"].tolist() == ["complete"]
+    rows = pd.DataFrame({"a": [1e308, float(np.finfo(np.float32).max)], "b": [0.0, 0.0]})
+    first, second = model.predict(rows)
+    assert first == second
