@@ -198,6 +198,16 @@ CASES = [
                  ["target 'y'", "infinite"], ["drop or fix those rows"]),
         id="infinite-target",
     ),
+    pytest.param(  # float32 (the boosters' labels, the out-of-fold predictions) holds it as infinite
+        fit_case(lambda: _with(regression_frame(), y=np.linspace(-2e160, 3e160, N)), DVE,
+                 ["target 'y' reaches 3e+160", "past float32's range"], ["df['y'] = df['y'] / 1e+161"]),
+        id="target-past-float32",
+    ),
+    pytest.param(  # float32 reads it as 0
+        fit_case(lambda: _with(regression_frame(), y=np.linspace(-2e-200, 3e-200, N)), DVE,
+                 ["target 'y' is at most 3e-200", "below float32's smallest"], ["df['y'] = df['y'] * 1e+200"]),
+        id="target-below-float32",
+    ),
     pytest.param(
         fit_case(lambda: binary_frame().to_dict("records"), ITE, ["data", "list"], ["DataFrame"]),
         id="data-is-list",

@@ -25,7 +25,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["dtype_problem", "infinite_problem", "object_problem"]
+__all__ = ["FLOAT32_MAX", "FLOAT32_TINY", "dtype_problem", "infinite_problem", "object_problem"]
+
+#: float32's largest and smallest normal magnitudes: scikit-learn's trees and XGBoost read the features in float32,
+#: and the boosters' labels and the out-of-fold predictions are float32 (Python floats: no numpy cast warnings).
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 
 #: What ``pd.api.types.infer_dtype`` says of an ``object`` column that is used as categories.
 _OBJECT_OK = {"string", "empty", "integer", "floating", "mixed-integer-float", "boolean"}

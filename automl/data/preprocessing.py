@@ -36,15 +36,12 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from automl.data.dtypes import FLOAT32_MAX
 from automl.data.text import TextEncoder
 
 __all__ = ["TabularPreprocessor", "ENCODINGS"]
 
 ENCODINGS = ("onehot", "ordinal", "native")
-#: scikit-learn's trees and XGBoost read X as float32 and refuse a number past its range (about +-3.4e38) as
-#: infinite, at fit and at predict: ``ordinal`` and ``native`` clip their numbers to it (every value inside is
-#: unchanged; one outside lies beyond every split, as it would in float64).
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class TabularPreprocessor(TransformerMixin, BaseEstimator):
@@ -190,8 +187,10 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             blocks.append((filled - self.means_) / self.scales_)
             if len(self.indicator_):
                 blocks.append(missing[:, self.indicator_].astype("float64"))
-        elif (num > _FLOAT32_MAX).any() or (num < -_FLOAT32_MAX).any():  # no copy of the usual numbers
-            blocks.append(np.clip(num, -_FLOAT32_MAX, _FLOAT32_MAX))  # a missing value stays NaN
+        elif (num > FLOAT32_MAX).any() or (num < -FLOAT32_MAX).any():
+            # scikit-learn's trees and XGBoost read float32 and refuse a number past its range as infinite: clipped
+            # to it, it lies beyond every split as in float64 (copied only then; a missing value stays NaN)
+            blocks.append(np.clip(num, -FLOAT32_MAX, FLOAT32_MAX))
         else:
             blocks.append(num)
         blocks += self._text_blocks(X, text)

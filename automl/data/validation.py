@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from automl.data.blocks import numeric_chunks
-from automl.data.dtypes import dtype_problem, infinite_problem
+from automl.data.dtypes import FLOAT32_MAX, FLOAT32_TINY, dtype_problem, infinite_problem
 from automl.data.schema import derived_names
 from automl.data.task import check_task, infer_task
 from automl._warnings import warn_user
@@ -246,6 +246,31 @@ def _missing(name: Any) -> str:
     return f"column {name!r} is entirely missing; drop it (X = X.drop(columns=[{name!r}]))"
 
 
+def target_range_problems(y: pd.Series, name: Any) -> list[str]:
+    """A regression target past float32's range (infinite there: every booster's trial fails, the scores overflow)
+    or entirely below its smallest normal number (read as 0 there: the boosters learn nothing).
+
+    Example:
+        >>> target_range_problems(pd.Series([1e200, 2.0]), "y")  # doctest: +ELLIPSIS
+        ["target 'y' reaches 1e+200 in magnitude, past float32's range (about 3.4e+38)...df['y'] = df['y'] / 1e+200, ..."]
+        >>> target_range_problems(pd.Series([1e30, -2.0, 0.0]), "y")
+        []
+    """
+    values = np.abs(pd.to_numeric(y, errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
+    values = values[np.isfinite(values)]
+    largest = float(values.max()) if len(values) else 0.0
+    fix = f"rescale it, e.g. df[{name!r}] = df[{name!r}]"
+    if largest > FLOAT32_MAX:
+        return [f"target {name!r} reaches {largest:.3g} in magnitude, past float32's range (about {FLOAT32_MAX:.2g}) "
+                f"in which the boosters and the out-of-fold predictions hold it; {fix} / {10.0 ** np.ceil(np.log10(largest)):.0e}, "
+                "and multiply the predictions back"]
+    if 0.0 < largest < FLOAT32_TINY:
+        return [f"target {name!r} is at most {largest:.3g} in magnitude, below float32's smallest normal number "
+                f"(about {FLOAT32_TINY:.2g}), which the boosters read as 0; {fix} * {10.0 ** -np.floor(np.log10(largest)):.0e}, "
+                "and divide the predictions back"]
+    return []
+
+
 def derived_name_problems(X: pd.DataFrame) -> list[str]:
     """Columns named like a feature a datetime column is expanded into (``d__year`` beside datetime ``d``).
 
@@ -425,6 +450,8 @@ def validate_training_data(
     if task == "regression":
         y_series = _numbers_of_objects(y_series)
     problems.extend(check_task(task, y_series, target_name))
+    if task == "regression":
+        problems += target_range_problems(y_series, target_name)
     if len(X) == 1:
         problems.append("X has 1 row (n_samples=1); a cross-validated search needs at least 2 (one per fold)")
     if weights is not None and not (weights > 0).any():
