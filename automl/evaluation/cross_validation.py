@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,7 +127,8 @@ def average_curves(fold_curves: Sequence[Mapping[str, Sequence[float]]]) -> dict
         padded = np.full((len(series), length), np.nan)
         for row, values in enumerate(series):
             padded[row, : len(values)] = values
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a step no fold has a number for ("Mean of empty slice")
             mean = np.nanmean(padded, axis=0)
         steps = np.unique(np.linspace(0, length - 1, min(length, MAX_CURVE_POINTS)).round().astype(int))
         out[name] = [(int(s), float(mean[s])) for s in steps if np.isfinite(mean[s])]
