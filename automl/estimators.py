@@ -30,6 +30,7 @@ from automl._suggest import unknown_name_message
 from automl._warnings import warn_user
 from automl.config import estimator_docs, estimator_signature, setting
 from automl.data.images import as_image_frame
+from automl.data.scoring import scoring_truth
 from automl.data.validation import as_table, coerce_features
 from automl.evaluation.metrics import report_metrics
 from automl.exceptions import DataValidationError, InputTypeError, InvalidParameterError, NotFittedError
@@ -198,21 +199,13 @@ class _AutoMLBase(BaseEstimator):
         """
         X, y = self._split_target(X, y)
         scores = self._scores(X)
-        y = pd.Series(np.asarray(y))
-        keep = y.notna().to_numpy()
-        if self.task_ == "regression":
-            truth = y[keep].to_numpy(dtype="float64")
-        else:
-            lookup = {label: i for i, label in enumerate(self.classes_.tolist())}
-            unknown = sorted({str(v) for v in y[keep] if v not in lookup})
-            if unknown:
-                raise DataValidationError(f"y holds classes not seen at fit: {unknown[:5]}")
-            truth = np.array([lookup[v] for v in y[keep]])
+        classes = getattr(self, "classes_", None)
+        keep, truth = scoring_truth(y, len(scores), self.task_, self.target_name_,
+                                    None if classes is None else classes.tolist())
         positive = 1
         if getattr(self, "pos_label_", None) is not None:  # a binary model (fitted before pos_label_: class 1)
             positive = int(self.classes_.tolist().index(self.pos_label_))
         metrics = report_metrics(self.task_, self.metric_, positive)
-        classes = getattr(self, "classes_", None)
         values = {m.name: m.compute(truth, scores[keep], classes) for m in metrics}
         _warn_undefined(values, truth, classes)
         return values

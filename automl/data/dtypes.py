@@ -25,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["FLOAT32_MAX", "FLOAT32_TINY", "dtype_problem", "infinite_problem", "object_problem"]
+__all__ = ["FLOAT32_MAX", "FLOAT32_TINY", "dtype_problem", "infinite_problem", "infinite_target_problem", "object_problem",
+           "target_length_problem"]
 
 #: float32's largest and smallest normal magnitudes: scikit-learn's trees and XGBoost read the features in float32,
 #: and the boosters' labels and the out-of-fold predictions are float32 (Python floats: no numpy cast warnings).
@@ -65,6 +66,26 @@ def infinite_problem(name: object, count: int) -> str:
         return ""
     return (f"column {name!r} holds {count} infinite value(s); replace them, "
             f"e.g. df[{name!r}] = df[{name!r}].replace([np.inf, -np.inf], np.nan)")
+
+
+def infinite_target_problem(name: object, count: int) -> str:
+    """The message for ``count`` infinite target values (at fit, and where a fitted model is scored).
+
+    Example:
+        >>> infinite_target_problem("y", 1)
+        "target 'y' holds 1 infinite value(s); drop or fix those rows"
+    """
+    return f"target {name!r} holds {count} infinite value(s); drop or fix those rows"
+
+
+def target_length_problem(n_values: int, n_rows: int) -> str:
+    """The message for a target of ``n_values`` given for ``n_rows`` rows (at fit, and where a model is scored).
+
+    Example:
+        >>> target_length_problem(3, 5)
+        'y has 3 values but X has 5 rows; pass one target value per row'
+    """
+    return f"y has {n_values} values but X has {n_rows} rows; pass one target value per row"
 
 
 def _dtype_fix(name: str, dtype: object) -> str:

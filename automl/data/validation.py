@@ -20,7 +20,14 @@ import numpy as np
 import pandas as pd
 
 from automl.data.blocks import numeric_chunks
-from automl.data.dtypes import FLOAT32_MAX, FLOAT32_TINY, dtype_problem, infinite_problem
+from automl.data.dtypes import (
+    FLOAT32_MAX,
+    FLOAT32_TINY,
+    dtype_problem,
+    infinite_problem,
+    infinite_target_problem,
+    target_length_problem,
+)
 from automl.data.schema import derived_names
 from automl.data.task import check_task, infer_task
 from automl._warnings import warn_user
@@ -319,7 +326,7 @@ class TrainingData:
     text: tuple[str, ...] = ()
 
 
-def _target_series(y: Any, target_name: str) -> pd.Series:
+def target_series(y: Any, target_name: str) -> pd.Series:
     """``y`` (a Series, a 1-D array-like or a column vector) as a Series named ``target_name`` with a fresh index."""
     y = _column_vector(y)
     if not isinstance(y, pd.Series) and np.ndim(np.asarray(y, dtype=object)) != 1:
@@ -404,9 +411,9 @@ def validate_training_data(
     problems = feature_problems(X)
     if y is None:
         raise DataValidationError("requires y to be passed, but the target y is None; pass the target values")
-    y_series = _target_series(y, target_name)
+    y_series = target_series(y, target_name)
     if y_series.ndim != 1 or len(y_series) != len(X):
-        problems.append(f"y has {len(y_series)} values but X has {len(X)} rows; pass one target value per row")
+        problems.append(target_length_problem(len(y_series), len(X)))
         raise DataValidationError(problems)
     group_series = None
     if groups is not None:
@@ -424,7 +431,7 @@ def validate_training_data(
     if pd.api.types.is_numeric_dtype(y_series.dtype) and not pd.api.types.is_bool_dtype(y_series.dtype):
         n_inf = int(np.isinf(y_series.to_numpy(dtype="float64", na_value=np.nan)).sum())
         if n_inf:
-            problems.append(f"target {target_name!r} holds {n_inf} infinite value(s); drop or fix those rows")
+            problems.append(infinite_target_problem(target_name, n_inf))
     if problems:
         raise DataValidationError(problems)
 

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl.exceptions import DataValidationError, InvalidParameterError
+from automl.data.scoring import scoring_truth
+from automl.exceptions import InvalidParameterError
 
 __all__ = ["feature_importance"]
 
@@ -55,9 +56,9 @@ def feature_importance(model: Any, X: Any, y: Any = None, *, n_repeats: int = 5,
     features = model._features(X)
     model.schema_.transform(features)  # refuses what predict refuses, warns once about what it warns
     features = features[model.schema_.names]
-    if len(np.asarray(y)) != len(features):
-        raise DataValidationError(f"y has {len(np.asarray(y))} values but X has {len(features)} rows; "
-                                  "pass one target value per row")
+    classes = getattr(model, "classes_", None)
+    # every problem of y before the first shuffle: evaluate would find it on each
+    scoring_truth(y, len(features), model.task_, model.target_name_, None if classes is None else classes.tolist())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the same unseen categories would be reported on every shuffle
         result = permutation_importance(model, features, pd.Series(np.asarray(y)), scoring=_score,
