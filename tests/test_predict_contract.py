@@ -106,3 +106,20 @@ def test_families_that_raised_their_own_error_on_infinite_values_now_give_the_ty
                        ensemble=False, tracking=False)
     with pytest.raises(automl.DataValidationError, match=r"column 'b' holds 1 infinite value\(s\)"):
         model.predict(X.head(3).assign(b=[0.0, np.inf, 1.0]))
+
+
+def test_numbers_for_a_datetime_or_timedelta_column_are_refused_and_an_all_missing_column_is_not():
+    """Numbers have no time unit nor epoch: pandas read ints given for a datetime column as nanoseconds since 1970,
+    silently (timedelta columns already refused them). A column of nulls only (a served request's) still predicts."""
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame({"x": rng.normal(size=60),
+                      "when": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, 60), unit="D"),
+                      "wait": pd.to_timedelta(rng.integers(0, 50, 60), unit="h")})
+    model = automl.fit(X.assign(y=X["x"] > 0), "y", n_trials=1, families=["linear"], cv=2, tracking=False)
+    rows = X.head(3)
+    for column in ("when", "wait"):
+        with pytest.raises(automl.DataValidationError, match=f"column '{column}' has dtype int64 but was"):
+            model.predict(rows.assign(**{column: [1, 2, 3]}))
+        nulls = model.predict_proba(rows.assign(**{column: [np.nan] * 3}))
+        typed_nulls = rows.assign(**{column: pd.Series([None] * 3, dtype=X[column].dtype)})
+        np.testing.assert_array_equal(nulls, model.predict_proba(typed_nulls))

@@ -332,6 +332,7 @@ def _convert(spec: ColumnSpec, series: pd.Series) -> tuple[dict[str, pd.Series],
     if spec.kind == "text":
         return {spec.name: _to_text(series)}, []
     if spec.kind == "datetime":
+        _refuse_numbers(series)  # pandas would read them as nanoseconds since 1970
         converted = pd.to_datetime(series)
         if getattr(converted.dt, "tz", None) is not None:
             raise ValueError("time-zone-aware")
@@ -362,10 +363,16 @@ def _to_text(series: pd.Series) -> pd.Series:
 def _to_seconds(series: pd.Series) -> pd.Series:
     """A timedelta column as float seconds; text is parsed (``"1 days 02:00:00"``); bare numbers have no unit."""
     if not pd.api.types.is_timedelta64_dtype(series.dtype):
-        if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
-            raise TypeError("numbers have no time unit")
+        _refuse_numbers(series)
         series = pd.to_timedelta(series)
     return series.dt.total_seconds().astype("float64")
+
+
+def _refuse_numbers(series: pd.Series) -> None:
+    """Numbers given for a datetime or timedelta column have no time unit (nor epoch): refused, unless all missing
+    (a served request's null column arrives as float NaN)."""
+    if (pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)) and series.notna().any():
+        raise TypeError("numbers have no time unit")
 
 
 def _to_float(series: pd.Series) -> pd.Series:
