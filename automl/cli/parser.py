@@ -170,7 +170,7 @@ def _search_options(parser: argparse.ArgumentParser) -> None:
 
     for spec in SETTINGS:
         _flag(parser, spec.name)
-    parser.add_argument("--output", help="folder to save the model in")
+    parser.add_argument("-o", "--output", help="folder to save the model in")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
 
 
@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = _sub(sub, "demo", "fit on a bundled data set with the embedded defaults", commands.demo, "main")
     _flag(demo, "time_budget", default=20.0, help="seconds (default 20)")
     _flag(demo, "study_name", default="automl-demo", help="study name (stored in the local journal file)")
-    demo.add_argument("--output", default="automl-demo-model", help="folder to save the model in")
+    demo.add_argument("-o", "--output", default="automl-demo-model", help="folder to save the model in")
 
     fit = _sub(sub, "fit", "search and fit on a CSV or Parquet file", commands.fit)
     fit.add_argument("data", help="CSV or Parquet file with the target column")
@@ -235,7 +235,7 @@ def _study_commands(sub: argparse._SubParsersAction) -> None:
     _storage(resume)
     _flag(resume, "time_budget", help="seconds (default: the sweep's own budget)")
     _flag(resume, "n_trials", help="more trials (instead of a time budget)")
-    resume.add_argument("--output", help="folder to save the model in (default: the sweep's own)")
+    resume.add_argument("-o", "--output", help="folder to save the model in (default: the sweep's own)")
     _workers(resume)
 
     board = _sub(sub, "leaderboard", "the trials of a saved model or of a stored study, best first",

@@ -144,6 +144,20 @@ def test_every_parser_refuses_abbreviations():
     assert seen > 10
 
 
+def test_every_command_that_writes_takes_o_for_output():
+    """`automl predict ... -o p.csv` worked but `automl fit ... -o model` was refused as an unknown argument."""
+    import argparse
+
+    from automl.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    writing = {name: next(a for a in sub._actions if a.dest == "output")
+               for name, sub in commands.items() if any(a.dest == "output" for a in sub._actions)}
+    assert {"fit", "demo", "resume", "predict", "explain"} <= set(writing)
+    assert {name: action.option_strings for name, action in writing.items()} == {
+        name: ["-o", "--output"] for name in writing}
+
+
 def test_read_only_commands_create_no_file(tmp_path, fitted):
     model = str(fitted["folder"] / "model")
     (tmp_path / "sweep.yaml").write_text("data: t.csv\ntarget: y\nn_trials: 2\n")
