@@ -92,6 +92,10 @@ def input_schema(frame: Any) -> Any:
     """
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
+    if any(str(name) == "" for name in frame.columns):
+        # MLflow reads an empty name as an unnamed (positional) input, which no named frame fills: its own pyfunc
+        # would then refuse every frame ("Model is missing inputs [2]"); the model goes without a signature
+        raise ValueError("a column named '' (MLflow reads it as an unnamed input no frame can fill); rename it")
     specs: list[Any] = []
     for name, dtype in frame.dtypes.items():
         kind = column_type(dtype)

@@ -97,6 +97,25 @@ def test_the_input_example_is_logged_only_when_asked_and_the_signature_serves_mi
     assert list(predicted) == list(model.predict(served))
 
 
+def test_a_column_named_empty_text_logs_a_model_without_signature_that_its_pyfunc_serves(store_path):
+    """MLflow reads a column named '' as an unnamed input: with it in the signature, the logged model's own pyfunc
+    refused every frame ("Model is missing inputs [1]"); now the model goes without a signature, named on the run."""
+    uri = f"sqlite:///{store_path}"
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=60), "": rng.normal(size=60)}).assign(label=lambda d: d["x"] > 0)
+    with pytest.warns(RuntimeWarning, match=r"signature not logged \(ValueError: a column named ''"):
+        model = automl.fit(df, target="label", n_trials=1, families=["linear"], cv=2, n_jobs=1, tracking=True,
+                           tracking_uri=uri)
+    info, _ = _model_files(uri, model.model_uri_)
+    assert info.signature is None
+    rows = df.drop(columns="label").head(5)
+    with fluent_tracking_uri(uri):
+        predicted = mlflow.pyfunc.load_model(model.model_uri_).predict(rows)
+    assert list(predicted) == list(model.predict(rows))
+    run = mlflow.MlflowClient(uri).get_run(model.tracking_run_id_)
+    assert run.data.tags["automl.logging_failed"] == "signature"
+
+
 def test_a_url_password_is_masked_in_the_warning_and_log_of_an_unreachable_server(monkeypatch, caplog):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     url = "http://me:hunter2pw@127.0.0.1:9/"
