@@ -33,13 +33,17 @@ def infer_task(y: pd.Series) -> str:
 
     Rules: booleans, strings, categories and objects are classification; a
     whole-numbered target with two distinct values is binary, with at most
-    :data:`MAX_CLASSES_FROM_INTEGERS` multiclass; anything else numeric (values
+    :data:`MAX_CLASSES_FROM_INTEGERS` multiclass, unless more than half its values
+    are distinct (then some class would have one row, which classification refuses:
+    ten rows valued 0, 2, ..., 18 are a regression); anything else numeric (values
     that are not whole numbers, two of them included) is regression, so that the
     guess is always a task :func:`check_task` accepts. Override with ``task=``.
 
     Example:
-        >>> infer_task(pd.Series([3, 5, 6, 5, 7])), infer_task(pd.Series([0.0, 0.5, 0.5]))
+        >>> infer_task(pd.Series([3, 5, 6, 5, 6, 3])), infer_task(pd.Series([0.0, 0.5, 0.5]))
         ('multiclass', 'regression')
+        >>> infer_task(pd.Series([3, 5, 6, 5, 7]))
+        'regression'
     """
     n_unique = y.nunique(dropna=True)
     numeric = pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype)
@@ -49,7 +53,7 @@ def infer_task(y: pd.Series) -> str:
         return "regression"  # classifiers refuse such labels (scikit-learn's "continuous" type)
     if n_unique <= 2:
         return "binary"
-    return "multiclass" if n_unique <= MAX_CLASSES_FROM_INTEGERS else "regression"
+    return "multiclass" if n_unique <= MAX_CLASSES_FROM_INTEGERS and 2 * n_unique <= len(y) else "regression"
 
 
 def check_task(task: str, y: pd.Series, target_name: str) -> list[str]:

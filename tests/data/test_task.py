@@ -16,7 +16,10 @@ from automl.data.task import check_task, encode_labels, infer_task
         ([True, False, True], "binary"),
         (["a", "b", "c"], "multiclass"),
         ([0, 1, 1, 0], "binary"),
-        ([3, 5, 6, 7, 5, 4], "multiclass"),
+        ([3, 5, 6, 7, 5, 4, 6, 3, 7, 4], "multiclass"),
+        # more than half the values distinct: some class would have one row, which classification refuses
+        ([3, 5, 6, 7, 5, 4], "regression"),
+        (np.arange(10.0) * 2, "regression"),
         (list(range(30)), "regression"),
         ([0.5, 1.2, 3.3], "regression"),
         ([0.0, 0.5, 0.5, 0.0], "regression"),  # two values, not whole numbers: no classifier takes them
