@@ -456,9 +456,8 @@ def validate_training_data(
             task = "regression"
     if task == "regression":
         y_series = _numbers_of_objects(y_series)
-    problems.extend(check_task(task, y_series, target_name))
-    if task == "regression":
-        problems += target_range_problems(y_series, target_name)
+    problems += check_task(task, y_series, target_name) + (
+        target_range_problems(y_series, target_name) if task == "regression" else [])
     if len(X) == 1:
         problems.append("X has 1 row (n_samples=1); a cross-validated search needs at least 2 (one per fold)")
     if weights is not None and not (weights > 0).any():
