@@ -141,7 +141,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cv", None, _check_cv,
             "Cross-validation: None (5 folds, stratified for classification, a class with fewer than 5 but at "
             "least 2 rows tolerated with a warning; 5 × 2 on at most 2,500 rows with every class of 5 or more; "
-            "under a time budget repeated only up to 500 cells (rows × columns) per second of budget, 3 folds "
+            "under a time budget repeated only up to 500 cells (rows × columns, × classes when multiclass) per second "
+            "of budget, 3 folds "
             "above 2,000, and one 10 % holdout from 30,000 on at least 100,000 rows; not for a named study), a number of folds ``k`` (every class needs ``k`` rows), a holdout "
             "fraction ``0.2``, ``\"kfold:5\"``, ``\"repeated:5x3\"``, ``\"group:5\"``, ``\"group:COLUMN\"`` "
             "(groups from that column), ``\"time:5\"``, ``\"holdout:0.2\"``, a scikit-learn splitter or an "

@@ -9,7 +9,9 @@ Accepted forms:
   are repeated twice with another shuffle (``repeated:5x2``): scores of
   small validation folds are noisy, and a second repeat halves their variance.
   Under a time budget the folds follow the work per second of budget
-  (``rows x columns / seconds``, as FLAML chooses between CV and holdout):
+  (``rows x columns / seconds``, as FLAML chooses between CV and holdout,
+  times the classes on multiclass data, where a booster grows one tree per
+  class each round):
   repeated folds only up to :data:`REPEATED_MAX_WORK`, 5 folds up to
   :data:`FIVE_FOLDS_MAX_WORK`, 3 folds above it, and one holdout of
   :data:`LARGE_HOLDOUT_FRACTION` of the rows from :data:`HOLDOUT_MIN_WORK` on
@@ -41,6 +43,7 @@ import numbers
 import warnings
 
 import numpy as np
+import pandas as pd
 from sklearn import model_selection as ms
 
 from automl.exceptions import DataValidationError, InvalidParameterError
@@ -306,6 +309,13 @@ def parse_cv(cv: object) -> CVSpec:
     raise InvalidParameterError(f"cv={cv!r} is not understood; cv must be {CV_FORMS}")
 
 
+def _trees_per_round(y: Any, task: str) -> int:
+    """Trees a booster grows per boosting round: one per class on multiclass data, else one."""
+    if task != "multiclass":
+        return 1
+    return max(1, len(pd.unique(np.asarray(y, dtype=object))))
+
+
 def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = False, y: Any = None,
                  time_budget: float | None = None, n_columns: int | None = None) -> CVPlan:
     """Build the :class:`CVPlan` for a ``cv=`` argument (any form :func:`parse_cv` reads).
@@ -332,7 +342,7 @@ def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = Fal
     classification = task != "regression"
     work = 0.0
     if time_budget is not None and y is not None and n_columns is not None:
-        work = len(y) * n_columns / max(float(time_budget), 1e-9)
+        work = len(y) * n_columns * _trees_per_round(y, task) / max(float(time_budget), 1e-9)
     if spec.kind == "default":
         if not has_groups and y is not None and _small(y, classification) and work <= REPEATED_MAX_WORK:
             return make_cv_plan("repeated:5x2", task, seed=seed)

@@ -131,6 +131,30 @@ def test_default_folds_follow_the_work_per_second_of_budget(rows, columns, budge
     assert plan.description == expected
 
 
+@pytest.mark.parametrize(
+    ("task", "classes", "budget", "expected"),
+    [
+        # 1,700 rows x 21 columns (cardiotocography's training split): 119 cells/s at 300 s, which repeats the folds
+        ("binary", 2, 300, "repeated:5x2"),
+        ("multiclass", 3, 300, "repeated:5x2"),  # 357 cells/s counting a tree per class
+        ("multiclass", 10, 300, "stratified_kfold:5"),  # 1,190: a booster's trial costs ten trees a round
+        ("multiclass", 10, 60, "stratified_kfold:3"),  # 5,950
+        ("binary", 2, 60, "stratified_kfold:5"),  # 595: the classes of a binary target count once
+        ("multiclass", 10, None, "repeated:5x2"),  # no budget: the work does not decide
+    ],
+)
+def test_on_multiclass_data_the_work_counts_a_tree_per_class(task, classes, budget, expected):
+    y = np.arange(1_700) % classes
+    assert make_cv_plan(None, task, y=y, time_budget=budget, n_columns=21).description == expected
+
+
+def test_the_classes_are_counted_whatever_their_labels():
+    labels = np.array(["a", 1, 2.5, None, "b"], dtype=object)[np.arange(1_700) % 5]
+    plan = make_cv_plan(None, "multiclass", y=labels, time_budget=60, n_columns=21)
+    assert plan.description == make_cv_plan(None, "multiclass", y=np.arange(1_700) % 5, time_budget=60,
+                                             n_columns=21).description == "stratified_kfold:3"
+
+
 def test_fit_chooses_fewer_folds_for_a_short_budget_but_not_for_a_stored_study(tmp_path):
     import automl
 
