@@ -53,7 +53,8 @@ __all__ = ["CVPlan", "CVSpec", "IndexSplits", "make_cv_plan", "parse_cv", "CV_FO
 
 #: With ``cv=None``, data of at most this many rows get 5 folds repeated twice.
 SMALL_DATA_ROWS = 2500
-#: With ``cv=None`` and a time budget: most cells (rows x columns) per second of budget for repeated folds.
+#: With ``cv=None`` and a time budget: most cells (rows x columns, times the classes on multiclass data) per second of
+#: budget for repeated folds.
 REPEATED_MAX_WORK = 500.0
 #: With ``cv=None`` and a time budget: most cells per second of budget for 5 folds (3 folds above).
 FIVE_FOLDS_MAX_WORK = 2000.0
