@@ -24,6 +24,9 @@ reasonable model picks up. For each task and input kind the family supports:
 - ``deterministic``: a clone with the same seed predicts the same;
 - ``refit_hints``: the hints it records in a fold adapt its parameters to the refit, which fits;
 - ``absent_class``: a class missing from the training part gets a zero probability column;
+- ``poisson`` (a family with ``poisson_params``): on counts it fits under ``target_transform="poisson"`` and
+  predicts non-negative values that follow the signal, whose mean on its training rows is the counts' mean
+  (within 15 %: a Poisson loss predicts the mean);
 - ``pickle``: a fitted model pickles and predicts the same afterwards;
 - ``isolated``: it cross-validates in the isolated worker process (found by its import path)
   with the same scores as in this process.
@@ -170,6 +173,21 @@ def _check_absent_class(family: Any) -> None:
     np.testing.assert_allclose(scores[:, 2], 0.0, err_msg="a class absent from training gets probability 0")
 
 
+def _check_poisson(family: Any) -> None:
+    import numpy as np
+
+    kind = _first_kind(family)
+    X, signal, _ = _data("regression", kind)
+    counts = np.random.default_rng(5).poisson(np.exp(1.0 + signal)).astype(float)
+    model = _pipeline(family, {"target_transform": "poisson"}, "regression", 0, kind).fit(X, counts)
+    scores = model.predict_scores(X)
+    assert np.isfinite(scores).all() and (scores >= 0).all(), "a Poisson loss predicts finite, non-negative values"
+    assert np.corrcoef(scores, counts)[0, 1] > 0.5, "it did not learn the signal"
+    assert abs(scores.mean() / counts.mean() - 1.0) < 0.15, (
+        f"its mean prediction {scores.mean():.3g} is not the counts' mean {counts.mean():.3g}, which a Poisson loss "
+        "predicts")
+
+
 def _check_pickle(family: Any) -> None:
     import pickle
 
@@ -223,6 +241,8 @@ def family_checks(family: Any) -> list[FamilyCheck]:
     checks.append(FamilyCheck(f"{name}: refit_hints", lambda: _check_refit_hints(fam)))
     if fam.supports("multiclass"):
         checks.append(FamilyCheck(f"{name}: absent_class", lambda: _check_absent_class(fam)))
+    if fam.poisson_params is not None and fam.supports("regression"):
+        checks.append(FamilyCheck(f"{name}: poisson", lambda: _check_poisson(fam)))
     checks.append(FamilyCheck(f"{name}: pickle", lambda: _check_pickle(fam)))
     checks.append(FamilyCheck(f"{name}: isolated", lambda: _check_isolated(fam)))
     return checks

@@ -12,7 +12,8 @@ difference of the score, and the median and total ratio of fit times.
         --variants '{"onehot10": {"one_hot_max_size": 10}}' --shard 0/2 --out /tmp/cb0.csv   # and 1/2 on core 1
     python -m benchmarks.variants_cv --family catboost --variants '...' --summarise /tmp/cb0.csv /tmp/cb1.csv
 
-``--others torch_mlp,lightgbm`` also cross-validates those families' defaults on the same folds, each reported
+A variant's parameter that is not in the family's space is passed to the family as it is (e.g. LightGBM's
+``{"objective": "poisson"}``). ``--others torch_mlp,lightgbm`` also cross-validates those families' defaults on the same folds, each reported
 as a variant named ``<family>_defaults`` (a new family's defaults against the ones it would replace).
 """
 
@@ -57,12 +58,14 @@ def evaluate_table(entry, family: str, variants: dict[str, dict], min_categorica
         space = load_builtin_space(fitted)
         if entry.task == "regression":  # the target transform is a trial parameter there, as in a search
             space = target_spaces("auto", entry.task, np.asarray(y, dtype=float), {fitted: space})[fitted]
-        optuna_params = {**space.optuna_defaults(), **{space.key(k): v for k, v in overrides.items()}}
+        searched = set(space.names)
+        optuna_params = {**space.optuna_defaults(), **{space.key(k): v for k, v in overrides.items() if k in searched}}
+        fixed = {k: v for k, v in overrides.items() if k not in searched}  # passed to the family as they are
         record = {"table": entry.name, "task": entry.task, "rows": len(y), "categoricals": categoricals,
                   "family": family, "variant": name, "params": json.dumps(overrides, sort_keys=True),
                   "metric": metric.name, "error": ""}
         try:
-            params = space.suggest(optuna.trial.FixedTrial(optuna_params))
+            params = {**space.suggest(optuna.trial.FixedTrial(optuna_params)), **fixed}
             started = time.perf_counter()
             result = evaluator.evaluate(fitted, params, X, y)
             record["fit_time"] = round(time.perf_counter() - started, 3)

@@ -91,6 +91,10 @@ class ModelFamily:
             a family that is not is searched only when named in ``families=``.
         packable: Its estimators are torch nets that :func:`~automl.families.packed_fit.fit_packed` can
             train together, so the search may run several of its trials as one pack (``pack_nets``).
+        poisson_params: The parameters that give its regression estimator a Poisson loss with a log link
+            (predictions ``exp`` of its raw score), merged into a trial's parameters under
+            ``target_transform="poisson"`` (:mod:`automl.data.target`); ``None``: it has none, and that choice
+            is not offered to it.
     """
 
     name: str
@@ -111,6 +115,7 @@ class ModelFamily:
     pin_choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict, compare=False)
     searched_by_default: bool = True
     packable: bool = False
+    poisson_params: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def space_for(self, n_rows: int):  # noqa: ANN201 - SearchSpace, imported lazily
         """The family's search space adapted to ``n_rows`` training rows (see ``adapt_space``).

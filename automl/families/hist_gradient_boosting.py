@@ -32,8 +32,11 @@ def build(params: Mapping[str, Any], ctx: BuildContext) -> Any:
     for index, count in zip(ctx.categorical_indices, ctx.category_counts):
         mask[index] = count <= _MAX_CATEGORIES
     early = params.get("early_stopping", True)
-    cls = HistGradientBoostingRegressor if ctx.task == "regression" else HistGradientBoostingClassifier
+    regression = ctx.task == "regression"
+    cls = HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier
+    loss = {"loss": str(params.get("loss", "squared_error"))} if regression else {}  # poisson: FAMILY.poisson_params
     return cls(
+        **loss,
         learning_rate=float(params["learning_rate"]),
         max_leaf_nodes=int(params["max_leaf_nodes"]),
         min_samples_leaf=int(params["min_samples_leaf"]),
@@ -86,4 +89,5 @@ FAMILY = ModelFamily(
     fitted_hints=fitted_hints,
     learning_curves=learning_curves,
     adapt_space=adapt_space,
+    poisson_params={"loss": "poisson"},
 )

@@ -217,4 +217,5 @@ FAMILY = ModelFamily(
     fitted_hints=fitted_hints,
     learning_curves=learning_curves,
     adapt_space=adapt_space,
+    poisson_params={"objective": "poisson"},
 )

@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator
 from automl._threads import limit_threads
 from automl.data.preprocessing import TabularPreprocessor
 from automl.data.target import (
+    LOSS_TRANSFORMS,
     TARGET_PARAM_NAME,
     TargetTransform,
     split_target_param,
@@ -36,8 +37,8 @@ from automl.families.base import BuildContext
 from automl.families.epochs import reporting_mapped
 from automl.families.registry import get_family
 
-__all__ = ["FamilyPipeline", "TEXT_PARAMS", "threads_for", "with_text_params", "ROWS_PER_THREAD", "target_spaces",
-           "with_target_param"]
+__all__ = ["FamilyPipeline", "TEXT_PARAMS", "family_target_choices", "threads_for", "with_text_params",
+           "ROWS_PER_THREAD", "target_spaces", "with_target_param"]
 
 #: Rows of training data per extra thread. On small data, threads only wait on
 #: each other (OpenMP spin-waits): on a busy 2-core machine a LightGBM fold of
@@ -107,7 +108,22 @@ def target_spaces(setting: str, task: str, y: np.ndarray, spaces: dict[str, Any]
 
         raise InvalidParameterError(problems)
     choices = target_choices(setting, task, y)
-    return {name: with_target_param(space, choices) for name, space in spaces.items()}
+    return {name: with_target_param(space, family_target_choices(name, choices)) for name, space in spaces.items()}
+
+
+def family_target_choices(family: str, choices: tuple[str, ...]) -> tuple[str, ...]:
+    """``choices`` less the losses ``family`` does not have (:data:`~automl.data.target.LOSS_TRANSFORMS`; a family
+    left with none of a pinned loss learns the target as it is).
+
+    Example:
+        >>> family_target_choices("lightgbm", ("none", "poisson")), family_target_choices("knn", ("none", "poisson"))
+        (('none', 'poisson'), ('none',))
+        >>> family_target_choices("knn", ("poisson",))
+        ()
+    """
+    if get_family(family).poisson_params is not None:
+        return choices
+    return tuple(c for c in choices if c not in LOSS_TRANSFORMS)
 
 
 def threads_for(n_rows: int, n_jobs: int) -> int:
@@ -195,6 +211,13 @@ class FamilyPipeline(BaseEstimator):
         family = get_family(self.family)
         params, text_options = split_text_params({**family.space().defaults(), **dict(self.params or {})})
         params, transform = split_target_param(params)  # regression: the model may learn f(y) (automl.data.target)
+        if transform in LOSS_TRANSFORMS and self.task == "regression":  # the family's own loss on y as it is
+            if family.poisson_params is None:
+                from automl.exceptions import InvalidParameterError
+
+                raise InvalidParameterError(f"target_transform={transform!r} needs a family with a Poisson loss, "
+                                            f"and {self.family!r} has none; use 'none', 'sqrt' or 'log' for it")
+            params = {**params, **family.poisson_params}
         return params, text_options, transform
 
     def build_estimator(self, Z: np.ndarray) -> None:
