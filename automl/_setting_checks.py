@@ -29,7 +29,7 @@ FINAL_MODELS = ("auto", "bag", "refit")
 TASKS = ("binary", "multiclass", "regression")
 #: ``target_transform``: ``auto`` (searched among those the target allows) or one transform; the one
 #: definition is :data:`automl.data.target.TARGET_SETTINGS` (kept in step by a test).
-TARGET_SETTINGS = ("auto", "none", "poisson", "sqrt", "log")
+TARGET_SETTINGS = ("auto", "none", "sqrt", "log", "poisson")
 #: ``first_trials``: every family's defaults first, or the learned sequence (:mod:`automl.spaces.zero_shot`).
 FIRST_TRIALS = ("defaults", "learned")
 
@@ -256,7 +256,7 @@ def _one_of(choices: tuple[str, ...], rule: str) -> Callable[[str, Any], list[st
 _check_final_model = _one_of(FINAL_MODELS, "'auto', 'bag' (the trial's fold models, averaged) or 'refit' (one model "
                                            "refitted on all rows)")
 _check_target_transform = _one_of(TARGET_SETTINGS, "'auto' (searched among those the target allows), 'none', "
-                                                   "'poisson' (a Poisson loss), 'sqrt' or 'log' (log1p)")
+                                                   "'sqrt', 'log' (log1p) or 'poisson' (a Poisson loss)")
 _check_first_trials = _one_of(FIRST_TRIALS, "'defaults' (every family's defaults first, in the families' order) or "
                                             "'learned' (the sequence learned off-suite first)")
 

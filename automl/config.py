@@ -300,16 +300,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("target_transform", "auto", _check_target_transform,
             "Regression: the scale the models learn the target on, their predictions mapped back (scores are "
             "always in the target's units). ``\"auto\"``: searched with the other parameters among "
-            "``\"none\"``, ``\"poisson\"`` (the target as it is under the family's own Poisson loss, a log link; "
-            "offered to LightGBM and HistGradientBoosting), ``\"sqrt\"`` and ``\"log\"`` (log1p) when no target value "
-            "is negative (else ``\"none\"``); the first family's defaults are tried with each, and the families' "
-            "portfolios then run on the scale that scored best there (a family without a Poisson loss keeps its "
-            "own). A transform by name pins it (refused for a target with a negative value, or for "
-            "classification; ``\"poisson\"`` pins it for the families that have one, the others learn the "
-            "target as it is).",
+            "``\"none\"``, ``\"sqrt\"`` and ``\"log\"`` (log1p) when no target value is negative (else "
+            "``\"none\"``); the first family's defaults are tried with each, and the families' portfolios then run on the "
+            "scale that scored best there. A transform by name pins it (refused "
+            "for a target with a negative value, or for classification). ``\"poisson\"`` (pinned only) is the "
+            "target as it is under the family's own Poisson loss, a log link that predicts the mean: LightGBM and "
+            "HistGradientBoosting take it, the other families learn the target as it is.",
             "`\"auto\"`", "--target-transform",
-            "regression: learn the target as is (none), under a Poisson loss (poisson), its square root (sqrt) "
-            "or log1p (log); auto (default): searched", cli_choices=TARGET_SETTINGS),
+            "regression: learn the target as is (none), its square root (sqrt), log1p (log), or as is under a "
+            "Poisson loss (poisson); auto (default): searched among the first three", cli_choices=TARGET_SETTINGS),
     Setting("first_trials", "defaults", _check_first_trials,
             "The trials a new search queues before the sampler takes over. ``\"defaults\"``: every family's "
             "defaults, in the families' order, then their search-space portfolios. ``\"learned\"``: first the "

@@ -93,8 +93,8 @@ class ModelFamily:
             train together, so the search may run several of its trials as one pack (``pack_nets``).
         poisson_params: The parameters that give its regression estimator a Poisson loss with a log link
             (predictions ``exp`` of its raw score), merged into a trial's parameters under
-            ``target_transform="poisson"`` (:mod:`automl.data.target`); ``None``: it has none, and that choice
-            is not offered to it.
+            ``target_transform="poisson"`` (:mod:`automl.data.target`); ``None``: it has none, and under that
+            setting it learns the target as it is.
     """
 
     name: str
