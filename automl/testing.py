@@ -181,7 +181,8 @@ def _check_poisson(family: Any) -> None:
     counts = np.random.default_rng(5).poisson(np.exp(1.0 + signal)).astype(float)
     model = _pipeline(family, {"target_transform": "poisson"}, "regression", 0, kind).fit(X, counts)
     scores = model.predict_scores(X)
-    assert np.isfinite(scores).all() and (scores >= 0).all(), "a Poisson loss predicts finite, non-negative values"
+    assert np.isfinite(scores).all(), "predictions must be finite"
+    assert (scores >= 0).all(), "a Poisson loss predicts non-negative values"
     assert np.corrcoef(scores, counts)[0, 1] > 0.5, "it did not learn the signal"
     assert abs(scores.mean() / counts.mean() - 1.0) < 0.15, (
         f"its mean prediction {scores.mean():.3g} is not the counts' mean {counts.mean():.3g}, which a Poisson loss "

@@ -221,9 +221,10 @@ def test_a_dask_worker_killed_mid_trial_takes_its_automl_worker_and_the_trial_ru
     from automl.cluster import launch_workers
 
     _data(tmp_path, rows=1500, features=20)
-    # Slow trials (a pinned forest) so that the kill lands inside one.
+    # Slow trials (a pinned forest) so that the kill lands inside one: with 60 trees a trial seen running once
+    # completed between the poll and the kill (a full run on 2 cores), so 150.
     _sweep(tmp_path, postgres_url, n_trials=6, families="[random_forest]",
-           search_space="{random_forest: {n_estimators: 60}}")
+           search_space="{random_forest: {n_estimators: 150}}")
     # The cluster's worker starts first and waits for the study: on a busy machine a helper launched by the
     # sweep itself may still be importing when the main process has run all 6 trials.
     helpers = launch_workers("s", 1, cluster=own_cluster.address, storage=postgres_url,

@@ -65,7 +65,9 @@ def _allowed(y: np.ndarray) -> tuple[str, ...]:
     else ``none`` alone."""
     if not len(y) or float(np.nanmin(y)) < 0:
         return ("none",)
-    return TARGET_TRANSFORMS if float(np.nanmax(y)) > 0 else tuple(t for t in TARGET_TRANSFORMS if t not in LOSS_TRANSFORMS)
+    if float(np.nanmax(y)) > 0:
+        return TARGET_TRANSFORMS
+    return tuple(t for t in TARGET_TRANSFORMS if t not in LOSS_TRANSFORMS)
 
 
 def target_problems(setting: str, task: str, y: np.ndarray) -> list[str]:
