@@ -13,8 +13,9 @@ difference of the score, and the median and total ratio of fit times.
     python -m benchmarks.variants_cv --family catboost --variants '...' --summarise /tmp/cb0.csv /tmp/cb1.csv
 
 A variant's parameter that is not in the family's space is passed to the family as it is (e.g. LightGBM's
-``{"objective": "poisson"}``). ``--others torch_mlp,lightgbm`` also cross-validates those families' defaults on the same folds, each reported
-as a variant named ``<family>_defaults`` (a new family's defaults against the ones it would replace).
+``{"objective": "poisson"}``). ``--others torch_mlp,lightgbm`` also cross-validates those families' defaults on the
+same folds, each reported as a variant named ``<family>_defaults`` (a new family's defaults against the ones it would
+replace).
 """
 
 from __future__ import annotations

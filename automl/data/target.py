@@ -46,10 +46,11 @@ import numpy as np
 __all__ = ["LOSS_TRANSFORMS", "SEARCHED_TRANSFORMS", "TARGET_PARAM_NAME", "TARGET_SETTINGS", "TARGET_TRANSFORMS",
            "TargetTransform", "split_target_param", "target_choices", "target_problems"]
 
-#: The transforms, in the order the search lists them and the scale trials run them (``none`` first: the default).
-#: ``poisson`` is the target as it is under a Poisson loss (:data:`LOSS_TRANSFORMS`).
+#: Every transform a setting may name (``none`` first: the default). ``poisson`` is the target as it is under a
+#: Poisson loss (:data:`LOSS_TRANSFORMS`).
 TARGET_TRANSFORMS = ("none", "sqrt", "log", "poisson")
-#: Those ``auto`` searches (``poisson`` is pinned only: see above).
+#: Those ``auto`` searches, in the order the search lists them and the scale trials run them (``poisson`` is pinned
+#: only: see above).
 SEARCHED_TRANSFORMS = ("none", "sqrt", "log")
 #: The transforms that are the family's own loss on the target as it is (its ``poisson_params``), not a map of ``y``:
 #: offered only to the families that have that loss.
