@@ -55,19 +55,32 @@ from automl.families.registry import get_family, registered_families, resolve_fa
 from automl.spaces import SearchSpace
 from automl.spaces.overrides import apply_overrides, family_space, load_overrides
 
-__all__ = ["Problem", "checked_settings", "fingerprint", "prepare_problem", "resolve_n_jobs", "validated_data",
+__all__ = ["Problem", "available_cores", "checked_settings", "fingerprint", "prepare_problem", "resolve_n_jobs", "validated_data",
            "with_setting_problems"]
 
 
+def available_cores() -> int:
+    """The cores this process may run on: its CPU affinity (``taskset``, a container's cpuset, a pinned test
+    worker), which ``os.cpu_count()`` ignores; every core where the system has no affinity call.
+
+    Example:
+        >>> available_cores() >= 1
+        True
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def resolve_n_jobs(n_jobs: int) -> int:
-    """Threads to use: ``-1`` is every core, ``-2`` all but one, and so on.
+    """Threads to use: ``-1`` is every core this process may run on (:func:`available_cores`), ``-2`` all but
+    one, and so on.
 
     Example:
         >>> resolve_n_jobs(1)
         1
     """
-    cores = os.cpu_count() or 1
-    return n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)
+    return n_jobs if n_jobs > 0 else max(1, available_cores() + 1 + n_jobs)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ def test_without_a_budget_no_net_is_judged_too_slow():
     assert isinstance(monitor.epoch(_epoch(1000.0)), Go)
 
 
+@pytest.mark.alone  # its premise is an epoch's time on a free core (tests/cores.py)
 def test_in_a_search_the_slow_net_ends_after_its_first_epochs_and_the_budget_holds():
     pytest.importorskip("tabm")
     import numpy as np
