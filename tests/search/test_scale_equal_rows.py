@@ -78,7 +78,8 @@ def _scale_trials_of_a_fit(seed: int) -> pd.DataFrame:
     board = model.leaderboard()
     trials = board[board["trial"].notna()].set_index("trial").sort_index()
     scales = trials[(trials["family"] == "lightgbm") & (trials["origin"] == "default")]
-    assert [p["target_transform"] for p in scales["params"]] == list(SEARCHED_TRANSFORMS)
+    ran = [p["target_transform"] for p in scales["params"]]
+    assert ran == list(SEARCHED_TRANSFORMS[: len(ran)])  # in their order (the last may find no time left to start)
     base = scales.iloc[0]
     assert base["state"] == "complete" and base["rows_fraction"] < 1.0  # sized down: the case in point
     done = scales[scales["state"] == "complete"]
