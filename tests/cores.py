@@ -1,4 +1,5 @@
-"""Tests in one process per core, none taking another's core (a pytest plugin, loaded by tests/conftest.py).
+"""Tests in one process per core, none taking another's core (a pytest plugin, loaded by ``-p tests.cores`` in
+the pytest settings of pyproject.toml).
 
 The README's test command runs the suite with pytest-xdist, one worker process per core (``-n auto``). Many
 tests time real fits against their promises (a budget kept, a slow net stopped after its first epochs), and two
@@ -32,12 +33,6 @@ MARKER_HELP = (f"{MARKER}: needs every core and no other test running (under pyt
                "workers' tests, and they wait for it)")
 
 
-def _worker_index() -> int | None:
-    """This xdist worker's number (``gw3`` → 3), or None outside a worker."""
-    name = os.environ.get("PYTEST_XDIST_WORKER", "")
-    return int(name.removeprefix("gw")) if name.startswith("gw") else None
-
-
 class CoreLocks:
     """One worker's core and its side of the run's readers-writer lock.
 
@@ -57,20 +52,26 @@ class CoreLocks:
     def close(self) -> None:
         """Close the lock files and remove the run's folder (a worker still running keeps its open files)."""
         folder = Path(self._room.name).parent
-        self._turnstile.close()
-        self._room.close()
-        for path in (folder / "turnstile.lock", folder / "room.lock", folder):
+        for lock in (self._turnstile, self._room):
+            lock.close()
             with contextlib.suppress(OSError):
-                path.rmdir() if path == folder else path.unlink()
+                Path(lock.name).unlink()
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+    def _enter(self, mode: int) -> None:
+        """Take the room in ``mode`` through the turnstile, held while waiting: an ``alone`` test waiting there
+        lets no new test in ahead of it."""
+        fcntl.flock(self._turnstile, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self._room, mode)
+        finally:
+            fcntl.flock(self._turnstile, fcntl.LOCK_UN)
 
     @contextlib.contextmanager
     def shared(self) -> Iterator[None]:
         """Run beside the other workers' tests, on this worker's own core."""
-        fcntl.flock(self._turnstile, fcntl.LOCK_EX)
-        try:
-            fcntl.flock(self._room, fcntl.LOCK_SH)
-        finally:
-            fcntl.flock(self._turnstile, fcntl.LOCK_UN)
+        self._enter(fcntl.LOCK_SH)
         try:
             yield
         finally:
@@ -79,11 +80,7 @@ class CoreLocks:
     @contextlib.contextmanager
     def alone(self) -> Iterator[None]:
         """Run with no other test running, on every core."""
-        fcntl.flock(self._turnstile, fcntl.LOCK_EX)  # held while waiting: no new test starts meanwhile
-        try:
-            fcntl.flock(self._room, fcntl.LOCK_EX)
-        finally:
-            fcntl.flock(self._turnstile, fcntl.LOCK_UN)
+        self._enter(fcntl.LOCK_EX)
         os.sched_setaffinity(0, self.all_cores)
         try:
             yield
@@ -97,12 +94,11 @@ _LOCKS: list[CoreLocks] = []
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
-    index = _worker_index()
-    workerinput = getattr(config, "workerinput", None)
-    if index is None or workerinput is None or not hasattr(os, "sched_setaffinity"):
+    workerinput = getattr(config, "workerinput", None)  # set in an xdist worker only
+    if workerinput is None or not hasattr(os, "sched_setaffinity"):
         return
     folder = Path(tempfile.gettempdir()) / f"automl-tests-{workerinput['testrunuid']}"
-    _LOCKS.append(CoreLocks(folder, index))
+    _LOCKS.append(CoreLocks(folder, int(workerinput["workerid"].removeprefix("gw"))))
 
 
 @pytest.hookimpl(hookwrapper=True)

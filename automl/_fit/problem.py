@@ -55,8 +55,8 @@ from automl.families.registry import get_family, registered_families, resolve_fa
 from automl.spaces import SearchSpace
 from automl.spaces.overrides import apply_overrides, family_space, load_overrides
 
-__all__ = ["Problem", "available_cores", "checked_settings", "fingerprint", "prepare_problem", "resolve_n_jobs", "validated_data",
-           "with_setting_problems"]
+__all__ = ["Problem", "available_cores", "checked_settings", "fingerprint", "prepare_problem", "resolve_n_jobs",
+           "validated_data", "with_setting_problems"]
 
 
 def available_cores() -> int:
