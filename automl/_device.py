@@ -15,8 +15,9 @@ import gc
 import os
 import re
 import sys
+from collections.abc import Sequence
 
-__all__ = ["DEVICE_PATTERN", "device_problems", "free_accelerator_memory", "gpu_ruled_out"]
+__all__ = ["DEVICE_PATTERN", "device_problems", "free_accelerator_memory", "gpu_ruled_out", "missing_cuda_problems"]
 
 #: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -35,6 +36,21 @@ def device_problems(device: object) -> list[str]:
         f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}; "
         "'auto' picks CUDA, then MPS, then the CPU"
     ]
+
+
+def missing_cuda_problems(device: object, nets: Sequence[str]) -> list[str]:
+    """``device='cuda'`` (or ``'cuda:N'``) for a search with nets on a machine without a CUDA driver: every net trial
+    would fail, so the setting is refused before the search (found without importing torch; with a driver present,
+    torch decides in the trial).
+
+    Example:
+        >>> missing_cuda_problems("cpu", ["torch_mlp"]), missing_cuda_problems("cuda", [])
+        ([], [])
+    """
+    if not nets or not isinstance(device, str) or not device.startswith("cuda") or not gpu_ruled_out():
+        return []
+    return [f"device={device!r}, but this machine has no CUDA driver (libcuda), so every trial of {', '.join(nets)} "
+            "would fail; use device='auto' (the CPU here) or 'cpu', or leave the nets out of families="]
 
 
 def gpu_ruled_out() -> bool:

@@ -38,6 +38,29 @@ def _column(df: pd.DataFrame, name: object, argument: str) -> str:
     return name
 
 
+def _labelled_target(data: Any, target: Any) -> tuple[Any, Any]:
+    """``(data, target)`` for a target named by a label that is not a string (``0``, ``1.5``, a ``pd.NA``): the
+    column it names taken out as the target's values (a frame with integer column names, as ``pd.DataFrame(array)``
+    makes), else a typed error; a string, None or the target's values pass through."""
+    if target is None or isinstance(target, str) or np.ndim(target) != 0:
+        return data, target
+    columns = list(data.columns) if isinstance(data, pd.DataFrame) else []
+    matches = []
+    for column in columns:
+        try:
+            if column is target or bool(column == target):
+                matches.append(column)
+        except (TypeError, ValueError):  # pd.NA and other labels that compare ambiguously
+            continue
+    if len(matches) == 1:
+        return data.drop(columns=matches), data[matches[0]].to_numpy()
+    message = unknown_name_message("column", str(target), [str(c) for c in columns])
+    raise InputTypeError(
+        f"target={target!r} ({type(target).__name__}): target must be the name of a column of data (a string) or "
+        f"the target's values (one per row); {message}"
+    )
+
+
 def fit(data: Any, target: Any = None, *, groups: Any = None, sample_weight: Any = None,
         **settings: Any) -> AutoMLClassifier | AutoMLRegressor:
     """Search model families on ``data`` and return the refitted best model.
@@ -112,6 +135,7 @@ def prepare_fit(
         ('AutoMLRegressor', ['a'], {'groups': None, 'sample_weight': None})
     """
     task, image_shape = settings.pop("task", None), settings.pop("image_shape", None)
+    data, target = _labelled_target(data, target)
     data, image_shape = _data_frame(data, target, image_shape)
     if isinstance(data.columns, pd.MultiIndex):  # no column, the target's included, can be named until flattened
         raise DataValidationError("; ".join(feature_problems(data)))

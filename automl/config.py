@@ -140,7 +140,7 @@ SETTINGS: tuple[Setting, ...] = (
             "–", "--n-trials", "number of trials", cli_type=int),
     Setting("cv", None, _check_cv,
             "Cross-validation: None (5 folds, stratified for classification, a class with fewer than 5 but at "
-            "least 2 rows tolerated with a warning; 5 × 2 on at most 2,500 rows with every class of 5 or more; "
+            "least 2 rows tolerated with a warning, and no more folds than the largest class has rows; 5 × 2 on at most 2,500 rows with every class of 5 or more; "
             "under a time budget repeated only up to 500 cells (rows × columns, × classes when multiclass) per second "
             "of budget, 3 folds "
             "above 2,000, and one 10 % holdout from 30,000 on at least 100,000 rows; not for a named study), a number of folds ``k`` (every class needs ``k`` rows), a holdout "
@@ -209,7 +209,8 @@ SETTINGS: tuple[Setting, ...] = (
             cli_type=_yes_no),
     Setting("device", "auto", _check_device,
             "Where the nets train: ``\"auto\"`` (CUDA, then MPS, then the CPU), ``\"cpu\"``, ``\"cuda\"``, "
-            "``\"cuda:N\"`` or ``\"mps\"``.",
+            "``\"cuda:N\"`` or ``\"mps\"``; ``\"cuda\"`` for a search with nets on a machine without a CUDA driver "
+            "is refused before the search.",
             "`\"auto\"`", "--device", "where nets train: auto (default), cpu, cuda, cuda:N, mps"),
     Setting("image_shape", None, _check_image_shape,
             "``(height, width[, channels])`` when the features are pixel columns (channels last, row-major); "

@@ -31,7 +31,7 @@ from automl._warnings import warn_user
 from automl.config import estimator_docs, estimator_signature, setting
 from automl.data.images import as_image_frame
 from automl.data.scoring import scoring_truth
-from automl.data.validation import as_table, coerce_features
+from automl.data.validation import as_table, coerce_features, sample_weight_problems
 from automl.evaluation.metrics import report_metrics
 from automl.exceptions import DataValidationError, InputTypeError, InvalidParameterError, NotFittedError
 
@@ -187,8 +187,12 @@ class _AutoMLBase(BaseEstimator):
             )
         return X, y
 
-    def evaluate(self, X: Any, y: Any = None) -> dict[str, float]:
+    def evaluate(self, X: Any, y: Any = None, sample_weight: Any = None) -> dict[str, float]:
         """Every reported metric on ``(X, y)`` (``y`` may be the target column inside ``X``).
+
+        ``sample_weight`` (one finite, non-negative number per row of ``X``) weights the metrics that take
+        weights, as the fit's cross-validation scores do. Rows without a target are left out; a metric
+        undefined on the rows left (any metric on no rows) is NaN, with scikit-learn's ``UndefinedMetricWarning``.
 
         Example:
             >>> from sklearn.datasets import load_diabetes
@@ -199,25 +203,32 @@ class _AutoMLBase(BaseEstimator):
         """
         X, y = self._split_target(X, y)
         scores = self._scores(X)
+        weights, problems = sample_weight_problems(sample_weight, len(scores))
         classes = getattr(self, "classes_", None)
-        keep, truth = scoring_truth(y, len(scores), self.task_, self.target_name_,
-                                    None if classes is None else classes.tolist())
+        try:
+            keep, truth = scoring_truth(y, len(scores), self.task_, self.target_name_,
+                                        None if classes is None else classes.tolist())
+        except DataValidationError as exc:
+            raise DataValidationError(problems + exc.problems) from None
+        if problems:
+            raise DataValidationError(problems)
         positive = 1
         if getattr(self, "pos_label_", None) is not None:  # a binary model (fitted before pos_label_: class 1)
             positive = int(self.classes_.tolist().index(self.pos_label_))
         metrics = report_metrics(self.task_, self.metric_, positive)
-        values = {m.name: m.compute(truth, scores[keep], classes) for m in metrics}
+        kept = None if weights is None else weights[keep]
+        values = {m.name: (m.compute(truth, scores[keep], classes, kept) if len(truth) else np.nan) for m in metrics}
         _warn_undefined(values, truth, classes)
         return values
 
-    def score(self, X: Any, y: Any = None) -> float:
-        """The search metric on ``(X, y)``, greater is better.
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """The search metric on ``(X, y)``, greater is better (``sample_weight`` as in :meth:`evaluate`).
 
         Losses (log_loss, rmse, mse, mae) are returned negated, as scikit-learn's
         ``neg_*`` scorers do, so ``cross_val_score`` and grid searches rank
         models correctly. ``y`` may be omitted when ``X`` holds the target column.
         """
-        value = self.evaluate(X, y)[self.metric_.name]
+        value = self.evaluate(X, y, sample_weight)[self.metric_.name]
         return value if self.metric_.greater_is_better else -value
 
     def feature_importance(self, X: Any, y: Any = None, *, n_repeats: int = 5, random_state: int | None = 0) -> pd.DataFrame:

@@ -63,7 +63,7 @@ from automl.data.source import sha256_file
 from automl._model_folder import (
     MANIFEST, Snapshot, changed, manifest_problems, not_a_model, parse_digest, read_snapshot,
 )
-from automl.exceptions import InvalidParameterError, ModelFileError
+from automl.exceptions import InputTypeError, InvalidParameterError, ModelFileError
 
 __all__ = ["save_model", "load_model", "model_digest", "leaderboard_csv", "read_leaderboard", "MANIFEST", "FORMAT_VERSION"]
 
@@ -349,7 +349,7 @@ def load_model(path: str | os.PathLike, *, check_versions: bool = True, digest: 
             versions differ, or the format is newer than this automl understands. Nothing is
             unpickled before these checks pass.
     """
-    folder = Path(path)
+    folder = _model_folder(path)
     snap = _verified_snapshot(folder, None if digest is None else parse_digest(digest))
     manifest = snap.manifest
     # The top-level name only: find_spec("a.b") would import the package "a" to look inside it.
@@ -420,6 +420,26 @@ def _check_manifest(folder: Path, expected_digest: str | None) -> Any:
         snap.manifest = manifest
 
     return check
+
+
+def _model_folder(path: object) -> Path:
+    """``path`` as a folder that exists (a link is refused later, with the manifest's checks).
+
+    Raises:
+        InputTypeError: ``path`` is not a path (None, a number).
+        ModelFileError: nothing is at ``path``, or a file is.
+    """
+    if not isinstance(path, (str, os.PathLike)) or str(path) == "":
+        raise InputTypeError(f"path must be the model folder, a str or os.PathLike, got {path!r}; pass the folder "
+                             "model.save(...) or automl fit --output wrote")
+    folder = Path(path)
+    if not folder.exists() and not folder.is_symlink():
+        raise ModelFileError(f"{str(folder)!r} does not exist; pass the folder model.save(...) or automl fit --output "
+                             "wrote")
+    if folder.is_file():
+        raise ModelFileError(f"{str(folder)!r} is a file; a model is a folder (the one model.save(...) or automl fit "
+                             "--output wrote)")
+    return folder
 
 
 def _verified_snapshot(folder: Path, expected_digest: str | None) -> Snapshot:

@@ -23,6 +23,7 @@ import pytest
 import sklearn.exceptions
 
 import automl
+from automl._device import gpu_ruled_out
 
 N = 30  # rows of the default frames
 
@@ -152,6 +153,15 @@ CASES = [
         fit_case(lambda: binary_frame().rename(columns={"y": "target"}), DVE, ["target=", "'targte'"],
                  ["did you mean 'target'"], target="targte"),
         id="target-missing-near-miss",
+    ),
+    pytest.param(  # before: pandas' "unhashable type: 'numpy.ndarray'" from inside the task's inference
+        fit_case(binary_frame, ITE, ["target=0 (int)", "unknown column '0'"],
+                 ["the name of a column of data (a string)", "the target's values (one per row)"], target=0),
+        id="target-a-number-that-is-not-a-column",
+    ),
+    pytest.param(
+        fit_case(binary_frame, ITE, ["target=<NA>"], ["the name of a column of data"], target=pd.NA),
+        id="target-pd-na",
     ),
     pytest.param(
         fit_case(lambda: _with(binary_frame(), y=np.nan), DVE, ["'y'", "entirely missing"],
@@ -446,6 +456,14 @@ def _sorted_binary() -> pd.DataFrame:
     return df
 
 
+def _minority_first() -> pd.DataFrame:
+    """A binary target whose minority class (the default positive class) sorts first: roc_auc is then
+    computed with the labels turned round, and must still be recognised as automl's own."""
+    df = _features(N)
+    df["y"] = np.where(np.arange(N) % 3 == 0, "a_rare", "b_common")
+    return df
+
+
 def _late_class() -> pd.DataFrame:
     df = _features(N)
     df["y"] = [0] * 12 + [0, 1] * 9
@@ -521,6 +539,11 @@ CASES += [
         fit_case(binary_frame, DVE, ["LeaveOneOut", "roc_auc", "30 of the 30"], ["single class", "log_loss"],
                  cv=_splitter("LeaveOneOut")),
         id="leave-one-out-with-roc-auc",
+    ),
+    pytest.param(
+        fit_case(_minority_first, DVE, ["LeaveOneOut", "roc_auc", "30 of the 30"], ["single class"],
+                 cv=_splitter("LeaveOneOut")),
+        id="leave-one-out-with-roc-auc-positive-class-sorted-first",
     ),
     pytest.param(
         fit_case(_sorted_binary, DVE, ["KFold", "roc_auc"], ["both classes in every validation part"],
@@ -666,6 +689,26 @@ def test_bad_input_raises_typed_error_with_hint_and_writes_nothing(case: Case, e
     for text in case.absent:
         assert text not in message, f"{text!r} should not be in: {message}"
     assert list(empty_cwd.iterdir()) == []
+
+
+@pytest.mark.skipif(not gpu_ruled_out(), reason="a CUDA driver is on this machine")
+def test_cuda_on_a_machine_without_its_driver_is_refused_before_the_search_for_nets_only(empty_cwd) -> None:
+    """Before, every net trial failed on "CUDA is not available" after the study and the MLflow runs were written."""
+    with pytest.raises(automl.InvalidParameterError, match=r"device='cuda', but this machine has no CUDA driver "
+                       r"\(libcuda\), so every trial of torch_mlp would fail; use device='auto'"):
+        automl.fit(binary_frame(), target="y", device="cuda", n_trials=1, families=["torch_mlp", "linear"],
+                   study_name="cuda")
+    assert list(empty_cwd.iterdir()) == []
+    model = automl.fit(binary_frame(), target="y", device="cuda", n_trials=1, families=["linear"], tracking=False,
+                       isolation="none")  # no net: the device is not used
+    assert model.best_family_ == "linear"
+
+
+def test_a_frame_with_integer_column_names_takes_its_target_by_that_label(plain_cwd) -> None:
+    frame = binary_frame().set_axis(range(binary_frame().shape[1]), axis=1)  # as pd.DataFrame(array) names them
+    target = frame.columns[-1]
+    model = automl.fit(frame, target=target, n_trials=1, families=["linear"], cv=3, tracking=False)
+    assert model.predict(frame.drop(columns=[target])).shape == (len(frame),)
 
 
 def test_several_setting_problems_are_one_error_with_three_problems(empty_cwd) -> None:

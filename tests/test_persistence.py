@@ -86,3 +86,20 @@ def test_unfitted_model_cannot_be_saved(tmp_path):
     with pytest.raises(automl.NotFittedError):
         automl.AutoMLClassifier().save(tmp_path / "m")
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("path, error, text", [
+    (None, "InputTypeError", "path must be the model folder"),
+    (5, "InputTypeError", "got 5"),
+    ("", "InputTypeError", "got ''"),
+    ("no_such_folder", "ModelFileError", "'no_such_folder' does not exist"),
+    ("a_file.txt", "ModelFileError", "is a file; a model is a folder"),
+])
+def test_load_of_what_is_not_a_model_folder_is_a_typed_error_that_says_what_it_is(path, error, text, tmp_path,
+                                                                                   monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file.txt").write_text("x")
+    with pytest.raises(getattr(automl, error), match=text) as info:
+        automl.load(path)
+    assert isinstance(info.value, (TypeError, ValueError))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file.txt"]

@@ -133,6 +133,31 @@ def test_a_score_undefined_on_the_rows_given_is_nan_with_scikit_learns_warning_n
         assert np.isnan(regressor.score(X.head(5), y_none))
 
 
+def test_a_classifier_scored_on_no_rows_gives_nan_for_every_metric_with_the_warning():
+    """Before, a classifier's evaluate and score on zero rows (or on rows whose targets are all missing) raised
+    numpy's IndexError: the empty truth array was float, and log loss indexes the probabilities with it."""
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    X, y = _frame()
+    model = automl.AutoMLClassifier(cv=3, **FAST).fit(X, y)
+    for rows, truth in ((X.head(0), y[:0]), (X.head(4), pd.Series([None] * 4, dtype=object))):
+        with pytest.warns(UndefinedMetricWarning, match="undefined on these rows"):
+            values = model.evaluate(rows, truth)
+        assert sorted(values) == ["accuracy", "f1", "log_loss", "roc_auc"] and all(np.isnan(list(values.values())))
+
+
+def test_score_and_evaluate_take_sample_weight_as_scikit_learns_score_does():
+    X, y = _frame()
+    model = automl.AutoMLClassifier(cv=3, **FAST).fit(X, y)
+    half = np.r_[np.zeros(45), np.ones(45)]
+    assert model.score(X, y, sample_weight=half) == pytest.approx(model.score(X.iloc[45:], y[45:]))
+    assert model.evaluate(X, y, sample_weight=np.ones(90)) == model.evaluate(X, y)
+    with pytest.raises(DataValidationError, match=r"sample_weight has 3 values but the data has 90 rows"):
+        model.score(X, y, sample_weight=[1.0, 2.0, 3.0])
+    with pytest.raises(DataValidationError, match=r"sample_weight holds 90 negative value\(s\)"):
+        model.evaluate(X, y, sample_weight=-np.ones(90))
+
+
 # -- 4. tracking: the one-call fit tracks, the estimator classes (cloned per fold) do not ---------------
 def _runs(uri: str) -> list:
     from mlflow.entities import ViewType

@@ -104,9 +104,9 @@ def _trivial_prediction(y: np.ndarray, train: np.ndarray, valid: np.ndarray, tas
 
 def _builtin(metric: Any, task: str) -> bool:
     """Whether ``metric`` is one of automl's own (a metric of yours is only tried, not judged on NaN)."""
-    from automl.evaluation.metrics import available_metrics, get_metric
+    from automl.evaluation.metrics import available_metrics
 
-    return metric.name in available_metrics(task) and get_metric(metric.name, task).fn is metric.fn
+    return metric.name in available_metrics(task) and metric.is_builtin
 
 
 def _fold_score(metric: Any, y: np.ndarray, train: np.ndarray, valid: np.ndarray, task: str, n_classes: int,

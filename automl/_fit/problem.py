@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl._device import missing_cuda_problems
 from automl._setting_checks import limit_problems, sqlite_folder_problems, tracking_uri_problems
 from automl._warnings import warn_user
 from automl.config import FitSettings
@@ -310,6 +311,9 @@ def _first_stage(settings: FitSettings, X: Any, y: Any, groups: Any, sample_weig
     if validated is not None:
         with found.catch():
             families = _families(settings, validated[0], validated[2] is not None)
+        nets = [f.name for f in families or () if "torch" in f.requires]
+        if missing_cuda_problems(settings.device, nets):
+            found.add(InvalidParameterError(missing_cuda_problems(settings.device, nets)))
     with found.catch():
         overrides = _overrides(settings, families)
     return validated, metric, families, overrides

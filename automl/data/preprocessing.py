@@ -103,7 +103,9 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             medians = np.where(np.isnan(medians), 0.0, medians)
             self.medians_ = medians
             self.indicator_ = np.flatnonzero(np.isnan(num).any(axis=0)) if num.shape[1] else np.empty(0, int)
-            filled = np.where(np.isnan(num), medians, num)
+            # Clipped to float32's range (as the trees read it) before the moments: a column of 1e308s would sum
+            # to infinity and scale every value to NaN; transform clips to the clipped range as well.
+            filled = np.clip(np.where(np.isnan(num), medians, num), -FLOAT32_MAX, FLOAT32_MAX)
             self.lows_ = filled.min(axis=0) if len(filled) else np.full(num.shape[1], -np.inf)
             self.highs_ = filled.max(axis=0) if len(filled) else np.full(num.shape[1], np.inf)
             self.means_ = filled.mean(axis=0) if len(filled) else np.zeros(num.shape[1])

@@ -67,7 +67,7 @@ def scoring_truth(y: Any, n_rows: int, task: str, name: str,
         unknown = sorted({str(v) for v in series[keep] if v not in lookup})
         if unknown:
             problems.append(f"y holds classes not seen at fit: {unknown[:5]}")
-        truth = np.array([lookup.get(v, -1) for v in series[keep]])
+        truth = np.array([lookup.get(v, -1) for v in series[keep]], dtype=np.int64)
     if problems:
         raise DataValidationError(problems)
     return keep, truth

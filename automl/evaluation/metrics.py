@@ -79,6 +79,19 @@ class Metric:
     weighted: bool = False
 
     @property
+    def is_builtin(self) -> bool:
+        """Whether this is one of automl's own metrics, also when turned to another positive class
+        (``for_positive``); a callable of yours is False (its range and where it is undefined are not known).
+
+        Example:
+            >>> get_metric("roc_auc", "binary").for_positive(0).is_builtin
+            True
+        """
+        registered = _REGISTRY.get(self.name)
+        fn = self.fn.fn if isinstance(self.fn, _OtherPositive) else self.fn
+        return registered is not None and registered.fn is fn
+
+    @property
     def direction(self) -> Literal["maximize", "minimize"]:
         """``"maximize"`` or ``"minimize"``, as Optuna spells it."""
         return "maximize" if self.greater_is_better else "minimize"

@@ -4,7 +4,8 @@ Accepted forms:
 
 - ``None`` (the default): 5 folds, stratified for classification; a class
   with fewer than 5 rows (but at least 2) is tolerated with a warning, since
-  some validation folds then lack it. On small data (at most
+  some validation folds then lack it, and there are never more folds than the
+  largest class has rows (stratified folds need it). On small data (at most
   :data:`SMALL_DATA_ROWS` rows, every class with 5 rows or more) the 5 folds
   are repeated twice with another shuffle (``repeated:5x2``): scores of
   small validation folds are noisy, and a second repeat halves their variance.
@@ -349,7 +350,10 @@ def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = Fal
             return make_cv_plan("repeated:5x2", task, seed=seed)
         if not has_groups and work >= HOLDOUT_MIN_WORK and y is not None and len(y) >= HOLDOUT_MIN_ROWS:
             return _holdout(LARGE_HOLDOUT_FRACTION, classification, seed)
-        plan = _kfold(5 if work <= FIVE_FOLDS_MAX_WORK else 3, classification, seed, has_groups)
+        k = 5 if work <= FIVE_FOLDS_MAX_WORK else 3
+        if classification and not has_groups and y is not None:
+            k = min(k, max(2, _largest_class(y)))  # stratified folds need a class with a row in every fold
+        plan = _kfold(k, classification, seed, has_groups)
         if classification and not has_groups:
             plan.min_per_class, plan.lenient_classes = 2, True
         return plan
@@ -386,6 +390,12 @@ def _small(y: Any, classification: bool) -> bool:
         return True
     _, counts = np.unique(values.astype(str), return_counts=True)
     return bool(counts.min() >= 5)
+
+
+def _largest_class(y: Any) -> int:
+    """Rows of the most frequent class of ``y`` (missing values left out)."""
+    values = pd.Series(np.asarray(y, dtype=object)).dropna().astype(str)
+    return int(values.value_counts().max()) if len(values) else 0
 
 
 def _kfold(k: int, classification: bool, seed: int, groups: bool) -> CVPlan:

@@ -172,7 +172,7 @@ def test_read_only_commands_create_no_file(tmp_path, fitted):
         (["leaderboard", str(tmp_path)], 2, "manifest.json is missing"),
         (["leaderboard", model], 0, "linear"),
         (["leaderboard", "--study", "t", "--storage", str(fitted["folder"] / "studies.journal")], 2, "no study named 't'"),
-        (["predict", "nomodel", "t.csv"], 2, "manifest.json is missing"),
+        (["predict", "nomodel", "t.csv"], 2, "'nomodel' does not exist"),
         (["predict", model, "t.csv", "--keep-columns", "nothere"], 2, "no column 'nothere'"),
         (["ui"], 2, "no MLflow store"),
         (["sweep", "sweep.yaml", "--check"], 0, "OK"),

@@ -63,3 +63,25 @@ def test_families_that_read_float32_fit_and_predict_numbers_past_its_range(famil
     rows = pd.DataFrame({"a": [1e308, float(np.finfo(np.float32).max)], "b": [0.0, 0.0]})
     first, second = model.predict(rows)
     assert first == second
+
+
+def test_onehot_scaling_of_numbers_near_float64s_limit_stays_finite():
+    """Before, a column of 1e308s overflowed the one-hot encoding's mean and spread to infinity, every value became
+    NaN, and every linear and k-NN trial failed as "Input X contains NaN" on data without a missing value."""
+    train = pd.DataFrame({"big": [1e308, 1e308, 0.0, 0.0, np.nan], "low": [-1e308, 1.0, 2.0, -1e308, 3.0]})
+    encoder = TabularPreprocessor("onehot").fit(train)
+    out = encoder.transform(train)
+    assert np.isfinite(out).all()
+    assert out[0, 0] > out[2, 0] and out[0, 1] < out[1, 1]  # the order of the values is kept
+
+
+@pytest.mark.parametrize("family", ["linear", "knn"])
+def test_scaled_families_learn_from_a_column_near_float64s_limit(family):
+    import automl
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"noise": rng.normal(size=90), "y": np.where(np.arange(90) % 3 == 0, "p", "q")})
+    frame["flag"] = np.where(frame["y"] == "p", 1e308, 0.0)
+    model = automl.fit(frame, "y", families=[family], n_trials=1, cv=3, ensemble=False, tracking=False)
+    assert model.leaderboard()["state"].tolist() == ["complete"]
+    assert model.best_score_ > 0.95

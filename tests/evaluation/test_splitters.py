@@ -169,3 +169,21 @@ def test_fit_chooses_fewer_folds_for_a_short_budget_but_not_for_a_stored_study(t
     stored = automl.fit(frame, target="y", time_budget=20, n_trials=2, families=["linear"], tracking=False,
                         ensemble=False, study_name="s", storage=str(tmp_path / "s.journal"))
     assert stored.cv_ == "kfold:5"  # resumable under any budget: the folds never follow it
+
+
+@pytest.mark.parametrize("counts, folds", [([3, 3, 3], 3), ([4, 4], 4), ([2] * 100, 2), ([2, 7], 5), ([1, 6, 3], 5)])
+def test_the_default_folds_are_never_more_than_the_largest_class_has_rows(counts, folds):
+    """Before, every class under 5 rows (9 rows of 3 classes) kept 5 stratified folds, which scikit-learn refuses."""
+    y = np.repeat(np.arange(len(counts)), counts)
+    plan = make_cv_plan(None, "multiclass" if len(counts) > 2 else "binary", y=y)
+    assert plan.description == f"stratified_kfold:{folds}"
+    if min(counts) >= 2:
+        assert len(plan.splits(len(y), y, None)) == folds
+
+
+def test_a_fit_on_classes_of_three_rows_each_runs_with_three_folds():
+    import automl
+
+    frame = pd.DataFrame({"a": np.arange(9.0), "y": list("abc") * 3})
+    model = automl.fit(frame, target="y", n_trials=1, families=["linear"], tracking=False, isolation="none")
+    assert model.leaderboard()["n_folds"].iloc[0] == 3 and model.cv_ == "stratified_kfold:3"
