@@ -42,6 +42,14 @@ __all__ = ["EnsembleModel", "EnsemblePlan", "OutOfTime", "Selection", "blend", "
 #: Rounds of greedy selection (the weights are multiples of 1 / rounds).
 DEFAULT_ROUNDS = 40
 
+#: Most rows greedy selection scores its candidates on (a seeded sample of the rows beyond it). Its cost is rounds x
+#: candidates x a metric over these rows: 8.3 s for 40 rounds of 20 candidates by ROC AUC on 100,000 rows on one core,
+#: which on 1,000,000 rows (a 10 % holdout, then cross-fitted halves, again after each candidate too costly to
+#: refit is dropped) made a 300 s fit's ensemble stage run 29.5 s past the budget; on 3 folds of such data (a long
+#: budget) the folds' training rows, 800,000 each. Weights are multiples of 1 / rounds, and a metric on 50,000 rows
+#: tells the candidates apart as well as on more; the blend is still scored on every row of each fold.
+SELECTION_MAX_ROWS = 50_000
+
 
 class OutOfTime(Exception):
     """Greedy selection passed its deadline (the ensemble is then given up)."""
@@ -115,13 +123,18 @@ def greedy_selection(
         classes: Original labels (for user metrics).
         deadline: Monotonic time past which selection stops (checked before each candidate).
 
+    Candidates are scored on the rows where every one has a prediction, at most :data:`SELECTION_MAX_ROWS` of them
+    (a seeded sample beyond it).
+
     Returns:
         The :class:`Selection`; ties keep the earlier (better single) candidate.
 
     Raises:
         OutOfTime: the deadline passed.
     """
-    rows = finite_rows(oofs, len(y))
+    rows = np.flatnonzero(finite_rows(oofs, len(y)))
+    if len(rows) > SELECTION_MAX_ROWS:
+        rows = np.sort(np.random.default_rng(0).choice(rows, SELECTION_MAX_ROWS, replace=False))
     y_rows = y[rows]
     w_rows = None if sample_weight is None else sample_weight[rows]
     preds = [np.asarray(o, dtype="float64")[rows] for o in oofs]
