@@ -738,6 +738,8 @@ def _suspicious(kind: str) -> pd.DataFrame:
         df["copy"] = np.arange(60) + 1000
     elif kind == "id-text":
         df["copy"] = [f"user-{i}" for i in range(60)]
+    elif kind == "numbers-as-text-but-a-marker":  # before: no warning, the column silently a category
+        df["copy"] = pd.Series(np.arange(60) % 7, dtype="str").where(np.arange(60) % 30 != 5, "?")
     else:  # numbers stored as text
         df["copy"] = pd.Series(np.arange(60) % 7, dtype="str")
     return df
@@ -749,6 +751,8 @@ def _suspicious(kind: str) -> pd.DataFrame:
     ("id-integers", "column 'copy' has a different value in every row, like an identifier"),
     ("id-text", "column 'copy' has a different value in every row, like an identifier"),
     ("numbers-as-text", r"column 'copy' holds numbers stored as text.*pd.to_numeric"),
+    ("numbers-as-text-but-a-marker", r"column 'copy' holds numbers stored as text but for 2 value\(s\) that are not "
+                                     r"numbers \('\?'\).*pd.to_numeric\(X\['copy'\], errors='coerce'\)"),
 ])
 def test_suspicious_columns_are_warned_about(kind: str, warning: str, plain_cwd) -> None:
     df = _suspicious(kind)

@@ -35,16 +35,32 @@ def _same_as_text(series: pd.Series, target: pd.Series) -> bool:
     return series.astype(str).equals(target.astype(str))
 
 
-def _all_numbers(values: pd.Series) -> bool:
-    """Whether every value reads as a number, and none is a zero-padded code (``007``: text by design)."""
-    try:  # the first value alone, without pandas' cost per call: most text columns end here
-        float(str(values.iloc[0]))
-    except ValueError:
-        return False
+#: A text column whose values all read as numbers but at most this share of them, in at most
+#: :data:`STRAY_MAX_TOKENS` distinct values ("?", "n/a", "oops"), is warned about as numbers stored as text, naming those.
+STRAY_MAX_SHARE, STRAY_MAX_TOKENS = 0.05, 5
+
+
+def _stray_tokens(values: pd.Series) -> list[str] | None:
+    """The distinct values of a column of numbers stored as text that do not read as numbers (``[]``: none), or
+    None when it is not such a column (too many are not numbers, or a value is a zero-padded code: ``007`` is text
+    by design)."""
+    if not any(_reads_as_number(v) for v in values.iloc[:_FIRST]):  # without pandas' cost: most text columns end here
+        return None
     text = values.astype(str)
     if text.str.match(r"^\s*0\d").any():
+        return None
+    stray = text[pd.to_numeric(text, errors="coerce").isna()]
+    if len(stray) > STRAY_MAX_SHARE * len(text) or stray.nunique() > STRAY_MAX_TOKENS:
+        return None
+    return sorted(stray.unique().tolist())
+
+
+def _reads_as_number(value: object) -> bool:
+    try:
+        float(str(value))
+    except ValueError:
         return False
-    return bool(pd.to_numeric(text, errors="coerce").notna().all())
+    return True
 
 
 _LEAK, _CONSTANT, _IDENTIFIER, _NUMBERS_AS_TEXT = "leak", "constant", "identifier", "numbers as text"
@@ -54,8 +70,8 @@ def _verdict(series: pd.Series, target: pd.Series, drop_constant: bool, free_tex
     """What :func:`screen_features` says of one column (``""``: nothing)."""
     if _same_as_text(series, target):
         return _LEAK
-    if drop_constant and series.nunique(dropna=True) <= 1:
-        return _CONSTANT
+    if drop_constant and series.nunique(dropna=True) <= 1 and not (series.isna().any() and series.notna().any()):
+        return _CONSTANT  # one value and some missing cells is a flag (present or not), kept
     dtype = series.dtype
     text = pd.api.types.is_string_dtype(dtype) or dtype == object
     integer = pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
@@ -65,7 +81,7 @@ def _verdict(series: pd.Series, target: pd.Series, drop_constant: bool, free_tex
         return _IDENTIFIER
     if text:
         values = series.dropna()
-        if len(values) and _all_numbers(values.iloc[:_PREFIX]) and _all_numbers(values):
+        if len(values) and _stray_tokens(values.iloc[:_PREFIX]) is not None and _stray_tokens(values) is not None:
             return _NUMBERS_AS_TEXT
     return ""
 
@@ -81,7 +97,8 @@ def _numeric_block_verdicts(X: pd.DataFrame, target: pd.Series, drop_constant: b
             continue  # no rows: the per-column path
         first = values[:_FIRST]
         if dtype.kind == "f":
-            constant = np.isnan(low := np.fmin.reduce(values, axis=0)) | (low == np.fmax.reduce(values, axis=0))
+            low = np.fmin.reduce(values, axis=0)
+            constant = np.isnan(low) | ((low == np.fmax.reduce(values, axis=0)) & ~np.isnan(values).any(axis=0))
             unique = np.zeros(len(names), bool)  # a float column is never called an identifier
         else:
             constant = values.min(axis=0) == values.max(axis=0)
@@ -97,15 +114,28 @@ def _numeric_block_verdicts(X: pd.DataFrame, target: pd.Series, drop_constant: b
     return found
 
 
+def _numbers_as_text_note(name: Any, values: pd.Series) -> str:
+    stray = _stray_tokens(values) or []
+    if not stray:
+        return (f"column {name!r} holds numbers stored as text; it is used as categories. If they are quantities, "
+                f"convert it: X[{name!r}] = pd.to_numeric(X[{name!r}])")
+    count = int(values.astype(str).isin(stray).sum())
+    return (f"column {name!r} holds numbers stored as text but for {count} value(s) that are not numbers "
+            f"({', '.join(repr(t) for t in stray)}); it is used as categories. If those mean missing and the rest are "
+            f"quantities, convert it: X[{name!r}] = pd.to_numeric(X[{name!r}], errors='coerce')")
+
+
 def screen_features(X: pd.DataFrame, y: pd.Series, *, drop_constant: bool = True, free_text: Sequence[str] = (),
                     ) -> tuple[pd.DataFrame, list[str]]:
     """Warn about usable but suspicious feature columns; drop the constant ones.
 
     - a column identical to the target (a leak): warned;
-    - a constant column (one value, or only missing values and one value): dropped, warned;
+    - a constant column (one value in every row): dropped, warned; one value and some missing cells is kept, as
+      the flag it often is (present or not: a pivot's or a merge's 1/NaN column);
     - an identifier-like column (integers or text, every value different, at least
       ``ID_MIN_ROWS`` rows): warned, unless it is free text (named in ``free_text``);
-    - numbers stored as text: warned (they are used as categories).
+    - numbers stored as text: warned (they are used as categories), also when a few values are not numbers (at most
+      ``STRAY_MAX_SHARE`` of them, in at most ``STRAY_MAX_TOKENS`` distinct values such as ``"?"``), named.
 
     Returns:
         The frame without the constant columns, and their names.
@@ -135,8 +165,7 @@ def screen_features(X: pd.DataFrame, y: pd.Series, *, drop_constant: bool = True
             notes.append(f"column {name!r} has a different value in every row, like an identifier; it cannot "
                          f"generalise to new rows: drop it unless it carries meaning")
         elif verdict == _NUMBERS_AS_TEXT:
-            notes.append(f"column {name!r} holds numbers stored as text; it is used as categories. If they "
-                         f"are quantities, convert it: X[{name!r}] = pd.to_numeric(X[{name!r}])")
+            notes.append(_numbers_as_text_note(name, X[name].dropna()))
     if dropped and len(dropped) < X.shape[1]:  # all constant: the caller raises instead
         notes.append(f"dropping {len(dropped)} constant column(s): {dropped} (a single value carries no signal)")
     for note in notes:

@@ -65,7 +65,8 @@ def test_screening_each_block_column_gets_the_per_column_verdict(drop_constant):
         assert verdict == screening._verdict(X[name], y, drop_constant, name == "small_ids"), name
     assert block["big_ids"] == "identifier" and block["leak_int"] == "leak" and block["small_ids"] == ""
     assert block["big_two"] == "" and block["leak_head"] == "" and block["leak_float"] == ""
-    assert block["const_int"] == block["const_float"] == block["const_nan"] == ("constant" if drop_constant else "")
+    assert block["const_int"] == block["const_float"] == ("constant" if drop_constant else "")
+    assert block["const_nan"] == ""  # one value and missing cells: a flag, kept
 
 
 def test_screen_features_warns_and_drops_in_the_frames_column_order():
@@ -74,7 +75,7 @@ def test_screen_features_warns_and_drops_in_the_frames_column_order():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         kept, dropped = screening.screen_features(X, y)
-    assert dropped == ["const_int", "const_float", "const_nan"]
+    assert dropped == ["const_int", "const_float"]
     assert list(kept.columns) == [c for c in X.columns if c not in dropped]
     said = [str(w.message) for w in caught]
     assert [s.split("'")[1] for s in said if "like an identifier" in s] == ["big_ids", "ids", "uids", "small_ids"]
@@ -172,3 +173,19 @@ def test_the_schema_refuses_infinite_values_in_a_block_and_column_by_column_alik
         schema.transform(X)  # float64: the block path
     with pytest.raises(DataValidationError, match=re.escape(message)):
         schema.transform(X.assign(inf=pd.array(X["inf"], dtype="Float64")))  # nullable: column by column
+
+
+def test_a_column_of_one_value_and_missing_cells_is_kept_as_the_flag_it_is():
+    """Before, it was dropped as constant ("a single value carries no signal") where its missing cells were the
+    signal: a pivot's or a merge's 1/NaN column."""
+    import automl
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"noise": rng.normal(size=90), "y": np.where(np.arange(90) % 3 == 0, "p", "q")})
+    frame["flag"] = np.where(frame["y"] == "p", 1.0, np.nan)
+    frame["text_flag"] = pd.Series(np.where(frame["y"] == "p", "yes", None), dtype=object)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model = automl.fit(frame, "y", families=["linear"], n_trials=1, cv=3, ensemble=False, tracking=False)
+    assert {"flag", "text_flag"} <= set(model.feature_names_in_)
+    assert model.best_score_ > 0.95
