@@ -203,3 +203,31 @@ def test_with_the_ensemble_on_a_best_refit_that_would_end_past_the_ensembles_dea
     model, chosen, fallbacks, source = _single(refitter, Holding(), SimpleNamespace(kept_trial=0), [record], budget,
                                                problem_aim)
     assert (type(model).__name__ if isinstance(model, BaggedModel) else model) == made and fallbacks == []
+
+
+class _SlowStartTracker:
+    """A tracker whose start takes longer than the whole budget, as opening (first creating) MLflow's SQLite store
+    does on one loaded core (9 s measured)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def on_start(self, study, info) -> None:
+        time.sleep(self.seconds)
+
+    def on_trial(self, study, trial) -> None:
+        pass
+
+    def finish(self, study, report, status, deadline):
+        return None
+
+
+def test_a_tracker_start_that_takes_the_budget_is_named_in_the_error_instead_of_the_worker():
+    """Before, the reason was only "the worker process had not started by the time budget's deadline (0.0 s)"."""
+    started = time.monotonic()
+    with pytest.raises(automl.BudgetExhaustedError, match=r"tracking's start \(opening the tracking store; a new store "
+                       r"is created on first use\) took [34]\.\d s of the 3 s budget; raise time_budget=, or turn "
+                       r"tracking off"):
+        automl.fit(linear_frame(), target="y", time_budget=3, families=["linear"], cv=3,
+                   tracking=_SlowStartTracker(4.0))
+    assert time.monotonic() - started <= 3 * 1.1 + 10

@@ -28,6 +28,7 @@ from automl._device import gpu_ruled_out
 from automl._spawn import raise_if_stopped, sigterm_as_interrupt, sigterm_deferred
 from automl._warnings import report_stage
 from automl.config import FitSettings
+from automl.exceptions import BudgetExhaustedError
 from automl.families.registry import family_import_path
 from automl.search.budget import Budget
 from automl.search.isolation import Runner, make_runner
@@ -96,6 +97,23 @@ def _search_spec(problem: Problem, n_trials: int | None, sweep: Mapping[str, Any
         final_model=settings.final_model,
         first_trials=_first_trials(problem), pack_size=_pack_size(problem),
     )
+
+
+#: A search that completed no trial names the tracker's start when it took at least this share of the time budget.
+TRACKING_START_SHARE = 0.2
+
+
+def _tracking_took_the_budget(seconds: float, settings: FitSettings) -> bool:
+    return bool(settings.time_budget) and seconds >= TRACKING_START_SHARE * float(settings.time_budget)
+
+
+def _tracking_start_note(tracker: Any, seconds: float, settings: FitSettings) -> str:
+    """Why no trial completed when MLflow's start took the budget: opening (or first creating) its store, which the
+    search waits for (importing mlflow and creating a SQLite store take seconds on one core)."""
+    where = getattr(tracker, "shown_uri", None) or "the tracking store"
+    return (f"MLflow tracking's start (opening {where}; a new store is created on first use) took {seconds:.1f} s of "
+            f"the {float(settings.time_budget):g} s budget; raise time_budget=, or turn tracking off "
+            "(tracking=False, --no-tracking)")
 
 
 def _pack_size(problem: Problem) -> int:
@@ -196,10 +214,13 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
     budget = _budget(problem, started, tracked=settings.tracking_on)
     spec = _search_spec(problem, settings.n_trials, sweep if settings.study_name else None)
     opened: list[Any] = []
+    tracker_start = [0.0]
 
     def on_open(study: Any) -> None:
         opened.append(study)
+        begun = time.monotonic()
         tracker.on_start(study, search_info(problem, budget))
+        tracker_start[0] = time.monotonic() - begun
 
     runner = _runner(problem)
     try:
@@ -210,6 +231,8 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
         raise_if_stopped()
     except BaseException as exc:
         tracker.finish(opened[0] if opened else None, None, _status(exc), _end_deadline(exc, budget.tracking_deadline()))
+        if isinstance(exc, BudgetExhaustedError) and _tracking_took_the_budget(tracker_start[0], settings):
+            raise BudgetExhaustedError(f"{exc}\n{_tracking_start_note(tracker, tracker_start[0], settings)}") from exc
         raise
     finally:
         runner.close()
