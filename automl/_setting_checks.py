@@ -86,9 +86,9 @@ def _check_seed(name: str, value: Any) -> list[str]:
 
 
 def _check_n_jobs(name: str, value: Any) -> list[str]:
-    if _is_whole(value) and value != 0:
+    if value is None or (_is_whole(value) and value != 0):
         return []
-    return [f"n_jobs must be a non-zero whole number (-1: all cores), got {value!r}"]
+    return [f"n_jobs must be a non-zero whole number (-1: all cores) or None (1, as in scikit-learn), got {value!r}"]
 
 
 def _check_metric(name: str, value: Any) -> list[str]:

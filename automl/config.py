@@ -167,7 +167,7 @@ SETTINGS: tuple[Setting, ...] = (
             "0", "--seed", "", cli_type=int),
     Setting("n_jobs", -1, _check_n_jobs,
             "Threads per model (-1: every core the process may run on, its CPU affinity as `taskset` or a "
-            "container sets it; OpenMP and BLAS pools are capped to it as well).",
+            "container sets it; OpenMP and BLAS pools are capped to it as well; None: 1, as in scikit-learn).",
             "-1", "--n-jobs", "threads per model (default -1: every core this process may run on)", cli_type=int),
     Setting("study_name", None, _nonempty_text,
             "Name of the study; with it the study is stored (by default in ``automl-studies.journal``) and a "

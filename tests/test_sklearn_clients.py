@@ -236,3 +236,16 @@ def test_a_frame_of_an_array_at_predict_is_read_by_position_like_the_array():
     X, y = _frame()
     model = automl.AutoMLClassifier(cv=3, **FAST).fit(X, y)  # named columns a, b, c
     np.testing.assert_allclose(model.predict_proba(pd.DataFrame(X.to_numpy())), model.predict_proba(X))
+
+
+def test_n_jobs_none_means_one_thread_as_in_scikit_learn():
+    """Before, n_jobs=None (scikit-learn's default meaning one job) was refused as not a whole number."""
+    from sklearn.base import clone
+
+    from automl._fit.problem import resolve_n_jobs
+
+    X, y = _frame()
+    model = clone(automl.AutoMLClassifier(**{**FAST, "n_jobs": None})).fit(X, y)
+    assert model.n_jobs is None and resolve_n_jobs(None) == 1
+    with pytest.raises(automl.InvalidParameterError, match=r"or None \(1, as in scikit-learn\), got 0"):
+        automl.AutoMLClassifier(**{**FAST, "n_jobs": 0}).fit(X, y)

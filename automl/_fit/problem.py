@@ -73,14 +73,16 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
-def resolve_n_jobs(n_jobs: int) -> int:
+def resolve_n_jobs(n_jobs: int | None) -> int:
     """Threads to use: ``-1`` is every core this process may run on (:func:`available_cores`), ``-2`` all but
-    one, and so on.
+    one, and so on; None is 1 (scikit-learn's meaning outside a joblib context).
 
     Example:
-        >>> resolve_n_jobs(1)
-        1
+        >>> resolve_n_jobs(1), resolve_n_jobs(None)
+        (1, 1)
     """
+    if n_jobs is None:
+        return 1
     return n_jobs if n_jobs > 0 else max(1, available_cores() + 1 + n_jobs)
 
 
