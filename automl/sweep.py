@@ -174,10 +174,12 @@ def _space_problems(space: object, families: object, base: Path, head: str) -> t
     if isinstance(space, str):
         import yaml
 
+        from automl.spaces.yaml_files import load_yaml
+
         path = Path(space).expanduser()
         path = path if path.is_absolute() else base / path
         try:
-            space = yaml.safe_load(path.read_text(encoding="utf-8"))
+            space = load_yaml(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             return None, [f"{head}'search_space': cannot read {str(path)!r}: {' '.join(str(exc).split())}"]
     if not isinstance(space, Mapping):
@@ -208,6 +210,22 @@ def _settings_problems(settings: Mapping[str, Any]) -> list[str]:
     except InvalidParameterError as exc:
         return list(exc.problems)
     return []
+
+
+def _target_role_problems(target: object, cv: object, head: str) -> list[str]:
+    """``cv="group:COLUMN"`` naming the target: the target is predicted, it cannot define the folds' groups
+    (a cv that does not parse is reported by the settings check)."""
+    from automl.evaluation.splitters import parse_cv
+
+    try:
+        column = parse_cv(cv).column if cv is not None else None
+    except InvalidParameterError:
+        return []
+    if column is None or column != target:
+        return []
+    return [f"{head}cv='group:{column}': {column!r} is the target, and the target cannot be the groups column "
+            "(the column whose values keep rows together in one fold); pass cv='group:COLUMN' with another "
+            "column, such as a customer or patient id"]
 
 
 def sweep_from_mapping(data: object, source: str = "<dict>", base: str | os.PathLike | None = None) -> SweepSpec:
@@ -265,6 +283,7 @@ def sweep_from_mapping(data: object, source: str = "<dict>", base: str | os.Path
     if space is not None:
         settings["search_space"] = space
     problems += [f"{head}{p}" for p in _settings_problems({**settings, "search_space": None})]
+    problems += _target_role_problems(target, settings.get("cv"), head)
     if problems:
         raise InvalidParameterError(problems)
     output = values.get("output")
@@ -282,9 +301,11 @@ def load_sweep(path: str | os.PathLike) -> SweepSpec:
     """
     import yaml
 
+    from automl.spaces.yaml_files import load_yaml
+
     source = os.fspath(path)
     try:
-        data = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
+        data = load_yaml(Path(source).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InvalidParameterError(f"{source}: sweep file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -326,7 +347,8 @@ def run_sweep(spec: SweepSpec, *, callbacks: Sequence[Callable[..., None]] = ())
 
 
 def _sweep_of_study(study_name: str, storage: object, wait: float) -> tuple[Any, dict[str, Any]]:
-    """The study and its stored sweep record, waiting up to ``wait`` seconds for both to appear."""
+    """The study and its stored sweep record, waiting up to ``wait`` seconds for both to appear (and for the
+    storage file: a journal file or SQLite database that does not exist is never created here)."""
     from automl.search.storage import open_study
     from automl.search.trial_record import StudyRecord
 
@@ -451,36 +473,17 @@ def check_space_overrides(data: object, source: str, base: str | os.PathLike | N
     return {str(name): len(overrides or {}) for name, overrides in dict(cast(Mapping[str, Any], data)).items()}
 
 
-def _check_store_exists(study_name: str, storage: object) -> None:
-    """Refuse a journal file or SQLite database that does not exist (opening it would create it).
-
-    Raises:
-        StudyNotFoundError: the file is missing.
-    """
-    from automl.search.storage import describe_storage
-
-    where = describe_storage(storage, study_name)
-    path = where[len("journal:"):] if where.startswith("journal:") else None
-    if where.startswith("sqlite:///") and where[len("sqlite:///"):] not in ("", ":memory:"):
-        path = where[len("sqlite:///"):].split("?", 1)[0]
-    if path is not None and not Path(path).exists():
-        raise StudyNotFoundError(
-            f"no study named {study_name!r}: the study storage {path} does not exist; pass the storage the "
-            "sweep used (storage=, --storage or $AUTOML_STORAGE) or run from the folder that holds it"
-        )
-
-
 def study_leaderboard(study_name: str, storage: object = None) -> Any:
     """The leaderboard of a stored study, read from its storage (any process may be writing it).
 
     Raises:
-        StudyNotFoundError: no such study (the message lists the studies there).
+        StudyNotFoundError: no such study (the message lists the studies there), or no such storage file
+            (none is created).
     """
     from automl.search.leaderboard import leaderboard
     from automl.search.storage import open_study
     from automl.search.trial_record import TrialRecord
 
-    _check_store_exists(study_name, storage)
     study, _ = open_study(storage, study_name, direction="maximize", create=False)
     metrics: list[str] = []
     for record in map(TrialRecord.read, study.get_trials(deepcopy=False)):

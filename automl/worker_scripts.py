@@ -27,6 +27,8 @@ from automl.exceptions import InvalidParameterError
 __all__ = ["kubernetes_job", "slurm_script"]
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: The rule of every ``--workers`` flag (here, and on ``fit``, ``sweep`` and ``resume``).
+WORKERS_RULE = "--workers must be a whole number >= 1"
 
 
 def _check(study_name: object, n: object, n_trials: object, cpus: object) -> None:
@@ -34,7 +36,7 @@ def _check(study_name: object, n: object, n_trials: object, cpus: object) -> Non
     if not isinstance(study_name, str) or not study_name.strip():
         problems.append(f"the study name must be a non-empty string; got {study_name!r}")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        problems.append(f"--workers must be a whole number >= 1 (one array task or pod each); got {n!r}")
+        problems.append(f"{WORKERS_RULE} (one array task or pod each); got {n!r}")
     if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1):
         problems.append(f"--n-trials must be a whole number >= 1 (per worker); got {n_trials!r}")
     if isinstance(cpus, bool) or not isinstance(cpus, int) or cpus < 1:

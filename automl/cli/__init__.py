@@ -15,10 +15,12 @@ Example:
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 from collections.abc import Sequence
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "interrupted_note", "main"]
 
 
 def build_parser():  # noqa: ANN201 - argparse is imported with the parser module
@@ -45,8 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.run(args))
     except KeyboardInterrupt as exc:
         what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-        print(f"automl: {what}; finished trials are kept in the study (continue with: automl resume --study NAME)",
-              file=sys.stderr)
+        note = interrupted_note(args)
+        print(f"automl: {what}" + (f"; {note}" if note else ""), file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
     except AutoMLError as exc:
         usage = isinstance(exc, (ValueError, TypeError, LookupError))
@@ -59,3 +61,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"automl: failed: {type(exc).__name__}: {exc} (run with -v for the traceback)", file=sys.stderr)
         return 1
+
+
+def interrupted_note(args: argparse.Namespace) -> str:
+    """What an interrupted command kept: the study's name and storage, and how to continue it; for a search
+    without a named study, that nothing is kept. Empty for a command that searches nothing.
+
+    ``fit``, ``sweep`` and ``resume`` put their spec on ``args.spec`` (its study name may be made up by
+    ``--workers`` later); ``worker`` and ``demo`` name their study in ``--study``.
+
+    Example:
+        >>> interrupted_note(argparse.Namespace(command="worker", study="s", storage="runs.journal"))
+        "finished trials are kept in study 's' in journal:runs.journal (continue with: automl resume --study s --storage runs.journal)"
+        >>> interrupted_note(argparse.Namespace(command="fit", spec=None, study=None, storage=None))
+        'nothing is kept: the search had no study name (its trials lived in memory); pass --study NAME to keep them for automl resume'
+    """
+    from automl._redact import is_env_reference, redact_url
+    from automl.search.storage import describe_storage
+
+    if args.command not in ("fit", "sweep", "resume", "worker", "demo"):
+        return ""
+    spec = getattr(args, "spec", None)
+    settings = spec.settings if spec is not None else {}
+    name = settings.get("study_name") if spec is not None else getattr(args, "study", None)
+    storage = settings.get("storage") if spec is not None else getattr(args, "storage", None)
+    if not name:
+        return ("nothing is kept: the search had no study name (its trials lived in memory); pass --study NAME to "
+                "keep them for automl resume")
+    where = describe_storage(storage, name)
+    if args.command == "demo":
+        return f"finished trials are kept in study {name!r} in {where} (continue with: automl demo)"
+    flag = ""
+    if storage is not None:
+        text = os.fspath(storage) if isinstance(storage, str | os.PathLike) else None
+        flag = "" if text is None else f" --storage {text if is_env_reference(text) else redact_url(text)}"
+    return f"finished trials are kept in study {name!r} in {where} (continue with: automl resume --study {name}{flag})"

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "demo", "explain", "families", "fit", "leaderboard", "predict", "resume", "spaces_check", "spaces_show", "sweep", "ui",
-    "worker",
+    "demo", "explain", "families", "fit", "leaderboard", "predict", "resume", "spaces_check", "spaces_show", "sweep",
+    "ui", "worker",
 ]
 
 #: Leaderboard rows printed at the end of a fit (all of them with ``automl leaderboard --top 0``).
@@ -93,6 +93,13 @@ def _progress(spec: Any) -> Any:
     return progress
 
 
+def _check_workers(args: argparse.Namespace) -> None:
+    """``--workers`` and ``--cluster`` of ``fit``, ``sweep`` and ``resume``, checked before anything is read."""
+    from automl.cli.launch import check_workers
+
+    check_workers(args.workers, args.cluster)
+
+
 def _run(spec: Any, workers: int = 1, cluster: str | None = None) -> int:
     from automl._setting_checks import output_problems
     from automl._spawn import stop_helpers
@@ -100,7 +107,6 @@ def _run(spec: Any, workers: int = 1, cluster: str | None = None) -> int:
     from automl.exceptions import InvalidParameterError
     from automl.sweep import run_sweep
 
-    launch.check_workers(workers, cluster)
     problems = output_problems(spec.output, spec.overwrite)
     if problems:  # before the search: the model must be savable
         raise InvalidParameterError(problems)
@@ -191,13 +197,14 @@ def fit(args: argparse.Namespace) -> int:
     """Search on a CSV or Parquet file; print the leaderboard; save the model."""
     from automl.sweep import sweep_from_mapping
 
+    _check_workers(args)
     mapping: dict[str, Any] = {"data": args.data, "target": args.target, **_flag_settings(args)}
     if args.sample_weight is not None:
         mapping["sample_weight"] = args.sample_weight
     if args.output is not None:
         mapping["output"] = args.output
     mapping["overwrite"] = bool(args.overwrite)
-    spec = sweep_from_mapping(mapping, "command line")
+    spec = args.spec = sweep_from_mapping(mapping, "command line")
     return _run(spec, args.workers, args.cluster)
 
 
@@ -205,7 +212,8 @@ def sweep(args: argparse.Namespace) -> int:
     """Run the sweep described by a YAML file."""
     from automl.sweep import load_sweep
 
-    spec = load_sweep(args.file)
+    _check_workers(args)
+    spec = args.spec = load_sweep(args.file)
     if args.check:
         print(f"{args.file}: OK ({spec.target!r} from {spec.data})")
         return 0
@@ -216,7 +224,8 @@ def resume(args: argparse.Namespace) -> int:
     """Continue a stored sweep with a new budget."""
     from automl.sweep import resume_spec
 
-    spec = resume_spec(
+    _check_workers(args)
+    spec = args.spec = resume_spec(
         args.study, args.storage, time_budget=args.time_budget, n_trials=args.n_trials, output=args.output
     )
     return _run(spec, args.workers, args.cluster)
@@ -258,6 +267,9 @@ def leaderboard(args: argparse.Namespace) -> int:
     if args.csv:
         _write_text(args.csv, leaderboard_csv(board), "the leaderboard")
         print(f"{len(board)} rows written to {args.csv}")
+    elif len(board) == 0:
+        where = f"model folder {args.model!r}" if args.model is not None else f"study {args.study!r}"
+        print(f"{where} has no trials yet (a sweep that is starting has none; its trials appear as they end)")
     else:
         source = f"{args.model}" if args.model is not None else f"--study {args.study}"
         print(board_table(board, args.top, f"automl leaderboard {source} --top 0"))
@@ -275,20 +287,50 @@ def _write_text(path: str, text: str, what: str) -> None:
         ) from None
 
 
-def _write_csv(frame: Any, path: str, what: str) -> None:
-    """``frame`` to the CSV ``path`` (``-o``); a path that cannot be written is refused, naming ``what``."""
+#: ``-o`` suffixes written as Parquet (the ones :func:`automl.data.tables.read_table` reads as Parquet).
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def _write_table(frame: Any, path: str, what: str) -> None:
+    """``frame`` to ``path`` (``-o``): Parquet for a ``.parquet``/``.pq`` path, CSV on standard output for ``-``,
+    CSV otherwise; a path that cannot be written is refused, naming ``what``."""
     from automl.exceptions import InvalidParameterError
 
     try:
-        frame.to_csv(path, index=False)
+        if path == "-":
+            _to_stdout(frame)
+        elif path.lower().endswith(PARQUET_SUFFIXES):
+            frame.to_parquet(path, index=False)
+        else:
+            frame.to_csv(path, index=False)
     except OSError as exc:
         raise InvalidParameterError(
             f"cannot write {what} to {path!r}: {exc.strerror or exc}; pass -o PATH in a writable folder"
         ) from None
 
 
+def _to_stdout(frame: Any) -> None:
+    """``frame`` as CSV on standard output; a reader that stops early (``| head``) ends the output quietly."""
+    try:
+        frame.to_csv(sys.stdout, index=False)
+        sys.stdout.flush()
+    except BrokenPipeError:  # Python's advice: point stdout at devnull, so the flush at exit raises nothing
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _written(what: str, path: str) -> None:
+    """Say where the rows went: on standard output after a file, on standard error after ``-o -`` (whose rows
+    are on standard output)."""
+    if path == "-":
+        print(f"{what} standard output", file=sys.stderr)
+    else:
+        print(f"{what} {path}")
+
+
 def predict(args: argparse.Namespace) -> int:
-    """Predict with a saved model; write a CSV.
+    """Predict with a saved model; write a CSV or Parquet file, or CSV to standard output (``-o -``).
 
     The data file is read with the model's schema: columns that were categories, datetimes or
     timedeltas at fit are read as text (a CSV's ``007`` stays ``007``), so the rows get the same
@@ -319,8 +361,8 @@ def predict(args: argparse.Namespace) -> int:
         raise InvalidParameterError(f"--keep-columns {clash} would have the name of an output column; "
                                     "rename the column in the data file or keep the others only")
     out = pd.concat([kept.reset_index(drop=True), out], axis=1)
-    _write_csv(out, args.output, "the predictions")
-    print(f"{len(out)} predictions written to {args.output}")
+    _write_table(out, args.output, "the predictions")
+    _written(f"{len(out)} predictions written to", args.output)
     return 0
 
 
@@ -346,8 +388,8 @@ def explain(args: argparse.Namespace) -> int:
                                         "pass one of them, or leave --class out")
         target = matches[0]
     out = model.explain(frame, target=target)
-    _write_csv(out, args.output, "the contributions")
-    print(f"{len(out)} rows of contributions ({out.attrs['output']}) written to {args.output}")
+    _write_table(out, args.output, "the contributions")
+    _written(f"{len(out)} rows of contributions ({out.attrs['output']}) written to", args.output)
     return 0
 
 
@@ -405,11 +447,12 @@ def spaces_check(args: argparse.Namespace) -> int:
 
     from automl.exceptions import SearchSpaceError
     from automl.spaces import load_space_file
+    from automl.spaces.yaml_files import load_yaml
     from automl.sweep import check_space_overrides
 
     path = Path(args.file)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SearchSpaceError(f"{args.file}: file not found") from None
     except yaml.YAMLError as exc:

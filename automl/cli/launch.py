@@ -8,6 +8,9 @@ are cancelled and their workers stopped, as :func:`automl._spawn.stop_helpers` d
 
 Example:
     >>> check_workers(2, "tcp://127.0.0.1:8786")
+    >>> check_workers(0, None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    automl.exceptions.InvalidParameterError: --workers must be a whole number >= 1 (the processes ...
     >>> check_workers(1, "tcp://127.0.0.1:8786")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     automl.exceptions.InvalidParameterError: --cluster runs the N - 1 helpers of --workers N as Dask tasks, ...
@@ -28,9 +31,15 @@ AFTER_SWEEP_SECONDS = 60.0
 
 
 def check_workers(workers: int, cluster: str | None) -> None:
-    """Refuse ``--cluster`` without helpers to run (``--workers`` below 2), before anything runs."""
+    """Refuse ``--workers`` below 1, and ``--cluster`` without helpers to run (``--workers`` below 2), before
+    anything runs."""
     from automl.exceptions import InvalidParameterError
+    from automl.worker_scripts import WORKERS_RULE
 
+    if workers < 1:
+        raise InvalidParameterError(
+            f"{WORKERS_RULE} (the processes working on the study, this one included); got --workers {workers}; "
+            "pass --workers 1 (this process alone) or more")
     if cluster is not None and workers < 2:
         raise InvalidParameterError(
             "--cluster runs the N - 1 helpers of --workers N as Dask tasks, so it needs --workers 2 or more; "

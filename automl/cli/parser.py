@@ -28,7 +28,8 @@ _EXAMPLES = {
   automl predict model_dir test.csv -o predictions.csv --proba
   automl families; automl spaces show lightgbm; automl spaces check overrides.yaml
   automl ui
-exit codes: 0 done, 1 failed, 2 usage or data error (the message says what to fix), 130 interrupted
+exit codes: 0 done, 1 failed, 2 usage or data error (the message says what to fix), 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM)
 """,
     "fit": """examples:
   automl fit train.csv --target income --time-budget 60 --output model_dir
@@ -80,6 +81,8 @@ Kubernetes from a Secret (--secret, --secret-key)
   automl predict model_dir test.csv -o predictions.csv
   automl predict model_dir test.parquet -o probabilities.csv --proba
   automl predict model_dir test.csv -o predictions.csv --keep-columns id,customer
+  automl predict model_dir test.parquet -o predictions.parquet   # Parquet for a .parquet or .pq name
+  automl predict model_dir test.csv -o - | head                   # CSV on standard output
 """,
     "explain": """examples:
   automl explain model_dir test.csv -o contributions.csv
@@ -225,7 +228,8 @@ def _study_commands(sub: argparse._SubParsersAction) -> None:
     _storage(worker)
     worker.add_argument("--data", help="path of the sweep's data on this machine (default: the sweep's own path)")
     _flag(worker, "n_trials", help="stop after this many trials (default: until the sweep ends)")
-    worker.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the study to appear (default 60)")
+    worker.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the study (and its journal or SQLite file, which the "
+                        "worker never creates) to appear (default 60)")
     worker.add_argument("--quiet", action="store_true", help="print nothing at the end")
 
     _worker_script(sub)
@@ -274,7 +278,9 @@ def _model_and_space_commands(sub: argparse._SubParsersAction) -> None:
     predict = _sub(sub, "predict", "predict with a saved model", commands.predict)
     predict.add_argument("model", help="model folder written by fit --output or model.save")
     predict.add_argument("data", help="CSV or Parquet file")
-    predict.add_argument("-o", "--output", default="predictions.csv", help="CSV to write (default predictions.csv)")
+    predict.add_argument("-o", "--output", default="predictions.csv",
+                         help="file to write: Parquet for a .parquet or .pq name, else CSV; - writes CSV to standard "
+                         "output (default predictions.csv)")
     predict.add_argument("--proba", action="store_true", help="class probabilities instead of labels")
     predict.add_argument("--keep-columns", metavar="COLUMNS",
                          help="input columns to copy beside the predictions, comma-separated (e.g. id,customer)")
@@ -283,7 +289,9 @@ def _model_and_space_commands(sub: argparse._SubParsersAction) -> None:
                    commands.explain)
     explain.add_argument("model", help="model folder written by fit --output or model.save")
     explain.add_argument("data", help="CSV or Parquet file (also the background rows of the estimate)")
-    explain.add_argument("-o", "--output", default="contributions.csv", help="CSV to write (default contributions.csv)")
+    explain.add_argument("-o", "--output", default="contributions.csv",
+                         help="file to write: Parquet for a .parquet or .pq name, else CSV; - writes CSV to standard "
+                         "output (default contributions.csv)")
     explain.add_argument("--class", dest="target_class", metavar="LABEL",
                          help="class explained (default: the positive class; multiclass: each row's predicted class)")
 

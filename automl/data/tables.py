@@ -51,24 +51,53 @@ def read_table(path: str | os.PathLike, schema: Schema | None = None) -> pd.Data
         schema: The fitted model's schema (at predict): its text-like columns are read as text.
 
     Raises:
-        InvalidParameterError: the file is missing, of another kind, or unreadable.
+        InvalidParameterError: the file is missing, of another kind, or unreadable; a CSV's header names a
+            column twice (pandas would rename the copy ``a.1``); the file has no rows.
     """
     text = os.fspath(path)
     if not os.path.isfile(text):
         raise InvalidParameterError(f"data file {text!r} not found; pass the path of a CSV or Parquet file")
+    parquet = text.endswith((".parquet", ".pq"))
     try:
-        if text.endswith((".parquet", ".pq")):
-            return pd.read_parquet(text)
-        if schema is None:
-            return _one_column_hint(_read_csv_for_fit(text), text)
-        dtypes = {c.name: str for c in schema.columns if c.kind in TEXT_KINDS}
-        return _one_column_hint(pd.read_csv(text, dtype=dtypes), text)
+        if parquet:
+            frame = pd.read_parquet(text)
+        else:
+            _refuse_duplicate_header(text)
+            if schema is None:
+                frame = _one_column_hint(_read_csv_for_fit(text), text)
+            else:
+                dtypes = {c.name: str for c in schema.columns if c.kind in TEXT_KINDS}
+                frame = _one_column_hint(pd.read_csv(text, dtype=dtypes), text)
+    except InvalidParameterError:
+        raise
     except UnicodeDecodeError as exc:
         raise InvalidParameterError(
             f"data file {text!r} is not UTF-8 text (it holds the byte {exc.object[exc.start:exc.start + 1]!r}); "
             "save it as UTF-8, e.g. iconv -f latin1 -t utf-8 IN.csv > OUT.csv") from None
     except Exception as exc:  # noqa: BLE001 - any parser error becomes one clear message
         raise InvalidParameterError(f"data file {text!r} cannot be read: {type(exc).__name__}: {exc}") from None
+    if len(frame) == 0:
+        held = f"has {frame.shape[1]} columns but no rows" if parquet else "has a header but no rows"
+        raise InvalidParameterError(f"data file {text!r} {held}: a data file needs at least one row of data; "
+                                    "pass a file with rows")
+    return frame
+
+
+def _refuse_duplicate_header(path: str) -> None:
+    """Refuse a CSV whose header row names a column twice, read by pandas' own parser (quotes, gzip, blank
+    lines as in :func:`pandas.read_csv`): pandas would rename the copies ``a.1``, ``a.2`` and fit on them.
+    Empty names are left to pandas (``Unnamed: N``, each unique)."""
+    from collections import Counter
+
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+    names = [str(v) for v in header.iloc[0]] if len(header) else []
+    repeated = [name for name, count in Counter(n for n in names if n != "").items() if count > 1]
+    if repeated:
+        listed = ", ".join(f"{n!r} ({names.count(n)} times)" for n in repeated)
+        raise InvalidParameterError(
+            f"data file {path!r} has duplicate column names in its header row: {listed}; a column name must be "
+            f"used once (pandas would rename the copies {repeated[0]}.1, ... and fit on them); rename the columns "
+            "so each name is used once")
 
 
 def _one_column_hint(frame: pd.DataFrame, path: str) -> pd.DataFrame:

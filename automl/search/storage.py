@@ -50,6 +50,7 @@ __all__ = [
     "DEFAULT_STORAGE_FILE",
     "HeartbeatJournalStorage",
     "check_storage",
+    "check_store_exists",
     "describe_storage",
     "heartbeat_settings",
     "journal_storage",
@@ -167,6 +168,31 @@ def check_storage(storage: object) -> list[str]:
     if isinstance(storage, BaseStorage):
         return []
     return [f"storage must be a path, a URL or an optuna storage, got {type(storage).__name__}"]
+
+
+def check_store_exists(storage: object, study_name: str | None) -> None:
+    """Refuse a journal file or SQLite database that does not exist: opening it would create it, and a
+    command that only reads a study (``resume``, ``worker``, ``leaderboard``) must write nothing.
+
+    Raises:
+        StudyNotFoundError: the file is missing (the message names it and the fix).
+
+    Example:
+        >>> check_store_exists("/nowhere/s.journal", "s")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        automl.exceptions.StudyNotFoundError: no study named 's': the study storage /nowhere/s.journal does not exist; ...
+    """
+    from automl.exceptions import StudyNotFoundError
+
+    where = describe_storage(storage, study_name)
+    path = where[len("journal:"):] if where.startswith("journal:") else None
+    if where.startswith("sqlite:///") and where[len("sqlite:///"):] not in ("", ":memory:"):
+        path = where[len("sqlite:///"):].split("?", 1)[0]
+    if path is not None and not Path(path).exists():
+        raise StudyNotFoundError(
+            f"no study named {study_name!r}: the study storage {path} does not exist; pass the storage the "
+            "sweep used (storage=, --storage or $AUTOML_STORAGE) or run from the folder that holds it"
+        )
 
 
 def _journal_class() -> type:
@@ -340,7 +366,8 @@ def open_study(
     others load it.
 
     Raises:
-        StudyNotFoundError: ``create=False`` and no study of that name exists.
+        StudyNotFoundError: ``create=False`` and no study of that name exists, or no journal file or SQLite
+            database at the storage's path (it is not created).
         JournalCorruptError: The journal file has a corrupt line before its end (the message names the
             file, the line and the fix).
         StorageError: Optuna failed to open the store or the study otherwise (the message names the
@@ -355,6 +382,8 @@ def open_study(
 
     from automl.exceptions import StudyNotFoundError
 
+    if not create and study_name is not None:
+        check_store_exists(storage, study_name)
     opened = open_storage(storage, study_name)
     text = storage if storage is not None or study_name is None else _default_path()
     text = _resolve(os.fspath(text)) if isinstance(text, str | os.PathLike) else None

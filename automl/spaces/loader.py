@@ -45,6 +45,7 @@ from automl.spaces.portfolio import PortfolioEntry, parse_portfolio
 from automl.spaces.param_specs import parse_param
 from automl.spaces.params import Param, _name_problems
 from automl.spaces.space import SearchSpace
+from automl.spaces.yaml_files import load_yaml
 
 __all__ = ["DEFAULT_PRIORITY", "builtin_family_order", "builtin_space_names", "load_builtin_space", "load_space_file",
            "space_from_dict"]
@@ -147,7 +148,7 @@ def _read_yaml(path: Path | Any, source: str) -> object:
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise SearchSpaceError(f"{source}: cannot read the file ({exc})") from None
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         detail = " ".join(str(exc).split())
         raise SearchSpaceError(f"{source}: not valid YAML: {detail}") from None

@@ -123,13 +123,15 @@ def load_overrides(search_space: object) -> dict[str, Any]:
 
     import yaml
 
+    from automl.spaces.yaml_files import load_yaml
+
     if search_space is None:
         return {}
     if isinstance(search_space, (str, os.PathLike)):
         path = os.fspath(search_space)
         try:
             with open(path, encoding="utf-8") as handle:
-                data = yaml.safe_load(handle)
+                data = load_yaml(handle.read())
         except (OSError, yaml.YAMLError) as exc:
             raise SearchSpaceError(f"search_space={path!r} cannot be read: {' '.join(str(exc).split())}") from exc
         if not isinstance(data, Mapping):
