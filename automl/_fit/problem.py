@@ -17,8 +17,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +40,7 @@ from automl.evaluation.cross_validation import Evaluator, cap_validation_rows, p
 from automl.calibration import calibrate_problems
 from automl.evaluation.metrics import Metric, default_metric, get_metric, report_metrics
 from automl.evaluation.splitters import CVPlan, make_cv_plan
+from automl._fit.fingerprint import fingerprint, fingerprint_parts
 from automl._fit.early_checks import (
     Findings, _probe_values, callable_metric_problems, combined_error, model_problems, positive_class, split_problems, valid_settings,
     weight_problems,
@@ -107,6 +106,8 @@ class Problem:
         evaluator: Runs the folds for one configuration.
         image_shape: ``(height, width, channels)`` for image data, else None.
         fingerprint: Hash of the data and settings (a stored study must match it).
+        fingerprint_parts: What the fingerprint covers, part by part (:func:`fingerprint_parts`), so that a study
+            made for other data or settings can say which differ.
         pos_label: The positive class of a binary target (the metrics read it), else None.
     """
 
@@ -127,6 +128,7 @@ class Problem:
     image_shape: tuple[int, int, int] | None
     fingerprint: str
     pos_label: Any = None
+    fingerprint_parts: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def train_rows(self) -> float:
@@ -402,6 +404,8 @@ def prepare_problem(settings: FitSettings, X: Any, y: Any, groups: Any = None, s
         image_shape=image_shape, pos_label=pos_label,
         fingerprint=fingerprint(X_canonical, y_model, task, _metric_key(metric, positive),
                                 plan.description, spaces, image_shape, data.weights),
+        fingerprint_parts=fingerprint_parts(X_canonical, y_model, task, _metric_key(metric, positive),
+                                            plan.description, spaces, image_shape, data.weights),
     )
 
 
@@ -449,28 +453,3 @@ def with_setting_problems(error: BaseException, params: Mapping[str, Any]) -> Ba
     except AutoMLError:  # a setting that does not exist: the data's error stands
         return error
     return error
-
-
-def fingerprint(X: pd.DataFrame, y: np.ndarray, task: str, metric: str, cv: str, spaces: Mapping[str, Any],
-                image_shape: Sequence[int] | None = None, weights: np.ndarray | None = None) -> str:
-    """The hash of the data and settings a stored study is made for (part of the stored-study format).
-
-    Example:
-        >>> X = pd.DataFrame({"a": [1.0, 2.0]})
-        >>> fingerprint(X, np.array([0, 1]), "binary", "roc_auc", "kfold:2", {}) == fingerprint(
-        ...     X, np.array([0, 1]), "binary", "roc_auc", "kfold:2", {})
-        True
-    """
-    digest = hashlib.sha256()
-    digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
-    digest.update(np.ascontiguousarray(y).tobytes())
-    if weights is not None:
-        digest.update(b"weights" + np.ascontiguousarray(weights).tobytes())
-    settings: dict[str, Any] = {
-        "columns": list(X.columns), "task": task, "metric": metric, "cv": cv,
-        "spaces": {k: v.to_dict(conditions=False) for k, v in sorted(spaces.items())},  # `when` changes no score
-    }
-    if image_shape is not None:
-        settings["image_shape"] = list(image_shape)
-    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
-    return digest.hexdigest()

@@ -93,7 +93,8 @@ def _search_spec(problem: Problem, n_trials: int | None, sweep: Mapping[str, Any
     return SearchSpec(
         problem.evaluator, problem.families, problem.spaces, n_trials=n_trials, seed=settings.seed,
         study_name=settings.study_name, storage=settings.storage, pruner=settings.pruner,
-        fingerprint=problem.fingerprint, refit_scale=problem.refit_scale, sweep=sweep,
+        fingerprint=problem.fingerprint, fingerprint_parts=problem.fingerprint_parts, refit_scale=problem.refit_scale,
+        sweep=sweep,
         final_model=settings.final_model,
         first_trials=_first_trials(problem), pack_size=_pack_size(problem),
     )

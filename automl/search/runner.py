@@ -81,6 +81,7 @@ class SearchSpec:
         storage: Where the study lives (see :mod:`automl.search.storage`).
         pruner: ``"percentile"``, ``"median"``, ``"none"`` or an Optuna pruner.
         fingerprint: Hash of data and settings; a stored study must match it.
+        fingerprint_parts: What the fingerprint covers, part by part (stored beside it, named when they differ).
         refit_scale: All rows over training-part rows (the refit's size).
         sweep: Settings stored on the study so that other processes can join (main role).
         final_model: ``"bag"``, ``"auto"`` or ``"refit"`` (see :mod:`automl._fit.refit`): with the first two
@@ -102,6 +103,7 @@ class SearchSpec:
     storage: object = None
     pruner: object = "percentile"
     fingerprint: str = ""
+    fingerprint_parts: Mapping[str, str] = field(default_factory=dict)
     refit_scale: float = 1.25
     sweep: Mapping[str, Any] | None = None
     final_model: str = "refit"
@@ -153,7 +155,7 @@ def _open(spec: SearchSpec, create: bool) -> tuple[Any, bool]:
     """The study of ``spec``, checked against its fingerprint (``create``: created if missing)."""
     return open_checked_study(spec.storage, spec.study_name, direction=spec.evaluator.metrics[0].direction,
                               seed=spec.seed, pruner=spec.pruner, fingerprint=spec.fingerprint, create=create,
-                              metric=spec.evaluator.metrics[0].name)
+                              metric=spec.evaluator.metrics[0].name, parts=spec.fingerprint_parts)
 
 
 class MainRole:

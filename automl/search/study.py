@@ -166,7 +166,8 @@ class FoldPruning:
 
 def open_checked_study(storage: object, study_name: str | None, *, direction: Literal["maximize", "minimize"],
                        seed: int | None,
-                       pruner: object, fingerprint: str, create: bool, metric: str | None = None) -> tuple[Any, bool]:
+                       pruner: object, fingerprint: str, create: bool, metric: str | None = None,
+                       parts: Mapping[str, str] | None = None) -> tuple[Any, bool]:
     """Open (``create``: or create) the study; a stored one must carry ``fingerprint``. ``metric`` names
     the objective for Optuna's own tools (``study.metric_names``, shown by optuna-dashboard).
 
@@ -179,14 +180,13 @@ def open_checked_study(storage: object, study_name: str | None, *, direction: Li
     """
     study, created = open_study(storage, study_name, direction=direction, sampler=make_sampler(seed),
                                 pruner=make_pruner(pruner), create=create)
-    stored = StudyRecord.read(study).fingerprint
-    if stored is None and create:
-        StudyWriter(study).fingerprint(fingerprint)
-    elif stored != fingerprint:
+    record = StudyRecord.read(study)
+    if record.fingerprint is None and create:
+        StudyWriter(study).fingerprint(fingerprint, parts)
+    elif record.fingerprint != fingerprint:
         raise StudyMismatchError(
-            f"study {study_name!r} was created for other data or settings (target, columns, task, "
-            "metric, cv or families differ); pass a new study_name= to start a fresh search, "
-            "or the same data and settings to resume it"
+            f"study {study_name!r} was created for other data or settings ({_what_differs(record, parts)}); "
+            "pass a new study_name= to start a fresh search, or the same data and settings to resume it"
         )
     if create and metric is not None and study.metric_names is None:
         import optuna
@@ -199,6 +199,21 @@ def open_checked_study(storage: object, study_name: str | None, *, direction: Li
     if not created:
         study.sampler = make_sampler(_continued_seed(seed, len(study.get_trials(deepcopy=False)), joining=not create))
     return study, created
+
+
+def _what_differs(record: StudyRecord, parts: Mapping[str, str] | None) -> str:
+    """The parts of the fingerprint that differ from the stored study's, settings shown then and now; the generic
+    list for a study stored before the parts were (or a caller that gives none)."""
+    stored = record.fingerprint_parts or {}
+    if not stored or not parts:
+        return "target, columns, task, metric, cv or families differ"
+    names = []
+    for name, value in parts.items():
+        if name in stored and stored[name] != value:
+            hashed = any(str(v).startswith("sha256:") for v in (stored[name], value))
+            names.append(name if hashed else f"{name}: {stored[name]} then, {value} now")
+    return ("; ".join(names) or "the settings' format changed") + (" differ" if len(names) > 1 else
+                                                                    " differs" if names else "")
 
 
 def _continued_seed(seed: int | None, n_trials: int, joining: bool) -> int | None:

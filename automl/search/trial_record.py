@@ -64,6 +64,7 @@ _FRACTION = "automl:rows_fraction"  # share of each training fold's rows, when b
 _PROBE = "automl:probe_score"  # score of the probe on a subsample of fold 1
 
 _FINGERPRINT = "automl:fingerprint"
+_FINGERPRINT_PARTS = "automl:fingerprint_parts"
 _SWEEP = "automl:sweep"
 _DEADLINE = "automl:deadline"
 _TARGET = "automl:trial_target"
@@ -348,6 +349,7 @@ class StudyRecord:
 
     Attributes:
         fingerprint: Hash of the data and settings it was created for (None: not an automl study).
+        fingerprint_parts: What the fingerprint covers, part by part (None: a study stored before they were).
         sweep: The sweep's settings (for workers and ``resume``), or None.
         deadline: Wall-clock time (``time.time()``) the search ends, or None.
         target: Counted trials the study should reach, or None.
@@ -361,6 +363,7 @@ class StudyRecord:
     fingerprint: str | None = None
     sweep: dict[str, Any] | None = None
     deadline: float | None = None
+    fingerprint_parts: dict[str, str] | None = None
     target: int | None = None
     done: bool = False
     parent_run: dict[str, Any] | None = None
@@ -376,7 +379,7 @@ class StudyRecord:
             fingerprint=attrs.get(_FINGERPRINT), sweep=attrs.get(_SWEEP),
             deadline=None if deadline is None else float(deadline), target=None if target is None else int(target),
             done=bool(attrs.get(_DONE, False)), parent_run=attrs.get(_PARENT_RUN), final_model=attrs.get(_FINAL),
-            portfolios_queued=attrs.get(_PORTFOLIOS),
+            portfolios_queued=attrs.get(_PORTFOLIOS), fingerprint_parts=attrs.get(_FINGERPRINT_PARTS),
         )
 
 
@@ -390,9 +393,11 @@ class StudyWriter:
     def __init__(self, study: Any) -> None:
         self.study = study
 
-    def fingerprint(self, value: str) -> None:
-        """Record the fingerprint of the data and settings."""
+    def fingerprint(self, value: str, parts: Mapping[str, str] | None = None) -> None:
+        """Record the fingerprint of the data and settings (and ``parts``, what it covers part by part)."""
         self.study.set_user_attr(_FINGERPRINT, value)
+        if parts:
+            self.study.set_user_attr(_FINGERPRINT_PARTS, dict(parts))
 
     def sweep(self, record: Mapping[str, Any]) -> None:
         """Record the sweep's settings."""
