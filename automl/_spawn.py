@@ -4,7 +4,9 @@
   writer) without importing the user's main script in it again (a script without an
   ``if __name__ == "__main__":`` guard would run its whole fit there), and makes the child die
   with the process that started it: Linux's ``PR_SET_PDEATHSIG`` where it exists, and on every
-  system a thread that waits for the end of the pipe ``multiprocessing`` keeps to the parent.
+  system a thread that waits for the end of the pipe ``multiprocessing`` keeps to the parent. The
+  child ignores Ctrl-C from its first instruction (see :func:`_ctrl_c_blocked`): a terminal's Ctrl-C
+  reaches the whole process group, and the fit's process alone handles it, stopping its helpers in order.
 - :func:`start_helper` starts a command-line helper (``automl worker`` for ``--workers``) with a
   liveness pipe and the parent's pid in its environment; :func:`watch_parent`, called at the
   helper's start, stops it (as SIGTERM would) when that pipe ends: the parent died, even by kill -9.
@@ -55,7 +57,8 @@ class Terminated(KeyboardInterrupt):
 def start_without_main(process: Any) -> None:
     """``process.start()`` with ``__main__``'s ``__file__`` and ``__spec__`` hidden from the child,
     the child told a start method a plain Python knows (not joblib's ``"loky"``, inside a
-    ``GridSearchCV(n_jobs=2)`` worker), and set to die with this process (see :func:`_child_main`)."""
+    ``GridSearchCV(n_jobs=2)`` worker), set to die with this process and to ignore Ctrl-C from its
+    start (see :func:`_child_main` and :func:`_ctrl_c_blocked`)."""
     target = getattr(process, "_target", None)
     if target is not None and target is not _child_main:
         process._target = _child_main
@@ -74,13 +77,48 @@ def start_without_main(process: Any) -> None:
             if saved_spec is not _MISSING:
                 main.__spec__ = None  # type: ignore[union-attr]
             spawn.get_preparation_data = _plain_preparation(saved_preparation, process)
-            process.start()
+            with _ctrl_c_blocked():
+                process.start()
         finally:
             spawn.get_preparation_data = saved_preparation
             if saved_file is not _MISSING:
                 main.__file__ = saved_file  # type: ignore[union-attr]
             if saved_spec is not _MISSING:
                 main.__spec__ = saved_spec  # type: ignore[union-attr]
+
+
+@contextlib.contextmanager
+def _ctrl_c_blocked() -> Iterator[None]:
+    """SIGINT blocked in the calling thread while the block runs (a child started in it inherits the mask).
+
+    A terminal's Ctrl-C goes to the whole process group. A spawned child that ignored it only once its
+    target ran (after spawn's bootstrap imported automl, scikit-learn, MLflow: seconds) died of it
+    before, with a traceback on stderr and, for the MLflow writer, the finished trials' runs unwritten.
+    The child starts with SIGINT blocked (as the standard library's resource tracker does), and
+    :func:`_child_main` sets it to ignored before unblocking it, so that no SIGINT reaches it from
+    its start on. Blocking, unlike ignoring it here, works in any thread and loses no Ctrl-C meant
+    for this process: one that arrives meanwhile is delivered once the previous mask is restored.
+    The resource tracker a spawn start needs is started before: starting it unblocks SIGINT (CPython
+    unblocks it after the tracker's start instead of restoring the mask it found).
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no process groups, no Ctrl-C sent to the children
+        yield
+        return
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _ignore_ctrl_c() -> None:
+    """In a spawned child: ignore SIGINT, then unblock it (one already pending is discarded)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _plain_preparation(get_preparation_data: Any, process: Any) -> Any:
@@ -102,7 +140,9 @@ def _plain_preparation(get_preparation_data: Any, process: Any) -> Any:
 
 
 def _child_main(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], parent_pid: int) -> Any:
-    """In a spawned child: die with the parent (``SIGKILL`` at its death, and a watching thread), then run."""
+    """In a spawned child: ignore Ctrl-C (the parent's to handle), die with the parent (``SIGKILL`` at its
+    death, and a watching thread), then run."""
+    _ignore_ctrl_c()
     die_with_parent(parent_pid, signal.SIGKILL)
     import multiprocessing
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from automl._spawn import raise_if_stopped
 from automl.evaluation.cross_validation import Evaluator
 from automl.families.base import ModelFamily
 from automl.search.budget import Budget
@@ -342,11 +343,17 @@ def _optimize(study: Any, objective: Objective, callbacks: list[TrialCallback]) 
             study.optimize(objective, callbacks=callbacks, catch=(TrialFailed,), gc_after_trial=False)
             return
         except ValueError as exc:
+            raise_if_stopped(exc)
             last = objective.asked[-1] if len(objective.asked) > started_before else None
             lost = lost_trial(study, last, exc)
             if lost is None:
                 raise
             objective.lost += 1
+        except Exception as exc:
+            # A Ctrl-C or SIGTERM landing inside Optuna's own trial bookkeeping can surface as another error
+            # (UnboundLocalError for 'updated_state' in _run_trial): it is the interrupt, and is raised as one.
+            raise_if_stopped(exc)
+            raise
         logger.warning(
             "trial %d was failed by another process while this one ran it (its heartbeat came later than "
             "the grace period, e.g. on an overloaded machine); it was queued again and the search goes on",

@@ -1,0 +1,175 @@
+"""A terminal's Ctrl-C, for real: SIGINT to the whole process group of a tracked ``automl fit``.
+
+A terminal sends Ctrl-C's SIGINT to every process of the foreground group: the fit's own, the MLflow
+writer and the spawned trial workers alike. The helpers must ignore it from their first instruction
+(the fit's process alone handles it and stops them in order); before, a helper still starting (spawn's
+bootstrap importing automl, scikit-learn or MLflow) died of it with a traceback on stderr, and a dead
+writer lost the finished trials' MLflow runs. The signal is sent once a trial has finished and the
+writer is up, while a trial worker is still starting: then the command exits 130 with no traceback,
+every complete trial has its one FINISHED child run, no run is left RUNNING and no process it started
+is left.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import psutil
+import pytest
+
+from automl.search.storage import open_storage
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning"),
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
+]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _write_data(folder: Path) -> None:
+    """300 rows: two float columns, a text column and a yes/no target."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=300), rng.normal(size=300)
+    c = rng.choice(["red", "green", "blue"], 300)
+    y = np.where(a + 0.5 * b + (c == "red") + rng.normal(scale=0.5, size=300) > 0.3, "yes", "no")
+    pd.DataFrame({"a": a, "b": b, "c": c, "y": y}).to_csv(folder / "train.csv", index=False)
+
+
+def _foreground_sigint() -> None:  # runs in the child between fork and exec
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _trial_states(journal: Path) -> dict[int, optuna.trial.TrialState]:
+    """The state of each trial of the study, by number (none before the study exists)."""
+    if not journal.exists():
+        return {}
+    try:
+        study = optuna.load_study(study_name="s", storage=open_storage(str(journal), "s"))
+    except KeyError:  # not created yet
+        return {}
+    return {t.number: t.state for t in study.get_trials(deepcopy=False)}
+
+
+def _sleeping(pid: int) -> bool:
+    """Whether the main thread of ``pid`` is blocked in a system call (waiting for its trial worker, when
+    a trial runs), not running Python: on one core, where the test runs the fit is not running."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] == b"S"
+    except OSError:
+        return False
+
+
+def _ignores_sigint(pid: int) -> bool:
+    """Whether the process ``pid`` has SIGINT ignored (True once it is gone: nothing to catch there)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+            fields = dict(line.split(":\t", 1) for line in handle.read().splitlines() if ":\t" in line)
+    except OSError:
+        return True
+    return bool(int(fields["SigIgn"], 16) & (1 << (signal.SIGINT - 1)))
+
+
+def _helpers(process: psutil.Process, store: Path) -> tuple[list[psutil.Process], list[psutil.Process]]:
+    """The fit's spawned helper processes alive now: the MLflow writers that opened the ``store`` file (the
+    writer opens it once MLflow is imported) and the others (trial workers, a writer still starting)."""
+    writers: list[psutil.Process] = []
+    others: list[psutil.Process] = []
+    for child in process.children(recursive=True):
+        try:
+            if any("multiprocessing.spawn" in part for part in child.cmdline()):
+                opened = any(Path(f.path) == store for f in child.open_files())
+                (writers if opened else others).append(child)
+        except psutil.Error:
+            continue
+    return writers, others
+
+
+def _interrupt_moment(fit: subprocess.Popen, journal: Path, store: Path, started: set[psutil.Process]) -> None:
+    """Wait until a trial is complete, the MLflow writer is up (it opened the store) and a trial worker is
+    alive; kill the trial workers (as the OS's out-of-memory killer would: the fit replaces them and goes on),
+    then wait until a replacement is still starting (it has not ignored SIGINT yet: before the fix, the
+    moment a Ctrl-C killed it with a traceback) while the fit's main thread waits in a system call (not in
+    Optuna's bookkeeping of a trial, which is not this test's subject). Every process the fit starts
+    meanwhile is added to ``started``."""
+    tree = psutil.Process(fit.pid)
+    end = time.monotonic() + 120.0
+    killed: set[int] = set()
+    while time.monotonic() < end:
+        if fit.poll() is not None:
+            raise AssertionError(f"the fit ended (code {fit.returncode}) before the interrupt: {fit.communicate()[1]}")
+        started.update(tree.children(recursive=True))
+        writers, others = _helpers(tree, store)
+        if not killed and writers and others and optuna.trial.TrialState.COMPLETE in _trial_states(journal).values():
+            for worker in others:
+                worker.kill()
+                killed.add(worker.pid)
+        elif killed and any(h.pid not in killed and not _ignores_sigint(h.pid) for h in others) and _sleeping(fit.pid):
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for a finished trial with the MLflow writer up and a worker starting")
+
+
+def test_ctrl_c_to_the_process_group_is_the_fits_alone_and_keeps_every_finished_trials_run(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    _write_data(tmp_path)
+    journal, uri = tmp_path / "s.journal", f"sqlite:///{tmp_path / 'mlflow.db'}"
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path / "tmp"), "AUTOML_TRACKING": "1"}
+    command = [sys.executable, "-m", "automl.cli", "fit", "train.csv", "--target", "y", "--time-budget", "120",
+               "--families", "linear", "--study", "s", "--storage", str(journal), "--tracking-uri", uri]
+    fit = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True, start_new_session=True, preexec_fn=_foreground_sigint)
+    started: set[psutil.Process] = set()
+    try:
+        _interrupt_moment(fit, journal, tmp_path / "mlflow.db", started)
+        os.killpg(fit.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        _, stderr = fit.communicate(timeout=30)
+    finally:
+        if fit.poll() is None:
+            os.killpg(fit.pid, signal.SIGKILL)
+            fit.wait()
+    assert fit.returncode == 130, stderr
+    assert "Traceback" not in stderr and "incomplete" not in stderr, stderr
+    _, left = psutil.wait_procs(list(started), timeout=10)
+    assert not left, [p.pid for p in left]
+
+    complete = [n for n, state in _trial_states(journal).items() if state == optuna.trial.TrialState.COMPLETE]
+    assert complete
+    client = MlflowClient(uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()], max_results=1000)
+    assert not [r.info.run_name for r in runs if r.info.status == "RUNNING"]
+    assert [r.info.status for r in runs if "mlflow.parentRunId" not in r.data.tags] == ["KILLED"]
+    for number in complete:
+        mine = [r.info.status for r in runs if r.data.tags.get("automl.trial_number") == str(number)]
+        assert mine == ["FINISHED"], f"trial {number}: runs {mine}"
+
+
+def test_a_ctrl_c_that_optuna_turns_into_another_error_is_raised_as_the_interrupt(monkeypatch):
+    """A Ctrl-C landing in Optuna's trial bookkeeping surfaced as "UnboundLocalError: ... 'updated_state'" and the
+    fit exited 1 ("failed") instead of 130; the search raises the interrupt it was."""
+    from types import SimpleNamespace
+
+    from automl import _spawn
+    from automl.search.runner import _optimize
+
+    class _Study:
+        def optimize(self, *args, **kwargs):
+            raise UnboundLocalError("cannot access local variable 'updated_state'")
+
+    objective = SimpleNamespace(asked=[], lost=0)
+    with pytest.raises(UnboundLocalError):  # no interrupt arrived: the error is the error
+        _optimize(_Study(), objective, [])
+    monkeypatch.setitem(_spawn._STATE, "interrupted", True)
+    with pytest.raises(KeyboardInterrupt) as info:
+        _optimize(_Study(), objective, [])
+    assert isinstance(info.value.__cause__, UnboundLocalError)
