@@ -98,6 +98,8 @@ def test_what_is_truly_wrong_is_still_refused_with_the_exception_scikit_learn_ex
     with pytest.raises(ValueError, match="Reshape your data") as info:
         automl.AutoMLClassifier(cv=3, **FAST).fit(X["a"].to_numpy(), y)
     assert isinstance(info.value, (automl.AutoMLError, TypeError))  # was an InputTypeError: still one
+    with pytest.raises(ValueError, match=r"Reshape your data: X.to_frame\(\) if it is one feature"):
+        automl.AutoMLClassifier(cv=3, **FAST).fit(X["a"], y)  # a Series has no reshape
     with pytest.raises(ValueError, match="requires y to be passed, but the target y is None"):
         automl.AutoMLClassifier(cv=3, **FAST).fit(X, None)
     with pytest.raises(automl.InputTypeError, match="rows of different lengths"):

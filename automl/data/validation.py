@@ -95,9 +95,11 @@ def as_table(X: object, *, argument: str = "X") -> pd.DataFrame | np.ndarray:
     if array.ndim != 2:
         kind = "array" if isinstance(X, np.ndarray) else type(X).__name__
         got = f"a {array.ndim}-D {kind} of shape {array.shape}" if array.ndim else f"a scalar {X!r}"
+        fix = (f"{argument}.to_frame() if it is one feature, {argument}.to_frame().T if it is one row"
+               if isinstance(X, pd.Series) else
+               f"{argument}.reshape(-1, 1) if it is one feature, {argument}.reshape(1, -1) if it is one row")
         raise DataShapeError(
-            f"{argument} must be 2-D (a pandas DataFrame or a 2-D array), got {got}. Reshape your data: "
-            f"{argument}.reshape(-1, 1) if it is one feature, {argument}.reshape(1, -1) if it is one row"
+            f"{argument} must be 2-D (a pandas DataFrame or a 2-D array), got {got}. Reshape your data: {fix}"
         )
     return array
 
