@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from automl._device import gpu_ruled_out
 from automl._spawn import raise_if_stopped, sigterm_as_interrupt, sigterm_deferred
@@ -35,7 +35,7 @@ from automl.search.isolation import Runner, make_runner
 from automl.search.runner import JoiningRole, MainRole, SearchOutcome, SearchSpec, run_search
 from automl.search.storage import describe_storage
 from automl.spaces.zero_shot import FirstTrial, learned_first_trials
-from automl.tracking import SearchInfo, Tracker, TrackingResult, make_tracker
+from automl.tracking import NullTracker, SearchInfo, Tracker, TrackingResult, make_tracker
 from automl._fit.problem import Problem, prepare_problem
 from automl._fit.refit import build_final_model
 from automl._fit.stack import expected_width, stack_refit_factor
@@ -108,13 +108,33 @@ def _tracking_took_the_budget(seconds: float, settings: FitSettings) -> bool:
     return bool(settings.time_budget) and seconds >= TRACKING_START_SHARE * float(settings.time_budget)
 
 
-def _tracking_start_note(tracker: Any, seconds: float, settings: FitSettings) -> str:
-    """Why no trial completed when MLflow's start took the budget: opening (or first creating) its store, which the
-    search waits for (importing mlflow and creating a SQLite store take seconds on one core)."""
-    where = getattr(tracker, "shown_uri", None) or "the tracking store"
-    return (f"MLflow tracking's start (opening {where}; a new store is created on first use) took {seconds:.1f} s of "
-            f"the {float(settings.time_budget):g} s budget; raise time_budget=, or turn tracking off "
-            "(tracking=False, --no-tracking)")
+class _TrackerOnOpen:
+    """The fit's tracker, made once the study is opened and checked, and started there: a study refused as made for
+    other data writes no MLflow store (making an MLflow client creates a SQLite store). ``seconds``: how long making
+    and starting it took (importing mlflow and creating a SQLite store take seconds on one core)."""
+
+    def __init__(self, settings: FitSettings) -> None:
+        self.settings, self.tracker, self.seconds = settings, cast(Tracker, NullTracker()), 0.0
+
+    def start(self, study: Any, info: SearchInfo) -> None:
+        begun = time.monotonic()
+        try:
+            self.tracker = make_tracker(self.settings)
+            self.tracker.on_start(study, info)
+        finally:
+            self.seconds = time.monotonic() - begun
+
+    def on_trial(self, study: Any, trial: Any) -> None:
+        self.tracker.on_trial(study, trial)
+
+
+def _tracking_start_note(tracking: _TrackerOnOpen, settings: FitSettings) -> str:
+    """Why no trial completed when the tracker's start took the budget: opening (or first creating) its store,
+    which the search waits for."""
+    where = getattr(tracking.tracker, "shown_uri", None) or "the tracking store"
+    return (f"MLflow tracking's start (opening {where}; a new store is created on first use) took "
+            f"{tracking.seconds:.1f} s of the {float(settings.time_budget):g} s budget; raise time_budget=, or turn "
+            "tracking off (tracking=False, --no-tracking)")
 
 
 def _pack_size(problem: Problem) -> int:
@@ -211,32 +231,31 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
     """
     started = time.monotonic()
     problem = prepare_problem(settings, X, y, groups, sample_weight)
-    tracker = make_tracker(settings)
     budget = _budget(problem, started, tracked=settings.tracking_on)
     spec = _search_spec(problem, settings.n_trials, sweep if settings.study_name else None)
     opened: list[Any] = []
-    tracker_start = [0.0]
+    tracking = _TrackerOnOpen(settings)
 
     def on_open(study: Any) -> None:
         opened.append(study)
-        begun = time.monotonic()
-        tracker.on_start(study, search_info(problem, budget))
-        tracker_start[0] = time.monotonic() - begun
+        tracking.start(study, search_info(problem, budget))
 
     runner = _runner(problem)
     try:
-        outcome = run_search(spec, runner, MainRole(spec), budget, [tracker.on_trial, *callbacks], on_open)
+        outcome = run_search(spec, runner, MainRole(spec), budget, [tracking.on_trial, *callbacks], on_open)
         raise_if_stopped()  # a SIGTERM or Ctrl-C the search's last steps lost: no refit, the run is KILLED
         report_stage("refitting the best model on all rows ...")
         final = build_final_model(problem, outcome, runner, budget)
         raise_if_stopped()
     except BaseException as exc:
-        tracker.finish(opened[0] if opened else None, None, _status(exc), _end_deadline(exc, budget.tracking_deadline()))
-        if isinstance(exc, BudgetExhaustedError) and _tracking_took_the_budget(tracker_start[0], settings):
-            raise BudgetExhaustedError(f"{exc}\n{_tracking_start_note(tracker, tracker_start[0], settings)}") from exc
+        tracking.tracker.finish(opened[0] if opened else None, None, _status(exc),
+                                _end_deadline(exc, budget.tracking_deadline()))
+        if isinstance(exc, BudgetExhaustedError) and _tracking_took_the_budget(tracking.seconds, settings):
+            raise BudgetExhaustedError(f"{exc}\n{_tracking_start_note(tracking, settings)}") from exc
         raise
     finally:
         runner.close()
+    tracker = tracking.tracker
     report = build_report(problem, outcome, final, time.monotonic() - started)
     report.estimator = fitted_estimator(estimator_class, settings, report.attributes)
     if settings.tracking_on:

@@ -400,6 +400,13 @@ def open_study(
             raise journal_error(journal, exc) from exc
 
     def create_or_load() -> tuple[Any, bool]:
+        if create and study_name is not None:
+            # Loaded first: Optuna's create_study on a study that exists appends a create record to a journal
+            # before refusing it, so a fit refused as a mismatch would still have written.
+            try:
+                return optuna.load_study(storage=opened, study_name=study_name, sampler=sampler, pruner=pruner), False
+            except KeyError:
+                pass
         if create:
             try:
                 study = optuna.create_study(

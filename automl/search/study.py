@@ -203,7 +203,13 @@ def open_checked_study(storage: object, study_name: str | None, *, direction: Li
 
 def _what_differs(record: StudyRecord, parts: Mapping[str, str] | None) -> str:
     """The parts of the fingerprint that differ from the stored study's, settings shown then and now; the generic
-    list for a study stored before the parts were (or a caller that gives none)."""
+    list for a study stored before the parts were (or a caller that gives none).
+
+    Example:
+        >>> stored = StudyRecord(fingerprint="x", fingerprint_parts={"the metric": "roc_auc", "the target": "sha256:1"})
+        >>> _what_differs(stored, {"the metric": "accuracy", "the target": "sha256:2"})
+        'the metric (roc_auc then, accuracy now) and the target differ'
+    """
     stored = record.fingerprint_parts or {}
     if not stored or not parts:
         return "target, columns, task, metric, cv or families differ"
@@ -211,9 +217,11 @@ def _what_differs(record: StudyRecord, parts: Mapping[str, str] | None) -> str:
     for name, value in parts.items():
         if name in stored and stored[name] != value:
             hashed = any(str(v).startswith("sha256:") for v in (stored[name], value))
-            names.append(name if hashed else f"{name}: {stored[name]} then, {value} now")
-    return ("; ".join(names) or "the settings' format changed") + (" differ" if len(names) > 1 else
-                                                                    " differs" if names else "")
+            names.append(name if hashed else f"{name} ({stored[name]} then, {value} now)")
+    if not names:
+        return "the settings' format changed"
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return listed + (" differ" if len(names) > 1 else " differs")
 
 
 def _continued_seed(seed: int | None, n_trials: int, joining: bool) -> int | None:

@@ -154,12 +154,17 @@ def test_a_named_study_is_stored_locally_and_resumed(tmp_path):
     first_trials = first.leaderboard().dropna(subset=["trial"])
     assert trials["roc_auc_mean"].max() >= first_trials["roc_auc_mean"].max()  # the earlier trials still count
     assert set(second.oof_predictions_) <= {3, 4}  # only this run's trials carry predictions
-    with pytest.raises(StudyMismatchError, match=r"other data or settings \(the feature values; the target differ\); "
-                       "pass a new study_name"):
+    with pytest.raises(StudyMismatchError, match=r"other data or settings \(the feature values and the target "
+                       r"differ\); pass a new study_name"):
         automl.fit(_binary(seed=9), target="y", n_trials=1, families=["linear", "knn"], cv=3, study_name="s1")
-    with pytest.raises(StudyMismatchError, match=r"\(the metric: roc_auc then, accuracy now; cv: stratified_kfold:3 "
-                       r"then, stratified_kfold:5 now; the families or their search spaces differ\)"):
-        automl.fit(data, target="y", n_trials=1, families=["linear"], cv=5, metric="accuracy", study_name="s1")
+    size = (tmp_path / "automl-studies.journal").stat().st_size
+    with pytest.raises(StudyMismatchError, match=r"\(the metric \(roc_auc then, accuracy now\), cv "
+                       r"\(stratified_kfold:3 then, stratified_kfold:5 now\) and the families or their search spaces "
+                       r"differ\)"):
+        automl.fit(data, target="y", n_trials=1, families=["linear"], cv=5, metric="accuracy", study_name="s1",
+                   tracking=True, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert (tmp_path / "automl-studies.journal").stat().st_size == size  # refused: nothing appended
+    assert not (tmp_path / "mlflow.db").exists()  # nor an MLflow store made (the tracker is made once it is checked)
 
 
 def test_out_of_fold_predictions_are_kept_for_every_completed_trial():
