@@ -251,3 +251,14 @@ def test_n_jobs_none_means_one_thread_as_in_scikit_learn():
     assert model.n_jobs is None and resolve_n_jobs(None) == 1
     with pytest.raises(automl.InvalidParameterError, match=r"or None \(1, as in scikit-learn\), got 0"):
         automl.AutoMLClassifier(**{**FAST, "n_jobs": 0}).fit(X, y)
+
+
+def test_a_best_score_of_zero_is_zero_not_nan():
+    """Before, ``float(value or nan)`` turned a best trial's score of 0.0 (ROC AUC 0 on 4 rows, a perfect RMSE) into
+    NaN in ``best_score_`` while the leaderboard showed 0.0."""
+    frame = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "y": [0, 1, 0, 1]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = automl.fit(frame, target="y", cv=2, **FAST)
+    assert model.leaderboard()["roc_auc_mean"].iloc[0] == 0.0
+    assert model.best_score_ == 0.0

@@ -330,7 +330,8 @@ def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budg
     family, params, refit_params = refit_config(record, problem.spaces)
     if record.number in refitter.grown and not isinstance(model, BaggedModel):
         refit_params = params  # grown to more rows: its own stopping rule, not its share's rounds
-    final = FinalModel(model, record, params, refit_params, float(record.value or math.nan), [family],
+    score = math.nan if record.value is None else float(record.value)  # a score of 0.0 is a score
+    final = FinalModel(model, record, params, refit_params, score, [family],
                        refit_seconds=time.monotonic() - started, fallbacks=fallbacks, source=source)
     pending = None
     if problem.settings.ensemble and not fallbacks:

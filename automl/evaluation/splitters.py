@@ -40,6 +40,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import math
 import numbers
 import warnings
 
@@ -109,6 +110,24 @@ class CVPlan:
         values, counts = np.unique(np.asarray(y, dtype=object).astype(str), return_counts=True)
         return [(v, int(c)) for v, c in zip(values, counts) if c < below]
 
+    def _holdout_class_problems(self, y: Any, n: int) -> list[str]:
+        """A stratified holdout puts a row of every class in each part (scikit-learn refuses it otherwise): its
+        validation part, ``ceil(fraction x n)`` rows, and its training part need at least as many rows as classes."""
+        classes = len(np.unique(np.asarray(y, dtype=object).astype(str)))
+        size = self.splitter.test_size
+        n_valid = math.ceil(float(size) * n) if isinstance(size, float) else int(size)
+        if min(n_valid, n - n_valid) >= classes:
+            return []
+        if n < 2 * classes:
+            fix = "more rows"
+        elif n_valid < classes:
+            fix = f"a larger fraction (cv={math.ceil(100 * classes / n) / 100:g} or more)"
+        else:
+            fix = f"a smaller fraction (cv={math.floor(100 * (n - classes) / n) / 100:g} or less)"
+        return [f"cv={self.description} puts {n_valid} of the {n} rows in the validation part and {n - n_valid} in "
+                f"the training part, but each needs a row of every one of the {classes} classes; use {fix}, or "
+                "folds (cv=3)"]
+
     def data_warnings(self, y: Any, task: str) -> list[str]:
         """What works but deserves a warning: classes smaller than the folds under ``cv=None``."""
         if task == "regression" or not self.lenient_classes:
@@ -140,6 +159,8 @@ class CVPlan:
                     f"needs per class; use fewer folds (cv={max(2, int(min(c for _, c in small)))} or a holdout "
                     "cv=0.2), or merge or drop the rare classes"
                 )
+        if task != "regression" and isinstance(self.splitter, ms.StratifiedShuffleSplit) and n >= self.min_rows:
+            problems += self._holdout_class_problems(y, n)
         if self.needs_groups and groups is None:
             problems.append(f"cv={self.description} needs groups; pass groups= (a column name or one label per row)")
         if groups is not None and self.needs_groups:

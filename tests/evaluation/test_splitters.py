@@ -187,3 +187,19 @@ def test_a_fit_on_classes_of_three_rows_each_runs_with_three_folds():
     frame = pd.DataFrame({"a": np.arange(9.0), "y": list("abc") * 3})
     model = automl.fit(frame, target="y", n_trials=1, families=["linear"], tracking=False, isolation="none")
     assert model.leaderboard()["n_folds"].iloc[0] == 3 and model.cv_ == "stratified_kfold:3"
+
+
+@pytest.mark.parametrize("cv, text", [
+    (0.01, r"cv=holdout:0.01 puts 1 of the 20 rows in the validation part and 19 in the training part, but each needs "
+           r"a row of every one of the 2 classes; use a larger fraction \(cv=0.1 or more\), or folds \(cv=3\)"),
+    (0.99, r"puts 20 of the 20 rows in the validation part and 0 in the training part.*a smaller fraction \(cv=0.9 "
+           r"or less\)"),
+])
+def test_a_stratified_holdout_too_small_for_the_classes_is_refused_with_the_fraction_that_works(cv, text):
+    """Before, scikit-learn's "test_size = 1 should be greater or equal to the number of classes = 2", no fix."""
+    y = np.array([0, 1] * 10)
+    assert make_cv_plan(cv, "binary").data_problems(y, "binary", None)[0].startswith("cv=holdout")
+    import re
+
+    assert re.search(text, make_cv_plan(cv, "binary").data_problems(y, "binary", None)[0])
+    assert make_cv_plan(0.1, "binary").data_problems(y, "binary", None) == []
