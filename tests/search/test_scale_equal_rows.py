@@ -91,8 +91,10 @@ def _scale_trials_of_a_fit(seed: int) -> pd.DataFrame:
 def test_in_a_fit_on_large_data_the_scale_trials_that_complete_trained_on_the_same_rows():
     # Whether sqrt and log complete depends on the time the machine leaves them: when the one on the target as it is
     # was given many rows, they may not match them in the time left and stop at their probe (which is the rule). The
-    # guarantee is checked on every fit; a second seed is fitted only when the first left one scale trial to compare.
-    done = _scale_trials_of_a_fit(seed=0)
-    if len(done) < 2:
-        done = _scale_trials_of_a_fit(seed=1)
+    # guarantee is checked on every fit; another seed is fitted only when a fit left one scale trial to compare (a
+    # clean run at d3ffd90 saw seeds 0 and 1 both leave one).
+    for seed in (0, 1, 2):
+        done = _scale_trials_of_a_fit(seed=seed)
+        if len(done) >= 2:
+            break
     assert len(done) >= 2
