@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["fingerprint", "fingerprint_parts"]
+__all__ = ["fingerprint", "fingerprint_and_parts", "fingerprint_parts"]
 
 
 def fingerprint(X: pd.DataFrame, y: np.ndarray, task: str, metric: str, cv: str, spaces: Mapping[str, Any],
@@ -34,40 +34,45 @@ def fingerprint(X: pd.DataFrame, y: np.ndarray, task: str, metric: str, cv: str,
         ...     X, np.array([0, 1]), "binary", "roc_auc", "kfold:2", {})
         True
     """
-    digest = hashlib.sha256()
-    digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
-    digest.update(np.ascontiguousarray(y).tobytes())
-    if weights is not None:
-        digest.update(b"weights" + np.ascontiguousarray(weights).tobytes())
-    settings: dict[str, Any] = {
-        "columns": list(X.columns), "task": task, "metric": metric, "cv": cv,
-        "spaces": {k: v.to_dict(conditions=False) for k, v in sorted(spaces.items())},  # `when` changes no score
-    }
-    if image_shape is not None:
-        settings["image_shape"] = list(image_shape)
-    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
-    return digest.hexdigest()
-
-
-def _short(*blobs: bytes) -> str:
-    digest = hashlib.sha256()
-    for blob in blobs:
-        digest.update(blob)
-    return "sha256:" + digest.hexdigest()[:16]
+    return fingerprint_and_parts(X, y, task, metric, cv, spaces, image_shape, weights)[0]
 
 
 def fingerprint_parts(X: pd.DataFrame, y: np.ndarray, task: str, metric: str, cv: str, spaces: Mapping[str, Any],
                       image_shape: Sequence[int] | None = None, weights: np.ndarray | None = None) -> dict[str, str]:
     """What :func:`fingerprint` covers, part by part, named as a message names it: the task, the metric and cv as
     they are (shown then and now), the data as short hashes (``sha256:`` and 16 hex digits, never shown)."""
-    spaces_text = json.dumps({k: v.to_dict(conditions=False) for k, v in sorted(spaces.items())}, sort_keys=True,
-                             default=str)
-    return {
+    return fingerprint_and_parts(X, y, task, metric, cv, spaces, image_shape, weights)[1]
+
+
+def fingerprint_and_parts(X: pd.DataFrame, y: np.ndarray, task: str, metric: str, cv: str,
+                          spaces: Mapping[str, Any], image_shape: Sequence[int] | None = None,
+                          weights: np.ndarray | None = None) -> tuple[str, dict[str, str]]:
+    """:func:`fingerprint` and :func:`fingerprint_parts` from one pass over the data (each input hashed once)."""
+    values = pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes()
+    target = np.ascontiguousarray(y).tobytes()
+    weight_bytes = None if weights is None else np.ascontiguousarray(weights).tobytes()
+    space_dicts = {k: v.to_dict(conditions=False) for k, v in sorted(spaces.items())}  # `when` changes no score
+    digest = hashlib.sha256()
+    digest.update(values)
+    digest.update(target)
+    if weight_bytes is not None:
+        digest.update(b"weights" + weight_bytes)
+    settings: dict[str, Any] = {"columns": list(X.columns), "task": task, "metric": metric, "cv": cv,
+                                "spaces": space_dicts}
+    if image_shape is not None:
+        settings["image_shape"] = list(image_shape)
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    parts = {
         "the feature columns": _short(json.dumps([str(c) for c in X.columns]).encode()),
-        "the feature values": _short(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes()),
-        "the target": _short(np.ascontiguousarray(y).tobytes()),
-        "the sample weights": "none" if weights is None else _short(np.ascontiguousarray(weights).tobytes()),
+        "the feature values": _short(values),
+        "the target": _short(target),
+        "the sample weights": "none" if weight_bytes is None else _short(weight_bytes),
         "the task": task, "the metric": metric, "cv": cv,
-        "the families or their search spaces": _short(spaces_text.encode()),
+        "the families or their search spaces": _short(json.dumps(space_dicts, sort_keys=True, default=str).encode()),
         "image_shape": "none" if image_shape is None else "x".join(str(int(d)) for d in image_shape),
     }
+    return digest.hexdigest(), parts
+
+
+def _short(blob: bytes) -> str:
+    return "sha256:" + hashlib.sha256(blob).hexdigest()[:16]

@@ -40,7 +40,7 @@ from automl.evaluation.cross_validation import Evaluator, cap_validation_rows, p
 from automl.calibration import calibrate_problems
 from automl.evaluation.metrics import Metric, default_metric, get_metric, report_metrics
 from automl.evaluation.splitters import CVPlan, make_cv_plan
-from automl._fit.fingerprint import fingerprint, fingerprint_parts
+from automl._fit.fingerprint import fingerprint, fingerprint_and_parts
 from automl._fit.early_checks import (
     Findings, _probe_values, callable_metric_problems, combined_error, model_problems, positive_class, split_problems, valid_settings,
     weight_problems,
@@ -315,9 +315,9 @@ def _first_stage(settings: FitSettings, X: Any, y: Any, groups: Any, sample_weig
     if validated is not None:
         with found.catch():
             families = _families(settings, validated[0], validated[2] is not None)
-        nets = [f.name for f in families or () if "torch" in f.requires]
-        if missing_cuda_problems(settings.device, nets):
-            found.add(InvalidParameterError(missing_cuda_problems(settings.device, nets)))
+        cuda = missing_cuda_problems(settings.device, [f.name for f in families or () if "torch" in f.requires])
+        if cuda:
+            found.add(InvalidParameterError(cuda))
     with found.catch():
         overrides = _overrides(settings, families)
     return validated, metric, families, overrides
@@ -398,14 +398,13 @@ def prepare_problem(settings: FitSettings, X: Any, y: Any, groups: Any = None, s
         n_jobs=resolve_n_jobs(settings.n_jobs), device=settings.device, image_shape=image_shape,
         weights=data.weights, probe_fraction=probe_fraction_for(train_rows) if probing else None,
     )
+    digest, parts = fingerprint_and_parts(X_canonical, y_model, task, _metric_key(metric, positive), plan.description,
+                                          spaces, image_shape, data.weights)
     return Problem(
         settings=settings, data=data, task=task, metric=metric, metrics=metrics, families=families, spaces=spaces,
         plan=plan, schema=schema, X=X_canonical, y=y_model, classes=classes, splits=splits, evaluator=evaluator,
         image_shape=image_shape, pos_label=pos_label,
-        fingerprint=fingerprint(X_canonical, y_model, task, _metric_key(metric, positive),
-                                plan.description, spaces, image_shape, data.weights),
-        fingerprint_parts=fingerprint_parts(X_canonical, y_model, task, _metric_key(metric, positive),
-                                            plan.description, spaces, image_shape, data.weights),
+        fingerprint=digest, fingerprint_parts=parts,
     )
 
 
