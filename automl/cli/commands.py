@@ -287,13 +287,10 @@ def _write_text(path: str, text: str, what: str) -> None:
         ) from None
 
 
-#: ``-o`` suffixes written as Parquet (the ones :func:`automl.data.tables.read_table` reads as Parquet).
-PARQUET_SUFFIXES = (".parquet", ".pq")
-
-
 def _write_table(frame: Any, path: str, what: str) -> None:
     """``frame`` to ``path`` (``-o``): Parquet for a ``.parquet``/``.pq`` path, CSV on standard output for ``-``,
     CSV otherwise; a path that cannot be written is refused, naming ``what``."""
+    from automl.data.tables import PARQUET_SUFFIXES
     from automl.exceptions import InvalidParameterError
 
     try:
@@ -397,6 +394,7 @@ def _kept_columns(frame: Any, spec: str | None, source: str) -> Any:
     """The input columns ``--keep-columns`` names (``"id,customer"``), to be written beside the predictions
     (a CSV's as their text, exactly as in the file)."""
     from automl._suggest import close_names
+    from automl.data.tables import PARQUET_SUFFIXES
     from automl.exceptions import InvalidParameterError
 
     names = [n.strip() for n in (spec or "").split(",") if n.strip()]
@@ -410,7 +408,7 @@ def _kept_columns(frame: Any, spec: str | None, source: str) -> Any:
             problems.append(f"--keep-columns: {source} has no column {name!r}{hint}")
         raise InvalidParameterError(problems)
     names = list(dict.fromkeys(names))
-    if not names or source.endswith((".parquet", ".pq")):
+    if not names or source.endswith(PARQUET_SUFFIXES):
         return frame[names]
     import pandas as pd
 

@@ -32,7 +32,10 @@ from automl.exceptions import InvalidParameterError
 if TYPE_CHECKING:
     from automl.data.schema import Schema
 
-__all__ = ["read_table", "TEXT_KINDS"]
+__all__ = ["PARQUET_SUFFIXES", "read_table", "TEXT_KINDS"]
+
+#: File names read (and, by ``automl predict -o``, written) as Parquet; any other is CSV.
+PARQUET_SUFFIXES = (".parquet", ".pq")
 
 #: Schema kinds whose CSV column is read as text at predict (the schema converts it).
 TEXT_KINDS = ("categorical", "datetime", "timedelta", "text")
@@ -57,7 +60,7 @@ def read_table(path: str | os.PathLike, schema: Schema | None = None) -> pd.Data
     text = os.fspath(path)
     if not os.path.isfile(text):
         raise InvalidParameterError(f"data file {text!r} not found; pass the path of a CSV or Parquet file")
-    parquet = text.endswith((".parquet", ".pq"))
+    parquet = text.endswith(PARQUET_SUFFIXES)
     try:
         if parquet:
             frame = pd.read_parquet(text)
