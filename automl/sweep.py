@@ -212,22 +212,6 @@ def _settings_problems(settings: Mapping[str, Any]) -> list[str]:
     return []
 
 
-def _target_role_problems(target: object, cv: object, head: str) -> list[str]:
-    """``cv="group:COLUMN"`` naming the target: the target is predicted, it cannot define the folds' groups
-    (a cv that does not parse is reported by the settings check)."""
-    from automl.evaluation.splitters import parse_cv
-
-    try:
-        column = parse_cv(cv).column if cv is not None else None
-    except InvalidParameterError:
-        return []
-    if column is None or column != target:
-        return []
-    return [f"{head}cv='group:{column}': {column!r} is the target, and the target cannot be the groups column "
-            "(the column whose values keep rows together in one fold); pass cv='group:COLUMN' with another "
-            "column, such as a customer or patient id"]
-
-
 def sweep_from_mapping(data: object, source: str = "<dict>", base: str | os.PathLike | None = None) -> SweepSpec:
     """Validate a sweep mapping; paths are relative to ``base`` (default: the working directory).
 
@@ -283,7 +267,6 @@ def sweep_from_mapping(data: object, source: str = "<dict>", base: str | os.Path
     if space is not None:
         settings["search_space"] = space
     problems += [f"{head}{p}" for p in _settings_problems({**settings, "search_space": None})]
-    problems += _target_role_problems(target, settings.get("cv"), head)
     if problems:
         raise InvalidParameterError(problems)
     output = values.get("output")

@@ -163,6 +163,11 @@ CASES = [
         fit_case(binary_frame, ITE, ["target=<NA>"], ["the name of a column of data"], target=pd.NA),
         id="target-pd-na",
     ),
+    pytest.param(  # before, from Python: "unknown column 'y'" (the target had left the features)
+        _absent(fit_case(binary_frame, IPE, ["cv='group:y'", "'y' is the target"],
+                         ["pass cv='group:COLUMN' with another column"], cv="group:y"), "unknown column"),
+        id="cv-groups-from-the-target",
+    ),
     pytest.param(
         fit_case(lambda: _with(binary_frame(), y=np.nan), DVE, ["'y'", "entirely missing"],
                  ["every row needs a target value"]),

@@ -146,13 +146,18 @@ class Problem:
         return float(np.mean([len(valid) for _, valid in self.splits])) / max(len(self.y), 1)
 
 
-def _group_column(settings: FitSettings, X: Any, groups: Any) -> tuple[Any, Any]:
+def _group_column(settings: FitSettings, X: Any, y: Any, groups: Any) -> tuple[Any, Any]:
     """``cv="group:COLUMN"``: the groups come from that column of ``X``, which leaves the features."""
     column = settings.cv.column
     if column is None:
         return X, groups
     if groups is not None:
         raise InvalidParameterError(f"cv='group:{column}' names the group column; do not pass groups= as well")
+    if column == getattr(y, "name", None) and not (isinstance(X, pd.DataFrame) and column in X.columns):
+        raise InvalidParameterError(
+            f"cv='group:{column}': {column!r} is the target, and the target cannot be the groups column (the column "
+            "whose values keep rows together in one fold); pass cv='group:COLUMN' with another column, such as a "
+            "customer or patient id")
     if not isinstance(X, pd.DataFrame) or column not in X.columns:
         from automl._suggest import unknown_name_message
 
@@ -168,7 +173,7 @@ def validated_data(settings: FitSettings, X: Any, y: Any, groups: Any, sample_we
     Raises:
         DataValidationError: every problem of the data, listed.
     """
-    X, groups = _group_column(settings, X, groups)
+    X, groups = _group_column(settings, X, y, groups)
     X, image_shape = as_image_frame(X, settings.image_shape)
     X = coerce_features(X)
     classifier = settings.estimator == "classifier"
