@@ -172,8 +172,20 @@ TRACKING_SCHEMES = ("file", "sqlite", "http", "https", "postgresql", "mysql", "m
                     "uc")
 
 
+#: MLflow 3's switch that lets its client open a folder (file) store, which it otherwise refuses ("in maintenance
+#: mode"); read as MLflow reads it (``mlflow.environment_variables.MLFLOW_ALLOW_FILE_STORE``: true/1, false/0).
+FILE_STORE_SWITCH = "MLFLOW_ALLOW_FILE_STORE"
+
+
+def file_store_allowed() -> bool:
+    """Whether MLflow's client will open a folder store: ``$MLFLOW_ALLOW_FILE_STORE`` is ``true`` or ``1``."""
+    return os.environ.get(FILE_STORE_SWITCH, "").strip().lower() in ("true", "1")
+
+
 def tracking_uri_problems(uri: Any) -> list[str]:
-    """An MLflow store ``uri`` MLflow cannot use: an unknown scheme, or a SQLite file in a folder that does not exist.
+    """An MLflow store ``uri`` MLflow cannot use: an unknown scheme, a SQLite file in a folder that does not exist,
+    or a folder store (a plain path or ``file://``), which MLflow 3 refuses unless ``$MLFLOW_ALLOW_FILE_STORE``
+    is true.
 
     Example:
         >>> tracking_uri_problems("sqlite:///mlflow.db"), tracking_uri_problems("ftp://x")[0][:36]
@@ -182,12 +194,17 @@ def tracking_uri_problems(uri: Any) -> list[str]:
     if not isinstance(uri, str) or not uri.strip():
         return []
     scheme, sep, rest = uri.partition("://")
-    if not sep:
-        return []  # a plain path: a local folder store
-    base = scheme.split("+")[0].lower()
+    if not sep and uri[:5].lower() == "file:":  # file:./runs, file:/abs/runs
+        scheme, sep, rest = "file", ":", uri[5:]
+    base = scheme.split("+")[0].lower() if sep else "file"
     if base not in TRACKING_SCHEMES:
         return [f"tracking_uri={uri!r}: MLflow cannot log to a {scheme!r} store; use sqlite:///PATH.db, "
-                "http(s)://HOST, postgresql://..., or a folder path"]
+                "http(s)://HOST or postgresql://..."]
+    if base == "file" and not file_store_allowed():
+        folder = rest if sep else uri
+        return [f"tracking_uri={uri!r} is a folder store, which MLflow 3 refuses (its file backend is in maintenance "
+                f"mode); use a database store such as sqlite:///{folder.rstrip('/') or 'mlruns'}.db, or set "
+                f"{FILE_STORE_SWITCH}=true to log to the folder anyway"]
     return sqlite_folder_problems("tracking_uri", uri) if base == "sqlite" else []
 
 

@@ -194,7 +194,8 @@ SETTINGS: tuple[Setting, ...] = (
             "do not log to MLflow", fit_default=None),
     Setting("tracking_uri", None, _nonempty_text,
             "MLflow store; default ``$MLFLOW_TRACKING_URI``, else MLflow 3's own default ``sqlite:///mlflow.db`` "
-            "in the working directory.",
+            "in the working directory. A folder store (a plain path, ``file:``) is refused before the fit, as MLflow "
+            "3 refuses it, unless ``MLFLOW_ALLOW_FILE_STORE=true`` is set.",
             "`sqlite:///mlflow.db`", "--tracking-uri",
             "MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)"),
     Setting("register_model", None, _nonempty_text,

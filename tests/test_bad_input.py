@@ -489,6 +489,23 @@ def raises(y_true: Any, y_pred: Any) -> float:
     raise KeyError("no such column")
 
 
+def divides_by_zero(y_true: Any, y_pred: Any) -> float:
+    return 1 / 0
+
+
+def always_value_error(y_true: Any, y_pred: Any) -> float:
+    raise ValueError("expected a 2-D array")
+
+
+def correlation(y_true: Any, y_pred: Any) -> float:
+    """Undefined (ZeroDivisionError) on a constant prediction only: a metric that works."""
+    import numpy as np
+
+    p, t = np.asarray(y_pred, dtype=float), np.asarray(y_true, dtype=float)
+    spread = float(p.std() * t.std())
+    return float(((p - p.mean()) * (t - t.mean())).mean()) / (spread if spread else 0)
+
+
 
 CASES += [
     # pinned / overridden search-space values, checked against the family's own definition
@@ -612,6 +629,16 @@ CASES += [
         fit_case(binary_frame, IPE, ["metric='raises'", "KeyError"], ["fix the callable"], metric=raises),
         id="metric-callable-that-raises",
     ),
+    pytest.param(  # before, read as NaN in every trial: the search ran, failed every trial, and wrote the study
+        fit_case(binary_frame, IPE, ["metric='divides_by_zero'", "ZeroDivisionError"], ["fix the callable"],
+                 metric=divides_by_zero),
+        id="metric-callable-that-divides-by-zero",
+    ),
+    pytest.param(
+        fit_case(regression_frame, IPE, ["metric='always_value_error'", "ValueError: expected a 2-D array"],
+                 ["fix the callable"], metric=always_value_error),
+        id="metric-callable-that-always-raises-value-error",
+    ),
     pytest.param(
         fit_case(binary_frame, IPE, ["pruner", "object"], ["prune method"], pruner=object()),
         id="pruner-that-is-not-a-pruner",
@@ -619,6 +646,16 @@ CASES += [
     pytest.param(
         fit_case(binary_frame, IPE, ["tracking_uri='ftp://nowhere'"], ["sqlite:///"], tracking_uri="ftp://nowhere"),
         id="tracking-uri-unknown-scheme",
+    ),
+    pytest.param(  # MLflow 3 refuses a folder store at its client's start: before, after the study was opened
+        fit_case(binary_frame, IPE, ["tracking_uri='mlruns'", "folder store"],
+                 ["sqlite:///mlruns.db", "MLFLOW_ALLOW_FILE_STORE=true"], tracking_uri="mlruns"),
+        id="tracking-uri-folder-store",
+    ),
+    pytest.param(
+        fit_case(binary_frame, IPE, ["tracking_uri='file:./runs'", "folder store"], ["sqlite:///./runs.db"],
+                 tracking_uri="file:./runs"),
+        id="tracking-uri-file-scheme",
     ),
     pytest.param(
         fit_case(binary_frame, IPE, ["tracking_uri=", "does not exist"], ["create it"],
@@ -812,3 +849,10 @@ def test_predict_proba_before_fit_raises_not_fitted() -> None:
     with pytest.raises(sklearn.exceptions.NotFittedError) as info:
         automl.AutoMLClassifier().predict_proba(binary_frame()[["a", "b"]])
     assert isinstance(info.value, automl.NotFittedError)
+
+
+def test_a_metric_callable_undefined_only_on_a_constant_prediction_is_accepted(plain_cwd) -> None:
+    """The check tries a perfect prediction where a constant one raises: a correlation is a metric that works."""
+    model = automl.fit(regression_frame(), target="y", n_trials=1, families=["linear"], cv=3, tracking=False,
+                       metric=correlation)
+    assert model.best_score_ > 0.5

@@ -180,19 +180,30 @@ def split_problems(splits: Sequence[tuple[np.ndarray, np.ndarray]], y: np.ndarra
 
 def callable_metric_problems(metric: Any, y: np.ndarray, splits: Sequence[tuple[np.ndarray, np.ndarray]], task: str,
                              classes: Any, weights: np.ndarray | None) -> list[str]:
-    """A metric callable of yours that raises when called as the trials call it, on the first fold's
-    validation part and a trivial prediction (a NaN is not judged: it may be the prediction's fault)."""
+    """A metric callable of yours that raises when called as the trials call it, on the first fold's validation
+    part: any error on a trivial prediction, or a ``ValueError`` or ``ZeroDivisionError`` (which a trial reads as
+    NaN: it may be that prediction's fault) on the trivial prediction and on a perfect one as well."""
     if _builtin(metric, task) or not splits:
         return []
     train, valid = splits[0]
-    prediction = _trivial_prediction(y, train, valid, task, 0 if classes is None else len(classes))
-    try:
-        metric.compute(y[valid], prediction, classes, None if weights is None else weights[valid])
-    except Exception as exc:  # noqa: BLE001 - whatever it raises would fail every trial
-        return [f"metric={metric.name!r} raised {type(exc).__name__}: {' '.join(str(exc).split())[:200]} when called "
-                "as fn(y_true, y_pred) on a validation part (original labels or values), so every trial would fail; "
-                "fix the callable, or wrap it in automl.Metric"]
-    return []
+    n_classes = 0 if classes is None else len(classes)
+    trivial = _trivial_prediction(y, train, valid, task, n_classes)
+    perfect = (y[valid].astype(float) if task == "regression" else np.eye(n_classes)[y[valid].astype(int)])
+    part_weights = None if weights is None else weights[valid]
+    error: Exception | None = None
+    for prediction in (trivial, perfect):
+        try:
+            metric.compute(y[valid], prediction, classes, part_weights, strict=True)
+            return []
+        except (ValueError, ZeroDivisionError) as exc:
+            error = error or exc
+        except Exception as exc:  # noqa: BLE001 - whatever else it raises would fail every trial
+            error = exc
+            break
+    assert error is not None
+    return [f"metric={metric.name!r} raised {type(error).__name__}: {' '.join(str(error).split())[:200]} when called "
+            "as fn(y_true, y_pred) on a validation part (original labels or values), so every trial would fail; "
+            "fix the callable, or wrap it in automl.Metric"]
 
 
 # -- weights ----------------------------------------------------------------------------------------

@@ -76,7 +76,8 @@ class FinalModel:
         ensemble: What the ensemble is (members, weights, fold scores, times), or None.
         refit_seconds: Seconds spent refitting the single model (fallbacks included).
         ensemble_seconds: Seconds spent on the ensemble (selection and member refits).
-        fallbacks: ``{"trial", "family", "reason"}`` of each finalist whose refit failed.
+        fallbacks: ``{"trial", "family", "reason"}`` of each finalist whose refit failed, and of each refit (a
+            member's too) that failed and gave way to its trial's bag.
         source: What ``model`` is: ``"refit of trial N"``, ``"bag of K fold models of trial N"`` or
             ``"ensemble of trials ..."`` (``", temperature-scaled (T=...)"`` after it when it is).
         calibration: The temperature tried for ``model``'s probabilities and the scores with and without it
@@ -124,6 +125,8 @@ class _Refitter:
         self.n_splits, self.scale, self.final_model = n_splits, scale, final_model
         #: Trial number -> the share of all rows its refit was grown to (see :meth:`refit`).
         self.grown: dict[int, float] = {}
+        #: ``{"trial", "family", "reason"}`` of each refit that failed and gave way to its trial's bag (``auto``).
+        self.bagged_after_failure: list[dict[str, Any]] = []
 
     def bagged(self, record: TrialRecord, deadline: float | None = None) -> bool:
         """Whether ``record``'s final model is its bag: asked for, or (``auto``) its refit is not expected to
@@ -166,8 +169,11 @@ class _Refitter:
             models = self.runner.kept_models(record.number) if self.final_model == "auto" else None
             if not models:
                 raise
-            logger.warning("the refit of trial %d (%s) failed (%s); its fold models are used", record.number,
-                           record.family, _failure(exc))
+            reason = _failure(exc)
+            self.bagged_after_failure.append({"trial": record.number, "family": record.family,
+                                              "reason": f"{reason}; its fold models are used instead"})
+            warn_user(f"the refit of trial {record.number} ({record.family}) failed ({reason}); predict uses its "
+                      "fold models, averaged (each trained on its fold's training rows)", RuntimeWarning)
             return BaggedModel(models)
 
 
@@ -348,6 +354,7 @@ def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budg
                 _stack(final, problem, runner, pending, budget)
     if wanted(problem):
         _calibrate(final, problem, outcome, pending, budget)
+    final.fallbacks = [*fallbacks, *refitter.bagged_after_failure]  # each failure named, whatever took its place
     _record_on_study(outcome.study, final)
     return final
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from automl._device import gpu_ruled_out
 from automl._spawn import raise_if_stopped, sigterm_as_interrupt, sigterm_deferred
@@ -35,7 +35,8 @@ from automl.search.isolation import Runner, make_runner
 from automl.search.runner import JoiningRole, MainRole, SearchOutcome, SearchSpec, run_search
 from automl.search.storage import describe_storage
 from automl.spaces.zero_shot import FirstTrial, learned_first_trials
-from automl.tracking import NullTracker, SearchInfo, Tracker, TrackingResult, make_tracker
+from automl.tracking import SearchInfo, Tracker, TrackingResult, make_tracker
+from automl.tracking.starting import TrackerStart
 from automl._fit.problem import Problem, prepare_problem
 from automl._fit.refit import build_final_model
 from automl._fit.stack import expected_width, stack_refit_factor
@@ -108,32 +109,13 @@ def _tracking_took_the_budget(seconds: float, settings: FitSettings) -> bool:
     return bool(settings.time_budget) and seconds >= TRACKING_START_SHARE * float(settings.time_budget)
 
 
-class _TrackerOnOpen:
-    """The fit's tracker, made once the study is opened and checked, and started there: a study refused as made for
-    other data writes no MLflow store (making an MLflow client creates a SQLite store). ``seconds``: how long making
-    and starting it took (importing mlflow and creating a SQLite store take seconds on one core)."""
-
-    def __init__(self, settings: FitSettings) -> None:
-        self.settings, self.tracker, self.seconds = settings, cast(Tracker, NullTracker()), 0.0
-
-    def start(self, study: Any, info: SearchInfo) -> None:
-        begun = time.monotonic()
-        try:
-            self.tracker = make_tracker(self.settings)
-            self.tracker.on_start(study, info)
-        finally:
-            self.seconds = time.monotonic() - begun
-
-    def on_trial(self, study: Any, trial: Any) -> None:
-        self.tracker.on_trial(study, trial)
-
-
-def _tracking_start_note(tracking: _TrackerOnOpen, settings: FitSettings) -> str:
-    """Why no trial completed when the tracker's start took the budget: opening (or first creating) its store,
-    which the search waits for."""
+def _tracking_start_note(tracking: TrackerStart, settings: FitSettings) -> str:
+    """Why no trial completed when the tracker's start took much of the budget: opening (or first creating) its
+    store, which runs beside the search and shares its cores (:mod:`automl.tracking.starting`)."""
     where = getattr(tracking.tracker, "shown_uri", None) or "the tracking store"
     return (f"MLflow tracking's start (opening {where}; a new store is created on first use) took "
-            f"{tracking.seconds:.1f} s of the {float(settings.time_budget):g} s budget; raise time_budget=, or turn "
+            f"{tracking.seconds:.1f} s of the {float(settings.time_budget):g} s budget "
+            f"{'beside' if tracking.beside else 'before'} the search; raise time_budget=, or turn "
             "tracking off (tracking=False, --no-tracking)")
 
 
@@ -234,7 +216,7 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
     budget = _budget(problem, started, tracked=settings.tracking_on)
     spec = _search_spec(problem, settings.n_trials, sweep if settings.study_name else None)
     opened: list[Any] = []
-    tracking = _TrackerOnOpen(settings)
+    tracking = TrackerStart(settings)
 
     def on_open(study: Any) -> None:
         opened.append(study)
@@ -248,20 +230,19 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
         final = build_final_model(problem, outcome, runner, budget)
         raise_if_stopped()
     except BaseException as exc:
-        tracking.tracker.finish(opened[0] if opened else None, None, _status(exc),
+        tracking.finish(opened[0] if opened else None, None, _status(exc),
                                 _end_deadline(exc, budget.tracking_deadline()))
         if isinstance(exc, BudgetExhaustedError) and _tracking_took_the_budget(tracking.seconds, settings):
             raise BudgetExhaustedError(f"{exc}\n{_tracking_start_note(tracking, settings)}") from exc
         raise
     finally:
         runner.close()
-    tracker = tracking.tracker
     report = build_report(problem, outcome, final, time.monotonic() - started)
     report.estimator = fitted_estimator(estimator_class, settings, report.attributes)
     if settings.tracking_on:
         report_stage("logging to MLflow ...")
     with sigterm_deferred():  # bounded by the tracking deadline; a SIGTERM then ends the fit after it
-        result = tracker.finish(outcome.study, report, "FINISHED", budget.tracking_deadline())
+        result = tracking.finish(outcome.study, report, "FINISHED", budget.tracking_deadline())
     if isinstance(result, TrackingResult) and result.run_id is not None:  # a tracker of yours may return nothing
         report.attributes.update(tracking_run_id_=result.run_id, tracking_uri_=result.tracking_uri,
                                  model_uri_=result.model_uri, tracking_experiment_id_=result.experiment_id)

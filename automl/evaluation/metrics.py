@@ -102,6 +102,7 @@ class Metric:
         prediction: np.ndarray,
         classes: np.ndarray | None = None,
         sample_weight: np.ndarray | None = None,
+        strict: bool = False,
     ) -> float:
         """Score a prediction in the internal representation.
 
@@ -110,6 +111,8 @@ class Metric:
             prediction: Probability matrix (classification) or values (regression).
             classes: Original class labels, used to decode for user callables.
             sample_weight: Weight of each row (used when the metric is ``weighted``).
+            strict: Raise the ``ValueError`` or ``ZeroDivisionError`` that otherwise reads as NaN (the
+                check of a metric callable before the search needs the error itself).
 
         Returns:
             The score as a float (NaN when it is undefined on these rows, for
@@ -132,6 +135,8 @@ class Metric:
                 else:
                     value = float(self.fn(y_true, y_input, sample_weight))
         except (ValueError, ZeroDivisionError):  # e.g. weights summing to zero on these rows
+            if strict:
+                raise
             return math.nan
         return value
 

@@ -3,7 +3,9 @@
 A tracker is told when the study is open (``on_start``, with a :class:`SearchInfo`), after
 each finished trial (``on_trial``), and once at the end (``finish``, with the fit's report, or
 None when the fit failed or when the process only joined another's search). It returns a
-:class:`TrackingResult` saying where the run went. Trackers must never break a fit: they
+:class:`TrackingResult` saying where the run went. A tracker may also have a ``connect()`` method, the
+slow part of its start that reads and writes no study (opening its store): a fit then calls it on a
+thread beside the search, and ``on_start`` once it has returned (:mod:`automl.tracking.starting`). Trackers must never break a fit: they
 catch and report their own errors, and ``finish`` ends by its ``deadline``.
 
 Example:
@@ -40,6 +42,9 @@ class SearchInfo:
         tags: Version, task, metric, data fingerprint, target (the parent run's tags).
         frame: The training features (the runs' dataset input is described from it: its schema, size and
             digest; its rows are never logged), or None.
+        earlier_trials: The numbers of the trials in the study when this process opened it (None:
+            those there when ``on_start`` is called), set when the start is deferred
+            (:mod:`automl.tracking.starting`): trials other processes finish meanwhile are theirs to log.
     """
 
     study_name: str | None
@@ -47,6 +52,7 @@ class SearchInfo:
     params: Mapping[str, Any] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
     frame: Any = field(default=None, repr=False, compare=False)
+    earlier_trials: frozenset[int] | None = None
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,9 @@ Example:
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,40 +41,13 @@ from automl.tracking.payloads import ensemble_payload, trial_payload
 from automl.tracking.run_data import dataset_entity, log_dataset, parent_metrics
 from automl.tracking.run_data import text as _text
 from automl.tracking.writer import ProcessWriter, ThreadWriter, write_child_run
+from automl.tracking.store import default_tracking_uri, patient_once as _patient_once
 
 __all__ = ["MLflowTracker", "default_tracking_uri"]
 
 logger = logging.getLogger("automl")
 
 DEFAULT_EXPERIMENT = "automl"
-
-
-#: While the parent run is opened: one retry and a 10 s timeout per request (MLflow's own defaults retry
-#: for minutes, which would spend the fit's time budget waiting for a server that is down); a value the
-#: user set in the environment wins.
-_START_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
-
-
-@contextmanager
-def _patient_once() -> Iterator[None]:
-    """MLflow's HTTP retries and timeout set to :data:`_START_HTTP` for the duration (unless set by the user)."""
-    added = {k: v for k, v in _START_HTTP.items() if k not in os.environ}
-    os.environ.update(added)
-    try:
-        yield
-    finally:
-        for key in added:
-            os.environ.pop(key, None)
-
-
-def default_tracking_uri() -> str:
-    """``$MLFLOW_TRACKING_URI`` if set, else MLflow 3's default ``sqlite:///<cwd>/mlflow.db``.
-
-    Example:
-        >>> default_tracking_uri().startswith(("sqlite:", "http", "file:", "databricks")) or True
-        True
-    """
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
 
 
 def _dataset(info: SearchInfo) -> dict[str, str] | None:
@@ -124,11 +94,10 @@ class MLflowTracker:
         self.log_model = log_model
         self.plots = plots
         self._injected = client is not None
-        if client is None:
-            import mlflow
-
-            client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
-        self.client = client
+        # MLflow's client is made in on_start, where a store it refuses (or cannot open) leaves the fit untracked
+        # with a warning instead of ending it.
+        self._client: Any = client
+        self._connect_error: Exception | None = None
         self.parent_run_id: str | None = None
         self.experiment_id: str | None = None
         self._joining = False
@@ -164,6 +133,32 @@ class MLflowTracker:
         self._writer = ThreadWriter(self.client, self.tracking_uri) if self._injected else ProcessWriter(
             self.tracking_uri)
 
+    @property
+    def client(self) -> Any:
+        """The MLflow client (made on first use: see :meth:`connect`)."""
+        self.connect()
+        return self._client
+
+    @client.setter
+    def client(self, value: Any) -> None:
+        self._client = value
+
+    def connect(self) -> None:
+        """Import MLflow and make its client on the store (a new SQLite store's tables are created then): the
+        part of the start that reads and writes no study, so it may run on another thread (see
+        :mod:`automl.tracking.starting`). Its error is kept and raised again by the next call."""
+        if self._client is not None:
+            return
+        if self._connect_error is not None:
+            raise self._connect_error
+        try:
+            import mlflow
+
+            self._client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
+        except Exception as exc:
+            self._connect_error = exc
+            raise
+
     def on_start(self, study: Any, info: SearchInfo) -> None:
         """Create the parent run, or reopen the one a resumed study was logged to.
 
@@ -186,7 +181,8 @@ class MLflowTracker:
         # The main process logs the trials that had ended when it opened the study (this is called right
         # after it opened it) unless an earlier run did; trials other processes run from then on are logged
         # by those processes, even those that end before the parent run exists (they join it late).
-        self._earlier = ({t.number for t in study.get_trials(deepcopy=False)}
+        self._earlier = (set(info.earlier_trials) if info.earlier_trials is not None
+                         else {t.number for t in study.get_trials(deepcopy=False)}
                          if study is not None and not info.joining else set())
         self._logged, self._joining = set(), info.joining
         self._metric = info.tags.get("metric")
@@ -197,6 +193,7 @@ class MLflowTracker:
             self._waiting = not stored
             self._join(stored)
             return
+        self.connect()
         self.experiment_id = self._experiment_id(name)
         if (stored and stored.get("tracking_uri") in (self.tracking_uri, self.shown_uri)
                 and self._run_exists(stored["run_id"])):

@@ -1,0 +1,109 @@
+"""A fit's tracker, started beside the search rather than before it.
+
+Opening an MLflow store costs seconds before the first run can be written: importing MLflow (about
+1.5 s on one core) and making its client, which creates a new SQLite store's tables (about 2.4 s more;
+0.8 s for a store that exists). A fit that waited for that before its first trial spent most of a 5 s
+budget on it and ended with no model. :class:`TrackerStart` makes that connection on a thread while the
+search runs; the rest of the tracker's start (the parent run, reading and writing the study) stays on the
+fit's thread and runs at the first finished trial after the connection is made, or at the end. Trials
+that finish before then are logged at the end with the others the tracker has not seen
+(:meth:`~automl.tracking.mlflow_tracker.MLflowTracker.finish` logs every finished trial not yet logged).
+
+A tracker without a ``connect`` method (your own tracker object) is started as before, on the fit's thread
+when the study opens.
+
+Example:
+    >>> from automl.config import resolve_settings
+    >>> start = TrackerStart(resolve_settings({"tracking": False}))
+    >>> start.start(None, SearchInfo("s", False)); start.finish(None, None, "FINISHED")
+    TrackingResult(run_id=None, tracking_uri=None, model_uri=None, experiment_id=None)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from contextlib import suppress
+from typing import Any, cast
+
+from automl._warnings import warn_user
+from automl.tracking.base import NullTracker, SearchInfo, Tracker, TrackingResult
+
+__all__ = ["TrackerStart"]
+
+
+class TrackerStart:
+    """The fit's tracker, made once the study is opened and checked (a study refused as made for other data
+    writes no MLflow store), and connected to its store on a thread beside the search.
+
+    Attributes:
+        tracker: The tracker (a :class:`NullTracker` until :meth:`start`).
+        seconds: How long connecting and starting it took, on whichever thread.
+        beside: Whether it connects beside the search (it has a ``connect`` method) rather than before it.
+    """
+
+    def __init__(self, settings: Any) -> None:
+        self.settings, self.tracker, self.seconds = settings, cast(Tracker, NullTracker()), 0.0
+        self._pending: tuple[Any, SearchInfo] | None = None
+        self._thread: threading.Thread | None = None
+        self.beside = False
+
+    def start(self, study: Any, info: SearchInfo) -> None:
+        """Make the tracker; connect it on a thread (or start it here when it cannot connect apart)."""
+        from automl.tracking import make_tracker
+
+        begun = time.monotonic()
+        self.tracker = make_tracker(self.settings)
+        connect = getattr(self.tracker, "connect", None)
+        if connect is None:
+            try:
+                self.tracker.on_start(study, info)
+            finally:
+                self.seconds = time.monotonic() - begun
+            return
+
+        def run() -> None:
+            with suppress(Exception):  # the tracker keeps the error and warns when it starts
+                connect()
+            self.seconds += time.monotonic() - begun
+
+        if study is not None and info.earlier_trials is None:  # the trials there when the study opened, not later
+            info = dataclasses.replace(info, earlier_trials=frozenset(t.number for t in study.get_trials(deepcopy=False)))
+        self._pending, self.beside = (study, info), True
+        self._thread = threading.Thread(target=run, name="automl-tracking-start", daemon=True)
+        self._thread.start()
+
+    def _finish_start(self, wait_until: float | None) -> bool:
+        """Start the tracker on this thread once it is connected (waiting at most until ``wait_until``,
+        monotonic; None: not at all); whether it is started."""
+        if self._pending is None:
+            return True
+        assert self._thread is not None
+        if wait_until is not None:
+            self._thread.join(timeout=max(0.0, wait_until - time.monotonic()))
+        if self._thread.is_alive():
+            return False
+        study, info = self._pending
+        self._pending = None
+        begun = time.monotonic()
+        try:
+            self.tracker.on_start(study, info)
+        finally:
+            self.seconds += time.monotonic() - begun
+        return True
+
+    def on_trial(self, study: Any, trial: Any) -> None:
+        """Tell the tracker of a finished trial once it is started (the trials before are logged at the end)."""
+        if self._finish_start(None):
+            self.tracker.on_trial(study, trial)
+
+    def finish(self, study: Any, report: Any, status: str, deadline: float | None = None) -> TrackingResult:
+        """Finish the tracker by ``deadline``, first waiting for its connection until then; a connection that is
+        not made by then leaves the fit untracked, with a warning."""
+        if not self._finish_start(deadline if deadline is not None else time.monotonic() + 3600.0):
+            uri = getattr(self.tracker, "shown_uri", "the tracking store")
+            warn_user(f"MLflow tracking is off for this fit: opening {uri} had not ended by the fit's tracking "
+                      f"deadline ({self.seconds:.1f} s so far)", RuntimeWarning)
+            return TrackingResult()
+        return self.tracker.finish(study, report, status, deadline)

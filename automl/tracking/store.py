@@ -1,0 +1,44 @@
+"""Where the MLflow tracker connects: the default store, and a first connection that does not wait minutes.
+
+Example:
+    >>> with patient_once():
+    ...     os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT") is not None
+    True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["default_tracking_uri", "patient_once"]
+
+
+#: While the parent run is opened: one retry and a 10 s timeout per request (MLflow's own defaults retry
+#: for minutes, which would spend the fit's time budget waiting for a server that is down); a value the
+#: user set in the environment wins.
+_START_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
+@contextmanager
+def patient_once() -> Iterator[None]:
+    """MLflow's HTTP retries and timeout set to :data:`_START_HTTP` for the duration (unless set by the user)."""
+    added = {k: v for k, v in _START_HTTP.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
+def default_tracking_uri() -> str:
+    """``$MLFLOW_TRACKING_URI`` if set, else MLflow 3's default ``sqlite:///<cwd>/mlflow.db``.
+
+    Example:
+        >>> default_tracking_uri().startswith(("sqlite:", "http", "file:", "databricks")) or True
+        True
+    """
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
