@@ -86,6 +86,16 @@ def test_while_trials_share_the_time_boosters_are_capped_and_a_slow_family_runs_
     assert folds.trial_caps() == (folds.fold_cap, None) and folds.skip_reason("knn") is None  # k folds: as before
 
 
+def test_with_the_search_time_up_and_nothing_complete_no_family_is_called_slow():
+    # Seen on 160k rows: "one fold of this family takes 0.0 s, more than 2 x the -0.1 s a trial's fit may take".
+    metric = get_metric("roc_auc", "binary")
+    policy = SearchPolicy(Budget(10.0, time.monotonic() - 30.0), metric, n_splits=1, probe_fraction=0.05)
+    policy.fold_done("linear", 0.0)
+    policy.fold_done("knn", 3.0)
+    assert policy.fit_share() is not None and policy.fit_share() <= 0.0
+    assert policy.skip_reason("linear") is None and policy.skip_reason("knn") is None
+
+
 def test_a_refit_grows_with_the_time_left_and_never_shrinks():
     assert grown_fraction(0.1, 2.0, 0.5) == 0.1
     assert 0.1 < grown_fraction(0.1, 2.0, 10.0) < grown_fraction(0.1, 2.0, 30.0) < 1.0

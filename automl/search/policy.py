@@ -320,7 +320,10 @@ class SearchPolicy:
             return "not run: the time budget left is shorter than one fold of this family"
         share = self.fit_share()
         fold = self.typical_fold(family)
-        slow = share is not None and fold > SLOW_FAMILY_FACTOR * share and family not in self.capped_families
+        # No share left (the search's time is up while nothing has completed: a first trial may still use the slack,
+        # bounded by its own deadline) makes no family slow: "0.0 s, more than 2 x the -0.1 s" said it did.
+        slow = (share is not None and share > 0.0 and fold > SLOW_FAMILY_FACTOR * share
+                and family not in self.capped_families)
         if slow and family != self._best_family:
             return (f"not run: one fold of this family takes {fold:.1f} s, more than {SLOW_FAMILY_FACTOR:g} x the "
                     f"{share:.1f} s a trial's fit may take while trials share the time left, and it does not hold "

@@ -47,7 +47,7 @@ class TrackerStart:
         self.settings, self.tracker, self.seconds = settings, cast(Tracker, NullTracker()), 0.0
         self._pending: tuple[Any, SearchInfo] | None = None
         self._thread: threading.Thread | None = None
-        self.beside = False
+        self.beside, self._begun = False, 0.0
 
     def start(self, study: Any, info: SearchInfo) -> None:
         """Make the tracker; connect it on a thread (or start it here when it cannot connect apart)."""
@@ -70,7 +70,7 @@ class TrackerStart:
 
         if study is not None and info.earlier_trials is None:  # the trials there when the study opened, not later
             info = dataclasses.replace(info, earlier_trials=frozenset(t.number for t in study.get_trials(deepcopy=False)))
-        self._pending, self.beside = (study, info), True
+        self._pending, self.beside, self._begun = (study, info), True, begun
         self._thread = threading.Thread(target=run, name="automl-tracking-start", daemon=True)
         self._thread.start()
 
@@ -104,6 +104,6 @@ class TrackerStart:
         if not self._finish_start(deadline if deadline is not None else time.monotonic() + 3600.0):
             uri = getattr(self.tracker, "shown_uri", "the tracking store")
             warn_user(f"MLflow tracking is off for this fit: opening {uri} had not ended by the fit's tracking "
-                      f"deadline ({self.seconds:.1f} s so far)", RuntimeWarning)
+                      f"deadline ({time.monotonic() - self._begun:.1f} s after it began)", RuntimeWarning)
             return TrackingResult()
         return self.tracker.finish(study, report, status, deadline)
