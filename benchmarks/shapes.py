@@ -10,8 +10,8 @@ only keep its budget by killing that refit and falling back to another finalist.
 ``long_fold``: the built-in families on :func:`benchmarks.scale.synthetic` rows large enough that
 one LightGBM fold takes longer than the smallest budgets.
 
-With ``refit_fault`` (``segfault``, ``abort``, ``raise``, ``memory_error``, ``hang``) the refit on all rows
-misbehaves instead (its folds do not), for the tests of the refit's isolation; with ``wide_fault`` any fit on more
+With ``refit_fault`` (``segfault``, ``abort``, ``raise``, ``memory_error``, ``hang``, ``nan``: it predicts NaN) the
+refit on all rows misbehaves instead (its folds do not), for the tests of the refit's isolation; with ``wide_fault`` any fit on more
 than ``width`` columns does (the second level of a stack, which reads the base models' predictions too).
 
 Register the family in a child with ``register_family("slow_refit", "benchmarks.shapes:SLOW_REFIT")``
@@ -65,7 +65,9 @@ class SlowRefitClassifier(ClassifierMixin, BaseEstimator):
         self.power = power
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SlowRefitClassifier:
-        if len(y) > self.fold_rows * 1.2 and self.refit_fault != "none":  # the refit on all rows
+        refit = len(y) > self.fold_rows * 1.2  # the refit on all rows
+        self.nan_ = refit and self.refit_fault == "nan"  # fits, then predicts NaN
+        if refit and self.refit_fault not in ("none", "nan"):
             _fault(self.refit_fault)
         if np.shape(X)[1] > self.width and self.wide_fault != "none":  # more columns: a stack's second level
             _fault(self.wide_fault)
@@ -75,7 +77,8 @@ class SlowRefitClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        return self.model_.predict_proba(_with_interaction(X))  # type: ignore[no-any-return]
+        proba = self.model_.predict_proba(_with_interaction(X))
+        return np.full_like(proba, np.nan) if getattr(self, "nan_", False) else proba  # type: ignore[no-any-return]
 
     def predict(self, X: Any) -> np.ndarray:
         return self.model_.predict(_with_interaction(X))  # type: ignore[no-any-return]

@@ -113,7 +113,8 @@ def slow_refit():
 
 
 @pytest.mark.parametrize("fault,reason", [("segfault", "SIGSEGV"), ("abort", "SIGABRT"),
-                                          ("memory_error", "MemoryError"), ("raise", "RuntimeError")])
+                                          ("memory_error", "MemoryError"), ("raise", "RuntimeError"),
+                                          ("nan", "predicts NaN or inf")])  # nan: before, the model predicted NaN
 def test_a_crash_in_the_refit_falls_back_to_the_next_finalist_and_this_process_lives_on(slow_refit, fault, reason):
     with pytest.warns(RuntimeWarning, match="refit failed"):
         # pruner="none": every trial runs all its folds, so a second finalist is there to fall back to

@@ -43,7 +43,11 @@ from typing import Any, cast
 from automl._device import free_accelerator_memory
 from automl.evaluation.cross_validation import Evaluator, subsample
 from automl.evaluation.monitor import Answer, EpochDone, FoldDone, ProbeDone, TrialStopped
+from automl.exceptions import NonFinitePredictionError
 from automl.search.kept_models import dumps
+
+#: Rows of its own a refitted model predicts before it is used: a model that predicts NaN or inf is a failed refit.
+REFIT_CHECK_ROWS = 256
 
 __all__ = ["RemoteMonitor", "serve", "with_columns"]
 
@@ -234,4 +238,12 @@ def fit_rows(evaluator: Evaluator, X: Any, y: Any, family: str, params: Mapping[
         X, y = X.iloc[rows], y[rows]
         weights = None if weights is None else weights[rows]
     with fit_deadline(stop_at):
-        return evaluator.pipeline(family, params, seed).fit(X, y, sample_weight=weights)
+        model = evaluator.pipeline(family, params, seed).fit(X, y, sample_weight=weights)
+    # A trial whose model predicts NaN or inf fails; a refit that does is a failed refit too (the next model
+    # takes its place), checked on a few of its own rows rather than discovered at the user's predict.
+    sample = X.iloc[:REFIT_CHECK_ROWS]
+    finite = np.isfinite(np.asarray(model.predict_scores(sample), dtype="float64")).reshape(len(sample), -1).all(axis=1)
+    if not finite.all():
+        raise NonFinitePredictionError(f"the refit on all rows predicts NaN or inf for {int((~finite).sum())} of "
+                                       f"{len(finite)} of its training rows")
+    return model
