@@ -237,7 +237,7 @@ class _SlowStartTracker:
 
 class _SlowConnectTracker(_SlowStartTracker):
     """The same slow start as a ``connect()`` that touches no study, as MLflow's tracker opens its store: the fit
-    runs it beside the search. Records what it was told, in order."""
+    connects it once a trial has completed. Records what it was told, in order."""
 
     def __init__(self, seconds: float) -> None:
         super().__init__(seconds)

@@ -111,11 +111,12 @@ def _tracking_took_the_budget(seconds: float, settings: FitSettings) -> bool:
 
 def _tracking_start_note(tracking: TrackerStart, settings: FitSettings) -> str:
     """Why no trial completed when the tracker's start took much of the budget: opening (or first creating) its
-    store, which runs beside the search and shares its cores (:mod:`automl.tracking.starting`)."""
+    store, before the search (a tracker of yours without ``connect``; MLflow's connects once a trial has completed,
+    :mod:`automl.tracking.starting`, so it never keeps the first trial from completing)."""
     where = getattr(tracking.tracker, "shown_uri", None) or "the tracking store"
     return (f"MLflow tracking's start (opening {where}; a new store is created on first use) took "
             f"{tracking.seconds:.1f} s of the {float(settings.time_budget):g} s budget "
-            f"{'beside' if tracking.beside else 'before'} the search; raise time_budget=, or turn "
+            "before the search; raise time_budget=, or turn "
             "tracking off (tracking=False, --no-tracking)")
 
 
@@ -232,7 +233,8 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
     except BaseException as exc:
         tracking.finish(opened[0] if opened else None, None, _status(exc),
                                 _end_deadline(exc, budget.tracking_deadline()))
-        if isinstance(exc, BudgetExhaustedError) and _tracking_took_the_budget(tracking.seconds, settings):
+        if (isinstance(exc, BudgetExhaustedError) and not tracking.beside
+                and _tracking_took_the_budget(tracking.seconds, settings)):
             raise BudgetExhaustedError(f"{exc}\n{_tracking_start_note(tracking, settings)}") from exc
         raise
     finally:

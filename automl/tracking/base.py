@@ -5,7 +5,7 @@ each finished trial (``on_trial``), and once at the end (``finish``, with the fi
 None when the fit failed or when the process only joined another's search). It returns a
 :class:`TrackingResult` saying where the run went. A tracker may also have a ``connect()`` method, the
 slow part of its start that reads and writes no study (opening its store): a fit then calls it on a
-thread beside the search, and ``on_start`` once it has returned (:mod:`automl.tracking.starting`). Trackers must never break a fit: they
+thread once a trial has completed, and ``on_start`` once it has returned (:mod:`automl.tracking.starting`). Trackers must never break a fit: they
 catch and report their own errors, and ``finish`` ends by its ``deadline``.
 
 Example:

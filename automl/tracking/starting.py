@@ -1,16 +1,18 @@
-"""A fit's tracker, started beside the search rather than before it.
+"""A fit's tracker, started once the search has a model rather than before the search.
 
-Opening an MLflow store costs seconds before the first run can be written: importing MLflow (about
+Opening an MLflow store costs seconds of CPU before the first run can be written: importing MLflow (about
 1.5 s on one core) and making its client, which creates a new SQLite store's tables (about 2.4 s more;
-0.8 s for a store that exists). A fit that waited for that before its first trial spent most of a 5 s
-budget on it and ended with no model. :class:`TrackerStart` makes that connection on a thread while the
-search runs; the rest of the tracker's start (the parent run, reading and writing the study) stays on the
-fit's thread and runs at the first finished trial after the connection is made, or at the end. Trials
+0.8 s for a store that exists). A fit that did that before its first trial spent most of a 5 s budget on
+it and ended with no model; one that did it on a thread beside the first trial shared the core with it, and
+at 5 s on one core it still ended with no model about half of the time. :class:`TrackerStart` connects on a
+thread once a trial has completed (the fit then has a model to refit), or when the search ends without one
+(to record the failed run); the rest of the tracker's start (the parent run, reading and writing the study)
+runs on the fit's thread at the first finished trial after the connection is made, or at the end. Trials
 that finish before then are logged at the end with the others the tracker has not seen
 (:meth:`~automl.tracking.mlflow_tracker.MLflowTracker.finish` logs every finished trial not yet logged).
 
-A tracker without a ``connect`` method (your own tracker object) is started as before, on the fit's thread
-when the study opens.
+Without a time budget (nothing to race) or without a ``connect`` method (your own tracker object), the tracker
+is started as before, on the fit's thread when the study opens: the parent run is there before the first trial.
 
 Example:
     >>> from automl.config import resolve_settings
@@ -35,7 +37,7 @@ __all__ = ["TrackerStart"]
 
 class TrackerStart:
     """The fit's tracker, made once the study is opened and checked (a study refused as made for other data
-    writes no MLflow store), and connected to its store on a thread beside the search.
+    writes no MLflow store), and connected to its store on a thread once the search has completed a trial.
 
     Attributes:
         tracker: The tracker (a :class:`NullTracker` until :meth:`start`).
@@ -50,27 +52,34 @@ class TrackerStart:
         self.beside, self._begun = False, 0.0
 
     def start(self, study: Any, info: SearchInfo) -> None:
-        """Make the tracker; connect it on a thread (or start it here when it cannot connect apart)."""
+        """Make the tracker; start it here when it cannot connect apart or the fit has no time budget, else keep
+        its start for later."""
         from automl.tracking import make_tracker
 
         begun = time.monotonic()
         self.tracker = make_tracker(self.settings)
-        connect = getattr(self.tracker, "connect", None)
-        if connect is None:
+        if getattr(self.tracker, "connect", None) is None or not getattr(self.settings, "time_budget", None):
             try:
                 self.tracker.on_start(study, info)
             finally:
                 self.seconds = time.monotonic() - begun
             return
+        if study is not None and info.earlier_trials is None:  # the trials there when the study opened, not later
+            info = dataclasses.replace(info, earlier_trials=frozenset(t.number for t in study.get_trials(deepcopy=False)))
+        self._pending, self.beside = (study, info), True
+
+    def _connect(self) -> None:
+        """Start connecting on a thread (once)."""
+        if self._thread is not None:
+            return
+        connect = self.tracker.connect  # type: ignore[attr-defined]
+        self._begun = time.monotonic()
 
         def run() -> None:
             with suppress(Exception):  # the tracker keeps the error and warns when it starts
                 connect()
-            self.seconds += time.monotonic() - begun
+            self.seconds += time.monotonic() - self._begun
 
-        if study is not None and info.earlier_trials is None:  # the trials there when the study opened, not later
-            info = dataclasses.replace(info, earlier_trials=frozenset(t.number for t in study.get_trials(deepcopy=False)))
-        self._pending, self.beside, self._begun = (study, info), True, begun
         self._thread = threading.Thread(target=run, name="automl-tracking-start", daemon=True)
         self._thread.start()
 
@@ -79,7 +88,8 @@ class TrackerStart:
         monotonic; None: not at all); whether it is started."""
         if self._pending is None:
             return True
-        assert self._thread is not None
+        if self._thread is None:
+            return False
         if wait_until is not None:
             self._thread.join(timeout=max(0.0, wait_until - time.monotonic()))
         if self._thread.is_alive():
@@ -94,13 +104,18 @@ class TrackerStart:
         return True
 
     def on_trial(self, study: Any, trial: Any) -> None:
-        """Tell the tracker of a finished trial once it is started (the trials before are logged at the end)."""
+        """Connect once a trial has completed; tell the tracker of a finished trial once it is started (the
+        trials before are logged at the end)."""
+        if self._pending is not None and self._thread is None and getattr(trial.state, "name", "") == "COMPLETE":
+            self._connect()
         if self._finish_start(None):
             self.tracker.on_trial(study, trial)
 
     def finish(self, study: Any, report: Any, status: str, deadline: float | None = None) -> TrackingResult:
-        """Finish the tracker by ``deadline``, first waiting for its connection until then; a connection that is
-        not made by then leaves the fit untracked, with a warning."""
+        """Finish the tracker by ``deadline``, first connecting (if no trial completed) and waiting for its
+        connection until then; a connection not made by then leaves the fit untracked, with a warning."""
+        if self._pending is not None:
+            self._connect()
         if not self._finish_start(deadline if deadline is not None else time.monotonic() + 3600.0):
             uri = getattr(self.tracker, "shown_uri", "the tracking store")
             warn_user(f"MLflow tracking is off for this fit: opening {uri} had not ended by the fit's tracking "
