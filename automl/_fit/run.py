@@ -245,9 +245,10 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
         report_stage("logging to MLflow ...")
     with sigterm_deferred():  # bounded by the tracking deadline; a SIGTERM then ends the fit after it
         result = tracking.finish(outcome.study, report, "FINISHED", budget.tracking_deadline())
-    if isinstance(result, TrackingResult) and result.run_id is not None:  # a tracker of yours may return nothing
-        report.attributes.update(tracking_run_id_=result.run_id, tracking_uri_=result.tracking_uri,
-                                 model_uri_=result.model_uri, tracking_experiment_id_=result.experiment_id)
+    if not isinstance(result, TrackingResult) or result.run_id is None:  # a tracker of yours may return nothing
+        result = TrackingResult()  # untracked: each attribute None (README: "model_uri_ is None when ...")
+    report.attributes.update(tracking_run_id_=result.run_id, tracking_uri_=result.tracking_uri,
+                             model_uri_=result.model_uri, tracking_experiment_id_=result.experiment_id)
     report.attributes["fit_time_"] = time.monotonic() - started
     if report.estimator is not None:
         report.estimator.__dict__.update({k: v for k, v in report.attributes.items() if k.startswith(("tracking", "model_uri"))})

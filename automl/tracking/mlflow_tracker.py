@@ -109,6 +109,13 @@ class MLflowTracker:
         self._metric: str | None = None
         self._dataset: dict[str, str] | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its writer process, its client and a kept error (a fitted estimator holds the tracker
+        it was given as a parameter, and is pickled to be saved and logged): a copy connects again on first use."""
+        state = dict(self.__dict__)
+        state.update(_writer=None, _client=None, _connect_error=None, _injected=False)
+        return state
+
     @property
     def shown_uri(self) -> str:
         """The tracking URI as it is shown, logged and stored: its password masked."""

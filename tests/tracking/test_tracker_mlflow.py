@@ -227,3 +227,31 @@ def test_a_worker_that_joins_before_the_parent_run_is_recorded_logs_its_trials_o
     assert sorted(int(r.data.tags["automl.trial_number"]) for r in children) == [0, 1]
     assert {r.data.tags["automl.worker"] for r in children} == {"w:1"}
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {main.parent_run_id}
+
+
+def test_a_tracker_object_of_ours_logs_the_model_and_the_fitted_estimator_still_pickles_and_saves(tmp_path):
+    """Before, the estimator held the tracker (a parameter) with its writer process's queues: the model was not
+    logged ("Queue objects should only be shared between processes through inheritance"), and pickle.dumps and
+    save raised the same error."""
+    import pickle
+    import warnings
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # "MLflow run ... is incomplete" would fail here
+        model = automl.AutoMLClassifier(n_trials=2, families=["linear"], cv=3,
+                                        tracking=MLflowTracker(uri, plots=False)).fit(_data().drop(columns="y"),
+                                                                                     _data()["y"])
+    assert model.model_uri_ is not None
+    client = mlflow.MlflowClient(uri)
+    assert client.get_run(model.tracking_run_id_).info.status == "FINISHED"
+    again = pickle.loads(pickle.dumps(model))
+    assert list(again.predict(_data().drop(columns="y"))) == list(model.predict(_data().drop(columns="y")))
+    model.save(tmp_path / "saved")
+    assert (tmp_path / "saved").is_dir()
+
+
+def test_an_untracked_fit_has_its_tracking_attributes_as_none():
+    model = automl.fit(_data(), target="y", n_trials=1, families=["linear"], cv=3, tracking=False)
+    assert (model.tracking_run_id_, model.tracking_uri_, model.model_uri_, model.tracking_experiment_id_) == (
+        None, None, None, None)
