@@ -214,4 +214,4 @@ def test_a_tracker_of_ones_own_is_fed_the_search_info_each_trial_and_the_fit_rep
     assert last == "finish" and status == "FINISHED" and deadline is not None
     assert report.best_trial_ == model.best_trial_ and report.leaderboard_.equals(model.leaderboard_)
     assert report.estimator.predict(_data().head(3)).tolist() == model.predict(_data().head(3)).tolist()
-    assert not hasattr(model, "tracking_run_id_")  # it returned no TrackingResult: nothing to record
+    assert model.tracking_run_id_ is None and model.model_uri_ is None  # it returned no TrackingResult: nothing
