@@ -22,8 +22,7 @@ import time
 from pathlib import Path
 
 CHILD = """
-import json, sys, time, warnings
-# warnings shown, as a script of a user shows them (ignoring them here changed the outcome of 6792de9's fits)
+import json, sys, time
 start = time.monotonic()
 import automl
 from sklearn.datasets import load_breast_cancer
@@ -38,14 +37,17 @@ try:
 except automl.AutoMLError as exc:
     out = {"model": False, "error": type(exc).__name__, "why": str(exc)[-300:]}
 out.update(wall=time.monotonic() - began, with_import=time.monotonic() - start)
+out["automl"] = automl.__file__
 print(json.dumps(out))
 """
 
 
-def _fit(code: Path, budget: float, uri: str) -> dict:
+def _fit(code: Path, budget: float, uri: str, folder: str) -> dict:
+    # Run in ``folder`` (the store's), not here: ``python -c`` puts its working folder first on the path, before
+    # PYTHONPATH, and this checkout's automl would be the one imported.
     env = dict(os.environ, PYTHONPATH=str(code.resolve()))
     done = subprocess.run([sys.executable, "-c", CHILD, str(budget), uri], capture_output=True, text=True, env=env,
-                          timeout=600)
+                          timeout=600, cwd=folder)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         return {"model": False, "error": f"exit {done.returncode}: {done.stderr.strip()[-200:]}"}
@@ -66,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
                 for store, target in (("new", uri), ("existing", uri), ("off", "off")):
-                    out = _fit(code, budget, target)
+                    out = _fit(code, budget, target, tmp)
+                    if out.get("automl") and not out["automl"].startswith(str(code.resolve())):
+                        raise SystemExit(f"{code}: the fit imported {out['automl']}")
                     print(f"| {code} | {budget:g} | {repeat} | {store} | {'yes' if out['model'] else out.get('error')} | "
                           f"{out.get('trials', '')} | {'yes' if out.get('run') else 'no'} | "
                           f"{out.get('wall', float('nan')):.1f} | {budget * 1.1 + 10:.1f} |", flush=True)

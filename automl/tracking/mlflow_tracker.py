@@ -41,7 +41,7 @@ from automl.tracking.payloads import ensemble_payload, trial_payload
 from automl.tracking.run_data import dataset_entity, log_dataset, parent_metrics
 from automl.tracking.run_data import text as _text
 from automl.tracking.writer import ProcessWriter, ThreadWriter, write_child_run
-from automl.tracking.store import default_tracking_uri, patient_once as _patient_once
+from automl.tracking.store import creating_store, default_tracking_uri, patient_once as _patient_once
 
 __all__ = ["MLflowTracker", "default_tracking_uri"]
 
@@ -161,7 +161,8 @@ class MLflowTracker:
         try:
             import mlflow
 
-            self._client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
+            with creating_store(self.tracking_uri):
+                self._client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
         except Exception as exc:
             self._connect_error = exc
             raise
@@ -251,7 +252,8 @@ class MLflowTracker:
         if not self._injected:
             import mlflow
 
-            self.client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
+            with creating_store(self.tracking_uri):
+                self.client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
         self.parent_run_id = stored["run_id"]
         self.experiment_id = self.client.get_run(self.parent_run_id).info.experiment_id
         self._open_writer()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
-__all__ = ["default_tracking_uri", "patient_once"]
+__all__ = ["creating_store", "default_tracking_uri", "patient_once"]
 
 
 #: While the parent run is opened: one retry and a 10 s timeout per request (MLflow's own defaults retry
@@ -42,3 +42,38 @@ def default_tracking_uri() -> str:
         True
     """
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+
+@contextmanager
+def creating_store(tracking_uri: str) -> Iterator[None]:
+    """For a SQLite store, one process at a time in its folder while MLflow's client opens it (a lock on the
+    folder, which writes nothing): MLflow creates a new store's tables and migrates them on first use with no
+    lock of its own, and two processes doing that at once (``cross_validate(..., n_jobs=2)`` on a new store)
+    each failed ("table runs already exists", "duplicate column name") and left the store half-migrated for
+    good. Other stores, and systems without ``fcntl``, are not locked.
+
+    Example:
+        >>> with creating_store("http://localhost:5000"):
+        ...     pass
+    """
+    scheme, _, rest = tracking_uri.partition(":///")
+    try:
+        import fcntl
+    except ImportError:  # not on this system: as MLflow does alone
+        fcntl = None  # type: ignore[assignment]
+    if scheme.split("+")[0].lower() != "sqlite" or fcntl is None or rest in ("", ":memory:"):
+        yield
+        return
+    folder = Path(rest.split("?")[0]).parent
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:  # no folder to lock: MLflow says what is wrong
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        with suppress(OSError):
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        os.close(handle)

@@ -41,6 +41,7 @@ from typing import Any
 from automl._redact import redact_text
 from automl._spawn import start_without_main
 from automl.tracking.run_data import log_dataset
+from automl.tracking.store import creating_store
 
 __all__ = ["PAYLOAD_KEYS", "ProcessWriter", "ThreadWriter", "fluent_tracking_uri", "job_part", "run_job",
            "write_child_run"]
@@ -168,7 +169,8 @@ def _writer_main(tracking_uri: str, jobs: Any, results: Any) -> None:
     # (after writing what is queued), and a parent killed outright ends the writer too.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    with creating_store(tracking_uri):  # the parent made it; another process may be making it still
+        client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     while True:
         try:
             job = jobs.get(timeout=1.0)

@@ -255,3 +255,31 @@ def test_an_untracked_fit_has_its_tracking_attributes_as_none():
     model = automl.fit(_data(), target="y", n_trials=1, families=["linear"], cv=3, tracking=False)
     assert (model.tracking_run_id_, model.tracking_uri_, model.model_uri_, model.tracking_experiment_id_) == (
         None, None, None, None)
+
+
+RACE_CHILD = """
+import sys, warnings
+import automl
+from tests.tracking.test_tracker_mlflow import _data
+with warnings.catch_warnings():
+    warnings.simplefilter("error", RuntimeWarning)  # "MLflow tracking is off for this fit" fails the child
+    model = automl.fit(_data(), target="y", n_trials=1, families=["linear"], cv=3, tracking=True,
+                       tracking_uri=sys.argv[1], study_name=sys.argv[2])
+print(model.tracking_run_id_, model.model_uri_ is not None)
+"""
+
+
+def test_two_processes_that_open_one_new_sqlite_store_at_once_are_both_tracked(tmp_path):
+    """Before, both ran MLflow's table creation and migrations at once: each fit went untracked ("table runs
+    already exists", "duplicate column name") and the store was left half-migrated for good."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    root = Path(__file__).resolve().parents[2]
+    children = [subprocess.Popen([sys.executable, "-c", RACE_CHILD, uri, f"race{i}"], cwd=root, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(2)]
+    outs = [child.communicate(timeout=300) for child in children]
+    assert [child.returncode for child in children] == [0, 0], [err[-2000:] for _, err in outs]
+    runs = [out.split()[0] for out, _ in outs]
+    client = mlflow.MlflowClient(uri)
+    assert all(client.get_run(run).info.status == "FINISHED" for run in runs)
+    later = automl.fit(_data(), target="y", n_trials=1, families=["linear"], cv=3, tracking=True, tracking_uri=uri)
+    assert client.get_run(later.tracking_run_id_).info.status == "FINISHED"  # the store is whole
