@@ -364,6 +364,9 @@ def _to_seconds(series: pd.Series) -> pd.Series:
     """A timedelta column as float seconds; text is parsed (``"1 days 02:00:00"``); bare numbers have no unit."""
     if not pd.api.types.is_timedelta64_dtype(series.dtype):
         _refuse_numbers(series)
+        present = series.dropna()
+        if len(present) and pd.to_numeric(present.astype(str), errors="coerce").notna().any():
+            raise TypeError("numbers have no time unit")  # "3600" would be read as 3,600 nanoseconds
         series = pd.to_timedelta(series)
     return series.dt.total_seconds().astype("float64")
 
@@ -373,6 +376,8 @@ def _refuse_numbers(series: pd.Series) -> None:
     (a served request's null column arrives as float NaN)."""
     if (pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)) and series.notna().any():
         raise TypeError("numbers have no time unit")
+    if series.dtype == object and series.dropna().map(lambda v: isinstance(v, (bool, int, float, np.number))).any():
+        raise TypeError("numbers have no time unit")  # one among texts (a served request's row)
 
 
 def _to_float(series: pd.Series) -> pd.Series:

@@ -6,7 +6,12 @@ the in-process model accepts:
 * an integer column is ``Any``: a missing value reaches a served model as a float (``null`` in JSON,
   NaN in pandas), which MLflow refuses for ``long`` (HTTP 400) while the model imputes it; and MLflow
   refuses int64 values for ``double``. The model checks these values itself, as in process;
+* a boolean, a datetime and a timedelta column are ``Any`` too, for the same reason: MLflow's conversions read
+  ``"false"`` as True (``astype(bool)``), a number as nanoseconds since 1970, and a number as text the model
+  would read as nanoseconds, where the in-process model refuses each;
 * a nullable boolean is ``double`` (MLflow would turn a missing value into False for ``boolean``);
+* a float column is ``double``, float32 too (MLflow refuses float64 values for ``float``, which a float32
+  column's model takes; values past float32's range are clipped by the model, as in process);
 * a categorical takes the type of its categories.
 
 The signature also declares the inference parameter ``predict_method`` (``"predict"``, the default, or
@@ -37,7 +42,7 @@ def column_type(dtype: Any) -> str:
     Example:
         >>> import pandas as pd
         >>> [column_type(t) for t in (pd.Int64Dtype(), "int64", "float32", "bool", "object", "datetime64[ns]")]
-        ['any', 'any', 'float', 'boolean', 'string', 'datetime']
+        ['any', 'any', 'double', 'any', 'string', 'any']
     """
     import numpy as np
     import pandas as pd
@@ -45,21 +50,20 @@ def column_type(dtype: Any) -> str:
     dtype = pd.api.types.pandas_dtype(dtype)
     if isinstance(dtype, pd.CategoricalDtype):
         return column_type(dtype.categories.dtype)
-    numpy = isinstance(dtype, np.dtype)
     if pd.api.types.is_bool_dtype(dtype):
-        return "boolean" if numpy else "double"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "datetime"
-    if pd.api.types.is_integer_dtype(dtype):
+        return "any" if isinstance(dtype, np.dtype) else "double"
+    if (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
+            or pd.api.types.is_integer_dtype(dtype)):
         return "any"
     if pd.api.types.is_float_dtype(dtype):
-        return "float" if numpy and dtype.itemsize <= 4 else "double"
+        return "double"
     return "string"
 
 
 def served_frame(frame: Any) -> Any:
     """``frame`` as a served model receives it: nullable integers and booleans as floats (missing: NaN),
-    categoricals as plain values. This is the form of the input example.
+    categoricals as plain values, timedeltas as their text (``"0 days 01:00:00"``, which JSON holds). This is the
+    form of the input example.
 
     Example:
         >>> import pandas as pd
@@ -74,6 +78,8 @@ def served_frame(frame: Any) -> Any:
         kind = column_type(series.dtype)
         if kind in ("double", "float", "any") and not isinstance(series.dtype, np.dtype):
             out[name] = pd.Series(series.to_numpy(dtype="float64", na_value=np.nan), index=series.index)
+        elif pd.api.types.is_timedelta64_dtype(series.dtype):
+            out[name] = series.astype(str).astype(object).where(series.notna(), None)
         elif isinstance(series.dtype, pd.CategoricalDtype):
             out[name] = series.astype(object).where(series.notna(), None)
         else:
@@ -121,7 +127,8 @@ def model_signature(frame: Any, task: str, classes: Any = None) -> Any:
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
-    output = "double" if task == "regression" or classes is None else column_type(np.asarray(classes).dtype)
+    labels = None if task == "regression" or classes is None else np.asarray(classes).dtype
+    output = "double" if labels is None else "boolean" if labels.kind == "b" else column_type(labels)
     output = "long" if output == "any" else output
     params = ParamSchema([ParamSpec("predict_method", "string", "predict")])
     return ModelSignature(inputs=input_schema(frame), outputs=Schema([ColSpec(output)]), params=params)

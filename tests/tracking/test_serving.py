@@ -25,6 +25,12 @@ def _frame(n=120):
     words = np.array("call about the bill and the new plan was fine or slow today".split())
     df["note"] = [" ".join(rng.choice(words, 6)) + f" ticket {i}" for i in range(n)]
     df.loc[5, "note"] = None
+    # a column of each type MLflow would convert before the model's own checks (bool, datetime, timedelta), and a
+    # float32 one (MLflow's "float" refused float64 values)
+    df["member"] = rng.random(n) > 0.5
+    df["since"] = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, n), unit="D")
+    df["wait"] = pd.to_timedelta(rng.integers(0, 90, n), unit="min")
+    df["ratio"] = rng.random(n).astype("float32")
     return df.assign(y=np.where(df["spend"] + 0.1 * df["visits"] > 1, "churn", "stay"))
 
 
@@ -59,6 +65,15 @@ def test_the_served_model_gives_named_probabilities_and_takes_a_missing_integer(
     rows = df.drop(columns="y").iloc[2:6].astype({"visits": "float64"})  # the last has no note
     rows.loc[rows.index[1], "visits"] = np.nan  # an integer column with a missing value, as a client sends it
     expected = model.predict_proba(rows)
+    import mlflow
+
+    from automl.tracking.signature import served_frame
+
+    pyfunc = mlflow.pyfunc.load_model(model.model_uri_)
+    # float64 for the float32 column (before: "Can not safely convert float64 to float32"), and the served form of a
+    # timedelta column (before: "Can not safely convert timedelta64[us] to <U0")
+    as_read = served_frame(rows).astype({"ratio": "float64"})
+    assert list(pyfunc.predict(as_read)) == list(model.predict(rows))
     port = free_port()
     # mlflow serve starts `uvicorn` by name: the interpreter's own bin folder first, so the test also runs from a
     # venv that is not activated (`.venv/bin/python -m pytest`)
@@ -72,7 +87,7 @@ def test_the_served_model_gives_named_probabilities_and_takes_a_missing_integer(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ping(url, server)
-        split = json.loads(rows.to_json(orient="split", index=False))
+        split = json.loads(rows.to_json(orient="split", index=False, date_format="iso"))
         status, body = _post(f"{url}/invocations", {"dataframe_split": split,
                                                     "params": {"predict_method": "predict_proba"}})
         assert status == 200, body
@@ -84,6 +99,13 @@ def test_the_served_model_gives_named_probabilities_and_takes_a_missing_integer(
         assert status == 200 and body["predictions"] == list(model.predict(rows)), body
         status, body = _post(f"{url}/invocations", {"dataframe_split": split, "params": {"predict_method": "x"}})
         assert status == 400 and "predict_method must be one of" in body["message"], body
+        # Values the in-process model refuses, refused when served too (before, MLflow's conversions read "false" as
+        # True, and numbers for a datetime or a timedelta as nanoseconds, and answered 200)
+        for column, value in (("member", "false"), ("since", 1622505600), ("wait", 3600)):
+            odd = json.loads(json.dumps(split))
+            odd["data"][0][odd["columns"].index(column)] = value
+            status, body = _post(f"{url}/invocations", {"dataframe_split": odd})
+            assert status == 400 and f"'{column}'" in body["message"], (column, body)
         split["data"][0][split["columns"].index("visits")] = float("inf")  # sent as JSON's Infinity
         status, body = _post(f"{url}/invocations", {"dataframe_split": split})
         assert status == 400 and "column 'visits' holds 1 infinite value(s)" in body["message"], body
