@@ -39,6 +39,7 @@ from automl.tracking.lost_runs import lost_trials, settle_lost_trials
 from automl.tracking.failures import OUT_OF_TIME, failure_tags, final_status, warning_text
 from automl.tracking.payloads import ensemble_payload, trial_payload
 from automl.tracking.run_data import dataset_entity, log_dataset, parent_metrics
+from automl.tracking.run_data import key as mlflow_key
 from automl.tracking.run_data import text as _text
 from automl.tracking.writer import ProcessWriter, ThreadWriter, write_child_run
 from automl.tracking.store import creating_store, default_tracking_uri, patient_once as _patient_once
@@ -320,7 +321,7 @@ class MLflowTracker:
         self.client.log_batch(
             run_id,
             metrics=metrics or [],
-            params=[Param(str(k), _text(v)[:6000]) for k, v in (params or {}).items()],
+            params=[Param(mlflow_key(str(k)), _text(v)[:6000]) for k, v in (params or {}).items()],
         )
 
     # -- end --------------------------------------------------------------------------------
@@ -396,7 +397,8 @@ class MLflowTracker:
     def _log_results(self, report: Any) -> None:
         from mlflow.entities import Metric
 
-        metrics = [Metric(*row) for row in parent_metrics(report, int(time.time() * 1000))]
+        metrics = [Metric(mlflow_key(name), value, stamp, step)
+                   for name, value, stamp, step in parent_metrics(report, int(time.time() * 1000))]
         self.client.log_batch(self.parent_run_id, metrics=metrics)
         self.client.set_tag(self.parent_run_id, "automl.best_family", report.best_family_)
         self.client.set_tag(self.parent_run_id, "automl.best_trial", str(report.best_trial_))

@@ -25,11 +25,31 @@ from __future__ import annotations
 
 import json
 import math
+import posixpath
+import re
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DATASET_NAME", "dataset_entity", "log_dataset", "parent_metrics", "score_metrics", "text", "used_params"]
+__all__ = ["DATASET_NAME", "dataset_entity", "key", "log_dataset", "parent_metrics", "score_metrics", "text",
+           "used_params"]
+
+#: What MLflow refuses in a metric or param name: anything but letters, digits, ``_ - . / :`` and spaces.
+_NOT_IN_KEYS = re.compile(r"[^\w.\- :/]")
+
+
+def key(name: str) -> str:
+    """``name`` as an MLflow metric or param key: each character MLflow refuses as ``_``, and no leading ``/`` or
+    ``.`` (a metric of yours may be named ``"auc (%) [x]"``; MLflow refused the whole batch of such a run).
+
+    Example:
+        >>> key("auc (%) [x]_fold"), key("rmse_mean"), key("a//b")
+        ('auc ___ _x__fold', 'rmse_mean', 'a__b')
+    """
+    cleaned = _NOT_IN_KEYS.sub("_", str(name))
+    if posixpath.normpath(cleaned) != cleaned:  # "a//b", "./a", "/a": MLflow refuses a path that is not its own
+        cleaned = cleaned.replace("/", "_")
+    return "_" + cleaned[1:] if cleaned[:1] == "." else cleaned
 
 #: The name of the training data's dataset input on every run of a search.
 DATASET_NAME = "training"

@@ -40,7 +40,7 @@ from typing import Any
 
 from automl._redact import redact_text
 from automl._spawn import start_without_main
-from automl.tracking.run_data import log_dataset
+from automl.tracking.run_data import key, log_dataset
 from automl.tracking.store import creating_store
 
 __all__ = ["PAYLOAD_KEYS", "ProcessWriter", "ThreadWriter", "fluent_tracking_uri", "job_part", "run_job",
@@ -61,8 +61,8 @@ def write_child_run(client: Any, payload: dict[str, Any]) -> str:
         payload["experiment_id"], start_time=payload["start_time"], tags=payload["tags"], run_name=payload["run_name"]
     )
     run_id = run.info.run_id
-    metrics = [Metric(k, v, ts, step) for k, v, ts, step in payload["metrics"]]
-    params = [Param(k, v) for k, v in payload["params"].items()]
+    metrics = [Metric(key(k), v, ts, step) for k, v, ts, step in payload["metrics"]]
+    params = [Param(key(k), v) for k, v in payload["params"].items()]
     # MLflow takes at most 1000 metrics and 100 params per batch: usually one batch does it all.
     batches = max(math.ceil(len(metrics) / 1000), math.ceil(len(params) / 100), 1)
     for i in range(batches):

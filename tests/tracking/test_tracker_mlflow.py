@@ -283,3 +283,25 @@ def test_two_processes_that_open_one_new_sqlite_store_at_once_are_both_tracked(t
     assert all(client.get_run(run).info.status == "FINISHED" for run in runs)
     later = automl.fit(_data(), target="y", n_trials=1, families=["linear"], cv=3, tracking=True, tracking_uri=uri)
     assert client.get_run(later.tracking_run_id_).info.status == "FINISHED"  # the store is whole
+
+
+def _auc(y_true, proba):
+    from sklearn.metrics import roc_auc_score
+
+    return roc_auc_score(y_true, proba[:, 1])
+
+
+def test_a_metric_named_with_characters_mlflow_refuses_is_logged_under_a_key_it_takes(tmp_path):
+    """Before, MLflow refused 'best_auc (%) [x]' and each batch it was in: the run was FAILED with its results, its
+    model and its trial runs not logged."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    metric = automl.Metric("auc (%) [x]", _auc, greater_is_better=True, needs="proba", tasks=frozenset({"binary"}))
+    model = automl.fit(_data(), target="y", n_trials=2, families=["linear"], cv=3, metric=metric, tracking=True,
+                       tracking_uri=uri)
+    client = mlflow.MlflowClient(uri)
+    parent = client.get_run(model.tracking_run_id_)
+    assert parent.info.status == "FINISHED" and "automl.logging_failed" not in parent.data.tags, parent.data.tags
+    assert "best_auc ___ _x_" in parent.data.metrics and model.model_uri_ is not None
+    children = _children(client, parent.info.experiment_id, parent.info.run_id)
+    assert len(children) == 2 and all("auc ___ _x__mean" in run.data.metrics for run in children)
+    assert model.leaderboard().columns[model.leaderboard().columns.str.startswith("auc (%) [x]")].size
