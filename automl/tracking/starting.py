@@ -11,8 +11,9 @@ runs on the fit's thread at the first finished trial after the connection is mad
 that finish before then are logged at the end with the others the tracker has not seen
 (:meth:`~automl.tracking.mlflow_tracker.MLflowTracker.finish` logs every finished trial not yet logged).
 
-Without a time budget (nothing to race) or without a ``connect`` method (your own tracker object), the tracker
-is started as before, on the fit's thread when the study opens: the parent run is there before the first trial.
+Without a time budget or with one of :data:`DEFERRED_BELOW` seconds or more, or without a ``connect`` method (your
+own tracker object), the tracker is started as before, on the fit's thread when the study opens: the parent run is
+there before the first trial.
 
 Example:
     >>> from automl.config import resolve_settings
@@ -32,7 +33,13 @@ from typing import Any, cast
 from automl._warnings import warn_user
 from automl.tracking.base import NullTracker, SearchInfo, Tracker, TrackingResult
 
-__all__ = ["TrackerStart"]
+__all__ = ["DEFERRED_BELOW", "TrackerStart"]
+
+#: Under a time budget shorter than this the store is opened once a trial has completed; from it on (and without a
+#: budget) before the first trial, as the parent run's early presence costs under a few percent of the budget there
+#: (4-12 s measured on one loaded core is 3-10 % of 120 s), and a Ctrl-C just after the first trial then still finds
+#: the run and its writer ready (an interrupted fit gets 6 s to log its trials).
+DEFERRED_BELOW = 120.0
 
 
 class TrackerStart:
@@ -52,13 +59,14 @@ class TrackerStart:
         self.beside, self._begun = False, 0.0
 
     def start(self, study: Any, info: SearchInfo) -> None:
-        """Make the tracker; start it here when it cannot connect apart or the fit has no time budget, else keep
-        its start for later."""
+        """Make the tracker; start it here when it cannot connect apart or the fit's time budget is none or long
+        (:data:`DEFERRED_BELOW`), else keep its start for later."""
         from automl.tracking import make_tracker
 
         begun = time.monotonic()
         self.tracker = make_tracker(self.settings)
-        if getattr(self.tracker, "connect", None) is None or not getattr(self.settings, "time_budget", None):
+        budget = getattr(self.settings, "time_budget", None)
+        if getattr(self.tracker, "connect", None) is None or not budget or float(budget) >= DEFERRED_BELOW:
             try:
                 self.tracker.on_start(study, info)
             finally:
