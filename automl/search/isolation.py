@@ -61,6 +61,7 @@ from automl.search.worker_pool import (
     default_memory_limit_mb,
     describe_exit,
     keep_worker,
+    loads_preloaded,
     preload_packages,
     resident_mb,
     take_worker,
@@ -316,7 +317,7 @@ class IsolatedRunner:
                 RuntimeWarning, stacklevel=2,
             )
             return local()
-        return pickle.loads(message[1])
+        return loads_preloaded(message[1], deadline)
 
     def start(self, deadline: float | None = None) -> None:
         """Wait (until ``deadline`` at most) for the worker to start and load the data, so that the

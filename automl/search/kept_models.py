@@ -106,7 +106,9 @@ class KeptModels:
         value = self._kept.get(number)
         if value is None or not self.pickled:
             return value
-        return list(pickle.loads(value))
+        from automl.search.worker_pool import loads_preloaded
+
+        return list(loads_preloaded(value))
 
     def clear(self) -> None:
         """Drop everything."""

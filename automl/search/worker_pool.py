@@ -18,11 +18,13 @@ import importlib
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import socket
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,7 +32,7 @@ from automl._spawn import start_without_main
 from automl.evaluation.cross_validation import Evaluator
 from automl.search.worker_process import serve
 
-__all__ = ["MAX_IDLE_WORKERS", "Payload", "default_memory_limit_mb", "describe_exit", "preload_packages",
+__all__ = ["MAX_IDLE_WORKERS", "Payload", "default_memory_limit_mb", "describe_exit", "loads_preloaded", "preload_modules", "preload_packages",
            "resident_mb", "tree_resident_mb", "Worker", "keep_worker", "take_worker"]
 
 logger = logging.getLogger("automl")
@@ -110,7 +112,9 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-_PRELOADING: set[str] = set()
+_PRELOADING: dict[str, threading.Thread] = {}
+#: At most this long a result waits for the imports under way before it is unpickled (see :func:`loads_preloaded`).
+PRELOAD_WAIT_SECONDS = 30.0
 
 
 def preload_packages(family_name: str) -> None:
@@ -125,11 +129,30 @@ def preload_packages(family_name: str) -> None:
     """
     from automl.families.registry import get_family
 
-    for module in get_family(family_name).requires:
+    preload_modules(get_family(family_name).requires)
+
+
+def preload_modules(modules: Any) -> None:
+    """Import each of ``modules`` in a background thread (once per process), unless it is imported already."""
+    for module in modules:
         if module in sys.modules or module in _PRELOADING:
             continue
-        _PRELOADING.add(module)
-        threading.Thread(target=_import_quietly, args=(module,), name=f"automl-preload-{module}", daemon=True).start()
+        thread = threading.Thread(target=_import_quietly, args=(module,), name=f"automl-preload-{module}", daemon=True)
+        _PRELOADING[module] = thread
+        thread.start()
+
+
+def loads_preloaded(data: bytes, deadline: float | None = None) -> Any:
+    """``pickle.loads(data)`` once the imports :func:`preload_modules` started have ended (until ``deadline``,
+    monotonic, or :data:`PRELOAD_WAIT_SECONDS`): unpickling imports the model's package on this thread, and the same
+    package imported on two threads at once can deadlock on its submodules' locks. Python then raises
+    ``_DeadlockError`` in one of them: a LightGBM refit on a 5 s budget failed with "KeyError: 'lightgbm'"."""
+    end = time.monotonic() + PRELOAD_WAIT_SECONDS
+    end = end if deadline is None else min(end, deadline)
+    for thread in list(_PRELOADING.values()):
+        if thread.is_alive():
+            thread.join(timeout=max(0.0, end - time.monotonic()))
+    return pickle.loads(data)
 
 
 def _import_quietly(module: str) -> None:
