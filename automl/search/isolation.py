@@ -61,12 +61,11 @@ from automl.search.worker_pool import (
     default_memory_limit_mb,
     describe_exit,
     keep_worker,
-    loads_preloaded,
-    preload_packages,
     resident_mb,
     take_worker,
     tree_resident_mb,
 )
+from automl.search.preload import loads_preloaded, preload_packages
 
 __all__ = ["DeadlineKilled", "ISOLATION_MODES", "InProcessRunner", "IsolatedRunner", "Runner", "TrialCrashed",
            "TrialRaised", "WorkerLoadError", "limits_refused_without_isolation", "default_memory_limit_mb",

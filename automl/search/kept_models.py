@@ -106,7 +106,7 @@ class KeptModels:
         value = self._kept.get(number)
         if value is None or not self.pickled:
             return value
-        from automl.search.worker_pool import loads_preloaded
+        from automl.search.preload import loads_preloaded
 
         return list(loads_preloaded(value))
 

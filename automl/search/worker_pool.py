@@ -14,22 +14,19 @@ Example:
 from __future__ import annotations
 
 import atexit
-import importlib
 import logging
 import multiprocessing
 import os
-import pickle
 import signal
 import socket
-import sys
 import tempfile
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from automl._spawn import start_without_main
 from automl.evaluation.cross_validation import Evaluator
+from automl.search.preload import loads_preloaded, preload_modules, preload_packages
 from automl.search.worker_process import serve
 
 __all__ = ["MAX_IDLE_WORKERS", "Payload", "default_memory_limit_mb", "describe_exit", "loads_preloaded", "preload_modules", "preload_packages",
@@ -110,56 +107,6 @@ def _children(pid: int) -> list[int]:
         except (OSError, ValueError):
             continue
     return found
-
-
-_PRELOADING: dict[str, threading.Thread] = {}
-#: At most this long a result waits for the imports under way before it is unpickled (see :func:`loads_preloaded`).
-PRELOAD_WAIT_SECONDS = 30.0
-
-
-def preload_packages(family_name: str) -> None:
-    """Import the packages of ``family_name`` in a background thread (once per process).
-
-    With isolated trials the refit is this process's first use of the winning
-    family; importing lightgbm or torch takes seconds, better spent while
-    other trials run in the worker.
-
-    Example:
-        >>> preload_packages("linear")  # scikit-learn only: nothing to import
-    """
-    from automl.families.registry import get_family
-
-    preload_modules(get_family(family_name).requires)
-
-
-def preload_modules(modules: Any) -> None:
-    """Import each of ``modules`` in a background thread (once per process), unless it is imported already."""
-    for module in modules:
-        if module in sys.modules or module in _PRELOADING:
-            continue
-        thread = threading.Thread(target=_import_quietly, args=(module,), name=f"automl-preload-{module}", daemon=True)
-        _PRELOADING[module] = thread
-        thread.start()
-
-
-def loads_preloaded(data: bytes, deadline: float | None = None) -> Any:
-    """``pickle.loads(data)`` once the imports :func:`preload_modules` started have ended (until ``deadline``,
-    monotonic, or :data:`PRELOAD_WAIT_SECONDS`): unpickling imports the model's package on this thread, and the same
-    package imported on two threads at once can deadlock on its submodules' locks. Python then raises
-    ``_DeadlockError`` in one of them: a LightGBM refit on a 5 s budget failed with "KeyError: 'lightgbm'"."""
-    end = time.monotonic() + PRELOAD_WAIT_SECONDS
-    end = end if deadline is None else min(end, deadline)
-    for thread in list(_PRELOADING.values()):
-        if thread.is_alive():
-            thread.join(timeout=max(0.0, end - time.monotonic()))
-    return pickle.loads(data)
-
-
-def _import_quietly(module: str) -> None:
-    try:
-        importlib.import_module(module)
-    except Exception:  # noqa: BLE001 - the refit will report a broken package itself
-        logger.debug("preloading %s failed", module, exc_info=True)
 
 
 def describe_exit(code: int | None) -> str:

@@ -15,7 +15,7 @@ import textwrap
 CHILD = textwrap.dedent("""
     import pickle, sys, time
     sys.path.insert(0, sys.argv[1])
-    from automl.search import worker_pool
+    from automl.search import preload as worker_pool
 
     data = sys.argv[2].encode("latin-1")
     worker_pool.preload_modules(["slowpkg"])
