@@ -287,3 +287,19 @@ def test_a_tracker_start_that_takes_the_budget_is_named_in_the_error_instead_of_
         automl.fit(linear_frame(), target="y", time_budget=3, families=["linear"], cv=3,
                    tracking=_SlowStartTracker(4.0))
     assert time.monotonic() - started <= 3 * 1.1 + 10
+
+
+@pytest.mark.parametrize("budget,deferred", [(3.0, True), (119.0, True), (120.0, False), (None, False)])
+def test_only_a_budget_shorter_than_the_line_defers_the_tracker_and_readme_states_the_line(budget, deferred):
+    from types import SimpleNamespace
+
+    from automl.tracking import SearchInfo
+    from automl.tracking.starting import DEFERRED_BELOW, TrackerStart
+
+    tracker = _SlowConnectTracker(0.0)
+    start = TrackerStart(SimpleNamespace(tracking_on=True, tracking=tracker, time_budget=budget))
+    start.start(None, SearchInfo("s", False))
+    assert tracker.calls == ([] if deferred else ["start"])
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"budget shorter than {DEFERRED_BELOW:g} s" in readme and f"time budget shorter than {DEFERRED_BELOW:g} s" \
+        in readme

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -274,7 +275,8 @@ def test_two_processes_that_open_one_new_sqlite_store_at_once_are_both_tracked(t
     already exists", "duplicate column name") and the store was left half-migrated for good."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     root = Path(__file__).resolve().parents[2]
-    children = [subprocess.Popen([sys.executable, "-c", RACE_CHILD, uri, f"race{i}"], cwd=root, text=True,
+    env = {**os.environ, "PYTHONPATH": str(root)}  # run in tmp_path: MLflow puts the artifacts in ./mlruns
+    children = [subprocess.Popen([sys.executable, "-c", RACE_CHILD, uri, f"race{i}"], cwd=tmp_path, text=True, env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(2)]
     outs = [child.communicate(timeout=300) for child in children]
     assert [child.returncode for child in children] == [0, 0], [err[-2000:] for _, err in outs]
