@@ -44,12 +44,14 @@ DEFERRED_BELOW = 120.0
 
 class TrackerStart:
     """The fit's tracker, made once the study is opened and checked (a study refused as made for other data
-    writes no MLflow store), and connected to its store on a thread once the search has completed a trial.
+    writes no MLflow store); under a budget shorter than :data:`DEFERRED_BELOW`, connected to its store on a thread
+    once the search has completed a trial.
 
     Attributes:
         tracker: The tracker (a :class:`NullTracker` until :meth:`start`).
         seconds: How long connecting and starting it took, on whichever thread.
-        beside: Whether it connects beside the search (it has a ``connect`` method) rather than before it.
+        beside: Whether its start is deferred (it has a ``connect`` method and the budget is short) rather than done
+            before the search.
     """
 
     def __init__(self, settings: Any) -> None:
