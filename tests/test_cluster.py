@@ -54,9 +54,14 @@ class DaskCluster:
         self.scheduler = self._start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                      "--scheduler-file", str(address_file), log="scheduler")
         deadline = time.monotonic() + 60
-        while not address_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        self.address = json.loads(address_file.read_text())["address"]
+        while time.monotonic() < deadline:  # the scheduler writes the file in place: once there, it may still be empty
+            try:
+                self.address = json.loads(address_file.read_text())["address"]
+                break
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.1)
+        else:
+            raise AssertionError(f"dask scheduler wrote no address to {address_file} within 60 s")
         self.workers = [self._start("worker", self.address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
                                     "--host", "127.0.0.1", "--local-directory", str(folder / f"w{i}"), log=f"w{i}")
                         for i in range(n_workers)]
