@@ -208,6 +208,21 @@ def tracking_uri_problems(uri: Any) -> list[str]:
     return sqlite_folder_problems("tracking_uri", uri) if base == "sqlite" else []
 
 
+def sqlite_folder(uri: Any) -> str | None:
+    """The folder of a ``sqlite:///PATH`` URL's file (None: not a SQLite file URL, or an in-memory database).
+
+    Example:
+        >>> sqlite_folder("sqlite:////data/m.db"), sqlite_folder("sqlite:///m.db"), sqlite_folder("http://h")
+        ('/data', '.', None)
+    """
+    if not isinstance(uri, str) or not uri.lower().startswith("sqlite"):
+        return None
+    rest = uri.partition("://")[2]
+    if not rest.startswith("/") or rest in ("/", "/:memory:"):
+        return None
+    return os.path.dirname(rest[1:].split("?")[0]) or "."
+
+
 def sqlite_folder_problems(name: str, uri: Any) -> list[str]:
     """A ``sqlite:///PATH`` URL whose file's folder does not exist (SQLite cannot create the file there).
 
@@ -215,13 +230,8 @@ def sqlite_folder_problems(name: str, uri: Any) -> list[str]:
         >>> sqlite_folder_problems("storage", "sqlite:////no-such-folder-x/s.db")[0][:52]
         "storage='sqlite:////no-such-folder-x/s.db': the fold"
     """
-    if not isinstance(uri, str) or not uri.lower().startswith("sqlite"):
-        return []
-    rest = uri.partition("://")[2]
-    if not rest.startswith("/") or rest in ("/", "/:memory:"):
-        return []
-    folder = os.path.dirname(rest[1:].split("?")[0]) or "."
-    if os.path.isdir(folder):
+    folder = sqlite_folder(uri)
+    if folder is None or os.path.isdir(folder):
         return []
     return [f"{name}={uri!r}: the folder {folder!r} of the SQLite file does not exist; create it or choose "
             "another path"]

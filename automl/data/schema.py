@@ -363,21 +363,22 @@ def _to_text(series: pd.Series) -> pd.Series:
 def _to_seconds(series: pd.Series) -> pd.Series:
     """A timedelta column as float seconds; text is parsed (``"1 days 02:00:00"``); bare numbers have no unit."""
     if not pd.api.types.is_timedelta64_dtype(series.dtype):
-        _refuse_numbers(series)
-        present = series.dropna()
-        if len(present) and pd.to_numeric(present.astype(str), errors="coerce").notna().any():
-            raise TypeError("numbers have no time unit")  # "3600" would be read as 3,600 nanoseconds
+        _refuse_numbers(series, as_text=True)  # "3600" would be read as 3,600 nanoseconds
         series = pd.to_timedelta(series)
     return series.dt.total_seconds().astype("float64")
 
 
-def _refuse_numbers(series: pd.Series) -> None:
+def _refuse_numbers(series: pd.Series, as_text: bool = False) -> None:
     """Numbers given for a datetime or timedelta column have no time unit (nor epoch): refused, unless all missing
-    (a served request's null column arrives as float NaN)."""
+    (a served request's null column arrives as float NaN); one among texts too (a served request's row), and with
+    ``as_text`` (a timedelta) a number written as text."""
     if (pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)) and series.notna().any():
         raise TypeError("numbers have no time unit")
-    if series.dtype == object and series.dropna().map(lambda v: isinstance(v, (bool, int, float, np.number))).any():
-        raise TypeError("numbers have no time unit")  # one among texts (a served request's row)
+    present = series.dropna()
+    if series.dtype == object and present.map(lambda v: isinstance(v, (bool, int, float, np.number))).any():
+        raise TypeError("numbers have no time unit")
+    if as_text and len(present) and pd.to_numeric(present.astype(str), errors="coerce").notna().any():
+        raise TypeError("numbers have no time unit")
 
 
 def _to_float(series: pd.Series) -> pd.Series:

@@ -144,11 +144,17 @@ def _repeat_buffer(splits: Sequence[tuple[np.ndarray, np.ndarray]], n: int, widt
     return np.full((n_repeats, n, width), np.nan) if n_repeats > 1 else None
 
 
+def nonfinite_rows(prediction: Any) -> int:
+    """How many rows of ``prediction`` (values, or one row of scores per row) hold NaN or infinity."""
+    values = np.asarray(prediction, dtype="float64")
+    return int((~np.isfinite(values).reshape(len(values), -1).all(axis=1)).sum())
+
+
 def _check_finite(prediction: np.ndarray, fold: int, n_folds: int) -> None:
-    finite = np.isfinite(prediction).reshape(len(prediction), -1).all(axis=1)
-    if not finite.all():
+    bad = nonfinite_rows(prediction)
+    if bad:
         raise NonFinitePredictionError(
-            f"predictions are not finite (NaN or inf) for {int((~finite).sum())} of {len(finite)} "
+            f"predictions are not finite (NaN or inf) for {bad} of {len(prediction)} "
             f"validation rows in fold {fold + 1}/{n_folds}"
         )
 

@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from automl._device import free_accelerator_memory
-from automl.evaluation.cross_validation import Evaluator, subsample
+from automl.evaluation.cross_validation import Evaluator, nonfinite_rows, subsample
 from automl.evaluation.monitor import Answer, EpochDone, FoldDone, ProbeDone, TrialStopped
 from automl.exceptions import NonFinitePredictionError
 from automl.search.kept_models import dumps
@@ -242,8 +242,8 @@ def fit_rows(evaluator: Evaluator, X: Any, y: Any, family: str, params: Mapping[
     # A trial whose model predicts NaN or inf fails; a refit that does is a failed refit too (the next model
     # takes its place), checked on a few of its own rows rather than discovered at the user's predict.
     sample = X.iloc[:REFIT_CHECK_ROWS]
-    finite = np.isfinite(np.asarray(model.predict_scores(sample), dtype="float64")).reshape(len(sample), -1).all(axis=1)
-    if not finite.all():
-        raise NonFinitePredictionError(f"the refit on all rows predicts NaN or inf for {int((~finite).sum())} of "
-                                       f"{len(finite)} of its training rows")
+    bad = nonfinite_rows(model.predict_scores(sample))
+    if bad:
+        raise NonFinitePredictionError(f"the refit on all rows predicts NaN or inf for {bad} of {len(sample)} of its "
+                                       "training rows")
     return model

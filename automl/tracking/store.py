@@ -56,15 +56,16 @@ def creating_store(tracking_uri: str) -> Iterator[None]:
         >>> with creating_store("http://localhost:5000"):
         ...     pass
     """
-    scheme, _, rest = tracking_uri.partition(":///")
+    from automl._setting_checks import sqlite_folder
+
     try:
         import fcntl
     except ImportError:  # not on this system: as MLflow does alone
         fcntl = None  # type: ignore[assignment]
-    if scheme.split("+")[0].lower() != "sqlite" or fcntl is None or rest in ("", ":memory:"):
+    folder = sqlite_folder(tracking_uri)
+    if folder is None or fcntl is None:
         yield
         return
-    folder = Path(rest.split("?")[0]).parent
     try:
         handle = os.open(folder, os.O_RDONLY)
     except OSError:  # no folder to lock: MLflow says what is wrong
