@@ -115,9 +115,8 @@ def _tracking_start_note(tracking: TrackerStart, settings: FitSettings) -> str:
     :mod:`automl.tracking.starting`, so it never keeps the first trial from completing)."""
     where = getattr(tracking.tracker, "shown_uri", None) or "the tracking store"
     return (f"MLflow tracking's start (opening {where}; a new store is created on first use) took "
-            f"{tracking.seconds:.1f} s of the {float(settings.time_budget):g} s budget "
-            "before the search; raise time_budget=, or turn "
-            "tracking off (tracking=False, --no-tracking)")
+            f"{tracking.seconds:.1f} s of the {float(settings.time_budget):g} s budget before the search; raise "
+            "time_budget=, or turn tracking off (tracking=False, --no-tracking)")
 
 
 def _pack_size(problem: Problem) -> int:
@@ -231,8 +230,7 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
         final = build_final_model(problem, outcome, runner, budget)
         raise_if_stopped()
     except BaseException as exc:
-        tracking.finish(opened[0] if opened else None, None, _status(exc),
-                                _end_deadline(exc, budget.tracking_deadline()))
+        tracking.finish(opened[0] if opened else None, None, _status(exc), _end_deadline(exc, budget.tracking_deadline()))
         if (isinstance(exc, BudgetExhaustedError) and not tracking.beside
                 and _tracking_took_the_budget(tracking.seconds, settings)):
             raise BudgetExhaustedError(f"{exc}\n{_tracking_start_note(tracking, settings)}") from exc
