@@ -230,7 +230,8 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
         final = build_final_model(problem, outcome, runner, budget)
         raise_if_stopped()
     except BaseException as exc:
-        tracking.finish(opened[0] if opened else None, None, _status(exc), _end_deadline(exc, budget.tracking_deadline()))
+        deadline = _end_deadline(exc, budget.tracking_deadline())
+        tracking.finish(opened[0] if opened else None, None, _status(exc), deadline)
         if (isinstance(exc, BudgetExhaustedError) and not tracking.beside
                 and _tracking_took_the_budget(tracking.seconds, settings)):
             raise BudgetExhaustedError(f"{exc}\n{_tracking_start_note(tracking, settings)}") from exc
