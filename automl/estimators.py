@@ -31,7 +31,7 @@ from automl._warnings import warn_user
 from automl.config import estimator_docs, estimator_signature, setting
 from automl.data.images import as_image_frame
 from automl.data.scoring import scoring_truth
-from automl.data.validation import as_table, coerce_features, sample_weight_problems
+from automl.data.validation import as_table, coerce_features, has_feature_names, sample_weight_problems
 from automl.evaluation.metrics import report_metrics
 from automl.exceptions import DataValidationError, InputTypeError, InvalidParameterError, NotFittedError
 
@@ -130,8 +130,18 @@ class _AutoMLBase(BaseEstimator):
 
         settings = checked_settings(self.get_params(deep=False), self._estimator, X, y, groups, sample_weight)
         report = run_fit(settings, type(self), X, y, groups, sample_weight)
-        self.__dict__.update(report.attributes)
+        self._set_fitted(report.attributes, has_feature_names(X))
         return self
+
+    def _set_fitted(self, attributes: dict[str, Any], named: bool) -> None:
+        """Replace every attribute an earlier fit left (a binary fit's ``pos_label_`` must not outlive a multiclass
+        refit) with this fit's; ``feature_names_in_`` only for ``X`` with text column names, as in scikit-learn
+        (an array's columns are named ``x0, x1, ...`` inside, in ``schema_``)."""
+        from automl._fit.report import FITTED_ATTRIBUTES
+
+        for name in FITTED_ATTRIBUTES:
+            self.__dict__.pop(name, None)
+        self.__dict__.update({k: v for k, v in attributes.items() if named or k != "feature_names_in_"})
 
     # -- predict ----------------------------------------------------------------------------
     def _check_fitted(self) -> None:

@@ -42,6 +42,7 @@ __all__ = [
     "DataShapeError",
     "ClusterError",
     "ClusterConnectionError",
+    "OutputBusyError",
 ]
 
 
@@ -112,6 +113,11 @@ class StudyMismatchError(_ProblemsMixin, AutoMLError, ValueError):
 
 class StudyNotFoundError(AutoMLError, LookupError):
     """No study of the given name exists in the storage (the message lists the ones that do)."""
+
+
+class OutputBusyError(InvalidParameterError):
+    """A sweep's ``output`` folder is held by another automl process fitting into it now (checked before the search:
+    :mod:`automl._output_claim`)."""
 
 
 class ModelFileError(_ProblemsMixin, AutoMLError, ValueError):

@@ -311,6 +311,22 @@ def run_sweep(spec: SweepSpec, *, callbacks: Sequence[Callable[..., None]] = ())
     The sweep's settings are stored on its study (when it has a name) for workers and ``resume``.
     ``callbacks`` are called as ``callback(study, trial)`` after each trial (e.g. a progress bar).
     """
+    from automl._output_claim import claimed_output
+    from automl._setting_checks import output_problems
+
+    with claimed_output(spec.output):  # another fit saving there fails now, not after its search
+        problems = output_problems(spec.output, spec.overwrite)
+        if problems:
+            raise InvalidParameterError(problems)
+        model = _fit_sweep(spec, callbacks)
+        if spec.output:
+            report_stage(f"saving the model to {spec.output} ...")
+            model.save(spec.output, overwrite=spec.overwrite)
+    return model
+
+
+def _fit_sweep(spec: SweepSpec, callbacks: Sequence[Callable[..., None]]) -> Any:
+    """Read the sweep's data and fit its model (the search, the refit; not saved)."""
     from automl._fit.run import run_fit
     from automl.config import resolve_settings
     from automl.data.source import open_data
@@ -322,10 +338,7 @@ def run_sweep(spec: SweepSpec, *, callbacks: Sequence[Callable[..., None]] = ())
     settings = resolve_settings(model.get_params(deep=False), model._estimator)
     report = run_fit(settings, type(model), X, y, fit_args["groups"], fit_args["sample_weight"], callbacks=callbacks,
                      sweep=spec.record())
-    model.__dict__.update(report.attributes)
-    if spec.output:
-        report_stage(f"saving the model to {spec.output} ...")
-        model.save(spec.output, overwrite=spec.overwrite)
+    model._set_fitted(report.attributes, named=True)
     return model
 
 

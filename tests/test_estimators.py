@@ -90,6 +90,24 @@ def test_numpy_arrays_and_estimators_work_like_scikit_learn():
     assert pipe.score(X, X[:, 1] * 3) > -0.1
 
 
+def test_feature_names_in_only_for_text_column_names_and_no_attribute_outlives_a_refit():
+    """As in scikit-learn: ``feature_names_in_`` after a frame with text column names only (an array, or a frame
+    with integer names, has none), and a second fit replaces every fitted attribute of the first."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 3))
+    binary = (X[:, 0] > 0).astype(int)
+    three = np.digitize(X[:, 0], [-0.4, 0.4])
+    clf = AutoMLClassifier(n_trials=1, families=["linear"], cv=3, n_jobs=1, isolation="none")
+    clf.fit(pd.DataFrame(X, columns=["a", "b", "c"]), binary)
+    assert list(clf.feature_names_in_) == ["a", "b", "c"] and clf.pos_label_ == 1
+    clf.fit(X, three)  # an array, multiclass: neither the names nor the binary fit's positive class stay
+    assert not hasattr(clf, "feature_names_in_") and not hasattr(clf, "pos_label_")
+    assert clf.n_features_in_ == 3 and list(clf.classes_) == [0, 1, 2]
+    clf.fit(pd.DataFrame(X), binary)
+    assert not hasattr(clf, "feature_names_in_") and clf.pos_label_ == 1
+    assert (clf.predict(X) == clf.predict(pd.DataFrame(X))).all()
+
+
 def test_groups_from_a_column_never_share_folds():
     rng = np.random.default_rng(1)
     df = pd.DataFrame({"x": rng.normal(size=60), "patient": np.repeat([f"p{i}" for i in range(12)], 5)})

@@ -33,7 +33,8 @@ from automl.data.task import check_task, infer_task
 from automl._warnings import warn_user
 from automl.exceptions import DataShapeError, DataValidationError, InputTypeError
 
-__all__ = ["TrainingData", "array_like", "as_table", "coerce_features", "feature_problems", "validate_training_data"]
+__all__ = ["TrainingData", "array_like", "as_table", "coerce_features", "feature_problems", "has_feature_names",
+           "validate_training_data"]
 
 
 def array_like(X: object) -> bool:
@@ -128,6 +129,18 @@ def coerce_features(X: object, *, argument: str = "X", names: Sequence[str] | No
     columns = list(names) if names is not None else [f"x{i}" for i in range(table.shape[1])]
     frame = pd.DataFrame(table, columns=columns)
     return frame.infer_objects() if table.dtype == object else frame
+
+
+def has_feature_names(X: object) -> bool:
+    """Whether ``X`` names its features as scikit-learn counts names (a frame whose column names are all text), so
+    that a fitted estimator has ``feature_names_in_``.
+
+    Example:
+        >>> has_feature_names(pd.DataFrame({"a": [1]})), has_feature_names(pd.DataFrame([[1]])), has_feature_names([[1]])
+        (True, False, False)
+    """
+    columns = getattr(X, "columns", None)
+    return columns is not None and len(columns) > 0 and all(isinstance(c, str) for c in columns)
 
 
 def _integer_name(name: object) -> bool:
