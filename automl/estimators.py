@@ -33,7 +33,8 @@ from automl.data.images import as_image_frame
 from automl.data.scoring import scoring_truth
 from automl.data.validation import as_table, coerce_features, has_feature_names, sample_weight_problems
 from automl.evaluation.metrics import report_metrics
-from automl.exceptions import DataValidationError, InputTypeError, InvalidParameterError, NotFittedError
+from automl.exceptions import DataValidationError, InputTypeError, InvalidParameterError, ModelFileError, NotFittedError
+from automl.model_files import UnsavedCallable
 
 __all__ = ["AutoMLClassifier", "AutoMLRegressor"]
 
@@ -227,8 +228,16 @@ class _AutoMLBase(BaseEstimator):
             positive = int(self.classes_.tolist().index(self.pos_label_))
         metrics = report_metrics(self.task_, self.metric_, positive)
         kept = None if weights is None else weights[keep]
-        values = {m.name: (m.compute(truth, scores[keep], classes, kept) if len(truth) else np.nan) for m in metrics}
-        _warn_undefined(values, truth, classes)
+        values: dict[str, float] = {}
+        unsaved: dict[str, str] = {}
+        for m in metrics:
+            try:
+                values[m.name] = m.compute(truth, scores[keep], classes, kept) if len(truth) else np.nan
+            except ModelFileError as exc:  # a metric callable the saved model could not hold: the others still count
+                values[m.name], unsaved[m.name] = np.nan, str(exc)
+        for name, why in unsaved.items():
+            warn_user(f"{name}: NaN; {why}", UserWarning)
+        _warn_undefined({k: v for k, v in values.items() if k not in unsaved}, truth, classes)
         return values
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
@@ -238,6 +247,9 @@ class _AutoMLBase(BaseEstimator):
         ``neg_*`` scorers do, so ``cross_val_score`` and grid searches rank
         models correctly. ``y`` may be omitted when ``X`` holds the target column.
         """
+        self._check_fitted()
+        if isinstance(self.metric_.fn, UnsavedCallable):
+            self.metric_.fn()  # raises ModelFileError: a saved model's search metric whose callable was not saved
         value = self.evaluate(X, y, sample_weight)[self.metric_.name]
         return value if self.metric_.greater_is_better else -value
 

@@ -28,11 +28,15 @@ import contextvars
 import io
 import pickle
 import sys
+import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BOOSTER_DIR", "PICKLE_FILE", "WEIGHTS_FILE", "dump", "load", "load_files"]
+from automl.exceptions import ModelFileError
+
+__all__ = ["BOOSTER_DIR", "PICKLE_FILE", "WEIGHTS_FILE", "UnsavedCallable", "dump", "load", "load_files",
+           "loadable_elsewhere"]
 
 PICKLE_FILE = "model.pkl"
 WEIGHTS_FILE = "weights.pt"
@@ -40,6 +44,55 @@ BOOSTER_DIR = "lightgbm"
 
 #: While loading: the files' verified bytes, the names it may read, and the tensors once read.
 _LOADING: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("automl_loading", default=None)
+
+
+def loadable_elsewhere(fn: types.FunctionType) -> bool:
+    """Whether another process can load ``fn`` by its name (pickle saves a function as its module and name): not a
+    lambda, not a function defined inside another, not one defined in the script or notebook that ran (``__main__``).
+
+    Example:
+        >>> import os.path
+        >>> loadable_elsewhere(os.path.join), loadable_elsewhere(lambda x: x)
+        (True, False)
+    """
+    module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
+    if not module or module == "__main__" or "<" in qualname:
+        return False
+    found: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found is fn
+
+
+def _describe(fn: types.FunctionType) -> str:
+    where = "a lambda" if fn.__name__ == "<lambda>" else f"{fn.__qualname__!r}"
+    return f"{where} defined in {fn.__module__}"
+
+
+class UnsavedCallable:
+    """Stands, in a saved model, for a function another process could not load (a metric callable defined in a
+    script, a notebook, a lambda or inside another function): the model saves, loads and predicts everywhere, and
+    only a call of that function raises :class:`~automl.exceptions.ModelFileError`, naming it and the fix. Before
+    this, such a metric saved and then failed every load in another process (``mlflow models serve`` included) with
+    pickle's ``AttributeError``, or failed the save itself (a lambda).
+
+    Example:
+        >>> UnsavedCallable("a lambda defined in __main__")(1, 2)
+        Traceback (most recent call last):
+        ...
+        automl.exceptions.ModelFileError: a lambda defined in __main__ was not saved with this model ...
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise ModelFileError(f"{self.text} was not saved with this model (another process cannot load a function "
+                             "defined in a script, a notebook, a lambda or inside another function); define it in a "
+                             "module you import before fitting, or score with one of automl's metric names")
+
+    def __repr__(self) -> str:
+        return f"<not saved: {self.text}>"
 
 
 class _Pickler(pickle.Pickler):
@@ -52,6 +105,8 @@ class _Pickler(pickle.Pickler):
         self.boosters: list[str] = []
 
     def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, types.FunctionType) and not loadable_elsewhere(obj):
+            return UnsavedCallable, (_describe(obj),)
         torch = sys.modules.get("torch")
         if torch is not None and isinstance(obj, torch.Tensor):
             key = f"t{len(self.tensors)}"

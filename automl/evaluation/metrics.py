@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from automl._suggest import unknown_name_message
-from automl.exceptions import InputTypeError, InvalidParameterError, UnknownNameError
+from automl.exceptions import AutoMLError, InputTypeError, InvalidParameterError, UnknownNameError
 
 __all__ = [
     "Metric",
@@ -134,6 +134,8 @@ class Metric:
                     value = float(self.fn(y_true, y_input, sample_weight=sample_weight))
                 else:
                     value = float(self.fn(y_true, y_input, sample_weight))
+        except AutoMLError:
+            raise  # ours, typed, with its own fix (a metric callable a saved model does not hold): never "undefined"
         except (ValueError, ZeroDivisionError):  # e.g. weights summing to zero on these rows
             if strict:
                 raise
