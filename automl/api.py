@@ -21,7 +21,7 @@ from automl._suggest import unknown_name_message
 from automl.config import SAME, fit_signature, setting, setting_names
 from automl.data.images import as_image_frame, pixel_columns
 from automl.data.task import infer_task, validate_task_name
-from automl.data.validation import array_like, coerce_features, feature_problems
+from automl.data.validation import array_like, coerce_features, feature_problems, target_series
 from automl.estimators import AutoMLClassifier, AutoMLRegressor
 from automl.exceptions import DataValidationError, InputTypeError, InvalidParameterError
 
@@ -52,8 +52,10 @@ def _labelled_target(data: Any, target: Any) -> tuple[Any, Any]:
                 matches.append(column)
         except (TypeError, ValueError):  # pd.NA and other labels that compare ambiguously
             continue
-    if len(matches) == 1:
-        return data.drop(columns=matches), data[matches[0]].to_numpy()
+    if len(matches) == 1:  # named as the features' integer names are (x3 for column 3), so that predict drops it
+        name = matches[0]
+        label = f"x{int(name)}" if isinstance(name, (int, np.integer)) and not isinstance(name, bool) else str(name)
+        return data.drop(columns=matches), data[name].rename(label)
     message = unknown_name_message("column", str(target), [str(c) for c in columns])
     raise InputTypeError(
         f"target={target!r} ({type(target).__name__}): target must be the name of a column of data (a string) or "
@@ -151,7 +153,7 @@ def prepare_fit(
         y = data[target]
         drop.append(target)
     else:
-        y = pd.Series(np.asarray(target), name="y")
+        y = target_series(target, str(getattr(target, "name", None) or "y"))  # a column vector warns, as fit's
     if isinstance(groups, str):
         _column(data, groups, "groups")
         group_values = data[groups].to_numpy()

@@ -161,12 +161,10 @@ SETTINGS: tuple[Setting, ...] = (
             "them; a plain value pins the parameter.",
             "–", "--space", "YAML file of search-space overrides {family: {param: ...}}", sweep_alias="space"),
     Setting("seed", 0, _check_seed,
-            "Seeds the sampler and the folds; trial N's models get a seed derived from ``seed`` and N (the refit "
-            "uses the winning trial's). The same ``seed`` and ``n_trials`` give the same leaderboard and "
-            "predictions on the CPU (a test checks it, nets included). ``None``: the sampler is not seeded (its "
-            "configurations differ from run to run), while the folds and the models take seed 0, so that every "
-            "process of a sweep scores its trials on the same folds.",
-            "0", "--seed", "", cli_type=int),
+            "Seeds the sampler and the folds; trial N's models get a seed derived from ``seed`` and N (the refit uses "
+            "the winning trial's). The same ``seed`` and ``n_trials`` give the same leaderboard and predictions on the "
+            "CPU (a test checks it, nets included). ``None``: the sampler is not seeded (its configurations differ from "
+            "run to run); folds and models take seed 0 (a sweep's processes share folds).", "0", "--seed", "", cli_type=int),
     Setting("n_jobs", -1, _check_n_jobs,
             "Threads per model (-1: every core the process may run on, its CPU affinity as `taskset` or a "
             "container sets it; OpenMP and BLAS pools are capped to it as well; None: 1, as in scikit-learn).",

@@ -160,10 +160,10 @@ class _AutoMLBase(BaseEstimator):
         if isinstance(X, np.ndarray) and X.shape[1] != self.n_features_in_:
             raise DataValidationError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "
-                f"features as input ({list(self.schema_.names)}); pass the same columns, in that order for an array"
+                f"features as input ({self.schema_.input_names}); pass the same columns, in that order for an array"
             )
-        X = coerce_features(X, names=list(self.schema_.names))  # an array is read in fit's column order
-        if self.target_name_ in X.columns and self.target_name_ not in self.schema_.names:
+        X = coerce_features(X, names=self.schema_.input_names)  # an array is read in fit's column order
+        if self.target_name_ in X.columns and self.target_name_ not in self.schema_.input_names:
             X = X.drop(columns=[self.target_name_])  # the target itself is not an unexpected column
         return X
 
@@ -191,8 +191,14 @@ class _AutoMLBase(BaseEstimator):
 
     def _split_target(self, X: Any, y: Any) -> tuple[Any, Any]:
         if y is None:
-            if isinstance(X, pd.DataFrame) and self.target_name_ in X.columns:
-                return X.drop(columns=[self.target_name_]), X[self.target_name_]
+            name, features = self.target_name_, self.schema_.input_names
+            if isinstance(X, pd.DataFrame):  # integer names as fit read them (column 3 of pd.DataFrame(array) is x3)
+                X = coerce_features(X, names=features + [name])
+            if isinstance(X, pd.DataFrame) and name in X.columns and name not in features:
+                return X.drop(columns=[name]), X[name]
+            if name in features:  # fit took y apart from X, and its name is a feature's: that column is not y
+                raise InvalidParameterError(f"pass y: the target was given apart from X at fit, and {name!r}, its "
+                                            "name, is a feature's name, so the column of X named so is not the target")
             raise InvalidParameterError(
                 f"pass y, or a frame that holds the target column {self.target_name_!r}"
             )

@@ -187,6 +187,7 @@ def validated_data(settings: FitSettings, X: Any, y: Any, groups: Any, sample_we
     if problems:
         raise InvalidParameterError(problems)
     data.text = tuple(text_columns(data.X, roles)) if image_shape is None else ()
+    data.inputs = tuple(str(c) for c in data.X.columns)
     data.X, dropped = screen_features(data.X, data.y, drop_constant=image_shape is None, free_text=data.text)
     data.text = tuple(c for c in data.text if c not in dropped)
     if data.X.shape[1] == 0:
@@ -362,7 +363,7 @@ def prepare_problem(settings: FitSettings, X: Any, y: Any, groups: Any = None, s
         found.raise_all()
     data, dropped, image_shape = validated
     task = data.task
-    schema = dataclasses.replace(Schema.from_frame(data.X, text=data.text), ignored=tuple(dropped))
+    schema = dataclasses.replace(Schema.from_frame(data.X, text=data.text), ignored=tuple(dropped), inputs=data.inputs)
     X_canonical = schema.transform(data.X, warn=False)
     if task == "regression":
         y_model, classes = data.y.to_numpy(dtype="float64"), None

@@ -165,6 +165,9 @@ class Schema:
     columns: tuple[ColumnSpec, ...]
     #: Columns seen at fit but not used (constant ones); dropped at predict without a warning.
     ignored: tuple[str, ...] = ()
+    #: Every feature column fit was given, in its order (used ones and ``ignored`` ones): what an array at predict is
+    #: read as, and scikit-learn's ``n_features_in_`` (empty in a model saved before it: :attr:`input_names`).
+    inputs: tuple[str, ...] = ()
     _by_name: dict[str, ColumnSpec] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -207,6 +210,17 @@ class Schema:
     def names(self) -> list[str]:
         """Feature column names in fit order."""
         return [c.name for c in self.columns]
+
+    @property
+    def input_names(self) -> list[str]:
+        """Every feature column fit was given, in its order: the used ones and the constant ones it ignored (a model
+        saved before this was recorded: the used ones).
+
+        Example:
+            >>> Schema.from_frame(pd.DataFrame({"a": [1.0, 2.0]})).input_names
+            ['a']
+        """
+        return list(self.inputs) if self.inputs else self.names
 
     @property
     def output_names(self) -> list[str]:
@@ -301,7 +315,7 @@ class Schema:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form (for the model manifest)."""
-        return {"columns": [asdict(c) for c in self.columns], "ignored": list(self.ignored)}
+        return {"columns": [asdict(c) for c in self.columns], "ignored": list(self.ignored), "inputs": list(self.inputs)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Schema:
@@ -320,7 +334,7 @@ class Schema:
                     tuple(c.get("values", ())),
                 )
             )
-        return cls(tuple(specs), tuple(data.get("ignored", ())))
+        return cls(tuple(specs), tuple(data.get("ignored", ())), tuple(data.get("inputs", ())))
 
 
 def _convert(spec: ColumnSpec, series: pd.Series) -> tuple[dict[str, pd.Series], list[str]]:

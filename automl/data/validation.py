@@ -330,6 +330,7 @@ class TrainingData:
         n_dropped: Rows dropped because their target was missing.
         weights: Sample weight of each row (float64), or ``None``.
         text: The free-text columns (:func:`automl.data.text.text_columns`).
+        inputs: Every feature column given, in order, before constant ones are dropped.
     """
 
     X: pd.DataFrame
@@ -339,6 +340,7 @@ class TrainingData:
     n_dropped: int
     weights: np.ndarray | None = None
     text: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
 
 
 def target_series(y: Any, target_name: str) -> pd.Series:
@@ -346,7 +348,8 @@ def target_series(y: Any, target_name: str) -> pd.Series:
     y = _column_vector(y)
     if not isinstance(y, pd.Series) and np.ndim(np.asarray(y, dtype=object)) != 1:
         raise InputTypeError(f"y must be one column (a Series or 1-D array), got shape {np.shape(np.asarray(y))}")
-    return pd.Series(np.asarray(y) if not isinstance(y, pd.Series) else y, name=target_name).reset_index(drop=True)
+    kept = isinstance(y, (pd.Series, pd.Index, pd.api.extensions.ExtensionArray))  # a nullable Int64 stays integer
+    return pd.Series(y if kept else np.asarray(y), name=target_name).reset_index(drop=True)
 
 
 def _numbers_of_objects(y: pd.Series) -> pd.Series:
