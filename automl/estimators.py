@@ -69,6 +69,31 @@ def _warn_undefined(values: dict[str, float], truth: np.ndarray, classes: np.nda
     warn_user(f"{', '.join(undefined)} undefined on these rows ({why}): NaN; {fix}", UndefinedMetricWarning)
 
 
+def _named_columns(X: Any, groups: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
+    """``(X, groups, sample_weight)`` where ``groups`` or ``sample_weight`` name a column of the frame ``X`` (as
+    :func:`automl.fit` takes them): that column's values, and the column left out of the features.
+
+    Raises:
+        DataValidationError: the name is not a column of ``X`` (with the closest names).
+        InputTypeError: a name given with an ``X`` that has no column names.
+    """
+    taken: list[str] = []
+    values = []
+    for argument, value in (("groups", groups), ("sample_weight", sample_weight)):
+        if not isinstance(value, str):
+            values.append(value)
+        elif not isinstance(X, pd.DataFrame):
+            raise InputTypeError(f"{argument}={value!r} names a column, but X is a {type(X).__name__} without column "
+                                 f"names; pass X as a DataFrame holding {value!r}, or the values themselves")
+        elif value not in X.columns:
+            raise DataValidationError(f"{argument}={value!r}: "
+                                      + unknown_name_message("column", value, [str(c) for c in X.columns]))
+        else:
+            values.append(X[value].to_numpy())
+            taken.append(value)
+    return (X.drop(columns=taken) if taken else X), values[0], values[1]
+
+
 class _AutoMLBase(BaseEstimator):
     """What the classifier and regressor share; see :class:`AutoMLClassifier` for the arguments."""
 
@@ -111,8 +136,9 @@ class _AutoMLBase(BaseEstimator):
             X: Features: a pandas DataFrame (numeric, bool, string, category,
                 nullable and datetime columns) or a 2-D array.
             y: Target, one value per row; rows with a missing target are dropped (with a warning).
-            groups: Group label per row, for group k-fold.
-            sample_weight: Weight of each row (finite, >= 0, not all zero): every fold's
+            groups: Group label per row, for group k-fold, or the name of a column of ``X`` (it leaves the features).
+            sample_weight: Weight of each row, or the name of a column of ``X`` holding them (it leaves the features)
+                (finite, >= 0, not all zero): every fold's
                 model trains with its rows' weights, the CV scores are weighted, and so
                 is the refit. Families that cannot take weights (``knn``, the nets) are
                 left out of the search.
@@ -129,6 +155,7 @@ class _AutoMLBase(BaseEstimator):
         from automl._fit.problem import checked_settings
         from automl._fit.run import run_fit
 
+        X, groups, sample_weight = _named_columns(X, groups, sample_weight)
         settings = checked_settings(self.get_params(deep=False), self._estimator, X, y, groups, sample_weight)
         report = run_fit(settings, type(self), X, y, groups, sample_weight)
         self._set_fitted(report.attributes, has_feature_names(X))

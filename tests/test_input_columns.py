@@ -81,3 +81,54 @@ def test_a_feature_named_like_the_target_given_apart_is_never_taken_for_it():
     with pytest.raises(InvalidParameterError, match="pass y: the target was given apart from X"):
         model.score(X)
     assert model.score(X, target) > 0.7
+
+
+# -- targets and messages that said the wrong thing --------------------------------------------------------------
+def test_complex_and_date_targets_are_refused_at_fit_and_at_evaluate():
+    X = _frame()
+    for target, said in ((X["a"].to_numpy() + 1j * X["b"].to_numpy(), "complex numbers"),
+                         (pd.Series(pd.date_range("2020", periods=60)), "dates or durations")):
+        with pytest.raises(automl.DataValidationError, match=said):
+            automl.fit(X.assign(t=target), target="t", tracking=False, **QUICK)
+    model = automl.AutoMLRegressor(**QUICK).fit(X, X["a"] * 3)
+    with pytest.raises(automl.DataValidationError, match="complex numbers"):
+        model.evaluate(X, X["a"].to_numpy() * 3 + 5j)
+    with pytest.raises(automl.DataValidationError, match="dates or durations"):
+        model.evaluate(X, pd.Series(pd.date_range("2020", periods=60)))
+    huge = X["a"].to_numpy() * 3
+    huge[0] = 1e308
+    with pytest.raises(automl.DataValidationError, match="past float32's range"):
+        model.evaluate(X, huge)
+
+
+def test_refusals_name_a_fix_that_works():
+    X = _frame(40)
+    with pytest.raises(automl.DataValidationError, match="use AutoMLRegressor"):
+        automl.AutoMLClassifier(**QUICK).fit(X, X["a"] * 1.5)
+    one_row_class = np.r_[1, np.zeros(39, int)]
+    for cv in (2, 0.2):  # neither fewer folds nor a holdout can split a class of one row
+        with pytest.raises(automl.DataValidationError, match="merge or drop the classes of one row") as info:
+            automl.AutoMLClassifier(**{**QUICK, "cv": cv}).fit(X, one_row_class)
+        assert "cv=2 or" not in str(info.value)
+    with pytest.raises(automl.DataValidationError, match=r"use cv='group:3'"):
+        automl.AutoMLClassifier(**{**QUICK, "cv": "group:5"}).fit(X, np.arange(40) % 2, groups=np.arange(40) % 3)
+    model = automl.AutoMLClassifier(**QUICK).fit(X, (X["a"] > 0).astype(int))
+    with pytest.raises(automl.DataValidationError, match=r"the model's classes are \[0, 1\] \(int\).*y.astype\(int\)"):
+        model.score(X, (X["a"] > 0).astype(int).astype(str))
+
+
+def test_the_estimators_take_groups_and_sample_weight_as_column_names_as_automl_fit_does():
+    X = _frame(40).assign(g=np.repeat([0, 1, 2, 3], 10), w=np.linspace(0.5, 1.5, 40))
+    y = (X["a"] > 0).astype(int)
+    model = automl.AutoMLClassifier(**{**QUICK, "cv": "group:2"}).fit(X, y, groups="g", sample_weight="w")
+    assert list(model.feature_names_in_) == ["a", "b"]
+    with pytest.raises(automl.DataValidationError, match="did you mean 'g'"):
+        automl.AutoMLClassifier(**QUICK).fit(X, y, groups="gg")
+    with pytest.raises(InputTypeError, match="names a column, but X is a ndarray"):
+        automl.AutoMLClassifier(**QUICK).fit(X.to_numpy(), y, sample_weight="w")
+
+
+def test_explaining_no_rows_gives_no_rows():
+    X = _frame(40)
+    model = automl.AutoMLRegressor(**QUICK).fit(X, 2 * X["a"])
+    assert len(model.explain(X.iloc[:0])) == 0

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl.data.dtypes import infinite_target_problem, target_length_problem
+from automl.data.dtypes import FLOAT32_MAX, infinite_target_problem, target_length_problem
+from automl.data.task import target_kind_problems
 from automl.data.validation import target_series
 from automl.exceptions import DataValidationError
 
@@ -52,7 +53,11 @@ def scoring_truth(y: Any, n_rows: int, task: str, name: str,
     if len(series) != n_rows:
         problems.append(target_length_problem(len(series), n_rows))
     keep = series.notna().to_numpy()
-    if task == "regression":
+    kind = target_kind_problems(series, name, regression=task == "regression")
+    if kind:
+        problems += kind
+        truth = np.zeros(0)
+    elif task == "regression":
         numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         text = np.flatnonzero(keep & np.isnan(numbers))
         if len(text):
@@ -61,13 +66,32 @@ def scoring_truth(y: Any, n_rows: int, task: str, name: str,
         n_inf = int(np.isinf(numbers).sum())
         if n_inf:
             problems.append(infinite_target_problem(name, n_inf))
+        elif np.nanmax(np.abs(numbers), initial=0.0) > FLOAT32_MAX:
+            problems.append(f"target {name!r} reaches {np.nanmax(np.abs(numbers)):.3g} in magnitude, past float32's "
+                            f"range (about {FLOAT32_MAX:.2g}), where a model fitted here never predicts (fit refuses "
+                            "such targets) and the squared errors overflow: check the values' unit")
         truth = numbers[keep]
     else:
         lookup = {label: i for i, label in enumerate(list(classes if classes is not None else []))}
         unknown = sorted({str(v) for v in series[keep] if v not in lookup})
         if unknown:
-            problems.append(f"y holds classes not seen at fit: {unknown[:5]}")
+            problems.append(_unknown_classes(unknown, list(lookup)))
         truth = np.array([lookup.get(v, -1) for v in series[keep]], dtype=np.int64)
     if problems:
         raise DataValidationError(problems)
     return keep, truth
+
+
+def _unknown_classes(unknown: list[str], classes: list[Any]) -> str:
+    """The problem of labels fit never saw, naming the model's classes and their type (``'1'`` is not ``1``).
+
+    Example:
+        >>> _unknown_classes(["0", "1"], [0, 1])
+        "y holds classes not seen at fit: ['0', '1']; the model's classes are [0, 1] (int): the same as text, so convert y to int first, e.g. y.astype(int)"
+    """
+    kinds = sorted({type(c.item() if isinstance(c, np.generic) else c).__name__ for c in classes})
+    shown = [c.item() if isinstance(c, np.generic) else c for c in classes[:10]]
+    message = f"y holds classes not seen at fit: {unknown[:5]}; the model's classes are {shown} ({', '.join(kinds)})"
+    if len(kinds) == 1 and set(unknown) <= {str(c) for c in shown}:
+        message += f": the same as text, so convert y to {kinds[0]} first, e.g. y.astype({kinds[0]})"
+    return message

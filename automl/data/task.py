@@ -15,7 +15,7 @@ import pandas as pd
 
 from automl.exceptions import DataValidationError, InvalidParameterError
 
-__all__ = ["TASKS", "MAX_CLASSES_FROM_INTEGERS", "infer_task", "check_task", "encode_labels"]
+__all__ = ["TASKS", "MAX_CLASSES_FROM_INTEGERS", "infer_task", "check_task", "encode_labels", "target_kind_problems"]
 
 TASKS = ("binary", "multiclass", "regression")
 #: An integer-valued numeric target with at most this many distinct values is
@@ -45,6 +45,8 @@ def infer_task(y: pd.Series) -> str:
         >>> infer_task(pd.Series([3, 5, 6, 5, 7]))
         'regression'
     """
+    if pd.api.types.is_datetime64_any_dtype(y.dtype) or pd.api.types.is_timedelta64_dtype(y.dtype):
+        return "regression"  # dates are not classes; the regression's check says to pass them as numbers
     n_unique = y.nunique(dropna=True)
     numeric = pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype)
     if not numeric:
@@ -56,7 +58,7 @@ def infer_task(y: pd.Series) -> str:
     return "multiclass" if n_unique <= MAX_CLASSES_FROM_INTEGERS and 2 * n_unique <= len(y) else "regression"
 
 
-def check_task(task: str, y: pd.Series, target_name: str) -> list[str]:
+def check_task(task: str, y: pd.Series, target_name: str, classifier: bool | None = None) -> list[str]:
     """Problems with using ``y`` for ``task`` (empty when it fits).
 
     Example:
@@ -82,7 +84,13 @@ def check_task(task: str, y: pd.Series, target_name: str) -> list[str]:
             "check the target column, or use task='regression' for a numeric target"
         )
         return problems
-    if numeric and not _is_integer_valued(y):
+    if numeric and not _is_integer_valued(y) and classifier:  # task='regression' is the one AutoMLClassifier refuses
+        problems.append(
+            f"AutoMLClassifier got target {target_name!r} of continuous values ({n_unique} distinct, not whole "
+            "numbers); use AutoMLRegressor (or automl.fit, which infers the task) for a regression, or bin the target "
+            "into classes first"
+        )
+    elif numeric and not _is_integer_valued(y):
         problems.append(
             f"target {target_name!r} holds continuous values ({n_unique} distinct, not whole numbers) but task={task!r} "
             "(Unknown label type: continuous); use task='regression', or bin the target into classes first"
@@ -125,3 +133,23 @@ def encode_labels(y: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             "convert it to one type, e.g. y.astype(str)"
         ) from exc
     return codes.astype(np.int64), classes
+
+
+def target_kind_problems(y: pd.Series, name: object, regression: bool = False) -> list[str]:
+    """A target whose values no model learns or scores as they are: complex numbers (their imaginary part would be
+    dropped without a word), and for a regression dates and durations (read as nanoseconds).
+
+    Example:
+        >>> target_kind_problems(pd.Series([1 + 2j, 3j]), "y")  # doctest: +ELLIPSIS
+        ["target 'y' holds complex numbers (complex128)..."]
+        >>> target_kind_problems(pd.Series(pd.to_datetime(["2020-01-01"])), "y", regression=True)  # doctest: +ELLIPSIS
+        ["target 'y' holds dates or durations (datetime64[...])..."]
+    """
+    dtype = y.dtype
+    if pd.api.types.is_complex_dtype(dtype) or (dtype == object and y.map(lambda v: isinstance(v, complex)).any()):
+        return [f"target {name!r} holds complex numbers ({dtype}); a model learns real values: pass its real part "
+                f"(y.real), its imaginary part (y.imag) or its magnitude (abs(y))"]
+    if regression and (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)):
+        return [f"target {name!r} holds dates or durations ({dtype}); a regression learns and scores numbers: pass "
+                "them as numbers in the unit you mean, e.g. (y - y.min()).dt.total_seconds() (as classes: task='multiclass')"]
+    return []

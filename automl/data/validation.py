@@ -29,7 +29,7 @@ from automl.data.dtypes import (
     target_length_problem,
 )
 from automl.data.schema import derived_names
-from automl.data.task import check_task, infer_task
+from automl.data.task import check_task, infer_task, target_kind_problems
 from automl._warnings import warn_user
 from automl.exceptions import DataShapeError, DataValidationError, InputTypeError
 
@@ -343,6 +343,15 @@ class TrainingData:
     inputs: tuple[str, ...] = ()
 
 
+def _target_value_problems(y: pd.Series, name: str, task: str | None) -> list[str]:
+    """Values no model learns as they are (complex; dates for a regression), else infinite ones."""
+    kind = target_kind_problems(y, name, regression=task not in ("binary", "multiclass"))
+    if kind or not pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype):
+        return kind
+    n_inf = int(np.isinf(y.to_numpy(dtype="float64", na_value=np.nan)).sum())
+    return [infinite_target_problem(name, n_inf)] if n_inf else []
+
+
 def target_series(y: Any, target_name: str) -> pd.Series:
     """``y`` (a Series, a 1-D array-like or a column vector) as a Series named ``target_name`` with a fresh index."""
     y = _column_vector(y)
@@ -446,10 +455,7 @@ def validate_training_data(
     if len(y_series) and missing.all():
         problems.append(f"target {target_name!r} is entirely missing; every row needs a target value")
         raise DataValidationError(problems)
-    if pd.api.types.is_numeric_dtype(y_series.dtype) and not pd.api.types.is_bool_dtype(y_series.dtype):
-        n_inf = int(np.isinf(y_series.to_numpy(dtype="float64", na_value=np.nan)).sum())
-        if n_inf:
-            problems.append(infinite_target_problem(target_name, n_inf))
+    problems += _target_value_problems(y_series, target_name, task)
     if problems:
         raise DataValidationError(problems)
 
@@ -466,6 +472,7 @@ def validate_training_data(
             weights = weights[keep]
     if isinstance(y_series.dtype, pd.CategoricalDtype):
         y_series = y_series.astype(object)
+    inferred = task is None
     if task is None:
         task = infer_task(y_series)
         if classifier is True and task == "regression":
@@ -474,7 +481,7 @@ def validate_training_data(
             task = "regression"
     if task == "regression":
         y_series = _numbers_of_objects(y_series)
-    problems += check_task(task, y_series, target_name) + (
+    problems += check_task(task, y_series, target_name, classifier and inferred) + (
         target_range_problems(y_series, target_name) if task == "regression" else [])
     if len(X) == 1:
         problems.append("X has 1 row (n_samples=1); a cross-validated search needs at least 2 (one per fold)")

@@ -154,10 +154,13 @@ class CVPlan:
             small = self._small_classes(y, self.min_per_class)
             if small:
                 listed = ", ".join(f"'{v}' ({c} rows)" for v, c in small[:5])
+                fewest = int(min(c for _, c in small))
+                fix = (f"use fewer folds (cv={fewest} or a holdout cv=0.2), or merge or drop the rare classes"
+                       if fewest >= 2 else "merge or drop the classes of one row: every split (folds or a holdout) "
+                       "needs 2 rows of a class, one to train on and one to validate")
                 problems.append(
                     f"class(es) {listed} have fewer rows than the {self.min_per_class} that cv={self.description} "
-                    f"needs per class; use fewer folds (cv={max(2, int(min(c for _, c in small)))} or a holdout "
-                    "cv=0.2), or merge or drop the rare classes"
+                    f"needs per class; {fix}"
                 )
         if task != "regression" and isinstance(self.splitter, ms.StratifiedShuffleSplit) and n >= self.min_rows:
             problems += self._holdout_class_problems(y, n)
@@ -166,8 +169,10 @@ class CVPlan:
         if groups is not None and self.needs_groups:
             n_groups = len(np.unique(np.asarray(groups, dtype=object).astype(str)))
             if n_groups < self.n_splits:
+                fix = f"use cv='group:{n_groups}', or more groups" if n_groups >= 2 else "give the rows at least 2 groups"
                 problems.append(
-                    f"groups has {n_groups} distinct group(s) but cv={self.description} needs at least {self.n_splits}"
+                    f"groups has {n_groups} distinct group(s) but cv={self.description} needs at least {self.n_splits}; "
+                    f"{fix}"
                 )
         return problems
 

@@ -199,7 +199,7 @@ def explain(model: Any, X: Any, *, background: Any = None, target: Any = None, n
     schema = model.schema_
     canonical = schema.transform(features)
     reference = canonical if background is None else schema.transform(model._features(background), warn=False)
-    if len(reference) == 0:
+    if len(reference) == 0 and (background is not None or len(canonical)):  # no rows to explain needs none
         raise InvalidParameterError("background has no rows; pass rows like X, or leave it out")
     reference = reference.sample(min(n_background, len(reference)), random_state=random_state) \
         .reset_index(drop=True)
