@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from automl._device import device_problems
+from automl._sqlite_urls import shared_sqlite_problems, sqlite_folder, sqlite_folder_problems  # noqa: F401 - read here
 from automl._suggest import close_names, unknown_name_message
 from automl.exceptions import AutoMLError
 
@@ -161,6 +162,18 @@ def _nonempty_text(name: str, value: Any) -> list[str]:
     return [f"{name} must be a non-empty string or None, got {value!r}"]
 
 
+#: The longest name MLflow takes for an experiment or a run: a study name names both when tracked.
+MAX_STUDY_NAME = 500
+
+
+def _check_study_name(name: str, value: Any) -> list[str]:
+    problems = _nonempty_text(name, value)
+    if not problems and value is not None and len(value) > MAX_STUDY_NAME:
+        problems.append(f"{name} is {len(value)} characters long; at most {MAX_STUDY_NAME} (MLflow's limit for the "
+                        "experiment and run it names): pass a shorter name")
+    return problems
+
+
 def _check_pruner(name: str, value: Any) -> list[str]:
     if value is None or value in PRUNERS or (not isinstance(value, str) and callable(getattr(value, "prune", None))):
         return []  # None is "none"; another object must be an Optuna pruner (it has prune(study, trial))
@@ -206,35 +219,6 @@ def tracking_uri_problems(uri: Any) -> list[str]:
                 f"mode); use a database store such as sqlite:///{folder.rstrip('/') or 'mlruns'}.db, or set "
                 f"{FILE_STORE_SWITCH}=true to log to the folder anyway"]
     return sqlite_folder_problems("tracking_uri", uri) if base == "sqlite" else []
-
-
-def sqlite_folder(uri: Any) -> str | None:
-    """The folder of a ``sqlite:///PATH`` URL's file (None: not a SQLite file URL, or an in-memory database).
-
-    Example:
-        >>> sqlite_folder("sqlite:////data/m.db"), sqlite_folder("sqlite:///m.db"), sqlite_folder("http://h")
-        ('/data', '.', None)
-    """
-    if not isinstance(uri, str) or not uri.lower().startswith("sqlite"):
-        return None
-    rest = uri.partition("://")[2]
-    if not rest.startswith("/") or rest in ("/", "/:memory:"):
-        return None
-    return os.path.dirname(rest[1:].split("?")[0]) or "."
-
-
-def sqlite_folder_problems(name: str, uri: Any) -> list[str]:
-    """A ``sqlite:///PATH`` URL whose file's folder does not exist (SQLite cannot create the file there).
-
-    Example:
-        >>> sqlite_folder_problems("storage", "sqlite:////no-such-folder-x/s.db")[0][:52]
-        "storage='sqlite:////no-such-folder-x/s.db': the fold"
-    """
-    folder = sqlite_folder(uri)
-    if folder is None or os.path.isdir(folder):
-        return []
-    return [f"{name}={uri!r}: the folder {folder!r} of the SQLite file does not exist; create it or choose "
-            "another path"]
 
 
 def _check_tracking(name: str, value: Any) -> list[str]:

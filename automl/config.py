@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl._setting_checks import (  # noqa: F401 - the table names every check
-    FINAL_MODELS, FIRST_TRIALS, ISOLATION_MODES, PRUNERS, TARGET_SETTINGS, TASKS, _ROLES, _check_column_roles, _check_cv, _check_device, _check_final_model, _check_pack_nets, pack_nets_value, _check_families, _check_first_trials, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pos_label, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_target_transform, _check_task, _check_time_budget, _check_tracking, _check_bool, _check_auto_bool, _nonempty_text, _auto_word, _yes_no, _positive, _roles_value, family_list,
+    FINAL_MODELS, FIRST_TRIALS, ISOLATION_MODES, PRUNERS, TARGET_SETTINGS, TASKS, _ROLES, _check_column_roles, _check_cv, _check_device, _check_final_model, _check_pack_nets, pack_nets_value, _check_families, _check_first_trials, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pos_label, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_study_name, _check_target_transform, _check_task, _check_time_budget, _check_tracking, _check_bool, _check_auto_bool, _nonempty_text, _auto_word, _yes_no, _positive, _roles_value, family_list,
 )
-from automl._setting_checks import isolation_limit_problems, stack_problems
+from automl._setting_checks import isolation_limit_problems, shared_sqlite_problems, stack_problems
 from automl._suggest import unknown_name_message
 from automl.exceptions import InputTypeError, InvalidParameterError
 
@@ -169,7 +169,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Threads per model (-1: every core the process may run on, its CPU affinity as `taskset` or a "
             "container sets it; OpenMP and BLAS pools are capped to it as well; None: 1, as in scikit-learn).",
             "-1", "--n-jobs", "threads per model (default -1: every core this process may run on)", cli_type=int),
-    Setting("study_name", None, _nonempty_text,
+    Setting("study_name", None, _check_study_name,
             "Name of the study; with it the study is stored (by default in ``automl-studies.journal``) and a "
             "later fit with the same name resumes it.",
             "–", "--study", "study name: stored, resumable, joinable by workers", sweep_alias="study"),
@@ -444,7 +444,7 @@ def resolve_settings(params: Mapping[str, Any], estimator: str = "any") -> FitSe
         values[name] = value
     if estimator == "classifier" and values.get("task") == "regression":
         problems.append("AutoMLClassifier cannot do regression; use AutoMLRegressor or task=None")
-    problems += isolation_limit_problems(values) + stack_problems(values)
+    problems += isolation_limit_problems(values) + stack_problems(values) + shared_sqlite_problems(values)
     if problems:
         raise InvalidParameterError(problems)
     from automl.evaluation.splitters import parse_cv

@@ -260,6 +260,10 @@ def sweep_from_mapping(data: object, source: str = "<dict>", base: str | os.Path
         normalise = next(x.normalise for x in SETTINGS if x.name == name)
         if normalise is not None:
             settings[name] = normalise(value)
+    if base is not None and isinstance(settings.get("storage"), str):  # a file's; the command line's stay as typed
+        from automl.search.storage import store_relative_to
+
+        settings["storage"] = store_relative_to(settings["storage"], base_dir)
     if settings.get("storage") is not None and not settings.get("study_name"):
         problems.append(f"{head}'storage' needs 'study_name' too (the name of the study in that storage)")
     space, more = _space_problems(settings.get("search_space"), settings.get("families"), base_dir, head)

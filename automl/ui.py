@@ -48,6 +48,7 @@ from urllib.parse import urlsplit
 from automl._process_group import group_exists as _group_exists
 from automl._process_group import live_members as _live_members
 from automl._redact import redact_text, redact_url, take_over
+from automl._spawn import Terminated, start_helper
 from automl.exceptions import InputTypeError, InvalidParameterError, UIServerError
 from automl.tracking.browse import runs_view_line
 
@@ -321,6 +322,10 @@ class UIServer:
         while _group_exists(self.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         self._stopped = True
+        liveness = getattr(self._process, "liveness", None)
+        if liveness is not None:  # the keeper is gone: its end of the pipe closed with it
+            self._process.liveness = None  # type: ignore[attr-defined]
+            os.close(liveness)
         try:
             os.unlink(self.log_path)
         except OSError:  # pragma: no cover
@@ -376,16 +381,14 @@ def start_ui(
         raise InvalidParameterError(problem)
     port = port or free_port(host)
     command, env = server_command(store, host, port, workers, artifacts_destination)
-    # A process started in the background by a shell ignores SIGINT, and so would the server
-    # (an ignored signal stays ignored across exec): give it back SIGINT so stop() is clean.
-    reset = _default_sigint if signal.getsignal(signal.SIGINT) == signal.SIG_IGN else None
     fd, log_path = tempfile.mkstemp(prefix="automl-mlflow-ui-", suffix=".log")
     try:
         with os.fdopen(fd, "wb") as log:
-            process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, **env}, start_new_session=True, preexec_fn=reset,
-            )
+            # The keeper (automl._ui_guard) leads the server's group and ends it when this process dies, even by
+            # kill -9; it gives the server back SIGINT (a shell's background job ignores it) so stop() is clean.
+            process = start_helper([sys.executable, "-m", "automl._ui_guard", *command], env,
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
     except OSError as exc:
         os.unlink(log_path)
         raise UIServerError(f"could not start the MLflow UI ({' '.join(command)}): {exc}; check that "
@@ -440,7 +443,8 @@ def serve(
         echo: Where the progress lines go (errors go to stderr).
 
     Returns:
-        The exit code: 0 after a clean stop, 1 when the server failed or died.
+        The exit code: 130 after Ctrl-C, 143 after SIGTERM or SIGHUP (the server stopped cleanly either way), 1 when
+        the server failed or died.
 
     Example:
         >>> serve(port=0)  # doctest: +SKIP
@@ -450,7 +454,8 @@ def serve(
     """
     # Ctrl-C and SIGTERM both stop the server, even where the shell started us with SIGINT ignored.
     previous = {}
-    for sig, handler in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, _raise_interrupt)):
+    for sig, handler in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, _raise_terminated),
+                         (signal.SIGHUP, _raise_terminated)):  # SIGHUP: its terminal closed
         try:
             previous[sig] = signal.signal(sig, handler)
         except ValueError:  # pragma: no cover - not the main thread
@@ -471,9 +476,9 @@ def serve(
         print(f"automl: error: the MLflow UI exited with code {ui.poll()}; its output ends:\n{ui.log_tail()}",
               file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # the CLI's codes: 130 interrupted (Ctrl-C), 143 terminated
         echo("stopping the MLflow UI ...")
-        return 0
+        return 143 if isinstance(exc, Terminated) else 130
     except RuntimeError as exc:
         print(f"automl: error: {exc}", file=sys.stderr)
         return 1
@@ -484,14 +489,11 @@ def serve(
             _restore(previous)
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated(f"terminated by signal {signal.Signals(signum).name}")
 
 
 def _restore(handlers: dict) -> None:
     for sig, handler in handlers.items():
         signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
-
-def _default_sigint() -> None:  # pragma: no cover - runs in the child between fork and exec
-    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -13,7 +13,7 @@ import optuna
 import pytest
 
 import automl
-from automl.exceptions import AutoMLError, JournalCorruptError, StorageError
+from automl.exceptions import AutoMLError, InvalidParameterError, JournalCorruptError, StorageError
 from automl.search.storage import open_study
 from automl.sweep import load_sweep, run_sweep
 
@@ -123,6 +123,10 @@ def test_a_corrupt_middle_line_is_refused_naming_the_file_the_line_and_the_fix(t
 def test_a_journal_of_valid_json_that_is_not_optuna_names_the_file(tmp_path):
     journal = tmp_path / "s.journal"
     journal.write_bytes(b'{"hello": 1}\n{"op_code": 0}\n')
+    with pytest.raises(InvalidParameterError, match=rf"{journal}.*not a journal record"):  # refused before opening
+        open_study(str(journal), "s", direction="maximize")
+    assert journal.read_bytes() == b'{"hello": 1}\n{"op_code": 0}\n'
+    journal.write_bytes(b'{"op_code": 0}\n{"hello": 1}\n')  # a journal broken in its middle: opened, then named
     with pytest.raises(StorageError, match=rf"{journal}"):
         open_study(str(journal), "s", direction="maximize")
 

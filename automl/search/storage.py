@@ -56,6 +56,7 @@ __all__ = [
     "journal_storage",
     "open_storage",
     "open_study",
+    "store_relative_to",
 ]
 
 logger = logging.getLogger("automl")
@@ -83,6 +84,21 @@ def _journal_path(storage: str) -> str | None:
 
 def _default_path() -> str:
     return os.environ.get("AUTOML_STORAGE", DEFAULT_STORAGE_FILE)
+
+
+def store_relative_to(storage: str, base_dir: Path) -> str:
+    """A journal file or SQLite file named by a relative path, read relative to ``base_dir`` (the sweep file's
+    folder, as its data and output are); other stores as given.
+
+    Example:
+        >>> store_relative_to("s.journal", Path("/runs")), store_relative_to("sqlite:///s.db", Path("/runs"))
+        ('/runs/s.journal', 'sqlite:////runs/s.db')
+    """
+    if storage.endswith((".journal", ".log")) and "://" not in storage and not os.path.isabs(storage):
+        return str(base_dir / Path(storage).expanduser())
+    if storage.startswith("sqlite:///") and not storage.startswith(("sqlite:////", "sqlite:///:memory:")):
+        return "sqlite:///" + str(base_dir / storage[len("sqlite:///"):])
+    return storage
 
 
 def heartbeat_settings() -> tuple[int, int]:
@@ -152,10 +168,10 @@ def check_storage(storage: object) -> list[str]:
                 storage = _resolve(storage)
             except InvalidParameterError as exc:
                 return [str(exc)]
-        if _journal_path(storage) is not None:
-            return []
-        if storage.startswith(_RDB_PREFIXES + (JOURNAL_PREFIX,)):
-            return []
+        if _journal_path(storage) is not None or storage.startswith(_RDB_PREFIXES + (JOURNAL_PREFIX,)):
+            from automl.search.store_contents import store_contents_problems
+
+            return store_contents_problems(storage, _journal_path(storage))  # a file of another program: untouched
         return [
             f"storage={redact_url(storage)!r} is not understood; pass a journal file path ending in .journal, "
             "'journal:///path', an RDB URL such as sqlite:///studies.db or postgresql://user@host/db, "

@@ -1,0 +1,63 @@
+"""SQLite URLs as the settings read them: the folder of a ``sqlite:///PATH`` file, and the file two stores share.
+
+Example:
+    >>> sqlite_folder("sqlite:////data/m.db")
+    '/data'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["shared_sqlite_problems", "sqlite_folder", "sqlite_folder_problems"]
+
+
+def sqlite_folder(uri: Any) -> str | None:
+    """The folder of a ``sqlite:///PATH`` URL's file (None: not a SQLite file URL, or an in-memory database).
+
+    Example:
+        >>> sqlite_folder("sqlite:////data/m.db"), sqlite_folder("sqlite:///m.db"), sqlite_folder("http://h")
+        ('/data', '.', None)
+    """
+    if not isinstance(uri, str) or not uri.lower().startswith("sqlite"):
+        return None
+    rest = uri.partition("://")[2]
+    if not rest.startswith("/") or rest in ("/", "/:memory:"):
+        return None
+    return os.path.dirname(rest[1:].split("?")[0]) or "."
+
+
+def sqlite_folder_problems(name: str, uri: Any) -> list[str]:
+    """A ``sqlite:///PATH`` URL whose file's folder does not exist (SQLite cannot create the file there).
+
+    Example:
+        >>> sqlite_folder_problems("storage", "sqlite:////no-such-folder-x/s.db")[0][:52]
+        "storage='sqlite:////no-such-folder-x/s.db': the fold"
+    """
+    folder = sqlite_folder(uri)
+    if folder is None or os.path.isdir(folder):
+        return []
+    return [f"{name}={uri!r}: the folder {folder!r} of the SQLite file does not exist; create it or choose "
+            "another path"]
+
+
+def shared_sqlite_problems(values: Mapping[str, Any]) -> list[str]:
+    """``storage`` and the tracking store (``tracking_uri``, else ``$MLFLOW_TRACKING_URI``) in one SQLite file: Optuna
+    and MLflow each keep their schema's version in its ``alembic_version`` table, so the second to open it fails.
+
+    Example:
+        >>> shared_sqlite_problems({"storage": "sqlite:///a.db", "tracking_uri": "sqlite:///a.db"})[0][:45]
+        'storage and tracking_uri are one SQLite file '
+    """
+    storage, tracking = values.get("storage"), values.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
+    if values.get("tracking") is False or not isinstance(storage, str) or not isinstance(tracking, str):
+        return []
+    files = [os.path.abspath(u.partition("://")[2][1:].split("?")[0]) if sqlite_folder(u) is not None else None
+             for u in (storage, tracking)]
+    if files[0] is None or files[0] != files[1]:
+        return []
+    return [f"storage and tracking_uri are one SQLite file ({files[0]}): Optuna's studies and MLflow's runs each keep "
+            "their schema's version in its alembic_version table, so they cannot share it; pass two files, e.g. "
+            "storage='sqlite:///studies.db' and tracking_uri='sqlite:///mlflow.db'"]
