@@ -419,9 +419,10 @@ def run_worker(
 
 def resume_spec(
     study_name: str, storage: object = None, *, time_budget: float | None = None, n_trials: int | None = None,
-    output: str | None = None,
+    output: str | None = None, data: str | None = None,
 ) -> SweepSpec:
-    """The spec that continues a stored sweep: its own settings, with a new budget if given.
+    """The spec that continues a stored sweep: its own settings, with a new budget if given, and its data read from
+    ``data`` when given (a copy on this machine: its bytes must be the sweep's).
 
     Without ``time_budget`` and ``n_trials`` the sweep gets the budget it was started with
     once more. The model is saved (replacing the old one) to ``output`` or the sweep's own folder.
@@ -435,6 +436,8 @@ def resume_spec(
         spec.settings["time_budget"], spec.settings["n_trials"] = time_budget, n_trials
     if output is not None:
         spec.output = str(Path(output).resolve())
+    if data is not None:
+        spec.data = str(Path(data).expanduser().resolve())
     spec.overwrite = True
     return spec
 

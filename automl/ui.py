@@ -48,6 +48,7 @@ from urllib.parse import urlsplit
 from automl._process_group import group_exists as _group_exists
 from automl._process_group import live_members as _live_members
 from automl._redact import redact_text, redact_url, take_over
+from automl._setting_checks import tracking_uri_problems
 from automl._spawn import Terminated, start_helper
 from automl.exceptions import InputTypeError, InvalidParameterError, UIServerError
 from automl.tracking.browse import runs_view_line
@@ -109,10 +110,7 @@ def resolve_store(tracking_uri: str | None = None) -> str:
         )
     if scheme == "":  # a plain path: an mlruns folder or a SQLite file
         path = Path(uri).expanduser().absolute()
-        if path.is_dir():
-            return path.as_uri()
-        uri = f"sqlite:///{path}"
-        scheme = "sqlite"
+        uri, scheme = (path.as_uri(), "file") if path.is_dir() else (f"sqlite:///{path}", "sqlite")
     if scheme == "sqlite":
         raw = _sqlite_path(uri)
         if raw is None:
@@ -125,6 +123,10 @@ def resolve_store(tracking_uri: str | None = None) -> str:
             raise InvalidParameterError(f"no MLflow store at {path}; {_HINT}")
         query = uri.split("?", 1)[1] if "?" in uri else ""
         return f"sqlite:///{path}" + (f"?{query}" if query else "")
+    problems = tracking_uri_problems(uri)  # the rule fit's tracking_uri follows: a scheme MLflow stores in, no
+    if problems:                            # folder store unless $MLFLOW_ALLOW_FILE_STORE (MLflow's server refuses it)
+        raise InvalidParameterError([p.replace("tracking_uri=", "--tracking-uri ", 1).replace("log to", "show", 1)
+                                     for p in problems])
     if scheme == "file":
         path = Path(urlsplit(uri).path).absolute()
         if not path.is_dir():

@@ -71,6 +71,9 @@ def test_the_sweep_stores_the_data_uri_and_hash_and_a_worker_refuses_changed_byt
     assert len(_study().trials) == trials  # nothing ran
     (tmp_path / "copy.csv").write_bytes(original)  # --data to an unchanged copy is accepted
     assert run_worker("s", data=str(tmp_path / "copy.csv"), wait=0).n_new_trials == 0
+    # and by automl resume too, as the message says (it had no --data)
+    resumed = run_sweep(resume_spec("s", n_trials=1, data=str(tmp_path / "copy.csv")))
+    assert len(_study().trials) == trials + 1 and resumed.predict(frame.drop(columns="label")).shape == (len(frame),)
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):

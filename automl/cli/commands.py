@@ -65,8 +65,12 @@ def _report(model: Any, spec: Any) -> None:
     if spec.output:
         print(f"model saved to {spec.output}")
     if getattr(model, "storage_", "memory") != "memory":
-        print(f"study {model.study_name_!r} in {model.storage_} "
-              f"(continue it: automl resume --study {model.study_name_}; join it: automl worker --study {model.study_name_})")
+        from automl.cli import study_command
+
+        storage = spec.settings.get("storage")
+        print(f"study {model.study_name_!r} in {model.storage_} (continue it: "
+              f"{study_command('resume', model.study_name_, storage)}; join it: "
+              f"{study_command('worker', model.study_name_, storage)})")
     if getattr(model, "tracking_run_id_", None):
         from automl._redact import redact_url
         from automl.tracking import browse_hint
@@ -226,7 +230,8 @@ def resume(args: argparse.Namespace) -> int:
 
     _check_workers(args)
     spec = args.spec = resume_spec(
-        args.study, args.storage, time_budget=args.time_budget, n_trials=args.n_trials, output=args.output
+        args.study, args.storage, time_budget=args.time_budget, n_trials=args.n_trials, output=args.output,
+        data=args.data,
     )
     return _run(spec, args.workers, args.cluster)
 

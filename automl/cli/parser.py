@@ -240,6 +240,8 @@ def _study_commands(sub: argparse._SubParsersAction) -> None:
     _flag(resume, "time_budget", help="seconds (default: the sweep's own budget)")
     _flag(resume, "n_trials", help="more trials (instead of a time budget)")
     resume.add_argument("-o", "--output", help="folder to save the model in (default: the sweep's own)")
+    resume.add_argument("--data", help="path of the sweep's data on this machine, an unchanged copy (default: the "
+                                       "sweep's own path)")
     _workers(resume)
 
     board = _sub(sub, "leaderboard", "the trials of a saved model or of a stored study, best first",

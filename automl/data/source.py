@@ -107,7 +107,8 @@ def _mismatch(uri: str, found: str, expected: str, study: str | None) -> StudyMi
     which = f"sweep {study!r}" if study else "the sweep"
     return StudyMismatchError(
         f"the data at {redact_url(uri)} is not the data {which} started with: its SHA-256 is {found[:12]}, the "
-        f"sweep's is {expected[:12]}; pass --data PATH to an unchanged copy of the sweep's file (or restore it), "
+        f"sweep's is {expected[:12]}; pass --data PATH (automl resume, automl worker) to an unchanged copy of the "
+        "sweep's file (or restore it), "
         "or start a new sweep (another study_name) for the changed data"
     )
 
@@ -136,7 +137,7 @@ def download(url: str, expected: str | None = None, study: str | None = None) ->
         os.unlink(name)
         raise InvalidParameterError(
             f"cannot download the data from {redact_url(url)}: {exc}; check the URL and that this machine reaches "
-            "it, or pass --data PATH to a local copy"
+            "it, or pass --data PATH (automl resume, automl worker) to a local copy, or a local path as the sweep's data"
         ) from None
     found = digest.hexdigest()
     if expected and found != expected:
@@ -160,7 +161,8 @@ def open_data(source: str, expected: str | None = None, study: str | None = None
     path = local_path(source)
     if not os.path.isfile(path):
         raise InvalidParameterError(
-            f"the sweep's data file {path!r} is not on this machine; pass --data PATH to a copy of it"
+            f"the sweep's data file {path!r} is not on this machine; pass --data PATH (automl resume, automl worker) to "
+            "a copy of it, or fix the sweep's data path"
         )
     found = sha256_file(path)
     if expected and found != expected:

@@ -289,3 +289,29 @@ def test_the_help_lists_every_exit_code(tmp_path, capsys):
     assert done.returncode == 0
     assert "130 interrupted (Ctrl-C)" in done.stdout and "143 terminated (SIGTERM)" in done.stdout
     assert listing(tmp_path) == []
+
+
+def test_the_continue_and_join_lines_name_the_storage_and_quote_the_study(tmp_path, monkeypatch, capsys):
+    """Printed after a sweep, they are commands to paste: ``--storage`` of a store that is not the default, and a
+    study name with a space quoted (they once read ``automl resume --study a b``, without ``--storage``)."""
+    from automl.cli import main
+
+    _csv(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code = main(["fit", "d.csv", "--target", "y", "--n-trials", "1", "--no-tracking", "--families", "linear",
+                 "--cv", "2", "--study", "churn v2", "--storage", "runs.journal"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert ("continue it: automl resume --study 'churn v2' --storage runs.journal; "
+            "join it: automl worker --study 'churn v2' --storage runs.journal") in out
+
+
+@pytest.mark.parametrize(("uri", "said"), [("foo://bar", "MLflow cannot show a 'foo' store"),
+                                           ("DIR", "is a folder store, which MLflow 3 refuses")])
+def test_automl_ui_refuses_a_store_mlflow_cannot_serve_before_starting_it(tmp_path, capsys, monkeypatch, uri, said):
+    from automl.cli import main
+
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    assert main(["ui", "--tracking-uri", str(tmp_path) if uri == "DIR" else uri, "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err
