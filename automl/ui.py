@@ -123,8 +123,7 @@ def resolve_store(tracking_uri: str | None = None) -> str:
             raise InvalidParameterError(f"no MLflow store at {path}; {_HINT}")
         query = uri.split("?", 1)[1] if "?" in uri else ""
         return f"sqlite:///{path}" + (f"?{query}" if query else "")
-    problems = tracking_uri_problems(uri)  # the rule fit's tracking_uri follows: a scheme MLflow stores in, no
-    if problems:                            # folder store unless $MLFLOW_ALLOW_FILE_STORE (MLflow's server refuses it)
+    if problems := tracking_uri_problems(uri):  # fit's rule: a scheme MLflow stores in, a folder store only if allowed
         raise InvalidParameterError([p.replace("tracking_uri=", "--tracking-uri ", 1).replace("log to", "show", 1)
                                      for p in problems])
     if scheme == "file":
