@@ -219,9 +219,28 @@ def sweep(args: argparse.Namespace) -> int:
     _check_workers(args)
     spec = args.spec = load_sweep(args.file)
     if args.check:
+        _check_sweep(spec)
         print(f"{args.file}: OK ({spec.target!r} from {spec.data})")
         return 0
     return _run(spec, args.workers, args.cluster)
+
+
+def _check_sweep(spec: Any) -> None:
+    """What a run of ``spec`` checks before its search, without searching or writing: its output folder, then its
+    data read and validated with its settings (the target, the weights, the folds, the limits), as ``automl.fit``
+    does first (``--check`` once read no data, and said OK to files the run refused)."""
+    from automl._fit.problem import checked_settings, prepare_problem
+    from automl._setting_checks import output_problems
+    from automl.data.source import open_data
+    from automl.exceptions import InvalidParameterError
+    from automl.sweep import _split, read_frame
+
+    if problems := output_problems(spec.output, spec.overwrite):
+        raise InvalidParameterError(problems)
+    model, X, y, fit_args = _split(spec, read_frame(open_data(spec.data, spec.data_sha256)[0]))
+    groups, weights = fit_args["groups"], fit_args["sample_weight"]
+    prepare_problem(checked_settings(model.get_params(deep=False), model._estimator, X, y, groups, weights),
+                    X, y, groups, weights)
 
 
 def resume(args: argparse.Namespace) -> int:

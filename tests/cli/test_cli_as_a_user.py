@@ -161,7 +161,7 @@ def test_every_command_that_writes_takes_o_for_output():
 def test_read_only_commands_create_no_file(tmp_path, fitted):
     model = str(fitted["folder"] / "model")
     (tmp_path / "sweep.yaml").write_text("data: t.csv\ntarget: y\nn_trials: 2\n")
-    (tmp_path / "t.csv").write_text("a,y\n1,0\n2,1\n")
+    (tmp_path / "t.csv").write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))  # --check reads it
     fit_before = listing(fitted["folder"])
     before = listing(tmp_path)
     runs = [

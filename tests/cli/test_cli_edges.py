@@ -315,3 +315,16 @@ def test_automl_ui_refuses_a_store_mlflow_cannot_serve_before_starting_it(tmp_pa
     assert main(["ui", "--tracking-uri", str(tmp_path) if uri == "DIR" else uri, "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert said in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("line", "said"), [("trial_timeout: 0.5", "below 1 s"), ("target: tgt", "unknown column 'tgt'"),
+                                            ("cv: group:5", "needs groups"), ("sample_weight: ww", "'ww'")])
+def test_sweep_check_refuses_what_the_run_would_refuse_and_writes_nothing(tmp_path, line, said):
+    """``--check`` read no data, and said OK to files whose run then failed."""
+    _csv(tmp_path, rows=40)
+    body = {"data": "data: d.csv", "target": "target: y", "n_trials": "n_trials: 1", "tracking": "tracking: false"}
+    body[line.split(":")[0]] = line
+    (tmp_path / "s.yaml").write_text("\n".join(body.values()) + "\n")
+    done = automl("sweep", "s.yaml", "--check", cwd=tmp_path)
+    assert done.returncode == 2 and said in done.stderr, done.stderr
+    assert listing(tmp_path) == ["d.csv", "s.yaml"]
