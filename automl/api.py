@@ -121,6 +121,20 @@ def _data_frame(data: Any, target: Any, image_shape: Any) -> tuple[pd.DataFrame,
     return coerce_features(data, argument="data"), image_shape
 
 
+def _one_role_per_column(target: Any, groups: Any, sample_weight: Any, cv: Any) -> None:
+    """Refuse one column named for two roles (it would be taken out for the first and then be missing)."""
+    column = cv.partition(":")[2].strip() if isinstance(cv, str) and cv.strip().lower().startswith("group:") else None
+    named = {"target": target, "groups": groups, "sample_weight": sample_weight,
+             f"cv='group:{column}'": column if column and not column.isdigit() else None}
+    seen: dict[str, str] = {}
+    for role, name in named.items():
+        if isinstance(name, str):
+            if name in seen:
+                raise InvalidParameterError(f"column {name!r} is named as both {seen[name]} and {role}; a column plays "
+                                            "one role: name another column for one of them")
+            seen[name] = role
+
+
 def prepare_fit(
     data: Any, target: Any = None, *, groups: Any = None, sample_weight: Any = None, **settings: Any,
 ) -> tuple[AutoMLClassifier | AutoMLRegressor, pd.DataFrame, Any, dict[str, Any]]:
@@ -148,6 +162,7 @@ def prepare_fit(
         )
     if target is None:
         raise InvalidParameterError("target= is required: the name of the column to predict")
+    _one_role_per_column(target, groups, sample_weight, settings.get("cv"))
     if isinstance(target, str):
         _column(data, target, "target")
         y = data[target]

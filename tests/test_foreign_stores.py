@@ -96,3 +96,16 @@ def test_a_sweep_files_store_path_is_relative_to_the_file_as_its_data_and_output
     assert list((tmp_path / "cwd").iterdir()) == []
     board = _cli("leaderboard", "--study", "rel", "--storage", "studies.journal", cwd=tmp_path / "cfg")
     assert board.returncode == 0 and "linear" in board.stdout
+
+
+def test_automl_leaderboard_reads_a_journal_with_a_torn_last_record_and_writes_nothing(tmp_path):
+    """The reader leaves the torn record for the next writer to set aside (it used to move it to ``.torn``)."""
+    automl.fit(_frame(), target="y", n_trials=1, families=["linear"], cv=2, tracking=False, study_name="s",
+               storage=str(tmp_path / "s.journal"))
+    journal = tmp_path / "s.journal"
+    with journal.open("ab") as handle:
+        handle.write(b'{"op_code": 4, "worker_id": "w", "trial_id": 0, "sta')
+    before, files = _digest(journal), sorted(p.name for p in tmp_path.iterdir())
+    done = _cli("leaderboard", "--study", "s", "--storage", str(journal), cwd=tmp_path)
+    assert done.returncode == 0 and "linear" in done.stdout, done.stderr
+    assert _digest(journal) == before and sorted(p.name for p in tmp_path.iterdir()) == files

@@ -77,8 +77,12 @@ def read_table(path: str | os.PathLike, schema: Schema | None = None) -> pd.Data
         raise InvalidParameterError(
             f"data file {text!r} is not UTF-8 text (it holds the byte {exc.object[exc.start:exc.start + 1]!r}); "
             "save it as UTF-8, e.g. iconv -f latin1 -t utf-8 IN.csv > OUT.csv") from None
+    except pd.errors.EmptyDataError:
+        raise InvalidParameterError(f"data file {text!r} is empty (not even a header line); pass a CSV whose first "
+                                    "line names the columns, followed by rows") from None
     except Exception as exc:  # noqa: BLE001 - any parser error becomes one clear message
-        raise InvalidParameterError(f"data file {text!r} cannot be read: {type(exc).__name__}: {exc}") from None
+        raise InvalidParameterError(f"data file {text!r} cannot be read: {type(exc).__name__}: {exc}; check that it "
+                                    f"is a {'Parquet' if parquet else 'comma-separated CSV'} file") from None
     if len(frame) == 0:
         held = f"has {frame.shape[1]} columns but no rows" if parquet else "has a header but no rows"
         raise InvalidParameterError(f"data file {text!r} {held}: a data file needs at least one row of data; "

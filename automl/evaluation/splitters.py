@@ -165,7 +165,9 @@ class CVPlan:
         if task != "regression" and isinstance(self.splitter, ms.StratifiedShuffleSplit) and n >= self.min_rows:
             problems += self._holdout_class_problems(y, n)
         if self.needs_groups and groups is None:
-            problems.append(f"cv={self.description} needs groups; pass groups= (a column name or one label per row)")
+            problems.append(f"cv={self.description} needs groups; pass groups= (a column name or one label per row; "
+                            "in a sweep file groups: COLUMN), or name the column in cv='group:COLUMN' (on the "
+                            "command line --cv group:COLUMN)")
         if groups is not None and self.needs_groups:
             n_groups = len(np.unique(np.asarray(groups, dtype=object).astype(str)))
             if n_groups < self.n_splits:
@@ -319,13 +321,16 @@ def parse_cv(cv: object) -> CVSpec:
         return CVSpec("folds", folds=_positive_int(text, cv))
     if _is_number_text(text):
         return CVSpec("holdout", fraction=_fraction(text, cv))
-    kind, _, arg = text.partition(":")
+    kind, colon, arg = text.partition(":")
     kind = kind.strip().lower()
     if kind == "kfold":
         return CVSpec("kfold", folds=_positive_int(arg, cv))
     if kind == "group":
         if arg and not arg.strip().isdigit():
             return CVSpec("group", column=arg)
+        if colon and not arg.strip():  # "group:" names neither a column nor a count: not silently group:5
+            raise InvalidParameterError(f"cv={cv!r} names no group column; write cv='group:COLUMN' (the column whose "
+                                        "values keep rows together), cv='group:K' with groups=, or cv='group'")
         return CVSpec("group", folds=_positive_int(arg or "5", cv))
     if kind == "holdout":
         return CVSpec("holdout", fraction=_fraction(arg, cv))

@@ -256,7 +256,7 @@ def _journal_class() -> type:
     return _HeartbeatJournalStorage
 
 
-def HeartbeatJournalStorage(path: str) -> Any:  # noqa: N802 - a factory standing for a lazily defined class
+def HeartbeatJournalStorage(path: str, repair: bool = True) -> Any:  # noqa: N802 - a factory for a lazy class
     """A journal file storage whose running trials send heartbeats (see the module docstring).
 
     Example:
@@ -265,7 +265,8 @@ def HeartbeatJournalStorage(path: str) -> Any:  # noqa: N802 - a factory standin
         >>> storage.get_heartbeat_interval() >= 1
         True
     """
-    repair_tail(path)
+    if repair:  # a reader (automl leaderboard) writes nothing: Optuna reads past a torn last record
+        repair_tail(path)
     try:
         return journal_storage(repairing_backend(path))
     except AutoMLError:
@@ -313,8 +314,9 @@ def _rdb_storage(url: str) -> Any:
             ) from exc
 
 
-def open_storage(storage: object, study_name: str | None) -> Any:
-    """The Optuna storage to use (``None`` means in memory).
+def open_storage(storage: object, study_name: str | None, read_only: bool = False) -> Any:
+    """The Optuna storage to use (``None`` means in memory); ``read_only``: a journal's torn last record is left
+    as it is (the next writer sets it aside) rather than moved to ``.torn``.
 
     Opening an RDB store is retried when several processes create its tables
     at the same moment.
@@ -334,7 +336,7 @@ def open_storage(storage: object, study_name: str | None) -> Any:
     path = _journal_path(storage)
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return HeartbeatJournalStorage(path)
+        return HeartbeatJournalStorage(path, repair=not read_only)
     if storage.startswith(JOURNAL_PREFIX):
         from automl.search.pg_journal import PostgresJournalBackend
 
@@ -374,6 +376,7 @@ def open_study(
     storage: object, study_name: str | None, *, direction: Literal["maximize", "minimize"], sampler: Any = None,
     pruner: Any = None,
     create: bool = True,
+    read_only: bool = False,
 ) -> tuple[Any, bool]:
     """Create or load a study; return ``(study, created_here)``.
 
@@ -400,7 +403,7 @@ def open_study(
 
     if not create and study_name is not None:
         check_store_exists(storage, study_name)
-    opened = open_storage(storage, study_name)
+    opened = open_storage(storage, study_name, read_only=read_only)
     text = storage if storage is not None or study_name is None else _default_path()
     text = _resolve(os.fspath(text)) if isinstance(text, str | os.PathLike) else None
     journal = _journal_path(text) if text is not None else None

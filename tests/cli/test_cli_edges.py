@@ -328,3 +328,23 @@ def test_sweep_check_refuses_what_the_run_would_refuse_and_writes_nothing(tmp_pa
     done = automl("sweep", "s.yaml", "--check", cwd=tmp_path)
     assert done.returncode == 2 and said in done.stderr, done.stderr
     assert listing(tmp_path) == ["d.csv", "s.yaml"]
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--cv", "group:y2", "--sample-weight", "y2"], "is named as both sample_weight and cv='group:y2'"),
+    (["--cv", "group:"], "names no group column"),
+    (["--cv", "group:5"], "--cv group:COLUMN"),
+])
+def test_cli_group_folds_refusals_name_a_fix_the_command_line_has(tmp_path, args, said):
+    data = _csv(tmp_path, rows=40)
+    frame = pd.read_csv(data).assign(y2=lambda f: f["b"])
+    frame.to_csv(data, index=False)
+    done = automl("fit", "d.csv", "--target", "y", "--n-trials", "1", "--no-tracking", *args, cwd=tmp_path)
+    assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert listing(tmp_path) == ["d.csv"]
+
+
+def test_predict_on_an_empty_file_says_what_a_file_needs(tmp_path, model_dir):
+    (tmp_path / "empty.csv").write_bytes(b"")
+    done = automl("predict", str(model_dir), "empty.csv", cwd=tmp_path)
+    assert done.returncode == 2 and "is empty (not even a header line)" in done.stderr
