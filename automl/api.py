@@ -129,6 +129,8 @@ def _one_role_per_column(target: Any, groups: Any, sample_weight: Any, cv: Any) 
     seen: dict[str, str] = {}
     for role, name in named.items():
         if isinstance(name, str):
+            if seen.get(name) == "target" and role.startswith("cv="):
+                continue  # the groups check says why the target cannot be the groups column
             if name in seen:
                 raise InvalidParameterError(f"column {name!r} is named as both {seen[name]} and {role}; a column plays "
                                             "one role: name another column for one of them")

@@ -78,14 +78,15 @@ def test_a_model_scored_by_an_unloadable_metric_loads_and_predicts_in_another_pr
         model.score(frame)
 
 
-def test_the_tracked_run_of_a_lambda_metric_finishes_and_its_logged_model_serves_in_another_process(fitted):
+def test_the_tracked_run_of_a_lambda_metric_finishes_and_its_logged_model_serves_in_another_process(fitted,
+                                                                                                    monkeypatch):
     import mlflow
     from mlflow.tracking import MlflowClient
     from sklearn.datasets import load_diabetes
 
     _, uri, run_id, model_uri = fitted
     assert MlflowClient(uri).get_run(run_id).info.status == "FINISHED"
-    mlflow.set_tracking_uri(uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # not mlflow.set_tracking_uri: it would outlive this test
     frame = load_diabetes(as_frame=True).frame.drop(columns="target")
     predictions = mlflow.pyfunc.load_model(model_uri).predict(frame.head(5))
     assert np.asarray(predictions).shape[0] == 5
