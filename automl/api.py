@@ -23,7 +23,7 @@ from automl.data.images import as_image_frame, pixel_columns
 from automl.data.task import infer_task, validate_task_name
 from automl.data.validation import array_like, coerce_features, feature_problems, target_series
 from automl.estimators import AutoMLClassifier, AutoMLRegressor
-from automl.exceptions import DataValidationError, InputTypeError, InvalidParameterError
+from automl.exceptions import AutoMLError, DataValidationError, InputTypeError, InvalidParameterError
 
 __all__ = ["fit", "load", "prepare_fit"]
 
@@ -123,9 +123,13 @@ def _data_frame(data: Any, target: Any, image_shape: Any) -> tuple[pd.DataFrame,
 
 def _one_role_per_column(target: Any, groups: Any, sample_weight: Any, cv: Any) -> None:
     """Refuse one column named for two roles (it would be taken out for the first and then be missing)."""
-    column = cv.partition(":")[2].strip() if isinstance(cv, str) and cv.strip().lower().startswith("group:") else None
-    named = {"target": target, "groups": groups, "sample_weight": sample_weight,
-             f"cv='group:{column}'": column if column and not column.isdigit() else None}
+    from automl.evaluation.splitters import parse_cv
+
+    try:
+        column = parse_cv(cv).column  # the cv grammar's own reading of group:COLUMN
+    except AutoMLError:
+        column = None  # an invalid cv is refused with the other settings
+    named = {"target": target, "groups": groups, "sample_weight": sample_weight, f"cv='group:{column}'": column}
     seen: dict[str, str] = {}
     for role, name in named.items():
         if isinstance(name, str):

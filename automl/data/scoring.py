@@ -66,8 +66,8 @@ def scoring_truth(y: Any, n_rows: int, task: str, name: str,
         n_inf = int(np.isinf(numbers).sum())
         if n_inf:
             problems.append(infinite_target_problem(name, n_inf))
-        elif np.nanmax(np.abs(numbers), initial=0.0) > FLOAT32_MAX:
-            problems.append(f"target {name!r} reaches {np.nanmax(np.abs(numbers)):.3g} in magnitude, past float32's "
+        elif (largest := np.nanmax(np.abs(numbers), initial=0.0)) > FLOAT32_MAX:
+            problems.append(f"target {name!r} reaches {largest:.3g} in magnitude, past float32's "
                             f"range (about {FLOAT32_MAX:.2g}), where a model fitted here never predicts (fit refuses "
                             "such targets) and the squared errors overflow: check the values' unit")
         truth = numbers[keep]
