@@ -4,8 +4,8 @@ A terminal sends Ctrl-C's SIGINT to every process of the foreground group: the f
 writer and the spawned trial workers alike. The helpers must ignore it from their first instruction
 (the fit's process alone handles it and stops them in order); before, a helper still starting (spawn's
 bootstrap importing automl, scikit-learn or MLflow) died of it with a traceback on stderr, and a dead
-writer lost the finished trials' MLflow runs. The signal is sent once a trial has finished and the
-writer is up, while a trial worker is still starting: then the command exits 130 with no traceback,
+writer lost the finished trials' MLflow runs. The signal is sent once the writer has written a finished
+trial's run, while a trial worker is still starting: then the command exits 130 with no traceback,
 every complete trial has its one FINISHED child run, no run is left RUNNING and no process it started
 is left.
 """
@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +80,18 @@ def _ignores_sigint(pid: int) -> bool:
     return bool(int(fields["SigIgn"], 16) & (1 << (signal.SIGINT - 1)))
 
 
+def _child_run_written(store: Path) -> bool:
+    """Whether the MLflow writer has written a trial's run (the parent run is RUNNING until the fit ends, so
+    any FINISHED run is a trial's): the writer is then up and draining its queue. Opening the store is not
+    enough: under load the writer opens it seconds before its client is ready, and the trials queued
+    meanwhile are a backlog that no interrupted fit's few seconds can write."""
+    try:
+        with closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=0.1)) as db:
+            return db.execute("SELECT COUNT(*) FROM runs WHERE status = 'FINISHED'").fetchone()[0] > 0
+    except sqlite3.Error:  # not made yet, or locked by a write this moment
+        return False
+
+
 def _helpers(process: psutil.Process, store: Path) -> tuple[list[psutil.Process], list[psutil.Process]]:
     """The fit's spawned helper processes alive now: the MLflow writers that opened the ``store`` file (the
     writer opens it once MLflow is imported) and the others (trial workers, a writer still starting)."""
@@ -93,10 +107,9 @@ def _helpers(process: psutil.Process, store: Path) -> tuple[list[psutil.Process]
     return writers, others
 
 
-def _interrupt_moment(fit: subprocess.Popen, journal: Path, store: Path, started: set[psutil.Process]) -> None:
-    """Wait until a trial is complete, the MLflow writer is up (it opened the store) and a trial worker is
-    alive; kill the trial workers (as the OS's out-of-memory killer would: the fit replaces them and goes on),
-    then wait until a replacement is still starting (it has not ignored SIGINT yet: before the fix, the
+def _interrupt_moment(fit: subprocess.Popen, store: Path, started: set[psutil.Process]) -> None:
+    """Wait until the MLflow writer has written a finished trial's run and a trial worker is alive; kill the
+    trial workers (as the OS's out-of-memory killer would: the fit replaces them and goes on), then wait until a replacement is still starting (it has not ignored SIGINT yet: before the fix, the
     moment a Ctrl-C killed it with a traceback) while the fit's main thread waits in a system call (not in
     Optuna's bookkeeping of a trial, which is not this test's subject). Every process the fit starts
     meanwhile is added to ``started``."""
@@ -108,7 +121,7 @@ def _interrupt_moment(fit: subprocess.Popen, journal: Path, store: Path, started
             raise AssertionError(f"the fit ended (code {fit.returncode}) before the interrupt: {fit.communicate()[1]}")
         started.update(tree.children(recursive=True))
         writers, others = _helpers(tree, store)
-        if not killed and writers and others and optuna.trial.TrialState.COMPLETE in _trial_states(journal).values():
+        if not killed and writers and others and _child_run_written(store):
             for worker in others:
                 worker.kill()
                 killed.add(worker.pid)
@@ -131,7 +144,7 @@ def test_ctrl_c_to_the_process_group_is_the_fits_alone_and_keeps_every_finished_
                            text=True, start_new_session=True, preexec_fn=_foreground_sigint)
     started: set[psutil.Process] = set()
     try:
-        _interrupt_moment(fit, journal, tmp_path / "mlflow.db", started)
+        _interrupt_moment(fit, tmp_path / "mlflow.db", started)
         os.killpg(fit.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
         _, stderr = fit.communicate(timeout=30)
     finally:
