@@ -22,6 +22,7 @@ from automl.evaluation.monitor import Go, Stop, TrialStopped  # noqa: E402
 from automl.evaluation.packed_cv import evaluate_packed  # noqa: E402
 from automl.exceptions import InvalidParameterError  # noqa: E402
 from automl.search.packs import PACK_ATTR  # noqa: E402
+from automl.search.trial_record import TrialRecord  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 
@@ -271,8 +272,13 @@ def test_a_time_budget_holds_with_packs_on_and_slow_nets_and_the_first_trial_run
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     assert figures["wall"] <= 30 * 1.1 + 10, figures
     trials = optuna.load_study(study_name="slow", storage=open_storage(storage, "slow")).trials
-    assert trials[0].state.name == "COMPLETE"
     assert all(t.user_attrs.get(PACK_ATTR) != 0 for t in trials)  # the first result comes alone, soonest
+    # Trial 0 completes on a free core (its folds take about 3 s); on a loaded one (11 s a fold in a full test
+    # run) the first trial's share of the budget (FIRST_TRIALS_SHARE) stops it after a fold, by design, and a
+    # later trial completes.
+    first = TrialRecord.read(trials[0])
+    assert trials[0].state.name == "COMPLETE" or "would overrun the time budget" in first.reason, first.reason
+    assert "COMPLETE" in {t.state.name for t in trials}
     # Whether later packs form depends on the time left and the folds timed so far (on a loaded machine, none
     # may): the sizing itself is tested below; here only the guarantees that hold either way.
     assert "RUNNING" not in {t.state.name for t in trials}
