@@ -341,7 +341,8 @@ class MLflowTracker:
             if report is not None and status == "FINISHED":
                 self._queue_results(report, staging, deadline)
             if self._writer is not None:
-                self._writer.close(deadline)
+                with _patient_once():  # an interrupted fit may write here: seconds, not MLflow's retries
+                    self._writer.close(deadline, here=self.client if status == "KILLED" else None)
                 model_uri = self._writer.results.get("model")
                 self._failures += self._writer.errors
             if model_uri is not None:

@@ -10,6 +10,12 @@ it until the fit's tracking deadline and then kills the process, so a slow store
 can never stretch the fit past its time budget. An injected client (a stand-in in
 tests) cannot cross processes, so it is written to from a thread (best effort).
 
+An interrupted fit (Ctrl-C) has a few seconds to log its finished trials. On a busy machine the writer
+can still be importing MLflow then (12 s measured on a shared core), with every run of the search
+queued: the fit's own process, whose client is connected (it made the parent run), takes the queue
+over and writes it, and the writer is stopped before it writes anything. Whichever of the two claims
+the queue first owns it (:data:`WRITER`, :data:`PARENT`), so no run is written twice.
+
 Jobs, as tuples: ``("run", payload)`` (a child run, see :data:`PAYLOAD_KEYS`),
 ``("artifacts", run_id, local_folder, artifact_path)`` and ``("model", run_id, saved_folder,
 signature, example, registered_model_name, extra_requirements)`` (its result is the model's URI).
@@ -51,6 +57,9 @@ logger = logging.getLogger("automl")
 PAYLOAD_KEYS = ("experiment_id", "run_name", "start_time", "tags", "params", "metrics", "status", "end_time", "dataset")
 #: Seconds the writer may take to finish without a deadline.
 DEFAULT_TIMEOUT = 300.0
+#: Who writes the queued jobs: nobody yet, the writer process (once its client is ready), or the fit's own
+#: process (an interrupted fit whose writer was not ready, :meth:`ProcessWriter.close`).
+UNCLAIMED, WRITER, PARENT = 0, 1, 2
 
 
 def write_child_run(client: Any, payload: dict[str, Any]) -> str:
@@ -139,8 +148,9 @@ class ThreadWriter:
         self._pending.append(job_part(job))
         self._jobs.put(job)
 
-    def close(self, deadline: float | None = None) -> None:
-        """Carry out everything queued, waiting at most until ``deadline`` (monotonic)."""
+    def close(self, deadline: float | None = None, here: Any = None) -> None:
+        """Carry out everything queued, waiting at most until ``deadline`` (monotonic); ``here`` is the
+        injected client already (:meth:`ProcessWriter.close` takes it)."""
         self._jobs.put(None)
         wait = DEFAULT_TIMEOUT if deadline is None else max(0.0, deadline - time.monotonic())
         self._thread.join(timeout=wait)
@@ -160,7 +170,15 @@ def _out_of_time(pending: list[str]) -> list[tuple[str, str]]:
     return [(part, reason) for part in dict.fromkeys(pending)] or [("writes", reason)]
 
 
-def _writer_main(tracking_uri: str, jobs: Any, results: Any) -> None:
+def _claim(claim: Any, owner: int) -> bool:
+    """Claim the queue for ``owner``; True if it is (or already was) the owner's."""
+    with claim.get_lock():
+        if claim.value == UNCLAIMED:
+            claim.value = owner
+        return bool(claim.value == owner)
+
+
+def _writer_main(tracking_uri: str, jobs: Any, results: Any, claim: Any) -> None:
     import signal
 
     import mlflow
@@ -171,6 +189,8 @@ def _writer_main(tracking_uri: str, jobs: Any, results: Any) -> None:
     parent = multiprocessing.parent_process()
     with creating_store(tracking_uri):  # the parent made it; another process may be making it still
         client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    if not _claim(claim, WRITER):  # the fit's process took the queue over while this one was starting
+        return
     while True:
         try:
             job = jobs.get(timeout=1.0)
@@ -197,23 +217,41 @@ class ProcessWriter:
         context = multiprocessing.get_context("spawn")
         self._jobs = context.Queue()
         self._results = context.Queue()
+        self._claim = context.Value("b", UNCLAIMED)
         self._process = context.Process(
-            target=_writer_main, args=(tracking_uri, self._jobs, self._results), name="automl-mlflow-writer",
-            daemon=True,
+            target=_writer_main, args=(tracking_uri, self._jobs, self._results, self._claim),
+            name="automl-mlflow-writer", daemon=True,
         )
         start_without_main(self._process)
+        self.tracking_uri = tracking_uri
         self.errors: list[tuple[str, str]] = []
         self.results: dict[str, Any] = {}
         self._pending: list[str] = []
+        self._unclaimed: list[tuple[Any, ...]] = []  # queued while nobody owned the queue (see the module)
 
     def submit(self, job: tuple[Any, ...]) -> None:
         """Queue one job (pickles a small tuple; returns at once)."""
         self._pending.append(job_part(job))
+        if self._claim.value == WRITER:
+            self._unclaimed.clear()
+        else:
+            self._unclaimed.append(job)
         self._jobs.put(job)
 
-    def close(self, deadline: float | None = None) -> None:
+    def close(self, deadline: float | None = None, here: Any = None) -> None:
         """Wait until every queued job is done, at most until ``deadline`` (monotonic); then stop the
-        process (killed if it is still writing). What was not written is in :attr:`errors`."""
+        process (killed if it is still writing). What was not written is in :attr:`errors`.
+
+        Args:
+            deadline: Monotonic time by which the writing ends (None: :data:`DEFAULT_TIMEOUT` from now).
+            here: A client of this process (an interrupted fit's): when the writer has not started writing
+                yet, the writer is stopped and the queued jobs are written with ``here`` until ``deadline``.
+        """
+        if here is not None and _claim(self._claim, PARENT):
+            self._process.kill()
+            self._process.join(timeout=5)
+            self._write_here(here, time.monotonic() + DEFAULT_TIMEOUT if deadline is None else deadline)
+            return
         self._jobs.put(None)
         end = time.monotonic() + DEFAULT_TIMEOUT if deadline is None else deadline
         while self._take(end):
@@ -226,6 +264,21 @@ class ProcessWriter:
             reason = f"the MLflow writer process exited with code {self._process.exitcode}"
             self.errors += [(part, reason) for part in dict.fromkeys(self._pending)]
             self._pending.clear()
+
+    def _write_here(self, client: Any, end: float) -> None:
+        """Write the queued jobs with ``client`` in this process, in order, until ``end``."""
+        for job in self._unclaimed:
+            if time.monotonic() >= end:
+                break
+            try:
+                run_job(client, self.tracking_uri, job)
+            except Exception as exc:  # noqa: BLE001 - reported as the writer's failures are
+                self.errors.append((job_part(job), _reason(exc, self.tracking_uri)))
+            _discard(self._pending, job_part(job))
+        if self._pending:
+            self.errors += _out_of_time(self._pending)
+            self._pending.clear()
+        self._unclaimed.clear()
 
     def _take(self, end: float) -> bool:
         """Take one message from the writer; False once it is done, dead or out of time."""
