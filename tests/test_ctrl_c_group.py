@@ -4,10 +4,10 @@ A terminal sends Ctrl-C's SIGINT to every process of the foreground group: the f
 writer and the spawned trial workers alike. The helpers must ignore it from their first instruction
 (the fit's process alone handles it and stops them in order); before, a helper still starting (spawn's
 bootstrap importing automl, scikit-learn or MLflow) died of it with a traceback on stderr, and a dead
-writer lost the finished trials' MLflow runs. The signal is sent once the writer is writing the finished
-trials' runs and keeping up, while a trial worker is still starting: then the command exits 130 with no traceback,
-every complete trial has its one FINISHED child run, no run is left RUNNING and no process it started
-is left.
+writer lost the finished trials' MLflow runs. The signal is sent once the writer is writing the
+finished trials' runs and keeping up, while a trial worker is still starting: then the command exits 130
+with no traceback, every complete trial has its one FINISHED child run, no run is left RUNNING and no
+process it started is left.
 """
 
 from __future__ import annotations
@@ -43,6 +43,31 @@ def _write_data(folder: Path) -> None:
     c = rng.choice(["red", "green", "blue"], 300)
     y = np.where(a + 0.5 * b + (c == "red") + rng.normal(scale=0.5, size=300) > 0.3, "yes", "no")
     pd.DataFrame({"a": a, "b": b, "c": c, "y": y}).to_csv(folder / "train.csv", index=False)
+
+
+def _tracked_fit(folder: Path) -> tuple[Path, str, list[str]]:
+    """The data in ``folder``, and ``(journal, tracking URI, command)`` of a tracked ``automl fit`` of fast trials
+    there (linear, 120 s: the MLflow store is opened before the first trial)."""
+    _write_data(folder)
+    journal, uri = folder / "s.journal", f"sqlite:///{folder / 'mlflow.db'}"
+    command = [sys.executable, "-m", "automl.cli", "fit", "train.csv", "--target", "y", "--time-budget", "120",
+               "--families", "linear", "--study", "s", "--storage", str(journal), "--tracking-uri", uri]
+    return journal, uri, command
+
+
+def _check_runs(journal: Path, uri: str) -> tuple[list[int], list]:
+    """Assert that no MLflow run is left RUNNING and that every complete trial has its one FINISHED run;
+    ``(the complete trials' numbers, the runs)``."""
+    from mlflow.tracking import MlflowClient
+
+    complete = [n for n, state in _trial_states(journal).items() if state == optuna.trial.TrialState.COMPLETE]
+    client = MlflowClient(uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()], max_results=1000)
+    assert not [r.info.run_name for r in runs if r.info.status == "RUNNING"]
+    for number in complete:
+        mine = [r.info.status for r in runs if r.data.tags.get("automl.trial_number") == str(number)]
+        assert mine == ["FINISHED"], f"trial {number}: runs {mine}"
+    return complete, runs
 
 
 def _foreground_sigint() -> None:  # runs in the child between fork and exec
@@ -117,8 +142,9 @@ def _helpers(process: psutil.Process, store: Path) -> tuple[list[psutil.Process]
 
 def _interrupt_moment(fit: subprocess.Popen, journal: Path, store: Path, started: set[psutil.Process]) -> None:
     """Wait until the MLflow writer is keeping up with the trials and a trial worker is alive; kill the
-    trial workers (as the OS's out-of-memory killer would: the fit replaces them and goes on), then wait until a replacement is still starting (it has not ignored SIGINT yet: before the fix, the
-    moment a Ctrl-C killed it with a traceback) while the fit's main thread waits in a system call (not in
+    trial workers (as the OS's out-of-memory killer would: the fit replaces them and goes on), then wait
+    until a replacement is still starting (it has not ignored SIGINT yet: before the fix, the moment a
+    Ctrl-C killed it with a traceback) while the fit's main thread waits in a system call (not in
     Optuna's bookkeeping of a trial, which is not this test's subject). Every process the fit starts
     meanwhile is added to ``started``."""
     tree = psutil.Process(fit.pid)
@@ -140,14 +166,9 @@ def _interrupt_moment(fit: subprocess.Popen, journal: Path, store: Path, started
 
 
 def test_ctrl_c_to_the_process_group_is_the_fits_alone_and_keeps_every_finished_trials_run(tmp_path):
-    from mlflow.tracking import MlflowClient
-
-    _write_data(tmp_path)
-    journal, uri = tmp_path / "s.journal", f"sqlite:///{tmp_path / 'mlflow.db'}"
+    journal, uri, command = _tracked_fit(tmp_path)
     (tmp_path / "tmp").mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path / "tmp"), "AUTOML_TRACKING": "1"}
-    command = [sys.executable, "-m", "automl.cli", "fit", "train.csv", "--target", "y", "--time-budget", "120",
-               "--families", "linear", "--study", "s", "--storage", str(journal), "--tracking-uri", uri]
     fit = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                            text=True, start_new_session=True, preexec_fn=_foreground_sigint)
     started: set[psutil.Process] = set()
@@ -164,15 +185,9 @@ def test_ctrl_c_to_the_process_group_is_the_fits_alone_and_keeps_every_finished_
     _, left = psutil.wait_procs(list(started), timeout=10)
     assert not left, [p.pid for p in left]
 
-    complete = [n for n, state in _trial_states(journal).items() if state == optuna.trial.TrialState.COMPLETE]
+    complete, runs = _check_runs(journal, uri)
     assert complete
-    client = MlflowClient(uri)
-    runs = client.search_runs([e.experiment_id for e in client.search_experiments()], max_results=1000)
-    assert not [r.info.run_name for r in runs if r.info.status == "RUNNING"]
     assert [r.info.status for r in runs if "mlflow.parentRunId" not in r.data.tags] == ["KILLED"]
-    for number in complete:
-        mine = [r.info.status for r in runs if r.data.tags.get("automl.trial_number") == str(number)]
-        assert mine == ["FINISHED"], f"trial {number}: runs {mine}"
 
 
 def test_a_ctrl_c_that_optuna_turns_into_another_error_is_raised_as_the_interrupt(monkeypatch):
@@ -205,12 +220,7 @@ def test_ctrl_c_just_after_the_first_trial_on_one_core_logs_that_trials_run(tmp_
     the first trial completes (12 s in, measured). Before, a Ctrl-C then lost the trial's run ("incomplete ...
     trial runs not logged"): the writer could not start writing within the interrupted fit's seconds. The fit's
     own process, connected since it made the parent run, writes the queue instead (automl/tracking/writer.py)."""
-    from mlflow.tracking import MlflowClient
-
-    _write_data(tmp_path)
-    journal, uri = tmp_path / "s.journal", f"sqlite:///{tmp_path / 'mlflow.db'}"
-    command = [sys.executable, "-m", "automl.cli", "fit", "train.csv", "--target", "y", "--time-budget", "120",
-               "--families", "linear", "--study", "s", "--storage", str(journal), "--tracking-uri", uri]
+    journal, uri, command = _tracked_fit(tmp_path)
     fit = subprocess.Popen(command, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "AUTOML_TRACKING": "1"},
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=_one_core)
     try:
@@ -226,10 +236,4 @@ def test_ctrl_c_just_after_the_first_trial_on_one_core_logs_that_trials_run(tmp_
             fit.wait()
     assert fit.returncode == 130, stderr
     assert "Traceback" not in stderr and "incomplete" not in stderr, stderr
-    complete = [n for n, state in _trial_states(journal).items() if state == optuna.trial.TrialState.COMPLETE]
-    client = MlflowClient(uri)
-    runs = client.search_runs([e.experiment_id for e in client.search_experiments()], max_results=1000)
-    assert not [r.info.run_name for r in runs if r.info.status == "RUNNING"]
-    for number in complete:
-        mine = [r.info.status for r in runs if r.data.tags.get("automl.trial_number") == str(number)]
-        assert mine == ["FINISHED"], f"trial {number}: runs {mine}"
+    _check_runs(journal, uri)

@@ -116,6 +116,14 @@ def run_job(client: Any, tracking_uri: str, job: tuple[Any, ...]) -> Any:
     raise ValueError(f"unknown tracking job {kind!r}")  # pragma: no cover
 
 
+def _try_job(client: Any, tracking_uri: str, job: tuple[Any, ...]) -> tuple[Any, tuple[str, str] | None]:
+    """Carry out one job: ``(its result, None)``, or ``(None, (its part, why it failed))`` (never raises)."""
+    try:
+        return run_job(client, tracking_uri, job), None
+    except Exception as exc:  # noqa: BLE001 - tracking must never break the fit
+        return None, (job_part(job), _reason(exc, tracking_uri))
+
+
 class ThreadWriter:
     """Carries out jobs with an injected ``client`` on a background thread (best effort at the deadline)."""
 
@@ -133,15 +141,13 @@ class ThreadWriter:
             job = self._jobs.get()
             if job is None:
                 return
-            try:
-                result = run_job(self.client, self.tracking_uri, job)
-                if job[0] == "model":
-                    self.results["model"] = result
-            except Exception as exc:  # noqa: BLE001 - tracking must never break the fit
-                self.errors.append((job_part(job), _reason(exc, self.tracking_uri)))
-                logger.debug("MLflow %s not written: %s", job_part(job), self.errors[-1][1])
-            finally:
-                _discard(self._pending, job_part(job))
+            result, error = _try_job(self.client, self.tracking_uri, job)
+            if error is not None:
+                self.errors.append(error)
+                logger.debug("MLflow %s not written: %s", *error)
+            elif job[0] == "model":
+                self.results["model"] = result
+            _discard(self._pending, job_part(job))
 
     def submit(self, job: tuple[Any, ...]) -> None:
         """Queue one job."""
@@ -201,13 +207,13 @@ def _writer_main(tracking_uri: str, jobs: Any, results: Any, claim: Any) -> None
         if job is None:
             results.put(("done", None))
             return
-        try:
-            result = run_job(client, tracking_uri, job)
-            if job[0] == "model":
-                results.put(("model", result))
-            results.put(("ok", job_part(job)))
-        except Exception as exc:  # noqa: BLE001 - reported to the parent, never raised here
-            results.put(("error", (job_part(job), _reason(exc, tracking_uri))))
+        result, error = _try_job(client, tracking_uri, job)  # reported to the parent, never raised here
+        if error is not None:
+            results.put(("error", error))
+            continue
+        if job[0] == "model":
+            results.put(("model", result))
+        results.put(("ok", job_part(job)))
 
 
 class ProcessWriter:
@@ -247,13 +253,13 @@ class ProcessWriter:
             here: A client of this process (an interrupted fit's): when the writer has not started writing
                 yet, the writer is stopped and the queued jobs are written with ``here`` until ``deadline``.
         """
+        end = time.monotonic() + DEFAULT_TIMEOUT if deadline is None else deadline
         if here is not None and _claim(self._claim, PARENT):
             self._process.kill()
             self._process.join(timeout=5)
-            self._write_here(here, time.monotonic() + DEFAULT_TIMEOUT if deadline is None else deadline)
+            self._write_here(here, end)
             return
         self._jobs.put(None)
-        end = time.monotonic() + DEFAULT_TIMEOUT if deadline is None else deadline
         while self._take(end):
             pass
         self._process.join(timeout=max(0.0, min(5.0, end - time.monotonic())))
@@ -270,10 +276,9 @@ class ProcessWriter:
         for job in self._unclaimed:
             if time.monotonic() >= end:
                 break
-            try:
-                run_job(client, self.tracking_uri, job)
-            except Exception as exc:  # noqa: BLE001 - reported as the writer's failures are
-                self.errors.append((job_part(job), _reason(exc, self.tracking_uri)))
+            _, error = _try_job(client, self.tracking_uri, job)
+            if error is not None:
+                self.errors.append(error)
             _discard(self._pending, job_part(job))
         if self._pending:
             self.errors += _out_of_time(self._pending)
