@@ -145,7 +145,8 @@ SETTINGS: tuple[Setting, ...] = (
             "of budget, 3 folds "
             "above 2,000, and one 10 % holdout from 30,000 on at least 100,000 rows; not for a named study), a number of folds ``k`` (every class needs ``k`` rows), a holdout "
             "fraction ``0.2``, ``\"kfold:5\"``, ``\"repeated:5x3\"``, ``\"group:5\"``, ``\"group:COLUMN\"`` "
-            "(groups from that column), ``\"time:5\"``, ``\"holdout:0.2\"``, a scikit-learn splitter or an "
+            "(groups from that column; it, ``\"group\"`` and the default with ``groups`` use 5 folds, or one per "
+            "group when there are fewer), ``\"time:5\"``, ``\"holdout:0.2\"``, a scikit-learn splitter or an "
             "iterable of ``(train, test)`` index arrays (as scikit-learn's ``check_cv`` takes). "
             "A number may be given as text (``\"5\"``): every entry point reads the same grammar.",
             "None: 5 folds (5 × 2 on small data, 3 or a holdout on a short budget)", "--cv",

@@ -39,7 +39,7 @@ from automl.data.validation import TrainingData, coerce_features, validate_train
 from automl.evaluation.cross_validation import Evaluator, cap_validation_rows, probe_fraction_for
 from automl.calibration import calibrate_problems
 from automl.evaluation.metrics import Metric, default_metric, get_metric, report_metrics
-from automl.evaluation.splitters import CVPlan, make_cv_plan
+from automl.evaluation.splitters import CVPlan, count_groups, make_cv_plan
 from automl._fit.fingerprint import fingerprint, fingerprint_and_parts
 from automl._fit.early_checks import (
     Findings, _probe_values, callable_metric_problems, combined_error, model_problems, positive_class, split_problems, valid_settings,
@@ -262,7 +262,8 @@ def _plan(settings: FitSettings, data: TrainingData, task: str) -> CVPlan:
     # a stored study keeps budget-free folds, so that it can be resumed under another budget
     budget = None if settings.study_name is not None else settings.budget_seconds
     plan = make_cv_plan(settings.cv, task, seed=seed, has_groups=data.groups is not None, y=data.y,
-                        time_budget=budget, n_columns=data.X.shape[1])
+                        time_budget=budget, n_columns=data.X.shape[1],
+                        n_groups=None if data.groups is None else count_groups(data.groups))
     problems = plan.data_problems(data.y, task, data.groups)
     if problems:
         raise DataValidationError(problems)

@@ -23,7 +23,9 @@ Accepted forms:
 - a float in (0, 1): one holdout split of that fraction;
 - ``"kfold:K"``, ``"repeated:KxR"`` (K folds repeated R times), ``"group:K"``,
   ``"time:K"`` (time-series split, rows in time order), ``"holdout:F"``;
-- ``"group:COLUMN"`` (groups from that column, which leaves the features; 5 folds);
+- ``"group:COLUMN"`` (groups from that column, which leaves the features) and ``"group"``: 5 folds, or
+  one per group when there are fewer (at least 2); so is the default when ``groups`` are given. A count
+  the user wrote (``"group:5"``, ``cv=5`` with ``groups``) is kept, and refused if there are fewer groups;
 - a number as text (``"5"``, ``"0.2"``) is the number itself, as the command line gives it;
 - any object with ``split`` and ``get_n_splits`` (a scikit-learn splitter);
 - an iterable of ``(train, test)`` index arrays, as scikit-learn's ``check_cv`` takes (read once).
@@ -50,7 +52,7 @@ from sklearn import model_selection as ms
 
 from automl.exceptions import DataValidationError, InvalidParameterError
 
-__all__ = ["CVPlan", "CVSpec", "IndexSplits", "make_cv_plan", "parse_cv", "CV_FORMS", "SMALL_DATA_ROWS", "REPEATED_MAX_WORK", "FIVE_FOLDS_MAX_WORK",
+__all__ = ["CVPlan", "CVSpec", "IndexSplits", "count_groups", "make_cv_plan", "parse_cv", "CV_FORMS", "SMALL_DATA_ROWS", "REPEATED_MAX_WORK", "FIVE_FOLDS_MAX_WORK",
            "HOLDOUT_MIN_WORK", "HOLDOUT_MIN_ROWS", "LARGE_HOLDOUT_FRACTION"]
 
 #: With ``cv=None``, data of at most this many rows get 5 folds repeated twice.
@@ -169,7 +171,7 @@ class CVPlan:
                             "in a sweep file groups: COLUMN), or name the column in cv='group:COLUMN' (on the "
                             "command line --cv group:COLUMN)")
         if groups is not None and self.needs_groups:
-            n_groups = len(np.unique(np.asarray(groups, dtype=object).astype(str)))
+            n_groups = count_groups(groups)
             if n_groups < self.n_splits:
                 fix = f"use cv='group:{n_groups}', or more groups" if n_groups >= 2 else "give the rows at least 2 groups"
                 problems.append(
@@ -191,6 +193,8 @@ class CVSpec:
         fraction: Holdout fraction.
         column: The group column of ``group:COLUMN``.
         splitter: The scikit-learn splitter of kind ``splitter``.
+        folds_given: Whether the user wrote the folds count (``group:COLUMN`` and ``group`` do not:
+            their 5 folds shrink to the number of groups).
     """
 
     kind: str
@@ -199,6 +203,7 @@ class CVSpec:
     fraction: float = 0.0
     column: str | None = None
     splitter: Any = None
+    folds_given: bool = True
 
 
 class IndexSplits:
@@ -327,11 +332,11 @@ def parse_cv(cv: object) -> CVSpec:
         return CVSpec("kfold", folds=_positive_int(arg, cv))
     if kind == "group":
         if arg and not arg.strip().isdigit():
-            return CVSpec("group", column=arg)
+            return CVSpec("group", column=arg, folds_given=False)
         if colon and not arg.strip():  # "group:" names neither a column nor a count: not silently group:5
             raise InvalidParameterError(f"cv={cv!r} names no group column; write cv='group:COLUMN' (the column whose "
                                         "values keep rows together), cv='group:K' with groups=, or cv='group'")
-        return CVSpec("group", folds=_positive_int(arg or "5", cv))
+        return CVSpec("group", folds=_positive_int(arg or "5", cv), folds_given=bool(arg.strip()))
     if kind == "holdout":
         return CVSpec("holdout", fraction=_fraction(arg, cv))
     if kind == "time":
@@ -349,14 +354,26 @@ def _trees_per_round(y: Any, task: str) -> int:
     return max(1, len(pd.unique(np.asarray(y, dtype=object))))
 
 
+def count_groups(groups: Any) -> int:
+    """Distinct groups among ``groups`` (one label per row; labels compared as text).
+
+    Example:
+        >>> count_groups(["a", "b", "a", 3, "3"])
+        3
+    """
+    return len(np.unique(np.asarray(groups, dtype=object).astype(str)))
+
+
 def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = False, y: Any = None,
-                 time_budget: float | None = None, n_columns: int | None = None) -> CVPlan:
+                 time_budget: float | None = None, n_columns: int | None = None,
+                 n_groups: int | None = None) -> CVPlan:
     """Build the :class:`CVPlan` for a ``cv=`` argument (any form :func:`parse_cv` reads).
 
     ``y`` (the target, when known) lets ``cv=None`` choose repeated folds on small data;
     ``time_budget`` (seconds) and ``n_columns`` let it choose fewer folds when the
     budget is short for the data (see the module docstring). ``group:COLUMN`` is planned as
-    ``group:5`` (the groups come from that column).
+    ``group:5`` (the groups come from that column). ``n_groups`` (the distinct groups, when known)
+    lets the default and ``group``/``group:COLUMN`` use fewer folds where there are fewer groups.
 
     Raises:
         InvalidParameterError: ``cv`` is not one of the accepted forms.
@@ -370,6 +387,8 @@ def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = Fal
         'kfold:3'
         >>> make_cv_plan(None, "binary", y=np.arange(1_000_000) % 2, time_budget=300, n_columns=20).description
         'holdout:0.1'
+        >>> make_cv_plan("group:store", "regression", n_groups=3).description
+        'group:3'
     """
     spec = parse_cv(cv)
     classification = task != "regression"
@@ -384,6 +403,8 @@ def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = Fal
         k = 5 if work <= FIVE_FOLDS_MAX_WORK else 3
         if classification and not has_groups and y is not None:
             k = min(k, max(2, _largest_class(y)))  # stratified folds need a class with a row in every fold
+        if has_groups:
+            k = _fewer_for_groups(k, n_groups)
         plan = _kfold(k, classification, seed, has_groups)
         if classification and not has_groups:
             plan.min_per_class, plan.lenient_classes = 2, True
@@ -400,7 +421,8 @@ def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = Fal
         return _holdout(spec.fraction, classification, seed)
     if spec.kind in ("folds", "kfold", "group"):
         groups = has_groups if spec.kind == "folds" else spec.kind == "group"
-        return _kfold(spec.folds, classification, seed, groups)
+        k = spec.folds if spec.folds_given else _fewer_for_groups(spec.folds, n_groups)
+        return _kfold(k, classification, seed, groups)
     if spec.kind == "time":
         k = spec.folds
         return CVPlan(ms.TimeSeriesSplit(n_splits=k), f"time:{k}", k, min_rows=k + 1)
@@ -410,6 +432,12 @@ def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = Fal
         cls(n_splits=k, n_repeats=r, random_state=seed), f"repeated:{k}x{r}", k * r, min_rows=k,
         min_per_class=k if classification else 1,
     )
+
+
+def _fewer_for_groups(k: int, n_groups: int | None) -> int:
+    """``k`` folds, or one per group where there are fewer groups (a group must fill a validation fold);
+    fewer than 2 groups leave ``k`` for the plan's check to refuse."""
+    return min(k, n_groups) if n_groups is not None and n_groups >= 2 else k
 
 
 def _small(y: Any, classification: bool) -> bool:

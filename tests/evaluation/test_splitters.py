@@ -203,3 +203,29 @@ def test_a_stratified_holdout_too_small_for_the_classes_is_refused_with_the_frac
 
     assert re.search(text, make_cv_plan(cv, "binary").data_problems(y, "binary", None)[0])
     assert make_cv_plan(0.1, "binary").data_problems(y, "binary", None) == []
+
+
+@pytest.mark.parametrize("cv, n_groups, expected", [
+    (None, 3, "group:3"), (None, 8, "group:5"), ("group", 2, "group:2"), ("group:store", 4, "group:4"),
+    ("group:store", 9, "group:5"), ("group:5", 3, "group:5"), (5, 3, "group:5"), (None, 1, "group:5"),
+])
+def test_folds_the_user_did_not_count_shrink_to_the_groups_and_a_written_count_is_kept(cv, n_groups, expected):
+    """Before, the default and ``group:COLUMN`` always asked for 5 groups and refused 3 ("use cv='group:3'")."""
+    plan = make_cv_plan(cv, "regression", has_groups=True, n_groups=n_groups)
+    assert plan.description == expected
+
+
+@pytest.mark.parametrize("cv", [None, "group:store"])
+def test_a_fit_with_three_groups_and_no_folds_count_runs_one_fold_per_group(cv):
+    import automl
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=60), "store": np.repeat(["n", "s", "e"], 20)})
+    frame["y"] = frame["x"] + rng.normal(size=60)
+    groups = None if cv else "store"
+    model = automl.fit(frame, target="y", cv=cv, groups=groups, n_trials=1, families=["linear"], tracking=False,
+                       isolation="none", ensemble=False)
+    assert model.cv_ == "group:3" and model.leaderboard()["n_folds"].iloc[0] == 3
+    with pytest.raises(automl.DataValidationError, match=r"3 distinct group\(s\) but cv=group:5 needs at least 5"):
+        automl.fit(frame, target="y", cv="group:5", groups="store", n_trials=1, families=["linear"], tracking=False,
+                   isolation="none")
