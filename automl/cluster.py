@@ -59,6 +59,7 @@ from automl._spawn import (
     _PR_SET_PDEATHSIG, PARENT_FD_ENV, PARENT_PID_ENV, STOP_GRACE_SECONDS, stop_helper, worker_arguments,
 )
 from automl.exceptions import ClusterConnectionError, ClusterError, InvalidParameterError
+from automl.search.storage import STORAGE_ENV
 
 __all__ = ["ClusterWorkers", "WorkerExit", "cluster_storage", "connect", "launch_workers", "run_worker_task",
            "worker_arguments"]
@@ -69,7 +70,6 @@ CONNECT_TIMEOUT = 10.0
 TAIL_CHARS = 2000
 #: Seconds between two checks of a running task for its cancellation.
 POLL_SECONDS = 0.5
-STORAGE_ENV = "AUTOML_STORAGE"
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
 
 _RUNNING_STATES = ("executing", "long-running")

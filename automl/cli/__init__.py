@@ -77,7 +77,7 @@ def interrupted_note(args: argparse.Namespace) -> str:
         >>> interrupted_note(argparse.Namespace(command="fit", spec=None, study=None, storage=None))
         'nothing is kept: the search had no study name (its trials lived in memory); pass --study NAME to keep them for automl resume'
     """
-    from automl.search.storage import describe_storage
+    from automl.search.storage import STORAGE_ENV, describe_storage
 
     if args.command not in ("fit", "sweep", "resume", "worker", "demo"):
         return ""
@@ -88,6 +88,8 @@ def interrupted_note(args: argparse.Namespace) -> str:
     if not name:
         return ("nothing is kept: the search had no study name (its trials lived in memory); pass --study NAME to "
                 "keep them for automl resume")
+    if storage is None:  # a --workers helper gets its storage in the environment, not from its user's shell
+        storage = os.environ.get(STORAGE_ENV) or None
     where = describe_storage(storage, name)
     if args.command == "demo":
         return f"finished trials are kept in study {name!r} in {where} (continue with: automl demo)"

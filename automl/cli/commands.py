@@ -137,13 +137,14 @@ def _start_workers(spec: Any, n: int) -> list[subprocess.Popen]:
     """Start ``n`` local ``automl worker`` processes that join the sweep's study; they die with this process,
     and get the storage in ``$AUTOML_STORAGE``, not on their command line (which ``ps`` shows)."""
     from automl._spawn import start_helper, worker_arguments
+    from automl.search.storage import STORAGE_ENV
     from automl.cli.launch import name_study
 
     if n <= 0:
         return []
     command = [sys.executable, "-m", "automl.cli", "worker", *worker_arguments(name_study(spec))]
     storage = spec.settings.get("storage")
-    env = {} if storage is None else {"AUTOML_STORAGE": str(os.fspath(storage) if isinstance(storage, os.PathLike)
+    env = {} if storage is None else {STORAGE_ENV: str(os.fspath(storage) if isinstance(storage, os.PathLike)
                                                            else storage)}
     return [start_helper(command, env, stdout=subprocess.DEVNULL) for _ in range(n)]
 

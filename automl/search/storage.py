@@ -48,6 +48,7 @@ from automl.search.pg_journal import JOURNAL_PREFIX
 
 __all__ = [
     "DEFAULT_STORAGE_FILE",
+    "STORAGE_ENV",
     "HeartbeatJournalStorage",
     "check_storage",
     "check_store_exists",
@@ -62,6 +63,9 @@ __all__ = [
 logger = logging.getLogger("automl")
 
 DEFAULT_STORAGE_FILE = "automl-studies.journal"
+#: The environment variable whose path or URL is the storage when none is given (``--workers`` helpers and
+#: cluster tasks get theirs there, never on a command line that ``ps`` shows).
+STORAGE_ENV = "AUTOML_STORAGE"
 _RDB_PREFIXES = ("sqlite:", "postgresql", "postgres:", "mysql")
 _JOURNAL_SUFFIXES = (".journal", ".log")
 #: Seconds between two heartbeats of a running trial (``AUTOML_HEARTBEAT_SECONDS`` overrides).
@@ -83,7 +87,7 @@ def _journal_path(storage: str) -> str | None:
 
 
 def _default_path() -> str:
-    return os.environ.get("AUTOML_STORAGE", DEFAULT_STORAGE_FILE)
+    return os.environ.get(STORAGE_ENV, DEFAULT_STORAGE_FILE)
 
 
 def store_relative_to(storage: str, base_dir: Path) -> str:

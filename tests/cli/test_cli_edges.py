@@ -216,6 +216,22 @@ def test_an_interrupt_names_the_study_that_keeps_the_trials(tmp_path, monkeypatc
     assert listing(tmp_path) == ["d.csv"]
 
 
+def test_a_helpers_interrupt_line_names_the_storage_its_environment_gave_it(tmp_path, monkeypatch, capsys):
+    """A ``--workers`` helper gets its storage in ``$AUTOML_STORAGE``; its SIGTERM line said
+    ``automl resume --study s`` (the default journal) where the study was in another file."""
+    from automl._spawn import Terminated
+    from automl.cli import commands, main
+
+    def terminated(args):  # noqa: ANN001, ANN202
+        raise Terminated()
+
+    monkeypatch.setattr(commands, "worker", terminated)
+    monkeypatch.setenv("AUTOML_STORAGE", str(tmp_path / "my runs.journal"))
+    assert main(["worker", "--study", "s"]) == 143
+    err = capsys.readouterr().err
+    assert f"(continue with: automl resume --study s --storage '{tmp_path / 'my runs.journal'}')" in err
+
+
 def test_an_interrupt_of_a_command_that_searches_nothing_claims_no_study(monkeypatch, capsys):
     from automl.cli import commands, main
 
