@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -34,7 +34,7 @@ from automl.data.scoring import scoring_truth
 from automl.data.validation import as_table, coerce_features, has_feature_names, sample_weight_problems
 from automl.evaluation.metrics import report_metrics
 from automl.exceptions import DataValidationError, InputTypeError, InvalidParameterError, ModelFileError, NotFittedError
-from automl.model_files import UnsavedCallable
+from automl.model_files import UnsavedCallable, picklable_setting
 
 __all__ = ["AutoMLClassifier", "AutoMLRegressor"]
 
@@ -107,6 +107,19 @@ class _AutoMLBase(BaseEstimator):
             state.setdefault(name, setting(name).default)
         super().__setstate__(state)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """scikit-learn's state, with each setting in a form pickle takes (:func:`~automl.model_files.
+        picklable_setting`): a fitted model pickles, deep-copies, saves and is logged to MLflow whatever form its
+        settings were given in (``cv`` as a generator of pairs keeps the pairs the fit read)."""
+        from automl.config import setting_names
+
+        state = dict(super().__getstate__())  # object's own is the live __dict__
+        read = state.pop("_cv_read", None)
+        for name in setting_names(self._estimator):
+            if name in state:
+                state[name] = picklable_setting(name, state[name], read if name == "cv" else None)
+        return state
+
     def set_params(self, **params: Any) -> _AutoMLBase:
         """scikit-learn's ``set_params``; an unknown name raises :class:`InvalidParameterError` (a ``ValueError``,
         as scikit-learn's) naming the closest setting. The values are checked by ``fit``, as the constructor's.
@@ -159,6 +172,8 @@ class _AutoMLBase(BaseEstimator):
         settings = checked_settings(self.get_params(deep=False), self._estimator, X, y, groups, sample_weight)
         report = run_fit(settings, type(self), X, y, groups, sample_weight)
         self._set_fitted(report.attributes, has_feature_names(X))
+        # a cv given as an iterator of pairs is read once: what was read is what a pickle keeps (__getstate__)
+        self.__dict__["_cv_read"] = settings.cv.splitter if isinstance(self.cv, Iterator) else None
         return self
 
     def _set_fitted(self, attributes: dict[str, Any], named: bool) -> None:

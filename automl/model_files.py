@@ -29,14 +29,14 @@ import io
 import pickle
 import sys
 import types
-from collections.abc import Mapping
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from pathlib import Path
 from typing import Any
 
 from automl.exceptions import ModelFileError
 
-__all__ = ["BOOSTER_DIR", "PICKLE_FILE", "WEIGHTS_FILE", "UnsavedCallable", "dump", "load", "load_files",
-           "loadable_elsewhere"]
+__all__ = ["BOOSTER_DIR", "PICKLE_FILE", "WEIGHTS_FILE", "ReadIterator", "UnsavedCallable", "dump", "load",
+           "load_files", "loadable_elsewhere", "picklable_setting"]
 
 PICKLE_FILE = "model.pkl"
 WEIGHTS_FILE = "weights.pt"
@@ -93,6 +93,50 @@ class UnsavedCallable:
 
     def __repr__(self) -> str:
         return f"<not saved: {self.text}>"
+
+
+class ReadIterator:
+    """Stands, in a pickled or saved estimator, for a setting given as a one-shot iterator (a generator, ``map``)
+    that the fit read: pickle refuses iterators, and read once, it holds nothing more. Reading it again (a clone's
+    fit) raises :class:`~automl.exceptions.ModelFileError` with the fix.
+
+    Example:
+        >>> list(ReadIterator("families"))
+        Traceback (most recent call last):
+        ...
+        automl.exceptions.ModelFileError: families was given as an iterator, read by the fit and not kept ...
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __iter__(self) -> Any:
+        raise ModelFileError(f"{self.name} was given as an iterator, read by the fit and not kept with the model; "
+                             f"set_params({self.name}=...) with a list before fitting again")
+
+    def __repr__(self) -> str:
+        return f"<{self.name}: an iterator, read by the fit>"
+
+
+def picklable_setting(name: str, value: Any, read: Any = None) -> Any:
+    """``value`` (a setting as it was given) in a form pickle takes, for a fitted estimator's state: a mapping
+    proxy as a dict, a dict view as a list, a one-shot iterator as ``read`` (what the fit read from it, e.g. the
+    ``(train, test)`` pairs of ``cv``) or else a :class:`ReadIterator`; anything else as it is.
+
+    Example:
+        >>> import types
+        >>> picklable_setting("search_space", types.MappingProxyType({"linear": {}}))
+        {'linear': {}}
+        >>> picklable_setting("families", {"linear": 1}.keys()), picklable_setting("families", iter(["knn"]))
+        (['linear'], <families: an iterator, read by the fit>)
+    """
+    if isinstance(value, types.MappingProxyType):
+        return {k: picklable_setting(name, v) for k, v in value.items()}
+    if isinstance(value, KeysView | ValuesView | ItemsView) and not isinstance(value, Mapping):
+        return list(value)
+    if isinstance(value, Iterator):
+        return read if read is not None else ReadIterator(name)
+    return value
 
 
 class _Pickler(pickle.Pickler):

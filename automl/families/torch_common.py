@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from automl._device import DEVICE_PATTERN, device_problems, free_accelerator_memory
+from automl._threads import SharedLimit
 
 __all__ = [
     "DEVICE_PATTERN",
@@ -48,6 +49,7 @@ __all__ = [
     "predict_outputs",
     "resolve_device",
     "torch_runtime",
+    "torch_threads",
     "train",
 ]
 
@@ -99,17 +101,29 @@ def resolve_device(device: str = "auto") -> Any:
 
 @contextlib.contextmanager
 def torch_runtime(seed: int, n_threads: int) -> Iterator[None]:
-    """Seed torch (restoring the caller's CPU random state after) and cap its CPU threads."""
+    """Seed torch (restoring the caller's CPU random state after) and cap its CPU threads: for training."""
     import torch
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(n_threads)))
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(seed))
-            yield
-    finally:
-        torch.set_num_threads(previous)
+    with torch_threads(n_threads), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        yield
+
+
+def torch_threads(n_threads: int) -> Any:
+    """Cap torch's CPU threads inside the block, the caller's count restored after, also when several threads
+    predict at once (:class:`automl._threads.SharedLimit`): for predicting, which draws no random numbers (a seed
+    there reset the caller's torch random state when two threads' saves and restores interleaved)."""
+    import torch
+
+    def apply() -> Any:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(max(1, int(n_threads)))
+        return lambda: torch.set_num_threads(previous)
+
+    return _TORCH_THREADS.held(apply)
+
+
+_TORCH_THREADS = SharedLimit()
 
 
 @dataclass(frozen=True)

@@ -234,13 +234,13 @@ class TorchEstimator(BaseEstimator):
     def _outputs(self, X: Any) -> Any:
         import torch
 
-        from automl.families.torch_common import torch_runtime
+        from automl.families.torch_common import torch_threads
 
         self._check_fitted()
         X = np.asarray(X, dtype="float64")
         module: Any = self.module_
         device = next(module.parameters()).device
-        with torch_runtime(self.seed, self.n_jobs):
+        with torch_threads(self.n_jobs):
             tensors = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in self._inputs(X)]
             return predict_outputs(self.module_, tensors)
 

@@ -122,6 +122,9 @@ def repairing_backend(path: str) -> Any:
     from optuna.storages.journal import JournalFileBackend
 
     class _RepairingBackend(JournalFileBackend):
+        def __reduce__(self) -> tuple[Any, tuple[str]]:  # a class made in a function pickles by its maker
+            return repairing_backend, (self._file_path,)
+
         def append_logs(self, logs: list[dict[str, Any]]) -> None:
             text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
             self._lock.acquire()

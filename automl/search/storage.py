@@ -234,6 +234,11 @@ def _journal_class() -> type:
             self._grace = grace
             self._stale_callback = callback
 
+        def __reduce__(self) -> tuple[Any, tuple[Any]]:
+            """Pickled (a fitted model's ``study_``, a deep copy) as its backend, opened again by
+            :func:`journal_storage` where it is read: a class made in a function pickles by its maker."""
+            return journal_storage, (self._backend,)
+
         def record_heartbeat(self, trial_id: int) -> None:
             try:
                 self.set_trial_system_attr(trial_id, _HEARTBEAT_ATTR, time.time())
