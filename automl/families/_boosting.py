@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import train_test_split
 
+from automl.families._early_stopping import early_stopping_split
 from automl.spaces.portfolio import cap_high
 
 __all__ = ["EarlyStoppingBooster", "fitted_hints", "refit_params", "depth_cap"]
@@ -86,17 +86,12 @@ class EarlyStoppingBooster(BaseEstimator):
             self.classes_, y = np.unique(y, return_inverse=True)
         else:
             y = y.astype("float64")
-        stratify = y if classification and np.bincount(y).min() >= 2 else None
-        early = (
-            self.early_stopping_rounds
-            and len(y) >= _MIN_ROWS_FOR_EARLY_STOPPING
-            and (stratify is not None or not classification)
-        )
+        split = None
+        if self.early_stopping_rounds and len(y) >= _MIN_ROWS_FOR_EARLY_STOPPING:
+            split = early_stopping_split(y, classification, self.validation_fraction, self.seed)
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype="float64")
-        if early:
-            fit_rows, val_rows = train_test_split(
-                np.arange(len(y)), test_size=self.validation_fraction, random_state=self.seed, stratify=stratify
-            )
+        if split is not None:
+            fit_rows, val_rows = split
             held = (X[val_rows], y[val_rows], None if weight is None else weight[val_rows])
             self.model_, rounds = self._train(
                 X[fit_rows], y[fit_rows], None if weight is None else weight[fit_rows], int(self.n_estimators), held

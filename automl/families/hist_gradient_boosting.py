@@ -18,12 +18,49 @@ from typing import Any
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
+from automl.families._early_stopping import validation_rows
 from automl.families.base import BuildContext, ModelFamily
 from automl.spaces.portfolio import cap_high
 
 __all__ = ["FAMILY"]
 
 _MAX_CATEGORIES = 250  # HistGradientBoosting needs fewer levels than max_bins (255)
+_VALIDATION_FRACTION = 0.1
+
+
+class _FoldSafe:
+    """scikit-learn's estimator, fitted on what a fold may hold: a column with fewer values in the fold's rows
+    than a leaf's least rows (at least 2) is read as a constant. No split can use it (a split on it would leave
+    fewer rows than that in a leaf), and with none or its few values all in the early-stopping part,
+    scikit-learn 1.9 refused it ("window shape cannot be larger than input array shape"). The early-stopping
+    split is the boosters' rule (:mod:`automl.families.
+    _early_stopping`: one row per class held out at least, none where a class has one row; scikit-learn's 10 %
+    refused a class of one row or more classes than held-out rows, and every trial failed)."""
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        X = np.asarray(X, dtype="float64")
+        settings: dict[str, Any] = vars(self)  # scikit-learn's parameters, as get_params reads them
+        empty = np.isfinite(X).sum(axis=0) < max(2, int(settings["min_samples_leaf"]))
+        if empty.any():
+            X = X.copy()
+            X[:, empty] = 0.0
+        saved = settings["early_stopping"], settings["validation_fraction"]
+        if saved[0] is True:
+            held = validation_rows(np.asarray(y), not isinstance(self, HistGradientBoostingRegressor),
+                                   _VALIDATION_FRACTION)
+            settings.update(early_stopping=held is not None, validation_fraction=held or _VALIDATION_FRACTION)
+        try:
+            return super().fit(X, y, sample_weight=sample_weight)  # type: ignore[misc]
+        finally:
+            settings.update(early_stopping=saved[0], validation_fraction=saved[1])
+
+
+class FoldSafeHGBClassifier(_FoldSafe, HistGradientBoostingClassifier):
+    """:class:`HistGradientBoostingClassifier` on what a fold may hold (see ``_FoldSafe``)."""
+
+
+class FoldSafeHGBRegressor(_FoldSafe, HistGradientBoostingRegressor):
+    """:class:`HistGradientBoostingRegressor` on what a fold may hold (see ``_FoldSafe``)."""
 
 
 def build(params: Mapping[str, Any], ctx: BuildContext) -> Any:
@@ -33,7 +70,7 @@ def build(params: Mapping[str, Any], ctx: BuildContext) -> Any:
         mask[index] = count <= _MAX_CATEGORIES
     early = params.get("early_stopping", True)
     regression = ctx.task == "regression"
-    cls = HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier
+    cls = FoldSafeHGBRegressor if regression else FoldSafeHGBClassifier
     loss = {"loss": str(params.get("loss", "squared_error"))} if regression else {}  # poisson: FAMILY.poisson_params
     return cls(
         **loss,
@@ -46,7 +83,7 @@ def build(params: Mapping[str, Any], ctx: BuildContext) -> Any:
         categorical_features=mask if any(mask) else None,
         early_stopping=bool(early) and ctx.n_rows >= 50,
         n_iter_no_change=20,
-        validation_fraction=0.1,
+        validation_fraction=_VALIDATION_FRACTION,
         random_state=ctx.seed,
     )
 

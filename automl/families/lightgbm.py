@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import train_test_split
 
+from automl.families._early_stopping import early_stopping_split
 from automl.families.base import BuildContext, ModelFamily
 from automl.families.epochs import RoundClock
 from automl.spaces.portfolio import cap_high
@@ -90,18 +90,12 @@ class EarlyStoppingLightGBM(BaseEstimator):
         if classification:
             self.classes_, y = np.unique(y, return_inverse=True)
         categorical = list(self.categorical_feature) or "auto"
-        stratify = y if classification and np.bincount(y).min() >= 2 else None
-        early = (
-            self.early_stopping_rounds
-            and len(y) >= _MIN_ROWS_FOR_EARLY_STOPPING
-            and (stratify is not None or not classification)
-        )
+        split = None
+        if self.early_stopping_rounds and len(y) >= _MIN_ROWS_FOR_EARLY_STOPPING:
+            split = early_stopping_split(y, classification, self.validation_fraction, self.seed)
         clock = RoundClock()
-        if early:
-            rows = np.arange(len(y))
-            fit_rows, val_rows = train_test_split(
-                rows, test_size=self.validation_fraction, random_state=self.seed, stratify=stratify
-            )
+        if split is not None:
+            fit_rows, val_rows = split
             weights = {}
             if sample_weight is not None:
                 weights = {"sample_weight": sample_weight[fit_rows], "eval_sample_weight": [sample_weight[val_rows]]}
