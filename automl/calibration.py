@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from automl.evaluation.deadlines import check_deadline
 from automl.evaluation.metrics import get_metric
 
 __all__ = ["TEMPERATURE_RANGE", "TemperatureScaled", "calibrate_problems",
@@ -56,7 +57,8 @@ def scale_probabilities(proba: np.ndarray, temperature: float) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def fit_temperature(proba: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+def fit_temperature(proba: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None,
+                    deadline: float | None = None) -> float:
     """The temperature in :data:`TEMPERATURE_RANGE` that minimises the (weighted) log loss of ``proba`` on ``y``
     (encoded labels; at most :data:`TEMPERATURE_ROWS` of them, a seeded sample beyond); 1.0 when there is nothing
     to fit (no row, or one class only).
@@ -78,8 +80,12 @@ def fit_temperature(proba: np.ndarray, y: np.ndarray, sample_weight: np.ndarray 
     if len(y) == 0 or len(np.unique(y)) < 2:
         return 1.0
     low, high = np.log(TEMPERATURE_RANGE[0]), np.log(TEMPERATURE_RANGE[1])
-    found = minimize_scalar(lambda log_t: loss(y, scale_probabilities(proba, np.exp(log_t)), sample_weight),
-                            bounds=(low, high), method="bounded", options={"xatol": 1e-4})
+
+    def objective(log_t: float) -> float:
+        check_deadline(deadline, "the temperature's search")  # each try costs seconds on many classes
+        return float(loss(y, scale_probabilities(proba, np.exp(log_t)), sample_weight))
+
+    found = minimize_scalar(objective, bounds=(low, high), method="bounded", options={"xatol": 1e-4})
     best = float(np.exp(found.x))
     # the bounded search never evaluates T = 1 itself: keep the probabilities as they are unless it is better
     unchanged = loss(y, scale_probabilities(proba, 1.0), sample_weight)

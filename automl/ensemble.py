@@ -25,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from automl.calibration import fit_temperature, scale_probabilities
+from automl.evaluation.deadlines import OutOfTime, check_deadline
 from automl.evaluation.metrics import Metric
 from automl.evaluation.stats import finite_mean_std
 
@@ -49,10 +49,6 @@ DEFAULT_ROUNDS = 40
 #: budget) the folds' training rows, 800,000 each. Weights are multiples of 1 / rounds, and a metric on 50,000 rows
 #: tells the candidates apart as well as on more; the blend is still scored on every row of each fold.
 SELECTION_MAX_ROWS = 50_000
-
-
-class OutOfTime(Exception):
-    """Greedy selection passed its deadline (the ensemble is then given up)."""
 
 
 @dataclass
@@ -150,8 +146,7 @@ def greedy_selection(
         n = counts.sum() + 1
         round_best, round_index = np.nan, -1
         for index, prediction in enumerate(preds):
-            if deadline is not None and time.monotonic() > deadline:
-                raise OutOfTime("ensemble selection ran past its deadline")
+            check_deadline(deadline, "ensemble selection")
             value = score((total + prediction) / n)
             if np.isfinite(value) and (round_index < 0 or metric.is_better(value, round_best)):
                 round_best, round_index = value, index
@@ -358,6 +353,7 @@ def cross_fitted_scores(
     out: dict[str, list[float]] = {m.name: [] for m in evaluator.metrics}
     n = len(y)
     for (train, valid), r in zip(evaluator.splits, split_repeats(evaluator.splits, n)):
+        check_deadline(deadline, "the cross-fitted scores")
         arrays = [_repeat(o, r) for o in oofs]
         allowed = np.zeros(n, dtype=bool)
         allowed[train] = True
@@ -366,7 +362,7 @@ def cross_fitted_scores(
             weights = _chosen(arrays, allowed, y, evaluator, rounds, deadline)
             prediction = blend([a[valid] for a in arrays], weights)
             if temperature:
-                prediction = _scaled(prediction, arrays, weights, allowed, y, evaluator)
+                prediction = _scaled(prediction, arrays, weights, allowed, y, evaluator, deadline)
         elif len(evaluator.splits) == 1:
             prediction = _halves(arrays, valid, y, evaluator, rounds, deadline, temperature)
         else:
@@ -385,11 +381,11 @@ def _chosen(arrays: Sequence[np.ndarray], rows: np.ndarray, y: np.ndarray, evalu
 
 
 def _scaled(prediction: np.ndarray, arrays: Sequence[np.ndarray], weights: np.ndarray, rows: np.ndarray,
-            y: np.ndarray, evaluator: Any) -> np.ndarray:
+            y: np.ndarray, evaluator: Any, deadline: float | None = None) -> np.ndarray:
     """``prediction`` temperature-scaled with the temperature fitted on ``rows`` (a mask or indices) of the blend
     of ``arrays`` with ``weights``."""
     sample_weight = None if evaluator.weights is None else evaluator.weights[rows]
-    t = fit_temperature(blend([a[rows] for a in arrays], weights), y[rows], sample_weight)
+    t = fit_temperature(blend([a[rows] for a in arrays], weights), y[rows], sample_weight, deadline)
     return scale_probabilities(prediction, t)
 
 
@@ -405,5 +401,5 @@ def _halves(arrays: Sequence[np.ndarray], valid: np.ndarray, y: np.ndarray, eval
         weights = _chosen(arrays, valid[choose], y, evaluator, rounds, deadline)
         prediction[apply] = blend([a[valid[apply]] for a in arrays], weights)
         if temperature:
-            prediction[apply] = _scaled(prediction[apply], arrays, weights, valid[choose], y, evaluator)
+            prediction[apply] = _scaled(prediction[apply], arrays, weights, valid[choose], y, evaluator, deadline)
     return prediction

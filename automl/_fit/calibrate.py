@@ -62,7 +62,7 @@ def calibrate_final(final: Any, parts: BlendParts, fold_scores: dict[str, list[f
     rounds = DEFAULT_ROUNDS if len(parts.by_repeat) > 1 else 1
     try:
         scaled = cross_fitted_scores(parts.by_repeat, y, evaluator, rounds, deadline, temperature=True)
-        temperature = _fit_on_all_rows(parts, y, evaluator)
+        temperature = _fit_on_all_rows(parts, y, evaluator, deadline)
     except OutOfTime:
         logger.info("no temperature for the final model: its cross-validation ran past the refit deadline")
         return
@@ -84,11 +84,11 @@ def calibrate_final(final: Any, parts: BlendParts, fold_scores: dict[str, list[f
         final.source = f"{final.source}, temperature-scaled (T={temperature:.3g})"
 
 
-def _fit_on_all_rows(parts: BlendParts, y: np.ndarray, evaluator: Any) -> float:
+def _fit_on_all_rows(parts: BlendParts, y: np.ndarray, evaluator: Any, deadline: float | None) -> float:
     """The temperature of the final model's out-of-fold probabilities on every row that has them."""
     rows = finite_rows(parts.flat, len(y))
     proba = blend([np.asarray(f, dtype="float64")[rows] for f in parts.flat], parts.weights)
-    return fit_temperature(proba, y[rows], None if evaluator.weights is None else evaluator.weights[rows])
+    return fit_temperature(proba, y[rows], None if evaluator.weights is None else evaluator.weights[rows], deadline)
 
 
 def single_parts(oof: Any, number: int) -> BlendParts | None:
