@@ -47,6 +47,7 @@ _LAZY = {
     "StudyMismatchError": "automl.exceptions",
     "StudyNotFoundError": "automl.exceptions",
     "ModelFileError": "automl.exceptions",
+    "ModelSaveError": "automl.exceptions",
     "NotFittedError": "automl.exceptions",
 }
 
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         InputTypeError as InputTypeError,
         InvalidParameterError as InvalidParameterError,
         ModelFileError as ModelFileError,
+        ModelSaveError as ModelSaveError,
         NotFittedError as NotFittedError,
         RefitFailedError as RefitFailedError,
         SearchSpaceError as SearchSpaceError,

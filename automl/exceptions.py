@@ -124,6 +124,11 @@ class ModelFileError(_ProblemsMixin, AutoMLError, ValueError):
     """A saved model folder is missing, corrupt or was written by incompatible versions."""
 
 
+class ModelSaveError(AutoMLError, OSError):
+    """A model folder cannot be written where asked (a file in the way, no permission, a full disk); the message
+    names the path given and the fix, and nothing is left half-written."""
+
+
 class NotFittedError(AutoMLError, _SklearnNotFittedError):
     """The estimator is used before ``fit``; also a scikit-learn ``NotFittedError``."""
 

@@ -218,7 +218,8 @@ def _state(name: str) -> dict[str, Any]:
     if state is None:
         raise pickle.UnpicklingError("automl model parts can only be loaded through automl.load")
     if name not in state["allowed"]:
-        raise pickle.UnpicklingError(f"the model refers to {name!r}, which its manifest does not list")
+        raise ModelFileError(f"the model refers to {name!r}, which its manifest does not list: the folder was changed "
+                             "after it was saved (its manifest.json edited); save the model again")
     return state
 
 

@@ -63,7 +63,7 @@ from automl.data.source import sha256_file
 from automl._model_folder import (
     MANIFEST, Snapshot, changed, manifest_problems, not_a_model, parse_digest, read_snapshot,
 )
-from automl.exceptions import InputTypeError, InvalidParameterError, ModelFileError
+from automl.exceptions import AutoMLError, InputTypeError, InvalidParameterError, ModelFileError, ModelSaveError
 
 __all__ = ["save_model", "load_model", "model_digest", "leaderboard_csv", "read_leaderboard", "MANIFEST", "FORMAT_VERSION"]
 
@@ -121,17 +121,26 @@ def save_model(model: Any, path: str | os.PathLike, *, overwrite: bool = False) 
     The digest to pin (see :func:`model_digest`) is logged at INFO on the ``automl.persistence`` logger.
 
     Raises:
+        InputTypeError: ``path`` is not a path.
+        ModelSaveError: the folder cannot be written there (a file in its way, no permission, a full disk).
         InvalidParameterError: ``path`` is a file or a link; or a folder that holds files and is not
             an automl model folder (never replaced, even with ``overwrite=True``); or an automl
             model folder and ``overwrite`` is False; or another process saved to ``path`` meanwhile.
     """
     model._check_fitted()
+    if not isinstance(path, str | os.PathLike):
+        raise InputTypeError(f"path must be a folder's path (a str or a pathlib.Path), got {path!r} of type "
+                             f"{type(path).__name__}")
     target = Path(path)
     if target.name in ("", ".", ".."):
         raise InvalidParameterError(f"path must name the model folder itself, such as 'model_dir', got {str(path)!r}")
     _target_state(target, overwrite)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=_STAGING_SUFFIX, dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # the staging folder's name keeps a long target name's start only: NAME_MAX (255) is the target's to use
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name[:64]}.", suffix=_STAGING_SUFFIX, dir=target.parent))
+    except OSError as exc:
+        raise _save_error(target, exc) from exc
     swap = {"foreign": False}
     try:
         staging.chmod(0o755)
@@ -139,6 +148,10 @@ def save_model(model: Any, path: str | os.PathLike, *, overwrite: bool = False) 
         _folder_swap.fsync_tree(staging)
         _move_into_place(staging, target, overwrite, swap)
         _folder_swap.fsync_dir(target.parent)
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile: said of the path given
+        if isinstance(exc, AutoMLError):
+            raise
+        raise _save_error(target, exc) from exc
     finally:
         if swap["foreign"]:  # a folder that is not a model was swapped out and could not be put back: keep it
             _LOG.error("the folder that was at %s is now at %s; move it back", target, staging)
@@ -147,6 +160,17 @@ def save_model(model: Any, path: str | os.PathLike, *, overwrite: bool = False) 
     _LOG.info("saved the model to %s; its digest, to pin in automl.load(path, digest=...): sha256:%s",
               target, hashlib.sha256(manifest_bytes).hexdigest())
     return str(target)
+
+
+def _save_error(target: Path, exc: OSError) -> ModelSaveError:
+    """What stopped a save at ``target`` (the path the user gave, not the staging folder's), with the fix."""
+    blocking = next((p for p in [target.parent, *target.parent.parents] if p.exists() and not p.is_dir()), None)
+    why = f"{str(blocking)!r} is a file, not a folder" if blocking is not None else exc.strerror or str(exc)
+    error = ModelSaveError(f"cannot save the model to {str(target)!r}: {why}; choose a folder you can write to "
+                           "(nothing was written)")
+    for note in getattr(exc, "__notes__", []):  # what the swap says of the folder that was there
+        error.add_note(note)
+    return error
 
 
 def _write_folder(model: Any, staging: Path) -> bytes:

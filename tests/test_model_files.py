@@ -121,7 +121,7 @@ def test_parts_are_only_read_through_a_verified_load(tmp_path):
         model_files._booster("lightgbm/booster_0.txt")
     token = model_files._LOADING.set({"folder": tmp_path, "allowed": {"model.pkl"}, "tensors": None})
     try:
-        with pytest.raises(pickle.UnpicklingError, match="'lightgbm/booster_9.txt', which its manifest does not list"):
+        with pytest.raises(automl.ModelFileError, match="'lightgbm/booster_9.txt', which its manifest does not list"):
             model_files._booster("lightgbm/booster_9.txt")
     finally:
         model_files._LOADING.reset(token)

@@ -103,3 +103,18 @@ def test_load_of_what_is_not_a_model_folder_is_a_typed_error_that_says_what_it_i
         automl.load(path)
     assert isinstance(info.value, (TypeError, ValueError))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file.txt"]
+
+
+def test_a_save_that_cannot_be_written_is_a_typed_error_naming_the_path_given(fitted, tmp_path):
+    """Before: FileExistsError from mkdir, a PermissionError naming the hidden staging folder, a TypeError for None,
+    and 'File name too long' for a valid 250-character folder name (the staging name added its own characters)."""
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(automl.ModelSaveError, match=r"cannot save the model to '.*a_file/model': '.*a_file' is a "
+                                                    r"file, not a folder; choose a folder you can write to"):
+        fitted.save(tmp_path / "a_file" / "model")
+    with pytest.raises(automl.InputTypeError, match="path must be a folder's path"):
+        fitted.save(None)
+    long = tmp_path / ("m" * 250)
+    assert automl.load(fitted.save(long)).best_trial_ == fitted.best_trial_
+    assert isinstance(automl.ModelSaveError("x"), OSError)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "m" * 250]
