@@ -140,14 +140,14 @@ SETTINGS: tuple[Setting, ...] = (
             "–", "--n-trials", "number of trials", cli_type=int),
     Setting("cv", None, _check_cv,
             "Cross-validation: None (5 folds, stratified for classification, a class with fewer than 5 but at least 2 rows "
-            "tolerated with a warning, and no more folds than the largest class has rows; 5 × 2 on at most 2,500 rows with "
-            "every class of 5 or more; under a time budget repeated only up to 500 cells (rows × columns, × classes when "
-            "multiclass) per second of budget, 3 folds above 2,000, and one 10 % holdout from 30,000 on at least 100,000 rows; "
-            "not for a named study), a number of folds ``k`` (every class needs ``k`` rows), a holdout fraction ``0.2``, "
-            "``\"kfold:5\"``, ``\"repeated:5x3\"``, ``\"group:5\"``, ``\"group:COLUMN\"`` (groups from that column; it, ``\"group\"`` and"
-            " the default with groups: 5 folds, or one per group if fewer), ``\"time:5\"``, ``\"holdout:0.2\"``, a scikit-learn "
-            "splitter or an iterable of ``(train, test)`` index arrays (as scikit-learn's ``check_cv`` takes). A number may be "
-            "given as text (``\"5\"``): every entry point reads the same grammar.",
+            "tolerated with a warning, and no more folds than the largest class has rows; 5 × 2 on at most 2,500 rows with every "
+            "class of 5 or more; under a time budget repeated only up to 500 cells (rows × columns, × classes when multiclass, a "
+            "free-text column a cell per 100 characters) per second of budget, 3 folds above 2,000, and one 10 % holdout from "
+            "30,000 on at least 100,000 rows; not for a named study), a number of folds ``k`` (every class needs ``k`` rows), a "
+            "holdout fraction ``0.2``, ``\"kfold:5\"``, ``\"repeated:5x3\"``, ``\"group:5\"``, ``\"group:COLUMN\"`` (groups from that "
+            "column; it, ``\"group\"`` and the default with groups: 5 folds, or one per group if fewer), ``\"time:5\"``, "
+            "``\"holdout:0.2\"``, a scikit-learn splitter or an iterable of ``(train, test)`` index arrays (as scikit-learn's "
+            "``check_cv`` takes). A number may be given as text (``\"5\"``): every entry point reads the same grammar.",
             "None: 5 folds (5 × 2 on small data, 3 or a holdout on a short budget)", "--cv",
             "5 | 0.2 | kfold:5 | repeated:5x3 | group:COLUMN | time:5 | holdout:0.2 (default: 5 folds)",
             normalise=_cv_value),

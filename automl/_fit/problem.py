@@ -32,7 +32,7 @@ from automl.config import FitSettings
 from automl.data.images import as_image_frame
 from automl.data.schema import Schema
 from automl.data.target import TARGET_PARAM_NAME
-from automl.data.text import role_problems, text_columns, text_value_problems
+from automl.data.text import role_problems, text_cells, text_columns, text_value_problems
 from automl.data.task import encode_labels
 from automl.data.screening import screen_features
 from automl.data.validation import TrainingData, coerce_features, validate_training_data
@@ -261,8 +261,9 @@ def _plan(settings: FitSettings, data: TrainingData, task: str) -> CVPlan:
     seed = 0 if settings.seed is None else int(settings.seed)
     # a stored study keeps budget-free folds, so that it can be resumed under another budget
     budget = None if settings.study_name is not None else settings.budget_seconds
+    columns = data.X.shape[1] + sum(text_cells(data.X[name]) - 1.0 for name in data.text)  # text: by its length
     plan = make_cv_plan(settings.cv, task, seed=seed, has_groups=data.groups is not None, y=data.y,
-                        time_budget=budget, n_columns=data.X.shape[1],
+                        time_budget=budget, n_columns=columns,
                         n_groups=None if data.groups is None else count_groups(data.groups))
     problems = plan.data_problems(data.y, task, data.groups)
     if problems:

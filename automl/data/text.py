@@ -37,7 +37,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 __all__ = ["ROLES", "TEXT_CHOICES", "TEXT_DEFAULTS", "TEXT_MIN_DISTINCT_SHARE", "TEXT_MIN_ROWS", "TEXT_MIN_WORDS",
            "TEXT_PREFIX",
-           "TextEncoder", "looks_like_text", "role_problems", "split_text_params", "text_columns", "text_value_problems"]
+           "TextEncoder", "looks_like_text", "role_problems", "split_text_params", "TEXT_CHARS_PER_CELL", "text_cells", "text_columns", "text_value_problems"]
 
 #: The roles a column may be forced to with the ``column_roles`` setting.
 ROLES = ("text", "categorical")
@@ -132,6 +132,28 @@ def text_columns(X: pd.DataFrame, roles: Mapping[str, str] | None = None) -> lis
     roles = dict(roles or {})
     return [str(name) for name in X.columns
             if roles.get(str(name)) == "text" or (str(name) not in roles and looks_like_text(X[name]))]
+
+
+#: Characters of free text that count as one cell of work where the folds are chosen (``cv=None`` under a time
+#: budget): about 15 words. A text column is encoded again in every fold (TF-IDF, then its SVD), at about 2 µs a
+#: character; counted as one cell, 300 rows of 10 kB texts got 5 x 2 repeated folds at 30 s, each fold's encoding
+#: took 5-7 s, and no trial completed.
+TEXT_CHARS_PER_CELL = 100
+
+
+def text_cells(column: pd.Series, sample: int = 10_000) -> float:
+    """The cells of work one row of the free-text ``column`` counts for: its mean length (over at most ``sample``
+    filled values) in :data:`TEXT_CHARS_PER_CELL`, at least 1.
+
+    Example:
+        >>> text_cells(pd.Series(["short note", None])), text_cells(pd.Series(["w" * 1_000] * 3))
+        (1.0, 10.0)
+    """
+    filled = column.dropna()
+    if len(filled) > sample:
+        filled = filled.sample(sample, random_state=0)
+    mean = float(filled.astype(str).str.len().mean()) if len(filled) else 0.0
+    return max(1.0, mean / TEXT_CHARS_PER_CELL)
 
 
 def text_value_problems(name: str, value: Any) -> list[str]:

@@ -12,7 +12,8 @@ Accepted forms:
   Under a time budget the folds follow the work per second of budget
   (``rows x columns / seconds``, as FLAML chooses between CV and holdout,
   times the classes on multiclass data, where a booster grows one tree per
-  class each round):
+  class each round; the caller counts a free-text column by its length,
+  :func:`automl.data.text.text_cells`, since every fold encodes it again):
   repeated folds only up to :data:`REPEATED_MAX_WORK`, 5 folds up to
   :data:`FIVE_FOLDS_MAX_WORK`, 3 folds above it, and one holdout of
   :data:`LARGE_HOLDOUT_FRACTION` of the rows from :data:`HOLDOUT_MIN_WORK` on
@@ -365,7 +366,7 @@ def count_groups(groups: Any) -> int:
 
 
 def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = False, y: Any = None,
-                 time_budget: float | None = None, n_columns: int | None = None,
+                 time_budget: float | None = None, n_columns: float | None = None,
                  n_groups: int | None = None) -> CVPlan:
     """Build the :class:`CVPlan` for a ``cv=`` argument (any form :func:`parse_cv` reads).
 

@@ -206,3 +206,31 @@ def test_text_settings_for_data_without_text_are_refused_before_the_search(split
     with pytest.raises(InvalidParameterError, match=r"text_dims"):
         automl.fit(split[0], "label", n_trials=1, families=["linear"], tracking=False,
                    search_space={"linear": {"text_dims": 0}})
+
+
+def test_long_texts_count_by_their_length_when_the_folds_are_chosen():
+    """Before, a text column was one cell of work: 300 rows of 10 kB texts got 5 x 2 repeated folds at 30 s, each
+    fold's encoding took 5-7 s, and the fit ended with no model (BudgetExhaustedError)."""
+    from automl._fit.problem import prepare_problem
+    from automl.config import resolve_settings
+
+    rng = np.random.default_rng(0)
+    vocab = np.array([f"w{i}" for i in range(2000)])
+    frame = pd.DataFrame({"a": rng.normal(size=300)})
+    frame["note"] = [" ".join(rng.choice(vocab, 1500)) for _ in range(300)]  # about 8,700 characters: 87 cells
+    settings = resolve_settings({"time_budget": 30, "tracking": False}, estimator="classifier")
+    y = (frame["a"] > 0).astype(int)
+    assert prepare_problem(settings, frame, y).plan.description == "stratified_kfold:5"  # 300 x 88 / 30 s > 500
+    short = frame.assign(note=[" ".join(rng.choice(vocab, 3)) for _ in range(300)])
+    assert prepare_problem(settings, short, y).plan.description == "repeated:5x2"
+
+
+def test_long_texts_at_a_budget_their_folds_can_pay_for_give_a_model():
+    """The probe's shape from outside: 300 rows of 10 kB texts at 30 s ended with no model."""
+    rng = np.random.default_rng(3)
+    vocab = np.array([f"w{i}" for i in range(5000)])
+    frame = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    frame["y"] = (frame["a"] + rng.normal(size=300) > 0).astype(int)
+    frame["s"] = [" ".join(rng.choice(vocab, 1500)) for _ in range(300)]
+    model = automl.fit(frame, target="y", time_budget=30, tracking=False)
+    assert model.cv_ == "stratified_kfold:5" and (model.leaderboard()["state"] == "complete").any()
