@@ -178,3 +178,17 @@ def test_a_transformed_model_saves_loads_and_is_explained_in_the_targets_units(t
     assert "permutation estimate" in explained.attrs["method"]  # exact tree values would be of log1p(y)
     total = explained.drop(columns="base_value").sum(axis=1) + explained["base_value"]
     np.testing.assert_allclose(total, model.predict(X.iloc[:20]), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "catboost", "torch_mlp"])
+def test_a_target_far_from_zero_with_a_narrow_spread_is_learnt_by_float32_models(family):
+    """y = 1e9 + 1e-3 * a: float32 (the boosters', the nets') holds it as one value. Before, LightGBM predicted one
+    value for every row (R² -96 on held-out rows) and every CatBoost trial failed ("All train targets are equal")."""
+    pytest.importorskip(family if family != "torch_mlp" else "torch")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=1200), "b": rng.normal(size=1200)})
+    frame["y"] = 1e9 + frame["a"] * 1e-3
+    train, test = frame.iloc[:1000], frame.iloc[1000:]
+    model = automl.fit(train, target="y", families=[family], n_trials=1, cv=3, tracking=False, isolation="none",
+                       ensemble=False)
+    assert model.evaluate(test)["r2"] > 0.9

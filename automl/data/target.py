@@ -114,11 +114,26 @@ def split_target_param(params: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return rest, str(params.get(TARGET_PARAM_NAME, "none"))
 
 
+#: A target learnt as it is (``none``) whose spread is below this fraction of its centre is learnt minus its
+#: median: the boosters and the nets hold the target in float32 (7 digits), where 1e9 + 1e-3 * x is one value.
+NARROW_SPREAD = 1e-4
+
+
 class TargetTransform:
     """One fitted transform: :meth:`forward` for the training target, :meth:`inverse` for predictions.
 
+    A target learnt as it is but with a spread far narrower than its centre (``1e9 + 1e-3 * x``) is learnt minus
+    its median (``offset_``), so that float32 models see its differences: LightGBM predicted one value for every
+    row (R² 0) and CatBoost refused "All train targets are equal".
+
     Args:
         name: One of :data:`TARGET_TRANSFORMS`.
+
+    Example:
+        >>> y = 1e9 + np.array([0.001, 0.002, 0.003])
+        >>> t = TargetTransform().fit(y)
+        >>> t.offset_, np.round(t.forward(y), 6).tolist(), bool(np.allclose(t.inverse(t.forward(y)), y, rtol=0))
+        (1000000000.002, [-0.001, 0.0, 0.001], True)
     """
 
     def __init__(self, name: str = "none") -> None:
@@ -128,6 +143,7 @@ class TargetTransform:
             raise InvalidParameterError(f"target transform must be one of {list(TARGET_TRANSFORMS)}, got {name!r}")
         self.name = name
         self.bounds_: tuple[float, float] = (-np.inf, np.inf)
+        self.offset_ = 0.0
 
     def _apply(self, y: np.ndarray) -> np.ndarray:
         """``y`` on the model's scale (``poisson``: as it is; its log link is the model's own)."""
@@ -144,17 +160,27 @@ class TargetTransform:
         if self.name != "none" and len(z):
             low, high = float(np.min(z)), float(np.max(z))
             self.bounds_ = (max(0.0, low - (high - low)), high + (high - low))
+        finite = z[np.isfinite(z)]
+        if self.name == "none" and len(finite):
+            centre = float(np.median(finite))
+            if float(np.ptp(finite)) < abs(centre) * NARROW_SPREAD:
+                self.offset_ = centre
         return self
+
+    @property
+    def identity(self) -> bool:
+        """Whether the model learns the target exactly as it is (no transform, no offset)."""
+        return self.name == "none" and not getattr(self, "offset_", 0.0)
 
     def forward(self, y: np.ndarray) -> np.ndarray:
         """The target on the model's scale."""
-        return self._apply(y)
+        return self._apply(y) - getattr(self, "offset_", 0.0)  # (models saved before the offset have none)
 
     def inverse(self, z: np.ndarray) -> np.ndarray:
         """Predictions on the model's scale mapped back to the target's units."""
         z = np.asarray(z, dtype="float64")
         if self.name == "none":
-            return z
+            return z + getattr(self, "offset_", 0.0)
         z = np.clip(z, *self.bounds_)
         if self.name == "poisson":
             return z

@@ -202,7 +202,7 @@ class FamilyPipeline(BaseEstimator):
                                                      seed=self.seed, task=self.task, n_classes=self.n_classes)
             Z = self.preprocessor_.fit_transform(X, y)  # text scores of the training rows out of fold
         self.build_estimator(Z)
-        mapped = None if self.target_transform_.name == "none" else self.target_transform_.inverse
+        mapped = None if self.target_transform_.identity else self.target_transform_.inverse
         y_model = y if mapped is None else self.target_transform_.forward(y)
         return Z, y_model, mapped
 
