@@ -132,3 +132,15 @@ def test_explaining_no_rows_gives_no_rows():
     X = _frame(40)
     model = automl.AutoMLRegressor(**QUICK).fit(X, 2 * X["a"])
     assert len(model.explain(X.iloc[:0])) == 0
+
+
+def test_the_fix_given_for_datetimes_of_several_time_zones_runs_and_the_fit_then_takes_them():
+    """Before, the message said pd.to_datetime(X['t']), which pandas itself refuses for mixed time zones."""
+    utc = pd.date_range("2020-01-01", periods=40, freq="h", tz="UTC")
+    X = _frame(40).assign(t=[utc[i] if i % 2 else utc[i].tz_convert("America/New_York") for i in range(40)])
+    y = np.arange(40) % 2
+    with pytest.raises(automl.DataValidationError, match="convert them: ") as info:
+        automl.AutoMLClassifier(**QUICK).fit(X, y)
+    fix = str(info.value).split("convert them: ")[1].split("\n")[0]
+    exec(fix, {"pd": pd, "X": X})  # noqa: S102 - the line a user would paste
+    assert automl.AutoMLClassifier(**QUICK).fit(X, y).n_features_in_ == 3

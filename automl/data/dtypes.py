@@ -39,7 +39,8 @@ _OBJECT_OK = {"string", "empty", "integer", "floating", "mixed-integer-float", "
 #: The fix for an ``object`` column whose cells are of one unsupported kind (``infer_dtype`` name).
 _OBJECT_FIXES = {
     "bytes": "decode them to text: X[{n!r}] = X[{n!r}].str.decode('utf-8')",
-    "datetime": "convert them: X[{n!r}] = pd.to_datetime(X[{n!r}])",
+    # utc=True reads datetimes of several time zones (pandas refuses them without it), then naive UTC
+    "datetime": "convert them: X[{n!r}] = pd.to_datetime(X[{n!r}], utc=True).dt.tz_convert(None)",
     "datetime64": "convert them: X[{n!r}] = pd.to_datetime(X[{n!r}])",
     "date": "convert them: X[{n!r}] = pd.to_datetime(X[{n!r}])",
     "timedelta": "convert them: X[{n!r}] = pd.to_timedelta(X[{n!r}])",

@@ -25,14 +25,27 @@ ID_MIN_ROWS = 50
 _PREFIX, _FIRST = 1000, 8
 
 
+def _text(value: Any) -> str:
+    """``value`` as the text a leak is compared in: a whole number as an int (``1.0`` and ``True`` are ``"1"``, as
+    the target ``1``), anything else as ``str`` (a float copy of a 0/1 target read ``"0.0"`` and was not warned)."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    if isinstance(value, (int, float, np.number)) and np.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _texts(values: Any) -> list[str]:
+    return [_text(v) for v in values]
+
+
 def _same_as_text(series: pd.Series, target: pd.Series) -> bool:
-    """Whether the column equals the target value for value, compared as text."""
-    if [str(v) for v in series.iloc[:_FIRST]] != [str(v) for v in target.iloc[:_FIRST]]:
+    """Whether the column equals the target value for value, compared as text (:func:`_text`)."""
+    if _texts(series.iloc[:_FIRST]) != _texts(target.iloc[:_FIRST]):
         return False
-    head = slice(0, _PREFIX)
-    if not series.iloc[head].astype(str).equals(target.iloc[head].astype(str)):
+    if _texts(series.iloc[:_PREFIX]) != _texts(target.iloc[:_PREFIX]):
         return False
-    return series.astype(str).equals(target.astype(str))
+    return _texts(series) == _texts(target)
 
 
 #: A text column whose values all read as numbers but at most this share of them, in at most
@@ -77,7 +90,8 @@ def _verdict(series: pd.Series, target: pd.Series, drop_constant: bool, free_tex
     integer = pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
     if free_text:
         return ""
-    if (text or integer) and len(series) >= ID_MIN_ROWS and series.notna().all() and series.is_unique:
+    categorical = isinstance(dtype, pd.CategoricalDtype)  # an identifier made a category is one all the same
+    if (text or integer or categorical) and len(series) >= ID_MIN_ROWS and series.notna().all() and series.is_unique:
         return _IDENTIFIER
     if text:
         values = series.dropna()
@@ -91,7 +105,7 @@ def _numeric_block_verdicts(X: pd.DataFrame, target: pd.Series, drop_constant: b
     """:func:`_verdict` of each plain numeric column, one numpy pass per dtype (:mod:`automl.data.blocks`). Only
     the columns whose first values read as the target's go through the per-column comparison."""
     found: dict[Any, str] = {}
-    head = [str(v) for v in target.iloc[:_FIRST]]
+    head = _texts(target.iloc[:_FIRST])
     for dtype, names, values in numeric_chunks(X):
         if not len(values):
             continue  # no rows: the per-column path
@@ -105,7 +119,7 @@ def _numeric_block_verdicts(X: pd.DataFrame, target: pd.Series, drop_constant: b
             ordered = np.sort(values, axis=0)
             unique = (ordered[1:] != ordered[:-1]).all(axis=0) & (len(values) >= ID_MIN_ROWS)
         for j, name in enumerate(names):
-            if [str(v) for v in first[:, j]] == head and _same_as_text(X[name].reset_index(drop=True), target):
+            if _texts(first[:, j]) == head and _same_as_text(X[name].reset_index(drop=True), target):
                 found[name] = _LEAK
             elif drop_constant and constant[j]:
                 found[name] = _CONSTANT

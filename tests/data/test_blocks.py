@@ -37,7 +37,7 @@ def _frame() -> tuple[pd.DataFrame, pd.Series]:
         "inf": np.where(np.arange(N) == 3, np.inf, 1.0 * np.arange(N)),
         "f32": rng.normal(size=N).astype("float32"),
         "leak_int": target.to_numpy(),
-        "leak_float": target.to_numpy().astype(float),  # equal in value, not as text ("1.0" against "1")
+        "leak_float": target.to_numpy().astype(float),  # equal in value: a copy too ("1.0" reads as "1")
         "leak_head": np.r_[target.to_numpy()[:20], np.full(N - 20, 9)],  # the first values only
         "text": [f"t{i % 4}" for i in range(N)],
         "flag": np.arange(N) % 2 == 0,
@@ -64,7 +64,7 @@ def test_screening_each_block_column_gets_the_per_column_verdict(drop_constant):
     for name, verdict in block.items():
         assert verdict == screening._verdict(X[name], y, drop_constant, name == "small_ids"), name
     assert block["big_ids"] == "identifier" and block["leak_int"] == "leak" and block["small_ids"] == ""
-    assert block["big_two"] == "" and block["leak_head"] == "" and block["leak_float"] == ""
+    assert block["big_two"] == "" and block["leak_head"] == "" and block["leak_float"] == "leak"
     assert block["const_int"] == block["const_float"] == ("constant" if drop_constant else "")
     assert block["const_nan"] == ""  # one value and missing cells: a flag, kept
 
@@ -79,7 +79,7 @@ def test_screen_features_warns_and_drops_in_the_frames_column_order():
     assert list(kept.columns) == [c for c in X.columns if c not in dropped]
     said = [str(w.message) for w in caught]
     assert [s.split("'")[1] for s in said if "like an identifier" in s] == ["big_ids", "ids", "uids", "small_ids"]
-    assert [s.split("'")[1] for s in said if "identical to the target" in s] == ["leak_int"]
+    assert [s.split("'")[1] for s in said if "identical to the target" in s] == ["leak_int", "leak_float"]
 
 
 def test_feature_problems_of_a_block_column_are_the_per_column_ones():

@@ -1,0 +1,45 @@
+"""What the screening before the search says of a column: copies of the target whatever their type, identifiers
+whatever their dtype."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.data.screening import screen_features
+
+Y = pd.Series(np.random.default_rng(0).integers(0, 2, 500), name="y")
+
+
+def _said(X: pd.DataFrame, y: pd.Series) -> str:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        screen_features(X, y)
+    return " ".join(str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize(("copy", "target"), [
+    (Y.astype(float), Y), (Y.astype(bool), Y), (Y.astype(int), Y.astype(bool)), (Y.astype("Int64"), Y),
+    (Y.astype("category"), Y), (Y.astype(float), Y.astype(str)),
+], ids=["float-of-int", "bool-of-int", "int-of-bool", "Int64", "category", "float-of-text"])
+def test_a_copy_of_the_target_in_another_type_is_warned_about_as_a_leak(copy, target):
+    """Before, values were compared as str: a 0.0/1.0 copy of a 0/1 target ("0.0" != "0") and an int copy of a
+    bool target were not warned about, and a fit took the leak as its best feature."""
+    X = pd.DataFrame({"a": np.random.default_rng(1).normal(size=500), "copy": copy.to_numpy()})
+    assert "'copy'" in _said(X, target) and "leak" in _said(X, target)
+
+
+def test_halves_and_other_numbers_are_not_taken_for_a_copy():
+    X = pd.DataFrame({"half": Y.to_numpy() + 0.5, "a": np.random.default_rng(1).normal(size=500)})
+    assert "leak" not in _said(X, Y)
+
+
+def test_an_identifier_stored_as_a_category_is_warned_about_as_one_stored_as_text():
+    """Before, only text and integer dtypes were looked at."""
+    ids = [f"id{i}" for i in range(500)]
+    for column in (ids, pd.Categorical(ids)):
+        X = pd.DataFrame({"a": np.random.default_rng(1).normal(size=500), "id": column})
+        assert "'id'" in _said(X, Y) and "identifier" in _said(X, Y)
