@@ -161,6 +161,9 @@ class CVPlan:
                 fix = (f"use fewer folds (cv={fewest} or a holdout cv=0.2), or merge or drop the rare classes"
                        if fewest >= 2 else "merge or drop the classes of one row: every split (folds or a holdout) "
                        "needs 2 rows of a class, one to train on and one to validate")
+                if _numbers(y):  # whole numbers read as classes: a count or an amount may be meant
+                    fix += ("; or, if the target is a quantity rather than classes, fit a regression "
+                            "(task='regression', or AutoMLRegressor)")
                 problems.append(
                     f"class(es) {listed} have fewer rows than the {self.min_per_class} that cv={self.description} "
                     f"needs per class; {fix}"
@@ -433,6 +436,13 @@ def make_cv_plan(cv: object, task: str, *, seed: int = 0, has_groups: bool = Fal
         cls(n_splits=k, n_repeats=r, random_state=seed), f"repeated:{k}x{r}", k * r, min_rows=k,
         min_per_class=k if classification else 1,
     )
+
+
+def _numbers(y: Any) -> bool:
+    """Whether the target's labels are numbers (not text, not booleans), more than two of them."""
+    values = pd.Series(np.asarray(y, dtype=object)).dropna()
+    return values.nunique() > 2 and all(isinstance(v, numbers.Number) and not isinstance(v, (bool, np.bool_))
+                                     for v in values.iloc[:100])
 
 
 def _fewer_for_groups(k: int, n_groups: int | None) -> int:

@@ -229,3 +229,12 @@ def test_a_fit_with_three_groups_and_no_folds_count_runs_one_fold_per_group(cv):
     with pytest.raises(automl.DataValidationError, match=r"3 distinct group\(s\) but cv=group:5 needs at least 5"):
         automl.fit(frame, target="y", cv="group:5", groups="store", n_trials=1, families=["linear"], tracking=False,
                    isolation="none")
+
+
+def test_classes_of_one_row_that_are_numbers_name_a_regression_as_the_other_fix():
+    """Before, AutoMLClassifier on diabetes (whole numbers 25-346) said only "merge or drop the classes of one row"."""
+    y = np.r_[np.arange(100, 110), np.repeat([1, 2, 3], 10)]
+    problems = make_cv_plan(None, "multiclass", y=y).data_problems(y, "multiclass", None)
+    assert "merge or drop the classes of one row" in problems[0] and "task='regression'" in problems[0]
+    labels = np.array([f"c{v}" for v in y])
+    assert "regression" not in make_cv_plan(None, "multiclass", y=labels).data_problems(labels, "multiclass", None)[0]
