@@ -249,8 +249,9 @@ class _AutoMLBase(BaseEstimator):
     def evaluate(self, X: Any, y: Any = None, sample_weight: Any = None) -> dict[str, float]:
         """Every reported metric on ``(X, y)`` (``y`` may be the target column inside ``X``).
 
-        ``sample_weight`` (one finite, non-negative number per row of ``X``) weights the metrics that take
-        weights, as the fit's cross-validation scores do. Rows without a target are left out; a metric
+        ``sample_weight`` (one finite, non-negative number per row of ``X``, or the name of a column of ``X``
+        holding them, as ``fit`` takes it) weights the metrics that take weights, as the fit's cross-validation
+        scores do. Rows without a target are left out; a metric
         undefined on the rows left (any metric on no rows) is NaN, with scikit-learn's ``UndefinedMetricWarning``.
 
         Example:
@@ -260,6 +261,7 @@ class _AutoMLBase(BaseEstimator):
             >>> sorted(reg.evaluate(X, y))
             ['mae', 'r2', 'rmse']
         """
+        X, _, sample_weight = _named_columns(X, None, sample_weight)
         X, y = self._split_target(X, y)
         scores = self._scores(X)
         weights, problems = sample_weight_problems(sample_weight, len(scores))

@@ -89,3 +89,17 @@ def test_the_cli_takes_a_weight_column(binary_df, tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     assert bad.returncode == 2 and "did you mean 'w'" in bad.stderr
+
+
+def test_evaluate_and_score_take_the_weights_column_by_name_as_fit_does():
+    """Before, fit took sample_weight='w' but score(df, sample_weight='w') said "must be one weight per row"."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=120), "w": rng.uniform(0.5, 2, 120)})
+    frame["y"] = (frame["a"] + rng.normal(size=120) > 0).astype(int)
+    model = automl.fit(frame, target="y", sample_weight="w", n_trials=1, families=["linear"], cv=3,
+                       tracking=False, isolation="none")
+    by_name = model.evaluate(frame, sample_weight="w")
+    assert by_name == model.evaluate(frame.drop(columns="w"), sample_weight=frame["w"].to_numpy())
+    assert model.score(frame, sample_weight="w") == model.score(frame.drop(columns="w"), sample_weight=frame["w"])
+    with pytest.raises(automl.DataValidationError, match="did you mean 'w'"):
+        model.evaluate(frame, sample_weight="ww")
