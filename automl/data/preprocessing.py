@@ -30,6 +30,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -39,10 +42,35 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from automl.data.dtypes import FLOAT32_MAX
 from automl.data.text import TextEncoder
 
-__all__ = ["TabularPreprocessor", "ENCODINGS"]
+__all__ = ["TabularPreprocessor", "ENCODINGS", "column_medians", "empty_columns_quiet"]
 
 ENCODINGS = ("onehot", "ordinal", "native")
 
+
+
+@contextlib.contextmanager
+def empty_columns_quiet() -> Iterator[None]:
+    """Quantiles and medians of columns a fold may leave empty, without numpy's "All-NaN slice encountered": it is
+    raised with ``warnings.warn``, which ``np.errstate`` does not silence, and reached the user's stderr from the
+    trial workers (the empty column's value is then filled by the caller)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+        yield
+
+
+def column_medians(values: np.ndarray) -> np.ndarray:
+    """Each column's median over its filled cells, 0 for a column with none (a fold may leave a sparse column
+    empty), quietly (:func:`empty_columns_quiet`).
+
+    Example:
+        >>> column_medians(np.array([[1.0, np.nan], [3.0, np.nan]])).tolist()
+        [2.0, 0.0]
+    """
+    if not values.shape[1]:
+        return np.empty(0)
+    with empty_columns_quiet():
+        medians = np.nanmedian(values, axis=0)
+    return np.where(np.isnan(medians), 0.0, medians)
 
 class TabularPreprocessor(TransformerMixin, BaseEstimator):
     """Encode a canonical frame (float64 and ``category`` columns) into a float matrix.
@@ -98,14 +126,11 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         self.numeric_ = [c for c, dtype in dtypes if dtype != object and not isinstance(dtype, pd.CategoricalDtype)]
         num = X[self.numeric_].to_numpy(dtype="float64") if self.numeric_ else np.empty((len(X), 0))
         if self.encoding == "onehot":
-            with np.errstate(all="ignore"):
-                medians = np.nanmedian(num, axis=0) if num.shape[1] else np.empty(0)
-            medians = np.where(np.isnan(medians), 0.0, medians)
-            self.medians_ = medians
+            self.medians_ = column_medians(num)
             self.indicator_ = np.flatnonzero(np.isnan(num).any(axis=0)) if num.shape[1] else np.empty(0, int)
             # Clipped to float32's range (as the trees read it) before the moments: a column of 1e308s would sum
             # to infinity and scale every value to NaN; transform clips to the clipped range as well.
-            filled = np.clip(np.where(np.isnan(num), medians, num), -FLOAT32_MAX, FLOAT32_MAX)
+            filled = np.clip(np.where(np.isnan(num), self.medians_, num), -FLOAT32_MAX, FLOAT32_MAX)
             self.lows_ = filled.min(axis=0) if len(filled) else np.full(num.shape[1], -np.inf)
             self.highs_ = filled.max(axis=0) if len(filled) else np.full(num.shape[1], np.inf)
             self.means_ = filled.mean(axis=0) if len(filled) else np.zeros(num.shape[1])

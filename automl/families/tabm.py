@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from automl.data.preprocessing import column_medians, empty_columns_quiet
 from automl.families.base import BuildContext, ModelFamily
 from automl.families.torch_common import NET_CHOICES
 from automl.families.torch_estimator import (
@@ -150,14 +151,13 @@ class TabMNet(TorchEstimator):
         numeric = sample[:, varied]
         self.quantiles_ = None
         if varied:
-            self.quantiles_ = QuantileTransformer(
-                n_quantiles=max(2, min(1000, len(sample))), output_distribution="normal", subsample=None,
-                random_state=int(self.seed),
-            ).fit(numeric)
+            with empty_columns_quiet():
+                self.quantiles_ = QuantileTransformer(
+                    n_quantiles=max(2, min(1000, len(sample))), output_distribution="normal", subsample=None,
+                    random_state=int(self.seed),
+                ).fit(numeric)
             numeric = self.quantiles_.transform(numeric)
-        with np.errstate(all="ignore"):
-            medians = np.nanmedian(numeric, axis=0) if varied else np.empty(0)
-        self.medians_ = np.where(np.isnan(medians), 0.0, medians)
+        self.medians_ = column_medians(numeric) if varied else np.empty(0)
         self.cardinalities_ = [int(c) + 1 for c in self.category_counts] + [2] * len(self.indicator_columns_)
         self.bins_ = None
         if varied and self.numeric_embedding == "piecewise":

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from automl.data.preprocessing import column_medians, empty_columns_quiet
 from automl.families.base import BuildContext, ModelFamily
 from automl.families.torch_common import ACTIVATION_NAMES, NET_CHOICES, NORMALIZATION_NAMES
 from automl.families.torch_estimator import (
@@ -139,14 +140,13 @@ class TabularNet(TorchEstimator):
         if self.numeric_scaling == "quantile" and numeric.shape[1]:
             from sklearn.preprocessing import QuantileTransformer
 
-            self.quantiles_ = QuantileTransformer(
-                n_quantiles=max(2, min(1000, len(X))), output_distribution="normal", subsample=100_000,
-                random_state=int(self.seed),
-            ).fit(numeric)
+            with empty_columns_quiet():
+                self.quantiles_ = QuantileTransformer(
+                    n_quantiles=max(2, min(1000, len(X))), output_distribution="normal", subsample=100_000,
+                    random_state=int(self.seed),
+                ).fit(numeric)
             numeric = self.quantiles_.transform(numeric)
-        with np.errstate(all="ignore"):
-            medians = np.nanmedian(numeric, axis=0) if numeric.shape[1] else np.empty(0)
-        self.medians_ = np.where(np.isnan(medians), 0.0, medians)
+        self.medians_ = column_medians(numeric)
         filled = np.where(np.isnan(numeric), self.medians_, numeric)
         scaled = self.numeric_scaling == "standard" and len(filled)
         self.means_ = filled.mean(axis=0) if scaled else np.zeros(filled.shape[1])
