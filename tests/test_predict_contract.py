@@ -123,3 +123,16 @@ def test_numbers_for_a_datetime_or_timedelta_column_are_refused_and_an_all_missi
         nulls = model.predict_proba(rows.assign(**{column: [np.nan] * 3}))
         typed_nulls = rows.assign(**{column: pd.Series([None] * 3, dtype=X[column].dtype)})
         np.testing.assert_array_equal(nulls, model.predict_proba(typed_nulls))
+
+
+def test_bytes_or_lists_in_a_category_column_at_predict_are_refused_as_at_fit():
+    """Before, bytes were read as the text "b'x'" (an unseen level, with a warning) where fit refuses them."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=60), "c": rng.choice(["x", "y"], 60)})
+    frame["y"] = (frame["a"] > 0).astype(int)
+    model = automl.fit(frame, target="y", n_trials=1, families=["linear"], tracking=False, isolation="none", cv=2)
+    X = frame.drop(columns="y").head(3)
+    for values, said in (([b"x", b"y", b"x"], "holds bytes values"), ([["x"], "y", "x"], "holds list values")):
+        with pytest.raises(automl.DataValidationError, match=said):
+            model.predict(X.assign(c=pd.Series(values, dtype=object)))
+    assert len(model.predict(X.assign(c=pd.Series(["x", 1, "y"], dtype=object)))) == 3  # a code sent as a number

@@ -32,7 +32,7 @@ import pandas as pd
 from automl._warnings import warn_user
 from automl.data.blocks import NUMERIC_KINDS
 from automl.data.categories import as_text, fitted_levels, to_codes, to_labels
-from automl.data.dtypes import infinite_problem
+from automl.data.dtypes import infinite_problem, object_problem
 from automl.exceptions import DataValidationError
 
 __all__ = ["ColumnSpec", "Schema", "column_kind", "derived_names", "DATETIME_PARTS", "FEW_ROWS", "KINDS"]
@@ -276,6 +276,10 @@ class Schema:
                 problems.append(f"column {spec.name!r} appears more than once; give columns unique names")
                 continue
             series = series.reset_index(drop=True)
+            refused = _values_refused(spec, series)  # what fit refuses (bytes were read as "b'a'", an unseen level)
+            if refused is not None:
+                problems.append(refused)
+                continue
             try:
                 converted, not_seen = _convert(spec, series)
             except (ValueError, TypeError, OverflowError):
@@ -358,6 +362,19 @@ def _convert(spec: ColumnSpec, series: pd.Series) -> tuple[dict[str, pd.Series],
         return {spec.name: pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), index=index)}, unseen
     labels, unseen = to_labels(series, spec.categories, spec.values)
     return {spec.name: pd.Series(pd.Categorical(labels, categories=list(spec.categories)), index=index)}, unseen
+
+
+def _values_refused(spec: ColumnSpec, series: pd.Series) -> str | None:
+    """The problem fit has with bytes or containers (lists, dicts) in a text or categorical column
+    (:func:`automl.data.dtypes.object_problem`), or None. A mix of numbers and text is read as text, as the
+    levels are (a served request may send a code as a number)."""
+    if spec.kind in ("numeric", "boolean", "timedelta", "datetime") or series.dtype != object:
+        return None
+    inferred = pd.api.types.infer_dtype(series, skipna=True)  # one pass in C; the Python one only for a mix
+    if inferred == "bytes" or (inferred.startswith("mixed") and series.map(
+            lambda v: isinstance(v, (bytes, bytearray, list, dict, set, tuple))).any()):
+        return object_problem(spec.name, series)
+    return None
 
 
 def _infinite(values: np.ndarray, names: list[str]) -> list[str]:
