@@ -32,8 +32,8 @@ from typing import Any
 
 from automl.exceptions import InvalidParameterError
 
-__all__ = ["MANIFEST", "Snapshot", "changed", "manifest_problems", "not_a_model", "parse_digest", "read_snapshot",
-           "unsafe_names"]
+__all__ = ["MANIFEST", "Snapshot", "changed", "manifest_problems", "missing_folder", "not_a_model", "parse_digest",
+           "read_snapshot", "unsafe_names"]
 
 MANIFEST = "manifest.json"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -206,6 +206,16 @@ def _read_error(folder: Path, name: str, exc: OSError) -> str:
     return f"{name} in {folder} cannot be read: {exc}"
 
 
+def missing_folder(folder: Path) -> str:
+    """What a command or ``automl.load`` says of a model folder that does not exist (one text for both).
+
+    Example:
+        >>> missing_folder(Path("m"))
+        "'m' does not exist; pass the folder model.save(...) or automl fit --output wrote"
+    """
+    return f"{str(folder)!r} does not exist; pass the folder model.save(...) or automl fit --output wrote"
+
+
 def read_snapshot(folder: Path, check: Any) -> Snapshot:
     """Read ``folder``'s manifest, call ``check(snapshot)`` (which raises on a bad manifest), then every file.
 
@@ -215,8 +225,8 @@ def read_snapshot(folder: Path, check: Any) -> Snapshot:
     snap = Snapshot()
     try:
         dir_fd = _open_dir(folder)
-    except FileNotFoundError:
-        snap.problems.append(f"{str(folder)!r} is not a saved automl model: {MANIFEST} is missing")
+    except FileNotFoundError:  # the folder itself: "manifest.json is missing" sent users looking for a file
+        snap.problems.append(missing_folder(folder))
         return snap
     except OSError as exc:
         snap.problems.append(f"{str(folder)!r} cannot be opened as a model folder: {exc}")

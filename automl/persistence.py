@@ -61,7 +61,7 @@ from automl import _folder_swap, model_files
 from automl._redact import redact_url
 from automl.data.source import sha256_file
 from automl._model_folder import (
-    MANIFEST, Snapshot, changed, manifest_problems, not_a_model, parse_digest, read_snapshot,
+    MANIFEST, Snapshot, changed, manifest_problems, missing_folder, not_a_model, parse_digest, read_snapshot,
 )
 from automl.exceptions import AutoMLError, InputTypeError, InvalidParameterError, ModelFileError, ModelSaveError
 
@@ -458,8 +458,7 @@ def _model_folder(path: object) -> Path:
                              "model.save(...) or automl fit --output wrote")
     folder = Path(path)
     if not folder.exists() and not folder.is_symlink():
-        raise ModelFileError(f"{str(folder)!r} does not exist; pass the folder model.save(...) or automl fit --output "
-                             "wrote")
+        raise ModelFileError(missing_folder(folder))
     if folder.is_file():
         raise ModelFileError(f"{str(folder)!r} is a file; a model is a folder (the one model.save(...) or automl fit "
                              "--output wrote)")

@@ -170,6 +170,7 @@ def test_read_only_commands_create_no_file(tmp_path, fitted):
         (["leaderboard", "--storage", "sqlite:///y.db", "--study", "s"], 2, "y.db does not exist"),
         (["leaderboard", "--storage", "journal:///sub/z.journal", "--study", "s"], 2, "does not exist"),
         (["leaderboard", str(tmp_path)], 2, "manifest.json is missing"),
+        (["leaderboard", "nomodel"], 2, "'nomodel' does not exist; pass the folder model.save(...)"),
         (["leaderboard", model], 0, "linear"),
         (["leaderboard", "--study", "t", "--storage", str(fitted["folder"] / "studies.journal")], 2, "no study named 't'"),
         (["predict", "nomodel", "t.csv"], 2, "'nomodel' does not exist"),
