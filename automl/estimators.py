@@ -31,7 +31,9 @@ from automl._warnings import warn_user
 from automl.config import estimator_docs, estimator_signature, setting
 from automl.data.images import as_image_frame
 from automl.data.scoring import scoring_truth
-from automl.data.validation import as_table, coerce_features, has_feature_names, sample_weight_problems
+from automl.data.validation import (
+    MULTIINDEX_PROBLEM, as_table, coerce_features, has_feature_names, sample_weight_problems,
+)
 from automl.evaluation.metrics import report_metrics
 from automl.exceptions import DataValidationError, InputTypeError, InvalidParameterError, ModelFileError, NotFittedError
 from automl.model_files import UnsavedCallable, picklable_setting
@@ -205,6 +207,8 @@ class _AutoMLBase(BaseEstimator):
                 f"features as input ({self.schema_.input_names}); pass the same columns, in that order for an array"
             )
         X = coerce_features(X, names=self.schema_.input_names)  # an array is read in fit's column order
+        if isinstance(X.columns, pd.MultiIndex):  # said as fit says it, not as fit's columns all missing
+            raise DataValidationError(MULTIINDEX_PROBLEM)
         if self.target_name_ in X.columns and self.target_name_ not in self.schema_.input_names:
             X = X.drop(columns=[self.target_name_])  # the target itself is not an unexpected column
         return X

@@ -144,3 +144,20 @@ def test_the_fix_given_for_datetimes_of_several_time_zones_runs_and_the_fit_then
     fix = str(info.value).split("convert them: ")[1].split("\n")[0]
     exec(fix, {"pd": pd, "X": X})  # noqa: S102 - the line a user would paste
     assert automl.AutoMLClassifier(**QUICK).fit(X, y).n_features_in_ == 3
+
+
+def test_a_frame_with_multiindex_columns_at_predict_gets_fits_flatten_hint():
+    """Before, predict said every column seen at fit was missing, naming tuples."""
+    X = _frame(40)
+    model = automl.AutoMLRegressor(**QUICK).fit(X, X["a"] * 2.0)
+    nested = X.copy()
+    nested.columns = pd.MultiIndex.from_tuples([(c, "") for c in X.columns])
+    with pytest.raises(automl.DataValidationError, match=r"MultiIndex columns; flatten them first"):
+        model.predict(nested)
+
+
+def test_a_constant_regression_target_is_fitted_with_a_warning():
+    """Before, it was fitted silently (a single class is refused for classification)."""
+    X = _frame(40)
+    with pytest.warns(UserWarning, match=r"target 'y' has a single value \(3.0\): every model will predict it"):
+        automl.AutoMLRegressor(**QUICK).fit(X, pd.Series(3.0, index=X.index, name="y"))

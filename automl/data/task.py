@@ -15,7 +15,8 @@ import pandas as pd
 
 from automl.exceptions import DataValidationError, InvalidParameterError
 
-__all__ = ["TASKS", "MAX_CLASSES_FROM_INTEGERS", "infer_task", "check_task", "encode_labels", "target_kind_problems"]
+__all__ = ["TASKS", "MAX_CLASSES_FROM_INTEGERS", "infer_task", "check_task", "encode_labels", "target_kind_problems",
+           "warn_constant_target"]
 
 TASKS = ("binary", "multiclass", "regression")
 #: An integer-valued numeric target with at most this many distinct values is
@@ -153,3 +154,13 @@ def target_kind_problems(y: pd.Series, name: object, regression: bool = False) -
         return [f"target {name!r} holds dates or durations ({dtype}); a regression learns and scores numbers: pass "
                 "them as numbers in the unit you mean, e.g. (y - y.min()).dt.total_seconds() (as classes: task='multiclass')"]
     return []
+
+
+def warn_constant_target(task: str, y: pd.Series, target_name: str) -> None:
+    """Warn that a regression target of one value will be predicted by every model (classification refuses one
+    class: :func:`check_task`)."""
+    from automl._warnings import warn_user
+
+    if task == "regression" and len(y) and y.nunique(dropna=True) == 1:
+        warn_user(f"target {target_name!r} has a single value ({y.dropna().iloc[0]}): every model will predict it; "
+                  "check the target column")

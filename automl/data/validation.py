@@ -29,11 +29,11 @@ from automl.data.dtypes import (
     target_length_problem,
 )
 from automl.data.schema import derived_names
-from automl.data.task import check_task, infer_task, target_kind_problems
+from automl.data.task import check_task, infer_task, target_kind_problems, warn_constant_target
 from automl._warnings import warn_user
 from automl.exceptions import DataShapeError, DataValidationError, InputTypeError
 
-__all__ = ["TrainingData", "array_like", "as_table", "coerce_features", "feature_problems", "has_feature_names",
+__all__ = ["MULTIINDEX_PROBLEM", "TrainingData", "array_like", "as_table", "coerce_features", "feature_problems", "has_feature_names",
            "validate_training_data"]
 
 
@@ -147,6 +147,11 @@ def _integer_name(name: object) -> bool:
     return isinstance(name, (int, np.integer)) and not isinstance(name, (bool, np.bool_))
 
 
+#: What fit and predict say of a frame with MultiIndex columns (one text for both).
+MULTIINDEX_PROBLEM = ("X has MultiIndex columns; flatten them first, e.g. "
+                      "X.columns = ['_'.join(map(str, c)) for c in X.columns]")
+
+
 def _named(frame: pd.DataFrame, names: Sequence[str] | None = None) -> pd.DataFrame:
     """A frame whose column names are all integers gets the array names ``x<name>`` (scikit-learn
     ignores such names; automl needs text); at predict (``names``: fit's columns) such a frame of a
@@ -204,10 +209,7 @@ def feature_problems(X: pd.DataFrame) -> list[str]:
     """
     problems: list[str] = []
     if isinstance(X.columns, pd.MultiIndex):
-        return [
-            "X has MultiIndex columns; flatten them first, e.g. "
-            "X.columns = ['_'.join(map(str, c)) for c in X.columns]"
-        ]
+        return [MULTIINDEX_PROBLEM]
     if X.shape[0] == 0:
         problems.append("X is empty (0 rows); pass a frame with rows")
     if X.shape[1] == 0:
@@ -492,4 +494,5 @@ def validate_training_data(
                         "two classes with weight")
     if problems:
         raise DataValidationError(problems)
+    warn_constant_target(task, y_series, target_name)
     return TrainingData(X, y_series, group_series, task, n_dropped, weights)
