@@ -47,7 +47,6 @@ __all__ = ["TabularPreprocessor", "ENCODINGS", "column_medians", "empty_columns_
 ENCODINGS = ("onehot", "ordinal", "native")
 
 
-
 @contextlib.contextmanager
 def empty_columns_quiet() -> Iterator[None]:
     """Quantiles and medians of columns a fold may leave empty, without numpy's "All-NaN slice encountered": it is
@@ -71,6 +70,7 @@ def column_medians(values: np.ndarray) -> np.ndarray:
     with empty_columns_quiet():
         medians = np.nanmedian(values, axis=0)
     return np.where(np.isnan(medians), 0.0, medians)
+
 
 class TabularPreprocessor(TransformerMixin, BaseEstimator):
     """Encode a canonical frame (float64 and ``category`` columns) into a float matrix.

@@ -37,7 +37,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 __all__ = ["ROLES", "TEXT_CHOICES", "TEXT_DEFAULTS", "TEXT_MIN_DISTINCT_SHARE", "TEXT_MIN_ROWS", "TEXT_MIN_WORDS",
            "TEXT_PREFIX",
-           "TextEncoder", "looks_like_text", "role_problems", "split_text_params", "TEXT_CHARS_PER_CELL", "text_cells", "text_columns", "text_value_problems"]
+           "TEXT_CHARS_PER_CELL", "TextEncoder", "looks_like_text", "role_problems", "split_text_params", "text_cells",
+           "text_columns", "text_value_problems"]
 
 #: The roles a column may be forced to with the ``column_roles`` setting.
 ROLES = ("text", "categorical")

@@ -33,8 +33,8 @@ from automl.data.task import check_task, infer_task, target_kind_problems, warn_
 from automl._warnings import warn_user
 from automl.exceptions import DataShapeError, DataValidationError, InputTypeError
 
-__all__ = ["MULTIINDEX_PROBLEM", "TrainingData", "array_like", "as_table", "coerce_features", "feature_problems", "has_feature_names",
-           "validate_training_data"]
+__all__ = ["MULTIINDEX_PROBLEM", "TrainingData", "array_like", "as_table", "coerce_features", "feature_problems",
+           "has_feature_names", "validate_training_data"]
 
 
 def array_like(X: object) -> bool:

@@ -33,9 +33,9 @@ class _FoldSafe:
     than a leaf's least rows (at least 2) is read as a constant. No split can use it (a split on it would leave
     fewer rows than that in a leaf), and with none or its few values all in the early-stopping part,
     scikit-learn 1.9 refused it ("window shape cannot be larger than input array shape"). The early-stopping
-    split is the boosters' rule (:mod:`automl.families.
-    _early_stopping`: one row per class held out at least, none where a class has one row; scikit-learn's 10 %
-    refused a class of one row or more classes than held-out rows, and every trial failed)."""
+    split is the boosters' rule (:mod:`automl.families._early_stopping`: one row per class held out at least,
+    none where a class has one row; scikit-learn's 10 % refused a class of one row or more classes than
+    held-out rows, and every trial failed)."""
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
         X = np.asarray(X, dtype="float64")
