@@ -142,7 +142,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Cross-validation: None (5 folds, stratified for classification, a class with fewer than 5 but at least 2 rows "
             "tolerated with a warning, and no more folds than the largest class has rows; 5 × 2 on at most 2,500 rows with every "
             "class of 5 or more; under a time budget repeated only up to 500 cells (rows × columns, × classes when multiclass, a "
-            "free-text column a cell per 100 characters) per second of budget, 3 folds above 2,000, and one 10 % holdout from "
+            "free-text column a cell per 25 characters) per second of budget, 3 folds above 2,000, and one 10 % holdout from "
             "30,000 on at least 100,000 rows; not for a named study), a number of folds ``k`` (every class needs ``k`` rows), a "
             "holdout fraction ``0.2``, ``\"kfold:5\"``, ``\"repeated:5x3\"``, ``\"group:5\"``, ``\"group:COLUMN\"`` (groups from that "
             "column; it, ``\"group\"`` and the default with groups: 5 folds, or one per group if fewer), ``\"time:5\"``, "

@@ -35,10 +35,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-__all__ = ["ROLES", "TEXT_CHOICES", "TEXT_DEFAULTS", "TEXT_MIN_DISTINCT_SHARE", "TEXT_MIN_ROWS", "TEXT_MIN_WORDS",
-           "TEXT_PREFIX",
-           "TEXT_CHARS_PER_CELL", "TextEncoder", "looks_like_text", "role_problems", "split_text_params", "text_cells",
-           "text_columns", "text_value_problems"]
+__all__ = ["ROLES", "TEXT_CHARS_PER_CELL", "TEXT_CHOICES", "TEXT_DEFAULTS", "TEXT_MIN_DISTINCT_SHARE", "TEXT_MIN_ROWS",
+           "TEXT_MIN_WORDS", "TEXT_PREFIX", "TEXT_SEED", "TextEncoder", "looks_like_text", "role_problems",
+           "split_text_params", "text_cells", "text_columns", "text_value_problems"]
 
 #: The roles a column may be forced to with the ``column_roles`` setting.
 ROLES = ("text", "categorical")
@@ -64,6 +63,10 @@ SCORE_C = 10.0
 #: Regularisation of the text model of a regression (ridge).
 SCORE_RIDGE_ALPHA = 1.0
 _CHAR_NGRAM_MIN = 2
+#: The text encoder's random state (its SVD, its inner folds) in every trial and refit of a fit, whatever the
+#: trial's seed: the encoding of a fold is then the same in every trial, computed once
+#: (:mod:`automl.data.text_cache`), and trials are compared on the same features.
+TEXT_SEED = 0
 
 
 def _is_string_column(series: pd.Series) -> bool:
@@ -136,10 +139,13 @@ def text_columns(X: pd.DataFrame, roles: Mapping[str, str] | None = None) -> lis
 
 
 #: Characters of free text that count as one cell of work where the folds are chosen (``cv=None`` under a time
-#: budget): about 15 words. A text column is encoded again in every fold (TF-IDF, then its SVD), at about 2 µs a
-#: character; counted as one cell, 300 rows of 10 kB texts got 5 x 2 repeated folds at 30 s, each fold's encoding
-#: took 5-7 s, and no trial completed.
-TEXT_CHARS_PER_CELL = 100
+#: budget). A fold encodes its text (TF-IDF, the text model's inner folds, the SVD) at about 1.4 µs a character on
+#: one core, and a random forest with its defaults costs about 37 µs a cell (``python -m benchmarks.text_cost``):
+#: about 27 characters a cell. At this rate, data at the bound of 5 folds
+#: (:data:`automl.evaluation.splitters.FIVE_FOLDS_MAX_WORK`) spend 28 % of the budget encoding the 5 folds once
+#: (2,000 x 25 characters a second of budget, 4/5 of them in each fold, at 1.4 µs). Counted at 100 characters a
+#: cell, 300 rows of 9 kB texts got 5 folds at 30 s, and on a loaded core no trial completed.
+TEXT_CHARS_PER_CELL = 25
 
 
 def text_cells(column: pd.Series, sample: int = 10_000) -> float:
@@ -148,7 +154,7 @@ def text_cells(column: pd.Series, sample: int = 10_000) -> float:
 
     Example:
         >>> text_cells(pd.Series(["short note", None])), text_cells(pd.Series(["w" * 1_000] * 3))
-        (1.0, 10.0)
+        (1.0, 40.0)
     """
     filled = column.dropna()
     if len(filled) > sample:
@@ -243,24 +249,43 @@ class TextEncoder(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, texts: pd.Series, y: Any = None, **_: Any) -> np.ndarray:
         """:meth:`fit`, returning the training rows' features (their scores out of fold)."""
-        self.vectoriser_, self.svd_, self.scorer_ = self._vectoriser(), None, None
+        from automl.data import text_cache
+
+        strings = _as_text(texts)
         self.n_scores_ = 0 if self.task is None or y is None else (
             int(self.n_classes) if self.task == "multiclass" else 1)
-        try:
-            tfidf = self.vectoriser_.fit_transform(_as_text(texts))
-        except ValueError:  # no word at all in the training rows (empty texts only)
-            self.vectoriser_ = None
+        target = None if not self.n_scores_ else np.asarray(y)
+        options = (self.analyzer, int(self.ngram_max), int(self.seed), self.task, self.n_scores_)
+        self.vectoriser_, tfidf, self.scorer_, scores = text_cache.fitted(
+            options, strings, target, lambda: self._fit_words(strings, target))
+        self.svd_ = None
+        if self.vectoriser_ is None:  # no word at all in the training rows (empty texts only)
             self.n_features_out_ = self.n_scores_
-            return np.zeros((len(texts), self.n_features_out_))
+            return np.zeros((len(strings), self.n_features_out_))
         if tfidf.shape[1] > int(self.dims) and tfidf.shape[0] > int(self.dims):
             from sklearn.decomposition import TruncatedSVD
 
             self.svd_ = TruncatedSVD(int(self.dims), algorithm="randomized", n_iter=4,
                                      random_state=int(self.seed)).fit(tfidf)
         reduced = self._reduced(tfidf)
-        scores = self._fit_scorer(tfidf, np.asarray(y)) if self.n_scores_ else np.zeros((len(reduced), 0))
         self.n_features_out_ = reduced.shape[1] + self.n_scores_
         return np.hstack([reduced, scores])
+
+    def _fit_words(self, strings: list[str], y: np.ndarray | None) -> tuple[Any, Any, Any, np.ndarray]:
+        """``(the fitted vectoriser or None, the training rows' TF-IDF, the text model or None, their scores out of
+        fold)``: all that does not depend on ``dims`` (:mod:`automl.data.text_cache` keeps it for the next trial)."""
+        vectoriser = self._vectoriser()
+        try:
+            tfidf = vectoriser.fit_transform(strings)
+        except ValueError:  # no word at all
+            return None, None, None, np.zeros((len(strings), 0))
+        # The n-grams cut by max_features: for introspection only, and they can outnumber the kept ones tenfold
+        # (scikit-learn's documentation: safe to remove), in memory and in every saved model.
+        vectoriser.stop_words_ = None
+        if y is None or not self.n_scores_:
+            return vectoriser, tfidf, None, np.zeros((len(strings), 0))
+        scores, scorer = self._fit_scorer(tfidf, y)
+        return vectoriser, tfidf, scorer, scores
 
     def _reduced(self, tfidf: Any) -> np.ndarray:
         if self.svd_ is None:
@@ -273,9 +298,9 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         return Ridge(alpha=SCORE_RIDGE_ALPHA) if self.task == "regression" else LogisticRegression(
             C=SCORE_C, max_iter=1000)
 
-    def _fit_scorer(self, tfidf: Any, y: np.ndarray) -> np.ndarray:
-        """Out-of-fold scores of the training rows (zeros where they cannot be had: a class too rare to
-        split); the text model on all of them is kept for new rows."""
+    def _fit_scorer(self, tfidf: Any, y: np.ndarray) -> tuple[np.ndarray, Any]:
+        """``(out-of-fold scores of the training rows, the text model on all of them for new rows)``: zeros and
+        None where they cannot be had (a class too rare to split)."""
         import warnings
 
         from sklearn.exceptions import ConvergenceWarning
@@ -286,7 +311,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         counts = np.unique(y, return_counts=True)[1]
         folds = min(SCORE_FOLDS, int(counts.min()) if classification else len(y))
         if (classification and len(counts) < 2) or folds < 2:
-            return out  # no text model: new rows get zeros too
+            return out, None  # no text model: new rows get zeros too
         splitter = (StratifiedKFold if classification else KFold)(folds, shuffle=True, random_state=int(self.seed))
         with warnings.catch_warnings():  # an unconverged text model is still a usable score: no noise per fold
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -294,8 +319,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
                 if classification and len(np.unique(y[train])) < 2:
                     continue
                 out[valid] = self._scores(self._model().fit(tfidf[train], y[train]), tfidf[valid])
-            self.scorer_ = self._model().fit(tfidf, y)
-        return out
+            return out, self._model().fit(tfidf, y)
 
     def _scores(self, model: Any, tfidf: Any) -> np.ndarray:
         """The model's scores as :attr:`n_scores_` columns (a class absent from its rows scores 0)."""
@@ -313,7 +337,9 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         strings = _as_text(texts)
         if getattr(self, "vectoriser_", None) is None or not strings:
             return np.zeros((len(strings), self.n_features_out_))
-        tfidf = self.vectoriser_.transform(strings)
+        from automl.data import text_cache
+
+        tfidf = text_cache.transformed(self.vectoriser_, strings, lambda: self.vectoriser_.transform(strings))
         n_scores = getattr(self, "n_scores_", 0)
         scorer = getattr(self, "scorer_", None)
         scores = self._scores(scorer, tfidf) if scorer is not None else np.zeros((len(strings), n_scores))

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl.data import text_cache
 from automl.evaluation.metrics import Metric
 from automl.evaluation.monitor import Answer, EpochDone, FoldDone, Go, ProbeDone, Stop, TrialMonitor, TrialStopped
 from automl.exceptions import NonFinitePredictionError
@@ -393,15 +394,16 @@ class Evaluator:
         ``(model, prediction, fit seconds, predict seconds)``."""
         fold, train, valid = split
         started = time.perf_counter()
-        try:
-            with epoch_reporting(self._epoch_reporter(fold, monitor, started)):
-                model = self.pipeline(family, params, seed).fit(
-                    X.iloc[train], y[train], sample_weight=None if self.weights is None else self.weights[train])
-        except TrialStopped as stop:  # a net stopped between epochs
-            stop.fold_scores = scores
-            raise
-        fitted = time.perf_counter()
-        prediction = model.predict_scores(X.iloc[valid])
+        with text_cache.reuse():  # a fold's text encoding is computed by the first trial that fits it
+            try:
+                with epoch_reporting(self._epoch_reporter(fold, monitor, started)):
+                    model = self.pipeline(family, params, seed).fit(
+                        X.iloc[train], y[train], sample_weight=None if self.weights is None else self.weights[train])
+            except TrialStopped as stop:  # a net stopped between epochs
+                stop.fold_scores = scores
+                raise
+            fitted = time.perf_counter()
+            prediction = model.predict_scores(X.iloc[valid])
         _check_finite(prediction, fold, len(self.splits))
         return model, prediction, fitted - started, time.perf_counter() - fitted
 

@@ -13,7 +13,8 @@ Accepted forms:
   (``rows x columns / seconds``, as FLAML chooses between CV and holdout,
   times the classes on multiclass data, where a booster grows one tree per
   class each round; the caller counts a free-text column by its length,
-  :func:`automl.data.text.text_cells`, since every fold encodes it again):
+  :func:`automl.data.text.text_cells`, since every fold encodes it, once a
+  search with :mod:`automl.data.text_cache`):
   repeated folds only up to :data:`REPEATED_MAX_WORK`, 5 folds up to
   :data:`FIVE_FOLDS_MAX_WORK`, 3 folds above it, and one holdout of
   :data:`LARGE_HOLDOUT_FRACTION` of the rows from :data:`HOLDOUT_MIN_WORK` on

@@ -32,7 +32,7 @@ from automl.data.target import (
     target_choices,
     target_problems,
 )
-from automl.data.text import TEXT_CHOICES, TEXT_DEFAULTS, TEXT_PREFIX, split_text_params
+from automl.data.text import TEXT_CHOICES, TEXT_DEFAULTS, TEXT_PREFIX, TEXT_SEED, split_text_params
 from automl.families.base import BuildContext
 from automl.families.epochs import reporting_mapped
 from automl.families.registry import get_family
@@ -199,7 +199,7 @@ class FamilyPipeline(BaseEstimator):
         self.n_threads_ = threads_for(len(X), self.n_jobs)
         with limit_threads(self.n_threads_):  # the text encoder's SVD calls BLAS too
             self.preprocessor_ = TabularPreprocessor(get_family(self.family).encoding, text_options=text_options,
-                                                     seed=self.seed, task=self.task, n_classes=self.n_classes)
+                                                     seed=TEXT_SEED, task=self.task, n_classes=self.n_classes)
             Z = self.preprocessor_.fit_transform(X, y)  # text scores of the training rows out of fold
         self.build_estimator(Z)
         mapped = None if self.target_transform_.identity else self.target_transform_.inverse

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from automl._spawn import raise_if_stopped
+from automl.data import text_cache
 from automl.evaluation.cross_validation import Evaluator
 from automl.families.base import ModelFamily
 from automl.search.budget import Budget
@@ -266,6 +267,7 @@ def run_search(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, b
         return _run(spec, runner, role, budget, callbacks, on_open)
     finally:
         optuna.logging.set_verbosity(verbosity)
+        text_cache.clear()  # the folds' text encodings kept here by trials run in this process
 
 
 def _run(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, budget: Budget,

@@ -210,19 +210,33 @@ def test_text_settings_for_data_without_text_are_refused_before_the_search(split
 
 def test_long_texts_count_by_their_length_when_the_folds_are_chosen():
     """Before, a text column was one cell of work: 300 rows of 10 kB texts got 5 x 2 repeated folds at 30 s, each
-    fold's encoding took 5-7 s, and the fit ended with no model (BudgetExhaustedError)."""
+    fold's encoding took 5-7 s, and the fit ended with no model (BudgetExhaustedError). At 100 characters a cell
+    they got 5 folds, and on a loaded machine the fit still ended with no model."""
     from automl._fit.problem import prepare_problem
     from automl.config import resolve_settings
 
     rng = np.random.default_rng(0)
     vocab = np.array([f"w{i}" for i in range(2000)])
     frame = pd.DataFrame({"a": rng.normal(size=300)})
-    frame["note"] = [" ".join(rng.choice(vocab, 1500)) for _ in range(300)]  # about 8,700 characters: 87 cells
+    frame["note"] = [" ".join(rng.choice(vocab, 1500)) for _ in range(300)]  # about 8,700 characters: 350 cells
     settings = resolve_settings({"time_budget": 30, "tracking": False}, estimator="classifier")
     y = (frame["a"] > 0).astype(int)
-    assert prepare_problem(settings, frame, y).plan.description == "stratified_kfold:5"  # 300 x 88 / 30 s > 500
+    assert prepare_problem(settings, frame, y).plan.description == "stratified_kfold:3"  # 300 x 350 / 30 s > 2,000
     short = frame.assign(note=[" ".join(rng.choice(vocab, 3)) for _ in range(300)])
     assert prepare_problem(settings, short, y).plan.description == "repeated:5x2"
+
+
+def test_the_cv_setting_quotes_the_fold_rule_constants():
+    """The cv setting's text (README table, --help) quotes the planner's bounds: one definition, checked here."""
+    from automl.config import SETTINGS
+    from automl.data.text import TEXT_CHARS_PER_CELL
+    from automl.evaluation import splitters
+
+    doc = " ".join(next(s for s in SETTINGS if s.name == "cv").doc.split())
+    assert f"a cell per {TEXT_CHARS_PER_CELL} characters" in doc
+    assert f"repeated only up to {splitters.REPEATED_MAX_WORK:,.0f} cells" in doc
+    assert f"3 folds above {splitters.FIVE_FOLDS_MAX_WORK:,.0f}" in doc
+    assert f"holdout from {splitters.HOLDOUT_MIN_WORK:,.0f} on at least {splitters.HOLDOUT_MIN_ROWS:,} rows" in doc
 
 
 def test_long_texts_at_a_budget_their_folds_can_pay_for_give_a_model():
@@ -233,4 +247,63 @@ def test_long_texts_at_a_budget_their_folds_can_pay_for_give_a_model():
     frame["y"] = (frame["a"] + rng.normal(size=300) > 0).astype(int)
     frame["s"] = [" ".join(rng.choice(vocab, 1500)) for _ in range(300)]
     model = automl.fit(frame, target="y", time_budget=30, tracking=False)
-    assert model.cv_ == "stratified_kfold:5" and (model.leaderboard()["state"] == "complete").any()
+    assert model.cv_ == "stratified_kfold:3" and (model.leaderboard()["state"] == "complete").any()
+
+
+def _long_texts(n: int, seed: int) -> tuple[pd.Series, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    vocab = np.array([f"w{i}" for i in range(3000)])
+    return pd.Series([" ".join(rng.choice(vocab, 400)) for _ in range(n)]), rng.integers(0, 2, n)
+
+
+def test_a_folds_text_encoding_is_computed_once_per_search_and_gives_the_same_features():
+    """Every trial encoded each fold's text again (seconds a fold on long texts); the encoding depends only on the
+    fold's texts, target and the vectoriser's options, so the search's trials now share it. Timed from outside:
+    the second encoder of the same fold is much faster, and its features are the very same."""
+    import time
+
+    from automl.data import text_cache
+    from automl.data.text import TextEncoder
+
+    texts, y = _long_texts(300, 0)
+    fresh = TextEncoder(task="binary").fit_transform(texts, y)  # no scope: nothing kept
+    assert not text_cache._entries
+    with text_cache.reuse():
+        started = time.perf_counter()
+        first = TextEncoder(task="binary").fit_transform(texts, y)
+        first_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        second = TextEncoder(task="binary", dims=16).fit_transform(texts, y)  # another SVD size: the words are reused
+        second_seconds = time.perf_counter() - started
+        other_target = TextEncoder(task="binary").fit_transform(texts, 1 - y)  # another target: computed again
+    text_cache.clear()
+    np.testing.assert_array_equal(first, fresh)
+    np.testing.assert_array_equal(second[:, -1], fresh[:, -1])  # the same out-of-fold text scores
+    assert second.shape == (300, 17) and not np.array_equal(other_target[:, -1], fresh[:, -1])
+    assert second_seconds < first_seconds / 3, (first_seconds, second_seconds)
+
+
+def test_the_text_cache_keeps_at_most_its_bytes_and_is_cleared_when_the_search_ends(monkeypatch):
+    from automl.data import text_cache
+    from automl.data.text import TextEncoder
+
+    texts, y = _long_texts(100, 1)
+    monkeypatch.setattr(text_cache, "MAX_BYTES", 1)  # nothing fits: nothing kept, the fit still works
+    with text_cache.reuse():
+        assert TextEncoder(task="binary").fit_transform(texts, y).shape == (100, 33)
+    assert not text_cache._entries and text_cache._bytes == 0
+    monkeypatch.undo()
+    model = automl.fit(pd.DataFrame({"note": texts, "y": y}), target="y", n_trials=2, families=["linear"], cv=2,
+                       isolation="none", tracking=False)
+    assert model.predict(pd.DataFrame({"note": texts[:3]})).shape == (3,)
+    assert not text_cache._entries and text_cache._bytes == 0  # the search ran here and dropped what it kept
+
+
+def test_a_saved_text_model_does_not_carry_the_cut_n_grams(tmp_path):
+    """scikit-learn's vectoriser keeps every n-gram max_features cut (for introspection); long texts have ten
+    times more of them than kept ones, in memory and in every saved model."""
+    from automl.data.text import TextEncoder
+
+    texts, y = _long_texts(200, 2)
+    encoder = TextEncoder(task="binary").fit(texts, y)
+    assert encoder.vectoriser_.stop_words_ is None and len(encoder.vectoriser_.vocabulary_) == 50_000
