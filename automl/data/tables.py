@@ -46,11 +46,19 @@ _ZERO_PADDED = re.compile(r"^\s*0\d+\s*$")
 _DURATION = re.compile(r"^\s*-?\d+ days? [+-]?\d{2}:\d{2}:\d{2}(\.\d+)?\s*$")
 
 
+def _parquet_folder(path: str) -> bool:
+    """Whether ``path`` is a folder holding Parquet files (at any depth: a partitioned data set's ``key=value``
+    folders), which pandas reads as one table."""
+    if not os.path.isdir(path):
+        return False
+    return any(name.endswith(PARQUET_SUFFIXES) for _, _, names in os.walk(path) for name in names)
+
+
 def read_table(path: str | os.PathLike, schema: Schema | None = None) -> pd.DataFrame:
-    """Read a CSV (optionally gzipped) or Parquet file into a DataFrame.
+    """Read a CSV (optionally gzipped) or Parquet file, or a folder of Parquet files, into a DataFrame.
 
     Args:
-        path: The file.
+        path: The file or folder.
         schema: The fitted model's schema (at predict): its text-like columns are read as text.
 
     Raises:
@@ -58,9 +66,12 @@ def read_table(path: str | os.PathLike, schema: Schema | None = None) -> pd.Data
             column twice (pandas would rename the copy ``a.1``); the file has no rows.
     """
     text = os.fspath(path)
-    if not os.path.isfile(text):
-        raise InvalidParameterError(f"data file {text!r} not found; pass the path of a CSV or Parquet file")
-    parquet = text.endswith(PARQUET_SUFFIXES)
+    folder = _parquet_folder(text)
+    parquet = folder or text.endswith(PARQUET_SUFFIXES)
+    if not (os.path.isfile(text) or folder):
+        what = "is a folder with no Parquet file in it" if os.path.isdir(text) else "not found"
+        raise InvalidParameterError(f"data file {text!r} {what}; pass the path of a CSV or Parquet file "
+                                    "(or of a folder of Parquet files, as Spark and pyarrow write a data set)")
     try:
         if parquet:
             frame = pd.read_parquet(text)

@@ -364,3 +364,20 @@ def test_predict_on_an_empty_file_says_what_a_file_needs(tmp_path, model_dir):
     (tmp_path / "empty.csv").write_bytes(b"")
     done = automl("predict", str(model_dir), "empty.csv", cwd=tmp_path)
     assert done.returncode == 2 and "is empty (not even a header line)" in done.stderr
+
+
+def test_a_folder_of_parquet_files_is_read_as_one_table_and_another_folder_is_refused_by_name(tmp_path):
+    """A Spark or pyarrow data set is a folder of Parquet files (partitioned ``key=value`` folders too); before,
+    any folder was "data file not found"."""
+    from automl.data.tables import read_table
+    from automl.exceptions import InvalidParameterError
+
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "part": ["a", "a", "b", "b"]})
+    frame.to_parquet(tmp_path / "out.parquet", partition_cols=["part"])
+    read = read_table(tmp_path / "out.parquet")
+    assert sorted(read["x"].tolist()) == [1.0, 2.0, 3.0, 4.0] and len(read) == 4
+    (tmp_path / "empty").mkdir()
+    for path, said in ((tmp_path / "empty", "is a folder with no Parquet file in it"),
+                       (tmp_path / "gone.parquet", "not found")):
+        with pytest.raises(InvalidParameterError, match=f"'{path}' {said}; pass the path of a CSV or Parquet file"):
+            read_table(path)
