@@ -24,8 +24,21 @@ __all__ = ["for_refit", "refit_config", "trial_params"]
 
 
 def trial_params(record: Any, spaces: Mapping[str, Any]) -> dict[str, Any]:
-    """The trial's parameters over its family space's defaults."""
-    return {**spaces[record.family].defaults(), **record.params}
+    """The trial's parameters over its family space's defaults, less the parameters the space's conditions leave
+    unused: ``best_params_`` listed ``l1_ratio`` beside ``penalty='l2'``, which the leaderboard did not (the
+    family's pipeline fills the defaults it needs when it builds the model).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> from automl.spaces import load_builtin_space
+        >>> record = SimpleNamespace(family="linear", params={"penalty": "l2"})
+        >>> "l1_ratio" in trial_params(record, {"linear": load_builtin_space("linear")})
+        False
+    """
+    space = spaces[record.family]
+    merged = {**space.defaults(), **record.params}
+    active, declared = space.active(merged), {p.name for p in space.params}
+    return {name: value for name, value in merged.items() if name in active or name not in declared}
 
 
 def for_refit(family_name: str, params: Mapping[str, Any], hints: Any) -> dict[str, Any]:

@@ -104,3 +104,25 @@ def test_a_portfolio_entry_switching_the_parent_brings_the_child_default():
 
     assert portfolio_trials(space, "binary") == [("sgd", {"net__optimizer": "sgd", "net__momentum": 0.9})]
     assert space.optuna_defaults() == {"net__optimizer": "adamw"}
+
+
+def test_best_params_leave_out_what_the_spaces_conditions_leave_unused_as_the_leaderboard_does(tmp_path):
+    """best_params_ (and the saved manifest) listed l1_ratio=0.5 beside penalty='l2', a parameter the model never
+    used and the leaderboard did not list: a user copying them into search_space pinned a dead parameter."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    import automl
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(120, 3)), columns=list("abc"))
+    y = (X["a"] + rng.normal(size=120) > 0).astype(int)
+    model = automl.AutoMLClassifier(families=["linear"], n_trials=2, cv=2, isolation="none", tracking=False,
+                                    search_space={"linear": {"penalty": "l2"}}).fit(X, y)
+    best = model.leaderboard().iloc[0]
+    assert model.best_params_["penalty"] == "l2" and "l1_ratio" not in model.best_params_
+    assert model.best_params_ == best["params"]
+    model.save(tmp_path / "m")
+    assert "l1_ratio" not in json.dumps(json.loads((tmp_path / "m" / "manifest.json").read_text()))
