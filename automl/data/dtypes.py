@@ -4,8 +4,10 @@ Supported (see :data:`automl.data.schema.KINDS`):
 
 - numbers: numpy and nullable integers and floats (``int64``, ``Int64``, ``Float64``, ...) -> ``numeric``;
 - booleans (``bool``, ``boolean``) -> ``boolean``;
-- text (``str``, ``string``, ``object`` holding strings), and ``object`` columns holding only numbers or
-  only booleans, and pandas ``category`` -> ``categorical``;
+- ``object`` columns holding only numbers (Python or numpy ints and floats, missing values aside) -> ``numeric``,
+  read as scikit-learn reads them (:func:`numbers_from_objects`; before, each distinct number was a category);
+- text (``str``, ``string``, ``object`` holding strings), ``object`` columns holding only booleans, and pandas
+  ``category`` -> ``categorical``;
 - naive ``datetime64`` -> ``datetime`` (expanded into ``<column>__<part>`` numbers);
 - ``timedelta64`` -> ``timedelta`` (its total seconds, one number; the same at predict).
 
@@ -25,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["FLOAT32_MAX", "FLOAT32_TINY", "dtype_problem", "infinite_problem", "infinite_target_problem", "object_problem",
-           "target_length_problem"]
+__all__ = ["FLOAT32_MAX", "FLOAT32_TINY", "dtype_problem", "infinite_problem", "infinite_target_problem",
+           "numbers_from_objects", "object_problem", "target_length_problem"]
 
 #: float32's largest and smallest normal magnitudes: scikit-learn's trees and XGBoost read the features in float32,
 #: and the boosters' labels and the out-of-fold predictions are float32 (Python floats: no numpy cast warnings).
@@ -35,6 +37,30 @@ FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 
 #: What ``pd.api.types.infer_dtype`` says of an ``object`` column that is used as categories.
 _OBJECT_OK = {"string", "empty", "integer", "floating", "mixed-integer-float", "boolean"}
+#: What ``infer_dtype`` calls an ``object`` column of numbers only (missing values aside).
+_OBJECT_NUMBERS = ("integer", "floating", "mixed-integer-float")
+
+
+def numbers_from_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its ``object`` columns of numbers only (missing values aside) made numeric, as scikit-learn's
+    ``check_array`` reads them: a list of Python floats with a ``None`` is such a column, and each of its distinct
+    values used to be a category. The caller's frame is not changed; without such columns it is returned as is.
+
+    Example:
+        >>> frame = pd.DataFrame({"n": [1.5, None], "t": ["a", None]}, dtype=object)
+        >>> [str(dtype) for dtype in numbers_from_objects(frame).dtypes], [str(dtype) for dtype in frame.dtypes]
+        (['float64', 'object'], ['object', 'object'])
+    """
+    if not frame.columns.is_unique:  # refused by the validation, which names the copies
+        return frame
+    found = {name: pd.to_numeric(frame[name]) for name, dtype in frame.dtypes.items()
+             if dtype == object and pd.api.types.infer_dtype(frame[name], skipna=True) in _OBJECT_NUMBERS}
+    if not found:
+        return frame
+    frame = frame.copy(deep=False)
+    for name, values in found.items():
+        frame[name] = values
+    return frame
 
 #: The fix for an ``object`` column whose cells are of one unsupported kind (``infer_dtype`` name).
 _OBJECT_FIXES = {

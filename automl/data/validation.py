@@ -26,6 +26,7 @@ from automl.data.dtypes import (
     dtype_problem,
     infinite_problem,
     infinite_target_problem,
+    numbers_from_objects,
     target_length_problem,
 )
 from automl.data.schema import derived_names
@@ -125,7 +126,7 @@ def coerce_features(X: object, *, argument: str = "X", names: Sequence[str] | No
     """
     table = as_table(X, argument=argument)
     if isinstance(table, pd.DataFrame):
-        return _named(table, names)
+        return numbers_from_objects(_named(table, names))
     columns = list(names) if names is not None else [f"x{i}" for i in range(table.shape[1])]
     frame = pd.DataFrame(table, columns=columns)
     return frame.infer_objects() if table.dtype == object else frame
