@@ -24,6 +24,7 @@ from automl.evaluation.metrics import Metric
 from automl.evaluation.monitor import TrialStopped
 from automl.search.first_trials import queue_again, waiting_families
 from automl.search.failures import DeadlineKilled, TrialCrashed, TrialRaised
+from automl.search.family_failures import FamilyFailures
 from automl.search.in_process import Runner
 from automl.search.worker_pool import preload_packages
 from automl.search.oof import OOFStore
@@ -53,7 +54,7 @@ class TrialFailed(Exception):
 
 
 def _defer(trial: Any, reason: str) -> None:
-    """End ``trial`` unrun (pruned, not counted): its configuration was queued again."""
+    """End ``trial`` unrun (pruned, not counted): its configuration was queued again, or its family left out."""
     import optuna
 
     TrialWriter(trial).deferred(reason)
@@ -118,6 +119,8 @@ class Objective:
         self.deferred = 0
         #: The best trial this process completed (its fold models are kept by the runner).
         self.best_number: int | None = None
+        #: Each family's failed and completed trials here: a family whose every trial fails is left out.
+        self.failures = FamilyFailures()
 
     @property
     def counted(self) -> int:
@@ -140,6 +143,12 @@ class Objective:
         family = trial.suggest_categorical("family", self.families)
         params = self.spaces[family].suggest(trial)
         TrialWriter(trial).started(params)
+        left_out = self.failures.left_out_reason(family)
+        if left_out is not None:  # not counted, not queued again: the other families get the trials
+            self.deferred += 1
+            if self.failures.all_left_out(self.families):
+                trial.study.stop()
+            _defer(trial, left_out)
         wait = self.policy.waits_for_quick(family, lambda: waiting_families(trial.study))
         if wait is not None:
             queue_again(trial)
@@ -184,6 +193,7 @@ class Objective:
         if not math.isfinite(value):
             self._fail(trial, family, f"{self.primary.name} is not finite on any fold (got "
                                        f"{result.fold_scores[self.primary.name]})")
+        self.failures.completed(family)
         self.oof.add(trial.number, value, result.oof, result.oof_repeats)
         retain = self.oof.best(self.keep_models)
         if trial.number in retain:  # its fold models: a bag for the final stage, or the last resort
@@ -272,8 +282,8 @@ class Objective:
         for callback in self.callbacks:
             callback(trial.study, frozen)
 
-    @staticmethod
-    def _fail(trial: Any, family: str, reason: str, cause: BaseException | None = None) -> None:
+    def _fail(self, trial: Any, family: str, reason: str, cause: BaseException | None = None) -> None:
+        self.failures.failed(family, reason)
         TrialWriter(trial).reason(reason)
         logger.warning("trial %d (%s) failed: %s", trial.number, family, reason)
         raise TrialFailed(reason) from cause

@@ -321,8 +321,8 @@ class TrialWriter:
         self._write({_WORKER: worker_id(), _SURPLUS: True, _REASON: str(reason)[:2000]})
 
     def deferred(self, reason: str) -> None:
-        """Mark the trial as queued again behind a quick family's (it is not run; it does not count towards
-        ``n_trials``), and say why."""
+        """Mark the trial as not run and not counted towards ``n_trials`` (queued again behind a quick family's, or
+        of a family left out: :mod:`automl.search.family_failures`), and say why."""
         self._write({_DEFERRED: True, _REASON: str(reason)[:2000]})
 
     def result(self, result: Any) -> None:

@@ -41,6 +41,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from automl._device import free_accelerator_memory
+from automl.data import text_cache
 from automl.evaluation.cross_validation import Evaluator, nonfinite_rows, subsample
 from automl.evaluation.monitor import Answer, EpochDone, FoldDone, ProbeDone, TrialStopped
 from automl.exceptions import NonFinitePredictionError
@@ -121,9 +122,10 @@ def serve(conn: Any) -> None:
         kind = message[0]
         if kind == "exit":
             return
-        if kind == "unload":
+        if kind == "unload":  # the fit ended: its data, its kept models and its folds' text encodings go
             loaded = None
             kept.clear()
+            text_cache.clear()
         elif kind == "keep":  # ("keep", max_bytes[, member of the last pack])
             payload = dumps(kept.pop(message[2] if len(message) > 2 else None, None))
             conn.send(("kept", payload if payload is not None and len(payload) <= message[1] else None))

@@ -192,3 +192,28 @@ def test_search_space_overrides_pin_and_narrow(tmp_path):
     with pytest.raises(automl.SearchSpaceError, match="did you mean 'n_neighbors'"):
         automl.fit(_binary(), target="y", n_trials=1, families=["knn"], search_space={"knn": {"n_neighbor": 3}})
     assert math.isfinite(model.best_score_)
+
+
+def test_a_family_whose_every_trial_fails_is_left_out_and_the_others_get_the_trials(test_families):
+    """A family failing on every configuration was drawn, and failed, for the whole search (failed trials teach
+    the sampler nothing). After FAILURES_TO_DROP failures and no completion it is left out: its later trials end
+    unrun with the reason, and are not counted, so the other family gets the trials asked for."""
+    from automl.search.family_failures import FAILURES_TO_DROP
+
+    model = automl.fit(_binary(), target="y", n_trials=14, families=["exploding", "linear"], cv=3, n_jobs=1,
+                       seed=0, tracking=False)
+    board = model.leaderboard()
+    exploding = board[board["family"] == "exploding"]
+    assert (exploding["state"] == "fail").sum() == FAILURES_TO_DROP
+    left_out = exploding[exploding["state"] == "pruned"]
+    assert len(left_out) >= 1 and left_out["reason"].str.startswith(
+        f"not run: the {FAILURES_TO_DROP} trials of 'exploding' in this search failed and none completed (the "
+        "last: RuntimeError: boom)").all()
+    assert (board["state"] == "complete").sum() == 14 - FAILURES_TO_DROP  # the left-out trials are not counted
+
+
+def test_when_every_family_is_left_out_the_search_ends_at_once_with_the_failures(test_families):
+    from automl.search.family_failures import FAILURES_TO_DROP
+
+    with pytest.raises(AllTrialsFailedError, match=rf"exploding: RuntimeError: boom \(x{FAILURES_TO_DROP}\)"):
+        automl.fit(_binary(), target="y", n_trials=50, families=["exploding"], cv=3, n_jobs=1, tracking=False)
