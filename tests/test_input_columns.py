@@ -163,20 +163,27 @@ def test_a_constant_regression_target_is_fitted_with_a_warning():
         automl.AutoMLRegressor(**QUICK).fit(X, pd.Series(3.0, index=X.index, name="y"))
 
 
-def test_an_object_column_of_python_numbers_with_none_is_numbers_not_one_category_per_value():
+def test_an_object_column_of_python_floats_with_none_is_numbers_not_one_category_per_value():
     """A column built from Python floats and None has dtype object: it was used as categories (one level per
     distinct value) and warned as "numbers stored as text". scikit-learn reads it as numbers; so does automl now,
-    at fit and at predict, and the caller's frame is left as it was."""
+    at fit and at predict, and the caller's frame is left as it was. Whole numbers in an object column stay codes
+    (categories, as designed), and the warning no longer calls them text."""
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"a": rng.normal(size=120)})
     X["n"] = pd.Series([None if i % 9 == 0 else float(v) for i, v in enumerate(X["a"] * 2 + 1)], dtype=object)
-    X["k"] = pd.Series([None if i % 7 == 0 else int(v) for i, v in enumerate(rng.integers(0, 5, 120))], dtype=object)
+    X["m"] = pd.Series([None if i % 5 == 0 else (1 if i % 2 else 2.5) for i in range(120)], dtype=object)
     y = (X["a"] > 0).astype(int)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "numbers stored as text", no other warning
         model = automl.AutoMLClassifier(**QUICK, tracking=False).fit(X, y)
     kinds = {c.name: c.kind for c in model.schema_.columns}
-    assert kinds == {"a": "numeric", "n": "numeric", "k": "numeric"} and X["n"].dtype == object
-    as_floats = X.astype({"n": "float64", "k": "float64"})
+    assert kinds == {"a": "numeric", "n": "numeric", "m": "numeric"} and X["n"].dtype == object
+    as_floats = X.astype({"n": "float64", "m": "float64"})
     np.testing.assert_array_equal(model.predict_proba(X), model.predict_proba(as_floats))
     assert model.predict_proba(as_floats.assign(n=[None] * 120)).shape == (120, 2)  # all missing at predict
+    codes = X.assign(k=pd.Series([None if i % 7 == 0 else int(v) for i, v in enumerate(rng.integers(0, 5, 120))],
+                                 dtype=object))
+    with pytest.warns(UserWarning, match=r"column 'k' holds numbers stored as whole numbers in a column of dtype "
+                                         r"object \(codes\); it is used as categories"):
+        model = automl.AutoMLClassifier(**QUICK, tracking=False).fit(codes, y)
+    assert {c.name: c.kind for c in model.schema_.columns}["k"] == "categorical"

@@ -4,10 +4,10 @@ Supported (see :data:`automl.data.schema.KINDS`):
 
 - numbers: numpy and nullable integers and floats (``int64``, ``Int64``, ``Float64``, ...) -> ``numeric``;
 - booleans (``bool``, ``boolean``) -> ``boolean``;
-- ``object`` columns holding only numbers (Python or numpy ints and floats, missing values aside) -> ``numeric``,
-  read as scikit-learn reads them (:func:`numbers_from_objects`; before, each distinct number was a category);
-- text (``str``, ``string``, ``object`` holding strings), ``object`` columns holding only booleans, and pandas
-  ``category`` -> ``categorical``;
+- ``object`` columns holding only numbers, some of them floats (missing values aside) -> ``numeric``, read as
+  scikit-learn reads them (:func:`numbers_from_objects`; before, each distinct number was a category);
+- text (``str``, ``string``, ``object`` holding strings), ``object`` columns holding only whole numbers (codes) or
+  only booleans, and pandas ``category`` -> ``categorical``;
 - naive ``datetime64`` -> ``datetime`` (expanded into ``<column>__<part>`` numbers);
 - ``timedelta64`` -> ``timedelta`` (its total seconds, one number; the same at predict).
 
@@ -37,14 +37,17 @@ FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 
 #: What ``pd.api.types.infer_dtype`` says of an ``object`` column that is used as categories.
 _OBJECT_OK = {"string", "empty", "integer", "floating", "mixed-integer-float", "boolean"}
-#: What ``infer_dtype`` calls an ``object`` column of numbers only (missing values aside).
-_OBJECT_NUMBERS = ("integer", "floating", "mixed-integer-float")
+#: What ``infer_dtype`` calls an ``object`` column of numbers only (missing values aside) with a fraction among them.
+#: An ``object`` column of whole numbers only is left as it is: categories, as a column of codes is meant
+#: (``[101, 102, 7]``; at predict ``7`` is the level ``"007"``).
+_OBJECT_NUMBERS = ("floating", "mixed-integer-float")
 
 
 def numbers_from_objects(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its ``object`` columns of numbers only (missing values aside) made numeric, as scikit-learn's
-    ``check_array`` reads them: a list of Python floats with a ``None`` is such a column, and each of its distinct
-    values used to be a category. The caller's frame is not changed; without such columns it is returned as is.
+    """``frame`` with its ``object`` columns of numbers only, some of them floats (missing values aside), made numeric
+    as scikit-learn's ``check_array`` reads them: a list of Python floats with a ``None`` is such a column, and each
+    of its distinct values used to be a category. Whole numbers only stay codes (categories). The caller's frame is
+    not changed; without such columns it is returned as is.
 
     Example:
         >>> frame = pd.DataFrame({"n": [1.5, None], "t": ["a", None]}, dtype=object)

@@ -131,7 +131,9 @@ def _numeric_block_verdicts(X: pd.DataFrame, target: pd.Series, drop_constant: b
 def _numbers_as_text_note(name: Any, values: pd.Series) -> str:
     stray = _stray_tokens(values) or []
     if not stray:
-        return (f"column {name!r} holds numbers stored as text; it is used as categories. If they are quantities, "
+        stored = ("as text" if values.map(lambda v: isinstance(v, str)).any() else
+                  "as whole numbers in a column of dtype object (codes)")
+        return (f"column {name!r} holds numbers stored {stored}; it is used as categories. If they are quantities, "
                 f"convert it: X[{name!r}] = pd.to_numeric(X[{name!r}])")
     count = int(values.astype(str).isin(stray).sum())
     return (f"column {name!r} holds numbers stored as text but for {count} value(s) that are not numbers "
