@@ -128,6 +128,21 @@ def _numeric_block_verdicts(X: pd.DataFrame, target: pd.Series, drop_constant: b
     return found
 
 
+def _identifier_note(name: Any, column: pd.Series) -> str:
+    """What an identifier-like column is told: a number column may be a quantity (a population has a different value
+    in every row too), a text column of dates is dates stored as text."""
+    said = f"column {name!r} has a different value in every row, like an identifier"
+    if pd.api.types.is_integer_dtype(column.dtype):
+        return (f"{said}; if it is one (a row number, a customer ID) it cannot generalise to new rows: drop it; if it "
+                "is a quantity (a count, an amount) it is used as a number and this warning does not apply")
+    head = column.iloc[:_PREFIX].astype(str)
+    if not isinstance(column.dtype, pd.CategoricalDtype) and pd.to_datetime(head, errors="coerce",
+                                                                              format="ISO8601").notna().all():
+        return (f"{said}: its values are dates stored as text, used as categories that cannot generalise to new rows; "
+                f"convert it: X[{name!r}] = pd.to_datetime(X[{name!r}]) (dates are used as year, month, day...)")
+    return f"{said}; it cannot generalise to new rows: drop it unless it carries meaning"
+
+
 def _numbers_as_text_note(name: Any, values: pd.Series) -> str:
     stray = _stray_tokens(values) or []
     if not stray:
@@ -178,8 +193,7 @@ def screen_features(X: pd.DataFrame, y: pd.Series, *, drop_constant: bool = True
         elif verdict == _CONSTANT:
             dropped.append(str(name))
         elif verdict == _IDENTIFIER:
-            notes.append(f"column {name!r} has a different value in every row, like an identifier; it cannot "
-                         f"generalise to new rows: drop it unless it carries meaning")
+            notes.append(_identifier_note(name, X[name]))
         elif verdict == _NUMBERS_AS_TEXT:
             notes.append(_numbers_as_text_note(name, X[name].dropna()))
     if dropped and len(dropped) < X.shape[1]:  # all constant: the caller raises instead

@@ -43,3 +43,35 @@ def test_an_identifier_stored_as_a_category_is_warned_about_as_one_stored_as_tex
     for column in (ids, pd.Categorical(ids)):
         X = pd.DataFrame({"a": np.random.default_rng(1).normal(size=500), "id": column})
         assert "'id'" in _said(X, Y) and "identifier" in _said(X, Y)
+
+
+def test_an_identifier_like_column_is_told_what_it_may_be_instead_of_something_false():
+    """A real table's state population (int64, a different value in each of 1,200 rows) was told it "cannot
+    generalise to new rows", while it was the model's signal (R² 1.0 held out) and is used as a number; ISO
+    timestamps stored as text were told to be dropped, not converted."""
+    import warnings
+
+    import automl
+
+    rng = np.random.default_rng(0)
+    n = 300
+    population = rng.choice(np.arange(100_000, 10_000_000), n, replace=False)
+    X = pd.DataFrame({"population": population,
+                      "stamp": (pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.permutation(n * 10)[:n], unit="h"))
+                      .strftime("%Y-%m-%dT%H:%M:%S"),
+                      "note": [f"ref-{i:05d}x" for i in rng.permutation(n)]})
+    y = pd.Series(population / 1e6 + rng.normal(size=n) * 0.01, name="y")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        screen_features(X, y)
+    said = {str(w.message).split("'")[1]: str(w.message) for w in caught}
+    assert "if it is a quantity (a count, an amount) it is used as a number" in said["population"]
+    assert "cannot generalise to new rows: drop it;" in said["population"]
+    assert "dates stored as text" in said["stamp"] and "pd.to_datetime(X['stamp'])" in said["stamp"]
+    assert said["note"].endswith("drop it unless it carries meaning")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = automl.fit(X.assign(y=y).head(240), target="y", n_trials=2, families=["linear"], cv=2,
+                           isolation="none", tracking=False)
+        prediction = model.predict(X.iloc[240:])  # the held-out stamps and notes are unseen levels: warned
+    assert np.corrcoef(prediction, y.iloc[240:])[0, 1] > 0.99  # the quantity is the signal
