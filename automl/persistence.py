@@ -399,7 +399,20 @@ def load_model(path: str | os.PathLike, *, check_versions: bool = True, digest: 
         import joblib
 
         return joblib.load(io.BytesIO(snap.contents[LEGACY_MODEL_FILE]))
-    return model_files.load_files(snap.contents)
+    try:
+        return model_files.load_files(snap.contents)
+    except ModuleNotFoundError as exc:  # a core package missing here (a slim serving image): named, not raw
+        raise _missing_module(folder, manifest, exc) from None
+
+
+def _missing_module(folder: Any, manifest: dict[str, Any], exc: ModuleNotFoundError) -> Exception:
+    from automl.exceptions import FamilyUnavailableError
+
+    module = (exc.name or str(exc)).partition(".")[0]
+    package = {"sklearn": "scikit-learn"}.get(module, module)
+    saved = manifest.get("versions", {}).get(package)
+    return FamilyUnavailableError(f"the model in {folder} needs the module {module!r}, which cannot be imported here "
+                                  f"({exc}); install it: pip install \"{package}{f'=={saved}' if saved else ''}\"")
 
 
 def model_digest(path: str | os.PathLike) -> str:

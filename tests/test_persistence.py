@@ -118,3 +118,25 @@ def test_a_save_that_cannot_be_written_is_a_typed_error_naming_the_path_given(fi
     assert automl.load(fitted.save(long)).best_trial_ == fitted.best_trial_
     assert isinstance(automl.ModelSaveError("x"), OSError)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "m" * 250]
+
+
+def test_a_model_whose_package_cannot_be_imported_says_which_to_install_in_another_process(tmp_path):
+    """LightGBM is a core package, so a saved LightGBM model does not list it as a requirement; where it cannot be
+    imported (a slim serving image) loading raised pickle's bare ModuleNotFoundError."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=120), "b": rng.normal(size=120)})
+    automl.fit(X.assign(y=(X["a"] > 0).astype(int)), target="y", n_trials=1, families=["lightgbm"], cv=2,
+               isolation="none", tracking=False).save(tmp_path / "m")
+    code = ("import sys; sys.modules['lightgbm'] = None\n"  # lightgbm cannot be imported in this process
+            "import automl\n"
+            "try:\n    automl.load(sys.argv[1])\n"
+            "except automl.AutoMLError as exc:\n    print(type(exc).__name__, isinstance(exc, ImportError), exc)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m")], capture_output=True, text=True,
+                          timeout=120)
+    import lightgbm
+
+    assert done.stdout.startswith(f"FamilyUnavailableError True the model in {tmp_path / 'm'} needs the module "
+                                  "'lightgbm', which cannot be imported here"), done.stdout + done.stderr
+    assert f'pip install "lightgbm=={lightgbm.__version__}"' in done.stdout
