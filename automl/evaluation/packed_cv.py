@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl.data import text_cache
 from automl.evaluation.cross_validation import CVResult, Evaluator, Tally, _check_finite, _obey
 from automl.evaluation.monitor import EpochDone, FoldDone, TrialMonitor, TrialStopped
 from automl.families.packed_pipelines import fit_pipelines_packed, pipeline_pack_problems
@@ -118,14 +119,15 @@ def evaluate_packed(
         pipelines = [evaluator.pipeline(family, params[i], seed) for i in active]
         clock = _PackClock(len(active))
         reporters = [_reporter(evaluator, fold, monitors[i], clock) for i in active]
-        try:
-            errors = fit_pipelines_packed(pipelines, X.iloc[train], y[train], reporters)
-        except Exception as exc:  # noqa: BLE001 - the whole pack failed (out of memory, a bad shape): each member
-            errors = [exc] * len(active)
-        fit_seconds = clock.share()
-        for i, pipeline, error in zip(active, pipelines, errors):
-            outcomes[i] = _fold_outcome(evaluator, (fold, n_folds, valid), pipeline, error, X, y, tallies[i],
-                                        monitors[i], fit_seconds)
+        with text_cache.reuse():  # the fold's text encoding, as the trials run alone share it
+            try:
+                errors = fit_pipelines_packed(pipelines, X.iloc[train], y[train], reporters)
+            except Exception as exc:  # noqa: BLE001 - the whole pack failed (out of memory, a bad shape)
+                errors = [exc] * len(active)
+            fit_seconds = clock.share()
+            for i, pipeline, error in zip(active, pipelines, errors):
+                outcomes[i] = _fold_outcome(evaluator, (fold, n_folds, valid), pipeline, error, X, y, tallies[i],
+                                            monitors[i], fit_seconds)
     return [outcome if outcome is not None else tally.result(1.0) for outcome, tally in zip(outcomes, tallies)]
 
 
