@@ -37,7 +37,7 @@ def trial_params(record: Any, spaces: Mapping[str, Any]) -> dict[str, Any]:
     """
     space = spaces[record.family]
     merged = {**space.defaults(), **record.params}
-    active, declared = space.active(merged), {p.name for p in space.params}
+    active, declared = space.active(merged), set(space.names)
     return {name: value for name, value in merged.items() if name in active or name not in declared}
 
 

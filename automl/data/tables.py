@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from typing import TYPE_CHECKING, Any
@@ -46,12 +47,18 @@ _ZERO_PADDED = re.compile(r"^\s*0\d+\s*$")
 _DURATION = re.compile(r"^\s*-?\d+ days? [+-]?\d{2}:\d{2}:\d{2}(\.\d+)?\s*$")
 
 
+#: Most file names a folder given as data is searched for a Parquet file: a partitioned data set shows one among
+#: its first few, and a folder given by mistake (a home folder) is not walked to its end.
+_FOLDER_NAMES_READ = 10_000
+
+
 def _parquet_folder(path: str) -> bool:
     """Whether ``path`` is a folder holding Parquet files (at any depth: a partitioned data set's ``key=value``
-    folders), which pandas reads as one table."""
+    folders; among its first :data:`_FOLDER_NAMES_READ` file names), which pandas reads as one table."""
     if not os.path.isdir(path):
         return False
-    return any(name.endswith(PARQUET_SUFFIXES) for _, _, names in os.walk(path) for name in names)
+    names = (name for _, _, files in os.walk(path) for name in files)
+    return any(name.endswith(PARQUET_SUFFIXES) for name in itertools.islice(names, _FOLDER_NAMES_READ))
 
 
 def read_table(path: str | os.PathLike, schema: Schema | None = None) -> pd.DataFrame:

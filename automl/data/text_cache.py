@@ -77,7 +77,7 @@ def clear() -> None:
 
 
 def fingerprint(strings: Sequence[str], y: Any = None) -> str:
-    """A digest of ``strings`` (in order) and of ``y`` (its values and dtype), or None for no ``y``.
+    """A digest of ``strings`` (in order) and of ``y`` (its values and dtype; left out when None).
 
     The strings' lengths are hashed with their concatenation, so that no two lists give the same bytes.
 
@@ -95,14 +95,18 @@ def fingerprint(strings: Sequence[str], y: Any = None) -> str:
 
 
 def _size(value: Any) -> int:
-    """Bytes held by ``value``: arrays and sparse matrices by their buffers, a fitted vectoriser by its terms."""
+    """Bytes held by ``value``: arrays and sparse matrices by their buffers; a fitted model by its array attributes
+    (a multiclass text model's coefficients: classes x terms) and, for a vectoriser, its terms."""
+    if value is None:
+        return 0
     if isinstance(value, tuple):
         return sum(_size(v) for v in value)
     if isinstance(value, np.ndarray):
         return int(value.nbytes)
     if all(hasattr(value, name) for name in ("data", "indices", "indptr")):
         return int(value.data.nbytes + value.indices.nbytes + value.indptr.nbytes)
-    return _BYTES_PER_TERM * len(getattr(value, "vocabulary_", ()))
+    arrays = sum(int(v.nbytes) for v in vars(value).values() if isinstance(v, np.ndarray))
+    return arrays + _BYTES_PER_TERM * len(getattr(value, "vocabulary_", ()))
 
 
 def _get(key: tuple, build: Callable[[], Any], held: Callable[[Any], Any] = lambda value: value) -> Any:
@@ -115,7 +119,9 @@ def _get(key: tuple, build: Callable[[], Any], held: Callable[[Any], Any] = lamb
             _entries.move_to_end(key)
             return _entries[key][0]
     value = build()
-    size = _size(held(value)) if active else MAX_BYTES + 1
+    if not active:  # the scope closed meanwhile: nothing is kept
+        return value
+    size = _size(held(value))
     with _lock:
         if size <= MAX_BYTES and key not in _entries:
             _entries[key] = (value, size)

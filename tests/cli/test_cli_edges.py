@@ -381,3 +381,19 @@ def test_a_folder_of_parquet_files_is_read_as_one_table_and_another_folder_is_re
                        (tmp_path / "gone.parquet", "not found")):
         with pytest.raises(InvalidParameterError, match=f"'{path}' {said}; pass the path of a CSV or Parquet file"):
             read_table(path)
+
+
+def test_a_folder_given_as_data_is_searched_for_parquet_files_only_so_far(tmp_path, monkeypatch):
+    """A folder given by mistake (a home folder) was walked to its end, every file of every subfolder, before the
+    error; the search now stops after a bounded number of file names."""
+    from automl.data import tables
+    from automl.exceptions import InvalidParameterError
+
+    for i in range(5):
+        (tmp_path / f"note{i}.txt").write_text("x")
+    (tmp_path / "deep").mkdir()
+    pd.DataFrame({"x": [1.0]}).to_parquet(tmp_path / "deep" / "late.parquet")
+    assert tables._parquet_folder(str(tmp_path))
+    monkeypatch.setattr(tables, "_FOLDER_NAMES_READ", 3)
+    with pytest.raises(InvalidParameterError, match="is a folder with no Parquet file in it"):
+        tables.read_table(tmp_path)

@@ -299,6 +299,22 @@ def test_the_text_cache_keeps_at_most_its_bytes_and_is_cleared_when_the_search_e
     assert not text_cache._entries and text_cache._bytes == 0  # the search ran here and dropped what it kept
 
 
+def test_the_text_cache_counts_a_multiclass_text_models_coefficients_in_its_bytes():
+    """The bound counted the vectoriser's terms and the matrices but not the text model: its coefficients are
+    classes x terms (20 classes of 50,000 terms: 8 MB an entry, counted as nothing)."""
+    from automl.data import text_cache
+    from automl.data.text import TextEncoder
+
+    texts, _ = _long_texts(300, 3)
+    y = np.random.default_rng(3).integers(0, 20, 300)
+    with text_cache.reuse():
+        encoder = TextEncoder(task="multiclass", n_classes=20)
+        encoder.fit_transform(texts, y)
+        kept = text_cache._bytes
+    text_cache.clear()
+    assert kept >= encoder.scorer_.coef_.nbytes + encoder.scorer_.intercept_.nbytes + 8 * 300 * 20
+
+
 def test_a_saved_text_model_does_not_carry_the_cut_n_grams(tmp_path):
     """scikit-learn's vectoriser keeps every n-gram max_features cut (for introspection); long texts have ten
     times more of them than kept ones, in memory and in every saved model."""
