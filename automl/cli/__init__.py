@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 from collections.abc import Sequence
+
+from automl.cli.study_lines import study_command
 
 __all__ = ["build_parser", "interrupted_note", "main", "study_command"]
 
@@ -94,23 +95,3 @@ def interrupted_note(args: argparse.Namespace) -> str:
     if args.command == "demo":
         return f"finished trials are kept in study {name!r} in {where} (continue with: automl demo)"
     return f"finished trials are kept in study {name!r} in {where} (continue with: {study_command('resume', name, storage)})"
-
-
-def study_command(command: str, name: str, storage: object = None) -> str:
-    """The ``automl resume`` / ``automl worker`` command line for study ``name`` in ``storage`` (None: the default
-    journal), shell-quoted, with a URL's password masked (an ``env:`` reference as it is): what the CLI prints to
-    continue or join a study. One definition for every such line.
-
-    Example:
-        >>> study_command("resume", "churn v2", "runs.journal")
-        "automl resume --study 'churn v2' --storage runs.journal"
-        >>> study_command("worker", "s", "postgresql://me:pw@db/x")
-        "automl worker --study s --storage 'postgresql://me:***@db/x'"
-    """
-    from automl._redact import is_env_reference, redact_url
-
-    line = f"automl {command} --study {shlex.quote(name)}"
-    text = os.fspath(storage) if isinstance(storage, str | os.PathLike) else None
-    if text is not None:
-        line += f" --storage {shlex.quote(text if is_env_reference(text) else redact_url(text))}"
-    return line

@@ -65,7 +65,7 @@ def _report(model: Any, spec: Any) -> None:
     if spec.output:
         print(f"model saved to {spec.output}")
     if getattr(model, "storage_", "memory") != "memory":
-        from automl.cli import study_command
+        from automl.cli.study_lines import study_command
 
         storage = spec.settings.get("storage")
         print(f"study {model.study_name_!r} in {model.storage_} (continue it: "
