@@ -191,16 +191,21 @@ def callable_metric_problems(metric: Any, y: np.ndarray, splits: Sequence[tuple[
     perfect = (y[valid].astype(float) if task == "regression" else np.eye(n_classes)[y[valid].astype(int)])
     part_weights = None if weights is None else weights[valid]
     error: Exception | None = None
+    values = []
     for prediction in (trivial, perfect):
         try:
-            metric.compute(y[valid], prediction, classes, part_weights, strict=True)
-            return []
+            values.append(metric.compute(y[valid], prediction, classes, part_weights, strict=True))
+            if math.isfinite(values[-1]):
+                return []
         except (ValueError, ZeroDivisionError) as exc:
             error = error or exc
         except Exception as exc:  # noqa: BLE001 - whatever else it raises would fail every trial
             error = exc
             break
-    assert error is not None
+    if error is None:  # a value each time, never a finite one: no trial could be scored or compared
+        return [f"metric={metric.name!r} returned {values[0]} on a trivial prediction and {values[-1]} on a perfect "
+                "one of a validation part, so no trial could be scored; fix the callable so that it returns a finite "
+                "number"]
     return [f"metric={metric.name!r} raised {type(error).__name__}: {' '.join(str(error).split())[:200]} when called "
             "as fn(y_true, y_pred) on a validation part (original labels or values), so every trial would fail; "
             "fix the callable, or wrap it in automl.Metric"]

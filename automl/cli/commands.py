@@ -442,10 +442,15 @@ def _kept_columns(frame: Any, spec: str | None, source: str) -> Any:
 
 def families(args: argparse.Namespace) -> int:
     """List the registered model families and whether they are installed."""
+    from automl.exceptions import FamilyUnavailableError, InvalidParameterError
     from automl.families import get_family, registered_families
 
     for name in registered_families():
-        family = get_family(name)
+        try:
+            family = get_family(name)
+        except (FamilyUnavailableError, InvalidParameterError) as exc:
+            print(f"{name:24s} {'not loadable':12s} {exc}")
+            continue
         missing = family.missing_requirements()
         status = "installed" if not missing else f"missing {', '.join(missing)}"
         named = "" if family.searched_by_default else " (searched when named in --families)"

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from automl._suggest import unknown_name_message
+from automl._suggest import close_names, unknown_name_message
 from automl.exceptions import AutoMLError, InputTypeError, InvalidParameterError, UnknownNameError
 
 __all__ = [
@@ -77,6 +77,13 @@ class Metric:
     decode: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     weighted: bool = False
+
+    def __post_init__(self) -> None:
+        problems = _metric_problems(self)
+        if problems:
+            raise InvalidParameterError(problems)
+        object.__setattr__(self, "greater_is_better", bool(self.greater_is_better))
+        object.__setattr__(self, "tasks", frozenset(self.tasks))
 
     @property
     def is_builtin(self) -> bool:
@@ -186,6 +193,31 @@ class Metric:
                 self.greater_is_better, self.needs):
             return None
         return 1.0 - score if self.greater_is_better else score
+
+
+_NEEDS = ("label", "proba", "prediction")
+
+
+def _metric_problems(metric: Metric) -> list[str]:
+    """What is wrong with a :class:`Metric`'s fields (a direction given as text would optimise the wrong way)."""
+    problems = []
+    if not isinstance(metric.name, str) or not metric.name:
+        problems.append(f"Metric name must be a non-empty text, got {metric.name!r}")
+    if not callable(metric.fn):
+        problems.append(f"Metric fn must be a callable fn(y_true, y_input), got {type(metric.fn).__name__}")
+    if not isinstance(metric.greater_is_better, bool | np.bool_):
+        problems.append(f"Metric greater_is_better must be True or False, got {metric.greater_is_better!r} "
+                        f"(a {type(metric.greater_is_better).__name__}); e.g. greater_is_better=False for an error")
+    if metric.needs not in _NEEDS:
+        hints = close_names(metric.needs, _NEEDS) if isinstance(metric.needs, str) else []
+        hint = f"; did you mean {hints[0]!r}?" if hints else ""
+        problems.append(f"Metric needs must be one of {', '.join(map(repr, _NEEDS))}, got {metric.needs!r}{hint}")
+    tasks = metric.tasks
+    if isinstance(tasks, str) or not isinstance(tasks, set | frozenset | list | tuple) or not tasks \
+            or not set(tasks) <= set(TASKS):
+        problems.append(f"Metric tasks must be a non-empty set of {', '.join(map(repr, TASKS))}, got {tasks!r}; "
+                        f"e.g. tasks=frozenset({{'binary'}})")
+    return problems
 
 
 # The built-in metrics are plain numpy: they run for every fold of every trial,
@@ -406,6 +438,12 @@ def get_metric(metric: str | Callable[..., float] | Metric, task: str) -> Metric
         True
     """
     if isinstance(metric, Metric):
+        if metric.name in _REGISTRY and not metric.is_builtin:
+            raise InvalidParameterError(
+                f"metric: a Metric of yours is named {metric.name!r}, as automl's own metric of that name, which the "
+                f"leaderboard and evaluate() would then confuse with it; name it otherwise, e.g. "
+                f"name={'my_' + metric.name!r}"
+            )
         if task not in metric.tasks:
             raise InvalidParameterError(
                 f"metric={metric.name!r} applies to {sorted(metric.tasks)}, not to a {task} task; "

@@ -117,6 +117,46 @@ class ModelFamily:
     packable: bool = False
     poisson_params: Mapping[str, Any] | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        from automl.data.preprocessing import ENCODINGS
+        from automl.data.task import TASKS
+        from automl.exceptions import InvalidParameterError
+
+        problems = []
+        if not isinstance(self.tasks, set | frozenset | list | tuple) or not set(self.tasks) <= set(TASKS):
+            problems.append(f"ModelFamily {self.name!r}: tasks must be a set of {', '.join(map(repr, TASKS))}, "
+                            f"got {self.tasks!r}")
+        if self.encoding not in ENCODINGS:
+            problems.append(f"ModelFamily {self.name!r}: encoding must be one of {', '.join(map(repr, ENCODINGS))}, "
+                            f"got {self.encoding!r}")
+        if not callable(self.build):
+            problems.append(f"ModelFamily {self.name!r}: build must be a callable build(params, context), "
+                            f"got {type(self.build).__name__}")
+        if not isinstance(self.inputs, set | frozenset | list | tuple) or not set(self.inputs) <= set(INPUT_KINDS):
+            problems.append(f"ModelFamily {self.name!r}: inputs must be a set of {', '.join(map(repr, INPUT_KINDS))}, "
+                            f"got {self.inputs!r}")
+        problems += self._reserved_names()
+        declared = getattr(self.search_space, "family", None)
+        if isinstance(declared, str) and declared and declared != self.name:
+            problems.append(f"ModelFamily {self.name!r}: its search_space is declared for family {declared!r}; "
+                            f"give the space family: {self.name}")
+        if problems:
+            raise InvalidParameterError(problems)
+        object.__setattr__(self, "tasks", frozenset(self.tasks))
+        object.__setattr__(self, "inputs", frozenset(self.inputs))
+
+    def _reserved_names(self) -> list[str]:
+        """Parameters of its own ``search_space`` named as those the search adds to every family (the target's scale,
+        the text encoder's): the search would take them over, and the family would never receive them."""
+        from automl.data.target import TARGET_PARAM_NAME
+        from automl.data.text import TEXT_PREFIX
+
+        names = getattr(self.search_space, "names", None) or []
+        taken = [n for n in names if n == TARGET_PARAM_NAME or n.startswith(TEXT_PREFIX)]
+        return [f"ModelFamily {self.name!r}: its search_space names {', '.join(map(repr, taken))}, which the search "
+                f"sets itself ({TARGET_PARAM_NAME!r}: the target's scale; {TEXT_PREFIX}*: the text encoder's); rename "
+                "them (e.g. with your family's own prefix)"] if taken else []
+
     def space_for(self, n_rows: int):  # noqa: ANN201 - SearchSpace, imported lazily
         """The family's search space adapted to ``n_rows`` training rows (see ``adapt_space``).
 

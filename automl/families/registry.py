@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 
 from automl._suggest import unknown_name_message
+from automl._warnings import warn_user
 from automl.exceptions import FamilyUnavailableError, InvalidParameterError, UnknownNameError
 from automl.families.base import ModelFamily
 
@@ -28,8 +29,38 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 #: The built-in families' package extras (pyproject.toml) and the modules each one installs.
 _EXTRAS = {"tabm": {"tabm", "rtdl_num_embeddings", "torch"}, "torch": {"torch"}, "catboost": {"catboost"},
            "xgboost": {"xgboost"}}
+#: The entry-point group an installed package declares its families in (``name = "module:ATTRIBUTE"``).
+ENTRY_POINT_GROUP = "automl.families"
 _PATHS: dict[str, str] = {}
 _LOADED: dict[str, ModelFamily] = {}
+_PLUGINS_READ = False
+
+
+def _paths() -> dict[str, str]:
+    """The registry, with the families installed packages declare (read once, on first use: reading the
+    installed packages' metadata takes milliseconds that ``import automl`` should not pay)."""
+    global _PLUGINS_READ
+    if not _PLUGINS_READ:
+        _PLUGINS_READ = True
+        _read_entry_points()
+    return _PATHS
+
+
+def _read_entry_points() -> None:
+    """Register each family an installed package declares under :data:`ENTRY_POINT_GROUP`; a name taken
+    already (a built-in's, or one registered in code) keeps its registration, with a warning."""
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        if point.name in _PATHS:
+            if _PATHS[point.name] != point.value:
+                warn_user(f"family {point.name!r} declared by an installed package ({point.value}) is left out: "
+                          f"the name is taken by {_PATHS[point.name]}")
+            continue
+        try:
+            register_family(point.name, point.value)
+        except InvalidParameterError as exc:
+            warn_user(f"the family an installed package declares as {point.name!r} = {point.value!r} is left out: {exc}")
 
 
 def register_family(name: str, import_path: str, *, replace: bool = False) -> None:
@@ -49,7 +80,7 @@ def register_family(name: str, import_path: str, *, replace: bool = False) -> No
         )
     if not isinstance(import_path, str) or import_path.count(":") != 1:
         problems.append(f"import_path {import_path!r} must look like 'package.module:ATTRIBUTE'")
-    if name in _PATHS and not replace:
+    if name in _paths() and not replace:
         problems.append(f"family {name!r} is already registered (from {_PATHS[name]}); pass replace=True")
     if problems:
         raise InvalidParameterError(problems)
@@ -63,7 +94,7 @@ def unregister_family(name: str) -> None:
     Raises:
         UnknownNameError: nothing is registered under ``name``.
     """
-    if name not in _PATHS:
+    if name not in _paths():
         raise UnknownNameError(unknown_name_message("family", name, _PATHS))
     del _PATHS[name]
     _LOADED.pop(name, None)
@@ -75,7 +106,7 @@ def registered_families() -> list[str]:
     The order is the order in which each family's defaults are tried first:
     strong, fast families lead.
     """
-    return list(_PATHS)
+    return list(_paths())
 
 
 def family_import_path(name: str) -> str:
@@ -88,7 +119,7 @@ def family_import_path(name: str) -> str:
         >>> family_import_path("linear")
         'automl.families.linear:FAMILY'
     """
-    if name not in _PATHS:
+    if name not in _paths():
         raise UnknownNameError(unknown_name_message("family", name, _PATHS))
     return _PATHS[name]
 
@@ -98,12 +129,21 @@ def get_family(name: str) -> ModelFamily:
 
     Raises:
         UnknownNameError: nothing is registered under ``name`` (with close names).
+        FamilyUnavailableError: its module cannot be imported or lacks the attribute.
+        InvalidParameterError: the attribute is not a ModelFamily of that name.
     """
-    if name not in _PATHS:
+    if name not in _paths():
         raise UnknownNameError(unknown_name_message("family", name, _PATHS))
     if name not in _LOADED:
         module_name, attribute = _PATHS[name].split(":")
-        family = getattr(importlib.import_module(module_name), attribute)
+        try:
+            family = getattr(importlib.import_module(module_name), attribute)
+        except Exception as exc:  # noqa: BLE001 - a plugin's module may fail in any way; it is the family's fault
+            raise FamilyUnavailableError(
+                f"family {name!r} is registered from {_PATHS[name]!r}, which could not be loaded "
+                f"({type(exc).__name__}: {exc}); make that module importable and give it the attribute, or "
+                f"unregister_family({name!r})"
+            ) from exc
         if not isinstance(family, ModelFamily) or family.name != name:
             raise InvalidParameterError(
                 f"{_PATHS[name]} must be a ModelFamily named {name!r}, got {family!r}"
@@ -128,7 +168,11 @@ def available_families(task: str | None = None, kind: str | None = None) -> list
     """
     out = []
     for name in registered_families():
-        family = get_family(name)
+        try:
+            family = get_family(name)
+        except (FamilyUnavailableError, InvalidParameterError) as exc:  # one broken plugin leaves the others usable
+            warn_user(f"{exc}; it is left out of the families")
+            continue
         if family.missing_requirements():
             continue
         if (task is None or family.supports(task)) and (kind is None or kind in family.inputs):
@@ -166,7 +210,7 @@ def resolve_families(
     problems: list[str] = []
     families = []
     for name in names:
-        if name not in _PATHS:
+        if name not in _paths():
             problems.append(unknown_name_message("family", name, _PATHS))
             continue
         family = get_family(name)
@@ -232,5 +276,5 @@ def builtin_families() -> list[str]:
     return [name for name in order if importlib.util.find_spec(f"automl.families.{name}") is not None]
 
 
-for _name in builtin_families():
-    register_family(_name, f"automl.families.{_name}:FAMILY")
+for _name in builtin_families():  # straight into the registry: registering reads the installed plugins first
+    _PATHS[_name] = f"automl.families.{_name}:FAMILY"

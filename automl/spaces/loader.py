@@ -227,7 +227,9 @@ def load_builtin_space(family: str) -> SearchSpace:
     """
     names = builtin_space_names()
     if family not in names:
-        raise SearchSpaceError(unknown_name_message("built-in search space", family, names))
+        raise SearchSpaceError(unknown_name_message("built-in search space", family, names)
+                               + f" A family of your own gives its space: ModelFamily({family!r}, ..., "
+                               "search_space=load_space_file(path) or space_from_dict({...})).")
     resource = _builtin_dir() / f"{family}.yaml"
     source = str(resource)
     data = _read_yaml(resource, source)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn import metrics as skm
+
+import automl
 
 from automl.evaluation.metrics import Metric, available_metrics, default_metric, get_metric, report_metrics
 from automl.exceptions import InvalidParameterError, UnknownNameError
@@ -183,3 +186,48 @@ def test_user_metrics_get_weights_only_when_they_take_them():
     plain = get_metric(lambda t, p: float(np.mean(t == p)), "binary")
     assert not plain.weighted
     assert plain.compute(Y_BIN, P_BIN, sample_weight=w) == pytest.approx(np.mean(Y_BIN == P_BIN.argmax(1)))
+
+
+@pytest.mark.parametrize(("changes", "rule"), [
+    ({"greater_is_better": "False"}, "greater_is_better must be True or False, got 'False'"),
+    ({"needs": "labels"}, "needs must be one of .*did you mean 'label'"),
+    ({"tasks": frozenset({"classification"})}, "tasks must be a non-empty set"),
+    ({"tasks": "binary"}, "tasks must be a non-empty set"),
+    ({"fn": 3}, "fn must be a callable"),
+])
+def test_a_metric_is_checked_when_it_is_made(changes, rule):
+    fields = {"name": "err", "fn": lambda t, p: 0.0, "greater_is_better": False, "needs": "label",
+              "tasks": frozenset({"binary"}), **changes}
+    with pytest.raises(InvalidParameterError, match=rule):
+        Metric(**fields)
+
+
+def test_a_direction_given_as_text_never_reaches_the_search():
+    # "False" is truthy: before, the search maximised this error rate and picked its worst trial.
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=200)})
+    frame["y"] = np.where(frame.a + rng.normal(size=200) > 0, "p", "q")
+    with pytest.raises(InvalidParameterError, match="greater_is_better"):
+        automl.fit(frame, target="y", families=["linear"], n_trials=2, tracking=False,
+                   metric=Metric("err", lambda y, p: float(np.mean(y != p)), "False", "label", frozenset({"binary"})))
+
+
+def test_a_metric_of_yours_cannot_take_a_built_in_name():
+    mine = Metric("roc_auc", lambda t, p: 0.0, True, "proba", frozenset({"binary"}))
+    with pytest.raises(InvalidParameterError, match="name='my_roc_auc'"):
+        get_metric(mine, "binary")
+    assert get_metric("roc_auc", "binary").for_positive(0).name == "roc_auc"  # ours, turned, is still ours
+
+
+def test_a_callable_that_is_never_finite_is_refused_before_the_search(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=120)})
+    frame["y"] = np.where(frame.a > 0, "p", "q")
+
+    def nan_metric(y, p):
+        return float("nan")
+
+    with pytest.raises(InvalidParameterError, match="returned nan on a trivial prediction and nan on a perfect"):
+        automl.fit(frame, target="y", families=["linear"], n_trials=2, tracking=False, metric=nan_metric,
+                   study_name="never", storage=str(tmp_path / "s.journal"))
+    assert not (tmp_path / "s.journal").exists()
