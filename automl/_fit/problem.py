@@ -268,7 +268,7 @@ def _plan(settings: FitSettings, data: TrainingData, task: str) -> CVPlan:
     problems = plan.data_problems(data.y, task, data.groups)
     if problems:
         raise DataValidationError(problems)
-    for message in plan.data_warnings(data.y, task):
+    for message in plan.data_warnings(data.y, task) + plan.order_warnings(data.X):
         warn_user(message)
     return plan
 

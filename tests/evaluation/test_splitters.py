@@ -238,3 +238,25 @@ def test_classes_of_one_row_that_are_numbers_name_a_regression_as_the_other_fix(
     assert "merge or drop the classes of one row" in problems[0] and "task='regression'" in problems[0]
     labels = np.array([f"c{v}" for v in y])
     assert "regression" not in make_cv_plan(None, "multiclass", y=labels).data_problems(labels, "multiclass", None)[0]
+
+
+def test_time_folds_on_rows_out_of_time_order_are_warned_about_naming_the_sort():
+    import warnings
+
+    import automl
+
+    rng = np.random.default_rng(0)
+    n = 120
+    frame = pd.DataFrame({"when": pd.date_range("2020-01-01", periods=n, freq="D")[rng.permutation(n)],
+                          "a": rng.normal(size=n)})
+    frame["y"] = 2 * frame.a + rng.normal(size=n)
+    for rows, warned in ((frame, True), (frame.sort_values("when"), False)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            automl.fit(rows, target="y", families=["linear"], n_trials=1, cv="time:3", tracking=False,
+                       isolation="none")
+        said = [str(w.message) for w in caught if "cv=time:3" in str(w.message)]
+        assert bool(said) is warned
+        assert not said or "X.sort_values('when')" in said[0]
+    assert make_cv_plan("time:3", "regression").order_warnings(frame[["a"]]) == []  # nothing to tell time by
+    assert make_cv_plan(5, "regression").order_warnings(frame) == []
