@@ -175,6 +175,9 @@ def _check_study_name(name: str, value: Any) -> list[str]:
 
 
 def _check_pruner(name: str, value: Any) -> list[str]:
+    if isinstance(value, type) and callable(getattr(value, "prune", None)):  # its prune needs an instance
+        return [f"pruner must be an optuna pruner object, got the class {value.__name__}; make one, e.g. "
+                f"pruner={value.__name__}()"]
     if value is None or value in PRUNERS or (not isinstance(value, str) and callable(getattr(value, "prune", None))):
         return []  # None is "none"; another object must be an Optuna pruner (it has prune(study, trial))
     return [f"pruner must be 'percentile', 'median', 'none' or an optuna pruner (with a prune method), got {value!r}"]

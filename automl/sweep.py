@@ -157,8 +157,15 @@ def _data_problems(value: object, base: Path, head: str) -> tuple[str | None, li
     path = Path(local_path(value)).expanduser()
     path = path if path.is_absolute() else base / path
     problems = []
-    if not str(path).lower().endswith(DATA_SUFFIXES):
-        problems.append(f"{head}'data' must end in {', '.join(DATA_SUFFIXES)}, got {value!r}")
+    from automl.data.tables import is_parquet_folder
+
+    if path.is_dir():  # a partitioned data set: its Parquet files read as one table
+        if not is_parquet_folder(str(path)):
+            problems.append(f"{head}'data': {str(path)!r} is a folder without Parquet files; give a CSV or Parquet "
+                            "file, or a folder of Parquet files")
+    elif not str(path).lower().endswith(DATA_SUFFIXES):
+        problems.append(f"{head}'data' must end in {', '.join(DATA_SUFFIXES)} (or be a folder of Parquet files), "
+                        f"got {value!r}")
     elif not path.is_file():
         problems.append(f"{head}'data': file {str(path)!r} not found")
     return str(path.resolve()), problems
@@ -167,6 +174,7 @@ def _data_problems(value: object, base: Path, head: str) -> tuple[str | None, li
 def _space_problems(space: object, families: object, base: Path, head: str) -> tuple[object, list[str]]:
     """Resolve ``search_space`` (a mapping or a YAML path) and check it against the built-in spaces."""
     from automl.exceptions import AutoMLError
+    from automl.families.pipeline import with_text_params
     from automl.families.registry import get_family, registered_families
 
     if space is None:
@@ -195,7 +203,9 @@ def _space_problems(space: object, families: object, base: Path, head: str) -> t
             continue
         try:
             family = get_family(name)
-            family.space().with_overrides(overrides, source=f"search_space[{name!r}]", pin_choices=family.pin_choices)
+            # as the fit checks them: the text encoder's parameters are every family's (text_dims, ...)
+            with_text_params(family.space()).with_overrides(overrides, source=f"search_space[{name!r}]",
+                                                            pin_choices=family.pin_choices)
         except AutoMLError as exc:
             problems += [f"{head}{p}" for p in getattr(exc, "problems", [str(exc)])]
     return dict(space), problems

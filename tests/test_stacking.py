@@ -295,3 +295,26 @@ def test_a_tracked_stack_logs_its_runs_as_a_blend_does_and_its_pyfunc_predicts_t
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert out.stdout.strip().splitlines()[-1] == str(list(model.predict(frame)))
+
+
+@pytest.mark.parametrize("isolation", ["none", "process"])
+def test_under_final_model_bag_the_second_level_is_its_fold_models_too(isolation, tmp_path):
+    # "bag" runs no refit: the second level was refitted on all rows, beside bagged members.
+    from sklearn.datasets import make_classification
+
+    from automl.families.bagged import BaggedModel
+
+    X, y = make_classification(300, 6, random_state=0, flip_y=0.1)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)]).assign(y=y)
+    model = automl.fit(frame, target="y", tracking=False, seed=0, n_trials=2, families=["torch_mlp"],
+                       isolation=isolation, final_model="bag", calibrate=False, n_jobs=1,
+                       search_space={"torch_mlp": {"max_epochs": 5}})
+    stack = model.model_
+    while not isinstance(stack, StackedModel):  # the case in point: this data and seed give a stack
+        stack = stack.model
+    assert isinstance(stack.top, BaggedModel) and len(stack.top.members) > 1
+    assert all(isinstance(b, BaggedModel) for b in stack.base)
+    proba = model.predict_proba(frame.drop(columns="y"))
+    assert proba.shape == (300, 2) and np.allclose(proba.sum(axis=1), 1.0)
+    reloaded = automl.load(model.save(tmp_path / "m"))
+    assert np.array_equal(reloaded.predict_proba(frame.drop(columns="y")), proba)

@@ -19,7 +19,8 @@ so that on 21 columns and 10 classes five members triple the width. The search k
 the best-ranked booster whose cross-validation and refit are expected to end by the ensemble's deadline
 (:func:`second_level`), its folds stop there (:class:`_Deadline`), and the worker is killed at the refit deadline.
 A second level that fails, runs late or scores worse leaves the blend as it was: a failing stage never ends the
-fit.
+fit. Under ``final_model="bag"`` the second level is its fold models, averaged (no refit runs), as the members are;
+under ``"auto"`` they are what it becomes when its refit fails.
 
 Not stacked (the blend stays): a split that does not predict every row the same number of times (a holdout,
 ``time:K`` folds, validation rows capped on large data), image data, data with a column named ``__stack_...``.
@@ -51,6 +52,7 @@ from automl._warnings import report_stage
 from automl.ensemble import DEFAULT_ROUNDS, cross_fitted_scores, greedy_selection, oof_by_repeat
 from automl.evaluation.monitor import EpochDone, FoldDone, Go, ProbeDone, Stop
 from automl.evaluation.stats import finite_mean_std
+from automl.families.bagged import BaggedModel
 from automl.search.budget import Budget
 from automl.search.objective import trial_seed
 from automl.search.policy import MEMBER_PAD, REFIT_MARGIN, SECOND_LEVEL_FAMILIES, refit_seconds
@@ -258,6 +260,8 @@ def stack_cv(problem: Any, outcome: SearchOutcome, runner: Any, trials: Sequence
     params = trial_params(top, problem.spaces)
     try:
         result = runner.evaluate(top.family, params, seed=seed, monitor=_Deadline(aim), deadline=aim, extra=columns)
+        if problem.settings.final_model != "refit":  # its fold models: the model under "bag", the fallback else
+            runner.keep(stack_key(top), [*trials, stack_key(top), *(r.number for r in ranked if runner.holds(r.number))])
         blended = _blend_levels(problem, outcome, trials, result, blend_score, deadline)
     except Exception as exc:  # noqa: BLE001 - a failing second level never ends the fit: the blend stays
         _failed(exc)
@@ -279,19 +283,40 @@ def finish_stack(pending: PendingStack, problem: Any, runner: Any, ensemble: Any
     """
     top, aim, deadline = pending.top, budget.ensemble_deadline(), budget.refit_deadline()
     started = time.monotonic()
+    folds = runner.kept_models(stack_key(top)) if runner.holds(stack_key(top)) else None
     try:
-        refit_params = for_refit(top.family, pending.params, pending.result.refit_hints)
-        fitted = runner.refit(top.family, refit_params, seed=pending.seed, deadline=deadline, stop_at=aim,
-                              extra=pending.columns)
-    except Exception as exc:  # noqa: BLE001 - a failing second level never ends the fit: the blend stays
-        _failed(exc)
-        return None
+        if problem.settings.final_model == "bag" and folds:
+            fitted = BaggedModel(folds)
+        else:
+            refit_params = for_refit(top.family, pending.params, pending.result.refit_hints)
+            fitted = runner.refit(top.family, refit_params, seed=pending.seed, deadline=deadline, stop_at=aim,
+                                  extra=pending.columns)
+    except Exception as exc:  # noqa: BLE001 - a failing second level never ends the fit: its bag, or the blend
+        if not folds:
+            _failed(exc)
+            return None
+        raise_if_stopped(exc)
+        logger.warning("the second level's refit failed (%s: %s); it is its fold models, averaged", type(exc).__name__,
+                       exc)
+        fitted = BaggedModel(folds)
     model = StackedModel(ensemble.members, ensemble.trials, fitted, pending.counts, top.number)
     return model, {
         "trial": top.number, "family": top.family, "base_trials": list(ensemble.trials), "weights": model.weights,
         "fold_scores": pending.scores, "second_level_fold_scores": pending.result.fold_scores,
         "blend_score": blend_score, "seconds": pending.cv_seconds + time.monotonic() - started,
     }
+
+
+def stack_key(top: TrialRecord) -> int:
+    """The number the runner keeps the second level's fold models under: apart from every trial's (those are 0 or
+    more), so that keeping them drops no trial's.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> stack_key(SimpleNamespace(number=7))
+        -8
+    """
+    return -1 - int(top.number)
 
 
 def _failed(exc: BaseException) -> None:

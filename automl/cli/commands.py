@@ -156,7 +156,11 @@ def demo(args: argparse.Namespace) -> int:
     from sklearn.model_selection import train_test_split
 
     import automl
+    from automl._setting_checks import output_problems
+    from automl.exceptions import InvalidParameterError
 
+    if problems := output_problems(args.output, True):  # before the search, as fit: it saves over its last model only
+        raise InvalidParameterError(problems)
     frame = load_breast_cancer(as_frame=True).frame
     frame["target"] = frame["target"].map({0: "malignant", 1: "benign"})
     train, test = train_test_split(frame, test_size=0.25, random_state=0, stratify=frame["target"])

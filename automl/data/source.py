@@ -113,6 +113,18 @@ def _mismatch(uri: str, found: str, expected: str, study: str | None) -> StudyMi
     )
 
 
+def _sha256_folder(path: str) -> str:
+    """SHA-256 (hex) of a folder's files: each one's path inside the folder and its bytes' SHA-256, in name order (a
+    file added, removed, renamed or changed gives another digest)."""
+    digest = hashlib.sha256()
+    for root, _, files in sorted(os.walk(path)):
+        for name in sorted(files):
+            file = os.path.join(root, name)
+            digest.update(os.path.relpath(file, path).encode("utf-8", "surrogateescape") + b"\0")
+            digest.update(bytes.fromhex(sha256_file(file)))
+    return digest.hexdigest()
+
+
 def download(url: str, expected: str | None = None, study: str | None = None) -> tuple[str, str]:
     """Download ``url`` into :func:`cache_folder` (a copy with the ``expected`` hash is reused); return
     ``(local path, sha256)``.
@@ -159,6 +171,11 @@ def open_data(source: str, expected: str | None = None, study: str | None = None
     if is_url(source):
         return download(source, expected, study)
     path = local_path(source)
+    if os.path.isdir(path):  # a folder of Parquet files (read as one table): its files' names and bytes
+        found = _sha256_folder(path)
+        if expected and found != expected:
+            raise _mismatch(data_uri(path), found, expected, study)
+        return path, found
     if not os.path.isfile(path):
         raise InvalidParameterError(
             f"the sweep's data file {path!r} is not on this machine; pass --data PATH (automl resume, automl worker) to "

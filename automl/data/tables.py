@@ -33,7 +33,7 @@ from automl.exceptions import InvalidParameterError
 if TYPE_CHECKING:
     from automl.data.schema import Schema
 
-__all__ = ["PARQUET_SUFFIXES", "read_table", "TEXT_KINDS"]
+__all__ = ["PARQUET_SUFFIXES", "is_parquet_folder", "read_table", "TEXT_KINDS"]
 
 #: File names read (and, by ``automl predict -o``, written) as Parquet; any other is CSV.
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -52,7 +52,7 @@ _DURATION = re.compile(r"^\s*-?\d+ days? [+-]?\d{2}:\d{2}:\d{2}(\.\d+)?\s*$")
 _FOLDER_NAMES_READ = 10_000
 
 
-def _parquet_folder(path: str) -> bool:
+def is_parquet_folder(path: str) -> bool:
     """Whether ``path`` is a folder holding Parquet files (at any depth: a partitioned data set's ``key=value``
     folders; among its first :data:`_FOLDER_NAMES_READ` file names), which pandas reads as one table."""
     if not os.path.isdir(path):
@@ -73,7 +73,7 @@ def read_table(path: str | os.PathLike, schema: Schema | None = None) -> pd.Data
             column twice (pandas would rename the copy ``a.1``); the file has no rows.
     """
     text = os.fspath(path)
-    folder = _parquet_folder(text)
+    folder = is_parquet_folder(text)
     parquet = folder or text.endswith(PARQUET_SUFFIXES)
     if not (os.path.isfile(text) or folder):
         what = "is a folder with no Parquet file in it" if os.path.isdir(text) else "not found"

@@ -1,0 +1,82 @@
+"""What the command line takes as input, as a user gives it: a folder of Parquet files, overrides of the text
+encoder's parameters, an output folder the demo must not write over, run for real in a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import automl
+from automl.data.source import open_data
+from automl.exceptions import InvalidParameterError, StudyMismatchError
+
+AUTOML = str(Path(sys.executable).with_name("automl"))
+
+
+def _automl(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([AUTOML, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def _frame(n: int = 200) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    return frame.assign(y=(frame.a + 0.2 * rng.normal(size=n) > 0).astype(int))
+
+
+def test_fit_reads_a_folder_of_parquet_files_as_one_table(tmp_path):
+    frame = _frame()
+    (tmp_path / "ds.parquet").mkdir()
+    frame.iloc[:120].to_parquet(tmp_path / "ds.parquet" / "part-0.parquet")
+    frame.iloc[120:].to_parquet(tmp_path / "ds.parquet" / "part-1.parquet")
+    out = _automl("fit", "ds.parquet", "--target", "y", "--n-trials", "2", "--families", "linear", "--cv", "3",
+                  "--no-tracking", "-o", "model", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert automl.load(tmp_path / "model").n_features_in_ == 2
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("x")
+    out = _automl("fit", "notes", "--target", "y", "--n-trials", "1", "--no-tracking", cwd=tmp_path)
+    assert out.returncode == 2 and "is a folder without Parquet files" in out.stderr
+
+
+def test_a_folder_of_parquet_files_is_known_by_its_files_names_and_bytes(tmp_path):
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    _frame().to_parquet(folder / "part-0.parquet")
+    path, digest = open_data(str(folder))
+    assert path == str(folder) and open_data(str(folder), digest)[1] == digest
+    _frame(10).to_parquet(folder / "part-1.parquet")  # a sweep resumed on changed data is refused
+    with pytest.raises(StudyMismatchError):
+        open_data(str(folder), digest)
+    with pytest.raises(InvalidParameterError, match="not on this machine"):
+        open_data(str(tmp_path / "gone"))
+
+
+def test_space_files_take_the_text_encoders_parameters_as_fit_does(tmp_path):
+    (tmp_path / "space.yaml").write_text("linear:\n  text_dims: 16\n  text_analyzer: char_wb\n")
+    out = _automl("spaces", "check", "space.yaml", cwd=tmp_path)
+    assert out.returncode == 0 and "OK" in out.stdout, out.stderr
+    (tmp_path / "typo.yaml").write_text("linear:\n  text_dimz: 16\n")
+    out = _automl("spaces", "check", "typo.yaml", cwd=tmp_path)
+    assert out.returncode == 2 and "text_dims" in out.stderr
+
+
+def test_demo_refuses_an_output_it_must_not_write_over_before_its_search(tmp_path):
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "notes.txt").write_text("important")
+    out = _automl("demo", "--time-budget", "60", "-o", "precious", cwd=tmp_path)
+    assert out.returncode == 2 and "holds no manifest.json" in out.stderr
+    assert "searching" not in out.stdout  # refused before the search
+    assert [p.name for p in (tmp_path / "precious").iterdir()] == ["notes.txt"]
+    assert not (tmp_path / "mlflow.db").exists() and not list(tmp_path.glob("*.journal"))
+
+
+def test_a_pruner_class_is_refused_before_the_search():
+    import optuna
+
+    with pytest.raises(InvalidParameterError, match=r"pruner=MedianPruner\(\)"):
+        automl.fit(_frame(), target="y", pruner=optuna.pruners.MedianPruner, n_trials=1, tracking=False)
