@@ -54,3 +54,16 @@ def unknown_key_message(key: object, allowed: Iterable[str], where: str) -> str:
     hint = close_names(key, allowed)
     tail = " (did you mean " + " or ".join(repr(h) for h in hint) + "?)" if hint else ""
     return f"unknown key {key!r}{tail}; allowed keys {where}: {', '.join(allowed)}"
+
+
+def listed(names: Iterable[object], limit: int = 20) -> str:
+    """``names`` as a list for a message, the first ``limit`` of them and how many more (a 784-pixel frame's names
+    made a message of 10,000 characters).
+
+    Example:
+        >>> listed(["a", "b", "c"], limit=2), listed(["a"])
+        ("['a', 'b'] and 1 more", "['a']")
+    """
+    names = list(names)
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return f"{names[:limit]}{more}"

@@ -199,7 +199,8 @@ class _AutoMLBase(BaseEstimator):
         """``X`` read as ``predict`` reads it (fitted, right width, coerced, target dropped), before the schema."""
         self._check_fitted()
         if getattr(self, "image_shape_", None) is not None and isinstance(X, np.ndarray) and X.ndim in (3, 4):
-            X, _ = as_image_frame(X, self.image_shape_)
+            # the pixels in fit's column order, whatever the fit's pixel columns were named
+            X = as_image_frame(X, self.image_shape_, fitted=True)[0].to_numpy()
         X = as_table(X)
         if isinstance(X, np.ndarray) and X.shape[1] != self.n_features_in_:
             raise DataValidationError(
@@ -307,7 +308,8 @@ class _AutoMLBase(BaseEstimator):
         value = self.evaluate(X, y, sample_weight)[self.metric_.name]
         return value if self.metric_.greater_is_better else -value
 
-    def feature_importance(self, X: Any, y: Any = None, *, n_repeats: int = 5, random_state: int | None = 0) -> pd.DataFrame:
+    def feature_importance(self, X: Any, y: Any = None, *, n_repeats: int = 5, random_state: int | None = 0,
+                           sample_weight: Any = None) -> pd.DataFrame:
         """Permutation importance of each input column for the model ``predict`` uses.
 
         Each column of ``X`` is shuffled ``n_repeats`` times; a column's importance is how much the
@@ -320,7 +322,8 @@ class _AutoMLBase(BaseEstimator):
         """
         from automl.explain import feature_importance
 
-        return feature_importance(self, X, y, n_repeats=n_repeats, random_state=random_state)
+        return feature_importance(self, X, y, n_repeats=n_repeats, random_state=random_state,
+                                  sample_weight=sample_weight)
 
     def explain(self, X: Any, *, background: Any = None, target: Any = None, n_background: int = 100,
                 n_permutations: int = 10, random_state: int | None = 0) -> pd.DataFrame:

@@ -242,3 +242,34 @@ def _booster(name: str) -> Any:
 
     state = _state(name)
     return lightgbm.Booster(model_str=_read(state, name).decode("utf-8"))
+
+
+def loading_error(folder: Any, versions: Mapping[str, str], exc: BaseException) -> BaseException:
+    """What to raise when unpickling a model in ``folder`` raised ``exc``: a module missing here (a package the fit
+    recorded in ``versions``, named with the version to install, or the user's own code), or a class pickle cannot
+    find (one defined in the fitting script's ``__main__``); ``exc`` itself otherwise.
+
+    Example:
+        >>> str(loading_error("m", {"lightgbm": "4.6.0"}, ModuleNotFoundError("x", name="lightgbm")))[-41:]
+        'install it: pip install "lightgbm==4.6.0"'
+    """
+    from automl.exceptions import FamilyUnavailableError
+
+    if isinstance(exc, AttributeError):
+        if "Can't get attribute" not in str(exc):
+            return exc
+        return FamilyUnavailableError(
+            f"the model in {folder} holds an object of a class or function this process does not define ({exc}); a "
+            "class defined in the script that fitted (its __main__) cannot be loaded elsewhere: define it in a module "
+            "that both import")
+    if not isinstance(exc, ModuleNotFoundError):
+        return exc
+    module = (exc.name or str(exc)).partition(".")[0]
+    package = {"sklearn": "scikit-learn"}.get(module, module)
+    saved = versions.get(package)
+    if saved is None:  # not a package the fit recorded: the user's own code, whose name may be no package on PyPI
+        return FamilyUnavailableError(f"the model in {folder} needs the module {module!r}, which cannot be imported "
+                                      f"here ({exc}); make it importable (its package installed, or its folder on "
+                                      "PYTHONPATH) where the model is loaded")
+    return FamilyUnavailableError(f"the model in {folder} needs the module {module!r}, which cannot be imported here "
+                                  f"({exc}); install it: pip install \"{package}=={saved}\"")

@@ -271,7 +271,7 @@ def read_leaderboard(path: str | os.PathLike) -> Any:
     """
     import pandas as pd
 
-    folder = Path(path)
+    folder = _model_folder(path)  # a file or nothing there: said as load says it
     snap = _verified_snapshot(folder, None)
     data = snap.contents.get(LEADERBOARD_FILE)
     if data is None:
@@ -401,18 +401,8 @@ def load_model(path: str | os.PathLike, *, check_versions: bool = True, digest: 
         return joblib.load(io.BytesIO(snap.contents[LEGACY_MODEL_FILE]))
     try:
         return model_files.load_files(snap.contents)
-    except ModuleNotFoundError as exc:  # a core package missing here (a slim serving image): named, not raw
-        raise _missing_module(folder, manifest, exc) from None
-
-
-def _missing_module(folder: Any, manifest: dict[str, Any], exc: ModuleNotFoundError) -> Exception:
-    from automl.exceptions import FamilyUnavailableError
-
-    module = (exc.name or str(exc)).partition(".")[0]
-    package = {"sklearn": "scikit-learn"}.get(module, module)
-    saved = manifest.get("versions", {}).get(package)
-    return FamilyUnavailableError(f"the model in {folder} needs the module {module!r}, which cannot be imported here "
-                                  f"({exc}); install it: pip install \"{package}{f'=={saved}' if saved else ''}\"")
+    except (ModuleNotFoundError, AttributeError) as exc:  # code this process lacks: named, not raw
+        raise model_files.loading_error(folder, manifest.get("versions", {}), exc) from None
 
 
 def model_digest(path: str | os.PathLike) -> str:

@@ -126,11 +126,14 @@ def _check_fit_predict(family: Any, task: str, kind: str) -> None:
     assert np.isfinite(scores).all(), "predictions must be finite"
     if task == "regression":
         assert scores.shape == (30,), scores.shape
-        assert np.corrcoef(scores, y[60:])[0, 1] > 0.5, "it did not learn the signal"
+        corr = float(np.corrcoef(scores, y[60:])[0, 1])
+        assert corr > 0.5, f"it did not learn the signal: its predictions' correlation with the target is {corr:.3f}, " \
+                           "not above 0.5"
     else:
         assert scores.shape == (30, n_classes), scores.shape
         np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-6, err_msg="probabilities must sum to 1")
-        assert (scores.argmax(axis=1) == y[60:]).mean() > 1.0 / n_classes, "it did no better than chance"
+        hits = float((scores.argmax(axis=1) == y[60:]).mean())
+        assert hits > 1.0 / n_classes, f"it did no better than chance: accuracy {hits:.3f}, chance {1.0 / n_classes:.3f}"
 
 
 def _check_deterministic(family: Any, task: str, kind: str) -> None:
@@ -183,7 +186,9 @@ def _check_poisson(family: Any) -> None:
     scores = model.predict_scores(X)
     assert np.isfinite(scores).all(), "predictions must be finite"
     assert (scores >= 0).all(), "a Poisson loss predicts non-negative values"
-    assert np.corrcoef(scores, counts)[0, 1] > 0.5, "it did not learn the signal"
+    corr = float(np.corrcoef(scores, counts)[0, 1])
+    assert corr > 0.5, f"it did not learn the signal: its predictions' correlation with the counts is {corr:.3f}, not " \
+                       "above 0.5"
     assert abs(scores.mean() / counts.mean() - 1.0) < 0.15, (
         f"its mean prediction {scores.mean():.3g} is not the counts' mean {counts.mean():.3g}, which a Poisson loss "
         "predicts")

@@ -242,3 +242,37 @@ def test_an_input_column_named_like_an_output_column_keeps_its_name():
     frame = model.explain(X.head(5))
     assert list(frame.columns) == ["base_value", "class", "base_value_"]
     assert frame["base_value"].abs().mean() > frame["class"].abs().mean()
+
+
+@pytest.mark.parametrize(("kwargs", "said"), [
+    ({"n_permutations": 1.5}, "n_permutations must be a whole number"),
+    ({"n_permutations": "10"}, "n_permutations must be a whole number"),
+    ({"n_background": None}, "n_background must be a whole number"),
+    ({"n_background": True}, "n_background must be a whole number"),
+])
+def test_explain_counts_are_whole_numbers_or_a_typed_error(kwargs, said):
+    with pytest.raises(automl.InvalidParameterError, match=said):
+        _model("knn").explain(_frame(5, seed=3).drop(columns="y"), **kwargs)
+
+
+def test_feature_importance_repeats_are_a_number_not_a_flag():
+    with pytest.raises(automl.InvalidParameterError, match="n_repeats"):
+        _model("knn").feature_importance(_frame(20, seed=3), n_repeats=True)
+
+
+def test_one_row_explained_against_itself_is_warned_about():
+    with pytest.warns(UserWarning, match="one row against itself"):
+        _model("knn").explain(_frame(1, seed=3).drop(columns="y"))
+
+
+def test_feature_importance_takes_weights_as_score_does_and_says_when_it_is_undefined():
+    model, rows = _model("lightgbm"), _frame(200, seed=4)
+    plain = model.feature_importance(rows, n_repeats=2)
+    # all the weight on rows of one class: ROC AUC is undefined there, so is every importance
+    one_class = np.where(rows["y"] == "yes", 1.0, 0.0)
+    with pytest.warns(UserWarning, match="is undefined on these"):
+        weighted = model.feature_importance(rows, n_repeats=2, sample_weight=one_class)
+    assert weighted["importance_mean"].isna().all() and not plain["importance_mean"].isna().any()
+    named = model.feature_importance(rows.assign(w=np.linspace(0.1, 1.0, 200)), n_repeats=2, sample_weight="w")
+    assert set(named["feature"]) == set(plain["feature"]) and not named["importance_mean"].equals(
+        plain["importance_mean"])

@@ -164,3 +164,24 @@ def test_pip_requirements_of_a_net_pin_torch_without_the_local_label():
 
     pins = [r for r in pip_requirements(("torch",)) if r.startswith("torch==")]
     assert pins and "+" not in pins[0]
+
+
+def test_a_model_fitted_on_named_pixel_columns_predicts_image_arrays_in_their_order():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    frame = pd.DataFrame(digits.data[:300], columns=[f"p{i}" for i in range(64)]).assign(y=digits.target[:300])
+    model = automl.fit(frame, target="y", image_shape=(8, 8), families=["linear"], n_trials=1, cv=2, n_jobs=1,
+                       tracking=False, isolation="none")
+    images = digits.images[:20]
+    assert np.array_equal(model.predict(images), model.predict(frame.drop(columns="y").head(20)))
+    with pytest.raises(automl.DataValidationError, match=r"fitted on images of shape \(8, 8, 1\)"):
+        model.predict(np.zeros((3, 7, 7)))
+
+
+def test_stack_asked_for_by_name_on_images_says_why_there_is_none():
+    images, labels = _images()
+    with pytest.warns(UserWarning, match="stack=True: no second level over the blend, for image data"):
+        model = _fit(images, labels, families=["linear", "knn"], n_trials=4, stack=True, search_space=None,
+                     isolation="none")
+    assert not model.model_source_.startswith("stack")

@@ -140,3 +140,42 @@ def test_a_model_whose_package_cannot_be_imported_says_which_to_install_in_anoth
     assert done.stdout.startswith(f"FamilyUnavailableError True the model in {tmp_path / 'm'} needs the module "
                                   "'lightgbm', which cannot be imported here"), done.stdout + done.stderr
     assert f'pip install "lightgbm=={lightgbm.__version__}"' in done.stdout
+
+
+def test_a_model_holding_code_of_its_scripts_main_is_refused_by_a_typed_error_elsewhere(tmp_path):
+    # A class defined in the fitting script cannot be found by another process: pickle's AttributeError was raw.
+    fit = """
+import sys, numpy as np, pandas as pd, automl
+from sklearn.linear_model import LogisticRegression
+from automl.families import ModelFamily, register_family
+from automl.spaces import space_from_dict
+
+class LR(LogisticRegression):
+    pass
+
+FAMILY = ModelFamily("mainlr", frozenset({"binary"}), "onehot", lambda p, c: LR(C=p["c"]),
+                     search_space=space_from_dict({"family": "mainlr", "params": {
+                         "c": {"type": "float", "low": 0.1, "high": 10.0, "default": 1.0}}}))
+register_family("mainlr", "__main__:FAMILY")
+rng = np.random.default_rng(0)
+frame = pd.DataFrame({"a": rng.normal(size=100)}).assign(y=lambda f: (f.a > 0).astype(int))
+automl.fit(frame, target="y", families=["mainlr"], n_trials=1, cv=2, tracking=False).save(sys.argv[1])
+"""
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", fit, str(tmp_path / "m")], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    load = ("import automl, sys\ntry:\n    automl.load(sys.argv[1])\nexcept automl.AutoMLError as e:\n"
+            "    print(type(e).__name__, isinstance(e, ImportError), e)")
+    done = subprocess.run([sys.executable, "-c", load, str(tmp_path / "m")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.startswith("FamilyUnavailableError True"), done.stdout + done.stderr
+    assert "define it in a module" in done.stdout
+
+
+def test_a_missing_module_of_yours_is_not_sent_to_pip():
+    from automl.model_files import loading_error
+
+    mine = str(loading_error("m", {"lightgbm": "4.6.0"}, ModuleNotFoundError("x", name="my_plugin")))
+    assert "pip install" not in mine and "PYTHONPATH" in mine
+    assert 'pip install "lightgbm==4.6.0"' in str(loading_error("m", {"lightgbm": "4.6.0"},
+                                                               ModuleNotFoundError("x", name="lightgbm")))

@@ -136,3 +136,13 @@ def test_bytes_or_lists_in_a_category_column_at_predict_are_refused_as_at_fit():
         with pytest.raises(automl.DataValidationError, match=said):
             model.predict(X.assign(c=pd.Series(values, dtype=object)))
     assert len(model.predict(X.assign(c=pd.Series(["x", 1, "y"], dtype=object)))) == 3  # a code sent as a number
+
+
+def test_a_frame_missing_many_columns_is_told_in_a_message_of_bounded_size():
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(80, 300)), columns=[f"p{i}" for i in range(300)])
+    frame["y"] = (frame.p0 > 0).astype(int)
+    model = automl.fit(frame, target="y", families=["linear"], n_trials=1, cv=2, tracking=False, isolation="none")
+    with pytest.raises(automl.DataValidationError) as caught:
+        model.predict(frame[[f"p{i}" for i in range(10)]])
+    said = str(caught.value)
+    assert "290 column(s) seen at fit are missing" in said and "and 270 more" in said and len(said) < 1000

@@ -103,3 +103,27 @@ def test_evaluate_and_score_take_the_weights_column_by_name_as_fit_does():
     assert model.score(frame, sample_weight="w") == model.score(frame.drop(columns="w"), sample_weight=frame["w"])
     with pytest.raises(automl.DataValidationError, match="did you mean 'w'"):
         model.evaluate(frame, sample_weight="ww")
+
+
+def test_weights_that_leave_validation_parts_unweighted_are_told_so_with_a_fix_that_works():
+    from automl.exceptions import DataValidationError
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=300)})
+    frame["y"] = np.where(frame.a + rng.normal(size=300) > 0, "p", "q")
+    w = np.zeros(300)
+    w[rng.choice(300, 8, replace=False)] = 1.0
+    with pytest.raises(DataValidationError) as caught:
+        automl.fit(frame, target="y", families=["linear"], n_trials=1, tracking=False, sample_weight=w)
+    said = str(caught.value)
+    assert "underflow" not in said and "positive sample_weight" in said and "fewer folds" in said
+
+
+def test_a_class_weighted_zero_on_every_row_is_warned_about_by_name():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=240)})
+    frame["y"] = np.select([frame.a < -0.5, frame.a < 0.5], ["p", "q"], "r")
+    w = np.where(frame.y == "r", 0.0, 1.0)
+    with pytest.warns(UserWarning, match=r"class\(es\) 'r' have sample_weight 0 on every row"):
+        automl.fit(frame, target="y", families=["linear"], n_trials=1, tracking=False, sample_weight=w,
+                   isolation="none")

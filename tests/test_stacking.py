@@ -79,6 +79,7 @@ def test_a_saved_stack_loads_and_predicts_the_same_and_explains(stacked, tmp_pat
     assert np.allclose(loaded.predict_proba(X), model.predict_proba(X))
     frame = model.explain(X.head(5), n_background=20, n_permutations=2)
     assert frame.shape[0] == 5 and "permutation" in frame.attrs["method"]
+    assert frame.attrs["method"].startswith("stack of ")  # named as a stack, not as its second level's family
 
 
 @pytest.mark.parametrize("fault, logged", [

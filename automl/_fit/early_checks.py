@@ -119,6 +119,18 @@ def _fold_score(metric: Any, y: np.ndarray, train: np.ndarray, valid: np.ndarray
     return metric.compute(y[valid], prediction, classes, w)
 
 
+def _sparse_weights(splits: Sequence[tuple[np.ndarray, np.ndarray]], bad: Sequence[int], y: np.ndarray, task: str,
+                    weights: np.ndarray) -> str:
+    """Why validation parts ``bad`` cannot be scored when it is their weights' sparseness (no row of positive weight,
+    or one class among those rows), else ''."""
+    positive = [splits[i][1][weights[splits[i][1]] > 0] for i in bad]
+    if all(len(rows) == 0 for rows in positive):
+        return "no row of theirs has a positive sample_weight"
+    if task != "regression" and all(len(np.unique(y[rows])) < 2 for rows in positive):
+        return "their rows of positive sample_weight hold a single class"
+    return ""
+
+
 def _fold_shape_problems(splits: Sequence[tuple[np.ndarray, np.ndarray]], y: np.ndarray, task: str,
                          classes: Any, cv: str) -> list[str]:
     out = []
@@ -168,9 +180,14 @@ def split_problems(splits: Sequence[tuple[np.ndarray, np.ndarray]], y: np.ndarra
     why = ("they hold a single class (ROC AUC ranks one class against another)" if single and metric.name == "roc_auc"
            else f"they hold {sizes[0]} row(s)" if sizes == [1] else "the metric is undefined there")
     weighted = weights is not None and not single and min(sizes) > 1
-    if weighted:
+    sparse = weighted and _sparse_weights(splits, bad, y, task, weights)
+    if sparse:
+        why = sparse
+    elif weighted:
         why = "the validation weights underflow or overflow"
-    fix = ("rescale sample_weight (e.g. w / w.max())" if weighted else
+    fix = ("give more rows a positive sample_weight, or use fewer folds (e.g. cv=2), so that every validation part "
+           "holds weighted rows" + (" of two classes" if task != "regression" else "") if sparse else
+           "rescale sample_weight (e.g. w / w.max())" if weighted else
            "use folds with both classes in every validation part (a stratified cv such as cv=5, or fewer folds), "
            "or another metric (e.g. metric='log_loss')" if single else
            "use larger validation parts (cv=5 or cv=0.2 instead of leave-one-out), or another metric")

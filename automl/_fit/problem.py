@@ -183,7 +183,7 @@ def validated_data(settings: FitSettings, X: Any, y: Any, groups: Any, sample_we
         classifier=classifier if settings.estimator != "any" else None, sample_weight=sample_weight,
     )
     roles = settings.get("column_roles")
-    problems = role_problems(data.X, roles)
+    problems = role_problems(data.X, roles, target=str(getattr(y, "name", None) or "y"))
     if problems:
         raise InvalidParameterError(problems)
     data.text = tuple(text_columns(data.X, roles)) if image_shape is None else ()

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,8 +157,9 @@ def build_report(problem: Any, outcome: SearchOutcome, final: Any, fit_seconds: 
     if problem.task == "binary":  # the class f1, precision and recall are about, stated in the leaderboard too
         attributes["pos_label_"] = problem.pos_label
         board["pos_label"] = [problem.pos_label] * len(board)
-    logger.info("best: trial %d %s %s=%.5g (%d trials, %.1fs)", final.trial.number, final.trial.family,
-                problem.metric.name, final.score, outcome.n_new_trials, fit_seconds)
+    logger.info("final model: %s, %s=%.5g on CV; best trial %d (%s) %s=%.5g (%d trials, %.1fs)", final.source,
+                problem.metric.name, final.score, final.trial.number, final.trial.family, problem.metric.name,
+                math.nan if final.trial.value is None else final.trial.value, outcome.n_new_trials, fit_seconds)
     explain_rows = problem.data.X.sample(min(len(problem.data.X), 200), random_state=0)  # the tracker's explanation
     return FitReport(attributes, outcome.study, problem.spaces, problem.y, problem.data.X.head(5),
                      extra={"explain_rows": explain_rows})

@@ -48,7 +48,7 @@ import numpy as np
 
 from automl._spawn import raise_if_stopped
 from automl._fit.trial_config import for_refit, trial_params
-from automl._warnings import report_stage
+from automl._warnings import report_stage, warn_user
 from automl.ensemble import DEFAULT_ROUNDS, cross_fitted_scores, greedy_selection, oof_by_repeat
 from automl.evaluation.monitor import EpochDone, FoldDone, Go, ProbeDone, Stop
 from automl.evaluation.stats import finite_mean_std
@@ -252,6 +252,8 @@ def stack_cv(problem: Any, outcome: SearchOutcome, runner: Any, trials: Sequence
                       f"{width:.1f} x the columns) would end past the ensemble's deadline, and so would any other "
                       "booster's")
         logger.info("no second level over the blend: %s", reason or "no completed trial")
+        if problem.settings.stack is True and _why_not(problem):  # asked for by name: said where the user looks
+            warn_user(f"stack=True: no second level over the blend, for {_why_not(problem)}")
         return None
     report_stage("stacking a second level over the blend ...")
     logger.info("the second level over the blend: trial %d (%s), %.1f s expected on %.1f x the columns", top.number,
@@ -261,7 +263,8 @@ def stack_cv(problem: Any, outcome: SearchOutcome, runner: Any, trials: Sequence
     try:
         result = runner.evaluate(top.family, params, seed=seed, monitor=_Deadline(aim), deadline=aim, extra=columns)
         if problem.settings.final_model != "refit":  # its fold models: the model under "bag", the fallback else
-            runner.keep(stack_key(top), [*trials, stack_key(top), *(r.number for r in ranked if runner.holds(r.number))])
+            held = (r.number for r in ranked if runner.holds(r.number))
+            runner.keep(stack_key(top), list(dict.fromkeys([*trials, stack_key(top), *held])))
         blended = _blend_levels(problem, outcome, trials, result, blend_score, deadline)
     except Exception as exc:  # noqa: BLE001 - a failing second level never ends the fit: the blend stays
         _failed(exc)

@@ -52,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         note = interrupted_note(args)
         print(f"automl: {what}" + (f"; {note}" if note else ""), file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
+    except BrokenPipeError:  # the reader of our output went (automl leaderboard M | head): quietly, as Unix tools
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes it
+        return 141
     except AutoMLError as exc:
         usage = isinstance(exc, (ValueError, TypeError, LookupError))
         print(f"automl: error: {exc}", file=sys.stderr)

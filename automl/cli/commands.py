@@ -173,7 +173,7 @@ def demo(args: argparse.Namespace) -> int:
     board = model.leaderboard()
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(board[["rank", "trial", "family", "roc_auc_mean", "roc_auc_std", "fit_time", "state"]].head(10))
-    print(f"best: {model.best_family_} (trial {model.best_trial_}), CV roc_auc {model.best_score_:.4f}")
+    print(f"final model: {model.model_source_}, CV roc_auc {model.best_score_:.4f}")
     print(f"test: {model.evaluate(test)}")
     folder = model.save(args.output, overwrite=True)
     reloaded = automl.load(folder)

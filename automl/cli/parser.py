@@ -250,7 +250,7 @@ def _study_commands(sub: argparse._SubParsersAction) -> None:
                        help="a saved model folder (fit --output, model.save): the leaderboard saved with it")
     _flag(board, "study_name", help="study name (instead of MODEL_DIR)")
     _storage(board)
-    board.add_argument("--top", type=int, default=20, help="rows to show (default 20; 0: all)")
+    board.add_argument("--top", type=_rows, default=20, help="rows to show (default 20; 0: all)")
     board.add_argument("--csv", help="write every trial and column to this CSV file instead")
 
 
@@ -311,3 +311,14 @@ def _model_and_space_commands(sub: argparse._SubParsersAction) -> None:
     _flag(ui, "tracking_uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)")
     ui.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1; the UI has no login)")
     ui.add_argument("--port", type=int, default=5000, help="port (default 5000; 0 picks a free one)")
+
+
+def _rows(text: str) -> int:
+    """``--top``: a count of rows, 0 for all (argparse says the rule when it is broken)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number of rows, 0 for all; got {text!r}")
+    return value

@@ -64,13 +64,15 @@ def _normal_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:
     return shape if len(shape) == 3 else (shape[0], shape[1], 1)
 
 
-def as_image_frame(X: Any, image_shape: Sequence[int] | None, *, argument: str = "X") -> tuple[Any, tuple[int, int, int] | None]:
+def as_image_frame(X: Any, image_shape: Sequence[int] | None, *, argument: str = "X",
+                   fitted: bool = False) -> tuple[Any, tuple[int, int, int] | None]:
     """Turn image input into pixel columns; anything else passes through with shape None.
 
     Args:
         X: An array ``(N, H, W)`` / ``(N, H, W, C)``, or a frame / 2-D array of pixel columns.
         image_shape: ``(H, W)`` or ``(H, W, C)`` for pixel columns; checked against an image array.
         argument: Name used in error messages.
+        fitted: ``image_shape`` is a fitted model's (at predict), not the user's setting.
 
     Returns:
         ``(frame, (H, W, C))`` for images, else ``(X, None)``.
@@ -87,6 +89,8 @@ def as_image_frame(X: Any, image_shape: Sequence[int] | None, *, argument: str =
         found = _normal_shape(X.shape[1:])
         if image_shape is not None and _normal_shape(image_shape) != found:
             raise DataValidationError(
+                f"{argument} holds images of shape {found} (height, width, channels) but the model was fitted on "
+                f"images of shape {_normal_shape(image_shape)}; pass images of that shape" if fitted else
                 f"{argument} holds images of shape {found} (height, width, channels) but image_shape="
                 f"{tuple(image_shape)}; leave image_shape out for arrays, or reshape the images"
             )

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl._suggest import listed
 from automl._warnings import warn_user
 from automl.data.blocks import NUMERIC_KINDS
 from automl.data.categories import as_text, fitted_levels, to_codes, to_labels
@@ -257,12 +258,12 @@ class Schema:
         missing = [n for n in self.names if n not in present]
         if missing:
             raise DataValidationError(
-                f"{len(missing)} column(s) seen at fit are missing: {missing}; "
-                f"the frame has {sorted(present)}. Pass every column the model was fitted on."
+                f"{len(missing)} column(s) seen at fit are missing: {listed(missing)}; "
+                f"the frame has {listed(sorted(present))}. Pass every column the model was fitted on."
             )
         extra = [c for c in columns if c not in self._by_name and c not in self.ignored]
         if extra and warn:
-            warn_user(f"dropping {len(extra)} column(s) not seen at fit: {extra}")
+            warn_user(f"dropping {len(extra)} column(s) not seen at fit: {listed(extra)}")
         out: dict[str, pd.Series] = {}
         problems: list[str] = []
         unseen: dict[str, list[str]] = {}

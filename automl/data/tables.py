@@ -50,6 +50,8 @@ _DURATION = re.compile(r"^\s*-?\d+ days? [+-]?\d{2}:\d{2}:\d{2}(\.\d+)?\s*$")
 #: Most file names a folder given as data is searched for a Parquet file: a partitioned data set shows one among
 #: its first few, and a folder given by mistake (a home folder) is not walked to its end.
 _FOLDER_NAMES_READ = 10_000
+#: The name pandas gives a column whose header cell is empty.
+_UNNAMED = re.compile(r"^Unnamed: \d+$")
 
 
 def is_parquet_folder(path: str) -> bool:
@@ -105,7 +107,20 @@ def read_table(path: str | os.PathLike, schema: Schema | None = None) -> pd.Data
         held = f"has {frame.shape[1]} columns but no rows" if parquet else "has a header but no rows"
         raise InvalidParameterError(f"data file {text!r} {held}: a data file needs at least one row of data; "
                                     "pass a file with rows")
-    return frame
+    return frame if parquet else _without_empty_unnamed(frame, text)
+
+
+def _without_empty_unnamed(frame: pd.DataFrame, path: str) -> pd.DataFrame:
+    """``frame`` without the columns a header left unnamed (pandas' ``Unnamed: N``) that hold no value: trailing
+    commas (``a,b,y,,``), as spreadsheets write them. Dropped with a warning, at fit and at predict alike."""
+    empty = [c for c in frame.columns if _UNNAMED.match(str(c)) and frame[c].isna().all()]
+    if not empty:
+        return frame
+    from automl._warnings import warn_user
+
+    warn_user(f"data file {path!r}: dropping {len(empty)} column(s) with no name in the header and no value "
+              f"({', '.join(map(str, empty[:5]))}; trailing commas)")
+    return frame.drop(columns=empty)
 
 
 def _refuse_duplicate_header(path: str) -> None:

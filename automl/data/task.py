@@ -164,3 +164,27 @@ def warn_constant_target(task: str, y: pd.Series, target_name: str) -> None:
     if task == "regression" and len(y) and y.nunique(dropna=True) == 1:
         warn_user(f"target {target_name!r} has a single value ({y.dropna().iloc[0]}): every model will predict it; "
                   "check the target column")
+
+
+def warn_unweighted_classes(task: str, y: pd.Series, weights: np.ndarray | None) -> None:
+    """Warn about classes whose every row has weight 0: no model learns them, so they get about no probability
+    (a binary target whose weighted rows hold one class is refused instead: :func:`automl.data.validation`).
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_unweighted_classes("multiclass", pd.Series(list("abcc")), np.array([1.0, 1.0, 0.0, 0.0]))
+        >>> str(caught[0].message)[:40]
+        "class(es) 'c' have sample_weight 0 on ev"
+    """
+    from automl._warnings import warn_user
+
+    if task == "regression" or weights is None:
+        return
+    weighted = set(y[np.asarray(weights) > 0].dropna().unique())
+    unweighted = [c for c in y.dropna().unique() if c not in weighted]
+    if unweighted:
+        listed = ", ".join(repr(c) for c in unweighted[:5])
+        warn_user(f"class(es) {listed} have sample_weight 0 on every row: no model learns them, and predict gives them "
+                  "almost no probability; give some of their rows a positive weight, or drop their rows")

@@ -102,7 +102,7 @@ def looks_like_text(series: pd.Series) -> bool:
     return bool(words.mean() >= TEXT_MIN_WORDS)
 
 
-def role_problems(X: pd.DataFrame, roles: Mapping[str, str] | None) -> list[str]:
+def role_problems(X: pd.DataFrame, roles: Mapping[str, str] | None, target: str | None = None) -> list[str]:
     """What is wrong with ``column_roles`` for this frame: unknown columns (with "did you mean") and
     columns that do not hold strings (only they can take either role).
 
@@ -115,7 +115,10 @@ def role_problems(X: pd.DataFrame, roles: Mapping[str, str] | None) -> list[str]
     problems = []
     names = [str(c) for c in X.columns]
     for name in (roles or {}):
-        if name not in names:
+        if name == target and name not in names:
+            problems.append(f"column_roles[{name!r}]: {name!r} is the target; roles are for feature columns (text "
+                            "or categorical), the target is read as the task says; leave it out of column_roles")
+        elif name not in names:
             problems.append(f"column_roles: {unknown_name_message('column', name, names)}")
         elif not _is_string_column(X[name]):
             what = "holds values that are not strings" if X[name].dtype == object else f"has dtype {X[name].dtype}"
@@ -240,7 +243,9 @@ class TextEncoder(TransformerMixin, BaseEstimator):
             _CHAR_NGRAM_MIN, _CHAR_NGRAM_MIN + int(self.ngram_max))
         return TfidfVectorizer(analyzer=self.analyzer, ngram_range=(low, high), sublinear_tf=True,
                                max_features=MAX_VOCABULARY, dtype=np.float64,
-                               token_pattern=r"(?u)\b\w+\b")  # one-letter words count ("a 5 star")
+                               # one-letter words count ("a 5 star"); characters need no pattern (scikit-learn
+                               # warns on every fit given one)
+                               token_pattern=r"(?u)\b\w+\b" if self.analyzer == "word" else None)
 
     def fit(self, texts: pd.Series, y: Any = None) -> TextEncoder:
         """Learn the vocabulary, the SVD and (with ``y``) the text model on the training rows."""

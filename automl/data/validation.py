@@ -30,7 +30,7 @@ from automl.data.dtypes import (
     target_length_problem,
 )
 from automl.data.schema import derived_names
-from automl.data.task import check_task, infer_task, target_kind_problems, warn_constant_target
+from automl.data.task import check_task, infer_task, target_kind_problems, warn_constant_target, warn_unweighted_classes
 from automl._warnings import warn_user
 from automl.exceptions import DataShapeError, DataValidationError, InputTypeError
 
@@ -496,4 +496,5 @@ def validate_training_data(
     if problems:
         raise DataValidationError(problems)
     warn_constant_target(task, y_series, target_name)
+    warn_unweighted_classes(task, y_series, weights)
     return TrainingData(X, y_series, group_series, task, n_dropped, weights)

@@ -275,13 +275,13 @@ def _index_pairs(cv: object) -> CVSpec:
     return CVSpec("splitter", folds=len(pairs), splitter=IndexSplits(pairs))
 
 
-def _positive_int(text: str, cv: object) -> int:
+def _positive_int(text: str, cv: object, what: str = "folds", least: int = 2) -> int:
     try:
         value = int(text)
     except ValueError:
         raise InvalidParameterError(f"cv={cv!r}: {text!r} is not a whole number; cv must be {CV_FORMS}") from None
-    if value < 2:
-        raise InvalidParameterError(f"cv={cv!r}: needs at least 2 folds, got {value}")
+    if value < least:
+        raise InvalidParameterError(f"cv={cv!r}: needs at least {least} {what}, got {value}")
     return value
 
 
@@ -335,20 +335,18 @@ def parse_cv(cv: object) -> CVSpec:
         raise InvalidParameterError(f"cv must be {CV_FORMS}; got {cv!r} of type {type(cv).__name__}")
     if isinstance(cv, numbers.Integral):  # numpy integers too
         return CVSpec("folds", folds=_positive_int(str(int(cv)), int(cv)))
-    if isinstance(cv, numbers.Real):
-        if float(cv).is_integer() and float(cv) >= 2:
-            raise InvalidParameterError(f"cv={float(cv)!r}: a float is a holdout fraction between 0 and 1; for "
-                                        f"{int(float(cv))} folds write cv={int(float(cv))}")
-        return CVSpec("holdout", fraction=_fraction(float(cv), float(cv)))
-    text = cv.strip()
+    text = str(cv).strip()
+    if isinstance(cv, numbers.Real) or (not text.isdigit() and _is_number_text(text)):  # "5.0" reads as 5.0 does
+        if float(text).is_integer() and float(text) >= 2:
+            raise InvalidParameterError(f"cv={cv!r}: a fraction is a holdout share between 0 and 1; for "
+                                        f"{int(float(text))} folds write cv={int(float(text))}")
+        return CVSpec("holdout", fraction=_fraction(text, cv))
     if text.isdigit():
         return CVSpec("folds", folds=_positive_int(text, cv))
-    if _is_number_text(text):
-        return CVSpec("holdout", fraction=_fraction(text, cv))
     kind, colon, arg = text.partition(":")
     kind = kind.strip().lower()
     if kind == "kfold":
-        return CVSpec("kfold", folds=_positive_int(arg, cv))
+        return CVSpec("kfold", folds=_positive_int(arg or "5", cv))
     if kind == "group":
         if arg and not arg.strip().isdigit():
             return CVSpec("group", column=arg, folds_given=False)
@@ -357,12 +355,16 @@ def parse_cv(cv: object) -> CVSpec:
                                         "values keep rows together), cv='group:K' with groups=, or cv='group'")
         return CVSpec("group", folds=_positive_int(arg or "5", cv), folds_given=bool(arg.strip()))
     if kind == "holdout":
+        if not arg.strip():
+            raise InvalidParameterError(f"cv={cv!r} names no fraction; write cv='holdout:0.2' (the share of rows "
+                                        "held out)")
         return CVSpec("holdout", fraction=_fraction(arg, cv))
     if kind == "time":
         return CVSpec("time", folds=_positive_int(arg or "5", cv))
     if kind == "repeated":
         folds, _, repeats = arg.lower().partition("x")
-        return CVSpec("repeated", folds=_positive_int(folds, cv), repeats=_positive_int(repeats or "2", cv))
+        return CVSpec("repeated", folds=_positive_int(folds, cv),
+                      repeats=_positive_int(repeats or "2", cv, what="repeats", least=1))
     raise InvalidParameterError(f"cv={cv!r} is not understood; cv must be {CV_FORMS}")
 
 

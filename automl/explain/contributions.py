@@ -146,9 +146,17 @@ def contributions(model: Any, canonical: pd.DataFrame, background: pd.DataFrame,
                                               n_permutations=n_permutations, seed=seed)
         phi += part
         base += part_base
-        methods.append(", ".join(dict.fromkeys(m.family for m, _ in estimated)) + f": permutation estimate ({n_permutations} "
-                       f"permutations, {len(background)} background rows)")
+        methods.append(", ".join(dict.fromkeys(_described(m) for m, _ in estimated))
+                       + f": permutation estimate ({n_permutations} permutations, {len(background)} background rows)")
     return phi, base, "score", "; ".join(dict.fromkeys(methods))  # a bag's members: one entry per family
+
+
+def _described(model: Any) -> str:
+    """How a method line names ``model``: its family; a stack by its levels (its family is its second level's)."""
+    inner = model.model if isinstance(model, TemperatureScaled) else model
+    if isinstance(inner, StackedModel):
+        return f"stack of {inner.family} over {', '.join(dict.fromkeys(str(b.family) for b in inner.base))}"
+    return str(model.family)
 
 
 def _free_name(name: str, taken: list[str]) -> str:
@@ -192,9 +200,11 @@ def explain(model: Any, X: Any, *, background: Any = None, target: Any = None, n
         >>> np.allclose(frame.sum(axis=1), model.predict(X.head(3)))
         True
     """
-    if n_background < 1 or n_permutations < 1:
-        raise InvalidParameterError(f"n_background and n_permutations must be >= 1, got {n_background} and "
-                                    f"{n_permutations}; pass positive numbers")
+    problems = [f"{name} must be a whole number >= 1, got {value!r}; pass e.g. {example}"
+                for name, value, example in (("n_background", n_background, 100), ("n_permutations", n_permutations, 10))
+                if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1]
+    if problems:
+        raise InvalidParameterError(problems)
     features = model._features(X)
     schema = model.schema_
     canonical = schema.transform(features)
@@ -217,4 +227,9 @@ def explain(model: Any, X: Any, *, background: Any = None, target: Any = None, n
         frame[_free_name("class", schema.names)] = np.asarray(model.classes_)[targets] if targets is not None else []
     frame.attrs["output"] = _output_words(space, model.task_, named)
     frame.attrs["method"] = method
+    if background is None and len(reference) == 1 and "permutation" in method:
+        from automl._warnings import warn_user
+
+        warn_user("explain() of one row against itself (background=None: a sample of X) gives every column 0; "
+                  "pass background= rows like the training data")
     return frame

@@ -23,12 +23,12 @@ from automl.exceptions import InvalidParameterError
 __all__ = ["feature_importance"]
 
 
-def _score(estimator: Any, X: pd.DataFrame, y: Any) -> float:
-    return float(estimator.score(X, y))
+def _score(estimator: Any, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> float:
+    return float(estimator.score(X, y, sample_weight=sample_weight))
 
 
 def feature_importance(model: Any, X: Any, y: Any = None, *, n_repeats: int = 5,
-                       random_state: int | None = 0) -> pd.DataFrame:
+                       random_state: int | None = 0, sample_weight: Any = None) -> pd.DataFrame:
     """Drop of the search metric when each input column is shuffled (scikit-learn's permutation importance).
 
     The model scored is the one ``predict`` uses (an ensemble as a whole), with :meth:`score`, the
@@ -42,6 +42,7 @@ def feature_importance(model: Any, X: Any, y: Any = None, *, n_repeats: int = 5,
         y: Their target; may be left out when ``X`` holds the target column.
         n_repeats: Shuffles per column.
         random_state: Seed of the shuffles.
+        sample_weight: Weight of each row in the metric (as :meth:`score` takes it: values, or a column of ``X``).
 
     Returns:
         Columns ``feature`` (input column), ``importance_mean`` and ``importance_std`` (over the
@@ -49,9 +50,11 @@ def feature_importance(model: Any, X: Any, y: Any = None, *, n_repeats: int = 5,
     """
     from sklearn.inspection import permutation_importance
 
-    if not isinstance(n_repeats, int | np.integer) or n_repeats < 1:
+    if isinstance(n_repeats, bool) or not isinstance(n_repeats, int | np.integer) or n_repeats < 1:
         raise InvalidParameterError(f"n_repeats must be a whole number >= 1, got {n_repeats!r}; pass e.g. 5")
     model._check_fitted()
+    if isinstance(sample_weight, str):  # a column, as score() and fit take it
+        sample_weight, X = _column(X, sample_weight), X.drop(columns=[sample_weight])
     X, y = model._split_target(X, y)
     features = model._features(X)
     model.schema_.transform(features)  # refuses what predict refuses, warns once about what it warns
@@ -62,7 +65,13 @@ def feature_importance(model: Any, X: Any, y: Any = None, *, n_repeats: int = 5,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the same unseen categories would be reported on every shuffle
         result = permutation_importance(model, features, pd.Series(np.asarray(y)), scoring=_score,
-                                        n_repeats=n_repeats, random_state=random_state)
+                                        n_repeats=n_repeats, random_state=random_state,
+                                        sample_weight=None if sample_weight is None else np.asarray(sample_weight))
+    if len(features) and np.isnan(result.importances_mean).all():  # the warnings above were silenced, not this
+        from automl._warnings import warn_user
+
+        warn_user(f"feature_importance: {model.metric_.name} is undefined on these {len(features)} row(s) (e.g. one "
+                  "class under roc_auc), so every importance is NaN; pass more rows, of every class")
     frame = pd.DataFrame({
         "feature": list(model.schema_.names),
         "importance_mean": result.importances_mean,
@@ -70,3 +79,11 @@ def feature_importance(model: Any, X: Any, y: Any = None, *, n_repeats: int = 5,
     }).sort_values("importance_mean", ascending=False, kind="stable").reset_index(drop=True)
     frame.attrs["metric"] = model.metric_.name
     return frame
+
+
+def _column(X: Any, name: str) -> Any:
+    """The column ``name`` of the frame ``X`` (the weights given by name)."""
+    if not isinstance(X, pd.DataFrame) or name not in X.columns:
+        raise InvalidParameterError(f"sample_weight={name!r} names no column of X; pass the weights or the name of "
+                                    "a column of X")
+    return X[name].to_numpy()

@@ -245,7 +245,8 @@ def resolve_families(
         problems.append("families= is empty; name at least one family, or pass None for all installed families")
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
-        problems.append(f"families= names {duplicated} more than once")
+        problems.append(f"families= names {duplicated} more than once; name each family once, e.g. "
+                        f"families={list(dict.fromkeys(names))}")
     if problems:
         if all("unknown family" in p for p in problems):
             raise UnknownNameError(problems)

@@ -400,9 +400,8 @@ class IsolatedRunner:
         now = time.monotonic()
         if self.trial_timeout is not None and now - started > self.trial_timeout:
             self._discard()
-            raise TrialCrashed(
-                f"killed after {now - started:.1f} s: the {what} ran past trial_timeout={self.trial_timeout:g} s"
-            )
+            raise TrialCrashed(f"killed after {now - started:.1f} s: the {what} ran past trial_timeout="
+                               f"{self.trial_timeout:g} s (raise trial_timeout to let such trials end)")
         grace = DEADLINE_GRACE_SECONDS if what == "trial" else 0.0
         if deadline is not None and now > deadline + grace:
             self._discard()
@@ -414,10 +413,8 @@ class IsolatedRunner:
             rss = tree_resident_mb(worker.process.pid)  # type: ignore[arg-type]
             if rss is not None and rss > self.memory_limit_mb:
                 self._discard()
-                raise TrialCrashed(
-                    f"killed at {rss:.0f} MiB resident: the {what} went over "
-                    f"trial_memory_limit={self.memory_limit_mb:g} MiB"
-                )
+                raise TrialCrashed(f"killed at {rss:.0f} MiB resident: the {what} went over trial_memory_limit="
+                                   f"{self.memory_limit_mb:g} MiB (raise trial_memory_limit to let such trials end)")
 
     def _recycle_if_over(self, worker: Worker) -> None:
         """A worker left above the memory limit by a finished request is replaced before the next one

@@ -100,12 +100,10 @@ def apply_overrides(space: Any, overrides: object, source: str,
         problems.extend(errors)
         if param is not None:
             new[name] = param
+    result = replace(space, params=tuple(new.values()), source=f"{space.source} with {source}")
+    problems += [f"{source}: {p}" for p in result.problems()]  # the overrides that applied, checked as one space
     if problems:
         raise SearchSpaceError(problems)
-    result = replace(space, params=tuple(new.values()), source=f"{space.source} with {source}")
-    problems = result.problems()
-    if problems:
-        raise SearchSpaceError([f"{source}: {p}" for p in problems])
     return result
 
 

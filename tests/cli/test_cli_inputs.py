@@ -80,3 +80,34 @@ def test_a_pruner_class_is_refused_before_the_search():
 
     with pytest.raises(InvalidParameterError, match=r"pruner=MedianPruner\(\)"):
         automl.fit(_frame(), target="y", pruner=optuna.pruners.MedianPruner, n_trials=1, tracking=False)
+
+
+def test_trailing_commas_in_a_csv_are_dropped_at_fit_as_at_predict(tmp_path):
+    rows = "\n".join(f"{a},{a % 3},{int(a % 2 == 0)},," for a in range(60))
+    (tmp_path / "t.csv").write_text("a,b,y,,\n" + rows + "\n")
+    out = _automl("fit", "t.csv", "--target", "y", "--n-trials", "1", "--families", "linear", "--cv", "2",
+                  "--no-tracking", "-o", "m", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "dropping 2 column(s) with no name" in out.stderr
+    assert automl.load(tmp_path / "m").n_features_in_ == 2
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    # `automl leaderboard M | head -1`: the pipe breaks; Unix tools exit quietly, not "automl: failed: BrokenPipeError".
+    frame = _frame()
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    assert _automl("fit", "d.csv", "--target", "y", "--n-trials", "6", "--families", "linear,knn", "--cv", "2",
+                   "--no-tracking", "-o", "m", cwd=tmp_path).returncode == 0
+    script = (f"{AUTOML!r}, 'leaderboard', 'm', '--top', '0'")
+    code = ("import subprocess, sys\n"
+            f"p = subprocess.Popen([{script}], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=sys.argv[1])\n"
+            "p.stdout.close()\n"  # the reader goes before the first line
+            "err = p.stderr.read().decode()\n"
+            "print(p.wait(), repr(err))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    status, err = out.stdout.split(" ", 1)
+    assert status in ("0", "141") and "BrokenPipe" not in err, out.stdout
+    top = _automl("leaderboard", "m", "--top", "-1", cwd=tmp_path)
+    assert top.returncode == 2 and "must be a whole number of rows" in top.stderr
+    board = _automl("leaderboard", "d.csv", cwd=tmp_path)
+    assert board.returncode == 2 and "is a file; a model is a folder" in board.stderr

@@ -323,3 +323,18 @@ def test_a_saved_text_model_does_not_carry_the_cut_n_grams(tmp_path):
     texts, y = _long_texts(200, 2)
     encoder = TextEncoder(task="binary").fit(texts, y)
     assert encoder.vectoriser_.stop_words_ is None and len(encoder.vectoriser_.vocabulary_) == 50_000
+
+
+def test_a_character_analyser_fits_without_scikit_learns_token_pattern_warning():
+    import warnings
+
+    texts = pd.Series([f"parcel {i} late again and again" for i in range(40)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert TextEncoder(analyzer="char_wb", dims=2).fit(texts).transform(texts).shape == (40, 2)
+
+
+def test_a_role_given_to_the_target_is_told_it_is_the_target_not_an_unknown_column():
+    frame = pd.DataFrame({"note": [f"call back on day {i}" for i in range(40)], "y": ["a", "b"] * 20})
+    with pytest.raises(InvalidParameterError, match="'y' is the target; roles are for feature columns"):
+        automl.fit(frame, target="y", column_roles={"y": "text"}, n_trials=1, tracking=False)

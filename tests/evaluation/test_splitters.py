@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -260,3 +262,23 @@ def test_time_folds_on_rows_out_of_time_order_are_warned_about_naming_the_sort()
         assert not said or "X.sort_values('when')" in said[0]
     assert make_cv_plan("time:3", "regression").order_warnings(frame[["a"]]) == []  # nothing to tell time by
     assert make_cv_plan(5, "regression").order_warnings(frame) == []
+
+
+@pytest.mark.parametrize(("cv", "said"), [
+    ("repeated:5x0", "needs at least 1 repeats, got 0"),
+    ("5.0", "for 5 folds write cv=5"),  # as the float 5.0: one grammar for text and numbers
+    (5.0, "for 5 folds write cv=5"),
+    ("holdout", "write cv='holdout:0.2'"),
+])
+def test_cv_spellings_get_the_rule_they_break(cv, said):
+    from automl.evaluation.splitters import parse_cv
+
+    with pytest.raises(InvalidParameterError, match=re.escape(said)):
+        parse_cv(cv)
+
+
+def test_cv_spellings_that_name_a_kind_alone_take_its_five_folds_and_one_repeat_is_kfold():
+    from automl.evaluation.splitters import parse_cv
+
+    assert (parse_cv("kfold").folds, parse_cv("time").folds, parse_cv("group").folds) == (5, 5, 5)
+    assert make_cv_plan("repeated:5x1", "regression").n_splits == 5

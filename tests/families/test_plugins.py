@@ -147,3 +147,8 @@ def test_a_family_without_a_space_is_told_how_to_give_one():
     family = ModelFamily("nospace_here", frozenset({"binary"}), "ordinal", print)
     with pytest.raises(AutoMLError, match=r"search_space=load_space_file\(path\)"):
         family.space()
+
+
+def test_a_family_named_twice_is_told_the_list_to_give():
+    with pytest.raises(InvalidParameterError, match=r"families=\['linear', 'knn'\]"):
+        automl.fit(_binary(), target="y", families=["linear", "knn", "linear"], n_trials=1, tracking=False)

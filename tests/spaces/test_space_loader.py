@@ -292,3 +292,17 @@ def test_space_from_dict_builds_space():
     assert space.defaults() == {"k": 3, "eps": None}
     assert space.optuna_defaults() == {"demo__k": 3}
     assert space.source == "<dict>"
+
+
+def test_overrides_report_every_problem_at_once_unknown_names_and_bad_bounds():
+    import numpy as np
+    import pandas as pd
+
+    import automl
+
+    frame = pd.DataFrame({"a": np.arange(60.0)}).assign(y=lambda f: (f.a > 30).astype(int))
+    with pytest.raises(SearchSpaceError) as caught:
+        automl.fit(frame, target="y", families=["lightgbm"], n_trials=1, tracking=False,
+                   search_space={"lightgbm": {"num_leaves": {"low": 64, "high": 8}, "learning_rat": 0.1}})
+    said = str(caught.value)
+    assert "'learning_rat'" in said and "low=64 is not below high=8" in said
