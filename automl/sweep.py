@@ -130,10 +130,8 @@ class SweepSpec:
 
 
 def read_frame(path: str | os.PathLike) -> Any:
-    """Read a CSV (optionally gzipped) or Parquet file into a DataFrame.
-
-    Raises:
-        InvalidParameterError: the file is missing, of another kind, or unreadable.
+    """Read a CSV (optionally gzipped) or Parquet file, or a folder of Parquet files, into a DataFrame (raises
+    :class:`~automl.exceptions.InvalidParameterError` when it is missing, of another kind, or unreadable).
 
     Example:
         >>> import tempfile, pathlib
@@ -150,20 +148,19 @@ def _data_problems(value: object, base: Path, head: str) -> tuple[str | None, li
     if not isinstance(value, str) or not value.strip():
         return None, [f"{head}'data' must be the path of a CSV or Parquet file, got {value!r}"]
     from automl.data.source import is_url, local_path
+    from automl.data.tables import is_parquet_folder
 
     if is_url(value):  # downloaded (and hashed) when the sweep starts
         ok = urllib.parse.urlsplit(value).path.lower().endswith(DATA_SUFFIXES)
         return value, [] if ok else [f"{head}'data' must end in {', '.join(DATA_SUFFIXES)}, got {value!r}"]
     path = Path(local_path(value)).expanduser()
     path = path if path.is_absolute() else base / path
+    if path.is_dir():  # a partitioned data set is read as one table
+        return str(path.resolve()), [] if is_parquet_folder(str(path)) else [
+            f"{head}'data': {str(path)!r} is a folder without Parquet files; give a CSV or Parquet file, or a folder "
+            "of Parquet files"]
     problems = []
-    from automl.data.tables import is_parquet_folder
-
-    if path.is_dir():  # a partitioned data set: its Parquet files read as one table
-        if not is_parquet_folder(str(path)):
-            problems.append(f"{head}'data': {str(path)!r} is a folder without Parquet files; give a CSV or Parquet "
-                            "file, or a folder of Parquet files")
-    elif not str(path).lower().endswith(DATA_SUFFIXES):
+    if not str(path).lower().endswith(DATA_SUFFIXES):
         problems.append(f"{head}'data' must end in {', '.join(DATA_SUFFIXES)} (or be a folder of Parquet files), "
                         f"got {value!r}")
     elif not path.is_file():
@@ -202,8 +199,7 @@ def _space_problems(space: object, families: object, base: Path, head: str) -> t
             problems.append(f"{head}'search_space': family {name!r} is not in 'families' {selected}")
             continue
         try:
-            family = get_family(name)
-            # as the fit checks them: the text encoder's parameters are every family's (text_dims, ...)
+            family = get_family(name)  # checked as fit checks them: the text encoder's parameters are every family's
             with_text_params(family.space()).with_overrides(overrides, source=f"search_space[{name!r}]",
                                                             pin_choices=family.pin_choices)
         except AutoMLError as exc:

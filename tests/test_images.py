@@ -181,7 +181,7 @@ def test_a_model_fitted_on_named_pixel_columns_predicts_image_arrays_in_their_or
 
 def test_stack_asked_for_by_name_on_images_says_why_there_is_none():
     images, labels = _images()
-    with pytest.warns(UserWarning, match="stack=True: no second level over the blend, for image data"):
+    with pytest.warns(UserWarning, match="stack=True: no second level over the blend will be built, for image data"):
         model = _fit(images, labels, families=["linear", "knn"], n_trials=4, stack=True, search_space=None,
                      isolation="none")
     assert not model.model_source_.startswith("stack")

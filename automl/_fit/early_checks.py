@@ -180,7 +180,7 @@ def split_problems(splits: Sequence[tuple[np.ndarray, np.ndarray]], y: np.ndarra
     why = ("they hold a single class (ROC AUC ranks one class against another)" if single and metric.name == "roc_auc"
            else f"they hold {sizes[0]} row(s)" if sizes == [1] else "the metric is undefined there")
     weighted = weights is not None and not single and min(sizes) > 1
-    sparse = weighted and _sparse_weights(splits, bad, y, task, weights)
+    sparse = _sparse_weights(splits, bad, y, task, weights) if weighted and weights is not None else ""
     if sparse:
         why = sparse
     elif weighted:
@@ -376,3 +376,17 @@ def positive_class(pos_label: Any, y: np.ndarray, classes: Any, task: str) -> tu
     hint = f"did you mean {hints[0]!r}? " if hints else ""
     raise InvalidParameterError(f"pos_label={pos_label!r} is not a class of the target; {hint}"
                                 f"the classes are {labels}")
+
+
+def time_order_warnings(plan: Any, X: Any) -> list[str]:
+    """Under ``time:K`` (folds by row order), datetime columns of ``X`` none of which is in row order: the folds
+    would then validate on rows earlier than those they train on."""
+    if not plan.description.startswith("time:") or not hasattr(X, "select_dtypes"):
+        return []
+    stamps = X.select_dtypes(include=["datetime", "datetimetz"])
+    if stamps.shape[1] == 0 or any(stamps[c].dropna().is_monotonic_increasing for c in stamps.columns):
+        return []
+    names = ", ".join(repr(c) for c in list(stamps.columns)[:3])
+    return [f"cv={plan.description} takes the rows in the order given as time, but no datetime column ({names}) is "
+            f"in that order, so some folds validate on rows earlier than those they train on; sort the rows "
+            f"first, e.g. X.sort_values({stamps.columns[0]!r})"]

@@ -43,7 +43,7 @@ from automl.evaluation.splitters import CVPlan, count_groups, make_cv_plan
 from automl._fit.fingerprint import fingerprint, fingerprint_and_parts
 from automl._fit.early_checks import (
     Findings, _probe_values, callable_metric_problems, combined_error, model_problems, positive_class, split_problems, valid_settings,
-    weight_problems,
+    time_order_warnings, weight_problems,
 )
 from automl.exceptions import (
     AutoMLError, DataValidationError, FamilyUnavailableError, FamilyUnavailableSettingError, InvalidParameterError,
@@ -268,7 +268,7 @@ def _plan(settings: FitSettings, data: TrainingData, task: str) -> CVPlan:
     problems = plan.data_problems(data.y, task, data.groups)
     if problems:
         raise DataValidationError(problems)
-    for message in plan.data_warnings(data.y, task) + plan.order_warnings(data.X):
+    for message in plan.data_warnings(data.y, task) + time_order_warnings(plan, data.X):
         warn_user(message)
     return plan
 
@@ -408,12 +408,17 @@ def prepare_problem(settings: FitSettings, X: Any, y: Any, groups: Any = None, s
     )
     digest, parts = fingerprint_and_parts(X_canonical, y_model, task, _metric_key(metric, positive), plan.description,
                                           spaces, image_shape, data.weights)
-    return Problem(
+    problem = Problem(
         settings=settings, data=data, task=task, metric=metric, metrics=metrics, families=families, spaces=spaces,
         plan=plan, schema=schema, X=X_canonical, y=y_model, classes=classes, splits=splits, evaluator=evaluator,
         image_shape=image_shape, pos_label=pos_label,
         fingerprint=digest, fingerprint_parts=parts,
     )
+    from automl._fit.stack import why_not_stacked
+
+    if settings.stack is True and (why := why_not_stacked(problem)):  # asked for by name: said before the search
+        warn_user(f"stack=True: no second level over the blend will be built, for {why}")
+    return problem
 
 
 def _metric_key(metric: Metric, positive: int) -> str:

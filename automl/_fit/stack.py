@@ -48,7 +48,7 @@ import numpy as np
 
 from automl._spawn import raise_if_stopped
 from automl._fit.trial_config import for_refit, trial_params
-from automl._warnings import report_stage, warn_user
+from automl._warnings import report_stage
 from automl.ensemble import DEFAULT_ROUNDS, cross_fitted_scores, greedy_selection, oof_by_repeat
 from automl.evaluation.monitor import EpochDone, FoldDone, Go, ProbeDone, Stop
 from automl.evaluation.stats import finite_mean_std
@@ -179,7 +179,7 @@ def every_row_once(splits: Sequence[tuple[np.ndarray, np.ndarray]], n_rows: int)
     return bool(n_rows and counts.min() >= 1 and counts.min() == counts.max())
 
 
-def _why_not(problem: Any) -> str | None:
+def why_not_stacked(problem: Any) -> str | None:
     """Why this fit is not stacked (None: it can be)."""
     if problem.image_shape is not None:
         return "image data"
@@ -234,7 +234,7 @@ def stack_cv(problem: Any, outcome: SearchOutcome, runner: Any, trials: Sequence
     Raises:
         KeyboardInterrupt: the fit was stopped (Ctrl-C, SIGTERM) meanwhile.
     """
-    reason = _why_not(problem)
+    reason = why_not_stacked(problem)
     columns = None if reason else _base_columns(outcome, trials, problem.task)
     if reason is None and columns is None:
         reason = "a member's out-of-fold predictions are no longer kept"
@@ -252,8 +252,6 @@ def stack_cv(problem: Any, outcome: SearchOutcome, runner: Any, trials: Sequence
                       f"{width:.1f} x the columns) would end past the ensemble's deadline, and so would any other "
                       "booster's")
         logger.info("no second level over the blend: %s", reason or "no completed trial")
-        if problem.settings.stack is True and _why_not(problem):  # asked for by name: said where the user looks
-            warn_user(f"stack=True: no second level over the blend, for {_why_not(problem)}")
         return None
     report_stage("stacking a second level over the blend ...")
     logger.info("the second level over the blend: trial %d (%s), %.1f s expected on %.1f x the columns", top.number,

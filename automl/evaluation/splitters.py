@@ -145,20 +145,6 @@ class CVPlan:
             f"do not contain them; pass cv={min(c for _, c in small)} to have them in every fold"
         ]
 
-    def order_warnings(self, X: Any) -> list[str]:
-        """Under ``time:K`` (folds by row order), datetime columns of ``X`` none of which is in row order: the folds
-        would then validate on rows earlier than those they train on."""
-        if not self.description.startswith("time:") or not hasattr(X, "select_dtypes"):
-            return []
-        stamps = X.select_dtypes(include=["datetime", "datetimetz"])
-        if stamps.shape[1] == 0 or any(stamps[c].dropna().is_monotonic_increasing for c in stamps.columns):
-            return []
-        names = ", ".join(repr(c) for c in list(stamps.columns)[:3])
-        first = stamps.columns[0]
-        return [f"cv={self.description} takes the rows in the order given as time, but no datetime column ({names}) is "
-                f"in that order, so some folds validate on rows earlier than those they train on; sort the rows "
-                f"first, e.g. X.sort_values({first!r})"]
-
     def data_problems(self, y: Any, task: str, groups: Any) -> list[str]:
         """Problems the data has with this scheme (rows, class sizes, groups)."""
         problems = []

@@ -393,7 +393,7 @@ def test_a_folder_given_as_data_is_searched_for_parquet_files_only_so_far(tmp_pa
         (tmp_path / f"note{i}.txt").write_text("x")
     (tmp_path / "deep").mkdir()
     pd.DataFrame({"x": [1.0]}).to_parquet(tmp_path / "deep" / "late.parquet")
-    assert tables._parquet_folder(str(tmp_path))
+    assert tables.is_parquet_folder(str(tmp_path))
     monkeypatch.setattr(tables, "_FOLDER_NAMES_READ", 3)
     with pytest.raises(InvalidParameterError, match="is a folder with no Parquet file in it"):
         tables.read_table(tmp_path)

@@ -260,8 +260,10 @@ def test_time_folds_on_rows_out_of_time_order_are_warned_about_naming_the_sort()
         said = [str(w.message) for w in caught if "cv=time:3" in str(w.message)]
         assert bool(said) is warned
         assert not said or "X.sort_values('when')" in said[0]
-    assert make_cv_plan("time:3", "regression").order_warnings(frame[["a"]]) == []  # nothing to tell time by
-    assert make_cv_plan(5, "regression").order_warnings(frame) == []
+    from automl._fit.early_checks import time_order_warnings
+
+    assert time_order_warnings(make_cv_plan("time:3", "regression"), frame[["a"]]) == []  # nothing to tell time by
+    assert time_order_warnings(make_cv_plan(5, "regression"), frame) == []
 
 
 @pytest.mark.parametrize(("cv", "said"), [
