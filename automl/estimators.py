@@ -30,7 +30,7 @@ from automl._suggest import unknown_name_message
 from automl._warnings import warn_user
 from automl.config import estimator_docs, estimator_signature, setting
 from automl.data.images import as_image_frame
-from automl.data.scoring import scoring_truth
+from automl.data.scoring import named_columns, scoring_truth
 from automl.data.validation import (
     MULTIINDEX_PROBLEM, as_table, coerce_features, has_feature_names, sample_weight_problems,
 )
@@ -69,31 +69,6 @@ def _warn_undefined(values: dict[str, float], truth: np.ndarray, classes: np.nda
     else:
         why, fix = f"y holds {len(np.unique(truth))} of the {len(classes)} classes", "score rows that hold every class"
     warn_user(f"{', '.join(undefined)} undefined on these rows ({why}): NaN; {fix}", UndefinedMetricWarning)
-
-
-def _named_columns(X: Any, groups: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
-    """``(X, groups, sample_weight)`` where ``groups`` or ``sample_weight`` name a column of the frame ``X`` (as
-    :func:`automl.fit` takes them): that column's values, and the column left out of the features.
-
-    Raises:
-        DataValidationError: the name is not a column of ``X`` (with the closest names).
-        InputTypeError: a name given with an ``X`` that has no column names.
-    """
-    taken: list[str] = []
-    values = []
-    for argument, value in (("groups", groups), ("sample_weight", sample_weight)):
-        if not isinstance(value, str):
-            values.append(value)
-        elif not isinstance(X, pd.DataFrame):
-            raise InputTypeError(f"{argument}={value!r} names a column, but X is a {type(X).__name__} without column "
-                                 f"names; pass X as a DataFrame holding {value!r}, or the values themselves")
-        elif value not in X.columns:
-            raise DataValidationError(f"{argument}={value!r}: "
-                                      + unknown_name_message("column", value, [str(c) for c in X.columns]))
-        else:
-            values.append(X[value].to_numpy())
-            taken.append(value)
-    return (X.drop(columns=taken) if taken else X), values[0], values[1]
 
 
 class _AutoMLBase(BaseEstimator):
@@ -170,7 +145,7 @@ class _AutoMLBase(BaseEstimator):
         from automl._fit.problem import checked_settings
         from automl._fit.run import run_fit
 
-        X, groups, sample_weight = _named_columns(X, groups, sample_weight)
+        X, groups, sample_weight = named_columns(X, groups, sample_weight)
         settings = checked_settings(self.get_params(deep=False), self._estimator, X, y, groups, sample_weight)
         report = run_fit(settings, type(self), X, y, groups, sample_weight)
         self._set_fitted(report.attributes, has_feature_names(X))
@@ -266,7 +241,7 @@ class _AutoMLBase(BaseEstimator):
             >>> sorted(reg.evaluate(X, y))
             ['mae', 'r2', 'rmse']
         """
-        X, _, sample_weight = _named_columns(X, None, sample_weight)
+        X, _, sample_weight = named_columns(X, None, sample_weight)
         X, y = self._split_target(X, y)
         scores = self._scores(X)
         weights, problems = sample_weight_problems(sample_weight, len(scores))

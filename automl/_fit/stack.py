@@ -284,19 +284,20 @@ def finish_stack(pending: PendingStack, problem: Any, runner: Any, ensemble: Any
     """
     top, aim, deadline = pending.top, budget.ensemble_deadline(), budget.refit_deadline()
     started = time.monotonic()
-    folds = runner.kept_models(stack_key(top)) if runner.holds(stack_key(top)) else None
+    folds = runner.kept_models(stack_key(top)) if problem.settings.final_model == "bag" else None
     try:
-        if problem.settings.final_model == "bag" and folds:
+        if folds:
             fitted = BaggedModel(folds)
         else:
             refit_params = for_refit(top.family, pending.params, pending.result.refit_hints)
             fitted = runner.refit(top.family, refit_params, seed=pending.seed, deadline=deadline, stop_at=aim,
                                   extra=pending.columns)
     except Exception as exc:  # noqa: BLE001 - a failing second level never ends the fit: its bag, or the blend
+        raise_if_stopped(exc)
+        folds = runner.kept_models(stack_key(top))  # read only now: a refit that ends well needs none
         if not folds:
             _failed(exc)
             return None
-        raise_if_stopped(exc)
         logger.warning("the second level's refit failed (%s: %s); it is its fold models, averaged", type(exc).__name__,
                        exc)
         fitted = BaggedModel(folds)

@@ -24,9 +24,10 @@ import pandas as pd
 from automl.data.dtypes import FLOAT32_MAX, infinite_target_problem, target_length_problem
 from automl.data.task import target_kind_problems
 from automl.data.validation import target_series
-from automl.exceptions import DataValidationError
+from automl._suggest import unknown_name_message
+from automl.exceptions import DataValidationError, InputTypeError
 
-__all__ = ["scoring_truth"]
+__all__ = ["named_columns", "scoring_truth"]
 
 
 def scoring_truth(y: Any, n_rows: int, task: str, name: str,
@@ -95,3 +96,28 @@ def _unknown_classes(unknown: list[str], classes: list[Any]) -> str:
     if len(kinds) == 1 and set(unknown) <= {str(c) for c in shown}:
         message += f": the same as text, so convert y to {kinds[0]} first, e.g. y.astype({kinds[0]})"
     return message
+
+
+def named_columns(X: Any, groups: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
+    """``(X, groups, sample_weight)`` where ``groups`` or ``sample_weight`` name a column of the frame ``X`` (as
+    :func:`automl.fit` takes them): that column's values, and the column left out of the features.
+
+    Raises:
+        DataValidationError: the name is not a column of ``X`` (with the closest names).
+        InputTypeError: a name given with an ``X`` that has no column names.
+    """
+    taken: list[str] = []
+    values = []
+    for argument, value in (("groups", groups), ("sample_weight", sample_weight)):
+        if not isinstance(value, str):
+            values.append(value)
+        elif not isinstance(X, pd.DataFrame):
+            raise InputTypeError(f"{argument}={value!r} names a column, but X is a {type(X).__name__} without column "
+                                 f"names; pass X as a DataFrame holding {value!r}, or the values themselves")
+        elif value not in X.columns:
+            raise DataValidationError(f"{argument}={value!r}: "
+                                      + unknown_name_message("column", value, [str(c) for c in X.columns]))
+        else:
+            values.append(X[value].to_numpy())
+            taken.append(value)
+    return (X.drop(columns=taken) if taken else X), values[0], values[1]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl.data.scoring import scoring_truth
+from automl.data.scoring import named_columns, scoring_truth
 from automl.exceptions import InvalidParameterError
 
 __all__ = ["feature_importance"]
@@ -53,8 +53,7 @@ def feature_importance(model: Any, X: Any, y: Any = None, *, n_repeats: int = 5,
     if isinstance(n_repeats, bool) or not isinstance(n_repeats, int | np.integer) or n_repeats < 1:
         raise InvalidParameterError(f"n_repeats must be a whole number >= 1, got {n_repeats!r}; pass e.g. 5")
     model._check_fitted()
-    if isinstance(sample_weight, str):  # a column, as score() and fit take it
-        sample_weight, X = _column(X, sample_weight), X.drop(columns=[sample_weight])
+    X, _, sample_weight = named_columns(X, None, sample_weight)  # a column's name, as score() and fit take it
     X, y = model._split_target(X, y)
     features = model._features(X)
     model.schema_.transform(features)  # refuses what predict refuses, warns once about what it warns
@@ -79,11 +78,3 @@ def feature_importance(model: Any, X: Any, y: Any = None, *, n_repeats: int = 5,
     }).sort_values("importance_mean", ascending=False, kind="stable").reset_index(drop=True)
     frame.attrs["metric"] = model.metric_.name
     return frame
-
-
-def _column(X: Any, name: str) -> Any:
-    """The column ``name`` of the frame ``X`` (the weights given by name)."""
-    if not isinstance(X, pd.DataFrame) or name not in X.columns:
-        raise InvalidParameterError(f"sample_weight={name!r} names no column of X; pass the weights or the name of "
-                                    "a column of X")
-    return X[name].to_numpy()
