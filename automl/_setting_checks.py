@@ -19,6 +19,7 @@ from typing import Any
 from automl._device import device_problems
 from automl._sqlite_urls import shared_sqlite_problems, sqlite_folder, sqlite_folder_problems  # noqa: F401 - read here
 from automl._suggest import close_names, unknown_name_message
+from automl._tasks import TASKS
 from automl.exceptions import AutoMLError
 
 #: The values ``pruner``, ``isolation`` and ``task`` take as text.
@@ -27,7 +28,6 @@ ISOLATION_MODES = ("process", "none")
 #: What the final model of a trial is: ``auto`` (a bag where the folds allow it), a ``bag`` of its fold
 #: models, or a ``refit`` on all rows.
 FINAL_MODELS = ("auto", "bag", "refit")
-TASKS = ("binary", "multiclass", "regression")
 #: ``target_transform``: ``auto`` (searched among those the target allows) or one transform; the one
 #: definition is :data:`automl.data.target.TARGET_SETTINGS` (kept in step by a test).
 TARGET_SETTINGS = ("auto", "none", "sqrt", "log", "poisson")
@@ -363,7 +363,7 @@ def stack_problems(values: Mapping[str, Any]) -> list[str]:
 def _check_task(name: str, value: Any) -> list[str]:
     if value is None or value in TASKS:
         return []
-    return [f"task must be 'binary', 'multiclass', 'regression' or None (inferred), got {value!r}"]
+    return [f"task must be {', '.join(map(repr, TASKS))} or None (inferred), got {value!r}"]
 
 
 def isolation_limit_problems(values: Mapping[str, Any]) -> list[str]:

@@ -1,7 +1,6 @@
 """Sweeps: a fit described by a YAML file (or by CLI flags), stored on its study so workers can join.
 
-A sweep file holds the settings of :func:`automl.fit` plus where the data is
-and where the model goes::
+A sweep file holds the settings of :func:`automl.fit` plus where the data is and where the model goes::
 
     data: train.csv            # CSV or Parquet, relative to this file; or https://host/train.csv
     target: income
@@ -171,7 +170,7 @@ def _data_problems(value: object, base: Path, head: str) -> tuple[str | None, li
 def _space_problems(space: object, families: object, base: Path, head: str) -> tuple[object, list[str]]:
     """Resolve ``search_space`` (a mapping or a YAML path) and check it against the built-in spaces."""
     from automl.exceptions import AutoMLError
-    from automl.families.pipeline import with_text_params
+    from automl.families.pipeline import text_override_problems, with_text_params
     from automl.families.registry import get_family, registered_families
 
     if space is None:
@@ -200,8 +199,9 @@ def _space_problems(space: object, families: object, base: Path, head: str) -> t
             continue
         try:
             family = get_family(name)  # checked as fit checks them: the text encoder's parameters are every family's
-            with_text_params(family.space()).with_overrides(overrides, source=f"search_space[{name!r}]",
-                                                            pin_choices=family.pin_choices)
+            checked = with_text_params(family.space()).with_overrides(overrides, source=f"search_space[{name!r}]",
+                                                                      pin_choices=family.pin_choices)
+            problems += text_override_problems(checked, list(overrides or {}), f"{head}search_space[{name!r}]: ")
         except AutoMLError as exc:
             problems += [f"{head}{p}" for p in getattr(exc, "problems", [str(exc)])]
     return dict(space), problems

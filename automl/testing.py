@@ -44,9 +44,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from automl._tasks import TASKS
+
 __all__ = ["FamilyCheck", "check_family", "family_checks"]
 
-TASKS = ("binary", "multiclass", "regression")
 IMAGE_SHAPE = (4, 4, 1)
 ROWS = 90
 

@@ -40,6 +40,7 @@ from automl.exceptions import (
     SearchSpaceError,
     SearchSpaceSettingError,
 )
+from automl.spaces.params import probe_values
 from automl.spaces.value_checks import plain
 
 __all__ = ["Findings", "callable_metric_problems", "combined_error", "model_problems", "positive_class", "split_problems",
@@ -284,14 +285,6 @@ def _refusal(build: Callable[[Mapping[str, Any], Any], Any], params: Mapping[str
     return None
 
 
-def _probe_values(param: Any) -> list[Any]:
-    if param.kind == "fixed":
-        return [param.value]
-    if param.kind == "categorical":
-        return list(param.choices)
-    return [param.low, param.high, param.default]
-
-
 def model_problems(family: Any, space: Any, names: Sequence[str], ctx: Any) -> list[str]:
     """Values of ``names`` (the overridden parameters) that ``family``'s estimator refuses, built but not fitted."""
     defaults = space.defaults()
@@ -301,7 +294,7 @@ def model_problems(family: Any, space: Any, names: Sequence[str], ctx: Any) -> l
         return [f"{head}: the family's defaults {defaults} are refused by its estimator ({reason})"]
     out = []
     for name in names:
-        for value in _probe_values(space[name]):
+        for value in probe_values(space[name]):
             why = _refusal(family.build, {**defaults, name: value}, ctx)
             if why is not None:
                 out.append(f"{head}: parameter {name!r}={value!r} is refused by the {family.name} estimator ({why}); "

@@ -32,7 +32,7 @@ from automl.config import FitSettings
 from automl.data.images import as_image_frame
 from automl.data.schema import Schema
 from automl.data.target import TARGET_PARAM_NAME
-from automl.data.text import role_problems, text_cells, text_columns, text_value_problems
+from automl.data.text import role_problems, text_cells, text_columns
 from automl.data.task import encode_labels
 from automl.data.screening import screen_features
 from automl.data.validation import TrainingData, coerce_features, validate_training_data
@@ -42,7 +42,7 @@ from automl.evaluation.metrics import Metric, default_metric, get_metric, report
 from automl.evaluation.splitters import CVPlan, count_groups, make_cv_plan
 from automl._fit.fingerprint import fingerprint, fingerprint_and_parts
 from automl._fit.early_checks import (
-    Findings, _probe_values, callable_metric_problems, combined_error, model_problems, positive_class, split_problems, valid_settings,
+    Findings, callable_metric_problems, combined_error, model_problems, positive_class, split_problems, valid_settings,
     time_order_warnings, weight_problems,
 )
 from automl.exceptions import (
@@ -50,7 +50,7 @@ from automl.exceptions import (
     SearchSpaceError, SearchSpaceSettingError,
 )
 from automl.families.base import BuildContext, ModelFamily
-from automl.families.pipeline import TEXT_PARAMS, target_spaces, with_text_params
+from automl.families.pipeline import TEXT_PARAMS, target_spaces, text_override_problems, with_text_params
 from automl.families.registry import get_family, registered_families, resolve_families
 from automl.spaces import SearchSpace
 from automl.spaces.overrides import apply_overrides, family_space, load_overrides
@@ -293,9 +293,7 @@ def _spaces(families: Sequence[ModelFamily], overrides: Mapping[str, Any], train
             if text:
                 spaces[family.name] = apply_overrides(with_text_params(spaces[family.name]), for_text,
                                                       f"search_space[{family.name!r}]")
-                problems += [f"search_space[{family.name!r}]: {problem}" for name in for_text
-                             for value in _probe_values(spaces[family.name][name])
-                             for problem in text_value_problems(name, value)]
+                problems += text_override_problems(spaces[family.name], for_text, f"search_space[{family.name!r}]: ")
         except SearchSpaceError as exc:
             problems += exc.problems
     if problems:

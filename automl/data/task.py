@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from automl._tasks import TASKS
 from automl.exceptions import DataValidationError, InvalidParameterError
 
 __all__ = ["TASKS", "MAX_CLASSES_FROM_INTEGERS", "infer_task", "check_task", "encode_labels", "target_kind_problems",
            "warn_constant_target"]
 
-TASKS = ("binary", "multiclass", "regression")
 #: An integer-valued numeric target with at most this many distinct values is
 #: taken as classification (for example wine quality 3..9); above, regression.
 MAX_CLASSES_FROM_INTEGERS = 20

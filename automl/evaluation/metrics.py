@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from automl._suggest import close_names, unknown_name_message
+from automl._tasks import TASKS
 from automl.exceptions import AutoMLError, InputTypeError, InvalidParameterError, UnknownNameError
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
     "TASKS",
 ]
 
-TASKS = ("binary", "multiclass", "regression")
 _CLASSIFICATION = frozenset({"binary", "multiclass"})
 _REGRESSION = frozenset({"regression"})
 

@@ -32,12 +32,12 @@ from automl.data.target import (
     target_choices,
     target_problems,
 )
-from automl.data.text import TEXT_CHOICES, TEXT_DEFAULTS, TEXT_PREFIX, TEXT_SEED, split_text_params
+from automl.data.text import TEXT_CHOICES, TEXT_DEFAULTS, TEXT_PREFIX, TEXT_SEED, split_text_params, text_value_problems
 from automl.families.base import BuildContext
 from automl.families.epochs import reporting_mapped
 from automl.families.registry import get_family
 
-__all__ = ["FamilyPipeline", "TEXT_PARAMS", "family_target_choices", "threads_for", "with_text_params",
+__all__ = ["FamilyPipeline", "TEXT_PARAMS", "family_target_choices", "threads_for", "with_text_params", "text_override_problems",
            "ROWS_PER_THREAD", "target_spaces", "with_target_param"]
 
 #: Rows of training data per extra thread. On small data, threads only wait on
@@ -73,6 +73,22 @@ def with_text_params(space: Any) -> Any:
 
     extra = tuple(p for p in TEXT_PARAMS if p.name not in space.names)
     return dataclasses.replace(space, params=space.params + extra)
+
+
+def text_override_problems(space: Any, names: Any, head: str) -> list[str]:
+    """What is wrong with the text encoder's parameters ``names`` in ``space`` (after overrides), each value an
+    override can give probed (a fixed value, every choice, a range's ends): one rule for fit and the sweep file.
+
+    Example:
+        >>> from automl.families.registry import get_family
+        >>> space = with_text_params(get_family("knn").space()).with_overrides({"text_dims": 0}, source="o")
+        >>> text_override_problems(space, ["text_dims"], "search_space['knn']: ")
+        ["search_space['knn']: text_dims=0: the reduced size must be a whole number of at least 1; for example 32"]
+    """
+    from automl.spaces.params import probe_values
+
+    return [f"{head}{problem}" for name in names if name in space.names
+            for value in probe_values(space[name]) for problem in text_value_problems(name, value)]
 
 
 def with_target_param(space: Any, choices: tuple[str, ...]) -> Any:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from automl._suggest import close_names
 
-__all__ = ["FloatParam", "IntParam", "CategoricalParam", "FixedParam", "Param"]
+__all__ = ["FloatParam", "IntParam", "CategoricalParam", "FixedParam", "Param", "probe_values"]
 
 #: Types a categorical choice or a fixed value may have (``None`` is YAML ``null``).
 SCALAR_TYPES = (str, int, float, bool, type(None))
@@ -302,3 +302,18 @@ class FixedParam:
 
 
 Param = FloatParam | IntParam | CategoricalParam | FixedParam
+
+
+def probe_values(param: Any) -> list[Any]:
+    """The values of ``param`` that stand for all it can take when a rule is checked before the search: a fixed
+    value, every choice, or a range's ends and default.
+
+    Example:
+        >>> probe_values(IntParam("n", 1, 50, 5)), probe_values(FixedParam("p", 2))
+        ([1, 50, 5], [2])
+    """
+    if param.kind == "fixed":
+        return [param.value]
+    if param.kind == "categorical":
+        return list(param.choices)
+    return [param.low, param.high, param.default]

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl._suggest import close_names, unknown_key_message
+from automl._tasks import TASKS
 
 __all__ = ["PortfolioEntry", "parse_portfolio", "portfolio_trials", "entry_trial", "values_problems", "cap_high", "TASKS"]
 
-TASKS = ("binary", "multiclass", "regression")
 _ENTRY_KEYS = ("name", "source", "tasks", "params")
 
 

@@ -63,6 +63,10 @@ def test_space_files_take_the_text_encoders_parameters_as_fit_does(tmp_path):
     (tmp_path / "typo.yaml").write_text("linear:\n  text_dimz: 16\n")
     out = _automl("spaces", "check", "typo.yaml", cwd=tmp_path)
     assert out.returncode == 2 and "text_dims" in out.stderr
+    (tmp_path / "zero.yaml").write_text("linear:\n  text_dims: 0\n  text_ngram_max: {choices: [1, 0]}\n")
+    out = _automl("spaces", "check", "zero.yaml", cwd=tmp_path)  # the values fit refuses, refused here too
+    assert out.returncode == 2 and "text_dims=0: the reduced size must be a whole number of at least 1" in out.stderr
+    assert "text_ngram_max=0: the longest n-gram" in out.stderr and "2 problems" in out.stderr
 
 
 def test_demo_refuses_an_output_it_must_not_write_over_before_its_search(tmp_path):
