@@ -185,3 +185,25 @@ def test_stack_asked_for_by_name_on_images_says_why_there_is_none():
         model = _fit(images, labels, families=["linear", "knn"], n_trials=4, stack=True, search_space=None,
                      isolation="none")
     assert not model.model_source_.startswith("stack")
+
+
+def test_an_image_arrays_bad_pixels_are_named_in_the_arrays_terms_and_nothing_is_written(tmp_path):
+    images, labels = _images()
+    bad = images.copy()
+    bad[3, 2, 4] = np.inf
+    bad[:, 0, 1] = np.nan  # one position missing in every image
+    store = tmp_path / "store"
+    with pytest.raises(DataValidationError) as info:
+        automl.fit(bad, target=labels, families=["cnn"], n_trials=1, tracking_uri=f"sqlite:///{store / 'm.db'}",
+                   output=str(tmp_path / "model"))
+    message = str(info.value)
+    assert "1 infinite pixel value(s), the first in image 3 at (row, column, channel) (2, 4, 0)" in message
+    assert "data[np.isinf(data)] = np.nan" in message and "1 pixel position(s) missing (NaN) in every image" in message
+    assert "(0, 1, 0)" in message and "column 'pixel_" not in message and "df[" not in message
+    assert not list(tmp_path.iterdir())  # no store, no model folder
+    model = _fit(images, labels)
+    with pytest.raises(DataValidationError, match=r"infinite pixel value\(s\), the first in image 3"):
+        model.predict(bad)
+    only_nan = images[:4].copy()
+    only_nan[:, 0, 1] = np.nan  # at predict a missing pixel takes fit's fill value
+    assert model.predict(only_nan).shape == (4,)

@@ -64,6 +64,43 @@ def _normal_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:
     return shape if len(shape) == 3 else (shape[0], shape[1], 1)
 
 
+def _pixel_problems(X: np.ndarray, argument: str, fitted: bool) -> list[str]:
+    """What an image array's values break, in the array's own terms (its pixel columns are made only after): an
+    infinite pixel (refused at fit and at predict, as an infinite feature is), and at fit a position missing in
+    every image (nothing to learn a fill value from).
+
+    Example:
+        >>> images = np.zeros((2, 2, 3))
+        >>> images[1, 0, 2] = np.inf
+        >>> _pixel_problems(images, "X", fitted=False)[0][:81]
+        'X holds 1 infinite pixel value(s), the first in image 1 at (row, column, channel)'
+    """
+    if not np.issubdtype(X.dtype, np.floating) or not X.size:
+        return []
+    problems = []
+    infinite = np.isinf(X)
+    if infinite.any():
+        first = np.unravel_index(int(np.argmax(infinite)), X.shape)
+        where = _normal_position(tuple(int(i) for i in first[1:]))
+        problems.append(f"{argument} holds {int(infinite.sum())} infinite pixel value(s), the first in image {first[0]} "
+                        f"at (row, column, channel) {where}; mark them missing ({argument}[np.isinf({argument})] = "
+                        f"np.nan) or clip them to the pixels' range (np.clip({argument}, low, high))")
+    if not fitted:
+        empty = np.isnan(X).all(axis=0)
+        if empty.any():
+            positions = [_normal_position(tuple(int(i) for i in p)) for p in np.argwhere(empty)[:3]]
+            more = " ..." if int(empty.sum()) > 3 else ""
+            problems.append(f"{argument} has {int(empty.sum())} pixel position(s) missing (NaN) in every image, e.g. "
+                            f"(row, column, channel) {', '.join(map(str, positions))}{more}; fill them, e.g. "
+                            f"{argument} = np.nan_to_num({argument}, nan=0.0)")
+    return problems
+
+
+def _normal_position(position: tuple[int, ...]) -> tuple[int, int, int]:
+    """A pixel's position in an image as (row, column, channel): images without a channel axis have one."""
+    return (*position, 0) if len(position) == 2 else (position[0], position[1], position[2])
+
+
 def as_image_frame(X: Any, image_shape: Sequence[int] | None, *, argument: str = "X",
                    fitted: bool = False) -> tuple[Any, tuple[int, int, int] | None]:
     """Turn image input into pixel columns; anything else passes through with shape None.
@@ -96,6 +133,9 @@ def as_image_frame(X: Any, image_shape: Sequence[int] | None, *, argument: str =
             )
         if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
             raise DataValidationError(f"{argument} holds images of dtype {X.dtype}; pixels must be real numbers")
+        problems = _pixel_problems(X, argument, fitted)
+        if problems:
+            raise DataValidationError(problems)
         flat = X.reshape(len(X), int(np.prod(X.shape[1:])))
         return pd.DataFrame(flat, columns=pixel_columns(flat.shape[1])), found
     if image_shape is None:
