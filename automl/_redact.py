@@ -37,8 +37,8 @@ from urllib.parse import unquote
 
 from automl.exceptions import InvalidParameterError
 
-__all__ = ["ENV_PREFIX", "MASK", "hand_over", "is_env_reference", "redact_text", "redact_url", "secret_parts",
-           "take_over"]
+__all__ = ["ENV_PREFIX", "MASK", "SecretURL", "hand_over", "is_env_reference", "masked_setting", "redact_text",
+           "redact_url", "secret_parts", "take_over"]
 
 #: What a secret is replaced with.
 MASK = "***"
@@ -220,3 +220,39 @@ def take_over(value: str | None, environ: Mapping[str, str] | None = None) -> st
         raise InvalidParameterError(f"{value!r} refers to the environment variable {name}, which is not set; "
                           f"set {name} to the URL (export {name}=...) or pass the URL itself")
     return source[name]
+
+
+class SecretURL(str):
+    """A URL whose ``repr`` masks its secrets; as a string (``str()``, f-strings, every library it is handed to)
+    it is the URL itself.
+
+    Why a ``str`` subclass: scikit-learn shows an estimator's settings from ``get_params`` (a Pipeline's or a
+    GridSearchCV's repr, Jupyter's HTML view) through each value's ``repr``, and ``clone`` needs ``get_params`` to
+    give the value itself, so the masking has to travel with the value.
+
+    Example:
+        >>> url = SecretURL("postgresql://me:pw@db/s")
+        >>> url, str(url), url == "postgresql://me:pw@db/s"
+        ('postgresql://me:***@db/s', 'postgresql://me:pw@db/s', True)
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(redact_url(str(self)))
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return SecretURL, (str(self),)
+
+
+def masked_setting(value: object) -> object:
+    """``value`` as an estimator stores it: a URL with a secret as a :class:`SecretURL` (the same object if it is
+    one already, so that ``clone`` finds the value it gave), anything else unchanged.
+
+    Example:
+        >>> type(masked_setting("mysql://root:pw@db/x")).__name__, masked_setting("runs/s.journal")
+        ('SecretURL', 'runs/s.journal')
+    """
+    if not isinstance(value, str) or isinstance(value, SecretURL) or redact_url(value) == value:
+        return value
+    return SecretURL(value)

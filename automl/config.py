@@ -438,6 +438,8 @@ def resolve_settings(params: Mapping[str, Any], estimator: str = "any") -> FitSe
     for name in names:
         spec = _BY_NAME[name]
         value = params.get(name, spec.default_for(estimator))
+        if isinstance(value, str) and type(value) is not str:
+            value = str(value)  # a SecretURL (the estimator's masked storage or tracking URI) is read as the URL
         if spec.normalise is not None:
             value = spec.normalise(value)
         problems += spec.check(name, value)

@@ -53,10 +53,22 @@ def _settings_init(estimator: str) -> Callable[..., None]:
                                  + unknown_name_message("setting", unknown[0], names))
         for name in names:
             setattr(self, name, params[name] if name in params else setting(name).default)
+        _mask_urls(self)
 
     __init__.__signature__ = signature  # type: ignore[attr-defined]
     __init__.__doc__ = "Store the settings (see the class docstring); ``fit`` checks them."
     return __init__
+
+
+def _mask_urls(estimator: Any) -> None:
+    """Store ``storage`` and ``tracking_uri`` so that every ``repr`` of them masks their secrets, ours and those
+    scikit-learn builds from ``get_params`` (a Pipeline's, a search's, the HTML view): :class:`~automl._redact.
+    SecretURL`, the URL itself as a string."""
+    from automl._redact import masked_setting
+
+    for name in ("storage", "tracking_uri"):
+        if name in vars(estimator):
+            setattr(estimator, name, masked_setting(getattr(estimator, name)))
 
 
 def _warn_undefined(values: dict[str, float], truth: np.ndarray, classes: np.ndarray | None) -> None:
@@ -110,7 +122,9 @@ class _AutoMLBase(BaseEstimator):
         if unknown:
             raise InvalidParameterError(f"{type(self).__name__}.set_params: "
                                         + unknown_name_message("setting", unknown[0], sorted(known)))
-        return super().set_params(**params)
+        super().set_params(**params)
+        _mask_urls(self)
+        return self
 
     def __repr__(self, N_CHAR_MAX: int = 700) -> str:  # noqa: N803 - scikit-learn's own argument name
         """scikit-learn's repr with passwords in ``storage`` and ``tracking_uri`` masked (it ends up in logs)."""

@@ -165,3 +165,32 @@ def test_a_model_saved_before_the_setting_existed_has_its_default():
     model = automl.load(folder, check_versions=False)
     assert model.get_params()["log_input_example"] is False
     assert "log_input_example" not in repr(model)  # a default, as sklearn shows parameters
+
+
+def test_a_secret_in_the_estimators_urls_is_masked_in_every_repr_scikit_learn_builds_and_the_fit_uses_it(store_path,
+                                                                                                        monkeypatch):
+    import pickle
+
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.utils import estimator_html_repr
+
+    monkeypatch.setenv("AUTOML_TRACKING", "1")
+    uri = f"sqlite:///{store_path}?token={SECRET}"
+    storage = f"postgresql://bob:{SECRET}@db.example/optuna"
+    model = automl.AutoMLClassifier(storage=storage, tracking_uri=uri, tracking=True, n_trials=1, families=["linear"],
+                                    cv=2)
+    shown = [repr(model), repr(make_pipeline(StandardScaler(), model)), repr(GridSearchCV(model, {"seed": [0]})),
+             estimator_html_repr(model), model._repr_html_(), estimator_html_repr(make_pipeline(model))]
+    assert not [text for text in shown if SECRET in text] and all("***" in text for text in shown)
+    twin = clone(model)  # the URLs themselves, as values: clone's own check that nothing changed them passes
+    assert twin.storage == storage and twin.tracking_uri == uri and str(twin.get_params()["storage"]) == storage
+    assert twin.set_params(storage=None, tracking_uri=uri).tracking_uri == uri and SECRET not in repr(twin)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=60)})
+    twin.fit(X, np.where(X["a"] > 0, "up", "down"))  # the fit is tracked to the store the URL names
+    assert twin.tracking_uri_ == redact_url(uri) and mlflow.MlflowClient(uri).get_run(twin.tracking_run_id_).info.status == "FINISHED"
+    again = pickle.loads(pickle.dumps(twin))
+    assert again.tracking_uri == uri and SECRET not in repr(again) + estimator_html_repr(again)
