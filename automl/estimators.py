@@ -71,6 +71,19 @@ def _mask_urls(estimator: Any) -> None:
             setattr(estimator, name, masked_setting(getattr(estimator, name)))
 
 
+def _by_position_if_unnamed_at_fit(estimator: Any, X: Any) -> Any:
+    """A frame with named columns given to a model fitted without names (on an array), as wide as fit's data, is
+    read by position with scikit-learn's warning, as its estimators do: scikit-learn's tools hand a frame to a
+    model fitted on an array (``permutation_importance``, a stack's final estimator under pandas output)."""
+    names = estimator.schema_.input_names
+    if (not isinstance(X, pd.DataFrame) or hasattr(estimator, "feature_names_in_") or not has_feature_names(X)
+            or X.shape[1] != len(names) or set(X.columns) == set(names)):
+        return X
+    warn_user(f"X has feature names, but {type(estimator).__name__} was fitted without feature names; its columns "
+              "are read by position, as fit's array columns", UserWarning)
+    return X.set_axis(names, axis=1)
+
+
 def _warn_undefined(values: dict[str, float], truth: np.ndarray, classes: np.ndarray | None) -> None:
     """One ``UndefinedMetricWarning`` (scikit-learn's) naming the metrics that are NaN on these rows, and why."""
     undefined = [name for name, value in values.items() if np.isnan(value)]
@@ -196,6 +209,7 @@ class _AutoMLBase(BaseEstimator):
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "
                 f"features as input ({self.schema_.input_names}); pass the same columns, in that order for an array"
             )
+        X = _by_position_if_unnamed_at_fit(self, X)
         X = coerce_features(X, names=self.schema_.input_names)  # an array is read in fit's column order
         if isinstance(X.columns, pd.MultiIndex):  # said as fit says it, not as fit's columns all missing
             raise DataValidationError(MULTIINDEX_PROBLEM)

@@ -262,3 +262,28 @@ def test_a_best_score_of_zero_is_zero_not_nan():
         model = automl.fit(frame, target="y", cv=2, **FAST)
     assert model.leaderboard()["roc_auc_mean"].iloc[0] == 0.0
     assert model.best_score_ == 0.0
+
+
+def test_a_model_fitted_on_an_array_reads_a_named_frame_by_position_with_scikit_learns_warning():
+    from sklearn import config_context
+    from sklearn.ensemble import StackingClassifier
+    from sklearn.inspection import permutation_importance
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _frame()
+    model = automl.AutoMLClassifier(families=["linear"], n_trials=1, cv=3, isolation="none", ensemble=False,
+                                    tracking=False).fit(X.to_numpy(), y)
+    assert not hasattr(model, "feature_names_in_")
+    shuffled = X[list(reversed(X.columns))].set_axis(list(X.columns), axis=1)  # names that say nothing of order
+    with pytest.warns(UserWarning, match="fitted without feature names; its columns are read by position"):
+        by_frame = model.predict_proba(shuffled)
+    np.testing.assert_array_equal(by_frame, model.predict_proba(shuffled.to_numpy()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert permutation_importance(model, X, y, n_repeats=2, random_state=0).importances.shape == (X.shape[1], 2)
+        with config_context(transform_output="pandas"):  # the final estimator is fitted on an array, given a frame
+            stack = StackingClassifier([("lr", LogisticRegression())], final_estimator=automl.AutoMLClassifier(
+                families=["linear"], n_trials=1, cv=2, isolation="none", ensemble=False, tracking=False), cv=3)
+            assert stack.fit(X, y).predict(X.head(4)).shape == (4,)
+    with pytest.raises(DataValidationError, match="missing"):  # another width is not read by position
+        model.predict(X.iloc[:, :-1])
