@@ -125,7 +125,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Metric to optimise: a name (``roc_auc``, one-vs-rest for multiclass, ``log_loss``, ``accuracy``, "
             "``balanced_accuracy``, ``f1``/``precision``/``recall`` (binary) and their ``_macro`` / ``_weighted`` "
             "forms, ``rmse``, ``mse``, ``mae``, ``r2``), a callable ``fn(y_true, y_pred)`` (greater is better, "
-            "original labels) or ``automl.Metric(...)``.",
+            "original labels; one that scores a perfect prediction below a trivial one, a loss, is refused before the "
+            "search) or ``automl.Metric(...)``.",
             "roc_auc / log_loss / rmse", "--metric",
             "metric to optimise (default by task: roc_auc, log_loss, rmse)"),
     Setting("time_budget", None, _check_time_budget,

@@ -195,12 +195,12 @@ def test_an_image_arrays_bad_pixels_are_named_in_the_arrays_terms_and_nothing_is
     store = tmp_path / "store"
     with pytest.raises(DataValidationError) as info:
         automl.fit(bad, target=labels, families=["cnn"], n_trials=1, tracking_uri=f"sqlite:///{store / 'm.db'}",
-                   output=str(tmp_path / "model"))
+                   tracking=True, study_name="bad", storage=str(tmp_path / "s.journal"))
     message = str(info.value)
     assert "1 infinite pixel value(s), the first in image 3 at (row, column, channel) (2, 4, 0)" in message
     assert "data[np.isinf(data)] = np.nan" in message and "1 pixel position(s) missing (NaN) in every image" in message
     assert "(0, 1, 0)" in message and "column 'pixel_" not in message and "df[" not in message
-    assert not list(tmp_path.iterdir())  # no store, no model folder
+    assert not list(tmp_path.iterdir())  # no MLflow store, no study file
     model = _fit(images, labels)
     with pytest.raises(DataValidationError, match=r"infinite pixel value\(s\), the first in image 3"):
         model.predict(bad)

@@ -209,17 +209,19 @@ def callable_metric_problems(metric: Any, y: np.ndarray, splits: Sequence[tuple[
     perfect = (y[valid].astype(float) if task == "regression" else np.eye(n_classes)[y[valid].astype(int)])
     part_weights = None if weights is None else weights[valid]
     error: Exception | None = None
-    values = []
+    values: list[float] = []
     for prediction in (trivial, perfect):
         try:
             values.append(metric.compute(y[valid], prediction, classes, part_weights, strict=True))
-            if math.isfinite(values[-1]):
-                return []
         except (ValueError, ZeroDivisionError) as exc:
-            error = error or exc
+            error, values = error or exc, [*values, math.nan]
         except Exception as exc:  # noqa: BLE001 - whatever else it raises would fail every trial
+            if values and math.isfinite(values[0]):
+                return []  # the trivial prediction was scored: the perfect one is a trial's rare case
             error = exc
             break
+    if any(math.isfinite(v) for v in values):
+        return _direction_problems(metric, values[0], values[-1])
     if error is None:  # a value each time, never a finite one: no trial could be scored or compared
         return [f"metric={metric.name!r} returned {values[0]} on a trivial prediction and {values[-1]} on a perfect "
                 "one of a validation part, so no trial could be scored; fix the callable so that it returns a finite "
@@ -227,6 +229,20 @@ def callable_metric_problems(metric: Any, y: np.ndarray, splits: Sequence[tuple[
     return [f"metric={metric.name!r} raised {type(error).__name__}: {' '.join(str(error).split())[:200]} when called "
             "as fn(y_true, y_pred) on a validation part (original labels or values), so every trial would fail; "
             "fix the callable, or wrap it in automl.Metric"]
+
+
+def _direction_problems(metric: Any, trivial: float, perfect: float) -> list[str]:
+    """A metric of yours that scores a perfect prediction worse than a trivial one in its own direction (a loss
+    given as a plain callable, which is maximised): the search would prefer the worst models."""
+    if not (math.isfinite(trivial) and math.isfinite(perfect)) or perfect == trivial:
+        return []
+    if (perfect > trivial) == metric.greater_is_better:
+        return []
+    better = "greater" if metric.greater_is_better else "lower"
+    return [f"metric={metric.name!r} scored a perfect prediction {perfect:g} and a trivial one (the training "
+            f"part's prior) {trivial:g} on a validation part, but {better} is better for it, so the search would "
+            f"prefer the worst models; for a loss give automl.Metric({metric.name!r}, fn, greater_is_better="
+            f"{not metric.greater_is_better}), or negate it"]
 
 
 # -- weights ----------------------------------------------------------------------------------------

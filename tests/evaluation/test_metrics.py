@@ -231,3 +231,23 @@ def test_a_callable_that_is_never_finite_is_refused_before_the_search(tmp_path):
         automl.fit(frame, target="y", families=["linear"], n_trials=2, tracking=False, metric=nan_metric,
                    study_name="never", storage=str(tmp_path / "s.journal"))
     assert not (tmp_path / "s.journal").exists()
+
+
+def test_a_loss_given_as_a_plain_callable_is_refused_before_the_search_and_its_metric_form_is_searched(tmp_path):
+    from sklearn.metrics import mean_squared_error, zero_one_loss
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=120), "b": rng.normal(size=120)})
+    regression = frame.assign(y=3 * frame.a + 0.3 * rng.normal(size=120))
+    settings = dict(families=["linear", "knn"], n_trials=2, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}",
+                    tracking=True, study_name="loss", storage=str(tmp_path / "s.journal"))
+    with pytest.raises(InvalidParameterError, match=r"metric='mean_squared_error' scored a perfect prediction 0 and "
+                                                    r"a trivial one .* but greater is better for it"):
+        automl.fit(regression, target="y", metric=mean_squared_error, **settings)
+    with pytest.raises(InvalidParameterError, match=r"automl.Metric\('zero_one_loss', fn, greater_is_better=False\)"):
+        automl.fit(frame.assign(y=np.where(frame.a > 0, "p", "q")), target="y", metric=zero_one_loss, **settings)
+    assert not list(tmp_path.iterdir())  # no study file, no MLflow store
+    loss = Metric("sq_error", lambda t, p: float(mean_squared_error(t, p)), False, "prediction", frozenset({"regression"}))
+    model = automl.fit(regression, target="y", metric=loss, families=["linear", "knn"], n_trials=2, tracking=False)
+    board = model.leaderboard()
+    assert board["sq_error_mean"].iloc[0] == board["sq_error_mean"].min()  # the lowest loss ranks first
