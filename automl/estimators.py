@@ -146,7 +146,7 @@ class _AutoMLBase(BaseEstimator):
         urls = [u for u in (getattr(self, "storage", None), getattr(self, "tracking_uri", None)) if isinstance(u, str)]
         return redact_text(super().__repr__(N_CHAR_MAX), *urls)
 
-    def fit(self, X: Any, y: Any, groups: Any = None, sample_weight: Any = None) -> _AutoMLBase:
+    def fit(self, X: Any, y: Any, *, groups: Any = None, sample_weight: Any = None) -> _AutoMLBase:
         """Search the families under cross-validation, then refit the best on all rows.
 
         Args:

@@ -287,3 +287,12 @@ def test_a_model_fitted_on_an_array_reads_a_named_frame_by_position_with_scikit_
             assert stack.fit(X, y).predict(X.head(4)).shape == (4,)
     with pytest.raises(DataValidationError, match="missing"):  # another width is not read by position
         model.predict(X.iloc[:, :-1])
+
+
+def test_groups_and_sample_weight_are_keywords_so_a_third_positional_argument_is_not_read_as_groups():
+    X, y = _frame()
+    model = automl.AutoMLClassifier(families=["linear"], n_trials=1, cv=3, isolation="none", tracking=False)
+    with pytest.raises(TypeError, match="positional argument"):  # scikit-learn's fit(X, y, sample_weight) habit
+        model.fit(X, y, np.ones(len(y)))
+    assert not hasattr(model, "best_params_")
+    assert model.fit(X, y, sample_weight=np.ones(len(y))).cv_ == "stratified_kfold:3"  # no groups read
