@@ -26,9 +26,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -259,15 +261,35 @@ def run_search(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, b
         AllTrialsFailedError: no trial completed and some failed (main role; reasons grouped by family).
         BudgetExhaustedError: no trial completed within the time budget (main role).
     """
+    try:
+        with _optuna_quiet():
+            return _run(spec, runner, role, budget, callbacks, on_open)
+    finally:
+        text_cache.clear()  # the folds' text encodings kept here by trials run in this process
+
+
+_QUIET_LOCK = threading.Lock()
+_QUIET: dict[str, Any] = {"searches": 0, "verbosity": None}
+
+
+@contextlib.contextmanager
+def _optuna_quiet() -> Iterator[None]:
+    """Optuna's logging at ERROR while any search of this process runs, the caller's level back after the last:
+    searches in several threads at once (a thread pool of fits) would otherwise restore each other's ERROR."""
     import optuna
 
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    with _QUIET_LOCK:
+        if _QUIET["searches"] == 0:
+            _QUIET["verbosity"] = optuna.logging.get_verbosity()
+            optuna.logging.set_verbosity(optuna.logging.ERROR)
+        _QUIET["searches"] += 1
     try:
-        return _run(spec, runner, role, budget, callbacks, on_open)
+        yield
     finally:
-        optuna.logging.set_verbosity(verbosity)
-        text_cache.clear()  # the folds' text encodings kept here by trials run in this process
+        with _QUIET_LOCK:
+            _QUIET["searches"] -= 1
+            if _QUIET["searches"] == 0:
+                optuna.logging.set_verbosity(_QUIET["verbosity"])
 
 
 def _run(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, budget: Budget,

@@ -217,3 +217,30 @@ def test_when_every_family_is_left_out_the_search_ends_at_once_with_the_failures
 
     with pytest.raises(AllTrialsFailedError, match=rf"exploding: RuntimeError: boom \(x{FAILURES_TO_DROP}\)"):
         automl.fit(_binary(), target="y", n_trials=50, families=["exploding"], cv=3, n_jobs=1, tracking=False)
+
+
+def test_searches_overlapping_in_threads_leave_optunas_logging_as_the_caller_set_it():
+    import threading
+
+    from automl.search.runner import _optuna_quiet
+
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    try:
+        first, second = _optuna_quiet(), _optuna_quiet()
+        first.__enter__()
+        second.__enter__()  # a second fit's search starts while the first runs
+        first.__exit__(None, None, None)  # the first ends first: the second is still quiet
+        assert optuna.logging.get_verbosity() == optuna.logging.ERROR
+        second.__exit__(None, None, None)
+        assert optuna.logging.get_verbosity() == optuna.logging.INFO
+        frame = pd.DataFrame({"a": np.random.default_rng(0).normal(size=90)})
+        frame["y"] = np.where(frame.a > 0, "p", "q")
+        fits = [threading.Thread(target=lambda s=s: automl.fit(frame, "y", families=["linear"], n_trials=2, cv=3,
+                                                                isolation="none", tracking=False, seed=s))
+                for s in range(3)]
+        [fit.start() for fit in fits]
+        [fit.join() for fit in fits]
+        assert optuna.logging.get_verbosity() == optuna.logging.INFO
+    finally:
+        optuna.logging.set_verbosity(before)
