@@ -150,3 +150,22 @@ def test_default_cv_tolerates_a_class_smaller_than_the_folds_with_a_warning():
     assert model.predict_proba(df).shape == (63, 3)
     with pytest.raises(automl.DataValidationError, match="use fewer folds"):
         automl.fit(df, target="y", n_trials=1, families=["linear"], cv=5)
+
+
+@pytest.mark.parametrize("cv, warned", [("kfold:3", "kfold:3"), ("repeated:3x2", "repeated:3x2"),
+                                        (0.25, "holdout:0.25"), (3, None), ("group:3", None)])
+def test_groups_given_with_a_cv_form_that_ignores_them_are_warned_of(cv, warned):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=120), "g": np.repeat(np.arange(12), 10)})
+    frame["y"] = frame["a"] + 0.1 * rng.normal(size=120)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = automl.fit(frame, "y", groups="g", cv=cv, families=["linear"], n_trials=1, tracking=False,
+                           isolation="none")
+    said = [str(w.message) for w in caught if "groups were given but" in str(w.message)]
+    if warned is None:
+        assert not said and model.cv_.startswith("group:")
+    else:
+        assert len(said) == 1 and said[0].startswith(f"groups were given but cv={warned} does not use them, so rows "
+                                                      "of one group may be both trained on and validated on; use "
+                                                      "cv='group:")

@@ -399,3 +399,17 @@ def time_order_warnings(plan: Any, X: Any) -> list[str]:
     return [f"cv={plan.description} takes the rows in the order given as time, but no datetime column ({names}) is "
             f"in that order, so some folds validate on rows earlier than those they train on; sort the rows "
             f"first, e.g. X.sort_values({stamps.columns[0]!r})"]
+
+
+#: The cv forms of automl's own grammar that split rows without looking at groups.
+_GROUPLESS_FORMS = ("kfold", "stratified_kfold", "repeated", "holdout", "time")
+
+
+def ignored_groups_warnings(plan: Any, groups: Any) -> list[str]:
+    """Groups given with a ``cv`` form that does not use them (``kfold:K``, ``repeated:KxR``, a holdout,
+    ``time:K``): a group's rows may then be on both sides of a split, as scikit-learn's splitters warn."""
+    if groups is None or plan.needs_groups or plan.description.split(":")[0] not in _GROUPLESS_FORMS:
+        return []
+    return [f"groups were given but cv={plan.description} does not use them, so rows of one group may be both "
+            f"trained on and validated on; use cv='group:{max(2, plan.n_splits)}' to keep each group in one fold, "
+            "or leave groups out"]

@@ -43,7 +43,7 @@ from automl.evaluation.splitters import CVPlan, count_groups, make_cv_plan
 from automl._fit.fingerprint import fingerprint, fingerprint_and_parts
 from automl._fit.early_checks import (
     Findings, callable_metric_problems, combined_error, model_problems, positive_class, split_problems, valid_settings,
-    time_order_warnings, weight_problems,
+    ignored_groups_warnings, time_order_warnings, weight_problems,
 )
 from automl.exceptions import (
     AutoMLError, DataValidationError, FamilyUnavailableError, FamilyUnavailableSettingError, InvalidParameterError,
@@ -268,7 +268,8 @@ def _plan(settings: FitSettings, data: TrainingData, task: str) -> CVPlan:
     problems = plan.data_problems(data.y, task, data.groups)
     if problems:
         raise DataValidationError(problems)
-    for message in plan.data_warnings(data.y, task) + time_order_warnings(plan, data.X):
+    for message in (plan.data_warnings(data.y, task) + time_order_warnings(plan, data.X)
+                    + ignored_groups_warnings(plan, data.groups)):
         warn_user(message)
     return plan
 
