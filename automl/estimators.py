@@ -122,6 +122,25 @@ class _AutoMLBase(BaseEstimator):
                 state[name] = picklable_setting(name, state[name], read if name == "cv" else None)
         return state
 
+    def __sklearn_clone__(self) -> _AutoMLBase:
+        """scikit-learn's ``clone`` (``cross_val_score``, ``GridSearchCV`` ...) of the settings in the form a pickle
+        keeps (:meth:`__getstate__`): a mapping proxy as a dict, a fitted model's ``cv`` generator as the pairs its
+        fit read. A one-shot iterator not yet read cannot be copied: refused, naming the setting.
+
+        Raises:
+            InputTypeError: a setting is an iterator that no fit has read.
+        """
+        import copy
+        from collections.abc import Iterator
+
+        read = getattr(self, "_cv_read", None)
+        for name, value in self.get_params(deep=False).items():
+            if isinstance(value, Iterator) and not (name == "cv" and read is not None):
+                raise InputTypeError(f"{name} is a one-shot iterator ({type(value).__name__}), which clone (and so "
+                                     f"cross_val_score, GridSearchCV ...) cannot copy for each fit; give a list, "
+                                     f"e.g. {name}=list(...)")
+        return super(_AutoMLBase, copy.copy(self)).__sklearn_clone__()  # type: ignore[no-any-return]
+
     def set_params(self, **params: Any) -> _AutoMLBase:
         """scikit-learn's ``set_params``; an unknown name raises :class:`InvalidParameterError` (a ``ValueError``,
         as scikit-learn's) naming the closest setting. The values are checked by ``fit``, as the constructor's.

@@ -296,3 +296,26 @@ def test_groups_and_sample_weight_are_keywords_so_a_third_positional_argument_is
         model.fit(X, y, np.ones(len(y)))
     assert not hasattr(model, "best_params_")
     assert model.fit(X, y, sample_weight=np.ones(len(y))).cv_ == "stratified_kfold:3"  # no groups read
+
+
+def test_clone_copies_settings_in_the_form_a_pickle_keeps_and_names_an_unread_iterator():
+    import types
+
+    from sklearn.base import clone
+    from sklearn.model_selection import KFold
+
+    from automl.exceptions import InputTypeError
+
+    X, y = _frame()
+    fresh = automl.AutoMLClassifier(families=["linear"], n_trials=1, isolation="none", ensemble=False, tracking=False,
+                                    cv=KFold(3).split(X))
+    with pytest.raises(InputTypeError, match=r"cv is a one-shot iterator \(generator\), which clone"):
+        clone(fresh)
+    fitted = fresh.fit(X, y)  # its fit read the pairs: a clone takes them
+    twin = clone(fitted)
+    assert [(list(a), list(b)) for a, b in twin.cv.pairs] == [(list(a), list(b)) for a, b in KFold(3).split(X)]
+    assert twin.fit(X, y).cv_ == fitted.cv_
+    proxy = automl.AutoMLClassifier(families=["linear"], n_trials=1, cv=3, isolation="none", ensemble=False,
+                                    tracking=False, search_space=types.MappingProxyType({"linear": {"alpha": 1.0}}))
+    copied = clone(proxy)
+    assert copied.search_space == {"linear": {"alpha": 1.0}} and copied.fit(X, y).best_params_["alpha"] == 1.0
