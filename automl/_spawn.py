@@ -64,6 +64,11 @@ def start_without_main(process: Any) -> None:
         process._target = _child_main
         process._args = (target, tuple(process._args), dict(process._kwargs), os.getpid())
         process._kwargs = {}
+    _on_spawner_thread(lambda: _start_hidden(process))
+
+
+def _start_hidden(process: Any) -> None:
+    """``process.start()`` with ``__main__`` hidden and Ctrl-C blocked (see :func:`start_without_main`)."""
     main = sys.modules.get("__main__")
     from multiprocessing import spawn
 
@@ -85,6 +90,54 @@ def start_without_main(process: Any) -> None:
                 main.__file__ = saved_file  # type: ignore[union-attr]
             if saved_spec is not _MISSING:
                 main.__spec__ = saved_spec  # type: ignore[union-attr]
+
+
+_SPAWNER_LOCK = threading.Lock()
+_SPAWNER: dict[str, Any] = {"pid": None, "thread": None, "calls": None}
+
+
+def _on_spawner_thread(call: Any) -> None:
+    """Run ``call`` (a child's start) on this process's one long-lived spawner thread, and wait for it.
+
+    Linux's ``PR_SET_PDEATHSIG`` (:func:`die_with_parent`) fires when the *thread* that started the child ends,
+    not the process: a warm trial worker started by a fit on a short-lived thread (a thread pool, a web request)
+    was killed mid-trial of a later fit when that thread ended. The spawner thread lives as long as the process.
+    Its signal mask is the one a child inherits and the one the resource tracker's start unblocks, so the caller's
+    own mask is never touched either. A Ctrl-C while the child starts is raised once the start has ended.
+    """
+    import queue
+
+    with _SPAWNER_LOCK:
+        thread = _SPAWNER["thread"]
+        if _SPAWNER["pid"] != os.getpid() or thread is None or not thread.is_alive():  # none yet, or forked
+            calls: queue.SimpleQueue[Any] = queue.SimpleQueue()
+            thread = threading.Thread(target=_serve_spawns, args=(calls,), name="automl-spawner", daemon=True)
+            thread.start()
+            _SPAWNER.update(pid=os.getpid(), thread=thread, calls=calls)
+        calls = _SPAWNER["calls"]
+    done, outcome = threading.Event(), dict[str, BaseException]()
+    calls.put((call, done, outcome))
+    interrupted: BaseException | None = None
+    while not done.is_set():
+        try:
+            done.wait()
+        except BaseException as exc:  # noqa: BLE001 - Ctrl-C or SIGTERM: raised once the child is started
+            interrupted = interrupted or exc
+    if "error" in outcome:
+        raise outcome["error"]
+    if interrupted is not None:
+        raise interrupted
+
+
+def _serve_spawns(calls: Any) -> None:
+    while True:
+        call, done, outcome = calls.get()
+        try:
+            call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            outcome["error"] = exc
+        finally:
+            done.set()
 
 
 @contextlib.contextmanager
@@ -131,7 +184,14 @@ def _plain_preparation(get_preparation_data: Any, process: Any) -> Any:
     import multiprocessing
 
     def preparation_data(name: str) -> dict[str, Any]:
+        from multiprocessing import context
+
+        default: Any = context._default_context
+        chosen = default._actual_context  # None while the program has not chosen a start method
         data = get_preparation_data(name)
+        # CPython's get_preparation_data asks get_start_method(), which fixes the default method for good: a
+        # program that sets its own start method after a fit would get "context has already been set".
+        default._actual_context = chosen
         if data.get("start_method") not in multiprocessing.get_all_start_methods():
             data["start_method"] = getattr(process, "_start_method", None) or "spawn"
         return data

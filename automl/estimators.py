@@ -139,7 +139,7 @@ class _AutoMLBase(BaseEstimator):
                 raise InputTypeError(f"{name} is a one-shot iterator ({type(value).__name__}), which clone (and so "
                                      f"cross_val_score, GridSearchCV ...) cannot copy for each fit; give a list, "
                                      f"e.g. {name}=list(...)")
-        return super(_AutoMLBase, copy.copy(self)).__sklearn_clone__()  # type: ignore[no-any-return]
+        return super(_AutoMLBase, copy.copy(self)).__sklearn_clone__()
 
     def set_params(self, **params: Any) -> _AutoMLBase:
         """scikit-learn's ``set_params``; an unknown name raises :class:`InvalidParameterError` (a ``ValueError``,
