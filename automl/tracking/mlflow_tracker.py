@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from automl._redact import MASK, redact_text, redact_url, take_over
+from automl._sqlite_urls import sqlite_folder
 from automl._warnings import warn_user
 from automl.search.trial_record import StudyRecord, StudyWriter, TrialRecord, worker_id
 from automl.tracking.base import SearchInfo, TrackingResult
@@ -130,7 +132,12 @@ class MLflowTracker:
         found = self.client.get_experiment_by_name(name)
         if found is not None:
             return str(found.experiment_id)
-        experiment_id = self.client.create_experiment(name)
+        folder = sqlite_folder(self.tracking_uri)
+        if folder is None:
+            experiment_id = self.client.create_experiment(name)
+        else:  # beside the SQLite file, not MLflow's default ./mlruns of whatever folder the fit runs in
+            location = Path(os.path.abspath(folder), "mlruns").as_uri()
+            experiment_id = self.client.create_experiment(name, artifact_location=location)
         # MLflow 3's UI opens GenAI experiments on a traces overview; this one is about training runs.
         self.client.set_experiment_tag(experiment_id, "mlflow.experimentKind", "custom_model_development")
         return str(experiment_id)

@@ -28,7 +28,7 @@ class FakeClient:
         self._record("get_experiment_by_name", name)
         return SimpleNamespace(experiment_id=self.experiments[name]) if name in self.experiments else None
 
-    def create_experiment(self, name):
+    def create_experiment(self, name, artifact_location=None):
         self._record("create_experiment", name)
         self.experiments[name] = f"exp-{len(self.experiments)}"
         return self.experiments[name]

@@ -307,3 +307,21 @@ def test_a_metric_named_with_characters_mlflow_refuses_is_logged_under_a_key_it_
     children = _children(client, parent.info.experiment_id, parent.info.run_id)
     assert len(children) == 2 and all("auc ___ _x__mean" in run.data.metrics for run in children)
     assert model.leaderboard().columns[model.leaderboard().columns.str.startswith("auc (%) [x]")].size
+
+
+def test_a_sqlite_stores_artifacts_go_beside_its_file_not_into_the_callers_working_folder(store_path, tmp_path,
+                                                                                         monkeypatch):
+    from automl.tracking.writer import fluent_tracking_uri
+
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    uri = f"sqlite:///{store_path}"
+    frame = pd.DataFrame({"a": np.random.default_rng(0).normal(size=80)})
+    frame["y"] = np.where(frame["a"] > 0, "up", "down")
+    model = automl.fit(frame, "y", n_trials=1, families=["linear"], cv=2, tracking=True, tracking_uri=uri)
+    assert not list(elsewhere.iterdir())  # nothing in the folder the fit ran in
+    assert (store_path.parent / "mlruns").is_dir()
+    with fluent_tracking_uri(uri):
+        served = mlflow.pyfunc.load_model(model.model_uri_)
+    assert list(served.predict(frame.drop(columns="y").head(3))) == list(model.predict(frame.head(3)))
