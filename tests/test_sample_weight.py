@@ -117,6 +117,13 @@ def test_weights_that_leave_validation_parts_unweighted_are_told_so_with_a_fix_t
         automl.fit(frame, target="y", families=["linear"], n_trials=1, tracking=False, sample_weight=w)
     said = str(caught.value)
     assert "underflow" not in said and "positive sample_weight" in said and "fewer folds" in said
+    rare = frame.assign(y=np.where(np.arange(300) < 3, "rare", "common"))  # one rare row weighted, 2 folds already
+    weights = np.ones(300)
+    weights[[1, 2]] = 0.0
+    with pytest.raises(DataValidationError) as caught:
+        automl.fit(rare, target="y", families=["linear"], n_trials=1, tracking=False, sample_weight=weights, cv=2)
+    said = str(caught.value)
+    assert "use fewer folds" not in said and "cv=2)" not in said and "a larger validation part (e.g. cv=0.3)" in said
 
 
 def test_a_class_weighted_zero_on_every_row_is_warned_about_by_name():

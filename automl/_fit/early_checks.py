@@ -186,8 +186,9 @@ def split_problems(splits: Sequence[tuple[np.ndarray, np.ndarray]], y: np.ndarra
         why = sparse
     elif weighted:
         why = "the validation weights underflow or overflow"
-    fix = ("give more rows a positive sample_weight, or use fewer folds (e.g. cv=2), so that every validation part "
-           "holds weighted rows" + (" of two classes" if task != "regression" else "") if sparse else
+    fewer = ", or use fewer folds (e.g. cv=2)" if len(splits) > 2 else ", or a larger validation part (e.g. cv=0.3)"
+    fix = (f"give more rows a positive sample_weight{fewer}, so that every validation part holds weighted rows"
+           + (" of two classes" if task != "regression" else "") if sparse else
            "rescale sample_weight (e.g. w / w.max())" if weighted else
            "use folds with both classes in every validation part (a stratified cv such as cv=5, or fewer folds), "
            "or another metric (e.g. metric='log_loss')" if single else
