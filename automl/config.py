@@ -1,11 +1,10 @@
 """The settings of a fit, declared once.
 
-:data:`SETTINGS` is the one table of the 24 settings that ``automl.fit``, both estimators,
-sweep files and ``automl fit`` share: name, default, check, help text, command-line flag
-and sweep-file key. From it come the estimators' ``__init__`` signatures and docstrings,
-``automl.fit``'s signature, the sweep keys, the command-line flags and the README's
-settings table (a test keeps the README in step). Every value is checked here, all
-problems at once, before anything is read or written (:func:`resolve_settings`).
+:data:`SETTINGS` is the one table of the settings that ``automl.fit``, both estimators, sweep files and ``automl
+fit`` share: name, default, check, help text, command-line flag and sweep-file key. From it come the estimators'
+``__init__`` signatures and docstrings, ``automl.fit``'s signature, the sweep keys, the command-line flags and the
+README's settings table (a test keeps the README in step). Every value is checked here, all problems at once,
+before anything is read or written (:func:`resolve_settings`).
 
 Example:
     >>> settings = resolve_settings({"time_budget": 30, "cv": "5"}, estimator="regressor")
@@ -110,8 +109,7 @@ class Setting:
     fit_default: Any = SAME
 
     def default_for(self, estimator: str) -> Any:
-        """The default of ``estimator``: ``"classifier"``/``"regressor"`` (the classes), or ``"any"`` (the
-        one-call entry points, which build an estimator with it).
+        """The default of ``estimator``: ``"classifier"``/``"regressor"`` (the classes), or ``"any"`` (``fit``).
 
         Example:
             >>> setting("tracking").default_for("classifier"), setting("tracking").default_for("any")
@@ -439,8 +437,7 @@ def resolve_settings(params: Mapping[str, Any], estimator: str = "any") -> FitSe
     for name in names:
         spec = _BY_NAME[name]
         value = params.get(name, spec.default_for(estimator))
-        if isinstance(value, str) and type(value) is not str:
-            value = str(value)  # a SecretURL (the estimator's masked storage or tracking URI) is read as the URL
+        value = str(value) if isinstance(value, str) else value  # a SecretURL (the estimator's) read as the URL
         if spec.normalise is not None:
             value = spec.normalise(value)
         problems += spec.check(name, value)

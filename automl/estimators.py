@@ -377,7 +377,8 @@ class _AutoMLBase(BaseEstimator):
         tags.input_tags.allow_nan = True
         tags.input_tags.categorical = True
         tags.input_tags.string = True
-        tags.non_deterministic = self.time_budget is not None or self.n_trials is None  # a time budget
+        # a time budget (how many trials run depends on the machine's speed), or no seed: another search each fit
+        tags.non_deterministic = self.time_budget is not None or self.n_trials is None or self.seed is None
         return tags
 
 
@@ -403,6 +404,12 @@ class AutoMLClassifier(ClassifierMixin, _AutoMLBase):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, one column per class in the order of ``classes_``."""
         return self._scores(X)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """The logarithm of :meth:`predict_proba` (``-inf`` where a probability is 0), as scikit-learn's classifiers
+        give it (``cross_val_predict(method="predict_log_proba")``)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
 
 class AutoMLRegressor(RegressorMixin, _AutoMLBase):

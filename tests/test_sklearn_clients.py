@@ -319,3 +319,19 @@ def test_clone_copies_settings_in_the_form_a_pickle_keeps_and_names_an_unread_it
                                     tracking=False, search_space=types.MappingProxyType({"linear": {"alpha": 1.0}}))
     copied = clone(proxy)
     assert copied.search_space == {"linear": {"alpha": 1.0}} and copied.fit(X, y).best_params_["alpha"] == 1.0
+
+
+def test_log_probabilities_groups_as_a_column_vector_and_the_unseeded_tag_read_as_scikit_learn_reads_them():
+    from sklearn.model_selection import cross_val_predict
+
+    X, y = _frame()
+    model = automl.AutoMLClassifier(families=["linear"], n_trials=1, cv=3, isolation="none", ensemble=False,
+                                    tracking=False)
+    logs = cross_val_predict(model, X, y, cv=2, method="predict_log_proba")
+    assert logs.shape == (len(y), 2) and np.allclose(np.exp(logs).sum(axis=1), 1.0)
+    groups = np.repeat(np.arange(9), 10)[:, None]  # (n, 1), as a target may be
+    assert model.fit(X, y, groups=groups).cv_.startswith("group:")
+    with pytest.raises(DataValidationError, match=r"groups must be one label per row .* got shape \(90, 2\)"):
+        model.fit(X, y, groups=np.zeros((90, 2)))
+    assert model.__sklearn_tags__().non_deterministic is False
+    assert model.set_params(seed=None).__sklearn_tags__().non_deterministic is True

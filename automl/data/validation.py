@@ -30,6 +30,7 @@ from automl.data.dtypes import (
     target_length_problem,
 )
 from automl.data.schema import derived_names
+from automl.data.row_inputs import group_series as row_groups
 from automl.data.task import check_task, infer_task, target_kind_problems, warn_constant_target, warn_unweighted_classes
 from automl._warnings import warn_user
 from automl.exceptions import DataShapeError, DataValidationError, InputTypeError
@@ -445,13 +446,8 @@ def validate_training_data(
     if y_series.ndim != 1 or len(y_series) != len(X):
         problems.append(target_length_problem(len(y_series), len(X)))
         raise DataValidationError(problems)
-    group_series = None
-    if groups is not None:
-        group_series = pd.Series(np.asarray(groups)).reset_index(drop=True)
-        if len(group_series) != len(X):
-            problems.append(f"groups has {len(group_series)} values but X has {len(X)} rows")
-        elif group_series.isna().any():
-            problems.append(f"groups has {int(group_series.isna().sum())} missing value(s); give every row a group")
+    group_series, group_problems = (None, []) if groups is None else row_groups(groups, len(X))
+    problems += group_problems
     weights, weight_problems = sample_weight_problems(sample_weight, len(X))
     problems += weight_problems
     missing = y_series.isna()
