@@ -92,13 +92,24 @@ def _check_n_jobs(name: str, value: Any) -> list[str]:
     return [f"n_jobs must be a non-zero whole number (-1: all cores) or None (1, as in scikit-learn), got {value!r}"]
 
 
+#: scikit-learn's scorer names of automl's metrics (``neg_*``: scikit-learn negates a loss so that greater is better).
+_SCORER_NAMES = {"neg_root_mean_squared_error": "rmse", "neg_mean_squared_error": "mse", "neg_mean_absolute_error": "mae",
+                 "neg_log_loss": "log_loss", "roc_auc_ovr": "roc_auc"}
+
+
 def _check_metric(name: str, value: Any) -> list[str]:
     from automl.evaluation.metrics import Metric, available_metrics
 
+    if isinstance(value, str) and value in _SCORER_NAMES:
+        return [f"metric={value!r} is scikit-learn's scorer name; automl's is {_SCORER_NAMES[value]!r} (its values keep "
+                f"their sign, and the search knows which way is better): metric={_SCORER_NAMES[value]!r}"]
     if isinstance(value, str):
         return [] if value in available_metrics() else [unknown_name_message("metric", value, available_metrics())]
     if value is None or isinstance(value, Metric):
         return []
+    if hasattr(value, "_score_func") and hasattr(value, "_sign"):  # a scikit-learn scorer (make_scorer)
+        return [f"metric is a scikit-learn scorer ({value!r}), called as scorer(estimator, X, y); give its score "
+                "function as automl.Metric(name, fn, greater_is_better=...), or a metric name"]
     if callable(value):
         return _callable_metric_problems(value)
     return [f"metric must be a name, a callable or automl.Metric, got {type(value).__name__}"]

@@ -251,3 +251,14 @@ def test_a_loss_given_as_a_plain_callable_is_refused_before_the_search_and_its_m
     model = automl.fit(regression, target="y", metric=loss, families=["linear", "knn"], n_trials=2, tracking=False)
     board = model.leaderboard()
     assert board["sq_error_mean"].iloc[0] == board["sq_error_mean"].min()  # the lowest loss ranks first
+
+
+def test_scikit_learn_scorer_names_and_scorer_objects_are_refused_with_automls_own_form():
+    from sklearn.metrics import f1_score, make_scorer
+
+    frame = pd.DataFrame({"a": np.random.default_rng(0).normal(size=60)})
+    frame["y"] = (frame.a > 0).astype(int)
+    with pytest.raises(InvalidParameterError, match=r"scikit-learn's scorer name; automl's is 'rmse' .*metric='rmse'"):
+        automl.fit(frame, "y", metric="neg_root_mean_squared_error", n_trials=1, tracking=False)
+    with pytest.raises(InvalidParameterError, match=r"a scikit-learn scorer .* automl.Metric\(name, fn, greater_is"):
+        automl.fit(frame, "y", metric=make_scorer(f1_score), n_trials=1, tracking=False)
