@@ -93,7 +93,7 @@ def _start_hidden(process: Any) -> None:
 
 
 _SPAWNER_LOCK = threading.Lock()
-_SPAWNER: dict[str, Any] = {"pid": None, "thread": None, "calls": None}
+_SPAWNER: dict[str, Any] = {"thread": None, "calls": None}
 
 
 def _on_spawner_thread(call: Any) -> None:
@@ -109,11 +109,11 @@ def _on_spawner_thread(call: Any) -> None:
 
     with _SPAWNER_LOCK:
         thread = _SPAWNER["thread"]
-        if _SPAWNER["pid"] != os.getpid() or thread is None or not thread.is_alive():  # none yet, or forked
+        if thread is None or not thread.is_alive():  # none yet, or a forked child's copy (threading stops it)
             calls: queue.SimpleQueue[Any] = queue.SimpleQueue()
             thread = threading.Thread(target=_serve_spawns, args=(calls,), name="automl-spawner", daemon=True)
             thread.start()
-            _SPAWNER.update(pid=os.getpid(), thread=thread, calls=calls)
+            _SPAWNER.update(thread=thread, calls=calls)
         calls = _SPAWNER["calls"]
     done, outcome = threading.Event(), dict[str, BaseException]()
     calls.put((call, done, outcome))

@@ -30,9 +30,10 @@ from automl._suggest import unknown_name_message
 from automl._warnings import warn_user
 from automl.config import estimator_docs, estimator_signature, setting
 from automl.data.images import as_image_frame
+from automl.data.row_inputs import sample_weight_problems
 from automl.data.scoring import named_columns, scoring_truth
 from automl.data.validation import (
-    MULTIINDEX_PROBLEM, as_table, coerce_features, has_feature_names, sample_weight_problems,
+    MULTIINDEX_PROBLEM, as_table, coerce_features, has_feature_names,
 )
 from automl.evaluation.metrics import report_metrics
 from automl.exceptions import DataValidationError, InputTypeError, InvalidParameterError, ModelFileError, NotFittedError
@@ -60,13 +61,17 @@ def _settings_init(estimator: str) -> Callable[..., None]:
     return __init__
 
 
+#: The settings that may hold a URL with a secret (masked in every repr).
+_URL_SETTINGS = ("storage", "tracking_uri")
+
+
 def _mask_urls(estimator: Any) -> None:
     """Store ``storage`` and ``tracking_uri`` so that every ``repr`` of them masks their secrets, ours and those
     scikit-learn builds from ``get_params`` (a Pipeline's, a search's, the HTML view): :class:`~automl._redact.
     SecretURL`, the URL itself as a string."""
     from automl._redact import masked_setting
 
-    for name in ("storage", "tracking_uri"):
+    for name in _URL_SETTINGS:
         if name in vars(estimator):
             setattr(estimator, name, masked_setting(getattr(estimator, name)))
 
@@ -162,7 +167,7 @@ class _AutoMLBase(BaseEstimator):
         """scikit-learn's repr with passwords in ``storage`` and ``tracking_uri`` masked (it ends up in logs)."""
         from automl._redact import redact_text
 
-        urls = [u for u in (getattr(self, "storage", None), getattr(self, "tracking_uri", None)) if isinstance(u, str)]
+        urls = [u for u in (getattr(self, name, None) for name in _URL_SETTINGS) if isinstance(u, str)]
         return redact_text(super().__repr__(N_CHAR_MAX), *urls)
 
     def fit(self, X: Any, y: Any, *, groups: Any = None, sample_weight: Any = None) -> _AutoMLBase:

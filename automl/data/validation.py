@@ -30,7 +30,7 @@ from automl.data.dtypes import (
     target_length_problem,
 )
 from automl.data.schema import derived_names
-from automl.data.row_inputs import group_series as row_groups
+from automl.data.row_inputs import group_series as row_groups, sample_weight_problems
 from automl.data.task import check_task, infer_task, target_kind_problems, warn_constant_target, warn_unweighted_classes
 from automl._warnings import warn_user
 from automl.exceptions import DataShapeError, DataValidationError, InputTypeError
@@ -373,47 +373,6 @@ def _numbers_of_objects(y: pd.Series) -> pd.Series:
     if not all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in y.dropna()):
         return y
     return y.astype("float64")
-
-
-def sample_weight_problems(sample_weight: object, n_rows: int) -> tuple[np.ndarray | None, list[str]]:
-    """Check sample weights: one finite, non-negative number per row, not all zero.
-
-    Returns:
-        ``(weights as float64 or None, problems)``.
-
-    Example:
-        >>> sample_weight_problems([1.0, -2.0, float("nan")], 3)[1]
-        ['sample_weight holds 1 missing value(s) (rows [2]); give every row a weight (1.0 is neutral)', 'sample_weight holds 1 negative value(s) (rows [1]); weights must be >= 0 (0 leaves a row out of training)']
-    """
-    if sample_weight is None:
-        return None, []
-    if isinstance(sample_weight, pd.DataFrame):
-        return None, [f"sample_weight must be one column (a Series, list or 1-D array), got a DataFrame of shape {sample_weight.shape}"]
-    values = sample_weight.to_numpy() if isinstance(sample_weight, pd.Series) else np.asarray(sample_weight, dtype=object)
-    if values.ndim != 1:
-        return None, [f"sample_weight must be one weight per row (1-D), got shape {values.shape}"]
-    if len(values) != n_rows:
-        return None, [f"sample_weight has {len(values)} values but the data has {n_rows} rows; pass one weight per row"]
-    weights = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    not_numbers = np.flatnonzero(np.isnan(weights) & ~pd.isna(pd.Series(values)).to_numpy())
-    if len(not_numbers):
-        row = int(not_numbers[0])
-        return None, [
-            f"sample_weight must hold numbers; {len(not_numbers)} value(s) are not (e.g. {values[row]!r} in row {row}); "
-            "convert the column with pd.to_numeric"
-        ]
-    problems = []
-    for label, mask, fix in (
-        ("missing", np.isnan(weights), "give every row a weight (1.0 is neutral)"),
-        ("infinite", np.isinf(weights), "weights must be finite"),
-        ("negative", weights < 0, "weights must be >= 0 (0 leaves a row out of training)"),
-    ):
-        if mask.any():
-            rows = np.flatnonzero(mask)
-            problems.append(f"sample_weight holds {len(rows)} {label} value(s) (rows {rows[:5].tolist()}); {fix}")
-    if not problems and not (weights > 0).any():
-        problems.append("sample_weight is zero for every row; at least one row needs a positive weight")
-    return (None if problems else weights), problems
 
 
 def validate_training_data(

@@ -87,7 +87,8 @@ def text_override_problems(space: Any, names: Any, head: str) -> list[str]:
     """
     from automl.spaces.params import probe_values
 
-    return [f"{head}{problem}" for name in names if name in space.names
+    text = {p.name for p in TEXT_PARAMS}  # a family's own parameter named text_... is its own to check
+    return [f"{head}{problem}" for name in names if name in text and name in space.names
             for value in probe_values(space[name]) for problem in text_value_problems(name, value)]
 
 

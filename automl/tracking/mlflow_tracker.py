@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -136,7 +135,7 @@ class MLflowTracker:
         if folder is None:
             experiment_id = self.client.create_experiment(name)
         else:  # beside the SQLite file, not MLflow's default ./mlruns of whatever folder the fit runs in
-            location = Path(os.path.abspath(folder), "mlruns").as_uri()
+            location = (Path(folder).absolute() / "mlruns").as_uri()
             experiment_id = self.client.create_experiment(name, artifact_location=location)
         # MLflow 3's UI opens GenAI experiments on a traces overview; this one is about training runs.
         self.client.set_experiment_tag(experiment_id, "mlflow.experimentKind", "custom_model_development")
