@@ -51,7 +51,7 @@ from automl.search.policy import BAG_FETCH_SECONDS, FALLBACK_PAD, MEMBER_PAD, gr
 from automl.search.runner import SearchOutcome
 from automl.search.trial_record import StudyWriter, TrialRecord
 
-__all__ = ["FinalModel", "MAX_FINALISTS", "build_final_model"]
+__all__ = ["FinalModel", "MAX_FINALISTS", "build_final_model", "record_final_model"]
 
 logger = logging.getLogger("automl")
 
@@ -82,6 +82,8 @@ class FinalModel:
             ``"ensemble of trials ..."`` (``", temperature-scaled (T=...)"`` after it when it is).
         calibration: The temperature tried for ``model``'s probabilities and the scores with and without it
             (:func:`~automl._fit.calibrate.calibrate_final`), or None when none was tried.
+        made: Trial number -> the model made for it here (a refit or a bag), which a later final stage of the same
+            fit reuses (:mod:`automl._fit.time_left`).
     """
 
     model: Any
@@ -96,6 +98,7 @@ class FinalModel:
     fallbacks: list[dict[str, Any]] = field(default_factory=list)
     source: str = ""
     calibration: dict[str, Any] | None = None
+    made: dict[int, Any] = field(default_factory=dict, repr=False)
 
 
 def finalists(ranked: Sequence[TrialRecord]) -> list[TrialRecord]:
@@ -120,9 +123,12 @@ class _Refitter:
     module's docstring): a refit of the configuration, or the bag of the fold models the runner holds."""
 
     def __init__(self, runner: Runner, spaces: Mapping[str, Any], seed: int | None, n_splits: int,
-                 scale: float, final_model: str = "refit") -> None:
+                 scale: float, final_model: str = "refit", made: dict[int, Any] | None = None) -> None:
         self.runner, self.spaces, self.seed = runner, spaces, seed
         self.n_splits, self.scale, self.final_model = n_splits, scale, final_model
+        #: Trial number -> its final model, made here or by an earlier final stage of the same fit (a second
+        #: search phase's stage reuses them: the same trial, the same rows, the same seed).
+        self.made: dict[int, Any] = {} if made is None else made
         #: Trial number -> the share of all rows its refit was grown to (see :meth:`refit`).
         self.grown: dict[int, float] = {}
         #: ``{"trial", "family", "reason"}`` of each refit that failed and gave way to its trial's bag (``auto``).
@@ -137,7 +143,10 @@ class _Refitter:
         return self.final_model == "bag" or late
 
     def estimate(self, record: TrialRecord, pad: float = FALLBACK_PAD, bag: bool | None = None) -> float:
-        """Seconds ``record``'s final model takes: fetching its bag, or its refit (``bag`` None: as it will be)."""
+        """Seconds ``record``'s final model takes: fetching its bag, or its refit (``bag`` None: as it will be;
+        none for a model already made)."""
+        if record.number in self.made:
+            return 0.0
         if bag or (bag is None and self.final_model != "refit" and self.runner.holds(record.number)):
             return min(BAG_FETCH_SECONDS, pad + 0.2)
         return refit_seconds(record.fit_time, self.n_splits, self.scale, pad)
@@ -146,7 +155,14 @@ class _Refitter:
               grow_until: float | None = None) -> Any:
         """``record``'s final model: its bag or its refit on all rows (killed at ``deadline``; ``auto``: the
         bag when the refit is not expected to end by ``aim``, default ``deadline``, or fails). A trial sized
-        down to a share of its rows is refitted on that share, grown to what fits before ``grow_until``."""
+        down to a share of its rows is refitted on that share, grown to what fits before ``grow_until``. A model
+        already made for ``record`` is that model."""
+        if record.number not in self.made:
+            self.made[record.number] = self._make(record, deadline, aim, grow_until)
+        return self.made[record.number]
+
+    def _make(self, record: TrialRecord, deadline: float | None, aim: float | None,
+              grow_until: float | None) -> Any:
         if self.bagged(record, deadline if aim is None else aim):
             return BaggedModel(self.runner.kept_models(record.number) or [])
         family, params, refit_params = refit_config(record, self.spaces)
@@ -315,9 +331,11 @@ def _stack_first(refitter: _Refitter, outcome: SearchOutcome, problem: Any, plan
                     members_seconds=keep)
 
 
-def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budget: Budget) -> FinalModel:
+def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budget: Budget,
+                      made: Mapping[int, Any] | None = None) -> FinalModel:
     """The final model: the best finalist refitted (with fallbacks), then, with ``ensemble=True``,
-    the ensemble when it wins and its members refit in time.
+    the ensemble when it wins and its members refit in time (``made``: trials' models an earlier final stage of
+    this fit made, used as they are).
 
     Raises:
         RefitFailedError: every finalist's refit failed (each reason listed).
@@ -325,7 +343,7 @@ def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budg
     primary = problem.metric
     ranked = outcome.ranked(primary.greater_is_better)
     refitter = _Refitter(runner, problem.spaces, problem.settings.seed, len(problem.splits), problem.refit_scale,
-                         problem.settings.final_model)
+                         problem.settings.final_model, dict(made or {}))
     started = time.monotonic()
     # With the ensemble on, the best trial's refit aims at the ensemble's deadline, not at the promise's: a refit
     # that would end past it leaves no time to blend (wine quality at 60 s: CatBoost, the last trial to complete
@@ -355,7 +373,8 @@ def build_final_model(problem: Any, outcome: SearchOutcome, runner: Runner, budg
     if wanted(problem):
         _calibrate(final, problem, outcome, pending, budget)
     final.fallbacks = [*fallbacks, *refitter.bagged_after_failure]  # each failure named, whatever took its place
-    _record_on_study(outcome.study, final)
+    final.made = refitter.made
+    record_final_model(outcome.study, final)
     return final
 
 
@@ -394,7 +413,7 @@ def _stack(final: FinalModel, problem: Any, runner: Runner, pending: PendingStac
     final.families = sorted(set(final.model.families))
 
 
-def _record_on_study(study: Any, final: FinalModel) -> None:
+def record_final_model(study: Any, final: FinalModel) -> None:
     """Record on the study which model ``predict`` uses, for Optuna's own tools (optuna-dashboard shows
     the study's user attributes); a storage that refuses the write costs the fit nothing."""
     try:

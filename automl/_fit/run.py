@@ -40,6 +40,7 @@ from automl.tracking.starting import TrackerStart
 from automl._fit.problem import Problem, prepare_problem
 from automl._fit.refit import build_final_model
 from automl._fit.stack import expected_width, stack_refit_factor
+from automl._fit.time_left import search_on
 from automl._fit.report import FitReport, build_report
 
 __all__ = ["ENSEMBLE_REFIT_FACTOR", "TRACKING_RESERVE", "join_fit", "run_fit"]
@@ -227,7 +228,10 @@ def run_fit(settings: FitSettings, estimator_class: Any, X: Any, y: Any, groups:
         outcome = run_search(spec, runner, MainRole(spec), budget, [tracking.on_trial, *callbacks], on_open)
         raise_if_stopped()  # a SIGTERM or Ctrl-C the search's last steps lost: no refit, the run is KILLED
         report_stage("refitting the best model on all rows ...")
+        final_started = time.monotonic()
         final = build_final_model(problem, outcome, runner, budget)
+        raise_if_stopped()
+        outcome, final = search_on(problem, outcome, final, runner, budget, time.monotonic() - final_started)
         raise_if_stopped()
     except BaseException as exc:
         deadline = _end_deadline(exc, budget.tracking_deadline())

@@ -69,6 +69,9 @@ class Budget:
             only while it is at most :data:`STACK_SHARE` of the budget (:meth:`stack_fits`).
         enforced: Whether trials and refits run where they can be killed at their deadline
             (process isolation); ``False``: the deadlines are checked between steps only.
+        final_seconds: The final stage's seconds as measured (a second search phase, :mod:`automl._fit.time_left`):
+            kept instead of the estimates from ``ensemble_factor`` and ``stack_factor``, or the best trial's
+            refit if that is more (None: the estimates).
     """
 
     seconds: float | None
@@ -77,6 +80,7 @@ class Budget:
     ensemble_factor: float = 0.0
     stack_factor: float = 0.0
     enforced: bool = True
+    final_seconds: float | None = None
 
     @classmethod
     def until_wall_time(cls, deadline: float | None, enforced: bool = True) -> Budget:
@@ -126,6 +130,9 @@ class Budget:
             82.0
             >>> Budget(100.0, started_at=0.0, ensemble_factor=2.0, stack_factor=3.0).search_deadline(5.0, stack_estimate=7.0)
             85.0
+            >>> b = Budget(100.0, started_at=0.0, ensemble_factor=2.0, final_seconds=8.0)
+            >>> b.search_deadline(5.0), b.search_deadline(12.0)
+            (92.0, 88.0)
         """
         end = self.end()
         if end is None:
@@ -133,6 +140,8 @@ class Budget:
         second = refit_estimate if stack_estimate is None else stack_estimate
         stack = second * self.stack_factor if self.stack_fits(second) else 0.0
         reserve = refit_estimate * (1.0 + self.ensemble_factor) + stack
+        if self.final_seconds is not None:
+            reserve = max(refit_estimate, self.final_seconds)
         if final_reserve > 0.0:
             reserve = max(refit_estimate, final_reserve)
         return end - reserve - self.tracking_seconds()

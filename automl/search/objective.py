@@ -29,10 +29,10 @@ from automl.search.in_process import Runner
 from automl.search.worker_pool import preload_packages
 from automl.search.oof import OOFStore
 from automl.search.packs import ask_companions, heartbeats
-from automl.search.policy import SearchPolicy
+from automl.search.policy import NOT_RUN_FOR_TIME, SearchPolicy
 from automl.search.study import derived_seed
 from automl.search.trial_monitor import TrialPolicyMonitor
-from automl.search.trial_record import TrialWriter
+from automl.search.trial_record import TrialWriter, queued_attrs
 from automl.spaces import SearchSpace
 
 __all__ = ["Objective", "TrialFailed", "trial_seed"]
@@ -158,6 +158,10 @@ class Objective:
         if reason is not None:
             if self.policy.stop_after_skips:
                 trial.study.stop()
+            if reason == NOT_RUN_FOR_TIME and queued_attrs(trial):  # a chosen configuration waits for more time
+                queue_again(trial)
+                self.deferred += 1
+                _defer(trial, f"{reason}; queued again")
             _stop(trial, reason)
         return family, params
 

@@ -37,7 +37,7 @@ from automl.search.budget import Budget
 
 __all__ = [
     "BAG_FETCH_SECONDS", "FIDELITY_EXPONENT", "FIDELITY_SNAP", "FIDELITY_TIME_SHARE", "FINAL_GROWTH_SHARE",
-    "GROWTH_EXPONENT", "MAX_NOT_RUN_IN_A_ROW", "MIN_NET_FOLD_SECONDS", "MIN_SEARCH_TRIALS", "PACK_TIME_SHARE",
+    "GROWTH_EXPONENT", "MAX_NOT_RUN_IN_A_ROW", "MIN_NET_FOLD_SECONDS", "NOT_RUN_FOR_TIME", "MIN_SEARCH_TRIALS", "PACK_TIME_SHARE",
     "REFIT_MARGIN", "SECOND_LEVEL_FAMILIES", "SLOW_FAMILY_FACTOR", "SearchPolicy", "fidelity_share", "grown_fraction",
     "net_fold_seconds", "refit_seconds", "FALLBACK_PAD", "MEMBER_PAD",
 ]
@@ -49,6 +49,10 @@ NET_FOLDS_PER_BUDGET = 4
 MIN_NET_FOLD_SECONDS = 3.0
 #: Trials in a row that were not run for lack of time before the search ends.
 MAX_NOT_RUN_IN_A_ROW = 3
+#: Why a trial is not run when the search time left is shorter than one fold of its family. A queued trial (a
+#: default, a scale trial, a portfolio entry) skipped so is queued again (:class:`~automl.search.objective.Objective`):
+#: the search's second phase (:mod:`automl._fit.time_left`) or a resumed study runs it.
+NOT_RUN_FOR_TIME = "not run: the time budget left is shorter than one fold of this family"
 #: A trial that would not fit in the time left trains on a share of each fold's rows: folds and refit take this share.
 FIDELITY_TIME_SHARE = 0.8
 #: Fit time grows as (rows) ** this (boosting stops later on more rows; sorting is n log n):
@@ -209,6 +213,12 @@ class SearchPolicy:
         self._stopped_first = False
         self._quick_started: set[str] = set()
 
+    def resume(self, budget: Budget) -> None:
+        """Go on under ``budget`` (a second search phase: the final stage's time as measured, see
+        :class:`~automl.search.budget.Budget`), with what the search learned; the skips in a row start again."""
+        self.budget = budget
+        self._not_run = 0
+
     # -- what the search knows ------------------------------------------------------------------
     @property
     def has_complete(self) -> bool:
@@ -317,7 +327,7 @@ class SearchPolicy:
         """Why a trial of ``family`` should not run now (None: it runs); counts trials not run in a row."""
         if self.has_complete and self.search_time_left() < self.typical_fold(family):
             self._not_run += 1
-            return "not run: the time budget left is shorter than one fold of this family"
+            return NOT_RUN_FOR_TIME
         share = self.fit_share()
         fold = self.typical_fold(family)
         # No share left (the search's time is up while nothing has completed: a first trial may still use the slack,

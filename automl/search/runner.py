@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -60,7 +61,7 @@ from automl.search.trial_record import TrialRecord, TrialWriter
 from automl.spaces import SearchSpace
 from automl.spaces.zero_shot import FirstTrial
 
-__all__ = ["JoiningRole", "KEPT_BAGS", "MainRole", "SearchOutcome", "SearchSpec", "run_search"]
+__all__ = ["JoiningRole", "KEPT_BAGS", "MainRole", "SearchOutcome", "SearchSpec", "continue_search", "run_search"]
 
 #: The best trials whose fold models the runner keeps (unless ``final_model="refit"``): the finalists and
 #: the ensemble's likely members then have a bag, used as such or when their refit does not fit or fails.
@@ -131,6 +132,8 @@ class SearchOutcome:
         search_time: Seconds the search took.
         n_new_trials: Trials this process started in this call (queued first trials count once run).
         kept_trial: The best trial this process completed: the runner keeps its fold models.
+        resumable: What :func:`continue_search` runs more trials with (the main role's search of a study that is
+            not stored; None otherwise).
     """
 
     study: Any
@@ -138,6 +141,7 @@ class SearchOutcome:
     search_time: float = 0.0
     n_new_trials: int = 0
     kept_trial: int | None = None
+    resumable: _Resumable | None = field(default=None, repr=False, compare=False)
 
     def trials(self) -> list[TrialRecord]:
         """Every trial's record."""
@@ -153,6 +157,38 @@ class SearchOutcome:
         """The best completed Optuna trial (None: none completed)."""
         complete = [t for t in self.study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
         return self.study.best_trial if complete else None
+
+
+@dataclass(frozen=True)
+class _Resumable:
+    """A finished search's loop, to run again: its objective (the trials' runner, kept bags and out-of-fold
+    predictions), its policy (what the search learned) and ``study.optimize`` with its callbacks."""
+
+    objective: Objective
+    policy: SearchPolicy
+    optimize: Callable[[], None]
+
+
+def continue_search(outcome: SearchOutcome, budget: Budget) -> SearchOutcome:
+    """Run more trials of ``outcome``'s search, the same study, objective and policy, until ``budget``'s search
+    deadline (its trials' and the policy's rules as before); return the outcome of both runs (``outcome`` itself
+    when it cannot be resumed: a stored study, which other processes may share, or a joining process's).
+
+    The trials queued and not run for lack of time run first (:data:`~automl.search.policy.NOT_RUN_FOR_TIME`).
+    """
+    state = outcome.resumable
+    if state is None:
+        return outcome
+    state.policy.resume(budget)
+    started = time.monotonic()
+    try:
+        with _optuna_quiet():
+            state.optimize()
+    finally:
+        text_cache.clear()
+    objective = state.objective
+    return dataclasses.replace(outcome, search_time=outcome.search_time + time.monotonic() - started,
+                               n_new_trials=len(objective.asked), kept_trial=objective.best_number)
 
 
 def _open(spec: SearchSpec, create: bool) -> tuple[Any, bool]:
@@ -336,7 +372,9 @@ def _run(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, budget:
     runner.start(budget.trial_deadline(False))
     optimize()
     role.finish(study, optimize, lambda: policy.search_time_left() <= 0)
-    outcome = SearchOutcome(study, oof, time.monotonic() - started, len(objective.asked), objective.best_number)
+    resumable = _Resumable(objective, policy, optimize) if isinstance(role, MainRole) and not spec.stored else None
+    outcome = SearchOutcome(study, oof, time.monotonic() - started, len(objective.asked), objective.best_number,
+                            resumable)
     if role.refits and outcome.best_trial is None:  # a joining process may end with nothing
         raise nothing_completed(study)
     return outcome
