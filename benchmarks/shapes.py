@@ -12,7 +12,9 @@ one LightGBM fold takes longer than the smallest budgets.
 
 With ``refit_fault`` (``segfault``, ``abort``, ``raise``, ``memory_error``, ``hang``, ``nan``: it predicts NaN) the
 refit on all rows misbehaves instead (its folds do not), for the tests of the refit's isolation; with ``wide_fault`` any fit on more
-than ``width`` columns does (the second level of a stack, which reads the base models' predictions too).
+than ``width`` columns does (the second level of a stack, which reads the base models' predictions too). With
+``mark`` (a file's path) each refit on all rows appends the wall-clock time it starts at to that file, so that a
+test sees from outside when the final stage ran.
 
 Register the family in a child with ``register_family("slow_refit", "benchmarks.shapes:SLOW_REFIT")``
 (the trial worker imports it from that path). ``SLOW_CATBOOST`` is the same model under a booster's name
@@ -55,7 +57,7 @@ class SlowRefitClassifier(ClassifierMixin, BaseEstimator):
     :func:`linear_frame`), whose ``fit`` sleeps ``fold_seconds * (rows / fold_rows) ** power``."""
 
     def __init__(self, fold_seconds: float = 0.5, fold_rows: int = 1000, C: float = 1.0, refit_fault: str = "none",
-                 wide_fault: str = "none", width: int = 8, power: float = POWER) -> None:
+                 wide_fault: str = "none", width: int = 8, power: float = POWER, mark: str = "") -> None:
         self.fold_seconds = fold_seconds
         self.fold_rows = fold_rows
         self.C = C
@@ -63,10 +65,14 @@ class SlowRefitClassifier(ClassifierMixin, BaseEstimator):
         self.wide_fault = wide_fault
         self.width = width
         self.power = power
+        self.mark = mark
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SlowRefitClassifier:
         refit = len(y) > self.fold_rows * 1.2  # the refit on all rows
         self.nan_ = refit and self.refit_fault == "nan"  # fits, then predicts NaN
+        if refit and self.mark:  # when each refit on all rows starts, on the wall clock, seen from outside the fit
+            with open(self.mark, "a") as out:
+                out.write(f"{time.time()}\n")
         if refit and self.refit_fault not in ("none", "nan"):
             _fault(self.refit_fault)
         if np.shape(X)[1] > self.width and self.wide_fault != "none":  # more columns: a stack's second level
@@ -102,7 +108,7 @@ def _fault(kind: str) -> None:
 
 def _build(params: Any, ctx: Any) -> SlowRefitClassifier:
     return SlowRefitClassifier(params["fold_seconds"], params["fold_rows"], params["C"], params["refit_fault"],
-                               params["wide_fault"], params["width"], params["power"])
+                               params["wide_fault"], params["width"], params["power"], params.get("mark", ""))
 
 
 SLOW_REFIT = ModelFamily(
@@ -116,6 +122,7 @@ SLOW_REFIT = ModelFamily(
         "wide_fault": {"type": "fixed", "value": "none"},
         "width": {"type": "fixed", "value": 8},
         "power": {"type": "fixed", "value": POWER},
+        "mark": {"type": "fixed", "value": ""},
     }}),
 )
 

@@ -1,4 +1,5 @@
-"""One fit, start to end: settings → problem → search → final model → report → tracking, under one budget.
+"""One fit, start to end: settings → problem → search → final model (→ more search and the final model again, when
+the final stage left time: :mod:`automl._fit.time_left`) → report → tracking, under one budget.
 
 :func:`run_fit` is what ``AutoMLClassifier.fit`` and ``AutoMLRegressor.fit`` call (through
 ``automl.fit``, sweeps and the command line too); :func:`join_fit` is what a process joining

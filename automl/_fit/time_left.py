@@ -11,7 +11,8 @@ objective and policy (:func:`~automl.search.runner.continue_search`), its trials
 (they were queued again), until the budget's end less the final stage's time *as measured*
 (x :data:`SECOND_PHASE_MARGIN`; the new best trial's refit if more). Then the final stage runs again over every
 trial, reusing the models the first one made (a trial's refit is the same refit). The second final model replaces
-the first only when its cross-validated score is better; whatever happens to the second (a refit that fails, an
+the first only when its cross-validated score is better on the same basis (a single trial never replaces a blend:
+see :func:`_replaces`); whatever happens to the second (a refit that fails, an
 exception, a stage that runs late and is cut at the budget's deadlines), the first stays.
 
 There is no second phase without a time budget, for a stored study (other processes may share it and its deadline
@@ -83,7 +84,7 @@ def search_on(problem: Any, outcome: SearchOutcome, final: FinalModel, runner: R
                        type(exc).__name__, exc)
         record_final_model(more.study, final)
         return more, final
-    if _better(problem.metric, second.score, final.score):
+    if _replaces(problem.metric, second, final):
         return more, second
     logger.info("the final model after the second search phase (%s, %.5g) is not better on CV than the first "
                 "(%s, %.5g); the first stays", second.source, second.score, final.source, final.score)
@@ -106,8 +107,13 @@ def _completed(outcome: SearchOutcome) -> int:
     return sum(t.state.name == "COMPLETE" for t in outcome.study.get_trials(deepcopy=False))
 
 
-def _better(metric: Any, second: float, first: float) -> bool:
-    """Whether the second final model's CV score beats the first's (a non-finite score never does)."""
-    if not math.isfinite(second):
+def _replaces(metric: Any, second: FinalModel, first: FinalModel) -> bool:
+    """Whether the second final model replaces the first: its CV score is better (a non-finite score never is), on
+    the same basis. A blend's or a stack's score is cross-fitted (its weights chosen without the fold it is scored
+    on), a single trial's is the best of many trials' on the same folds, flattered by that choice; so a single trial
+    never replaces a blend (off-suite, the two fits where it did lost on their test parts)."""
+    if not math.isfinite(second.score):
         return False
-    return not math.isfinite(first) or metric.is_better(second, first)
+    if second.ensemble is None and first.ensemble is not None:
+        return False
+    return not math.isfinite(first.score) or bool(metric.is_better(second.score, first.score))
