@@ -185,7 +185,8 @@ def test_a_best_booster_too_slow_to_stack_in_the_time_left_gives_way_to_the_next
     out, process_wall = _fit_in_child(WIDE_CHILD, kwargs, timeout=240)
     assert out["ranked"][0][1] == "catboost", out["ranked"]  # the slow booster is the best trial and the best booster
     chosen = [m for m in out["said"] if m.startswith("the second level over the blend: trial")]
-    assert len(chosen) == 1 and "(lightgbm)" in chosen[0], out["said"]
+    # once per final stage: a second search phase, when the first stage left time, runs the stage again
+    assert 1 <= len(chosen) <= 2 and all("(lightgbm)" in m for m in chosen), out["said"]
     assert not any("failed" in m or "past the" in m for m in out["said"]), out["said"]
     assert out["wall"] <= budget * 1.1 + 10 and process_wall <= budget * 1.1 + 10 + 15, out
 
