@@ -173,3 +173,15 @@ def test_a_single_trial_never_replaces_a_blend_and_a_better_blend_does():
     assert not time_left._replaces(rmse, Final(score=2.15, ensemble={"trials": [1, 3]}), blend)
     assert time_left._replaces(rmse, single, Final(score=2.01, ensemble=None))
     assert not time_left._replaces(rmse, Final(score=float("nan"), ensemble=None), Final(score=2.01, ensemble=None))
+
+
+def test_a_second_search_that_raises_leaves_the_first_model(frame, monkeypatch, caplog):
+    def failing(outcome, budget):
+        raise RuntimeError("injected in the second search")
+
+    monkeypatch.setattr(time_left, "SECOND_PHASE_SHARE", 0.0)
+    monkeypatch.setattr(time_left, "continue_search", failing)
+    with caplog.at_level("WARNING", logger="automl"):
+        model = automl.fit(frame, "y", time_budget=6, families=["linear", "knn"], cv=3, tracking=False, seed=0)
+    assert "injected in the second search" in caplog.text and "the first final model stays" in caplog.text
+    assert np.isfinite(model.predict_proba(frame.drop(columns="y"))).all()

@@ -69,7 +69,12 @@ def search_on(problem: Any, outcome: SearchOutcome, final: FinalModel, runner: R
         return outcome, final
     completed = _completed(outcome)
     report_stage(f"searching on: the final model took {final_seconds:.1f} s of the time kept for it ...")
-    more = continue_search(outcome, phase)
+    try:
+        more = continue_search(outcome, phase)
+    except Exception as exc:  # noqa: BLE001 - a failing second search never ends the fit: the first model stays
+        raise_if_stopped(exc)
+        logger.warning("the second search phase failed (%s: %s); the first final model stays", type(exc).__name__, exc)
+        return outcome, final
     new = _completed(more) - completed
     logger.info("the second search phase completed %d more trial(s) in %.1f s", new,
                 more.search_time - outcome.search_time)
