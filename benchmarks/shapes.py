@@ -108,7 +108,7 @@ def _fault(kind: str) -> None:
 
 def _build(params: Any, ctx: Any) -> SlowRefitClassifier:
     return SlowRefitClassifier(params["fold_seconds"], params["fold_rows"], params["C"], params["refit_fault"],
-                               params["wide_fault"], params["width"], params["power"], params.get("mark", ""))
+                               params["wide_fault"], params["width"], params["power"], params["mark"])
 
 
 SLOW_REFIT = ModelFamily(

@@ -87,24 +87,20 @@ def search_on(problem: Any, outcome: SearchOutcome, final: FinalModel, runner: R
         raise_if_stopped(exc)
         logger.warning("the final model built after the second search phase failed (%s: %s); the first one stays",
                        type(exc).__name__, exc)
-        record_final_model(more.study, final)
-        return more, final
-    if _replaces(problem.metric, second, final):
-        return more, second
-    logger.info("the final model after the second search phase (%s, %.5g) is not better on CV than the first "
-                "(%s, %.5g); the first stays", second.source, second.score, final.source, final.score)
-    record_final_model(more.study, final)
+    else:
+        if _replaces(problem.metric, second, final):
+            return more, second
+        logger.info("the final model after the second search phase (%s, %.5g) is not better on CV than the first "
+                    "(%s, %.5g); the first stays", second.source, second.score, final.source, final.score)
+    record_final_model(more.study, final)  # the second stage recorded its own model: predict uses the first
     return more, final
 
 
 def _worth_it(problem: Any, outcome: SearchOutcome, final: FinalModel, phase: Budget) -> bool:
     """Whether the search goes on: a budget, a resumable search over k folds, no refit failed, and time for it."""
-    end = phase.end()
-    if end is None or phase.seconds is None or outcome.resumable is None or len(problem.splits) < 2:
+    if phase.seconds is None or outcome.resumable is None or len(problem.splits) < 2 or final.fallbacks:
         return False
-    if final.fallbacks:
-        return False
-    deadline = phase.search_deadline(outcome.resumable.policy.refit_estimate)
+    deadline = phase.search_deadline(outcome.resumable.objective.policy.refit_estimate)
     return deadline is not None and phase.left(deadline) >= SECOND_PHASE_SHARE * phase.seconds
 
 

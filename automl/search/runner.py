@@ -161,11 +161,10 @@ class SearchOutcome:
 
 @dataclass(frozen=True)
 class _Resumable:
-    """A finished search's loop, to run again: its objective (the trials' runner, kept bags and out-of-fold
-    predictions), its policy (what the search learned) and ``study.optimize`` with its callbacks."""
+    """A finished search's loop, to run again: its objective (the trials' runner, kept bags, out-of-fold predictions
+    and, as ``objective.policy``, what the search learned) and ``study.optimize`` with its callbacks."""
 
     objective: Objective
-    policy: SearchPolicy
     optimize: Callable[[], None]
 
 
@@ -179,7 +178,7 @@ def continue_search(outcome: SearchOutcome, budget: Budget) -> SearchOutcome:
     state = outcome.resumable
     if state is None:
         return outcome
-    state.policy.resume(budget)
+    state.objective.policy.resume(budget)
     started = time.monotonic()
     try:
         with _optuna_quiet():
@@ -372,7 +371,7 @@ def _run(spec: SearchSpec, runner: Runner, role: MainRole | JoiningRole, budget:
     runner.start(budget.trial_deadline(False))
     optimize()
     role.finish(study, optimize, lambda: policy.search_time_left() <= 0)
-    resumable = _Resumable(objective, policy, optimize) if isinstance(role, MainRole) and not spec.stored else None
+    resumable = _Resumable(objective, optimize) if isinstance(role, MainRole) and not spec.stored else None
     outcome = SearchOutcome(study, oof, time.monotonic() - started, len(objective.asked), objective.best_number,
                             resumable)
     if role.refits and outcome.best_trial is None:  # a joining process may end with nothing
