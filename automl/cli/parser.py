@@ -111,8 +111,21 @@ class _Parser(argparse.ArgumentParser):
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # noqa: D102 - argparse's
         parsed, extras = super().parse_known_args(args, namespace)
         if extras and self.prog == "automl":  # the top parser: the sub-commands' leftovers end up here
+            extras = _top_switches(self, parsed, extras)
+        if extras and self.prog == "automl":
             _unknown(self, parsed, extras)
         return parsed, extras
+
+
+def _top_switches(parser: argparse.ArgumentParser, parsed: argparse.Namespace, extras: list[str]) -> list[str]:
+    """Take the top parser's switches (``-v``/``--verbose``) given after the command, as users write them
+    (``automl fit data.csv --target y --verbose``); return the arguments still unknown."""
+    switches = {flag: action.dest for action in parser._actions if isinstance(action, argparse._StoreTrueAction)
+                for flag in action.option_strings}
+    for extra in extras:
+        if extra in switches:
+            setattr(parsed, switches[extra], True)
+    return [extra for extra in extras if extra not in switches]
 
 
 def _unknown(parser: argparse.ArgumentParser, parsed: argparse.Namespace, extras: list[str]) -> None:

@@ -125,7 +125,20 @@ def test_a_mistyped_flag_gets_did_you_mean_and_no_abbreviation_is_taken(tmp_path
     assert out.returncode == 2 and "--stu (did you mean --study?)" in out.stderr
     out = automl("--verbos", "families", cwd=tmp_path)
     assert out.returncode == 2 and "did you mean --verbose?" in out.stderr
+    out = automl("families", "--verbos", cwd=tmp_path)
+    assert out.returncode == 2 and "did you mean --verbose?" in out.stderr
     assert listing(tmp_path) == []
+
+
+def test_the_top_switch_is_taken_after_the_command_too(tmp_path):
+    # Once "unrecognized arguments: --verbose (did you mean --verbose?)": -v belonged before the command only.
+    from automl.cli import build_parser
+
+    for args in (["--verbose", "families"], ["families", "--verbose"], ["families", "-v"]):
+        assert build_parser().parse_args(args).verbose, args
+    assert not build_parser().parse_args(["families"]).verbose
+    out = automl("families", "--verbose", cwd=tmp_path)
+    assert out.returncode == 0 and "unrecognized" not in out.stderr, out.stderr
 
 
 def test_every_parser_refuses_abbreviations():
