@@ -110,3 +110,36 @@ def test_a_one_column_file_with_a_plain_name_reads_without_a_warning(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_table(tmp_path / "one.csv")["x"].tolist() == [1, 2]
+
+
+def test_a_level_spelled_like_a_missing_marker_is_read_as_the_level_at_predict(tmp_path):
+    # Once "NA" (North America) in a CSV was read as missing by `automl predict` (pandas' default markers), so
+    # its probabilities were silently those of a missing region, not the API's.
+    rng = np.random.default_rng(0)
+    n = 240
+    region = rng.choice(["NA", "EU", "APAC"], n).astype(object)
+    region[:6] = None  # truly missing cells: written empty, read as missing
+    label = np.where(region == "NA", "a", "b")
+    frame = pd.DataFrame({"x": rng.normal(size=n), "region": region, "label": label})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = automl.fit(frame, "label", n_trials=1, families=["linear"], cv=2, seed=0, isolation="none")
+    model.save(tmp_path / "model")
+    X = frame.drop(columns="label")
+    X.to_csv(tmp_path / "rows.csv", index=False)
+    out = _automl("predict", "model", "rows.csv", "-o", "p.csv", "--proba", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "not seen at fit" not in out.stderr
+    cli = pd.read_csv(tmp_path / "p.csv")
+    assert np.allclose(cli.to_numpy(), model.predict_proba(X), rtol=0, atol=1e-9)
+    assert cli["a"][region == "NA"].min() > 0.5  # the level's own probability, not a missing region's
+
+
+def test_a_marker_the_model_does_not_know_is_missing_as_pandas_reads_it(tmp_path):
+    from automl.data.schema import Schema
+    from automl.data.tables import read_table
+
+    schema = Schema.from_frame(pd.DataFrame({"region": ["EU", "APAC", None], "x": [1.0, 2.0, 3.0]}))
+    (tmp_path / "rows.csv").write_text("region,x\nNA,1\nEU,2\n,3\nnull,4\n")
+    read = read_table(tmp_path / "rows.csv", schema)
+    assert read["region"].isna().tolist() == [True, False, True, True]

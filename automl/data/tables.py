@@ -90,7 +90,7 @@ def read_table(path: str | os.PathLike, schema: Schema | None = None) -> pd.Data
                 frame = _one_column_hint(_read_csv_for_fit(text), text)
             else:
                 dtypes = {c.name: str for c in schema.columns if c.kind in TEXT_KINDS}
-                frame = _one_column_hint(pd.read_csv(text, dtype=dtypes), text)
+                frame = _literal_markers(_one_column_hint(pd.read_csv(text, dtype=dtypes), text), text, schema)
     except InvalidParameterError:
         raise
     except UnicodeDecodeError as exc:
@@ -108,6 +108,44 @@ def read_table(path: str | os.PathLike, schema: Schema | None = None) -> pd.Data
         raise InvalidParameterError(f"data file {text!r} {held}: a data file needs at least one row of data; "
                                     "pass a file with rows")
     return frame if parquet else _without_empty_unnamed(frame, text)
+
+
+def _literal_markers(frame: pd.DataFrame, path: str, schema: Schema) -> pd.DataFrame:
+    """``frame`` with the cells pandas read as missing because they spell one of its markers (``NA``, ``None``,
+    ``null``, ...) given back as written where the model knows them as values: a level of a categorical column
+    seen at fit (``"NA"`` for North America in a frame fitted from Python), any word of a free-text column. A
+    marker the model does not know stays missing, as ``pandas.read_csv`` reads it (a model fitted on a CSV read
+    by pandas saw those cells as missing). So ``automl predict`` on a CSV gives what ``predict`` gives on the
+    frame the CSV was written from (``DataFrame.to_csv`` writes a missing cell as an empty one)."""
+    wanted = [c for c in schema.columns if c.name in frame.columns
+              and (c.kind == "text" or (c.kind == "categorical" and _marker_levels(c.categories)))]
+    if not wanted or not any(frame[c.name].isna().any() for c in wanted):
+        return frame
+    raw = pd.read_csv(path, usecols=[c.name for c in wanted], dtype=str, keep_default_na=False)
+    for spec in wanted:
+        column, written = frame[spec.name], raw[spec.name]
+        known = written.ne("") if spec.kind == "text" else written.isin(set(spec.categories))
+        restore = column.isna() & known
+        if restore.any():
+            frame[spec.name] = column.astype(object).where(~restore, written)
+    return frame
+
+
+def _marker_levels(levels: tuple[str, ...]) -> set[str]:
+    """The levels that pandas reads as missing when written in a CSV cell (its markers: ``NA``, ``None``, ...),
+    asked of pandas itself so that its list is not copied here (markers are short words, so only those are read).
+
+    Example:
+        >>> sorted(_marker_levels(("NA", "EU", "null", "N/A", "a,b")))
+        ['N/A', 'NA', 'null']
+    """
+    import io
+
+    short = [level for level in levels if 0 < len(level) <= 16 and not set(level) & set(',"\r\n')]
+    if not short:
+        return set()
+    read = pd.read_csv(io.StringIO("\n".join(short)), header=None, dtype=str, skip_blank_lines=False).iloc[:, 0]
+    return {level for level, cell in zip(short, read) if pd.isna(cell)}
 
 
 def _without_empty_unnamed(frame: pd.DataFrame, path: str) -> pd.DataFrame:
