@@ -136,11 +136,30 @@ def _identifier_note(name: Any, column: pd.Series) -> str:
         return (f"{said}; if it is one (a row number, a customer ID) it cannot generalise to new rows: drop it; if it "
                 "is a quantity (a count, an amount) it is used as a number and this warning does not apply")
     head = column.iloc[:_PREFIX].astype(str)
-    if not isinstance(column.dtype, pd.CategoricalDtype) and pd.to_datetime(head, errors="coerce",
-                                                                              format="ISO8601").notna().all():
+    if not isinstance(column.dtype, pd.CategoricalDtype) and _iso_dates(head):
+        # Offsets (2020-03-29T03:00:00+02:00, as a zone with summer time writes them) give aware dates, which a
+        # model reads as UTC made naive.
+        zoned = head.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).any()
+        convert = (f"pd.to_datetime(X[{name!r}], utc=True).dt.tz_convert(None)" if zoned
+                   else f"pd.to_datetime(X[{name!r}])")
         return (f"{said}: its values are dates stored as text, used as categories that cannot generalise to new rows; "
-                f"convert it: X[{name!r}] = pd.to_datetime(X[{name!r}]) (dates are used as year, month, day...)")
+                f"convert it: X[{name!r}] = {convert} (dates are used as year, month, day...)")
     return f"{said}; it cannot generalise to new rows: drop it unless it carries meaning"
+
+
+def _iso_dates(head: pd.Series) -> bool:
+    """Whether every text of ``head`` is an ISO 8601 date (offsets, mixed ones included, read as UTC).
+
+    Example:
+        >>> _iso_dates(pd.Series(["2020-03-28T00:00:00+01:00", "2020-03-29T00:00:00+02:00"]))
+        True
+        >>> _iso_dates(pd.Series(["2020-03-28", "soon"]))
+        False
+    """
+    try:
+        return bool(pd.to_datetime(head, errors="coerce", format="ISO8601", utc=True).notna().all())
+    except (ValueError, TypeError, OverflowError):  # a sniff for a message: text pandas cannot read is no date
+        return False
 
 
 def _numbers_as_text_note(name: Any, values: pd.Series) -> str:

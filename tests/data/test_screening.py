@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import automl
 from automl.data.screening import screen_features
 
 Y = pd.Series(np.random.default_rng(0).integers(0, 2, 500), name="y")
@@ -75,3 +76,21 @@ def test_an_identifier_like_column_is_told_what_it_may_be_instead_of_something_f
                            isolation="none", tracking=False)
         prediction = model.predict(X.iloc[240:])  # the held-out stamps and notes are unseen levels: warned
     assert np.corrcoef(prediction, y.iloc[240:])[0, 1] > 0.99  # the quantity is the signal
+
+
+def test_dates_as_text_with_summer_and_winter_offsets_are_warned_with_the_utc_fix_and_fit():
+    # Once a bare ValueError ("Mixed timezones detected") from the identifier warning's date sniff: what
+    # df.to_csv of a Europe/Paris column writes.
+    stamps = pd.date_range("2020-03-01", periods=200, freq="D", tz="Europe/Paris").astype(str)
+    X = pd.DataFrame({"a": np.random.default_rng(0).normal(size=200), "d": stamps})
+    y = pd.Series(np.arange(200) % 2, name="y")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        screen_features(X, y)
+    said = " ".join(str(w.message) for w in caught)
+    assert "dates stored as text" in said and "pd.to_datetime(X['d'], utc=True).dt.tz_convert(None)" in said
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = automl.fit(X.assign(y=y), target="y", n_trials=1, families=["linear"], cv=2, isolation="none",
+                           tracking=False)
+    assert len(model.predict(X)) == 200
