@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["FLOAT32_MAX", "FLOAT32_TINY", "dtype_problem", "infinite_problem", "infinite_target_problem",
+__all__ = ["FLOAT32_MAX", "FLOAT32_TINY", "dtype_problem", "foreign_dtype_problem", "infinite_problem", "infinite_target_problem",
            "numbers_from_objects", "object_problem", "target_length_problem"]
 
 #: float32's largest and smallest normal magnitudes: scikit-learn's trees and XGBoost read the features in float32,
@@ -56,7 +56,7 @@ def numbers_from_objects(frame: pd.DataFrame) -> pd.DataFrame:
     """
     if not frame.columns.is_unique:  # refused by the validation, which names the copies
         return frame
-    found = {name: pd.to_numeric(frame[name]) for name, dtype in frame.dtypes.items()
+    found = {name: _to_numeric(name, frame[name]) for name, dtype in frame.dtypes.items()
              if dtype == object and pd.api.types.infer_dtype(frame[name], skipna=True) in _OBJECT_NUMBERS}
     if not found:
         return frame
@@ -64,6 +64,28 @@ def numbers_from_objects(frame: pd.DataFrame) -> pd.DataFrame:
     for name, values in found.items():
         frame[name] = values
     return frame
+
+def _to_numeric(name: object, values: pd.Series) -> pd.Series:
+    """``values`` as floats; a Python int past float64's range (``10**400``) is refused, naming the column."""
+    try:
+        return pd.to_numeric(values)
+    except OverflowError:
+        from automl.exceptions import DataValidationError
+
+        huge = next(v for v in values if isinstance(v, int) and abs(v) > FLOAT32_MAX and not _fits_float(v))
+        raise DataValidationError(
+            f"column {name!r} holds a number too large for a 64-bit float ({str(huge)[:20]}... with {len(str(huge))} "
+            f"digits); scale the column, or pass it as text if its values are codes: X[{name!r}] = "
+            f"X[{name!r}].astype(str)") from None
+
+
+def _fits_float(value: int) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
+
 
 #: The fix for an ``object`` column whose cells are of one unsupported kind (``infer_dtype`` name).
 _OBJECT_FIXES = {
@@ -126,6 +148,51 @@ def _dtype_fix(name: str, dtype: object) -> str:
                 f"X[{name!r}] = X[{name!r}].astype(str).astype('category')")
     return (f"convert it to numbers, booleans, text, category, datetime64 or timedelta64, "
             f"e.g. X[{name!r}] = X[{name!r}].astype(str) for categories")
+
+
+def foreign_dtype_problem(name: object, dtype: object, what: str = "column") -> str | None:
+    """Why a pyarrow-backed or sparse dtype cannot be read as it is, or None when it can: each is converted to
+    the numpy dtype of its kind at the edge, and the kinds below have no such conversion (pandas itself cannot
+    take some of them: their ``.type`` raises), so they are refused with the one that works (``what``:
+    ``"column"`` or ``"target"``).
+
+    Example:
+        >>> import pyarrow as pa
+        >>> foreign_dtype_problem("d", pd.ArrowDtype(pa.date32()))
+        "column 'd' has dtype date32[day][pyarrow] (dates without a time of day), which automl does not read; convert it: X['d'] = X['d'].astype('datetime64[ns]')"
+        >>> foreign_dtype_problem("x", pd.ArrowDtype(pa.float64())) is None
+        True
+    """
+    head = f"{what} {name!r} has dtype {dtype}"
+    ref = "X" if what == "column" else "y"
+    cell = f"{ref}[{name!r}]" if what == "column" else "y"
+    if isinstance(dtype, pd.SparseDtype):
+        if pd.api.types.is_numeric_dtype(dtype.subtype) or pd.api.types.is_bool_dtype(dtype.subtype):
+            return None
+        return f"{head}, which automl does not read; make it dense: {cell} = {cell}.sparse.to_dense()"
+    if not isinstance(dtype, pd.ArrowDtype):
+        return None
+    import pyarrow as pa
+
+    kind = dtype.pyarrow_dtype
+    if pa.types.is_date(kind):
+        return (f"{head} (dates without a time of day), which automl does not read; convert it: "
+                f"{cell} = {cell}.astype('datetime64[ns]')")
+    if pa.types.is_timestamp(kind) and kind.tz is not None and what == "column":
+        return (f"{what} {name!r} holds time-zone-aware datetimes ({kind.tz}); convert them to naive UTC, e.g. "
+                f"{cell} = {cell}.astype('datetime64[ns, UTC]').dt.tz_convert(None)")
+    if pa.types.is_float16(kind):
+        return f"{head}, which automl does not read (half floats); convert it: {cell} = {cell}.astype('float32')"
+    try:
+        dtype.type  # noqa: B018 - pandas raises NotImplementedError for the Arrow types it has no scalar type for
+    except NotImplementedError:
+        said = f"{head}, which automl does not read (pandas has no operations for it, not even astype)"
+        if pa.types.is_string_view(kind) or pa.types.is_binary_view(kind):
+            return (f"{said}; convert it to text in pyarrow: "
+                    f"{cell} = pyarrow.array({cell}.array).cast(pyarrow.string()).to_numpy(zero_copy_only=False)")
+        drop = f"X = X.drop(columns=[{name!r}])" if what == "column" else "pass another target"
+        return f"{said}; convert it in pyarrow to numbers, text or timestamps, or drop it ({drop})"
+    return None
 
 
 def dtype_problem(name: str, series: pd.Series) -> str | None:

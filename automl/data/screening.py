@@ -30,7 +30,9 @@ def _text(value: Any) -> str:
     the target ``1``), anything else as ``str`` (a float copy of a 0/1 target read ``"0.0"`` and was not warned)."""
     if isinstance(value, (bool, np.bool_)):
         return str(int(value))
-    if isinstance(value, (int, float, np.number)) and np.isfinite(value) and float(value).is_integer():
+    if isinstance(value, (int, np.integer)):  # a Python int may be past any float (10**400): no isfinite
+        return str(int(value))
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
         return str(int(value))
     return str(value)
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from automl._tasks import TASKS
+from automl.data.dtypes import foreign_dtype_problem
 from automl.exceptions import DataValidationError, InvalidParameterError
 
 __all__ = ["TASKS", "MAX_CLASSES_FROM_INTEGERS", "infer_task", "check_task", "encode_labels", "target_kind_problems",
@@ -46,6 +47,9 @@ def infer_task(y: pd.Series) -> str:
         >>> infer_task(pd.Series([3, 5, 6, 5, 7]))
         'regression'
     """
+    foreign = foreign_dtype_problem(y.name, y.dtype, what="target")
+    if foreign:  # pandas cannot count its values (string_view, half floats): refused before any guess
+        raise DataValidationError(foreign)
     if pd.api.types.is_datetime64_any_dtype(y.dtype) or pd.api.types.is_timedelta64_dtype(y.dtype):
         return "regression"  # dates are not classes; the regression's check says to pass them as numbers
     n_unique = y.nunique(dropna=True)
@@ -147,6 +151,9 @@ def target_kind_problems(y: pd.Series, name: object, regression: bool = False) -
         ["target 'y' holds dates or durations (datetime64[...])..."]
     """
     dtype = y.dtype
+    foreign = foreign_dtype_problem(name, dtype, what="target")
+    if foreign:
+        return [foreign]
     if pd.api.types.is_complex_dtype(dtype) or (dtype == object and y.map(lambda v: isinstance(v, complex)).any()):
         return [f"target {name!r} holds complex numbers ({dtype}); a model learns real values: pass its real part "
                 f"(y.real), its imaginary part (y.imag) or its magnitude (abs(y))"]

@@ -24,6 +24,7 @@ from automl.data.dtypes import (
     FLOAT32_MAX,
     FLOAT32_TINY,
     dtype_problem,
+    foreign_dtype_problem,
     infinite_problem,
     infinite_target_problem,
     numbers_from_objects,
@@ -253,6 +254,9 @@ def _numeric_block_problems(X: pd.DataFrame) -> dict[Any, str]:
 def _column_problem(name: Any, series: pd.Series) -> str:
     """Why one feature column cannot be used (``""``: it can)."""
     dtype = series.dtype
+    foreign = foreign_dtype_problem(name, dtype)
+    if foreign:
+        return foreign
     if pd.api.types.is_complex_dtype(dtype):
         return str(dtype_problem(name, series))
     if series.isna().all():
