@@ -146,3 +146,22 @@ def test_a_frame_missing_many_columns_is_told_in_a_message_of_bounded_size():
         model.predict(frame[[f"p{i}" for i in range(10)]])
     said = str(caught.value)
     assert "290 column(s) seen at fit are missing" in said and "and 270 more" in said and len(said) < 1000
+
+
+def test_booleans_sent_as_text_are_told_a_fix_that_keeps_false_false():
+    # Once "convert ... to bool, e.g. y.astype(bool)", which makes "False" True: following it corrupted the labels.
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=200), "b": np.arange(200) % 2 == 0})
+    y = X["x"] > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = automl.AutoMLClassifier(n_trials=1, families=["linear"], cv=2, isolation="none").fit(X, y)
+    with pytest.raises(automl.DataValidationError, match=r"y.map\(\{'True': True, 'False': False\}\)") as caught:
+        model.score(X, y.astype(str))
+    assert "astype(bool)" not in str(caught.value)
+    assert model.score(X, y.astype(str).map({"True": True, "False": False})) > 0.9
+    with pytest.raises(automl.DataValidationError, match=r"X\['b'\] = X\['b'\].map\(") as caught:
+        model.predict(X.assign(b=X["b"].astype(str)))
+    fixed = X.assign(b=X["b"].astype(str).map({"True": True, "False": False}))
+    assert (model.predict(fixed) == model.predict(X)).all()

@@ -287,6 +287,8 @@ class Schema:
                 problems.append(
                     f"column {spec.name!r} has dtype {series.dtype} but was {spec.kind} "
                     f"({spec.dtype}) at fit and cannot be converted; convert it back to {spec.dtype}"
+                    + (f", e.g. X[{spec.name!r}] = X[{spec.name!r}].map({{'True': True, 'False': False}}) (astype(bool) "
+                       "reads every non-empty text as True)" if spec.kind == "boolean" else "")
                 )
                 continue
             out.update(converted)

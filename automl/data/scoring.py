@@ -89,12 +89,16 @@ def _unknown_classes(unknown: list[str], classes: list[Any]) -> str:
     Example:
         >>> _unknown_classes(["0", "1"], [0, 1])
         "y holds classes not seen at fit: ['0', '1']; the model's classes are [0, 1] (int): the same as text, so convert y to int first, e.g. y.astype(int)"
+        >>> _unknown_classes(["False", "True"], [False, True])[-57:]
+        "to bool first, e.g. y.map({'True': True, 'False': False})"
     """
     kinds = sorted({type(c.item() if isinstance(c, np.generic) else c).__name__ for c in classes})
     shown = [c.item() if isinstance(c, np.generic) else c for c in classes[:10]]
     message = f"y holds classes not seen at fit: {unknown[:5]}; the model's classes are {shown} ({', '.join(kinds)})"
     if len(kinds) == 1 and set(unknown) <= {str(c) for c in shown}:
-        message += f": the same as text, so convert y to {kinds[0]} first, e.g. y.astype({kinds[0]})"
+        # astype(bool) reads every non-empty text as True ("False" too): booleans are mapped from their texts
+        convert = "y.map({'True': True, 'False': False})" if kinds[0] == "bool" else f"y.astype({kinds[0]})"
+        message += f": the same as text, so convert y to {kinds[0]} first, e.g. {convert}"
     return message
 
 
