@@ -857,3 +857,11 @@ def test_a_metric_callable_undefined_only_on_a_constant_prediction_is_accepted(p
     model = automl.fit(regression_frame(), target="y", n_trials=1, families=["linear"], cv=3, tracking=False,
                        metric=correlation)
     assert model.best_score_ > 0.5
+
+
+def test_a_target_of_tuples_is_a_typed_error_before_the_search():
+    # Once a bare ValueError ("setting an array element with a sequence") from the fold planner.
+    X = pd.DataFrame({"a": np.arange(60.0)})
+    y = pd.Series([(1, 2) if i % 2 else (3, 4) for i in range(60)], dtype=object)
+    with pytest.raises(automl.DataValidationError, match="tuple values in its cells.*y.map\\(str\\)"):
+        automl.AutoMLClassifier(n_trials=1, isolation="none").fit(X, y)

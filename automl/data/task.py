@@ -154,6 +154,12 @@ def target_kind_problems(y: pd.Series, name: object, regression: bool = False) -
     foreign = foreign_dtype_problem(name, dtype, what="target")
     if foreign:
         return [foreign]
+    if dtype == object:
+        nested = y.map(lambda v: isinstance(v, (tuple, list, dict, set, np.ndarray)))
+        if nested.any():
+            kind = type(y[nested].iloc[0]).__name__
+            return [f"target {name!r} holds {kind} values in its cells; a target is one label or number per row: "
+                    f"make each a label, e.g. y = y.map(str) (or one number per row for a regression)"]
     if pd.api.types.is_complex_dtype(dtype) or (dtype == object and y.map(lambda v: isinstance(v, complex)).any()):
         return [f"target {name!r} holds complex numbers ({dtype}); a model learns real values: pass its real part "
                 f"(y.real), its imaginary part (y.imag) or its magnitude (abs(y))"]
