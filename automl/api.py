@@ -21,7 +21,7 @@ from automl._suggest import unknown_name_message
 from automl.config import SAME, fit_signature, setting, setting_names
 from automl.data.images import as_image_frame, pixel_columns
 from automl.data.task import infer_task, validate_task_name
-from automl.data.validation import array_like, coerce_features, feature_problems, target_series
+from automl.data.validation import array_like, coerce_features, feature_problems, target_series, warn_reordered_target
 from automl.estimators import AutoMLClassifier, AutoMLRegressor
 from automl.exceptions import AutoMLError, DataValidationError, InputTypeError, InvalidParameterError
 
@@ -174,7 +174,9 @@ def prepare_fit(
         y = data[target]
         drop.append(target)
     else:
-        y = target_series(target, str(getattr(target, "name", None) or "y"))  # a column vector warns, as fit's
+        name = str(getattr(target, "name", None) or "y")
+        warn_reordered_target(data, target, name)
+        y = target_series(target, name)  # a column vector warns, as fit's
     if isinstance(groups, str):
         _column(data, groups, "groups")
         group_values = data[groups].to_numpy()

@@ -37,7 +37,7 @@ from automl._warnings import warn_user
 from automl.exceptions import DataShapeError, DataValidationError, InputTypeError
 
 __all__ = ["MULTIINDEX_PROBLEM", "TrainingData", "array_like", "as_table", "coerce_features", "feature_problems",
-           "has_feature_names", "validate_training_data"]
+           "has_feature_names", "validate_training_data", "warn_reordered_target"]
 
 
 def array_like(X: object) -> bool:
@@ -369,6 +369,33 @@ def target_series(y: Any, target_name: str) -> pd.Series:
     return pd.Series(y if kept else np.asarray(y), name=target_name).reset_index(drop=True)
 
 
+def warn_reordered_target(X: pd.DataFrame, y: object, target_name: str) -> None:
+    """Warn when ``y`` is a Series whose index holds X's row labels in another order: rows are paired by position,
+    as scikit-learn pairs them, so a target shuffled apart from its rows (``X.sample(frac=1)`` with the old ``y``)
+    would be learnt as noise without a word.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_reordered_target(pd.DataFrame({"a": [1, 2]}, index=[1, 0]), pd.Series([5, 6]), "y")
+        >>> str(caught[0].message)[:60]
+        "the target 'y' has the row labels of X in another order: row"
+    """
+    if not isinstance(y, pd.Series) or y.index.equals(X.index):
+        return
+    if not (y.index.is_unique and X.index.is_unique):
+        return
+    try:
+        same = y.index.sort_values().equals(X.index.sort_values())
+    except TypeError:  # labels of mixed types that do not sort
+        return
+    if same:
+        warn_user(f"the target {target_name!r} has the row labels of X in another order: rows are paired by position "
+                  "(as scikit-learn pairs them), not by label; if the labels say which target is whose, align them "
+                  "first: y = y.loc[X.index]")
+
+
 def _numbers_of_objects(y: pd.Series) -> pd.Series:
     """A regression target of dtype ``object`` that holds only numbers as float64 (as scikit-learn reads it);
     anything else unchanged (text is refused by the task check, naming the fix)."""
@@ -409,6 +436,7 @@ def validate_training_data(
     if y_series.ndim != 1 or len(y_series) != len(X):
         problems.append(target_length_problem(len(y_series), len(X)))
         raise DataValidationError(problems)
+    warn_reordered_target(X, y, target_name)
     group_series, group_problems = (None, []) if groups is None else row_groups(groups, len(X))
     problems += group_problems
     weights, weight_problems = sample_weight_problems(sample_weight, len(X))
