@@ -884,3 +884,17 @@ def test_a_target_whose_index_is_xs_labels_in_another_order_is_warned_by_every_e
             shuffled, y.loc[shuffled.index])
         automl.AutoMLClassifier(n_trials=1, families=["linear"], isolation="none").fit(
             shuffled.reset_index(drop=True), y.loc[shuffled.index].set_axis(range(1000, 1200)))
+
+
+def test_a_structured_array_and_an_empty_column_name_are_typed_errors_with_their_fix():
+    # A structured array was told X.reshape(-1, 1), which then raised a bare ValueError ("no field of name x0");
+    # a column named "" was fitted, and automl predict on the CSV of the same frame could not find it.
+    records = np.zeros(60, dtype=[("a", "f8"), ("b", "i4")])
+    records["a"] = np.arange(60)
+    y = np.arange(60) % 2
+    for X in (records, records.reshape(-1, 1)):
+        with pytest.raises(automl.InputTypeError, match=r"structured numpy array.*pd.DataFrame\(X\)"):
+            automl.AutoMLClassifier(n_trials=1, isolation="none").fit(X, y)
+    frame = pd.DataFrame({"": np.arange(60.0), "b": np.ones(60)})
+    with pytest.raises(automl.DataValidationError, match=r"column name is empty.*rename\(columns=\{'': 'x'\}\)"):
+        automl.AutoMLClassifier(n_trials=1, isolation="none").fit(frame, y)

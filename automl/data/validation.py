@@ -87,6 +87,9 @@ def as_table(X: object, *, argument: str = "X") -> pd.DataFrame | np.ndarray:
             f"{argument} must be a pandas DataFrame or a 2-D array-like (a numpy array, a list of rows), "
             f"got {type(X).__name__}; wrap it, e.g. pd.DataFrame(data)"
         )
+    if getattr(getattr(X, "dtype", None), "names", None):  # a structured (record) array: named fields, not columns
+        raise InputTypeError(f"{argument} is a structured numpy array (fields {list(X.dtype.names)[:5]}): its rows "  # type: ignore[attr-defined]
+                             f"are records, not columns; pass a frame of its fields: pd.DataFrame({argument})")
     try:
         array = np.asarray(X) if isinstance(X, np.ndarray) else np.asarray(X, dtype=object)
     except ValueError as exc:
@@ -223,6 +226,10 @@ def feature_problems(X: pd.DataFrame) -> list[str]:
         problems.append(
             f"column names must be strings, got {non_string[:5]!r}; rename them, e.g. X.columns = X.columns.astype(str)"
         )
+    if "" in X.columns:  # a CSV's empty header cell reads back as "Unnamed: N": the saved model could not be fed one
+        problems.append("a column name is empty (''); a CSV cannot hold it (pandas reads an empty header cell back as "
+                        "'Unnamed: 0', so automl predict on a CSV could not find the column); name it, e.g. "
+                        "X = X.rename(columns={'': 'x'})")
     duplicated = sorted({str(c) for c, n in Counter(X.columns).items() if n > 1})
     if duplicated:
         problems.append(f"duplicate column names {duplicated}; give every column a unique name")
