@@ -23,6 +23,8 @@ ID_MIN_ROWS = 50
 #: Rows compared first, so that a whole large column is converted to text only when its start matches; before
 #: them the first few, as Python strings (converting every column's first 1,000 took 3.5 s on 3,000 columns).
 _PREFIX, _FIRST = 1000, 8
+#: The largest magnitude up to which a float64 holds every whole number exactly.
+_EXACT_INTEGERS = 2**53
 
 
 def _text(value: Any) -> str:
@@ -164,6 +166,29 @@ def _iso_dates(head: pd.Series) -> bool:
         return False
 
 
+def _inexact_integer_notes(X: pd.DataFrame) -> list[str]:
+    """A note for each integer column whose values past 2**53 a float64 (as every model reads them) cannot tell
+    apart: ``2**60`` and ``2**60 + 1`` are one number, so their signal is lost without a word.
+
+    Example:
+        >>> _inexact_integer_notes(pd.DataFrame({"id": [2**60, 2**60 + 1], "n": [1, 2]}))[0][:62]
+        "column 'id' holds whole numbers past 2**53 that a 64-bit float"
+    """
+    notes = []
+    for name, dtype in X.dtypes.items():
+        if not pd.api.types.is_integer_dtype(dtype):
+            continue
+        values = X[name].dropna()
+        if not len(values) or (values.min() >= -_EXACT_INTEGERS and values.max() <= _EXACT_INTEGERS):
+            continue
+        n_integers, n_floats = values.nunique(), values.astype("float64").nunique()
+        if n_floats < n_integers:
+            notes.append(f"column {name!r} holds whole numbers past 2**53 that a 64-bit float (as the models read "
+                         f"them) cannot tell apart: its {n_integers} distinct values are {n_floats} as numbers; if "
+                         f"they are codes (IDs, hashes), pass them as text: X[{name!r}] = X[{name!r}].astype(str)")
+    return notes
+
+
 def _numbers_as_text_note(name: Any, values: pd.Series) -> str:
     stray = _stray_tokens(values) or []
     if not stray:
@@ -217,6 +242,7 @@ def screen_features(X: pd.DataFrame, y: pd.Series, *, drop_constant: bool = True
             notes.append(_identifier_note(name, X[name]))
         elif verdict == _NUMBERS_AS_TEXT:
             notes.append(_numbers_as_text_note(name, X[name].dropna()))
+    notes += _inexact_integer_notes(X)
     if dropped and len(dropped) < X.shape[1]:  # all constant: the caller raises instead
         notes.append(f"dropping {len(dropped)} constant column(s): {dropped} (a single value carries no signal)")
     for note in notes:

@@ -94,3 +94,23 @@ def test_dates_as_text_with_summer_and_winter_offsets_are_warned_with_the_utc_fi
         model = automl.fit(X.assign(y=y), target="y", n_trials=1, families=["linear"], cv=2, isolation="none",
                            tracking=False)
     assert len(model.predict(X)) == 200
+
+
+def test_whole_numbers_past_2_53_that_floats_merge_are_warned_with_the_text_fix():
+    # Once silent: 2**60 and 2**60 + 1 are one float64, so the column's signal was lost (score 0.55 for a perfect
+    # feature), and it was not even dropped as constant.
+    k = np.arange(200) % 2
+    top = np.iinfo("uint64").max
+    X = pd.DataFrame({"c": (2**60 + k).astype("int64"), "u": np.array([top - int(j) for j in k], dtype="uint64"),
+                      "big_but_apart": (2**60 + 4096 * k).astype("int64"), "n": np.arange(200)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        screen_features(X, pd.Series(k, name="y"))
+    said = [str(w.message) for w in caught if "2**53" in str(w.message)]
+    assert len(said) == 2 and "'c'" in said[0] and "'u'" in said[1]
+    assert "X['c'] = X['c'].astype(str)" in said[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = automl.AutoMLClassifier(n_trials=1, families=["linear"], cv=2, isolation="none").fit(
+            X[["c"]].astype(str), k)
+    assert model.score(X[["c"]].astype(str), k) == 1.0  # the fix keeps the signal
