@@ -489,12 +489,8 @@ def study_leaderboard(study_name: str, storage: object = None) -> Any:
         StudyNotFoundError: no such study (the message lists the studies there), or no such storage file
             (none is created).
     """
-    from automl.search.leaderboard import leaderboard
+    from automl.search.leaderboard import stored_leaderboard
     from automl.search.storage import open_study
-    from automl.search.trial_record import TrialRecord
 
     study, _ = open_study(storage, study_name, direction="maximize", create=False, read_only=True)
-    metrics: list[str] = []
-    for record in map(TrialRecord.read, study.get_trials(deepcopy=False)):
-        metrics += [name for name in record.fold_scores if name not in metrics]
-    return leaderboard(study, metrics)
+    return stored_leaderboard(study)

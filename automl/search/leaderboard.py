@@ -69,6 +69,23 @@ def _row(record: TrialRecord, metrics: Sequence[str], retried_as: dict[int, int]
     return row
 
 
+def _refuse_several_objectives(study: Any) -> None:
+    if len(study.directions) > 1:  # Optuna's study.direction raises for these
+        from automl.exceptions import StudyMismatchError
+
+        raise StudyMismatchError(f"study {study.study_name!r} has {len(study.directions)} objectives and was not made "
+                                 "by automl, which ranks trials by one metric; pass the name of an automl study")
+
+
+def stored_leaderboard(study: Any) -> pd.DataFrame:
+    """:func:`leaderboard` of a stored study, with every metric its trials recorded."""
+    _refuse_several_objectives(study)
+    metrics: list[str] = []
+    for record in map(TrialRecord.read, study.get_trials(deepcopy=False)):
+        metrics += [name for name in record.fold_scores if name not in metrics]
+    return leaderboard(study, metrics)
+
+
 def leaderboard(study: Any, metrics: Sequence[str]) -> pd.DataFrame:
     """One row per trial: rank, trial, family, params, mean and std of each metric, folds run, share of
     rows trained on, origin (``default``, ``zero_shot:<family>:<name>``, ``portfolio:<name>`` or ``sampler``), times, state, reason.
@@ -78,6 +95,7 @@ def leaderboard(study: Any, metrics: Sequence[str]) -> pd.DataFrame:
     folds they ran in ``n_folds``). ``params`` holds every
     parameter of the family, pinned ones included.
     """
+    _refuse_several_objectives(study)
     maximize = study.direction.name == "MAXIMIZE"
     records = [TrialRecord.read(t) for t in study.get_trials(deepcopy=False)]
     retried_as = {number: r.number for r in records for number in r.retry_of}

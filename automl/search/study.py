@@ -181,6 +181,7 @@ def open_checked_study(storage: object, study_name: str | None, *, direction: Li
     study, created = open_study(storage, study_name, direction=direction, sampler=make_sampler(seed),
                                 pruner=make_pruner(pruner), create=create)
     record = StudyRecord.read(study)
+    _refuse_foreign(study, study_name, record, created, direction)  # before any write to a study not ours
     if record.fingerprint is None and create:
         StudyWriter(study).fingerprint(fingerprint, parts)
     elif record.fingerprint != fingerprint:
@@ -194,11 +195,28 @@ def open_checked_study(storage: object, study_name: str | None, *, direction: Li
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # experimental in Optuna 3-4
             study.set_metric_names([metric])
-    if study.direction.name.lower() != direction:
-        raise StudyMismatchError(f"study {study_name!r} was created to {study.direction.name.lower()}")
     if not created:
         study.sampler = make_sampler(_continued_seed(seed, len(study.get_trials(deepcopy=False)), joining=not create))
     return study, created
+
+
+def _refuse_foreign(study: Any, study_name: str | None, record: StudyRecord, created: bool, direction: str) -> None:
+    """Refuse, before anything is written to it, a stored study automl cannot search: one of several objectives,
+    the other direction, or one made by other code (no fingerprint) that already holds trials or attributes. A
+    study with no fingerprint and nothing in it is one another process of this search created a moment ago (or an
+    empty one): it is taken."""
+    if len(study.directions) > 1:
+        raise StudyMismatchError(f"study {study_name!r} has {len(study.directions)} objectives; automl searches one "
+                                 "metric: pass another study_name= for a study of its own")
+    if study.direction.name.lower() != direction:
+        raise StudyMismatchError(f"study {study_name!r} was created to {study.direction.name.lower()}")
+    if created or record.fingerprint is not None:
+        return
+    held = len(study.get_trials(deepcopy=False))
+    if held or study.user_attrs:
+        raise StudyMismatchError(
+            f"study {study_name!r} exists in this storage but was not created by automl ({held} trial(s), no "
+            "automl fingerprint): automl does not search in another program's study; pass another study_name=")
 
 
 def _what_differs(record: StudyRecord, parts: Mapping[str, str] | None) -> str:
@@ -221,7 +239,8 @@ def _what_differs(record: StudyRecord, parts: Mapping[str, str] | None) -> str:
     if not names:
         return "the settings' format changed"
     listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return listed + (" differ" if len(names) > 1 else " differs")
+    plural = len(names) > 1 or " or " in names[0] or " and " in names[0]  # "the families or their search spaces"
+    return listed + (" differ" if plural else " differs")
 
 
 def _continued_seed(seed: int | None, n_trials: int, joining: bool) -> int | None:

@@ -112,3 +112,40 @@ def test_a_study_stored_before_metric_names_is_still_checked_against_its_fingerp
     study, created = open_checked_study(journal, "old", direction="maximize", seed=0, pruner="none",
                                         fingerprint="A", create=True, metric="roc_auc")
     assert not created and study.metric_names == ["roc_auc"]
+
+
+def test_a_study_another_program_made_is_refused_before_anything_is_written_to_it(tmp_path):
+    # Once taken over: its trials became leaderboard rows and MLflow runs of family '', its best was "refitted"
+    # (KeyError ''), and the fingerprint and metric name were written to it even where the fit was then refused;
+    # a study of two objectives raised Optuna's bare ValueError and made `automl leaderboard` exit 1.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+    from automl.exceptions import StudyMismatchError
+
+    journal = tmp_path / "f.journal"
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
+    optuna.create_study(study_name="plain", storage=storage, direction="maximize").optimize(
+        lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    optuna.create_study(study_name="multi", storage=storage, directions=["maximize", "minimize"]).optimize(
+        lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=2)
+    optuna.create_study(study_name="empty", storage=storage, direction="maximize")
+    before = journal.read_bytes()
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=80)}).assign(y=lambda f: (f["a"] > 0).astype(int))
+    settings = dict(target="y", n_trials=1, families=["linear"], cv=2, tracking_uri=f"sqlite:///{tmp_path}/m.db",
+                    isolation="none")
+    for name, said in (("plain", "not created by automl"), ("multi", "2 objectives")):
+        with pytest.raises(StudyMismatchError, match=said):
+            automl.fit(frame, study_name=name, storage=str(journal), **settings)
+    assert journal.read_bytes() == before  # nothing written to them
+    assert not (tmp_path / "m.db").exists() and not (tmp_path / "mlruns").exists()
+    automl.fit(frame, study_name="empty", storage=str(journal), **settings)  # an empty study is taken
+    script = Path(sys.executable).with_name("automl")
+    out = subprocess.run([str(script), "leaderboard", "--study", "multi", "--storage", str(journal)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "objectives" in out.stderr, out.stderr
