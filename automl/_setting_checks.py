@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from automl._device import device_problems
+from automl._redact import ENV_PREFIX, is_env_reference
 from automl._sqlite_urls import shared_sqlite_problems, sqlite_folder, sqlite_folder_problems  # noqa: F401 - read here
 from automl._suggest import close_names, unknown_name_message
 from automl._tasks import TASKS
@@ -220,6 +221,12 @@ def tracking_uri_problems(uri: Any) -> list[str]:
     """
     if not isinstance(uri, str) or not uri.strip():
         return []
+    if is_env_reference(uri):  # the URL is read from the variable (README: secrets); a message names the reference
+        name = uri[len(ENV_PREFIX):]
+        if name not in os.environ:
+            return [f"tracking_uri={uri!r} refers to the environment variable {name}, which is not set; set {name} to "
+                    f"the store's URL (export {name}=...) or pass the URL itself"]
+        return [problem.replace(repr(os.environ[name]), repr(uri)) for problem in tracking_uri_problems(os.environ[name])]
     scheme, sep, rest = uri.partition("://")
     if not sep and uri[:5].lower() == "file:":  # file:./runs, file:/abs/runs
         scheme, sep, rest = "file", ":", uri[5:]

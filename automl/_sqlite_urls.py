@@ -37,10 +37,27 @@ def sqlite_folder_problems(name: str, uri: Any) -> list[str]:
         "storage='sqlite:////no-such-folder-x/s.db': the fold"
     """
     folder = sqlite_folder(uri)
-    if folder is None or os.path.isdir(folder):
+    if folder is None:
         return []
-    return [f"{name}={uri!r}: the folder {folder!r} of the SQLite file does not exist; create it or choose "
-            "another path"]
+    if not os.path.isdir(folder):
+        return [f"{name}={uri!r}: the folder {folder!r} of the SQLite file does not exist; create it or choose "
+                "another path"]
+    path = uri.partition("://")[2][1:].split("?")[0]
+    if os.path.isdir(path):  # SQLite retries opening it for minutes before it fails
+        file = "mlflow.db" if name == "tracking_uri" else "studies.db"
+        return [f"{name}={uri!r} names a folder; pass an SQLite file inside it, e.g. sqlite:///{path.rstrip('/')}/{file}"]
+    if os.path.isfile(path) and os.path.getsize(path) and not _sqlite_header(path):
+        return [f"{name}={uri!r}: {path} is not an SQLite database; pass a new file or an SQLite store"]
+    return []
+
+
+def _sqlite_header(path: str) -> bool:
+    """Whether the file at ``path`` starts as every SQLite database does (False when it cannot be read)."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 def shared_sqlite_problems(values: Mapping[str, Any]) -> list[str]:

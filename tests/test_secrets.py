@@ -140,3 +140,50 @@ def test_the_cli_ui_masks_the_url_it_prints(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path, timeout=120, env=env)
     assert out.returncode == 2 and "https://me:***@mlflow.example.com is a tracking server" in out.stderr
     assert SECRET not in out.stderr + out.stdout
+
+
+def test_tracking_uri_env_reference_logs_to_the_store_the_variable_names(monkeypatch, tmp_path):
+    # The README's `--tracking-uri env:MY_MLFLOW_URI` was refused as "a folder store" (the reference itself was checked
+    # as a path), with the variable set or not, in Python and on the command line.
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    import automl
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=80)}).assign(y=lambda f: (f["a"] > 0).astype(int))
+    settings = dict(target="y", n_trials=1, families=["linear"], cv=2, ensemble=False, isolation="none", tracking=True)
+    with pytest.raises(InvalidParameterError, match="environment variable AUTOML_TEST_URI, which is not set.*export "
+                                                    "AUTOML_TEST_URI="):
+        automl.fit(frame, tracking_uri="env:AUTOML_TEST_URI", **settings)
+    monkeypatch.setenv("AUTOML_TEST_URI", f"sqlite:///{tmp_path}/runs.db")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = automl.fit(frame, tracking_uri="env:AUTOML_TEST_URI", **settings)
+    assert model.model_uri_ is not None and (tmp_path / "runs.db").is_file()
+    monkeypatch.setenv("AUTOML_TEST_URI", str(tmp_path))  # a folder: the variable's URL is checked, named by reference
+    with pytest.raises(InvalidParameterError, match="tracking_uri='env:AUTOML_TEST_URI' is a folder store"):
+        automl.fit(frame, tracking_uri="env:AUTOML_TEST_URI", **settings)
+
+
+@pytest.mark.parametrize("kind", ["folder", "text file"])
+def test_a_sqlite_tracking_path_that_is_a_folder_or_not_a_database_is_refused_before_the_search(kind, tmp_path):
+    # Once: a folder made SQLite retry for 101 s before the fit went on untracked; a text file only warned.
+    import numpy as np
+    import pandas as pd
+
+    import automl
+
+    path = tmp_path / "store"
+    if kind == "folder":
+        path.mkdir()
+    else:
+        path.write_text("not a database\n")
+    frame = pd.DataFrame({"a": np.arange(60.0)}).assign(y=lambda f: (f["a"] % 2).astype(int))
+    started = time.monotonic()
+    with pytest.raises(InvalidParameterError, match="names a folder" if kind == "folder" else "not an SQLite database"):
+        automl.fit(frame, target="y", n_trials=1, tracking_uri=f"sqlite:///{path}", isolation="none", tracking=True)
+    assert time.monotonic() - started < 30
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
