@@ -174,6 +174,20 @@ def _nonempty_text(name: str, value: Any) -> list[str]:
     return [f"{name} must be a non-empty string or None, got {value!r}"]
 
 
+def _check_model_name(name: str, value: Any) -> list[str]:
+    """MLflow's rule for a registered model's name (``mlflow.utils.validation._validate_model_name``), checked before
+    the search: the registry refused it after the search, and the model was then not logged at all."""
+    problems = _nonempty_text(name, value)
+    if problems or value is None:
+        return problems
+    bad = [c for c in ("/", ":") if c in value]
+    if bad or value.strip() in (".", ".."):
+        fixed = value.replace("/", "-").replace(":", "-") if bad else "my-model"
+        return [f"{name}={value!r}: MLflow's model registry refuses names with '/' or ':' (and '.' or '..'); use "
+                f"e.g. {name}={fixed!r}"]
+    return []
+
+
 #: The longest name MLflow takes for an experiment or a run: a study name names both when tracked.
 MAX_STUDY_NAME = 500
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl._setting_checks import (  # noqa: F401 - the table names every check
-    FINAL_MODELS, FIRST_TRIALS, ISOLATION_MODES, PRUNERS, TARGET_SETTINGS, TASKS, _ROLES, _check_column_roles, _check_cv, _check_device, _check_final_model, _check_pack_nets, pack_nets_value, _check_families, _check_first_trials, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pos_label, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_study_name, _check_target_transform, _check_task, _check_time_budget, _check_tracking, _check_bool, _check_auto_bool, _nonempty_text, _auto_word, _yes_no, _positive, _roles_value, family_list,
+    FINAL_MODELS, FIRST_TRIALS, ISOLATION_MODES, PRUNERS, TARGET_SETTINGS, TASKS, _ROLES, _check_column_roles, _check_cv, _check_device, _check_final_model, _check_pack_nets, pack_nets_value, _check_families, _check_first_trials, _check_image_shape, _check_isolation, _check_metric, _check_n_jobs, _check_n_trials, _check_pos_label, _check_pruner, _check_search_space, _check_seed, _check_storage, _check_study_name, _check_target_transform, _check_task, _check_time_budget, _check_tracking, _check_bool, _check_auto_bool, _nonempty_text, _check_model_name, _auto_word, _yes_no, _positive, _roles_value, family_list,
 )
 from automl._setting_checks import isolation_limit_problems, shared_sqlite_problems, stack_problems
 from automl._suggest import unknown_name_message
@@ -197,7 +197,7 @@ SETTINGS: tuple[Setting, ...] = (
             "3 refuses it, unless ``MLFLOW_ALLOW_FILE_STORE=true`` is set.",
             "`sqlite:///mlflow.db`", "--tracking-uri",
             "MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)"),
-    Setting("register_model", None, _nonempty_text,
+    Setting("register_model", None, _check_model_name,
             "Register the final model in the MLflow model registry under this name.",
             "–", "--register-model", "register the final model in MLflow under this name"),
     Setting("log_input_example", False, _check_bool,

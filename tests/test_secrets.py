@@ -187,3 +187,18 @@ def test_a_sqlite_tracking_path_that_is_a_folder_or_not_a_database_is_refused_be
         automl.fit(frame, target="y", n_trials=1, tracking_uri=f"sqlite:///{path}", isolation="none", tracking=True)
     assert time.monotonic() - started < 30
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
+
+
+@pytest.mark.parametrize("name", ["team/churn", "churn:v2", ".."])
+def test_a_registered_model_name_mlflow_refuses_is_refused_before_the_search(name, tmp_path):
+    # Once found after the whole search: the registry refused it and the model was not logged at all.
+    import numpy as np
+    import pandas as pd
+
+    import automl
+
+    frame = pd.DataFrame({"a": np.arange(60.0)}).assign(y=lambda f: (f["a"] % 2).astype(int))
+    with pytest.raises(InvalidParameterError, match="registry refuses names with '/' or ':'"):
+        automl.fit(frame, target="y", n_trials=1, tracking=True, tracking_uri=f"sqlite:///{tmp_path}/m.db",
+                   register_model=name, isolation="none")
+    assert list(tmp_path.iterdir()) == []
