@@ -42,13 +42,36 @@ def browse_hint(tracking_uri: str | None, experiment_id: str | None) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     uri = tracking_uri or ""
-    if experiment_id is None:
-        return "browse it: automl ui"
     parts = urlsplit(uri)
-    if parts.scheme in ("http", "https"):
+    if experiment_id is not None and parts.scheme in ("http", "https"):
         server = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
         return f"browse it: {runs_view_url(server, experiment_id)}"
-    return f"browse it: automl ui, then {runs_view_url(DEFAULT_UI_URL, experiment_id)}"
+    command = "automl ui" + _store_flag(uri)
+    if experiment_id is None:
+        return f"browse it: {command}"
+    return f"browse it: {command}, then {runs_view_url(DEFAULT_UI_URL, experiment_id)}"
+
+
+def _store_flag(uri: str) -> str:
+    """`` --tracking-uri URI`` where ``automl ui`` alone would open another store (its default: the variable
+    ``MLFLOW_TRACKING_URI``, else ``mlflow.db`` in the working folder); a URL holding a password (shown masked) is
+    named through a variable, never on the command line.
+
+    Example:
+        >>> _store_flag("sqlite:////data/runs.db")
+        ' --tracking-uri sqlite:////data/runs.db'
+    """
+    import os
+    import shlex
+
+    if not uri:
+        return ""
+    default = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{os.path.join(os.getcwd(), 'mlflow.db')}"
+    if uri in (default, "sqlite:///mlflow.db"):
+        return ""
+    if "***" in uri:
+        return " --tracking-uri env:NAME (NAME: a variable holding the store's URL)"
+    return f" --tracking-uri {shlex.quote(uri)}"
 
 
 def _post(url: str, path: str, body: dict) -> dict:

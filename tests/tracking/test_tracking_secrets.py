@@ -54,7 +54,8 @@ def test_the_tracking_uri_secret_is_never_printed_logged_or_stored(store_path, t
     printed = capsys.readouterr()
     assert code == 0, printed.err
     assert "token=***" in printed.out  # the run is named, with its store masked
-    assert "browse it: automl ui, then http://127.0.0.1:5000/#/experiments/" in printed.out  # the runs view
+    assert "browse it: automl ui --tracking-uri env:NAME" in printed.out  # its store, the secret kept off the line
+    assert ", then http://127.0.0.1:5000/#/experiments/" in printed.out  # the runs view
     assert SECRET not in printed.out + printed.err
     assert not [r for r in caplog.records if SECRET in r.getMessage()]
     assert not [w for w in caught if SECRET in str(w.message)]
