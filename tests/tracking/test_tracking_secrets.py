@@ -98,23 +98,19 @@ def test_the_input_example_is_logged_only_when_asked_and_the_signature_serves_mi
     assert list(predicted) == list(model.predict(served))
 
 
-def test_a_column_named_empty_text_logs_a_model_without_signature_that_its_pyfunc_serves(store_path):
-    """MLflow reads a column named '' as an unnamed input: with it in the signature, the logged model's own pyfunc
-    refused every frame ("Model is missing inputs [1]"); now the model goes without a signature, named on the run."""
+def test_a_column_named_empty_text_is_refused_before_the_search_and_no_run_is_written(store_path):
+    """MLflow reads a column named '' as an unnamed input: with it in the signature the logged model's pyfunc refused
+    every frame, without one it dropped ``predict_method`` (probabilities came back as labels), and a CSV reads the
+    name back as 'Unnamed: 0'. It is refused at fit, before any run."""
     uri = f"sqlite:///{store_path}"
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"x": rng.normal(size=60), "": rng.normal(size=60)}).assign(label=lambda d: d["x"] > 0)
-    with pytest.warns(RuntimeWarning, match=r"signature not logged \(ValueError: a column named ''"):
-        model = automl.fit(df, target="label", n_trials=1, families=["linear"], cv=2, n_jobs=1, tracking=True,
-                           tracking_uri=uri)
-    info, _ = _model_files(uri, model.model_uri_)
-    assert info.signature is None
-    rows = df.drop(columns="label").head(5)
-    with fluent_tracking_uri(uri):
-        predicted = mlflow.pyfunc.load_model(model.model_uri_).predict(rows)
-    assert list(predicted) == list(model.predict(rows))
-    run = mlflow.MlflowClient(uri).get_run(model.tracking_run_id_)
-    assert run.data.tags["automl.logging_failed"] == "signature"
+    with pytest.raises(automl.DataValidationError, match="a column name is empty"):
+        automl.fit(df, target="label", n_trials=1, families=["linear"], cv=2, n_jobs=1, tracking=True,
+                   tracking_uri=uri)
+    client = mlflow.MlflowClient(uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    assert client.search_runs(experiments) == [] and [e.name for e in client.search_experiments()] == ["Default"]
 
 
 def test_a_url_password_is_masked_in_the_warning_and_log_of_an_unreachable_server(monkeypatch, caplog):
