@@ -140,8 +140,7 @@ class Objective:
 
     def _start(self, trial: Any) -> tuple[str, dict[str, Any]]:
         """Suggest the trial's family and parameters and record them; stop it here if the policy skips it."""
-        family = trial.suggest_categorical("family", self.families)
-        params = self.spaces[family].suggest(trial)
+        family, params = self._suggest(trial)
         TrialWriter(trial).started(params)
         left_out = self.failures.left_out_reason(family)
         if left_out is not None:  # not counted, not queued again: the other families get the trials
@@ -164,6 +163,23 @@ class Objective:
                 _defer(trial, f"{reason}; queued again")
             _stop(trial, reason)
         return family, params
+
+    def _suggest(self, trial: Any) -> tuple[str, dict[str, Any]]:
+        """The trial's family and parameters. A trial queued with Optuna's own tools (``study.enqueue_trial``) may
+        hold values the space refuses (an unknown family, a bound crossed): it fails with the reason, and the search
+        goes on (it raised Optuna's bare ValueError, or blamed the shipped space file, and ended the search)."""
+        try:
+            family = trial.suggest_categorical("family", self.families)
+            return family, self.spaces[family].suggest(trial)
+        except ValueError as exc:  # SearchSpaceError is one
+            queued = _queued_params(trial)
+            if not queued:
+                raise
+            reason = (f"its queued parameters are outside the search space ({exc}); queued: "
+                      f"{dict(queued)}"[:500])
+            TrialWriter(trial).reason(reason)
+            logger.warning("trial %d failed: %s", trial.number, reason)
+            raise TrialFailed(reason) from exc
 
     def _run(self, trial: Any, family: str, params: Mapping[str, Any]) -> Any:
         """The trial's :class:`CVResult`, or the exception that ended it."""
@@ -291,3 +307,10 @@ class Objective:
         TrialWriter(trial).reason(reason)
         logger.warning("trial %d (%s) failed: %s", trial.number, family, reason)
         raise TrialFailed(reason) from cause
+
+
+def _queued_params(trial: Any) -> dict[str, Any]:
+    """The parameters ``study.enqueue_trial`` fixed for a live trial (Optuna keeps them in its frozen trial's
+    system attributes; a live trial no longer shows them)."""
+    frozen = [t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number]
+    return dict(frozen[0].system_attrs.get("fixed_params") or {}) if frozen else {}

@@ -149,3 +149,27 @@ def test_a_study_another_program_made_is_refused_before_anything_is_written_to_i
     out = subprocess.run([str(script), "leaderboard", "--study", "multi", "--storage", str(journal)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "objectives" in out.stderr, out.stderr
+
+
+def test_trials_queued_with_optunas_tools_outside_the_space_fail_and_the_search_goes_on(tmp_path):
+    # Once Optuna's bare ValueError ("'nosuch' not in ('linear',)") or a SearchSpaceError blaming the shipped space
+    # file ended the resumed search.
+    import numpy as np
+    import pandas as pd
+
+    from automl.search.trial_record import TrialRecord
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=80)}).assign(y=lambda f: np.where(f["a"] > 0, "yes", "no"))
+    journal = tmp_path / "q.journal"
+    settings = dict(target="y", families=["linear"], cv=2, ensemble=False, study_name="q", storage=str(journal),
+                    tracking=False, isolation="none")
+    automl.fit(frame, n_trials=1, **settings)
+    study = _journal_study(journal, "q")
+    study.enqueue_trial({"family": "nosuch"})
+    study.enqueue_trial({"family": "linear", "linear__alpha": -5.0})
+    automl.fit(frame, n_trials=4, **settings)
+    records = {t.number: TrialRecord.read(t) for t in _journal_study(journal, "q").get_trials()}
+    assert [records[n].state for n in (1, 2)] == ["fail", "fail"]
+    assert "'nosuch'" in records[1].reason and "-5.0" in records[2].reason
+    assert sum(r.state == "complete" for r in records.values()) == 3
