@@ -43,7 +43,8 @@ from automl.tracking.run_data import dataset_entity, log_dataset, parent_metrics
 from automl.tracking.run_data import key as mlflow_key
 from automl.tracking.run_data import text as _text
 from automl.tracking.writer import ProcessWriter, ThreadWriter, write_child_run
-from automl.tracking.store import creating_store, default_tracking_uri, patient_once as _patient_once
+from automl.tracking.store import DeletedExperiment, creating_store, default_tracking_uri, refuse_deleted
+from automl.tracking.store import patient_once as _patient_once
 
 __all__ = ["MLflowTracker", "default_tracking_uri"]
 
@@ -129,6 +130,7 @@ class MLflowTracker:
     # -- start ------------------------------------------------------------------------------
     def _experiment_id(self, name: str) -> str:
         found = self.client.get_experiment_by_name(name)
+        refuse_deleted(found, name)
         if found is not None:
             return str(found.experiment_id)
         folder = sqlite_folder(self.tracking_uri)
@@ -187,9 +189,10 @@ class MLflowTracker:
             with _patient_once():
                 self._start(study, info)
         except Exception as exc:  # noqa: BLE001 - e.g. a tracking server that does not answer
-            logger.warning("MLflow: cannot log to %s (%s); this fit is not tracked", self.shown_uri, self._reason(exc))
-            warn_user(f"MLflow tracking is off for this fit: {self.shown_uri} cannot be reached "
-                      f"({self._reason(exc)})", RuntimeWarning)
+            said = (f"{self.shown_uri}: {exc}" if isinstance(exc, DeletedExperiment)
+                    else f"{self.shown_uri} cannot be reached ({self._reason(exc)})")
+            logger.warning("MLflow: this fit is not tracked: %s", said)
+            warn_user(f"MLflow tracking is off for this fit: {said}", RuntimeWarning)
             self.parent_run_id, self._writer = None, None
 
     def _start(self, study: Any, info: SearchInfo) -> None:
@@ -272,11 +275,10 @@ class MLflowTracker:
         return not self._joining and record.number in self._earlier
 
     def _run_exists(self, run_id: str) -> bool:
-        try:
-            self.client.get_run(run_id)
+        try:  # a run the user deleted takes no more runs: a fresh parent run, as for one not found
+            return bool(self.client.get_run(run_id).info.lifecycle_stage != "deleted")
         except Exception:  # noqa: BLE001 - any lookup failure means a fresh parent run
             return False
-        return True
 
     def _logged_trials(self) -> set[int]:
         runs = self.client.search_runs(

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-__all__ = ["creating_store", "default_tracking_uri", "patient_once"]
+__all__ = ["DeletedExperiment", "creating_store", "default_tracking_uri", "patient_once", "refuse_deleted"]
 
 
 #: While the parent run is opened: one retry and a 10 s timeout per request (MLflow's own defaults retry
@@ -78,3 +78,18 @@ def creating_store(tracking_uri: str) -> Iterator[None]:
         with suppress(OSError):
             fcntl.flock(handle, fcntl.LOCK_UN)
         os.close(handle)
+
+
+class DeletedExperiment(RuntimeError):
+    """The fit's experiment is in the store's bin: MLflow logs no run to it, and refuses a new one of its name."""
+
+
+def refuse_deleted(found: object, name: str) -> None:
+    """Raise :class:`DeletedExperiment`, naming the ways out, when the experiment ``found`` (MLflow's, or None)
+    was deleted (the tracker said the store "cannot be reached", and every later fit of that name went untracked).
+    """
+    if found is not None and getattr(found, "lifecycle_stage", "active") == "deleted":
+        number = getattr(found, "experiment_id", "?")
+        raise DeletedExperiment(f"its experiment {name!r} (id {number}) was deleted: restore it (mlflow experiments "
+                                f"restore --experiment-id {number}), delete it for good (mlflow gc), or log under "
+                                "another study name")
