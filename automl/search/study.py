@@ -202,9 +202,9 @@ def open_checked_study(storage: object, study_name: str | None, *, direction: Li
 
 def _refuse_foreign(study: Any, study_name: str | None, record: StudyRecord, created: bool, direction: str) -> None:
     """Refuse, before anything is written to it, a stored study automl cannot search: one of several objectives,
-    the other direction, or one made by other code (no fingerprint) that already holds trials or attributes. A
-    study with no fingerprint and nothing in it is one another process of this search created a moment ago (or an
-    empty one): it is taken."""
+    the other direction, or one made by other code (no fingerprint) that already holds trials that ran or
+    attributes. A study with no fingerprint and nothing in it is one another process of this search created a
+    moment ago (or an empty one), and one holding only queued trials a plan for this search: they are taken."""
     if len(study.directions) > 1:
         raise StudyMismatchError(f"study {study_name!r} has {len(study.directions)} objectives; automl searches one "
                                  "metric: pass another study_name= for a study of its own")
@@ -212,7 +212,11 @@ def _refuse_foreign(study: Any, study_name: str | None, record: StudyRecord, cre
         raise StudyMismatchError(f"study {study_name!r} was created to {study.direction.name.lower()}")
     if created or record.fingerprint is not None:
         return
-    held = len(study.get_trials(deepcopy=False))
+    import optuna
+
+    # Trials queued for automl with Optuna's own tools (waiting, never run) are a plan for this search, not a study
+    # of another program's.
+    held = sum(t.state != optuna.trial.TrialState.WAITING for t in study.get_trials(deepcopy=False))
     if held or study.user_attrs:
         raise StudyMismatchError(
             f"study {study_name!r} exists in this storage but was not created by automl ({held} trial(s), no "

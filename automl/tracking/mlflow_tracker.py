@@ -43,8 +43,7 @@ from automl.tracking.run_data import dataset_entity, log_dataset, parent_metrics
 from automl.tracking.run_data import key as mlflow_key
 from automl.tracking.run_data import text as _text
 from automl.tracking.writer import ProcessWriter, ThreadWriter, write_child_run
-from automl.tracking.store import DeletedExperiment, creating_store, default_tracking_uri, refuse_deleted
-from automl.tracking.store import patient_once as _patient_once
+from automl.tracking.store import DeletedExperiment, creating_store, default_tracking_uri, patient_once, refuse_deleted
 
 __all__ = ["MLflowTracker", "default_tracking_uri"]
 
@@ -186,7 +185,7 @@ class MLflowTracker:
         A store that cannot be reached leaves the fit untracked, with a warning: tracking never breaks a fit.
         """
         try:
-            with _patient_once():
+            with patient_once():
                 self._start(study, info)
         except Exception as exc:  # noqa: BLE001 - e.g. a tracking server that does not answer
             said = (f"{self.shown_uri}: {exc}" if isinstance(exc, DeletedExperiment)
@@ -276,7 +275,8 @@ class MLflowTracker:
 
     def _run_exists(self, run_id: str) -> bool:
         try:  # a run the user deleted takes no more runs: a fresh parent run, as for one not found
-            return bool(self.client.get_run(run_id).info.lifecycle_stage != "deleted")
+            info = getattr(self.client.get_run(run_id), "info", None)  # (an injected client's runs may have none)
+            return bool(getattr(info, "lifecycle_stage", "active") != "deleted")
         except Exception:  # noqa: BLE001 - any lookup failure means a fresh parent run
             return False
 
@@ -295,7 +295,7 @@ class MLflowTracker:
             return
         self._waiting = False
         try:
-            with _patient_once():
+            with patient_once():
                 self._join(stored)
         except Exception as exc:  # noqa: BLE001 - tracking never breaks a fit
             logger.warning("MLflow: cannot log to %s (%s); this worker logs nothing", self.shown_uri, self._reason(exc))
@@ -349,14 +349,14 @@ class MLflowTracker:
             if report is not None and status == "FINISHED":
                 self._queue_results(report, staging, deadline)
             if self._writer is not None:
-                with _patient_once():  # an interrupted fit may write here: seconds, not MLflow's retries
+                with patient_once():  # an interrupted fit may write here: seconds, not MLflow's retries
                     self._writer.close(deadline, here=self.client if status == "KILLED" else None)
                 model_uri = self._writer.results.get("model")
                 self._failures += self._writer.errors
             if model_uri is not None:
                 self.client.set_tag(self.parent_run_id, "automl.model_uri", model_uri)
             if not self._joining and study is not None and self._writer is not None:  # trials dead workers lost
-                with _patient_once():  # a store gone away costs seconds here, not MLflow's minutes of retries
+                with patient_once():  # a store gone away costs seconds here, not MLflow's minutes of retries
                     self._attempt("trial runs", settle_lost_trials, self.client, str(self.experiment_id),
                                   str(self.parent_run_id), study, self._logged, self._payload, write_child_run)
         except Exception as exc:  # noqa: BLE001 - a tracking failure must not lose the fitted model

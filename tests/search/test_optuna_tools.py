@@ -173,3 +173,20 @@ def test_trials_queued_with_optunas_tools_outside_the_space_fail_and_the_search_
     assert [records[n].state for n in (1, 2)] == ["fail", "fail"]
     assert "'nosuch'" in records[1].reason and "-5.0" in records[2].reason
     assert sum(r.state == "complete" for r in records.values()) == 3
+
+
+def test_a_study_holding_only_trials_queued_with_optunas_tools_is_searched(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from automl.search.storage import open_storage
+
+    journal = tmp_path / "plan.journal"
+    plan = optuna.create_study(study_name="plan", storage=open_storage(str(journal), "plan"), direction="maximize")
+    plan.enqueue_trial({"family": "linear", "linear__alpha": 0.5})
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=80)}).assign(y=lambda f: (f["a"] > 0).astype(int))
+    automl.fit(frame, target="y", n_trials=2, families=["linear"], cv=2, study_name="plan", storage=str(journal),
+               tracking=False, isolation="none")
+    trials = _journal_study(journal, "plan").get_trials()
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"] and trials[0].params["linear__alpha"] == 0.5
