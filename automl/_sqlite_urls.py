@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["shared_sqlite_problems", "sqlite_folder", "sqlite_folder_problems"]
+__all__ = ["shared_sqlite_problems", "sqlite_folder", "sqlite_folder_problems", "sqlite_path"]
 
 
 def sqlite_folder(uri: Any) -> str | None:
@@ -21,12 +21,23 @@ def sqlite_folder(uri: Any) -> str | None:
         >>> sqlite_folder("sqlite:////data/m.db"), sqlite_folder("sqlite:///m.db"), sqlite_folder("http://h")
         ('/data', '.', None)
     """
+    path = sqlite_path(uri)
+    return None if path is None else os.path.dirname(path) or "."
+
+
+def sqlite_path(uri: Any) -> str | None:
+    """The file of a ``sqlite:///PATH`` URL, as written (None: not a SQLite file URL, or an in-memory database).
+
+    Example:
+        >>> sqlite_path("sqlite:////data/m.db?timeout=5"), sqlite_path("sqlite://")
+        ('/data/m.db', None)
+    """
     if not isinstance(uri, str) or not uri.lower().startswith("sqlite"):
         return None
     rest = uri.partition("://")[2]
     if not rest.startswith("/") or rest in ("/", "/:memory:"):
         return None
-    return os.path.dirname(rest[1:].split("?")[0]) or "."
+    return rest[1:].split("?")[0]
 
 
 def sqlite_folder_problems(name: str, uri: Any) -> list[str]:
@@ -36,13 +47,13 @@ def sqlite_folder_problems(name: str, uri: Any) -> list[str]:
         >>> sqlite_folder_problems("storage", "sqlite:////no-such-folder-x/s.db")[0][:52]
         "storage='sqlite:////no-such-folder-x/s.db': the fold"
     """
-    folder = sqlite_folder(uri)
-    if folder is None:
+    path = sqlite_path(uri)
+    if path is None:
         return []
+    folder = os.path.dirname(path) or "."
     if not os.path.isdir(folder):
         return [f"{name}={uri!r}: the folder {folder!r} of the SQLite file does not exist; create it or choose "
                 "another path"]
-    path = uri.partition("://")[2][1:].split("?")[0]
     if os.path.isdir(path):  # SQLite retries opening it for minutes before it fails
         file = "mlflow.db" if name == "tracking_uri" else "studies.db"
         return [f"{name}={uri!r} names a folder; pass an SQLite file inside it, e.g. sqlite:///{path.rstrip('/')}/{file}"]
@@ -71,8 +82,7 @@ def shared_sqlite_problems(values: Mapping[str, Any]) -> list[str]:
     storage, tracking = values.get("storage"), values.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
     if values.get("tracking") is False or not isinstance(storage, str) or not isinstance(tracking, str):
         return []
-    files = [os.path.abspath(u.partition("://")[2][1:].split("?")[0]) if sqlite_folder(u) is not None else None
-             for u in (storage, tracking)]
+    files = [None if path is None else os.path.abspath(path) for path in map(sqlite_path, (storage, tracking))]
     if files[0] is None or files[0] != files[1]:
         return []
     return [f"storage and tracking_uri are one SQLite file ({files[0]}): Optuna's studies and MLflow's runs each keep "

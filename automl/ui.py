@@ -45,9 +45,9 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from automl._process_group import group_exists as _group_exists
-from automl._process_group import live_members as _live_members
+from automl._process_group import group_exists as _group_exists, live_members as _live_members
 from automl._redact import redact_text, redact_url, take_over
+from automl.tracking.store import default_tracking_uri
 from automl._setting_checks import tracking_uri_problems
 from automl._spawn import Terminated, start_helper
 from automl.exceptions import InputTypeError, InvalidParameterError, UIServerError
@@ -101,7 +101,7 @@ def resolve_store(tracking_uri: str | None = None) -> str:
         ...
         automl.exceptions.InvalidParameterError: no MLflow store at .../nothing.db; run a search first or pass --tracking-uri
     """
-    uri = take_over(tracking_uri) or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    uri = take_over(tracking_uri) or default_tracking_uri()
     scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
     if scheme in ("http", "https") or uri.startswith("databricks"):
         raise InvalidParameterError(

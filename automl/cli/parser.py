@@ -112,8 +112,8 @@ class _Parser(argparse.ArgumentParser):
         parsed, extras = super().parse_known_args(args, namespace)
         if extras and self.prog == "automl":  # the top parser: the sub-commands' leftovers end up here
             extras = _top_switches(self, parsed, extras)
-        if extras and self.prog == "automl":
-            _unknown(self, parsed, extras)
+            if extras:
+                _unknown(self, parsed, extras)
         return parsed, extras
 
 

@@ -27,8 +27,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["FLOAT32_MAX", "FLOAT32_TINY", "dtype_problem", "foreign_dtype_problem", "infinite_problem", "infinite_target_problem",
-           "numbers_from_objects", "object_problem", "target_length_problem"]
+__all__ = ["FLOAT32_MAX", "FLOAT32_TINY", "aware_datetimes_problem", "dtype_problem", "foreign_dtype_problem",
+           "infinite_problem", "infinite_target_problem", "numbers_from_objects", "object_problem",
+           "target_length_problem"]
 
 #: float32's largest and smallest normal magnitudes: scikit-learn's trees and XGBoost read the features in float32,
 #: and the boosters' labels and the out-of-fold predictions are float32 (Python floats: no numpy cast warnings).
@@ -65,6 +66,7 @@ def numbers_from_objects(frame: pd.DataFrame) -> pd.DataFrame:
         frame[name] = values
     return frame
 
+
 def _to_numeric(name: object, values: pd.Series) -> pd.Series:
     """``values`` as floats; a Python int past float64's range (``10**400``) is refused, naming the column."""
     try:
@@ -72,19 +74,11 @@ def _to_numeric(name: object, values: pd.Series) -> pd.Series:
     except OverflowError:
         from automl.exceptions import DataValidationError
 
-        huge = next(v for v in values if isinstance(v, int) and abs(v) > FLOAT32_MAX and not _fits_float(v))
+        huge = max((v for v in values if isinstance(v, int)), key=abs, default="?")  # the one past float64
         raise DataValidationError(
             f"column {name!r} holds a number too large for a 64-bit float ({str(huge)[:20]}... with {len(str(huge))} "
             f"digits); scale the column, or pass it as text if its values are codes: X[{name!r}] = "
             f"X[{name!r}].astype(str)") from None
-
-
-def _fits_float(value: int) -> bool:
-    try:
-        float(value)
-    except OverflowError:
-        return False
-    return True
 
 
 #: The fix for an ``object`` column whose cells are of one unsupported kind (``infer_dtype`` name).
@@ -150,6 +144,20 @@ def _dtype_fix(name: str, dtype: object) -> str:
             f"e.g. X[{name!r}] = X[{name!r}].astype(str) for categories")
 
 
+def aware_datetimes_problem(name: object, zone: object, convert: str = ".dt.tz_convert(None)",
+                            fitted: str | None = None) -> str:
+    """The message for a column of time-zone-aware datetimes (the models read naive ones), at fit and (``fitted``:
+    the naive dtype it had at fit) at predict; ``convert`` is the conversion its dtype takes.
+
+    Example:
+        >>> aware_datetimes_problem("d", "UTC")
+        "column 'd' holds time-zone-aware datetimes (UTC); convert them to naive UTC, e.g. X['d'] = X['d'].dt.tz_convert(None)"
+    """
+    at_fit = f" and was naive at fit ({fitted})" if fitted else ""
+    return (f"column {name!r} holds time-zone-aware datetimes ({zone}){at_fit}; convert them to naive UTC, e.g. "
+            f"X[{name!r}] = X[{name!r}]{convert}")
+
+
 def foreign_dtype_problem(name: object, dtype: object, what: str = "column") -> str | None:
     """Why a pyarrow-backed or sparse dtype cannot be read as it is, or None when it can: each is converted to
     the numpy dtype of its kind at the edge, and the kinds below have no such conversion (pandas itself cannot
@@ -164,8 +172,7 @@ def foreign_dtype_problem(name: object, dtype: object, what: str = "column") -> 
         True
     """
     head = f"{what} {name!r} has dtype {dtype}"
-    ref = "X" if what == "column" else "y"
-    cell = f"{ref}[{name!r}]" if what == "column" else "y"
+    cell = f"X[{name!r}]" if what == "column" else "y"
     if isinstance(dtype, pd.SparseDtype):
         if pd.api.types.is_numeric_dtype(dtype.subtype) or pd.api.types.is_bool_dtype(dtype.subtype):
             return None
@@ -179,8 +186,7 @@ def foreign_dtype_problem(name: object, dtype: object, what: str = "column") -> 
         return (f"{head} (dates without a time of day), which automl does not read; convert it: "
                 f"{cell} = {cell}.astype('datetime64[ns]')")
     if pa.types.is_timestamp(kind) and kind.tz is not None and what == "column":
-        return (f"{what} {name!r} holds time-zone-aware datetimes ({kind.tz}); convert them to naive UTC, e.g. "
-                f"{cell} = {cell}.astype('datetime64[ns, UTC]').dt.tz_convert(None)")
+        return aware_datetimes_problem(name, kind.tz, convert=".astype('datetime64[ns, UTC]').dt.tz_convert(None)")
     if pa.types.is_float16(kind):
         return f"{head}, which automl does not read (half floats); convert it: {cell} = {cell}.astype('float32')"
     try:

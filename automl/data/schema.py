@@ -33,7 +33,7 @@ from automl._suggest import listed
 from automl._warnings import warn_user
 from automl.data.blocks import NUMERIC_KINDS
 from automl.data.categories import as_text, fitted_levels, to_codes, to_labels
-from automl.data.dtypes import foreign_dtype_problem, infinite_problem, object_problem
+from automl.data.dtypes import aware_datetimes_problem, foreign_dtype_problem, infinite_problem, object_problem
 from automl.exceptions import DataValidationError
 
 __all__ = ["ColumnSpec", "Schema", "column_kind", "derived_names", "DATETIME_PARTS", "FEW_ROWS", "KINDS"]
@@ -377,8 +377,7 @@ def _values_refused(spec: ColumnSpec, series: pd.Series) -> str | None:
         return foreign
     zone = getattr(series.dtype, "tz", None)
     if spec.kind == "datetime" and zone is not None:
-        return (f"column {spec.name!r} holds time-zone-aware datetimes ({zone}) and was naive at fit "
-                f"({spec.dtype}); convert them to naive UTC, e.g. X[{spec.name!r}] = X[{spec.name!r}].dt.tz_convert(None)")
+        return aware_datetimes_problem(spec.name, zone, fitted=spec.dtype)
     if spec.kind in ("numeric", "boolean", "timedelta", "datetime") or series.dtype != object:
         return None
     inferred = pd.api.types.infer_dtype(series, skipna=True)  # one pass in C; the Python one only for a mix

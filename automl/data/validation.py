@@ -23,6 +23,7 @@ from automl.data.blocks import numeric_chunks
 from automl.data.dtypes import (
     FLOAT32_MAX,
     FLOAT32_TINY,
+    aware_datetimes_problem,
     dtype_problem,
     foreign_dtype_problem,
     infinite_problem,
@@ -270,8 +271,7 @@ def _column_problem(name: Any, series: pd.Series) -> str:
         return _missing(name)
     if pd.api.types.is_datetime64_any_dtype(dtype):
         if getattr(dtype, "tz", None) is not None:
-            return (f"column {name!r} holds time-zone-aware datetimes ({getattr(dtype, 'tz', '')}); convert them to "
-                    f"naive UTC, e.g. X[{name!r}] = X[{name!r}].dt.tz_convert(None)")
+            return aware_datetimes_problem(name, getattr(dtype, "tz", ""))
         return ""
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         values = series.to_numpy(dtype="float64", na_value=np.nan)

@@ -61,15 +61,14 @@ def _store_flag(uri: str) -> str:
         >>> _store_flag("sqlite:////data/runs.db")
         ' --tracking-uri sqlite:////data/runs.db'
     """
-    import os
     import shlex
 
-    if not uri:
+    from automl._redact import MASK
+    from automl.tracking.store import default_tracking_uri
+
+    if not uri or uri in (default_tracking_uri(), "sqlite:///mlflow.db"):
         return ""
-    default = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{os.path.join(os.getcwd(), 'mlflow.db')}"
-    if uri in (default, "sqlite:///mlflow.db"):
-        return ""
-    if "***" in uri:
+    if MASK in uri:
         return " --tracking-uri env:NAME (NAME: a variable holding the store's URL)"
     return f" --tracking-uri {shlex.quote(uri)}"
 
