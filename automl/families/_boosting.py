@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from automl.families._early_stopping import early_stopping_split
+from automl.families._early_stopping import early_stopping_split, patience_param
 from automl.spaces.portfolio import cap_high
 
 __all__ = ["EarlyStoppingBooster", "fitted_hints", "refit_params", "depth_cap"]
@@ -31,7 +31,8 @@ class EarlyStoppingBooster(BaseEstimator):
         task: ``binary``, ``multiclass`` or ``regression``.
         params: The package's own parameters (learning_rate, depth, ...).
         n_estimators: Most boosting rounds.
-        early_stopping_rounds: Rounds without improvement before stopping; 0 trains a fixed number of rounds.
+        early_stopping_rounds: Rounds without improvement before stopping; 0 trains a fixed number of rounds; None
+            grows them with the best round (:func:`~automl.families._early_stopping.patience_rounds`).
         validation_fraction: Share of rows held out for early stopping.
         categorical_feature: Column indices holding category codes (``0..levels-1``, NaN when missing).
         seed: Random seed.
@@ -43,7 +44,7 @@ class EarlyStoppingBooster(BaseEstimator):
         task: str = "binary",
         params: Mapping[str, Any] | None = None,
         n_estimators: int = 2000,
-        early_stopping_rounds: int = 50,
+        early_stopping_rounds: int | None = None,
         validation_fraction: float = 0.1,
         categorical_feature: Sequence[int] = (),
         seed: int = 0,
@@ -64,7 +65,7 @@ class EarlyStoppingBooster(BaseEstimator):
         its own, the rest the booster's) for the fold ``ctx`` (a :class:`~automl.families.base.BuildContext`)."""
         own = {"n_estimators", "early_stopping_rounds"}
         return cls(task=ctx.task, params={k: v for k, v in params.items() if k not in own},
-                   n_estimators=int(params["n_estimators"]), early_stopping_rounds=int(params["early_stopping_rounds"]),
+                   n_estimators=int(params["n_estimators"]), early_stopping_rounds=patience_param(params["early_stopping_rounds"]),
                    categorical_feature=tuple(ctx.categorical_indices), seed=ctx.seed, n_jobs=ctx.n_jobs)
 
     def _train(self, X: np.ndarray, y: np.ndarray, weight: np.ndarray | None, rounds: int,
@@ -87,7 +88,7 @@ class EarlyStoppingBooster(BaseEstimator):
         else:
             y = y.astype("float64")
         split = None
-        if self.early_stopping_rounds and len(y) >= _MIN_ROWS_FOR_EARLY_STOPPING:
+        if self.early_stopping_rounds != 0 and len(y) >= _MIN_ROWS_FOR_EARLY_STOPPING:
             split = early_stopping_split(y, classification, self.validation_fraction, self.seed)
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype="float64")
         if split is not None:
@@ -98,7 +99,7 @@ class EarlyStoppingBooster(BaseEstimator):
             )
         else:
             learning_rate = float((self.params or {}).get("learning_rate", 0.1))
-            rounds = self.n_estimators if not self.early_stopping_rounds else int(np.clip(10 / learning_rate, 50, 1000))
+            rounds = self.n_estimators if self.early_stopping_rounds == 0 else int(np.clip(10 / learning_rate, 50, 1000))
             self.model_, rounds = self._train(X, y, weight, min(int(rounds), int(self.n_estimators)), None)
         self.n_features_in_ = X.shape[1]
         self.refit_hints_ = {"n_estimators": int(rounds)}

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from automl.families._boosting import EarlyStoppingBooster, Held, depth_cap, fitted_hints, refit_params
+from automl.families._early_stopping import Patience
 from automl.families.base import BuildContext, ModelFamily
 from automl.families.epochs import RoundClock
 
@@ -67,12 +68,12 @@ class EarlyStoppingCatBoost(EarlyStoppingBooster):
             loss = "Logloss" if len(self.classes_) <= 2 else "MultiClass"
             model = catboost.CatBoostClassifier(loss_function=loss, **self._options(rounds))
         clock = RoundClock()
-        callbacks = [_StopOnClock(clock)] if clock.active else None
+        callbacks: list[Any] = [_StopOnClock(clock)] if clock.active else []
         if held is None:
-            model.fit(self._pool(X, y, weight), callbacks=callbacks)
-        else:
+            model.fit(self._pool(X, y, weight), callbacks=callbacks or None)
+        else:  # use_best_model keeps the best round on the held-out rows when the patience ends the boosting
             model.fit(self._pool(X, y, weight), eval_set=self._pool(*held), use_best_model=True,
-                      early_stopping_rounds=int(self.early_stopping_rounds), callbacks=callbacks)
+                      callbacks=[_StopOnPatience(Patience(self.early_stopping_rounds)), *callbacks])
         clock.raise_if_stopped()
         return model, int(model.tree_count_)
 
@@ -91,6 +92,20 @@ class EarlyStoppingCatBoost(EarlyStoppingBooster):
         if self.task == "regression":
             return np.asarray(self.model_.predict(frame), dtype="float64")
         return np.asarray(self.model_.predict_proba(frame), dtype="float64")
+
+
+class _StopOnPatience:
+    """CatBoost's per-iteration callback: go on until :class:`~automl.families._early_stopping.Patience` runs out on
+    the held-out loss (CatBoost's own ``early_stopping_rounds`` is a fixed number of rounds)."""
+
+    def __init__(self, patience: Patience) -> None:
+        self.patience = patience
+
+    def after_iteration(self, info: Any) -> bool:
+        """Whether to go on."""
+        for values in (info.metrics.get("validation") or {}).values():
+            return not self.patience.update(int(info.iteration), float(values[-1]))
+        return True
 
 
 class _StopOnClock:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from automl.families._early_stopping import early_stopping_split
+from automl.families._early_stopping import Patience, early_stopping_split, patience_param
 from automl.families.base import BuildContext, ModelFamily
 from automl.families.epochs import RoundClock
 from automl.spaces.portfolio import cap_high
@@ -40,7 +40,8 @@ class EarlyStoppingLightGBM(BaseEstimator):
         task: ``binary``, ``multiclass`` or ``regression``.
         params: LightGBM parameters (learning_rate, num_leaves, ...).
         n_estimators: Most boosting rounds.
-        early_stopping_rounds: Rounds without improvement before stopping; 0 trains all rounds.
+        early_stopping_rounds: Rounds without improvement before stopping; 0 trains all rounds; None chooses
+            them with the best round (:func:`~automl.families._early_stopping.patience_rounds`).
         validation_fraction: Share of rows held out for early stopping.
         categorical_feature: Column indices holding category codes.
         seed: Random seed.
@@ -52,7 +53,7 @@ class EarlyStoppingLightGBM(BaseEstimator):
         task: str = "binary",
         params: Mapping[str, Any] | None = None,
         n_estimators: int = 2000,
-        early_stopping_rounds: int = 50,
+        early_stopping_rounds: int | None = None,
         validation_fraction: float = 0.1,
         categorical_feature: Sequence[int] = (),
         seed: int = 0,
@@ -91,7 +92,7 @@ class EarlyStoppingLightGBM(BaseEstimator):
             self.classes_, y = np.unique(y, return_inverse=True)
         categorical = list(self.categorical_feature) or "auto"
         split = None
-        if self.early_stopping_rounds and len(y) >= _MIN_ROWS_FOR_EARLY_STOPPING:
+        if self.early_stopping_rounds != 0 and len(y) >= _MIN_ROWS_FOR_EARLY_STOPPING:
             split = early_stopping_split(y, classification, self.validation_fraction, self.seed)
         clock = RoundClock()
         if split is not None:
@@ -107,12 +108,12 @@ class EarlyStoppingLightGBM(BaseEstimator):
                 eval_y=(y[val_rows],),
                 categorical_feature=categorical,
                 **weights,
-                callbacks=[lgb.early_stopping(int(self.early_stopping_rounds), verbose=False), *_clock_callbacks(clock)],
+                callbacks=[_patience_callback(Patience(self.early_stopping_rounds)), *_clock_callbacks(clock)],
             )
             rounds = int(model.best_iteration_ or self.n_estimators)
         else:
             learning_rate = float((self.params or {}).get("learning_rate", 0.1))
-            rounds = self.n_estimators if not self.early_stopping_rounds else int(np.clip(10 / learning_rate, 50, 1000))
+            rounds = self.n_estimators if self.early_stopping_rounds == 0 else int(np.clip(10 / learning_rate, 50, 1000))
             rounds = min(rounds, self.n_estimators)
             model = self._model(rounds)
             model.fit(X, y, sample_weight=sample_weight, categorical_feature=categorical, callbacks=_clock_callbacks(clock))
@@ -131,6 +132,30 @@ class EarlyStoppingLightGBM(BaseEstimator):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
         return self.model_.predict_proba(X, num_iteration=self.model_.best_iteration_ or None)
+
+
+def _patience_callback(patience: Patience) -> Any:
+    """LightGBM's early stopping by :class:`~automl.families._early_stopping.Patience` on the first metric of the
+    held-out split (its own callback takes a fixed number of rounds); like LightGBM's, it also ends the last round
+    with the best one kept, so that ``best_iteration_`` is the best round and not the last."""
+    import lightgbm as lgb
+
+    kept: dict[str, Any] = {"results": []}
+
+    def stop_on_patience(env: Any) -> None:
+        results = list(env.evaluation_result_list or [])
+        if not results:
+            return
+        value, higher = results[0][2], results[0][3]
+        before = patience.best_round
+        done = patience.update(env.iteration - env.begin_iteration, -value if higher else value)
+        if patience.best_round != before:
+            kept["results"] = results
+        if done or env.iteration == env.end_iteration - 1:
+            raise lgb.callback.EarlyStopException(env.begin_iteration + patience.best_round, kept["results"])
+
+    stop_on_patience.order = 30  # type: ignore[attr-defined]  # where LightGBM's own early stopping runs
+    return stop_on_patience
 
 
 def _clock_callbacks(clock: RoundClock) -> list[Any]:
@@ -166,7 +191,7 @@ def build(params: Mapping[str, Any], ctx: BuildContext) -> EarlyStoppingLightGBM
         task=ctx.task,
         params=lgb_params,
         n_estimators=int(params["n_estimators"]),
-        early_stopping_rounds=int(params["early_stopping_rounds"]),
+        early_stopping_rounds=patience_param(params["early_stopping_rounds"]),
         categorical_feature=tuple(ctx.categorical_indices),
         seed=ctx.seed,
         n_jobs=ctx.n_jobs,

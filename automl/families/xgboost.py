@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from automl.families._boosting import EarlyStoppingBooster, Held, depth_cap, fitted_hints, refit_params
+from automl.families._early_stopping import Patience
 from automl.families.base import BuildContext, ModelFamily
 from automl.families.epochs import RoundClock
 from automl.spaces.portfolio import cap_high
@@ -47,15 +48,17 @@ class EarlyStoppingXGBoost(EarlyStoppingBooster):
             tree_method="hist",
             enable_categorical=True,
             feature_types=["c" if i in categorical else "q" for i in range(X.shape[1])],
-            early_stopping_rounds=int(self.early_stopping_rounds) if held is not None else None,
             random_state=int(self.seed),
             n_jobs=int(self.n_jobs),
             verbosity=0,
             **dict(self.params or {}),
         )
         clock = RoundClock()
-        if clock.active:
-            options["callbacks"] = [_clock_callback(xgboost, clock)]
+        callbacks = [_clock_callback(xgboost, clock)] if clock.active else []
+        if held is not None:
+            callbacks.insert(0, _patience_callback(xgboost, Patience(self.early_stopping_rounds)))
+        if callbacks:
+            options["callbacks"] = callbacks
         cls = xgboost.XGBRegressor if self.task == "regression" else xgboost.XGBClassifier
         model = cls(**options)
         if held is None:
@@ -79,6 +82,23 @@ class EarlyStoppingXGBoost(EarlyStoppingBooster):
         return np.asarray(self.model_.predict_proba(X), dtype="float64")
 
 
+def _patience_callback(xgboost: Any, patience: Patience) -> Any:
+    """XGBoost's early stopping by :class:`~automl.families._early_stopping.Patience` on the held-out split's loss
+    (its own ``EarlyStopping`` takes a fixed number of rounds). It records the best round where XGBoost's own
+    does (the booster's ``best_iteration`` and ``best_score``), so that ``predict`` uses that round."""
+
+    class StopOnPatience(xgboost.callback.TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            for metrics in evals_log.values():
+                for values in metrics.values():
+                    done = patience.update(epoch, float(values[-1]))
+                    model.set_attr(best_iteration=str(patience.best_round), best_score=str(patience.best))
+                    return done
+            return False
+
+    return StopOnPatience()
+
+
 def _clock_callback(xgboost: Any, clock: RoundClock) -> Any:
     """A callback that ends the boosting when ``clock`` says (XGBoost's early stopping, if on, still keeps
     its best round); see :class:`~automl.families.epochs.RoundClock`."""
@@ -97,10 +117,8 @@ def build(params: Mapping[str, Any], ctx: BuildContext) -> EarlyStoppingXGBoost:
 
 def learning_curves(estimator: EarlyStoppingXGBoost) -> dict[str, list[float]]:
     """Loss on the early-stopping split after each boosting round (empty without that split)."""
-    model = estimator.model_
-    if not model.get_params().get("early_stopping_rounds"):
-        return {}
-    for values in (model.evals_result().get("validation_0") or {}).values():
+    results = getattr(estimator.model_, "evals_result_", None) or {}  # none without that split
+    for values in (results.get("validation_0") or {}).values():
         return {"valid_loss": [float(v) for v in values]}
     return {}
 
