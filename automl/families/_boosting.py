@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from automl.families._early_stopping import early_stopping_split, patience_param
+from automl.families._early_stopping import PATIENCE_BASE, PATIENCE_RATE, early_stopping_split
 from automl.spaces.portfolio import cap_high
 
 __all__ = ["EarlyStoppingBooster", "fitted_hints", "refit_params", "depth_cap"]
@@ -31,8 +31,10 @@ class EarlyStoppingBooster(BaseEstimator):
         task: ``binary``, ``multiclass`` or ``regression``.
         params: The package's own parameters (learning_rate, depth, ...).
         n_estimators: Most boosting rounds.
-        early_stopping_rounds: Rounds without improvement before stopping; 0 trains a fixed number of rounds; None
-            grows them with the best round (:func:`~automl.families._early_stopping.patience_rounds`).
+        early_stopping_rounds: Rounds without improvement before stopping (plus ``early_stopping_rate`` times
+            the best round so far: :func:`~automl.families._early_stopping.patience_rounds`); 0 trains a fixed
+            number of rounds.
+        early_stopping_rate: How the patience grows with the best round (0: a fixed patience).
         validation_fraction: Share of rows held out for early stopping.
         categorical_feature: Column indices holding category codes (``0..levels-1``, NaN when missing).
         seed: Random seed.
@@ -44,7 +46,8 @@ class EarlyStoppingBooster(BaseEstimator):
         task: str = "binary",
         params: Mapping[str, Any] | None = None,
         n_estimators: int = 2000,
-        early_stopping_rounds: int | None = None,
+        early_stopping_rounds: int = PATIENCE_BASE,
+        early_stopping_rate: float = PATIENCE_RATE,
         validation_fraction: float = 0.1,
         categorical_feature: Sequence[int] = (),
         seed: int = 0,
@@ -54,18 +57,26 @@ class EarlyStoppingBooster(BaseEstimator):
         self.params = params
         self.n_estimators = n_estimators
         self.early_stopping_rounds = early_stopping_rounds
+        self.early_stopping_rate = early_stopping_rate
         self.validation_fraction = validation_fraction
         self.categorical_feature = categorical_feature
         self.seed = seed
         self.n_jobs = n_jobs
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A model saved before ``early_stopping_rate`` existed stopped with a fixed patience (rate 0)."""
+        state.setdefault("early_stopping_rate", 0.0)
+        super().__setstate__(state)
+
     @classmethod
     def from_params(cls, params: Mapping[str, Any], ctx: Any) -> Any:
-        """The estimator of a family's space parameters (``n_estimators`` and ``early_stopping_rounds`` are
-        its own, the rest the booster's) for the fold ``ctx`` (a :class:`~automl.families.base.BuildContext`)."""
-        own = {"n_estimators", "early_stopping_rounds"}
+        """The estimator of a family's space parameters (``n_estimators`` and the early stopping's are its own, the
+        rest the booster's) for the fold ``ctx`` (a :class:`~automl.families.base.BuildContext`). A trial stored
+        before ``early_stopping_rate`` existed keeps its fixed patience (rate 0)."""
+        own = {"n_estimators", "early_stopping_rounds", "early_stopping_rate"}
         return cls(task=ctx.task, params={k: v for k, v in params.items() if k not in own},
-                   n_estimators=int(params["n_estimators"]), early_stopping_rounds=patience_param(params["early_stopping_rounds"]),
+                   n_estimators=int(params["n_estimators"]), early_stopping_rounds=int(params["early_stopping_rounds"]),
+                   early_stopping_rate=float(params.get("early_stopping_rate", 0.0)),
                    categorical_feature=tuple(ctx.categorical_indices), seed=ctx.seed, n_jobs=ctx.n_jobs)
 
     def _train(self, X: np.ndarray, y: np.ndarray, weight: np.ndarray | None, rounds: int,
@@ -88,7 +99,7 @@ class EarlyStoppingBooster(BaseEstimator):
         else:
             y = y.astype("float64")
         split = None
-        if self.early_stopping_rounds != 0 and len(y) >= _MIN_ROWS_FOR_EARLY_STOPPING:
+        if self.early_stopping_rounds and len(y) >= _MIN_ROWS_FOR_EARLY_STOPPING:
             split = early_stopping_split(y, classification, self.validation_fraction, self.seed)
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype="float64")
         if split is not None:
@@ -99,7 +110,7 @@ class EarlyStoppingBooster(BaseEstimator):
             )
         else:
             learning_rate = float((self.params or {}).get("learning_rate", 0.1))
-            rounds = self.n_estimators if self.early_stopping_rounds == 0 else int(np.clip(10 / learning_rate, 50, 1000))
+            rounds = self.n_estimators if not self.early_stopping_rounds else int(np.clip(10 / learning_rate, 50, 1000))
             self.model_, rounds = self._train(X, y, weight, min(int(rounds), int(self.n_estimators)), None)
         self.n_features_in_ = X.shape[1]
         self.refit_hints_ = {"n_estimators": int(rounds)}

@@ -73,7 +73,7 @@ class EarlyStoppingCatBoost(EarlyStoppingBooster):
             model.fit(self._pool(X, y, weight), callbacks=callbacks or None)
         else:  # use_best_model keeps the best round on the held-out rows when the patience ends the boosting
             model.fit(self._pool(X, y, weight), eval_set=self._pool(*held), use_best_model=True,
-                      callbacks=[_StopOnPatience(Patience(self.early_stopping_rounds)), *callbacks])
+                      callbacks=[_StopOnPatience(Patience(self.early_stopping_rounds, self.early_stopping_rate)), *callbacks])
         clock.raise_if_stopped()
         return model, int(model.tree_count_)
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from automl.families._early_stopping import Patience, early_stopping_split, patience_param
+from automl.families._early_stopping import PATIENCE_BASE, PATIENCE_RATE, Patience, early_stopping_split
 from automl.families.base import BuildContext, ModelFamily
 from automl.families.epochs import RoundClock
 from automl.spaces.portfolio import cap_high
@@ -53,7 +53,8 @@ class EarlyStoppingLightGBM(BaseEstimator):
         task: str = "binary",
         params: Mapping[str, Any] | None = None,
         n_estimators: int = 2000,
-        early_stopping_rounds: int | None = None,
+        early_stopping_rounds: int = PATIENCE_BASE,
+        early_stopping_rate: float = PATIENCE_RATE,
         validation_fraction: float = 0.1,
         categorical_feature: Sequence[int] = (),
         seed: int = 0,
@@ -63,10 +64,16 @@ class EarlyStoppingLightGBM(BaseEstimator):
         self.params = params
         self.n_estimators = n_estimators
         self.early_stopping_rounds = early_stopping_rounds
+        self.early_stopping_rate = early_stopping_rate
         self.validation_fraction = validation_fraction
         self.categorical_feature = categorical_feature
         self.seed = seed
         self.n_jobs = n_jobs
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A model saved before ``early_stopping_rate`` existed stopped with a fixed patience (rate 0)."""
+        state.setdefault("early_stopping_rate", 0.0)
+        super().__setstate__(state)
 
     def _model(self, n_estimators: int) -> Any:
         import lightgbm as lgb
@@ -85,14 +92,13 @@ class EarlyStoppingLightGBM(BaseEstimator):
     def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> EarlyStoppingLightGBM:
         """Fit, stopping early on a held-out split when there are enough rows (weighted
         training and early-stopping loss when ``sample_weight`` is given)."""
-        import lightgbm as lgb
 
         classification = self.task != "regression"
         if classification:
             self.classes_, y = np.unique(y, return_inverse=True)
         categorical = list(self.categorical_feature) or "auto"
         split = None
-        if self.early_stopping_rounds != 0 and len(y) >= _MIN_ROWS_FOR_EARLY_STOPPING:
+        if self.early_stopping_rounds and len(y) >= _MIN_ROWS_FOR_EARLY_STOPPING:
             split = early_stopping_split(y, classification, self.validation_fraction, self.seed)
         clock = RoundClock()
         if split is not None:
@@ -108,12 +114,13 @@ class EarlyStoppingLightGBM(BaseEstimator):
                 eval_y=(y[val_rows],),
                 categorical_feature=categorical,
                 **weights,
-                callbacks=[_patience_callback(Patience(self.early_stopping_rounds)), *_clock_callbacks(clock)],
+                callbacks=[_patience_callback(Patience(self.early_stopping_rounds, self.early_stopping_rate)),
+                           *_clock_callbacks(clock)],
             )
             rounds = int(model.best_iteration_ or self.n_estimators)
         else:
             learning_rate = float((self.params or {}).get("learning_rate", 0.1))
-            rounds = self.n_estimators if self.early_stopping_rounds == 0 else int(np.clip(10 / learning_rate, 50, 1000))
+            rounds = self.n_estimators if not self.early_stopping_rounds else int(np.clip(10 / learning_rate, 50, 1000))
             rounds = min(rounds, self.n_estimators)
             model = self._model(rounds)
             model.fit(X, y, sample_weight=sample_weight, categorical_feature=categorical, callbacks=_clock_callbacks(clock))
@@ -185,13 +192,14 @@ def _clock_callbacks(clock: RoundClock) -> list[Any]:
 
 def build(params: Mapping[str, Any], ctx: BuildContext) -> EarlyStoppingLightGBM:
     """Build the estimator from the ``lightgbm`` space's parameters."""
-    own = {"n_estimators", "early_stopping_rounds"}
+    own = {"n_estimators", "early_stopping_rounds", "early_stopping_rate"}
     lgb_params = {k: v for k, v in params.items() if k not in own}
     return EarlyStoppingLightGBM(
         task=ctx.task,
         params=lgb_params,
         n_estimators=int(params["n_estimators"]),
-        early_stopping_rounds=patience_param(params["early_stopping_rounds"]),
+        early_stopping_rounds=int(params["early_stopping_rounds"]),
+        early_stopping_rate=float(params.get("early_stopping_rate", 0.0)),  # 0: a trial stored before the rate
         categorical_feature=tuple(ctx.categorical_indices),
         seed=ctx.seed,
         n_jobs=ctx.n_jobs,

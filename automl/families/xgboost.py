@@ -56,7 +56,7 @@ class EarlyStoppingXGBoost(EarlyStoppingBooster):
         clock = RoundClock()
         callbacks = [_clock_callback(xgboost, clock)] if clock.active else []
         if held is not None:
-            callbacks.insert(0, _patience_callback(xgboost, Patience(self.early_stopping_rounds)))
+            callbacks.insert(0, _patience_callback(xgboost, Patience(self.early_stopping_rounds, self.early_stopping_rate)))
         if callbacks:
             options["callbacks"] = callbacks
         cls = xgboost.XGBRegressor if self.task == "regression" else xgboost.XGBClassifier
