@@ -213,6 +213,10 @@ def test_a_ctrl_c_that_optuna_turns_into_another_error_is_raised_as_the_interrup
 
 def _one_core() -> None:  # runs in the child between fork and exec
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    # as a terminal's foreground job: a suite started in the background (`pytest ... &` from a script, or under
+    # nohup) passes SIGINT ignored down to every child, and Python then installs no KeyboardInterrupt handler. That
+    # was this test's failure under the full suite (fifty-first and fifty-fifth sessions: SigIgn held SIGINT).
+    _foreground_sigint()
 
 
 def test_ctrl_c_just_after_the_first_trial_on_one_core_logs_that_trials_run(tmp_path):
