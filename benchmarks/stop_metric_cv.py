@@ -13,6 +13,7 @@ of ``orig`` over ``model`` per transform, and the mean gain and wins / losses (b
 
 from __future__ import annotations
 
+import argparse
 import warnings
 
 import lightgbm as lgb
@@ -63,7 +64,8 @@ def cv_rmse(X, y, transform: str, mode: str) -> tuple[float, float]:
     return float(np.sqrt(np.mean((preds - y) ** 2))), float(np.mean(rounds))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     warnings.filterwarnings("ignore")
     gains = []
     for task in (t for t in pool_tasks("both") if t.task == "regression"):
