@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator
-
-from automl.families._early_stopping import PATIENCE_BASE, PATIENCE_RATE, early_stopping_split
+from automl.families._early_stopping import (
+    PATIENCE_BASE, PATIENCE_RATE, STOPPING_PARAMS, StoppingEstimator, early_stopping_split, stopping_args,
+)
 from automl.spaces.portfolio import cap_high
 
 __all__ = ["EarlyStoppingBooster", "fitted_hints", "refit_params", "depth_cap"]
@@ -24,7 +24,7 @@ _MIN_ROWS_FOR_EARLY_STOPPING = 50
 Held = tuple[np.ndarray, np.ndarray, np.ndarray | None]
 
 
-class EarlyStoppingBooster(BaseEstimator):
+class EarlyStoppingBooster(StoppingEstimator):
     """A gradient-boosting model that holds out ``validation_fraction`` of its rows to stop early.
 
     Args:
@@ -63,21 +63,15 @@ class EarlyStoppingBooster(BaseEstimator):
         self.seed = seed
         self.n_jobs = n_jobs
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """A model saved before ``early_stopping_rate`` existed stopped with a fixed patience (rate 0)."""
-        state.setdefault("early_stopping_rate", 0.0)
-        super().__setstate__(state)
-
     @classmethod
     def from_params(cls, params: Mapping[str, Any], ctx: Any) -> Any:
         """The estimator of a family's space parameters (``n_estimators`` and the early stopping's are its own, the
-        rest the booster's) for the fold ``ctx`` (a :class:`~automl.families.base.BuildContext`). A trial stored
-        before ``early_stopping_rate`` existed keeps its fixed patience (rate 0)."""
-        own = {"n_estimators", "early_stopping_rounds", "early_stopping_rate"}
-        return cls(task=ctx.task, params={k: v for k, v in params.items() if k not in own},
-                   n_estimators=int(params["n_estimators"]), early_stopping_rounds=int(params["early_stopping_rounds"]),
-                   early_stopping_rate=float(params.get("early_stopping_rate", 0.0)),
-                   categorical_feature=tuple(ctx.categorical_indices), seed=ctx.seed, n_jobs=ctx.n_jobs)
+        rest the booster's) for the fold ``ctx`` (a :class:`~automl.families.base.BuildContext`); a trial stored
+        before ``early_stopping_rate`` existed keeps its fixed patience
+        (:func:`~automl.families._early_stopping.stopping_args`)."""
+        return cls(task=ctx.task, params={k: v for k, v in params.items() if k not in STOPPING_PARAMS},
+                   **stopping_args(params), categorical_feature=tuple(ctx.categorical_indices), seed=ctx.seed,
+                   n_jobs=ctx.n_jobs)
 
     def _train(self, X: np.ndarray, y: np.ndarray, weight: np.ndarray | None, rounds: int,
                held: Held | None) -> tuple[Any, int]:

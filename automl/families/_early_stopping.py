@@ -19,11 +19,14 @@ Example:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
-__all__ = ["PATIENCE_BASE", "PATIENCE_RATE", "Patience", "early_stopping_split", "patience_rounds", "validation_rows"]
+__all__ = ["PATIENCE_BASE", "PATIENCE_RATE", "RATE_BEFORE", "STOPPING_PARAMS", "Patience", "StoppingEstimator",
+           "early_stopping_split", "patience_rounds", "stopping_args", "validation_rows"]
 
 #: The boosters' patience: stop after ``early_stopping_rounds + early_stopping_rate * r`` rounds without a better
 #: held-out loss, ``r`` the best round so far (two fixed parameters of each booster's space). The default is a fixed
@@ -37,6 +40,29 @@ __all__ = ["PATIENCE_BASE", "PATIENCE_RATE", "Patience", "early_stopping_split",
 #: ``search_space={"lightgbm": {"early_stopping_rate": 0.3}}``.
 PATIENCE_BASE = 50
 PATIENCE_RATE = 0.0
+#: The rate of a trial or a model stored before ``early_stopping_rate`` existed: it stopped with a fixed patience.
+RATE_BEFORE = 0.0
+#: A booster's own parameters in its space (the rest are the package's): its most rounds and its patience.
+STOPPING_PARAMS = ("n_estimators", "early_stopping_rounds", "early_stopping_rate")
+
+
+def stopping_args(params: Any) -> dict[str, Any]:
+    """The booster's own arguments (:data:`STOPPING_PARAMS`) of its space's parameters.
+
+    Example:
+        >>> stopping_args({"n_estimators": 2000, "early_stopping_rounds": 50, "learning_rate": 0.1})
+        {'n_estimators': 2000, 'early_stopping_rounds': 50, 'early_stopping_rate': 0.0}
+    """
+    return {"n_estimators": int(params["n_estimators"]), "early_stopping_rounds": int(params["early_stopping_rounds"]),
+            "early_stopping_rate": float(params.get("early_stopping_rate", RATE_BEFORE))}
+
+
+class StoppingEstimator(BaseEstimator):
+    """The boosters' base: a model pickled before ``early_stopping_rate`` existed loads with :data:`RATE_BEFORE`."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("early_stopping_rate", RATE_BEFORE)
+        super().__setstate__(state)
 
 
 def patience_rounds(rounds: int, rate: float, best_round: int) -> int:

@@ -18,9 +18,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator
-
-from automl.families._early_stopping import PATIENCE_BASE, PATIENCE_RATE, Patience, early_stopping_split
+from automl.families._boosting import fitted_hints, refit_params
+from automl.families._early_stopping import (
+    PATIENCE_BASE, PATIENCE_RATE, STOPPING_PARAMS, Patience, StoppingEstimator, early_stopping_split, stopping_args,
+)
 from automl.families.base import BuildContext, ModelFamily
 from automl.families.epochs import RoundClock
 from automl.spaces.portfolio import cap_high
@@ -30,7 +31,7 @@ __all__ = ["FAMILY", "EarlyStoppingLightGBM"]
 _MIN_ROWS_FOR_EARLY_STOPPING = 50
 
 
-class EarlyStoppingLightGBM(BaseEstimator):
+class EarlyStoppingLightGBM(StoppingEstimator):
     """LightGBM that holds out ``validation_fraction`` of its rows to stop early.
 
     Class labels are re-encoded to ``0..K-1`` before training, so the
@@ -40,8 +41,9 @@ class EarlyStoppingLightGBM(BaseEstimator):
         task: ``binary``, ``multiclass`` or ``regression``.
         params: LightGBM parameters (learning_rate, num_leaves, ...).
         n_estimators: Most boosting rounds.
-        early_stopping_rounds: Rounds without improvement before stopping; 0 trains all rounds; None chooses
-            them with the best round (:func:`~automl.families._early_stopping.patience_rounds`).
+        early_stopping_rounds: Rounds without improvement before stopping (plus ``early_stopping_rate`` times
+            the best round so far: :func:`~automl.families._early_stopping.patience_rounds`); 0 trains all rounds.
+        early_stopping_rate: How the patience grows with the best round (0: a fixed patience).
         validation_fraction: Share of rows held out for early stopping.
         categorical_feature: Column indices holding category codes.
         seed: Random seed.
@@ -70,11 +72,6 @@ class EarlyStoppingLightGBM(BaseEstimator):
         self.seed = seed
         self.n_jobs = n_jobs
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """A model saved before ``early_stopping_rate`` existed stopped with a fixed patience (rate 0)."""
-        state.setdefault("early_stopping_rate", 0.0)
-        super().__setstate__(state)
-
     def _model(self, n_estimators: int) -> Any:
         import lightgbm as lgb
 
@@ -92,7 +89,6 @@ class EarlyStoppingLightGBM(BaseEstimator):
     def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> EarlyStoppingLightGBM:
         """Fit, stopping early on a held-out split when there are enough rows (weighted
         training and early-stopping loss when ``sample_weight`` is given)."""
-
         classification = self.task != "regression"
         if classification:
             self.classes_, y = np.unique(y, return_inverse=True)
@@ -192,23 +188,14 @@ def _clock_callbacks(clock: RoundClock) -> list[Any]:
 
 def build(params: Mapping[str, Any], ctx: BuildContext) -> EarlyStoppingLightGBM:
     """Build the estimator from the ``lightgbm`` space's parameters."""
-    own = {"n_estimators", "early_stopping_rounds", "early_stopping_rate"}
-    lgb_params = {k: v for k, v in params.items() if k not in own}
     return EarlyStoppingLightGBM(
         task=ctx.task,
-        params=lgb_params,
-        n_estimators=int(params["n_estimators"]),
-        early_stopping_rounds=int(params["early_stopping_rounds"]),
-        early_stopping_rate=float(params.get("early_stopping_rate", 0.0)),  # 0: a trial stored before the rate
+        params={k: v for k, v in params.items() if k not in STOPPING_PARAMS},
+        **stopping_args(params),
         categorical_feature=tuple(ctx.categorical_indices),
         seed=ctx.seed,
         n_jobs=ctx.n_jobs,
     )
-
-
-def fitted_hints(estimator: EarlyStoppingLightGBM) -> dict[str, Any]:
-    """Boosting rounds kept in this fold."""
-    return dict(estimator.refit_hints_)
 
 
 def learning_curves(estimator: EarlyStoppingLightGBM) -> dict[str, list[float]]:
@@ -218,14 +205,6 @@ def learning_curves(estimator: EarlyStoppingLightGBM) -> dict[str, list[float]]:
         for values in per_metric.values():
             return {"valid_loss": list(values)}
     return {}
-
-
-def refit_params(params: Mapping[str, Any], hints: list[dict[str, Any]]) -> dict[str, Any]:
-    """Refit with the folds' mean rounds (+10 % for the larger data) and no held-out split."""
-    rounds = [h["n_estimators"] for h in hints if "n_estimators" in h]
-    if not rounds:
-        return dict(params)
-    return {**params, "n_estimators": max(1, int(round(np.mean(rounds) * 1.1))), "early_stopping_rounds": 0}
 
 
 def adapt_space(space: Any, n_rows: int) -> Any:
